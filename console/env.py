@@ -1,0 +1,47 @@
+"""Settings from the environment, failing loudly on a bad value."""
+
+import os
+
+
+class ImproperSetting(Exception):
+    pass
+
+
+def envstr(name: str, default: str = "") -> str:
+    """Read NAME, or the file named by NAME_FILE (for secrets), or default."""
+    path = os.environ.get(f"{name}_FILE")
+    if path:
+        with open(path) as f:
+            return f.read().strip()
+    return os.environ.get(name, default)
+
+
+def envint(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ImproperSetting(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def envfloat(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ImproperSetting(f"{name} must be a number, got {raw!r}") from None
+
+
+def envbool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ImproperSetting(f"{name} must be true or false, got {raw!r}")

@@ -1,0 +1,172 @@
+"""Django settings for Stratus. Every value comes from the environment
+(see console/env.py); the defaults give a working local setup."""
+
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+from console.env import envbool, envfloat, envint, envstr
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(envstr("STRATUS_DATA_DIR", str(BASE_DIR / "var"))).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _secret_key() -> str:
+    configured = envstr("STRATUS_SECRET_KEY")
+    if configured:
+        return configured
+    # A generated key is kept in the data folder so sessions and encrypted
+    # API secrets survive restarts of a default install.
+    path = DATA_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = envbool("STRATUS_DEBUG", False)
+ALLOWED_HOSTS = envstr("STRATUS_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",")
+CSRF_TRUSTED_ORIGINS = [o for o in envstr("STRATUS_CSRF_TRUSTED_ORIGINS").split(",") if o]
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "template_partials",
+    "channels",
+    "functions",
+    "invocations",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "console.urls"
+ASGI_APPLICATION = "console.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        envstr("DATABASE_URL", f"sqlite:///{DATA_DIR / 'db.sqlite3'}"), conn_max_age=600
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {
+        # Several processes (web, workers, beat) write at once: WAL lets
+        # readers go on during a write, IMMEDIATE avoids lock-upgrade deadlocks.
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0 if envbool("STRATUS_TESTING", False) else 600
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "fn-list"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = DATA_DIR / "static"
+
+# Uploads up to the 50 MB zip limit (plus form overhead) and 6 MB sync payloads.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 60 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+
+REDIS_URL = envstr("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": envstr("STRATUS_INSTANCE", "stratus")},
+    }
+}
+
+# Celery: long work on its own queue, acknowledged late, one task at a time
+# per process, so a killed worker's task goes back to the queue.
+CELERY_BROKER_URL = REDIS_URL
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND = REDIS_URL
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {"invocations.run": {"queue": "invocations"}}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # Longer than the longest function timeout (900 s), so Redis does not
+    # hand a running task to a second worker.
+    "visibility_timeout": 3600,
+    "queue_order_strategy": "priority",
+}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE = {
+    "reconcile": {
+        "task": "invocations.reconcile",
+        "schedule": envfloat("STRATUS_RECONCILE_INTERVAL", 30.0),
+    },
+    "reap": {
+        "task": "invocations.reap",
+        "schedule": envfloat("STRATUS_REAP_INTERVAL", 60.0),
+    },
+}
+
+# The platform.
+STRATUS_INSTANCE = envstr("STRATUS_INSTANCE", "stratus")
+STRATUS_CODE_DIR = DATA_DIR / "code"
+STRATUS_ENV_DIR = DATA_DIR / "envs"
+STRATUS_REGION = envstr("STRATUS_REGION", "us-east-1")
+STRATUS_KEEP_ALIVE = envint("STRATUS_KEEP_ALIVE", 600)
+STRATUS_REQUEUE_AFTER = envint("STRATUS_REQUEUE_AFTER", 60)
+STRATUS_MIN_CPUS = envfloat("STRATUS_MIN_CPUS", 0.5)
+STRATUS_TMP_MB = envint("STRATUS_TMP_MB", 512)
+STRATUS_PIDS_LIMIT = envint("STRATUS_PIDS_LIMIT", 256)
+STRATUS_NOFILE = envint("STRATUS_NOFILE", 1024)
+STRATUS_LOG_CAP = 256 * 1024
+STRATUS_RUNTIMES = ["python3.11"]
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": envstr("STRATUS_LOG_LEVEL", "INFO")},
+    "loggers": {"django.channels.server": {"level": "WARNING"}},
+}

@@ -1,0 +1,13 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # The AWS Lambda REST API, as boto3 and the AWS CLI call it.
+    path("2015-03-31/", include("functions.lambda_urls")),
+    path("", include("functions.urls")),
+    path("", include("invocations.urls")),
+]

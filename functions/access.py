@@ -1,0 +1,35 @@
+"""Who may see and change what. Every view, API call and websocket goes
+through these: a stranger gets 404 (we do not confirm the function exists),
+a read-only member gets 403 on changes."""
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from functions.models import Function, Membership, Team
+
+
+def teams_for(user):
+    if not user.is_authenticated:
+        return Team.objects.none()
+    return Team.objects.filter(membership__user=user)
+
+
+def role_in(user, team) -> str | None:
+    m = Membership.objects.filter(user=user, team=team).only("role").first()
+    return m.role if m else None
+
+
+def get_function_for_user(user, function_id, *, write: bool = False) -> Function:
+    try:
+        fn = Function.objects.select_related("team", "code").get(
+            id=function_id, team__membership__user=user
+        )
+    except (Function.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such function.") from None
+    if write and role_in(user, fn.team) == "readonly":
+        raise PermissionDenied("Your role in this team is read-only.")
+    return fn
+
+
+def default_team(user) -> Team | None:
+    return teams_for(user).order_by("id").first()

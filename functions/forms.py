@@ -1,0 +1,110 @@
+"""Console forms. They only shape the input; functions.service validates
+the values, so the console and the Lambda API give the same answers."""
+
+from django import forms
+from django.conf import settings
+
+HELLO_WORLD = '''import json
+
+
+def lambda_handler(event, context):
+    print("Hello from", context.function_name)
+    return {
+        "statusCode": 200,
+        "body": json.dumps({"message": "Hello, world!", "event": event}),
+    }
+'''
+
+CODE_SOURCES = [
+    ("inline", "Write it here"),
+    ("py", "Upload a .py file"),
+    ("zip", "Upload a .zip"),
+]
+
+
+def _runtime_choices():
+    return [(r, r) for r in settings.STRATUS_RUNTIMES]
+
+
+class ConfigurationForm(forms.Form):
+    handler = forms.CharField(max_length=300, initial="lambda_function.lambda_handler")
+    memory_mb = forms.CharField(label="Memory (MB)", initial="128")
+    timeout_s = forms.CharField(label="Timeout (seconds)", initial="3")
+    description = forms.CharField(required=False, max_length=1000)
+    environment = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "KEY=value, one a line"}),
+        help_text="KEY=value, one a line.",
+    )
+
+    @staticmethod
+    def initial_for(fn) -> dict:
+        return {
+            "handler": fn.handler,
+            "memory_mb": fn.memory_mb,
+            "timeout_s": fn.timeout_s,
+            "description": fn.description,
+            "environment": "\n".join(f"{k}={v}" for k, v in fn.environment.items()),
+        }
+
+
+class CreateFunctionForm(ConfigurationForm):
+    team = forms.ModelChoiceField(queryset=None, empty_label=None)
+    name = forms.CharField(max_length=200)
+    runtime = forms.ChoiceField(choices=_runtime_choices)
+    code_source = forms.ChoiceField(
+        choices=CODE_SOURCES, initial="inline", widget=forms.RadioSelect, label="Code"
+    )
+    source = forms.CharField(
+        required=False,
+        initial=HELLO_WORLD,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 14, "class": "code", "spellcheck": "false"}),
+        label="lambda_function.py",
+    )
+    code_file = forms.FileField(required=False, label="File")
+
+    field_order = (
+        "team", "name", "runtime", "handler", "memory_mb", "timeout_s",
+        "description", "environment", "code_source", "source", "code_file",
+    )
+
+    def __init__(self, *args, teams, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["team"].queryset = teams
+        if len(teams) == 1:
+            self.fields["team"].widget = forms.HiddenInput()
+            self.fields["team"].initial = teams[0].pk
+
+    def clean(self):
+        data = super().clean()
+        source = data.get("code_source")
+        upload = data.get("code_file")
+        if source == "inline" and not (data.get("source") or "").strip():
+            self.add_error("source", "Write the function's code, or choose an upload.")
+        elif source == "py" and (upload is None or not upload.name.endswith(".py")):
+            self.add_error("code_file", "Choose a .py file to upload.")
+        elif source == "zip" and upload is None:
+            self.add_error("code_file", "Choose a .zip file to upload.")
+        return data
+
+
+class SourceForm(forms.Form):
+    source = forms.CharField(
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 22, "class": "code", "spellcheck": "false"}),
+    )
+
+
+class UploadCodeForm(forms.Form):
+    code_file = forms.FileField(label="New code (.zip or .py)")
+
+
+class TestEventForm(forms.Form):
+    event = forms.CharField(
+        strip=False,
+        initial='{\n  "key1": "value1"\n}',
+        widget=forms.Textarea(attrs={"rows": 10, "class": "code", "spellcheck": "false"}),
+        label="Event JSON",
+    )
+    save_as = forms.CharField(required=False, max_length=100, label="Save as")

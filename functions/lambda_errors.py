@@ -1,0 +1,92 @@
+"""Errors of the Lambda API in the shape botocore parses: the error type in
+the x-amzn-ErrorType header and {"Type", "message"} in a JSON body, so
+boto3 raises e.g. `client.exceptions.ResourceNotFoundException`.
+
+The helpers return exceptions: `raise not_found(arn)` anywhere below a view
+wrapped in `lambda_api.lambda_view`, which turns them into responses."""
+
+import json
+
+from django.http import HttpResponse
+
+
+class LambdaError(Exception):
+    def __init__(self, status: int, code: str, message: str, *, sender: str = "User", **extra):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.sender = sender
+        # Extra body fields some errors carry, e.g. Reason on 429s.
+        self.extra = extra
+        self.headers: dict[str, str] = {}
+
+    def response(self) -> HttpResponse:
+        body = {"Type": self.sender, "message": self.message, **self.extra}
+        resp = HttpResponse(
+            json.dumps(body), status=self.status, content_type="application/json"
+        )
+        resp["x-amzn-ErrorType"] = self.code
+        for name, value in self.headers.items():
+            resp[name] = value
+        return resp
+
+
+def not_found(arn: str) -> LambdaError:
+    return LambdaError(404, "ResourceNotFoundException", f"Function not found: {arn}")
+
+
+def invalid_parameter(message: str) -> LambdaError:
+    return LambdaError(400, "InvalidParameterValueException", message)
+
+
+def conflict(message: str) -> LambdaError:
+    return LambdaError(409, "ResourceConflictException", message)
+
+
+def invalid_content(detail: str) -> LambdaError:
+    return LambdaError(
+        400, "InvalidRequestContentException", f"Could not parse request body into json: {detail}"
+    )
+
+
+def too_large(limit: int, what: str) -> LambdaError:
+    return LambdaError(
+        413, "RequestTooLargeException", f"Request must be smaller than {limit} bytes for {what}."
+    )
+
+
+def too_many_requests(
+    message: str = "Rate Exceeded.",
+    reason: str = "ReservedFunctionConcurrentInvocationLimitExceeded",
+    retry_after_s: int = 1,
+) -> LambdaError:
+    """Lambda's throttle: 429 with a Reason, and Retry-After for clients
+    that back off on it."""
+    err = LambdaError(429, "TooManyRequestsException", message, Reason=reason)
+    err.headers["Retry-After"] = str(retry_after_s)
+    return err
+
+
+def access_denied(message: str) -> LambdaError:
+    return LambdaError(403, "AccessDeniedException", message)
+
+
+def precondition_failed(message: str) -> LambdaError:
+    return LambdaError(412, "PreconditionFailedException", message)
+
+
+def signature_error(code: str, message: str) -> LambdaError:
+    return LambdaError(403, code, message)
+
+
+def service_error(message: str) -> LambdaError:
+    return LambdaError(500, "ServiceException", message, sender="Service")
+
+
+def unknown_operation(method: str, path: str) -> LambdaError:
+    return LambdaError(
+        404,
+        "UnknownOperationException",
+        f"Stratus does not support {method} {path} of the Lambda API.",
+    )

@@ -1,0 +1,42 @@
+"""Our models in the Lambda API's response shapes (botocore's service model,
+lambda 2015-03-31), so SDK code written against AWS reads them unchanged."""
+
+from datetime import datetime
+
+from functions.models import Function
+
+
+def lambda_time(value: datetime) -> str:
+    """Lambda's LastModified format: 2024-01-01T00:00:00.000+0000."""
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+0000"
+
+
+def function_configuration(fn: Function) -> dict:
+    return {
+        "FunctionName": fn.name,
+        "FunctionArn": fn.arn,
+        "Runtime": fn.runtime,
+        "Role": fn.role,
+        "Handler": fn.handler,
+        "CodeSize": fn.code.size,
+        "Description": fn.description,
+        "Timeout": fn.timeout_s,
+        "MemorySize": fn.memory_mb,
+        "LastModified": lambda_time(fn.updated_at),
+        "CodeSha256": fn.code.sha256_b64,
+        "Version": "$LATEST",
+        "Environment": {"Variables": dict(fn.environment or {})},
+        "State": "Active",
+        "LastUpdateStatus": "Successful",
+        "PackageType": "Zip",
+        "Architectures": ["x86_64"],
+        "RevisionId": str(fn.revision),
+        "EphemeralStorage": {"Size": 512},
+    }
+
+
+def get_function(fn: Function, code_location: str) -> dict:
+    return {
+        "Configuration": function_configuration(fn),
+        "Code": {"RepositoryType": "S3", "Location": code_location},
+    }

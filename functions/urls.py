@@ -1,0 +1,16 @@
+from django.urls import path
+
+from functions import views
+
+urlpatterns = [
+    path("", views.index, name="fn-list"),
+    path("functions/new/", views.create, name="fn-create"),
+    path("functions/<uuid:function_id>/", views.detail, name="fn-detail"),
+    path("functions/<uuid:function_id>/code.zip", views.code_zip, name="fn-code-zip"),
+    path("functions/<uuid:function_id>/code/", views.code_save, name="fn-code-save"),
+    path("functions/<uuid:function_id>/code/upload/", views.code_upload, name="fn-code-upload"),
+    path("functions/<uuid:function_id>/configuration/", views.configure, name="fn-config"),
+    path("functions/<uuid:function_id>/delete/", views.delete, name="fn-delete"),
+    path("functions/<uuid:function_id>/invoke/", views.invoke, name="fn-invoke"),
+    path("functions/<uuid:function_id>/events/", views.event_save, name="fn-event-save"),
+]

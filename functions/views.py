@@ -1,0 +1,333 @@
+"""The console's function pages. Thin: access goes through functions.access,
+validation and changes through functions.service."""
+
+import json
+import zipfile
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from functions import service
+from functions.access import get_function_for_user, role_in, teams_for
+from functions.code import CodeError, read_file, zip_single_file
+from functions.forms import (
+    ConfigurationForm,
+    CreateFunctionForm,
+    SourceForm,
+    TestEventForm,
+    UploadCodeForm,
+)
+from functions.models import Function, Team, TestEvent
+from invocations.models import STATUSES, Invocation
+from invocations.stats import stats_for
+
+TABS = ["code", "configuration", "test", "invocations"]
+PAGE_SIZE = 50
+# Lambda's limit for a synchronous request payload.
+MAX_EVENT_BYTES = 6 * 1024 * 1024
+
+
+def _writable_teams(user):
+    # One filter() call, so role and user apply to the same membership row.
+    return Team.objects.filter(
+        membership__user=user, membership__role__in=["owner", "member"]
+    ).order_by("name")
+
+
+def _detail_url(fn: Function, tab: str) -> str:
+    return reverse("fn-detail", args=[fn.id]) + f"?tab={tab}"
+
+
+@login_required
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    functions = Function.objects.filter(team__in=teams_for(request.user)).select_related("team")
+    rows = [(fn, stats_for(fn)) for fn in functions]
+    can_create = _writable_teams(request.user).exists()
+    return render(request, "functions/list.html", {"rows": rows, "can_create": can_create})
+
+
+# Creating -----------------------------------------------------------------
+
+
+def _zip_from_form(form: CreateFunctionForm) -> bytes:
+    data = form.cleaned_data
+    if data["code_source"] == "inline":
+        module = data["handler"].rsplit(".", 1)[0]
+        filename = f"{module}.py" if module.isidentifier() else "lambda_function.py"
+        return zip_single_file(filename, data["source"])
+    upload = data["code_file"]
+    if data["code_source"] == "py":
+        return zip_single_file(upload.name, upload.read())
+    return upload.read()
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def create(request: HttpRequest) -> HttpResponse:
+    teams = _writable_teams(request.user)
+    if not teams:
+        raise PermissionDenied("You can create functions only in a team where you are not read-only.")
+    if request.method == "POST":
+        form = CreateFunctionForm(request.POST, request.FILES, teams=teams)
+    else:
+        form = CreateFunctionForm(teams=teams)
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        code_field = "source" if data["code_source"] == "inline" else "code_file"
+        try:
+            fn = service.create_function(
+                data["team"],
+                name=data["name"],
+                zip_bytes=_zip_from_form(form),
+                handler=data["handler"],
+                runtime=data["runtime"],
+                memory_mb=data["memory_mb"],
+                timeout_s=data["timeout_s"],
+                environment=service.parse_env_lines(data["environment"]),
+                description=data["description"],
+            )
+        except service.FunctionError as e:
+            form.add_error(code_field if e.field == "code" else _form_field(form, e.field), str(e))
+        except CodeError as e:
+            form.add_error(code_field, str(e))
+        else:
+            messages.success(request, f"Created {fn.name}.")
+            return redirect("fn-detail", fn.id)
+    return render(request, "functions/create.html", {"form": form})
+
+
+def _form_field(form, field: str | None) -> str | None:
+    return field if field in form.fields else None
+
+
+# The detail page and its tabs ------------------------------------------------
+
+
+def _code_context(fn: Function) -> dict:
+    try:
+        with zipfile.ZipFile(fn.code.zip_path) as zf:
+            names = [n for n in zf.namelist() if not n.endswith("/")]
+    except OSError:
+        return {"code_missing": True, "files": []}
+    ctx = {"files": names, "code_missing": False}
+    if fn.editable_file:
+        ctx["source_form"] = SourceForm(initial={"source": read_file(fn.code, fn.editable_file)})
+    else:
+        module = fn.handler.rsplit(".", 1)[0].replace(".", "/")
+        shown = next((n for n in (f"{module}.py", f"{module}/__init__.py") if n in names), None)
+        ctx["handler_file"] = shown
+        ctx["handler_source"] = read_file(fn.code, shown) if shown else ""
+    ctx["upload_form"] = UploadCodeForm()
+    return ctx
+
+
+def _test_context(request: HttpRequest, fn: Function) -> dict:
+    events = list(fn.test_events.all())
+    selected = next((e for e in events if e.name == request.GET.get("event")), None)
+    initial = {"event": selected.payload, "save_as": selected.name} if selected else None
+    return {"events": events, "selected": selected, "test_form": TestEventForm(initial=initial)}
+
+
+def _invocations_context(request: HttpRequest, fn: Function) -> dict:
+    status = request.GET.get("status", "")
+    if status not in dict(STATUSES):
+        status = ""
+    invocations = fn.invocations.all()
+    if status:
+        invocations = invocations.filter(status=status)
+    page = Paginator(invocations, PAGE_SIZE).get_page(request.GET.get("page"))
+    return {
+        "page": page,
+        "status_filter": status,
+        "statuses": STATUSES,
+        # Only the unfiltered first page takes live rows from the worker.
+        "live_rows": not status and page.number == 1,
+    }
+
+
+def _render_detail(request: HttpRequest, fn: Function, tab: str, status: int = 200, **extra):
+    ctx = {
+        "fn": fn,
+        "tab": tab,
+        "tabs": TABS,
+        "can_write": role_in(request.user, fn.team) != "readonly",
+    }
+    if tab == "code":
+        ctx.update(_code_context(fn))
+    elif tab == "configuration":
+        ctx["config_form"] = ConfigurationForm(initial=ConfigurationForm.initial_for(fn))
+    elif tab == "test":
+        ctx.update(_test_context(request, fn))
+    elif tab == "invocations":
+        ctx.update(_invocations_context(request, fn))
+    ctx.update(extra)
+    template = "functions/detail.html"
+    if request.htmx and tab == "invocations" and request.htmx.target == "inv-table":
+        template += "#rows"
+    elif request.htmx:
+        template += "#tab"
+    response = render(request, template, ctx, status=status)
+    # The same URL answers with a page or a fragment: keep caches apart.
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _done(request: HttpRequest, fn: Function, tab: str, notice: str) -> HttpResponse:
+    if request.htmx:
+        return _render_detail(request, fn, tab, notice=notice)
+    messages.success(request, notice)
+    return redirect(_detail_url(fn, tab))
+
+
+@login_required
+@require_GET
+def detail(request: HttpRequest, function_id) -> HttpResponse:
+    fn = get_function_for_user(request.user, function_id)
+    tab = request.GET.get("tab", "code")
+    if tab not in TABS:
+        tab = "code"
+    return _render_detail(request, fn, tab)
+
+
+@login_required
+@require_GET
+def code_zip(request: HttpRequest, function_id) -> FileResponse:
+    fn = get_function_for_user(request.user, function_id)
+    try:
+        # FileResponse closes the file when the response is done.
+        handle = open(fn.code.zip_path, "rb")  # noqa: SIM115
+    except OSError:
+        raise Http404("The code bundle is missing.") from None
+    return FileResponse(handle, as_attachment=True, filename=f"{fn.name}.zip")
+
+
+@login_required
+@require_POST
+def code_save(request: HttpRequest, function_id) -> HttpResponse:
+    fn = get_function_for_user(request.user, function_id, write=True)
+    form = SourceForm(request.POST)
+    if not fn.editable_file:
+        form.add_error(None, "This function has several files: upload a new zip instead.")
+    elif form.is_valid():
+        try:
+            service.update_code(fn, zip_single_file(fn.editable_file, form.cleaned_data["source"]))
+        except (service.FunctionError, CodeError) as e:
+            form.add_error("source", str(e))
+        else:
+            return _done(request, fn, "code", f"Saved {fn.editable_file}.")
+    return _render_detail(request, fn, "code", source_form=form)
+
+
+@login_required
+@require_POST
+def code_upload(request: HttpRequest, function_id) -> HttpResponse:
+    fn = get_function_for_user(request.user, function_id, write=True)
+    form = UploadCodeForm(request.POST, request.FILES)
+    if form.is_valid():
+        upload = form.cleaned_data["code_file"]
+        try:
+            if upload.name.endswith(".py"):
+                zip_bytes = zip_single_file(upload.name, upload.read())
+            else:
+                zip_bytes = upload.read()
+            service.update_code(fn, zip_bytes)
+        except (service.FunctionError, CodeError) as e:
+            form.add_error("code_file", str(e))
+        else:
+            return _done(request, fn, "code", f"Uploaded {upload.name}.")
+    return _render_detail(request, fn, "code", upload_form=form)
+
+
+@login_required
+@require_POST
+def configure(request: HttpRequest, function_id) -> HttpResponse:
+    fn = get_function_for_user(request.user, function_id, write=True)
+    form = ConfigurationForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            service.update_configuration(
+                fn,
+                handler=data["handler"],
+                memory_mb=data["memory_mb"],
+                timeout_s=data["timeout_s"],
+                description=data["description"],
+                environment=service.parse_env_lines(data["environment"]),
+            )
+        except service.FunctionError as e:
+            # update_configuration checks everything before it saves anything.
+            form.add_error(_form_field(form, e.field), str(e))
+        else:
+            return _done(request, fn, "configuration", "Saved the configuration.")
+    return _render_detail(request, fn, "configuration", config_form=form)
+
+
+@login_required
+@require_POST
+def delete(request: HttpRequest, function_id) -> HttpResponse:
+    fn = get_function_for_user(request.user, function_id, write=True)
+    fn.delete()
+    messages.success(request, f"Deleted {fn.name}.")
+    return redirect("fn-list")
+
+
+def _clean_event(form: TestEventForm) -> str | None:
+    """The event text if it is JSON; otherwise the form carries the error."""
+    if not form.is_valid():
+        return None
+    text = form.cleaned_data["event"]
+    if len(text.encode()) > MAX_EVENT_BYTES:
+        form.add_error("event", "The event is larger than 6 MB, the limit for a test invocation.")
+        return None
+    try:
+        json.loads(text)
+    except ValueError as e:
+        form.add_error("event", f"The event is not valid JSON ({e}). Fix it and try again.")
+        return None
+    return text
+
+
+@login_required
+@require_POST
+def invoke(request: HttpRequest, function_id) -> HttpResponse:
+    fn = get_function_for_user(request.user, function_id, write=True)
+    form = TestEventForm(request.POST)
+    event = _clean_event(form)
+    if event is None:
+        if request.htmx:
+            return render(request, "invocations/_result_panel.html", {"form": form})
+        return _render_detail(request, fn, "test", test_form=form)
+    # Returns at once: the worker streams logs and the outcome to the page.
+    inv = Invocation.submit(fn, event, invocation_type="RequestResponse", source="console")
+    if not request.htmx:
+        return redirect("inv-detail", inv.request_id)
+    return render(request, "invocations/_result_panel.html", {"inv": inv})
+
+
+@login_required
+@require_POST
+def event_save(request: HttpRequest, function_id) -> HttpResponse:
+    fn = get_function_for_user(request.user, function_id, write=True)
+    form = TestEventForm(request.POST)
+    event = _clean_event(form)
+    name = (form.cleaned_data.get("save_as") or "").strip() if event is not None else ""
+    if event is not None and not name:
+        form.add_error("save_as", "Give the event a name to save it under.")
+    if form.errors:
+        return _render_detail(request, fn, "test", test_form=form)
+    TestEvent.objects.update_or_create(function=fn, name=name, defaults={"payload": event})
+    if request.htmx:
+        request.GET = request.GET.copy()
+        request.GET["event"] = name
+        return _render_detail(request, fn, "test", notice=f"Saved the test event {name}.")
+    messages.success(request, f"Saved the test event {name}.")
+    return redirect(_detail_url(fn, "test") + "&" + urlencode({"event": name}))

@@ -1,0 +1,125 @@
+"""Live updates: rendered HTML fragments sent to Channels groups, and the
+pub/sub message that wakes a caller waiting for a sync result.
+
+Workers send from a thread of their own with one long-lived event loop, so a
+send costs the task nothing and fragments arrive in the order they were sent
+(one queue, drained by one coroutine)."""
+
+import asyncio
+import logging
+import os
+import threading
+
+import redis
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+log = logging.getLogger(__name__)
+
+
+def fn_group(function_id) -> str:
+    return f"fn-{function_id}"
+
+
+def inv_group(request_id) -> str:
+    return f"inv-{request_id}"
+
+
+def team_group(team_id) -> str:
+    return f"team-{team_id}"
+
+
+def done_channel(request_id) -> str:
+    return f"{settings.STRATUS_INSTANCE}:done:{request_id}"
+
+
+class _Sender:
+    def __init__(self):
+        self.pid = None
+        self.loop = None
+        self.queue = None
+        self.lock = threading.Lock()
+
+    def _start(self):
+        # Started lazily in each process: a Celery prefork child must not
+        # inherit its parent's loop thread (threads do not survive fork).
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        def run():
+            asyncio.set_event_loop(self.loop)
+            self.queue = asyncio.Queue()
+            ready.set()
+            self.loop.run_until_complete(self._drain())
+
+        threading.Thread(target=run, name="live-sender", daemon=True).start()
+        ready.wait()
+        self.pid = os.getpid()
+
+    async def _drain(self):
+        layer = get_channel_layer()
+        while True:
+            batch = [await self.queue.get()]
+            # Whatever queued up while the last send was out goes as one
+            # message per group: a chatty function costs one send, not
+            # one per line (htmx swaps every oob element in a message).
+            while not self.queue.empty():
+                batch.append(self.queue.get_nowait())
+            merged: dict[tuple, list[str]] = {}
+            waiters = []
+            for groups, html, done in batch:
+                if html:
+                    merged.setdefault(tuple(groups), []).append(html)
+                if done is not None:
+                    waiters.append(done)
+            for groups, parts in merged.items():
+                message = {"type": "html.fragment", "html": "".join(parts)}
+                for group in groups:
+                    try:
+                        await layer.group_send(group, message)
+                    except Exception:
+                        log.exception("live update to %s failed", group)
+            for done in waiters:
+                done.set()
+
+    def send(self, groups: list[str], html: str, wait: bool = False) -> None:
+        with self.lock:
+            if self.pid != os.getpid():
+                self._start()
+        done = threading.Event() if wait else None
+        self.loop.call_soon_threadsafe(self.queue.put_nowait, (groups, html, done))
+        if done is not None:
+            done.wait(timeout=5)
+
+    def flush(self) -> None:
+        """Wait until everything sent so far is out."""
+        if self.pid == os.getpid():
+            done = threading.Event()
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, ([], "", done))
+            done.wait(timeout=5)
+
+
+_sender = _Sender()
+
+
+def send(groups: list[str], html: str, wait: bool = False) -> None:
+    _sender.send(groups, html, wait=wait)
+
+
+def flush() -> None:
+    _sender.flush()
+
+
+_redis = {}
+
+
+def redis_client() -> redis.Redis:
+    pid = os.getpid()
+    if pid not in _redis:
+        _redis.clear()
+        _redis[pid] = redis.Redis.from_url(settings.REDIS_URL)
+    return _redis[pid]
+
+
+def announce_done(request_id) -> None:
+    redis_client().publish(done_channel(request_id), b"1")

@@ -1,0 +1,190 @@
+import json
+import math
+import uuid
+
+from django.conf import settings
+from django.db import models, transaction
+from django.utils import timezone
+
+from functions.models import Function
+
+STATUSES = [
+    ("queued", "Queued"),
+    ("running", "Running"),
+    ("succeeded", "Succeeded"),
+    ("failed", "Failed"),
+    ("timed_out", "Timed out"),
+    ("out_of_memory", "Out of memory"),
+    ("throttled", "Throttled"),
+    ("expired", "Expired"),
+    ("cancelled", "Cancelled"),
+]
+FINISHED = {"succeeded", "failed", "timed_out", "out_of_memory", "throttled", "expired", "cancelled"}
+ERRORS = FINISHED - {"succeeded"}
+SOURCES = [("console", "Console"), ("api", "API"), ("cli", "CLI")]
+TYPES = [("RequestResponse", "RequestResponse"), ("Event", "Event")]
+
+
+def cap_logs(text: str) -> str:
+    """Keep the last 256 KB, as the tail is what explains an outcome."""
+    cap = settings.STRATUS_LOG_CAP
+    data = text.encode()
+    if len(data) <= cap:
+        return text
+    marker = "[log truncated: earlier lines dropped]\n"
+    return marker + data[-(cap - len(marker)):].decode("utf-8", errors="ignore")
+
+
+class Invocation(models.Model):
+    request_id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="invocations")
+    function_version = models.CharField(max_length=20, default="$LATEST")
+    status = models.CharField(max_length=16, choices=STATUSES, default="queued", db_index=True)
+    invocation_type = models.CharField(max_length=20, choices=TYPES, default="RequestResponse")
+    source = models.CharField(max_length=10, choices=SOURCES, default="api")
+    event = models.TextField(default="{}")
+    result = models.TextField(null=True, blank=True)
+    error = models.JSONField(null=True, blank=True)
+    logs = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    queued_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.FloatField(null=True, blank=True)
+    billed_duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    init_duration_ms = models.FloatField(null=True, blank=True)
+    memory_size_mb = models.PositiveIntegerField(default=128)
+    max_memory_used_mb = models.PositiveIntegerField(null=True, blank=True)
+    cold_start = models.BooleanField(default=False)
+    attempts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["function", "-created_at"])]
+
+    def __str__(self) -> str:
+        return str(self.request_id)
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED
+
+    @property
+    def is_error(self) -> bool:
+        return self.status in ERRORS
+
+    @classmethod
+    def submit(
+        cls, fn: Function, event: str, *, invocation_type: str, source: str, request_id=None
+    ) -> "Invocation":
+        """Store the row, then queue its task once the row is committed: a
+        task never arrives for a row that is not there yet."""
+        from invocations.tasks import run
+
+        with transaction.atomic():
+            inv = cls.objects.create(
+                request_id=request_id or uuid.uuid4(),
+                function=fn,
+                event=event,
+                invocation_type=invocation_type,
+                source=source,
+                memory_size_mb=fn.memory_mb,
+            )
+            run.delay_on_commit(str(inv.request_id))
+        return inv
+
+    def claim(self) -> bool:
+        """queued -> running. A conditional UPDATE that changes exactly one
+        row, so a task delivered twice (reconciler, redelivery) runs once."""
+        now = timezone.now()
+        changed = Invocation.objects.filter(request_id=self.request_id, status="queued").update(
+            status="running", started_at=now, attempts=models.F("attempts") + 1
+        )
+        if changed == 1:
+            self.refresh_from_db()
+            return True
+        return False
+
+    def finish(
+        self,
+        *,
+        status: str,
+        result: str | None = None,
+        error: dict | None = None,
+        logs: str = "",
+        duration_ms: float = 0.0,
+        init_duration_ms: float | None = None,
+        max_memory_used_mb: int | None = None,
+        cold_start: bool = False,
+    ) -> bool:
+        """running -> a final status, once."""
+        billed = max(1, math.ceil(duration_ms))
+        self.status = status
+        self.result = result
+        self.error = error
+        self.duration_ms = round(duration_ms, 2)
+        self.billed_duration_ms = billed
+        self.init_duration_ms = round(init_duration_ms, 2) if init_duration_ms is not None else None
+        self.max_memory_used_mb = max_memory_used_mb
+        self.cold_start = cold_start
+        self.finished_at = timezone.now()
+        self.logs = cap_logs(logs + self.report_line() + "\n")
+        changed = Invocation.objects.filter(request_id=self.request_id, status="running").update(
+            status=self.status,
+            result=self.result,
+            error=self.error,
+            logs=self.logs,
+            duration_ms=self.duration_ms,
+            billed_duration_ms=self.billed_duration_ms,
+            init_duration_ms=self.init_duration_ms,
+            max_memory_used_mb=self.max_memory_used_mb,
+            cold_start=self.cold_start,
+            finished_at=self.finished_at,
+        )
+        return changed == 1
+
+    def report_line(self) -> str:
+        parts = [
+            f"REPORT RequestId: {self.request_id}",
+            f"Duration: {self.duration_ms or 0:.2f} ms",
+            f"Billed Duration: {self.billed_duration_ms or 0} ms",
+            f"Memory Size: {self.memory_size_mb} MB",
+            f"Max Memory Used: {self.max_memory_used_mb or 0} MB",
+        ]
+        if self.init_duration_ms is not None:
+            parts.append(f"Init Duration: {self.init_duration_ms:.2f} ms")
+        if self.status == "timed_out":
+            parts.append("Status: timeout")
+        elif self.status == "out_of_memory":
+            parts.append("Status: error\tError Type: Runtime.OutOfMemory")
+        return "\t".join(parts)
+
+    @property
+    def result_pretty(self) -> str:
+        if self.result is None:
+            return ""
+        try:
+            return json.dumps(json.loads(self.result), indent=2)
+        except ValueError:
+            return self.result
+
+    @property
+    def error_pretty(self) -> str:
+        return json.dumps(self.error, indent=2) if self.error else ""
+
+
+class Environment(models.Model):
+    """A running container that serves one function revision, one invocation
+    at a time. Rows are the pool that every worker process shares."""
+
+    STATES = [("starting", "Starting"), ("idle", "Idle"), ("busy", "Busy")]
+    id = models.CharField(max_length=32, primary_key=True)
+    function = models.ForeignKey(Function, on_delete=models.SET_NULL, null=True, related_name="environments")
+    revision = models.UUIDField(db_index=True)
+    container_id = models.CharField(max_length=80, blank=True)
+    socket_path = models.CharField(max_length=500, blank=True)
+    state = models.CharField(max_length=10, choices=STATES, default="starting")
+    created_at = models.DateTimeField(default=timezone.now)
+    leased_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(default=timezone.now)
+    invocations_count = models.PositiveIntegerField(default=0)

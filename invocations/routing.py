@@ -1,0 +1,9 @@
+from django.urls import path
+
+from invocations import consumers
+
+websocket_urlpatterns = [
+    path("ws/functions/", consumers.TeamConsumer.as_asgi()),
+    path("ws/functions/<uuid:function_id>/", consumers.FunctionConsumer.as_asgi()),
+    path("ws/invocations/<uuid:request_id>/", consumers.InvocationConsumer.as_asgi()),
+]

@@ -1,0 +1,152 @@
+"""Running one invocation: claim the row, lease an environment, send the
+event over its socket, stream the logs, and record the outcome."""
+
+import html
+import json
+import logging
+import time
+
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from invocations import live, pool, sandbox
+from invocations.models import Invocation
+
+log = logging.getLogger(__name__)
+
+
+class LogStream:
+    """Collects an invocation's log lines and streams them live."""
+
+    def __init__(self, inv: Invocation):
+        self.inv = inv
+        self.lines: list[str] = []
+        self.size = 0
+        self.groups = [live.inv_group(inv.request_id), live.fn_group(inv.function_id)]
+
+    def __call__(self, line: str) -> None:
+        # Keep a little over the cap while running; cap_logs trims at the end.
+        if self.size > settings.STRATUS_LOG_CAP * 2:
+            return
+        self.lines.append(line)
+        self.size += len(line) + 1
+        # Sent at once; the sender merges lines that queue up meanwhile.
+        live.send(
+            self.groups,
+            f'<div hx-swap-oob="beforeend:#logs-{self.inv.request_id}">'
+            f"{html.escape(line)}\n</div>",
+        )
+
+    def text(self) -> str:
+        return "".join(line + "\n" for line in self.lines)
+
+
+def _request(inv: Invocation, deadline: float) -> dict:
+    fn = inv.function
+    return {
+        "requestId": str(inv.request_id),
+        "event": json.loads(inv.event) if inv.event else None,
+        "deadlineMs": int(deadline * 1000),
+        "functionName": fn.name,
+        "functionVersion": inv.function_version,
+        "memoryLimitInMB": fn.memory_mb,
+        "invokedFunctionArn": fn.arn,
+        "logGroupName": f"/aws/lambda/{fn.name}",
+        "logStreamName": f"{timezone.now():%Y/%m/%d}/[$LATEST]{inv.request_id.hex}",
+    }
+
+
+def run(request_id: str) -> str:
+    try:
+        inv = Invocation.objects.select_related("function__team", "function__code").get(
+            request_id=request_id
+        )
+    except Invocation.DoesNotExist:
+        return "missing"
+    if not inv.claim():
+        return "already-claimed"
+    fn = inv.function
+    logs = LogStream(inv)
+    announce_started(inv)
+    started = time.monotonic()
+    try:
+        lease = pool.lease(fn)
+    except Exception as e:
+        log.exception("could not start an environment for %s", fn.name)
+        logs(f"[ERROR] could not start an execution environment: {e}")
+        duration = (time.monotonic() - started) * 1000
+        _finish(inv, logs, status="failed", duration_ms=duration, error={
+            "errorType": "Runtime.EnvironmentStartError",
+            "errorMessage": f"Could not start an execution environment: {e}",
+            "stackTrace": [],
+        })
+        return "failed"
+    env = lease.env
+    invoke_started = time.monotonic()
+    deadline = time.time() + fn.timeout_s
+    outcome = sandbox.invoke(env.socket_path, _request(inv, deadline), fn.timeout_s, logs)
+    duration = (time.monotonic() - invoke_started) * 1000
+    common = dict(
+        duration_ms=duration,
+        init_duration_ms=lease.init_ms,
+        cold_start=lease.cold,
+        max_memory_used_mb=outcome.max_memory_used_mb,
+    )
+    if outcome.kind == "result":
+        pool.release(env)
+        _finish(inv, logs, status="succeeded", result=json.dumps(outcome.payload), **common)
+    elif outcome.kind == "error":
+        # A handler error leaves the environment healthy, as in Lambda.
+        pool.release(env)
+        _finish(inv, logs, status="failed", error=outcome.error, **common)
+    elif outcome.kind == "timeout":
+        pool.discard(env)
+        message = f"Task timed out after {fn.timeout_s:.2f} seconds"
+        logs(f"{timezone.now():%Y-%m-%dT%H:%M:%S.%fZ} {inv.request_id} {message}")
+        _finish(inv, logs, status="timed_out", error={
+            "errorType": "Sandbox.Timedout", "errorMessage": message, "stackTrace": [],
+        }, **common)
+    else:
+        kind = sandbox.classify_crash(pool.docker_client(), env.container_id)
+        pool.discard(env)
+        if kind == "out_of_memory":
+            common["max_memory_used_mb"] = fn.memory_mb
+            _finish(inv, logs, status="out_of_memory", error={
+                "errorType": "Runtime.OutOfMemory",
+                "errorMessage": f"Runtime exited with error: signal: killed (memory limit {fn.memory_mb} MB)",
+                "stackTrace": [],
+            }, **common)
+        else:
+            _finish(inv, logs, status="failed", error={
+                "errorType": "Runtime.ExitError",
+                "errorMessage": "Runtime exited without providing a reason",
+                "stackTrace": [],
+            }, **common)
+    return inv.status
+
+
+def _finish(inv: Invocation, logs: LogStream, **fields) -> None:
+    inv.finish(logs=logs.text(), **fields)
+    # Wake a waiting sync caller first; the browser can wait a moment.
+    live.announce_done(inv.request_id)
+    announce_finished(inv)
+
+
+def announce_started(inv: Invocation) -> None:
+    html_row = render_to_string("invocations/live_row.html", {"inv": inv})
+    live.send([live.fn_group(inv.function_id), live.inv_group(inv.request_id)], html_row)
+
+
+def announce_finished(inv: Invocation) -> None:
+    fragment = render_to_string("invocations/live_finished.html", {"inv": inv})
+    live.send([live.fn_group(inv.function_id), live.inv_group(inv.request_id)], fragment)
+    live.send([live.team_group(inv.function.team_id)], render_to_string(
+        "functions/live_stats.html", {"fn": inv.function, "stats": function_stats(inv.function)}
+    ))
+
+
+def function_stats(fn) -> dict:
+    from invocations.stats import stats_for
+
+    return stats_for(fn)

@@ -1,0 +1,488 @@
+"""Stratus python3.11 bootstrap: PID 1 of an execution environment.
+
+Stdlib only. Init phase: import the function's handler (like Lambda, an init
+error is remembered and returned for every invoke). Then serve newline-delimited
+JSON frames on a Unix socket, one connection at a time, forever:
+  worker -> {"type": "invoke", requestId, event, deadlineMs, ...}
+  bootstrap -> {"type": "log", "line"}* then one {"type": "result"|"error", ...}
+
+All output (Python's sys.stdout/sys.stderr, and fds 1 and 2 so subprocesses and C
+code are captured too) flows through one pipe read by a thread, which forwards
+each line to the current invocation as a log frame, or to the container's own
+stdout (docker logs) between invocations.
+
+Overrides for running outside a container (tests): STRATUS_SOCKET_PATH,
+LAMBDA_TASK_ROOT, _HANDLER.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import itertools
+import json
+import logging
+import math
+import os
+import resource
+import socket
+import sys
+import threading
+import time
+import traceback
+
+SOCKET_PATH = os.environ.pop("STRATUS_SOCKET_PATH", "/var/runtime/sock/bootstrap.sock")
+TASK_ROOT = os.environ.get("LAMBDA_TASK_ROOT", "/var/task")
+HANDLER = os.environ.get("_HANDLER", "")
+MAX_FRAME_BYTES = 8 * 1024 * 1024
+MAX_RESPONSE_BYTES = 6291556  # Lambda's synchronous response limit
+MAX_LOG_LINE = 256 * 1024  # longer lines are split: keeps log frames small
+SYNC_MARK = b"\x00stratus-sync:"
+
+# --- framing (a copy of invocations/protocol.py, kept tiny) -------------------
+
+
+def encode(frame: dict) -> bytes:
+    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+
+
+class FrameReader:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock, self.buf = sock, bytearray()
+
+    def read(self) -> dict | None:
+        while True:
+            end = self.buf.find(b"\n")
+            if end >= 0:
+                line = bytes(self.buf[:end])
+                del self.buf[: end + 1]
+                return json.loads(line)
+            if len(self.buf) > MAX_FRAME_BYTES:
+                raise ValueError("frame too large")
+            chunk = self.sock.recv(256 * 1024)
+            if not chunk:
+                return None
+            self.buf += chunk
+
+
+# --- output capture ------------------------------------------------------------
+
+_orig_stdout_fd = os.dup(1)  # the container's stdout: docker logs
+_sink_lock = threading.Lock()
+_sink = None  # callable(line) while an invocation runs, else None
+_sync_events: dict[int, threading.Event] = {}
+_sync_ids = itertools.count()
+
+
+def _diag(msg: str) -> None:
+    """Bootstrap's own messages: straight to the container's stdout."""
+    try:
+        os.write(_orig_stdout_fd, (msg + "\n").encode("utf-8", "replace"))
+    except OSError:
+        pass
+
+
+def _emit(raw: bytes) -> None:
+    line = raw.decode("utf-8", "replace")
+    with _sink_lock:
+        sink = _sink
+    if sink is not None:
+        sink(line)
+    else:
+        _diag(line)
+
+
+def _pump(read_fd: int) -> None:
+    """Thread: split the pipe into lines; honour sync marks (see _drain_output)."""
+    buf = b""
+    while True:
+        chunk = os.read(read_fd, 65536)
+        if not chunk:
+            return
+        buf += chunk
+        while True:
+            end = buf.find(b"\n")
+            if end < 0:
+                break
+            line, buf = buf[:end], buf[end + 1 :]
+            mark = line.find(SYNC_MARK)
+            if mark >= 0:
+                if mark > 0:  # a partial line written without a newline
+                    _emit(line[:mark])
+                event = _sync_events.pop(int(line[mark + len(SYNC_MARK) :]), None)
+                if event is not None:
+                    event.set()
+            else:
+                _emit(line)
+        while len(buf) > MAX_LOG_LINE:
+            _emit(buf[:MAX_LOG_LINE])
+            buf = buf[MAX_LOG_LINE:]
+
+
+class LineWriter(io.TextIOBase):
+    """sys.stdout/sys.stderr: writes whole lines to an fd (the pipe) at once."""
+
+    def __init__(self, fd: int, name: str) -> None:
+        self._fd, self._name, self._buf = fd, name, ""
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def encoding(self) -> str:
+        return "utf-8"
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    def write(self, s: str) -> int:
+        with self._lock:
+            self._buf += s
+            cut = self._buf.rfind("\n")
+            if cut >= 0:
+                data, self._buf = self._buf[: cut + 1], self._buf[cut + 1 :]
+                self._write(data)
+        return len(s)
+
+    def flush(self) -> None:
+        with self._lock:
+            if self._buf:
+                data, self._buf = self._buf + "\n", ""
+                self._write(data)
+
+    def _write(self, data: str) -> None:
+        raw = data.encode("utf-8", "replace")
+        while raw:
+            raw = raw[os.write(self._fd, raw) :]
+
+
+def install_capture() -> None:
+    read_fd, write_fd = os.pipe()
+    os.dup2(write_fd, 1)
+    os.dup2(write_fd, 2)
+    os.close(write_fd)
+    threading.Thread(
+        target=_pump, args=(read_fd,), name="stratus-log-pump", daemon=True
+    ).start()
+    sys.stdout = LineWriter(1, "<stdout>")
+    sys.stderr = LineWriter(2, "<stderr>")
+
+
+def _drain_output(timeout: float = 5.0) -> None:
+    """Wait until everything written to fds 1/2 so far has been forwarded.
+
+    The pipe is FIFO, so once the pump thread reads our mark, all earlier output
+    of this process has gone out as log frames before the final frame.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    ident = next(_sync_ids)
+    event = _sync_events[ident] = threading.Event()
+    os.write(1, SYNC_MARK + str(ident).encode() + b"\n")
+    event.wait(timeout)
+
+
+# --- Lambda's context and logging ---------------------------------------------
+
+
+class LambdaContext:
+    def __init__(self, req: dict) -> None:
+        self.aws_request_id = req.get("requestId", "")
+        self.function_name = req.get("functionName") or os.environ.get(
+            "AWS_LAMBDA_FUNCTION_NAME", ""
+        )
+        self.function_version = req.get("functionVersion") or os.environ.get(
+            "AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"
+        )
+        # Lambda's Python runtime exposes this as the env var string.
+        mem = req.get("memoryLimitInMB") or os.environ.get(
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"
+        )
+        self.memory_limit_in_mb = str(mem)
+        self.invoked_function_arn = req.get("invokedFunctionArn", "")
+        self.log_group_name = req.get("logGroupName", "")
+        self.log_stream_name = req.get("logStreamName", "")
+        self.identity = None
+        self.client_context = None
+        self._deadline_ms = int(req.get("deadlineMs") or 0)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(self._deadline_ms - int(time.time() * 1000), 0)
+
+    def __repr__(self) -> str:
+        return (
+            f"LambdaContext([aws_request_id={self.aws_request_id},"
+            f"function_name={self.function_name},function_version={self.function_version}])"
+        )
+
+
+_current_request_id = ""
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.aws_request_id = _current_request_id
+        return True
+
+
+def install_logging() -> logging.StreamHandler:
+    """Lambda's root logger format, so logging.getLogger().warning(...) looks familiar."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        logging.Formatter(
+            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
+            "%Y-%m-%dT%H:%M:%S",
+        )
+    )
+    handler.formatter.converter = time.gmtime  # type: ignore[union-attr]
+    handler.addFilter(_RequestIdFilter())
+    logging.getLogger().addHandler(handler)
+    return handler
+
+
+# --- init phase ----------------------------------------------------------------
+
+
+def load_handler(spec: str):
+    """Returns (callable, None) or (None, error dict) with Lambda's wording."""
+    try:
+        module_name, func_name = spec.rsplit(".", 1)
+    except ValueError as exc:
+        return None, {
+            "errorType": "Runtime.MalformedHandlerName",
+            "errorMessage": f"Bad handler '{spec}': {exc}",
+            "stackTrace": [],
+        }
+    try:
+        module = importlib.import_module(module_name.replace("/", "."))
+    except ImportError as exc:
+        return None, {
+            "errorType": "Runtime.ImportModuleError",
+            "errorMessage": f"Unable to import module '{module_name}': {exc}",
+            "stackTrace": [],
+        }
+    except SyntaxError as exc:
+        return None, {
+            "errorType": "Runtime.UserCodeSyntaxError",
+            "errorMessage": f"Syntax error in module '{module_name}': {exc}",
+            "stackTrace": [],
+        }
+    except Exception as exc:  # noqa: BLE001 - the module's top-level code may raise anything
+        return None, error_from_exception(exc)
+    func = getattr(module, func_name, None)
+    if func is None or not callable(func):
+        return None, {
+            "errorType": "Runtime.HandlerNotFound",
+            "errorMessage": f"Handler '{func_name}' missing on module '{module_name}'",
+            "stackTrace": [],
+        }
+    return func, None
+
+
+def error_from_exception(exc: BaseException, skip: int = 0) -> dict:
+    frames = traceback.extract_tb(exc.__traceback__)[
+        skip:
+    ]  # drop the bootstrap's frame
+    return {
+        "errorType": type(exc).__name__,
+        "errorMessage": str(exc),
+        "stackTrace": traceback.format_list(frames),
+    }
+
+
+def log_error(err: dict) -> None:
+    """Lambda prints the error into the function's log as well."""
+    text = f"[ERROR] {err['errorType']}: {err['errorMessage']}"
+    if err["stackTrace"]:
+        text += "\nTraceback (most recent call last):\n" + "".join(
+            err["stackTrace"]
+        ).rstrip("\n")
+    print(text, file=sys.stdout)
+
+
+# --- memory --------------------------------------------------------------------
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        with open(path) as f:
+            value = f.read().strip()
+        return int(value)
+    except (OSError, ValueError):
+        return None
+
+
+def max_memory_used_mb() -> int:
+    """Peak memory of the environment: the container's cgroup when it is limited."""
+    v1 = "/sys/fs/cgroup/memory/"
+    limit = _read_int(v1 + "memory.limit_in_bytes")
+    peak = _read_int(v1 + "memory.max_usage_in_bytes")
+    if (
+        limit is None or limit >= 1 << 62
+    ):  # no v1 limit here: not our container's cgroup
+        peak = None
+        if (
+            _read_int("/sys/fs/cgroup/memory.max") is not None
+        ):  # "max" fails int(): unlimited
+            peak = _read_int("/sys/fs/cgroup/memory.peak")
+    if peak is None:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    return math.ceil(peak / (1024 * 1024))
+
+
+# --- serving -------------------------------------------------------------------
+
+
+class Connection:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.lock = threading.Lock()  # main thread and the pump both send
+        self.broken = False
+
+    def send_raw(self, data: bytes) -> None:
+        with self.lock:
+            if self.broken:
+                return
+            try:
+                self.sock.sendall(data)
+            except OSError:
+                # The worker gave up (timeout): keep running, it will kill us.
+                self.broken = True
+
+    def send(self, frame: dict) -> None:
+        self.send_raw(encode(frame))
+
+    def log(self, line: str) -> None:
+        self.send({"type": "log", "line": line})
+
+
+def handle_invoke(
+    conn: Connection, req: dict, handler, init_error: dict | None
+) -> None:
+    global _sink, _current_request_id
+    request_id = req.get("requestId", "")
+    context = LambdaContext(req)
+    _current_request_id = request_id
+    conn.log(f"START RequestId: {request_id} Version: {context.function_version}")
+    with _sink_lock:
+        _sink = conn.log
+    result_bytes = None
+    exit_code = None
+    try:
+        if init_error is not None:
+            err = init_error
+            log_error(err)
+        else:
+            try:
+                result = handler(req.get("event"), context)
+                err = None
+            except SystemExit as exc:
+                exit_code = exc.code if isinstance(exc.code, int) else 1
+                err = {
+                    "errorType": "Runtime.ExitError",
+                    "errorMessage": f"RequestId: {request_id} Error: Runtime exited with "
+                    f"error: exit status {exit_code}",
+                    "stackTrace": [],
+                }
+                log_error(err)
+            except Exception as exc:  # noqa: BLE001 - any handler error is the function's result
+                err = error_from_exception(exc, skip=1)
+                log_error(err)
+            if err is None:
+                try:
+                    result_bytes = json.dumps(
+                        result, separators=(",", ":"), ensure_ascii=False
+                    ).encode()
+                except (TypeError, ValueError) as exc:
+                    err = {
+                        "errorType": "Runtime.MarshalError",
+                        "errorMessage": f"Unable to marshal response: {exc}",
+                        "stackTrace": [],
+                    }
+                    log_error(err)
+                else:
+                    if len(result_bytes) > MAX_RESPONSE_BYTES:
+                        result_bytes = None
+                        err = {
+                            "errorType": "Function.ResponseSizeTooLarge",
+                            "errorMessage": "Response payload size exceeded maximum allowed "
+                            f"payload size ({MAX_RESPONSE_BYTES} bytes).",
+                            "stackTrace": [],
+                        }
+                        log_error(err)
+        _drain_output()
+    finally:
+        with _sink_lock:
+            _sink = None
+    conn.log(f"END RequestId: {request_id}")
+    mem = max_memory_used_mb()
+    if err is None:
+        # Splice the already-encoded payload rather than encoding it twice.
+        conn.send_raw(
+            b'{"type":"result","maxMemoryUsedMB":%d,"payload":%s}\n'
+            % (mem, result_bytes)
+        )
+    else:
+        conn.send({"type": "error", "maxMemoryUsedMB": mem, **err})
+    if exit_code is not None:
+        # The function asked the process to exit: the environment is over.
+        os._exit(exit_code)
+
+
+def serve(handler, init_error: dict | None) -> None:
+    try:
+        os.unlink(SOCKET_PATH)
+    except FileNotFoundError:
+        pass
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(SOCKET_PATH)
+    os.chmod(SOCKET_PATH, 0o666)  # the worker may run as another uid
+    server.listen(8)
+    while True:
+        sock, _ = server.accept()
+        conn = Connection(sock)
+        reader = FrameReader(sock)
+        try:
+            while True:
+                frame = reader.read()
+                if frame is None:
+                    break
+                if frame.get("type") == "invoke":
+                    handle_invoke(conn, frame, handler, init_error)
+                elif frame.get("type") == "ping":
+                    conn.send({"type": "pong"})
+        except (OSError, ValueError) as exc:
+            _diag(f"stratus bootstrap: dropping connection: {exc!r}")
+        finally:
+            sock.close()
+
+
+def main() -> None:
+    log_handler = install_logging()
+    try:
+        os.chdir(TASK_ROOT)
+    except OSError as exc:
+        _diag(f"stratus bootstrap: cannot chdir to {TASK_ROOT}: {exc}")
+    sys.path.insert(0, TASK_ROOT)
+    # Init output goes straight to the container's stdout (docker logs): not
+    # through the pipe, so it survives even if the module kills the process.
+    handler, init_error = load_handler(HANDLER)
+    if init_error is not None:
+        _diag(f"[ERROR] {init_error['errorType']}: {init_error['errorMessage']}")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    install_capture()
+    log_handler.setStream(sys.stdout)
+    serve(handler, init_error)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""Shared fixtures: a team with an owner, a member, a read-only member and
+an outsider, and a small function factory."""
+
+import pytest
+
+from functions import code as codestore
+from functions import service
+from functions.models import Membership, Team
+
+HELLO = '''
+def lambda_handler(event, context):
+    print("hello from", context.function_name)
+    return {"echo": event}
+'''
+
+
+@pytest.fixture
+def team(db):
+    return Team.objects.create(name="alpha")
+
+
+@pytest.fixture
+def users(db, team, django_user_model):
+    def make(name, role=None):
+        user = django_user_model.objects.create_user(name, password="pw-" + name)
+        if role:
+            Membership.objects.create(team=team, user=user, role=role)
+        return user
+
+    return {
+        "owner": make("owner", "owner"),
+        "member": make("member", "member"),
+        "reader": make("reader", "readonly"),
+        "outsider": make("outsider"),
+    }
+
+
+@pytest.fixture
+def make_function(team):
+    def make(name="hello", source=HELLO, **kwargs):
+        zip_bytes = codestore.zip_single_file("lambda_function.py", source)
+        kwargs.setdefault("handler", "lambda_function.lambda_handler")
+        return service.create_function(team, name=name, zip_bytes=zip_bytes, **kwargs)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def stack():
+    """One whole platform for the integration and browser tests."""
+    from tests.stack import Stack
+
+    s = Stack().start()
+    try:
+        yield s
+    finally:
+        s.stop()

@@ -1,0 +1,60 @@
+import io
+import json
+import time
+import zipfile
+
+import requests
+
+
+def zip_of(files: dict[str, str]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, text in files.items():
+            zf.writestr(name, text)
+    return buf.getvalue()
+
+
+def create(client, name: str, source: str, **kwargs):
+    kwargs.setdefault("Timeout", 10)
+    return client.create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Role="arn:aws:iam::000000000000:role/lambda-role",
+        Handler="app.handler",
+        Code={"ZipFile": zip_of({"app.py": source})},
+        **kwargs,
+    )
+
+
+def invoke_json(client, name: str, payload, **kwargs):
+    resp = client.invoke(FunctionName=name, Payload=json.dumps(payload).encode(), **kwargs)
+    body = resp["Payload"].read()
+    return resp, json.loads(body) if body else None
+
+
+def wait_for(predicate, timeout: float = 60, interval: float = 0.2):
+    """Poll a condition in a test (the platform itself never polls)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+def login(stack, username: str = "admin", password: str = "admin-pass-123") -> requests.Session:
+    session = requests.Session()
+    session.get(f"{stack.url}/accounts/login/")
+    resp = session.post(
+        f"{stack.url}/accounts/login/",
+        data={
+            "username": username,
+            "password": password,
+            "csrfmiddlewaretoken": session.cookies["csrftoken"],
+        },
+        headers={"Referer": f"{stack.url}/accounts/login/"},
+        allow_redirects=False,
+    )
+    assert resp.status_code == 302, resp.text[:500]
+    return session

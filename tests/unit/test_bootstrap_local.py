@@ -1,0 +1,213 @@
+"""The python3.11 bootstrap run as a local subprocess (no Docker), driven by
+invocations.sandbox.invoke over its Unix socket."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from invocations.sandbox import invoke, wait_for_socket
+
+BOOTSTRAP = (
+    Path(__file__).resolve().parents[2] / "runtimes" / "python3.11" / "bootstrap.py"
+)
+
+HANDLER_CODE = textwrap.dedent("""
+    import json, os, subprocess, sys, time
+
+    calls = 0
+
+    def handler(event, context):
+        global calls
+        calls += 1
+        return {"event": event, "calls": calls, "request_id": context.aws_request_id,
+                "memory": context.memory_limit_in_mb,
+                "remaining_positive": context.get_remaining_time_in_millis() > 0}
+
+    def fails(event, context):
+        raise ValueError("bad input: " + str(event))
+
+    def slow_logs(event, context):
+        print("first")
+        time.sleep(1)
+        print("second", file=sys.stderr)
+        return "done"
+
+    def from_subprocess(event, context):
+        subprocess.run(["sh", "-c", "echo from-child; echo child-err >&2"], check=True)
+        sys.stdout.write("no newline")
+        return None
+
+    def not_json(event, context):
+        return {1, 2}
+
+    def sleeps(event, context):
+        time.sleep(30)
+""")
+
+
+class LocalBootstrap:
+    def __init__(self, tmp_path: Path, handler: str, code: str = HANDLER_CODE) -> None:
+        task = tmp_path / "task"
+        task.mkdir(exist_ok=True)
+        (task / "app.py").write_text(code)
+        self.socket_path = str(tmp_path / "bootstrap.sock")
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "STRATUS_SOCKET_PATH": self.socket_path,
+            "LAMBDA_TASK_ROOT": str(task),
+            "_HANDLER": handler,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+        self.proc = subprocess.Popen(
+            [sys.executable, "-u", str(BOOTSTRAP)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        assert wait_for_socket(
+            self.socket_path, 10, lambda: self.proc.poll() is None
+        ), self.proc.stdout.read().decode()
+
+    def invoke(self, event, timeout_s: float = 5.0):
+        events: list[tuple[str, str]] = []
+        outcome = invoke(
+            self.socket_path,
+            request(event),
+            timeout_s,
+            lambda line: events.append(("log", line)),
+        )
+        events.append(("returned", outcome.kind))
+        return outcome, events
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+        self.proc.stdout.close()
+
+
+def request(event) -> dict:
+    return {
+        "requestId": str(uuid.uuid4()),
+        "event": event,
+        "deadlineMs": int(time.time() * 1000) + 60_000,
+        "functionName": "demo",
+        "functionVersion": "$LATEST",
+        "memoryLimitInMB": 256,
+        "invokedFunctionArn": "arn:aws:lambda:us-east-1:000000000000:function:demo",
+        "logGroupName": "/aws/lambda/demo",
+        "logStreamName": "2024/01/01/[$LATEST]abc",
+    }
+
+
+@pytest.fixture
+def bootstrap(request, tmp_path):
+    started: list[LocalBootstrap] = []
+
+    def start(handler: str, code: str = HANDLER_CODE) -> LocalBootstrap:
+        started.append(LocalBootstrap(tmp_path, handler, code))
+        return started[-1]
+
+    yield start
+    for b in started:
+        b.stop()
+
+
+def log_lines(events):
+    return [text for kind, text in events if kind == "log"]
+
+
+def test_it_returns_the_handler_result_with_context(bootstrap):
+    outcome, events = bootstrap("app.handler").invoke({"x": 1})
+    assert outcome.kind == "result"
+    assert outcome.payload["event"] == {"x": 1}
+    assert outcome.payload["memory"] == "256"
+    assert outcome.payload["remaining_positive"] is True
+    assert outcome.max_memory_used_mb > 0
+    lines = log_lines(events)
+    assert lines[0].startswith("START RequestId: ") and lines[0].endswith(
+        "Version: $LATEST"
+    )
+    assert lines[-1] == f"END RequestId: {outcome.payload['request_id']}"
+
+
+def test_it_keeps_module_state_across_invokes(bootstrap):
+    b = bootstrap("app.handler")
+    assert b.invoke(1)[0].payload["calls"] == 1
+    assert b.invoke(2)[0].payload["calls"] == 2
+
+
+def test_it_reports_a_handler_exception_like_lambda(bootstrap):
+    outcome, events = bootstrap("app.fails").invoke("oops")
+    assert outcome.kind == "error"
+    assert outcome.error["errorType"] == "ValueError"
+    assert outcome.error["errorMessage"] == "bad input: oops"
+    trace = outcome.error["stackTrace"]
+    assert len(trace) == 1 and 'app.py", line' in trace[0] and "in fails" in trace[0]
+    lines = log_lines(events)
+    assert "[ERROR] ValueError: bad input: oops" in lines
+    assert "Traceback (most recent call last):" in lines
+
+
+def test_it_streams_logs_before_the_invoke_returns(bootstrap):
+    outcome, events = bootstrap("app.slow_logs").invoke(None)
+    assert outcome.kind == "result" and outcome.payload == "done"
+    body = [e for e in events if not e[1].startswith(("START", "END"))]
+    assert body == [("log", "first"), ("log", "second"), ("returned", "result")]
+
+
+def test_it_captures_subprocess_output_and_partial_lines(bootstrap):
+    outcome, events = bootstrap("app.from_subprocess").invoke(None)
+    assert outcome.kind == "result" and outcome.payload is None
+    lines = log_lines(events)
+    assert {"from-child", "child-err", "no newline"} <= set(lines)
+    assert lines[-1].startswith("END RequestId")
+
+
+def test_it_reports_an_unserialisable_result(bootstrap):
+    outcome, _ = bootstrap("app.not_json").invoke(None)
+    assert outcome.kind == "error"
+    assert outcome.error["errorType"] == "Runtime.MarshalError"
+
+
+def test_it_reports_an_import_error_on_every_invoke(bootstrap):
+    b = bootstrap("missing.handler")
+    for _ in range(2):
+        outcome, events = b.invoke(None)
+        assert outcome.kind == "error"
+        assert outcome.error["errorType"] == "Runtime.ImportModuleError"
+        assert (
+            outcome.error["errorMessage"]
+            == "Unable to import module 'missing': No module named 'missing'"
+        )
+        assert any(
+            line.startswith("[ERROR] Runtime.ImportModuleError")
+            for line in log_lines(events)
+        )
+
+
+def test_it_reports_a_missing_handler_function(bootstrap):
+    outcome, _ = bootstrap("app.nope").invoke(None)
+    assert outcome.error["errorType"] == "Runtime.HandlerNotFound"
+    assert outcome.error["errorMessage"] == "Handler 'nope' missing on module 'app'"
+
+
+def test_it_times_out_at_the_deadline(bootstrap):
+    outcome, _ = bootstrap("app.sleeps").invoke(None, timeout_s=0.3)
+    assert outcome.kind == "timeout"
+
+
+def test_it_reports_crashed_when_the_process_dies(bootstrap):
+    b = bootstrap("app.sleeps")
+    b.proc.kill()
+    b.proc.wait()
+    outcome, _ = b.invoke(None)
+    assert outcome.kind == "crashed"

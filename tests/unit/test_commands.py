@@ -1,0 +1,127 @@
+"""createapikey and invoke, with the waiter replaced so no worker is needed."""
+
+import io
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from functions import code as codestore
+from functions import service
+from functions.models import ApiKey, Team
+from invocations.models import Invocation
+
+
+def run(*args) -> tuple[str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    call_command(*args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+# createapikey ------------------------------------------------------------
+
+
+def test_it_prints_a_key_in_credentials_file_form(users, team):
+    out, _ = run("createapikey", "member")
+    lines = out.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("aws_access_key_id = AKIA")
+    assert lines[1].startswith("aws_secret_access_key = ")
+    key = ApiKey.objects.get(access_key_id=lines[0].split(" = ")[1])
+    assert key.secret == lines[1].split(" = ")[1]
+    assert (key.user, key.team) == (users["member"], team)
+
+
+def test_it_issues_a_key_for_a_named_team(users, team):
+    run("createapikey", "member", "--team", "alpha")
+    assert ApiKey.objects.get().team == team
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["nobody"], "no user named 'nobody'"),
+        (["outsider"], "in no team"),
+        (["member", "--team", "nope"], "no team named 'nope'"),
+        (["outsider", "--team", "alpha"], "not a member of the team alpha"),
+    ],
+)
+def test_it_refuses_bad_users_and_teams(users, args, message):
+    with pytest.raises(CommandError, match=message):
+        run("createapikey", *args)
+    assert not ApiKey.objects.exists()
+
+
+# invoke ------------------------------------------------------------------
+
+
+@pytest.fixture
+def finish_with(monkeypatch):
+    outcome: dict = {"status": "succeeded", "result": '{"ok": true}', "error": None,
+                     "logs": "hello\nREPORT ...\n"}
+    calls = []
+
+    def fake(fn, event, *, source):
+        calls.append(source)
+        fields = {k: v for k, v in outcome.items() if k != "calls"}
+        return Invocation.objects.create(function=fn, event=event, source=source, **fields)
+
+    monkeypatch.setattr("invocations.waiting.invoke_and_wait", fake)
+    outcome["calls"] = calls
+    return outcome
+
+
+def test_it_invokes_and_prints_the_result(make_function, finish_with):
+    make_function("hello")
+    out, err = run("invoke", "hello", "--payload", '{"a": 1}', "--log-tail")
+    assert json.loads(out) == {"ok": True}
+    assert "hello" in err
+    assert finish_with["calls"] == ["cli"]
+    assert Invocation.objects.get().event == '{"a": 1}'
+
+
+def test_it_exits_non_zero_on_a_function_error(make_function, monkeypatch):
+    make_function("hello")
+    error = {"errorType": "ValueError", "errorMessage": "boom", "stackTrace": []}
+
+    def fake(fn, event, *, source):
+        return Invocation.objects.create(function=fn, event=event, source=source,
+                                         status="failed", error=error, logs="Traceback\n")
+
+    monkeypatch.setattr("invocations.waiting.invoke_and_wait", fake)
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(CommandError, match="ended as failed"):
+        call_command("invoke", "hello", stdout=out, stderr=err)
+    assert json.loads(out.getvalue()) == error
+    assert "Traceback" in err.getvalue()
+
+
+def test_it_rejects_a_payload_that_is_not_json(make_function, finish_with):
+    make_function("hello")
+    with pytest.raises(CommandError, match="--payload is not valid JSON"):
+        run("invoke", "hello", "--payload", "{nope")
+    assert not Invocation.objects.exists()
+
+
+def test_it_queues_an_async_invocation(make_function, finish_with):
+    make_function("hello")
+    out, _ = run("invoke", "hello", "--async")
+    inv = Invocation.objects.get()
+    assert json.loads(out) == {"StatusCode": 202, "RequestId": str(inv.request_id)}
+    assert (inv.status, inv.invocation_type, inv.source) == ("queued", "Event", "cli")
+    assert finish_with["calls"] == []
+
+
+def test_it_names_a_missing_function_and_asks_for_a_team_on_a_clash(make_function, finish_with,
+                                                                      team):
+    with pytest.raises(CommandError, match="no function named 'hello'"):
+        run("invoke", "hello")
+    make_function("hello")
+    other = Team.objects.create(name="beta")
+    service.create_function(other, name="hello", handler="lambda_function.lambda_handler",
+                            zip_bytes=codestore.zip_single_file("lambda_function.py",
+                                                                "def lambda_handler(e, c): pass"))
+    with pytest.raises(CommandError, match="choose one with --team"):
+        run("invoke", "hello")
+    run("invoke", "hello", "--team", "beta")
+    assert Invocation.objects.get().function.team == other

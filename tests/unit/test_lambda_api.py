@@ -1,0 +1,452 @@
+"""The Lambda API driven by a real boto3 client: its requests are serialised
+and signed by botocore, sent to Django's test client instead of the network,
+and its responses parsed by botocore, so shapes and errors are checked the
+way SDK users meet them. The waiter is replaced so no worker is needed."""
+
+import base64
+import hashlib
+import io
+import json
+import zipfile
+from urllib.parse import urlsplit
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSResponse, HeadersDict
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from functions import code as codestore
+from functions import lambda_api
+from functions.models import ApiKey, Function, Membership, Team
+from invocations.models import Invocation
+from tests.conftest import HELLO
+from tests.unit.test_sigv4 import django_request, sign
+
+
+class _Raw(io.BytesIO):
+    def stream(self, **kwargs):
+        yield self.getvalue()
+
+
+def boto_lambda(django_client, akid: str, secret: str):
+    lam = boto3.client(
+        "lambda",
+        region_name="us-east-1",
+        endpoint_url="http://testserver",
+        aws_access_key_id=akid,
+        aws_secret_access_key=secret,
+        # Retries would hide 429/500s; server-side validation is what we test.
+        config=Config(retries={"total_max_attempts": 1}, parameter_validation=False),
+    )
+
+    def send(request, **kwargs):
+        parts = urlsplit(request.url)
+        body = request.body or b""
+        if hasattr(body, "read"):
+            body = body.read()
+        if isinstance(body, str):
+            body = body.encode()
+        headers = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in request.headers.items()}
+        headers.pop("Content-Length", None)
+        content_type = headers.pop("Content-Type", "")
+        resp = django_client.generic(
+            request.method,
+            parts.path + (f"?{parts.query}" if parts.query else ""),
+            data=body,
+            content_type=content_type,
+            headers={"host": "testserver", **headers},
+        )
+        content = b"".join(resp.streaming_content) if resp.streaming else resp.content
+        return AWSResponse(request.url, resp.status_code, HeadersDict(resp.headers.items()), _Raw(content))
+
+    lam.meta.events.register("before-send.lambda", send)
+    return lam
+
+
+def zip_of(source: str = HELLO) -> bytes:
+    return codestore.zip_single_file("lambda_function.py", source)
+
+
+def error_code(excinfo) -> str:
+    return excinfo.value.response["Error"]["Code"]
+
+
+def status_of(excinfo) -> int:
+    return excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+@pytest.fixture
+def member_key(users, team):
+    return ApiKey.issue(users["member"], team)
+
+
+@pytest.fixture
+def lam(client, member_key):
+    key, secret = member_key
+    return boto_lambda(client, key.access_key_id, secret)
+
+
+@pytest.fixture
+def stranger_lam(client, users):
+    other = Team.objects.create(name="beta")
+    Membership.objects.create(team=other, user=users["outsider"], role="owner")
+    key, secret = ApiKey.issue(users["outsider"], other)
+    return boto_lambda(client, key.access_key_id, secret)
+
+
+@pytest.fixture
+def reader_lam(client, users, team):
+    key, secret = ApiKey.issue(users["reader"], team)
+    return boto_lambda(client, key.access_key_id, secret)
+
+
+@pytest.fixture
+def finish_with(monkeypatch):
+    """Make sync invokes finish in-process with the given row fields."""
+    outcome: dict = {"status": "succeeded", "result": None, "error": None, "logs": ""}
+
+    def fake(fn, event, *, source):
+        fields = dict(outcome)
+        if fields["status"] == "succeeded" and fields["result"] is None:
+            fields["result"] = json.dumps({"echo": json.loads(event)})
+        return Invocation.objects.create(function=fn, event=event, source=source, **fields)
+
+    monkeypatch.setattr("invocations.waiting.invoke_and_wait", fake)
+    return outcome
+
+
+# CreateFunction ---------------------------------------------------------
+
+
+def test_it_creates_a_function(lam, team):
+    resp = lam.create_function(
+        FunctionName="hello", Runtime="python3.11", Role="arn:aws:iam::1:role/x",
+        Handler="lambda_function.lambda_handler", Code={"ZipFile": zip_of()},
+        Description="says hi", Timeout=10, MemorySize=256,
+        Environment={"Variables": {"GREETING": "hi"}},
+    )
+    assert resp["ResponseMetadata"]["HTTPStatusCode"] == 201
+    assert resp["ResponseMetadata"]["RequestId"]
+    assert resp["FunctionArn"] == f"arn:aws:lambda:us-east-1:{team.account_id}:function:hello"
+    assert resp["MemorySize"] == 256 and resp["Timeout"] == 10
+    assert resp["Environment"] == {"Variables": {"GREETING": "hi"}}
+    assert resp["Version"] == "$LATEST" and resp["State"] == "Active"
+    fn = Function.objects.get(team=team, name="hello")
+    assert resp["CodeSha256"] == fn.code.sha256_b64
+    assert resp["RevisionId"] == str(fn.revision)
+
+
+def test_it_rejects_a_duplicate_name_with_409(lam, make_function):
+    make_function("hello")
+    with pytest.raises(ClientError) as e:
+        lam.create_function(FunctionName="hello", Runtime="python3.11", Role="r",
+                            Handler="lambda_function.lambda_handler", Code={"ZipFile": zip_of()})
+    assert (status_of(e), error_code(e)) == (409, "ResourceConflictException")
+
+
+def test_it_rejects_bad_memory_with_400_and_stores_nothing(lam):
+    with pytest.raises(ClientError) as e:
+        lam.create_function(FunctionName="hello", Runtime="python3.11", Role="r", MemorySize=64,
+                            Handler="lambda_function.lambda_handler", Code={"ZipFile": zip_of()})
+    assert (status_of(e), error_code(e)) == (400, "InvalidParameterValueException")
+    assert "Memory must be between 128 and 10240 MB, got 64." in str(e.value)
+    assert not Function.objects.exists()
+
+
+def test_it_reports_a_code_problem_with_its_message(lam):
+    with pytest.raises(ClientError) as e:
+        lam.create_function(FunctionName="hello", Runtime="python3.11", Role="r",
+                            Handler="lambda_function.nope", Code={"ZipFile": zip_of()})
+    assert error_code(e) == "InvalidParameterValueException"
+    assert e.value.response["Error"]["Message"] == (
+        "The handler function 'nope' is not defined in lambda_function.py."
+    )
+
+
+def test_it_refuses_changes_from_a_read_only_member(reader_lam):
+    with pytest.raises(ClientError) as e:
+        reader_lam.create_function(FunctionName="hello", Runtime="python3.11", Role="r",
+                                   Handler="lambda_function.lambda_handler",
+                                   Code={"ZipFile": zip_of()})
+    assert (status_of(e), error_code(e)) == (403, "AccessDeniedException")
+
+
+# GetFunction / GetFunctionConfiguration -----------------------------------
+
+
+def test_it_gets_a_function_with_a_code_url(lam, client, make_function):
+    fn = make_function("hello")
+    resp = lam.get_function(FunctionName="hello")
+    assert resp["Configuration"]["FunctionName"] == "hello"
+    assert resp["Code"]["RepositoryType"] == "S3"
+    download = client.get(urlsplit(resp["Code"]["Location"]).path)
+    assert download.status_code == 200
+    data = b"".join(download.streaming_content)
+    assert data == fn.code.zip_path.read_bytes()
+    assert zipfile.ZipFile(io.BytesIO(data)).namelist() == ["lambda_function.py"]
+
+
+def test_it_refuses_a_forged_code_url(client):
+    resp = client.get("/2015-03-31/stratus-code/forged:token")
+    assert resp.status_code == 403
+    assert resp["x-amzn-ErrorType"] == "AccessDeniedException"
+
+
+def test_it_finds_a_function_by_name_arn_and_partial_arn(lam, make_function, team):
+    make_function("hello")
+    arn = f"arn:aws:lambda:us-east-1:{team.account_id}:function:hello"
+    for name in ["hello", arn, f"{team.account_id}:function:hello", f"{arn}:$LATEST"]:
+        assert lam.get_function_configuration(FunctionName=name)["FunctionArn"] == arn
+
+
+def test_it_answers_404_for_another_accounts_arn(lam, make_function):
+    make_function("hello")
+    with pytest.raises(ClientError) as e:
+        lam.get_function_configuration(
+            FunctionName="arn:aws:lambda:us-east-1:999999999999:function:hello"
+        )
+    assert (status_of(e), error_code(e)) == (404, "ResourceNotFoundException")
+    assert "999999999999:function:hello" in str(e.value)
+
+
+def test_it_answers_404_to_another_team(stranger_lam, make_function):
+    make_function("hello")
+    with pytest.raises(ClientError) as e:
+        stranger_lam.get_function(FunctionName="hello")
+    assert error_code(e) == "ResourceNotFoundException"
+    with pytest.raises(ClientError):
+        stranger_lam.delete_function(FunctionName="hello")
+    assert Function.objects.filter(name="hello").exists()
+
+
+def test_it_answers_404_for_an_unknown_function(lam, team):
+    with pytest.raises(ClientError) as e:
+        lam.get_function(FunctionName="nope")
+    assert e.value.response["Error"]["Message"] == (
+        f"Function not found: arn:aws:lambda:us-east-1:{team.account_id}:function:nope"
+    )
+
+
+# ListFunctions -----------------------------------------------------------
+
+
+def test_it_lists_functions_in_pages(lam, make_function, stranger_lam):
+    for name in ["c", "a", "b"]:
+        make_function(name)
+    first = lam.list_functions(MaxItems=2)
+    assert [f["FunctionName"] for f in first["Functions"]] == ["a", "b"]
+    second = lam.list_functions(MaxItems=2, Marker=first["NextMarker"])
+    assert [f["FunctionName"] for f in second["Functions"]] == ["c"]
+    assert "NextMarker" not in second
+    pages = lam.get_paginator("list_functions").paginate(PaginationConfig={"PageSize": 1})
+    assert [f["FunctionName"] for p in pages for f in p["Functions"]] == ["a", "b", "c"]
+    assert stranger_lam.list_functions()["Functions"] == []
+
+
+def test_it_rejects_a_bad_max_items(lam):
+    with pytest.raises(ClientError) as e:
+        lam.list_functions(MaxItems=0)
+    assert error_code(e) == "InvalidParameterValueException"
+
+
+# Updates and delete ------------------------------------------------------
+
+
+def test_it_updates_code(lam, make_function):
+    fn = make_function("hello")
+    new_zip = zip_of(HELLO + "\n# v2\n")
+    resp = lam.update_function_code(FunctionName="hello", ZipFile=new_zip)
+    fn.refresh_from_db()
+    assert resp["CodeSha256"] == fn.code.sha256_b64
+    assert fn.code.sha256 == hashlib.sha256(new_zip).hexdigest()
+
+
+def test_it_updates_configuration(lam, make_function):
+    fn = make_function("hello")
+    resp = lam.update_function_configuration(
+        FunctionName="hello", MemorySize=512, Environment={"Variables": {"A": "1"}},
+        RevisionId=str(fn.revision),
+    )
+    assert resp["MemorySize"] == 512 and resp["Environment"]["Variables"] == {"A": "1"}
+    fn.refresh_from_db()
+    assert fn.memory_mb == 512 and fn.timeout_s == 3
+
+
+def test_it_rejects_bad_configuration_and_keeps_the_old(lam, make_function):
+    make_function("hello")
+    with pytest.raises(ClientError) as e:
+        lam.update_function_configuration(FunctionName="hello", Timeout=901, MemorySize=512)
+    assert error_code(e) == "InvalidParameterValueException"
+    assert Function.objects.get(name="hello").memory_mb == 128
+
+
+def test_it_rejects_a_stale_revision_id(lam, make_function):
+    make_function("hello")
+    with pytest.raises(ClientError) as e:
+        lam.update_function_configuration(FunctionName="hello", MemorySize=512,
+                                          RevisionId="00000000-0000-0000-0000-000000000000")
+    assert (status_of(e), error_code(e)) == (412, "PreconditionFailedException")
+
+
+def test_it_deletes_a_function(lam, make_function):
+    make_function("hello")
+    resp = lam.delete_function(FunctionName="hello")
+    assert resp["ResponseMetadata"]["HTTPStatusCode"] == 204
+    assert not Function.objects.exists()
+    with pytest.raises(ClientError) as e:
+        lam.delete_function(FunctionName="hello")
+    assert error_code(e) == "ResourceNotFoundException"
+
+
+# Invoke ------------------------------------------------------------------
+
+
+def test_it_invokes_and_returns_the_result(lam, make_function, finish_with):
+    make_function("hello")
+    resp = lam.invoke(FunctionName="hello", Payload=b'{"n": 1}')
+    assert resp["StatusCode"] == 200
+    assert json.loads(resp["Payload"].read()) == {"echo": {"n": 1}}
+    assert resp["ExecutedVersion"] == "$LATEST"
+    assert "FunctionError" not in resp
+    inv = Invocation.objects.get()
+    assert inv.source == "api"
+    assert resp["ResponseMetadata"]["HTTPHeaders"]["x-amz-request-id"] == str(inv.request_id)
+
+
+def test_it_returns_the_log_tail(lam, make_function, finish_with):
+    make_function("hello")
+    finish_with["logs"] = "x" * 5000 + "last line\n"
+    resp = lam.invoke(FunctionName="hello", Payload=b"{}", LogType="Tail")
+    tail = base64.b64decode(resp["LogResult"])
+    assert len(tail) == 4096 and tail.endswith(b"last line\n")
+
+
+def test_it_marks_a_handler_error_as_unhandled(lam, make_function, finish_with):
+    make_function("hello")
+    error = {"errorMessage": "boom", "errorType": "ValueError", "stackTrace": ["x"]}
+    finish_with.update(status="failed", error=error)
+    resp = lam.invoke(FunctionName="hello", Payload=b"{}")
+    assert resp["StatusCode"] == 200
+    assert resp["FunctionError"] == "Unhandled"
+    assert json.loads(resp["Payload"].read()) == error
+
+
+def test_it_returns_a_timeout_as_unhandled(lam, make_function, finish_with):
+    make_function("hello")
+    error = {"errorType": "Sandbox.Timedout", "errorMessage": "Task timed out after 3.00 seconds"}
+    finish_with.update(status="timed_out", error=error)
+    resp = lam.invoke(FunctionName="hello", Payload=b"{}")
+    assert resp["FunctionError"] == "Unhandled"
+    assert json.loads(resp["Payload"].read())["errorMessage"].endswith(
+        "Task timed out after 3.00 seconds"
+    )
+
+
+def test_it_answers_429_to_a_throttled_invocation(lam, make_function, finish_with):
+    make_function("hello")
+    finish_with.update(status="throttled")
+    with pytest.raises(ClientError) as e:
+        lam.invoke(FunctionName="hello", Payload=b"{}")
+    assert (status_of(e), error_code(e)) == (429, "TooManyRequestsException")
+
+
+def test_it_queues_an_event_invocation(lam, make_function, finish_with):
+    make_function("hello")
+    resp = lam.invoke(FunctionName="hello", InvocationType="Event", Payload=b'{"a": 1}')
+    assert resp["StatusCode"] == 202
+    assert resp["Payload"].read() == b""
+    inv = Invocation.objects.get()
+    assert (inv.status, inv.invocation_type, inv.event) == ("queued", "Event", '{"a": 1}')
+    assert resp["ResponseMetadata"]["RequestId"] == str(inv.request_id)
+
+
+def test_it_dry_runs_without_a_row(lam, make_function, finish_with):
+    make_function("hello")
+    resp = lam.invoke(FunctionName="hello", InvocationType="DryRun", Payload=b"{}")
+    assert resp["StatusCode"] == 204
+    assert not Invocation.objects.exists()
+
+
+def test_it_rejects_a_payload_that_is_not_json(lam, make_function, finish_with):
+    make_function("hello")
+    with pytest.raises(ClientError) as e:
+        lam.invoke(FunctionName="hello", Payload=b"not json")
+    assert (status_of(e), error_code(e)) == (400, "InvalidRequestContentException")
+    assert "Could not parse request body into json" in str(e.value)
+    assert not Invocation.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "invocation_type,size", [("RequestResponse", 6 * 1024 * 1024), ("Event", 1024 * 1024)]
+)
+def test_it_rejects_a_payload_too_large(lam, make_function, finish_with, invocation_type, size):
+    make_function("hello")
+    payload = json.dumps({"x": "a" * size}).encode()
+    with pytest.raises(ClientError) as e:
+        lam.invoke(FunctionName="hello", InvocationType=invocation_type, Payload=payload)
+    assert (status_of(e), error_code(e)) == (413, "RequestTooLargeException")
+    assert not Invocation.objects.exists()
+
+
+def test_it_answers_404_when_invoking_an_unknown_function(lam, finish_with):
+    with pytest.raises(ClientError) as e:
+        lam.invoke(FunctionName="nope", Payload=b"{}")
+    assert error_code(e) == "ResourceNotFoundException"
+
+
+def test_it_answers_404_for_another_qualifier(lam, make_function, finish_with):
+    make_function("hello")
+    with pytest.raises(ClientError) as e:
+        lam.invoke(FunctionName="hello", Qualifier="1", Payload=b"{}")
+    assert error_code(e) == "ResourceNotFoundException"
+
+
+# Authentication and unknown routes ---------------------------------------
+
+
+def test_it_rejects_a_wrong_secret_with_403(client, member_key):
+    key, _ = member_key
+    lam = boto_lambda(client, key.access_key_id, "wrong-secret")
+    with pytest.raises(ClientError) as e:
+        lam.list_functions()
+    assert (status_of(e), error_code(e)) == (403, "InvalidSignatureException")
+
+
+def test_it_rejects_an_unknown_key_with_403(client, db):
+    lam = boto_lambda(client, "AKIAUNKNOWNKEY000000", "secret")
+    with pytest.raises(ClientError) as e:
+        lam.list_functions()
+    assert (status_of(e), error_code(e)) == (403, "UnrecognizedClientException")
+
+
+def test_it_answers_an_unsigned_request_in_the_api_shape(client, db):
+    resp = client.get("/2015-03-31/functions")
+    assert resp.status_code == 403
+    assert resp["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
+    assert resp.json()["Type"] == "User" and resp.json()["message"]
+    assert resp["X-Amz-Request-Id"]
+
+
+def test_it_rejects_a_body_that_is_not_json(client, member_key):
+    key, secret = member_key
+    path = "/2015-03-31/functions"
+    headers = sign("POST", path, b"{oops", key.access_key_id, secret)
+    resp = client.generic("POST", path, data=b"{oops", content_type="",
+                          headers={k: v for k, v in headers.items()})
+    assert resp.status_code == 400
+    assert resp["x-amzn-ErrorType"] == "InvalidRequestContentException"
+
+
+def test_it_answers_unknown_routes_with_json_404(client, db):
+    resp = client.get("/2015-03-31/event-source-mappings")
+    assert resp.status_code == 404
+    assert resp["x-amzn-ErrorType"] == "UnknownOperationException"
+    assert "event-source-mappings" in resp.json()["message"]
+
+
+def test_it_verifies_requests_built_outside_boto(member_key):
+    key, secret = member_key
+    headers = sign("GET", "/2015-03-31/functions", b"", key.access_key_id, secret)
+    request = django_request("GET", "/2015-03-31/functions", b"", headers)
+    assert lambda_api.functions_view(request).status_code == 200
