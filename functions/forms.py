@@ -107,4 +107,9 @@ class TestEventForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 10, "class": "code", "spellcheck": "false"}),
         label="Event JSON",
     )
-    save_as = forms.CharField(required=False, max_length=100, label="Save as")
+    save_as = forms.CharField(
+        required=False,
+        max_length=100,
+        label="Save as",
+        widget=forms.TextInput(attrs={"placeholder": "Name to save the event as"}),
+    )

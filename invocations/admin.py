@@ -5,7 +5,10 @@ from invocations.models import Environment, Invocation
 
 @admin.register(Invocation)
 class InvocationAdmin(admin.ModelAdmin):
-    list_display = ("request_id", "function", "status", "source", "invocation_type", "cold_start", "duration_ms", "created_at")
+    list_display = (
+        "request_id", "function", "status", "source", "invocation_type",
+        "cold_start", "duration_ms", "created_at",
+    )
     list_filter = ("status", "source", "invocation_type", "cold_start")
     search_fields = ("request_id", "function__name")
     list_select_related = ("function",)
@@ -23,4 +26,7 @@ class InvocationAdmin(admin.ModelAdmin):
 class EnvironmentAdmin(admin.ModelAdmin):
     list_display = ("id", "function", "state", "invocations_count", "created_at", "last_used_at")
     list_filter = ("state",)
-    readonly_fields = ("id", "function", "revision", "container_id", "socket_path", "created_at", "leased_at", "last_used_at", "invocations_count")
+    readonly_fields = (
+        "id", "function", "revision", "container_id", "socket_path",
+        "created_at", "leased_at", "last_used_at", "invocations_count",
+    )

@@ -1,4 +1,5 @@
 import json
+import logging
 import math
 import uuid
 
@@ -79,8 +80,6 @@ class Invocation(models.Model):
     ) -> "Invocation":
         """Store the row, then queue its task once the row is committed: a
         task never arrives for a row that is not there yet."""
-        from invocations.tasks import run
-
         with transaction.atomic():
             inv = cls.objects.create(
                 request_id=request_id or uuid.uuid4(),
@@ -90,7 +89,7 @@ class Invocation(models.Model):
                 source=source,
                 memory_size_mb=fn.memory_mb,
             )
-            run.delay_on_commit(str(inv.request_id))
+            transaction.on_commit(lambda: _queue(inv.request_id))
         return inv
 
     def claim(self) -> bool:
@@ -171,6 +170,19 @@ class Invocation(models.Model):
     @property
     def error_pretty(self) -> str:
         return json.dumps(self.error, indent=2) if self.error else ""
+
+
+def _queue(request_id) -> None:
+    """Like `run.delay_on_commit`, but a broker that is down does not fail the
+    caller: the row is stored, and the reconciler queues it later."""
+    from invocations.tasks import run
+
+    try:
+        run.delay(str(request_id))
+    except Exception:
+        logging.getLogger(__name__).exception(
+            "could not queue %s; the reconciler will retry", request_id
+        )
 
 
 class Environment(models.Model):

@@ -31,7 +31,28 @@ def reconcile() -> int:
         ).update(queued_at=timezone.now())
         if changed == 1:
             run.delay(str(request_id))
-    return len(lost)
+    return len(lost) + fail_abandoned()
+
+
+def fail_abandoned() -> int:
+    """Rows left `running` far past their deadline: their worker died. Sync
+    callers have long given up, and running a handler twice is not ours to
+    decide for them, so the row is closed as failed."""
+    count = 0
+    now = timezone.now()
+    for inv in Invocation.objects.filter(status="running").select_related("function")[:500]:
+        deadline = inv.started_at + timedelta(seconds=inv.function.timeout_s + 120)
+        if deadline < now:
+            count += Invocation.objects.filter(request_id=inv.request_id, status="running").update(
+                status="failed",
+                finished_at=now,
+                error={
+                    "errorType": "Runtime.WorkerLost",
+                    "errorMessage": "The worker running this invocation stopped before it finished.",
+                    "stackTrace": [],
+                },
+            )
+    return count
 
 
 @shared_task(name="invocations.reap", ignore_result=True)
