@@ -1,0 +1,1 @@
+"""Stratus benchmarks: ``python -m bench.run`` (see bench/README.md)."""
