@@ -10,9 +10,8 @@ import textwrap
 import time
 import uuid
 
+import docker
 import pytest
-
-docker = pytest.importorskip("docker")
 
 from invocations.sandbox import (
     EnvironmentSpec,
@@ -70,7 +69,7 @@ def client():
         client = docker.from_env()
         client.info()
     except Exception as exc:  # noqa: BLE001 - any failure to reach the engine means skip
-        pytest.skip(f"Docker engine not reachable (`docker info` fails): {exc}")
+        pytest.fail(f"Docker engine not reachable (`docker info` fails): {exc}; `make test` starts one")
     yield client
     client.close()
 
