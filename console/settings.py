@@ -140,8 +140,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Longer than the longest function timeout (900 s), so Redis does not
     # hand a running task to a second worker.
     "visibility_timeout": 3600,
+    # One Redis list per step; workers drain lower steps first (priority).
+    "priority_steps": [0, 3, 6, 9],
+    "sep": ":",
     "queue_order_strategy": "priority",
 }
+CELERY_TASK_DEFAULT_PRIORITY = 3
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {

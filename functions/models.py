@@ -72,6 +72,8 @@ class Function(models.Model):
     environment = models.JSONField(default=dict, blank=True)
     description = models.CharField(max_length=256, blank=True)
     role = models.CharField(max_length=2048, blank=True)
+    # Lambda's reserved concurrency: at most this many at once (None: no limit).
+    reserved_concurrency = models.PositiveIntegerField(null=True, blank=True)
     # Changes whenever code or configuration does: warm environments are
     # keyed on it, so an update never runs against a stale environment.
     revision = models.UUIDField(default=uuid.uuid4)

@@ -22,7 +22,21 @@ STATUSES = [
 ]
 FINISHED = {"succeeded", "failed", "timed_out", "out_of_memory", "throttled", "expired", "cancelled"}
 ERRORS = FINISHED - {"succeeded"}
-SOURCES = [("console", "Console"), ("api", "API"), ("cli", "CLI")]
+SOURCES = [
+    ("console", "Console"),
+    ("api", "API"),
+    ("cli", "CLI"),
+    ("http", "HTTP route"),
+    ("schedule", "Schedule"),
+    ("topic", "Topic"),
+    ("queue", "Queue"),
+    ("webhook", "Webhook"),
+    ("destination", "Destination"),
+    ("redrive", "Redrive"),
+]
+PRIORITIES = [("high", "High"), ("normal", "Normal"), ("low", "Low")]
+# Celery's Redis transport: a lower number is served first.
+CELERY_PRIORITY = {"high": 0, "normal": 3, "low": 6}
 TYPES = [("RequestResponse", "RequestResponse"), ("Event", "Event")]
 
 
@@ -42,7 +56,7 @@ class Invocation(models.Model):
     function_version = models.CharField(max_length=20, default="$LATEST")
     status = models.CharField(max_length=16, choices=STATUSES, default="queued", db_index=True)
     invocation_type = models.CharField(max_length=20, choices=TYPES, default="RequestResponse")
-    source = models.CharField(max_length=10, choices=SOURCES, default="api")
+    source = models.CharField(max_length=16, choices=SOURCES, default="api")
     event = models.TextField(default="{}")
     result = models.TextField(null=True, blank=True)
     error = models.JSONField(null=True, blank=True)
@@ -58,6 +72,13 @@ class Invocation(models.Model):
     max_memory_used_mb = models.PositiveIntegerField(null=True, blank=True)
     cold_start = models.BooleanField(default=False)
     attempts = models.PositiveIntegerField(default=0)
+    priority = models.CharField(max_length=6, choices=PRIORITIES, default="normal")
+    # What made this invocation, e.g. "route:<uuid>", "schedule:<uuid>": the
+    # Triggers tab counts errors per trigger with it.
+    trigger = models.CharField(max_length=80, blank=True, default="", db_index=True)
+    # Source-specific facts the finish hooks need (a queue batch's message ids,
+    # the invocation a destination event came from).
+    origin = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -76,7 +97,16 @@ class Invocation(models.Model):
 
     @classmethod
     def submit(
-        cls, fn: Function, event: str, *, invocation_type: str, source: str, request_id=None
+        cls,
+        fn: Function,
+        event: str,
+        *,
+        invocation_type: str,
+        source: str,
+        request_id=None,
+        priority: str = "normal",
+        trigger: str = "",
+        origin: dict | None = None,
     ) -> "Invocation":
         """Store the row, then queue its task once the row is committed: a
         task never arrives for a row that is not there yet."""
@@ -88,8 +118,11 @@ class Invocation(models.Model):
                 invocation_type=invocation_type,
                 source=source,
                 memory_size_mb=fn.memory_mb,
+                priority=priority,
+                trigger=trigger,
+                origin=origin,
             )
-            transaction.on_commit(lambda: _queue(inv.request_id))
+            transaction.on_commit(lambda: queue_task(inv.request_id, priority))
         return inv
 
     def claim(self) -> bool:
@@ -172,13 +205,15 @@ class Invocation(models.Model):
         return json.dumps(self.error, indent=2) if self.error else ""
 
 
-def _queue(request_id) -> None:
-    """Like `run.delay_on_commit`, but a broker that is down does not fail the
-    caller: the row is stored, and the reconciler queues it later."""
+def queue_task(request_id, priority: str = "normal", countdown: float | None = None) -> None:
+    """Queue the row's task. A broker that is down does not fail the caller:
+    the row is stored, and the reconciler queues it later."""
     from invocations.tasks import run
 
     try:
-        run.delay(str(request_id))
+        run.apply_async(
+            (str(request_id),), priority=CELERY_PRIORITY.get(priority, 3), countdown=countdown
+        )
     except Exception:
         logging.getLogger(__name__).exception(
             "could not queue %s; the reconciler will retry", request_id
@@ -200,3 +235,19 @@ class Environment(models.Model):
     leased_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(default=timezone.now)
     invocations_count = models.PositiveIntegerField(default=0)
+
+
+class Attempt(models.Model):
+    """One try of an invocation; async invocations may have up to three."""
+
+    invocation = models.ForeignKey(Invocation, on_delete=models.CASCADE, related_name="attempt_set")
+    number = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=STATUSES)
+    error = models.JSONField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(default=timezone.now)
+    duration_ms = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["number"]
+        unique_together = [("invocation", "number")]

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from invocations import live, pool, sandbox
+from invocations import hooks, live, pool, sandbox
 from invocations.models import Invocation
 
 log = logging.getLogger(__name__)
@@ -131,6 +131,7 @@ def _finish(inv: Invocation, logs: LogStream, **fields) -> None:
     # Wake a waiting sync caller first; the browser can wait a moment.
     live.announce_done(inv.request_id)
     announce_finished(inv)
+    hooks.run_finished(inv)
 
 
 def announce_started(inv: Invocation) -> None:

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from invocations import pool, runner
-from invocations.models import Invocation
+from invocations.models import Invocation, queue_task
 
 
 @shared_task(name="invocations.run", acks_late=True, ignore_result=True)
@@ -30,7 +30,7 @@ def reconcile() -> int:
             request_id=request_id, status="queued", queued_at__lt=cutoff
         ).update(queued_at=timezone.now())
         if changed == 1:
-            run.delay(str(request_id))
+            queue_task(request_id)
     return len(lost) + fail_abandoned()
 
 

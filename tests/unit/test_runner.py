@@ -111,7 +111,7 @@ def test_it_caps_logs_keeping_the_tail(monkeypatch, fake_env, settings):
 def test_the_reconciler_requeues_old_queued_rows_only(monkeypatch, make_function):
     fn = make_function()
     sent = []
-    monkeypatch.setattr(tasks.run, "delay", lambda rid: sent.append(rid))
+    monkeypatch.setattr(tasks.run, "apply_async", lambda args, **kw: sent.append(args[0]))
     old = Invocation.objects.create(function=fn, queued_at=timezone.now() - timedelta(minutes=5))
     Invocation.objects.create(function=fn)  # fresh: its task is probably in the queue
     tasks.reconcile()

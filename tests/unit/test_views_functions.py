@@ -51,7 +51,7 @@ def fn(make_function):
 def no_broker(monkeypatch):
     """Record queued tasks instead of sending them to a broker."""
     sent = []
-    monkeypatch.setattr(tasks.run, "delay", lambda *args, **kwargs: sent.append(args))
+    monkeypatch.setattr(tasks.run, "apply_async", lambda args, **kwargs: sent.append(tuple(args)))
     return sent
 
 
