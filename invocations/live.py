@@ -121,5 +121,23 @@ def redis_client() -> redis.Redis:
     return _redis[pid]
 
 
+def group_key(group: str) -> str:
+    # channels_redis keeps a group's members in this sorted set; Redis
+    # deletes the key when the last member leaves.
+    return f"{settings.CHANNEL_LAYERS['default']['CONFIG'].get('prefix', 'asgi')}:group:{group}"
+
+
+def watched(groups: list[str]) -> list[str]:
+    """The groups someone is connected to. Rendering and sending fragments
+    costs a worker more than the invocation itself, so nobody watching
+    means nothing is rendered."""
+    if settings.CHANNEL_LAYERS["default"]["BACKEND"] != "channels_redis.core.RedisChannelLayer":
+        return list(groups)
+    pipe = redis_client().pipeline(transaction=False)
+    for group in groups:
+        pipe.exists(group_key(group))
+    return [g for g, present in zip(groups, pipe.execute(), strict=True) if present]
+
+
 def announce_done(request_id) -> None:
     redis_client().publish(done_channel(request_id), b"1")

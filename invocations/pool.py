@@ -45,14 +45,16 @@ class Lease:
 def lease(fn: Function) -> Lease:
     """A warm idle environment for the function's revision, or a new one."""
     now = timezone.now()
-    for env_id in Environment.objects.filter(revision=fn.revision, state="idle").values_list(
-        "id", flat=True
-    )[:8]:
-        taken = Environment.objects.filter(id=env_id, state="idle").update(
-            state="busy", leased_at=now
-        )
+    # Most recently used first: the others stay idle and get reaped, so a
+    # burst's extra environments scale back down.
+    candidates = Environment.objects.filter(revision=fn.revision, state="idle").order_by(
+        "-last_used_at"
+    )[:8]
+    for env in candidates:
+        taken = Environment.objects.filter(id=env.id, state="idle").update(state="busy", leased_at=now)
         if taken == 1:
-            return Lease(Environment.objects.get(id=env_id), cold=False, init_ms=None)
+            env.state, env.leased_at = "busy", now
+            return Lease(env, cold=False, init_ms=None)
     return _start(fn)
 
 

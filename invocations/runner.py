@@ -14,6 +14,8 @@ from invocations import hooks, live, pool, sandbox
 from invocations.models import Invocation
 
 log = logging.getLogger(__name__)
+# How often a running invocation looks again for someone watching its logs.
+WATCH_RECHECK_S = 0.5
 
 
 class LogStream:
@@ -23,7 +25,9 @@ class LogStream:
         self.inv = inv
         self.lines: list[str] = []
         self.size = 0
-        self.groups = [live.inv_group(inv.request_id), live.fn_group(inv.function_id)]
+        self.all_groups = [live.inv_group(inv.request_id), live.fn_group(inv.function_id)]
+        self.groups: list[str] = []
+        self.checked_at = -1.0
 
     def __call__(self, line: str) -> None:
         # Keep a little over the cap while running; cap_logs trims at the end.
@@ -31,6 +35,11 @@ class LogStream:
             return
         self.lines.append(line)
         self.size += len(line) + 1
+        now = time.monotonic()
+        if now - self.checked_at > WATCH_RECHECK_S:
+            self.groups, self.checked_at = live.watched(self.all_groups), now
+        if not self.groups:
+            return
         # Sent at once; the sender merges lines that queue up meanwhile.
         live.send(
             self.groups,
@@ -135,16 +144,20 @@ def _finish(inv: Invocation, logs: LogStream, **fields) -> None:
 
 
 def announce_started(inv: Invocation) -> None:
-    html_row = render_to_string("invocations/live_row.html", {"inv": inv})
-    live.send([live.fn_group(inv.function_id), live.inv_group(inv.request_id)], html_row)
+    groups = live.watched([live.fn_group(inv.function_id), live.inv_group(inv.request_id)])
+    if groups:
+        live.send(groups, render_to_string("invocations/live_row.html", {"inv": inv}))
 
 
 def announce_finished(inv: Invocation) -> None:
-    fragment = render_to_string("invocations/live_finished.html", {"inv": inv})
-    live.send([live.fn_group(inv.function_id), live.inv_group(inv.request_id)], fragment)
-    live.send([live.team_group(inv.function.team_id)], render_to_string(
-        "functions/live_stats.html", {"fn": inv.function, "stats": function_stats(inv.function)}
-    ))
+    groups = live.watched([live.fn_group(inv.function_id), live.inv_group(inv.request_id)])
+    if groups:
+        live.send(groups, render_to_string("invocations/live_finished.html", {"inv": inv}))
+    team = live.watched([live.team_group(inv.function.team_id)])
+    if team:
+        live.send(team, render_to_string(
+            "functions/live_stats.html", {"fn": inv.function, "stats": function_stats(inv.function)}
+        ))
 
 
 def function_stats(fn) -> dict:
