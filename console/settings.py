@@ -44,6 +44,8 @@ INSTALLED_APPS = [
     "channels",
     "functions",
     "invocations",
+    "messaging",
+    "triggers",
 ]
 
 MIDDLEWARE = [
@@ -157,6 +159,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "invocations.reap",
         "schedule": envfloat("STRATUS_REAP_INTERVAL", 60.0),
     },
+    # Schedule triggers: claims are conditional UPDATEs, so a second beat is
+    # harmless; a stale tick (busy workers) expires instead of piling up.
+    "fire-schedules": {
+        "task": "triggers.fire_due_schedules",
+        "schedule": envfloat("STRATUS_SCHEDULE_TICK", 1.0),
+        "options": {"expires": 10.0},
+    },
+    # Queue event source mappings; a poll that waited past a few ticks is dropped.
+    "poll-queues": {
+        "task": "messaging.poll_queues",
+        "schedule": envfloat("STRATUS_QUEUE_POLL_INTERVAL", 1.0),
+        "options": {"expires": 10},
+    },
 }
 
 # The platform.
@@ -166,6 +181,8 @@ STRATUS_ENV_DIR = DATA_DIR / "envs"
 STRATUS_REGION = envstr("STRATUS_REGION", "us-east-1")
 STRATUS_KEEP_ALIVE = envint("STRATUS_KEEP_ALIVE", 600)
 STRATUS_REQUEUE_AFTER = envint("STRATUS_REQUEUE_AFTER", 60)
+# Multiplies the async retry backoff (1 min, then 2 min); tests make it short.
+STRATUS_RETRY_BACKOFF_SCALE = envfloat("STRATUS_RETRY_BACKOFF_SCALE", 1.0)
 STRATUS_MIN_CPUS = envfloat("STRATUS_MIN_CPUS", 0.5)
 STRATUS_TMP_MB = envint("STRATUS_TMP_MB", 512)
 STRATUS_PIDS_LIMIT = envint("STRATUS_PIDS_LIMIT", 256)

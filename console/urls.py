@@ -8,6 +8,10 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # The AWS Lambda REST API, as boto3 and the AWS CLI call it.
     path("2015-03-31/", include("functions.lambda_urls")),
+    path("", include("functions.lambda_async_urls")),
     path("", include("functions.urls")),
     path("", include("invocations.urls")),
+    path("", include("messaging.urls")),
+    # Triggers tab, HTTP routes under /http/ and webhooks under /hooks/.
+    path("", include("triggers.urls")),
 ]

@@ -306,7 +306,7 @@ def invoke(request: HttpRequest, key: ApiKey, function_name: str) -> HttpRespons
 
     inv = waiting.invoke_and_wait(fn, event, source="api")
     if inv.status == "throttled":
-        raise errors.too_many_requests(f"The invocation {inv.request_id} was throttled.")
+        raise errors.too_many_requests((inv.error or {}).get("errorMessage") or "Rate Exceeded.")
     if inv.status not in ("succeeded", "failed", "timed_out", "out_of_memory"):
         raise errors.service_error(
             f"The invocation {inv.request_id} ended as {inv.status!r} without a result; "

@@ -26,10 +26,12 @@ from functions.forms import (
     UploadCodeForm,
 )
 from functions.models import Function, Team, TestEvent
-from invocations.models import STATUSES, Invocation
+from invocations import waiting
+from invocations.forms import AsyncConfigForm
+from invocations.models import STATUSES
 from invocations.stats import stats_for
 
-TABS = ["code", "configuration", "test", "invocations"]
+TABS = ["code", "configuration", "test", "invocations", "triggers"]
 PAGE_SIZE = 50
 # Lambda's limit for a synchronous request payload.
 MAX_EVENT_BYTES = 6 * 1024 * 1024
@@ -165,6 +167,7 @@ def _render_detail(request: HttpRequest, fn: Function, tab: str, status: int = 2
         ctx.update(_code_context(fn))
     elif tab == "configuration":
         ctx["config_form"] = ConfigurationForm(initial=ConfigurationForm.initial_for(fn))
+        ctx["async_form"] = AsyncConfigForm.for_function(fn)
     elif tab == "test":
         ctx.update(_test_context(request, fn))
     elif tab == "invocations":
@@ -273,6 +276,17 @@ def configure(request: HttpRequest, function_id) -> HttpResponse:
 
 @login_required
 @require_POST
+def configure_async(request: HttpRequest, function_id) -> HttpResponse:
+    """Async invocation settings and reserved concurrency, saved together."""
+    fn = get_function_for_user(request.user, function_id, write=True)
+    form = AsyncConfigForm(request.POST, function=fn)
+    if form.save():
+        return _done(request, fn, "configuration", "Saved the asynchronous invocation settings.")
+    return _render_detail(request, fn, "configuration", async_form=form)
+
+
+@login_required
+@require_POST
 def delete(request: HttpRequest, function_id) -> HttpResponse:
     fn = get_function_for_user(request.user, function_id, write=True)
     fn.delete()
@@ -307,7 +321,12 @@ def invoke(request: HttpRequest, function_id) -> HttpResponse:
             return render(request, "invocations/_result_panel.html", {"form": form})
         return _render_detail(request, fn, "test", test_form=form)
     # Returns at once: the worker streams logs and the outcome to the page.
-    inv = Invocation.submit(fn, event, invocation_type="RequestResponse", source="console")
+    inv = waiting.submit_sync(fn, event, source="console")
+    if inv.status == "throttled":
+        form.add_error("event", inv.error["errorMessage"])
+        if request.htmx:
+            return render(request, "invocations/_result_panel.html", {"form": form})
+        return _render_detail(request, fn, "test", status=429, test_form=form)
     if not request.htmx:
         return redirect("inv-detail", inv.request_id)
     return render(request, "invocations/_result_panel.html", {"inv": inv})

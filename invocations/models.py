@@ -160,7 +160,8 @@ class Invocation(models.Model):
         self.max_memory_used_mb = max_memory_used_mb
         self.cold_start = cold_start
         self.finished_at = timezone.now()
-        self.logs = cap_logs(logs + self.report_line() + "\n")
+        # self.logs holds earlier attempts' logs when an async event was retried.
+        self.logs = cap_logs(self.logs + logs + self.report_line() + "\n")
         changed = Invocation.objects.filter(request_id=self.request_id, status="running").update(
             status=self.status,
             result=self.result,
@@ -251,3 +252,42 @@ class Attempt(models.Model):
     class Meta:
         ordering = ["number"]
         unique_together = [("invocation", "number")]
+
+
+class EventInvokeConfig(models.Model):
+    """Lambda's per-function async settings: retries, maximum event age and
+    destinations (ARNs of a function, topic or queue of the same team).
+    A function without a row gets the defaults; see invocations.delivery."""
+
+    function = models.OneToOneField(Function, on_delete=models.CASCADE, related_name="event_invoke_config")
+    maximum_retry_attempts = models.PositiveSmallIntegerField(default=2)
+    maximum_event_age_s = models.PositiveIntegerField(default=21600)
+    on_success = models.CharField(max_length=350, blank=True)
+    on_failure = models.CharField(max_length=350, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+
+CONDITIONS = [
+    ("RetriesExhausted", "Retries exhausted"),
+    ("EventAgeExceeded", "Event age exceeded"),
+]
+
+
+class DeadLetter(models.Model):
+    """An async event that finally failed, kept so it can be inspected and
+    redriven; Stratus's counterpart of Lambda's dead-letter queue."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    invocation = models.OneToOneField(Invocation, on_delete=models.CASCADE, related_name="dead_letter")
+    function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="dead_letters")
+    event = models.TextField()
+    error = models.JSONField(null=True, blank=True)
+    condition = models.CharField(max_length=20, choices=CONDITIONS)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    redriven_at = models.DateTimeField(null=True, blank=True)
+    redrive_invocation = models.ForeignKey(
+        Invocation, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]

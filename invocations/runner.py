@@ -10,7 +10,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from invocations import hooks, live, pool, sandbox
+from invocations import concurrency, delivery, hooks, live, pool, sandbox
 from invocations.models import Invocation
 
 log = logging.getLogger(__name__)
@@ -73,9 +73,19 @@ def run(request_id: str) -> str:
         )
     except Invocation.DoesNotExist:
         return "missing"
-    if not inv.claim():
+    if inv.status != "queued":
         return "already-claimed"
+    if delivery.expire_if_too_old(inv):
+        _announce_final(inv)
+        return "expired"
     fn = inv.function
+    admission = concurrency.admit(fn, inv.request_id)
+    if admission is None:
+        concurrency.wait_for_slot(inv)
+        return "waiting"
+    if not inv.claim():
+        admission.abandon()
+        return "already-claimed"
     logs = LogStream(inv)
     announce_started(inv)
     started = time.monotonic()
@@ -136,7 +146,16 @@ def run(request_id: str) -> str:
 
 
 def _finish(inv: Invocation, logs: LogStream, **fields) -> None:
-    inv.finish(logs=logs.text(), **fields)
+    try:
+        if delivery.retry_later(inv, logs.text(), **fields):
+            return
+        inv.finish(logs=logs.text(), **fields)
+    finally:
+        concurrency.release_for(inv.function, inv.request_id)
+    _announce_final(inv)
+
+
+def _announce_final(inv: Invocation) -> None:
     # Wake a waiting sync caller first; the browser can wait a moment.
     live.announce_done(inv.request_id)
     announce_finished(inv)

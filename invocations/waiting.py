@@ -4,24 +4,64 @@ the task is queued, then sleeps until the worker publishes (no polling)."""
 import time
 import uuid
 
+from django.utils import timezone
+
 from functions.models import Function
-from invocations import live
+from invocations import concurrency, live
 from invocations.models import FINISHED, Invocation
 
 # Past the function timeout, give the queue and a cold start this long.
 GRACE_S = 60.0
 
 
-def invoke_and_wait(fn: Function, event: str, *, source: str) -> Invocation:
-    request_id = uuid.uuid4()
+def submit_sync(
+    fn: Function, event: str, *, source: str, request_id=None, trigger: str = "",
+    priority: str = "normal",
+) -> Invocation:
+    """Take a reserved-concurrency slot, then submit. Over the limit the row
+    is stored `throttled` and no task is queued: sync calls are refused, not
+    queued (Lambda's 429), and the refusal is on the record."""
+    request_id = request_id or uuid.uuid4()
+    if not concurrency.take_for_sync(fn, request_id, GRACE_S):
+        now = timezone.now()
+        return Invocation.objects.create(
+            request_id=request_id, function=fn, event=event, invocation_type="RequestResponse",
+            source=source, memory_size_mb=fn.memory_mb, status="throttled", finished_at=now,
+            trigger=trigger, priority=priority,
+            error={
+                "errorType": "TooManyRequestsException",
+                "errorMessage": (
+                    f"Rate Exceeded: {fn.name} already runs its reserved concurrency of "
+                    f"{fn.reserved_concurrency}; try again when one finishes."
+                ),
+            },
+        )
+    return Invocation.submit(
+        fn, event, invocation_type="RequestResponse", source=source, request_id=request_id,
+        trigger=trigger, priority=priority,
+    )
+
+
+def invoke_and_wait(
+    fn: Function,
+    event: str,
+    *,
+    source: str,
+    trigger: str = "",
+    priority: str = "normal",
+    request_id: uuid.UUID | None = None,
+) -> Invocation:
+    # A caller may pick the id first when the event itself carries it
+    # (an HTTP route's requestContext.requestId).
+    request_id = request_id or uuid.uuid4()
     pubsub = live.redis_client().pubsub(ignore_subscribe_messages=True)
     try:
         pubsub.subscribe(live.done_channel(request_id))
-        inv = Invocation.submit(
-            fn, event, invocation_type="RequestResponse", source=source, request_id=request_id
+        inv = submit_sync(
+            fn, event, source=source, request_id=request_id, trigger=trigger, priority=priority
         )
         deadline = time.monotonic() + fn.timeout_s + GRACE_S
-        while time.monotonic() < deadline:
+        while not inv.is_finished and time.monotonic() < deadline:
             if pubsub.get_message(timeout=min(5.0, max(0.0, deadline - time.monotonic()))):
                 break
             # A missed message (Redis restarted) must not strand the caller.

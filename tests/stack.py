@@ -139,6 +139,8 @@ class Stack:
         code = (
             "import json\nfrom invocations.models import Invocation, Environment\n"
             "from functions.models import Function\n"
+            "from messaging.models import (EventSourceMapping, Queue, QueueMessage, Subscription,"
+            " Topic, TopicMessage)\n"
             f"print(json.dumps(list({model_query}), default=str))"
         )
         return json.loads(self.shell(code).strip().splitlines()[-1])

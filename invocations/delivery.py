@@ -1,0 +1,299 @@
+"""Lambda's async delivery: retries with backoff, maximum event age,
+destinations and dead letters, for invocations of type Event.
+
+The runner asks `retry_later()` before it finalises a failed async row, and
+`expire_if_too_old()` before it runs one; everything that follows a final
+outcome (the attempt record, the dead letter, the destination record) is the
+finish hook `after_finish`, registered in InvocationsConfig.ready().
+
+Sync invocations are never retried, and queue-batch invocations (source
+"queue") are left to the queue's visibility timeout and maxReceiveCount."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from functions.models import Function
+from invocations import destinations
+from invocations.destinations import DestinationError
+from invocations.models import (
+    Attempt,
+    DeadLetter,
+    EventInvokeConfig,
+    Invocation,
+    cap_logs,
+    queue_task,
+)
+
+log = logging.getLogger(__name__)
+
+RETRIES_MIN, RETRIES_MAX, RETRIES_DEFAULT = 0, 2, 2
+AGE_MIN_S, AGE_MAX_S, AGE_DEFAULT_S = 60, 21600, 21600
+# Lambda waits 1 minute before the first retry and 2 before the second.
+BACKOFF_S = (60.0, 120.0)
+RETRYABLE = {"failed", "timed_out", "out_of_memory"}
+
+
+class ConfigError(ValueError):
+    """Settings that cannot be stored: `errors` maps each offending input to
+    what is wrong with it; the message is the first one (for the API)."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__(next(iter(errors.values())))
+        self.errors = errors
+
+
+def config_for(fn: Function) -> EventInvokeConfig:
+    """The stored config, or an unsaved one with Lambda's defaults."""
+    config = EventInvokeConfig.objects.filter(function=fn).first()
+    return config or EventInvokeConfig(function=fn)
+
+
+def has_config(fn: Function) -> bool:
+    return EventInvokeConfig.objects.filter(function=fn).exists()
+
+
+def _whole(value, low: int, high: int, label: str) -> int:
+    if isinstance(value, bool) or value is None or str(value).strip() == "":
+        raise ValueError(f"{label} must be a whole number from {low} to {high}.")
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise ValueError(f"{label} must be a whole number from {low} to {high}, got {value!r}.") from None
+    if not low <= number <= high:
+        raise ValueError(f"{label} must be from {low} to {high}, got {number}.")
+    return number
+
+
+@dataclass
+class Settings:
+    maximum_retry_attempts: object = RETRIES_DEFAULT
+    maximum_event_age_s: object = AGE_DEFAULT_S
+    on_success: str = ""
+    on_failure: str = ""
+
+
+def clean(fn: Function, wanted: Settings) -> Settings:
+    """Every value checked; ConfigError names all the bad ones at once."""
+    checks = {
+        "maximum_retry_attempts": lambda v: _whole(v, RETRIES_MIN, RETRIES_MAX, "Retry attempts"),
+        "maximum_event_age_s": lambda v: _whole(v, AGE_MIN_S, AGE_MAX_S, "Maximum event age (seconds)"),
+        "on_success": lambda v: destinations.validate(fn, v),
+        "on_failure": lambda v: destinations.validate(fn, v),
+    }
+    cleaned, errors = Settings(), {}
+    for field, check in checks.items():
+        try:
+            setattr(cleaned, field, check(getattr(wanted, field)))
+        except (ValueError, DestinationError) as e:
+            errors[field] = str(e)
+    if errors:
+        raise ConfigError(errors)
+    return cleaned
+
+
+def save_config(fn: Function, cleaned: Settings) -> EventInvokeConfig:
+    """Store values that went through clean()."""
+    config, _ = EventInvokeConfig.objects.update_or_create(
+        function=fn,
+        defaults={
+            "maximum_retry_attempts": cleaned.maximum_retry_attempts,
+            "maximum_event_age_s": cleaned.maximum_event_age_s,
+            "on_success": cleaned.on_success,
+            "on_failure": cleaned.on_failure,
+            "updated_at": timezone.now(),
+        },
+    )
+    return config
+
+
+def settings_of(config: EventInvokeConfig) -> Settings:
+    return Settings(
+        config.maximum_retry_attempts, config.maximum_event_age_s, config.on_success, config.on_failure
+    )
+
+
+# The runner's questions ------------------------------------------------------
+
+
+def _delivers(inv: Invocation) -> bool:
+    """Whether this policy applies: async, and not a queue batch."""
+    return inv.invocation_type == "Event" and inv.source != "queue"
+
+
+def _too_old(inv: Invocation, config: EventInvokeConfig) -> bool:
+    return timezone.now() - inv.created_at > timedelta(seconds=config.maximum_event_age_s)
+
+
+def backoff_s(attempt: int) -> float:
+    """The wait after failed attempt number `attempt` (1-based)."""
+    base = BACKOFF_S[min(attempt, len(BACKOFF_S)) - 1]
+    return base * settings.STRATUS_RETRY_BACKOFF_SCALE
+
+
+def expire_if_too_old(inv: Invocation) -> bool:
+    """queued -> expired for an async row past its maximum event age, without
+    running it. True when this call expired the row."""
+    if not _delivers(inv) or inv.status != "queued" or not _too_old(inv, config_for(inv.function)):
+        return False
+    now = timezone.now()
+    error = {
+        "errorType": "EventAgeExceeded",
+        "errorMessage": (
+            f"The event was not processed within the maximum event age "
+            f"({config_for(inv.function).maximum_event_age_s} s) after {inv.attempts} attempt(s)."
+        ),
+    }
+    changed = Invocation.objects.filter(request_id=inv.request_id, status="queued").update(
+        status="expired", finished_at=now, error=error
+    )
+    if changed != 1:
+        return False
+    inv.status, inv.finished_at, inv.error = "expired", now, error
+    return True
+
+
+def retry_later(inv: Invocation, logs: str, *, status: str, error: dict | None = None,
+                duration_ms: float = 0.0, **_outcome) -> bool:
+    """For a failed async attempt with retries left: record the attempt, put
+    the row back to queued and queue its task after the backoff. True when
+    the row will be retried, so the runner must not finalise it."""
+    if not _delivers(inv) or status not in RETRYABLE:
+        return False
+    config = config_for(inv.function)
+    if inv.attempts > config.maximum_retry_attempts or _too_old(inv, config):
+        return False
+    wait = backoff_s(inv.attempts)
+    now = timezone.now()
+    note = (
+        f"[Stratus] attempt {inv.attempts} ended {status}"
+        f"{': ' + error.get('errorType', '') if error else ''}; retrying in {wait:.2f} s\n"
+    )
+    with transaction.atomic():
+        Attempt.objects.create(
+            invocation=inv, number=inv.attempts, status=status, error=error,
+            started_at=inv.started_at, finished_at=now, duration_ms=round(duration_ms, 2),
+        )
+        # running -> queued: the conditional UPDATE loses to the reconciler
+        # if it already closed the row (a worker thought dead).
+        changed = Invocation.objects.filter(request_id=inv.request_id, status="running").update(
+            status="queued", queued_at=now + timedelta(seconds=wait), error=error,
+            logs=cap_logs(inv.logs + logs + note),
+        )
+        if changed != 1:
+            transaction.set_rollback(True)
+            return False
+        request_id, priority = inv.request_id, inv.priority
+        transaction.on_commit(lambda: queue_task(request_id, priority, countdown=wait))
+    inv.status = "queued"
+    return True
+
+
+# After the final outcome -----------------------------------------------------
+
+
+def _iso(value) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def _json_or_text(text: str | None):
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def condition_of(inv: Invocation) -> str:
+    if inv.status == "succeeded":
+        return "Success"
+    return "EventAgeExceeded" if inv.status == "expired" else "RetriesExhausted"
+
+
+def destination_record(inv: Invocation) -> dict:
+    """Lambda's invocation record, as its destinations receive it."""
+    record = {
+        "version": "1.0",
+        "timestamp": _iso(inv.finished_at or timezone.now()),
+        "requestContext": {
+            "requestId": str(inv.request_id),
+            "functionArn": f"{inv.function.arn}:{inv.function_version}",
+            "condition": condition_of(inv),
+            "approximateInvokeCount": inv.attempts,
+        },
+        "requestPayload": _json_or_text(inv.event),
+    }
+    if inv.attempts == 0:
+        # Expired before any attempt: there is no response to report.
+        return record
+    response = {"statusCode": 200, "executedVersion": inv.function_version}
+    if inv.status != "succeeded":
+        response["functionError"] = "Unhandled"
+    record["responseContext"] = response
+    record["responsePayload"] = (
+        _json_or_text(inv.result) if inv.status == "succeeded" else inv.error
+    )
+    return record
+
+
+def record_final_attempt(inv: Invocation) -> None:
+    if inv.attempts == 0:
+        return
+    Attempt.objects.get_or_create(
+        invocation=inv, number=inv.attempts,
+        defaults={
+            "status": inv.status, "error": inv.error, "started_at": inv.started_at,
+            "finished_at": inv.finished_at or timezone.now(), "duration_ms": inv.duration_ms,
+        },
+    )
+
+
+def after_finish(inv: Invocation) -> None:
+    """The finish hook: put the outcome on the record and deliver it."""
+    record_final_attempt(inv)
+    if not _delivers(inv) or inv.status == "cancelled":
+        return
+    config = config_for(inv.function)
+    if inv.status == "succeeded":
+        target = config.on_success
+    else:
+        # Every final failure is kept, destination or not, so it can be redriven.
+        DeadLetter.objects.get_or_create(
+            invocation=inv,
+            defaults={
+                "function": inv.function, "event": inv.event, "error": inv.error,
+                "condition": condition_of(inv),
+            },
+        )
+        target = config.on_failure
+    if target:
+        destinations.send(
+            inv.function.team, target, destination_record(inv),
+            source_request_id=inv.request_id, priority=inv.priority,
+        )
+
+
+def redrive(dead: DeadLetter) -> Invocation | None:
+    """Submit the event again as a new async invocation, once. None when the
+    dead letter was redriven already (a double click, two tabs)."""
+    with transaction.atomic():
+        changed = DeadLetter.objects.filter(pk=dead.pk, redriven_at__isnull=True).update(
+            redriven_at=timezone.now()
+        )
+        if changed != 1:
+            return None
+        inv = Invocation.submit(
+            dead.function, dead.event, invocation_type="Event", source="redrive",
+            trigger=f"redrive:{dead.pk}", origin={"dead_letter": str(dead.pk)},
+        )
+        DeadLetter.objects.filter(pk=dead.pk).update(redrive_invocation=inv)
+    dead.refresh_from_db()
+    return inv

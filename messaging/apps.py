@@ -1,0 +1,25 @@
+from django.apps import AppConfig
+
+
+class MessagingConfig(AppConfig):
+    name = "messaging"
+    verbose_name = "Topics and queues"
+
+    def ready(self) -> None:
+        # The queue batch hook must be registered in every process that
+        # finishes invocations (the worker); importing registers it.
+        from messaging import poller  # noqa: F401
+
+        _register_triggers()
+
+
+def _register_triggers() -> None:
+    """List our subscriptions and mappings in the function page's Triggers
+    tab, when the triggers app is there (without it this does nothing)."""
+    try:
+        from triggers import registry
+    except ImportError:
+        return
+    from messaging.triggers import registry_rows
+
+    registry.register(registry_rows)

@@ -1,0 +1,135 @@
+"""Topics (SNS-like) and queues (SQS-like): the rows are the source of truth,
+messages included, so nothing is lost when Redis or a worker goes away."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from functions.models import Function, Team
+from invocations.models import PRIORITIES
+
+
+class Topic(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="topics")
+    name = models.CharField(max_length=256)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        unique_together = [("team", "name")]
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:sns:{settings.STRATUS_REGION}:{self.team.account_id}:{self.name}"
+
+
+class Subscription(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="subscriptions")
+    function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="subscriptions")
+    # Exact-match policy on message attributes (see messaging.filter_policy);
+    # null delivers every message.
+    filter_policy = models.JSONField(null=True, blank=True)
+    enabled = models.BooleanField(default=True)
+    priority = models.CharField(max_length=6, choices=PRIORITIES, default="normal")
+    created_at = models.DateTimeField(default=timezone.now)
+    last_fired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    @property
+    def arn(self) -> str:
+        return f"{self.topic.arn}:{self.id}"
+
+    @property
+    def trigger(self) -> str:
+        return f"subscription:{self.id}"
+
+
+class TopicMessage(models.Model):
+    """A published message, kept for the console's recent-messages list."""
+
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="messages")
+    message_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    subject = models.CharField(max_length=100, null=True, blank=True)
+    message = models.TextField()
+    # {"name": {"Type": "String"|"Number"|"Binary", "Value": "..."}}
+    attributes = models.JSONField(default=dict, blank=True)
+    published_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # Subscriptions the message was delivered to (enabled and matching).
+    deliveries = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-published_at", "-id"]
+
+
+class Queue(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="queues")
+    name = models.CharField(max_length=80)
+    visibility_timeout_s = models.PositiveIntegerField(default=30)
+    max_receive_count = models.PositiveIntegerField(default=5)
+    dead_letter_queue = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="dead_letter_sources"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        unique_together = [("team", "name")]
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:sqs:{settings.STRATUS_REGION}:{self.team.account_id}:{self.name}"
+
+
+class QueueMessage(models.Model):
+    queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="messages")
+    message_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    body = models.TextField()
+    attributes = models.JSONField(default=dict, blank=True)
+    sender_id = models.CharField(max_length=128, blank=True)
+    sent_at = models.DateTimeField(default=timezone.now)
+    # Receivable when visible_at <= now: a delay or a receive pushes it on.
+    visible_at = models.DateTimeField(default=timezone.now, db_index=True)
+    receive_count = models.PositiveIntegerField(default=0)
+    # Changes on every receive: only the latest receiver may delete it.
+    receipt_handle = models.CharField(max_length=128, blank=True, db_index=True)
+    first_received_at = models.DateTimeField(null=True, blank=True)
+    # Set when the message was moved to a dead-letter queue: where to redrive it.
+    source_queue = models.ForeignKey(
+        Queue, on_delete=models.SET_NULL, null=True, blank=True, related_name="dead_letters"
+    )
+
+    class Meta:
+        ordering = ["visible_at", "id"]
+        indexes = [models.Index(fields=["queue", "visible_at"])]
+
+
+class EventSourceMapping(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="mappings")
+    function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="queue_mappings")
+    batch_size = models.PositiveIntegerField(default=10)
+    batching_window_s = models.PositiveIntegerField(default=0)
+    enabled = models.BooleanField(default=True)
+    priority = models.CharField(max_length=6, choices=PRIORITIES, default="normal")
+    created_at = models.DateTimeField(default=timezone.now)
+    last_fired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    @property
+    def trigger(self) -> str:
+        return f"queue-mapping:{self.id}"

@@ -1,0 +1,290 @@
+"""Queues: settings, sending, receiving with a visibility timeout, dead
+letters and redrive. Every state change of a message is a conditional UPDATE
+or DELETE, so two pollers (or a poller and the console) never both act on the
+same receive of a message.
+
+Functions take `now` so tests can move the clock without sleeping."""
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q, QuerySet
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from functions.models import Function, Team
+from messaging.models import EventSourceMapping, Queue, QueueMessage
+from messaging.validation import (
+    MAX_DELAY_S,
+    MAX_VISIBILITY_TIMEOUT_S,
+    MessagingError,
+    check_size,
+    clean_attributes,
+    clean_int,
+    clean_priority,
+    clean_queue_name,
+)
+
+
+def ms(when) -> str:
+    """SQS's timestamps: epoch milliseconds as a string."""
+    return str(int(when.timestamp() * 1000))
+
+
+# Settings -------------------------------------------------------------------
+
+
+def _check_dlq(queue_team: Team, dlq: Queue | None, queue: Queue | None = None) -> Queue | None:
+    if dlq is None:
+        return None
+    if dlq.team_id != queue_team.id:
+        raise MessagingError("The dead-letter queue must belong to the same team.", "dead_letter_queue")
+    if queue is not None and dlq.pk == queue.pk:
+        raise MessagingError(
+            "A queue cannot be its own dead-letter queue; choose another queue or none.",
+            "dead_letter_queue",
+        )
+    return dlq
+
+
+def _check_settings(visibility_timeout_s, max_receive_count) -> tuple[int, int]:
+    return (
+        clean_int(visibility_timeout_s, "visibility_timeout_s", "The visibility timeout", 0,
+                  MAX_VISIBILITY_TIMEOUT_S),
+        clean_int(max_receive_count, "max_receive_count", "Maximum receives", 1, 1000),
+    )
+
+
+def create_queue(
+    team: Team,
+    name: str,
+    *,
+    visibility_timeout_s: int = 30,
+    max_receive_count: int = 5,
+    dead_letter_queue: Queue | None = None,
+) -> Queue:
+    name = clean_queue_name(name)
+    timeout, receives = _check_settings(visibility_timeout_s, max_receive_count)
+    dlq = _check_dlq(team, dead_letter_queue)
+    taken = MessagingError(f"A queue named {name} already exists in {team.name}.", "name")
+    if Queue.objects.filter(team=team, name=name).exists():
+        raise taken
+    try:
+        with transaction.atomic():
+            return Queue.objects.create(
+                team=team, name=name, visibility_timeout_s=timeout,
+                max_receive_count=receives, dead_letter_queue=dlq,
+            )
+    except IntegrityError:
+        raise taken from None
+
+
+def update_queue(
+    queue: Queue, *, visibility_timeout_s, max_receive_count, dead_letter_queue: Queue | None
+) -> Queue:
+    """Checks everything before saving anything."""
+    timeout, receives = _check_settings(visibility_timeout_s, max_receive_count)
+    dlq = _check_dlq(queue.team, dead_letter_queue, queue)
+    _check_timeout_covers_functions(queue, timeout)
+    queue.visibility_timeout_s, queue.max_receive_count, queue.dead_letter_queue = timeout, receives, dlq
+    queue.save(update_fields=["visibility_timeout_s", "max_receive_count", "dead_letter_queue"])
+    return queue
+
+
+def _check_timeout_covers_functions(queue: Queue, timeout: int) -> None:
+    slowest = queue.mappings.order_by("-function__timeout_s").values_list(
+        "function__timeout_s", "function__name"
+    ).first()
+    if slowest and timeout < slowest[0]:
+        raise MessagingError(
+            f"The visibility timeout ({timeout} s) is shorter than the timeout of {slowest[1]} "
+            f"({slowest[0]} s), which reads this queue: a batch would reappear while it runs.",
+            "visibility_timeout_s",
+        )
+
+
+def add_mapping(
+    queue: Queue,
+    function: Function | None,
+    *,
+    batch_size=10,
+    batching_window_s=0,
+    priority: str = "normal",
+) -> EventSourceMapping:
+    if function is None:
+        raise MessagingError("Choose the function that reads this queue.", "function")
+    if function.team_id != queue.team_id:
+        raise MessagingError("The function must belong to the queue's team.", "function")
+    size = clean_int(batch_size, "batch_size", "Batch size", 1, 10)
+    window = clean_int(batching_window_s, "batching_window_s", "The batching window", 0, 300)
+    # Lambda refuses this too: the batch would become visible (and be
+    # delivered again) while the function is still working on it.
+    if queue.visibility_timeout_s < function.timeout_s:
+        raise MessagingError(
+            f"The queue's visibility timeout ({queue.visibility_timeout_s} s) is shorter than "
+            f"{function.name}'s timeout ({function.timeout_s} s); raise the visibility timeout first.",
+            "function",
+        )
+    return EventSourceMapping.objects.create(
+        queue=queue, function=function, batch_size=size, batching_window_s=window,
+        priority=clean_priority(priority),
+    )
+
+
+# Sending ----------------------------------------------------------------------
+
+
+def send(
+    queue: Queue,
+    body: str,
+    attributes: dict | None = None,
+    delay_s: int = 0,
+    *,
+    sender_id: str = "",
+    now=None,
+) -> QueueMessage:
+    if not isinstance(body, str) or body == "":
+        raise MessagingError("The message body must be a non-empty string.", "body")
+    delay = clean_int(delay_s, "delay_s", "The delay", 0, MAX_DELAY_S)
+    cleaned = clean_attributes(attributes)
+    check_size(body, cleaned, "body")
+    now = now or timezone.now()
+    return QueueMessage.objects.create(
+        queue=queue,
+        body=body,
+        attributes=cleaned,
+        sender_id=sender_id or queue.team.account_id,
+        sent_at=now,
+        visible_at=now + timedelta(seconds=delay),
+    )
+
+
+# Receiving ----------------------------------------------------------------------
+
+
+def visible(queue: Queue, now) -> QuerySet:
+    return QueueMessage.objects.filter(queue=queue, visible_at__lte=now)
+
+
+def counts(queue: Queue, now=None) -> dict:
+    now = now or timezone.now()
+    hidden = QueueMessage.objects.filter(queue=queue, visible_at__gt=now)
+    return {
+        "visible": visible(queue, now).count(),
+        # Received and not yet deleted: a batch is being worked on (or failed).
+        "in_flight": hidden.filter(receive_count__gt=0).count(),
+        # Sent with a delay and never received.
+        "delayed": hidden.filter(receive_count=0).count(),
+    }
+
+
+def move_to_dlq(msg: QueueMessage, source: Queue, dlq: Queue, now) -> bool:
+    """One conditional UPDATE moves the message, so it is never in both
+    queues nor in neither; it must still be visible with the receipt we read,
+    or someone else has taken it. The count starts again in the DLQ."""
+    return QueueMessage.objects.filter(
+        pk=msg.pk, queue=source, receipt_handle=msg.receipt_handle, visible_at__lte=now
+    ).update(
+        queue=dlq, source_queue=source, visible_at=now, receive_count=0,
+        receipt_handle="", first_received_at=None,
+    ) == 1
+
+
+def claim(queue: Queue, limit: int, now) -> list[QueueMessage]:
+    """Receive up to `limit` visible messages: each is hidden for the
+    visibility timeout with a fresh receipt handle, by an UPDATE that only
+    succeeds if the message is still visible under the receipt we read, so a
+    concurrent poller taking the same row makes ours change nothing.
+
+    A message already received max_receive_count times goes to the
+    dead-letter queue instead. With no dead-letter queue it is delivered
+    again, as SQS does without a redrive policy."""
+    claimed: list[QueueMessage] = []
+    hidden_until = now + timedelta(seconds=queue.visibility_timeout_s)
+    dlq = queue.dead_letter_queue
+    # Read a few extra: some may go to the DLQ or be taken by another poller.
+    candidates = list(visible(queue, now).order_by("visible_at", "id")[: limit * 2 + 5])
+    for msg in candidates:
+        if len(claimed) >= limit:
+            break
+        if dlq is not None and msg.receive_count >= queue.max_receive_count:
+            move_to_dlq(msg, queue, dlq, now)
+            continue
+        receipt = secrets.token_urlsafe(48)
+        changed = QueueMessage.objects.filter(
+            pk=msg.pk, queue=queue, receipt_handle=msg.receipt_handle, visible_at__lte=now
+        ).update(
+            visible_at=hidden_until,
+            receive_count=F("receive_count") + 1,
+            receipt_handle=receipt,
+            first_received_at=Coalesce(F("first_received_at"), now),
+        )
+        if changed == 1:
+            msg.visible_at, msg.receipt_handle = hidden_until, receipt
+            msg.receive_count += 1
+            msg.first_received_at = msg.first_received_at or now
+            claimed.append(msg)
+    return claimed
+
+
+def delete_received(queue_id, receipts: dict[str, str]) -> int:
+    """Delete messages by {message_id: receipt}; a message received again
+    since (a newer receipt) is not deleted, as in SQS."""
+    if not receipts:
+        return 0
+    match = Q()
+    for message_id, receipt in receipts.items():
+        match |= Q(message_id=message_id, receipt_handle=receipt)
+    deleted, _ = QueueMessage.objects.filter(match, queue_id=queue_id).delete()
+    return deleted
+
+
+def sqs_record(queue: Queue, msg: QueueMessage) -> dict:
+    """One message as Lambda's SQS event record."""
+    attributes = {
+        "ApproximateReceiveCount": str(msg.receive_count),
+        "SentTimestamp": ms(msg.sent_at),
+        "SenderId": msg.sender_id,
+        "ApproximateFirstReceiveTimestamp": ms(msg.first_received_at or msg.sent_at),
+    }
+    if msg.source_queue_id:
+        attributes["DeadLetterQueueSourceArn"] = msg.source_queue.arn
+    message_attributes = {}
+    for name, a in msg.attributes.items():
+        entry = {"stringListValues": [], "binaryListValues": [], "dataType": a["Type"]}
+        entry["binaryValue" if a["Type"] == "Binary" else "stringValue"] = a["Value"]
+        message_attributes[name] = entry
+    return {
+        "messageId": str(msg.message_id),
+        "receiptHandle": msg.receipt_handle,
+        "body": msg.body,
+        "attributes": attributes,
+        "messageAttributes": message_attributes,
+        "md5OfBody": hashlib.md5(msg.body.encode()).hexdigest(),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue.arn,
+        "awsRegion": queue.arn.split(":")[3],
+    }
+
+
+# Dead letters -----------------------------------------------------------------
+
+
+def dead_letters_of(queue: Queue) -> QuerySet:
+    """Messages that left `queue` for a dead-letter queue and are still there."""
+    return QueueMessage.objects.filter(source_queue=queue).exclude(queue=queue).select_related("queue")
+
+
+def redrive(messages, now=None) -> int:
+    """Move dead letters back to the queue they came from, visible at once
+    and with a fresh receive count. Each move is one conditional UPDATE."""
+    now = now or timezone.now()
+    moved = 0
+    for msg in messages.filter(source_queue__isnull=False).exclude(queue=F("source_queue")):
+        moved += QueueMessage.objects.filter(pk=msg.pk, queue_id=msg.queue_id).update(
+            queue_id=msg.source_queue_id, source_queue=None, visible_at=now, receive_count=0,
+            receipt_handle="", first_received_at=None,
+        )
+    return moved

@@ -1,0 +1,31 @@
+from django.urls import path
+
+from messaging import http_api, views
+
+T = "topics/<uuid:topic_id>/"
+Q = "queues/<uuid:queue_id>/"
+
+urlpatterns = [
+    path("topics/", views.topic_list, name="msg-topic-list"),
+    path(T, views.topic_detail, name="msg-topic-detail"),
+    path(T + "publish/", views.topic_publish, name="msg-topic-publish"),
+    path(T + "delete/", views.topic_delete, name="msg-topic-delete"),
+    path(T + "subscriptions/", views.subscription_add, name="msg-subscription-add"),
+    path(T + "subscriptions/<uuid:subscription_id>/toggle/", views.subscription_toggle,
+         name="msg-subscription-toggle"),
+    path(T + "subscriptions/<uuid:subscription_id>/delete/", views.subscription_delete,
+         name="msg-subscription-delete"),
+    path("queues/", views.queue_list, name="msg-queue-list"),
+    path(Q, views.queue_detail, name="msg-queue-detail"),
+    path(Q + "settings/", views.queue_settings, name="msg-queue-settings"),
+    path(Q + "send/", views.queue_send, name="msg-queue-send"),
+    path(Q + "redrive/", views.queue_redrive, name="msg-queue-redrive"),
+    path(Q + "purge/", views.queue_purge, name="msg-queue-purge"),
+    path(Q + "delete/", views.queue_delete, name="msg-queue-delete"),
+    path(Q + "mappings/", views.mapping_add, name="msg-mapping-add"),
+    path(Q + "mappings/<uuid:mapping_id>/toggle/", views.mapping_toggle, name="msg-mapping-toggle"),
+    path(Q + "mappings/<uuid:mapping_id>/delete/", views.mapping_delete, name="msg-mapping-delete"),
+    # The JSON API (SigV4).
+    path("api/topics/<str:name>/publish", http_api.publish, name="msg-api-publish"),
+    path("api/queues/<str:name>/messages", http_api.send, name="msg-api-send"),
+]

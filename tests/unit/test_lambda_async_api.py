@@ -1,0 +1,155 @@
+"""Put/Update/Get/DeleteFunctionEventInvokeConfig and Put/Get/Delete
+FunctionConcurrency through a real boto3 client (see test_lambda_api)."""
+
+import pytest
+from botocore.exceptions import ClientError
+
+from functions.models import ApiKey, Function, Membership, Team
+from invocations.models import EventInvokeConfig
+from tests.unit.test_lambda_api import boto_lambda, error_code, status_of
+
+
+@pytest.fixture
+def lam(client, users, team):
+    key, secret = ApiKey.issue(users["member"], team)
+    return boto_lambda(client, key.access_key_id, secret)
+
+
+@pytest.fixture
+def reader(client, users, team):
+    key, secret = ApiKey.issue(users["reader"], team)
+    return boto_lambda(client, key.access_key_id, secret)
+
+
+@pytest.fixture
+def stranger(client, users):
+    other = Team.objects.create(name="beta")
+    Membership.objects.create(team=other, user=users["outsider"], role="owner")
+    key, secret = ApiKey.issue(users["outsider"], other)
+    return boto_lambda(client, key.access_key_id, secret)
+
+
+@pytest.fixture
+def fns(make_function):
+    return make_function("hello"), make_function("sink")
+
+
+# Event invoke config ---------------------------------------------------------------
+
+
+def test_it_puts_and_gets_an_event_invoke_config(lam, fns):
+    fn, sink = fns
+    resp = lam.put_function_event_invoke_config(
+        FunctionName="hello", MaximumRetryAttempts=1, MaximumEventAgeInSeconds=600,
+        DestinationConfig={"OnFailure": {"Destination": sink.arn}},
+    )
+    assert resp["FunctionArn"] == f"{fn.arn}:$LATEST"
+    assert (resp["MaximumRetryAttempts"], resp["MaximumEventAgeInSeconds"]) == (1, 600)
+    assert resp["DestinationConfig"] == {"OnFailure": {"Destination": sink.arn}}
+    assert resp["LastModified"].year >= 2024
+    got = lam.get_function_event_invoke_config(FunctionName=fn.arn)
+    assert got["DestinationConfig"] == {"OnFailure": {"Destination": sink.arn}}
+
+
+def test_put_replaces_and_update_changes_only_what_it_names(lam, fns):
+    _, sink = fns
+    lam.put_function_event_invoke_config(
+        FunctionName="hello", MaximumRetryAttempts=0,
+        DestinationConfig={"OnSuccess": {"Destination": sink.arn}},
+    )
+    updated = lam.update_function_event_invoke_config(FunctionName="hello", MaximumEventAgeInSeconds=60)
+    assert (updated["MaximumRetryAttempts"], updated["MaximumEventAgeInSeconds"]) == (0, 60)
+    assert updated["DestinationConfig"] == {"OnSuccess": {"Destination": sink.arn}}
+    replaced = lam.put_function_event_invoke_config(FunctionName="hello", MaximumRetryAttempts=1)
+    assert (replaced["MaximumRetryAttempts"], replaced["MaximumEventAgeInSeconds"]) == (1, 21600)
+    assert replaced["DestinationConfig"] == {}
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"MaximumRetryAttempts": 3}, "Retry attempts must be from 0 to 2, got 3."),
+    ({"MaximumEventAgeInSeconds": 30}, "Maximum event age (seconds) must be from 60 to 21600, got 30."),
+    ({"DestinationConfig": {"OnSuccess": {"Destination": "arn:aws:sqs:us-east-1:123456789012:q"}}},
+     "belongs to another account"),
+])
+def test_it_refuses_bad_values_and_stores_nothing(lam, fns, kwargs, message):
+    with pytest.raises(ClientError) as e:
+        lam.put_function_event_invoke_config(FunctionName="hello", **kwargs)
+    assert (status_of(e), error_code(e)) == (400, "InvalidParameterValueException")
+    assert message in e.value.response["Error"]["Message"]
+    assert not EventInvokeConfig.objects.exists()
+
+
+def test_it_refuses_an_unknown_destination(lam, fns, team):
+    missing = f"arn:aws:lambda:us-east-1:{team.account_id}:function:nope"
+    with pytest.raises(ClientError) as e:
+        lam.put_function_event_invoke_config(
+            FunctionName="hello", DestinationConfig={"OnFailure": {"Destination": missing}}
+        )
+    assert error_code(e) == "InvalidParameterValueException"
+    assert "does not exist in team alpha" in str(e.value)
+
+
+def test_get_and_delete_without_a_config_are_not_found(lam, fns):
+    for call in (lam.get_function_event_invoke_config, lam.delete_function_event_invoke_config):
+        with pytest.raises(ClientError) as e:
+            call(FunctionName="hello")
+        assert (status_of(e), error_code(e)) == (404, "ResourceNotFoundException")
+        assert "doesn't have an EventInvokeConfig" in str(e.value)
+
+
+def test_it_deletes_a_config(lam, fns):
+    lam.put_function_event_invoke_config(FunctionName="hello", MaximumRetryAttempts=0)
+    resp = lam.delete_function_event_invoke_config(FunctionName="hello")
+    assert resp["ResponseMetadata"]["HTTPStatusCode"] == 204
+    assert not EventInvokeConfig.objects.exists()
+
+
+def test_a_read_only_member_reads_but_cannot_change(lam, reader, fns):
+    lam.put_function_event_invoke_config(FunctionName="hello", MaximumRetryAttempts=0)
+    assert reader.get_function_event_invoke_config(FunctionName="hello")["MaximumRetryAttempts"] == 0
+    with pytest.raises(ClientError) as e:
+        reader.put_function_event_invoke_config(FunctionName="hello", MaximumRetryAttempts=2)
+    assert (status_of(e), error_code(e)) == (403, "AccessDeniedException")
+    with pytest.raises(ClientError) as e:
+        reader.put_function_concurrency(FunctionName="hello", ReservedConcurrentExecutions=1)
+    assert error_code(e) == "AccessDeniedException"
+
+
+def test_another_teams_function_is_not_found(stranger, fns):
+    for call, kwargs in [
+        (stranger.get_function_event_invoke_config, {}),
+        (stranger.put_function_concurrency, {"ReservedConcurrentExecutions": 1}),
+        (stranger.get_function_concurrency, {}),
+    ]:
+        with pytest.raises(ClientError) as e:
+            call(FunctionName="hello", **kwargs)
+        assert (status_of(e), error_code(e)) == (404, "ResourceNotFoundException")
+
+
+# Function concurrency ------------------------------------------------------------
+
+
+def test_it_puts_gets_and_deletes_reserved_concurrency(lam, fns):
+    fn, _ = fns
+    assert "ReservedConcurrentExecutions" not in lam.get_function_concurrency(FunctionName="hello")
+    resp = lam.put_function_concurrency(FunctionName="hello", ReservedConcurrentExecutions=3)
+    assert resp["ReservedConcurrentExecutions"] == 3
+    assert lam.get_function_concurrency(FunctionName="hello")["ReservedConcurrentExecutions"] == 3
+    revision = fn.revision
+    fn.refresh_from_db()
+    assert fn.reserved_concurrency == 3 and fn.revision == revision
+    assert lam.delete_function_concurrency(FunctionName="hello")["ResponseMetadata"]["HTTPStatusCode"] == 204
+    assert Function.objects.get(pk=fn.pk).reserved_concurrency is None
+
+
+def test_it_refuses_a_reserved_concurrency_out_of_range(lam, fns):
+    with pytest.raises(ClientError) as e:
+        lam.put_function_concurrency(FunctionName="hello", ReservedConcurrentExecutions=-1)
+    assert (status_of(e), error_code(e)) == (400, "InvalidParameterValueException")
+    assert Function.objects.get(name="hello").reserved_concurrency is None
+
+
+def test_an_unknown_path_under_the_later_dates_answers_in_the_api_shape(client):
+    resp = client.get("/2019-09-25/functions/hello/nothing-here")
+    assert resp.status_code == 404
+    assert resp["x-amzn-ErrorType"] == "UnknownOperationException"

@@ -1,0 +1,156 @@
+"""Forms for the three kinds. Each checks everything before the view saves
+anything, so a refused form leaves the stored triggers as they were."""
+
+import re
+
+from django import forms
+
+from invocations.models import PRIORITIES
+from triggers import route_paths
+from triggers.models import AUTH_CHOICES, METHOD_CHOICES, HttpRoute
+from triggers.schedule import ExpressionError, timezone_choices, zone
+from triggers.schedule import parse as parse_expression
+
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$|^\*$")
+_HEADER = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+MISSED_FIRES_HELP = (
+    "rate(5 minutes) or cron(0 12 * * ? *). Fires missed while the scheduler is "
+    "down are skipped, not caught up."
+)
+
+
+class _OwnIds:
+    """Three forms share the tab: keep their element ids apart."""
+
+    id_prefix = ""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", f"{self.id_prefix}-%s")
+        super().__init__(*args, **kwargs)
+
+
+def _items(text: str) -> list[str]:
+    return [item.strip() for item in text.replace("\n", ",").split(",") if item.strip()]
+
+
+class RouteForm(_OwnIds, forms.Form):
+    id_prefix = "route"
+    method = forms.ChoiceField(choices=METHOD_CHOICES, initial="GET")
+    path = forms.CharField(
+        max_length=400, help_text="Served under /http/, e.g. /users/{id} or /files/{proxy+}."
+    )
+    auth = forms.ChoiceField(choices=AUTH_CHOICES, initial="none", label="Auth")
+    priority = forms.ChoiceField(choices=PRIORITIES, initial="normal")
+    cors_allow_origins = forms.CharField(
+        required=False, label="CORS allowed origins",
+        help_text="Comma-separated, e.g. https://app.example.com, or *. Empty: no CORS.",
+    )
+    cors_allow_methods = forms.CharField(required=False, label="CORS allowed methods")
+    cors_allow_headers = forms.CharField(required=False, label="CORS allowed headers")
+    cors_expose_headers = forms.CharField(required=False, label="CORS expose headers")
+    cors_max_age = forms.IntegerField(
+        required=False, min_value=0, max_value=86400, label="CORS max age (s)"
+    )
+    cors_allow_credentials = forms.BooleanField(required=False, label="CORS allow credentials")
+
+    def clean_path(self) -> str:
+        path = self.cleaned_data["path"].strip()
+        if path != "/":
+            path = path.rstrip("/")
+        try:
+            route_paths.parse(path)
+        except route_paths.PathError as e:
+            raise forms.ValidationError(str(e)) from None
+        return path
+
+    def clean_cors_allow_origins(self) -> str:
+        origins = _items(self.cleaned_data["cors_allow_origins"])
+        for origin in origins:
+            if not _ORIGIN.match(origin):
+                raise forms.ValidationError(
+                    f"{origin!r} is not an origin; write scheme://host[:port], e.g. "
+                    "https://app.example.com, or *."
+                )
+        return ", ".join(origins)
+
+    def clean_cors_allow_methods(self) -> str:
+        methods = [m.upper() for m in _items(self.cleaned_data["cors_allow_methods"])]
+        for method in methods:
+            if method != "*" and method not in route_paths.METHODS:
+                raise forms.ValidationError(f"{method} is not an HTTP method.")
+        return ", ".join(methods)
+
+    def _headers(self, name: str) -> str:
+        headers = _items(self.cleaned_data[name])
+        for header in headers:
+            if not _HEADER.match(header):
+                raise forms.ValidationError(f"{header!r} is not a header name.")
+        return ", ".join(headers)
+
+    def clean_cors_allow_headers(self) -> str:
+        return self._headers("cors_allow_headers")
+
+    def clean_cors_expose_headers(self) -> str:
+        return self._headers("cors_expose_headers")
+
+    def clean(self):
+        data = super().clean()
+        method, path = data.get("method"), data.get("path")
+        if method and path:
+            taken = HttpRoute.objects.filter(
+                method=method, path_key=route_paths.normalize(path)
+            ).first()
+            if taken:
+                self.add_error("path", (
+                    f"{method} {path} conflicts with the route {taken.route_key} that already "
+                    "exists (routes share one /http/ prefix, and parameter names do not make "
+                    "paths different). Choose another path or method, or delete that route."
+                ))
+        if data.get("cors_allow_credentials") and "*" in _items(data.get("cors_allow_origins", "")):
+            self.add_error("cors_allow_credentials", (
+                "Credentials cannot be allowed for any origin (*); list the origins instead."
+            ))
+        return data
+
+    def build(self, fn) -> HttpRoute:
+        """An unsaved route from the cleaned data."""
+        data = self.cleaned_data
+        return HttpRoute(
+            function=fn, **{k: v for k, v in data.items() if k != "cors_max_age"},
+            cors_max_age=data.get("cors_max_age"),
+        )
+
+
+class ScheduleForm(_OwnIds, forms.Form):
+    id_prefix = "schedule"
+    expression = forms.CharField(max_length=256, help_text=MISSED_FIRES_HELP)
+    timezone = forms.ChoiceField(choices=timezone_choices, initial="UTC", label="Time zone")
+    priority = forms.ChoiceField(choices=PRIORITIES, initial="normal")
+
+    def clean(self):
+        data = super().clean()
+        text, tz_name = data.get("expression", "").strip(), data.get("timezone")
+        if not text or not tz_name:
+            return data
+        try:
+            expression = parse_expression(text)
+            tz = zone(tz_name)
+        except ExpressionError as e:
+            self.add_error("expression", str(e))
+            return data
+        from django.utils import timezone as dj_timezone
+
+        if expression.next_after(dj_timezone.now(), tz) is None:
+            self.add_error("expression", f"{text} never fires again (its year field is in the past).")
+        data["expression"] = text
+        return data
+
+
+class WebhookForm(_OwnIds, forms.Form):
+    id_prefix = "webhook"
+    secret = forms.CharField(
+        required=False, max_length=200, label="HMAC secret (optional)",
+        help_text="When set, callers must send X-Hub-Signature-256: sha256=<hex HMAC of the body>.",
+        widget=forms.PasswordInput(render_value=False),
+    )
+    priority = forms.ChoiceField(choices=PRIORITIES, initial="normal")

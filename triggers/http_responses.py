@@ -1,0 +1,85 @@
+"""The function's result turned into an HTTP response, as API Gateway's
+HTTP APIs do for payload format 2.0."""
+
+import base64
+import binascii
+import json
+
+from django.http import HttpResponse
+
+# Headers the server sets itself; a function's values would corrupt framing.
+_HOP_BY_HOP = {"connection", "content-length", "transfer-encoding", "keep-alive", "upgrade"}
+
+
+class BadFunctionResponse(ValueError):
+    """The handler returned a statusCode dict API Gateway could not use."""
+
+
+def json_message(status: int, message: str) -> HttpResponse:
+    return HttpResponse(
+        json.dumps({"message": message}), status=status, content_type="application/json"
+    )
+
+
+def from_result(result_text: str | None) -> HttpResponse:
+    """A dict with statusCode maps field by field; any other value becomes
+    a 200 JSON body of the value itself."""
+    try:
+        value = json.loads(result_text) if result_text else None
+    except ValueError:
+        value = result_text
+    if not (isinstance(value, dict) and "statusCode" in value):
+        body = result_text if result_text is not None else "null"
+        return HttpResponse(body, status=200, content_type="application/json")
+    return _from_proxy_dict(value)
+
+
+def _from_proxy_dict(value: dict) -> HttpResponse:
+    try:
+        status = int(value["statusCode"])
+    except (TypeError, ValueError):
+        raise BadFunctionResponse("statusCode is not a number") from None
+    if not 100 <= status <= 599:
+        raise BadFunctionResponse(f"statusCode {status} is out of range")
+    body = value.get("body", "")
+    if body is None:
+        body = ""
+    if not isinstance(body, str):
+        body = json.dumps(body)
+    if value.get("isBase64Encoded"):
+        try:
+            content: bytes = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise BadFunctionResponse("body is not valid base64") from None
+    else:
+        content = body.encode()
+    headers = value.get("headers") or {}
+    multi = value.get("multiValueHeaders") or {}
+    if not isinstance(headers, dict) or not isinstance(multi, dict):
+        raise BadFunctionResponse("headers must be an object")
+    response = HttpResponse(content, status=status)
+    # Django would add text/html; API Gateway's default is JSON.
+    response["Content-Type"] = "application/json"
+    for name, values in multi.items():
+        if str(name).lower() in _HOP_BY_HOP:
+            continue
+        items = values if isinstance(values, list) else [values]
+        response[str(name)] = ",".join(str(v) for v in items)
+    for name, header_value in headers.items():
+        if str(name).lower() in _HOP_BY_HOP:
+            continue
+        response[str(name)] = str(header_value)
+    cookies = value.get("cookies") or []
+    if not isinstance(cookies, list):
+        raise BadFunctionResponse("cookies must be a list")
+    if cookies:
+        # Several Set-Cookie headers; Django keeps them apart only through
+        # its cookie jar, so parse each one into it.
+        from http.cookies import SimpleCookie
+
+        for raw in cookies:
+            jar = SimpleCookie()
+            jar.load(str(raw))
+            for morsel in jar.values():
+                response.cookies[morsel.key] = morsel
+    return response
