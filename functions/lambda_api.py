@@ -12,6 +12,7 @@ import json
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core import signing
@@ -26,7 +27,7 @@ from functions import service, sigv4
 from functions.access import role_in
 from functions.models import ApiKey, CodeBundle, Function
 from invocations import waiting
-from invocations.models import Invocation
+from invocations.models import FINISHED, Invocation
 
 SYNC_PAYLOAD_MAX = 6 * 1024 * 1024
 ASYNC_PAYLOAD_MAX = 1024 * 1024
@@ -49,26 +50,35 @@ def lambda_view(view: View) -> View:
     @csrf_exempt
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        try:
+        return guarded(request, lambda key: view(request, key, *args, **kwargs))
+
+    return wrapper
+
+
+def guarded(request: HttpRequest, call, *, authenticate: bool = True):
+    """Run call(key) with the API's authentication and error handling."""
+    try:
+        key = None
+        if authenticate:
             try:
                 key = sigv4.verify(request)
             except sigv4.SignatureError as e:
                 raise errors.signature_error(e.code, e.message) from None
             except RequestDataTooBig:
                 raise errors.too_large(settings.DATA_UPLOAD_MAX_MEMORY_SIZE, "this server") from None
-            response = view(request, key, *args, **kwargs)
-        except errors.LambdaError as e:
-            response = e.response()
-        except Exception:
-            # SDKs expect the API's JSON error shape, even for our own bugs.
-            log.exception("Lambda API %s %s failed", request.method, request.path)
-            response = errors.service_error("Stratus failed to handle this request; see its log.").response()
-        request_id = response.get("X-Amz-Request-Id") or str(uuid.uuid4())
-        response["X-Amz-Request-Id"] = request_id
-        response["x-amzn-RequestId"] = request_id
+        response = call(key)
+    except errors.LambdaError as e:
+        response = e.response()
+    except Exception:
+        # SDKs expect the API's JSON error shape, even for our own bugs.
+        log.exception("Lambda API %s %s failed", request.method, request.path)
+        response = errors.service_error("Stratus failed to handle this request; see its log.").response()
+    if isinstance(response, PendingInvoke):
         return response
-
-    return wrapper
+    request_id = response.get("X-Amz-Request-Id") or str(uuid.uuid4())
+    response["X-Amz-Request-Id"] = request_id
+    response["x-amzn-RequestId"] = request_id
+    return response
 
 
 # Helpers -----------------------------------------------------------------
@@ -279,7 +289,21 @@ def delete_function(request: HttpRequest, key: ApiKey, function_name: str) -> Ht
     return HttpResponse(status=204)
 
 
-def invoke(request: HttpRequest, key: ApiKey, function_name: str) -> HttpResponse:
+@dataclass
+class PendingInvoke:
+    """A sync invocation that is queued; the caller waits, then asks for
+    complete_invoke() (console/fastpath.py)."""
+
+    request_id: uuid.UUID
+    wait_s: float
+
+    def is_finished(self) -> bool:
+        return Invocation.objects.filter(request_id=self.request_id, status__in=FINISHED).exists()
+
+
+def invoke(
+    request: HttpRequest, key: ApiKey, function_name: str, *, request_id=None, wait: bool = True
+) -> HttpResponse | PendingInvoke:
     invocation_type = request.headers.get("X-Amz-Invocation-Type") or "RequestResponse"
     if invocation_type not in ("RequestResponse", "Event", "DryRun"):
         raise errors.invalid_parameter(
@@ -299,12 +323,20 @@ def invoke(request: HttpRequest, key: ApiKey, function_name: str) -> HttpRespons
     if invocation_type == "DryRun":
         return HttpResponse(status=204)
     if invocation_type == "Event":
-        inv = Invocation.submit(fn, event, invocation_type="Event", source="api")
+        inv = Invocation.submit(fn, event, invocation_type="Event", source="api", request_id=request_id)
         response = HttpResponse(status=202)
         response["X-Amz-Request-Id"] = str(inv.request_id)
         return response
+    if not wait:
+        inv = waiting.submit_sync(fn, event, source="api", request_id=request_id)
+        if not inv.is_finished:
+            return PendingInvoke(inv.request_id, fn.timeout_s + waiting.GRACE_S)
+    else:
+        inv = waiting.invoke_and_wait(fn, event, source="api")
+    return invoke_result(request, inv)
 
-    inv = waiting.invoke_and_wait(fn, event, source="api")
+
+def invoke_result(request: HttpRequest, inv: Invocation) -> HttpResponse:
     if inv.status == "throttled":
         raise errors.too_many_requests((inv.error or {}).get("errorMessage") or "Rate Exceeded.")
     if inv.status not in ("succeeded", "failed", "timed_out", "out_of_memory"):
@@ -325,6 +357,23 @@ def invoke(request: HttpRequest, key: ApiKey, function_name: str) -> HttpRespons
         tail = (inv.logs or "").encode()[-LOG_TAIL_BYTES:]
         response["X-Amz-Log-Result"] = base64.b64encode(tail).decode()
     return response
+
+
+def begin_invoke(request: HttpRequest, function_name: str, request_id: str):
+    """The fast path's first half: authenticate, validate, submit."""
+    return guarded(
+        request,
+        lambda key: invoke(request, key, function_name, request_id=uuid.UUID(request_id), wait=False),
+    )
+
+
+def complete_invoke(request: HttpRequest, pending: PendingInvoke) -> HttpResponse:
+    """The fast path's second half, once the worker said the row is done."""
+    return guarded(
+        request,
+        lambda _key: invoke_result(request, Invocation.objects.get(request_id=pending.request_id)),
+        authenticate=False,
+    )
 
 
 # Routes: one view per path, dispatching on the method ---------------------

@@ -133,7 +133,8 @@ class Invocation(models.Model):
             status="running", started_at=now, attempts=models.F("attempts") + 1
         )
         if changed == 1:
-            self.refresh_from_db()
+            # Only the claimer changes a queued row, so no need to re-read it.
+            self.status, self.started_at, self.attempts = "running", now, self.attempts + 1
             return True
         return False
 
