@@ -113,12 +113,10 @@ def run(request_id: str) -> str:
         max_memory_used_mb=outcome.max_memory_used_mb,
     )
     if outcome.kind == "result":
-        pool.release(env)
-        _finish(inv, logs, status="succeeded", result=json.dumps(outcome.payload), **common)
+        _finish(inv, logs, status="succeeded", result=json.dumps(outcome.payload), reuse=env, **common)
     elif outcome.kind == "error":
         # A handler error leaves the environment healthy, as in Lambda.
-        pool.release(env)
-        _finish(inv, logs, status="failed", error=outcome.error, **common)
+        _finish(inv, logs, status="failed", error=outcome.error, reuse=env, **common)
     elif outcome.kind == "timeout":
         pool.discard(env)
         message = f"Task timed out after {fn.timeout_s:.2f} seconds"
@@ -145,19 +143,25 @@ def run(request_id: str) -> str:
     return inv.status
 
 
-def _finish(inv: Invocation, logs: LogStream, **fields) -> None:
+def _finish(inv: Invocation, logs: LogStream, reuse=None, **fields) -> None:
+    """Record the outcome; `reuse` is a healthy environment to pool again."""
     try:
         if delivery.retry_later(inv, logs.text(), **fields):
+            if reuse is not None:
+                pool.release(reuse)
             return
         inv.finish(logs=logs.text(), **fields)
     finally:
         concurrency.release_for(inv.function, inv.request_id)
-    _announce_final(inv)
+    _announce_final(inv, reuse)
 
 
-def _announce_final(inv: Invocation) -> None:
-    # Wake a waiting sync caller first; the browser can wait a moment.
+def _announce_final(inv: Invocation, reuse=None) -> None:
+    # Wake a waiting sync caller first, then pool the environment before its
+    # next request can arrive; the browser and the hooks can wait a moment.
     live.announce_done(inv.request_id)
+    if reuse is not None:
+        pool.release(reuse)
     announce_finished(inv)
     hooks.run_finished(inv)
 
@@ -169,10 +173,12 @@ def announce_started(inv: Invocation) -> None:
 
 
 def announce_finished(inv: Invocation) -> None:
-    groups = live.watched([live.fn_group(inv.function_id), live.inv_group(inv.request_id)])
+    team_group = live.team_group(inv.function.team_id)
+    watched = live.watched([live.fn_group(inv.function_id), live.inv_group(inv.request_id), team_group])
+    groups = [g for g in watched if g != team_group]
+    team = [g for g in watched if g == team_group]
     if groups:
         live.send(groups, render_to_string("invocations/live_finished.html", {"inv": inv}))
-    team = live.watched([live.team_group(inv.function.team_id)])
     if team:
         live.send(team, render_to_string(
             "functions/live_stats.html", {"fn": inv.function, "stats": function_stats(inv.function)}
