@@ -45,6 +45,14 @@ class PublishForm(forms.Form):
     )
 
 
+class TopicWebhookForm(forms.Form):
+    with_secret = forms.BooleanField(
+        required=False, initial=True, label="Require an HMAC signature",
+        help_text="A new secret is generated and shown once; callers send "
+        "X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>.",
+    )
+
+
 class QueueSettingsForm(forms.Form):
     visibility_timeout_s = forms.CharField(label="Visibility timeout (seconds)", initial="30")
     max_receive_count = forms.CharField(

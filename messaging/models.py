@@ -1,12 +1,14 @@
 """Topics (SNS-like) and queues (SQS-like): the rows are the source of truth,
 messages included, so nothing is lost when Redis or a worker goes away."""
 
+import secrets
 import uuid
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from functions import crypto
 from functions.models import Function, Team
 from invocations.models import PRIORITIES
 
@@ -16,6 +18,11 @@ class Topic(models.Model):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="topics")
     name = models.CharField(max_length=256)
     created_at = models.DateTimeField(default=timezone.now)
+    # The secret part of /hooks/topics/<token>/; null while the topic has
+    # no webhook. Kept in clear so the topic page can show the URL again.
+    webhook_token = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
+    # Encrypted: the server needs it back to recompute signatures.
+    webhook_secret_encrypted = models.TextField(blank=True, editable=False)
 
     class Meta:
         unique_together = [("team", "name")]
@@ -27,6 +34,26 @@ class Topic(models.Model):
     @property
     def arn(self) -> str:
         return f"arn:aws:sns:{settings.STRATUS_REGION}:{self.team.account_id}:{self.name}"
+
+    @property
+    def webhook_secret(self) -> str:
+        return crypto.decrypt(self.webhook_secret_encrypted) if self.webhook_secret_encrypted else ""
+
+    def issue_webhook(self, *, with_secret: bool) -> str:
+        """A new webhook URL (the old one, if any, stops working at once) and,
+        if asked, a new HMAC secret, returned once; "" without one."""
+        secret = secrets.token_urlsafe(32) if with_secret else ""
+        self.webhook_token = secrets.token_urlsafe(32)
+        self.webhook_secret_encrypted = crypto.encrypt(secret) if secret else ""
+        self.save(update_fields=["webhook_token", "webhook_secret_encrypted"])
+        return secret
+
+    def disable_webhook(self) -> None:
+        """Forget the URL and secret: the old URL answers 404 for good, and
+        creating a webhook again issues a new one."""
+        self.webhook_token = None
+        self.webhook_secret_encrypted = ""
+        self.save(update_fields=["webhook_token", "webhook_secret_encrypted"])
 
 
 class Subscription(models.Model):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from messaging import http_api, views
+from messaging import http_api, views, webhooks
 
 T = "topics/<uuid:topic_id>/"
 Q = "queues/<uuid:queue_id>/"
@@ -10,6 +10,8 @@ urlpatterns = [
     path(T, views.topic_detail, name="msg-topic-detail"),
     path(T + "publish/", views.topic_publish, name="msg-topic-publish"),
     path(T + "delete/", views.topic_delete, name="msg-topic-delete"),
+    path(T + "webhook/", views.topic_webhook, name="msg-topic-webhook"),
+    path(T + "webhook/disable/", views.topic_webhook_disable, name="msg-topic-webhook-disable"),
     path(T + "subscriptions/", views.subscription_add, name="msg-subscription-add"),
     path(T + "subscriptions/<uuid:subscription_id>/toggle/", views.subscription_toggle,
          name="msg-subscription-toggle"),
@@ -25,6 +27,10 @@ urlpatterns = [
     path(Q + "mappings/", views.mapping_add, name="msg-mapping-add"),
     path(Q + "mappings/<uuid:mapping_id>/toggle/", views.mapping_toggle, name="msg-mapping-toggle"),
     path(Q + "mappings/<uuid:mapping_id>/delete/", views.mapping_delete, name="msg-mapping-delete"),
+    # Public, CSRF-exempt: a topic's webhook. Two segments under /hooks/, so
+    # the triggers app's one-segment /hooks/<token>/ never matches it (and
+    # console.urls includes this module first anyway).
+    path("hooks/topics/<str:token>/", webhooks.receive, name="msg-topic-hook"),
     # The JSON API (SigV4).
     path("api/topics/<str:name>/publish", http_api.publish, name="msg-api-publish"),
     path("api/queues/<str:name>/messages", http_api.send, name="msg-api-send"),

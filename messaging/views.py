@@ -25,6 +25,7 @@ from messaging.forms import (
     SendForm,
     SubscriptionForm,
     TopicForm,
+    TopicWebhookForm,
 )
 from messaging.models import EventSourceMapping, Queue, QueueMessage, Subscription, Topic
 from messaging.validation import MessagingError, parse_attribute_lines
@@ -73,9 +74,13 @@ def topic_list(request: HttpRequest) -> HttpResponse:
     })
 
 
-def _render_topic(request: HttpRequest, topic: Topic, partial: bool = False, **forms) -> HttpResponse:
+def _render_topic(
+    request: HttpRequest, topic: Topic, partial: bool = False, new_webhook_secret: str = "", **forms
+) -> HttpResponse:
     functions = Function.objects.filter(team=topic.team)
     ctx = {
+        "new_webhook_secret": new_webhook_secret,
+        "webhook_form": TopicWebhookForm(),
         "topic": topic,
         "subscriptions": topic.subscriptions.select_related("function"),
         "recent": topic.messages.all()[:RECENT],
@@ -157,6 +162,29 @@ def topic_delete(request: HttpRequest, topic_id) -> HttpResponse:
     topic.delete()
     messages.success(request, f"Deleted the topic {topic.name}.")
     return redirect("msg-topic-list")
+
+
+@login_required
+@require_POST
+def topic_webhook(request: HttpRequest, topic_id) -> HttpResponse:
+    """Create the webhook URL, or rotate it: the old URL stops at once. The
+    page is rendered, not redirected to, so the new secret is shown once."""
+    topic = get_topic_for_user(request.user, topic_id, write=True)
+    form = TopicWebhookForm(request.POST)
+    form.is_valid()  # A checkbox: every input is valid.
+    rotated = bool(topic.webhook_token)
+    secret = topic.issue_webhook(with_secret=form.cleaned_data.get("with_secret", False))
+    messages.success(request, "Rotated the webhook URL." if rotated else "Created a webhook URL.")
+    return _render_topic(request, topic, new_webhook_secret=secret)
+
+
+@login_required
+@require_POST
+def topic_webhook_disable(request: HttpRequest, topic_id) -> HttpResponse:
+    topic = get_topic_for_user(request.user, topic_id, write=True)
+    topic.disable_webhook()
+    messages.success(request, "Disabled the webhook: its URL now answers 404.")
+    return redirect("msg-topic-detail", topic.id)
 
 
 def topic_url(topic: Topic) -> str:

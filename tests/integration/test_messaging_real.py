@@ -2,6 +2,7 @@
 -> daphne -> rows -> beat's queue poller / fan-out -> Celery -> Docker."""
 
 import json
+import re
 
 import pytest
 import requests
@@ -10,6 +11,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from tests.integration.helpers import create, login, wait_for
+from triggers.webhooks import signature_for
 
 pytestmark = pytest.mark.integration
 
@@ -154,3 +156,42 @@ def test_it_consumes_a_queue_with_partial_failure_redelivery_and_dead_letters(
     # Redelivered after the visibility timeout, then moved after 2 receives.
     assert "GOT fail-1 1" in logs and "GOT fail-1 2" in logs
     assert "GOT fail-1 3" not in logs
+
+
+def test_it_publishes_through_a_signed_topic_webhook_only(stack, client, console):
+    create(client, "hooksub", PRINTER)
+    team_id = ids(stack, "hooksub")["team_id"]
+    topic_url = submit(stack, console, "/topics/", {"team": team_id, "name": "hooked"})
+    submit(stack, console, topic_url + "subscriptions/", {
+        "function": ids(stack, "hooksub")["id"], "priority": "normal", "filter_policy": "",
+    })
+    page = console.post(
+        stack.url + topic_url + "webhook/",
+        data={"with_secret": "on", "csrfmiddlewaretoken": console.cookies["csrftoken"]},
+        headers={"Referer": stack.url + topic_url},
+    )
+    assert page.status_code == 200, page.text[-2000:]
+    url = re.search(r'<pre id="topic-webhook-url">([^<]+)</pre>', page.text).group(1)
+    secret = re.search(r'<pre id="topic-webhook-secret">([^<]+)</pre>', page.text).group(1)
+    assert "/hooks/topics/" in url
+    body = b'{"order": 7}'
+
+    bad = requests.post(url, data=body, timeout=30, headers={"X-Hub-Signature-256": "sha256=" + "0" * 64})
+    assert bad.status_code == 401 and "X-Hub-Signature-256" in bad.json()["message"]
+    good = requests.post(url, data=body, timeout=30, headers={
+        "X-Hub-Signature-256": signature_for(secret, body),
+        "X-Stratus-Subject": "Order", "X-Stratus-Attr-Kind": "rush",
+    })
+    assert good.status_code == 202, good.text
+    message_id = good.json()["MessageId"]
+
+    rows = wait_for(lambda: [r for r in logs_of(stack, "hooksub") if r["status"] == "succeeded"])
+    line = next(x for x in rows[0]["logs"].splitlines() if x.startswith("EVENT "))
+    sns = json.loads(line[len("EVENT "):])["Records"][0]["Sns"]
+    assert (sns["MessageId"], sns["Message"], sns["Subject"]) == (message_id, body.decode(), "Order")
+    assert sns["MessageAttributes"] == {"kind": {"Type": "String", "Value": "rush"}}
+    # The bad request published nothing: one message, one delivery, written together.
+    assert stack.rows(
+        "TopicMessage.objects.filter(topic__name='hooked').values_list('message_id', flat=True)"
+    ) == [message_id]
+    assert len(logs_of(stack, "hooksub")) == 1
