@@ -124,7 +124,13 @@ REDIS_URL = envstr("REDIS_URL", "redis://127.0.0.1:6379/0")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": envstr("STRATUS_INSTANCE", "stratus")},
+        "CONFIG": {
+            # redis-py 8 reads with a 5 s socket timeout by default, which cuts
+            # channels_redis's blocking 5 s BZPOPMIN and closes idle
+            # websockets (channels_redis#422): wait longer than the pop.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+            "prefix": envstr("STRATUS_INSTANCE", "stratus"),
+        },
     }
 }
 

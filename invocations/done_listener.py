@@ -29,7 +29,11 @@ class DoneListener:
 
     async def _listen(self) -> None:
         while True:
-            client = aioredis.Redis.from_url(settings.REDIS_URL)
+            # No read timeout: the subscription is quiet until a worker
+            # publishes (redis-py 8 would otherwise give up after 5 s).
+            client = aioredis.Redis.from_url(
+                settings.REDIS_URL, socket_timeout=None, health_check_interval=30
+            )
             try:
                 pubsub = client.pubsub(ignore_subscribe_messages=True)
                 await pubsub.psubscribe(self.prefix + "*")

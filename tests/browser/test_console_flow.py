@@ -15,7 +15,7 @@ import time
 
 def handler(event, context):
     print("step one for", event["who"])
-    time.sleep(2)
+    time.sleep(3)
     print("step two")
     return {"greeting": "hello " + event["who"]}
 '''
@@ -31,6 +31,7 @@ def test_it_uploads_invokes_and_streams_logs(page, stack, tmp_path):
     page.goto("/functions/new/")
     page.fill("input[name=name]", "browser-fn")
     page.fill("input[name=handler]", "app.handler")
+    page.fill("input[name=timeout_s]", "10")
     page.check("input[name=code_source][value=zip]")
     archive = tmp_path / "code.zip"
     archive.write_bytes(zip_of({"app.py": HANDLER}))

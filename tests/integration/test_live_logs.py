@@ -12,7 +12,9 @@ import time
 
 def handler(event, context):
     print("first line")
-    time.sleep(2)
+    # Long enough for the test's own row check (a manage.py shell) to run
+    # while the handler still sleeps, even on a loaded machine.
+    time.sleep(6)
     print("second line")
     return "done"
 '''
@@ -20,7 +22,7 @@ def handler(event, context):
 
 def test_it_streams_the_first_line_before_the_invocation_ends(stack):
     client = stack.lambda_client()
-    create(client, "slow-printer", SLOW)
+    create(client, "slow-printer", SLOW, Timeout=20)
     fn_id = stack.rows("Function.objects.filter(name='slow-printer').values_list('id', flat=True)")[0]
     session = login(stack)
     ws_url = stack.url.replace("http://", "ws://") + f"/ws/functions/{fn_id}/"
