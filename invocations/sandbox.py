@@ -7,6 +7,7 @@ reached through a Unix socket in a bind-mounted host folder.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
@@ -20,6 +21,8 @@ from docker.models.containers import Container
 from docker.types import LogConfig, Ulimit
 
 from invocations.protocol import FrameReader, ProtocolError, send_frame
+
+log = logging.getLogger(__name__)
 
 SANDBOX_UID = 10001
 SOCKET_NAME = "bootstrap.sock"
@@ -123,6 +126,32 @@ def prepare_socket_dir(path: str) -> str:
     return sock_path
 
 
+def lock_socket_dir(path: str) -> None:
+    """Once the bootstrap's socket exists, and before any user code runs,
+    the folder becomes root's and read-only to the sandbox: the function can
+    still connect through the socket but can neither write to the host's
+    disk there nor replace the socket with a link. Needs a root worker;
+    otherwise the folder stays the sandbox user's (logged)."""
+    if os.geteuid() != 0:
+        log.warning("worker is not root: socket folder %s stays writable by the sandbox", path)
+        return
+    os.chown(path, 0, 0)
+    os.chmod(path, 0o711)
+
+
+def initialize(socket_path: str, timeout_s: float) -> bool:
+    """Tell the bootstrap to run the function's init (import the handler
+    module); True once it reports ready, False if it died trying."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.connect(socket_path)
+        send_frame(sock, {"type": "init"})
+        try:
+            frame = FrameReader(sock).read(timeout=timeout_s)
+        except (TimeoutError, ProtocolError, OSError):
+            return False
+    return frame is not None and frame.get("type") == "ready"
+
+
 def wait_for_socket(
     socket_path: str,
     timeout_s: float,
@@ -209,6 +238,16 @@ def start_environment(
             raise EnvironmentStartError(
                 str(exc), container.id, _tail_logs(container)
             ) from None
+        if ready:
+            lock_socket_dir(spec.socket_dir)
+            ready = initialize(socket_path, ready_timeout_s)
+            if not ready:
+                # The bootstrap died during init: wait for its exit status.
+                try:
+                    client.api.wait(container.id, timeout=5)
+                except Exception:  # noqa: BLE001 - the error below says enough
+                    pass
+                still_starting()
         if not ready:
             raise EnvironmentStartError(
                 f"environment {spec.env_id} exited during init (exit code "

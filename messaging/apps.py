@@ -15,11 +15,15 @@ class MessagingConfig(AppConfig):
 
 def _register_triggers() -> None:
     """List our subscriptions and mappings in the function page's Triggers
-    tab, when the triggers app is there (without it this does nothing)."""
+    tab, with forms to add them, when the triggers app is there (without it
+    this does nothing)."""
     try:
         from triggers import registry
     except ImportError:
         return
+    from messaging.tab_views import queue_section, subscribe_section
     from messaging.triggers import registry_rows
 
     registry.register(registry_rows)
+    registry.register_form_section("messaging/_subscribe_section.html", subscribe_section)
+    registry.register_form_section("messaging/_queue_section.html", queue_section)

@@ -1,10 +1,19 @@
 """Console forms. They only shape the input; messaging.topics and
-messaging.queues validate the values, so the console and the API agree."""
+messaging.queues validate the values, so the console and the API agree.
+A form's save() hands its values to them and puts their refusal on the form."""
 
 from django import forms
 
+from functions.models import Function
 from invocations.models import PRIORITIES
-from messaging.models import Queue
+from messaging import filter_policy, queues, topics
+from messaging.models import EventSourceMapping, Queue, Subscription, Topic
+from messaging.validation import MessagingError
+
+
+def apply_error(form: forms.Form, error: MessagingError) -> None:
+    """Show a refusal next to the field it names, or above the form."""
+    form.add_error(error.field if error.field in form.fields else None, error.message)
 
 
 class TeamChoiceMixin(forms.Form):
@@ -19,10 +28,11 @@ class TopicForm(TeamChoiceMixin):
     name = forms.CharField(max_length=300)
 
 
-class SubscriptionForm(forms.Form):
-    function = forms.ModelChoiceField(
-        queryset=None, required=False, empty_label="Choose a function",
-    )
+class SubscriptionSettingsForm(forms.Form):
+    """A subscription's own settings. The topic page picks the function
+    (SubscriptionForm), the function's Triggers tab picks the topic
+    (TopicSubscriptionForm); both save through topics.subscribe()."""
+
     filter_policy = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": '{"color": ["red", "blue"]}'}),
@@ -30,9 +40,52 @@ class SubscriptionForm(forms.Form):
     )
     priority = forms.ChoiceField(choices=PRIORITIES, initial="normal")
 
-    def __init__(self, *args, functions, **kwargs):
+    def ends(self) -> tuple[Topic | None, Function | None]:
+        raise NotImplementedError
+
+    def save(self) -> Subscription | None:
+        """The new subscription, or None with the errors on the form and
+        nothing saved."""
+        if not self.is_valid():
+            return None
+        topic, function = self.ends()
+        try:
+            return topics.subscribe(
+                topic, function,
+                policy=filter_policy.parse(self.cleaned_data["filter_policy"]),
+                priority=self.cleaned_data["priority"],
+            )
+        except MessagingError as e:
+            apply_error(self, e)
+            return None
+
+
+class SubscriptionForm(SubscriptionSettingsForm):
+    function = forms.ModelChoiceField(
+        queryset=None, required=False, empty_label="Choose a function",
+    )
+    field_order = ["function", "filter_policy", "priority"]
+
+    def __init__(self, *args, topic: Topic, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["function"].queryset = functions
+        self.topic = topic
+        self.fields["function"].queryset = Function.objects.filter(team=topic.team)
+
+    def ends(self) -> tuple[Topic | None, Function | None]:
+        return self.topic, self.cleaned_data["function"]
+
+
+class TopicSubscriptionForm(SubscriptionSettingsForm):
+    topic = forms.ModelChoiceField(queryset=None, required=False, empty_label="Choose a topic")
+    field_order = ["topic", "filter_policy", "priority"]
+
+    def __init__(self, *args, function: Function, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.function = function
+        self.fields["topic"].queryset = Topic.objects.filter(team=function.team)
+
+    def ends(self) -> tuple[Topic | None, Function | None]:
+        return self.cleaned_data["topic"], self.function
 
 
 class PublishForm(forms.Form):
@@ -92,8 +145,11 @@ class SendForm(forms.Form):
     delay_s = forms.CharField(label="Delay (seconds)", initial="0")
 
 
-class MappingForm(forms.Form):
-    function = forms.ModelChoiceField(queryset=None, required=False, empty_label="Choose a function")
+class MappingSettingsForm(forms.Form):
+    """An event source mapping's own settings. The queue page picks the
+    function (MappingForm), the function's Triggers tab picks the queue
+    (QueueMappingForm); both save through queues.add_mapping()."""
+
     batch_size = forms.CharField(initial="10", help_text="1 to 10 messages per invocation.")
     batching_window_s = forms.CharField(
         label="Batching window (seconds)", initial="0",
@@ -101,6 +157,47 @@ class MappingForm(forms.Form):
     )
     priority = forms.ChoiceField(choices=PRIORITIES, initial="normal")
 
-    def __init__(self, *args, functions, **kwargs):
+    def ends(self) -> tuple[Queue | None, Function | None]:
+        raise NotImplementedError
+
+    def save(self) -> EventSourceMapping | None:
+        """The new mapping, or None with the errors on the form and nothing
+        saved."""
+        if not self.is_valid():
+            return None
+        queue, function = self.ends()
+        data = self.cleaned_data
+        try:
+            return queues.add_mapping(
+                queue, function, batch_size=data["batch_size"],
+                batching_window_s=data["batching_window_s"], priority=data["priority"],
+            )
+        except MessagingError as e:
+            apply_error(self, e)
+            return None
+
+
+class MappingForm(MappingSettingsForm):
+    function = forms.ModelChoiceField(queryset=None, required=False, empty_label="Choose a function")
+    field_order = ["function", "batch_size", "batching_window_s", "priority"]
+
+    def __init__(self, *args, queue: Queue, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["function"].queryset = functions
+        self.queue = queue
+        self.fields["function"].queryset = Function.objects.filter(team=queue.team)
+
+    def ends(self) -> tuple[Queue | None, Function | None]:
+        return self.queue, self.cleaned_data["function"]
+
+
+class QueueMappingForm(MappingSettingsForm):
+    queue = forms.ModelChoiceField(queryset=None, required=False, empty_label="Choose a queue")
+    field_order = ["queue", "batch_size", "batching_window_s", "priority"]
+
+    def __init__(self, *args, function: Function, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.function = function
+        self.fields["queue"].queryset = Queue.objects.filter(team=function.team)
+
+    def ends(self) -> tuple[Queue | None, Function | None]:
+        return self.cleaned_data["queue"], self.function

@@ -106,13 +106,15 @@ def _check_timeout_covers_functions(queue: Queue, timeout: int) -> None:
 
 
 def add_mapping(
-    queue: Queue,
+    queue: Queue | None,
     function: Function | None,
     *,
     batch_size=10,
     batching_window_s=0,
     priority: str = "normal",
 ) -> EventSourceMapping:
+    if queue is None:
+        raise MessagingError("Choose the queue to poll.", "queue")
     if function is None:
         raise MessagingError("Choose the function that reads this queue.", "function")
     if function.team_id != queue.team_id:

@@ -37,8 +37,11 @@ def create_topic(team: Team, name: str) -> Topic:
 
 
 def subscribe(
-    topic: Topic, function: Function | None, *, policy: dict | None = None, priority: str = "normal"
+    topic: Topic | None, function: Function | None, *, policy: dict | None = None,
+    priority: str = "normal",
 ) -> Subscription:
+    if topic is None:
+        raise MessagingError("Choose the topic to subscribe to.", "topic")
     if function is None:
         raise MessagingError("Choose the function to subscribe.", "function")
     if function.team_id != topic.team_id:

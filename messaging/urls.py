@@ -1,9 +1,10 @@
 from django.urls import path
 
-from messaging import http_api, views, webhooks
+from messaging import http_api, tab_views, views, webhooks
 
 T = "topics/<uuid:topic_id>/"
 Q = "queues/<uuid:queue_id>/"
+F = "functions/<uuid:function_id>/triggers/"
 
 urlpatterns = [
     path("topics/", views.topic_list, name="msg-topic-list"),
@@ -27,6 +28,10 @@ urlpatterns = [
     path(Q + "mappings/", views.mapping_add, name="msg-mapping-add"),
     path(Q + "mappings/<uuid:mapping_id>/toggle/", views.mapping_toggle, name="msg-mapping-toggle"),
     path(Q + "mappings/<uuid:mapping_id>/delete/", views.mapping_delete, name="msg-mapping-delete"),
+    # The function page's Triggers tab: its "Subscribe to a topic" and
+    # "Poll a queue" forms.
+    path(F + "topics/", tab_views.subscribe, name="msg-fn-subscribe"),
+    path(F + "queues/", tab_views.map_queue, name="msg-fn-map-queue"),
     # Public, CSRF-exempt: a topic's webhook. Two segments under /hooks/, so
     # the triggers app's one-segment /hooks/<token>/ never matches it (and
     # console.urls includes this module first anyway).

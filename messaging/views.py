@@ -14,8 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from functions.access import role_in, teams_for
-from functions.models import Function
-from messaging import filter_policy, queues, topics
+from messaging import queues, topics
 from messaging.access import get_queue_for_user, get_topic_for_user, writable_teams
 from messaging.forms import (
     MappingForm,
@@ -26,15 +25,12 @@ from messaging.forms import (
     SubscriptionForm,
     TopicForm,
     TopicWebhookForm,
+    apply_error,
 )
 from messaging.models import EventSourceMapping, Queue, QueueMessage, Subscription, Topic
 from messaging.validation import MessagingError, parse_attribute_lines
 
 RECENT = 50
-
-
-def _apply_error(form, error: MessagingError) -> None:
-    form.add_error(error.field if error.field in form.fields else None, error.message)
 
 
 def _back(request: HttpRequest, default: str) -> HttpResponse:
@@ -64,7 +60,7 @@ def topic_list(request: HttpRequest) -> HttpResponse:
             try:
                 topic = topics.create_topic(form.cleaned_data["team"], form.cleaned_data["name"])
             except MessagingError as e:
-                _apply_error(form, e)
+                apply_error(form, e)
             else:
                 messages.success(request, f"Created the topic {topic.name}.")
                 return redirect("msg-topic-detail", topic.id)
@@ -77,7 +73,6 @@ def topic_list(request: HttpRequest) -> HttpResponse:
 def _render_topic(
     request: HttpRequest, topic: Topic, partial: bool = False, new_webhook_secret: str = "", **forms
 ) -> HttpResponse:
-    functions = Function.objects.filter(team=topic.team)
     ctx = {
         "new_webhook_secret": new_webhook_secret,
         "webhook_form": TopicWebhookForm(),
@@ -85,7 +80,7 @@ def _render_topic(
         "subscriptions": topic.subscriptions.select_related("function"),
         "recent": topic.messages.all()[:RECENT],
         "can_write": role_in(request.user, topic.team) != "readonly",
-        "sub_form": forms.get("sub_form") or SubscriptionForm(functions=functions),
+        "sub_form": forms.get("sub_form") or SubscriptionForm(topic=topic),
         "publish_form": forms.get("publish_form") or PublishForm(),
     }
     template = "messaging/topic_detail.html#recent" if partial else "messaging/topic_detail.html"
@@ -112,7 +107,7 @@ def topic_publish(request: HttpRequest, topic_id) -> HttpResponse:
                 topic, data["message"], data["subject"] or None, parse_attribute_lines(data["attributes"])
             )
         except MessagingError as e:
-            _apply_error(form, e)
+            apply_error(form, e)
         else:
             messages.success(request, f"Published {msg.message_id} to {msg.deliveries} subscriber(s).")
             return redirect("msg-topic-detail", topic.id)
@@ -123,18 +118,12 @@ def topic_publish(request: HttpRequest, topic_id) -> HttpResponse:
 @require_POST
 def subscription_add(request: HttpRequest, topic_id) -> HttpResponse:
     topic = get_topic_for_user(request.user, topic_id, write=True)
-    form = SubscriptionForm(request.POST, functions=Function.objects.filter(team=topic.team))
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            policy = filter_policy.parse(data["filter_policy"])
-            sub = topics.subscribe(topic, data["function"], policy=policy, priority=data["priority"])
-        except MessagingError as e:
-            _apply_error(form, e)
-        else:
-            messages.success(request, f"Subscribed {sub.function.name} to {topic.name}.")
-            return redirect("msg-topic-detail", topic.id)
-    return _render_topic(request, topic, sub_form=form)
+    form = SubscriptionForm(request.POST, topic=topic)
+    sub = form.save()
+    if sub is None:
+        return _render_topic(request, topic, sub_form=form)
+    messages.success(request, f"Subscribed {sub.function.name} to {topic.name}.")
+    return redirect("msg-topic-detail", topic.id)
 
 
 @login_required
@@ -216,7 +205,7 @@ def queue_list(request: HttpRequest) -> HttpResponse:
                     dead_letter_queue=data["dead_letter_queue"],
                 )
             except MessagingError as e:
-                _apply_error(form, e)
+                apply_error(form, e)
             else:
                 messages.success(request, f"Created the queue {queue.name}.")
                 return redirect("msg-queue-detail", queue.id)
@@ -231,7 +220,6 @@ def queue_list(request: HttpRequest) -> HttpResponse:
 
 
 def _render_queue(request: HttpRequest, queue: Queue, partial: bool = False, **forms) -> HttpResponse:
-    functions = Function.objects.filter(team=queue.team)
     now = timezone.now()
     ctx = {
         "queue": queue,
@@ -244,7 +232,7 @@ def _render_queue(request: HttpRequest, queue: Queue, partial: bool = False, **f
         "mappings": queue.mappings.select_related("function"),
         "can_write": role_in(request.user, queue.team) != "readonly",
         "send_form": forms.get("send_form") or SendForm(),
-        "mapping_form": forms.get("mapping_form") or MappingForm(functions=functions),
+        "mapping_form": forms.get("mapping_form") or MappingForm(queue=queue),
         "settings_form": forms.get("settings_form") or QueueSettingsForm(
             initial=QueueSettingsForm.initial_for(queue),
             queues=Queue.objects.filter(team=queue.team).exclude(pk=queue.pk).select_related("team"),
@@ -284,7 +272,7 @@ def queue_settings(request: HttpRequest, queue_id) -> HttpResponse:
             )
         except MessagingError as e:
             queue.refresh_from_db()
-            _apply_error(form, e)
+            apply_error(form, e)
         else:
             messages.success(request, "Saved the queue's settings.")
             return redirect("msg-queue-detail", queue.id)
@@ -304,7 +292,7 @@ def queue_send(request: HttpRequest, queue_id) -> HttpResponse:
                 sender_id=request.user.get_username(),
             )
         except MessagingError as e:
-            _apply_error(form, e)
+            apply_error(form, e)
         else:
             messages.success(request, f"Sent {msg.message_id}.")
             return redirect("msg-queue-detail", queue.id)
@@ -315,20 +303,12 @@ def queue_send(request: HttpRequest, queue_id) -> HttpResponse:
 @require_POST
 def mapping_add(request: HttpRequest, queue_id) -> HttpResponse:
     queue = get_queue_for_user(request.user, queue_id, write=True)
-    form = MappingForm(request.POST, functions=Function.objects.filter(team=queue.team))
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            mapping = queues.add_mapping(
-                queue, data["function"], batch_size=data["batch_size"],
-                batching_window_s=data["batching_window_s"], priority=data["priority"],
-            )
-        except MessagingError as e:
-            _apply_error(form, e)
-        else:
-            messages.success(request, f"{mapping.function.name} now reads {queue.name}.")
-            return redirect("msg-queue-detail", queue.id)
-    return _render_queue(request, queue, mapping_form=form)
+    form = MappingForm(request.POST, queue=queue)
+    mapping = form.save()
+    if mapping is None:
+        return _render_queue(request, queue, mapping_form=form)
+    messages.success(request, f"{mapping.function.name} now reads {queue.name}.")
+    return redirect("msg-queue-detail", queue.id)
 
 
 @login_required

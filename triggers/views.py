@@ -21,7 +21,10 @@ from triggers.schedule import parse as parse_expression
 KINDS = {"routes": HttpRoute, "schedules": Schedule, "webhooks": Webhook}
 
 
-def _render_tab(request: HttpRequest, fn, status: int = 200, **extra) -> HttpResponse:
+def render_tab(request: HttpRequest, fn, *, refused: bool = False, **extra) -> HttpResponse:
+    """The whole tab; `extra` reaches the tab and every form section (a bound
+    form with its errors, `open_form`, `notice`). A refused form gets 200
+    with htmx, which swaps only 2xx answers, and 400 as a plain POST."""
     can_write = role_in(request.user, fn.team) != "readonly"
     ctx = {
         "fn": fn,
@@ -36,9 +39,10 @@ def _render_tab(request: HttpRequest, fn, status: int = 200, **extra) -> HttpRes
     if can_write:
         ctx["sections"] = [
             mark_safe(render_to_string(name, section_ctx, request=request))
-            for name, section_ctx in registry.form_sections(fn, request)
+            for name, section_ctx in registry.form_sections(fn, request, extra)
         ]
     template = "triggers/tab.html" if request.htmx else "triggers/page.html"
+    status = 400 if refused and not request.htmx else 200
     response = render(request, template, ctx, status=status)
     patch_vary_headers(response, ["HX-Request"])
     return response
@@ -48,7 +52,7 @@ def _render_tab(request: HttpRequest, fn, status: int = 200, **extra) -> HttpRes
 @require_GET
 def tab(request: HttpRequest, function_id) -> HttpResponse:
     fn = get_function_for_user(request.user, function_id)
-    return _render_tab(request, fn)
+    return render_tab(request, fn)
 
 
 @login_required
@@ -64,15 +68,13 @@ def trigger_list(request: HttpRequest, function_id) -> HttpResponse:
 
 
 def _refused(request: HttpRequest, fn, **extra) -> HttpResponse:
-    """The tab with the form's errors. htmx swaps only 2xx answers, so it
-    gets 200; a plain form POST gets 400."""
-    return _render_tab(request, fn, status=200 if request.htmx else 400, **extra)
+    return render_tab(request, fn, refused=True, **extra)
 
 
 def _done(request: HttpRequest, fn, notice: str, **extra) -> HttpResponse:
     # Rendered, not redirected, even without htmx: a new API key is shown
     # this once and never stored in the clear.
-    return _render_tab(request, fn, notice=notice, **extra)
+    return render_tab(request, fn, notice=notice, **extra)
 
 
 @login_required

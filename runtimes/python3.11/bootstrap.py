@@ -437,7 +437,7 @@ def handle_invoke(
         os._exit(exit_code)
 
 
-def serve(handler, init_error: dict | None) -> None:
+def listen() -> socket.socket:
     try:
         os.unlink(SOCKET_PATH)
     except FileNotFoundError:
@@ -446,6 +446,26 @@ def serve(handler, init_error: dict | None) -> None:
     server.bind(SOCKET_PATH)
     os.chmod(SOCKET_PATH, 0o666)  # the worker may run as another uid
     server.listen(8)
+    return server
+
+
+def wait_for_init(server: socket.socket) -> socket.socket:
+    """Block until the worker sends `init`. The socket exists before any user
+    code runs, so the worker can take the socket folder away from us (make
+    it root's and read-only) first: the function can then neither fill the
+    host's disk through it nor swap the socket for a link elsewhere."""
+    while True:
+        sock, _ = server.accept()
+        try:
+            frame = FrameReader(sock).read()
+        except (OSError, ValueError):
+            frame = None
+        if frame is not None and frame.get("type") == "init":
+            return sock
+        sock.close()  # the worker's readiness probe, or a stray connection
+
+
+def serve(server: socket.socket, handler, init_error: dict | None) -> None:
     while True:
         sock, _ = server.accept()
         conn = Connection(sock)
@@ -467,6 +487,8 @@ def serve(handler, init_error: dict | None) -> None:
 
 def main() -> None:
     log_handler = install_logging()
+    server = listen()
+    init_sock = wait_for_init(server)
     try:
         os.chdir(TASK_ROOT)
     except OSError as exc:
@@ -481,7 +503,12 @@ def main() -> None:
     sys.stderr.flush()
     install_capture()
     log_handler.setStream(sys.stdout)
-    serve(handler, init_error)
+    try:
+        init_sock.sendall(encode({"type": "ready", "initError": init_error}))
+    except OSError:
+        pass
+    init_sock.close()
+    serve(server, handler, init_error)
 
 
 if __name__ == "__main__":

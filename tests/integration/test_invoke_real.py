@@ -63,7 +63,7 @@ def test_it_invokes_async(client, echo, stack):
     resp = client.invoke(FunctionName=echo, InvocationType="Event", Payload=b'{"name": "later"}')
     assert resp["StatusCode"] == 202
     rows = wait_for(lambda: stack.rows(
-        "Invocation.objects.filter(invocation_type='Event', status='succeeded')"
+        "Invocation.objects.filter(function__name='echo', invocation_type='Event', status='succeeded')"
         ".values('event', 'logs')"
     ))
     assert json.loads(rows[0]["event"]) == {"name": "later"}

@@ -55,7 +55,15 @@ CODE = textwrap.dedent("""
                 return False
         with open("/proc/self/status") as f:
             status = dict(line.split(":", 1) for line in f if ":" in line)
+        def can_unlink(path):
+            try:
+                os.unlink(path)
+                return True
+            except OSError:
+                return False
         return {"task": can_write("/var/task/x"), "root": can_write("/x"),
+                "sock_dir": can_write("/var/runtime/sock/x"),
+                "sock_unlink": can_unlink("/var/runtime/sock/bootstrap.sock"),
                 "tmp": can_write("/tmp/x"), "uid": os.getuid(), "gid": os.getgid(),
                 "cap_eff": int(status["CapEff"].strip(), 16),
                 "no_new_privs": status["NoNewPrivs"].strip(),
@@ -170,6 +178,10 @@ def test_it_is_sandboxed(start):
     assert outcome.payload == {
         "task": False,
         "root": False,
+        # The socket folder is locked before user code runs: no host disk
+        # to fill, no swapping the socket for a link.
+        "sock_dir": False,
+        "sock_unlink": False,
         "tmp": True,
         "uid": 10001,
         "gid": 10001,

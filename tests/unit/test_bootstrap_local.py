@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from invocations.sandbox import invoke, wait_for_socket
+from invocations.sandbox import initialize, invoke, wait_for_socket
 
 BOOTSTRAP = (
     Path(__file__).resolve().parents[2] / "runtimes" / "python3.11" / "bootstrap.py"
@@ -76,6 +76,7 @@ class LocalBootstrap:
         assert wait_for_socket(
             self.socket_path, 10, lambda: self.proc.poll() is None
         ), self.proc.stdout.read().decode()
+        assert initialize(self.socket_path, 10)
 
     def invoke(self, event, timeout_s: float = 5.0):
         events: list[tuple[str, str]] = []
@@ -211,3 +212,26 @@ def test_it_reports_crashed_when_the_process_dies(bootstrap):
     b.proc.wait()
     outcome, _ = b.invoke(None)
     assert outcome.kind == "crashed"
+
+
+def test_it_runs_no_user_code_before_the_worker_says_init(tmp_path):
+    """The socket comes first, so the worker can lock its folder before the
+    function's module is imported."""
+    marker = tmp_path / "imported"
+    code = f"open({str(marker)!r}, 'w').close()\ndef handler(e, c):\n    return 1\n"
+    task = tmp_path / "task"
+    task.mkdir()
+    (task / "app.py").write_text(code)
+    socket_path = str(tmp_path / "b.sock")
+    env = {"PATH": "/usr/bin:/bin", "STRATUS_SOCKET_PATH": socket_path,
+           "LAMBDA_TASK_ROOT": str(task), "_HANDLER": "app.handler"}
+    proc = subprocess.Popen([sys.executable, "-u", str(BOOTSTRAP)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_for_socket(socket_path, 10, lambda: proc.poll() is None)
+        assert not marker.exists()
+        assert initialize(socket_path, 10)
+        assert marker.exists()
+    finally:
+        proc.kill()
+        proc.wait()

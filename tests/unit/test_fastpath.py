@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from asgiref.testing import ApplicationCommunicator
@@ -34,6 +35,13 @@ def scope(path, method="POST"):
     }
 
 
+def run(coro):
+    # In a thread of its own: Playwright's session fixture may already run
+    # an event loop in the main thread when the whole suite runs.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 async def call(app, sc, body=b""):
     comm = ApplicationCommunicator(app, sc)
     await comm.send_input({"type": "http.request", "body": body, "more_body": False})
@@ -47,7 +55,7 @@ def test_it_passes_everything_but_invoke_to_django():
     app = fastpath.InvokeFastPath(inner)
     for path, method in [("/", "GET"), ("/2015-03-31/functions/", "POST"),
                          ("/2015-03-31/functions/x/invocations", "GET")]:
-        status, body = asyncio.run(call(app, scope(path, method)))
+        status, body = run(call(app, scope(path, method)))
         assert (status, body) == (200, b"django")
     assert len(inner.calls) == 3
 
@@ -56,7 +64,7 @@ def test_it_refuses_a_body_over_the_sync_limit_without_reading_it_all(monkeypatc
     monkeypatch.setattr(fastpath, "MAX_BODY", 10)
     inner = RecordingApp()
     app = fastpath.InvokeFastPath(inner)
-    status, body = asyncio.run(call(app, scope("/2015-03-31/functions/x/invocations"), b"x" * 11))
+    status, body = run(call(app, scope("/2015-03-31/functions/x/invocations"), b"x" * 11))
     assert status == 413
     assert "message" in json.loads(body)
     assert inner.calls == []
@@ -77,7 +85,7 @@ def test_it_answers_an_unsigned_invoke_with_a_lambda_error(monkeypatch):
             self.waiters[request_id] = None
 
     monkeypatch.setattr(fastpath, "listener", lambda: NoRedis())
-    status, body = asyncio.run(call(app, scope("/2015-03-31/functions/x/invocations"), b"{}"))
+    status, body = run(call(app, scope("/2015-03-31/functions/x/invocations"), b"{}"))
     assert status == 403
     assert "Missing Authentication Token" in json.loads(body)["message"]
     assert inner.calls == []

@@ -1,0 +1,64 @@
+"""The function page's Triggers tab: the two form sections this app adds
+(subscribe the function to a topic, let it poll a queue; registered in
+MessagingConfig.ready()) and the views their forms post to. The forms are
+the topic and queue pages' forms turned around: same settings, same
+validation in messaging.topics and messaging.queues."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.http import require_POST
+
+from functions.access import get_function_for_user
+from functions.models import Function
+from messaging.forms import QueueMappingForm, TopicSubscriptionForm
+from messaging.models import Queue, Topic
+from triggers import registry
+
+
+def subscribe_section(fn: Function, request: HttpRequest) -> dict:
+    return {
+        "subscribe_form": TopicSubscriptionForm(function=fn),
+        "has_topics": Topic.objects.filter(team=fn.team).exists(),
+    }
+
+
+def queue_section(fn: Function, request: HttpRequest) -> dict:
+    return {
+        "queue_mapping_form": QueueMappingForm(function=fn),
+        "has_queues": Queue.objects.filter(team=fn.team).exists(),
+    }
+
+
+def _added(request: HttpRequest, fn: Function, notice: str) -> HttpResponse:
+    # htmx gets the tab again: the new row in the list, the forms cleared.
+    if request.htmx:
+        return registry.tab_response(request, fn, notice=notice)
+    messages.success(request, notice)
+    return registry.back_to_tab(fn)
+
+
+@login_required
+@require_POST
+def subscribe(request: HttpRequest, function_id) -> HttpResponse:
+    fn = get_function_for_user(request.user, function_id, write=True)
+    form = TopicSubscriptionForm(request.POST, function=fn)
+    sub = form.save()
+    if sub is None:
+        return registry.tab_response(
+            request, fn, refused=True, subscribe_form=form, open_form="subscribe"
+        )
+    return _added(request, fn, f"Subscribed {fn.name} to the topic {sub.topic.name}.")
+
+
+@login_required
+@require_POST
+def map_queue(request: HttpRequest, function_id) -> HttpResponse:
+    fn = get_function_for_user(request.user, function_id, write=True)
+    form = QueueMappingForm(request.POST, function=fn)
+    mapping = form.save()
+    if mapping is None:
+        return registry.tab_response(
+            request, fn, refused=True, queue_mapping_form=form, open_form="queue"
+        )
+    return _added(request, fn, f"{fn.name} now polls the queue {mapping.queue.name}.")
