@@ -245,7 +245,9 @@ def destination_record(inv: Invocation) -> dict:
 
 
 def record_final_attempt(inv: Invocation) -> None:
-    if inv.attempts == 0:
+    # A sync invocation is never retried: its row is its one attempt, and an
+    # extra row per call would cost every warm invoke two queries.
+    if inv.attempts == 0 or inv.invocation_type != "Event":
         return
     Attempt.objects.get_or_create(
         invocation=inv, number=inv.attempts,
