@@ -6,7 +6,8 @@ that was most of the web server's time. This wrapper takes only
 `POST /2015-03-31/functions/<name>/invocations`: the same view code
 (functions.lambda_api) runs in a pool of long-lived threads (their database
 connections and Celery producers are reused), and a sync caller then waits on
-the process's one Redis subscription without holding a thread. Everything
+the process's one Redis subscription (invocations/done_listener.py) without
+holding a thread. Everything
 else goes to Django unchanged."""
 
 import asyncio
@@ -49,23 +50,27 @@ class InvokeFastPath:
 
     async def _invoke(self, request, function_name: str):
         from functions import lambda_api
+        from invocations import waiting
 
         loop = asyncio.get_running_loop()
-        waiter = listener()
-        await waiter.start()
         request_id = str(uuid.uuid4())
-        waiter.expect(request_id)
-        outcome = await loop.run_in_executor(
-            self.executor, _in_thread, lambda_api.begin_invoke, request, function_name, request_id
-        )
-        if not isinstance(outcome, lambda_api.PendingInvoke):
-            waiter.waiters.pop(request_id, None)
-            return outcome
-
-        async def is_finished() -> bool:
-            return await loop.run_in_executor(self.executor, _in_thread, outcome.is_finished)
-
-        await waiter.wait(request_id, outcome.wait_s, is_finished)
+        waiter = listener().expect(request_id, loop)
+        try:
+            outcome = await loop.run_in_executor(
+                self.executor, _in_thread, lambda_api.begin_invoke, request, function_name, request_id
+            )
+            if not isinstance(outcome, lambda_api.PendingInvoke):
+                return outcome
+            deadline = loop.time() + outcome.wait_s
+            while (remaining := deadline - loop.time()) > 0:
+                if await waiter.wait_async(min(waiting.RECHECK_S, remaining)):
+                    break
+                if await loop.run_in_executor(
+                    self.executor, _in_thread, waiting.is_finished, outcome.request_id
+                ):
+                    break
+        finally:
+            listener().forget(request_id)
         return await loop.run_in_executor(
             self.executor, _in_thread, lambda_api.complete_invoke, request, outcome
         )

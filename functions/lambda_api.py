@@ -27,7 +27,7 @@ from functions import service, sigv4
 from functions.access import role_in
 from functions.models import ApiKey, CodeBundle, Function
 from invocations import waiting
-from invocations.models import FINISHED, Invocation
+from invocations.models import Invocation
 
 SYNC_PAYLOAD_MAX = 6 * 1024 * 1024
 ASYNC_PAYLOAD_MAX = 1024 * 1024
@@ -118,15 +118,15 @@ def _get_function(request: HttpRequest, key: ApiKey, function_name: str) -> Func
     return fn
 
 
-def _require_write(key: ApiKey) -> None:
+def require_write(key: ApiKey) -> None:
     if role_in(key.user, key.team) == "readonly":
         raise errors.access_denied(
             f"{key.user.username} is read-only in the team {key.team.name}; "
-            "ask an owner for the member role to change functions."
+            "ask an owner for the member role."
         )
 
 
-def _json_body(request: HttpRequest) -> dict:
+def json_body(request: HttpRequest) -> dict:
     if not request.body:
         return {}
     try:
@@ -221,8 +221,8 @@ def list_functions(request: HttpRequest, key: ApiKey) -> HttpResponse:
 
 
 def create_function(request: HttpRequest, key: ApiKey) -> HttpResponse:
-    _require_write(key)
-    body = _json_body(request)
+    require_write(key)
+    body = json_body(request)
     _reject_unsupported(body)
     zip_bytes = _zip_bytes(body.get("Code"))
     fn = _service_call(
@@ -255,8 +255,8 @@ def get_function_configuration(request: HttpRequest, key: ApiKey, function_name:
 
 def update_function_code(request: HttpRequest, key: ApiKey, function_name: str) -> HttpResponse:
     fn = _get_function(request, key, function_name)
-    _require_write(key)
-    body = _json_body(request)
+    require_write(key)
+    body = json_body(request)
     _reject_unsupported(body)
     _check_revision(fn, body)
     zip_bytes = _zip_bytes(body)
@@ -267,8 +267,8 @@ def update_function_configuration(
     request: HttpRequest, key: ApiKey, function_name: str
 ) -> HttpResponse:
     fn = _get_function(request, key, function_name)
-    _require_write(key)
-    body = _json_body(request)
+    require_write(key)
+    body = json_body(request)
     _check_revision(fn, body)
     changes = {
         "runtime": body.get("Runtime"),
@@ -284,7 +284,7 @@ def update_function_configuration(
 
 def delete_function(request: HttpRequest, key: ApiKey, function_name: str) -> HttpResponse:
     fn = _get_function(request, key, function_name)
-    _require_write(key)
+    require_write(key)
     fn.delete()
     return HttpResponse(status=204)
 
@@ -296,9 +296,6 @@ class PendingInvoke:
 
     request_id: uuid.UUID
     wait_s: float
-
-    def is_finished(self) -> bool:
-        return Invocation.objects.filter(request_id=self.request_id, status__in=FINISHED).exists()
 
 
 def invoke(

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from functions import lambda_errors as errors
-from functions.lambda_api import _get_function, _json_body, _not_supported, _require_write, lambda_view
+from functions.lambda_api import _get_function, json_body, _not_supported, require_write, lambda_view
 from functions.models import ApiKey, Function
 from invocations import concurrency, delivery
 from invocations.models import EventInvokeConfig
@@ -82,12 +82,12 @@ def event_invoke_config_view(request: HttpRequest, key: ApiKey, function_name: s
         return JsonResponse(_config_shape(fn, delivery.config_for(fn)))
     if request.method not in ("PUT", "POST", "DELETE"):
         raise _not_supported(request)
-    _require_write(key)
+    require_write(key)
     if request.method == "DELETE":
         if not EventInvokeConfig.objects.filter(function=fn).delete()[0]:
             raise _no_config(fn)
         return HttpResponse(status=204)
-    body = _json_body(request)
+    body = json_body(request)
     if request.method == "PUT":
         return _store(fn, body, DEFAULT)
     # Update changes only what the request names (on top of the defaults
@@ -104,8 +104,8 @@ def concurrency_view(request: HttpRequest, key: ApiKey, function_name: str) -> H
             return JsonResponse({})
         return JsonResponse({"ReservedConcurrentExecutions": fn.reserved_concurrency})
     if request.method == "PUT":
-        _require_write(key)
-        body = _json_body(request)
+        require_write(key)
+        body = json_body(request)
         if "ReservedConcurrentExecutions" not in body:
             raise errors.invalid_parameter("ReservedConcurrentExecutions is required.")
         value = body["ReservedConcurrentExecutions"]
@@ -118,7 +118,7 @@ def concurrency_view(request: HttpRequest, key: ApiKey, function_name: str) -> H
         concurrency.set_reserved(fn, reserved)
         return JsonResponse({"ReservedConcurrentExecutions": reserved})
     if request.method == "DELETE":
-        _require_write(key)
+        require_write(key)
         concurrency.set_reserved(fn, None)
         return HttpResponse(status=204)
     raise _not_supported(request)

@@ -65,9 +65,17 @@ def _key(function_id) -> str:
 
 def acquire(function_id, request_id, limit: int, ttl_s: float) -> int:
     """FULL, TAKEN, or ALREADY_HELD (the holder's expiry is renewed)."""
+    global _acquire_script
     client = redis_client()
-    script = client.register_script(_ACQUIRE)
-    return int(script(keys=[_key(function_id)], args=[str(request_id), limit, ttl_s]))
+    if _acquire_script is None:
+        # Made once: a Script hashes its source and then runs by EVALSHA.
+        _acquire_script = client.register_script(_ACQUIRE)
+    return int(
+        _acquire_script(keys=[_key(function_id)], args=[str(request_id), limit, ttl_s], client=client)
+    )
+
+
+_acquire_script = None
 
 
 def release(function_id, request_id) -> None:

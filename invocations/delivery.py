@@ -141,14 +141,21 @@ def backoff_s(attempt: int) -> float:
 def expire_if_too_old(inv: Invocation) -> bool:
     """queued -> expired for an async row past its maximum event age, without
     running it. True when this call expired the row."""
-    if not _delivers(inv) or inv.status != "queued" or not _too_old(inv, config_for(inv.function)):
+    if not _delivers(inv) or inv.status != "queued":
+        return False
+    # No maximum age is under AGE_MIN_S: a younger event (nearly every one)
+    # needs no look at the function's config.
+    if timezone.now() - inv.created_at <= timedelta(seconds=AGE_MIN_S):
+        return False
+    config = config_for(inv.function)
+    if not _too_old(inv, config):
         return False
     now = timezone.now()
     error = {
         "errorType": "EventAgeExceeded",
         "errorMessage": (
             f"The event was not processed within the maximum event age "
-            f"({config_for(inv.function).maximum_event_age_s} s) after {inv.attempts} attempt(s)."
+            f"({config.maximum_event_age_s} s) after {inv.attempts} attempt(s)."
         ),
     }
     changed = Invocation.objects.filter(request_id=inv.request_id, status="queued").update(

@@ -1,93 +1,111 @@
-"""One Redis subscription per web process for every waiting sync caller.
+"""One Redis subscription per process for every caller waiting on a sync
+invocation.
 
-A sync Invoke used to open its own pub/sub connection (a connect and a
-SUBSCRIBE per request). Here one pattern subscription to
-`<instance>:done:*` hands each message to the future of the request that
-waits for it, so waiting costs neither a connection nor a thread."""
+A thread holds a pattern subscription to `<instance>:done:*` (the channel
+the worker publishes when a row is final) and wakes the waiter registered
+for that request id: a blocking caller (sync views such as HTTP routes, the
+CLI) through an Event, an async one (the Invoke fast path) through its
+future. No call opens a connection or subscribes of its own, and an async
+caller holds no thread while it waits."""
 
 import asyncio
 import logging
+import os
+import threading
+import time
 
-import redis.asyncio as aioredis
+import redis
 from django.conf import settings
 
 log = logging.getLogger(__name__)
 
 
+class Waiter:
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.event = threading.Event()
+        self.loop = loop
+        self.future = loop.create_future() if loop is not None else None
+
+    def wake(self) -> None:
+        self.event.set()
+        if self.future is not None:
+            self.loop.call_soon_threadsafe(_resolve, self.future)
+
+    def wait(self, timeout: float) -> bool:
+        return self.event.wait(timeout)
+
+    async def wait_async(self, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(asyncio.shield(self.future), timeout)
+            return True
+        except TimeoutError:
+            return False
+
+
+def _resolve(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_result(True)
+
+
 class DoneListener:
     def __init__(self) -> None:
-        self.waiters: dict[str, asyncio.Future] = {}
-        self.ready: asyncio.Event | None = None
-        self.task: asyncio.Task | None = None
+        self.waiters: dict[str, Waiter] = {}
+        self.lock = threading.Lock()
+        self.subscribed = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.pid: int | None = None
         self.prefix = f"{settings.STRATUS_INSTANCE}:done:"
 
-    async def start(self) -> None:
-        if self.task is None or self.task.done():
-            self.ready = asyncio.Event()
-            self.task = asyncio.create_task(self._listen())
-        await self.ready.wait()
-
-    async def _listen(self) -> None:
-        while True:
-            # No read timeout: the subscription is quiet until a worker
-            # publishes (redis-py 8 would otherwise give up after 5 s).
-            client = aioredis.Redis.from_url(
-                settings.REDIS_URL, socket_timeout=None, health_check_interval=30
-            )
-            try:
-                pubsub = client.pubsub(ignore_subscribe_messages=True)
-                await pubsub.psubscribe(self.prefix + "*")
-                self.ready.set()
-                async for message in pubsub.listen():
-                    if message["type"] != "pmessage":
-                        continue
-                    channel = message["channel"].decode()
-                    future = self.waiters.get(channel[len(self.prefix):])
-                    if future is not None and not future.done():
-                        future.set_result(True)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # Waiters fall back to reading the row (see wait()); keep
-                # trying to subscribe again.
-                log.exception("done listener lost Redis; reconnecting")
-                self.ready.set()
-                await asyncio.sleep(1)
-            finally:
-                await client.aclose()
-
-    def expect(self, request_id: str) -> None:
+    def expect(self, request_id, loop: asyncio.AbstractEventLoop | None = None) -> Waiter:
         """Register before the task is queued, so the message cannot be missed."""
-        self.waiters[request_id] = asyncio.get_running_loop().create_future()
+        self._start()
+        waiter = Waiter(loop)
+        self.waiters[str(request_id)] = waiter
+        return waiter
 
-    async def wait(self, request_id: str, timeout: float, is_finished) -> None:
-        """Until the worker says the row is done, or `is_finished()` (an
-        awaitable check of the row, run every few seconds in case a message
-        was lost) says so, or the timeout passes."""
-        future = self.waiters[request_id]
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        try:
-            while True:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    return
-                try:
-                    await asyncio.wait_for(asyncio.shield(future), min(5.0, remaining))
-                    return
-                except TimeoutError:
-                    if await is_finished():
-                        return
-        finally:
-            self.waiters.pop(request_id, None)
+    def forget(self, request_id) -> None:
+        self.waiters.pop(str(request_id), None)
+
+    def _start(self) -> None:
+        with self.lock:
+            if self.thread is not None and self.thread.is_alive() and self.pid == os.getpid():
+                return
+            # Threads do not survive fork: a child starts its own.
+            self.pid = os.getpid()
+            self.subscribed.clear()
+            self.thread = threading.Thread(target=self._listen, name="done-listener", daemon=True)
+            self.thread.start()
+        # Only the first caller waits for Redis to confirm the subscription;
+        # if Redis is down, waiters fall back to reading their row.
+        self.subscribed.wait(timeout=5)
+
+    def _listen(self) -> None:
+        while True:
+            try:
+                # No read timeout: the subscription is quiet until a worker
+                # publishes (redis-py 8 would give up after 5 s).
+                client = redis.Redis.from_url(
+                    settings.REDIS_URL, socket_timeout=None, health_check_interval=30
+                )
+                pubsub = client.pubsub()
+                pubsub.psubscribe(self.prefix + "*")
+                for message in pubsub.listen():
+                    if message["type"] == "psubscribe":
+                        self.subscribed.set()
+                    elif message["type"] == "pmessage":
+                        waiter = self.waiters.get(message["channel"].decode()[len(self.prefix):])
+                        if waiter is not None:
+                            waiter.wake()
+            except Exception:
+                log.exception("done listener lost Redis; subscribing again")
+                time.sleep(1)
 
 
-_listeners: dict[int, DoneListener] = {}
+_listener: DoneListener | None = None
 
 
 def listener() -> DoneListener:
-    # One per event loop: daphne runs one loop per process.
-    loop_id = id(asyncio.get_running_loop())
-    if loop_id not in _listeners:
-        _listeners[loop_id] = DoneListener()
-    return _listeners[loop_id]
+    global _listener
+    if _listener is None:
+        _listener = DoneListener()
+    return _listener

@@ -21,13 +21,14 @@ WATCH_RECHECK_S = 0.5
 class LogStream:
     """Collects an invocation's log lines and streams them live."""
 
-    def __init__(self, inv: Invocation):
+    def __init__(self, inv: Invocation, watched: list[str]):
         self.inv = inv
         self.lines: list[str] = []
         self.size = 0
-        self.all_groups = [live.inv_group(inv.request_id), live.fn_group(inv.function_id)]
-        self.groups: list[str] = []
-        self.checked_at = -1.0
+        self.all_groups = live_groups(inv)
+        # Who was watching when the invocation started (announce_started).
+        self.groups = watched
+        self.checked_at = time.monotonic()
 
     def __call__(self, line: str) -> None:
         # Keep a little over the cap while running; cap_logs trims at the end.
@@ -86,8 +87,7 @@ def run(request_id: str) -> str:
     if not inv.claim():
         admission.abandon()
         return "already-claimed"
-    logs = LogStream(inv)
-    announce_started(inv)
+    logs = LogStream(inv, announce_started(inv))
     started = time.monotonic()
     try:
         lease = pool.lease(fn)
@@ -166,15 +166,21 @@ def _announce_final(inv: Invocation, reuse=None) -> None:
     hooks.run_finished(inv)
 
 
-def announce_started(inv: Invocation) -> None:
-    groups = live.watched([live.fn_group(inv.function_id), live.inv_group(inv.request_id)])
+def live_groups(inv: Invocation) -> list[str]:
+    return [live.inv_group(inv.request_id), live.fn_group(inv.function_id)]
+
+
+def announce_started(inv: Invocation) -> list[str]:
+    """Show the running row; returns the groups someone is watching."""
+    groups = live.watched(live_groups(inv))
     if groups:
         live.send(groups, render_to_string("invocations/live_row.html", {"inv": inv}))
+    return groups
 
 
 def announce_finished(inv: Invocation) -> None:
     team_group = live.team_group(inv.function.team_id)
-    watched = live.watched([live.fn_group(inv.function_id), live.inv_group(inv.request_id), team_group])
+    watched = live.watched([*live_groups(inv), team_group])
     groups = [g for g in watched if g != team_group]
     team = [g for g in watched if g == team_group]
     if groups:

@@ -1,5 +1,6 @@
-"""Sync invocations: the caller subscribes to the row's done channel before
-the task is queued, then sleeps until the worker publishes (no polling)."""
+"""Sync invocations: the caller registers with the process's done listener
+before the task is queued, then sleeps until the worker publishes; the row
+is read only every RECHECK_S in case a message was lost."""
 
 import time
 import uuid
@@ -7,11 +8,13 @@ import uuid
 from django.utils import timezone
 
 from functions.models import Function
-from invocations import concurrency, live
+from invocations import concurrency
+from invocations.done_listener import listener
 from invocations.models import FINISHED, Invocation
 
 # Past the function timeout, give the queue and a cold start this long.
 GRACE_S = 60.0
+RECHECK_S = 5.0
 
 
 def submit_sync(
@@ -54,20 +57,24 @@ def invoke_and_wait(
     # A caller may pick the id first when the event itself carries it
     # (an HTTP route's requestContext.requestId).
     request_id = request_id or uuid.uuid4()
-    pubsub = live.redis_client().pubsub(ignore_subscribe_messages=True)
+    waiter = listener().expect(request_id)
     try:
-        pubsub.subscribe(live.done_channel(request_id))
         inv = submit_sync(
             fn, event, source=source, request_id=request_id, trigger=trigger, priority=priority
         )
         deadline = time.monotonic() + fn.timeout_s + GRACE_S
         while not inv.is_finished and time.monotonic() < deadline:
-            if pubsub.get_message(timeout=min(5.0, max(0.0, deadline - time.monotonic()))):
+            if waiter.wait(min(RECHECK_S, max(0.0, deadline - time.monotonic()))):
                 break
-            # A missed message (Redis restarted) must not strand the caller.
-            if Invocation.objects.filter(request_id=request_id, status__in=FINISHED).exists():
+            if is_finished(request_id):
                 break
     finally:
-        pubsub.close()
+        listener().forget(request_id)
     inv.refresh_from_db()
     return inv
+
+
+def is_finished(request_id) -> bool:
+    """Read the row: a missed message (Redis restarted) must not strand a
+    waiting caller."""
+    return Invocation.objects.filter(request_id=request_id, status__in=FINISHED).exists()

@@ -2,28 +2,13 @@
 the topic subscriptions and queue mappings of one function."""
 
 import json
-from datetime import timedelta
 from urllib.parse import urlencode
 
-from django.db.models import Count, Q
 from django.urls import reverse
-from django.utils import timezone
 
 from functions.models import Function
-from invocations.models import ERRORS, Invocation
 from messaging.models import EventSourceMapping, Subscription
-
-
-def _errors_last_hour(triggers: list[str]) -> dict[str, int]:
-    if not triggers:
-        return {}
-    since = timezone.now() - timedelta(hours=1)
-    rows = (
-        Invocation.objects.filter(trigger__in=triggers, created_at__gte=since)
-        .values("trigger")
-        .annotate(errors=Count("request_id", filter=Q(status__in=ERRORS)))
-    )
-    return {row["trigger"]: row["errors"] for row in rows}
+from triggers import registry
 
 
 def trigger_rows(fn: Function) -> list[dict]:
@@ -36,7 +21,7 @@ def trigger_rows(fn: Function) -> list[dict]:
     back = "?" + urlencode({"next": reverse("fn-detail", args=[fn.id]) + "?tab=triggers"})
     subs = list(Subscription.objects.filter(function=fn).select_related("topic"))
     maps = list(EventSourceMapping.objects.filter(function=fn).select_related("queue"))
-    errors = _errors_last_hour([s.trigger for s in subs] + [m.trigger for m in maps])
+    errors = registry.errors_last_hour([s.trigger for s in subs] + [m.trigger for m in maps])
     rows = []
     for sub in subs:
         args = [sub.topic_id, sub.id]
@@ -77,8 +62,6 @@ KIND_LABELS = {"topic": "Topic subscription", "queue": "Queue"}
 
 def registry_rows(fn: Function) -> list:
     """trigger_rows() as the triggers app's registry wants them."""
-    from triggers.registry import TriggerRow
-
     return [
-        TriggerRow(**{**row, "kind": KIND_LABELS[row["kind"]]}) for row in trigger_rows(fn)
+        registry.TriggerRow(**{**row, "kind": KIND_LABELS[row["kind"]]}) for row in trigger_rows(fn)
     ]
