@@ -26,9 +26,25 @@ def get_function_for_user(user, function_id, *, write: bool = False) -> Function
         )
     except (Function.DoesNotExist, ValueError, TypeError):
         raise Http404("No such function.") from None
-    if write and role_in(user, fn.team) == "readonly":
-        raise PermissionDenied("Your role in this team is read-only.")
+    if write:
+        check_write(user, fn.team)
     return fn
+
+
+def can_write(user, team) -> bool:
+    return role_in(user, team) != "readonly"
+
+
+def check_write(user, team) -> None:
+    if not can_write(user, team):
+        raise PermissionDenied("Your role in this team is read-only.")
+
+
+def writable_teams(user):
+    # One filter() call, so role and user apply to the same membership row.
+    return Team.objects.filter(
+        membership__user=user, membership__role__in=["owner", "member"]
+    ).order_by("name")
 
 
 def default_team(user) -> Team | None:

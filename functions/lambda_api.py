@@ -24,7 +24,7 @@ from django.views.decorators.csrf import csrf_exempt
 from functions import lambda_errors as errors
 from functions import lambda_shapes as shapes
 from functions import service, sigv4
-from functions.access import role_in
+from functions.access import can_write
 from functions.models import ApiKey, CodeBundle, Function
 from invocations import waiting
 from invocations.models import Invocation
@@ -119,7 +119,7 @@ def _get_function(request: HttpRequest, key: ApiKey, function_name: str) -> Func
 
 
 def require_write(key: ApiKey) -> None:
-    if role_in(key.user, key.team) == "readonly":
+    if not can_write(key.user, key.team):
         raise errors.access_denied(
             f"{key.user.username} is read-only in the team {key.team.name}; "
             "ask an owner for the member role."

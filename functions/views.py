@@ -16,7 +16,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from functions import service
-from functions.access import get_function_for_user, role_in, teams_for
+from functions.access import can_write, get_function_for_user, teams_for, writable_teams
 from functions.code import CodeError, read_file, zip_single_file
 from functions.forms import (
     ConfigurationForm,
@@ -25,7 +25,7 @@ from functions.forms import (
     TestEventForm,
     UploadCodeForm,
 )
-from functions.models import Function, Team, TestEvent
+from functions.models import Function, TestEvent
 from invocations import waiting
 from invocations.forms import AsyncConfigForm
 from invocations.models import STATUSES
@@ -37,13 +37,6 @@ PAGE_SIZE = 50
 MAX_EVENT_BYTES = 6 * 1024 * 1024
 
 
-def _writable_teams(user):
-    # One filter() call, so role and user apply to the same membership row.
-    return Team.objects.filter(
-        membership__user=user, membership__role__in=["owner", "member"]
-    ).order_by("name")
-
-
 def _detail_url(fn: Function, tab: str) -> str:
     return reverse("fn-detail", args=[fn.id]) + f"?tab={tab}"
 
@@ -53,7 +46,7 @@ def _detail_url(fn: Function, tab: str) -> str:
 def index(request: HttpRequest) -> HttpResponse:
     functions = Function.objects.filter(team__in=teams_for(request.user)).select_related("team")
     rows = [(fn, stats_for(fn)) for fn in functions]
-    can_create = _writable_teams(request.user).exists()
+    can_create = writable_teams(request.user).exists()
     return render(request, "functions/list.html", {"rows": rows, "can_create": can_create})
 
 
@@ -75,7 +68,7 @@ def _zip_from_form(form: CreateFunctionForm) -> bytes:
 @login_required
 @require_http_methods(["GET", "POST"])
 def create(request: HttpRequest) -> HttpResponse:
-    teams = _writable_teams(request.user)
+    teams = writable_teams(request.user)
     if not teams:
         raise PermissionDenied("You can create functions only in a team where you are not read-only.")
     if request.method == "POST":
@@ -161,7 +154,7 @@ def _render_detail(request: HttpRequest, fn: Function, tab: str, status: int = 2
         "fn": fn,
         "tab": tab,
         "tabs": TABS,
-        "can_write": role_in(request.user, fn.team) != "readonly",
+        "can_write": can_write(request.user, fn.team),
     }
     if tab == "code":
         ctx.update(_code_context(fn))

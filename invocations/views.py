@@ -10,7 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from functions.access import role_in, teams_for
+from functions.access import can_write, teams_for
 from invocations import delivery
 from invocations.models import DeadLetter, Invocation
 
@@ -73,7 +73,7 @@ def dead_letter_redrive(request: HttpRequest, dead_letter_id) -> HttpResponse:
         dead = _dead_letters_for(request.user).get(pk=dead_letter_id)
     except (DeadLetter.DoesNotExist, ValueError):
         raise Http404("No such dead letter.") from None
-    if role_in(request.user, dead.function.team) == "readonly":
+    if not can_write(request.user, dead.function.team):
         raise PermissionDenied("Your role in this team is read-only.")
     inv = delivery.redrive(dead)
     if inv is None:

@@ -13,7 +13,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from functions.access import role_in, teams_for
+from functions.access import can_write, teams_for
 from messaging import queues, topics
 from messaging.access import get_queue_for_user, get_topic_for_user, writable_teams
 from messaging.forms import (
@@ -79,7 +79,7 @@ def _render_topic(
         "topic": topic,
         "subscriptions": topic.subscriptions.select_related("function"),
         "recent": topic.messages.all()[:RECENT],
-        "can_write": role_in(request.user, topic.team) != "readonly",
+        "can_write": can_write(request.user, topic.team),
         "sub_form": forms.get("sub_form") or SubscriptionForm(topic=topic),
         "publish_form": forms.get("publish_form") or PublishForm(),
     }
@@ -230,7 +230,7 @@ def _render_queue(request: HttpRequest, queue: Queue, partial: bool = False, **f
         "dead_letter_count": queues.dead_letters_of(queue).count(),
         "redrivable": QueueMessage.objects.filter(queue=queue, source_queue__isnull=False).count(),
         "mappings": queue.mappings.select_related("function"),
-        "can_write": role_in(request.user, queue.team) != "readonly",
+        "can_write": can_write(request.user, queue.team),
         "send_form": forms.get("send_form") or SendForm(),
         "mapping_form": forms.get("mapping_form") or MappingForm(queue=queue),
         "settings_form": forms.get("settings_form") or QueueSettingsForm(

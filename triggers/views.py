@@ -11,7 +11,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
-from functions.access import get_function_for_user, role_in
+from functions.access import can_write, get_function_for_user
 from triggers import registry
 from triggers.forms import RouteForm, ScheduleForm, WebhookForm
 from triggers.models import HttpRoute, Schedule, Webhook
@@ -25,18 +25,18 @@ def render_tab(request: HttpRequest, fn, *, refused: bool = False, **extra) -> H
     """The whole tab; `extra` reaches the tab and every form section (a bound
     form with its errors, `open_form`, `notice`). A refused form gets 200
     with htmx, which swaps only 2xx answers, and 400 as a plain POST."""
-    can_write = role_in(request.user, fn.team) != "readonly"
+    writer = can_write(request.user, fn.team)
     ctx = {
         "fn": fn,
         "rows": registry.rows_for(fn),
-        "can_write": can_write,
+        "can_write": writer,
         "route_form": RouteForm(),
         "schedule_form": ScheduleForm(),
         "webhook_form": WebhookForm(),
         "sections": [],
     }
     ctx.update(extra)
-    if can_write:
+    if writer:
         ctx["sections"] = [
             mark_safe(render_to_string(name, section_ctx, request=request))
             for name, section_ctx in registry.form_sections(fn, request, extra)
@@ -62,7 +62,7 @@ def trigger_list(request: HttpRequest, function_id) -> HttpResponse:
     ctx = {
         "fn": fn,
         "rows": registry.rows_for(fn),
-        "can_write": role_in(request.user, fn.team) != "readonly",
+        "can_write": can_write(request.user, fn.team),
     }
     return render(request, "triggers/tab.html#list", ctx)
 
