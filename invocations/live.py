@@ -66,12 +66,8 @@ class _Sender:
             while not self.queue.empty():
                 batch.append(self.queue.get_nowait())
             merged: dict[tuple, list[str]] = {}
-            waiters = []
-            for groups, html, done in batch:
-                if html:
-                    merged.setdefault(tuple(groups), []).append(html)
-                if done is not None:
-                    waiters.append(done)
+            for groups, html in batch:
+                merged.setdefault(tuple(groups), []).append(html)
             for groups, parts in merged.items():
                 message = {"type": "html.fragment", "html": "".join(parts)}
                 for group in groups:
@@ -79,35 +75,19 @@ class _Sender:
                         await layer.group_send(group, message)
                     except Exception:
                         log.exception("live update to %s failed", group)
-            for done in waiters:
-                done.set()
 
-    def send(self, groups: list[str], html: str, wait: bool = False) -> None:
+    def send(self, groups: list[str], html: str) -> None:
         with self.lock:
             if self.pid != os.getpid():
                 self._start()
-        done = threading.Event() if wait else None
-        self.loop.call_soon_threadsafe(self.queue.put_nowait, (groups, html, done))
-        if done is not None:
-            done.wait(timeout=5)
-
-    def flush(self) -> None:
-        """Wait until everything sent so far is out."""
-        if self.pid == os.getpid():
-            done = threading.Event()
-            self.loop.call_soon_threadsafe(self.queue.put_nowait, ([], "", done))
-            done.wait(timeout=5)
+        self.loop.call_soon_threadsafe(self.queue.put_nowait, (groups, html))
 
 
 _sender = _Sender()
 
 
-def send(groups: list[str], html: str, wait: bool = False) -> None:
-    _sender.send(groups, html, wait=wait)
-
-
-def flush() -> None:
-    _sender.flush()
+def send(groups: list[str], html: str) -> None:
+    _sender.send(groups, html)
 
 
 _redis = {}
