@@ -71,6 +71,10 @@ class InvokeFastPath:
                     break
         finally:
             listener().forget(request_id)
+        done = waiter.outcome()
+        if done is not None:
+            # The answer came with the wake-up: no thread, no database.
+            return lambda_api.finished_invoke(request, outcome.request_id, done)
         return await loop.run_in_executor(
             self.executor, _in_thread, lambda_api.complete_invoke, request, outcome
         )

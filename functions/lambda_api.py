@@ -21,6 +21,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
+from console import fastsql
 from functions import lambda_errors as errors
 from functions import lambda_shapes as shapes
 from functions import service, sigv4
@@ -105,14 +106,21 @@ def _split_function_name(value: str) -> tuple[str | None, str, str | None]:
     )
 
 
-def _get_function(request: HttpRequest, key: ApiKey, function_name: str) -> Function:
+def _get_function(request: HttpRequest, key: ApiKey, function_name: str, *, fast: bool = False) -> Function:
+    """The key's team's function. `fast` (Invoke) reads the row alone, in a
+    plain statement; the code bundle is then read only if something uses it."""
     account, name, qualifier = _split_function_name(function_name)
     qualifier = request.GET.get("Qualifier") or qualifier
     own = key.team.account_id
     missing = errors.not_found(_arn(account or own, name, qualifier))
     if account not in (None, own) or qualifier not in (None, LATEST):
         raise missing
-    fn = Function.objects.select_related("team", "code").filter(team=key.team, name=name).first()
+    if fast:
+        fn = fastsql.get(Function, {"team": key.team.id, "name": name})
+        if fn is not None:
+            fn.team = key.team
+    else:
+        fn = Function.objects.select_related("team", "code").filter(team=key.team, name=name).first()
     if fn is None:
         raise missing
     return fn
@@ -310,7 +318,7 @@ def invoke(
     limit = ASYNC_PAYLOAD_MAX if invocation_type == "Event" else SYNC_PAYLOAD_MAX
     if len(request.body) > limit:
         raise errors.too_large(limit, f"the Invoke operation with InvocationType {invocation_type}")
-    fn = _get_function(request, key, function_name)
+    fn = _get_function(request, key, function_name, fast=True)
     try:
         event = request.body.decode() or "{}"
         json.loads(event)
@@ -368,9 +376,19 @@ def complete_invoke(request: HttpRequest, pending: PendingInvoke) -> HttpRespons
     """The fast path's second half, once the worker said the row is done."""
     return guarded(
         request,
-        lambda _key: invoke_result(request, Invocation.objects.get(request_id=pending.request_id)),
+        lambda _key: invoke_result(request, fastsql.get(Invocation, {"request_id": pending.request_id})),
         authenticate=False,
     )
+
+
+def finished_invoke(request: HttpRequest, request_id, done: dict) -> HttpResponse:
+    """complete_invoke() from the outcome the worker published with its
+    done message (invocations.live.done_message), without reading the row."""
+    inv = Invocation(
+        request_id=request_id, status=done["status"], result=done["result"],
+        error=done["error"], logs=done["logs_tail"],
+    )
+    return guarded(request, lambda _key: invoke_result(request, inv), authenticate=False)
 
 
 # Routes: one view per path, dispatching on the method ---------------------

@@ -9,6 +9,7 @@ future. No call opens a connection or subscribes of its own, and an async
 caller holds no thread while it waits."""
 
 import asyncio
+import json
 import logging
 import os
 import threading
@@ -25,14 +26,26 @@ class Waiter:
         self.event = threading.Event()
         self.loop = loop
         self.future = loop.create_future() if loop is not None else None
+        self.message = b""
 
-    def wake(self) -> None:
+    def wake(self, message: bytes = b"1") -> None:
+        self.message = message
         self.event.set()
         if self.future is not None:
             self.loop.call_soon_threadsafe(_resolve, self.future)
 
     def wait(self, timeout: float) -> bool:
         return self.event.wait(timeout)
+
+    def outcome(self) -> dict | None:
+        """The final row's answer when the worker sent it along
+        (live.done_message), else None: read the row."""
+        if not self.message.startswith(b"{"):
+            return None
+        try:
+            return json.loads(self.message)
+        except ValueError:
+            return None
 
     async def wait_async(self, timeout: float) -> bool:
         try:
@@ -95,7 +108,7 @@ class DoneListener:
                     elif message["type"] == "pmessage":
                         waiter = self.waiters.get(message["channel"].decode()[len(self.prefix):])
                         if waiter is not None:
-                            waiter.wake()
+                            waiter.wake(message["data"])
             except Exception:
                 log.exception("done listener lost Redis; subscribing again")
                 time.sleep(1)

@@ -6,6 +6,7 @@ send costs the task nothing and fragments arrive in the order they were sent
 (one queue, drained by one coroutine)."""
 
 import asyncio
+import json
 import logging
 import os
 import threading
@@ -111,13 +112,44 @@ def watched(groups: list[str]) -> list[str]:
     """The groups someone is connected to. Rendering and sending fragments
     costs a worker more than the invocation itself, so nobody watching
     means nothing is rendered."""
-    if settings.CHANNEL_LAYERS["default"]["BACKEND"] != "channels_redis.core.RedisChannelLayer":
+    return _watched(redis_client().pipeline(transaction=False), groups)
+
+
+def _watched(pipe, groups: list[str]) -> list[str]:
+    """Run `pipe` with an EXISTS for each group appended; the groups present."""
+    on_redis = settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+    if on_redis:
+        for group in groups:
+            pipe.exists(group_key(group))
+    replies = pipe.execute()
+    if not on_redis:
         return list(groups)
+    present = replies[len(replies) - len(groups):]
+    return [g for g, there in zip(groups, present, strict=True) if there]
+
+
+# A sync caller's answer rides on the done message when it is this small or
+# smaller, so the web process need not read the row back; Invoke's LogType
+# Tail wants the last 4 KB of the log, and the last 4096 characters always
+# hold the last 4096 bytes.
+DONE_INLINE_MAX = 256 * 1024
+DONE_LOG_TAIL_CHARS = 4096
+
+
+def done_message(inv) -> bytes:
+    if not inv.is_finished or len(inv.result or "") > DONE_INLINE_MAX:
+        return b"1"
+    return json.dumps({
+        "status": inv.status,
+        "result": inv.result,
+        "error": inv.error,
+        "logs_tail": (inv.logs or "")[-DONE_LOG_TAIL_CHARS:],
+    }).encode()
+
+
+def announce_done(inv, groups: list[str]) -> list[str]:
+    """Wake the sync caller, and ask in the same round trip which of
+    `groups` someone is watching (the final row is shown to those)."""
     pipe = redis_client().pipeline(transaction=False)
-    for group in groups:
-        pipe.exists(group_key(group))
-    return [g for g, present in zip(groups, pipe.execute(), strict=True) if present]
-
-
-def announce_done(request_id) -> None:
-    redis_client().publish(done_channel(request_id), b"1")
+    pipe.publish(done_channel(inv.request_id), done_message(inv))
+    return _watched(pipe, groups)

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
+from console import fastsql
 from functions.models import Function
 
 STATUSES = [
@@ -48,6 +49,10 @@ def cap_logs(text: str) -> str:
         return text
     marker = "[log truncated: earlier lines dropped]\n"
     return marker + data[-(cap - len(marker)):].decode("utf-8", errors="ignore")
+
+
+# Per worker process: functions by id, as of the revision last run.
+_functions: dict = {}
 
 
 class Invocation(models.Model):
@@ -110,27 +115,52 @@ class Invocation(models.Model):
     ) -> "Invocation":
         """Store the row, then queue its task once the row is committed: a
         task never arrives for a row that is not there yet."""
-        with transaction.atomic():
-            inv = cls.objects.create(
-                request_id=request_id or uuid.uuid4(),
-                function=fn,
-                event=event,
-                invocation_type=invocation_type,
-                source=source,
-                memory_size_mb=fn.memory_mb,
-                priority=priority,
-                trigger=trigger,
-                origin=origin,
-            )
+        inv = cls(
+            request_id=request_id or uuid.uuid4(),
+            function=fn,
+            event=event,
+            invocation_type=invocation_type,
+            source=source,
+            memory_size_mb=fn.memory_mb,
+            priority=priority,
+            trigger=trigger,
+            origin=origin,
+        )
+        # One INSERT is atomic on its own; outside a transaction on_commit
+        # runs at once, inside one it waits for the commit.
+        fastsql.insert(inv)
+        if invocation_type == "RequestResponse":
+            transaction.on_commit(lambda: hand_over_sync(inv.request_id, priority))
+        else:
             transaction.on_commit(lambda: queue_task(inv.request_id, priority))
+        return inv
+
+    @classmethod
+    def load_for_run(cls, request_id) -> "Invocation | None":
+        """The row with its function, for a worker about to run it: one
+        SELECT, with the function taken from this process's cache unless
+        its revision (code or configuration) or reserved concurrency moved."""
+        inv = fastsql.get(cls, {"request_id": request_id}, extra={
+            "function_revision": (Function, "revision", "function"),
+            "function_reserved": (Function, "reserved_concurrency", "function"),
+        })
+        if inv is None:
+            return None
+        fn = _functions.get(inv.function_id)
+        if fn is None or fn.revision != inv.function_revision:
+            fn = Function.objects.select_related("team", "code").get(id=inv.function_id)
+            _functions[fn.id] = fn
+        fn.reserved_concurrency = inv.function_reserved
+        inv.function = fn
         return inv
 
     def claim(self) -> bool:
         """queued -> running. A conditional UPDATE that changes exactly one
         row, so a task delivered twice (reconciler, redelivery) runs once."""
         now = timezone.now()
-        changed = Invocation.objects.filter(request_id=self.request_id, status="queued").update(
-            status="running", started_at=now, attempts=models.F("attempts") + 1
+        changed = fastsql.update(
+            Invocation, {"request_id": self.request_id, "status": "queued"},
+            {"status": "running", "started_at": now}, increment=("attempts",),
         )
         if changed == 1:
             # Only the claimer changes a queued row, so no need to re-read it.
@@ -163,7 +193,7 @@ class Invocation(models.Model):
         self.finished_at = timezone.now()
         # self.logs holds earlier attempts' logs when an async event was retried.
         self.logs = cap_logs(self.logs + logs + self.report_line() + "\n")
-        changed = Invocation.objects.filter(request_id=self.request_id, status="running").update(
+        changed = fastsql.update(Invocation, {"request_id": self.request_id, "status": "running"}, dict(
             status=self.status,
             result=self.result,
             error=self.error,
@@ -174,7 +204,7 @@ class Invocation(models.Model):
             max_memory_used_mb=self.max_memory_used_mb,
             cold_start=self.cold_start,
             finished_at=self.finished_at,
-        )
+        ))
         return changed == 1
 
     def report_line(self) -> str:
@@ -205,6 +235,14 @@ class Invocation(models.Model):
     @property
     def error_pretty(self) -> str:
         return json.dumps(self.error, indent=2) if self.error else ""
+
+
+def hand_over_sync(request_id, priority: str = "normal") -> None:
+    """A caller is waiting: the sync lane, or Celery if Redis refused it."""
+    from invocations import lane
+
+    if not lane.push(request_id):
+        queue_task(request_id, priority)
 
 
 def queue_task(request_id, priority: str = "normal", countdown: float | None = None) -> None:

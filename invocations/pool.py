@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from console import fastsql
 from functions.models import Function
 from invocations import sandbox
 from invocations.models import Environment
@@ -48,7 +49,7 @@ def lease(fn: Function) -> Lease:
     recent = _recent.pop(fn.revision, None)
     if recent is not None:
         # The environment this process pooled last: one UPDATE, no SELECT.
-        if Environment.objects.filter(id=recent.id, state="idle").update(state="busy", leased_at=now):
+        if fastsql.update(Environment, {"id": recent.id, "state": "idle"}, {"state": "busy", "leased_at": now}):
             recent.state, recent.leased_at = "busy", now
             return Lease(recent, cold=False, init_ms=None)
     # Most recently used first: the others stay idle and get reaped, so a
@@ -107,9 +108,9 @@ def _start(fn: Function) -> Lease:
 
 def release(env: Environment) -> None:
     env.invocations_count += 1
-    Environment.objects.filter(id=env.id, state="busy").update(
-        state="idle", last_used_at=timezone.now(), invocations_count=env.invocations_count
-    )
+    fastsql.update(Environment, {"id": env.id, "state": "busy"}, {
+        "state": "idle", "last_used_at": timezone.now(), "invocations_count": env.invocations_count,
+    })
     _recent[env.revision] = env
 
 

@@ -68,11 +68,8 @@ def _request(inv: Invocation, deadline: float) -> dict:
 
 
 def run(request_id: str) -> str:
-    try:
-        inv = Invocation.objects.select_related("function__team", "function__code").get(
-            request_id=request_id
-        )
-    except Invocation.DoesNotExist:
+    inv = Invocation.load_for_run(request_id)
+    if inv is None:
         return "missing"
     if inv.status != "queued":
         return "already-claimed"
@@ -159,10 +156,10 @@ def _finish(inv: Invocation, logs: LogStream, reuse=None, **fields) -> None:
 def _announce_final(inv: Invocation, reuse=None) -> None:
     # Wake a waiting sync caller first, then pool the environment before its
     # next request can arrive; the browser and the hooks can wait a moment.
-    live.announce_done(inv.request_id)
+    watched = live.announce_done(inv, final_groups(inv))
     if reuse is not None:
         pool.release(reuse)
-    announce_finished(inv)
+    announce_finished(inv, watched)
     hooks.run_finished(inv)
 
 
@@ -178,9 +175,14 @@ def announce_started(inv: Invocation) -> list[str]:
     return groups
 
 
-def announce_finished(inv: Invocation) -> None:
+def final_groups(inv: Invocation) -> list[str]:
+    return [*live_groups(inv), live.team_group(inv.function.team_id)]
+
+
+def announce_finished(inv: Invocation, watched: list[str]) -> None:
+    """Show the final row and the function's new stats to the `watched`
+    groups (those of final_groups someone is connected to)."""
     team_group = live.team_group(inv.function.team_id)
-    watched = live.watched([*live_groups(inv), team_group])
     groups = [g for g in watched if g != team_group]
     team = [g for g in watched if g == team_group]
     if groups:

@@ -2,9 +2,6 @@
 counting semaphore, the sync throttle and the async wait."""
 
 import multiprocessing
-import shutil
-import subprocess
-import tempfile
 import time
 import uuid
 
@@ -13,26 +10,6 @@ import redis
 
 from invocations import concurrency, runner, tasks, waiting
 from invocations.models import Invocation
-from tests.stack import free_port, wait_for_port
-
-
-@pytest.fixture(scope="module")
-def redis_url():
-    if not shutil.which("redis-server"):
-        pytest.fail("redis-server is needed for the concurrency tests (apt-get install redis-server)")
-    port = free_port()
-    folder = tempfile.mkdtemp(prefix="stratus-redis-")
-    proc = subprocess.Popen(
-        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--dir", folder],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port, proc)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
@@ -121,7 +98,9 @@ def no_broker(monkeypatch):
     return sent
 
 
-def test_a_sync_call_over_the_limit_is_stored_throttled(real_redis, make_function, no_broker):
+def test_a_sync_call_over_the_limit_is_stored_throttled(
+    real_redis, make_function, no_broker, lane_pushes
+):
     fn = make_function()
     concurrency.set_reserved(fn, 1)
     first = waiting.submit_sync(fn, "{}", source="api")
@@ -130,7 +109,9 @@ def test_a_sync_call_over_the_limit_is_stored_throttled(real_redis, make_functio
     assert second.status == "throttled" and second.is_finished
     assert second.error["errorType"] == "TooManyRequestsException"
     assert "reserved concurrency of 1" in second.error["errorMessage"]
-    assert no_broker == [(str(first.request_id), None)]
+    # The first goes to a worker by the sync lane; the throttled one nowhere.
+    assert lane_pushes == [str(first.request_id)]
+    assert no_broker == []
 
 
 # Async: waits without an attempt -------------------------------------------------

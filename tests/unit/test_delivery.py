@@ -33,7 +33,7 @@ def worker(monkeypatch, make_function, queued_tasks):
                                      container_id="c1", socket_path="/nowhere")
     monkeypatch.setattr(pool, "lease", lambda f: pool.Lease(env, cold=False, init_ms=None))
     monkeypatch.setattr(pool, "release", lambda e: None)
-    monkeypatch.setattr(runner.live, "announce_done", lambda rid: None)
+    monkeypatch.setattr(runner.live, "announce_done", lambda inv, groups: list(groups))
     monkeypatch.setattr(runner.live, "send", lambda groups, html, wait=False: None)
     state = {"outcome": sandbox.InvokeOutcome(kind="error", error=ERROR), "events": []}
 

@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from invocations import pool, runner, sandbox, tasks
+from functions.models import Function
 from invocations.models import Environment, Invocation
 
 
@@ -19,7 +20,7 @@ def fake_env(monkeypatch, make_function):
     discarded = []
     monkeypatch.setattr(pool, "discard", lambda e: discarded.append(e.id))
     monkeypatch.setattr(pool, "docker_client", lambda: None)
-    monkeypatch.setattr(runner.live, "announce_done", lambda rid: None)
+    monkeypatch.setattr(runner.live, "announce_done", lambda inv, groups: list(groups))
     monkeypatch.setattr(runner.live, "send", lambda groups, html, wait=False: None)
     return fn, env, discarded
 
@@ -125,3 +126,27 @@ def test_the_reconciler_fails_rows_abandoned_by_a_dead_worker(make_function):
     tasks.reconcile()
     inv.refresh_from_db()
     assert inv.status == "failed" and inv.error["errorType"] == "Runtime.WorkerLost"
+
+
+def test_a_worker_runs_the_current_configuration_after_an_update(monkeypatch, fake_env):
+    from functions import service
+    from invocations import concurrency
+
+    fn, env, _ = fake_env
+    sent = []
+
+    def fake_invoke(path, request, timeout, on_log):
+        sent.append((request["memoryLimitInMB"], timeout))
+        return sandbox.InvokeOutcome(kind="result", payload=1)
+
+    monkeypatch.setattr(sandbox, "invoke", fake_invoke)
+    runner.run(str(queued(fn).request_id))
+    service.update_configuration(Function.objects.get(id=fn.id), memory_mb=512, timeout_s=9)
+    runner.run(str(queued(fn).request_id))
+    assert sent == [(128, 3), (512, 9)]
+    # Reserved concurrency changes no revision, and is still seen at once.
+    admitted = []
+    monkeypatch.setattr(concurrency, "admit", lambda f, rid: admitted.append(f.reserved_concurrency))
+    Function.objects.filter(id=fn.id).update(reserved_concurrency=0)
+    runner.run(str(queued(fn).request_id))
+    assert admitted == [0]
