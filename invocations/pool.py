@@ -49,7 +49,8 @@ def lease(fn: Function) -> Lease:
     recent = _recent.pop(fn.revision, None)
     if recent is not None:
         # The environment this process pooled last: one UPDATE, no SELECT.
-        if fastsql.update(Environment, {"id": recent.id, "state": "idle"}, {"state": "busy", "leased_at": now}):
+        idle = {"id": recent.id, "state": "idle"}
+        if fastsql.update(Environment, idle, {"state": "busy", "leased_at": now}):
             recent.state, recent.leased_at = "busy", now
             return Lease(recent, cold=False, init_ms=None)
     # Most recently used first: the others stay idle and get reaped, so a

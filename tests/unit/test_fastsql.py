@@ -65,7 +65,8 @@ def test_update_is_conditional_and_can_increment(make_function):
     assert fastsql.update(Invocation, *claim, increment=("attempts",)) == 0
     row = Invocation.objects.get(request_id=inv.request_id)
     assert (row.status, row.started_at, row.attempts) == ("running", now, 1)
-    assert fastsql.update(Invocation, {"request_id": inv.request_id}, {"error": {"e": [1]}, "result": None}) == 1
+    changes = {"error": {"e": [1]}, "result": None}
+    assert fastsql.update(Invocation, {"request_id": inv.request_id}, changes) == 1
     row.refresh_from_db()
     assert row.error == {"e": [1]} and row.result is None
 
