@@ -43,31 +43,43 @@ def update(model: type[Model], where: dict, values: dict, *, increment: tuple[st
     """UPDATE model SET values (and field = field + 1 for `increment`)
     WHERE every `where` field equals its value; returns the rows changed."""
     connection = _connection(model, write=True)
-    qn = connection.ops.quote_name
-    sets = [f"{qn(_field(model, name).column)} = %s" for name in values]
-    sets += [f"{qn(_field(model, name).column)} = {qn(_field(model, name).column)} + 1"
-             for name in increment]
-    sql = (f"UPDATE {qn(model._meta.db_table)} SET {', '.join(sets)} "
-           f"WHERE {_where(model, connection, where)}")
+    sql = _update_sql(model, connection.alias, tuple(where), tuple(values), increment)
     params = _params(model, connection, values, save=True) + _params(model, connection, where, save=False)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
 
 
+@cache
+def _update_sql(model, alias: str, where: tuple, values: tuple, increment: tuple) -> str:
+    connection = connections[alias]
+    qn = connection.ops.quote_name
+    sets = [f"{qn(_field(model, name).column)} = %s" for name in values]
+    sets += [f"{qn(_field(model, name).column)} = {qn(_field(model, name).column)} + 1"
+             for name in increment]
+    return (f"UPDATE {qn(model._meta.db_table)} SET {', '.join(sets)} "
+            f"WHERE {_where(model, connection, where)}")
+
+
 def insert(instance: Model) -> None:
     """INSERT one new row with every concrete field, as Model.save would."""
     model = type(instance)
     connection = _connection(model, write=True)
-    qn = connection.ops.quote_name
+    fields = model._meta.concrete_fields
+    params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_sql(model, connection.alias), params)
+    instance._state.adding = False
+    instance._state.db = connection.alias
+
+
+@cache
+def _insert_sql(model, alias: str) -> str:
+    qn = connections[alias].ops.quote_name
     fields = model._meta.concrete_fields
     columns = ", ".join(qn(f.column) for f in fields)
     marks = ", ".join(["%s"] * len(fields))
-    params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {qn(model._meta.db_table)} ({columns}) VALUES ({marks})", params)
-    instance._state.adding = False
-    instance._state.db = connection.alias
+    return f"INSERT INTO {qn(model._meta.db_table)} ({columns}) VALUES ({marks})"
 
 
 def get(model: type[Model], where: dict, extra: dict | None = None):
@@ -77,42 +89,57 @@ def get(model: type[Model], where: dict, extra: dict | None = None):
     on `model`): read in the same statement through a join, e.g. the
     function's current revision next to an invocation."""
     connection = _connection(model, write=False)
-    qn = connection.ops.quote_name
-    table = qn(model._meta.db_table)
-    fields = model._meta.concrete_fields
-    columns = [f"{table}.{qn(f.column)}" for f in fields]
-    joins, extra_fields = [], []
-    for i, (attr, (other, other_field, via)) in enumerate((extra or {}).items()):
-        alias = f"x{i}"
-        target = _field(other, other_field)
-        columns.append(f"{alias}.{qn(target.column)}")
-        joins.append(
-            f" JOIN {qn(other._meta.db_table)} {alias} ON {alias}.{qn(other._meta.pk.column)}"
-            f" = {table}.{qn(_field(model, via).column)}"
-        )
-        extra_fields.append((attr, target))
-    conditions = " AND ".join(f"{table}.{qn(_field(model, name).column)} = %s" for name in where)
-    sql = f"SELECT {', '.join(columns)} FROM {table}{''.join(joins)} WHERE {conditions}"
+    extra_key = tuple((attr, *spec) for attr, spec in (extra or {}).items())
+    sql, columns = _select(model, connection.alias, tuple(where), extra_key)
     with connection.cursor() as cursor:
         cursor.execute(sql, _params(model, connection, where, save=False))
         row = cursor.fetchone()
     if row is None:
         return None
-    values = [_from_db(f, v, connection) for f, v in zip(fields, row, strict=False)]
-    instance = model.from_db(connection.alias, [f.attname for f in fields], values)
-    for (attr, target), value in zip(extra_fields, row[len(fields):], strict=True):
-        setattr(instance, attr, _from_db(target, value, connection))
+    values = [
+        _convert(converters, value, connection)
+        for (_, converters), value in zip(columns, row, strict=True)
+    ]
+    fields = model._meta.concrete_fields
+    instance = model.from_db(connection.alias, [f.attname for f in fields], values[: len(fields)])
+    for (attr, _), value in zip(columns[len(fields):], values[len(fields):], strict=True):
+        setattr(instance, attr, value)
     return instance
 
 
-def _from_db(field, value, connection):
+@cache
+def _select(model, alias: str, where: tuple, extra: tuple):
+    """The SELECT, and for each column its attribute name and converters."""
+    connection = connections[alias]
+    qn = connection.ops.quote_name
+    table = qn(model._meta.db_table)
+    columns = [(f"{table}.{qn(f.column)}", f.attname, f) for f in model._meta.concrete_fields]
+    joins = []
+    for i, (attr, other, other_field, via) in enumerate(extra):
+        alias_ = f"x{i}"
+        target = _field(other, other_field)
+        columns.append((f"{alias_}.{qn(target.column)}", attr, target))
+        joins.append(
+            f" JOIN {qn(other._meta.db_table)} {alias_} ON {alias_}.{qn(other._meta.pk.column)}"
+            f" = {table}.{qn(_field(model, via).column)}"
+        )
+    conditions = " AND ".join(f"{table}.{qn(_field(model, name).column)} = %s" for name in where)
+    sql = f"SELECT {', '.join(c for c, _, _ in columns)} FROM {table}{''.join(joins)} WHERE {conditions}"
+    return sql, [(attr, _converters(field, connection)) for _, attr, field in columns]
+
+
+def _converters(field, connection) -> list:
     # The converters the ORM's compiler would apply: the backend's (SQLite
     # returns UUIDs, datetimes and booleans as text and integers), then the
     # field's own from_db_value (JSON).
-    if value is None:
-        return None
     expression = field.get_col(field.model._meta.db_table)
     converters = connection.ops.get_db_converters(expression) + field.get_db_converters(connection)
-    for converter in converters:
+    return [(converter, expression) for converter in converters]
+
+
+def _convert(converters, value, connection):
+    if value is None:
+        return None
+    for converter, expression in converters:
         value = converter(value, expression, connection)
     return value

@@ -320,22 +320,29 @@ def _read_int(path: str) -> int | None:
         return None
 
 
+_peak_file: str | None = None
+
+
 def max_memory_used_mb() -> int:
     """Peak memory of the environment: the container's cgroup when it is limited."""
-    v1 = "/sys/fs/cgroup/memory/"
-    limit = _read_int(v1 + "memory.limit_in_bytes")
-    peak = _read_int(v1 + "memory.max_usage_in_bytes")
-    if (
-        limit is None or limit >= 1 << 62
-    ):  # no v1 limit here: not our container's cgroup
-        peak = None
-        if (
-            _read_int("/sys/fs/cgroup/memory.max") is not None
-        ):  # "max" fails int(): unlimited
-            peak = _read_int("/sys/fs/cgroup/memory.peak")
+    global _peak_file
+    if _peak_file is None:
+        _peak_file = _find_peak_file()
+    peak = _read_int(_peak_file) if _peak_file else None
     if peak is None:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
     return math.ceil(peak / (1024 * 1024))
+
+
+def _find_peak_file() -> str:
+    """Which file holds the peak, found once: the cgroup does not change."""
+    v1 = "/sys/fs/cgroup/memory/"
+    limit = _read_int(v1 + "memory.limit_in_bytes")
+    if limit is not None and limit < 1 << 62:
+        return v1 + "memory.max_usage_in_bytes"
+    if _read_int("/sys/fs/cgroup/memory.max") is not None:  # "max" fails int(): unlimited
+        return "/sys/fs/cgroup/memory.peak"
+    return ""
 
 
 # --- serving -------------------------------------------------------------------
@@ -422,16 +429,18 @@ def handle_invoke(
     finally:
         with _sink_lock:
             _sink = None
-    conn.log(f"END RequestId: {request_id}")
     mem = max_memory_used_mb()
+    # END and the final frame leave in one write: one wake-up for the worker.
+    end = encode({"type": "log", "line": f"END RequestId: {request_id}"})
     if err is None:
         # Splice the already-encoded payload rather than encoding it twice.
         conn.send_raw(
-            b'{"type":"result","maxMemoryUsedMB":%d,"payload":%s}\n'
+            end
+            + b'{"type":"result","maxMemoryUsedMB":%d,"payload":%s}\n'
             % (mem, result_bytes)
         )
     else:
-        conn.send({"type": "error", "maxMemoryUsedMB": mem, **err})
+        conn.send_raw(end + encode({"type": "error", "maxMemoryUsedMB": mem, **err}))
     if exit_code is not None:
         # The function asked the process to exit: the environment is over.
         os._exit(exit_code)
