@@ -35,11 +35,36 @@ def key() -> str:
     return f"{settings.STRATUS_INSTANCE}:lane"
 
 
-def push(request_id) -> bool:
-    """Hand a committed sync row to a worker; False when Redis refused (the
-    caller falls back to Celery)."""
+# Pushes the request id with, one per line after it, the live groups that
+# someone is watching right now: the worker then streams the running row and
+# its log lines without asking Redis again, one round trip less per call.
+_PUSH = r"""
+local message = ARGV[1]
+for i = 2, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then message = message .. '\n' .. ARGV[i] end
+end
+redis.call('LPUSH', KEYS[1], message)
+"""
+_push_script = None
+
+
+def push(request_id, groups: list[str]) -> bool:
+    """Hand a committed sync row to a worker, with which of its live
+    `groups` are watched; False when Redis refused (the caller falls back
+    to Celery)."""
+    global _push_script
     try:
-        live.redis_client().lpush(key(), str(request_id))
+        client = live.redis_client()
+        if not live.on_redis_layer():
+            # No group keys to look at (an in-memory layer): assume watched.
+            client.lpush(key(), "\n".join([str(request_id), *groups]))
+            return True
+        if _push_script is None:
+            _push_script = client.register_script(_PUSH)
+        _push_script(
+            keys=[key(), *(live.group_key(g) for g in groups)],
+            args=[str(request_id), *groups], client=client,
+        )
         return True
     except Exception:
         log.exception("sync lane push of %s failed; queueing it on Celery", request_id)
@@ -65,12 +90,12 @@ def serve(stop: threading.Event | None = None) -> None:
             continue
         if item is None:
             continue
-        request_id = item[1].decode()
+        request_id, *watched = item[1].decode().split("\n")
         # What Celery's Django fix-up does around a task: drop a database
         # connection that broke or grew too old.
         close_old_connections()
         try:
-            runner.run(request_id)
+            runner.run(request_id, watched=watched)
         except Exception:
             # The row stays queued or running; the reconciler takes it from here.
             log.exception("sync invocation %s failed in the lane", request_id)

@@ -130,7 +130,7 @@ class Invocation(models.Model):
         # runs at once, inside one it waits for the commit.
         fastsql.insert(inv)
         if invocation_type == "RequestResponse":
-            transaction.on_commit(lambda: hand_over_sync(inv.request_id, priority))
+            transaction.on_commit(lambda: hand_over_sync(inv))
         else:
             transaction.on_commit(lambda: queue_task(inv.request_id, priority))
         return inv
@@ -237,12 +237,13 @@ class Invocation(models.Model):
         return json.dumps(self.error, indent=2) if self.error else ""
 
 
-def hand_over_sync(request_id, priority: str = "normal") -> None:
+def hand_over_sync(inv: "Invocation") -> None:
     """A caller is waiting: the sync lane, or Celery if Redis refused it."""
-    from invocations import lane
+    from invocations import lane, live
 
-    if not lane.push(request_id):
-        queue_task(request_id, priority)
+    groups = [live.inv_group(inv.request_id), live.fn_group(inv.function_id)]
+    if not lane.push(inv.request_id, groups):
+        queue_task(inv.request_id, inv.priority)
 
 
 def queue_task(request_id, priority: str = "normal", countdown: float | None = None) -> None:

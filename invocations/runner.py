@@ -67,7 +67,9 @@ def _request(inv: Invocation, deadline: float) -> dict:
     }
 
 
-def run(request_id: str) -> str:
+def run(request_id: str, watched: list[str] | None = None) -> str:
+    """Run one queued invocation. `watched`: its live groups someone was
+    watching when it was handed over (the sync lane looks), else None."""
     inv = Invocation.load_for_run(request_id)
     if inv is None:
         return "missing"
@@ -84,7 +86,7 @@ def run(request_id: str) -> str:
     if not inv.claim():
         admission.abandon()
         return "already-claimed"
-    logs = LogStream(inv, announce_started(inv))
+    logs = LogStream(inv, announce_started(inv, watched))
     started = time.monotonic()
     try:
         lease = pool.lease(fn)
@@ -167,9 +169,9 @@ def live_groups(inv: Invocation) -> list[str]:
     return [live.inv_group(inv.request_id), live.fn_group(inv.function_id)]
 
 
-def announce_started(inv: Invocation) -> list[str]:
+def announce_started(inv: Invocation, watched: list[str] | None = None) -> list[str]:
     """Show the running row; returns the groups someone is watching."""
-    groups = live.watched(live_groups(inv))
+    groups = live.watched(live_groups(inv)) if watched is None else watched
     if groups:
         live.send(groups, render_to_string("invocations/live_row.html", {"inv": inv}))
     return groups

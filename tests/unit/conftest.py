@@ -9,7 +9,7 @@ def lane_pushes(monkeypatch):
 
     pushed = []
 
-    def push(request_id):
+    def push(request_id, groups):
         pushed.append(str(request_id))
         return True
 

@@ -15,6 +15,9 @@ from invocations.models import Invocation
 @pytest.fixture
 def real_redis(redis_url, monkeypatch, settings):
     settings.REDIS_URL = redis_url
+    settings.CHANNEL_LAYERS = {"default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [redis_url]},
+    }}
     client = redis.Redis.from_url(redis_url)
     client.flushdb()
     monkeypatch.setattr(live, "redis_client", lambda: client)
@@ -37,8 +40,22 @@ def test_a_sync_row_is_pushed_on_the_lane_once_committed(
         inv = Invocation.submit(fn, "{}", invocation_type="RequestResponse", source="api")
         assert real_redis.llen(lane.key()) == 0  # not before the row is committed
     assert len(callbacks) == 1
+    # Nobody watches: the message is the request id alone.
     assert real_redis.lrange(lane.key(), 0, -1) == [str(inv.request_id).encode()]
     assert celery_sent == []
+
+
+def test_the_push_names_the_live_groups_someone_watches(
+    real_redis, make_function, django_capture_on_commit_callbacks
+):
+    fn = make_function()
+    # A browser on the function's page: channels_redis keeps the group's members here.
+    real_redis.zadd(live.group_key(live.fn_group(fn.id)), {"specific.channel!abc": time.time()})
+    with django_capture_on_commit_callbacks(execute=True):
+        inv = Invocation.submit(fn, "{}", invocation_type="RequestResponse", source="api")
+    assert real_redis.rpop(lane.key()).decode().split("\n") == [
+        str(inv.request_id), live.fn_group(fn.id),
+    ]
 
 
 def test_an_async_row_goes_to_celery_not_the_lane(
@@ -70,8 +87,8 @@ def test_a_sync_row_falls_back_to_celery_when_redis_refuses_the_push(
 def test_a_lane_thread_runs_what_is_pushed_and_survives_a_failing_run(real_redis, monkeypatch):
     ran = []
 
-    def fake_run(request_id):
-        ran.append(request_id)
+    def fake_run(request_id, watched=None):
+        ran.append((request_id, watched))
         if request_id == "boom":
             raise RuntimeError("a bug in the runner")
         return "succeeded"
@@ -84,14 +101,15 @@ def test_a_lane_thread_runs_what_is_pushed_and_survives_a_failing_run(real_redis
     thread.start()
     try:
         for request_id in ("boom", "r-1", "r-2"):
-            assert lane.push(request_id)
+            assert lane.push(request_id, ["inv-" + request_id])
         deadline = time.monotonic() + 10
         while len(ran) < 3 and time.monotonic() < deadline:
             time.sleep(0.01)
     finally:
         stop.set()
     # First in, first out; the failing run did not stop the thread.
-    assert ran == ["boom", "r-1", "r-2"]
+    assert [rid for rid, _ in ran] == ["boom", "r-1", "r-2"]
+    assert all(watched == [] for _, watched in ran)  # no group has members
     assert real_redis.llen(lane.key()) == 0
     thread.join(timeout=lane.POP_TIMEOUT_S + 5)
     assert not thread.is_alive()
