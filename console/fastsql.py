@@ -85,15 +85,36 @@ def _insert_sql(model, alias: str) -> str:
 def get(model: type[Model], where: dict, extra: dict | None = None):
     """The one row matching `where` as a model instance, or None.
 
-    `extra` maps attribute names to (other model, its field, join field
-    on `model`): read in the same statement through a join, e.g. the
-    function's current revision next to an invocation."""
+    `extra` maps attribute names to (other model, its field, foreign key
+    on `model`): read in the same statement, e.g. the function's current
+    revision next to an invocation."""
     connection = _connection(model, write=False)
-    extra_key = tuple((attr, *spec) for attr, spec in (extra or {}).items())
-    sql, columns = _select(model, connection.alias, tuple(where), extra_key)
+    sql, columns = _select(model, connection.alias, tuple(where), _extra_key(extra))
     with connection.cursor() as cursor:
         cursor.execute(sql, _params(model, connection, where, save=False))
-        row = cursor.fetchone()
+        return _instance(model, connection, columns, cursor.fetchone())
+
+
+def update_returning(
+    model: type[Model], where: dict, values: dict, *, increment: tuple[str, ...] = (),
+    extra: dict | None = None,
+):
+    """update(), and the changed row as a model instance (None when no row
+    matched), in one statement (UPDATE ... RETURNING: SQLite 3.35+, PostgreSQL)."""
+    connection = _connection(model, write=True)
+    sql = _update_sql(model, connection.alias, tuple(where), tuple(values), increment)
+    returning, columns = _columns(model, connection.alias, _extra_key(extra))
+    params = _params(model, connection, values, save=True) + _params(model, connection, where, save=False)
+    with connection.cursor() as cursor:
+        cursor.execute(f"{sql} RETURNING {returning}", params)
+        return _instance(model, connection, columns, cursor.fetchone())
+
+
+def _extra_key(extra: dict | None) -> tuple:
+    return tuple((attr, *spec) for attr, spec in (extra or {}).items())
+
+
+def _instance(model, connection, columns, row):
     if row is None:
         return None
     values = [
@@ -109,22 +130,30 @@ def get(model: type[Model], where: dict, extra: dict | None = None):
 
 @cache
 def _select(model, alias: str, where: tuple, extra: tuple):
-    """The SELECT, and for each column its attribute name and converters."""
+    connection = connections[alias]
+    qn = connection.ops.quote_name
+    table = qn(model._meta.db_table)
+    columns, converters = _columns(model, alias, extra)
+    conditions = " AND ".join(f"{table}.{qn(_field(model, name).column)} = %s" for name in where)
+    return f"SELECT {columns} FROM {table} WHERE {conditions}", converters
+
+
+@cache
+def _columns(model, alias: str, extra: tuple):
+    """Every concrete column, then a scalar subquery per `extra` entry; and
+    for each, its attribute name and converters."""
     connection = connections[alias]
     qn = connection.ops.quote_name
     table = qn(model._meta.db_table)
     columns = [(f"{table}.{qn(f.column)}", f.attname, f) for f in model._meta.concrete_fields]
-    joins = []
     for i, (attr, other, other_field, via) in enumerate(extra):
-        alias_ = f"x{i}"
         target = _field(other, other_field)
-        columns.append((f"{alias_}.{qn(target.column)}", attr, target))
-        joins.append(
-            f" JOIN {qn(other._meta.db_table)} {alias_} ON {alias_}.{qn(other._meta.pk.column)}"
-            f" = {table}.{qn(_field(model, via).column)}"
-        )
-    conditions = " AND ".join(f"{table}.{qn(_field(model, name).column)} = %s" for name in where)
-    sql = f"SELECT {', '.join(c for c, _, _ in columns)} FROM {table}{''.join(joins)} WHERE {conditions}"
+        columns.append((
+            f"(SELECT x{i}.{qn(target.column)} FROM {qn(other._meta.db_table)} x{i}"
+            f" WHERE x{i}.{qn(other._meta.pk.column)} = {table}.{qn(_field(model, via).column)})",
+            attr, target,
+        ))
+    sql = ", ".join(c for c, _, _ in columns)
     return sql, [(attr, _converters(field, connection)) for _, attr, field in columns]
 
 

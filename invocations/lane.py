@@ -95,7 +95,7 @@ def serve(stop: threading.Event | None = None) -> None:
         # connection that broke or grew too old.
         close_old_connections()
         try:
-            runner.run(request_id, watched=watched)
+            runner.run_sync(request_id, watched)
         except Exception:
             # The row stays queued or running; the reconciler takes it from here.
             log.exception("sync invocation %s failed in the lane", request_id)

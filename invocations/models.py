@@ -53,6 +53,23 @@ def cap_logs(text: str) -> str:
 
 # Per worker process: functions by id, as of the revision last run.
 _functions: dict = {}
+# Read with the invocation: whether the cached function is still current.
+_FUNCTION_NOW = {
+    "function_revision": (Function, "revision", "function"),
+    "function_reserved": (Function, "reserved_concurrency", "function"),
+}
+
+
+def _with_function(inv: "Invocation | None") -> "Invocation | None":
+    if inv is None:
+        return None
+    fn = _functions.get(inv.function_id)
+    if fn is None or fn.revision != inv.function_revision:
+        fn = Function.objects.select_related("team", "code").get(id=inv.function_id)
+        _functions[fn.id] = fn
+    fn.reserved_concurrency = inv.function_reserved
+    inv.function = fn
+    return inv
 
 
 class Invocation(models.Model):
@@ -140,19 +157,20 @@ class Invocation(models.Model):
         """The row with its function, for a worker about to run it: one
         SELECT, with the function taken from this process's cache unless
         its revision (code or configuration) or reserved concurrency moved."""
-        inv = fastsql.get(cls, {"request_id": request_id}, extra={
-            "function_revision": (Function, "revision", "function"),
-            "function_reserved": (Function, "reserved_concurrency", "function"),
-        })
-        if inv is None:
-            return None
-        fn = _functions.get(inv.function_id)
-        if fn is None or fn.revision != inv.function_revision:
-            fn = Function.objects.select_related("team", "code").get(id=inv.function_id)
-            _functions[fn.id] = fn
-        fn.reserved_concurrency = inv.function_reserved
-        inv.function = fn
-        return inv
+        return _with_function(fastsql.get(cls, {"request_id": request_id}, extra=_FUNCTION_NOW))
+
+    @classmethod
+    def claim_for_run(cls, request_id) -> "Invocation | None":
+        """claim() and load_for_run() in one statement, for a row with
+        nothing to decide before its claim (a sync row the web admitted);
+        None when it was not queued (claimed already, or gone)."""
+        inv = fastsql.update_returning(
+            cls, {"request_id": request_id, "status": "queued"},
+            {"status": "running", "started_at": timezone.now()},
+            increment=("attempts",), extra=_FUNCTION_NOW,
+        )
+        return _with_function(inv)
+
 
     def claim(self) -> bool:
         """queued -> running. A conditional UPDATE that changes exactly one

@@ -67,9 +67,8 @@ def _request(inv: Invocation, deadline: float) -> dict:
     }
 
 
-def run(request_id: str, watched: list[str] | None = None) -> str:
-    """Run one queued invocation. `watched`: its live groups someone was
-    watching when it was handed over (the sync lane looks), else None."""
+def run(request_id: str) -> str:
+    """Run one queued invocation, as its Celery task does."""
     inv = Invocation.load_for_run(request_id)
     if inv is None:
         return "missing"
@@ -86,6 +85,23 @@ def run(request_id: str, watched: list[str] | None = None) -> str:
     if not inv.claim():
         admission.abandon()
         return "already-claimed"
+    return _run_claimed(inv, None)
+
+
+def run_sync(request_id: str, watched: list[str]) -> str:
+    """The sync lane's run. The web took the call's reserved-concurrency
+    slot and a sync row never expires, so nothing is left to decide before
+    the claim, which also loads the row."""
+    inv = Invocation.claim_for_run(request_id)
+    if inv is None:
+        return "already-claimed"
+    return _run_claimed(inv, watched)
+
+
+def _run_claimed(inv: Invocation, watched: list[str] | None) -> str:
+    """`watched`: the live groups someone was watching when the row was
+    handed over (the sync lane looks), else None: look now."""
+    fn = inv.function
     logs = LogStream(inv, announce_started(inv, watched))
     started = time.monotonic()
     try:

@@ -93,7 +93,7 @@ def test_a_lane_thread_runs_what_is_pushed_and_survives_a_failing_run(real_redis
             raise RuntimeError("a bug in the runner")
         return "succeeded"
 
-    monkeypatch.setattr(runner, "run", fake_run)
+    monkeypatch.setattr(runner, "run_sync", fake_run)
     monkeypatch.setattr(lane, "close_old_connections", lambda: None)
     monkeypatch.setattr(lane, "POP_TIMEOUT_S", 1)
     stop = threading.Event()

@@ -150,3 +150,27 @@ def test_a_worker_runs_the_current_configuration_after_an_update(monkeypatch, fa
     Function.objects.filter(id=fn.id).update(reserved_concurrency=0)
     runner.run(str(queued(fn).request_id))
     assert admitted == [0]
+
+
+def test_the_sync_lane_claims_loads_and_runs_a_row_once(monkeypatch, fake_env):
+    fn, env, _ = fake_env
+    outcome(monkeypatch, sandbox.InvokeOutcome(kind="result", payload={"ok": 2}))
+    inv = queued(fn)
+    assert runner.run_sync(str(inv.request_id), []) == "succeeded"
+    inv.refresh_from_db()
+    assert (inv.status, inv.attempts, json.loads(inv.result)) == ("succeeded", 1, {"ok": 2})
+    assert inv.started_at is not None and inv.finished_at >= inv.started_at
+    # Delivered again (the reconciler, a duplicate push): nothing runs twice.
+    assert runner.run_sync(str(inv.request_id), []) == "already-claimed"
+    assert runner.run(str(inv.request_id)) == "already-claimed"
+    inv.refresh_from_db()
+    assert inv.attempts == 1
+
+
+def test_claim_for_run_returns_the_claimed_row_with_its_function(make_function):
+    fn = make_function()
+    inv = queued(fn)
+    claimed = Invocation.claim_for_run(inv.request_id)
+    assert (claimed.status, claimed.attempts, claimed.event) == ("running", 1, '{"a": 1}')
+    assert claimed.function.id == fn.id and claimed.function.code.sha256 == fn.code.sha256
+    assert Invocation.claim_for_run(inv.request_id) is None
