@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import RequestDataTooBig
+from django.db import IntegrityError
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
@@ -24,7 +25,7 @@ from django.views.decorators.csrf import csrf_exempt
 from console import fastsql
 from functions import lambda_errors as errors
 from functions import lambda_shapes as shapes
-from functions import service, sigv4
+from functions import lookup, service, sigv4
 from functions.access import can_write
 from functions.models import ApiKey, CodeBundle, Function
 from invocations import waiting
@@ -107,8 +108,8 @@ def _split_function_name(value: str) -> tuple[str | None, str, str | None]:
 
 
 def _get_function(request: HttpRequest, key: ApiKey, function_name: str, *, fast: bool = False) -> Function:
-    """The key's team's function. `fast` (Invoke) reads the row alone, in a
-    plain statement; the code bundle is then read only if something uses it."""
+    """The key's team's function. `fast` (Invoke) takes functions.lookup's
+    copy of the row; the code bundle is then read only if something uses it."""
     account, name, qualifier = _split_function_name(function_name)
     qualifier = request.GET.get("Qualifier") or qualifier
     own = key.team.account_id
@@ -116,9 +117,7 @@ def _get_function(request: HttpRequest, key: ApiKey, function_name: str, *, fast
     if account not in (None, own) or qualifier not in (None, LATEST):
         raise missing
     if fast:
-        fn = fastsql.get(Function, {"team": key.team.id, "name": name})
-        if fn is not None:
-            fn.team = key.team
+        fn = lookup.function(key.team, name)
     else:
         fn = Function.objects.select_related("team", "code").filter(team=key.team, name=name).first()
     if fn is None:
@@ -327,6 +326,15 @@ def invoke(
 
     if invocation_type == "DryRun":
         return HttpResponse(status=204)
+    try:
+        return _submit(request, fn, event, invocation_type, request_id, wait)
+    except IntegrityError:
+        # Deleted by another web process since functions.lookup's copy.
+        lookup.forget(fn)
+        raise errors.not_found(fn.arn) from None
+
+
+def _submit(request, fn: Function, event: str, invocation_type: str, request_id, wait: bool):
     if invocation_type == "Event":
         inv = Invocation.submit(fn, event, invocation_type="Event", source="api", request_id=request_id)
         response = HttpResponse(status=202)

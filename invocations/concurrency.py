@@ -21,6 +21,7 @@ import redis
 from django.conf import settings
 from django.utils import timezone
 
+from functions import lookup
 from functions.models import Function
 from invocations import live
 
@@ -109,6 +110,8 @@ def set_reserved(fn: Function, value: int | None) -> None:
     fn.reserved_concurrency = value
     # No new revision: warm environments stay valid, only admission changes.
     Function.objects.filter(pk=fn.pk).update(reserved_concurrency=value)
+    # update() sends no signal: drop this process's Invoke copy by hand.
+    lookup.forget(fn)
 
 
 # Used by the callers -------------------------------------------------------

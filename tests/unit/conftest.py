@@ -17,6 +17,14 @@ def lane_pushes(monkeypatch):
     return pushed
 
 
+@pytest.fixture(autouse=True)
+def fresh_function_lookup(monkeypatch):
+    """Invoke's per-process function copies must not outlive a test's rows."""
+    from functions import lookup
+
+    monkeypatch.setattr(lookup, "_cache", {})
+
+
 @pytest.fixture(scope="session")
 def redis_url():
     """A real redis-server of the tests' own, on a free port."""
