@@ -22,17 +22,27 @@ log = logging.getLogger(__name__)
 
 
 class Waiter:
+    """A blocking caller waits on an Event; an async one (loop given) on a
+    future of its loop, resolved by a call made on that loop."""
+
     def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
-        self.event = threading.Event()
         self.loop = loop
-        self.future = loop.create_future() if loop is not None else None
+        self.event = threading.Event() if loop is None else None
+        self.future: asyncio.Future | None = None
+        self.woken = False
         self.message = b""
 
     def wake(self, message: bytes = b"1") -> None:
         self.message = message
-        self.event.set()
-        if self.future is not None:
-            self.loop.call_soon_threadsafe(_resolve, self.future)
+        if self.loop is None:
+            self.event.set()
+        else:
+            self.loop.call_soon_threadsafe(self._wake_in_loop)
+
+    def _wake_in_loop(self) -> None:
+        self.woken = True
+        if self.future is not None and not self.future.done():
+            self.future.set_result(True)
 
     def wait(self, timeout: float) -> bool:
         return self.event.wait(timeout)
@@ -48,16 +58,21 @@ class Waiter:
             return None
 
     async def wait_async(self, timeout: float) -> bool:
-        try:
-            await asyncio.wait_for(asyncio.shield(self.future), timeout)
+        if self.woken:
             return True
-        except TimeoutError:
-            return False
+        # A bare future and a timer: cheaper than wait_for(shield(...)),
+        # which costs a task per call.
+        self.future = future = self.loop.create_future()
+        timer = self.loop.call_later(timeout, _resolve, future, False)
+        try:
+            return await future
+        finally:
+            timer.cancel()
 
 
-def _resolve(future: asyncio.Future) -> None:
+def _resolve(future: asyncio.Future, value: bool) -> None:
     if not future.done():
-        future.set_result(True)
+        future.set_result(value)
 
 
 class DoneListener:
