@@ -9,7 +9,9 @@ JSON frames on a Unix socket, one connection at a time, forever:
 All output (Python's sys.stdout/sys.stderr, and fds 1 and 2 so subprocesses and C
 code are captured too) flows through one pipe read by a thread, which forwards
 each line to the current invocation as a log frame, or to the container's own
-stdout (docker logs) between invocations.
+stdout (docker logs) between invocations. At the end of an invocation the
+invoking thread reads the pipe empty itself, so every line is out before the
+final frame without a round trip through that thread.
 
 Overrides for running outside a container (tests): STRATUS_SOCKET_PATH,
 LAMBDA_TASK_ROOT, _HANDLER.
@@ -19,12 +21,12 @@ from __future__ import annotations
 
 import importlib
 import io
-import itertools
 import json
 import logging
 import math
 import os
 import resource
+import select
 import socket
 import sys
 import threading
@@ -37,7 +39,6 @@ HANDLER = os.environ.get("_HANDLER", "")
 MAX_FRAME_BYTES = 8 * 1024 * 1024
 MAX_RESPONSE_BYTES = 6291556  # Lambda's synchronous response limit
 MAX_LOG_LINE = 256 * 1024  # longer lines are split: keeps log frames small
-SYNC_MARK = b"\x00stratus-sync:"
 
 # --- framing (a copy of invocations/protocol.py, kept tiny) -------------------
 
@@ -70,8 +71,6 @@ class FrameReader:
 _orig_stdout_fd = os.dup(1)  # the container's stdout: docker logs
 _sink_lock = threading.Lock()
 _sink = None  # callable(line) while an invocation runs, else None
-_sync_events: dict[int, threading.Event] = {}
-_sync_ids = itertools.count()
 
 
 def _diag(msg: str) -> None:
@@ -92,31 +91,47 @@ def _emit(raw: bytes) -> None:
         _diag(line)
 
 
-def _pump(read_fd: int) -> None:
-    """Thread: split the pipe into lines; honour sync marks (see _drain_output)."""
-    buf = b""
+# Whoever holds _pipe_lock reads the pipe (non-blocking) and splits it into
+# lines: the pump thread whenever the pipe has data, and the invocation itself
+# at its end (_drain_output), which then needs no round trip through the pump.
+_pipe_lock = threading.Lock()
+_pipe_fd = -1
+_pipe_buf = b""
+
+
+def _read_available() -> bool:
+    """Emit every whole line the pipe holds now; False at EOF. Caller holds _pipe_lock."""
+    global _pipe_buf
     while True:
-        chunk = os.read(read_fd, 65536)
+        try:
+            chunk = os.read(_pipe_fd, 65536)
+        except BlockingIOError:
+            return True
         if not chunk:
-            return
-        buf += chunk
+            return False
+        buf = _pipe_buf + chunk
+        start = 0
         while True:
-            end = buf.find(b"\n")
+            end = buf.find(b"\n", start)
             if end < 0:
                 break
-            line, buf = buf[:end], buf[end + 1 :]
-            mark = line.find(SYNC_MARK)
-            if mark >= 0:
-                if mark > 0:  # a partial line written without a newline
-                    _emit(line[:mark])
-                event = _sync_events.pop(int(line[mark + len(SYNC_MARK) :]), None)
-                if event is not None:
-                    event.set()
-            else:
-                _emit(line)
+            _emit(buf[start:end])
+            start = end + 1
+        buf = buf[start:]
         while len(buf) > MAX_LOG_LINE:
             _emit(buf[:MAX_LOG_LINE])
             buf = buf[MAX_LOG_LINE:]
+        _pipe_buf = buf
+
+
+def _pump() -> None:
+    """Thread: forward output as it is written (log frames, or docker logs
+    between invocations)."""
+    while True:
+        select.select([_pipe_fd], [], [])
+        with _pipe_lock:
+            if not _read_available():
+                return
 
 
 class LineWriter(io.TextIOBase):
@@ -165,29 +180,33 @@ class LineWriter(io.TextIOBase):
 
 
 def install_capture() -> None:
+    global _pipe_fd
     read_fd, write_fd = os.pipe()
+    os.set_blocking(read_fd, False)
+    _pipe_fd = read_fd
     os.dup2(write_fd, 1)
     os.dup2(write_fd, 2)
     os.close(write_fd)
-    threading.Thread(
-        target=_pump, args=(read_fd,), name="stratus-log-pump", daemon=True
-    ).start()
+    threading.Thread(target=_pump, name="stratus-log-pump", daemon=True).start()
     sys.stdout = LineWriter(1, "<stdout>")
     sys.stderr = LineWriter(2, "<stderr>")
 
 
-def _drain_output(timeout: float = 5.0) -> None:
-    """Wait until everything written to fds 1/2 so far has been forwarded.
+def _drain_output() -> None:
+    """Forward everything written to fds 1/2 so far, before the final frame.
 
-    The pipe is FIFO, so once the pump thread reads our mark, all earlier output
-    of this process has gone out as log frames before the final frame.
+    A write to a pipe is in it once write() returns, so reading the pipe
+    empty here (under the lock, so the pump is not mid-chunk) forwards all of
+    this invocation's earlier output; a last line with no newline goes too.
     """
+    global _pipe_buf
     sys.stdout.flush()
     sys.stderr.flush()
-    ident = next(_sync_ids)
-    event = _sync_events[ident] = threading.Event()
-    os.write(1, SYNC_MARK + str(ident).encode() + b"\n")
-    event.wait(timeout)
+    with _pipe_lock:
+        _read_available()
+        if _pipe_buf:
+            _emit(_pipe_buf)
+            _pipe_buf = b""
 
 
 # --- Lambda's context and logging ---------------------------------------------

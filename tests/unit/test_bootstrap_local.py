@@ -48,6 +48,13 @@ HANDLER_CODE = textwrap.dedent("""
     def not_json(event, context):
         return {1, 2}
 
+    def chatty(event, context):
+        # More than a pipe holds, then a raw write with no newline.
+        for i in range(4000):
+            print(f"line {i:05d} " + "x" * 60)
+        os.write(1, b"raw tail")
+        return "said it all"
+
     def sleeps(event, context):
         time.sleep(30)
 """)
@@ -171,6 +178,17 @@ def test_it_captures_subprocess_output_and_partial_lines(bootstrap):
     lines = log_lines(events)
     assert {"from-child", "child-err", "no newline"} <= set(lines)
     assert lines[-1].startswith("END RequestId")
+
+
+def test_every_line_arrives_in_order_before_the_result(bootstrap):
+    box = bootstrap("app.chatty")
+    for _ in range(2):  # and again on the same warm process
+        outcome, events = box.invoke(None)
+        assert outcome.kind == "result" and outcome.payload == "said it all"
+        lines = log_lines(events)
+        body = lines[1:-1]  # between START and END
+        assert body == [f"line {i:05d} " + "x" * 60 for i in range(4000)] + ["raw tail"]
+        assert events[-1] == ("returned", "result")
 
 
 def test_it_reports_an_unserialisable_result(bootstrap):
