@@ -6,8 +6,8 @@ that was most of the web server's time. This wrapper takes only
 `POST /2015-03-31/functions/<name>/invocations`: the same view code
 (functions.lambda_api) runs in a pool of long-lived threads (their database
 connections and Celery producers are reused), and a sync caller then waits on
-the process's one Redis subscription (invocations/done_listener.py) without
-holding a thread. Everything
+a Redis subscription held by a task on the server's own event loop
+(invocations/done_listener.py AsyncDoneListener) without holding a thread. Everything
 else goes to Django unchanged."""
 
 import asyncio
@@ -20,7 +20,7 @@ from django.core.handlers.asgi import ASGIRequest
 from django.db import close_old_connections
 
 from console.env import envint
-from invocations.done_listener import listener
+from invocations.done_listener import async_listener
 
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
 # The largest body worth reading: Lambda's 6 MB sync payload, plus slack so
@@ -54,7 +54,8 @@ class InvokeFastPath:
 
         loop = asyncio.get_running_loop()
         request_id = str(uuid.uuid4())
-        waiter = listener().expect(request_id, loop)
+        done = async_listener(loop)
+        waiter = await done.expect(request_id)
         try:
             outcome = await loop.run_in_executor(
                 self.executor, _in_thread, lambda_api.begin_invoke, request, function_name, request_id
@@ -70,11 +71,11 @@ class InvokeFastPath:
                 ):
                     break
         finally:
-            listener().forget(request_id)
-        done = waiter.outcome()
-        if done is not None:
+            done.forget(request_id)
+        answer = waiter.outcome()
+        if answer is not None:
             # The answer came with the wake-up: no thread, no database.
-            return lambda_api.finished_invoke(request, outcome.request_id, done)
+            return lambda_api.finished_invoke(request, outcome.request_id, answer)
         return await loop.run_in_executor(
             self.executor, _in_thread, lambda_api.complete_invoke, request, outcome
         )

@@ -1,12 +1,14 @@
-"""One Redis subscription per process for every caller waiting on a sync
-invocation.
+"""One Redis subscription per process (per event loop, for async callers)
+for every caller waiting on a sync invocation.
 
-A thread holds a pattern subscription to `<instance>:done:*` (the channel
-the worker publishes when a row is final) and wakes the waiter registered
-for that request id: a blocking caller (sync views such as HTTP routes, the
-CLI) through an Event, an async one (the Invoke fast path) through its
-future. No call opens a connection or subscribes of its own, and an async
-caller holds no thread while it waits."""
+It is a pattern subscription to `<instance>:done:*` (the channel the worker
+publishes when a row is final) that wakes the waiter registered for that
+request id. Blocking callers (sync views such as HTTP routes, the CLI) share
+DoneListener, a thread that wakes them through an Event. The Invoke fast
+path waits on AsyncDoneListener, a task on daphne's own event loop, so a
+message wakes its waiter without a thread in between. No call opens a
+connection or subscribes of its own, and an async caller holds no thread
+while it waits."""
 
 import asyncio
 import json
@@ -16,6 +18,7 @@ import threading
 import time
 
 import redis
+import redis.asyncio
 from django.conf import settings
 
 log = logging.getLogger(__name__)
@@ -33,11 +36,17 @@ class Waiter:
         self.message = b""
 
     def wake(self, message: bytes = b"1") -> None:
+        """From any thread."""
         self.message = message
         if self.loop is None:
             self.event.set()
         else:
             self.loop.call_soon_threadsafe(self._wake_in_loop)
+
+    def wake_here(self, message: bytes) -> None:
+        """From the waiter's own loop (AsyncDoneListener)."""
+        self.message = message
+        self._wake_in_loop()
 
     def _wake_in_loop(self) -> None:
         self.woken = True
@@ -127,6 +136,69 @@ class DoneListener:
             except Exception:
                 log.exception("done listener lost Redis; subscribing again")
                 time.sleep(1)
+
+
+class AsyncDoneListener:
+    """The same subscription held by a task on one event loop (the Invoke
+    fast path's in daphne): a message wakes its waiter right there, with no
+    thread and no cross-thread hand-off in between."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.waiters: dict[str, Waiter] = {}
+        self.subscribed = asyncio.Event()
+        self.task: asyncio.Task | None = None
+        self.prefix = f"{settings.STRATUS_INSTANCE}:done:"
+
+    async def expect(self, request_id) -> Waiter:
+        """Register before the row is handed over, so the message cannot be missed."""
+        if self.task is None or self.task.done():
+            self.task = self.loop.create_task(self._listen())
+        if not self.subscribed.is_set():
+            # Only until Redis confirms; if it is down, waiters read their row.
+            try:
+                await asyncio.wait_for(self.subscribed.wait(), 5)
+            except TimeoutError:
+                pass
+        waiter = Waiter(self.loop)
+        self.waiters[str(request_id)] = waiter
+        return waiter
+
+    def forget(self, request_id) -> None:
+        self.waiters.pop(str(request_id), None)
+
+    async def _listen(self) -> None:
+        while True:
+            client = redis.asyncio.Redis.from_url(
+                settings.REDIS_URL, socket_timeout=None, health_check_interval=30
+            )
+            try:
+                pubsub = client.pubsub()
+                await pubsub.psubscribe(self.prefix + "*")
+                async for message in pubsub.listen():
+                    if message["type"] == "psubscribe":
+                        self.subscribed.set()
+                    elif message["type"] == "pmessage":
+                        waiter = self.waiters.get(message["channel"].decode()[len(self.prefix):])
+                        if waiter is not None:
+                            waiter.wake_here(message["data"])
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("async done listener lost Redis; subscribing again")
+                self.subscribed.clear()
+                await asyncio.sleep(1)
+            finally:
+                await client.aclose()
+
+
+_async_listeners: dict[asyncio.AbstractEventLoop, AsyncDoneListener] = {}
+
+
+def async_listener(loop: asyncio.AbstractEventLoop) -> AsyncDoneListener:
+    if loop not in _async_listeners:
+        _async_listeners[loop] = AsyncDoneListener(loop)
+    return _async_listeners[loop]
 
 
 _listener: DoneListener | None = None

@@ -41,3 +41,28 @@ def test_a_blocking_waiter():
     assert waiter.wait(0.01) is False
     threading.Timer(0.01, waiter.wake).start()
     assert waiter.wait(5) is True
+
+
+def test_the_async_listener_wakes_its_waiter_on_its_own_loop(redis_url, settings):
+    import redis
+
+    from invocations.done_listener import AsyncDoneListener
+
+    settings.REDIS_URL = redis_url
+    publisher = redis.Redis.from_url(redis_url)
+
+    async def go():
+        loop = asyncio.get_running_loop()
+        done = AsyncDoneListener(loop)
+        waiter = await done.expect("r-1")
+        other = await done.expect("r-2")
+        # Subscribed before expect() returned, so this cannot be missed.
+        await loop.run_in_executor(None, publisher.publish, done.prefix + "r-1", b'{"status": "failed"}')
+        woken = await waiter.wait_async(5)
+        not_woken = await other.wait_async(0.05)
+        done.forget("r-1")
+        done.forget("r-2")
+        done.task.cancel()
+        return woken, not_woken, waiter.outcome(), done.waiters
+
+    assert run(go()) == (True, False, {"status": "failed"}, {})

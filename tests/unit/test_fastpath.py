@@ -76,13 +76,13 @@ def test_it_answers_an_unsigned_invoke_with_a_lambda_error(monkeypatch):
     app = fastpath.InvokeFastPath(inner)
 
     class NoRedis:
-        def expect(self, request_id, loop=None):
+        async def expect(self, request_id):
             return None
 
         def forget(self, request_id):
             return None
 
-    monkeypatch.setattr(fastpath, "listener", lambda: NoRedis())
+    monkeypatch.setattr(fastpath, "async_listener", lambda loop: NoRedis())
     status, body = run(call(app, scope("/2015-03-31/functions/x/invocations"), b"{}"))
     assert status == 403
     assert "Missing Authentication Token" in json.loads(body)["message"]
