@@ -31,8 +31,13 @@ log = logging.getLogger(__name__)
 POP_TIMEOUT_S = 5
 
 
-def key() -> str:
-    return f"{settings.STRATUS_INSTANCE}:lane"
+PRIORITIES = ("high", "normal", "low")
+
+
+def key(priority: str = "normal") -> str:
+    """One list per priority: BRPOP serves the first non-empty key it is
+    given, so a high-priority call never waits behind normal ones."""
+    return f"{settings.STRATUS_INSTANCE}:lane:{priority}"
 
 
 # Pushes the request id with, one per line after it, the live groups that
@@ -48,21 +53,22 @@ redis.call('LPUSH', KEYS[1], message)
 _push_script = None
 
 
-def push(request_id, groups: list[str]) -> bool:
+def push(request_id, groups: list[str], priority: str = "normal") -> bool:
     """Hand a committed sync row to a worker, with which of its live
     `groups` are watched; False when Redis refused (the caller falls back
     to Celery)."""
+    lane = key(priority if priority in PRIORITIES else "normal")
     global _push_script
     try:
         client = live.redis_client()
         if not live.on_redis_layer():
             # No group keys to look at (an in-memory layer): assume watched.
-            client.lpush(key(), "\n".join([str(request_id), *groups]))
+            client.lpush(lane, "\n".join([str(request_id), *groups]))
             return True
         if _push_script is None:
             _push_script = client.register_script(_PUSH)
         _push_script(
-            keys=[key(), *(live.group_key(g) for g in groups)],
+            keys=[lane, *(live.group_key(g) for g in groups)],
             args=[str(request_id), *groups], client=client,
         )
         return True
@@ -82,7 +88,7 @@ def serve(stop: threading.Event | None = None) -> None:
             if client is None:
                 # The socket timeout must outlast the server-side BRPOP wait.
                 client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=POP_TIMEOUT_S + 10)
-            item = client.brpop([key()], timeout=POP_TIMEOUT_S)
+            item = client.brpop([key(p) for p in PRIORITIES], timeout=POP_TIMEOUT_S)
         except Exception:
             log.exception("sync lane lost Redis; trying again")
             client = None

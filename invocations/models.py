@@ -260,7 +260,7 @@ def hand_over_sync(inv: "Invocation") -> None:
     from invocations import lane, live
 
     groups = [live.inv_group(inv.request_id), live.fn_group(inv.function_id)]
-    if not lane.push(inv.request_id, groups):
+    if not lane.push(inv.request_id, groups, inv.priority):
         queue_task(inv.request_id, inv.priority)
 
 

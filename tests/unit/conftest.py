@@ -9,7 +9,7 @@ def lane_pushes(monkeypatch):
 
     pushed = []
 
-    def push(request_id, groups):
+    def push(request_id, groups, priority="normal"):
         pushed.append(str(request_id))
         return True
 

@@ -110,9 +110,30 @@ def test_a_lane_thread_runs_what_is_pushed_and_survives_a_failing_run(real_redis
     # First in, first out; the failing run did not stop the thread.
     assert [rid for rid, _ in ran] == ["boom", "r-1", "r-2"]
     assert all(watched == [] for _, watched in ran)  # no group has members
-    assert real_redis.llen(lane.key()) == 0
+    assert all(real_redis.llen(lane.key(p)) == 0 for p in lane.PRIORITIES)
     thread.join(timeout=lane.POP_TIMEOUT_S + 5)
     assert not thread.is_alive()
+
+
+def test_a_high_priority_call_is_served_before_waiting_normal_ones(real_redis, monkeypatch):
+    ran = []
+    monkeypatch.setattr(runner, "run_sync", lambda request_id, watched: ran.append(request_id))
+    monkeypatch.setattr(lane, "close_old_connections", lambda: None)
+    monkeypatch.setattr(lane, "POP_TIMEOUT_S", 1)
+    # Queued while no worker listens: two normal calls, then a high and a low one.
+    for request_id, priority in [("n-1", "normal"), ("n-2", "normal"), ("h-1", "high"), ("l-1", "low")]:
+        assert lane.push(request_id, [], priority)
+    stop = threading.Event()
+    thread = threading.Thread(target=lane.serve, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while len(ran) < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        stop.set()
+    assert ran == ["h-1", "n-1", "n-2", "l-1"]
+    thread.join(timeout=lane.POP_TIMEOUT_S + 5)
 
 
 def test_lane_threads_start_once_per_process(monkeypatch):
@@ -126,3 +147,14 @@ def test_lane_threads_start_once_per_process(monkeypatch):
         time.sleep(0.01)
     time.sleep(0.05)
     assert sorted(started) == ["sync-lane-0", "sync-lane-1"]
+
+
+def test_a_sync_row_goes_on_the_lane_of_its_priority(
+    real_redis, make_function, django_capture_on_commit_callbacks
+):
+    fn = make_function()
+    with django_capture_on_commit_callbacks(execute=True):
+        inv = Invocation.submit(fn, "{}", invocation_type="RequestResponse", source="http",
+                                priority="high")
+    assert real_redis.lrange(lane.key("high"), 0, -1) == [str(inv.request_id).encode()]
+    assert real_redis.llen(lane.key("normal")) == 0
