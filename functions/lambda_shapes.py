@@ -36,7 +36,11 @@ def function_configuration(fn: Function) -> dict:
 
 
 def get_function(fn: Function, code_location: str) -> dict:
-    return {
+    shape = {
         "Configuration": function_configuration(fn),
         "Code": {"RepositoryType": "S3", "Location": code_location},
     }
+    if fn.reserved_concurrency is not None:
+        # As Lambda: present only when the function has a reservation.
+        shape["Concurrency"] = {"ReservedConcurrentExecutions": fn.reserved_concurrency}
+    return shape

@@ -185,6 +185,14 @@ def test_it_gets_a_function_with_a_code_url(lam, client, make_function):
     data = b"".join(download.streaming_content)
     assert data == fn.code.zip_path.read_bytes()
     assert zipfile.ZipFile(io.BytesIO(data)).namelist() == ["lambda_function.py"]
+    assert "Concurrency" not in resp
+
+
+def test_get_function_reports_reserved_concurrency(lam, make_function):
+    make_function("hello")
+    lam.put_function_concurrency(FunctionName="hello", ReservedConcurrentExecutions=3)
+    resp = lam.get_function(FunctionName="hello")
+    assert resp["Concurrency"] == {"ReservedConcurrentExecutions": 3}
 
 
 def test_it_refuses_a_forged_code_url(client):
