@@ -6,7 +6,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from invocations import pool, runner
+from invocations import concurrency, hooks, pool, runner
 from invocations.models import Invocation, queue_task
 
 
@@ -37,21 +37,30 @@ def reconcile() -> int:
 def fail_abandoned() -> int:
     """Rows left `running` far past their deadline: their worker died. Sync
     callers have long given up, and running a handler twice is not ours to
-    decide for them, so the row is closed as failed."""
+    decide for them, so the row is closed as failed, and then treated like
+    any other final failure: its reserved-concurrency slot is given back and
+    the finish hooks run (an async event gets its dead letter and on-failure
+    destination)."""
     count = 0
     now = timezone.now()
-    for inv in Invocation.objects.filter(status="running").select_related("function")[:500]:
+    for inv in Invocation.objects.filter(status="running").select_related("function__team")[:500]:
         deadline = inv.started_at + timedelta(seconds=inv.function.timeout_s + 120)
-        if deadline < now:
-            count += Invocation.objects.filter(request_id=inv.request_id, status="running").update(
-                status="failed",
-                finished_at=now,
-                error={
-                    "errorType": "Runtime.WorkerLost",
-                    "errorMessage": "The worker running this invocation stopped before it finished.",
-                    "stackTrace": [],
-                },
-            )
+        if deadline >= now:
+            continue
+        closed = Invocation.objects.filter(request_id=inv.request_id, status="running").update(
+            status="failed",
+            finished_at=now,
+            error={
+                "errorType": "Runtime.WorkerLost",
+                "errorMessage": "The worker running this invocation stopped before it finished.",
+                "stackTrace": [],
+            },
+        )
+        if closed:
+            count += 1
+            inv.refresh_from_db()
+            concurrency.release_for(inv.function, inv.request_id)
+            hooks.run_finished(inv)
     return count
 
 

@@ -128,6 +128,24 @@ def test_the_reconciler_fails_rows_abandoned_by_a_dead_worker(make_function):
     assert inv.status == "failed" and inv.error["errorType"] == "Runtime.WorkerLost"
 
 
+def test_an_abandoned_async_event_is_dead_lettered_and_sent_on(monkeypatch, make_function):
+    from invocations.models import DeadLetter, EventInvokeConfig
+
+    monkeypatch.setattr(tasks.run, "apply_async", lambda args, **kw: None)
+    fn = make_function()
+    sink = make_function("sink")
+    EventInvokeConfig.objects.create(function=fn, on_failure=sink.arn)
+    inv = Invocation.objects.create(function=fn, status="running", invocation_type="Event",
+                                    attempts=1, started_at=timezone.now() - timedelta(hours=1))
+    assert tasks.fail_abandoned() == 1
+    dead = DeadLetter.objects.get(invocation=inv)
+    assert dead.error["errorType"] == "Runtime.WorkerLost"
+    assert Invocation.objects.filter(function=sink, source="destination").count() == 1
+    # Closed once: a second pass finds nothing to do.
+    assert tasks.fail_abandoned() == 0
+    assert DeadLetter.objects.count() == 1
+
+
 def test_a_worker_runs_the_current_configuration_after_an_update(monkeypatch, fake_env):
     from functions import service
     from invocations import concurrency
