@@ -30,6 +30,12 @@ def team_group(team_id) -> str:
     return f"team-{team_id}"
 
 
+def invocation_groups(request_id, function_id) -> list[str]:
+    """Where an invocation's running row and log lines go: its own page and
+    its function's pages."""
+    return [inv_group(request_id), fn_group(function_id)]
+
+
 def done_channel(request_id) -> str:
     return f"{settings.STRATUS_INSTANCE}:done:{request_id}"
 

@@ -259,7 +259,7 @@ def hand_over_sync(inv: "Invocation") -> None:
     """A caller is waiting: the sync lane, or Celery if Redis refused it."""
     from invocations import lane, live
 
-    groups = [live.inv_group(inv.request_id), live.fn_group(inv.function_id)]
+    groups = live.invocation_groups(inv.request_id, inv.function_id)
     if not lane.push(inv.request_id, groups, inv.priority):
         queue_task(inv.request_id, inv.priority)
 

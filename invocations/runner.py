@@ -160,12 +160,13 @@ def _run_claimed(inv: Invocation, watched: list[str] | None) -> str:
 
 def _finish(inv: Invocation, logs: LogStream, reuse=None, **fields) -> None:
     """Record the outcome; `reuse` is a healthy environment to pool again."""
+    text = logs.text()
     try:
-        if delivery.retry_later(inv, logs.text(), **fields):
+        if delivery.retry_later(inv, text, **fields):
             if reuse is not None:
                 pool.release(reuse)
             return
-        inv.finish(logs=logs.text(), **fields)
+        inv.finish(logs=text, **fields)
     finally:
         concurrency.release_for(inv.function, inv.request_id)
     _announce_final(inv, reuse)
@@ -182,7 +183,7 @@ def _announce_final(inv: Invocation, reuse=None) -> None:
 
 
 def live_groups(inv: Invocation) -> list[str]:
-    return [live.inv_group(inv.request_id), live.fn_group(inv.function_id)]
+    return live.invocation_groups(inv.request_id, inv.function_id)
 
 
 def announce_started(inv: Invocation, watched: list[str] | None = None) -> list[str]:
