@@ -2,8 +2,8 @@
 
 Invoke is the one call made many times a second, and looking the function
 up was a fifth of the web's work for it. The copy is dropped at once when
-this process saves or deletes the function (signals below, and
-concurrency.set_reserved), and lives at most TTL_S, so another web process's
+this process saves or deletes the function (the signals below; every
+change to a function is a save), and lives at most TTL_S, so another web process's
 change is seen within a second. The worker never uses it: it reads the
 function's current revision with the invocation row itself."""
 

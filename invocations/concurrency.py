@@ -21,7 +21,6 @@ import redis
 from django.conf import settings
 from django.utils import timezone
 
-from functions import lookup
 from functions.models import Function
 from invocations import live
 
@@ -109,9 +108,8 @@ def clean_reserved(value) -> int | None:
 def set_reserved(fn: Function, value: int | None) -> None:
     fn.reserved_concurrency = value
     # No new revision: warm environments stay valid, only admission changes.
-    Function.objects.filter(pk=fn.pk).update(reserved_concurrency=value)
-    # update() sends no signal: drop this process's Invoke copy by hand.
-    lookup.forget(fn)
+    # A save (not update()) so post_save reaches functions.lookup's copy.
+    fn.save(update_fields=["reserved_concurrency"])
 
 
 # Used by the callers -------------------------------------------------------
