@@ -108,19 +108,32 @@ def _split_function_name(value: str) -> tuple[str | None, str, str | None]:
     )
 
 
-def _get_function(request: HttpRequest, key: ApiKey, function_name: str, *, fast: bool = False) -> Function:
-    """The key's team's function. `fast` (Invoke) takes functions.lookup's
-    copy of the row; the code bundle is then read only if something uses it."""
+def _function_name(request: HttpRequest, key: ApiKey, function_name: str) -> tuple[str, errors.LambdaError]:
+    """The bare name the call means in the key's team, and the error to
+    raise when there is no such function; another account or a version
+    other than $LATEST is "not found" at once."""
     account, name, qualifier = _split_function_name(function_name)
     qualifier = request.GET.get("Qualifier") or qualifier
     own = key.team.account_id
     missing = errors.not_found(_arn(account or own, name, qualifier))
     if account not in (None, own) or qualifier not in (None, LATEST):
         raise missing
-    if fast:
-        fn = lookup.function(key.team, name)
-    else:
-        fn = Function.objects.select_related("team", "code").filter(team=key.team, name=name).first()
+    return name, missing
+
+
+def _get_function(request: HttpRequest, key: ApiKey, function_name: str) -> Function:
+    name, missing = _function_name(request, key, function_name)
+    fn = Function.objects.select_related("team", "code").filter(team=key.team, name=name).first()
+    if fn is None:
+        raise missing
+    return fn
+
+
+def _invoked_function(request: HttpRequest, key: ApiKey, function_name: str) -> Function:
+    """_get_function for Invoke, from functions.lookup's copy of the row
+    (the code bundle is read only if something uses it)."""
+    name, missing = _function_name(request, key, function_name)
+    fn = lookup.function(key.team, name)
     if fn is None:
         raise missing
     return fn
@@ -318,7 +331,7 @@ def invoke(
     limit = ASYNC_PAYLOAD_MAX if invocation_type == "Event" else SYNC_PAYLOAD_MAX
     if len(request.body) > limit:
         raise errors.too_large(limit, f"the Invoke operation with InvocationType {invocation_type}")
-    fn = _get_function(request, key, function_name, fast=True)
+    fn = _invoked_function(request, key, function_name)
     try:
         event = request.body.decode() or "{}"
         json.loads(event)
