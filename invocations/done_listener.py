@@ -84,24 +84,40 @@ def _resolve(future: asyncio.Future, value: bool) -> None:
         future.set_result(value)
 
 
-class DoneListener:
+class _Subscription:
+    """What both listeners share: the channel pattern, and the waiters by
+    request id that its messages wake."""
+
     def __init__(self) -> None:
         self.waiters: dict[str, Waiter] = {}
-        self.lock = threading.Lock()
-        self.subscribed = threading.Event()
-        self.thread: threading.Thread | None = None
-        self.pid: int | None = None
         self.prefix = f"{settings.STRATUS_INSTANCE}:done:"
 
-    def expect(self, request_id, loop: asyncio.AbstractEventLoop | None = None) -> Waiter:
-        """Register before the task is queued, so the message cannot be missed."""
-        self._start()
-        waiter = Waiter(loop)
+    def _register(self, request_id, waiter: Waiter) -> Waiter:
         self.waiters[str(request_id)] = waiter
         return waiter
 
     def forget(self, request_id) -> None:
         self.waiters.pop(str(request_id), None)
+
+    def _waiter_for(self, message: dict) -> Waiter | None:
+        return self.waiters.get(message["channel"].decode()[len(self.prefix):])
+
+
+class DoneListener(_Subscription):
+    """For blocking callers: a thread holds the subscription and wakes them
+    through their Event."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
+        self.subscribed = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.pid: int | None = None
+
+    def expect(self, request_id) -> Waiter:
+        """Register before the task is queued, so the message cannot be missed."""
+        self._start()
+        return self._register(request_id, Waiter())
 
     def _start(self) -> None:
         with self.lock:
@@ -129,26 +145,23 @@ class DoneListener:
                 for message in pubsub.listen():
                     if message["type"] == "psubscribe":
                         self.subscribed.set()
-                    elif message["type"] == "pmessage":
-                        waiter = self.waiters.get(message["channel"].decode()[len(self.prefix):])
-                        if waiter is not None:
-                            waiter.wake(message["data"])
+                    elif message["type"] == "pmessage" and (waiter := self._waiter_for(message)):
+                        waiter.wake(message["data"])
             except Exception:
                 log.exception("done listener lost Redis; subscribing again")
                 time.sleep(1)
 
 
-class AsyncDoneListener:
+class AsyncDoneListener(_Subscription):
     """The same subscription held by a task on one event loop (the Invoke
     fast path's in daphne): a message wakes its waiter right there, with no
     thread and no cross-thread hand-off in between."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__()
         self.loop = loop
-        self.waiters: dict[str, Waiter] = {}
         self.subscribed = asyncio.Event()
         self.task: asyncio.Task | None = None
-        self.prefix = f"{settings.STRATUS_INSTANCE}:done:"
 
     async def expect(self, request_id) -> Waiter:
         """Register before the row is handed over, so the message cannot be missed."""
@@ -160,12 +173,7 @@ class AsyncDoneListener:
                 await asyncio.wait_for(self.subscribed.wait(), 5)
             except TimeoutError:
                 pass
-        waiter = Waiter(self.loop)
-        self.waiters[str(request_id)] = waiter
-        return waiter
-
-    def forget(self, request_id) -> None:
-        self.waiters.pop(str(request_id), None)
+        return self._register(request_id, Waiter(self.loop))
 
     async def _listen(self) -> None:
         while True:
@@ -178,10 +186,8 @@ class AsyncDoneListener:
                 async for message in pubsub.listen():
                     if message["type"] == "psubscribe":
                         self.subscribed.set()
-                    elif message["type"] == "pmessage":
-                        waiter = self.waiters.get(message["channel"].decode()[len(self.prefix):])
-                        if waiter is not None:
-                            waiter.wake_here(message["data"])
+                    elif message["type"] == "pmessage" and (waiter := self._waiter_for(message)):
+                        waiter.wake_here(message["data"])
             except asyncio.CancelledError:
                 raise
             except Exception:
