@@ -19,16 +19,23 @@ def role_in(user, team) -> str | None:
     return m.role if m else None
 
 
-def get_function_for_user(user, function_id, *, write: bool = False) -> Function:
+def get_team_object_for_user(queryset, object_id, user, *, write: bool = False, what: str):
+    """The object of `queryset` (a model with a `team`) with this id in one of
+    the user's teams: 404 otherwise, also for an id that is not an id;
+    403 when `write` and the user is read-only in that team."""
     try:
-        fn = Function.objects.select_related("team", "code").get(
-            id=function_id, team__membership__user=user
-        )
-    except (Function.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such function.") from None
+        obj = queryset.get(id=object_id, team__membership__user=user)
+    except (queryset.model.DoesNotExist, ValueError, TypeError):
+        raise Http404(f"No such {what}.") from None
     if write:
-        check_write(user, fn.team)
-    return fn
+        check_write(user, obj.team)
+    return obj
+
+
+def get_function_for_user(user, function_id, *, write: bool = False) -> Function:
+    return get_team_object_for_user(
+        Function.objects.select_related("team", "code"), function_id, user, write=write, what="function"
+    )
 
 
 def can_write(user, team) -> bool:
