@@ -38,16 +38,20 @@ def api_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     return wrapper
 
 
-def _not_found(kind: str, name: str) -> errors.LambdaError:
-    return errors.LambdaError(404, "ResourceNotFoundException", f"{kind} not found: {name}")
+def _named(model, key: ApiKey, name: str):
+    """The key's team's topic or queue of that name, or 404."""
+    obj = model.objects.select_related("team").filter(team=key.team, name=name).first()
+    if obj is None:
+        raise errors.LambdaError(
+            404, "ResourceNotFoundException", f"{model._meta.verbose_name.title()} not found: {name}"
+        )
+    return obj
 
 
 @api_view
 def publish(request: HttpRequest, key: ApiKey, name: str) -> HttpResponse:
     body = json_body(request)
-    topic = Topic.objects.select_related("team").filter(team=key.team, name=name).first()
-    if topic is None:
-        raise _not_found("Topic", name)
+    topic = _named(Topic, key, name)
     msg = topics.publish(
         topic, body.get("Message"), body.get("Subject"), body.get("MessageAttributes")
     )
@@ -57,9 +61,7 @@ def publish(request: HttpRequest, key: ApiKey, name: str) -> HttpResponse:
 @api_view
 def send(request: HttpRequest, key: ApiKey, name: str) -> HttpResponse:
     body = json_body(request)
-    queue = Queue.objects.select_related("team").filter(team=key.team, name=name).first()
-    if queue is None:
-        raise _not_found("Queue", name)
+    queue = _named(Queue, key, name)
     msg = queues.send(
         queue, body.get("MessageBody"), body.get("MessageAttributes"), body.get("DelaySeconds", 0),
         sender_id=key.access_key_id,
