@@ -134,8 +134,7 @@ def _select(model, alias: str, where: tuple, extra: tuple):
     qn = connection.ops.quote_name
     table = qn(model._meta.db_table)
     columns, converters = _columns(model, alias, extra)
-    conditions = " AND ".join(f"{table}.{qn(_field(model, name).column)} = %s" for name in where)
-    return f"SELECT {columns} FROM {table} WHERE {conditions}", converters
+    return f"SELECT {columns} FROM {table} WHERE {_where(model, connection, where)}", converters
 
 
 @cache
