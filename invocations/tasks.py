@@ -47,18 +47,20 @@ def fail_abandoned() -> int:
         deadline = inv.started_at + timedelta(seconds=inv.function.timeout_s + 120)
         if deadline >= now:
             continue
-        closed = Invocation.objects.filter(request_id=inv.request_id, status="running").update(
-            status="failed",
-            finished_at=now,
-            error={
+        lost = {
+            "status": "failed",
+            "finished_at": now,
+            "error": {
                 "errorType": "Runtime.WorkerLost",
                 "errorMessage": "The worker running this invocation stopped before it finished.",
                 "stackTrace": [],
             },
-        )
-        if closed:
+        }
+        if Invocation.objects.filter(request_id=inv.request_id, status="running").update(**lost):
             count += 1
-            inv.refresh_from_db()
+            # Only this UPDATE changed the row: no need to read it back.
+            for field, value in lost.items():
+                setattr(inv, field, value)
             concurrency.release_for(inv.function, inv.request_id)
             hooks.run_finished(inv)
     return count
