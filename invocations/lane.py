@@ -61,10 +61,6 @@ def push(request_id, groups: list[str], priority: str = "normal") -> bool:
     global _push_script
     try:
         client = live.redis_client()
-        if not live.on_redis_layer():
-            # No group keys to look at (an in-memory layer): assume watched.
-            client.lpush(lane, "\n".join([str(request_id), *groups]))
-            return True
         if _push_script is None:
             _push_script = client.register_script(_PUSH)
         _push_script(

@@ -121,13 +121,9 @@ def watched(groups: list[str]) -> list[str]:
     return _watched(redis_client().pipeline(transaction=False), groups)
 
 
-def on_redis_layer() -> bool:
-    return settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
-
-
 def _watched(pipe, groups: list[str]) -> list[str]:
     """Run `pipe` with an EXISTS for each group appended; the groups present."""
-    on_redis = on_redis_layer()
+    on_redis = settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
     if on_redis:
         for group in groups:
             pipe.exists(group_key(group))
