@@ -45,25 +45,28 @@ class Lease:
 
 def lease(fn: Function) -> Lease:
     """A warm idle environment for the function's revision, or a new one."""
-    now = timezone.now()
     recent = _recent.pop(fn.revision, None)
-    if recent is not None:
-        # The environment this process pooled last: one UPDATE, no SELECT.
-        idle = {"id": recent.id, "state": "idle"}
-        if fastsql.update(Environment, idle, {"state": "busy", "leased_at": now}):
-            recent.state, recent.leased_at = "busy", now
-            return Lease(recent, cold=False, init_ms=None)
-    # Most recently used first: the others stay idle and get reaped, so a
+    # First the environment this process pooled last (no SELECT), then the
+    # most recently used others: the rest stay idle and get reaped, so a
     # burst's extra environments scale back down.
+    if recent is not None and _take(recent):
+        return Lease(recent, cold=False, init_ms=None)
     candidates = Environment.objects.filter(revision=fn.revision, state="idle").order_by(
         "-last_used_at"
     )[:8]
     for env in candidates:
-        taken = Environment.objects.filter(id=env.id, state="idle").update(state="busy", leased_at=now)
-        if taken == 1:
-            env.state, env.leased_at = "busy", now
+        if _take(env):
             return Lease(env, cold=False, init_ms=None)
     return _start(fn)
+
+
+def _take(env: Environment) -> bool:
+    """idle -> busy: a conditional UPDATE that one worker alone can win."""
+    now = timezone.now()
+    if fastsql.update(Environment, {"id": env.id, "state": "idle"}, {"state": "busy", "leased_at": now}):
+        env.state, env.leased_at = "busy", now
+        return True
+    return False
 
 
 def _start(fn: Function) -> Lease:
