@@ -13,22 +13,30 @@ app.conf.CELERY_DB_REUSE_MAX = 1000
 app.autodiscover_tasks()
 
 
-# The sync lane (invocations/lane.py): every process that runs tasks also
-# pops sync invocations. Prefork children and the solo pool announce
+# Every process that runs invocations beats (invocations.nodes) and pops
+# sync calls (invocations.lane). Prefork children and the solo pool announce
 # themselves with worker_process_init; a thread pool runs tasks in the worker
-# itself, so it gets one lane thread per pool thread.
+# itself, so it gets one lane thread per pool thread. The worker's main
+# process records sync calls and looks after its node (invocations.node_upkeep).
 @worker_process_init.connect
-def _start_sync_lane(**_):
-    from invocations import lane
+def _start_process(**_):
+    from invocations import lane, nodes
 
+    nodes.start_heartbeat()
     lane.start_threads(1)
 
 
 @worker_ready.connect
-def _start_sync_lane_for_threads(sender=None, **_):
+def _start_main(sender=None, **_):
+    from celery.concurrency.solo import TaskPool as SoloPool
     from celery.concurrency.thread import TaskPool as ThreadPool
 
-    from invocations import lane
+    from invocations import lane, node_upkeep, nodes
 
-    if isinstance(getattr(sender, "pool", None), ThreadPool):
-        lane.start_threads(sender.controller.concurrency)
+    queues = {q.name for q in sender.app.amqp.queues.consume_from.values()} if sender else set()
+    serves_invocations = "invocations" in queues
+    pool = getattr(sender, "pool", None)
+    if serves_invocations and isinstance(pool, ThreadPool | SoloPool):
+        nodes.start_heartbeat()
+        lane.start_threads(sender.controller.concurrency if isinstance(pool, ThreadPool) else 1)
+    node_upkeep.start(serves_invocations)

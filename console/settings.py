@@ -2,6 +2,7 @@
 (see console/env.py); the defaults give a working local setup."""
 
 import secrets
+import socket
 from pathlib import Path
 
 import dj_database_url
@@ -143,7 +144,14 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"invocations.run": {"queue": "invocations"}}
+# Periodic tasks have a queue and a worker of their own (bin/serve), so a
+# backlog of invocations never delays a schedule, the reconciler or a poll.
+CELERY_TASK_ROUTES = {
+    "invocations.run": {"queue": "invocations"},
+    "invocations.reconcile": {"queue": "periodic"},
+    "triggers.fire_due_schedules": {"queue": "periodic"},
+    "messaging.poll_queues": {"queue": "periodic"},
+}
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Longer than the longest function timeout (900 s), so Redis does not
     # hand a running task to a second worker.
@@ -160,10 +168,6 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile": {
         "task": "invocations.reconcile",
         "schedule": envfloat("STRATUS_RECONCILE_INTERVAL", 30.0),
-    },
-    "reap": {
-        "task": "invocations.reap",
-        "schedule": envfloat("STRATUS_REAP_INTERVAL", 60.0),
     },
     # Schedule triggers: claims are conditional UPDATEs, so a second beat is
     # harmless; a stale tick (busy workers) expires instead of piling up.
@@ -195,6 +199,23 @@ STRATUS_PIDS_LIMIT = envint("STRATUS_PIDS_LIMIT", 256)
 STRATUS_NOFILE = envint("STRATUS_NOFILE", 1024)
 STRATUS_LOG_CAP = 256 * 1024
 STRATUS_RUNTIMES = ["python3.11"]
+# The node: one Docker engine (the worker's DOCKER_HOST) and the workers that
+# use it. Environments belong to a node; a worker leases only its own.
+STRATUS_NODE = envstr("STRATUS_NODE") or socket.gethostname()
+# How long a sync call may wait for a worker before the platform gives up on
+# it; a call given up on is taken off the lane and never runs.
+STRATUS_SYNC_QUEUE_WAIT = envfloat("STRATUS_SYNC_QUEUE_WAIT", 30.0)
+# Generic environments kept started per runtime and node, for first calls.
+STRATUS_POOL_SIZE = envint("STRATUS_POOL_SIZE", 2)
+# Seconds between a worker's heartbeats; a worker silent for
+# STRATUS_WORKER_LOST_AFTER seconds is gone and its running rows are retried.
+STRATUS_HEARTBEAT = envfloat("STRATUS_HEARTBEAT", 5.0)
+STRATUS_WORKER_LOST_AFTER = envfloat("STRATUS_WORKER_LOST_AFTER", 20.0)
+# Seconds between a node's maintenance rounds (reaper, pool refill).
+STRATUS_REAP_INTERVAL = envfloat("STRATUS_REAP_INTERVAL", 10.0)
+# Threads per web process for the database work of the fast doors (Invoke,
+# HTTP routes) when their caches miss.
+STRATUS_API_THREADS = envint("STRATUS_API_THREADS", 32)
 
 LOGGING = {
     "version": 1,

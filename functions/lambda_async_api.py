@@ -11,8 +11,9 @@ invocations.delivery's and invocations.concurrency's."""
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from functions import lambda_errors as errors
-from functions.lambda_api import _get_function, json_body, _not_supported, require_write, lambda_view
+from awsapi import errors
+from awsapi.guard import api_view, json_body, require_write
+from functions.lambda_api import _get_function, _not_supported
 from functions.models import ApiKey, Function
 from invocations import concurrency, delivery
 from invocations.models import EventInvokeConfig
@@ -36,8 +37,8 @@ def _config_shape(fn: Function, config: EventInvokeConfig) -> dict:
     }
 
 
-def _no_config(fn: Function) -> errors.LambdaError:
-    return errors.LambdaError(
+def _no_config(fn: Function) -> errors.AwsError:
+    return errors.AwsError(
         404, "ResourceNotFoundException",
         f"The function {fn.arn} doesn't have an EventInvokeConfig",
     )
@@ -73,7 +74,7 @@ def _store(fn: Function, body: dict, base: delivery.Settings) -> HttpResponse:
     return JsonResponse(_config_shape(fn, delivery.save_config(fn, cleaned)))
 
 
-@lambda_view
+@api_view
 def event_invoke_config_view(request: HttpRequest, key: ApiKey, function_name: str) -> HttpResponse:
     fn = _get_function(request, key, function_name)
     if request.method == "GET":
@@ -96,7 +97,7 @@ def event_invoke_config_view(request: HttpRequest, key: ApiKey, function_name: s
         return _store(fn, body, delivery.settings_of(delivery.config_for(fn)))
 
 
-@lambda_view
+@api_view
 def concurrency_view(request: HttpRequest, key: ApiKey, function_name: str) -> HttpResponse:
     fn = _get_function(request, key, function_name)
     if request.method == "GET":

@@ -14,11 +14,6 @@ urlpatterns = [
         name="lambda-configuration",
     ),
     path("functions/<str:function_name>/code", lambda_api.code_view, name="lambda-code-update"),
-    path(
-        "functions/<str:function_name>/invocations",
-        lambda_api.invocations_view,
-        name="lambda-invoke",
-    ),
     # Not an AWS path: where GetFunction's Code.Location points.
     path("stratus-code/<str:token>", lambda_api.code_download, name="lambda-code"),
     # Anything else answers in the API's error shape, not an HTML 404.

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
+from awsapi import arns
 from functions import crypto
 
 RUNTIME_CHOICES = [(r, r) for r in settings.STRATUS_RUNTIMES]
@@ -89,10 +90,7 @@ class Function(models.Model):
 
     @property
     def arn(self) -> str:
-        return (
-            f"arn:aws:lambda:{settings.STRATUS_REGION}:{self.team.account_id}"
-            f":function:{self.name}"
-        )
+        return arns.function_arn(self.team.account_id, self.name)
 
     def touch_revision(self) -> None:
         self.revision = uuid.uuid4()

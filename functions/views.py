@@ -26,9 +26,10 @@ from functions.forms import (
     UploadCodeForm,
 )
 from functions.models import Function, TestEvent
-from invocations import waiting
+from invocations import dispatch
+from invocations.done import Done
 from invocations.forms import AsyncConfigForm
-from invocations.models import STATUSES
+from invocations.models import STATUSES, Invocation
 from invocations.stats import stats_for
 
 TABS = ["code", "configuration", "test", "invocations", "triggers"]
@@ -313,15 +314,17 @@ def invoke(request: HttpRequest, function_id) -> HttpResponse:
         if request.htmx:
             return render(request, "invocations/_result_panel.html", {"form": form})
         return _render_detail(request, fn, "test", test_form=form)
-    # Returns at once: the worker streams logs and the outcome to the page.
-    inv = waiting.submit_sync(fn, event, source="console")
-    if inv.status == "throttled":
-        form.add_error("event", inv.error["errorMessage"])
+    # Returns at once: the worker streams logs and the outcome to the
+    # function's page, which shows this invocation's panel meanwhile.
+    started = dispatch.start_sync(fn, event, source="console")
+    if isinstance(started, Done):
+        form.add_error("event", (started.error or {}).get("errorMessage") or started.status)
         if request.htmx:
             return render(request, "invocations/_result_panel.html", {"form": form})
         return _render_detail(request, fn, "test", status=429, test_form=form)
+    inv = Invocation(request_id=started, function=fn, status="queued", source="console", event=event)
     if not request.htmx:
-        return redirect("inv-detail", inv.request_id)
+        return redirect(_detail_url(fn, "test"))
     return render(request, "invocations/_result_panel.html", {"inv": inv})
 
 

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from invocations.models import Environment, Invocation
+from invocations.models import Environment, Invocation, Worker
 
 
 @admin.register(Invocation)
@@ -24,9 +24,17 @@ class InvocationAdmin(admin.ModelAdmin):
 
 @admin.register(Environment)
 class EnvironmentAdmin(admin.ModelAdmin):
-    list_display = ("id", "function", "state", "invocations_count", "created_at", "last_used_at")
-    list_filter = ("state",)
-    readonly_fields = (
-        "id", "function", "revision", "container_id", "socket_path",
-        "created_at", "leased_at", "last_used_at", "invocations_count",
-    )
+    list_display = ("id", "node", "function", "state", "memory_mb", "created_at", "specialised_at")
+    list_filter = ("node", "state")
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+
+@admin.register(Worker)
+class WorkerAdmin(admin.ModelAdmin):
+    list_display = ("id", "node", "pid", "started_at", "heartbeat_at")
+    list_filter = ("node",)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]

@@ -7,22 +7,21 @@ never both take the last one: purge expired holders, then add ours if there
 is room. A slot is given back when the row finishes; a holder whose process
 died without giving it back expires (its function timeout plus a margin).
 
-Sync calls take the slot in the web process before the row exists and are
-refused (429) when the function is full. Async rows take it in the worker
-just before claiming; when the function is full the task is put back with a
-short countdown, and that wait is not an attempt. With a limit of 0 (Lambda's
+Sync calls take the slot in the web process before the call is handed over
+and are refused (429) when the function is full; the worker gives it back
+with the answer. Async rows take it in the worker just before claiming;
+when the function is full, admit() says how long to wait (the dispatcher
+puts the task back), and that wait is not an attempt. With a limit of 0 (Lambda's
 "throttle everything") async rows stay queued without a task: the reconciler
 looks at them again every STRATUS_REQUEUE_AFTER seconds, and they expire
 (EventAgeExceeded) once older than the function's maximum event age."""
 
 from __future__ import annotations
 
-import redis
 from django.conf import settings
-from django.utils import timezone
 
 from functions.models import Function
-from invocations import live
+from invocations import redis_link
 
 # The most a function may reserve; Lambda's default account limit.
 MAX_RESERVED = 1000
@@ -55,10 +54,6 @@ class ReservedConcurrencyError(ValueError):
     """A reserved concurrency value that cannot be stored; says why."""
 
 
-def redis_client() -> redis.Redis:
-    return live.redis_client()
-
-
 def _key(function_id) -> str:
     return f"{settings.STRATUS_INSTANCE}:concurrency:{function_id}"
 
@@ -66,7 +61,7 @@ def _key(function_id) -> str:
 def acquire(function_id, request_id, limit: int, ttl_s: float) -> int:
     """FULL, TAKEN, or ALREADY_HELD (the holder's expiry is renewed)."""
     global _acquire_script
-    client = redis_client()
+    client = redis_link.client()
     if _acquire_script is None:
         # Made once: a Script hashes its source and then runs by EVALSHA.
         _acquire_script = client.register_script(_ACQUIRE)
@@ -79,12 +74,12 @@ _acquire_script = None
 
 
 def release(function_id, request_id) -> None:
-    redis_client().zrem(_key(function_id), str(request_id))
+    redis_link.client().zrem(_key(function_id), str(request_id))
 
 
 def holders(function_id) -> int:
     """How many slots are held now (expired holders included until purged)."""
-    return int(redis_client().zcard(_key(function_id)))
+    return int(redis_link.client().zcard(_key(function_id)))
 
 
 def clean_reserved(value) -> int | None:
@@ -115,12 +110,33 @@ def set_reserved(fn: Function, value: int | None) -> None:
 # Used by the callers -------------------------------------------------------
 
 
-def take_for_sync(fn: Function, request_id, wait_s: float) -> bool:
-    """The web process's slot for a sync call; False when the function is full."""
-    if fn.reserved_concurrency is None:
-        return True
-    ttl = fn.timeout_s + wait_s + EXPIRY_MARGIN_S
-    return acquire(fn.id, request_id, fn.reserved_concurrency, ttl) != FULL
+def throttle_error(fn: Function) -> dict:
+    """Lambda's refusal of a call over the function's reserved concurrency."""
+    if fn.reserved_concurrency == 0:
+        message = (
+            f"Rate Exceeded: {fn.name} has a reserved concurrency of 0, so every call is "
+            "throttled; raise it (Configuration tab, PutFunctionConcurrency) to run it."
+        )
+    else:
+        message = (
+            f"Rate Exceeded: {fn.name} already runs its reserved concurrency of "
+            f"{fn.reserved_concurrency}; try again when one finishes."
+        )
+    return {"errorType": "TooManyRequestsException", "errorMessage": message}
+
+
+async def take_async(client, fn: Function, request_id, ttl_s: float) -> bool:
+    """The web's slot for a sync call (an asyncio Redis client); False when
+    the function is full."""
+    script = getattr(client, "acquire_script", None)
+    if script is None:
+        script = client.acquire_script = client.register_script(_ACQUIRE)
+    state = await script(keys=[_key(fn.id)], args=[str(request_id), fn.reserved_concurrency, ttl_s])
+    return int(state) != FULL
+
+
+async def release_async(client, fn: Function, request_id) -> None:
+    await client.zrem(_key(fn.id), str(request_id))
 
 
 class Admission:
@@ -138,31 +154,23 @@ class Admission:
             release(self.fn.id, self.request_id)
 
 
-def admit(fn: Function, request_id) -> Admission | None:
-    """None when the function is full; the caller puts the task back."""
+def admit(fn: Function, request_id) -> Admission | float:
+    """An async row's slot, or the seconds to wait before trying again
+    (the function is full; invocations.dispatch.wait_for_slot carries that
+    out)."""
     if fn.reserved_concurrency is None:
         return Admission(fn, request_id, taken=False)
     state = acquire(fn.id, request_id, fn.reserved_concurrency, fn.timeout_s + EXPIRY_MARGIN_S)
     if state == FULL:
-        return None
+        return WAIT_COUNTDOWN_S
     return Admission(fn, request_id, taken=state == TAKEN)
+
+
+def release_to(pipe, function_id, request_id) -> None:
+    """Queue giving a slot back on a Redis pipeline."""
+    pipe.zrem(_key(function_id), str(request_id))
 
 
 def release_for(fn: Function, request_id) -> None:
     if fn.reserved_concurrency is not None:
-        release(fn.id, request_id)
-
-
-def wait_for_slot(inv) -> None:
-    """Put a full function's async row back in line, without an attempt."""
-    from invocations.models import Invocation, queue_task
-
-    if inv.function.reserved_concurrency == 0:
-        # Throttled entirely: no task loop; the reconciler re-queues the row
-        # now and then, and it expires by its maximum event age.
-        return
-    # A fresh queued_at tells the reconciler this row's task is not lost.
-    Invocation.objects.filter(request_id=inv.request_id, status="queued").update(
-        queued_at=timezone.now()
-    )
-    queue_task(inv.request_id, inv.priority, countdown=WAIT_COUNTDOWN_S)
+        redis_link.quietly(lambda c: c.zrem(_key(fn.id), str(request_id)), "concurrency release")

@@ -1,10 +1,12 @@
 """Lambda's async delivery: retries with backoff, maximum event age,
 destinations and dead letters, for invocations of type Event.
 
-The runner asks `retry_later()` before it finalises a failed async row, and
-`expire_if_too_old()` before it runs one; everything that follows a final
-outcome (the attempt record, the dead letter, the destination record) is the
-finish hook `after_finish`, registered in InvocationsConfig.ready().
+These are policies: the runner asks `retry_wait()` before it finalises a
+failed async row and `expiry_error()` before it runs one, and
+invocations.dispatch carries out the answer. Everything that follows a
+final outcome (the attempt record, the dead letter, the destination
+record) is the finish hook `after_finish`, registered in
+InvocationsConfig.ready().
 
 Sync invocations are never retried, and queue-batch invocations (source
 "queue") are left to the queue's visibility timeout and maxReceiveCount."""
@@ -21,16 +23,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from functions.models import Function
-from invocations import destinations
+from invocations import destinations, dispatch
 from invocations.destinations import DestinationError
-from invocations.models import (
-    Attempt,
-    DeadLetter,
-    EventInvokeConfig,
-    Invocation,
-    cap_logs,
-    queue_task,
-)
+from invocations.models import Attempt, DeadLetter, EventInvokeConfig, Invocation
 
 log = logging.getLogger(__name__)
 
@@ -138,69 +133,39 @@ def backoff_s(attempt: int) -> float:
     return base * settings.STRATUS_RETRY_BACKOFF_SCALE
 
 
-def expire_if_too_old(inv: Invocation) -> bool:
-    """queued -> expired for an async row past its maximum event age, without
-    running it. True when this call expired the row."""
+def expiry_error(inv: Invocation) -> dict | None:
+    """The EventAgeExceeded error when a queued async row is past its
+    maximum event age (it must not run; invocations.dispatch.expire does
+    that), else None."""
     if not _delivers(inv) or inv.status != "queued":
-        return False
+        return None
     # No maximum age is under AGE_MIN_S: a younger event (nearly every one)
     # needs no look at the function's config.
     if timezone.now() - inv.created_at <= timedelta(seconds=AGE_MIN_S):
-        return False
+        return None
     config = config_for(inv.function)
     if not _too_old(inv, config):
-        return False
-    now = timezone.now()
-    error = {
+        return None
+    return {
         "errorType": "EventAgeExceeded",
         "errorMessage": (
             f"The event was not processed within the maximum event age "
             f"({config.maximum_event_age_s} s) after {inv.attempts} attempt(s)."
         ),
     }
-    changed = Invocation.objects.filter(request_id=inv.request_id, status="queued").update(
-        status="expired", finished_at=now, error=error
-    )
-    if changed != 1:
-        return False
-    inv.status, inv.finished_at, inv.error = "expired", now, error
-    return True
 
 
-def retry_later(inv: Invocation, logs: str, *, status: str, error: dict | None = None,
-                duration_ms: float = 0.0, **_outcome) -> bool:
-    """For a failed async attempt with retries left: record the attempt, put
-    the row back to queued and queue its task after the backoff. True when
-    the row will be retried, so the runner must not finalise it."""
+def retry_wait(inv: Invocation, status: str) -> float | None:
+    """After attempt number inv.attempts ended `status`: the backoff in
+    seconds before the next attempt, or None when this outcome is final
+    (sync, a queue batch, success, no retries left, or too old). Lambda: 2
+    retries by default, 1 min then 2 min apart."""
     if not _delivers(inv) or status not in RETRYABLE:
-        return False
+        return None
     config = config_for(inv.function)
     if inv.attempts > config.maximum_retry_attempts or _too_old(inv, config):
-        return False
-    wait = backoff_s(inv.attempts)
-    now = timezone.now()
-    note = (
-        f"[Stratus] attempt {inv.attempts} ended {status}"
-        f"{': ' + error.get('errorType', '') if error else ''}; retrying in {wait:.2f} s\n"
-    )
-    with transaction.atomic():
-        Attempt.objects.create(
-            invocation=inv, number=inv.attempts, status=status, error=error,
-            started_at=inv.started_at, finished_at=now, duration_ms=round(duration_ms, 2),
-        )
-        # running -> queued: the conditional UPDATE loses to the reconciler
-        # if it already closed the row (a worker thought dead).
-        changed = Invocation.objects.filter(request_id=inv.request_id, status="running").update(
-            status="queued", queued_at=now + timedelta(seconds=wait), error=error,
-            logs=cap_logs(inv.logs + logs + note),
-        )
-        if changed != 1:
-            transaction.set_rollback(True)
-            return False
-        request_id, priority = inv.request_id, inv.priority
-        transaction.on_commit(lambda: queue_task(request_id, priority, countdown=wait))
-    inv.status = "queued"
-    return True
+        return None
+    return backoff_s(inv.attempts)
 
 
 # After the final outcome -----------------------------------------------------
@@ -299,8 +264,8 @@ def redrive(dead: DeadLetter) -> Invocation | None:
         )
         if changed != 1:
             return None
-        inv = Invocation.submit(
-            dead.function, dead.event, invocation_type="Event", source="redrive",
+        inv = dispatch.submit_async(
+            dead.function, dead.event, source="redrive",
             trigger=f"redrive:{dead.pk}", origin={"dead_letter": str(dead.pk)},
         )
         DeadLetter.objects.filter(pk=dead.pk).update(redrive_invocation=inv)

@@ -1,27 +1,25 @@
 """Destinations of async invocations: ARNs of a function, a topic or a
 queue in the same team, checked when configured and resolved when used.
 
-Topics and queues belong to the messaging app, which is imported lazily:
-this module only needs its four lookup and send functions."""
+Each kind of destination is registered by the app that owns it, from its
+AppConfig.ready(): functions here (the engine runs them), topics and queues
+by the messaging app. The engine never imports a service app: an ARN whose
+service has no registered kind is simply not a usable destination."""
 
 from __future__ import annotations
 
 import json
 import logging
-import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
 
+from awsapi import arns
 from functions.models import Function, Team
+from invocations import dispatch
 
 log = logging.getLogger(__name__)
-
-_ARN = re.compile(
-    r"^arn:aws:(?P<service>lambda|sns|sqs):(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
-    r"(?P<rest>.+)$"
-)
-KINDS = {"lambda": "function", "sns": "topic", "sqs": "queue"}
 
 
 class DestinationError(ValueError):
@@ -29,64 +27,62 @@ class DestinationError(ValueError):
 
 
 @dataclass(frozen=True)
+class Kind:
+    """A kind of destination.
+
+    service: the ARN's service ("lambda", "sns", "sqs"); label: what the
+    console calls it ("function", "topic", "queue"); find(team, arn): the
+    object or None; deliver(target, body, source_request_id, priority):
+    send the invocation record (JSON text); choices(team, exclude): (ARN,
+    label) pairs for the console's selects."""
+
+    service: str
+    label: str
+    find: Callable[[Team, str], object | None]
+    deliver: Callable[[object, str, object, str], None]
+    choices: Callable[[Team, object | None], list[tuple[str, str]]]
+    # The resource part of the ARN: e.g. "function:NAME" for Lambda.
+    example: str = "NAME"
+
+
+_kinds: dict[str, Kind] = {}
+
+
+def register(kind: Kind) -> None:
+    _kinds[kind.service] = kind
+
+
+@dataclass(frozen=True)
 class Destination:
-    kind: str  # "function", "topic" or "queue"
+    kind: Kind
     arn: str
-    name: str
-
-
-def function_arn(team: Team, name: str) -> str:
-    return f"arn:aws:lambda:{settings.STRATUS_REGION}:{team.account_id}:function:{name}"
 
 
 def parse(team: Team, arn: str) -> Destination:
     """The destination an ARN names, if its shape, region and account fit."""
-    match = _ARN.match(arn.strip())
-    if not match:
+    examples = ", ".join(f"arn:aws:{k.service}:REGION:ACCOUNT:{k.example}" for k in _kinds.values())
+    try:
+        parsed = arns.parse(arn)
+    except arns.ArnError:
+        raise DestinationError(f"{arn!r} is not a destination ARN: use {examples}.") from None
+    kind = _kinds.get(parsed.service)
+    if kind is None:
+        raise DestinationError(f"{arn!r} is not a destination ARN: use {examples}.")
+    if parsed.region != settings.STRATUS_REGION:
         raise DestinationError(
-            f"{arn!r} is not a destination ARN: use arn:aws:lambda:REGION:ACCOUNT:function:NAME, "
-            "arn:aws:sns:REGION:ACCOUNT:TOPIC or arn:aws:sqs:REGION:ACCOUNT:QUEUE."
+            f"The destination {arn} is in region {parsed.region}; this server is {settings.STRATUS_REGION}."
         )
-    service, region, account, rest = match.group("service", "region", "account", "rest")
-    if region != settings.STRATUS_REGION:
-        raise DestinationError(
-            f"The destination {arn} is in region {region}; this server is {settings.STRATUS_REGION}."
-        )
-    if account != team.account_id:
+    if parsed.account != team.account_id:
         raise DestinationError(
             f"The destination {arn} belongs to another account; use one of team "
             f"{team.name}'s ({team.account_id})."
         )
-    if service == "lambda":
-        if not rest.startswith("function:") or ":" in rest[len("function:"):]:
-            raise DestinationError(
-                f"{arn!r} is not a function ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME)."
-            )
-        rest = rest[len("function:"):]
-    elif ":" in rest:
-        raise DestinationError(f"{arn!r} is not a {KINDS[service]} ARN.")
-    return Destination(KINDS[service], arn.strip(), rest)
-
-
-def _messaging():
-    """messaging.api, or None where the messaging app is not installed."""
-    try:
-        from messaging import api
-    except ImportError:
-        return None
-    return api
+    return Destination(kind, arn.strip())
 
 
 def resolve(team: Team, dest: Destination):
-    """The Function, topic or queue object, or None if it does not exist."""
-    if dest.kind == "function":
-        return Function.objects.filter(team=team, name=dest.name).first()
-    api = _messaging()
-    if api is None:
-        return None
-    if dest.kind == "topic":
-        return api.find_topic_by_arn(team, dest.arn)
-    return api.find_queue_by_arn(team, dest.arn)
+    """The function, topic or queue, or None if it does not exist."""
+    return dest.kind.find(team, dest.arn)
 
 
 def validate(fn: Function, arn: str) -> str:
@@ -95,31 +91,23 @@ def validate(fn: Function, arn: str) -> str:
     if not arn:
         return ""
     dest = parse(fn.team, arn)
-    if dest.kind == "function" and dest.name == fn.name:
+    target = resolve(fn.team, dest)
+    if isinstance(target, Function) and target.pk == fn.pk:
         # Every success (or failure) would invoke the function again, forever.
         raise DestinationError(f"A function cannot be its own destination ({arn}).")
-    if resolve(fn.team, dest) is None:
+    if target is None:
         raise DestinationError(
             f"The destination {arn} does not exist in team {fn.team.name}: "
-            f"create the {dest.kind} first, or pick one that exists."
+            f"create the {dest.kind.label} first, or pick one that exists."
         )
     return dest.arn
 
 
 def choices(team: Team, exclude: Function | None = None) -> list[tuple[str, str]]:
     """(ARN, label) for the console's destination selects."""
-    options = [
-        (function_arn(team, fn.name), f"Function {fn.name}")
-        for fn in Function.objects.filter(team=team).order_by("name")
-        if exclude is None or fn.pk != exclude.pk
-    ]
-    try:
-        from messaging.models import Queue, Topic
-    except ImportError:
-        return options
-    for label, model in (("Topic", Topic), ("Queue", Queue)):
-        items = model.objects.filter(team=team).order_by("name")
-        options += [(item.arn, f"{label} {item.name}") for item in items]
+    options: list[tuple[str, str]] = []
+    for kind in _kinds.values():
+        options += kind.choices(team, exclude)
     return options
 
 
@@ -127,21 +115,48 @@ def send(team: Team, arn: str, record: dict, *, source_request_id, priority: str
     """Deliver a destination record. A destination deleted since it was
     configured is logged and skipped: the event is in the dead letters (on
     failure) or the invocation's record (on success) all the same."""
-    from invocations.models import Invocation
-
-    dest = parse(team, arn)
+    try:
+        dest = parse(team, arn)
+    except DestinationError as e:
+        log.warning("destination of %s unusable: %s", source_request_id, e)
+        return
     target = resolve(team, dest)
     if target is None:
         log.warning("destination %s of %s no longer exists; skipped", arn, source_request_id)
         return
-    body = json.dumps(record)
-    if dest.kind == "function":
-        Invocation.submit(
-            target, body, invocation_type="Event", source="destination", priority=priority,
-            trigger=f"destination:{source_request_id}",
-            origin={"destination_of": str(source_request_id)},
-        )
-    elif dest.kind == "topic":
-        _messaging().publish(target, body)
-    else:
-        _messaging().send(target, body)
+    dest.kind.deliver(target, json.dumps(record), source_request_id, priority)
+
+
+# Functions: the engine's own kind -------------------------------------------
+
+
+def _find_function(team: Team, arn: str) -> Function | None:
+    try:
+        account, name, qualifier = arns.split_function_name(arn)
+    except arns.ArnError:
+        return None
+    if account != team.account_id or qualifier not in (None, "$LATEST"):
+        return None
+    return Function.objects.select_related("team", "code").filter(team=team, name=name).first()
+
+
+def _deliver_to_function(target: Function, body: str, source_request_id, priority: str) -> None:
+    dispatch.submit_async(
+        target, body, source="destination", priority=priority,
+        trigger=f"destination:{source_request_id}",
+        origin={"destination_of": str(source_request_id)},
+    )
+
+
+def _function_choices(team: Team, exclude) -> list[tuple[str, str]]:
+    return [
+        (arns.function_arn(team.account_id, fn.name), f"Function {fn.name}")
+        for fn in Function.objects.filter(team=team).order_by("name")
+        if exclude is None or fn.pk != exclude.pk
+    ]
+
+
+FUNCTION = Kind(
+    service="lambda", label="function", find=_find_function, deliver=_deliver_to_function,
+    choices=_function_choices, example="function:NAME",
+)

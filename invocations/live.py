@@ -1,19 +1,19 @@
-"""Live updates: rendered HTML fragments sent to Channels groups, and the
-pub/sub message that wakes a caller waiting for a sync result.
+"""Carrying rendered fragments (invocations.fragments) to Channels groups.
 
-Workers send from a thread of their own with one long-lived event loop, so a
-send costs the task nothing and fragments arrive in the order they were sent
-(one queue, drained by one coroutine)."""
+Workers send from a thread of their own with one long-lived event loop, so
+a send costs the invocation nothing and fragments arrive in the order they
+were sent (one queue, drained by one coroutine). Live views are best
+effort: while Redis is down nothing is sent, and nothing fails."""
 
 import asyncio
-import json
 import logging
 import os
 import threading
 
-import redis
 from channels.layers import get_channel_layer
 from django.conf import settings
+
+from invocations import redis_link
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +34,6 @@ def invocation_groups(request_id, function_id) -> list[str]:
     """Where an invocation's running row and log lines go: its own page and
     its function's pages."""
     return [inv_group(request_id), fn_group(function_id)]
-
-
-def done_channel(request_id) -> str:
-    return f"{settings.STRATUS_INSTANCE}:done:{request_id}"
 
 
 class _Sender:
@@ -80,8 +76,8 @@ class _Sender:
                 for group in groups:
                     try:
                         await layer.group_send(group, message)
-                    except Exception:
-                        log.exception("live update to %s failed", group)
+                    except Exception as e:  # noqa: BLE001 - live views are best effort
+                        redis_link.outage.failed(f"live update to {group}", e)
 
     def send(self, groups: list[str], html: str) -> None:
         with self.lock:
@@ -94,18 +90,8 @@ _sender = _Sender()
 
 
 def send(groups: list[str], html: str) -> None:
-    _sender.send(groups, html)
-
-
-_redis = {}
-
-
-def redis_client() -> redis.Redis:
-    pid = os.getpid()
-    if pid not in _redis:
-        _redis.clear()
-        _redis[pid] = redis.Redis.from_url(settings.REDIS_URL)
-    return _redis[pid]
+    if groups:
+        _sender.send(groups, html)
 
 
 def group_key(group: str) -> str:
@@ -114,48 +100,21 @@ def group_key(group: str) -> str:
     return f"{settings.CHANNEL_LAYERS['default']['CONFIG'].get('prefix', 'asgi')}:group:{group}"
 
 
+def on_redis() -> bool:
+    return settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+
+
 def watched(groups: list[str]) -> list[str]:
-    """The groups someone is connected to. Rendering and sending fragments
-    costs a worker more than the invocation itself, so nobody watching
-    means nothing is rendered."""
-    return _watched(redis_client().pipeline(transaction=False), groups)
+    """The groups someone is connected to (none while Redis is down).
+    Rendering and sending fragments costs a worker more than the invocation
+    itself, so nobody watching means nothing is rendered."""
+    if not on_redis():
+        return list(groups)
 
-
-def _watched(pipe, groups: list[str]) -> list[str]:
-    """Run `pipe` with an EXISTS for each group appended; the groups present."""
-    on_redis = settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
-    if on_redis:
+    def ask(client) -> list[str]:
+        pipe = client.pipeline(transaction=False)
         for group in groups:
             pipe.exists(group_key(group))
-    replies = pipe.execute()
-    if not on_redis:
-        return list(groups)
-    present = replies[len(replies) - len(groups):]
-    return [g for g, there in zip(groups, present, strict=True) if there]
+        return [g for g, there in zip(groups, pipe.execute(), strict=True) if there]
 
-
-# A sync caller's answer rides on the done message when it is this small or
-# smaller, so the web process need not read the row back; Invoke's LogType
-# Tail wants the last 4 KB of the log, and the last 4096 characters always
-# hold the last 4096 bytes.
-DONE_INLINE_MAX = 256 * 1024
-DONE_LOG_TAIL_CHARS = 4096
-
-
-def done_message(inv) -> bytes:
-    if not inv.is_finished or len(inv.result or "") > DONE_INLINE_MAX:
-        return b"1"
-    return json.dumps({
-        "status": inv.status,
-        "result": inv.result,
-        "error": inv.error,
-        "logs_tail": (inv.logs or "")[-DONE_LOG_TAIL_CHARS:],
-    }).encode()
-
-
-def announce_done(inv, groups: list[str]) -> list[str]:
-    """Wake the sync caller, and ask in the same round trip which of
-    `groups` someone is watching (the final row is shown to those)."""
-    pipe = redis_client().pipeline(transaction=False)
-    pipe.publish(done_channel(inv.request_id), done_message(inv))
-    return _watched(pipe, groups)
+    return redis_link.quietly(ask, "live groups", default=[])

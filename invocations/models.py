@@ -1,14 +1,13 @@
 import json
-import logging
 import math
 import uuid
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import models
 from django.utils import timezone
 
-from console import fastsql
 from functions.models import Function
+from invocations import fastsql
 
 STATUSES = [
     ("queued", "Queued"),
@@ -51,27 +50,6 @@ def cap_logs(text: str) -> str:
     return marker + data[-(cap - len(marker)):].decode("utf-8", errors="ignore")
 
 
-# Per worker process: functions by id, as of the revision last run.
-_functions: dict = {}
-# Read with the invocation: whether the cached function is still current.
-_FUNCTION_NOW = {
-    "function_revision": (Function, "revision", "function"),
-    "function_reserved": (Function, "reserved_concurrency", "function"),
-}
-
-
-def _with_function(inv: "Invocation | None") -> "Invocation | None":
-    if inv is None:
-        return None
-    fn = _functions.get(inv.function_id)
-    if fn is None or fn.revision != inv.function_revision:
-        fn = Function.objects.select_related("team", "code").get(id=inv.function_id)
-        _functions[fn.id] = fn
-    fn.reserved_concurrency = inv.function_reserved
-    inv.function = fn
-    return inv
-
-
 class Invocation(models.Model):
     request_id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="invocations")
@@ -101,6 +79,10 @@ class Invocation(models.Model):
     # Source-specific facts the finish hooks need (a queue batch's message ids,
     # the invocation a destination event came from).
     origin = models.JSONField(null=True, blank=True)
+    # The node (Docker engine) it ran on, and the worker process that claimed
+    # it: the reconciler retries a running row whose worker stopped beating.
+    node = models.CharField(max_length=64, blank=True, default="")
+    claimed_by = models.CharField(max_length=100, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at"]
@@ -118,75 +100,30 @@ class Invocation(models.Model):
         return self.status in ERRORS
 
     @classmethod
-    def submit(
-        cls,
-        fn: Function,
-        event: str,
-        *,
-        invocation_type: str,
-        source: str,
-        request_id=None,
-        priority: str = "normal",
-        trigger: str = "",
-        origin: dict | None = None,
-    ) -> "Invocation":
-        """Store the row, then queue its task once the row is committed: a
-        task never arrives for a row that is not there yet."""
-        inv = cls(
-            request_id=request_id or uuid.uuid4(),
-            function=fn,
-            event=event,
-            invocation_type=invocation_type,
-            source=source,
-            memory_size_mb=fn.memory_mb,
-            priority=priority,
-            trigger=trigger,
-            origin=origin,
-        )
-        # One INSERT is atomic on its own; outside a transaction on_commit
-        # runs at once, inside one it waits for the commit.
-        fastsql.insert(inv)
-        if invocation_type == "RequestResponse":
-            transaction.on_commit(lambda: hand_over_sync(inv))
-        else:
-            transaction.on_commit(lambda: queue_task(inv.request_id, priority))
-        return inv
+    def load(cls, request_id) -> "Invocation | None":
+        """The row with its function and team, or None."""
+        return cls.objects.select_related("function__team", "function__code").filter(
+            request_id=request_id
+        ).first()
 
-    @classmethod
-    def load_for_run(cls, request_id) -> "Invocation | None":
-        """The row with its function, for a worker about to run it: one
-        SELECT, with the function taken from this process's cache unless
-        its revision (code or configuration) or reserved concurrency moved."""
-        return _with_function(fastsql.get(cls, {"request_id": request_id}, extra=_FUNCTION_NOW))
-
-    @classmethod
-    def claim_for_run(cls, request_id) -> "Invocation | None":
-        """claim() and load_for_run() in one statement, for a row with
-        nothing to decide before its claim (a sync row the web admitted);
-        None when it was not queued (claimed already, or gone)."""
-        inv = fastsql.update_returning(
-            cls, {"request_id": request_id, "status": "queued"},
-            {"status": "running", "started_at": timezone.now()},
-            increment=("attempts",), extra=_FUNCTION_NOW,
-        )
-        return _with_function(inv)
-
-
-    def claim(self) -> bool:
-        """queued -> running. A conditional UPDATE that changes exactly one
-        row, so a task delivered twice (reconciler, redelivery) runs once."""
+    def claim(self, worker: str, node: str) -> bool:
+        """queued -> running, by `worker` on `node`. A conditional UPDATE
+        that changes exactly one row, so a task delivered twice (reconciler,
+        redelivery) runs once."""
         now = timezone.now()
         changed = fastsql.update(
-            Invocation, {"request_id": self.request_id, "status": "queued"},
-            {"status": "running", "started_at": now}, increment=("attempts",),
+            Invocation, {"request_id": self.request_id, "status": "queued", "attempts": self.attempts},
+            {"status": "running", "started_at": now, "claimed_by": worker, "node": node},
+            increment=("attempts",),
         )
         if changed == 1:
             # Only the claimer changes a queued row, so no need to re-read it.
             self.status, self.started_at, self.attempts = "running", now, self.attempts + 1
+            self.claimed_by, self.node = worker, node
             return True
         return False
 
-    def finish(
+    def set_outcome(
         self,
         *,
         status: str,
@@ -197,32 +134,33 @@ class Invocation(models.Model):
         init_duration_ms: float | None = None,
         max_memory_used_mb: int | None = None,
         cold_start: bool = False,
-    ) -> bool:
-        """running -> a final status, once."""
-        billed = max(1, math.ceil(duration_ms))
+    ) -> None:
+        """Fill in the final fields (in memory): durations in ms, billed
+        duration rounded up to 1 ms (Lambda), logs with Lambda's REPORT line
+        appended after any earlier attempts' logs and capped at 256 KB."""
         self.status = status
         self.result = result
         self.error = error
         self.duration_ms = round(duration_ms, 2)
-        self.billed_duration_ms = billed
+        self.billed_duration_ms = max(1, math.ceil(duration_ms))
         self.init_duration_ms = round(init_duration_ms, 2) if init_duration_ms is not None else None
         self.max_memory_used_mb = max_memory_used_mb
         self.cold_start = cold_start
         self.finished_at = timezone.now()
-        # self.logs holds earlier attempts' logs when an async event was retried.
         self.logs = cap_logs(self.logs + logs + self.report_line() + "\n")
-        changed = fastsql.update(Invocation, {"request_id": self.request_id, "status": "running"}, dict(
-            status=self.status,
-            result=self.result,
-            error=self.error,
-            logs=self.logs,
-            duration_ms=self.duration_ms,
-            billed_duration_ms=self.billed_duration_ms,
-            init_duration_ms=self.init_duration_ms,
-            max_memory_used_mb=self.max_memory_used_mb,
-            cold_start=self.cold_start,
-            finished_at=self.finished_at,
-        ))
+
+    def finish(self, **outcome) -> bool:
+        """running -> a final status (set_outcome's fields), once, and only
+        by the attempt that claimed it: a worker thought lost whose row was
+        retried meanwhile (attempts moved on) changes nothing."""
+        self.set_outcome(**outcome)
+        where = {"request_id": self.request_id, "status": "running", "attempts": self.attempts}
+        changed = fastsql.update(Invocation, where, {
+            name: getattr(self, name) for name in (
+                "status", "result", "error", "logs", "duration_ms", "billed_duration_ms",
+                "init_duration_ms", "max_memory_used_mb", "cold_start", "finished_at",
+            )
+        })
         return changed == 1
 
     def report_line(self) -> str:
@@ -255,45 +193,39 @@ class Invocation(models.Model):
         return json.dumps(self.error, indent=2) if self.error else ""
 
 
-def hand_over_sync(inv: "Invocation") -> None:
-    """A caller is waiting: the sync lane, or Celery if Redis refused it."""
-    from invocations import lane, live
-
-    groups = live.invocation_groups(inv.request_id, inv.function_id)
-    if not lane.push(inv.request_id, groups, inv.priority):
-        queue_task(inv.request_id, inv.priority)
-
-
-def queue_task(request_id, priority: str = "normal", countdown: float | None = None) -> None:
-    """Queue the row's task. A broker that is down does not fail the caller:
-    the row is stored, and the reconciler queues it later."""
-    from invocations.tasks import run
-
-    try:
-        run.apply_async(
-            (str(request_id),), priority=CELERY_PRIORITY.get(priority, 3), countdown=countdown
-        )
-    except Exception:
-        logging.getLogger(__name__).exception(
-            "could not queue %s; the reconciler will retry", request_id
-        )
-
-
 class Environment(models.Model):
-    """A running container that serves one function revision, one invocation
-    at a time. Rows are the pool that every worker process shares."""
+    """A container on one node: generic (started, no function yet) or
+    serving one function revision, one invocation at a time. Written when
+    it starts, is specialised and is removed; which environments are idle
+    or busy right now lives in Redis (invocations.pool), so a warm call
+    writes nothing here."""
 
-    STATES = [("starting", "Starting"), ("idle", "Idle"), ("busy", "Busy")]
+    STATES = [("generic", "Generic"), ("ready", "Ready")]
     id = models.CharField(max_length=32, primary_key=True)
+    node = models.CharField(max_length=64, db_index=True, default="")
+    runtime = models.CharField(max_length=20, default="python3.11")
     function = models.ForeignKey(Function, on_delete=models.SET_NULL, null=True, related_name="environments")
-    revision = models.UUIDField(db_index=True)
+    revision = models.UUIDField(null=True, db_index=True)
+    memory_mb = models.PositiveIntegerField(default=128)
     container_id = models.CharField(max_length=80, blank=True)
-    socket_path = models.CharField(max_length=500, blank=True)
-    state = models.CharField(max_length=10, choices=STATES, default="starting")
+    state = models.CharField(max_length=10, choices=STATES, default="generic")
     created_at = models.DateTimeField(default=timezone.now)
-    leased_at = models.DateTimeField(null=True, blank=True)
-    last_used_at = models.DateTimeField(default=timezone.now)
-    invocations_count = models.PositiveIntegerField(default=0)
+    specialised_at = models.DateTimeField(null=True, blank=True)
+    # Set by the reaper when it first finds the environment neither idle,
+    # busy nor generic in Redis (e.g. Redis restarted); cleared when seen.
+    orphan_since = models.DateTimeField(null=True, blank=True)
+
+
+class Worker(models.Model):
+    """A worker process's heartbeat: it claims async rows and runs sync
+    calls. One whose heartbeat stops is gone, and the rows it held running
+    are failed attempts (Runtime.WorkerLost), retried by their policy."""
+
+    id = models.CharField(max_length=100, primary_key=True)
+    node = models.CharField(max_length=64)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField(default=timezone.now)
+    heartbeat_at = models.DateTimeField(default=timezone.now, db_index=True)
 
 
 class Attempt(models.Model):

@@ -1,30 +1,59 @@
-"""The pool of warm environments, shared by every worker process through the
-Environment table. Leasing is a conditional UPDATE (idle -> busy) that must
-change exactly one row, so two workers never share an environment."""
+"""Execution environments of this node, and which of them are free.
+
+Containers and their Environment rows are made when an environment starts
+and removed when it goes; which environments are idle or busy right now is
+kept in Redis, per node, so a warm call costs two Redis commands and no
+database write:
+
+| key | type | holds |
+|---|---|---|
+| `<instance>:idle:<node>:<revision>` | sorted set | idle environments of a function revision, scored by when they were last used |
+| `<instance>:busy:<node>` | hash | leased environment -> lease time (epoch seconds) |
+
+A lease pops the most recently used idle environment (ZPOPMAX, one Lua
+script with the busy mark), so two workers never share one and the rest
+age out and are reaped: a burst's extra environments scale back down. A
+worker leases only environments of its own node (STRATUS_NODE) and talks to
+its own Docker engine (DOCKER_HOST). The reaper (`reap`, run by every node's
+worker) removes idle environments past the keep-alive, those of old
+revisions or deleted functions, leases older than their function's timeout
+(the worker died), rows nobody accounts for (Redis restarted) and
+containers without a row."""
 
 import logging
 import os
 import shutil
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import docker
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
-from console import fastsql
 from functions.models import Function
-from invocations import sandbox
+from invocations import nodes, redis_link, sandbox
 from invocations.models import Environment
 from runtimes.build import runtime_image
 
 log = logging.getLogger(__name__)
 _clients: dict[int, docker.DockerClient] = {}
+# A lease older than its function's timeout plus this is a dead worker's.
+LOST_LEASE_MARGIN_S = 120
+
+_LEASE = """
+local got = redis.call('ZPOPMAX', KEYS[1])
+if #got == 0 then return false end
+redis.call('HSET', KEYS[2], got[1], ARGV[1])
+return got[1]
+"""
+_lease_script = None
 
 
 def docker_client() -> docker.DockerClient:
+    """This process's client of the node's engine (DOCKER_HOST)."""
     pid = os.getpid()
     if pid not in _clients:
         _clients.clear()
@@ -36,60 +65,113 @@ def platform_labels() -> dict:
     return {"stratus.platform": "stratus", "stratus.instance": settings.STRATUS_INSTANCE}
 
 
+def node_labels() -> dict:
+    return {**platform_labels(), "stratus.node": nodes.node()}
+
+
+def idle_key(revision, node: str | None = None) -> str:
+    return f"{settings.STRATUS_INSTANCE}:idle:{node or nodes.node()}:{revision}"
+
+
+def busy_key(node: str | None = None) -> str:
+    return f"{settings.STRATUS_INSTANCE}:busy:{node or nodes.node()}"
+
+
+def env_dir(env_id: str) -> Path:
+    return settings.STRATUS_ENV_DIR / env_id
+
+
+def socket_path(env_id: str) -> str:
+    return str(env_dir(env_id) / sandbox.SOCKET_NAME)
+
+
+def container_name(env_id: str) -> str:
+    return f"stratus-{env_id}"
+
+
 @dataclass
 class Lease:
-    env: Environment
+    """An environment held by one invocation until released or discarded."""
+
+    env_id: str
+    revision: str
     cold: bool
-    init_ms: float | None
+    init_ms: float | None = None
+
+    @property
+    def socket_path(self) -> str:
+        return socket_path(self.env_id)
+
+    @property
+    def container(self) -> str:
+        return container_name(self.env_id)
 
 
 def lease(fn: Function) -> Lease:
-    """A warm idle environment for the function's revision, or a new one."""
-    recent = _recent.pop(fn.revision, None)
-    # First the environment this process pooled last (no SELECT), then the
-    # most recently used others: the rest stay idle and get reaped, so a
-    # burst's extra environments scale back down.
-    if recent is not None and _take(recent):
-        return Lease(recent, cold=False, init_ms=None)
-    candidates = Environment.objects.filter(revision=fn.revision, state="idle").order_by(
-        "-last_used_at"
-    )[:8]
-    for env in candidates:
-        if _take(env):
-            return Lease(env, cold=False, init_ms=None)
-    return _start(fn)
+    """A warm idle environment of the function's revision on this node, or
+    a new one (cold). Raises what starting an environment raises."""
+    warm = take_idle(fn.revision)
+    if warm is not None:
+        return Lease(warm, str(fn.revision), cold=False)
+    return start(fn)
 
 
-def _take(env: Environment) -> bool:
-    """idle -> busy: a conditional UPDATE that one worker alone can win."""
-    now = timezone.now()
-    if fastsql.update(Environment, {"id": env.id, "state": "idle"}, {"state": "busy", "leased_at": now}):
-        env.state, env.leased_at = "busy", now
-        return True
-    return False
+def take_idle(revision) -> str | None:
+    """Pop an idle environment of `revision` and mark it busy; None when
+    there is none (or Redis is down: the call then starts one cold)."""
+    global _lease_script
+
+    def pop(client):
+        global _lease_script
+        if _lease_script is None:
+            _lease_script = client.register_script(_LEASE)
+        return _lease_script(keys=[idle_key(revision), busy_key()], args=[time.time()], client=client)
+
+    found = redis_link.quietly(pop, "environment lease")
+    return found.decode() if found else None
 
 
-def _start(fn: Function) -> Lease:
+def release_to(pipe, held: Lease) -> None:
+    """Queue, on a Redis pipeline, giving a healthy environment back."""
+    pipe.hdel(busy_key(), held.env_id)
+    pipe.zadd(idle_key(held.revision), {held.env_id: time.time()})
+
+
+def release(held: Lease) -> None:
+    """Give a healthy environment back (outside a pipeline)."""
+
+    def put(client):
+        pipe = client.pipeline(transaction=False)
+        release_to(pipe, held)
+        pipe.execute()
+
+    if redis_link.quietly(put, "environment release", default=False) is False:
+        # Nobody can lease it without Redis: rather than leak it, remove it.
+        discard(held.env_id)
+
+
+def start(fn: Function) -> Lease:
+    """Start an environment for the function (a cold start)."""
     env_id = uuid.uuid4().hex
-    socket_dir = settings.STRATUS_ENV_DIR / env_id
-    with transaction.atomic():
-        # The row exists before the container, so the reaper can find and
-        # remove a container whose worker died while starting it.
-        env = Environment.objects.create(
-            id=env_id, function=fn, revision=fn.revision, state="busy", leased_at=timezone.now()
-        )
+    # The row exists before the container, so the reaper can find and
+    # remove a container whose worker died while starting it.
+    Environment.objects.create(
+        id=env_id, node=nodes.node(), runtime=fn.runtime, function=fn, revision=fn.revision,
+        memory_mb=fn.memory_mb, state="ready", specialised_at=timezone.now(),
+    )
+    redis_link.quietly(lambda c: c.hset(busy_key(), env_id, time.time()), "environment lease")
     spec = sandbox.EnvironmentSpec(
         env_id=env_id,
         image=runtime_image(fn.runtime),
         code_dir=str(fn.code.files_dir),
-        socket_dir=str(socket_dir),
+        socket_dir=str(env_dir(env_id)),
         memory_mb=fn.memory_mb,
         handler=fn.handler,
         function_name=fn.name,
         function_version="$LATEST",
         env_vars=dict(fn.environment),
         labels={
-            **platform_labels(),
+            **node_labels(),
             "stratus.function": str(fn.id),
             "stratus.revision": str(fn.revision),
         },
@@ -101,64 +183,90 @@ def _start(fn: Function) -> Lease:
     )
     try:
         started = sandbox.start_environment(docker_client(), spec)
-    except Exception:
-        discard(env)
+    except BaseException:
+        discard(env_id)
         raise
-    env.container_id = started.container_id
-    env.socket_path = started.socket_path
-    env.save(update_fields=["container_id", "socket_path"])
-    return Lease(env, cold=True, init_ms=started.init_ms)
+    Environment.objects.filter(id=env_id).update(container_id=started.container_id)
+    return Lease(env_id, str(fn.revision), cold=True, init_ms=started.init_ms)
 
 
-def release(env: Environment) -> None:
-    env.invocations_count += 1
-    fastsql.update(Environment, {"id": env.id, "state": "busy"}, {
-        "state": "idle", "last_used_at": timezone.now(), "invocations_count": env.invocations_count,
-    })
-    _recent[env.revision] = env
+def discard(env_id: str) -> None:
+    """Remove the container, its folder, its row and its Redis marks."""
+    try:
+        sandbox.destroy(docker_client(), container_name(env_id))
+    except Exception:  # noqa: BLE001 - the reaper removes what is left
+        log.exception("could not remove environment %s", env_id)
+    shutil.rmtree(env_dir(env_id), ignore_errors=True)
+    Environment.objects.filter(id=env_id).delete()
+    redis_link.quietly(lambda c: c.hdel(busy_key(), env_id), "environment discard")
 
 
-# Per worker process: the environment it pooled last for each revision.
-_recent: dict = {}
-
-
-def discard(env: Environment) -> None:
-    """Remove the container, its socket folder and its row."""
-    if env.container_id:
-        try:
-            sandbox.destroy(docker_client(), env.container_id)
-        except Exception:
-            log.exception("could not remove container %s", env.container_id)
-    shutil.rmtree(settings.STRATUS_ENV_DIR / env.id, ignore_errors=True)
-    Environment.objects.filter(id=env.id).delete()
-
-
-def reap(keep_alive_s: int | None = None) -> int:
-    """Scale to zero: remove environments idle past the keep-alive, stale
-    ones (old revision, deleted function), busy ones whose worker is long
-    gone, and containers that have no row at all (orphans of a crash)."""
+def reap(keep_alive_s: float | None = None) -> int:
+    """Scale this node to zero where idle; remove what nobody accounts for.
+    Safe beside another reaper of the same node: each removal is decided
+    by a ZREM/HDEL that only one of them wins. Returns how many it removed."""
     keep_alive = settings.STRATUS_KEEP_ALIVE if keep_alive_s is None else keep_alive_s
-    now = timezone.now()
+    client = redis_link.client()
+    now = time.time()
     removed = 0
-    for env in Environment.objects.select_related("function"):
-        fn = env.function
-        idle = env.state == "idle"
-        idle_too_long = idle and env.last_used_at < now - timedelta(seconds=keep_alive)
-        stale = fn is None or env.revision != fn.revision
-        limit = (fn.timeout_s if fn else 900) + 120
-        since = env.leased_at or env.created_at
-        lost = not idle and since < now - timedelta(seconds=limit)
-        if (stale and idle) or idle_too_long or lost:
-            # Take it out of the pool first, so nobody leases it meanwhile.
-            taken = Environment.objects.filter(id=env.id, state="idle").update(state="busy")
-            if idle and taken != 1:
+    rows = {e.id: e for e in Environment.objects.filter(node=nodes.node()).select_related("function")}
+    idle_keys = list(client.scan_iter(match=idle_key("*"), count=500))
+    idle: set[str] = set()
+    for key in idle_keys:
+        revision = key.decode().rsplit(":", 1)[1]
+        for raw, used_at in client.zrange(key, 0, -1, withscores=True):
+            env_id = raw.decode()
+            row = rows.get(env_id)
+            current = row is not None and row.function is not None and str(row.function.revision) == revision
+            if current and used_at >= now - keep_alive:
+                idle.add(env_id)
                 continue
-            discard(env)
+            if client.zrem(key, env_id):
+                discard(env_id)
+                removed += 1
+    busy = {k.decode(): float(v) for k, v in client.hgetall(busy_key()).items()}
+    for env_id, leased_at in busy.items():
+        row = rows.get(env_id)
+        timeout = row.function.timeout_s if row is not None and row.function else 900
+        if leased_at < now - timeout - LOST_LEASE_MARGIN_S and client.hdel(busy_key(), env_id):
+            discard(env_id)
             removed += 1
-    known = set(Environment.objects.values_list("container_id", flat=True))
-    for container in sandbox.list_environments(docker_client(), platform_labels()):
-        created = container.attrs["Created"]  # ISO 8601, so strings compare as times
-        if container.id not in known and created < (now - timedelta(seconds=60)).isoformat():
+            busy.pop(env_id, None)
+    removed += _reap_unaccounted(rows, idle | set(busy))
+    removed += _reap_orphan_containers()
+    return removed
+
+
+def _reap_unaccounted(rows: dict, accounted: set[str]) -> int:
+    """Rows neither idle nor busy in Redis (it restarted, or a worker died
+    between the row and the lease) are removed once they have stayed so
+    for longer than any call can last."""
+    removed = 0
+    now = timezone.now()
+    for env_id, row in rows.items():
+        if env_id in accounted:
+            if row.orphan_since is not None:
+                Environment.objects.filter(id=env_id).update(orphan_since=None)
+            continue
+        if row.orphan_since is None:
+            if row.created_at < now - timedelta(seconds=60):
+                Environment.objects.filter(id=env_id).update(orphan_since=now)
+            continue
+        limit = (row.function.timeout_s if row.function else 900) + LOST_LEASE_MARGIN_S
+        if row.orphan_since < now - timedelta(seconds=limit):
+            discard(env_id)
+            removed += 1
+    return removed
+
+
+def _reap_orphan_containers() -> int:
+    removed = 0
+    known = set(Environment.objects.filter(node=nodes.node()).values_list("id", flat=True))
+    cutoff = (timezone.now() - timedelta(seconds=60)).isoformat()
+    for container in sandbox.list_environments(docker_client(), node_labels()):
+        env_id = container.labels.get("stratus.env", "")
+        # ISO 8601, so strings compare as times.
+        if env_id not in known and container.attrs["Created"] < cutoff:
             sandbox.destroy(docker_client(), container.id)
             removed += 1
     return removed

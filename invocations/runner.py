@@ -1,17 +1,41 @@
-"""Running one invocation: claim the row, lease an environment, send the
-event over its socket, stream the logs, and record the outcome."""
+"""Running one invocation on this node: lease an environment, send the
+event over its socket, stream the logs, decide the outcome, and announce it.
 
-import html
+Two entries: `run_async` for a stored Event row (its Celery task), and
+`run_sync` for a call popped from the sync lane (invocations.lane). Both
+share `execute`. The worker decides the outcome, never the function: a
+result frame is `succeeded`; an error frame `failed` with Lambda's
+errorType/errorMessage/stackTrace; no final frame by the deadline
+`timed_out` (the container is removed); the connection closing early
+`out_of_memory` when Docker says the kernel OOM-killed it, else `failed`
+(Runtime.ExitError)."""
+
 import json
 import logging
 import time
+from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.template.loader import render_to_string
 from django.utils import timezone
 
-from invocations import concurrency, delivery, hooks, live, pool, sandbox
+from functions.models import Function
+from invocations import (
+    concurrency,
+    delivery,
+    dispatch,
+    fragments,
+    hooks,
+    live,
+    nodes,
+    pool,
+    recorder,
+    redis_link,
+    sandbox,
+)
+from invocations.done import Done, channel
 from invocations.models import Invocation
+from invocations.stats import stats_for
+from invocations.sync_request import SyncRequest
 
 log = logging.getLogger(__name__)
 # How often a running invocation looks again for someone watching its logs.
@@ -21,13 +45,13 @@ WATCH_RECHECK_S = 0.5
 class LogStream:
     """Collects an invocation's log lines and streams them live."""
 
-    def __init__(self, inv: Invocation, watched: list[str]):
+    def __init__(self, inv: Invocation, watched: list[str] | None):
         self.inv = inv
         self.lines: list[str] = []
         self.size = 0
-        self.all_groups = live_groups(inv)
-        # Who was watching when the invocation started (announce_started).
-        self.groups = watched
+        self.all_groups = live.invocation_groups(inv.request_id, inv.function_id)
+        # Who was watching when the invocation started (None: look now).
+        self.groups = live.watched(self.all_groups) if watched is None else watched
         self.checked_at = time.monotonic()
 
     def __call__(self, line: str) -> None:
@@ -39,21 +63,44 @@ class LogStream:
         now = time.monotonic()
         if now - self.checked_at > WATCH_RECHECK_S:
             self.groups, self.checked_at = live.watched(self.all_groups), now
-        if not self.groups:
-            return
-        # Sent at once; the sender merges lines that queue up meanwhile.
-        live.send(
-            self.groups,
-            f'<div hx-swap-oob="beforeend:#logs-{self.inv.request_id}">'
-            f"{html.escape(line)}\n</div>",
-        )
+        if self.groups:
+            # Sent at once; the sender merges lines that queue up meanwhile.
+            live.send(self.groups, fragments.log_line(self.inv.request_id, line))
 
     def text(self) -> str:
         return "".join(line + "\n" for line in self.lines)
 
 
-def _request(inv: Invocation, deadline: float) -> dict:
-    fn = inv.function
+# Per worker process: functions by id, as of the revision last run.
+_functions: dict[str, Function] = {}
+
+
+def function_for(function_id: str, revision: str) -> Function | None:
+    """The function at `revision` or newer; None when it was deleted."""
+    fn = _functions.get(function_id)
+    if fn is None or str(fn.revision) != revision:
+        fn = Function.objects.select_related("team", "code").filter(id=function_id).first()
+        if fn is None:
+            _functions.pop(function_id, None)
+            return None
+        _functions[function_id] = fn
+    return fn
+
+
+@dataclass
+class Outcome:
+    """What execute() found; `fields` go to Invocation.set_outcome/finish."""
+
+    fields: dict = field(default_factory=dict)
+    # A healthy environment to give back once the answer is out.
+    lease: pool.Lease | None = None
+
+    @property
+    def status(self) -> str:
+        return self.fields["status"]
+
+
+def _request(inv: Invocation, fn: Function, deadline: float) -> dict:
     return {
         "requestId": str(inv.request_id),
         "event": json.loads(inv.event) if inv.event else None,
@@ -67,152 +114,203 @@ def _request(inv: Invocation, deadline: float) -> dict:
     }
 
 
-def run(request_id: str) -> str:
-    """Run one queued invocation, as its Celery task does."""
-    inv = Invocation.load_for_run(request_id)
+def execute(inv: Invocation, fn: Function, logs: LogStream) -> Outcome:
+    """Run the invocation in an environment of this node."""
+    started = time.monotonic()
+    try:
+        held = pool.lease(fn)
+        outcome = _invoke(inv, fn, held, logs)
+        if outcome.kind == "unreachable" and not held.cold:
+            # A pooled environment that died while idle: not the function's
+            # doing. Drop it and serve the call from a new one.
+            pool.discard(held.env_id)
+            held = pool.start(fn)
+            outcome = _invoke(inv, fn, held, logs)
+    except Exception as e:  # noqa: BLE001 - any start failure is the answer
+        log.exception("could not start an environment for %s", fn.name)
+        logs(f"[ERROR] could not start an execution environment: {e}")
+        return Outcome({
+            "status": "failed", "duration_ms": (time.monotonic() - started) * 1000,
+            "error": {
+                "errorType": "Runtime.EnvironmentStartError",
+                "errorMessage": f"Could not start an execution environment: {e}",
+                "stackTrace": [],
+            },
+        })
+    common = {
+        "duration_ms": outcome.duration_ms, "init_duration_ms": held.init_ms,
+        "cold_start": held.cold, "max_memory_used_mb": outcome.max_memory_used_mb,
+    }
+    if outcome.kind == "result":
+        return Outcome({"status": "succeeded", "result": json.dumps(outcome.payload), **common}, held)
+    if outcome.kind == "error":
+        # A handler error leaves the environment healthy, as in Lambda.
+        return Outcome({"status": "failed", "error": outcome.error, **common}, held)
+    if outcome.kind == "timeout":
+        pool.discard(held.env_id)
+        message = f"Task timed out after {fn.timeout_s:.2f} seconds"
+        logs(f"{timezone.now():%Y-%m-%dT%H:%M:%S.%fZ} {inv.request_id} {message}")
+        return Outcome({"status": "timed_out", "error": {
+            "errorType": "Sandbox.Timedout", "errorMessage": message, "stackTrace": [],
+        }, **common})
+    kind = sandbox.classify_crash(pool.docker_client(), held.container)
+    pool.discard(held.env_id)
+    if kind == "out_of_memory":
+        common["max_memory_used_mb"] = fn.memory_mb
+        return Outcome({"status": "out_of_memory", "error": {
+            "errorType": "Runtime.OutOfMemory",
+            "errorMessage": f"Runtime exited with error: signal: killed (memory limit {fn.memory_mb} MB)",
+            "stackTrace": [],
+        }, **common})
+    return Outcome({"status": "failed", "error": outcome.error or {
+        "errorType": "Runtime.ExitError",
+        "errorMessage": "Runtime exited without providing a reason",
+        "stackTrace": [],
+    }, **common})
+
+
+def _invoke(inv: Invocation, fn: Function, held: pool.Lease, logs: LogStream) -> sandbox.InvokeOutcome:
+    deadline = time.time() + fn.timeout_s
+    return sandbox.invoke(held.socket_path, _request(inv, fn, deadline), fn.timeout_s, logs)
+
+
+# Sync: from the lane ------------------------------------------------------------
+
+
+def run_sync(raw: bytes, popped_at: float) -> str:
+    """Run a call popped from the lane at `popped_at` (time.monotonic())."""
+    request, watched = SyncRequest.decode(raw)
+    fn = function_for(request.function_id, request.revision)
+    if fn is None:
+        # Deleted since the web found it: the caller gets Lambda's answer;
+        # there is nothing left to record it against.
+        _publish(Done(request.request_id, "failed", error={
+            "errorType": "ResourceNotFoundException", "errorMessage": "The function was deleted.",
+        }))
+        return "missing"
+    inv = dispatch.record_of(fn, request)
+    inv.function = fn
+    if time.time() > request.expires_at:
+        # Its caller was told it failed (dispatch cancelled it): never run it.
+        inv.set_outcome(status="cancelled", error={
+            "errorType": "Stratus.QueueTimeout", "errorMessage": "No worker took the call in time.",
+        })
+        _answer(inv, request, None)
+        return "cancelled"
+    inv.started_at, inv.attempts = timezone.now(), 1
+    inv.node, inv.claimed_by = nodes.node(), nodes.worker_id()
+    logs = LogStream(inv, watched)
+    if logs.groups:
+        live.send(logs.groups, fragments.started(inv))
+    if time.monotonic() - popped_at > dispatch.START_BOUND_S:
+        # The web stops waiting for a started call after this bound.
+        inv.set_outcome(status="failed", logs=logs.text(), error={
+            "errorType": "Runtime.EnvironmentStartError",
+            "errorMessage": "The call could not be started in time.",
+        })
+        _answer(inv, request, None)
+        return "failed"
+    outcome = execute(inv, fn, logs)
+    inv.set_outcome(logs=logs.text(), **outcome.fields)
+    _show_finished(inv, _answer(inv, request, outcome.lease))
+    return inv.status
+
+
+def _answer(inv: Invocation, request: SyncRequest, held: pool.Lease | None) -> list[str]:
+    """Wake the caller, queue the record, give the environment and the
+    concurrency slot back, and ask who watches the finished row: one Redis
+    round trip. If Redis stays unreachable the record goes straight to the
+    database. Returns the watched groups of the finished row."""
+    done = Done.of(inv).encode()
+    groups = _final_groups(inv)
+
+    def send(client):
+        pipe = client.pipeline(transaction=False)
+        pipe.publish(channel(inv.request_id), done)
+        recorder.add(pipe, inv)
+        if held is not None:
+            pool.release_to(pipe, held)
+        if request.slot:
+            concurrency.release_to(pipe, inv.function_id, inv.request_id)
+        for group in groups:
+            pipe.exists(live.group_key(group))
+        replies = pipe.execute()
+        return [g for g, there in zip(groups, replies[len(replies) - len(groups):], strict=True) if there]
+
+    try:
+        watched = redis_link.until_done(send, "answering a sync call", give_up_s=60)
+    except Exception:  # noqa: BLE001 - Redis is gone for long: keep the record
+        recorder.store_now(inv)
+        if held is not None:
+            pool.discard(held.env_id)
+        return []
+    return watched if live.on_redis() else groups
+
+
+def _final_groups(inv: Invocation) -> list[str]:
+    return [*live.invocation_groups(inv.request_id, inv.function_id), live.team_group(inv.function.team_id)]
+
+
+def _publish(done: Done) -> None:
+    redis_link.quietly(lambda c: c.publish(channel(done.request_id), done.encode()), "done message")
+
+
+# Async: a stored row --------------------------------------------------------------
+
+
+def run_async(request_id: str) -> str:
+    """Run one queued Event row, as its Celery task does."""
+    inv = Invocation.load(request_id)
     if inv is None:
         return "missing"
     if inv.status != "queued":
         return "already-claimed"
-    if delivery.expire_if_too_old(inv):
-        _announce_final(inv)
-        return "expired"
     fn = inv.function
+    error = delivery.expiry_error(inv)
+    if error is not None:
+        if dispatch.expire(inv, error):
+            _announce_final(inv, None)
+        return "expired"
     admission = concurrency.admit(fn, inv.request_id)
-    if admission is None:
-        concurrency.wait_for_slot(inv)
+    if not isinstance(admission, concurrency.Admission):
+        dispatch.wait_for_slot(inv, admission)
         return "waiting"
-    if not inv.claim():
+    if not inv.claim(nodes.worker_id(), nodes.node()):
         admission.abandon()
         return "already-claimed"
-    return _run_claimed(inv, None)
-
-
-def run_sync(request_id: str, watched: list[str]) -> str:
-    """The sync lane's run. The web took the call's reserved-concurrency
-    slot and a sync row never expires, so nothing is left to decide before
-    the claim, which also loads the row."""
-    inv = Invocation.claim_for_run(request_id)
-    if inv is None:
-        return "already-claimed"
-    return _run_claimed(inv, watched)
-
-
-def _run_claimed(inv: Invocation, watched: list[str] | None) -> str:
-    """`watched`: the live groups someone was watching when the row was
-    handed over (the sync lane looks), else None: look now."""
-    fn = inv.function
-    logs = LogStream(inv, announce_started(inv, watched))
-    started = time.monotonic()
+    logs = LogStream(inv, None)
+    if logs.groups:
+        live.send(logs.groups, fragments.started(inv))
+    outcome = execute(inv, fn, logs)
     try:
-        lease = pool.lease(fn)
-    except Exception as e:
-        log.exception("could not start an environment for %s", fn.name)
-        logs(f"[ERROR] could not start an execution environment: {e}")
-        duration = (time.monotonic() - started) * 1000
-        _finish(inv, logs, status="failed", duration_ms=duration, error={
-            "errorType": "Runtime.EnvironmentStartError",
-            "errorMessage": f"Could not start an execution environment: {e}",
-            "stackTrace": [],
-        })
-        return "failed"
-    env = lease.env
-    invoke_started = time.monotonic()
-    deadline = time.time() + fn.timeout_s
-    outcome = sandbox.invoke(env.socket_path, _request(inv, deadline), fn.timeout_s, logs)
-    duration = (time.monotonic() - invoke_started) * 1000
-    common = dict(
-        duration_ms=duration,
-        init_duration_ms=lease.init_ms,
-        cold_start=lease.cold,
-        max_memory_used_mb=outcome.max_memory_used_mb,
-    )
-    if outcome.kind == "result":
-        _finish(inv, logs, status="succeeded", result=json.dumps(outcome.payload), reuse=env, **common)
-    elif outcome.kind == "error":
-        # A handler error leaves the environment healthy, as in Lambda.
-        _finish(inv, logs, status="failed", error=outcome.error, reuse=env, **common)
-    elif outcome.kind == "timeout":
-        pool.discard(env)
-        message = f"Task timed out after {fn.timeout_s:.2f} seconds"
-        logs(f"{timezone.now():%Y-%m-%dT%H:%M:%S.%fZ} {inv.request_id} {message}")
-        _finish(inv, logs, status="timed_out", error={
-            "errorType": "Sandbox.Timedout", "errorMessage": message, "stackTrace": [],
-        }, **common)
-    else:
-        kind = sandbox.classify_crash(pool.docker_client(), env.container_id)
-        pool.discard(env)
-        if kind == "out_of_memory":
-            common["max_memory_used_mb"] = fn.memory_mb
-            _finish(inv, logs, status="out_of_memory", error={
-                "errorType": "Runtime.OutOfMemory",
-                "errorMessage": f"Runtime exited with error: signal: killed (memory limit {fn.memory_mb} MB)",
-                "stackTrace": [],
-            }, **common)
-        else:
-            _finish(inv, logs, status="failed", error={
-                "errorType": "Runtime.ExitError",
-                "errorMessage": "Runtime exited without providing a reason",
-                "stackTrace": [],
-            }, **common)
+        wait = delivery.retry_wait(inv, outcome.status)
+        if wait is not None and dispatch.retry(inv, logs.text(), wait, **outcome.fields):
+            if outcome.lease is not None:
+                pool.release(outcome.lease)
+            return "retrying"
+        inv.finish(logs=logs.text(), **outcome.fields)
+    finally:
+        concurrency.release_for(fn, inv.request_id)
+    _announce_final(inv, outcome.lease)
     return inv.status
 
 
-def _finish(inv: Invocation, logs: LogStream, reuse=None, **fields) -> None:
-    """Record the outcome; `reuse` is a healthy environment to pool again."""
-    text = logs.text()
-    try:
-        if delivery.retry_later(inv, text, **fields):
-            if reuse is not None:
-                pool.release(reuse)
-            return
-        inv.finish(logs=text, **fields)
-    finally:
-        concurrency.release_for(inv.function, inv.request_id)
-    _announce_final(inv, reuse)
-
-
-def _announce_final(inv: Invocation, reuse=None) -> None:
-    # Wake a waiting sync caller first, then pool the environment before its
-    # next request can arrive; the browser and the hooks can wait a moment.
-    watched = live.announce_done(inv, final_groups(inv))
-    if reuse is not None:
-        pool.release(reuse)
-    announce_finished(inv, watched)
+def _announce_final(inv: Invocation, held: pool.Lease | None) -> None:
+    # Wake anyone waiting and pool the environment first; the browser and
+    # the hooks can wait a moment.
+    _publish(Done.of(inv))
+    if held is not None:
+        pool.release(held)
+    _show_finished(inv, live.watched(_final_groups(inv)))
     hooks.run_finished(inv)
 
 
-def live_groups(inv: Invocation) -> list[str]:
-    return live.invocation_groups(inv.request_id, inv.function_id)
-
-
-def announce_started(inv: Invocation, watched: list[str] | None = None) -> list[str]:
-    """Show the running row; returns the groups someone is watching."""
-    groups = live.watched(live_groups(inv)) if watched is None else watched
-    if groups:
-        live.send(groups, render_to_string("invocations/live_row.html", {"inv": inv}))
-    return groups
-
-
-def final_groups(inv: Invocation) -> list[str]:
-    return [*live_groups(inv), live.team_group(inv.function.team_id)]
-
-
-def announce_finished(inv: Invocation, watched: list[str]) -> None:
-    """Show the final row and the function's new stats to the `watched`
-    groups (those of final_groups someone is connected to)."""
+def _show_finished(inv: Invocation, watched: list[str]) -> None:
+    """The final row to its pages, the function's stats to the team list
+    (to the `watched` ones of those groups)."""
     team_group = live.team_group(inv.function.team_id)
-    groups = [g for g in watched if g != team_group]
-    team = [g for g in watched if g == team_group]
-    if groups:
-        live.send(groups, render_to_string("invocations/live_finished.html", {"inv": inv}))
-    if team:
-        live.send(team, render_to_string(
-            "functions/live_stats.html", {"fn": inv.function, "stats": function_stats(inv.function)}
-        ))
-
-
-def function_stats(fn) -> dict:
-    from invocations.stats import stats_for
-
-    return stats_for(fn)
+    rows = [g for g in watched if g != team_group]
+    if rows:
+        live.send(rows, fragments.finished(inv))
+    if team_group in watched:
+        live.send([team_group], fragments.function_stats(inv.function, stats_for(inv.function)))

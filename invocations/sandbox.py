@@ -77,7 +77,9 @@ class StartedEnvironment:
 
 @dataclass
 class InvokeOutcome:
-    kind: str  # "result" | "error" | "timeout" | "crashed"
+    # "result" | "error" | "timeout" | "crashed" | "unreachable" (the
+    # socket refused the connection: the request was never delivered)
+    kind: str
     payload: Any = None  # the handler's return value when kind == "result"
     error: dict[str, Any] | None = None  # errorType, errorMessage, stackTrace
     max_memory_used_mb: int | None = None
@@ -290,9 +292,16 @@ def invoke(
         return (time.monotonic() - start) * 1000
 
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(max(timeout_s, 0.001))
         try:
-            sock.settimeout(max(timeout_s, 0.001))
             sock.connect(socket_path)
+        except (FileNotFoundError, ConnectionRefusedError) as exc:
+            # Nothing listens: the environment is gone and got nothing.
+            return InvokeOutcome(
+                "unreachable", error=_crash(f"{type(exc).__name__}: {exc}"),
+                duration_ms=elapsed_ms(),
+            )
+        try:
             send_frame(sock, {**request, "type": "invoke"})
             reader = FrameReader(sock)
             while True:

@@ -2,8 +2,7 @@
 triggers app's webhooks, ...). Errors are messaging.validation.MessagingError
 with a message fit to show a user."""
 
-from django.conf import settings
-
+from awsapi import arns
 from functions.models import Team
 from messaging import queues, topics
 from messaging.models import Queue, Topic
@@ -23,21 +22,11 @@ def send(queue: Queue, body: str, attributes: dict | None = None, delay_s: int =
     return str(queues.send(queue, body, attributes, delay_s).message_id)
 
 
-def _name_from_arn(team: Team, arn: str, service: str) -> str | None:
-    """`arn:aws:<service>:<region>:<account>:<name>` of this team, else None."""
-    parts = arn.split(":") if isinstance(arn, str) else []
-    if len(parts) != 6 or parts[:3] != ["arn", "aws", service]:
-        return None
-    if parts[3] != settings.STRATUS_REGION or parts[4] != team.account_id:
-        return None
-    return parts[5]
-
-
 def find_topic_by_arn(team: Team, arn: str) -> Topic | None:
-    name = _name_from_arn(team, arn, "sns")
+    name = arns.local_name(arn, "sns", team.account_id)
     return Topic.objects.select_related("team").filter(team=team, name=name).first() if name else None
 
 
 def find_queue_by_arn(team: Team, arn: str) -> Queue | None:
-    name = _name_from_arn(team, arn, "sqs")
+    name = arns.local_name(arn, "sqs", team.account_id)
     return Queue.objects.select_related("team").filter(team=team, name=name).first() if name else None

@@ -8,8 +8,9 @@ class MessagingConfig(AppConfig):
     def ready(self) -> None:
         # The queue batch hook must be registered in every process that
         # finishes invocations (the worker); importing registers it.
-        from messaging import poller  # noqa: F401
+        from messaging import destinations, poller  # noqa: F401
 
+        destinations.register()
         _register_triggers()
 
 

@@ -1,5 +1,5 @@
 """A small JSON API to publish and send, signed with SigV4 like the Lambda
-API (functions.sigv4; sign for the service "lambda"). The key's team scopes
+API (awsapi.sigv4; sign for the service "lambda"). The key's team scopes
 the names. Errors use the Lambda API's shape: x-amzn-ErrorType and
 {"Type", "message"}."""
 
@@ -10,8 +10,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from functions import lambda_errors as errors
-from functions.lambda_api import guarded, json_body, require_write
+from awsapi import errors
+from awsapi.guard import guarded, json_body, require_write
 from functions.models import ApiKey
 from messaging import queues, topics
 from messaging.models import Queue, Topic
@@ -42,7 +42,7 @@ def _named(model, key: ApiKey, name: str):
     """The key's team's topic or queue of that name, or 404."""
     obj = model.objects.select_related("team").filter(team=key.team, name=name).first()
     if obj is None:
-        raise errors.LambdaError(
+        raise errors.AwsError(
             404, "ResourceNotFoundException", f"{model._meta.verbose_name.title()} not found: {name}"
         )
     return obj

@@ -4,10 +4,10 @@ messages included, so nothing is lost when Redis or a worker goes away."""
 import secrets
 import uuid
 
-from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from awsapi import arns
 from functions import crypto
 from functions.models import Function, Team
 from invocations.models import PRIORITIES
@@ -33,7 +33,7 @@ class Topic(models.Model):
 
     @property
     def arn(self) -> str:
-        return f"arn:aws:sns:{settings.STRATUS_REGION}:{self.team.account_id}:{self.name}"
+        return arns.topic_arn(self.team.account_id, self.name)
 
     @property
     def webhook_secret(self) -> str:
@@ -73,7 +73,7 @@ class Subscription(models.Model):
 
     @property
     def arn(self) -> str:
-        return f"{self.topic.arn}:{self.id}"
+        return arns.subscription_arn(self.topic.team.account_id, self.topic.name, self.id)
 
     @property
     def trigger(self) -> str:
@@ -117,7 +117,7 @@ class Queue(models.Model):
 
     @property
     def arn(self) -> str:
-        return f"arn:aws:sqs:{settings.STRATUS_REGION}:{self.team.account_id}:{self.name}"
+        return arns.queue_arn(self.team.account_id, self.name)
 
 
 class QueueMessage(models.Model):

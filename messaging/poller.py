@@ -11,7 +11,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from invocations import hooks
+from invocations import dispatch, hooks
 from invocations.models import Invocation
 from messaging import queues
 from messaging.models import EventSourceMapping
@@ -42,10 +42,9 @@ def poll_mapping(mapping: EventSourceMapping, now=None) -> Invocation | None:
         if not batch:
             return None
         event = {"Records": [queues.sqs_record(queue, m) for m in batch]}
-        inv = Invocation.submit(
+        inv = dispatch.submit_async(
             mapping.function,
             json.dumps(event),
-            invocation_type="Event",
             source="queue",
             priority=mapping.priority,
             trigger=mapping.trigger,

@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from functions.models import Function, Team
-from invocations.models import Invocation
+from invocations import dispatch
 from messaging import filter_policy
 from messaging.models import Subscription, Topic, TopicMessage
 from messaging.validation import (
@@ -96,7 +96,7 @@ def publish(
     """Store the message and queue one async invocation per matching
     subscriber, all in one transaction: a crash part-way publishes to
     nobody rather than to half the subscribers. The tasks are queued only
-    after the commit (Invocation.submit uses on_commit)."""
+    after the commit (dispatch.submit_async uses on_commit)."""
     if not isinstance(message, str) or message == "":
         raise MessagingError("The message must be a non-empty string.", "message")
     if subject is not None and not isinstance(subject, str):
@@ -118,10 +118,9 @@ def publish(
         for sub in subs:
             if not filter_policy.matches(sub.filter_policy, cleaned):
                 continue
-            Invocation.submit(
+            dispatch.submit_async(
                 sub.function,
                 json.dumps(sns_event(topic, sub, msg)),
-                invocation_type="Event",
                 source="topic",
                 priority=sub.priority,
                 trigger=sub.trigger,

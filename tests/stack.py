@@ -88,6 +88,7 @@ class Stack:
         self.manage("migrate", "--noinput", "-v", "0")
         self.manage("createadmin")
         self.start_worker()
+        self.start_periodic()
         self.start_beat()
         web = self._spawn("web", [
             str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port),
@@ -100,6 +101,12 @@ class Stack:
         self._spawn("worker", [
             str(VENV_BIN / "celery"), "-A", "console", "worker", "-Q", "invocations,default",
             "-c", str(concurrency), "-n", f"{self.instance}@%h", "--loglevel", "WARNING",
+        ])
+
+    def start_periodic(self) -> None:
+        self._spawn("periodic", [
+            str(VENV_BIN / "celery"), "-A", "console", "worker", "-Q", "periodic", "-P", "threads",
+            "-c", "4", "-n", f"{self.instance}-periodic@%h", "--loglevel", "WARNING",
         ])
 
     def start_beat(self) -> None:
@@ -157,7 +164,7 @@ class Stack:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def stop(self) -> None:
-        for name in ["web", "beat", "worker", "redis"]:
+        for name in ["web", "beat", "periodic", "worker", "redis"]:
             self.stop_process(name)
         for c in self.containers():
             try:

@@ -1,20 +1,11 @@
-"""The public endpoints: routes under /http/ and webhooks under /hooks/.
-No session, no CSRF (callers are programs); access is the route's own auth
-or the webhook's secret URL and signature.
-
-They are plain sync views on purpose: Django's ASGI handler gives each
-request its own thread, so a route waiting on a slow function does not hold
-up other requests."""
+"""The public webhook endpoint under /hooks/: no session, no CSRF (callers
+are programs); access is the secret URL and the signature. (HTTP routes are
+served by triggers.http_routes, before Django.)"""
 
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from triggers import http_routes, webhooks
-
-
-@csrf_exempt
-def http_route(request: HttpRequest, path: str = "") -> HttpResponse:
-    return http_routes.serve(request, path)
+from triggers import webhooks
 
 
 @csrf_exempt

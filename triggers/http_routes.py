@@ -1,32 +1,116 @@
-"""Serving HTTP routes under /http/: find the route, check its API key,
-answer CORS preflights, invoke the function synchronously with a payload
-2.0 event, and map its answer back. Route invocations are never retried."""
+"""Serving HTTP routes under /http/, as API Gateway's HTTP APIs serve a
+Lambda proxy integration (payload format 2.0).
 
+The route is matched in memory (triggers.route_table), its API key and
+CORS checked, the function invoked synchronously with the payload 2.0
+event, and its answer mapped back, all on the web's event loop: no thread
+is held while the function runs, and nothing is written to the database on
+the way (the fire time is written off the request path). Route calls are
+never retried. Answers, as HTTP APIs give them:
+
+| case | status, body |
+|---|---|
+| no route | 404 `{"message":"Not Found"}` |
+| API key missing / wrong | 401 `{"message":"Unauthorized"}` / 403 `{"message":"Forbidden"}` |
+| body over 6 MB (Lambda's sync payload) | 413 `{"message":"Request Entity Too Large"}` |
+| the function failed, timed out, ran out of memory or was throttled, or answered something API Gateway cannot map | 500 `{"message":"Internal Server Error"}` |
+| no answer within 30 s (HTTP APIs' integration timeout) | 503 `{"message":"Service Unavailable"}` |
+
+Answers carry only what the function set (plus Content-Type and the
+request id headers): none of the console's security headers."""
+
+import asyncio
 import json
 import uuid
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 
-from invocations.waiting import invoke_and_wait
-from triggers import cors, http_responses, payloads, route_paths
+from awsapi import asgi
+from invocations import dispatch
+from invocations.done import Done
+from triggers import cors, http_responses, payloads, route_table
 from triggers.http_responses import json_message
-from triggers.models import HttpRoute
 
 PREFIX = "/http"
 # Lambda's limit for a synchronous request payload.
 MAX_SYNC_BYTES = 6 * 1024 * 1024
+# HTTP APIs' maximum integration timeout.
+INTEGRATION_TIMEOUT_S = 30.0
+_flusher: asyncio.Task | None = None
 
 
-def find_route(method: str, path: str) -> tuple[HttpRoute, dict[str, str]] | None:
-    routes = HttpRoute.objects.filter(enabled=True).select_related("function__team")
-    return route_paths.best_match(routes, method, path)
+def matches(scope) -> bool:
+    path = scope["path"]
+    return scope["type"] == "http" and (path == PREFIX or path.startswith(PREFIX + "/"))
 
 
-def _too_large(request: HttpRequest) -> bool:
-    try:
-        return int(request.META.get("CONTENT_LENGTH") or 0) > MAX_SYNC_BYTES
-    except ValueError:
-        return False
+async def serve(scope, receive, send) -> None:
+    """Answer one request under /http/."""
+    _start_flusher()
+    body = await asgi.read_body(receive, MAX_SYNC_BYTES)
+    request = asgi.django_request(scope, body or b"")
+    if body is None:
+        response = json_message(413, "Request Entity Too Large")
+    else:
+        response = await answer(request, scope["path"][len(PREFIX):] or "/", body)
+    await asgi.send_django(send, response, head=scope["method"] == "HEAD")
+
+
+async def answer(request, path: str, body: bytes) -> HttpResponse:
+    table = route_table.cached() or await asgi.in_thread(route_table.load)
+    if cors.is_preflight(request):
+        wanted = request.headers["access-control-request-method"].upper()
+        found = route_table.match(table, wanted, path)
+        if found and found[0].has_cors:
+            return cors.preflight_response(found[0], request)
+    found = route_table.match(table, request.method, path)
+    if found is None:
+        return json_message(404, "Not Found")
+    route, params = found
+    response = await _invoke(route, params, request, path, body)
+    return cors.decorate(route, request, response)
+
+
+async def _invoke(route, params: dict, request, path: str, body: bytes) -> HttpResponse:
+    if route.auth == "api_key":
+        presented = request.headers.get("x-api-key")
+        if not presented:
+            return json_message(401, "Unauthorized")
+        if not route.api_key_matches(presented):
+            return json_message(403, "Forbidden")
+    request_id = uuid.uuid4()
+    event = payloads.http_event(
+        request, raw_path=path, route_key=route.route_key, path_parameters=params,
+        request_id=request_id, account_id=route.function.team.account_id, body=body,
+    )
+    event_text = json.dumps(event)
+    if len(event_text) > MAX_SYNC_BYTES and len(event_text.encode()) > MAX_SYNC_BYTES:
+        return json_message(413, "Request Entity Too Large")
+    route_table.note_fired(route)
+    call = await dispatch.SyncCall.begin(
+        route.function, event_text, source="http", trigger=route.key,
+        priority=route.priority, request_id=request_id,
+    )
+    if isinstance(call, Done):
+        done = call
+    else:
+        waiting = asyncio.ensure_future(call.wait())
+        finished, _ = await asyncio.wait((waiting,), timeout=INTEGRATION_TIMEOUT_S)
+        if not finished:
+            # API Gateway stops waiting; the call goes on and is recorded.
+            dispatch.keep_until_done(waiting)
+            return _with_request_id(json_message(503, "Service Unavailable"), request_id)
+        done = waiting.result()
+    return _with_request_id(_outcome(done), request_id)
+
+
+def _outcome(done: Done) -> HttpResponse:
+    if done.status == "succeeded":
+        try:
+            return http_responses.from_result(done.result)
+        except http_responses.BadFunctionResponse:
+            pass
+    return json_message(500, "Internal Server Error")
 
 
 def _with_request_id(response: HttpResponse, request_id: uuid.UUID) -> HttpResponse:
@@ -35,61 +119,17 @@ def _with_request_id(response: HttpResponse, request_id: uuid.UUID) -> HttpRespo
     return response
 
 
-def serve(request: HttpRequest, path: str) -> HttpResponse:
-    path = path or "/"
-    if cors.is_preflight(request):
-        wanted = request.headers["access-control-request-method"].upper()
-        found = find_route(wanted, path)
-        if found and found[0].has_cors:
-            return cors.preflight_response(found[0], request)
-    found = find_route(request.method, path)
-    if found is None:
-        return json_message(404, "Not Found")
-    route, params = found
-    response = _answer(route, params, request, path)
-    if request.method == "HEAD":
-        response.content = b""
-    return cors.decorate(route, request, response)
+def _start_flusher() -> None:
+    """Once per event loop: write noted fire times every second."""
+    global _flusher
+    if _flusher is None or _flusher.done():
+        _flusher = asyncio.get_running_loop().create_task(_flush_forever())
 
 
-def _answer(route: HttpRoute, params: dict, request: HttpRequest, path: str) -> HttpResponse:
-    if route.auth == "api_key":
-        presented = request.headers.get("x-api-key")
-        if not presented:
-            return json_message(401, "Unauthorized")
-        if not route.api_key_matches(presented):
-            return json_message(403, "Forbidden")
-    if _too_large(request):
-        return json_message(413, "Request Entity Too Large")
-    request_id = uuid.uuid4()
-    event = payloads.http_event(
-        request,
-        raw_path=path,
-        route_key=route.route_key,
-        path_parameters=params,
-        request_id=request_id,
-        account_id=route.function.team.account_id,
-        body=request.body,
-    )
-    event_text = json.dumps(event)
-    if len(event_text.encode()) > MAX_SYNC_BYTES:
-        return json_message(413, "Request Entity Too Large")
-    route.mark_fired()
-    inv = invoke_and_wait(
-        route.function, event_text, source="http", trigger=route.key,
-        priority=route.priority, request_id=request_id,
-    )
-    return _with_request_id(_outcome(inv), inv.request_id)
-
-
-def _outcome(inv) -> HttpResponse:
-    if inv.status == "succeeded":
+async def _flush_forever() -> None:
+    while True:
+        await asyncio.sleep(1.0)
         try:
-            return http_responses.from_result(inv.result)
-        except http_responses.BadFunctionResponse:
-            return json_message(502, "Internal Server Error")
-    if inv.status == "throttled":
-        return json_message(429, "Too Many Requests")
-    if inv.status == "timed_out" or not inv.is_finished:
-        return json_message(504, "Gateway Timeout")
-    return json_message(502, "Internal Server Error")
+            await asgi.in_thread(route_table.flush_fired)
+        except Exception:  # noqa: BLE001 - a fire time is not worth a crash
+            pass

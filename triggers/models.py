@@ -8,12 +8,13 @@ import secrets
 import uuid
 from datetime import datetime
 
-from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
+from awsapi import arns
 from functions import crypto
 from functions.models import Function
+from invocations import dispatch
 from invocations.models import PRIORITIES, Invocation
 from triggers import payloads, route_paths
 from triggers.schedule import parse as parse_expression
@@ -120,10 +121,7 @@ class Schedule(Trigger):
 
     @property
     def rule_arn(self) -> str:
-        return (
-            f"arn:aws:events:{settings.STRATUS_REGION}:{self.function.team.account_id}"
-            f":rule/{self.rule_name}"
-        )
+        return arns.rule_arn(self.function.team.account_id, self.rule_name)
 
     def compute_next(self, after: datetime | None = None) -> datetime | None:
         return parse_expression(self.expression).next_after(
@@ -156,8 +154,8 @@ class Schedule(Trigger):
                 return None
             self.next_fire_at, self.last_fired_at = next_fire, now
             event = payloads.scheduled_event(self, due_at)
-            return Invocation.submit(
-                self.function, event, invocation_type="Event", source="schedule",
+            return dispatch.submit_async(
+                self.function, event, source="schedule",
                 priority=self.priority, trigger=self.key,
             )
 

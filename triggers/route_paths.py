@@ -6,6 +6,7 @@ Precedence when several routes match: exact segments beat parameters beat a
 greedy parameter, segment by segment from the left; then a route for the
 request's method beats an ANY route."""
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -28,9 +29,10 @@ class Segment:
     value: str  # the literal text, or the parameter's name
 
 
-def parse(template: str) -> list[Segment]:
+@functools.lru_cache(maxsize=4096)
+def parse(template: str) -> tuple[Segment, ...]:
     """Check a path template and split it; raises PathError with a message
-    fit for the form."""
+    fit for the form. Cached: routes are matched against it per request."""
     if not template.startswith("/"):
         raise PathError("The path must start with /, e.g. /users/{id}.")
     if len(template) > 400:
@@ -59,7 +61,7 @@ def parse(template: str) -> list[Segment]:
             raise PathError(f"The segment {part!r} has characters a URL path cannot carry.")
         else:
             segments.append(Segment(EXACT, part))
-    return segments
+    return tuple(segments)
 
 
 def normalize(template: str) -> str:

@@ -1,4 +1,4 @@
-from django.urls import path, re_path
+from django.urls import path
 
 from triggers import endpoints, views
 
@@ -26,7 +26,7 @@ urlpatterns = [
         "functions/<uuid:function_id>/triggers/<str:kind>/<uuid:trigger_id>/delete/",
         views.delete, name="trg-delete",
     ),
-    # Public: HTTP routes under one prefix, and webhooks' secret URLs.
+    # Public: webhooks' secret URLs. (HTTP routes under /http/ are served
+    # before Django sees the request: triggers.http_routes, console.asgi.)
     path("hooks/<str:token>/", endpoints.webhook, name="trg-hook"),
-    re_path(r"^http(?P<path>/.*)?$", endpoints.http_route, name="trg-http"),
 ]

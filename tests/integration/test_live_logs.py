@@ -44,7 +44,7 @@ def test_it_streams_the_first_line_before_the_invocation_ends(stack):
 
 
 def test_it_refuses_a_websocket_without_a_session(stack):
-    from websockets.exceptions import InvalidStatus, ConnectionClosed
+    from websockets.exceptions import ConnectionClosed, InvalidStatus
 
     fn_ws = stack.url.replace("http://", "ws://") + "/ws/functions/"
     with pytest.raises((InvalidStatus, ConnectionClosed)):
@@ -53,7 +53,7 @@ def test_it_refuses_a_websocket_without_a_session(stack):
 
 
 def test_it_refuses_a_foreign_origin(stack):
-    from websockets.exceptions import InvalidStatus, ConnectionClosed
+    from websockets.exceptions import ConnectionClosed, InvalidStatus
 
     session = login(stack)
     fn_ws = stack.url.replace("http://", "ws://") + "/ws/functions/"

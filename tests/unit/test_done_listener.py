@@ -45,7 +45,6 @@ def test_a_blocking_waiter():
 
 def test_the_async_listener_wakes_its_waiter_on_its_own_loop(redis_url, settings):
     import redis
-
     from invocations.done_listener import AsyncDoneListener
 
     settings.REDIS_URL = redis_url

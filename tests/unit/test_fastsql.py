@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from console import fastsql
 from functions.models import Function
+from invocations import fastsql
 from invocations.models import Environment, Invocation
 
 

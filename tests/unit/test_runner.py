@@ -6,8 +6,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from invocations import pool, runner, sandbox, tasks
 from functions.models import Function
+from invocations import pool, runner, sandbox, tasks
 from invocations.models import Environment, Invocation
 
 

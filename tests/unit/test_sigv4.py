@@ -11,7 +11,7 @@ from botocore.credentials import Credentials
 from django.test import RequestFactory
 from django.utils import timezone
 
-from functions import sigv4
+from awsapi import sigv4
 from functions.models import ApiKey
 
 HOST = "testserver"

@@ -3,8 +3,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from functions.models import Function, Team
-from invocations import waiting
-from invocations.models import Invocation
+from invocations import dispatch
 
 LOG_TAIL_BYTES = 4 * 1024
 
@@ -36,23 +35,19 @@ class Command(BaseCommand):
             raise CommandError(f"--payload is not valid JSON: {e}.") from None
         fn = self._function(name, team)
         if is_async:
-            inv = Invocation.submit(fn, payload, invocation_type="Event", source="cli")
+            inv = dispatch.submit_async(fn, payload, source="cli")
             self.stdout.write(json.dumps({"StatusCode": 202, "RequestId": str(inv.request_id)}))
             return
 
-        inv = waiting.invoke_and_wait(fn, payload, source="cli")
-        if log_tail or inv.is_error:
-            logs = (inv.logs or "").encode()[-LOG_TAIL_BYTES:]
+        done = dispatch.invoke_sync_blocking(fn, payload, source="cli")
+        if log_tail or done.status != "succeeded":
+            logs = (done.logs_tail or "").encode()[-LOG_TAIL_BYTES:]
             self.stderr.write(logs.decode(errors="ignore"), ending="")
-        if inv.status == "succeeded":
-            self.stdout.write(inv.result if inv.result is not None else "null")
+        if done.status == "succeeded":
+            self.stdout.write(done.result if done.result is not None else "null")
             return
-        if inv.is_finished:
-            self.stdout.write(json.dumps(inv.error or {"errorMessage": inv.status}))
-            raise CommandError(f"The invocation {inv.request_id} ended as {inv.status}.")
-        raise CommandError(
-            f"The invocation {inv.request_id} is still {inv.status}; is a worker running?"
-        )
+        self.stdout.write(json.dumps(done.error or {"errorMessage": done.status}))
+        raise CommandError(f"The invocation {done.request_id} ended as {done.status}.")
 
     def _function(self, name: str, team: str | None) -> Function:
         functions = Function.objects.select_related("team", "code").filter(name=name)

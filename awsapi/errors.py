@@ -1,16 +1,16 @@
-"""Errors of the Lambda API in the shape botocore parses: the error type in
+"""Errors of the AWS JSON REST APIs (Lambda's shape) as botocore parses them: the error type in
 the x-amzn-ErrorType header and {"Type", "message"} in a JSON body, so
 boto3 raises e.g. `client.exceptions.ResourceNotFoundException`.
 
 The helpers return exceptions: `raise not_found(arn)` anywhere below a view
-wrapped in `lambda_api.lambda_view`, which turns them into responses."""
+wrapped in `awsapi.guard.api_view`, which turns them into responses."""
 
 import json
 
 from django.http import HttpResponse
 
 
-class LambdaError(Exception):
+class AwsError(Exception):
     def __init__(self, status: int, code: str, message: str, *, sender: str = "User", **extra):
         super().__init__(message)
         self.status = status
@@ -32,26 +32,26 @@ class LambdaError(Exception):
         return resp
 
 
-def not_found(arn: str) -> LambdaError:
-    return LambdaError(404, "ResourceNotFoundException", f"Function not found: {arn}")
+def not_found(arn: str) -> AwsError:
+    return AwsError(404, "ResourceNotFoundException", f"Function not found: {arn}")
 
 
-def invalid_parameter(message: str) -> LambdaError:
-    return LambdaError(400, "InvalidParameterValueException", message)
+def invalid_parameter(message: str) -> AwsError:
+    return AwsError(400, "InvalidParameterValueException", message)
 
 
-def conflict(message: str) -> LambdaError:
-    return LambdaError(409, "ResourceConflictException", message)
+def conflict(message: str) -> AwsError:
+    return AwsError(409, "ResourceConflictException", message)
 
 
-def invalid_content(detail: str) -> LambdaError:
-    return LambdaError(
+def invalid_content(detail: str) -> AwsError:
+    return AwsError(
         400, "InvalidRequestContentException", f"Could not parse request body into json: {detail}"
     )
 
 
-def too_large(limit: int, what: str) -> LambdaError:
-    return LambdaError(
+def too_large(limit: int, what: str) -> AwsError:
+    return AwsError(
         413, "RequestTooLargeException", f"Request must be smaller than {limit} bytes for {what}."
     )
 
@@ -60,32 +60,32 @@ def too_many_requests(
     message: str = "Rate Exceeded.",
     reason: str = "ReservedFunctionConcurrentInvocationLimitExceeded",
     retry_after_s: int = 1,
-) -> LambdaError:
+) -> AwsError:
     """Lambda's throttle: 429 with a Reason, and Retry-After for clients
     that back off on it."""
-    err = LambdaError(429, "TooManyRequestsException", message, Reason=reason)
+    err = AwsError(429, "TooManyRequestsException", message, Reason=reason)
     err.headers["Retry-After"] = str(retry_after_s)
     return err
 
 
-def access_denied(message: str) -> LambdaError:
-    return LambdaError(403, "AccessDeniedException", message)
+def access_denied(message: str) -> AwsError:
+    return AwsError(403, "AccessDeniedException", message)
 
 
-def precondition_failed(message: str) -> LambdaError:
-    return LambdaError(412, "PreconditionFailedException", message)
+def precondition_failed(message: str) -> AwsError:
+    return AwsError(412, "PreconditionFailedException", message)
 
 
-def signature_error(code: str, message: str) -> LambdaError:
-    return LambdaError(403, code, message)
+def signature_error(code: str, message: str) -> AwsError:
+    return AwsError(403, code, message)
 
 
-def service_error(message: str) -> LambdaError:
-    return LambdaError(500, "ServiceException", message, sender="Service")
+def service_error(message: str) -> AwsError:
+    return AwsError(500, "ServiceException", message, sender="Service")
 
 
-def unknown_operation(method: str, path: str) -> LambdaError:
-    return LambdaError(
+def unknown_operation(method: str, path: str) -> AwsError:
+    return AwsError(
         404,
         "UnknownOperationException",
         f"Stratus does not support {method} {path} of the Lambda API.",

@@ -1,13 +1,14 @@
-"""Verifying AWS Signature Version 4 on incoming Lambda API requests.
+"""Verifying AWS Signature Version 4 on incoming AWS API requests.
 
 We rebuild the request the client signed and let botocore's own SigV4Auth
 compute the signature, so we agree with the SDKs by construction instead of
 reimplementing the canonicalisation rules."""
 
 import hashlib
-import time
 import hmac
 import re
+import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
@@ -83,8 +84,17 @@ def _parse_timestamp(value: str | None) -> datetime:
         ) from None
 
 
-def verify(request: HttpRequest) -> ApiKey:
-    """Return the ApiKey that signed `request`, or raise SignatureError."""
+@dataclass
+class _Signed:
+    access_key_id: str
+    region: str
+    signed_headers: list[str]
+    signature: str
+    amz_date: str
+
+
+def _parse(request: HttpRequest, service: str) -> _Signed:
+    """The signature's parts, checked for shape, scope and clock skew."""
     header = request.META.get("HTTP_AUTHORIZATION")
     if not header:
         raise SignatureError(
@@ -99,17 +109,16 @@ def verify(request: HttpRequest) -> ApiKey:
             "The Authorization header is not a valid AWS4-HMAC-SHA256 signature "
             "(expected Credential=..., SignedHeaders=..., Signature=...).",
         )
-    if match["service"] != SERVICE:
+    if match["service"] != service:
         raise SignatureError(
             "InvalidSignatureException",
-            f"Credential should be scoped to correct service: '{SERVICE}', not '{match['service']}'.",
+            f"Credential should be scoped to correct service: '{service}', not '{match['service']}'.",
         )
     signed = match["signed"].split(";")
     if "host" not in signed:
         raise SignatureError(
             "IncompleteSignatureException", "The host header must be among the SignedHeaders."
         )
-
     amz_date = _header(request, "x-amz-date")
     when = _parse_timestamp(amz_date)
     if amz_date[:8] != match["date"]:
@@ -124,12 +133,30 @@ def verify(request: HttpRequest) -> ApiKey:
             f"Signature expired: {amz_date} is more than 15 minutes away from the server's "
             f"time ({now:%Y%m%dT%H%M%SZ}); check the client's clock.",
         )
+    return _Signed(match["akid"], match["region"], signed, match["signature"], amz_date)
 
-    key, secret = _load_key(match["akid"])
 
+def verify(request: HttpRequest, service: str = SERVICE) -> ApiKey:
+    """Return the ApiKey that signed `request`, or raise SignatureError."""
+    signed = _parse(request, service)
+    key, secret = _load_key(signed.access_key_id)
+    return _check(request, signed, key, secret, service)
+
+
+def verify_cached(request: HttpRequest, service: str = SERVICE) -> ApiKey | None:
+    """verify() without touching the database: None when the key is not in
+    this process's memory (call verify() from a thread then)."""
+    signed = _parse(request, service)
+    cached = _key_cache.get(signed.access_key_id)
+    if cached is None or cached[0] <= time.monotonic():
+        return None
+    return _check(request, signed, cached[1], cached[2], service)
+
+
+def _check(request: HttpRequest, signed: _Signed, key: ApiKey, secret: str, service: str) -> ApiKey:
     body = request.body
     headers = {}
-    for name in signed:
+    for name in signed.signed_headers:
         value = _header(request, name)
         if value is None:
             raise SignatureError(
@@ -145,23 +172,21 @@ def verify(request: HttpRequest) -> ApiKey:
             "InvalidSignatureException",
             "The x-amz-content-sha256 header does not match the SHA-256 of the body.",
         )
-
     url = f"{request.scheme}://{headers['host']}{_raw_path(request)}"
     query = request.META.get("QUERY_STRING", "")
     if query:
         url += "?" + query
     aws_request = AWSRequest(method=request.method, url=url, headers=headers, data=body)
-    aws_request.context["timestamp"] = amz_date
-    signer = SigV4Auth(Credentials(key.access_key_id, secret), SERVICE, match["region"])
+    aws_request.context["timestamp"] = signed.amz_date
+    signer = SigV4Auth(Credentials(key.access_key_id, secret), service, signed.region)
     canonical = signer.canonical_request(aws_request)
     expected = signer.signature(signer.string_to_sign(aws_request, canonical), aws_request)
-    if not hmac.compare_digest(expected, match["signature"]):
+    if not hmac.compare_digest(expected, signed.signature):
         raise SignatureError(
             "InvalidSignatureException",
             "The request signature we calculated does not match the signature you provided. "
             "Check your AWS Secret Access Key and signing method.",
         )
-
     return key
 
 

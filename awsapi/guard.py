@@ -1,0 +1,98 @@
+"""The guard every AWS-style JSON API view runs under: SigV4
+authentication (awsapi.sigv4), the caller's write permission, the JSON
+body, and AwsError -> AWS's error shape (awsapi.errors). Every response
+gets a request id, which botocore reads from x-amzn-RequestId."""
+
+import functools
+import json
+import logging
+import uuid
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from awsapi import errors, sigv4
+from functions.access import can_write
+from functions.models import ApiKey
+
+log = logging.getLogger(__name__)
+View = Callable[..., HttpResponse]
+
+
+def api_view(view: View) -> View:
+    """Decorator: `view(request, key, *args)` runs with the key that signed
+    the request; AwsErrors become AWS-shaped responses."""
+
+    @csrf_exempt
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        return guarded(request, lambda key: view(request, key, *args, **kwargs))
+
+    return wrapper
+
+
+def authenticate(request: HttpRequest) -> ApiKey:
+    """The ApiKey that signed the request, or the AwsError to answer."""
+    try:
+        return sigv4.verify(request)
+    except sigv4.SignatureError as e:
+        raise errors.signature_error(e.code, e.message) from None
+    except RequestDataTooBig:
+        raise errors.too_large(settings.DATA_UPLOAD_MAX_MEMORY_SIZE, "this server") from None
+
+
+def guarded(request: HttpRequest, call, *, authenticate_request: bool = True):
+    """Run call(key) with the API's authentication and error handling.
+    A non-response result (the Invoke door's pending call) passes through."""
+    try:
+        key = authenticate(request) if authenticate_request else None
+        response = call(key)
+    except errors.AwsError as e:
+        response = e.response()
+    except Exception:
+        # SDKs expect the API's JSON error shape, even for our own bugs.
+        log.exception("AWS API %s %s failed", request.method, request.path)
+        response = errors.service_error("Stratus failed to handle this request; see its log.").response()
+    if not isinstance(response, HttpResponse):
+        return response
+    return with_request_id(response)
+
+
+def with_request_id(response: HttpResponse) -> HttpResponse:
+    request_id = response.get("X-Amz-Request-Id") or str(uuid.uuid4())
+    response["X-Amz-Request-Id"] = request_id
+    response["x-amzn-RequestId"] = request_id
+    return response
+
+
+def require_write(key: ApiKey) -> None:
+    """AccessDeniedException for a read-only member's key."""
+    if not can_write(key.user, key.team):
+        raise errors.access_denied(
+            f"{key.user.username} is read-only in the team {key.team.name}; "
+            "ask an owner for the member role."
+        )
+
+
+def parse_json(data: bytes | str, what: str = "the body"):
+    """Any JSON value; InvalidRequestContentException for text that is not
+    JSON, including JSON nested too deep to parse (Python's recursion limit)."""
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise errors.invalid_content(str(e)) from None
+    except RecursionError:
+        raise errors.invalid_content(f"{what} is nested too deeply.") from None
+
+
+def json_body(request: HttpRequest) -> dict:
+    """The request body as a JSON object ({} when empty)."""
+    if not request.body:
+        return {}
+    body = parse_json(request.body)
+    if not isinstance(body, dict):
+        raise errors.invalid_content("the body must be a JSON object.")
+    return body

@@ -1,0 +1,151 @@
+"""Lambda's Invoke operation (POST /2015-03-31/functions/<name>/invocations),
+served on the web's event loop (awsapi.asgi) rather than through Django's
+request handling: it is the one call made thousands of times a second.
+
+Authentication and the function are looked up in this process's memory
+(awsapi.sigv4.verify_cached, functions.lookup.cached) and only a miss goes
+to a thread; a sync call then waits on the done listener without holding a
+thread (invocations.dispatch.invoke_sync). Lambda's rules: InvocationType
+RequestResponse (6 MB payload), Event (1 MB, answers 202) or DryRun (204);
+LogType Tail returns the last 4 KB of the log base64-encoded in
+X-Amz-Log-Result; a function error is a 200 with X-Amz-Function-Error."""
+
+import base64
+import json
+import re
+
+from django.db import IntegrityError
+from django.http import HttpRequest, HttpResponse
+
+from awsapi import asgi, errors, sigv4
+from awsapi.guard import authenticate, parse_json, with_request_id
+from functions import lookup
+from functions.lambda_api import function_name
+from functions.models import ApiKey, Function
+from invocations import dispatch
+from invocations.done import Done
+
+PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
+SYNC_PAYLOAD_MAX = 6 * 1024 * 1024  # Lambda: 6 MB sync payload
+ASYNC_PAYLOAD_MAX = 1024 * 1024  # Lambda: 1 MB async payload (Event)
+LOG_TAIL_BYTES = 4 * 1024
+LATEST = "$LATEST"
+# The largest body worth reading: the sync limit plus slack, so oversized
+# payloads get Lambda's RequestTooLargeException rather than a cut body.
+MAX_BODY = SYNC_PAYLOAD_MAX + 1024
+# Payloads this small are parsed on the event loop; larger ones in a thread.
+PARSE_INLINE_MAX = 64 * 1024
+
+
+def matches(scope) -> re.Match | None:
+    if scope["type"] != "http" or scope["method"] != "POST":
+        return None
+    return PATH.match(scope["path"])
+
+
+async def serve(scope, receive, send, match: re.Match) -> None:
+    """Answer one Invoke request."""
+    body = await asgi.read_body(receive, MAX_BODY)
+    if body is None:
+        response = errors.too_large(SYNC_PAYLOAD_MAX, "the Invoke operation").response()
+    else:
+        request = asgi.django_request(scope, body)
+        try:
+            response = await invoke(request, match["name"])
+        except errors.AwsError as e:
+            response = e.response()
+    await asgi.send_django(send, with_request_id(response))
+
+
+async def invoke(request: HttpRequest, name: str) -> HttpResponse:
+    key = sigv4_key(request) or await asgi.in_thread(authenticate, request)
+    invocation_type = request.headers.get("X-Amz-Invocation-Type") or "RequestResponse"
+    if invocation_type not in ("RequestResponse", "Event", "DryRun"):
+        raise errors.invalid_parameter(
+            f"InvocationType {invocation_type!r} is not one of RequestResponse, Event, DryRun."
+        )
+    # Size first: an oversized payload is refused before anything is stored.
+    limit = ASYNC_PAYLOAD_MAX if invocation_type == "Event" else SYNC_PAYLOAD_MAX
+    if len(request.body) > limit:
+        raise errors.too_large(limit, f"the Invoke operation with InvocationType {invocation_type}")
+    fn = await _function(request, key, name)
+    event = request.body.decode("utf-8", errors="replace") if request.body else "{}"
+    if len(request.body) <= PARSE_INLINE_MAX:
+        _check_payload(request.body)
+    else:
+        await asgi.in_thread(_check_payload, request.body)
+    if invocation_type == "DryRun":
+        return HttpResponse(status=204)
+    if invocation_type == "Event":
+        inv = await asgi.in_thread(_submit_event, fn, event)
+        if inv is None:
+            lookup.forget(fn)
+            raise errors.not_found(fn.arn)
+        response = HttpResponse(status=202)
+        response["X-Amz-Request-Id"] = str(inv.request_id)
+        return response
+    done = await dispatch.invoke_sync(fn, event, source="api")
+    return result_response(request, done)
+
+
+def sigv4_key(request: HttpRequest) -> ApiKey | None:
+    """The signing key when it is in memory (None: look it up in a thread)."""
+    try:
+        return sigv4.verify_cached(request)
+    except sigv4.SignatureError as e:
+        raise errors.signature_error(e.code, e.message) from None
+
+
+async def _function(request: HttpRequest, key: ApiKey, value: str) -> Function:
+    name, missing = function_name(request, key, value)
+    fn = lookup.cached(key.team, name) or await asgi.in_thread(lookup.function, key.team, name)
+    if fn is None:
+        raise missing
+    return fn
+
+
+def _check_payload(body: bytes) -> None:
+    if not body:
+        return
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise errors.invalid_content(f"Could not parse payload into json: {e}") from None
+    parse_json(body, "the payload")
+
+
+def _submit_event(fn: Function, event: str):
+    try:
+        return dispatch.submit_async(fn, event, source="api")
+    except IntegrityError:
+        # Deleted by another process since lookup's copy.
+        return None
+
+
+def result_response(request: HttpRequest, done: Done) -> HttpResponse:
+    """Lambda's answer for a finished sync call."""
+    if done.status == "throttled" or (done.status == "cancelled" and done.error):
+        message = (done.error or {}).get("errorMessage") or "Rate Exceeded."
+        reason = (
+            "ReservedFunctionConcurrentInvocationLimitExceeded" if done.status == "throttled"
+            else "ConcurrentInvocationLimitExceeded"
+        )
+        raise errors.too_many_requests(message, reason=reason)
+    if done.status == "failed" and (done.error or {}).get("errorType") == "ServiceUnavailable":
+        raise errors.service_error(done.error["errorMessage"])
+    if done.status == "failed" and (done.error or {}).get("errorType") == "ResourceNotFoundException":
+        raise errors.AwsError(404, "ResourceNotFoundException", done.error["errorMessage"])
+    if done.status == "succeeded":
+        response = HttpResponse(done.result if done.result is not None else "null")
+    else:
+        error = done.error or {"errorMessage": f"The invocation ended as {done.status}."}
+        response = HttpResponse(json.dumps(error))
+        response["X-Amz-Function-Error"] = "Unhandled"
+    response["Content-Type"] = "application/json"
+    response["X-Amz-Executed-Version"] = done.executed_version
+    response["X-Amz-Request-Id"] = done.request_id
+    if request.headers.get("X-Amz-Log-Type") == "Tail":
+        tail = (done.logs_tail or "").encode()[-LOG_TAIL_BYTES:]
+        response["X-Amz-Log-Result"] = base64.b64encode(tail).decode()
+    return response
+

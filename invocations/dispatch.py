@@ -1,0 +1,382 @@
+"""One way in: every request to run a function comes through here.
+
+Callers: the Lambda API (Invoke), HTTP routes, webhooks, schedules, topics,
+queues, the console, the CLI, destinations and redrive. Two kinds:
+
+- Async (`submit_async`): Lambda's Event invocations. The row is stored
+  `queued` first and its Celery task `invocations.run` is queued once the
+  row is committed, so nothing accepted is lost when a process dies; the
+  reconciler queues again a row whose task was lost. Retries, waits for a
+  reserved-concurrency slot and expiry are decided by the policies
+  (invocations.delivery, invocations.concurrency) and carried out here.
+- Sync (`invoke_sync`): a caller waits. As in Lambda, nothing durable is
+  kept before it runs: the call travels on the Redis *sync lane* to a
+  worker (invocations.lane), the answer comes back as a done message
+  (invocations.done) and the record is written after it, in batches
+  (invocations.recorder). A call no worker took within
+  STRATUS_SYNC_QUEUE_WAIT seconds is taken off the lane and recorded
+  `cancelled`: it never runs after its caller was told it failed.
+
+The lane is one Redis list per node and priority,
+`<instance>:lane:<node>:<priority>`, plus `<instance>:lane:any:<priority>`;
+the push goes to the list of a node that has an idle environment of the
+function's revision, when several nodes are alive and one has, else to
+`any`. Workers pop their node's list before `any`, high before low."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import redis
+import redis.asyncio
+from asgiref.sync import async_to_sync, sync_to_async
+from celery import current_app
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from functions.models import Function
+from invocations import concurrency, done, fastsql, recorder
+from invocations.done import Done
+from invocations.models import FINISHED, Attempt, Invocation, cap_logs
+from invocations.sync_request import SyncRequest
+
+log = logging.getLogger(__name__)
+
+PRIORITIES = ("high", "normal", "low")
+# Celery's Redis transport: a lower number is served first.
+CELERY_PRIORITY = {"high": 0, "normal": 3, "low": 6}
+# A worker that popped a sync call starts it within this (the sandbox's
+# ready timeout) or fails it; the web waits this long past its queue wait.
+START_BOUND_S = 30.0
+# Past a started call's function timeout, how long the web still waits.
+DONE_MARGIN_S = 5.0
+# While waiting, how often a caller looks for its record after the done
+# listener reconnected (a message may have been lost meanwhile).
+RECHECK_S = 5.0
+
+
+# Async -----------------------------------------------------------------------
+
+
+def submit_async(
+    fn: Function, event: str, *, source: str, trigger: str = "", priority: str = "normal",
+    origin: dict | None = None, request_id=None,
+) -> Invocation:
+    """Store an Event invocation `queued`; its task is queued once the row is
+    committed (at once outside a transaction)."""
+    inv = Invocation(
+        request_id=request_id or uuid.uuid4(), function=fn, event=event, invocation_type="Event",
+        source=source, memory_size_mb=fn.memory_mb, priority=priority, trigger=trigger,
+        origin=origin,
+    )
+    fastsql.insert(inv)
+    transaction.on_commit(lambda: queue(inv.request_id, priority))
+    return inv
+
+
+def queue(request_id, priority: str = "normal", countdown: float | None = None) -> None:
+    """Queue a stored row's task. A broker that is down does not fail the
+    caller: the row is stored, and the reconciler queues it later."""
+    try:
+        # By name: the task module imports the runner, which imports this one.
+        current_app.send_task(
+            "invocations.run", (str(request_id),), queue="invocations",
+            priority=CELERY_PRIORITY.get(priority, 3), countdown=countdown,
+        )
+    except Exception as e:  # noqa: BLE001 - kombu raises several kinds
+        log.warning("could not queue %s (%s); the reconciler will", request_id, e)
+
+
+def wait_for_slot(inv: Invocation, countdown: float) -> None:
+    """Carry out concurrency's "wait": the row stays queued and is tried
+    again after `countdown` (not an attempt). A limit of 0 gets no task: the
+    reconciler looks again now and then, and the row expires by age."""
+    if inv.function.reserved_concurrency == 0:
+        return
+    # A fresh queued_at tells the reconciler this row's task is not lost.
+    Invocation.objects.filter(request_id=inv.request_id, status="queued").update(
+        queued_at=timezone.now()
+    )
+    queue(inv.request_id, inv.priority, countdown=countdown)
+
+
+def retry(inv: Invocation, logs: str, wait_s: float, *, status: str, error: dict | None = None,
+          duration_ms: float = 0.0, **_outcome) -> bool:
+    """Carry out delivery's "retry": record the failed attempt, put the row
+    back `queued` and queue its task after `wait_s`. False when the row was
+    no longer this attempt's (the reconciler closed it meanwhile)."""
+    now = timezone.now()
+    note = (
+        f"[Stratus] attempt {inv.attempts} ended {status}"
+        f"{': ' + error.get('errorType', '') if error else ''}; retrying in {wait_s:.2f} s\n"
+    )
+    with transaction.atomic():
+        Attempt.objects.get_or_create(
+            invocation=inv, number=inv.attempts, defaults=dict(
+                status=status, error=error, started_at=inv.started_at, finished_at=now,
+                duration_ms=round(duration_ms, 2),
+            ),
+        )
+        changed = Invocation.objects.filter(
+            request_id=inv.request_id, status="running", attempts=inv.attempts
+        ).update(
+            status="queued", queued_at=now + timedelta(seconds=wait_s), error=error,
+            logs=cap_logs(inv.logs + logs + note), claimed_by="",
+        )
+        if changed != 1:
+            transaction.set_rollback(True)
+            return False
+        request_id, priority = inv.request_id, inv.priority
+        transaction.on_commit(lambda: queue(request_id, priority, countdown=wait_s))
+    inv.status = "queued"
+    return True
+
+
+def expire(inv: Invocation, error: dict) -> bool:
+    """Carry out delivery's "expired": queued -> expired without running."""
+    now = timezone.now()
+    changed = Invocation.objects.filter(request_id=inv.request_id, status="queued").update(
+        status="expired", finished_at=now, error=error
+    )
+    if changed != 1:
+        return False
+    inv.status, inv.finished_at, inv.error = "expired", now, error
+    return True
+
+
+# Sync ------------------------------------------------------------------------
+
+# Pushes the call to a lane; appends the watched live groups to it. KEYS:
+# none (the names are built from ARGV[1], the instance). ARGV: instance,
+# revision, priority, message, then (group key, group name) pairs.
+# Returns the list it went to and what was appended, for a later LREM.
+_PUSH = r"""
+local prefix, rev, prio, msg = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local suffix = ''
+for i = 5, #ARGV, 2 do
+  if redis.call('EXISTS', ARGV[i]) == 1 then suffix = suffix .. '\n' .. ARGV[i + 1] end
+end
+local lane = prefix .. ':lane:any:' .. prio
+local now = tonumber(redis.call('TIME')[1])
+local alive = redis.call('ZRANGEBYSCORE', prefix .. ':nodes', now - 30, '+inf')
+if #alive > 1 then
+  for _, node in ipairs(alive) do
+    if redis.call('EXISTS', prefix .. ':idle:' .. node .. ':' .. rev) == 1 then
+      lane = prefix .. ':lane:' .. node .. ':' .. prio
+      break
+    end
+  end
+end
+redis.call('LPUSH', lane, msg .. suffix)
+return {lane, suffix}
+"""
+
+_async_clients: dict = {}
+
+
+def _redis() -> redis.asyncio.Redis:
+    """The running loop's Redis client (the web's side of the lane)."""
+    loop = asyncio.get_running_loop()
+    found = _async_clients.get(loop)
+    if found is None:
+        for old in [lp for lp in _async_clients if lp.is_closed()]:
+            del _async_clients[old]
+        found = redis.asyncio.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=2
+        )
+        found.push_script = found.register_script(_PUSH)
+        _async_clients[loop] = found
+    return found
+
+
+def lane_key(node: str, priority: str) -> str:
+    return f"{settings.STRATUS_INSTANCE}:lane:{node}:{priority}"
+
+
+class SyncCall:
+    """One sync call between its hand-over and its answer."""
+
+    def __init__(self, fn: Function, request: SyncRequest) -> None:
+        self.fn = fn
+        self.request = request
+        self.lane = ""
+        self.message = ""
+        self.future: asyncio.Future | None = None
+        self.listener: done.Listener | None = None
+
+    @classmethod
+    async def begin(
+        cls, fn: Function, event: str, *, source: str, trigger: str = "",
+        priority: str = "normal", request_id=None,
+    ) -> SyncCall | Done:
+        """Admit and hand over the call; a Done at once when it is refused
+        (throttled) or cannot be handed over (Redis unreachable)."""
+        now = time.time()
+        request = SyncRequest(
+            request_id=str(request_id or uuid.uuid4()), function_id=str(fn.id),
+            revision=str(fn.revision), event=event, source=source, trigger=trigger,
+            priority=priority if priority in PRIORITIES else "normal", created_at=now,
+            expires_at=now + settings.STRATUS_SYNC_QUEUE_WAIT,
+        )
+        call = cls(fn, request)
+        client = _redis()
+        try:
+            if fn.reserved_concurrency is not None:
+                ttl = fn.timeout_s + settings.STRATUS_SYNC_QUEUE_WAIT + START_BOUND_S
+                if not await concurrency.take_async(client, fn, request.request_id, ttl):
+                    return await call._refuse("throttled", concurrency.throttle_error(fn))
+                request.slot = True
+            call.listener = done.listener()
+            call.future = await call.listener.expect(request.request_id)
+            await call._push(client)
+        except redis.RedisError as e:
+            log.warning("sync call %s not handed over: %s", request.request_id, e)
+            call._forget()
+            return await call._refuse("failed", {
+                "errorType": "ServiceUnavailable",
+                "errorMessage": "Stratus could not hand the call to a worker (its Redis is "
+                                "unreachable); try again.",
+            })
+        return call
+
+    async def _push(self, client) -> None:
+        from invocations import live
+
+        pairs = []
+        if live.on_redis():
+            for group in live.invocation_groups(self.request.request_id, self.request.function_id):
+                pairs += [live.group_key(group), group]
+        self.message = self.request.encode()
+        lane, suffix = await client.push_script(args=[
+            settings.STRATUS_INSTANCE, self.request.revision, self.request.priority,
+            self.message, *pairs,
+        ])
+        self.lane, self.message = lane.decode(), self.message + suffix.decode()
+
+    async def wait(self) -> Done:
+        """The answer: the worker's Done, or `cancelled` when no worker took
+        the call in time, or `failed` (Runtime.WorkerLost) when the worker
+        that took it stopped."""
+        try:
+            answer = await self._wait_for(settings.STRATUS_SYNC_QUEUE_WAIT)
+            if answer is not None:
+                return answer
+            try:
+                removed = await _redis().lrem(self.lane, 1, self.message)
+            except redis.RedisError:
+                removed = 0  # unknown: a worker may have it; wait for it
+            if removed:
+                return await self._refuse("cancelled", {
+                    "errorType": "Stratus.QueueTimeout",
+                    "errorMessage": (
+                        f"No worker took the call within {settings.STRATUS_SYNC_QUEUE_WAIT:g} s; "
+                        "it was cancelled and will not run. Are the workers running or all busy?"
+                    ),
+                }, retryable=True)
+            answer = await self._wait_for(START_BOUND_S + self.fn.timeout_s + DONE_MARGIN_S)
+            if answer is not None:
+                return answer
+            return await self._refuse("failed", {
+                "errorType": "Runtime.WorkerLost",
+                "errorMessage": "The worker running this invocation stopped before it finished.",
+                "stackTrace": [],
+            })
+        finally:
+            self._forget()
+
+    async def _wait_for(self, seconds: float) -> Done | None:
+        deadline = time.monotonic() + seconds
+        epoch = self.listener.epoch
+        while (remaining := deadline - time.monotonic()) > 0:
+            # asyncio.wait takes the bare future: no task per wait.
+            await asyncio.wait((self.future,), timeout=min(RECHECK_S, remaining))
+            if self.future.done():
+                return self.future.result()
+            if self.listener.epoch != epoch:
+                # The listener reconnected: our message may be lost; the
+                # record is written soon after the answer.
+                row = await sync_to_async(_finished_row)(self.request.request_id)
+                if row is not None:
+                    return Done.of(row)
+        return None
+
+    def _forget(self) -> None:
+        if self.listener is not None:
+            self.listener.forget(self.request.request_id)
+
+    async def _refuse(self, status: str, error: dict, retryable: bool = False) -> Done:
+        """Answer without a run, and put that on the record."""
+        if self.request.slot:
+            try:
+                await concurrency.release_async(_redis(), self.fn, self.request.request_id)
+            except redis.RedisError:
+                pass  # the slot expires on its own
+        inv = record_of(self.fn, self.request)
+        inv.status, inv.error, inv.finished_at = status, error, timezone.now()
+        try:
+            await _redis().xadd(recorder.stream_key(), {"r": recorder.encode(inv)})
+        except redis.RedisError:
+            await sync_to_async(recorder.store_now)(inv)
+        return Done(request_id=inv.request_id, status=status, error=error)
+
+
+def record_of(fn: Function, request: SyncRequest) -> Invocation:
+    """The (unsaved) row of a sync call, as its record will hold it."""
+    created = datetime.fromtimestamp(request.created_at, tz=UTC)
+    return Invocation(
+        request_id=uuid.UUID(request.request_id), function_id=uuid.UUID(request.function_id),
+        function_version=request.version, status="running", invocation_type="RequestResponse",
+        source=request.source, event=request.event, created_at=created, queued_at=created,
+        memory_size_mb=fn.memory_mb, priority=request.priority, trigger=request.trigger,
+    )
+
+
+def _finished_row(request_id) -> Invocation | None:
+    return Invocation.objects.filter(request_id=request_id, status__in=FINISHED).first()
+
+
+async def invoke_sync(
+    fn: Function, event: str, *, source: str, trigger: str = "", priority: str = "normal",
+    request_id=None,
+) -> Done:
+    """Run a sync (RequestResponse) invocation and return its answer."""
+    call = await SyncCall.begin(
+        fn, event, source=source, trigger=trigger, priority=priority, request_id=request_id
+    )
+    return call if isinstance(call, Done) else await call.wait()
+
+
+def invoke_sync_blocking(fn: Function, event: str, **kwargs) -> Done:
+    """invoke_sync for blocking callers (the CLI, sync views)."""
+    return async_to_sync(invoke_sync)(fn, event, **kwargs)
+
+
+_background: set[asyncio.Task] = set()
+
+
+def keep_until_done(task: asyncio.Task) -> None:
+    """Keep a wait going after its caller stopped waiting (the task would
+    otherwise be garbage), so the call is still cancelled or recorded."""
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+def start_sync(fn: Function, event: str, *, source: str, **kwargs) -> Done | str:
+    """Hand a sync call over and return at once (the console: the page
+    watches it live): its request id, or the Done of a refusal. The wait
+    goes on as a task on the web's event loop, which cancels the call if no
+    worker takes it in time."""
+
+    async def begin():
+        call = await SyncCall.begin(fn, event, source=source, **kwargs)
+        if isinstance(call, Done):
+            return call
+        keep_until_done(asyncio.get_running_loop().create_task(call.wait()))
+        return call.request.request_id
+
+    return async_to_sync(begin)()

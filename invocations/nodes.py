@@ -1,0 +1,94 @@
+"""Who is running: the node (one Docker engine) and each worker process's
+heartbeat.
+
+A node is named by STRATUS_NODE (default: the host name). Every process
+that claims invocations (a Celery child, a lane thread's process) beats
+every STRATUS_HEARTBEAT seconds: a Worker row in the database (the truth
+the reconciler reads, which survives a Redis restart) and the node's score
+in the Redis sorted set `<instance>:nodes` (which the web's lane push reads
+to prefer a node with a warm environment). A worker whose row is older than
+STRATUS_WORKER_LOST_AFTER is gone."""
+
+import logging
+import os
+import threading
+import time
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils import timezone
+
+from invocations import redis_link
+from invocations.models import Worker
+
+log = logging.getLogger(__name__)
+
+
+def node() -> str:
+    return settings.STRATUS_NODE
+
+
+def nodes_key() -> str:
+    return f"{settings.STRATUS_INSTANCE}:nodes"
+
+
+_identity: dict[int, str] = {}
+
+
+def worker_id() -> str:
+    """`<node>:<pid>:<random>`, one per process (a new one after fork, and a
+    restarted process with a reused pid is still a new worker)."""
+    pid = os.getpid()
+    if pid not in _identity:
+        _identity.clear()
+        _identity[pid] = f"{node()}:{pid}:{uuid.uuid4().hex[:8]}"
+    return _identity[pid]
+
+
+def beat() -> None:
+    """One heartbeat of this process; errors are logged, never raised."""
+    now = timezone.now()
+    try:
+        Worker.objects.update_or_create(
+            id=worker_id(), defaults={"node": node(), "pid": os.getpid(), "heartbeat_at": now}
+        )
+    except Exception as e:  # noqa: BLE001 - a missed beat is retried next time
+        log.warning("heartbeat not written to the database: %s", e)
+    redis_link.quietly(lambda r: r.zadd(nodes_key(), {node(): time.time()}), "heartbeat")
+
+
+def alive_since() -> "timezone.datetime":
+    """Workers with a heartbeat after this moment are alive."""
+    return timezone.now() - timedelta(seconds=settings.STRATUS_WORKER_LOST_AFTER)
+
+
+def alive_workers() -> set[str]:
+    return set(Worker.objects.filter(heartbeat_at__gte=alive_since()).values_list("id", flat=True))
+
+
+def forget_dead() -> int:
+    """Drop rows of workers silent for a day (their rows were recovered long ago)."""
+    cutoff = timezone.now() - timedelta(days=1)
+    return Worker.objects.filter(heartbeat_at__lt=cutoff).delete()[0]
+
+
+_started: set[int] = set()
+
+
+def start_heartbeat() -> None:
+    """A daemon thread beating for this process (once per process)."""
+    pid = os.getpid()
+    if pid in _started:
+        return
+    _started.clear()
+    _started.add(pid)
+
+    def loop() -> None:
+        while True:
+            close_old_connections()
+            beat()
+            time.sleep(settings.STRATUS_HEARTBEAT)
+
+    threading.Thread(target=loop, name="heartbeat", daemon=True).start()
