@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 GROUP = "recorders"
 BATCH = 500
 BLOCK_MS = 1000
+# After a batch, wait this long before the next: under load, records then
+# arrive in batches of many, and a batch costs about what one record does.
+PAUSE_S = 0.25
 # An entry a recorder took this long ago without acknowledging it is taken
 # over by another (its recorder died).
 CLAIM_IDLE_MS = 30_000
@@ -56,7 +59,7 @@ def add(pipe, inv: Invocation) -> None:
 def store(payloads: list[bytes]) -> int:
     """Insert records (encoded rows); request ids already stored are left
     as they are. Rows of functions deleted meanwhile are dropped (their
-    other invocations went with them). Returns how many were new."""
+    other invocations went with them). Returns how many were offered."""
     rows = [Invocation(**json.loads(p)) for p in payloads]
     try:
         return _insert(rows)
@@ -78,9 +81,8 @@ def _uuid(value):
 
 def _insert(rows: list[Invocation]) -> int:
     with transaction.atomic():
-        before = Invocation.objects.filter(request_id__in=[r.request_id for r in rows]).count()
-        Invocation.objects.bulk_create(rows, ignore_conflicts=True, batch_size=100)
-    return len(rows) - before
+        Invocation.objects.bulk_create(rows, ignore_conflicts=True, batch_size=200)
+    return len(rows)
 
 
 def store_now(inv: Invocation) -> None:
@@ -134,7 +136,8 @@ def serve(consumer: str, stop: threading.Event) -> None:
                 _ensure_group(client)
                 grouped = True
             close_old_connections()
-            drain(client, consumer)
+            if drain(client, consumer):
+                stop.wait(PAUSE_S)
             redis_link.outage.succeeded()
         except redis.RedisError as e:
             redis_link.outage.failed("recorder", e)
