@@ -39,8 +39,12 @@ def received(what: str | None) -> None:
 
 def announce(what: str) -> None:
     """Drop our copies now and tell the other processes (best effort)."""
-    global _client
     received(what)
+    _publish(what)
+
+
+def _publish(what: str) -> None:
+    global _client
     try:
         if _client is None:
             _client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)

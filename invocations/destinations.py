@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -41,8 +42,10 @@ class Kind:
     find: Callable[[Team, str], object | None]
     deliver: Callable[[object, str, object, str], None]
     choices: Callable[[Team, object | None], list[tuple[str, str]]]
-    # The resource part of the ARN: e.g. "function:NAME" for Lambda.
+    # The resource part of the ARN: e.g. "function:NAME" for Lambda, and
+    # the pattern it must match.
     example: str = "NAME"
+    resource: str = r"[A-Za-z0-9_.-]+"
 
 
 _kinds: dict[str, Kind] = {}
@@ -71,6 +74,10 @@ def parse(team: Team, arn: str) -> Destination:
     if parsed.region != settings.STRATUS_REGION:
         raise DestinationError(
             f"The destination {arn} is in region {parsed.region}; this server is {settings.STRATUS_REGION}."
+        )
+    if not re.fullmatch(kind.resource, parsed.resource):
+        raise DestinationError(
+            f"{arn!r} is not a {kind.label} ARN (arn:aws:{kind.service}:REGION:ACCOUNT:{kind.example})."
         )
     if parsed.account != team.account_id:
         raise DestinationError(
@@ -158,5 +165,5 @@ def _function_choices(team: Team, exclude) -> list[tuple[str, str]]:
 
 FUNCTION = Kind(
     service="lambda", label="function", find=_find_function, deliver=_deliver_to_function,
-    choices=_function_choices, example="function:NAME",
+    choices=_function_choices, example="function:NAME", resource=r"function:[A-Za-z0-9_-]+",
 )

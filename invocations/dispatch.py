@@ -84,9 +84,8 @@ def queue(request_id, priority: str = "normal", countdown: float | None = None) 
     caller: the row is stored, and the reconciler queues it later."""
     try:
         # By name: the task module imports the runner, which imports this one.
-        current_app.send_task(
-            "invocations.run", (str(request_id),), queue="invocations",
-            priority=CELERY_PRIORITY.get(priority, 3), countdown=countdown,
+        current_app.tasks["invocations.run"].apply_async(
+            (str(request_id),), priority=CELERY_PRIORITY.get(priority, 3), countdown=countdown,
         )
     except Exception as e:  # noqa: BLE001 - kombu raises several kinds
         log.warning("could not queue %s (%s); the reconciler will", request_id, e)
@@ -322,7 +321,7 @@ class SyncCall:
             await _redis().xadd(recorder.stream_key(), {"r": recorder.encode(inv)})
         except redis.RedisError:
             await sync_to_async(recorder.store_now)(inv)
-        return Done(request_id=inv.request_id, status=status, error=error)
+        return Done(request_id=self.request.request_id, status=status, error=error)
 
 
 def record_of(fn: Function, request: SyncRequest) -> Invocation:

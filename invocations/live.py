@@ -97,7 +97,8 @@ def send(groups: list[str], html: str) -> None:
 def group_key(group: str) -> str:
     # channels_redis keeps a group's members in this sorted set; Redis
     # deletes the key when the last member leaves.
-    return f"{settings.CHANNEL_LAYERS['default']['CONFIG'].get('prefix', 'asgi')}:group:{group}"
+    config = settings.CHANNEL_LAYERS["default"].get("CONFIG", {})
+    return f"{config.get('prefix', 'asgi')}:group:{group}"
 
 
 def on_redis() -> bool:

@@ -240,6 +240,7 @@ def _answer(inv: Invocation, request: SyncRequest, held: pool.Lease | None) -> l
     try:
         watched = redis_link.until_done(send, "answering a sync call", give_up_s=60)
     except Exception:  # noqa: BLE001 - Redis is gone for long: keep the record
+        log.exception("could not answer %s through Redis; recording it directly", inv.request_id)
         recorder.store_now(inv)
         if held is not None:
             pool.discard(held.env_id)

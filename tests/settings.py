@@ -11,5 +11,8 @@ STRATUS_ENV_DIR = DATA_DIR / "envs"
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 CELERY_BROKER_URL = "memory://"
+# Nothing listens here: the engine's best-effort Redis calls fail at once
+# (tests that need Redis use the redis_url fixture).
+REDIS_URL = "redis://127.0.0.1:1/0"
 CELERY_RESULT_BACKEND = "cache+memory://"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

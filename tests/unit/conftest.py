@@ -1,20 +1,55 @@
 import pytest
 
+from invocations import dispatch
+
+# The real hand-over, taken before `handed_over` replaces it in every test;
+# tests of the hand-over itself put it back.
+REAL_BEGIN = dispatch.SyncCall.__dict__["begin"]
+
+
+class HandOver:
+    """The fake hand-over: `calls` holds each SyncRequest; every call is
+    answered with a Done of `answer`'s fields (status, result, ...)."""
+
+    def __init__(self):
+        self.calls = []
+        self.answer = {"status": "cancelled"}
+
+
+class PendingCall:
+    def __init__(self, request, hand_over):
+        self.request = request
+        self.hand_over = hand_over
+
+    async def wait(self):
+        from invocations.done import Done
+
+        return Done(self.request.request_id, **self.hand_over.answer)
+
 
 @pytest.fixture(autouse=True)
-def lane_pushes(monkeypatch):
-    """Sync invocations handed to the sync lane, recorded instead of pushed
-    to a Redis the unit tests do not run (tests of the lane itself undo it)."""
-    from invocations import lane
+def handed_over(monkeypatch):
+    """Sync calls handed over to the lane, recorded (as SyncRequests)
+    instead of pushed to a Redis the unit tests do not run; tests of the
+    hand-over itself use the real `redis_url` and undo this."""
+    import time
+    import uuid
 
-    pushed = []
+    from invocations.sync_request import SyncRequest
 
-    def push(request_id, groups, priority="normal"):
-        pushed.append(str(request_id))
-        return True
+    hand_over = HandOver()
 
-    monkeypatch.setattr(lane, "push", push)
-    return pushed
+    async def begin(cls, fn, event, *, source, trigger="", priority="normal", request_id=None):
+        request = SyncRequest(
+            request_id=str(request_id or uuid.uuid4()), function_id=str(fn.id),
+            revision=str(fn.revision), event=event, source=source, trigger=trigger,
+            priority=priority, expires_at=time.time() + 30,
+        )
+        hand_over.calls.append(request)
+        return PendingCall(request, hand_over)
+
+    monkeypatch.setattr(dispatch.SyncCall, "begin", classmethod(begin))
+    return hand_over
 
 
 @pytest.fixture(autouse=True)
@@ -23,6 +58,17 @@ def fresh_function_lookup(monkeypatch):
     from functions import lookup
 
     monkeypatch.setattr(lookup, "_cache", {})
+    from triggers import route_table
+
+    monkeypatch.setattr(route_table, "_table", None)
+
+
+@pytest.fixture(autouse=True)
+def quiet_announcements(monkeypatch):
+    """Cache invalidations stay in this process (no Redis to publish to)."""
+    from functions import changes
+
+    monkeypatch.setattr(changes, "_publish", lambda what: None)
 
 
 @pytest.fixture(scope="session")
@@ -49,3 +95,18 @@ def redis_url():
         proc.terminate()
         proc.wait(timeout=10)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def door_threads_inline(monkeypatch):
+    """The fast doors' database work runs on the test's own thread (the
+    in-memory test database is per connection), as Django's test client
+    runs views."""
+    from asgiref.sync import sync_to_async
+
+    from awsapi import asgi
+
+    async def in_thread(func, *args):
+        return await sync_to_async(func, thread_sensitive=True)(*args)
+
+    monkeypatch.setattr(asgi, "in_thread", in_thread)

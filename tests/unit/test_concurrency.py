@@ -8,16 +8,18 @@ import uuid
 import pytest
 import redis
 
-from invocations import concurrency, runner, tasks, waiting
+from invocations import concurrency, dispatch, runner
 from invocations.models import Invocation
 
 
 @pytest.fixture
-def real_redis(redis_url, monkeypatch):
+def real_redis(redis_url, settings):
+    settings.REDIS_URL = redis_url
+    concurrency.redis_link._clients.clear()
     client = redis.Redis.from_url(redis_url)
     client.flushdb()
-    monkeypatch.setattr(concurrency, "redis_client", lambda: client)
-    return client
+    yield client
+    concurrency.redis_link._clients.clear()
 
 
 def test_it_counts_holders_up_to_the_limit(real_redis):
@@ -78,63 +80,40 @@ def test_it_explains_a_bad_reserved_value(value, message):
 
 
 def test_a_function_without_a_limit_never_touches_redis(make_function, monkeypatch):
-    monkeypatch.setattr(concurrency, "redis_client", lambda: pytest.fail("Redis was used"))
+    monkeypatch.setattr(concurrency.redis_link, "client", lambda: pytest.fail("Redis was used"))
     fn = make_function()
-    assert concurrency.take_for_sync(fn, "r", 60)
-    assert concurrency.admit(fn, "r") is not None
+    assert isinstance(concurrency.admit(fn, "r"), concurrency.Admission)
     concurrency.release_for(fn, "r")
-
-
-# Sync: refused over the limit ---------------------------------------------------
-
-
-@pytest.fixture
-def no_broker(monkeypatch):
-    sent = []
-    monkeypatch.setattr("django.db.transaction.on_commit", lambda func, *a, **kw: func())
-    monkeypatch.setattr(
-        tasks.run, "apply_async", lambda args, **kw: sent.append((args[0], kw.get("countdown")))
-    )
-    return sent
-
-
-def test_a_sync_call_over_the_limit_is_stored_throttled(
-    real_redis, make_function, no_broker, lane_pushes
-):
-    fn = make_function()
-    concurrency.set_reserved(fn, 1)
-    first = waiting.submit_sync(fn, "{}", source="api")
-    second = waiting.submit_sync(fn, "{}", source="api")
-    assert first.status == "queued"
-    assert second.status == "throttled" and second.is_finished
-    assert second.error["errorType"] == "TooManyRequestsException"
-    assert "reserved concurrency of 1" in second.error["errorMessage"]
-    # The first goes to a worker by the sync lane; the throttled one nowhere.
-    assert lane_pushes == [str(first.request_id)]
-    assert no_broker == []
 
 
 # Async: waits without an attempt -------------------------------------------------
 
 
-def test_an_async_row_waits_for_a_slot_without_an_attempt(real_redis, make_function, no_broker, monkeypatch):
+@pytest.fixture
+def requeued(monkeypatch):
+    sent = []
+    monkeypatch.setattr(dispatch, "queue", lambda rid, priority="normal", countdown=None: sent.append((str(rid), countdown)))
+    return sent
+
+
+def test_an_async_row_waits_for_a_slot_without_an_attempt(real_redis, make_function, requeued, monkeypatch):
     fn = make_function()
     concurrency.set_reserved(fn, 1)
     concurrency.acquire(fn.id, "someone-else", 1, 60)
     inv = Invocation.objects.create(function=fn, invocation_type="Event")
     monkeypatch.setattr(runner.pool, "lease", lambda f: pytest.fail("ran over the limit"))
-    assert runner.run(str(inv.request_id)) == "waiting"
+    assert runner.run_async(str(inv.request_id)) == "waiting"
     inv.refresh_from_db()
     assert inv.status == "queued" and inv.attempts == 0
-    assert no_broker == [(str(inv.request_id), concurrency.WAIT_COUNTDOWN_S)]
+    assert requeued == [(str(inv.request_id), concurrency.WAIT_COUNTDOWN_S)]
 
 
-def test_a_limit_of_zero_leaves_async_rows_to_the_reconciler(real_redis, make_function, no_broker):
+def test_a_limit_of_zero_leaves_async_rows_to_the_reconciler(real_redis, make_function, requeued):
     fn = make_function()
     concurrency.set_reserved(fn, 0)
     inv = Invocation.objects.create(function=fn, invocation_type="Event")
-    assert runner.run(str(inv.request_id)) == "waiting"
-    assert no_broker == []
+    assert runner.run_async(str(inv.request_id)) == "waiting"
+    assert requeued == []
 
 
 def test_a_duplicate_task_does_not_give_away_the_runners_slot(real_redis, make_function):
@@ -147,28 +126,3 @@ def test_a_duplicate_task_does_not_give_away_the_runners_slot(real_redis, make_f
     assert not duplicate.taken
     duplicate.abandon()
     assert concurrency.holders(fn.id) == 1
-
-
-# The Lambda API's 429 -------------------------------------------------------------
-
-
-def test_the_api_answers_429_over_the_limit(real_redis, client, users, team, make_function, no_broker):
-    from botocore.exceptions import ClientError
-
-    from functions.models import ApiKey
-    from tests.unit.test_lambda_api import boto_lambda
-
-    fn = make_function()
-    concurrency.set_reserved(fn, 1)
-    concurrency.acquire(fn.id, "running-now", 1, 60)
-    key, secret = ApiKey.issue(users["member"], team)
-    lam = boto_lambda(client, key.access_key_id, secret)
-    with pytest.raises(ClientError) as e:
-        lam.invoke(FunctionName=fn.name, Payload=b"{}")
-    response = e.value.response
-    assert response["ResponseMetadata"]["HTTPStatusCode"] == 429
-    assert response["Error"]["Code"] == "TooManyRequestsException"
-    assert response["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
-    assert response["ResponseMetadata"]["HTTPHeaders"]["retry-after"] == "1"
-    assert Invocation.objects.get(function=fn).status == "throttled"
-    assert no_broker == []

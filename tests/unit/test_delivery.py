@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from invocations import delivery, destinations, pool, runner, sandbox, tasks
-from invocations.models import Attempt, DeadLetter, Environment, EventInvokeConfig, Invocation
+from invocations.models import Attempt, DeadLetter, EventInvokeConfig, Invocation
 
 ERROR = {"errorType": "ValueError", "errorMessage": "bad input", "stackTrace": []}
 
@@ -29,12 +29,9 @@ def queued_tasks(monkeypatch):
 def worker(monkeypatch, make_function, queued_tasks):
     """runner.run with a fake environment whose outcome the test sets."""
     fn = make_function("flaky")
-    env = Environment.objects.create(id="e1", function=fn, revision=fn.revision, state="busy",
-                                     container_id="c1", socket_path="/nowhere")
-    monkeypatch.setattr(pool, "lease", lambda f: pool.Lease(env, cold=False, init_ms=None))
-    monkeypatch.setattr(pool, "release", lambda e: None)
-    monkeypatch.setattr(runner.live, "announce_done", lambda inv, groups: list(groups))
-    monkeypatch.setattr(runner.live, "send", lambda groups, html, wait=False: None)
+    monkeypatch.setattr(pool, "lease", lambda f: pool.Lease("e1", str(f.revision), cold=False))
+    monkeypatch.setattr(pool, "release", lambda held: None)
+    monkeypatch.setattr(runner.live, "send", lambda groups, html: None)
     state = {"outcome": sandbox.InvokeOutcome(kind="error", error=ERROR), "events": []}
 
     def fake_invoke(path, request, timeout, on_log):
@@ -56,13 +53,13 @@ def async_row(fn, **fields) -> Invocation:
 
 def run_until_final(inv: Invocation, queued_tasks, limit: int = 5) -> Invocation:
     """Run the row, then every retry task it queues, like the worker would."""
-    runner.run(str(inv.request_id))
+    runner.run_async(str(inv.request_id))
     for _ in range(limit):
         inv.refresh_from_db()
         if inv.is_finished:
             return inv
         request_id, _ = queued_tasks.pop(0)
-        runner.run(request_id)
+        runner.run_async(request_id)
     inv.refresh_from_db()
     return inv
 
@@ -73,7 +70,7 @@ def run_until_final(inv: Invocation, queued_tasks, limit: int = 5) -> Invocation
 def test_it_puts_a_failed_async_attempt_back_with_backoff(worker, queued_tasks, settings):
     settings.STRATUS_RETRY_BACKOFF_SCALE = 0.5
     inv = async_row(worker["fn"])
-    assert runner.run(str(inv.request_id)) == "queued"
+    assert runner.run_async(str(inv.request_id)) == "retrying"
     inv.refresh_from_db()
     assert inv.status == "queued" and inv.attempts == 1
     assert inv.queued_at > timezone.now() + timedelta(seconds=20)
@@ -121,7 +118,7 @@ def test_it_retries_twice_then_dead_letters_and_delivers_on_failure(
 def test_it_honours_fewer_retries(worker, queued_tasks):
     EventInvokeConfig.objects.create(function=worker["fn"], maximum_retry_attempts=0)
     inv = async_row(worker["fn"])
-    runner.run(str(inv.request_id))
+    runner.run_async(str(inv.request_id))
     inv.refresh_from_db()
     assert inv.status == "failed" and queued_tasks == []
     assert DeadLetter.objects.filter(invocation=inv).exists()
@@ -130,7 +127,7 @@ def test_it_honours_fewer_retries(worker, queued_tasks):
 @pytest.mark.parametrize("kind,source", [("RequestResponse", "api"), ("Event", "queue")])
 def test_it_never_retries_sync_or_queue_batches(worker, queued_tasks, kind, source):
     inv = Invocation.objects.create(function=worker["fn"], invocation_type=kind, source=source)
-    runner.run(str(inv.request_id))
+    runner.run_async(str(inv.request_id))
     inv.refresh_from_db()
     assert inv.status == "failed" and queued_tasks == []
     # An async row lists its one attempt; a sync row is its own record.
@@ -143,7 +140,7 @@ def test_it_does_not_retry_an_event_past_its_age(worker, queued_tasks, monkeypat
     # Young when claimed, too old once the attempt ends (a long run, or a
     # long wait for a concurrency slot).
     monkeypatch.setattr(delivery, "_too_old", lambda row, config: row.status == "running")
-    runner.run(str(inv.request_id))
+    runner.run_async(str(inv.request_id))
     inv.refresh_from_db()
     assert inv.status == "failed" and queued_tasks == []
     assert DeadLetter.objects.get(invocation=inv).condition == "RetriesExhausted"
@@ -156,7 +153,7 @@ def test_it_expires_an_old_event_without_running_it(worker, queued_tasks, make_f
     sink = make_function("sink")
     EventInvokeConfig.objects.create(function=worker["fn"], maximum_event_age_s=60, on_failure=sink.arn)
     inv = async_row(worker["fn"], created_at=timezone.now() - timedelta(seconds=61))
-    assert runner.run(str(inv.request_id)) == "expired"
+    assert runner.run_async(str(inv.request_id)) == "expired"
     inv.refresh_from_db()
     assert inv.status == "expired" and inv.attempts == 0 and worker["events"] == []
     assert inv.error["errorType"] == "EventAgeExceeded"
@@ -169,7 +166,7 @@ def test_it_expires_an_old_event_without_running_it(worker, queued_tasks, make_f
 
 def test_a_sync_row_never_expires(worker):
     inv = Invocation.objects.create(function=worker["fn"], created_at=timezone.now() - timedelta(days=1))
-    assert not delivery.expire_if_too_old(inv)
+    assert delivery.expiry_error(inv) is None
 
 
 # Success and destinations ---------------------------------------------------------
@@ -180,7 +177,7 @@ def test_it_sends_the_result_to_the_on_success_destination(worker, make_function
     sink = make_function("next")
     EventInvokeConfig.objects.create(function=worker["fn"], on_success=sink.arn, on_failure="")
     inv = async_row(worker["fn"], priority="high")
-    runner.run(str(inv.request_id))
+    runner.run_async(str(inv.request_id))
     delivered = Invocation.objects.get(function=sink)
     record = json.loads(delivered.event)
     assert record["requestContext"]["condition"] == "Success"
@@ -195,7 +192,7 @@ def test_it_sends_the_result_to_the_on_success_destination(worker, make_function
 def test_a_success_without_destination_sends_nothing(worker):
     worker["outcome"] = sandbox.InvokeOutcome(kind="result", payload=1)
     inv = async_row(worker["fn"])
-    runner.run(str(inv.request_id))
+    runner.run_async(str(inv.request_id))
     assert Invocation.objects.count() == 1
     assert inv.attempt_set.get().status == "succeeded"
 
@@ -205,7 +202,7 @@ def test_a_deleted_destination_is_skipped_and_the_event_kept(worker, make_functi
     EventInvokeConfig.objects.create(function=worker["fn"], maximum_retry_attempts=0, on_failure=sink.arn)
     sink.delete()
     inv = async_row(worker["fn"])
-    runner.run(str(inv.request_id))
+    runner.run_async(str(inv.request_id))
     assert DeadLetter.objects.filter(invocation=inv).exists()
 
 
@@ -221,9 +218,9 @@ def test_it_publishes_to_a_topic_and_sends_to_a_queue(worker, team, monkeypatch)
     EventInvokeConfig.objects.create(
         function=worker["fn"], maximum_retry_attempts=0, on_success=topic.arn, on_failure=queue.arn
     )
-    runner.run(str(async_row(worker["fn"]).request_id))
+    runner.run_async(str(async_row(worker["fn"]).request_id))
     worker["outcome"] = sandbox.InvokeOutcome(kind="result", payload="ok")
-    runner.run(str(async_row(worker["fn"]).request_id))
+    runner.run_async(str(async_row(worker["fn"]).request_id))
     assert [pk for pk, _ in sent] == [queue.pk]
     assert json.loads(sent[0][1])["requestContext"]["condition"] == "RetriesExhausted"
     assert [pk for pk, _ in published] == [topic.pk]
@@ -281,7 +278,7 @@ def test_it_accepts_a_function_of_the_team(make_function):
 def test_it_redrives_a_dead_letter_once(worker, queued_tasks):
     EventInvokeConfig.objects.create(function=worker["fn"], maximum_retry_attempts=0)
     inv = async_row(worker["fn"])
-    runner.run(str(inv.request_id))
+    runner.run_async(str(inv.request_id))
     dead = DeadLetter.objects.get(invocation=inv)
     again = delivery.redrive(dead)
     assert (again.source, again.invocation_type, again.event) == ("redrive", "Event", inv.event)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 import pytest
 
 from invocations import tasks
+from invocations import dispatch
 from invocations.models import Invocation
 from messaging import api, topics
 from messaging.models import Subscription, TopicMessage
@@ -78,7 +79,7 @@ def test_it_fans_out_one_async_invocation_per_matching_subscriber(
 def test_it_publishes_nothing_when_a_submit_fails(topic, make_function, monkeypatch):
     topics.subscribe(topic, make_function("a"))
     topics.subscribe(topic, make_function("b"))
-    real = Invocation.submit
+    real = dispatch.submit_async
     calls = []
 
     def flaky(*args, **kwargs):
@@ -87,7 +88,7 @@ def test_it_publishes_nothing_when_a_submit_fails(topic, make_function, monkeypa
             raise RuntimeError("database went away")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(Invocation, "submit", flaky)
+    monkeypatch.setattr(dispatch, "submit_async", flaky)
     with pytest.raises(RuntimeError):
         topics.publish(topic, "hi")
     assert not TopicMessage.objects.exists()

@@ -8,6 +8,7 @@ from django.utils import timezone
 from functions.models import Function
 from invocations import tasks
 from invocations.models import Attempt, DeadLetter, EventInvokeConfig, Invocation
+from tests.unit.conftest import REAL_BEGIN
 
 HX = {"HTTP_HX_REQUEST": "true"}
 ERROR = {"errorType": "ValueError", "errorMessage": "bad input", "stackTrace": []}
@@ -120,9 +121,14 @@ def test_the_async_form_refuses(client, users, fn, user, method, status):
 
 
 def test_the_test_tab_explains_a_throttle(client, users, fn, monkeypatch, no_broker):
-    from invocations import concurrency
+    from invocations import concurrency, dispatch
 
-    monkeypatch.setattr(concurrency, "take_for_sync", lambda f, rid, wait: False)
+    async def full(client, fn, request_id, ttl_s):
+        return False
+
+    monkeypatch.setattr(dispatch.SyncCall, "begin", REAL_BEGIN)
+    monkeypatch.setattr(concurrency, "take_async", full)
+    monkeypatch.setattr(dispatch.SyncCall, "_refuse", fake_refuse)
     Function.objects.filter(pk=fn.pk).update(reserved_concurrency=1)
     client.force_login(users["member"])
     r = client.post(reverse("fn-invoke", args=[fn.id]), {"event": "{}"}, **HX)
@@ -132,6 +138,12 @@ def test_the_test_tab_explains_a_throttle(client, users, fn, monkeypatch, no_bro
     r = client.post(reverse("fn-invoke", args=[fn.id]), {"event": "{}"})
     assert r.status_code == 429
     assert "reserved concurrency of 1" in r.content.decode()
+
+
+async def fake_refuse(self, status, error, retryable=False):
+    from invocations.done import Done
+
+    return Done(self.request.request_id, status, error=error)
 
 
 # Dead letters -------------------------------------------------------------------------

@@ -429,32 +429,30 @@ def test_it_deletes_a_function(client, users, fn):
 
 
 def test_it_invokes_and_returns_the_result_panel_at_once(
-    client, users, fn, no_broker, lane_pushes, django_capture_on_commit_callbacks
+    client, users, fn, no_broker, handed_over
 ):
     client.force_login(users["member"])
-    with django_capture_on_commit_callbacks(execute=True):
-        r = client.post(url("fn-invoke", fn), {"event": '{"a": 1}'}, **HX)
+    r = client.post(url("fn-invoke", fn), {"event": '{"a": 1}'}, **HX)
     assert r.status_code == 200
-    inv = Invocation.objects.get()
-    assert (inv.status, inv.source, inv.invocation_type) == ("queued", "console", "RequestResponse")
-    assert json.loads(inv.event) == {"a": 1}
-    # A sync call: handed to a worker by the sync lane, not as a Celery task.
-    assert lane_pushes == [str(inv.request_id)]
-    assert no_broker == []
+    # A sync call: handed to a worker by the sync lane, with no row before
+    # it runs, and not as a Celery task.
+    [request] = handed_over.calls
+    assert (request.source, json.loads(request.event)) == ("console", {"a": 1})
+    assert not Invocation.objects.exists() and no_broker == []
     body = r.content.decode()
     assert "<html" not in body
-    assert f'id="status-{inv.request_id}"' in body
+    assert f'id="status-{request.request_id}"' in body
     assert 'data-status="queued"' in body
-    assert f'<pre id="logs-{inv.request_id}"' in body
-    assert f'id="result-{inv.request_id}"' in body
+    assert f'<pre id="logs-{request.request_id}"' in body
+    assert f'id="result-{request.request_id}"' in body
 
 
-def test_it_redirects_a_plain_invoke_to_the_invocation(client, users, fn, no_broker):
+def test_a_plain_invoke_goes_back_to_the_test_tab(client, users, fn, no_broker, handed_over):
     client.force_login(users["member"])
     r = client.post(url("fn-invoke", fn), {"event": "{}"})
-    inv = Invocation.objects.get()
+    assert len(handed_over.calls) == 1
     assert r.status_code == 302
-    assert r["Location"] == reverse("inv-detail", args=[inv.request_id])
+    assert r["Location"] == url("fn-detail", fn) + "?tab=test"
 
 
 def test_it_refuses_an_event_that_is_not_json(client, users, fn, no_broker):
