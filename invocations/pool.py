@@ -71,7 +71,7 @@ def _take(env: Environment) -> bool:
 
 def _start(fn: Function) -> Lease:
     env_id = uuid.uuid4().hex
-    socket_dir = settings.STRATUS_ENV_DIR / env_id
+    socket_dir, task_dir = sandbox.environment_dirs(str(settings.STRATUS_ENV_DIR), env_id)
     with transaction.atomic():
         # The row exists before the container, so the reaper can find and
         # remove a container whose worker died while starting it.
@@ -81,13 +81,9 @@ def _start(fn: Function) -> Lease:
     spec = sandbox.EnvironmentSpec(
         env_id=env_id,
         image=runtime_image(fn.runtime),
-        code_dir=str(fn.code.files_dir),
-        socket_dir=str(socket_dir),
+        socket_dir=socket_dir,
+        task_dir=task_dir,
         memory_mb=fn.memory_mb,
-        handler=fn.handler,
-        function_name=fn.name,
-        function_version="$LATEST",
-        env_vars=dict(fn.environment),
         labels={
             **platform_labels(),
             "stratus.function": str(fn.id),
@@ -97,10 +93,18 @@ def _start(fn: Function) -> Lease:
         pids_limit=settings.STRATUS_PIDS_LIMIT,
         nofile=settings.STRATUS_NOFILE,
         min_cpus=settings.STRATUS_MIN_CPUS,
+    )
+    config = sandbox.FunctionConfig(
+        code_dir=str(fn.code.files_dir),
+        handler=fn.handler,
+        function_name=fn.name,
+        function_version="$LATEST",
+        memory_mb=fn.memory_mb,
+        env_vars=dict(fn.environment),
         region=settings.STRATUS_REGION,
     )
     try:
-        started = sandbox.start_environment(docker_client(), spec)
+        started = sandbox.start_for_function(docker_client(), spec, config)
     except Exception:
         discard(env)
         raise

@@ -1,10 +1,21 @@
 """Stratus python3.11 bootstrap: PID 1 of an execution environment.
 
-Stdlib only. Init phase: import the function's handler (like Lambda, an init
-error is remembered and returned for every invoke). Then serve newline-delimited
-JSON frames on a Unix socket, one connection at a time, forever:
+Stdlib only. It starts generic: it creates its socket and waits, knowing no
+function. The worker then places a function's code in /var/task and sends
+  worker -> {"type": "init", "env": {...}}
+with the function's whole configuration as the process environment Lambda
+gives it (_HANDLER, AWS_LAMBDA_FUNCTION_NAME, ..., the function's variables).
+Init phase: set os.environ, chdir to /var/task, import the handler (like
+Lambda, an init error is remembered and returned for every invoke), answer
+  bootstrap -> {"type": "ready", "initError": null|{...}, "initMs": float}
+Then serve newline-delimited JSON frames on the socket, one connection at a
+time, forever:
   worker -> {"type": "invoke", requestId, event, deadlineMs, ...}
   bootstrap -> {"type": "log", "line"}* then one {"type": "result"|"error", ...}
+
+An idle generic environment should cost little memory, so modules that only
+the init phase, the serving loop or errors need are imported there, not at
+the top (logging, threading, traceback, importlib, resource).
 
 All output (Python's sys.stdout/sys.stderr, and fds 1 and 2 so subprocesses and C
 code are captured too) flows through one pipe read by a thread, which forwards
@@ -13,29 +24,23 @@ stdout (docker logs) between invocations. At the end of an invocation the
 invoking thread reads the pipe empty itself, so every line is out before the
 final frame without a round trip through that thread.
 
-Overrides for running outside a container (tests): STRATUS_SOCKET_PATH,
-LAMBDA_TASK_ROOT, _HANDLER.
+Overrides for running outside a container (tests), read at start:
+STRATUS_SOCKET_PATH, LAMBDA_TASK_ROOT.
 """
 
 from __future__ import annotations
 
-import importlib
 import io
 import json
-import logging
-import math
 import os
-import resource
 import select
 import socket
 import sys
-import threading
 import time
-import traceback
+from _thread import allocate_lock  # threading.Lock without importing threading
 
 SOCKET_PATH = os.environ.pop("STRATUS_SOCKET_PATH", "/var/runtime/sock/bootstrap.sock")
 TASK_ROOT = os.environ.get("LAMBDA_TASK_ROOT", "/var/task")
-HANDLER = os.environ.get("_HANDLER", "")
 MAX_FRAME_BYTES = 8 * 1024 * 1024
 MAX_RESPONSE_BYTES = 6291556  # Lambda's synchronous response limit
 MAX_LOG_LINE = 256 * 1024  # longer lines are split: keeps log frames small
@@ -69,7 +74,7 @@ class FrameReader:
 # --- output capture ------------------------------------------------------------
 
 _orig_stdout_fd = os.dup(1)  # the container's stdout: docker logs
-_sink_lock = threading.Lock()
+_sink_lock = allocate_lock()
 _sink = None  # callable(line) while an invocation runs, else None
 
 
@@ -94,7 +99,7 @@ def _emit(raw: bytes) -> None:
 # Whoever holds _pipe_lock reads the pipe (non-blocking) and splits it into
 # lines: the pump thread whenever the pipe has data, and the invocation itself
 # at its end (_drain_output), which then needs no round trip through the pump.
-_pipe_lock = threading.Lock()
+_pipe_lock = allocate_lock()
 _pipe_fd = -1
 _pipe_buf = b""
 
@@ -139,7 +144,7 @@ class LineWriter(io.TextIOBase):
 
     def __init__(self, fd: int, name: str) -> None:
         self._fd, self._name, self._buf = fd, name, ""
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
 
     @property
     def name(self) -> str:
@@ -180,6 +185,8 @@ class LineWriter(io.TextIOBase):
 
 
 def install_capture() -> None:
+    import threading
+
     global _pipe_fd
     read_fd, write_fd = os.pipe()
     os.set_blocking(read_fd, False)
@@ -227,8 +234,12 @@ class LambdaContext:
         )
         self.memory_limit_in_mb = str(mem)
         self.invoked_function_arn = req.get("invokedFunctionArn", "")
-        self.log_group_name = req.get("logGroupName", "")
-        self.log_stream_name = req.get("logStreamName", "")
+        self.log_group_name = req.get("logGroupName") or os.environ.get(
+            "AWS_LAMBDA_LOG_GROUP_NAME", ""
+        )
+        self.log_stream_name = req.get("logStreamName") or os.environ.get(
+            "AWS_LAMBDA_LOG_STREAM_NAME", ""
+        )
         self.identity = None
         self.client_context = None
         self._deadline_ms = int(req.get("deadlineMs") or 0)
@@ -246,14 +257,19 @@ class LambdaContext:
 _current_request_id = ""
 
 
-class _RequestIdFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
+class _RequestIdFilter:
+    """A logging filter (any object with .filter will do): stamps the request id."""
+
+    def filter(self, record) -> bool:
         record.aws_request_id = _current_request_id
         return True
 
 
-def install_logging() -> logging.StreamHandler:
-    """Lambda's root logger format, so logging.getLogger().warning(...) looks familiar."""
+def install_logging():
+    """Lambda's root logger format, so logging.getLogger().warning(...) looks
+    familiar. Installed in the init phase, before the handler's import."""
+    import logging
+
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(
         logging.Formatter(
@@ -280,6 +296,8 @@ def load_handler(spec: str):
             "errorMessage": f"Bad handler '{spec}': {exc}",
             "stackTrace": [],
         }
+    import importlib
+
     try:
         module = importlib.import_module(module_name.replace("/", "."))
     except ImportError as exc:
@@ -307,9 +325,9 @@ def load_handler(spec: str):
 
 
 def error_from_exception(exc: BaseException, skip: int = 0) -> dict:
-    frames = traceback.extract_tb(exc.__traceback__)[
-        skip:
-    ]  # drop the bootstrap's frame
+    import traceback  # only errors need it
+
+    frames = traceback.extract_tb(exc.__traceback__)[skip:]  # skip: the bootstrap's frames
     return {
         "errorType": type(exc).__name__,
         "errorMessage": str(exc),
@@ -349,8 +367,10 @@ def max_memory_used_mb() -> int:
         _peak_file = _find_peak_file()
     peak = _read_int(_peak_file) if _peak_file else None
     if peak is None:
+        import resource
+
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
-    return math.ceil(peak / (1024 * 1024))
+    return -(-peak // (1024 * 1024))  # rounded up
 
 
 def _find_peak_file() -> str:
@@ -370,7 +390,7 @@ def _find_peak_file() -> str:
 class Connection:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
-        self.lock = threading.Lock()  # main thread and the pump both send
+        self.lock = allocate_lock()  # main thread and the pump both send
         self.broken = False
 
     def send_raw(self, data: bytes) -> None:
@@ -477,11 +497,12 @@ def listen() -> socket.socket:
     return server
 
 
-def wait_for_init(server: socket.socket) -> socket.socket:
-    """Block until the worker sends `init`. The socket exists before any user
-    code runs, so the worker can take the socket folder away from us (make
-    it root's and read-only) first: the function can then neither fill the
-    host's disk through it nor swap the socket for a link elsewhere."""
+def wait_for_init(server: socket.socket) -> tuple[socket.socket, dict]:
+    """Block until the worker sends `init`; return its connection and frame.
+    The socket exists before any user code runs, so the worker can take the
+    socket folder away from us (make it root's and read-only) first: the
+    function can then neither fill the host's disk through it nor swap the
+    socket for a link elsewhere."""
     while True:
         sock, _ = server.accept()
         try:
@@ -489,8 +510,22 @@ def wait_for_init(server: socket.socket) -> socket.socket:
         except (OSError, ValueError):
             frame = None
         if frame is not None and frame.get("type") == "init":
-            return sock
+            return sock, frame
         sock.close()  # the worker's readiness probe, or a stray connection
+
+
+def apply_configuration(frame: dict) -> str:
+    """The init frame's environment becomes the process's (the function's
+    variables and Lambda's reserved ones); return the handler (_HANDLER)."""
+    env = frame.get("env") or {}
+    os.environ.update({str(k): str(v) for k, v in env.items()})
+    time.tzset()  # TZ arrives now, after the interpreter read it
+    try:
+        os.chdir(TASK_ROOT)
+    except OSError as exc:
+        _diag(f"stratus bootstrap: cannot chdir to {TASK_ROOT}: {exc}")
+    sys.path.insert(0, TASK_ROOT)
+    return os.environ.get("_HANDLER", "")
 
 
 def serve(server: socket.socket, handler, init_error: dict | None) -> None:
@@ -514,17 +549,14 @@ def serve(server: socket.socket, handler, init_error: dict | None) -> None:
 
 
 def main() -> None:
-    log_handler = install_logging()
     server = listen()
-    init_sock = wait_for_init(server)
-    try:
-        os.chdir(TASK_ROOT)
-    except OSError as exc:
-        _diag(f"stratus bootstrap: cannot chdir to {TASK_ROOT}: {exc}")
-    sys.path.insert(0, TASK_ROOT)
+    init_sock, frame = wait_for_init(server)
+    started = time.perf_counter()
+    handler_name = apply_configuration(frame)
     # Init output goes straight to the container's stdout (docker logs): not
     # through the pipe, so it survives even if the module kills the process.
-    handler, init_error = load_handler(HANDLER)
+    log_handler = install_logging()
+    handler, init_error = load_handler(handler_name)
     if init_error is not None:
         _diag(f"[ERROR] {init_error['errorType']}: {init_error['errorMessage']}")
     sys.stdout.flush()
@@ -532,7 +564,10 @@ def main() -> None:
     install_capture()
     log_handler.setStream(sys.stdout)
     try:
-        init_sock.sendall(encode({"type": "ready", "initError": init_error}))
+        init_ms = (time.perf_counter() - started) * 1000
+        init_sock.sendall(
+            encode({"type": "ready", "initError": init_error, "initMs": init_ms})
+        )
     except OSError:
         pass
     init_sock.close()

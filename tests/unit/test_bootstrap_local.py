@@ -13,7 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from invocations.sandbox import initialize, invoke, wait_for_socket
+from invocations.sandbox import (
+    FunctionConfig,
+    init_frame,
+    initialize,
+    invoke,
+    wait_for_socket,
+)
 
 BOOTSTRAP = (
     Path(__file__).resolve().parents[2] / "runtimes" / "python3.11" / "bootstrap.py"
@@ -60,8 +66,25 @@ HANDLER_CODE = textwrap.dedent("""
 """)
 
 
+def config(handler: str, **overrides) -> FunctionConfig:
+    return FunctionConfig(
+        **{
+            "code_dir": "unused",  # the local bootstrap reads LAMBDA_TASK_ROOT
+            "handler": handler,
+            "function_name": "demo",
+            "memory_mb": 256,
+            **overrides,
+        }
+    )
+
+
 class LocalBootstrap:
-    def __init__(self, tmp_path: Path, handler: str, code: str = HANDLER_CODE) -> None:
+    """A generic bootstrap process (it knows no function) that the test
+    then initialises, as specialise does."""
+
+    def __init__(
+        self, tmp_path: Path, handler: str, code: str = HANDLER_CODE, **config_overrides
+    ) -> None:
         task = tmp_path / "task"
         task.mkdir(exist_ok=True)
         (task / "app.py").write_text(code)
@@ -70,8 +93,6 @@ class LocalBootstrap:
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "STRATUS_SOCKET_PATH": self.socket_path,
             "LAMBDA_TASK_ROOT": str(task),
-            "_HANDLER": handler,
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
             "PYTHONDONTWRITEBYTECODE": "1",
         }
         self.proc = subprocess.Popen(
@@ -83,7 +104,10 @@ class LocalBootstrap:
         assert wait_for_socket(
             self.socket_path, 10, lambda: self.proc.poll() is None
         ), self.proc.stdout.read().decode()
-        assert initialize(self.socket_path, 10)
+        self.ready = initialize(
+            self.socket_path, init_frame(config(handler, **config_overrides)), 10
+        )
+        assert self.ready is not None and self.ready["type"] == "ready"
 
     def invoke(self, event, timeout_s: float = 5.0):
         events: list[tuple[str, str]] = []
@@ -120,8 +144,8 @@ def request(event) -> dict:
 def bootstrap(request, tmp_path):
     started: list[LocalBootstrap] = []
 
-    def start(handler: str, code: str = HANDLER_CODE) -> LocalBootstrap:
-        started.append(LocalBootstrap(tmp_path, handler, code))
+    def start(handler: str, code: str = HANDLER_CODE, **config_overrides) -> LocalBootstrap:
+        started.append(LocalBootstrap(tmp_path, handler, code, **config_overrides))
         return started[-1]
 
     yield start
@@ -242,13 +266,13 @@ def test_it_runs_no_user_code_before_the_worker_says_init(tmp_path):
     (task / "app.py").write_text(code)
     socket_path = str(tmp_path / "b.sock")
     env = {"PATH": "/usr/bin:/bin", "STRATUS_SOCKET_PATH": socket_path,
-           "LAMBDA_TASK_ROOT": str(task), "_HANDLER": "app.handler"}
+           "LAMBDA_TASK_ROOT": str(task)}
     proc = subprocess.Popen([sys.executable, "-u", str(BOOTSTRAP)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         assert wait_for_socket(socket_path, 10, lambda: proc.poll() is None)
         assert not marker.exists()
-        assert initialize(socket_path, 10)
+        assert initialize(socket_path, init_frame(config("app.handler")), 10)
         assert marker.exists()
     finally:
         proc.kill()
