@@ -410,6 +410,21 @@ class Connection:
         self.send({"type": "log", "line": line})
 
 
+def _json_default(value):
+    """Results json cannot encode natively. A Decimal (what boto3's DynamoDB
+    resource hands out) is the number it holds, as in Lambda's runtime: its
+    digits with no point or exponent are an integer, others a float, NaN is
+    NaN. Anything else fails with json's own message (Runtime.MarshalError)."""
+    decimal = sys.modules.get("decimal")  # not imported: value is no Decimal
+    if decimal is not None and isinstance(value, decimal.Decimal):
+        if value.is_nan():
+            return float("nan")
+        if value.is_finite() and value.as_tuple().exponent == 0:
+            return int(value)
+        return float(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
 def handle_invoke(
     conn: Connection, req: dict, handler, init_error: dict | None
 ) -> None:
@@ -445,7 +460,10 @@ def handle_invoke(
             if err is None:
                 try:
                     result_bytes = json.dumps(
-                        result, separators=(",", ":"), ensure_ascii=False
+                        result,
+                        separators=(",", ":"),
+                        ensure_ascii=False,
+                        default=_json_default,
                     ).encode()
                 except (TypeError, ValueError) as exc:
                     err = {

@@ -54,6 +54,24 @@ HANDLER_CODE = textwrap.dedent("""
     def not_json(event, context):
         return {1, 2}
 
+    def decimals(event, context):
+        from decimal import Decimal
+
+        # What boto3's DynamoDB resource hands out.
+        return {"price": Decimal("19.99"), "qty": Decimal("3"), "big": Decimal("12345678901234567890"),
+                "neg": Decimal("-0.5"), "sci": Decimal("1E+2"), "tenth": Decimal("3.0"),
+                "nested": [Decimal("7"), {"x": Decimal("0.1")}], "plain": 1.5}
+
+    def decimal_nan(event, context):
+        from decimal import Decimal
+
+        return [Decimal("NaN"), Decimal("Infinity")]
+
+    def decimal_and_set(event, context):
+        from decimal import Decimal
+
+        return {"price": Decimal("1"), "tags": {"a"}}
+
     def chatty(event, context):
         # More than a pipe holds, then a raw write with no newline.
         for i in range(4000):
@@ -216,9 +234,42 @@ def test_every_line_arrives_in_order_before_the_result(bootstrap):
 
 
 def test_it_reports_an_unserialisable_result(bootstrap):
-    outcome, _ = bootstrap("app.not_json").invoke(None)
+    outcome, events = bootstrap("app.not_json").invoke(None)
     assert outcome.kind == "error"
+    assert outcome.error == {
+        "errorType": "Runtime.MarshalError",
+        "errorMessage": "Unable to marshal response: Object of type set is not JSON serializable",
+        "stackTrace": [],
+    }
+    assert "[ERROR] Runtime.MarshalError: Unable to marshal response: Object of type set " \
+        "is not JSON serializable" in log_lines(events)
+
+
+def test_it_answers_decimals_as_numbers_like_lambda(bootstrap):
+    outcome, _ = bootstrap("app.decimals").invoke(None)
+    assert outcome.kind == "result", outcome.error
+    assert outcome.payload == {
+        "price": 19.99, "qty": 3, "big": 12345678901234567890, "neg": -0.5,
+        "sci": 100.0, "tenth": 3.0, "nested": [7, {"x": 0.1}], "plain": 1.5,
+    }
+    # Integral digits stay integers; a point or an exponent makes a float.
+    assert type(outcome.payload["qty"]) is int and type(outcome.payload["big"]) is int
+    assert type(outcome.payload["tenth"]) is float and type(outcome.payload["sci"]) is float
+
+
+def test_it_answers_decimal_nan_and_infinity_as_json_does_floats(bootstrap):
+    outcome, _ = bootstrap("app.decimal_nan").invoke(None)
+    assert outcome.kind == "result", outcome.error
+    nan, inf = outcome.payload
+    assert nan != nan and inf == float("inf")
+
+
+def test_a_decimal_does_not_excuse_other_unserialisable_values(bootstrap):
+    outcome, _ = bootstrap("app.decimal_and_set").invoke(None)
     assert outcome.error["errorType"] == "Runtime.MarshalError"
+    assert outcome.error["errorMessage"] == (
+        "Unable to marshal response: Object of type set is not JSON serializable"
+    )
 
 
 def test_it_reports_an_import_error_on_every_invoke(bootstrap):
