@@ -328,3 +328,18 @@ def test_it_runs_no_user_code_before_the_worker_says_init(tmp_path):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_the_ready_frame_says_how_the_init_phase_went(bootstrap):
+    good = bootstrap("app.handler")
+    assert good.ready["initError"] is None and good.ready["initMs"] > 0
+    bad = bootstrap("missing.handler")
+    assert bad.ready["initError"]["errorType"] == "Runtime.ImportModuleError"
+
+
+def test_the_configuration_arrives_with_init_not_at_start(bootstrap):
+    code = "import os\nSEEN = os.environ.get('GREETING')\n" \
+           "def handler(e, c):\n    return [SEEN, c.function_name, c.memory_limit_in_mb]\n"
+    outcome, _ = bootstrap("app.handler", code, env_vars={"GREETING": "hi"}).invoke(None)
+    # The module's top level (the init phase) already sees the variables.
+    assert outcome.payload == ["hi", "demo", "256"]
