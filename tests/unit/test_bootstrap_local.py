@@ -103,10 +103,11 @@ class LocalBootstrap:
     def __init__(
         self, tmp_path: Path, handler: str, code: str = HANDLER_CODE, **config_overrides
     ) -> None:
-        task = tmp_path / "task"
-        task.mkdir(exist_ok=True)
+        own = tmp_path / uuid.uuid4().hex[:8]  # several may run in one test
+        task = own / "task"
+        task.mkdir(parents=True)
         (task / "app.py").write_text(code)
-        self.socket_path = str(tmp_path / "bootstrap.sock")
+        self.socket_path = str(own / "bootstrap.sock")
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "STRATUS_SOCKET_PATH": self.socket_path,
