@@ -28,11 +28,13 @@ import uuid
 
 import docker
 
+from invocations.envdirs import (
+    environment_dirs,
+)
 from invocations.sandbox import (
     EnvironmentSpec,
     FunctionConfig,
     destroy,
-    environment_dirs,
     invoke,
     specialise,
     start_environment,

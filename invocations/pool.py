@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from console import fastsql
 from functions.models import Function
-from invocations import sandbox
+from invocations import envdirs, sandbox
 from invocations.models import Environment
 from runtimes.build import runtime_image
 
@@ -71,7 +71,7 @@ def _take(env: Environment) -> bool:
 
 def _start(fn: Function) -> Lease:
     env_id = uuid.uuid4().hex
-    socket_dir, task_dir = sandbox.environment_dirs(str(settings.STRATUS_ENV_DIR), env_id)
+    socket_dir, task_dir = envdirs.environment_dirs(str(settings.STRATUS_ENV_DIR), env_id)
     with transaction.atomic():
         # The row exists before the container, so the reaper can find and
         # remove a container whose worker died while starting it.

@@ -7,10 +7,8 @@ reached through a Unix socket in a bind-mounted host folder.
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
-import shutil
 import socket
 import time
 import uuid
@@ -23,12 +21,17 @@ from docker.errors import NotFound
 from docker.models.containers import Container
 from docker.types import LogConfig, Ulimit
 
+from invocations.envdirs import (
+    SANDBOX_UID,
+    lock_socket_dir,
+    place_code,
+    prepare_socket_dir,
+    prepare_task_dir,
+)
 from invocations.protocol import FrameReader, ProtocolError, send_frame
 
 log = logging.getLogger(__name__)
 
-SANDBOX_UID = 10001
-SOCKET_NAME = "bootstrap.sock"
 CONTAINER_SOCKET_DIR = "/var/runtime/sock"
 CONTAINER_TASK_ROOT = "/var/task"
 MB_PER_VCPU = 1769  # Lambda: 1,769 MB of memory = one vCPU
@@ -66,7 +69,7 @@ class EnvironmentSpec:
     memory_mb: int  # the container's limit until a specialise changes it
     # Host path, mounted read-only at /var/task; must be empty (or absent)
     # at start. None: the "task" folder beside socket_dir, which must then be
-    # <root>/<env_id>/<socket folder> (see environment_dirs).
+    # <root>/<env_id>/<socket folder> (see envdirs.environment_dirs).
     task_dir: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
     tmp_mb: int = 512
@@ -127,14 +130,6 @@ class InvokeOutcome:
     duration_ms: float = 0.0  # from sending the invoke to the final frame
 
 
-def environment_dirs(env_root: str, env_id: str) -> tuple[str, str]:
-    """(socket_dir, task_dir) of one environment under ``env_root``:
-    ``<env_root>/<env_id>/sock`` and ``<env_root>/<env_id>/task``, so removing
-    ``<env_root>/<env_id>`` removes both."""
-    base = os.path.join(env_root, env_id)
-    return os.path.join(base, "sock"), os.path.join(base, "task")
-
-
 def cpu_quota(memory_mb: int, min_cpus: float) -> tuple[int, int]:
     """(cpu_quota, cpu_shares) for ``memory_mb``: CPU in proportion to memory,
     as Lambda does (1,769 MB = one vCPU), at least ``min_cpus``, at most the
@@ -178,86 +173,6 @@ def init_frame(config: FunctionConfig) -> dict[str, Any]:
     environment Lambda gives a function (``_HANDLER``, ``AWS_LAMBDA_*``,
     ``AWS_REGION``... and the function's own variables)."""
     return {"type": "init", "env": function_environment(config)}
-
-
-def prepare_socket_dir(path: str) -> str:
-    """Create the socket folder for the sandbox user only; return the socket path."""
-    os.makedirs(path, exist_ok=True)
-    os.chown(path, SANDBOX_UID, SANDBOX_UID)
-    os.chmod(path, 0o700)
-    sock_path = os.path.join(path, SOCKET_NAME)
-    if len(os.fsencode(sock_path)) >= 108:  # sun_path is 108 bytes on Linux
-        raise ValueError(f"socket path too long for AF_UNIX: {sock_path}")
-    try:
-        os.unlink(sock_path)  # a stale socket would look ready before the bootstrap is
-    except FileNotFoundError:
-        pass
-    return sock_path
-
-
-def prepare_task_dir(spec: EnvironmentSpec) -> str:
-    """Create the environment's empty task folder (root's, 0755) and return
-    its absolute path. ValueError if it holds anything, or if no task_dir was
-    given and socket_dir is not ``<root>/<env_id>/<name>`` (the default would
-    then not be this environment's own)."""
-    socket_dir = os.path.abspath(spec.socket_dir)
-    if spec.task_dir is None:
-        parent = os.path.dirname(socket_dir)
-        if os.path.basename(parent) != spec.env_id:
-            raise ValueError(
-                f"socket folder {socket_dir} is not inside a folder named after "
-                f"environment {spec.env_id}: give task_dir (see environment_dirs)"
-            )
-        task_dir = os.path.join(parent, "task")
-    else:
-        task_dir = os.path.abspath(spec.task_dir)
-    if os.path.commonpath([task_dir, socket_dir]) in (task_dir, socket_dir):
-        raise ValueError(f"task folder {task_dir} and socket folder {socket_dir} nest")
-    os.makedirs(task_dir, exist_ok=True)
-    if os.listdir(task_dir):
-        raise ValueError(f"task folder {task_dir} is not empty")
-    os.chmod(task_dir, 0o755)
-    return task_dir
-
-
-def lock_socket_dir(path: str) -> None:
-    """Once the bootstrap's socket exists, and before any user code runs,
-    the folder becomes root's and read-only to the sandbox: the function can
-    still connect through the socket but can neither write to the host's
-    disk there nor replace the socket with a link. Needs a root worker;
-    otherwise the folder stays the sandbox user's (logged)."""
-    if os.geteuid() != 0:
-        log.warning("worker is not root: socket folder %s stays writable by the sandbox", path)
-        return
-    os.chown(path, 0, 0)
-    os.chmod(path, 0o711)
-
-
-def place_code(code_dir: str, task_dir: str) -> int:
-    """Copy the tree ``code_dir`` into ``task_dir`` as hard links (a real copy
-    where the two are on different file systems, or a link is refused);
-    return the number of files. The links share the bundle's inodes, which
-    are root's and read-only to the sandbox, and /var/task is mounted
-    read-only, so the function cannot change the stored bundle."""
-    same_fs = os.stat(code_dir).st_dev == os.stat(task_dir).st_dev
-    count = 0
-
-    def link_or_copy(src: str, dst: str) -> str:
-        nonlocal count
-        count += 1
-        if same_fs:
-            try:
-                os.link(src, dst)
-                return dst
-            except OSError as exc:
-                # EPERM: fs.protected_hardlinks refuses a non-root worker
-                # someone else's file; EMLINK: too many links to one inode.
-                if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
-                    raise
-        return shutil.copy2(src, dst)
-
-    shutil.copytree(code_dir, task_dir, copy_function=link_or_copy, dirs_exist_ok=True)
-    return count
 
 
 def initialize(
@@ -325,7 +240,7 @@ def start_environment(
     """
     t0 = time.perf_counter()
     socket_path = prepare_socket_dir(spec.socket_dir)  # before create: fail fast
-    task_dir = prepare_task_dir(spec)
+    task_dir = prepare_task_dir(spec.env_id, spec.socket_dir, spec.task_dir)
     quota, shares = cpu_quota(spec.memory_mb, spec.min_cpus)
     container = client.containers.create(
         spec.image,

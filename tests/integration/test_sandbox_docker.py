@@ -11,13 +11,15 @@ import uuid
 import docker
 import pytest
 
+from invocations.envdirs import (
+    environment_dirs,
+)
 from invocations.sandbox import (
     EnvironmentSpec,
     EnvironmentStartError,
     FunctionConfig,
     classify_crash,
     destroy,
-    environment_dirs,
     invoke,
     list_environments,
     start_for_function,

@@ -12,13 +12,15 @@ from pathlib import Path
 
 import pytest
 
+from invocations.envdirs import (
+    environment_dirs,
+)
 from invocations.sandbox import (
     EnvironmentSpec,
     EnvironmentStartError,
     FunctionConfig,
     classify_crash,
     destroy,
-    environment_dirs,
     invoke,
     list_environments,
     specialise,

@@ -1,10 +1,9 @@
-"""invocations.sandbox without Docker: folders, code placement, the init
-configuration, and specialise() driving a local bootstrap process through a
-fake Docker client."""
+"""invocations.sandbox without Docker: the init configuration, CPU for
+memory, and specialise() driving a local bootstrap process through a fake
+Docker client."""
 
 from __future__ import annotations
 
-import errno
 import os
 import shutil
 import stat
@@ -18,96 +17,24 @@ from pathlib import Path
 import pytest
 
 from invocations import sandbox
+from invocations.envdirs import (
+    environment_dirs,
+    prepare_socket_dir,
+    prepare_task_dir,
+)
 from invocations.sandbox import (
-    EnvironmentSpec,
     EnvironmentStartError,
     FunctionConfig,
     StartedEnvironment,
     cpu_quota,
-    environment_dirs,
     function_environment,
     init_frame,
     invoke,
-    place_code,
-    prepare_socket_dir,
-    prepare_task_dir,
     specialise,
     wait_for_socket,
 )
 
 BOOTSTRAP = Path(__file__).resolve().parents[2] / "runtimes" / "python3.11" / "bootstrap.py"
-
-
-def spec(env_id: str, socket_dir: str, task_dir: str | None = None) -> EnvironmentSpec:
-    return EnvironmentSpec(
-        env_id=env_id, image="unused", socket_dir=socket_dir, task_dir=task_dir, memory_mb=128
-    )
-
-
-def test_it_lays_out_an_environments_folders_under_one_folder():
-    assert environment_dirs("/srv/envs", "abc") == ("/srv/envs/abc/sock", "/srv/envs/abc/task")
-
-
-def test_it_creates_an_empty_task_folder_beside_the_socket_folder(tmp_path):
-    socket_dir, _ = environment_dirs(str(tmp_path), "e1")
-    task_dir = prepare_task_dir(spec("e1", socket_dir))
-    assert task_dir == str(tmp_path / "e1" / "task")
-    assert os.listdir(task_dir) == []
-    assert stat.S_IMODE(os.stat(task_dir).st_mode) == 0o755
-
-
-def test_it_refuses_a_default_task_folder_that_would_not_be_the_environments_own(tmp_path):
-    # Today's pool layout <envdir>/<env_id> as the socket folder: a sibling
-    # "task" would be shared by every environment.
-    with pytest.raises(ValueError, match="give task_dir"):
-        prepare_task_dir(spec("e1", str(tmp_path / "e1")))
-    assert not (tmp_path / "task").exists()
-
-
-def test_it_refuses_a_task_folder_that_is_not_empty(tmp_path):
-    task = tmp_path / "task"
-    task.mkdir()
-    (task / "left.py").write_text("")
-    with pytest.raises(ValueError, match="not empty"):
-        prepare_task_dir(spec("e1", str(tmp_path / "sock"), str(task)))
-
-
-def test_it_refuses_task_and_socket_folders_inside_each_other(tmp_path):
-    with pytest.raises(ValueError, match="nest"):
-        prepare_task_dir(spec("e1", str(tmp_path / "sock"), str(tmp_path / "sock" / "task")))
-    with pytest.raises(ValueError, match="nest"):
-        prepare_task_dir(spec("e1", str(tmp_path / "x" / "sock"), str(tmp_path / "x")))
-
-
-def bundle(tmp_path: Path) -> Path:
-    code = tmp_path / "bundle"
-    (code / "pkg" / "sub").mkdir(parents=True)
-    (code / "app.py").write_text("def handler(e, c):\n    return 'ok'\n")
-    (code / "pkg" / "__init__.py").write_text("")
-    (code / "pkg" / "sub" / "data.json").write_text('{"k": 1}')
-    return code
-
-
-def test_it_places_the_code_as_hard_links(tmp_path):
-    code, task = bundle(tmp_path), tmp_path / "task"
-    task.mkdir()
-    assert place_code(str(code), str(task)) == 3
-    for rel in ("app.py", "pkg/__init__.py", "pkg/sub/data.json"):
-        assert os.stat(task / rel).st_ino == os.stat(code / rel).st_ino
-    assert (task / "pkg" / "sub" / "data.json").read_text() == '{"k": 1}'
-
-
-def test_it_copies_when_a_hard_link_is_refused(tmp_path, monkeypatch):
-    code, task = bundle(tmp_path), tmp_path / "task"
-    task.mkdir()
-
-    def cross_device(src, dst, **kwargs):
-        raise OSError(errno.EXDEV, "Invalid cross-device link")
-
-    monkeypatch.setattr(sandbox.os, "link", cross_device)
-    place_code(str(code), str(task))
-    assert (task / "app.py").read_text() == (code / "app.py").read_text()
-    assert os.stat(task / "app.py").st_ino != os.stat(code / "app.py").st_ino
 
 
 def config(**overrides) -> FunctionConfig:
@@ -190,7 +117,7 @@ def generic():
         env_id = uuid.uuid4().hex
         socket_dir, task_dir = environment_dirs(root, env_id)
         socket_path = prepare_socket_dir(socket_dir)
-        task_dir = prepare_task_dir(spec(env_id, socket_dir))
+        task_dir = prepare_task_dir(env_id, socket_dir)
         proc = subprocess.Popen(
             [sys.executable, "-u", str(BOOTSTRAP)],
             env={"PATH": "/usr/bin:/bin", "STRATUS_SOCKET_PATH": socket_path, "TZ": "JST-9",
