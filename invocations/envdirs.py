@@ -86,9 +86,10 @@ def lock_socket_dir(path: str) -> None:
 def place_code(code_dir: str, task_dir: str) -> int:
     """Copy the tree ``code_dir`` into ``task_dir`` as hard links (a real copy
     where the two are on different file systems, or a link is refused);
-    return the number of files. The links share the bundle's inodes, which
-    are root's and read-only to the sandbox, and /var/task is mounted
-    read-only, so the function cannot change the stored bundle."""
+    return the number of files. The links share the stored bundle's inodes:
+    they are the worker's and 0644 (functions.code.store), /var/task is
+    mounted read-only, and the sandbox user has no capabilities, so a
+    function cannot change the stored bundle through them."""
     same_fs = os.stat(code_dir).st_dev == os.stat(task_dir).st_dev
     count = 0
 

@@ -326,14 +326,15 @@ def specialise(
     an exception: it is in ``init_error`` and every invoke returns it, as
     Lambda does. Raises EnvironmentStartError if the bootstrap dies or does
     not answer within ``init_timeout_s`` seconds (``oom_killed`` tells an
-    import that ran out of memory), or if Docker refuses the update;
-    ValueError if the environment was specialised already. On any error the
-    container is removed (its folders are the caller's to remove).
+    import that ran out of memory), or if Docker refuses the update; the
+    container is then removed (its folders are the caller's to remove).
+    ValueError, touching nothing, if the task folder is not empty (the
+    environment was specialised already).
     """
     t0 = time.perf_counter()
+    if os.listdir(env.task_dir):
+        raise ValueError(f"environment {env.env_id or env.container_id} is specialised already")
     try:
-        if os.listdir(env.task_dir):
-            raise ValueError(f"environment {env.env_id or env.container_id} is specialised already")
         update_ms = 0.0
         if config.memory_mb != env.memory_mb:
             quota, shares = cpu_quota(config.memory_mb, env.min_cpus)
@@ -360,15 +361,15 @@ def specialise(
         ready = initialize(env.socket_path, init_frame(config), init_timeout_s)
         t3 = time.perf_counter()
         if ready is None:
-            try:  # the bootstrap died during init: wait for its exit status
-                client.api.wait(env.container_id, timeout=5)
-            except Exception:  # noqa: BLE001 - the error below says enough
-                pass
-            raise _exited(
-                client,
-                env.container_id,
-                f"environment {env.env_id} exited during init of {config.function_name}",
-            )
+            if t3 - t2 >= init_timeout_s:
+                what = f"did not finish the init of {config.function_name} in {init_timeout_s:g} s"
+            else:
+                what = f"exited during the init of {config.function_name}"
+                try:  # wait for its exit status
+                    client.api.wait(env.container_id, timeout=5)
+                except Exception:  # noqa: BLE001 - the error below says enough
+                    pass
+            raise _exited(client, env.container_id, f"environment {env.env_id} {what}")
     except BaseException:
         destroy(client, env.container_id)
         raise

@@ -203,7 +203,7 @@ def test_it_refuses_to_specialise_twice(tmp_path, generic):
     specialise(client, env, config(code_dir=code_dir(tmp_path, ECHO_ENV), memory_mb=128))
     with pytest.raises(ValueError, match="specialised already"):
         specialise(client, env, config(code_dir=code_dir(tmp_path, ECHO_ENV), memory_mb=128))
-    assert client.removed == [env.container_id]
+    assert client.removed == []  # still its first function's
 
 
 def test_it_removes_an_environment_whose_bootstrap_dies_during_init(tmp_path, generic):
@@ -212,4 +212,13 @@ def test_it_removes_an_environment_whose_bootstrap_dies_during_init(tmp_path, ge
     with pytest.raises(EnvironmentStartError) as info:
         specialise(client, env, config(code_dir=code_dir(tmp_path, source), memory_mb=128))
     assert "exit code 3" in str(info.value) and "bye" in info.value.logs
+    assert client.removed == [env.container_id]
+
+
+def test_it_gives_up_on_an_init_that_does_not_end_in_time(tmp_path, generic):
+    env, client = generic()
+    source = "import time\ntime.sleep(30)\n"
+    with pytest.raises(EnvironmentStartError, match="did not finish the init of orders in 0.5 s"):
+        specialise(client, env, config(code_dir=code_dir(tmp_path, source), memory_mb=128),
+                   init_timeout_s=0.5)
     assert client.removed == [env.container_id]
