@@ -236,7 +236,8 @@ def start_environment(
 
     Raises EnvironmentStartError (the container removed) if it exits or
     its socket does not accept within ``ready_timeout_s`` seconds, and
-    ValueError for an unusable task or socket folder (nothing created).
+    ValueError for an unusable task or socket folder (before any container
+    exists; see envdirs.prepare_task_dir).
     """
     t0 = time.perf_counter()
     socket_path = prepare_socket_dir(spec.socket_dir)  # before create: fail fast
@@ -288,7 +289,7 @@ def start_environment(
             ready = wait_for_socket(socket_path, ready_timeout_s, still_starting)
         except TimeoutError as exc:
             raise EnvironmentStartError(
-                str(exc), container.id, _tail_logs(container)
+                str(exc), container.id, _tail_logs(client, container.id)
             ) from None
         if not ready:
             raise _exited(client, container.id, f"environment {spec.env_id} exited while starting")
@@ -408,21 +409,17 @@ def _exited(client: docker.DockerClient, container_id: str, what: str) -> Enviro
         state = client.api.inspect_container(container_id)["State"]
     except NotFound:
         state = {}
-    try:
-        logs = client.api.logs(container_id, tail=30).decode("utf-8", "replace").rstrip()
-    except docker.errors.APIError:
-        logs = ""
     return EnvironmentStartError(
         f"{what} (exit code {state.get('ExitCode')}, OOMKilled={state.get('OOMKilled')})",
         container_id,
-        logs,
+        _tail_logs(client, container_id),
         bool(state.get("OOMKilled")),
     )
 
 
-def _tail_logs(container: Container, lines: int = 30) -> str:
+def _tail_logs(client: docker.DockerClient, container_id: str, lines: int = 30) -> str:
     try:
-        return container.logs(tail=lines).decode("utf-8", "replace").rstrip()
+        return client.api.logs(container_id, tail=lines).decode("utf-8", "replace").rstrip()
     except docker.errors.APIError:
         return ""
 
