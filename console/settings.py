@@ -207,6 +207,8 @@ STRATUS_NODE = envstr("STRATUS_NODE") or socket.gethostname()
 STRATUS_SYNC_QUEUE_WAIT = envfloat("STRATUS_SYNC_QUEUE_WAIT", 30.0)
 # Generic environments kept started per runtime and node, for first calls.
 STRATUS_POOL_SIZE = envint("STRATUS_POOL_SIZE", 2)
+# Their memory (MB) until specialised; a function of another size is resized.
+STRATUS_POOL_MEMORY = envint("STRATUS_POOL_MEMORY", 128)
 # Seconds between a worker's heartbeats; a worker silent for
 # STRATUS_WORKER_LOST_AFTER seconds is gone and its running rows are retried.
 STRATUS_HEARTBEAT = envfloat("STRATUS_HEARTBEAT", 5.0)

@@ -1,9 +1,10 @@
 """The background work of a worker's main process.
 
 Every worker records sync calls (invocations.recorder). A worker that runs
-invocations also looks after its node every STRATUS_REAP_INTERVAL seconds:
-the reaper (invocations.pool.reap) removes idle, stale and orphaned
-environments. Two workers of one node doing this at once is harmless: every
+invocations also looks after its node : every second it tops up the pre-warmed
+pool of generic environments (invocations.pool.refill), and every
+STRATUS_REAP_INTERVAL seconds the reaper (invocations.pool.reap) removes
+idle, stale and orphaned environments. Two workers of one node doing this at once is harmless: every
 removal is won by one of them."""
 
 import logging
@@ -29,12 +30,24 @@ def start(runs_invocations: bool) -> None:
         threading.Thread(target=_upkeep, name="node-upkeep", daemon=True).start()
 
 
+# How often the pre-warmed pool is topped up.
+REFILL_INTERVAL_S = 1.0
+
+
 def _upkeep() -> None:
+    reaped_at = 0.0
     while True:
         close_old_connections()
-        nodes.beat()
-        try:
-            pool.reap()
-        except Exception as e:  # noqa: BLE001 - next round tries again
-            log.warning("reaping this node's environments failed: %s", e)
-        time.sleep(settings.STRATUS_REAP_INTERVAL)
+        if time.monotonic() - reaped_at >= settings.STRATUS_REAP_INTERVAL:
+            reaped_at = time.monotonic()
+            nodes.beat()
+            _quietly(pool.reap, "reaping this node's environments")
+        _quietly(pool.refill, "refilling this node's pool")
+        time.sleep(REFILL_INTERVAL_S)
+
+
+def _quietly(job, what: str) -> None:
+    try:
+        job()
+    except Exception as e:  # noqa: BLE001 - next round tries again
+        log.warning("%s failed: %s", what, e)

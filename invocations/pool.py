@@ -18,7 +18,17 @@ its own Docker engine (DOCKER_HOST). The reaper (`reap`, run by every node's
 worker) removes idle environments past the keep-alive, those of old
 revisions or deleted functions, leases older than their function's timeout
 (the worker died), rows nobody accounts for (Redis restarted) and
-containers without a row."""
+containers without a row.
+
+The pre-warmed pool: every node keeps STRATUS_POOL_SIZE *generic*
+environments per runtime started (`refill`, from the node's upkeep): a
+container with an empty code folder, in the list
+`<instance>:generic:<node>:<runtime image>`. A first call of a function
+takes one and specialises it (invocations.sandbox.specialise: the code is
+placed from the host side, the memory resized, the handler imported) in a
+few milliseconds instead of starting a container. A specialised
+environment serves that function revision only, until it is reaped: one
+function's code and /tmp never reach another."""
 
 import logging
 import os
@@ -35,6 +45,7 @@ from django.utils import timezone
 
 from functions.models import Function
 from invocations import nodes, redis_link, sandbox
+from invocations.envdirs import SOCKET_NAME, environment_dirs
 from invocations.models import Environment
 from runtimes.build import runtime_image
 
@@ -77,12 +88,23 @@ def busy_key(node: str | None = None) -> str:
     return f"{settings.STRATUS_INSTANCE}:busy:{node or nodes.node()}"
 
 
+def generic_key(image: str, node: str | None = None) -> str:
+    """Generic environments of one runtime image (its tag names the runtime
+    and a hash of its files, so an upgrade starts a new list)."""
+    return f"{settings.STRATUS_INSTANCE}:generic:{node or nodes.node()}:{image}"
+
+
 def env_dir(env_id: str) -> Path:
     return settings.STRATUS_ENV_DIR / env_id
 
 
+def dirs(env_id: str) -> tuple[str, str]:
+    """(socket folder, task folder) of an environment."""
+    return environment_dirs(str(settings.STRATUS_ENV_DIR), env_id)
+
+
 def socket_path(env_id: str) -> str:
-    return str(env_dir(env_id) / sandbox.SOCKET_NAME)
+    return os.path.join(dirs(env_id)[0], SOCKET_NAME)
 
 
 def container_name(env_id: str) -> str:
@@ -108,11 +130,17 @@ class Lease:
 
 
 def lease(fn: Function) -> Lease:
-    """A warm idle environment of the function's revision on this node, or
-    a new one (cold). Raises what starting an environment raises."""
+    """An environment for the function's revision on this node: a warm idle
+    one, else a pre-warmed generic one specialised for it, else a new one
+    (the last two are cold starts). Raises what starting one raises."""
     warm = take_idle(fn.revision)
     if warm is not None:
         return Lease(warm, str(fn.revision), cold=False)
+    generic = take_generic(fn.runtime)
+    if generic is not None:
+        held = specialise(generic, fn)
+        if held is not None:
+            return held
     return start(fn)
 
 
@@ -150,8 +178,25 @@ def release(held: Lease) -> None:
         discard(held.env_id)
 
 
+def _spec(env_id: str, image: str, memory_mb: int, labels: dict) -> sandbox.EnvironmentSpec:
+    socket_dir, task_dir = dirs(env_id)
+    return sandbox.EnvironmentSpec(
+        env_id=env_id, image=image, socket_dir=socket_dir, task_dir=task_dir,
+        memory_mb=memory_mb, labels={**node_labels(), **labels},
+        tmp_mb=settings.STRATUS_TMP_MB, pids_limit=settings.STRATUS_PIDS_LIMIT,
+        nofile=settings.STRATUS_NOFILE, min_cpus=settings.STRATUS_MIN_CPUS,
+    )
+
+
+def _config(fn: Function) -> sandbox.FunctionConfig:
+    return sandbox.FunctionConfig(
+        code_dir=str(fn.code.files_dir), handler=fn.handler, function_name=fn.name,
+        memory_mb=fn.memory_mb, env_vars=dict(fn.environment), region=settings.STRATUS_REGION,
+    )
+
+
 def start(fn: Function) -> Lease:
-    """Start an environment for the function (a cold start)."""
+    """Start an environment for the function (a cold start without the pool)."""
     env_id = uuid.uuid4().hex
     # The row exists before the container, so the reaper can find and
     # remove a container whose worker died while starting it.
@@ -160,34 +205,99 @@ def start(fn: Function) -> Lease:
         memory_mb=fn.memory_mb, state="ready", specialised_at=timezone.now(),
     )
     redis_link.quietly(lambda c: c.hset(busy_key(), env_id, time.time()), "environment lease")
-    spec = sandbox.EnvironmentSpec(
-        env_id=env_id,
-        image=runtime_image(fn.runtime),
-        code_dir=str(fn.code.files_dir),
-        socket_dir=str(env_dir(env_id)),
-        memory_mb=fn.memory_mb,
-        handler=fn.handler,
-        function_name=fn.name,
-        function_version="$LATEST",
-        env_vars=dict(fn.environment),
-        labels={
-            **node_labels(),
-            "stratus.function": str(fn.id),
-            "stratus.revision": str(fn.revision),
-        },
-        tmp_mb=settings.STRATUS_TMP_MB,
-        pids_limit=settings.STRATUS_PIDS_LIMIT,
-        nofile=settings.STRATUS_NOFILE,
-        min_cpus=settings.STRATUS_MIN_CPUS,
-        region=settings.STRATUS_REGION,
-    )
+    labels = {"stratus.function": str(fn.id), "stratus.revision": str(fn.revision)}
     try:
-        started = sandbox.start_environment(docker_client(), spec)
+        started = sandbox.start_for_function(
+            docker_client(), _spec(env_id, runtime_image(fn.runtime), fn.memory_mb, labels), _config(fn)
+        )
     except BaseException:
         discard(env_id)
         raise
     Environment.objects.filter(id=env_id).update(container_id=started.container_id)
     return Lease(env_id, str(fn.revision), cold=True, init_ms=started.init_ms)
+
+
+# The pre-warmed pool: generic environments ---------------------------------------
+
+_TAKE_GENERIC = """
+local id = redis.call('LPOP', KEYS[1])
+if not id then return false end
+redis.call('HSET', KEYS[2], id, ARGV[1])
+return id
+"""
+_take_generic_script = None
+
+
+def take_generic(runtime: str) -> str | None:
+    """Pop a started generic environment of `runtime` and mark it busy."""
+
+    def pop(client):
+        global _take_generic_script
+        if _take_generic_script is None:
+            _take_generic_script = client.register_script(_TAKE_GENERIC)
+        key = generic_key(runtime_image(runtime))
+        return _take_generic_script(keys=[key, busy_key()], args=[time.time()], client=client)
+
+    found = redis_link.quietly(pop, "generic environment")
+    return found.decode() if found else None
+
+
+def specialise(env_id: str, fn: Function) -> Lease | None:
+    """Make a generic environment the function's: its code placed from the
+    host side, its memory resized if needed, the handler imported. None
+    (the environment removed) when that fails: the caller starts one cold."""
+    row = Environment.objects.filter(id=env_id).first()
+    if row is None or not row.container_id:
+        discard(env_id)
+        return None
+    socket_dir, task_dir = dirs(env_id)
+    started = sandbox.StartedEnvironment(
+        container_id=row.container_id, socket_path=socket_path(env_id), task_dir=task_dir,
+        memory_mb=row.memory_mb, env_id=env_id, min_cpus=settings.STRATUS_MIN_CPUS,
+    )
+    try:
+        done = sandbox.specialise(docker_client(), started, _config(fn))
+    except Exception as e:  # noqa: BLE001 - the call still runs, cold
+        log.warning("could not specialise environment %s for %s: %s", env_id, fn.name, e)
+        discard(env_id)
+        return None
+    Environment.objects.filter(id=env_id).update(
+        function=fn, revision=fn.revision, memory_mb=fn.memory_mb, state="ready",
+        specialised_at=timezone.now(),
+    )
+    return Lease(env_id, str(fn.revision), cold=True, init_ms=done.total_ms)
+
+
+def start_generic(runtime: str) -> str:
+    """Start one generic environment of `runtime` and add it to the pool."""
+    env_id = uuid.uuid4().hex
+    image = runtime_image(runtime)
+    Environment.objects.create(
+        id=env_id, node=nodes.node(), runtime=runtime, memory_mb=settings.STRATUS_POOL_MEMORY,
+        state="generic",
+    )
+    try:
+        started = sandbox.start_environment(
+            docker_client(), _spec(env_id, image, settings.STRATUS_POOL_MEMORY, {"stratus.pool": runtime})
+        )
+    except BaseException:
+        discard(env_id)
+        raise
+    Environment.objects.filter(id=env_id).update(container_id=started.container_id)
+    redis_link.client().rpush(generic_key(image), env_id)
+    return env_id
+
+
+def refill() -> int:
+    """Start generic environments until every runtime has STRATUS_POOL_SIZE
+    on this node; returns how many were started."""
+    started = 0
+    for runtime in settings.STRATUS_RUNTIMES:
+        missing = settings.STRATUS_POOL_SIZE - redis_link.client().llen(generic_key(runtime_image(runtime)))
+        for _ in range(max(0, missing)):
+            start_generic(runtime)
+            started += 1
+    return started
 
 
 def discard(env_id: str) -> None:
@@ -232,7 +342,19 @@ def reap(keep_alive_s: float | None = None) -> int:
             discard(env_id)
             removed += 1
             busy.pop(env_id, None)
-    removed += _reap_unaccounted(rows, idle | set(busy))
+    generic: set[str] = set()
+    current = {generic_key(runtime_image(r)) for r in settings.STRATUS_RUNTIMES}
+    for key in client.scan_iter(match=generic_key("*"), count=500):
+        members = [m.decode() for m in client.lrange(key, 0, -1)]
+        if key.decode() in current:
+            generic.update(members)
+            continue
+        # An older image of a runtime: its generic environments go.
+        for env_id in members:
+            if client.lrem(key, 1, env_id):
+                discard(env_id)
+                removed += 1
+    removed += _reap_unaccounted(rows, idle | set(busy) | generic)
     removed += _reap_orphan_containers()
     return removed
 

@@ -11,8 +11,9 @@ import logging
 import os
 import socket
 import time
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import docker
@@ -20,19 +21,26 @@ from docker.errors import NotFound
 from docker.models.containers import Container
 from docker.types import LogConfig, Ulimit
 
+from invocations.envdirs import (
+    SANDBOX_UID,
+    lock_socket_dir,
+    place_code,
+    prepare_socket_dir,
+    prepare_task_dir,
+)
 from invocations.protocol import FrameReader, ProtocolError, send_frame
 
 log = logging.getLogger(__name__)
 
-SANDBOX_UID = 10001
-SOCKET_NAME = "bootstrap.sock"
 CONTAINER_SOCKET_DIR = "/var/runtime/sock"
 CONTAINER_TASK_ROOT = "/var/task"
 MB_PER_VCPU = 1769  # Lambda: 1,769 MB of memory = one vCPU
+CPU_PERIOD_US = 100_000  # the CFS period the CPU quota is counted in
 
 
 class EnvironmentStartError(Exception):
-    """The container exited, or did not open its socket in time."""
+    """The container exited, did not open its socket or finish its init in
+    time, or Docker refused to resize it."""
 
     def __init__(
         self,
@@ -51,28 +59,66 @@ class EnvironmentStartError(Exception):
 
 @dataclass
 class EnvironmentSpec:
+    """A container to start. Generic: nothing in it names a function, so
+    any function of the image's runtime can be given to it later
+    (``specialise``)."""
+
     env_id: str  # uuid hex
     image: str
-    code_dir: str  # host path, mounted read-only at /var/task
     socket_dir: str  # host path, mounted read-write at /var/runtime/sock
-    memory_mb: int
-    handler: str  # "module.func"
-    function_name: str
-    function_version: str
-    env_vars: dict[str, str] = field(default_factory=dict)
+    memory_mb: int  # the container's limit until a specialise changes it
+    # Host path, mounted read-only at /var/task; must be empty (or absent)
+    # at start. None: the "task" folder beside socket_dir, which must then be
+    # <root>/<env_id>/<socket folder> (see envdirs.environment_dirs).
+    task_dir: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
     tmp_mb: int = 512
     pids_limit: int = 256
     nofile: int = 1024
     min_cpus: float = 0.5
+
+
+@dataclass
+class FunctionConfig:
+    """One function as an environment sees it: its code and configuration."""
+
+    code_dir: str  # host path of the extracted bundle, copied into the task folder
+    handler: str  # "module.func"
+    function_name: str
+    function_version: str = "$LATEST"
+    memory_mb: int = 128
+    env_vars: dict[str, str] = field(default_factory=dict)
     region: str = "us-east-1"  # AWS_REGION / AWS_DEFAULT_REGION inside
+    log_group: str = ""  # "" -> /aws/lambda/<function_name>
+    log_stream: str = ""  # "" -> <UTC date>/[<version>]<uuid hex>, one per environment
 
 
 @dataclass
 class StartedEnvironment:
+    """A running container whose bootstrap listens. Everything ``specialise``
+    needs is here, so another process can rebuild it from stored values."""
+
     container_id: str
     socket_path: str  # host path of the bootstrap's socket
-    init_ms: float  # create + start + bootstrap init, until the socket accepts
+    task_dir: str  # host path mounted at /var/task
+    memory_mb: int  # the container's current memory limit
+    # Milliseconds: create + start until the socket accepts; for
+    # start_for_function also the specialise (Lambda's init duration).
+    init_ms: float = 0.0
+    env_id: str = ""
+    min_cpus: float = 0.5
+
+
+@dataclass
+class Specialisation:
+    """What ``specialise`` did, with its timings in milliseconds."""
+
+    init_error: dict[str, Any] | None  # Lambda's init error (errorType, ...), or None
+    total_ms: float  # the whole specialise: the init duration to report
+    update_ms: float = 0.0  # docker update of memory and CPU (0: not needed)
+    place_ms: float = 0.0  # hard-link copy of the code into the task folder
+    init_ms: float = 0.0  # init frame sent -> ready received (the import)
+    bootstrap_init_ms: float = 0.0  # the bootstrap's own count of its init phase
 
 
 @dataclass
@@ -87,23 +133,34 @@ class InvokeOutcome:
 
 
 def cpu_quota(memory_mb: int, min_cpus: float) -> tuple[int, int]:
-    """(nano_cpus, cpu_shares): CPU in proportion to memory, as Lambda does."""
+    """(cpu_quota, cpu_shares) for ``memory_mb``: CPU in proportion to memory,
+    as Lambda does (1,769 MB = one vCPU), at least ``min_cpus``, at most the
+    host's cores. The quota is in microseconds per ``CPU_PERIOD_US`` (CFS),
+    which ``docker update`` can change later (NanoCpus it cannot)."""
     cpus = min(max(memory_mb / MB_PER_VCPU, min_cpus), float(os.cpu_count() or 1))
-    return int(cpus * 1e9), max(memory_mb * 1024 // MB_PER_VCPU, 2)
+    return int(cpus * CPU_PERIOD_US), max(memory_mb * 1024 // MB_PER_VCPU, 2)
 
 
-def container_environment(spec: EnvironmentSpec) -> dict[str, str]:
-    """The function's variables plus Lambda's reserved ones; nothing from the host."""
-    env = {str(k): str(v) for k, v in spec.env_vars.items()}
+def function_environment(config: FunctionConfig) -> dict[str, str]:
+    """The function's variables plus Lambda's reserved ones (which win),
+    nothing from the host. Sent in the init frame, never put in the
+    container's Docker config."""
+    env = {str(k): str(v) for k, v in config.env_vars.items()}
     env.update(
         {
-            "AWS_LAMBDA_FUNCTION_NAME": spec.function_name,
-            "AWS_LAMBDA_FUNCTION_VERSION": spec.function_version,
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
-            "AWS_REGION": spec.region,
-            "AWS_DEFAULT_REGION": spec.region,
+            "AWS_LAMBDA_FUNCTION_NAME": config.function_name,
+            "AWS_LAMBDA_FUNCTION_VERSION": config.function_version,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_mb),
+            "AWS_LAMBDA_LOG_GROUP_NAME": config.log_group
+            or f"/aws/lambda/{config.function_name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": config.log_stream
+            or f"{time.strftime('%Y/%m/%d', time.gmtime())}"
+            f"/[{config.function_version}]{uuid.uuid4().hex}",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_REGION": config.region,
+            "AWS_DEFAULT_REGION": config.region,
             "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
-            "_HANDLER": spec.handler,
+            "_HANDLER": config.handler,
             "LAMBDA_TASK_ROOT": CONTAINER_TASK_ROOT,
             "LAMBDA_RUNTIME_DIR": "/var/runtime",
             "TZ": ":UTC",
@@ -113,45 +170,32 @@ def container_environment(spec: EnvironmentSpec) -> dict[str, str]:
     return env
 
 
-def prepare_socket_dir(path: str) -> str:
-    """Create the socket folder for the sandbox user only; return the socket path."""
-    os.makedirs(path, exist_ok=True)
-    os.chown(path, SANDBOX_UID, SANDBOX_UID)
-    os.chmod(path, 0o700)
-    sock_path = os.path.join(path, SOCKET_NAME)
-    if len(os.fsencode(sock_path)) >= 108:  # sun_path is 108 bytes on Linux
-        raise ValueError(f"socket path too long for AF_UNIX: {sock_path}")
-    try:
-        os.unlink(sock_path)  # a stale socket would look ready before the bootstrap is
-    except FileNotFoundError:
-        pass
-    return sock_path
+def init_frame(config: FunctionConfig) -> dict[str, Any]:
+    """The ``init`` frame: the whole configuration travels as the process
+    environment Lambda gives a function (``_HANDLER``, ``AWS_LAMBDA_*``,
+    ``AWS_REGION``... and the function's own variables)."""
+    return {"type": "init", "env": function_environment(config)}
 
 
-def lock_socket_dir(path: str) -> None:
-    """Once the bootstrap's socket exists, and before any user code runs,
-    the folder becomes root's and read-only to the sandbox: the function can
-    still connect through the socket but can neither write to the host's
-    disk there nor replace the socket with a link. Needs a root worker;
-    otherwise the folder stays the sandbox user's (logged)."""
-    if os.geteuid() != 0:
-        log.warning("worker is not root: socket folder %s stays writable by the sandbox", path)
-        return
-    os.chown(path, 0, 0)
-    os.chmod(path, 0o711)
-
-
-def initialize(socket_path: str, timeout_s: float) -> bool:
-    """Tell the bootstrap to run the function's init (import the handler
-    module); True once it reports ready, False if it died trying."""
+def initialize(
+    socket_path: str, frame: dict[str, Any], timeout_s: float
+) -> dict[str, Any] | None:
+    """Send the bootstrap its ``init`` frame (see ``init_frame``) and wait for
+    the init phase (the handler module's import) to end. Returns the
+    ``ready`` frame (``initError``: None or Lambda's error dict; ``initMs``:
+    the bootstrap's count), or None if the bootstrap died or said nothing
+    within ``timeout_s`` seconds."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.connect(socket_path)
-        send_frame(sock, {"type": "init"})
         try:
-            frame = FrameReader(sock).read(timeout=timeout_s)
+            sock.settimeout(timeout_s)
+            sock.connect(socket_path)
+            send_frame(sock, frame)
+            ready = FrameReader(sock).read(timeout=timeout_s)
         except (TimeoutError, ProtocolError, OSError):
-            return False
-    return frame is not None and frame.get("type") == "ready"
+            return None
+    if ready is None or ready.get("type") != "ready":
+        return None
+    return ready
 
 
 def wait_for_socket(
@@ -187,19 +231,28 @@ def start_environment(
     *,
     ready_timeout_s: float = 30.0,
 ) -> StartedEnvironment:
-    """Create and start a hardened container; return once its bootstrap listens."""
+    """Create and start a hardened GENERIC container and return once its
+    bootstrap listens (about 0.3 s). Its environment holds no function
+    variable, /var/task is the empty task folder (read-only), and no user
+    code runs until ``specialise``.
+
+    Raises EnvironmentStartError (the container removed) if it exits or
+    its socket does not accept within ``ready_timeout_s`` seconds, and
+    ValueError for an unusable task or socket folder (before any container
+    exists; see envdirs.prepare_task_dir).
+    """
     t0 = time.perf_counter()
     socket_path = prepare_socket_dir(spec.socket_dir)  # before create: fail fast
-    nano_cpus, cpu_shares = cpu_quota(spec.memory_mb, spec.min_cpus)
+    task_dir = prepare_task_dir(spec.env_id, spec.socket_dir, spec.task_dir)
+    quota, shares = cpu_quota(spec.memory_mb, spec.min_cpus)
     container = client.containers.create(
         spec.image,
         name=f"stratus-{spec.env_id}",
         detach=True,
         user=f"{SANDBOX_UID}:{SANDBOX_UID}",
-        environment=container_environment(spec),
         labels={**spec.labels, "stratus.env": spec.env_id},
         volumes={
-            os.path.abspath(spec.code_dir): {"bind": CONTAINER_TASK_ROOT, "mode": "ro"},
+            task_dir: {"bind": CONTAINER_TASK_ROOT, "mode": "ro"},
             os.path.abspath(spec.socket_dir): {
                 "bind": CONTAINER_SOCKET_DIR,
                 "mode": "rw",
@@ -207,8 +260,9 @@ def start_environment(
         },
         mem_limit=f"{spec.memory_mb}m",
         memswap_limit=f"{spec.memory_mb}m",  # equal: no swap
-        nano_cpus=nano_cpus,
-        cpu_shares=cpu_shares,
+        cpu_period=CPU_PERIOD_US,
+        cpu_quota=quota,
+        cpu_shares=shares,
         pids_limit=spec.pids_limit,
         ulimits=[Ulimit(name="nofile", soft=spec.nofile, hard=spec.nofile)],
         read_only=True,
@@ -228,47 +282,146 @@ def start_environment(
     )
     try:
         container.start()
-        state: dict[str, Any] = {}
 
         def still_starting() -> bool:
-            state.update(client.api.inspect_container(container.id)["State"])
+            state = client.api.inspect_container(container.id)["State"]
             return state.get("Status") in ("created", "running")
 
         try:
             ready = wait_for_socket(socket_path, ready_timeout_s, still_starting)
         except TimeoutError as exc:
             raise EnvironmentStartError(
-                str(exc), container.id, _tail_logs(container)
+                str(exc), container.id, _tail_logs(client, container.id)
             ) from None
-        if ready:
-            lock_socket_dir(spec.socket_dir)
-            ready = initialize(socket_path, ready_timeout_s)
-            if not ready:
-                # The bootstrap died during init: wait for its exit status.
-                try:
-                    client.api.wait(container.id, timeout=5)
-                except Exception:  # noqa: BLE001 - the error below says enough
-                    pass
-                still_starting()
         if not ready:
-            raise EnvironmentStartError(
-                f"environment {spec.env_id} exited during init (exit code "
-                f"{state.get('ExitCode')}, OOMKilled={state.get('OOMKilled')})",
-                container.id,
-                _tail_logs(container),
-                bool(state.get("OOMKilled")),
-            )
+            raise _exited(client, container.id, f"environment {spec.env_id} exited while starting")
     except BaseException:
         destroy(client, container.id)
         raise
     return StartedEnvironment(
-        container.id, socket_path, (time.perf_counter() - t0) * 1000
+        container_id=container.id,
+        socket_path=socket_path,
+        task_dir=task_dir,
+        memory_mb=spec.memory_mb,
+        init_ms=(time.perf_counter() - t0) * 1000,
+        env_id=spec.env_id,
+        min_cpus=spec.min_cpus,
     )
 
 
-def _tail_logs(container: Container, lines: int = 30) -> str:
+def specialise(
+    client: docker.DockerClient,
+    env: StartedEnvironment,
+    config: FunctionConfig,
+    *,
+    init_timeout_s: float = 30.0,
+) -> Specialisation:
+    """Turn a started generic environment into ``config``'s function:
+
+    1. ``docker update`` memory (= memory-swap) and CPU when
+       ``config.memory_mb`` differs from ``env.memory_mb`` (then updated);
+    2. hard-link copy of ``config.code_dir`` into ``env.task_dir``;
+    3. lock the socket folder (``lock_socket_dir``), before any user code;
+    4. send the ``init`` frame: the bootstrap sets its environment, chdirs to
+       /var/task, imports the handler (Lambda's init phase) and answers.
+
+    An init error (import error, syntax error, missing handler...) is not
+    an exception: it is in ``init_error`` and every invoke returns it, as
+    Lambda does. Raises EnvironmentStartError if the bootstrap dies or does
+    not answer within ``init_timeout_s`` seconds (``oom_killed`` tells an
+    import that ran out of memory), or if Docker refuses the update; the
+    container is then removed (its folders are the caller's to remove).
+    ValueError, touching nothing, if the task folder is not empty (the
+    environment was specialised already).
+    """
+    t0 = time.perf_counter()
+    if os.listdir(env.task_dir):
+        raise ValueError(f"environment {env.env_id or env.container_id} is specialised already")
     try:
-        return container.logs(tail=lines).decode("utf-8", "replace").rstrip()
+        update_ms = 0.0
+        if config.memory_mb != env.memory_mb:
+            quota, shares = cpu_quota(config.memory_mb, env.min_cpus)
+            try:
+                client.api.update_container(
+                    env.container_id,
+                    mem_limit=f"{config.memory_mb}m",
+                    memswap_limit=f"{config.memory_mb}m",
+                    cpu_period=CPU_PERIOD_US,
+                    cpu_quota=quota,
+                    cpu_shares=shares,
+                )
+            except docker.errors.APIError as exc:
+                raise EnvironmentStartError(
+                    f"could not resize environment {env.env_id} to {config.memory_mb} MB: {exc}",
+                    env.container_id,
+                ) from None
+            env.memory_mb = config.memory_mb
+            update_ms = (time.perf_counter() - t0) * 1000
+        t1 = time.perf_counter()
+        place_code(config.code_dir, env.task_dir)
+        lock_socket_dir(os.path.dirname(env.socket_path))
+        t2 = time.perf_counter()
+        ready = initialize(env.socket_path, init_frame(config), init_timeout_s)
+        t3 = time.perf_counter()
+        if ready is None:
+            if t3 - t2 >= init_timeout_s:
+                what = f"did not finish the init of {config.function_name} in {init_timeout_s:g} s"
+            else:
+                what = f"exited during the init of {config.function_name}"
+                try:  # wait for its exit status
+                    client.api.wait(env.container_id, timeout=5)
+                except Exception:  # noqa: BLE001 - the error below says enough
+                    pass
+            raise _exited(client, env.container_id, f"environment {env.env_id} {what}")
+    except BaseException:
+        destroy(client, env.container_id)
+        raise
+    return Specialisation(
+        init_error=ready.get("initError"),
+        total_ms=(t3 - t0) * 1000,
+        update_ms=update_ms,
+        place_ms=(t2 - t1) * 1000,
+        init_ms=(t3 - t2) * 1000,
+        bootstrap_init_ms=float(ready.get("initMs") or 0.0),
+    )
+
+
+def start_for_function(
+    client: docker.DockerClient,
+    spec: EnvironmentSpec,
+    config: FunctionConfig,
+    *,
+    ready_timeout_s: float = 30.0,
+) -> StartedEnvironment:
+    """A cold start: ``start_environment`` at the function's memory (so no
+    update is needed), then ``specialise``. ``init_ms`` of the result covers
+    both. Raises as those two do; a failed start leaves no container."""
+    t0 = time.perf_counter()
+    env = start_environment(
+        client, replace(spec, memory_mb=config.memory_mb), ready_timeout_s=ready_timeout_s
+    )
+    specialise(client, env, config, init_timeout_s=ready_timeout_s)
+    env.init_ms = (time.perf_counter() - t0) * 1000
+    return env
+
+
+def _exited(client: docker.DockerClient, container_id: str, what: str) -> EnvironmentStartError:
+    """The error for a container whose bootstrap is gone, with its state and logs."""
+    try:
+        state = client.api.inspect_container(container_id)["State"]
+    except NotFound:
+        state = {}
+    return EnvironmentStartError(
+        f"{what} (exit code {state.get('ExitCode')}, OOMKilled={state.get('OOMKilled')})",
+        container_id,
+        _tail_logs(client, container_id),
+        bool(state.get("OOMKilled")),
+    )
+
+
+def _tail_logs(client: docker.DockerClient, container_id: str, lines: int = 30) -> str:
+    try:
+        return client.api.logs(container_id, tail=lines).decode("utf-8", "replace").rstrip()
     except docker.errors.APIError:
         return ""
 

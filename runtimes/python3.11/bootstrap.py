@@ -1,10 +1,23 @@
 """Stratus python3.11 bootstrap: PID 1 of an execution environment.
 
-Stdlib only. Init phase: import the function's handler (like Lambda, an init
-error is remembered and returned for every invoke). Then serve newline-delimited
-JSON frames on a Unix socket, one connection at a time, forever:
+Stdlib only. It starts generic: it creates its socket and waits, knowing no
+function. The worker then places a function's code in /var/task and sends
+  worker -> {"type": "init", "env": {...}}
+with the function's whole configuration as the process environment Lambda
+gives it (_HANDLER, AWS_LAMBDA_FUNCTION_NAME, ..., the function's variables).
+Init phase: set os.environ, chdir to /var/task, import the handler (like
+Lambda, an init error is remembered and returned for every invoke), answer
+  bootstrap -> {"type": "ready", "initError": null|{...}, "initMs": float}
+Then serve newline-delimited JSON frames on the socket, one connection at a
+time, forever:
   worker -> {"type": "invoke", requestId, event, deadlineMs, ...}
   bootstrap -> {"type": "log", "line"}* then one {"type": "result"|"error", ...}
+
+What the init phase needs (logging above all: its import is most of an
+init's time) is imported at start, while the environment is still generic:
+the init phase, which a caller waits for, then pays only for the function's
+own import. An idle generic environment stays small all the same (about
+13 MB RSS); only fallbacks are imported where they are used.
 
 All output (Python's sys.stdout/sys.stderr, and fds 1 and 2 so subprocesses and C
 code are captured too) flows through one pipe read by a thread, which forwards
@@ -13,8 +26,8 @@ stdout (docker logs) between invocations. At the end of an invocation the
 invoking thread reads the pipe empty itself, so every line is out before the
 final frame without a round trip through that thread.
 
-Overrides for running outside a container (tests): STRATUS_SOCKET_PATH,
-LAMBDA_TASK_ROOT, _HANDLER.
+Overrides for running outside a container (tests), read at start:
+STRATUS_SOCKET_PATH, LAMBDA_TASK_ROOT.
 """
 
 from __future__ import annotations
@@ -23,9 +36,7 @@ import importlib
 import io
 import json
 import logging
-import math
 import os
-import resource
 import select
 import socket
 import sys
@@ -35,7 +46,6 @@ import traceback
 
 SOCKET_PATH = os.environ.pop("STRATUS_SOCKET_PATH", "/var/runtime/sock/bootstrap.sock")
 TASK_ROOT = os.environ.get("LAMBDA_TASK_ROOT", "/var/task")
-HANDLER = os.environ.get("_HANDLER", "")
 MAX_FRAME_BYTES = 8 * 1024 * 1024
 MAX_RESPONSE_BYTES = 6291556  # Lambda's synchronous response limit
 MAX_LOG_LINE = 256 * 1024  # longer lines are split: keeps log frames small
@@ -227,8 +237,12 @@ class LambdaContext:
         )
         self.memory_limit_in_mb = str(mem)
         self.invoked_function_arn = req.get("invokedFunctionArn", "")
-        self.log_group_name = req.get("logGroupName", "")
-        self.log_stream_name = req.get("logStreamName", "")
+        self.log_group_name = req.get("logGroupName") or os.environ.get(
+            "AWS_LAMBDA_LOG_GROUP_NAME", ""
+        )
+        self.log_stream_name = req.get("logStreamName") or os.environ.get(
+            "AWS_LAMBDA_LOG_STREAM_NAME", ""
+        )
         self.identity = None
         self.client_context = None
         self._deadline_ms = int(req.get("deadlineMs") or 0)
@@ -307,9 +321,7 @@ def load_handler(spec: str):
 
 
 def error_from_exception(exc: BaseException, skip: int = 0) -> dict:
-    frames = traceback.extract_tb(exc.__traceback__)[
-        skip:
-    ]  # drop the bootstrap's frame
+    frames = traceback.extract_tb(exc.__traceback__)[skip:]  # skip: the bootstrap's frames
     return {
         "errorType": type(exc).__name__,
         "errorMessage": str(exc),
@@ -349,8 +361,10 @@ def max_memory_used_mb() -> int:
         _peak_file = _find_peak_file()
     peak = _read_int(_peak_file) if _peak_file else None
     if peak is None:
+        import resource
+
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
-    return math.ceil(peak / (1024 * 1024))
+    return -(-peak // (1024 * 1024))  # rounded up
 
 
 def _find_peak_file() -> str:
@@ -390,6 +404,21 @@ class Connection:
         self.send({"type": "log", "line": line})
 
 
+def _json_default(value):
+    """Results json cannot encode natively. A Decimal (what boto3's DynamoDB
+    resource hands out) is the number it holds, as in Lambda's runtime: its
+    digits with no point or exponent are an integer, others a float, NaN is
+    NaN. Anything else fails with json's own message (Runtime.MarshalError)."""
+    decimal = sys.modules.get("decimal")  # not imported: value is no Decimal
+    if decimal is not None and isinstance(value, decimal.Decimal):
+        if value.is_nan():
+            return float("nan")
+        if value.is_finite() and value.as_tuple().exponent == 0:
+            return int(value)
+        return float(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
 def handle_invoke(
     conn: Connection, req: dict, handler, init_error: dict | None
 ) -> None:
@@ -425,7 +454,10 @@ def handle_invoke(
             if err is None:
                 try:
                     result_bytes = json.dumps(
-                        result, separators=(",", ":"), ensure_ascii=False
+                        result,
+                        separators=(",", ":"),
+                        ensure_ascii=False,
+                        default=_json_default,
                     ).encode()
                 except (TypeError, ValueError) as exc:
                     err = {
@@ -477,11 +509,12 @@ def listen() -> socket.socket:
     return server
 
 
-def wait_for_init(server: socket.socket) -> socket.socket:
-    """Block until the worker sends `init`. The socket exists before any user
-    code runs, so the worker can take the socket folder away from us (make
-    it root's and read-only) first: the function can then neither fill the
-    host's disk through it nor swap the socket for a link elsewhere."""
+def wait_for_init(server: socket.socket) -> tuple[socket.socket, dict]:
+    """Block until the worker sends `init`; return its connection and frame.
+    The socket exists before any user code runs, so the worker can take the
+    socket folder away from us (make it root's and read-only) first: the
+    function can then neither fill the host's disk through it nor swap the
+    socket for a link elsewhere."""
     while True:
         sock, _ = server.accept()
         try:
@@ -489,8 +522,22 @@ def wait_for_init(server: socket.socket) -> socket.socket:
         except (OSError, ValueError):
             frame = None
         if frame is not None and frame.get("type") == "init":
-            return sock
+            return sock, frame
         sock.close()  # the worker's readiness probe, or a stray connection
+
+
+def apply_configuration(frame: dict) -> str:
+    """The init frame's environment becomes the process's (the function's
+    variables and Lambda's reserved ones); return the handler (_HANDLER)."""
+    env = frame.get("env") or {}
+    os.environ.update({str(k): str(v) for k, v in env.items()})
+    time.tzset()  # TZ arrives now, after the interpreter read it
+    try:
+        os.chdir(TASK_ROOT)
+    except OSError as exc:
+        _diag(f"stratus bootstrap: cannot chdir to {TASK_ROOT}: {exc}")
+    sys.path.insert(0, TASK_ROOT)
+    return os.environ.get("_HANDLER", "")
 
 
 def serve(server: socket.socket, handler, init_error: dict | None) -> None:
@@ -516,15 +563,12 @@ def serve(server: socket.socket, handler, init_error: dict | None) -> None:
 def main() -> None:
     log_handler = install_logging()
     server = listen()
-    init_sock = wait_for_init(server)
-    try:
-        os.chdir(TASK_ROOT)
-    except OSError as exc:
-        _diag(f"stratus bootstrap: cannot chdir to {TASK_ROOT}: {exc}")
-    sys.path.insert(0, TASK_ROOT)
+    init_sock, frame = wait_for_init(server)
+    started = time.perf_counter()
+    handler_name = apply_configuration(frame)
     # Init output goes straight to the container's stdout (docker logs): not
     # through the pipe, so it survives even if the module kills the process.
-    handler, init_error = load_handler(HANDLER)
+    handler, init_error = load_handler(handler_name)
     if init_error is not None:
         _diag(f"[ERROR] {init_error['errorType']}: {init_error['errorMessage']}")
     sys.stdout.flush()
@@ -532,7 +576,10 @@ def main() -> None:
     install_capture()
     log_handler.setStream(sys.stdout)
     try:
-        init_sock.sendall(encode({"type": "ready", "initError": init_error}))
+        init_ms = (time.perf_counter() - started) * 1000
+        init_sock.sendall(
+            encode({"type": "ready", "initError": init_error, "initMs": init_ms})
+        )
     except OSError:
         pass
     init_sock.close()

@@ -1,28 +1,30 @@
 """invocations.sandbox against the real Docker engine and the real runtime image
-(built by runtimes/build.py if missing). No Django, no Celery."""
+(built by runtimes/build.py if missing). No Django, no Celery. Cold starts
+(start_for_function); generic environments are in test_sandbox_generic_docker."""
 
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import textwrap
-import time
 import uuid
 
 import docker
 import pytest
 
+from invocations.envdirs import (
+    environment_dirs,
+)
 from invocations.sandbox import (
     EnvironmentSpec,
     EnvironmentStartError,
+    FunctionConfig,
     classify_crash,
     destroy,
     invoke,
     list_environments,
-    start_environment,
+    start_for_function,
 )
-from runtimes.build import build, runtime_image
+from tests.integration.sandbox_support import request
 
 pytestmark = pytest.mark.integration
 
@@ -71,88 +73,46 @@ CODE = textwrap.dedent("""
 """)
 
 
-@pytest.fixture(scope="module")
-def client():
-    try:
-        client = docker.from_env()
-        client.info()
-    except Exception as exc:  # noqa: BLE001 - any failure to reach the engine means skip
-        pytest.fail(f"Docker engine not reachable (`docker info` fails): {exc}; `make test` starts one")
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def image(client):
-    name = runtime_image("python3.11")
-    try:
-        client.images.get(name)
-    except docker.errors.ImageNotFound:
-        build("python3.11")
-    return name
-
-
-@pytest.fixture(scope="module")
-def labels(client):
-    labels = {"stratus.test": uuid.uuid4().hex}
-    yield labels
-    for container in list_environments(client, labels):
-        destroy(client, container.id)
-
-
 @pytest.fixture
-def start(client, image, labels, tmp_path):
+def start(docker_client, sandbox_image, sandbox_labels, tmp_path, env_root):
     code_dir = tmp_path / "code"
     code_dir.mkdir()
     (code_dir / "app.py").write_text(CODE)
     os.chmod(code_dir, 0o755)  # pytest makes 0700 dirs; the sandbox user must read it
     os.chmod(code_dir / "app.py", 0o644)
-    # Not under tmp_path: a Unix socket path must fit in 108 bytes.
-    sock_root = tempfile.mkdtemp(prefix="stratus-t-")
     started = []
 
     def start(handler: str, memory_mb: int = 128, code: str | None = None):
         if code is not None:
             (code_dir / "app.py").write_text(code)
         env_id = uuid.uuid4().hex
+        socket_dir, task_dir = environment_dirs(env_root, env_id)
         spec = EnvironmentSpec(
             env_id=env_id,
-            image=image,
-            code_dir=str(code_dir),
-            socket_dir=os.path.join(sock_root, env_id[:12]),
+            image=sandbox_image,
+            socket_dir=socket_dir,
+            task_dir=task_dir,
             memory_mb=memory_mb,
+            labels=sandbox_labels,
+        )
+        config = FunctionConfig(
+            code_dir=str(code_dir),
             handler=handler,
             function_name="demo",
-            function_version="$LATEST",
+            memory_mb=memory_mb,
             env_vars={"GREETING": "hi"},
-            labels=labels,
             region="eu-west-1",
         )
-        env = start_environment(client, spec)
+        env = start_for_function(docker_client, spec, config)
         started.append(env)
         return env
 
     yield start
     for env in started:
-        destroy(client, env.container_id)
-    shutil.rmtree(sock_root, ignore_errors=True)
+        destroy(docker_client, env.container_id)
 
 
-def request(event=None) -> dict:
-    return {
-        "requestId": str(uuid.uuid4()),
-        "event": event,
-        "deadlineMs": int(time.time() * 1000) + 30_000,
-        "functionName": "demo",
-        "functionVersion": "$LATEST",
-        "memoryLimitInMB": 128,
-        "invokedFunctionArn": "arn:aws:lambda:eu-west-1:000000000000:function:demo",
-        "logGroupName": "/aws/lambda/demo",
-        "logStreamName": "stream",
-    }
-
-
-def test_it_invokes_and_reuses_a_warm_environment(client, start, labels):
+def test_it_invokes_and_reuses_a_warm_environment(docker_client, start, sandbox_labels):
     env = start("app.counter")
     assert env.init_ms > 0
     logs: list[str] = []
@@ -168,7 +128,7 @@ def test_it_invokes_and_reuses_a_warm_environment(client, start, labels):
     assert second.payload["calls"] == 2
     assert "call 1" in logs and "call 2" in logs
     assert 0 < second.max_memory_used_mb <= 128
-    ids = [c.id for c in list_environments(client, labels)]
+    ids = [c.id for c in list_environments(docker_client, sandbox_labels)]
     assert env.container_id in ids
 
 
@@ -191,28 +151,28 @@ def test_it_is_sandboxed(start):
     }
 
 
-def test_it_reports_out_of_memory(client, start):
+def test_it_reports_out_of_memory(docker_client, start):
     env = start("app.hog", memory_mb=128)
     outcome = invoke(env.socket_path, request(), 30, lambda line: None)
     assert outcome.kind == "crashed"
-    assert classify_crash(client, env.container_id) == "out_of_memory"
+    assert classify_crash(docker_client, env.container_id) == "out_of_memory"
 
 
-def test_it_times_out_and_destroys_the_environment(client, start):
+def test_it_times_out_and_destroys_the_environment(docker_client, start):
     env = start("app.sleeps")
     outcome = invoke(env.socket_path, request(), 0.5, lambda line: None)
     assert outcome.kind == "timeout"
-    destroy(client, env.container_id)
+    destroy(docker_client, env.container_id)
     with pytest.raises(docker.errors.NotFound):
-        client.containers.get(env.container_id)
-    destroy(client, env.container_id)  # already gone: no error
+        docker_client.containers.get(env.container_id)
+    destroy(docker_client, env.container_id)  # already gone: no error
 
 
-def test_it_fails_to_start_when_the_runtime_exits_during_init(client, start, labels):
+def test_it_fails_to_start_when_the_runtime_exits_during_init(docker_client, start, sandbox_labels):
     with pytest.raises(EnvironmentStartError) as info:
         start("app.handler", code="import os\nprint('bye', flush=True)\nos._exit(3)\n")
     assert "exit code 3" in str(info.value)
     assert "bye" in info.value.logs
     assert info.value.container_id not in [
-        c.id for c in list_environments(client, labels)
+        c.id for c in list_environments(docker_client, sandbox_labels)
     ]

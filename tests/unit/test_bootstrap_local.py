@@ -13,7 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from invocations.sandbox import initialize, invoke, wait_for_socket
+from invocations.sandbox import (
+    FunctionConfig,
+    init_frame,
+    initialize,
+    invoke,
+    wait_for_socket,
+)
 
 BOOTSTRAP = (
     Path(__file__).resolve().parents[2] / "runtimes" / "python3.11" / "bootstrap.py"
@@ -48,6 +54,24 @@ HANDLER_CODE = textwrap.dedent("""
     def not_json(event, context):
         return {1, 2}
 
+    def decimals(event, context):
+        from decimal import Decimal
+
+        # What boto3's DynamoDB resource hands out.
+        return {"price": Decimal("19.99"), "qty": Decimal("3"), "big": Decimal("12345678901234567890"),
+                "neg": Decimal("-0.5"), "sci": Decimal("1E+2"), "tenth": Decimal("3.0"),
+                "nested": [Decimal("7"), {"x": Decimal("0.1")}], "plain": 1.5}
+
+    def decimal_nan(event, context):
+        from decimal import Decimal
+
+        return [Decimal("NaN"), Decimal("Infinity")]
+
+    def decimal_and_set(event, context):
+        from decimal import Decimal
+
+        return {"price": Decimal("1"), "tags": {"a"}}
+
     def chatty(event, context):
         # More than a pipe holds, then a raw write with no newline.
         for i in range(4000):
@@ -60,18 +84,34 @@ HANDLER_CODE = textwrap.dedent("""
 """)
 
 
+def config(handler: str, **overrides) -> FunctionConfig:
+    return FunctionConfig(
+        **{
+            "code_dir": "unused",  # the local bootstrap reads LAMBDA_TASK_ROOT
+            "handler": handler,
+            "function_name": "demo",
+            "memory_mb": 256,
+            **overrides,
+        }
+    )
+
+
 class LocalBootstrap:
-    def __init__(self, tmp_path: Path, handler: str, code: str = HANDLER_CODE) -> None:
-        task = tmp_path / "task"
-        task.mkdir(exist_ok=True)
+    """A generic bootstrap process (it knows no function) that the test
+    then initialises, as specialise does."""
+
+    def __init__(
+        self, tmp_path: Path, handler: str, code: str = HANDLER_CODE, **config_overrides
+    ) -> None:
+        own = tmp_path / uuid.uuid4().hex[:8]  # several may run in one test
+        task = own / "task"
+        task.mkdir(parents=True)
         (task / "app.py").write_text(code)
-        self.socket_path = str(tmp_path / "bootstrap.sock")
+        self.socket_path = str(own / "bootstrap.sock")
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "STRATUS_SOCKET_PATH": self.socket_path,
             "LAMBDA_TASK_ROOT": str(task),
-            "_HANDLER": handler,
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
             "PYTHONDONTWRITEBYTECODE": "1",
         }
         self.proc = subprocess.Popen(
@@ -83,7 +123,10 @@ class LocalBootstrap:
         assert wait_for_socket(
             self.socket_path, 10, lambda: self.proc.poll() is None
         ), self.proc.stdout.read().decode()
-        assert initialize(self.socket_path, 10)
+        self.ready = initialize(
+            self.socket_path, init_frame(config(handler, **config_overrides)), 10
+        )
+        assert self.ready is not None and self.ready["type"] == "ready"
 
     def invoke(self, event, timeout_s: float = 5.0):
         events: list[tuple[str, str]] = []
@@ -120,8 +163,8 @@ def request(event) -> dict:
 def bootstrap(request, tmp_path):
     started: list[LocalBootstrap] = []
 
-    def start(handler: str, code: str = HANDLER_CODE) -> LocalBootstrap:
-        started.append(LocalBootstrap(tmp_path, handler, code))
+    def start(handler: str, code: str = HANDLER_CODE, **config_overrides) -> LocalBootstrap:
+        started.append(LocalBootstrap(tmp_path, handler, code, **config_overrides))
         return started[-1]
 
     yield start
@@ -192,9 +235,42 @@ def test_every_line_arrives_in_order_before_the_result(bootstrap):
 
 
 def test_it_reports_an_unserialisable_result(bootstrap):
-    outcome, _ = bootstrap("app.not_json").invoke(None)
+    outcome, events = bootstrap("app.not_json").invoke(None)
     assert outcome.kind == "error"
+    assert outcome.error == {
+        "errorType": "Runtime.MarshalError",
+        "errorMessage": "Unable to marshal response: Object of type set is not JSON serializable",
+        "stackTrace": [],
+    }
+    assert "[ERROR] Runtime.MarshalError: Unable to marshal response: Object of type set " \
+        "is not JSON serializable" in log_lines(events)
+
+
+def test_it_answers_decimals_as_numbers_like_lambda(bootstrap):
+    outcome, _ = bootstrap("app.decimals").invoke(None)
+    assert outcome.kind == "result", outcome.error
+    assert outcome.payload == {
+        "price": 19.99, "qty": 3, "big": 12345678901234567890, "neg": -0.5,
+        "sci": 100.0, "tenth": 3.0, "nested": [7, {"x": 0.1}], "plain": 1.5,
+    }
+    # Integral digits stay integers; a point or an exponent makes a float.
+    assert type(outcome.payload["qty"]) is int and type(outcome.payload["big"]) is int
+    assert type(outcome.payload["tenth"]) is float and type(outcome.payload["sci"]) is float
+
+
+def test_it_answers_decimal_nan_and_infinity_as_json_does_floats(bootstrap):
+    outcome, _ = bootstrap("app.decimal_nan").invoke(None)
+    assert outcome.kind == "result", outcome.error
+    nan, inf = outcome.payload
+    assert nan != nan and inf == float("inf")
+
+
+def test_a_decimal_does_not_excuse_other_unserialisable_values(bootstrap):
+    outcome, _ = bootstrap("app.decimal_and_set").invoke(None)
     assert outcome.error["errorType"] == "Runtime.MarshalError"
+    assert outcome.error["errorMessage"] == (
+        "Unable to marshal response: Object of type set is not JSON serializable"
+    )
 
 
 def test_it_reports_an_import_error_on_every_invoke(bootstrap):
@@ -242,14 +318,29 @@ def test_it_runs_no_user_code_before_the_worker_says_init(tmp_path):
     (task / "app.py").write_text(code)
     socket_path = str(tmp_path / "b.sock")
     env = {"PATH": "/usr/bin:/bin", "STRATUS_SOCKET_PATH": socket_path,
-           "LAMBDA_TASK_ROOT": str(task), "_HANDLER": "app.handler"}
+           "LAMBDA_TASK_ROOT": str(task)}
     proc = subprocess.Popen([sys.executable, "-u", str(BOOTSTRAP)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         assert wait_for_socket(socket_path, 10, lambda: proc.poll() is None)
         assert not marker.exists()
-        assert initialize(socket_path, 10)
+        assert initialize(socket_path, init_frame(config("app.handler")), 10)
         assert marker.exists()
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_the_ready_frame_says_how_the_init_phase_went(bootstrap):
+    good = bootstrap("app.handler")
+    assert good.ready["initError"] is None and good.ready["initMs"] > 0
+    bad = bootstrap("missing.handler")
+    assert bad.ready["initError"]["errorType"] == "Runtime.ImportModuleError"
+
+
+def test_the_configuration_arrives_with_init_not_at_start(bootstrap):
+    code = "import os\nSEEN = os.environ.get('GREETING')\n" \
+           "def handler(e, c):\n    return [SEEN, c.function_name, c.memory_limit_in_mb]\n"
+    outcome, _ = bootstrap("app.handler", code, env_vars={"GREETING": "hi"}).invoke(None)
+    # The module's top level (the init phase) already sees the variables.
+    assert outcome.payload == ["hi", "demo", "256"]

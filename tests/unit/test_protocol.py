@@ -85,3 +85,20 @@ def test_it_times_out_without_losing_the_partial_frame(pair):
         reader.read(timeout=0.05)
     a.sendall(b'"line":"ok"}\n')
     assert reader.read(timeout=1) == {"type": "log", "line": "ok"}
+
+
+def test_an_init_frame_survives_any_variable_value(pair):
+    """The function's variables travel in the init frame: a newline or any
+    character in a value must neither end the frame early nor change it."""
+    from invocations.sandbox import FunctionConfig, init_frame
+
+    odd = {"MULTILINE": "a\nb\r\nc", "UNICODE": "é ✓ \u2028", "QUOTES": '"{}"\\', "EMPTY": ""}
+    frame = init_frame(FunctionConfig(code_dir="/x", handler="app.h", function_name="f",
+                                      env_vars=odd))
+    a, b = pair
+    send_frame(a, frame)
+    send_frame(a, {"type": "ping"})
+    reader = FrameReader(b)
+    got = reader.read(timeout=1)
+    assert got == frame and {k: got["env"][k] for k in odd} == odd
+    assert reader.read(timeout=1) == {"type": "ping"}
