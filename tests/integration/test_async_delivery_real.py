@@ -124,10 +124,10 @@ def test_a_high_priority_event_overtakes_a_backlog_of_low_ones(stack, client):
     create(client, "sleeper", SLEEPER.format(seconds=1))
     backlog = 40  # ten times the worker's concurrency of 4: room for a slow machine
     submit = (
-        "from functions.models import Function\nfrom invocations.models import Invocation\n"
+        "from functions.models import Function\nfrom invocations import dispatch\n"
         "fn = Function.objects.get(name='sleeper')\n"
         "for i in range({count}):\n"
-        "    Invocation.submit(fn, '{{}}', invocation_type='Event', source='api', priority='{priority}')\n"
+        "    dispatch.submit_async(fn, '{{}}', source='api', priority='{priority}')\n"
     )
     stack.shell(submit.format(count=backlog, priority="low"))
     # The worker is busy with the backlog before the high one arrives.
@@ -169,9 +169,12 @@ def test_reserved_concurrency_throttles_sync_and_makes_async_wait(stack, client)
     first: dict = {}
     runner = threading.Thread(target=lambda: first.update(resp=invoke_json(client, "slow", {})))
     runner.start()
-    wait_for(lambda: stack.rows(
-        "Invocation.objects.filter(function__name='slow', status='running').values('request_id')"
-    ), timeout=60, interval=0.1)
+    # A sync call has no row while it runs: wait until it holds the slot.
+    holders = (
+        "from functions.models import Function\nfrom invocations import concurrency\n"
+        "print(concurrency.holders(Function.objects.get(name='slow').id))"
+    )
+    wait_for(lambda: stack.shell(holders).strip().endswith("1"), timeout=60, interval=0.1)
     with pytest.raises(ClientError) as e:
         client.invoke(FunctionName="slow", Payload=b"{}")
     runner.join(timeout=120)

@@ -85,7 +85,8 @@ def test_it_times_out_and_kills_the_environment(client, stack):
     resp, body = invoke_json(client, "sleepy", {})
     assert resp["FunctionError"] == "Unhandled"
     assert "Task timed out after 1.00 seconds" in body["errorMessage"]
-    rows = stack.rows("Invocation.objects.filter(function__name='sleepy').values('status', 'logs')")
+    # A sync call is recorded just after its answer.
+    rows = wait_for(lambda: stack.rows("Invocation.objects.filter(function__name='sleepy').values('status', 'logs')"))
     assert rows[0]["status"] == "timed_out"
     assert "going to sleep" in rows[0]["logs"]
     # The environment was killed, not returned to the pool.
@@ -97,7 +98,7 @@ def test_it_reports_out_of_memory(client, stack):
            "        blocks.append(bytearray(16 * 1024 * 1024))\n", MemorySize=128)
     resp, body = invoke_json(client, "hog", {})
     assert resp["FunctionError"] == "Unhandled"
-    rows = stack.rows("Invocation.objects.filter(function__name='hog').values('status')")
+    rows = wait_for(lambda: stack.rows("Invocation.objects.filter(function__name='hog').values('status')"))
     assert rows[0]["status"] == "out_of_memory"
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.integration.helpers import create, invoke_json
+from tests.integration.helpers import create, invoke_json, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -22,10 +22,11 @@ def test_it_reaps_idle_environments_and_starts_cold_again(stack):
     assert container_id not in {c.id for c in stack.containers()}
     # The next invocation starts a new environment: a cold start.
     invoke_json(client, "napper", {})
-    colds = stack.rows(
+    colds = wait_for(lambda: len(stack.rows(
+        "Invocation.objects.filter(function__name='napper').values('pk')")) == 2 and stack.rows(
         "Invocation.objects.filter(function__name='napper').order_by('created_at')"
         ".values_list('cold_start', flat=True)"
-    )
+    ))
     assert colds == [True, True]
 
 
@@ -36,9 +37,8 @@ def test_it_does_not_reap_a_busy_environment(stack):
     from tests.integration.helpers import wait_for
 
     wait_for(lambda: stack.rows(
-        "Environment.objects.filter(function__name='busy-bee', state='busy').exclude(container_id='')"
-        ".values('id')"
-    ))
+        "Invocation.objects.filter(function__name='busy-bee', status='running').values('request_id')"
+    ), interval=0.05)
     stack.shell("from invocations import pool\npool.reap(keep_alive_s=0)")
     rows = wait_for(lambda: stack.rows(
         "Invocation.objects.filter(function__name='busy-bee', status='succeeded').values('status')"
