@@ -13,7 +13,7 @@ from functions.access import get_function_for_user
 from functions.models import Function
 from messaging.forms import QueueMappingForm, TopicSubscriptionForm
 from messaging.models import Queue, Topic
-from triggers import registry
+from triggers import registry, tab
 
 
 def subscribe_section(fn: Function, request: HttpRequest) -> dict:
@@ -33,7 +33,7 @@ def queue_section(fn: Function, request: HttpRequest) -> dict:
 def _added(request: HttpRequest, fn: Function, notice: str) -> HttpResponse:
     # htmx gets the tab again: the new row in the list, the forms cleared.
     if request.htmx:
-        return registry.tab_response(request, fn, notice=notice)
+        return tab.render_tab(request, fn, notice=notice)
     messages.success(request, notice)
     return registry.back_to_tab(fn)
 
@@ -45,7 +45,7 @@ def subscribe(request: HttpRequest, function_id) -> HttpResponse:
     form = TopicSubscriptionForm(request.POST, function=fn)
     sub = form.save()
     if sub is None:
-        return registry.tab_response(
+        return tab.render_tab(
             request, fn, refused=True, subscribe_form=form, open_form="subscribe"
         )
     return _added(request, fn, f"Subscribed {fn.name} to the topic {sub.topic.name}.")
@@ -58,7 +58,7 @@ def map_queue(request: HttpRequest, function_id) -> HttpResponse:
     form = QueueMappingForm(request.POST, function=fn)
     mapping = form.save()
     if mapping is None:
-        return registry.tab_response(
+        return tab.render_tab(
             request, fn, refused=True, queue_mapping_form=form, open_form="queue"
         )
     return _added(request, fn, f"{fn.name} now polls the queue {mapping.queue.name}.")

@@ -1,5 +1,5 @@
 """A whole Stratus on free ports for integration and browser tests: its own
-redis-server, data folder, daphne, Celery worker and beat. Containers carry
+redis-server, data folder, web server (uvicorn), Celery workers and beat. Containers carry
 the stack's instance label and are removed at the end, so the tests pass
 beside a running `make run`."""
 
@@ -36,6 +36,15 @@ def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> Non
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"nothing listens on {port} after {timeout}s")
+
+
+def web_command(port: int, host: str = "127.0.0.1") -> list[str]:
+    """The web process, as bin/serve starts it."""
+    return [
+        str(VENV_BIN / "uvicorn"), "console.asgi:application", "--host", host, "--port", str(port),
+        "--loop", "uvloop", "--http", "httptools", "--ws", "websockets", "--no-access-log",
+        "--timeout-graceful-shutdown", "5",
+    ]
 
 
 class Stack:
@@ -91,8 +100,7 @@ class Stack:
         self.start_periodic()
         self.start_beat()
         web = self._spawn("web", [
-            str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port),
-            "console.asgi:application",
+            *web_command(self.port),
         ])
         wait_for_port(self.port, web)
         return self

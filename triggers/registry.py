@@ -10,7 +10,7 @@ Rows are listed in registration order; form sections are rendered below the
 list for members who may write (read-only members see no forms).
 
 A form section's form posts to its app's view, which answers with
-`tab_response()`: the tab again, with the bound form and its errors when
+`triggers.tab.render_tab()`: the tab again, with the bound form and its errors when
 refused, or with a notice when saved (a plain POST may redirect back with
 `back_to_tab(fn)` instead).
 
@@ -77,21 +77,11 @@ def rows_for(fn) -> list[TriggerRow]:
 
 def form_sections(fn, request: HttpRequest, extra: dict | None = None) -> list[tuple[str, dict]]:
     """Each section's template and context; `extra` (what a form view passed
-    to tab_response) overrides what the context funcs return."""
+    to render_tab) overrides what the context funcs return."""
     return [
         (name, {"fn": fn, "request": request, **context_func(fn, request), **(extra or {})})
         for name, context_func in _form_sections
     ]
-
-
-def tab_response(request: HttpRequest, fn, *, refused: bool = False, **context) -> HttpResponse:
-    """What a form section's view answers: the whole tab again, `context`
-    reaching the tab and every section (the bound form, `open_form` naming
-    the <details> to keep open, `notice`). With refused=True a plain POST
-    gets 400; htmx gets 200 either way, as it swaps only 2xx answers."""
-    from triggers.views import render_tab  # the views import this module
-
-    return render_tab(request, fn, refused=refused, **context)
 
 
 def errors_last_hour(trigger_keys: list[str]) -> dict[str, int]:

@@ -5,47 +5,18 @@ from django.contrib.auth.decorators import login_required
 from django.db import IntegrityError, transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.template.loader import render_to_string
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
-from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from functions.access import can_write, get_function_for_user
 from triggers import registry
+from triggers.tab import render_tab
 from triggers.forms import RouteForm, ScheduleForm, WebhookForm
 from triggers.models import HttpRoute, Schedule, Webhook
 from triggers.schedule import ExpressionError, zone
 from triggers.schedule import parse as parse_expression
 
 KINDS = {"routes": HttpRoute, "schedules": Schedule, "webhooks": Webhook}
-
-
-def render_tab(request: HttpRequest, fn, *, refused: bool = False, **extra) -> HttpResponse:
-    """The whole tab; `extra` reaches the tab and every form section (a bound
-    form with its errors, `open_form`, `notice`). A refused form gets 200
-    with htmx, which swaps only 2xx answers, and 400 as a plain POST."""
-    writer = can_write(request.user, fn.team)
-    ctx = {
-        "fn": fn,
-        "rows": registry.rows_for(fn),
-        "can_write": writer,
-        "route_form": RouteForm(),
-        "schedule_form": ScheduleForm(),
-        "webhook_form": WebhookForm(),
-        "sections": [],
-    }
-    ctx.update(extra)
-    if writer:
-        ctx["sections"] = [
-            mark_safe(render_to_string(name, section_ctx, request=request))
-            for name, section_ctx in registry.form_sections(fn, request, extra)
-        ]
-    template = "triggers/tab.html" if request.htmx else "triggers/page.html"
-    status = 400 if refused and not request.htmx else 200
-    response = render(request, template, ctx, status=status)
-    patch_vary_headers(response, ["HX-Request"])
-    return response
 
 
 @login_required
