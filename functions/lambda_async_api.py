@@ -11,7 +11,7 @@ invocations.delivery's and invocations.concurrency's."""
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from awsapi import errors
+from awsapi import arns, errors
 from awsapi.guard import api_view, json_body, require_write
 from functions.lambda_api import _get_function, _not_supported
 from functions.models import ApiKey, Function
@@ -30,7 +30,7 @@ def _config_shape(fn: Function, config: EventInvokeConfig) -> dict:
     return {
         # rest-json timestamps are epoch seconds.
         "LastModified": config.updated_at.timestamp(),
-        "FunctionArn": f"{fn.arn}:$LATEST",
+        "FunctionArn": arns.function_arn(fn.team.account_id, fn.name, "$LATEST"),
         "MaximumRetryAttempts": config.maximum_retry_attempts,
         "MaximumEventAgeInSeconds": config.maximum_event_age_s,
         "DestinationConfig": destination_config,

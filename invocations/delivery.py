@@ -18,6 +18,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from awsapi import arns
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -197,7 +198,7 @@ def destination_record(inv: Invocation) -> dict:
         "timestamp": _iso(inv.finished_at or timezone.now()),
         "requestContext": {
             "requestId": str(inv.request_id),
-            "functionArn": f"{inv.function.arn}:{inv.function_version}",
+            "functionArn": arns.function_arn(inv.function.team.account_id, inv.function.name, inv.function_version),
             "condition": condition_of(inv),
             "approximateInvokeCount": inv.attempts,
         },

@@ -7,6 +7,7 @@ Functions take `now` so tests can move the clock without sleeping."""
 
 import hashlib
 import secrets
+from awsapi import arns
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
@@ -267,7 +268,7 @@ def sqs_record(queue: Queue, msg: QueueMessage) -> dict:
         "md5OfBody": hashlib.md5(msg.body.encode()).hexdigest(),
         "eventSource": "aws:sqs",
         "eventSourceARN": queue.arn,
-        "awsRegion": queue.arn.split(":")[3],
+        "awsRegion": arns.parse(queue.arn).region,
     }
 
 
