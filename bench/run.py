@@ -110,6 +110,20 @@ def say(msg: str) -> None:
     print(f"[bench] {msg}", flush=True)
 
 
+def machine_busy_pct(seconds: float) -> float:
+    """How busy all CPUs were (%) over `seconds` (/proc/stat), before the
+    bench starts anything: other work on the machine skews every number."""
+    def ticks():
+        with open("/proc/stat") as f:
+            values = [int(x) for x in f.readline().split()[1:]]
+        idle = values[3] + values[4]  # idle + iowait
+        return sum(values[:8]) - idle, sum(values[:8])
+    busy0, total0 = ticks()
+    time.sleep(seconds)
+    busy1, total1 = ticks()
+    return round(100 * (busy1 - busy0) / max(total1 - total0, 1), 1)
+
+
 def attempt(label: str, results: dict, measure) -> None:
     """Run one of the newer measurements; if it fails, its keys are absent
     (null in the targets) and `failed` says why; the rest still runs."""
@@ -544,6 +558,10 @@ def table(results: dict) -> str:
         lines.append(f"{label} failed: {error}")
     if results.get("peer_unavailable"):
         lines.append(f"no peer numbers: {results['peer_unavailable']}")
+    busy = results.get("meta", {}).get("machine_busy_before_pct")
+    if busy is not None and busy > 10:
+        lines.append(f"note: the machine was {busy:g}% busy before the bench started; "
+                     "other work skews every number")
     met = results["targets_met"]
     lines.append("")
     lines.append(f"{'target':<34}{'value':>10}  {'target':<9} met")
@@ -591,6 +609,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     # Anything else busy on the machine moves every number: say so.
     load_before = [round(x, 2) for x in os.getloadavg()]
+    busy_before = machine_busy_pct(1.0)
     image = runtime_image("python3.11")
     results: dict = {}
     meta: dict = {}
@@ -614,6 +633,7 @@ def main(argv: list[str] | None = None) -> int:
         "log_gap_seconds": args.log_gap,
         **meta,
         "loadavg_before": load_before,
+        "machine_busy_before_pct": busy_before,
         "bench_seconds": round(time.monotonic() - started, 1),
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
