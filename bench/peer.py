@@ -10,6 +10,7 @@ fails, ``prepare()`` returns the reason and the bench reports no peer."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -71,22 +72,35 @@ class Peer:
         self.lambda_port = 0
         self.log_path = PEERS / f"{NAME}.log"
 
-    def prepare(self) -> str | None:
-        """Copy and install once; the reason there is no peer, or None."""
+    def prepare(self, say=print) -> str | None:
+        """Bring the copy up to date with the source and install its
+        packages when they changed (once, in practice); the reason there is
+        no peer, or None."""
         node, npm = shutil.which("node"), shutil.which("npm")
         if not node or not npm:
             missing = " and ".join(n for n, p in [("node", node), ("npm", npm)] if not p)
             return f"{missing} not found on PATH (install Debian's nodejs and npm to compare with the peer)"
-        if not (self.dir / "package.json").exists():
-            if not (self.source / "package.json").exists():
-                return f"the peer's folder {self.source} is missing"
+        if (self.source / "package.json").exists():
+            if not self.dir.exists():
+                say(f"copying the peer {self.source} into {self.dir}")
             PEERS.mkdir(parents=True, exist_ok=True)
-            shutil.copytree(self.source, self.dir, ignore=shutil.ignore_patterns(
+            # The few source files every time (an edited serverless.yml or
+            # handler is picked up); node_modules stays.
+            shutil.copytree(self.source, self.dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(
                 "node_modules", ".serverless", "logs"))
-            # shared/ is read-only, and so is the copy's mode: npm must write here.
-            for path in [self.dir, *self.dir.rglob("*")]:
+            # shared/ is read-only, and a copy keeps the mode: npm must write here.
+            for path in [self.dir, *(p for p in self.dir.iterdir() if p.name != "node_modules")]:
                 path.chmod(path.stat().st_mode | 0o200)
-        if not (self.dir / "node_modules" / "serverless" / "bin" / "serverless.js").exists():
+        elif not (self.dir / "package.json").exists():
+            return f"the peer's folder {self.source} is missing, and so is its copy {self.dir}"
+        wanted = hashlib.sha256(b"".join(
+            (self.dir / name).read_bytes() for name in ("package.json", "package-lock.json")
+            if (self.dir / name).exists()
+        )).hexdigest()
+        stamp = self.dir / "node_modules" / ".stratus-bench-installed"
+        entry = self.dir / "node_modules" / "serverless" / "bin" / "serverless.js"
+        if not entry.exists() or not stamp.exists() or stamp.read_text() != wanted:
+            say(f"npm install --no-audit --no-fund in {self.dir} (once; ~30 s)")
             try:
                 done = subprocess.run(
                     [npm, "install", "--no-audit", "--no-fund"], cwd=self.dir,
@@ -94,9 +108,10 @@ class Peer:
                 )
             except subprocess.TimeoutExpired:
                 return "npm install took more than 10 minutes"
-            if done.returncode != 0:
+            if done.returncode != 0 or not entry.exists():
                 tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
                 return f"npm install failed ({done.returncode}): {' | '.join(tail)}"
+            stamp.write_text(wanted)
         return None
 
     def versions(self) -> dict:

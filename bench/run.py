@@ -182,8 +182,7 @@ def bench_peer(args, results: dict, meta: dict) -> None:
     peer = peer_mod.Peer(args.peer_src)
     reason = None if args.peer else "--no-peer was given"
     if reason is None:
-        say(f"preparing the peer in {peer.dir} (copied from {peer.source}; npm install once)")
-        reason = peer.prepare()
+        reason = peer.prepare(say)
     if reason is None:
         meta["peer"] = peer.versions()
         try:
