@@ -592,7 +592,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cold", type=int, default=10, help="cold-start samples")
     ap.add_argument("--docker-runs", type=int, default=10)
     ap.add_argument("--pool-cold", type=int, default=10, help="brand-new functions called once")
-    ap.add_argument("--pool-wait", type=float, default=1.5,
+    ap.add_argument("--pool-wait", type=float, default=2.0,
                     help="seconds between creating a new function and its first call")
     ap.add_argument("--log-invocations", type=int, default=5, help="timed invocations of the log printer")
     ap.add_argument("--log-lines", type=int, default=20, help="lines each prints")
