@@ -1,17 +1,22 @@
-"""Benchmark a whole Stratus against its baselines: ``python -m bench.run``.
+"""Benchmark a whole Stratus against its baselines and a peer: ``python -m bench.run``.
 
-Starts its own stack (tests/stack.py: redis-server, daphne, a Celery worker
-with concurrency 8, beat) on free ports, measures
+Measures, in one run,
 
   * a bare ``docker run`` of the runtime image (the floor for a cold start),
-  * a bare Celery round trip (``invocations.noop``) on the same Redis/worker,
-  * cold sync Invoke through the Lambda API with boto3,
-  * warm sync Invoke with a minimal SigV4-signed HTTP client (the ratios'
-    numbers) and with boto3 (reported beside them),
-  * throughput of 8 concurrent clients for each,
+  * the peer, serverless-offline (bench/peer.py), when node and npm are
+    there: its Lambda Invoke port and its httpApi route, with the same
+    clients as Stratus's (then stopped, so the two never share the CPU),
+  * a whole Stratus of its own (tests/stack.py: redis-server, daphne, a
+    Celery worker with concurrency 8, beat) on free ports:
+    a bare Celery round trip (``invocations.noop``) on its Redis/worker;
+    cold sync Invoke; warm sync Invoke with a minimal SigV4-signed HTTP
+    client (the ratios' numbers) and with boto3; an HTTP route; the first
+    call of brand-new functions; the delay of a live log line to the
+    console's websocket; the memory of an idle execution environment,
+  * throughput of 8 concurrent keep-alive clients for a fixed duration,
 
-writes bench/results.json and prints a table with the ratios against the
-targets. Only loopback traffic; everything it starts, it stops.
+writes bench/results.json and prints a table with the targets. Only loopback
+traffic; everything it starts, it stops.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -31,18 +37,56 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.integration.helpers import create  # noqa: E402
+from bench import peer as peer_mod  # noqa: E402
+from bench.clients import RouteClient, SignedInvoker, pct, sequential, throughput, timed  # noqa: E402
+from tests.integration.helpers import create, login  # noqa: E402
 from tests.stack import Stack  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results.json"
+HOST = "127.0.0.1"
 CONCURRENCY = 8
 TRIVIAL = "def handler(event, context):\n    return {}\n"
+# The peer's GET /hello answers this body (bench/peers/.../handler.py);
+# Stratus's route handler answers the same bytes.
+ROUTE_BODY = peer_mod.EXPECT_GET
+ROUTE_PATH = "/hello"
+ROUTE_HANDLER = (
+    "def handler(event, context):\n"
+    f"    return {{'statusCode': 200, 'body': {ROUTE_BODY.decode()!r}}}\n"
+)
+LOGGER = '''import time
 
-TARGETS = {
-    # ratio name: (numerator, denominator, comparison, target)
+
+def handler(event, context):
+    for i in range(event["lines"]):
+        print(f"BENCHLOG {event['tag']} {i} {time.time():.6f}")
+        time.sleep(event["gap"])
+    return {}
+'''
+LOG_LINE = re.compile(r"BENCHLOG (\S+) (\d+) (\d+\.\d+)")
+WHOAMI = "import socket\n\n\ndef handler(event, context):\n    return socket.gethostname()\n"
+
+PEER_KEYS = [
+    "peer_invoke_p50_ms", "peer_invoke_p99_ms", "peer_invoke_throughput_per_s",
+    "peer_invoke_conc_p50_ms", "peer_route_p50_ms", "peer_route_p99_ms",
+    "peer_route_throughput_per_s", "peer_route_conc_p50_ms",
+]
+
+# ratio name: (numerator, denominator, comparison, target)
+RATIOS = {
     "warm_vs_celery_rt": ("warm_p50_ms", "celery_rt_p50_ms", "<=", 1.5),
     "cold_vs_docker_run": ("cold_p50_ms", "docker_run_p50_ms", "<=", 1.1),
     "throughput_vs_celery": ("warm_throughput_per_s", "celery_throughput_per_s", ">=", 0.7),
+    "warm_vs_peer_invoke": ("warm_p50_ms", "peer_invoke_p50_ms", "<=", 2.0),
+    "throughput_vs_peer_invoke": ("warm_throughput_per_s", "peer_invoke_throughput_per_s", ">=", 0.5),
+    "route_vs_peer_route": ("route_warm_p50_ms", "peer_route_p50_ms", "<=", 2.0),
+    "route_throughput_vs_peer_route": ("route_throughput_per_s", "peer_route_throughput_per_s", ">=", 0.5),
+}
+# key: (comparison, target, unit)
+LIMITS = {
+    "pool_cold_p50_ms": ("<=", 50.0, "ms"),
+    "log_latency_p95_ms": ("<=", 100.0, "ms"),
+    "idle_env_rss_mb": ("<=", 15.0, "MB"),
 }
 
 
@@ -62,24 +106,41 @@ class BenchStack(Stack):
         super().start_worker(concurrency=concurrency)
 
 
-def pct(samples: list[float], p: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(samples)
-    k = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
-    return ordered[k]
-
-
-def timed(call) -> float:
-    t0 = time.perf_counter()
-    call()
-    return (time.perf_counter() - t0) * 1000
-
-
 def say(msg: str) -> None:
     print(f"[bench] {msg}", flush=True)
 
 
-# --- measurements ------------------------------------------------------------
+def machine_busy_pct(seconds: float) -> float:
+    """How busy all CPUs were (%) over `seconds` (/proc/stat), before the
+    bench starts anything: other work on the machine skews every number."""
+    def ticks():
+        with open("/proc/stat") as f:
+            values = [int(x) for x in f.readline().split()[1:]]
+        idle = values[3] + values[4]  # idle + iowait
+        return sum(values[:8]) - idle, sum(values[:8])
+    busy0, total0 = ticks()
+    time.sleep(seconds)
+    busy1, total1 = ticks()
+    return round(100 * (busy1 - busy0) / max(total1 - total0, 1), 1)
+
+
+def attempt(label: str, results: dict, measure) -> None:
+    """Run one of the newer measurements; if it fails, its keys are absent
+    (null in the targets) and `failed` says why; the rest still runs."""
+    try:
+        measure()
+    except Exception as e:
+        say(f"{label} failed: {e!r}")
+        results.setdefault("failed", {})[label] = repr(e)[:500]
+
+
+def load(label: str, make_client, args) -> dict:
+    say(f"{label}: {CONCURRENCY} keep-alive clients, {args.duration:g} s "
+        f"after {args.warmup_seconds:g} s of warm-up")
+    return throughput(make_client, CONCURRENCY, args.duration, args.warmup_seconds, say)
+
+
+# --- baselines -----------------------------------------------------------------
 
 
 def bench_docker_run(image: str, runs: int) -> float:
@@ -113,39 +174,59 @@ def setup_celery(stack: Stack):
     return noop
 
 
-def bench_celery_rt(noop, warmup: int, runs: int) -> list[float]:
-    for _ in range(warmup):
-        noop.delay().get(timeout=30)
-    return [timed(lambda: noop.delay().get(timeout=30)) for _ in range(runs)]
+# --- the peer --------------------------------------------------------------------
 
 
-def throughput(worker_fn, threads: int, per_thread: int) -> float:
-    """Requests completed per second by `threads` threads doing `per_thread` calls each."""
-    errors: list[BaseException] = []
-    done = [0] * threads
-    start = threading.Barrier(threads + 1)
+def bench_peer(args, results: dict, meta: dict) -> None:
+    """Fill the peer's keys, or set them to None with the reason."""
+    peer = peer_mod.Peer(args.peer_src)
+    reason = None if args.peer else "--no-peer was given"
+    if reason is None:
+        reason = peer.prepare(say)
+    if reason is None:
+        meta["peer"] = peer.versions()
+        try:
+            peer.start()
+            say(f"peer serverless-offline: httpPort {peer.http_port}, lambdaPort {peer.lambda_port} "
+                f"(pid {peer.proc.pid})")
+            measure_peer(peer, args, results)
+            meta["peer"]["handler_processes"] = peer.handler_processes()
+        except Exception as e:
+            reason = f"the peer failed: {e!r} (log: {peer.log_path})"
+        finally:
+            peer.stop()
+    if reason is not None:
+        say(f"no peer numbers: {reason}")
+        for key in PEER_KEYS:
+            results[key] = None
+    results["peer_unavailable"] = reason
 
-    def body(i: int):
-        call = worker_fn(i)
-        start.wait()
-        for _ in range(per_thread):
-            try:
-                call()
-                done[i] += 1
-            except BaseException as e:  # keep counting the others
-                errors.append(e)
 
-    pool = [threading.Thread(target=body, args=(i,), daemon=True) for i in range(threads)]
-    for t in pool:
-        t.start()
-    start.wait()
-    t0 = time.perf_counter()
-    for t in pool:
-        t.join(timeout=600)
-    elapsed = time.perf_counter() - t0
-    if errors:
-        say(f"  {len(errors)} calls failed, first: {errors[0]!r}")
-    return sum(done) / elapsed
+def measure_peer(peer, args, results: dict) -> None:
+    def invoker(_i=0):
+        # serverless-offline accepts any signature; signing costs the
+        # client what it costs against Stratus.
+        return SignedInvoker(HOST, peer.lambda_port, ("x", "x"), peer_mod.FUNCTION)
+
+    def router(_i=0):
+        return RouteClient(HOST, peer.http_port, peer_mod.ROUTE, ROUTE_BODY)
+
+    say(f"peer Invoke, signed HTTP client ({args.runs} runs)")
+    lat = sequential(invoker(), args.runs, args.warmup)
+    results["peer_invoke_p50_ms"], results["peer_invoke_p99_ms"] = pct(lat, 50), pct(lat, 99)
+    load_ = load("peer Invoke throughput", invoker, args)
+    results["peer_invoke_throughput_per_s"] = load_["per_s"]
+    results["peer_invoke_conc_p50_ms"] = load_["p50_ms"]
+
+    say(f"peer route GET {peer_mod.ROUTE} ({args.runs} runs)")
+    lat = sequential(router(), args.runs, args.warmup)
+    results["peer_route_p50_ms"], results["peer_route_p99_ms"] = pct(lat, 50), pct(lat, 99)
+    load_ = load("peer route throughput", router, args)
+    results["peer_route_throughput_per_s"] = load_["per_s"]
+    results["peer_route_conc_p50_ms"] = load_["p50_ms"]
+
+
+# --- Stratus ------------------------------------------------------------------------
 
 
 def make_client(stack: Stack, key: tuple[str, str]):
@@ -158,39 +239,6 @@ def make_client(stack: Stack, key: tuple[str, str]):
         config=Config(retries={"max_attempts": 0}, read_timeout=120,
                       max_pool_connections=4),
     )
-
-
-class SignedInvoker:
-    """The leanest correct Lambda API client: one kept-alive HTTP connection
-    and botocore's own SigV4 signer, so what is measured is the platform,
-    not the SDK's request pipeline (boto3 spends ~1 ms of CPU per call
-    before a byte is sent; its numbers are reported beside these)."""
-
-    def __init__(self, stack: Stack, key: tuple[str, str], name: str):
-        from botocore.auth import SigV4Auth
-        from botocore.credentials import Credentials
-
-        self.url = stack.url
-        self.port = stack.port
-        self.signer = SigV4Auth(Credentials(*key), "lambda", "us-east-1")
-        self.path = f"/2015-03-31/functions/{name}/invocations"
-        self.conn = None
-
-    def __call__(self) -> bytes:
-        import http.client
-
-        from botocore.awsrequest import AWSRequest
-
-        request = AWSRequest(method="POST", url=self.url + self.path, data=b"{}")
-        self.signer.add_auth(request)
-        if self.conn is None:
-            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
-        self.conn.request("POST", self.path, body=b"{}", headers=dict(request.headers))
-        response = self.conn.getresponse()
-        body = response.read()
-        if response.status != 200 or response.getheader("X-Amz-Function-Error"):
-            raise RuntimeError(f"Invoke answered {response.status}: {body[:300]!r}")
-        return body
 
 
 def invoker(client, name: str):
@@ -214,60 +262,157 @@ def bench_cold(client, name: str, samples: int) -> list[float]:
     return out
 
 
-# --- report -------------------------------------------------------------------
+def function_uuid(stack: Stack, session, name: str) -> str:
+    """A function's public id, from the console's function list."""
+    page = session.get(f"{stack.url}/", timeout=60)
+    page.raise_for_status()
+    found = re.search(rf'href="/functions/([0-9a-f-]{{36}})/"[^>]*>\s*{re.escape(name)}\s*<', page.text)
+    if not found:
+        raise RuntimeError(f"function {name} is not on the console's function list")
+    return found.group(1)
 
 
-def ratios(results: dict) -> None:
-    met = {}
-    for name, (num, den, op, target) in TARGETS.items():
-        ratio = results[num] / results[den] if results[den] else float("inf")
-        results[name] = round(ratio, 3)
-        met[name] = ratio <= target if op == "<=" else ratio >= target
-    results["targets_met"] = met
+def add_route(stack: Stack, session, fn_id: str, method: str, path: str) -> None:
+    """Add an HTTP route trigger the way the console's Triggers tab does."""
+    url = f"{stack.url}/functions/{fn_id}/triggers/routes/"
+    resp = session.post(url, data={
+        "method": method, "path": path, "auth": "none", "priority": "normal",
+    }, headers={"X-CSRFToken": session.cookies["csrftoken"], "Referer": url, "HX-Request": "true"},
+        timeout=60)
+    if resp.status_code != 200 or "Added the route" not in resp.text:
+        raise RuntimeError(f"adding the route {method} {path} answered {resp.status_code}: {resp.text[:500]}")
 
 
-def table(results: dict) -> str:
-    rows = [
-        ("docker_run_p50_ms", "bare docker run, p50", "ms"),
-        ("celery_rt_p50_ms", "Celery noop round trip, p50", "ms"),
-        ("celery_rt_p99_ms", "Celery noop round trip, p99", "ms"),
-        ("cold_p50_ms", "cold sync Invoke, p50", "ms"),
-        ("warm_p50_ms", "warm sync Invoke, p50", "ms"),
-        ("warm_p99_ms", "warm sync Invoke, p99", "ms"),
-        ("warm_throughput_per_s", f"warm Invoke, {CONCURRENCY} clients", "/s"),
-        ("warm_boto3_p50_ms", "warm Invoke with boto3, p50", "ms"),
-        ("warm_boto3_p99_ms", "warm Invoke with boto3, p99", "ms"),
-        ("warm_boto3_throughput_per_s", f"boto3 Invoke, {CONCURRENCY} clients", "/s"),
-        ("celery_throughput_per_s", f"Celery noop, {CONCURRENCY} clients", "/s"),
-    ]
-    lines = [f"{'measure':<34}{'value':>12}"]
-    lines += [f"{label:<34}{results[key]:>10.1f} {unit}" for key, label, unit in rows]
-    lines.append("")
-    lines.append(f"{'ratio':<34}{'value':>12}  {'target':<8} met")
-    for name, (_, _, op, target) in TARGETS.items():
-        ok = "yes" if results["targets_met"][name] else "NO"
-        lines.append(f"{name:<34}{results[name]:>12.2f}  {op} {target:<5} {ok}")
-    return "\n".join(lines)
+def bench_route(stack: Stack, client, session, args, results: dict) -> None:
+    name = "bench-route-" + uuid.uuid4().hex[:8]
+    create(client, name, ROUTE_HANDLER, Timeout=10)
+    add_route(stack, session, function_uuid(stack, session, name), "GET", ROUTE_PATH)
+    path = "/http" + ROUTE_PATH
+
+    def router(_i=0):
+        return RouteClient(HOST, stack.port, path, ROUTE_BODY)
+
+    say(f"HTTP route GET {path} ({args.runs} runs)")
+    lat = sequential(router(), args.runs, args.warmup)
+    results["route_warm_p50_ms"], results["route_warm_p99_ms"] = pct(lat, 50), pct(lat, 99)
+    load_ = load("HTTP route throughput", router, args)
+    results["route_throughput_per_s"] = load_["per_s"]
+    results["route_conc_p50_ms"] = load_["p50_ms"]
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--runs", type=int, default=300, help="timed warm / Celery round trips")
-    ap.add_argument("--warmup", type=int, default=20)
-    ap.add_argument("--cold", type=int, default=10, help="cold-start samples")
-    ap.add_argument("--docker-runs", type=int, default=10)
-    ap.add_argument("--per-thread", type=int, default=100, help="calls per client thread")
-    ap.add_argument("--out", type=Path, default=RESULTS)
-    args = ap.parse_args(argv)
+def bench_log_latency(stack: Stack, client, key, session, args) -> tuple[list[float], int]:
+    """Delays (ms) from a print in a running function to the line's arrival
+    at a websocket client of the function's live page, and the number of
+    lines that never arrived. Stamps come from time.time() in the container
+    and on this side: one machine, one clock."""
+    from websockets.sync.client import connect
 
-    from runtimes.build import runtime_image
+    name = "bench-log-" + uuid.uuid4().hex[:8]
+    create(client, name, LOGGER, Timeout=60)
+    fn_id = function_uuid(stack, session, name)
+    call = SignedInvoker(HOST, stack.port, key, name)
+    ws_url = stack.url.replace("http://", "ws://") + f"/ws/functions/{fn_id}/"
+    headers = {"Cookie": f"sessionid={session.cookies['sessionid']}", "Origin": stack.url}
+    delays: list[float] = []
+    missing = 0
+    with connect(ws_url, additional_headers=headers) as ws:
+        for i in range(args.log_invocations + 1):  # the first warms the environment, untimed
+            tag = f"{i}-{uuid.uuid4().hex[:6]}"
+            payload = json.dumps({"tag": tag, "lines": args.log_lines, "gap": args.log_gap}).encode()
+            failed: list[BaseException] = []
 
-    image = runtime_image("python3.11")
-    results: dict = {}
+            def run(payload=payload, failed=failed):
+                try:
+                    call.invoke(name, payload)
+                except BaseException as e:
+                    failed.append(e)
 
-    say(f"docker run of {image} ({args.docker_runs} runs)")
-    results["docker_run_p50_ms"] = bench_docker_run(image, args.docker_runs)
+            caller = threading.Thread(target=run, daemon=True)
+            caller.start()
+            seen: dict[int, float] = {}
+            deadline = time.monotonic() + 60
+            while len(seen) < args.log_lines and time.monotonic() < deadline:
+                try:
+                    message = ws.recv(timeout=max(0.05, deadline - time.monotonic()))
+                except TimeoutError:
+                    break
+                arrived = time.time()
+                for m in LOG_LINE.finditer(message):
+                    # The finished fragment repeats every line: the first arrival counts.
+                    if m.group(1) == tag and int(m.group(2)) not in seen:
+                        seen[int(m.group(2))] = (arrived - float(m.group(3))) * 1000
+            caller.join(timeout=120)
+            if failed:
+                raise failed[0]
+            if i:
+                delays.extend(seen.values())
+                missing += args.log_lines - len(seen)
+    return delays, missing
 
+
+def vm_rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0  # gone, or a kernel thread
+
+
+def bench_idle_rss(stack: Stack, client, key, session) -> dict:
+    """RSS of one idle execution environment's processes, after warm calls.
+    The function answers its container's host name, which Docker sets to
+    the container id."""
+    import docker
+
+    name = "bench-rss-" + uuid.uuid4().hex[:8]
+    create(client, name, WHOAMI, Timeout=10)
+    call = SignedInvoker(HOST, stack.port, key, name)
+    hosts = {json.loads(call()) for _ in range(3)}  # one cold, two warm: one environment
+    call.close()
+    engine = docker.from_env()
+    try:
+        container = engine.containers.get(hosts.pop())
+    except docker.errors.NotFound:
+        # A host name Docker did not set: find the function's container by label.
+        fn_id = function_uuid(stack, session, name)
+        found = engine.containers.list(filters={
+            "label": [f"stratus.instance={stack.instance}", f"stratus.function={fn_id}"]})
+        if len(found) != 1:
+            raise RuntimeError(f"expected one environment of {name}, found {len(found)}")
+        container = found[0]
+    time.sleep(2)  # idle
+    samples, pids = [], []
+    for _ in range(3):
+        top = container.top()
+        col = top["Titles"].index("PID")
+        pids = [int(row[col]) for row in top["Processes"]]
+        samples.append(sum(vm_rss_kb(p) for p in pids) / 1024)
+        time.sleep(0.5)
+    return {"mb": statistics.median(samples), "pids": len(pids), "container": container.short_id}
+
+
+def bench_pool_cold(stack: Stack, client, key, name_warm: str, samples: int, wait: float) -> list[float]:
+    """The first call of brand-new functions, one each sample, `wait`
+    seconds after it was created (time for a pre-warmed pool to refill)."""
+    call = SignedInvoker(HOST, stack.port, key, name_warm)
+    call()  # the connection is open before the first timed call
+    out, names = [], []
+    for i in range(samples):
+        name = f"bench-pool-{i}-{uuid.uuid4().hex[:6]}"
+        create(client, name, TRIVIAL, Timeout=10)
+        names.append(name)
+        time.sleep(wait)
+        out.append(timed(lambda name=name: call.invoke(name, b"{}")))
+    call.close()
+    for name in names:
+        client.delete_function(FunctionName=name)
+    return out
+
+
+def bench_stratus(image: str, args, results: dict, meta: dict) -> None:
     say("starting a stack (redis, daphne, worker -c 8, beat)")
     stack = BenchStack()
     try:
@@ -275,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
         noop = setup_celery(stack)
 
         say(f"Celery noop round trip ({args.runs} runs)")
-        rt = bench_celery_rt(noop, args.warmup, args.runs)
+        rt = sequential(lambda: noop.delay().get(timeout=30), args.runs, args.warmup)
         results["celery_rt_p50_ms"] = pct(rt, 50)
         results["celery_rt_p99_ms"] = pct(rt, 99)
 
@@ -290,43 +435,205 @@ def main(argv: list[str] | None = None) -> int:
         results["cold_samples_ms"] = [round(x, 1) for x in cold]
 
         for label, prefix, make in [
-            ("signed HTTP client", "warm", lambda: SignedInvoker(stack, key, name)),
-            ("boto3", "warm_boto3", lambda: invoker(make_client(stack, key), name)),
+            ("signed HTTP client", "warm", lambda _i=0: SignedInvoker(HOST, stack.port, key, name)),
+            ("boto3", "warm_boto3", lambda _i=0: invoker(make_client(stack, key), name)),
         ]:
             say(f"warm Invoke, {label} ({args.runs} runs)")
-            call = make()
-            for _ in range(args.warmup):
-                call()
-            warm = [timed(call) for _ in range(args.runs)]
+            warm = sequential(make(), args.runs, args.warmup)
             results[f"{prefix}_p50_ms"] = pct(warm, 50)
             results[f"{prefix}_p99_ms"] = pct(warm, 99)
+            load_ = load(f"warm Invoke throughput, {label}", make, args)
+            results[f"{prefix}_throughput_per_s"] = load_["per_s"]
+            results[f"{prefix}_conc_p50_ms"] = load_["p50_ms"]
 
-            n = args.per_thread
-            clients = [make() for _ in range(CONCURRENCY)]
-            # Warm one environment per client first, so no cold start is counted.
-            throughput(lambda i, clients=clients: clients[i], CONCURRENCY, 3)
-            say(f"warm Invoke throughput, {label} ({CONCURRENCY}x{n})")
-            results[f"{prefix}_throughput_per_s"] = throughput(
-                lambda i, clients=clients: clients[i], CONCURRENCY, n
-            )
+        load_ = load("Celery noop throughput", lambda _i: (lambda: noop.delay().get(timeout=60)), args)
+        results["celery_throughput_per_s"] = load_["per_s"]
+        results["celery_conc_p50_ms"] = load_["p50_ms"]
 
-        say(f"Celery noop throughput ({CONCURRENCY}x{n})")
-        throughput(lambda i: (lambda: noop.delay().get(timeout=60)), CONCURRENCY, 3)
-        results["celery_throughput_per_s"] = throughput(
-            lambda i: (lambda: noop.delay().get(timeout=60)), CONCURRENCY, n
-        )
+        session = login(stack)
+        attempt("HTTP route", results, lambda: bench_route(stack, client, session, args, results))
+
+        def log_latency():
+            say(f"live log delay to the websocket ({args.log_invocations} invocations x "
+                f"{args.log_lines} lines, {args.log_gap * 1000:g} ms apart)")
+            delays, missing = bench_log_latency(stack, client, key, session, args)
+            results["log_latency_p50_ms"] = pct(delays, 50) if delays else None
+            results["log_latency_p95_ms"] = pct(delays, 95) if delays else None
+            results["log_lines_missing"] = missing
+
+        attempt("log latency", results, log_latency)
+
+        def idle_rss():
+            say("idle environment RSS")
+            rss = bench_idle_rss(stack, client, key, session)
+            results["idle_env_rss_mb"] = rss["mb"]
+            meta["idle_env"] = {"pids": rss["pids"], "container": rss["container"]}
+
+        attempt("idle environment RSS", results, idle_rss)
+
+        def pool_cold():
+            say(f"first call of a brand-new function ({args.pool_cold} samples, "
+                f"{args.pool_wait:g} s after its creation)")
+            pool = bench_pool_cold(stack, client, key, name, args.pool_cold, args.pool_wait)
+            results["pool_cold_p50_ms"] = statistics.median(pool)
+            results["pool_cold_samples_ms"] = [round(x, 1) for x in pool]
+
+        attempt("first call of a new function", results, pool_cold)
     finally:
         say("stopping the stack")
         stack.stop()
 
+
+# --- report -------------------------------------------------------------------------
+
+
+def evaluate(results: dict) -> None:
+    met: dict[str, bool | None] = {}
+    for name, (num, den, op, target) in RATIOS.items():
+        a, b = results.get(num), results.get(den)
+        if a is None or b is None:
+            results[name], met[name] = None, None
+            continue
+        ratio = a / b if b else float("inf")
+        results[name] = round(ratio, 3)
+        met[name] = ratio <= target if op == "<=" else ratio >= target
+    for key, (op, target, _) in LIMITS.items():
+        value = results.get(key)
+        met[key] = None if value is None else (value <= target if op == "<=" else value >= target)
+    results["targets_met"] = met
+
+
+def _verdict(value: float | None, op: str, target: float, ok: bool | None, unit: str = "",
+             missing: str = "not measured") -> str:
+    if ok is None:
+        return f"n/a ({missing})"
+    if ok:
+        return "yes"
+    if op == "<=":
+        return f"NO: {value / target:.2f}x the limit (+{value - target:.2f}{unit} over)"
+    return f"NO: {value / target:.2f}x the minimum ({target - value:.2f}{unit} short)"
+
+
+def _fmt(value, unit: str) -> str:
+    return f"{'n/a':>10}" if value is None else f"{value:>10.1f} {unit}"
+
+
+def table(results: dict) -> str:
+    rows = [
+        ("docker_run_p50_ms", "bare docker run, p50", "ms"),
+        ("celery_rt_p50_ms", "Celery noop round trip, p50", "ms"),
+        ("celery_rt_p99_ms", "Celery noop round trip, p99", "ms"),
+        ("celery_throughput_per_s", f"Celery noop, {CONCURRENCY} clients", "/s"),
+        ("cold_p50_ms", "cold sync Invoke, p50", "ms"),
+        ("warm_p50_ms", "warm sync Invoke, p50", "ms"),
+        ("warm_p99_ms", "warm sync Invoke, p99", "ms"),
+        ("warm_throughput_per_s", f"warm Invoke, {CONCURRENCY} clients", "/s"),
+        ("warm_conc_p50_ms", f"warm Invoke, {CONCURRENCY} clients, p50", "ms"),
+        ("warm_boto3_p50_ms", "warm Invoke with boto3, p50", "ms"),
+        ("warm_boto3_p99_ms", "warm Invoke with boto3, p99", "ms"),
+        ("warm_boto3_throughput_per_s", f"boto3 Invoke, {CONCURRENCY} clients", "/s"),
+        ("peer_invoke_p50_ms", "peer Invoke, p50", "ms"),
+        ("peer_invoke_p99_ms", "peer Invoke, p99", "ms"),
+        ("peer_invoke_throughput_per_s", f"peer Invoke, {CONCURRENCY} clients", "/s"),
+        ("peer_invoke_conc_p50_ms", f"peer Invoke, {CONCURRENCY} clients, p50", "ms"),
+        ("route_warm_p50_ms", "HTTP route, p50", "ms"),
+        ("route_warm_p99_ms", "HTTP route, p99", "ms"),
+        ("route_throughput_per_s", f"HTTP route, {CONCURRENCY} clients", "/s"),
+        ("route_conc_p50_ms", f"HTTP route, {CONCURRENCY} clients, p50", "ms"),
+        ("peer_route_p50_ms", "peer route, p50", "ms"),
+        ("peer_route_p99_ms", "peer route, p99", "ms"),
+        ("peer_route_throughput_per_s", f"peer route, {CONCURRENCY} clients", "/s"),
+        ("peer_route_conc_p50_ms", f"peer route, {CONCURRENCY} clients, p50", "ms"),
+        ("pool_cold_p50_ms", "first call of a new function, p50", "ms"),
+        ("log_latency_p50_ms", "log line to websocket, p50", "ms"),
+        ("log_latency_p95_ms", "log line to websocket, p95", "ms"),
+        ("idle_env_rss_mb", "idle environment RSS", "MB"),
+    ]
+    lines = [f"{'measure':<38}{'value':>13}"]
+    lines += [f"{label:<38}{_fmt(results.get(key), unit)}" for key, label, unit in rows]
+    if results.get("log_lines_missing"):
+        lines.append(f"({results['log_lines_missing']} log lines never reached the websocket)")
+    for label, error in results.get("failed", {}).items():
+        lines.append(f"{label} failed: {error}")
+    if results.get("peer_unavailable"):
+        lines.append(f"no peer numbers: {results['peer_unavailable']}")
+    busy = results.get("meta", {}).get("machine_busy_before_pct")
+    if busy is not None and busy > 10:
+        lines.append(f"note: the machine was {busy:g}% busy before the bench started; "
+                     "other work skews every number")
+    met = results["targets_met"]
+    lines.append("")
+    lines.append(f"{'target':<34}{'value':>10}  {'target':<9} met")
+    for name, (num, den, op, target) in RATIOS.items():
+        value = results[name]
+        shown = f"{'n/a':>10}" if value is None else f"{value:>10.2f}"
+        missing = "no peer" if {num, den} & set(PEER_KEYS) and results.get("peer_unavailable") \
+            else "not measured"
+        lines.append(
+            f"{name:<34}{shown}  {op} {target:<6} {_verdict(value, op, target, met[name], '', missing)}"
+        )
+    for key, (op, target, unit) in LIMITS.items():
+        value = results.get(key)
+        shown = f"{'n/a':>10}" if value is None else f"{value:>10.1f}"
+        lines.append(
+            f"{key:<34}{shown}  {op} {target:<6g} {_verdict(value, op, target, met[key], ' ' + unit)}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--runs", type=int, default=300, help="timed sequential calls (Invoke, route, Celery)")
+    ap.add_argument("--warmup", type=int, default=20, help="untimed calls before them")
+    ap.add_argument("--duration", type=float, default=10.0,
+                    help=f"seconds of each {CONCURRENCY}-client throughput measurement")
+    ap.add_argument("--warmup-seconds", type=float, default=2.0,
+                    help="seconds of untimed load before each throughput measurement")
+    ap.add_argument("--cold", type=int, default=10, help="cold-start samples")
+    ap.add_argument("--docker-runs", type=int, default=10)
+    ap.add_argument("--pool-cold", type=int, default=10, help="brand-new functions called once")
+    ap.add_argument("--pool-wait", type=float, default=2.0,
+                    help="seconds between creating a new function and its first call")
+    ap.add_argument("--log-invocations", type=int, default=5, help="timed invocations of the log printer")
+    ap.add_argument("--log-lines", type=int, default=20, help="lines each prints")
+    ap.add_argument("--log-gap", type=float, default=0.025, help="seconds between its lines")
+    ap.add_argument("--no-peer", dest="peer", action="store_false", help="skip serverless-offline")
+    ap.add_argument("--peer-src", type=Path, default=peer_mod.DEFAULT_SOURCE,
+                    help="the peer's folder to copy into bench/peers/ (default: %(default)s)")
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args(argv)
+
+    from runtimes.build import runtime_image
+
+    started = time.monotonic()
+    # Anything else busy on the machine moves every number: say so.
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    busy_before = machine_busy_pct(1.0)
+    image = runtime_image("python3.11")
+    results: dict = {}
+    meta: dict = {}
+
+    say(f"docker run of {image} ({args.docker_runs} runs)")
+    results["docker_run_p50_ms"] = bench_docker_run(image, args.docker_runs)
+    bench_peer(args, results, meta)
+    bench_stratus(image, args, results, meta)
+
     for k, v in results.items():
         if isinstance(v, float):
             results[k] = round(v, 2)
-    ratios(results)
+    evaluate(results)
     results["meta"] = {
         "image": image, "cpus": os.cpu_count(), "worker_concurrency": CONCURRENCY,
         "runs": args.runs, "warmup": args.warmup, "cold_samples": args.cold,
-        "throughput_calls": CONCURRENCY * n,
+        "throughput_clients": CONCURRENCY, "throughput_seconds": args.duration,
+        "throughput_warmup_seconds": args.warmup_seconds,
+        "pool_cold_samples": args.pool_cold, "pool_wait_seconds": args.pool_wait,
+        "log_invocations": args.log_invocations, "log_lines": args.log_lines,
+        "log_gap_seconds": args.log_gap,
+        **meta,
+        "loadavg_before": load_before,
+        "machine_busy_before_pct": busy_before,
+        "bench_seconds": round(time.monotonic() - started, 1),
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     args.out.write_text(json.dumps(results, indent=2) + "\n")
