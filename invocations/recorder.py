@@ -16,13 +16,13 @@ when Redis cannot take one for long, the worker stores it directly."""
 
 import json
 import logging
+from datetime import datetime
 import os
 import threading
 import time
 
 import redis
 from django.conf import settings
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, close_old_connections, transaction
 
 from functions.models import Function
@@ -47,8 +47,17 @@ def stream_key() -> str:
 
 
 def encode(inv: Invocation) -> bytes:
-    """The row's fields, as the stream carries them."""
-    return json.dumps({name: getattr(inv, name) for name in _FIELDS}, cls=DjangoJSONEncoder).encode()
+    """The row's fields, as the stream carries them (UUIDs and times as
+    text, which the fields convert back on insert)."""
+    return json.dumps({name: _plain(getattr(inv, name)) for name in _FIELDS}, separators=(",", ":")).encode()
+
+
+def _plain(value):
+    if isinstance(value, str | int | float | bool | dict | list) or value is None:
+        return value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)  # UUID
 
 
 def add(pipe, inv: Invocation) -> None:

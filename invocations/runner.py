@@ -195,7 +195,7 @@ def run_sync(raw: bytes, popped_at: float) -> str:
         inv.set_outcome(status="cancelled", error={
             "errorType": "Stratus.QueueTimeout", "errorMessage": "No worker took the call in time.",
         })
-        _answer(inv, request, None)
+        _answer(inv, request, None, [])
         return "cancelled"
     inv.started_at, inv.attempts = timezone.now(), 1
     inv.node, inv.claimed_by = nodes.node(), nodes.worker_id()
@@ -208,21 +208,23 @@ def run_sync(raw: bytes, popped_at: float) -> str:
             "errorType": "Runtime.EnvironmentStartError",
             "errorMessage": "The call could not be started in time.",
         })
-        _answer(inv, request, None)
+        _answer(inv, request, None, logs.groups)
         return "failed"
     outcome = execute(inv, fn, logs)
     inv.set_outcome(logs=logs.text(), **outcome.fields)
-    _show_finished(inv, _answer(inv, request, outcome.lease))
+    _show_finished(inv, _answer(inv, request, outcome.lease, logs.groups))
     return inv.status
 
 
-def _answer(inv: Invocation, request: SyncRequest, held: pool.Lease | None) -> list[str]:
+def _answer(inv: Invocation, request: SyncRequest, held: pool.Lease | None, logs_groups: list[str]) -> list[str]:
     """Wake the caller, queue the record, give the environment and the
     concurrency slot back, and ask who watches the finished row: one Redis
     round trip. If Redis stays unreachable the record goes straight to the
     database. Returns the watched groups of the finished row."""
     done = Done.of(inv).encode()
-    groups = _final_groups(inv)
+    # The invocation's own groups are known (the push looked, and the log
+    # stream looks again now and then); the team list's is asked here.
+    groups = [live.team_group(inv.function.team_id)]
 
     def send(client):
         pipe = client.pipeline(transaction=False)
@@ -235,7 +237,8 @@ def _answer(inv: Invocation, request: SyncRequest, held: pool.Lease | None) -> l
         for group in groups:
             pipe.exists(live.group_key(group))
         replies = pipe.execute()
-        return [g for g, there in zip(groups, replies[len(replies) - len(groups):], strict=True) if there]
+        team = [g for g, there in zip(groups, replies[len(replies) - len(groups):], strict=True) if there]
+        return [*logs_groups, *team]
 
     try:
         watched = redis_link.until_done(send, "answering a sync call", give_up_s=60)
@@ -245,7 +248,7 @@ def _answer(inv: Invocation, request: SyncRequest, held: pool.Lease | None) -> l
         if held is not None:
             pool.discard(held.env_id)
         return []
-    return watched if live.on_redis() else groups
+    return watched if live.on_redis() else [*logs_groups, *groups]
 
 
 def _final_groups(inv: Invocation) -> list[str]:
