@@ -186,7 +186,9 @@ CELERY_BEAT_SCHEDULE = {
 # The platform.
 STRATUS_INSTANCE = envstr("STRATUS_INSTANCE", "stratus")
 STRATUS_CODE_DIR = DATA_DIR / "code"
-STRATUS_ENV_DIR = DATA_DIR / "envs"
+# Environments' socket and code folders: local to each worker host (the
+# Docker engine bind-mounts them), and short (Unix socket paths <= 107 bytes).
+STRATUS_ENV_DIR = Path(envstr("STRATUS_ENV_DIR", str(DATA_DIR / "envs"))).resolve()
 STRATUS_REGION = envstr("STRATUS_REGION", "us-east-1")
 STRATUS_KEEP_ALIVE = envint("STRATUS_KEEP_ALIVE", 600)
 STRATUS_REQUEUE_AFTER = envint("STRATUS_REQUEUE_AFTER", 60)
