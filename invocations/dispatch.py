@@ -327,12 +327,27 @@ class SyncCall:
 def record_of(fn: Function, request: SyncRequest) -> Invocation:
     """The (unsaved) row of a sync call, as its record will hold it."""
     created = datetime.fromtimestamp(request.created_at, tz=UTC)
-    return Invocation(
-        request_id=uuid.UUID(request.request_id), function_id=uuid.UUID(request.function_id),
-        function_version=request.version, status="running", invocation_type="RequestResponse",
-        source=request.source, event=request.event, created_at=created, queued_at=created,
-        memory_size_mb=fn.memory_mb, priority=request.priority, trigger=request.trigger,
-    )
+    values = {
+        **_RECORD_DEFAULTS,
+        "request_id": uuid.UUID(request.request_id), "function_id": uuid.UUID(request.function_id),
+        "function_version": request.version, "source": request.source, "event": request.event,
+        "created_at": created, "queued_at": created, "memory_size_mb": fn.memory_mb,
+        "priority": request.priority, "trigger": request.trigger,
+    }
+    # Positionally, as rows read from the database are built: a third of
+    # the cost of keyword arguments, on every warm call.
+    inv = Invocation.from_db(None, _RECORD_FIELDS, [values[name] for name in _RECORD_FIELDS])
+    inv._state.adding, inv._state.db = True, None
+    return inv
+
+
+_RECORD_FIELDS = [f.attname for f in Invocation._meta.concrete_fields]
+_RECORD_DEFAULTS = {
+    "status": "running", "invocation_type": "RequestResponse", "result": None, "error": None,
+    "logs": "", "started_at": None, "finished_at": None, "duration_ms": None,
+    "billed_duration_ms": None, "init_duration_ms": None, "max_memory_used_mb": None,
+    "cold_start": False, "attempts": 0, "origin": None, "node": "", "claimed_by": "",
+}
 
 
 def _finished_row(request_id) -> Invocation | None:

@@ -16,6 +16,7 @@ when Redis cannot take one for long, the worker stores it directly."""
 
 import json
 import logging
+import uuid
 from datetime import datetime
 import os
 import threading
@@ -26,7 +27,7 @@ from django.conf import settings
 from django.db import IntegrityError, close_old_connections, transaction
 
 from functions.models import Function
-from invocations import redis_link
+from invocations import fastsql, redis_link
 from invocations.models import Invocation
 
 log = logging.getLogger(__name__)
@@ -69,28 +70,24 @@ def store(payloads: list[bytes]) -> int:
     """Insert records (encoded rows); request ids already stored are left
     as they are. Rows of functions deleted meanwhile are dropped (their
     other invocations went with them). Returns how many were offered."""
-    rows = [Invocation(**json.loads(p)) for p in payloads]
+    rows = [json.loads(p) for p in payloads]
     try:
         return _insert(rows)
     except IntegrityError:
-        existing = set(
-            Function.objects.filter(id__in={r.function_id for r in rows}).values_list("id", flat=True)
-        )
-        kept = [r for r in rows if _uuid(r.function_id) in existing]
+        existing = {
+            str(pk) for pk in Function.objects.filter(
+                id__in={r["function_id"] for r in rows}
+            ).values_list("id", flat=True)
+        }
+        kept = [r for r in rows if str(uuid.UUID(r["function_id"])) in existing]
         if len(kept) < len(rows):
             log.info("dropped %d records of deleted functions", len(rows) - len(kept))
         return _insert(kept) if kept else 0
 
 
-def _uuid(value):
-    import uuid
-
-    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-
-
-def _insert(rows: list[Invocation]) -> int:
+def _insert(rows: list[dict]) -> int:
     with transaction.atomic():
-        Invocation.objects.bulk_create(rows, ignore_conflicts=True, batch_size=200)
+        fastsql.insert_ignoring(Invocation, rows)
     return len(rows)
 
 

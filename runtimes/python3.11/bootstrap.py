@@ -386,11 +386,19 @@ class Connection:
         self.sock = sock
         self.lock = threading.Lock()  # main thread and the pump both send
         self.broken = False
+        # Frames held back to leave with the next write (the START line):
+        # a handler that prints nothing costs the worker one wake-up, not two.
+        self.held = b""
+
+    def hold(self, data: bytes) -> None:
+        with self.lock:
+            self.held += data
 
     def send_raw(self, data: bytes) -> None:
         with self.lock:
             if self.broken:
                 return
+            data, self.held = self.held + data, b""
             try:
                 self.sock.sendall(data)
             except OSError:
@@ -426,7 +434,7 @@ def handle_invoke(
     request_id = req.get("requestId", "")
     context = LambdaContext(req)
     _current_request_id = request_id
-    conn.log(f"START RequestId: {request_id} Version: {context.function_version}")
+    conn.hold(encode({"type": "log", "line": f"START RequestId: {request_id} Version: {context.function_version}"}))
     with _sink_lock:
         _sink = conn.log
     result_bytes = None
