@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench import cpu  # noqa: E402
 from bench import peer as peer_mod  # noqa: E402
 from bench.clients import RouteClient, SignedInvoker, pct, sequential, throughput, timed  # noqa: E402
 from tests.integration.helpers import create, login  # noqa: E402
@@ -467,7 +468,13 @@ def bench_stratus(image: str, args, results: dict, meta: dict) -> None:
             ("boto3", "warm_boto3", lambda _i=0: invoker(make_client(stack, key), name)),
         ]:
             say(f"warm Invoke, {label} ({args.runs} runs)")
+            before = cpu.snapshot(stack)
             warm = sequential(make(), args.runs, args.warmup)
+            if prefix == "warm":
+                # Where the time goes: CPU per call of each process.
+                results["warm_cpu_ms_per_call"] = cpu.per_call_ms(
+                    before, cpu.snapshot(stack), args.runs + args.warmup
+                )
             results[f"{prefix}_p50_ms"] = pct(warm, 50)
             results[f"{prefix}_p99_ms"] = pct(warm, 99)
             load_ = load(f"warm Invoke throughput, {label}", make, args)
@@ -581,6 +588,11 @@ def table(results: dict) -> str:
     lines += [f"{label:<38}{_fmt(results.get(key), unit)}" for key, label, unit in rows]
     if results.get("log_lines_missing"):
         lines.append(f"({results['log_lines_missing']} log lines never reached the websocket)")
+    if results.get("warm_cpu_ms_per_call"):
+        lines.append("")
+        lines.append("where a warm sync Invoke's CPU goes (ms per call, one client)")
+        for group, ms in results["warm_cpu_ms_per_call"].items():
+            lines.append(f"  {group:<36}{ms:>9.3f} ms")
     for label, error in results.get("failed", {}).items():
         lines.append(f"{label} failed: {error}")
     if results.get("peer_unavailable"):
