@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from invocations import recovery, runner
+from invocations import nodes, recovery, runner
 
 
 @shared_task(name="invocations.run", acks_late=True, ignore_result=True)
@@ -14,6 +14,7 @@ def run(request_id: str) -> str:
 def reconcile() -> int:
     """Re-queue rows whose task was lost and retry rows whose worker died.
     Safe to run twice: every change is a conditional UPDATE."""
+    nodes.forget_dead()
     return recovery.requeue_lost() + recovery.recover_abandoned()
 
 
