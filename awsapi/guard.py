@@ -4,7 +4,6 @@ body, and AwsError -> AWS's error shape (awsapi.errors). Every response
 gets a request id, which botocore reads from x-amzn-RequestId."""
 
 import functools
-import json
 import logging
 import uuid
 from collections.abc import Callable
@@ -14,12 +13,15 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from awsapi import errors, sigv4
+from awsapi import errors, jsontext, sigv4
 from functions.access import can_write
 from functions.models import ApiKey
 
 log = logging.getLogger(__name__)
 View = Callable[..., HttpResponse]
+# The deepest Lambda request shape (e.g. DestinationConfig.OnFailure.Destination)
+# is 3 levels; anything much deeper is not a request we understand.
+BODY_MAX_DEPTH = 32
 
 
 def api_view(view: View) -> View:
@@ -77,22 +79,24 @@ def require_write(key: ApiKey) -> None:
         )
 
 
-def parse_json(data: bytes | str, what: str = "the body"):
-    """Any JSON value; InvalidRequestContentException for text that is not
-    JSON, including JSON nested too deep to parse (Python's recursion limit)."""
+def parse_json(data: bytes | str, what: str = "the body", *, max_depth: int = jsontext.PAYLOAD_MAX_DEPTH):
+    """Any JSON value; InvalidRequestContentException (400) for text that
+    is not JSON, uses NaN/Infinity, or nests deeper than `max_depth`
+    (awsapi.jsontext: the limit is fixed, so the same text gets the same
+    answer on every stack)."""
     try:
-        return json.loads(data)
-    except (ValueError, UnicodeDecodeError) as e:
+        return jsontext.loads(data, max_depth=max_depth, what=what)
+    except jsontext.JsonError as e:
         raise errors.invalid_content(str(e)) from None
-    except RecursionError:
-        raise errors.invalid_content(f"{what} is nested too deeply.") from None
 
 
 def json_body(request: HttpRequest) -> dict:
-    """The request body as a JSON object ({} when empty)."""
+    """The request body as a JSON object ({} when empty). AWS's request
+    shapes are a few levels deep, so bodies nested deeper than
+    BODY_MAX_DEPTH are refused before anything looks at them."""
     if not request.body:
         return {}
-    body = parse_json(request.body)
+    body = parse_json(request.body, max_depth=BODY_MAX_DEPTH)
     if not isinstance(body, dict):
         raise errors.invalid_content("the body must be a JSON object.")
     return body
