@@ -105,3 +105,112 @@ def test_it_wraps_a_single_py_file():
 def test_it_refuses_a_single_file_that_is_not_python():
     with pytest.raises(CodeError, match=".py file"):
         codestore.zip_single_file("notes.txt", "hello")
+
+
+# Zips that extraction would trip on ------------------------------------------
+
+
+def test_it_rejects_a_path_that_is_a_file_and_a_folder():
+    data = zip_with([("app.py", "def handler(e, c): pass\n"), ("x", "a"), ("x/y.py", "b")])
+    with pytest.raises(CodeError, match="'x' is a file, but other entries put files inside it"):
+        codestore.check_zip(data)
+
+
+def test_it_rejects_a_file_entry_beside_a_folder_entry_of_the_same_name():
+    with pytest.raises(CodeError, match="'x' is a file"):
+        codestore.check_zip(zip_with([("x/", ""), ("x", "a")]))
+
+
+def test_it_rejects_one_path_given_twice():
+    with pytest.raises(CodeError, match="twice"):
+        codestore.check_zip(zip_with([("a.py", "1"), ("./a.py", "2")]))
+
+
+def test_it_rejects_a_file_entry_without_a_file_name():
+    # zipfile would open the code folder itself for writing.
+    with pytest.raises(CodeError, match="no file name"):
+        codestore.check_zip(zip_with([(".", "x"), ("a.py", "")]))
+
+
+def test_it_ignores_a_folder_entry_for_the_code_folder_itself():
+    assert codestore.check_zip(zip_with([("./", ""), ("a.py", "")])).names == ["a.py"]
+
+
+def test_it_rejects_names_too_long_for_the_file_system():
+    with pytest.raises(CodeError, match="longer than 255 bytes"):
+        codestore.check_zip(zip_with([("a" * 256 + ".py", "")]))
+    with pytest.raises(CodeError, match="path longer than 1024 bytes"):
+        codestore.check_zip(zip_with([("/".join(["d" * 200] * 6) + "/a.py", "")]))
+
+
+def test_it_finds_a_handler_under_a_dotted_entry_name_but_does_not_edit_it():
+    checked = codestore.check_zip(zip_with([("./app.py", "def handler(e, c): pass\n")]))
+    codestore.check_handler(checked, "app.handler")
+    assert checked.raw == {"app.py": "./app.py"}
+    assert codestore.single_file_name(checked) == ""
+
+
+@pytest.mark.parametrize("source,message", [
+    (b"def handler(e, c): pass\n\x00", "cannot be read as Python source|syntax error"),
+    (b"x = " + b"(" * 300 + b")" * 300 + b"\n", "syntax error|nested too deeply"),
+    (b"# -*- coding: nope -*-\n", "syntax error"),
+])
+def test_it_reports_source_python_cannot_parse(source, message):
+    checked = codestore.check_zip(zip_with([("app.py", source)]))
+    with pytest.raises(CodeError, match=message):
+        codestore.check_handler(checked, "app.handler")
+
+
+def test_it_accepts_an_annotated_handler():
+    checked = codestore.check_zip(zip_with([("app.py", "handler: object = print\n")]))
+    codestore.check_handler(checked, "app.handler")
+
+
+# Storing: nothing half-written, nothing left behind ----------------------------------
+
+
+def _leftovers():
+    from django.conf import settings
+
+    code_dir = settings.STRATUS_CODE_DIR
+    return sorted(p.name for p in code_dir.iterdir() if p.name.startswith(codestore.TEMP_PREFIXES))
+
+
+def test_a_failed_extraction_leaves_nothing_behind(db, monkeypatch):
+    from functions.models import CodeBundle
+
+    data = zip_with([("app.py", "def handler(e, c): pass\n# unique 1\n")])
+    checked = codestore.check_zip(data)
+
+    def broken(self, path=None, members=None, pwd=None):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(zipfile.ZipFile, "extractall", broken)
+    with pytest.raises(CodeError, match="could not be stored .No space left on device"):
+        codestore.store(checked)
+    bundle = CodeBundle(sha256=checked.sha256, size=0, unzipped_size=0)
+    assert not bundle.zip_path.exists() and not bundle.files_dir.exists()
+    assert _leftovers() == []
+    assert not CodeBundle.objects.exists()
+
+
+def test_sweep_removes_what_a_killed_upload_left(db, tmp_path):
+    import os
+    import time
+
+    from django.conf import settings
+
+    code_dir = settings.STRATUS_CODE_DIR
+    code_dir.mkdir(parents=True, exist_ok=True)
+    old_dir = code_dir / ".extract-old"
+    (old_dir / "sub").mkdir(parents=True)
+    old_zip = code_dir / ".upload-old"
+    old_zip.write_bytes(b"x")
+    young = code_dir / ".upload-young"
+    young.write_bytes(b"x")
+    hour_ago = time.time() - 2 * codestore.STALE_TEMP_S
+    for path in (old_dir, old_zip):
+        os.utime(path, (hour_ago, hour_ago))
+    assert codestore.sweep() == 2
+    assert _leftovers() == [".upload-young"]
+    young.unlink()
