@@ -3,6 +3,9 @@ the values, so the console and the Lambda API give the same answers."""
 
 from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from functions.code import MAX_ZIPPED
 
 HELLO_WORLD = '''import json
 
@@ -26,10 +29,23 @@ def _runtime_choices():
     return [(r, r) for r in settings.STRATUS_RUNTIMES]
 
 
+def check_upload_size(upload):
+    """The upload, unless it is over Lambda's 50 MB for code uploaded
+    directly (checked before anything reads it into memory)."""
+    if upload is not None and upload.size > MAX_ZIPPED:
+        raise ValidationError(
+            f"The file is {upload.size / (1024 * 1024):.1f} MB; the limit for uploaded code is 50 MB."
+        )
+    return upload
+
+
 class ConfigurationForm(forms.Form):
+    """A function's settings. Memory and timeout are shaped into whole
+    numbers here; functions.service checks every value's range."""
+
     handler = forms.CharField(max_length=300, initial="lambda_function.lambda_handler")
-    memory_mb = forms.CharField(label="Memory (MB)", initial="128")
-    timeout_s = forms.CharField(label="Timeout (seconds)", initial="3")
+    memory_mb = forms.IntegerField(label="Memory (MB)", initial=128)
+    timeout_s = forms.IntegerField(label="Timeout (seconds)", initial=3)
     description = forms.CharField(required=False, max_length=1000)
     environment = forms.CharField(
         required=False,
@@ -63,6 +79,9 @@ class CreateFunctionForm(ConfigurationForm):
         label="lambda_function.py",
     )
     code_file = forms.FileField(required=False, label="File")
+
+    def clean_code_file(self):
+        return check_upload_size(self.cleaned_data.get("code_file"))
 
     field_order = (
         "team", "name", "runtime", "handler", "memory_mb", "timeout_s",
@@ -98,6 +117,9 @@ class SourceForm(forms.Form):
 
 class UploadCodeForm(forms.Form):
     code_file = forms.FileField(label="New code (.zip or .py)")
+
+    def clean_code_file(self):
+        return check_upload_size(self.cleaned_data.get("code_file"))
 
 
 class TestEventForm(forms.Form):

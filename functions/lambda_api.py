@@ -7,6 +7,7 @@ errors only. Only $LATEST exists, so any other qualifier is "not found"."""
 
 import base64
 import binascii
+import re
 from collections.abc import Callable
 
 from django.core import signing
@@ -14,7 +15,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
-from awsapi import arns, errors
+from awsapi import arns, errors, params
 from awsapi.guard import api_view, json_body, require_write
 from functions import lambda_shapes as shapes
 from functions import service
@@ -25,6 +26,16 @@ LIST_DEFAULT, LIST_MAX = 50, 10000
 CODE_URL_MAX_AGE_S = 600
 CODE_URL_SALT = "stratus.lambda-code"
 LATEST = "$LATEST"
+SERVICE = "lambda"
+# botocore's NamespacedFunctionName (the widest FunctionName of the model),
+# kept here so Invoke's door need not load the model: a name, a partial or
+# a full ARN, at most 256 characters, matched in full.
+FUNCTION_NAME_MAX = 256
+FUNCTION_NAME_RE = re.compile(
+    r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?"
+    r"(\d{12}:)?(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?",
+    re.ASCII,
+)
 
 
 # Helpers -----------------------------------------------------------------
@@ -33,7 +44,14 @@ LATEST = "$LATEST"
 def function_name(request: HttpRequest, key: ApiKey, value: str) -> tuple[str, errors.AwsError]:
     """The bare name a FunctionName means in the key's team, and the error to
     raise when there is no such function; another account or a version
-    other than $LATEST is "not found" at once."""
+    other than $LATEST is "not found" at once. A value that is no function
+    name at all (Lambda's pattern, matched in full) is a ValidationException."""
+    if not isinstance(value, str) or len(value) > FUNCTION_NAME_MAX or not FUNCTION_NAME_RE.fullmatch(value):
+        raise params.validation_error([
+            f"Value '{params.shown(value)}' at 'functionName' failed to satisfy constraint: Member "
+            f"must be a function name, a partial ARN or a function ARN of at most {FUNCTION_NAME_MAX} "
+            "characters (letters, digits, hyphens and underscores in the name)"
+        ])
     try:
         account, name, qualifier = arns.split_function_name(value)
     except arns.ArnError as e:
@@ -54,6 +72,21 @@ def _get_function(request: HttpRequest, key: ApiKey, value: str) -> Function:
     return fn
 
 
+def _body(request: HttpRequest, operation: str) -> dict:
+    """The JSON body of a Lambda operation, checked against its input shape
+    in botocore's model (types, required members, enums, lengths, ranges,
+    patterns: ValidationException)."""
+    body = json_body(request)
+    params.check_body(SERVICE, operation, body)
+    return body
+
+
+def _given(body: dict, key: str, default=None):
+    """A member's value; null counts as not given, as in AWS's parsers."""
+    value = body.get(key)
+    return default if value is None else value
+
+
 def _zip_bytes(code) -> bytes:
     if not isinstance(code, dict) or not code.get("ZipFile"):
         raise errors.invalid_parameter(
@@ -67,15 +100,31 @@ def _zip_bytes(code) -> bytes:
 
 
 def _environment(body: dict):
-    """Environment.Variables, or None when the request leaves it alone."""
-    if "Environment" not in body:
-        return None
-    env = body["Environment"]
+    """Environment.Variables, or None when the request leaves it alone
+    (absent or null); an Environment without Variables clears them."""
+    env = body.get("Environment")
     if env is None:
-        return {}
+        return None
     if not isinstance(env, dict):
         raise errors.invalid_parameter("Environment must be an object with Variables.")
-    return env.get("Variables") or {}
+    return _given(env, "Variables", {})
+
+
+def _new_name(key: ApiKey, value) -> str:
+    """CreateFunction's FunctionName: a name, or an ARN of the key's own
+    account without a qualifier (Lambda accepts both)."""
+    try:
+        account, name, qualifier = arns.split_function_name(value)
+    except (arns.ArnError, AttributeError):
+        return value  # service.clean_name says what is wrong with it
+    if account not in (None, key.team.account_id):
+        raise errors.invalid_parameter(
+            f"The function ARN {value} belongs to another account; create functions in your own "
+            f"({key.team.account_id})."
+        )
+    if qualifier is not None:
+        raise errors.invalid_parameter("CreateFunction takes a function name without a qualifier.")
+    return name
 
 
 def _reject_unsupported(body: dict) -> None:
@@ -100,11 +149,16 @@ def _configuration(fn: Function, status: int = 200) -> JsonResponse:
     return JsonResponse(shapes.function_configuration(fn), status=status)
 
 
-def _service_call(call: Callable[[], Function]) -> Function:
+def _service_call(call: Callable[[], Function], arn: str = "") -> Function:
+    """functions.service's errors in Lambda's words: 409 for a taken name,
+    404 for a function deleted meanwhile, InvalidParameterValueException
+    for any other bad value."""
     try:
         return call()
     except service.NameTaken as e:
         raise errors.conflict(str(e)) from None
+    except service.FunctionGone:
+        raise errors.not_found(arn) from None
     except service.FunctionError as e:
         raise errors.invalid_parameter(str(e)) from None
 
@@ -117,17 +171,16 @@ def _not_supported(request: HttpRequest) -> errors.AwsError:
 
 
 def list_functions(request: HttpRequest, key: ApiKey) -> HttpResponse:
-    raw_max = request.GET.get("MaxItems")
-    try:
-        max_items = int(raw_max) if raw_max else LIST_DEFAULT
-    except ValueError:
-        max_items = 0
+    """ListFunctions: MaxItems 1-10000 (default 50), Marker = the last name
+    of the previous page."""
+    query = params.check_query(SERVICE, "ListFunctions", request.GET)
+    max_items = query.get("MaxItems", LIST_DEFAULT)
     if not 1 <= max_items <= LIST_MAX:
         raise errors.invalid_parameter(f"MaxItems must be a number from 1 to {LIST_MAX}.")
     # The marker is the last name returned: names are unique in a team and
     # the list is ordered by name, so a page never repeats or skips.
     functions = Function.objects.select_related("team", "code").filter(team=key.team)
-    if marker := request.GET.get("Marker"):
+    if marker := query.get("Marker"):
         functions = functions.filter(name__gt=marker)
     page = list(functions.order_by("name")[: max_items + 1])
     body: dict = {"Functions": [shapes.function_configuration(fn) for fn in page[:max_items]]}
@@ -137,22 +190,23 @@ def list_functions(request: HttpRequest, key: ApiKey) -> HttpResponse:
 
 
 def create_function(request: HttpRequest, key: ApiKey) -> HttpResponse:
+    """CreateFunction from a zip (Code.ZipFile); 201 with the configuration."""
     require_write(key)
-    body = json_body(request)
+    body = _body(request, "CreateFunction")
     _reject_unsupported(body)
     zip_bytes = _zip_bytes(body.get("Code"))
     fn = _service_call(
         lambda: service.create_function(
             key.team,
-            name=body.get("FunctionName"),
+            name=_new_name(key, body.get("FunctionName")),
             zip_bytes=zip_bytes,
             handler=body.get("Handler"),
-            runtime=body.get("Runtime") or "python3.11",
-            memory_mb=body.get("MemorySize", 128),
-            timeout_s=body.get("Timeout", 3),
+            runtime=_given(body, "Runtime", "python3.11"),
+            memory_mb=_given(body, "MemorySize", 128),
+            timeout_s=_given(body, "Timeout", 3),
             environment=_environment(body),
-            description=body.get("Description") or "",
-            role=body.get("Role") or "",
+            description=_given(body, "Description", ""),
+            role=_given(body, "Role", ""),
         )
     )
     return _configuration(fn, status=201)
@@ -172,11 +226,11 @@ def get_function_configuration(request: HttpRequest, key: ApiKey, function_name:
 def update_function_code(request: HttpRequest, key: ApiKey, function_name: str) -> HttpResponse:
     fn = _get_function(request, key, function_name)
     require_write(key)
-    body = json_body(request)
+    body = _body(request, "UpdateFunctionCode")
     _reject_unsupported(body)
     _check_revision(fn, body)
     zip_bytes = _zip_bytes(body)
-    return _configuration(_service_call(lambda: service.update_code(fn, zip_bytes)))
+    return _configuration(_service_call(lambda: service.update_code(fn, zip_bytes), fn.arn))
 
 
 def update_function_configuration(
@@ -184,7 +238,7 @@ def update_function_configuration(
 ) -> HttpResponse:
     fn = _get_function(request, key, function_name)
     require_write(key)
-    body = json_body(request)
+    body = _body(request, "UpdateFunctionConfiguration")
     _check_revision(fn, body)
     changes = {
         "runtime": body.get("Runtime"),
@@ -195,7 +249,9 @@ def update_function_configuration(
         "description": body.get("Description"),
         "role": body.get("Role"),
     }
-    return _configuration(_service_call(lambda: service.update_configuration(fn, **changes)))
+    return _configuration(
+        _service_call(lambda: service.update_configuration(fn, **changes), fn.arn)
+    )
 
 
 def delete_function(request: HttpRequest, key: ApiKey, function_name: str) -> HttpResponse:

@@ -6,14 +6,15 @@ live under later API dates than 2015-03-31:
 - 2019-09-30: GetFunctionConcurrency
 
 Authentication, team scoping and error shapes are lambda_api's; validation is
-invocations.delivery's and invocations.concurrency's."""
+invocations.delivery's and invocations.concurrency's, after the body's
+JSON types were checked against botocore's model (lambda_api._body)."""
 
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from awsapi import arns, errors
-from awsapi.guard import api_view, json_body, require_write
-from functions.lambda_api import _get_function, _not_supported
+from awsapi.guard import api_view, require_write
+from functions.lambda_api import _body, _get_function, _given, _not_supported
 from functions.models import ApiKey, Function
 from invocations import concurrency, delivery
 from invocations.models import EventInvokeConfig
@@ -62,8 +63,8 @@ def _destination(body: dict, key: str, current: str | None) -> str | None:
 def _store(fn: Function, body: dict, base: delivery.Settings) -> HttpResponse:
     """Put (base = defaults) or Update (base = what is stored)."""
     wanted = delivery.Settings(
-        body.get("MaximumRetryAttempts", base.maximum_retry_attempts),
-        body.get("MaximumEventAgeInSeconds", base.maximum_event_age_s),
+        _given(body, "MaximumRetryAttempts", base.maximum_retry_attempts),
+        _given(body, "MaximumEventAgeInSeconds", base.maximum_event_age_s),
         _destination(body, "OnSuccess", base.on_success),
         _destination(body, "OnFailure", base.on_failure),
     )
@@ -88,9 +89,9 @@ def event_invoke_config_view(request: HttpRequest, key: ApiKey, function_name: s
         if not EventInvokeConfig.objects.filter(function=fn).delete()[0]:
             raise _no_config(fn)
         return HttpResponse(status=204)
-    body = json_body(request)
     if request.method == "PUT":
-        return _store(fn, body, DEFAULT)
+        return _store(fn, _body(request, "PutFunctionEventInvokeConfig"), DEFAULT)
+    body = _body(request, "UpdateFunctionEventInvokeConfig")
     # Update changes only what the request names (on top of the defaults
     # when nothing is stored yet).
     with transaction.atomic():
@@ -106,7 +107,7 @@ def concurrency_view(request: HttpRequest, key: ApiKey, function_name: str) -> H
         return JsonResponse({"ReservedConcurrentExecutions": fn.reserved_concurrency})
     if request.method == "PUT":
         require_write(key)
-        body = json_body(request)
+        body = _body(request, "PutFunctionConcurrency")
         if "ReservedConcurrentExecutions" not in body:
             raise errors.invalid_parameter("ReservedConcurrentExecutions is required.")
         value = body["ReservedConcurrentExecutions"]

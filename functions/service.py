@@ -1,17 +1,34 @@
-"""Creating and changing functions: the one place that validates a function's
-settings, used by the console's forms and by the Lambda API alike."""
+"""Creating and changing functions: the one place that validates
+a function's settings, used by the console's forms and by the Lambda API
+alike.
+
+Every value is checked by type and range before anything is stored (text
+is text, numbers are whole numbers and never booleans, maps are maps), with
+Lambda's limits; a rejected change raises FunctionError and leaves stored
+data as it was. The Lambda API checks the JSON types against botocore's
+model first (awsapi.params); these checks hold for every caller."""
 
 import json
 import re
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 
 from functions import code as codestore
 from functions.models import Function, Team
 
-NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-ENV_KEY_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]*$")
+# Lambda: function names are 1-64 letters, digits, hyphens and underscores.
+NAME_RE = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+# Lambda's EnvironmentVariableName pattern (two characters at least).
+ENV_KEY_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9_]+")
+# Lambda's Handler: at most 128 characters, no whitespace.
+HANDLER_RE = re.compile(r"\S+")
+HANDLER_MAX = 128
+# Lambda's RoleArn pattern; the length is our column's (IAM's own limits,
+# a 64-character name under a 512-character path, stay far below it).
+ROLE_RE = re.compile(r"arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+", re.ASCII)
+ROLE_MAX = 2048
+DESCRIPTION_MAX = 256  # Lambda: Description is at most 256 characters.
 # Lambda reserves these: they describe the environment to the runtime.
 RESERVED_ENV = {
     "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION",
@@ -21,9 +38,10 @@ RESERVED_ENV = {
     "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
     "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
 }
-ENV_LIMIT = 4 * 1024
-MEMORY_MIN, MEMORY_MAX = 128, 10240
-TIMEOUT_MIN, TIMEOUT_MAX = 1, 900
+ENV_LIMIT = 4 * 1024  # Lambda: 4 KB of environment variables in all.
+MEMORY_MIN, MEMORY_MAX = 128, 10240  # Lambda: 128 MB to 10,240 MB.
+TIMEOUT_MIN, TIMEOUT_MAX = 1, 900  # Lambda: 1 s to 900 s (15 minutes).
+SHOWN_MAX = 40  # characters of a bad value quoted in a message
 
 
 class FunctionError(ValueError):
@@ -35,11 +53,66 @@ class FunctionError(ValueError):
 
 
 class NameTaken(FunctionError):
-    pass
+    """The team has a function of that name already."""
+
+
+class FunctionGone(FunctionError):
+    """The function was deleted while the change was being made."""
+
+
+# Values ---------------------------------------------------------------------
+
+
+def _kind(value) -> str:
+    """What a value is, in a message's words."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "a map"
+    return type(value).__name__
+
+
+def _shown(value: str) -> str:
+    text = json.dumps(value[:SHOWN_MAX])
+    return text[:-1] + '..."' if len(value) > SHOWN_MAX else text
+
+
+def _text(value, field: str, label: str) -> str:
+    """`value` if it is text the database and a process environment can
+    hold: a str, without NUL, without unpaired surrogates."""
+    if not isinstance(value, str):
+        raise FunctionError(f"{label} must be text, not {_kind(value)}.", field)
+    if "\x00" in value:
+        raise FunctionError(f"{label} must not contain NUL characters.", field)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise FunctionError(f"{label} is not valid Unicode text (an unpaired surrogate).", field) from None
+    return value
+
+
+def _whole(value, field: str, label: str, low: int, high: int, unit: str) -> int:
+    """A whole number from `low` to `high`: an int, never a bool (True is
+    1 to Python, not to Lambda), a float or text."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise FunctionError(f"{label} must be a whole number of {unit}, not {_kind(value)}.", field)
+    if not low <= value <= high:
+        raise FunctionError(f"{label} must be between {low} and {high} {unit}, got {value}.", field)
+    return value
 
 
 def clean_name(name) -> str:
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    """A function name: 1-64 letters, digits, hyphens, underscores (Lambda),
+    matched in full (a trailing newline is not allowed)."""
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise FunctionError(
             "The name must be 1 to 64 letters, digits, hyphens or underscores.", "name"
         )
@@ -47,34 +120,21 @@ def clean_name(name) -> str:
 
 
 def clean_memory(value) -> int:
-    try:
-        value = int(value)
-    except (TypeError, ValueError):
-        raise FunctionError("Memory must be a whole number of MB.", "memory_mb") from None
-    if not MEMORY_MIN <= value <= MEMORY_MAX:
-        raise FunctionError(
-            f"Memory must be between {MEMORY_MIN} and {MEMORY_MAX} MB, got {value}.", "memory_mb"
-        )
-    return value
+    """Memory in MB, a whole number from 128 to 10,240 (Lambda)."""
+    return _whole(value, "memory_mb", "Memory", MEMORY_MIN, MEMORY_MAX, "MB")
 
 
 def clean_timeout(value) -> int:
-    try:
-        value = int(value)
-    except (TypeError, ValueError):
-        raise FunctionError("The timeout must be a whole number of seconds.", "timeout_s") from None
-    if not TIMEOUT_MIN <= value <= TIMEOUT_MAX:
-        raise FunctionError(
-            f"The timeout must be between {TIMEOUT_MIN} and {TIMEOUT_MAX} seconds, got {value}.",
-            "timeout_s",
-        )
-    return value
+    """The timeout in seconds, a whole number from 1 to 900 (Lambda)."""
+    return _whole(value, "timeout_s", "The timeout", TIMEOUT_MIN, TIMEOUT_MAX, "seconds")
 
 
 def clean_runtime(value) -> str:
+    """One of settings.STRATUS_RUNTIMES."""
+    value = _text(value, "runtime", "The runtime")
     if value not in settings.STRATUS_RUNTIMES:
         raise FunctionError(
-            f"The runtime {value!r} is not supported; use one of: "
+            f"The runtime {_shown(value)} is not supported; use one of: "
             + ", ".join(settings.STRATUS_RUNTIMES) + ".",
             "runtime",
         )
@@ -82,22 +142,29 @@ def clean_runtime(value) -> str:
 
 
 def clean_environment(value) -> dict:
-    if value in (None, ""):
+    """Environment variables: a map of names to text values. Names match
+    Lambda's [a-zA-Z]([a-zA-Z0-9_])+ and are not reserved by Lambda; values
+    hold no NUL (a process environment cannot); all of them together take
+    at most 4 KB (Lambda), measured as their JSON text in UTF-8. None is
+    "no variables"."""
+    if value is None:
         return {}
     if not isinstance(value, dict):
-        raise FunctionError("Environment variables must be a map of names to strings.", "environment")
+        raise FunctionError(
+            f"Environment variables must be a map of names to text, not {_kind(value)}.", "environment"
+        )
     for key, val in value.items():
-        if not isinstance(key, str) or not ENV_KEY_RE.match(key):
+        if not isinstance(key, str) or not ENV_KEY_RE.fullmatch(key):
+            shown = _shown(key) if isinstance(key, str) else repr(key)
             raise FunctionError(
-                f"The environment variable name {key!r} is not valid: use letters, digits "
-                "and underscores, starting with a letter.",
+                f"The environment variable name {shown} is not valid: use at least two letters, "
+                "digits and underscores, starting with a letter.",
                 "environment",
             )
         if key in RESERVED_ENV:
-            raise FunctionError(f"The environment variable {key} is reserved.", "environment")
-        if not isinstance(val, str):
-            raise FunctionError(f"The value of {key} must be a string.", "environment")
-    size = len(json.dumps(value, separators=(",", ":")).encode())
+            raise FunctionError(f"The environment variable {key} is reserved by Lambda.", "environment")
+        _text(val, "environment", f"The value of {key}")
+    size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
     if size > ENV_LIMIT:
         raise FunctionError(
             f"Environment variables take {size} bytes; the limit is 4 KB in all.", "environment"
@@ -105,9 +172,12 @@ def clean_environment(value) -> dict:
     return dict(value)
 
 
-def parse_env_lines(text: str) -> dict:
-    """KEY=value lines, as typed in the console."""
-    result = {}
+def parse_env_lines(text) -> dict:
+    """KEY=value lines, as typed in the console (blank lines and # comments
+    skipped; the value is everything after the first =). FunctionError for a
+    line without = or a name given twice; clean_environment checks the rest."""
+    text = _text(text if text is not None else "", "environment", "The environment")
+    result: dict[str, str] = {}
     for n, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
@@ -115,24 +185,56 @@ def parse_env_lines(text: str) -> dict:
         if "=" not in line:
             raise FunctionError(f"Line {n} of the environment is not KEY=value.", "environment")
         key, _, val = line.partition("=")
-        result[key.strip()] = val
+        key = key.strip()
+        if key in result:
+            raise FunctionError(f"Line {n} of the environment sets {_shown(key)} again.", "environment")
+        result[key] = val
     return result
 
 
 def clean_description(value) -> str:
-    value = value or ""
-    if len(value) > 256:
-        raise FunctionError("The description is longer than 256 characters.", "description")
+    """Text of at most 256 characters (Lambda); None is empty."""
+    if value is None:
+        return ""
+    value = _text(value, "description", "The description")
+    if len(value) > DESCRIPTION_MAX:
+        raise FunctionError(
+            f"The description is {len(value)} characters long; the limit is {DESCRIPTION_MAX}.",
+            "description",
+        )
     return value
 
 
 def clean_handler(value) -> str:
-    if not isinstance(value, str) or not value or len(value) > 128 or any(c.isspace() for c in value):
-        raise FunctionError("The handler must look like module.function.", "handler")
+    """module.function: text of at most 128 characters without whitespace
+    (Lambda's Handler). Whether the code defines it is check_handler's."""
+    value = _text(value, "handler", "The handler")
+    if not value or len(value) > HANDLER_MAX or not HANDLER_RE.fullmatch(value):
+        raise FunctionError(
+            f"The handler must look like module.function: at most {HANDLER_MAX} characters, "
+            "no spaces.",
+            "handler",
+        )
     return value
 
 
-def _checked_code(zip_bytes: bytes, handler: str) -> codestore.CheckedZip:
+def clean_role(value) -> str:
+    """An IAM role ARN (arn:aws:iam::123456789012:role/NAME), matched in
+    full with Lambda's pattern; None or "" is no role (the console has none,
+    and Stratus does not use it to grant anything)."""
+    if value is None or value == "":
+        return ""
+    value = _text(value, "role", "The role")
+    if len(value) > ROLE_MAX or not ROLE_RE.fullmatch(value):
+        raise FunctionError(
+            f"The role {_shown(value)} is not an IAM role ARN: use "
+            "arn:aws:iam::123456789012:role/NAME.",
+            "role",
+        )
+    return value
+
+
+def _checked_code(zip_bytes, handler: str) -> codestore.CheckedZip:
     try:
         checked = codestore.check_zip(zip_bytes)
         codestore.check_handler(checked, handler)
@@ -141,19 +243,33 @@ def _checked_code(zip_bytes: bytes, handler: str) -> codestore.CheckedZip:
     return checked
 
 
+def _store(checked: codestore.CheckedZip):
+    try:
+        return codestore.store(checked)
+    except codestore.CodeError as e:
+        raise FunctionError(str(e), "code") from None
+
+
+# Changes --------------------------------------------------------------------
+
+
 def create_function(
     team: Team,
     *,
-    name: str,
-    zip_bytes: bytes,
-    handler: str,
-    runtime: str = "python3.11",
+    name,
+    zip_bytes,
+    handler,
+    runtime="python3.11",
     memory_mb=128,
     timeout_s=3,
     environment=None,
-    description: str = "",
-    role: str = "",
+    description="",
+    role="",
 ) -> Function:
+    """A new function in `team`: every setting checked (clean_*), then the
+    code (a zip whose handler module defines the handler), then stored with
+    its code bundle in one transaction. FunctionError (or NameTaken) stores
+    nothing."""
     name = clean_name(name)
     fields = dict(
         runtime=clean_runtime(runtime),
@@ -162,14 +278,14 @@ def create_function(
         timeout_s=clean_timeout(timeout_s),
         environment=clean_environment(environment),
         description=clean_description(description),
-        role=role or "",
+        role=clean_role(role),
     )
     checked = _checked_code(zip_bytes, fields["handler"])
     if Function.objects.filter(team=team, name=name).exists():
         raise NameTaken(f"A function named {name} already exists.", "name")
-    bundle = codestore.store(checked)
     try:
         with transaction.atomic():
+            bundle = _store(checked)
             return Function.objects.create(
                 team=team,
                 name=name,
@@ -178,42 +294,69 @@ def create_function(
                 **fields,
             )
     except IntegrityError:
+        # Created by someone else since the check above. The bundle's files
+        # stay (complete, content-addressed): the next upload of the same
+        # code reuses them.
         raise NameTaken(f"A function named {name} already exists.", "name") from None
 
 
-def update_code(fn: Function, zip_bytes: bytes) -> Function:
+def _save(fn: Function, fields: list[str]) -> None:
+    """Save `fields` of a function that must still exist: a plain save()
+    of a row deleted meanwhile would insert it again."""
+    try:
+        # A savepoint: the failed save must not break the caller's transaction.
+        with transaction.atomic():
+            fn.save(update_fields=fields)
+    except DatabaseError:
+        if not Function.objects.filter(pk=fn.pk).exists():
+            raise FunctionGone(f"The function {fn.name} was deleted meanwhile.") from None
+        raise
+
+
+def update_code(fn: Function, zip_bytes) -> Function:
+    """New code for a function: checked against its handler, then stored
+    and switched to in one transaction (a new revision)."""
     checked = _checked_code(zip_bytes, fn.handler)
-    bundle = codestore.store(checked)
     with transaction.atomic():
-        fn.code = bundle
+        fn.code = _store(checked)
         fn.editable_file = codestore.single_file_name(checked)
         fn.touch_revision()
-        fn.save()
+        _save(fn, ["code", "editable_file", "revision", "updated_at"])
     return fn
 
 
+CLEANERS = {
+    "runtime": clean_runtime,
+    "handler": clean_handler,
+    "memory_mb": clean_memory,
+    "timeout_s": clean_timeout,
+    "environment": clean_environment,
+    "description": clean_description,
+    "role": clean_role,
+}
+
+
 def update_configuration(fn: Function, **changes) -> Function:
-    """Validate every change first; save all of them or none."""
-    cleaners = {
-        "runtime": clean_runtime,
-        "handler": clean_handler,
-        "memory_mb": clean_memory,
-        "timeout_s": clean_timeout,
-        "environment": clean_environment,
-        "description": clean_description,
-        "role": lambda v: v or "",
-    }
-    cleaned = {}
-    for key, value in changes.items():
-        if value is None:
-            continue
-        cleaned[key] = cleaners[key](value)
+    """Change settings (keys of CLEANERS; a None value leaves that setting
+    alone). Every change is checked first, a new handler against the
+    stored code too; then all are saved, or none."""
+    unknown = set(changes) - CLEANERS.keys()
+    if unknown:
+        raise TypeError(f"update_configuration() got unknown settings: {', '.join(sorted(unknown))}")
+    cleaned = {key: CLEANERS[key](value) for key, value in changes.items() if value is not None}
     if "handler" in cleaned and cleaned["handler"] != fn.handler:
-        with open(fn.code.zip_path, "rb") as f:
-            _checked_code(f.read(), cleaned["handler"])
+        try:
+            with open(fn.code.zip_path, "rb") as f:
+                stored = f.read()
+        except OSError:
+            raise FunctionError(
+                "The function's stored code is missing, so the new handler cannot be checked; "
+                "upload the code again.", "handler",
+            ) from None
+        _checked_code(stored, cleaned["handler"])
     with transaction.atomic():
         for key, value in cleaned.items():
             setattr(fn, key, value)
         fn.touch_revision()
-        fn.save()
+        _save(fn, [*cleaned, "revision", "updated_at"])
     return fn

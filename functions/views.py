@@ -1,7 +1,6 @@
 """The console's function pages. Thin: access goes through functions.access,
 validation and changes through functions.service."""
 
-import json
 import zipfile
 from urllib.parse import urlencode
 
@@ -15,6 +14,7 @@ from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from awsapi import jsontext
 from functions import service
 from functions.access import can_write, get_function_for_user, teams_for, writable_teams
 from functions.code import CodeError, read_file, zip_single_file
@@ -297,8 +297,8 @@ def _clean_event(form: TestEventForm) -> str | None:
         form.add_error("event", "The event is larger than 6 MB, the limit for a test invocation.")
         return None
     try:
-        json.loads(text)
-    except ValueError as e:
+        jsontext.loads(text, what="The event")
+    except jsontext.JsonError as e:
         form.add_error("event", f"The event is not valid JSON ({e}). Fix it and try again.")
         return None
     return text

@@ -72,6 +72,9 @@ def boto_lambda(django_client, akid: str, secret: str):
     return lam
 
 
+ROLE = "arn:aws:iam::123456789012:role/lambda-basic"
+
+
 def zip_of(source: str = HELLO) -> bytes:
     return codestore.zip_single_file("lambda_function.py", source)
 
@@ -132,7 +135,7 @@ def finish_with(monkeypatch):
 
 def test_it_creates_a_function(lam, team):
     resp = lam.create_function(
-        FunctionName="hello", Runtime="python3.11", Role="arn:aws:iam::1:role/x",
+        FunctionName="hello", Runtime="python3.11", Role=ROLE,
         Handler="lambda_function.lambda_handler", Code={"ZipFile": zip_of()},
         Description="says hi", Timeout=10, MemorySize=256,
         Environment={"Variables": {"GREETING": "hi"}},
@@ -151,23 +154,33 @@ def test_it_creates_a_function(lam, team):
 def test_it_rejects_a_duplicate_name_with_409(lam, make_function):
     make_function("hello")
     with pytest.raises(ClientError) as e:
-        lam.create_function(FunctionName="hello", Runtime="python3.11", Role="r",
+        lam.create_function(FunctionName="hello", Runtime="python3.11", Role=ROLE,
                             Handler="lambda_function.lambda_handler", Code={"ZipFile": zip_of()})
     assert (status_of(e), error_code(e)) == (409, "ResourceConflictException")
 
 
 def test_it_rejects_bad_memory_with_400_and_stores_nothing(lam):
+    # Below the model's minimum: AWS's ValidationException, in AWS's words.
     with pytest.raises(ClientError) as e:
-        lam.create_function(FunctionName="hello", Runtime="python3.11", Role="r", MemorySize=64,
+        lam.create_function(FunctionName="hello", Runtime="python3.11", Role=ROLE, MemorySize=64,
+                            Handler="lambda_function.lambda_handler", Code={"ZipFile": zip_of()})
+    assert (status_of(e), error_code(e)) == (400, "ValidationException")
+    assert e.value.response["Error"]["Message"] == (
+        "1 validation error detected: Value '64' at 'memorySize' failed to satisfy constraint: "
+        "Member must have value greater than or equal to 128"
+    )
+    # Within the model but over Lambda's limit: the service's own rule.
+    with pytest.raises(ClientError) as e:
+        lam.create_function(FunctionName="hello", Runtime="python3.11", Role=ROLE, MemorySize=20000,
                             Handler="lambda_function.lambda_handler", Code={"ZipFile": zip_of()})
     assert (status_of(e), error_code(e)) == (400, "InvalidParameterValueException")
-    assert "Memory must be between 128 and 10240 MB, got 64." in str(e.value)
+    assert "Memory must be between 128 and 10240 MB, got 20000." in str(e.value)
     assert not Function.objects.exists()
 
 
 def test_it_reports_a_code_problem_with_its_message(lam):
     with pytest.raises(ClientError) as e:
-        lam.create_function(FunctionName="hello", Runtime="python3.11", Role="r",
+        lam.create_function(FunctionName="hello", Runtime="python3.11", Role=ROLE,
                             Handler="lambda_function.nope", Code={"ZipFile": zip_of()})
     assert error_code(e) == "InvalidParameterValueException"
     assert e.value.response["Error"]["Message"] == (
@@ -177,7 +190,7 @@ def test_it_reports_a_code_problem_with_its_message(lam):
 
 def test_it_refuses_changes_from_a_read_only_member(reader_lam):
     with pytest.raises(ClientError) as e:
-        reader_lam.create_function(FunctionName="hello", Runtime="python3.11", Role="r",
+        reader_lam.create_function(FunctionName="hello", Runtime="python3.11", Role=ROLE,
                                    Handler="lambda_function.lambda_handler",
                                    Code={"ZipFile": zip_of()})
     assert (status_of(e), error_code(e)) == (403, "AccessDeniedException")
@@ -266,7 +279,8 @@ def test_it_lists_functions_in_pages(lam, make_function, stranger_lam):
 def test_it_rejects_a_bad_max_items(lam):
     with pytest.raises(ClientError) as e:
         lam.list_functions(MaxItems=0)
-    assert error_code(e) == "InvalidParameterValueException"
+    assert error_code(e) == "ValidationException"
+    assert "'0' at 'maxItems'" in str(e.value)
 
 
 # Updates and delete ------------------------------------------------------
@@ -284,10 +298,10 @@ def test_it_updates_code(lam, make_function):
 def test_it_updates_configuration(lam, make_function):
     fn = make_function("hello")
     resp = lam.update_function_configuration(
-        FunctionName="hello", MemorySize=512, Environment={"Variables": {"A": "1"}},
+        FunctionName="hello", MemorySize=512, Environment={"Variables": {"AB": "1"}},
         RevisionId=str(fn.revision),
     )
-    assert resp["MemorySize"] == 512 and resp["Environment"]["Variables"] == {"A": "1"}
+    assert resp["MemorySize"] == 512 and resp["Environment"]["Variables"] == {"AB": "1"}
     fn.refresh_from_db()
     assert fn.memory_mb == 512 and fn.timeout_s == 3
 
@@ -491,3 +505,161 @@ def test_it_verifies_requests_built_outside_boto(member_key):
     headers = sign("GET", "/2015-03-31/functions", b"", key.access_key_id, secret)
     request = django_request("GET", "/2015-03-31/functions", b"", headers)
     assert lambda_api.functions_view(request).status_code == 200
+
+
+# Bad input, sent raw (no SDK in between) -----------------------------------
+
+
+def signed(client, member_key, method: str, path: str, body: bytes = b""):
+    key, secret = member_key
+    headers = sign(method, path, body, key.access_key_id, secret)
+    return client.generic(method, path, data=body, content_type="application/json", headers=headers)
+
+
+def create_body(**overrides) -> dict:
+    body = {
+        "FunctionName": "hello", "Runtime": "python3.11", "Role": ROLE,
+        "Handler": "lambda_function.lambda_handler",
+        "Code": {"ZipFile": base64.b64encode(zip_of()).decode()},
+    }
+    body.update(overrides)
+    return body
+
+
+def answer(resp) -> tuple[int, str, str]:
+    return resp.status_code, resp["x-amzn-ErrorType"], resp.json()["message"]
+
+
+NESTED = b"[" * 1000 + b"]" * 1000
+
+
+@pytest.mark.parametrize("method,path", [
+    ("POST", "/2015-03-31/functions"),
+    ("PUT", "/2015-03-31/functions/hello/configuration"),
+    ("PUT", "/2015-03-31/functions/hello/code"),
+    ("PUT", "/2019-09-25/functions/hello/event-invoke-config"),
+    ("POST", "/2019-09-25/functions/hello/event-invoke-config"),
+    ("PUT", "/2017-10-31/functions/hello/concurrency"),
+])
+@pytest.mark.parametrize("body", [NESTED, b'{"Environment":' + NESTED + b"}"])
+def test_deeply_nested_bodies_are_a_400_everywhere(client, member_key, make_function, method, path, body):
+    fn = make_function("hello")
+    revision = fn.revision
+    status, code, message = answer(signed(client, member_key, method, path, body))
+    assert (status, code) == (400, "InvalidRequestContentException")
+    assert "deeper than 32 levels" in message
+    fn.refresh_from_db()
+    assert fn.revision == revision
+
+
+@pytest.mark.parametrize("overrides,where,constraint", [
+    ({"MemorySize": True}, "memorySize", "be a whole number"),
+    ({"MemorySize": 256.0}, "memorySize", "be a whole number"),
+    ({"Timeout": "3"}, "timeout", "be a whole number"),
+    ({"FunctionName": "hello\n"}, "functionName", "satisfy regular expression pattern"),
+    ({"Role": {"Name": "x"}}, "role", "be a string"),
+    ({"Role": "arn:aws:iam::1:role/x"}, "role", "satisfy regular expression pattern"),
+    ({"Description": "d" * 257}, "description", "have length less than or equal to 256"),
+    ({"Description": ["d"]}, "description", "be a string"),
+    ({"Handler": "h" * 129}, "handler", "have length less than or equal to 128"),
+    ({"Environment": {"Variables": {"GREETING": "hi\u0000"}}}, "environment.variables.GREETING",
+     "not contain NUL characters"),
+    ({"Environment": {"Variables": {"G": "hi"}}}, "environment.variables", "satisfy regular expression"),
+    ({"Environment": {"Variables": ["GREETING=hi"]}}, "environment.variables", "be an object"),
+    ({"Environment": "GREETING=hi"}, "environment", "be an object"),
+    ({"Code": {"ZipFile": 5}}, "code.zipFile", "be base64-encoded data"),
+    ({"Code": "UEsDBA=="}, "code", "be an object"),
+    ({"Runtime": "python3.11 "}, "runtime", "satisfy enum value set"),
+    ({"Role": None}, "role", "not be null"),
+])
+def test_create_function_checks_every_member_by_type_and_range(
+    client, member_key, overrides, where, constraint
+):
+    body = json.dumps(create_body(**overrides)).encode()
+    status, code, message = answer(signed(client, member_key, "POST", "/2015-03-31/functions", body))
+    assert (status, code) == (400, "ValidationException")
+    assert f"at '{where}' failed to satisfy constraint: Member must {constraint}" in message
+    assert "hi\u0000" not in message  # environment values are not echoed
+    assert not Function.objects.exists()
+
+
+def test_memory_given_as_1e400_in_raw_json_is_a_400(client, member_key):
+    body = json.dumps(create_body()).replace('"Role"', '"MemorySize": 1e400, "Role"').encode()
+    status, code, message = answer(signed(client, member_key, "POST", "/2015-03-31/functions", body))
+    assert (status, code) == (400, "ValidationException")
+    assert "Value 'Infinity' at 'memorySize'" in message
+
+
+def test_an_unpaired_surrogate_is_refused_not_stored(client, member_key):
+    body = json.dumps(create_body(Description="\ud800")).encode()
+    status, code, message = answer(signed(client, member_key, "POST", "/2015-03-31/functions", body))
+    assert (status, code) == (400, "ValidationException")
+    assert "unpaired surrogate" in message
+
+
+def test_service_rules_beyond_the_model_are_invalid_parameter_values(client, member_key):
+    for overrides, message in [
+        ({"Timeout": 901}, "The timeout must be between 1 and 900 seconds, got 901."),
+        ({"Runtime": "python3.12"}, "is not supported"),
+        ({"Environment": {"Variables": {"AWS_REGION": "x"}}}, "reserved by Lambda"),
+        ({"Environment": {"Variables": {"BIG": "x" * 5000}}}, "limit is 4 KB"),
+        ({"Handler": None}, "The handler must be text, not null."),
+    ]:
+        body = json.dumps(create_body(**overrides)).encode()
+        status, code, text = answer(signed(client, member_key, "POST", "/2015-03-31/functions", body))
+        assert (status, code) == (400, "InvalidParameterValueException")
+        assert message in text
+    assert not Function.objects.exists()
+
+
+def test_a_zip_whose_path_is_a_file_and_a_folder_is_a_400_and_leaves_nothing(client, member_key, settings):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("lambda_function.py", "def lambda_handler(e, c): pass\n")
+        zf.writestr("x", "a")
+        zf.writestr("x/y.py", "b")
+    body = json.dumps(create_body(Code={"ZipFile": base64.b64encode(buf.getvalue()).decode()})).encode()
+    before = set(settings.STRATUS_CODE_DIR.iterdir()) if settings.STRATUS_CODE_DIR.exists() else set()
+    status, code, message = answer(signed(client, member_key, "POST", "/2015-03-31/functions", body))
+    assert (status, code) == (400, "InvalidParameterValueException")
+    assert "'x' is a file" in message
+    assert set(settings.STRATUS_CODE_DIR.iterdir()) - before == set()
+    assert not Function.objects.exists()
+
+
+def test_it_creates_a_function_named_by_its_own_arn(lam, team):
+    arn = f"arn:aws:lambda:us-east-1:{team.account_id}:function:by-arn"
+    resp = lam.create_function(FunctionName=arn, Runtime="python3.11", Role=ROLE,
+                               Handler="lambda_function.lambda_handler", Code={"ZipFile": zip_of()})
+    assert resp["FunctionName"] == "by-arn"
+    with pytest.raises(ClientError) as e:
+        lam.create_function(FunctionName=arn.replace(team.account_id, "999999999999"), Runtime="python3.11",
+                            Role=ROLE, Handler="lambda_function.lambda_handler", Code={"ZipFile": zip_of()})
+    assert error_code(e) == "InvalidParameterValueException"
+
+
+def test_update_configuration_checks_types_and_keeps_the_old(client, member_key, make_function):
+    fn = make_function("hello")
+    path = "/2015-03-31/functions/hello/configuration"
+    for body in [b'{"MemorySize": 1e400}', b'{"Timeout": false}', b'{"Role": ["x"]}', b'{"RevisionId": 5}',
+                 b'{"Environment": {"Variables": {"OK_NAME": "\\u0000"}}}']:
+        status, code, _ = answer(signed(client, member_key, "PUT", path, body))
+        assert (status, code) == (400, "ValidationException"), body
+    fn_after = Function.objects.get(pk=fn.pk)
+    assert (fn_after.memory_mb, fn_after.timeout_s, fn_after.revision) == (128, 3, fn.revision)
+
+
+def test_a_function_name_that_is_no_name_is_a_validation_error(client, member_key, make_function):
+    make_function("hello")
+    for name in ["hello%0A", "he%20llo", "a" * 300]:
+        resp = signed(client, member_key, "GET", f"/2015-03-31/functions/{name}/configuration")
+        assert (resp.status_code, resp["x-amzn-ErrorType"]) == (400, "ValidationException")
+
+
+def test_list_functions_checks_its_query(client, member_key, make_function):
+    make_function("hello")
+    for query in ["MaxItems=1e400", "MaxItems=true", "MaxItems=10001", "Marker=%00"]:
+        resp = signed(client, member_key, "GET", f"/2015-03-31/functions?{query}")
+        assert (resp.status_code, resp["x-amzn-ErrorType"]) == (400, "ValidationException")
+    resp = signed(client, member_key, "GET", "/2015-03-31/functions?MaxItems=1&Marker=a")
+    assert [f["FunctionName"] for f in resp.json()["Functions"]] == ["hello"]

@@ -65,16 +65,21 @@ def test_put_replaces_and_update_changes_only_what_it_names(lam, fns):
     assert replaced["DestinationConfig"] == {}
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    ({"MaximumRetryAttempts": 3}, "Retry attempts must be from 0 to 2, got 3."),
-    ({"MaximumEventAgeInSeconds": 30}, "Maximum event age (seconds) must be from 60 to 21600, got 30."),
+@pytest.mark.parametrize("kwargs,code,message", [
+    ({"MaximumRetryAttempts": 3}, "ValidationException",
+     "Value '3' at 'maximumRetryAttempts' failed to satisfy constraint: "
+     "Member must have value less than or equal to 2"),
+    ({"MaximumEventAgeInSeconds": 30}, "ValidationException",
+     "Value '30' at 'maximumEventAgeInSeconds' failed to satisfy constraint: "
+     "Member must have value greater than or equal to 60"),
+    ({"MaximumRetryAttempts": True}, "ValidationException", "Member must be a whole number"),
     ({"DestinationConfig": {"OnSuccess": {"Destination": "arn:aws:sqs:us-east-1:123456789012:q"}}},
-     "belongs to another account"),
+     "InvalidParameterValueException", "belongs to another account"),
 ])
-def test_it_refuses_bad_values_and_stores_nothing(lam, fns, kwargs, message):
+def test_it_refuses_bad_values_and_stores_nothing(lam, fns, kwargs, code, message):
     with pytest.raises(ClientError) as e:
         lam.put_function_event_invoke_config(FunctionName="hello", **kwargs)
-    assert (status_of(e), error_code(e)) == (400, "InvalidParameterValueException")
+    assert (status_of(e), error_code(e)) == (400, code)
     assert message in e.value.response["Error"]["Message"]
     assert not EventInvokeConfig.objects.exists()
 
@@ -145,6 +150,9 @@ def test_it_puts_gets_and_deletes_reserved_concurrency(lam, fns):
 def test_it_refuses_a_reserved_concurrency_out_of_range(lam, fns):
     with pytest.raises(ClientError) as e:
         lam.put_function_concurrency(FunctionName="hello", ReservedConcurrentExecutions=-1)
+    assert (status_of(e), error_code(e)) == (400, "ValidationException")
+    with pytest.raises(ClientError) as e:
+        lam.put_function_concurrency(FunctionName="hello", ReservedConcurrentExecutions=10**6)
     assert (status_of(e), error_code(e)) == (400, "InvalidParameterValueException")
     assert Function.objects.get(name="hello").reserved_concurrency is None
 
@@ -153,3 +161,39 @@ def test_an_unknown_path_under_the_later_dates_answers_in_the_api_shape(client):
     resp = client.get("/2019-09-25/functions/hello/nothing-here")
     assert resp.status_code == 404
     assert resp["x-amzn-ErrorType"] == "UnknownOperationException"
+
+
+# Bad input, sent raw ---------------------------------------------------------------
+
+
+@pytest.fixture
+def raw(client, users, team):
+    from tests.unit.test_lambda_api import signed
+
+    key = ApiKey.issue(users["member"], team)
+    return lambda method, path, body: signed(client, key, method, path, body)
+
+
+@pytest.mark.parametrize("body", [
+    b'{"ReservedConcurrentExecutions": "5"}', b'{"ReservedConcurrentExecutions": 1e400}',
+    b'{"ReservedConcurrentExecutions": true}', b'{"ReservedConcurrentExecutions": 2.5}',
+    b'{"ReservedConcurrentExecutions": null}', b"{}", b'{"ReservedConcurrentExecutions": {}}',
+])
+def test_put_concurrency_wants_a_whole_number(raw, fns, body):
+    resp = raw("PUT", "/2017-10-31/functions/hello/concurrency", body)
+    assert (resp.status_code, resp["x-amzn-ErrorType"]) == (400, "ValidationException")
+    assert Function.objects.get(name="hello").reserved_concurrency is None
+
+
+@pytest.mark.parametrize("body", [
+    b'{"MaximumRetryAttempts": 1e400}', b'{"MaximumRetryAttempts": "1"}',
+    b'{"MaximumEventAgeInSeconds": false}', b'{"DestinationConfig": []}',
+    b'{"DestinationConfig": {"OnFailure": "arn:aws:lambda:us-east-1:123456789012:function:x"}}',
+    b'{"DestinationConfig": {"OnFailure": {"Destination": 5}}}',
+    b'{"DestinationConfig": {"OnFailure": {"Destination": "arn:aws:lambda:us-east-1:1:function:x\\n"}}}',
+])
+@pytest.mark.parametrize("method", ["PUT", "POST"])
+def test_event_invoke_config_checks_types_and_stores_nothing(raw, fns, body, method):
+    resp = raw(method, "/2019-09-25/functions/hello/event-invoke-config", body)
+    assert (resp.status_code, resp["x-amzn-ErrorType"]) == (400, "ValidationException")
+    assert not EventInvokeConfig.objects.exists()

@@ -381,7 +381,7 @@ def _config(**overrides):
         "memory_mb": "512",
         "timeout_s": "30",
         "description": "changed",
-        "environment": "A=1\nB=two",
+        "environment": "AA=1\nBB=two",
     }
     data.update(overrides)
     return data
@@ -394,7 +394,7 @@ def test_it_saves_the_configuration(client, users, fn):
     assert r.status_code == 302
     fn.refresh_from_db()
     assert (fn.memory_mb, fn.timeout_s, fn.description) == (512, 30, "changed")
-    assert fn.environment == {"A": "1", "B": "two"}
+    assert fn.environment == {"AA": "1", "BB": "two"}
     assert fn.revision != old_revision
 
 
@@ -513,3 +513,58 @@ def test_it_paginates_invocations(client, users, fn):
     assert "Page 1 of 2" in body
     body = client.get(url("fn-detail", fn, tab="invocations", page=2)).content.decode()
     assert body.count('id="inv-row-') == 5
+
+
+# Bad input through the forms ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("memory_mb", "1e400", "Enter a whole number."),
+    ("memory_mb", "lots", "Enter a whole number."),
+    ("timeout_s", "9" * 5000, "Enter a whole number."),
+    ("environment", "A=1", "is not valid"),
+    ("environment", "GREETING=hi\x00", "Null characters are not allowed."),
+    ("environment", "AA=1\nAA=2", "sets &quot;AA&quot; again"),
+    ("description", "d" * 257, "the limit is 256"),
+    ("handler", "lambda_function.lambda_handler\u2028x", "module.function"),
+])
+def test_the_configuration_form_rejects_bad_values(client, users, fn, field, value, message):
+    client.force_login(users["member"])
+    r = client.post(url("fn-config", fn), _config(**{field: value}), **HX)
+    assert r.status_code == 200
+    assert message in r.content.decode()
+    fn.refresh_from_db()
+    assert (fn.memory_mb, fn.timeout_s, fn.description, fn.environment) == (128, 3, "", {})
+
+
+def test_a_zip_whose_path_is_a_file_and_a_folder_is_a_form_error(client, users, team, settings):
+    client.force_login(users["member"])
+    data = _zip({"lambda_function.py": "def lambda_handler(e, c): pass\n", "x": "a", "x/y.py": "b"})
+    upload = SimpleUploadedFile("code.zip", data)
+    settings.STRATUS_CODE_DIR.mkdir(parents=True, exist_ok=True)
+    before = set(settings.STRATUS_CODE_DIR.iterdir())
+    r = client.post(url("fn-create"), _create_data(team, code_source="zip", code_file=upload))
+    assert r.status_code == 200
+    assert "is a file, but other entries put files inside it" in r.content.decode()
+    assert set(settings.STRATUS_CODE_DIR.iterdir()) == before
+    assert not Function.objects.exists()
+
+
+def test_uploads_over_50_mb_are_refused_before_they_are_read(client, users, team, fn, monkeypatch):
+    monkeypatch.setattr("functions.forms.MAX_ZIPPED", 10)
+    client.force_login(users["member"])
+    upload = SimpleUploadedFile("code.zip", b"x" * 11)
+    r = client.post(url("fn-create"), _create_data(team, code_source="zip", code_file=upload))
+    assert "the limit for uploaded code is 50 MB" in r.content.decode()
+    upload = SimpleUploadedFile("code.zip", b"x" * 11)
+    r = client.post(url("fn-code-upload", fn), {"code_file": upload}, **HX)
+    assert "the limit for uploaded code is 50 MB" in r.content.decode()
+    assert Function.objects.count() == 1
+
+
+def test_a_deeply_nested_test_event_is_a_form_error(client, users, fn):
+    client.force_login(users["member"])
+    r = client.post(url("fn-event-save", fn), {"event": "[" * 1000 + "]" * 1000, "save_as": "deep"}, **HX)
+    assert r.status_code == 200
+    assert "deeper than 256 levels" in r.content.decode()
+    assert not fn.test_events.exists()
