@@ -255,9 +255,11 @@ def update_function_configuration(
 
 
 def delete_function(request: HttpRequest, key: ApiKey, function_name: str) -> HttpResponse:
+    """DeleteFunction: its pending async events are cancelled and sent to
+    its on-failure destination first (functions.service.delete_function)."""
     fn = _get_function(request, key, function_name)
     require_write(key)
-    fn.delete()
+    service.delete_function(fn)
     return HttpResponse(status=204)
 
 

@@ -1,4 +1,4 @@
-"""Creating and changing functions: the one place that validates
+"""Creating, changing and deleting functions: the one place that validates
 a function's settings, used by the console's forms and by the Lambda API
 alike.
 
@@ -9,13 +9,19 @@ data as it was. The Lambda API checks the JSON types against botocore's
 model first (awsapi.params); these checks hold for every caller."""
 
 import json
+import logging
 import re
+import uuid
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
+from django.utils import timezone
 
 from functions import code as codestore
 from functions.models import Function, Team
+
+log = logging.getLogger(__name__)
 
 # Lambda: function names are 1-64 letters, digits, hyphens and underscores.
 NAME_RE = re.compile(r"[a-zA-Z0-9_-]{1,64}")
@@ -360,3 +366,108 @@ def update_configuration(fn: Function, **changes) -> Function:
         fn.touch_revision()
         _save(fn, [*cleaned, "revision", "updated_at"])
     return fn
+
+
+# Deleting -------------------------------------------------------------------
+
+
+@dataclass
+class Deleted:
+    """What deleting a function did with its pending async events: how many
+    were cancelled, and how many of those were sent to the on-failure
+    destination `destination` ("" when none is configured;
+    `destination_exists` False when it names something gone)."""
+
+    name: str
+    cancelled: int = 0
+    delivered: int = 0
+    destination: str = ""
+    destination_exists: bool = False
+
+    def summary(self) -> str:
+        """One sentence for the console and the log."""
+        text = f"Deleted {self.name}."
+        if not self.cancelled:
+            return text
+        events = "1 pending async event was" if self.cancelled == 1 else (
+            f"{self.cancelled} pending async events were"
+        )
+        text += f" {events} cancelled without running"
+        if self.delivered == self.cancelled:
+            return f"{text}; sent to the on-failure destination {self.destination}."
+        if self.delivered:
+            return f"{text}; {self.delivered} sent to the on-failure destination {self.destination}."
+        if not self.destination:
+            return f"{text} (no on-failure destination was configured)."
+        if not self.destination_exists:
+            return f"{text}; the on-failure destination {self.destination} no longer exists."
+        return f"{text}."
+
+
+DELETED_ERROR_TYPE = "Stratus.FunctionDeleted"
+
+
+def _destination_exists(fn: Function, arn: str) -> bool:
+    from invocations import destinations
+
+    try:
+        return destinations.resolve(fn.team, destinations.parse(fn.team, arn)) is not None
+    except destinations.DestinationError:
+        return False
+
+
+def delete_function(fn: Function) -> Deleted:
+    """Delete a function and what belongs to it, and account for its
+    pending (queued) async events first, which would otherwise vanish with
+    it: each is cancelled (a worker can no longer claim it), its finish
+    hooks run (invocations.hooks), and an async event that Lambda's
+    delivery rules cover is sent to the function's on-failure destination
+    as Lambda's invocation record (invocations.delivery.destination_record)
+    with requestContext.condition "FunctionDeleted" and the reason in
+    responsePayload. Rows already running are left to their worker. All in
+    one transaction: if anything fails, nothing is deleted."""
+    from invocations import delivery, destinations, hooks
+    from invocations.models import Invocation
+
+    result = Deleted(fn.name)
+    with transaction.atomic():
+        # Lock the row first: a concurrent insert of an invocation for this
+        # function waits on it (its foreign key) and then fails, instead of
+        # slipping in after the pending events were counted.
+        Function.objects.select_for_update().filter(pk=fn.pk).first()
+        config = delivery.config_for(fn)
+        result.destination = config.on_failure
+        result.destination_exists = bool(config.on_failure) and _destination_exists(fn, config.on_failure)
+        now = timezone.now()
+        marker = f"deleted:{uuid.uuid4()}"
+        message = (
+            f"The function {fn.name} was deleted before this event ran; the event was "
+            "cancelled and will not run."
+        )
+        error = {"errorType": DELETED_ERROR_TYPE, "errorMessage": message}
+        # One conditional UPDATE: a row a worker claims at the same moment
+        # is either cancelled here or running there, never both.
+        result.cancelled = Invocation.objects.filter(function=fn, status="queued").update(
+            status="cancelled", finished_at=now, error=error, claimed_by=marker,
+        )
+        pending = list(
+            Invocation.objects.filter(function=fn, claimed_by=marker).select_related("function__team")
+        )
+        for inv in pending:
+            hooks.run_finished(inv)
+            if not result.destination_exists or inv.invocation_type != "Event" or inv.source == "queue":
+                # Sync rows have a caller to tell; queue batches go back to
+                # their queue when the visibility timeout ends.
+                continue
+            record = delivery.destination_record(inv)
+            record["requestContext"]["condition"] = "FunctionDeleted"
+            record["responsePayload"] = error
+            destinations.send(
+                fn.team, config.on_failure, record,
+                source_request_id=inv.request_id, priority=inv.priority,
+            )
+            result.delivered += 1
+        fn.delete()
+    if result.cancelled:
+        log.warning("function %s (%s): %s", fn.name, fn.pk, result.summary())
+    return result

@@ -162,6 +162,8 @@ def _render_detail(request: HttpRequest, fn: Function, tab: str, status: int = 2
     elif tab == "configuration":
         ctx["config_form"] = ConfigurationForm(initial=ConfigurationForm.initial_for(fn))
         ctx["async_form"] = AsyncConfigForm.for_function(fn)
+        # Said in the delete button's confirmation: deleting cancels them.
+        ctx["pending_async"] = fn.invocations.filter(status="queued").count()
     elif tab == "test":
         ctx.update(_test_context(request, fn))
     elif tab == "invocations":
@@ -283,8 +285,8 @@ def configure_async(request: HttpRequest, function_id) -> HttpResponse:
 @require_POST
 def delete(request: HttpRequest, function_id) -> HttpResponse:
     fn = get_function_for_user(request.user, function_id, write=True)
-    fn.delete()
-    messages.success(request, f"Deleted {fn.name}.")
+    deleted = service.delete_function(fn)
+    messages.success(request, deleted.summary())
     return redirect("fn-list")
 
 
