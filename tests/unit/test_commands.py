@@ -111,3 +111,69 @@ def test_it_names_a_missing_function_and_asks_for_a_team_on_a_clash(make_functio
         run("invoke", "hello")
     run("invoke", "hello", "--team", "beta")
     assert finish_with.calls[-1].function_id == str(other.functions.get().id)
+
+
+# createadmin -------------------------------------------------------------
+
+
+@pytest.fixture
+def admin_env(monkeypatch):
+    for name in ("STRATUS_ADMIN_USER", "STRATUS_ADMIN_PASSWORD", "STRATUS_ADMIN_PASSWORD_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_createadmin_creates_the_admin_with_the_default_password(db, admin_env, django_user_model):
+    out, _ = run("createadmin")
+    assert out.strip() == (
+        "Admin user created: admin / stratus-admin "
+        "(the default password; set STRATUS_ADMIN_PASSWORD to choose another)"
+    )
+    admin = django_user_model.objects.get(username="admin")
+    assert admin.is_superuser and admin.check_password("stratus-admin")
+    assert Team.objects.get(name="default").membership_set.get(user=admin).role == "owner"
+
+
+def test_createadmin_applies_an_explicit_password_to_an_existing_admin(db, admin_env, django_user_model):
+    run("createadmin")  # e.g. by `make test`, with the default
+    admin_env.setenv("STRATUS_ADMIN_PASSWORD", "chosen-later-42")
+    out, _ = run("createadmin")
+    assert out.strip() == (
+        "Admin user: admin / chosen-later-42 (exists; password set from STRATUS_ADMIN_PASSWORD)"
+    )
+    assert django_user_model.objects.get(username="admin").check_password("chosen-later-42")
+
+
+def test_createadmin_reads_the_password_file(db, admin_env, django_user_model, tmp_path):
+    secret = tmp_path / "pw"
+    secret.write_text("from-a-file-7\n")
+    admin_env.setenv("STRATUS_ADMIN_PASSWORD_FILE", str(secret))
+    out, _ = run("createadmin")
+    assert "admin / from-a-file-7 (password from STRATUS_ADMIN_PASSWORD)" in out
+    assert django_user_model.objects.get(username="admin").check_password("from-a-file-7")
+    admin_env.setenv("STRATUS_ADMIN_PASSWORD_FILE", str(tmp_path / "missing"))
+    with pytest.raises(CommandError, match="STRATUS_ADMIN_PASSWORD_FILE cannot be read"):
+        run("createadmin")
+
+
+@pytest.mark.parametrize("value", [None, ""])
+def test_createadmin_leaves_a_password_alone_without_an_explicit_one(
+    db, admin_env, django_user_model, value
+):
+    django_user_model.objects.create_superuser("admin", password="changed-in-the-ui")
+    if value is not None:
+        admin_env.setenv("STRATUS_ADMIN_PASSWORD", value)
+    out, _ = run("createadmin")
+    assert out.strip() == (
+        "Admin user: admin (exists; password unchanged: set STRATUS_ADMIN_PASSWORD to change it)"
+    )
+    assert "changed-in-the-ui" not in out and "stratus-admin" not in out
+    assert django_user_model.objects.get(username="admin").check_password("changed-in-the-ui")
+
+
+def test_createadmin_says_when_the_user_is_not_a_superuser(db, admin_env, django_user_model):
+    django_user_model.objects.create_user("admin", password="x")
+    admin_env.setenv("STRATUS_ADMIN_PASSWORD", "new-one-1")
+    out, _ = run("createadmin")
+    assert "exists but is not a superuser" in out
+    assert not django_user_model.objects.get(username="admin").is_superuser
