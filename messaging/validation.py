@@ -24,7 +24,7 @@ class MessagingError(Exception):
 
 
 def clean_topic_name(name) -> str:
-    if not isinstance(name, str) or not TOPIC_NAME_RE.match(name):
+    if not isinstance(name, str) or not TOPIC_NAME_RE.fullmatch(name):
         raise MessagingError(
             "The topic name must be 1 to 256 letters, digits, hyphens or underscores.", "name"
         )
@@ -32,7 +32,7 @@ def clean_topic_name(name) -> str:
 
 
 def clean_queue_name(name) -> str:
-    if not isinstance(name, str) or not QUEUE_NAME_RE.match(name):
+    if not isinstance(name, str) or not QUEUE_NAME_RE.fullmatch(name):
         raise MessagingError(
             "The queue name must be 1 to 80 letters, digits, hyphens or underscores.", "name"
         )
@@ -96,7 +96,7 @@ def clean_attributes(attributes) -> dict:
         raise MessagingError(f"A message may have at most {MAX_ATTRIBUTES} attributes.", "attributes")
     cleaned = {}
     for name, value in attributes.items():
-        if not isinstance(name, str) or not re.match(r"^[A-Za-z0-9_.-]{1,256}$", name):
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,256}", name):
             raise MessagingError(
                 f"Attribute name {name!r} is not valid: use letters, digits, '_', '-' or '.'.",
                 "attributes",

@@ -66,7 +66,7 @@ class RouteForm(_OwnIds, forms.Form):
     def clean_cors_allow_origins(self) -> str:
         origins = _items(self.cleaned_data["cors_allow_origins"])
         for origin in origins:
-            if not _ORIGIN.match(origin):
+            if not _ORIGIN.fullmatch(origin):
                 raise forms.ValidationError(
                     f"{origin!r} is not an origin; write scheme://host[:port], e.g. "
                     "https://app.example.com, or *."
@@ -83,7 +83,7 @@ class RouteForm(_OwnIds, forms.Form):
     def _headers(self, name: str) -> str:
         headers = _items(self.cleaned_data[name])
         for header in headers:
-            if not _HEADER.match(header):
+            if not _HEADER.fullmatch(header):
                 raise forms.ValidationError(f"{header!r} is not a header name.")
         return ", ".join(headers)
 

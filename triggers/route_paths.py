@@ -43,7 +43,7 @@ def parse(template: str) -> tuple[Segment, ...]:
     for i, part in enumerate(parts):
         if part == "":
             raise PathError("The path has an empty segment (//); remove the extra slash.")
-        param = _PARAM.match(part)
+        param = _PARAM.fullmatch(part)
         if param:
             name, greedy = param.group(1), bool(param.group(2))
             if name in names:
@@ -57,7 +57,7 @@ def parse(template: str) -> tuple[Segment, ...]:
                 f"The segment {part!r} mixes text and a parameter; a parameter must be a "
                 "whole segment, like /users/{id}."
             )
-        elif not _LITERAL.match(part):
+        elif not _LITERAL.fullmatch(part):
             raise PathError(f"The segment {part!r} has characters a URL path cannot carry.")
         else:
             segments.append(Segment(EXACT, part))

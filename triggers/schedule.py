@@ -43,7 +43,7 @@ def timezone_choices() -> list[tuple[str, str]]:
 
 
 def _rate_seconds(expression: str) -> int | None:
-    m = _RATE.match(expression)
+    m = _RATE.fullmatch(expression)
     if not m:
         return None
     value, unit = int(m.group(1)), m.group(2)
@@ -116,7 +116,7 @@ class Expression:
         self.interval = _rate_seconds(self.text)
         if self.interval is not None:
             return
-        m = _CRON.match(self.text)
+        m = _CRON.fullmatch(self.text)
         if not m:
             raise ExpressionError(
                 "Write rate(N minutes|hours|days) or cron(minutes hours day-of-month month "
