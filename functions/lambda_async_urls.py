@@ -18,5 +18,5 @@ urlpatterns = [
     ),
     path("2019-09-30/functions/<str:function_name>/concurrency", lambda_async_api.concurrency_view),
     # Anything else under these dates answers in the API's error shape.
-    re_path(r"^(?:2019-09-25|2017-10-31|2019-09-30)/(?P<rest>.*)$", lambda_api.unknown_view),
+    re_path(r"^(?:2019-09-25|2017-10-31|2019-09-30)/(?P<rest>[\s\S]*)$", lambda_api.unknown_view),
 ]

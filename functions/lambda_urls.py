@@ -16,6 +16,7 @@ urlpatterns = [
     path("functions/<str:function_name>/code", lambda_api.code_view, name="lambda-code-update"),
     # Not an AWS path: where GetFunction's Code.Location points.
     path("stratus-code/<str:token>", lambda_api.code_download, name="lambda-code"),
-    # Anything else answers in the API's error shape, not an HTML 404.
-    re_path(r"^(?P<rest>.*)$", lambda_api.unknown_view),
+    # Anything else answers in the API's error shape, not an HTML 404 (newlines
+    # included: Django matches a pattern ending in $ in full).
+    re_path(r"^(?P<rest>[\s\S]*)$", lambda_api.unknown_view),
 ]

@@ -663,3 +663,12 @@ def test_list_functions_checks_its_query(client, member_key, make_function):
         assert (resp.status_code, resp["x-amzn-ErrorType"]) == (400, "ValidationException")
     resp = signed(client, member_key, "GET", "/2015-03-31/functions?MaxItems=1&Marker=a")
     assert [f["FunctionName"] for f in resp.json()["Functions"]] == ["hello"]
+
+
+@pytest.mark.parametrize("path", [
+    "/2015-03-31/functions/%2F%0A", "/2015-03-31/functions/x/%0A", "/2019-09-25/functions/x/%0A",
+])
+def test_unknown_paths_with_newlines_answer_in_the_api_shape(client, db, path):
+    resp = client.delete(path)
+    assert resp.status_code == 404
+    assert resp["x-amzn-ErrorType"] == "UnknownOperationException"
