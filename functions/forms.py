@@ -65,6 +65,9 @@ class ConfigurationForm(forms.Form):
 
 
 class CreateFunctionForm(ConfigurationForm):
+    """A new function: its settings, its team and its code (written inline,
+    or an uploaded .py or .zip of at most 50 MB)."""
+
     team = forms.ModelChoiceField(queryset=None, empty_label=None)
     name = forms.CharField(max_length=200)
     runtime = forms.ChoiceField(choices=_runtime_choices)
@@ -116,6 +119,8 @@ class SourceForm(forms.Form):
 
 
 class UploadCodeForm(forms.Form):
+    """New code: a .zip or a .py of at most 50 MB."""
+
     code_file = forms.FileField(label="New code (.zip or .py)")
 
     def clean_code_file(self):

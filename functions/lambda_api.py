@@ -213,6 +213,8 @@ def create_function(request: HttpRequest, key: ApiKey) -> HttpResponse:
 
 
 def get_function(request: HttpRequest, key: ApiKey, function_name: str) -> HttpResponse:
+    """GetFunction: the configuration, a short-lived code URL, and the
+    reserved concurrency when there is one."""
     fn = _get_function(request, key, function_name)
     token = signing.dumps({"sha": fn.code.sha256, "name": fn.name}, salt=CODE_URL_SALT)
     location = request.build_absolute_uri(reverse("lambda-code", args=[token]))
@@ -220,10 +222,13 @@ def get_function(request: HttpRequest, key: ApiKey, function_name: str) -> HttpR
 
 
 def get_function_configuration(request: HttpRequest, key: ApiKey, function_name: str) -> HttpResponse:
+    """GetFunctionConfiguration."""
     return _configuration(_get_function(request, key, function_name))
 
 
 def update_function_code(request: HttpRequest, key: ApiKey, function_name: str) -> HttpResponse:
+    """UpdateFunctionCode from ZipFile (base64 in the JSON body); RevisionId,
+    when given, must be the current one (412 otherwise)."""
     fn = _get_function(request, key, function_name)
     require_write(key)
     body = _body(request, "UpdateFunctionCode")
@@ -236,6 +241,8 @@ def update_function_code(request: HttpRequest, key: ApiKey, function_name: str) 
 def update_function_configuration(
     request: HttpRequest, key: ApiKey, function_name: str
 ) -> HttpResponse:
+    """UpdateFunctionConfiguration: the members given (null is not given)
+    change, all or none."""
     fn = _get_function(request, key, function_name)
     require_write(key)
     body = _body(request, "UpdateFunctionConfiguration")
@@ -268,6 +275,7 @@ def delete_function(request: HttpRequest, key: ApiKey, function_name: str) -> Ht
 
 @api_view
 def functions_view(request: HttpRequest, key: ApiKey) -> HttpResponse:
+    """/functions: ListFunctions (GET), CreateFunction (POST)."""
     if request.method == "GET":
         return list_functions(request, key)
     if request.method == "POST":
@@ -277,6 +285,7 @@ def functions_view(request: HttpRequest, key: ApiKey) -> HttpResponse:
 
 @api_view
 def function_view(request: HttpRequest, key: ApiKey, function_name: str) -> HttpResponse:
+    """/functions/NAME: GetFunction (GET), DeleteFunction (DELETE)."""
     if request.method == "GET":
         return get_function(request, key, function_name)
     if request.method == "DELETE":
@@ -286,6 +295,7 @@ def function_view(request: HttpRequest, key: ApiKey, function_name: str) -> Http
 
 @api_view
 def configuration_view(request: HttpRequest, key: ApiKey, function_name: str) -> HttpResponse:
+    """/functions/NAME/configuration: Get (GET) and Update (PUT)."""
     if request.method == "GET":
         return get_function_configuration(request, key, function_name)
     if request.method == "PUT":
@@ -295,6 +305,7 @@ def configuration_view(request: HttpRequest, key: ApiKey, function_name: str) ->
 
 @api_view
 def code_view(request: HttpRequest, key: ApiKey, function_name: str) -> HttpResponse:
+    """/functions/NAME/code: UpdateFunctionCode (PUT)."""
     if request.method == "PUT":
         return update_function_code(request, key, function_name)
     raise _not_supported(request)
@@ -302,6 +313,7 @@ def code_view(request: HttpRequest, key: ApiKey, function_name: str) -> HttpResp
 
 @csrf_exempt
 def unknown_view(request: HttpRequest, rest: str = "") -> HttpResponse:
+    """Any other path under the API: UnknownOperationException (404)."""
     return _not_supported(request).response()
 
 

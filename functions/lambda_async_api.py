@@ -77,6 +77,10 @@ def _store(fn: Function, body: dict, base: delivery.Settings) -> HttpResponse:
 
 @api_view
 def event_invoke_config_view(request: HttpRequest, key: ApiKey, function_name: str) -> HttpResponse:
+    """Put (PUT: unnamed members take Lambda's defaults), Update (POST:
+    only the named members change), Get and Delete
+    FunctionEventInvokeConfig. Retries 0-2, maximum event age 60-21600 s,
+    destinations: ARNs of the team's functions, topics or queues."""
     fn = _get_function(request, key, function_name)
     if request.method == "GET":
         if not delivery.has_config(fn):
@@ -100,6 +104,8 @@ def event_invoke_config_view(request: HttpRequest, key: ApiKey, function_name: s
 
 @api_view
 def concurrency_view(request: HttpRequest, key: ApiKey, function_name: str) -> HttpResponse:
+    """Put (ReservedConcurrentExecutions, a whole number from 0 to
+    concurrency.MAX_RESERVED), Get and Delete FunctionConcurrency."""
     fn = _get_function(request, key, function_name)
     if request.method == "GET":
         if fn.reserved_concurrency is None:

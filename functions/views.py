@@ -69,6 +69,8 @@ def _zip_from_form(form: CreateFunctionForm) -> bytes:
 @login_required
 @require_http_methods(["GET", "POST"])
 def create(request: HttpRequest) -> HttpResponse:
+    """The new-function page; a rejected value is a form error and stores
+    nothing (functions.service)."""
     teams = writable_teams(request.user)
     if not teams:
         raise PermissionDenied("You can create functions only in a team where you are not read-only.")
@@ -229,6 +231,7 @@ def code_save(request: HttpRequest, function_id) -> HttpResponse:
 @login_required
 @require_POST
 def code_upload(request: HttpRequest, function_id) -> HttpResponse:
+    """New code from an uploaded .zip or .py (at most 50 MB)."""
     fn = get_function_for_user(request.user, function_id, write=True)
     form = UploadCodeForm(request.POST, request.FILES)
     if form.is_valid():
@@ -249,6 +252,7 @@ def code_upload(request: HttpRequest, function_id) -> HttpResponse:
 @login_required
 @require_POST
 def configure(request: HttpRequest, function_id) -> HttpResponse:
+    """Save the Configuration tab's settings, all of them or none."""
     fn = get_function_for_user(request.user, function_id, write=True)
     form = ConfigurationForm(request.POST)
     if form.is_valid():
@@ -284,6 +288,8 @@ def configure_async(request: HttpRequest, function_id) -> HttpResponse:
 @login_required
 @require_POST
 def delete(request: HttpRequest, function_id) -> HttpResponse:
+    """Delete the function; the message says what became of its pending
+    async events (functions.service.delete_function)."""
     fn = get_function_for_user(request.user, function_id, write=True)
     deleted = service.delete_function(fn)
     messages.success(request, deleted.summary())
