@@ -12,6 +12,7 @@ X-Amz-Log-Result; a function error is a 200 with X-Amz-Function-Error."""
 
 import base64
 import json
+import logging
 import re
 
 from django.db import IntegrityError
@@ -19,13 +20,15 @@ from django.http import HttpRequest, HttpResponse
 
 from awsapi import asgi, errors, sigv4
 from awsapi.guard import authenticate, parse_json, with_request_id
+from awsapi.params import validation_error
 from functions import lookup
 from functions.lambda_api import function_name
 from functions.models import ApiKey, Function
 from invocations import dispatch
 from invocations.done import Done
 
-PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
+log = logging.getLogger(__name__)
+PATH = re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/invocations/?")
 SYNC_PAYLOAD_MAX = 6 * 1024 * 1024  # Lambda: 6 MB sync payload
 ASYNC_PAYLOAD_MAX = 1024 * 1024  # Lambda: 1 MB async payload (Event)
 LOG_TAIL_BYTES = 4 * 1024
@@ -40,7 +43,7 @@ PARSE_INLINE_MAX = 64 * 1024
 def matches(scope) -> re.Match | None:
     if scope["type"] != "http" or scope["method"] != "POST":
         return None
-    return PATH.match(scope["path"])
+    return PATH.fullmatch(scope["path"])
 
 
 async def serve(scope, receive, send, match: re.Match) -> None:
@@ -54,12 +57,22 @@ async def serve(scope, receive, send, match: re.Match) -> None:
             response = await invoke(request, match["name"])
         except errors.AwsError as e:
             response = e.response()
+        except Exception:
+            # SDKs expect the API's JSON error shape, even for our own bugs.
+            log.exception("Invoke of %s failed", match["name"])
+            response = errors.service_error("Stratus failed to handle this request; see its log.").response()
     await asgi.send_django(send, with_request_id(response))
 
 
 async def invoke(request: HttpRequest, name: str) -> HttpResponse:
     key = sigv4_key(request) or await asgi.in_thread(authenticate, request)
     invocation_type = request.headers.get("X-Amz-Invocation-Type") or "RequestResponse"
+    log_type = request.headers.get("X-Amz-Log-Type") or "None"
+    if log_type not in ("None", "Tail"):
+        raise validation_error([
+            f"Value '{log_type}' at 'logType' failed to satisfy constraint: "
+            "Member must satisfy enum value set: [None, Tail]"
+        ])
     if invocation_type not in ("RequestResponse", "Event", "DryRun"):
         raise errors.invalid_parameter(
             f"InvocationType {invocation_type!r} is not one of RequestResponse, Event, DryRun."

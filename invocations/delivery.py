@@ -198,7 +198,9 @@ def destination_record(inv: Invocation) -> dict:
         "timestamp": _iso(inv.finished_at or timezone.now()),
         "requestContext": {
             "requestId": str(inv.request_id),
-            "functionArn": arns.function_arn(inv.function.team.account_id, inv.function.name, inv.function_version),
+            "functionArn": arns.function_arn(
+                inv.function.team.account_id, inv.function.name, inv.function_version
+            ),
             "condition": condition_of(inv),
             "approximateInvokeCount": inv.attempts,
         },

@@ -7,7 +7,7 @@ database write:
 
 | key | type | holds |
 |---|---|---|
-| `<instance>:idle:<node>:<revision>` | sorted set | idle environments of a function revision, scored by when they were last used |
+| `<instance>:idle:<node>:<revision>` | sorted set | idle environments of a revision, by last use |
 | `<instance>:busy:<node>` | hash | leased environment -> lease time (epoch seconds) |
 
 A lease pops the most recently used idle environment (ZPOPMAX, one Lua

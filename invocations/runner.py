@@ -216,7 +216,9 @@ def run_sync(raw: bytes, popped_at: float) -> str:
     return inv.status
 
 
-def _answer(inv: Invocation, request: SyncRequest, held: pool.Lease | None, logs_groups: list[str]) -> list[str]:
+def _answer(
+    inv: Invocation, request: SyncRequest, held: pool.Lease | None, logs_groups: list[str]
+) -> list[str]:
     """Wake the caller, queue the record, give the environment and the
     concurrency slot back, and ask who watches the finished row: one Redis
     round trip. If Redis stays unreachable the record goes straight to the

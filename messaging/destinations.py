@@ -8,7 +8,8 @@ from messaging.models import Queue, Topic
 
 def _choices(model, label: str):
     def choices(team, exclude) -> list[tuple[str, str]]:
-        return [(item.arn, f"{label} {item.name}") for item in model.objects.filter(team=team).order_by("name")]
+        items = model.objects.filter(team=team).order_by("name")
+        return [(item.arn, f"{label} {item.name}") for item in items]
 
     return choices
 

@@ -13,11 +13,12 @@ never retried. Answers, as HTTP APIs give them:
 | no route | 404 `{"message":"Not Found"}` |
 | API key missing / wrong | 401 `{"message":"Unauthorized"}` / 403 `{"message":"Forbidden"}` |
 | body over 6 MB (Lambda's sync payload) | 413 `{"message":"Request Entity Too Large"}` |
-| the function failed, timed out, ran out of memory or was throttled, or answered something API Gateway cannot map | 500 `{"message":"Internal Server Error"}` |
+| failed, timed out, out of memory, throttled (1) | 500 `{"message":"Internal Server Error"}` |
 | no answer within 30 s (HTTP APIs' integration timeout) | 503 `{"message":"Service Unavailable"}` |
 
-Answers carry only what the function set (plus Content-Type and the
-request id headers): none of the console's security headers."""
+(1) or answered something API Gateway cannot map. Answers carry only what
+the function set (plus Content-Type and the request id headers): none of
+the console's security headers."""
 
 import asyncio
 import json

@@ -434,7 +434,8 @@ def handle_invoke(
     request_id = req.get("requestId", "")
     context = LambdaContext(req)
     _current_request_id = request_id
-    conn.hold(encode({"type": "log", "line": f"START RequestId: {request_id} Version: {context.function_version}"}))
+    start = f"START RequestId: {request_id} Version: {context.function_version}"
+    conn.hold(encode({"type": "log", "line": start}))
     with _sink_lock:
         _sink = conn.log
     result_bytes = None

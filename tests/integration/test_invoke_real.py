@@ -86,7 +86,9 @@ def test_it_times_out_and_kills_the_environment(client, stack):
     assert resp["FunctionError"] == "Unhandled"
     assert "Task timed out after 1.00 seconds" in body["errorMessage"]
     # A sync call is recorded just after its answer.
-    rows = wait_for(lambda: stack.rows("Invocation.objects.filter(function__name='sleepy').values('status', 'logs')"))
+    rows = wait_for(lambda: stack.rows(
+        "Invocation.objects.filter(function__name='sleepy').values('status', 'logs')"
+    ))
     assert rows[0]["status"] == "timed_out"
     assert "going to sleep" in rows[0]["logs"]
     # The environment was killed, not returned to the pool.

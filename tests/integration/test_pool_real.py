@@ -56,11 +56,9 @@ def test_a_first_call_is_served_from_the_pool_and_functions_stay_apart(stack):
     assert seen["env"] is None
     # Both first calls were cold starts of specialised environments, each
     # serving its own function only.
-    rows = wait_for(lambda: stack.rows(
-        "Invocation.objects.filter(function__name__in=['writer', 'snooper'])"
-        ".values_list('function__name', 'cold_start')"
-    ) if len(stack.rows("Invocation.objects.filter(function__name__in=['writer', 'snooper']).values('pk')")) == 2
-        else None)
+    both = "Invocation.objects.filter(function__name__in=['writer', 'snooper'])"
+    wait_for(lambda: len(stack.rows(both + ".values('pk')")) == 2)
+    rows = stack.rows(both + ".values_list('function__name', 'cold_start')")
     assert sorted(map(tuple, rows)) == [("snooper", True), ("writer", True)]
     envs = stack.rows(
         "Environment.objects.filter(function__name__in=['writer', 'snooper'])"

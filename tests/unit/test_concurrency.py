@@ -92,7 +92,9 @@ def test_a_function_without_a_limit_never_touches_redis(make_function, monkeypat
 @pytest.fixture
 def requeued(monkeypatch):
     sent = []
-    monkeypatch.setattr(dispatch, "queue", lambda rid, priority="normal", countdown=None: sent.append((str(rid), countdown)))
+    monkeypatch.setattr(dispatch, "queue",
+        lambda rid, priority="normal", countdown=None: sent.append((str(rid), countdown))
+    )
     return sent
 
 

@@ -57,9 +57,13 @@ def records(client) -> list[dict]:
 # Async ------------------------------------------------------------------------
 
 
-def test_an_async_row_is_stored_then_queued_on_commit(make_function, monkeypatch, django_capture_on_commit_callbacks):
+def test_an_async_row_is_stored_then_queued_on_commit(
+    make_function, monkeypatch, django_capture_on_commit_callbacks
+):
     sent = []
-    monkeypatch.setattr(dispatch, "queue", lambda rid, priority="normal", countdown=None: sent.append(str(rid)))
+    monkeypatch.setattr(dispatch, "queue",
+        lambda rid, priority="normal", countdown=None: sent.append(str(rid))
+    )
     fn = make_function()
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         inv = dispatch.submit_async(fn, '{"a": 1}', source="api", priority="high")
@@ -83,7 +87,8 @@ def test_a_sync_call_is_pushed_on_its_priority_lane_without_a_row(real_redis, ma
 
     call = run(begin())
     [(request, watched)] = lane_items(real_redis, priority="high")
-    assert (request.request_id, request.event, request.source) == (call.request.request_id, '{"x": 1}', "http")
+    assert (request.request_id, request.event) == (call.request.request_id, '{"x": 1}')
+    assert request.source == "http"
     assert request.revision == str(fn.revision) and request.expires_at > time.time()
     assert watched == ["fn-" + str(fn.id)]  # only the watched group
     assert lane_items(real_redis) == [] and not Invocation.objects.exists()
@@ -123,7 +128,8 @@ def test_a_call_no_worker_takes_in_time_is_cancelled_for_good(real_redis, make_f
     assert done.status == "cancelled" and done.error["errorType"] == "Stratus.QueueTimeout"
     assert lane_items(real_redis) == []  # taken off the lane: no worker will run it
     [record] = records(real_redis)
-    assert (record["request_id"], record["status"], record["event"]) == (done.request_id, "cancelled", '{"late": true}')
+    assert (record["request_id"], record["status"]) == (done.request_id, "cancelled")
+    assert record["event"] == '{"late": true}'
 
 
 def test_a_call_whose_worker_died_fails_as_worker_lost(real_redis, make_function, settings, monkeypatch):

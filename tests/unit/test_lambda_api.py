@@ -55,7 +55,9 @@ def boto_lambda(django_client, akid: str, secret: str):
             # Invoke is served before Django, on the event loop: drive that door.
             url = parts.path + (f"?{parts.query}" if parts.query else "")
             answer = asgi_client.call(request.method, url, body, headers)
-            return AWSResponse(request.url, answer.status_code, HeadersDict(answer.header_list), _Raw(answer.content))
+            return AWSResponse(
+                request.url, answer.status_code, HeadersDict(answer.header_list), _Raw(answer.content)
+            )
         headers.pop("Content-Length", None)
         content_type = headers.pop("Content-Type", "")
         resp = django_client.generic(
@@ -343,7 +345,8 @@ def test_it_invokes_and_returns_the_result(lam, make_function, finish_with):
     assert resp["ExecutedVersion"] == "$LATEST"
     assert "FunctionError" not in resp
     assert finish_with["calls"] == [("hello", '{"n": 1}', "api")]
-    assert resp["ResponseMetadata"]["HTTPHeaders"]["x-amz-request-id"] == "00000000-0000-0000-0000-00000000abcd"
+    headers = resp["ResponseMetadata"]["HTTPHeaders"]
+    assert headers["x-amz-request-id"] == "00000000-0000-0000-0000-00000000abcd"
     # Served before Django: none of the console's security headers.
     assert "x-frame-options" not in resp["ResponseMetadata"]["HTTPHeaders"]
 
@@ -672,3 +675,25 @@ def test_unknown_paths_with_newlines_answer_in_the_api_shape(client, db, path):
     resp = client.delete(path)
     assert resp.status_code == 404
     assert resp["x-amzn-ErrorType"] == "UnknownOperationException"
+
+
+def test_it_rejects_an_unknown_log_type(lam, make_function, finish_with):
+    make_function("hello")
+    with pytest.raises(ClientError) as e:
+        lam.invoke(FunctionName="hello", LogType="Everything", Payload=b"{}")
+    assert (status_of(e), error_code(e)) == (400, "ValidationException")
+    assert finish_with["calls"] == []
+
+
+def test_an_unexpected_failure_of_the_invoke_door_answers_in_the_api_shape(
+    lam, make_function, monkeypatch
+):
+    make_function("hello")
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(dispatch, "invoke_sync", broken)
+    with pytest.raises(ClientError) as e:
+        lam.invoke(FunctionName="hello", Payload=b"{}")
+    assert (status_of(e), error_code(e)) == (500, "ServiceException")
