@@ -103,7 +103,22 @@ class Stack:
             *web_command(self.port),
         ])
         wait_for_port(self.port, web)
+        self.wait_for_workers()
         return self
+
+    def wait_for_workers(self, timeout: float = 120) -> None:
+        """Until a worker process beats (its lane threads then serve sync
+        calls): a call made sooner would wait in the lane, and on a busy
+        machine a worker can take long to start."""
+        import redis
+
+        client = redis.Redis(port=self.redis_port)
+        deadline = time.monotonic() + timeout
+        while not client.zcard(f"{self.instance}:nodes"):
+            if time.monotonic() > deadline:
+                log = self.log("worker")[-3000:]
+                raise RuntimeError(f"no worker of {self.instance} beat within {timeout} s:\n{log}")
+            time.sleep(0.1)
 
     def start_worker(self, concurrency: int = 4) -> None:
         self._spawn("worker", [
