@@ -148,7 +148,7 @@ class Stack:
         if check and done.returncode:
             # CalledProcessError alone would hide the traceback that says why.
             raise RuntimeError(
-                f"manage.py {args[0]} exited with {done.returncode}:\n{done.stderr[-3000:]}"
+                f"manage.py {args[0]} exited with {done.returncode}:\n...{done.stderr[-1200:]}"
             )
         return done
 
@@ -337,6 +337,13 @@ class Stack:
                     c.remove(force=True)
                 except Exception:
                     pass
+        keep = os.environ.get("STRATUS_TEST_KEEP_LOGS")
+        if keep:
+            # The logs outlive the stack, for a failure to be read afterwards.
+            target = Path(keep) / self.instance
+            target.mkdir(parents=True, exist_ok=True)
+            for log in self.data_dir.glob("*.log"):
+                shutil.copy(log, target / log.name)
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
     def stop_process(self, name: str) -> None:

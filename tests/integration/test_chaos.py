@@ -1,0 +1,477 @@
+"""Processes die; nothing a caller was promised is lost (issue 7, "Done
+means"). Real processes, real Docker, boto3 for the Lambda API. Each test
+kills one of the stack's own processes (kill -9 of its whole process group)
+and starts it again on the same port; a test that fails half-way leaves the
+stack whole for the next one (`revive_the_dead`).
+
+Run alone: `.venv/bin/pytest tests/integration/test_chaos.py` (or `-m chaos`)."""
+
+import json
+import threading
+import time
+import uuid
+from datetime import datetime
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.integration.helpers import create, settle, wait_for
+from tests.stack import Stack
+
+pytestmark = [pytest.mark.integration, pytest.mark.chaos]
+
+# The platform's give-up time for a sync call still waiting in the queue
+# (STRATUS_SYNC_QUEUE_WAIT, seconds): small here, so a test outlives it.
+SYNC_QUEUE_WAIT_S = 3
+# What the platform may add, past the queue wait and the function timeout,
+# before a sync caller whose call cannot finish gets its error.
+SYNC_GIVE_UP_SLACK_S = 10
+# Final statuses (invocations.models.FINISHED).
+FINAL = {"succeeded", "failed", "timed_out", "out_of_memory", "throttled", "expired", "cancelled"}
+
+# Prints a token from its event (so a run is found by its logs as well as
+# by its event), sleeps as asked, and succeeds.
+SLEEPER = '''
+import time
+
+def handler(event, context):
+    print("RUN", event.get("token", ""), context.aws_request_id)
+    time.sleep(event.get("sleep", 0))
+    return {"token": event.get("token"), "slept": event.get("sleep", 0)}
+'''
+
+
+@pytest.fixture(scope="module")
+def stack():
+    s = Stack(
+        STRATUS_RETRY_BACKOFF_SCALE="0.01",
+        STRATUS_SYNC_QUEUE_WAIT=str(SYNC_QUEUE_WAIT_S),
+    )
+    try:
+        s.start()
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture(scope="module")
+def client(stack):
+    return stack.lambda_client(max_pool_connections=32, read_timeout=60)
+
+
+@pytest.fixture(autouse=True)
+def revive_the_dead(stack):
+    """Whatever a test killed runs again afterwards, even when it failed."""
+    yield
+    for name, proc in list(stack.procs.items()):
+        if proc.poll() is not None:
+            stack.revive(name)
+
+
+# Helpers ---------------------------------------------------------------------
+
+
+def invoke_async(client, name: str, event: dict) -> str:
+    resp = client.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps(event).encode())
+    assert resp["StatusCode"] == 202
+    return resp["ResponseMetadata"]["RequestId"]
+
+
+def quoted(ids) -> str:
+    return "[" + ", ".join(f"'{i}'" for i in ids) + "]"
+
+
+def invocations(stack, ids, *fields: str) -> dict[str, dict]:
+    """Rows by request id."""
+    fields = fields or ("status", "attempts", "error")
+    rows = stack.rows(
+        f"Invocation.objects.filter(request_id__in={quoted(ids)})"
+        f".values('request_id', {quoted(fields)[1:-1]})"
+    )
+    return {str(r["request_id"]): r for r in rows}
+
+
+def attempts_of(stack, ids) -> dict[str, list[dict]]:
+    rows = stack.rows(
+        f"Attempt.objects.filter(invocation_id__in={quoted(ids)}).order_by('number')"
+        ".values('invocation_id', 'number', 'status', 'error', 'started_at')"
+    )
+    found: dict[str, list[dict]] = {}
+    for row in rows:
+        found.setdefault(str(row["invocation_id"]), []).append(row)
+    return found
+
+
+def dead_letters(stack, ids) -> list[str]:
+    return [str(i) for i in stack.rows(
+        f"DeadLetter.objects.filter(invocation_id__in={quoted(ids)}).values_list('invocation_id', flat=True)"
+    )]
+
+
+def runs_of(stack, tokens) -> dict[str, list[dict]]:
+    """Every record of a call, found by the token in its event or its logs.
+    (Sync calls are recorded after they answer, so look until they are.)"""
+    query = " | ".join(f"Q(event__contains='{t}') | Q(logs__contains='{t}')" for t in tokens)
+    rows = stack.rows(
+        f"Invocation.objects.filter({query})"
+        ".values('request_id', 'event', 'logs', 'status', 'started_at', 'finished_at', 'error', 'cold_start')"
+    )
+    found: dict[str, list[dict]] = {t: [] for t in tokens}
+    for row in rows:
+        for t in tokens:
+            if t in (row["event"] or "") or t in (row["logs"] or ""):
+                found[t].append(row)
+    return found
+
+
+def when(value: str | None) -> float | None:
+    return datetime.fromisoformat(value).timestamp() if value else None
+
+
+def error_type(row: dict) -> str:
+    return (row.get("error") or {}).get("errorType", "")
+
+
+class SyncCall(threading.Thread):
+    """One sync Invoke on its own thread: what the caller was told, and when."""
+
+    def __init__(self, client, name: str, event: dict):
+        super().__init__(daemon=True)
+        self.client, self.name, self.event = client, name, event
+        self.outcome = ""  # "ok", "error" (the platform said it failed) or "no answer"
+        self.detail = ""
+        self.started = self.ended = 0.0
+
+    def run(self) -> None:
+        self.started = time.time()
+        try:
+            resp = self.client.invoke(FunctionName=self.name, Payload=json.dumps(self.event).encode())
+            body = resp["Payload"].read()
+            self.outcome = "error" if resp.get("FunctionError") else "ok"
+            self.detail = body.decode(errors="replace")[:300]
+        except ClientError as e:
+            self.outcome, self.detail = "error", str(e)[:300]
+        except Exception as e:  # read timeout, connection reset
+            self.outcome, self.detail = "no answer", repr(e)[:300]
+        self.ended = time.time()
+
+    @property
+    def elapsed(self) -> float:
+        return self.ended - self.started
+
+
+# kill -9 of the worker ------------------------------------------------------
+
+
+@pytest.mark.timeout(150)
+def test_a_killed_worker_loses_no_async_event_and_its_running_ones_are_retried(stack, client):
+    create(client, "chaos-async", SLEEPER, Timeout=10)
+    ids = [invoke_async(client, "chaos-async", {"i": i, "sleep": 1}) for i in range(30)]
+    wait_for(lambda: len([
+        r for r in invocations(stack, ids).values() if r["status"] == "running"
+    ]) >= 4, timeout=60, interval=0.1)
+
+    stack.kill("worker")
+    killed_at = time.time()
+    # No worker runs now, so the rows still `running` are attempts that died with it.
+    running_at_kill = {i for i, r in invocations(stack, ids).items() if r["status"] == "running"}
+    time.sleep(1)
+    stack.revive("worker")
+
+    rows = settle(
+        lambda: invocations(stack, ids),
+        lambda rows: len(rows) == len(ids) and all(r["status"] in FINAL for r in rows.values()),
+        timeout=40,
+    )
+    missing = set(ids) - set(rows)
+    assert not missing, f"{len(missing)} accepted events have no row"
+    unfinished = {i: r["status"] for i, r in rows.items() if r["status"] not in FINAL}
+    assert not unfinished, (
+        f"{len(unfinished)} of {len(ids)} events never reached a final status "
+        f"({sorted(set(unfinished.values()))}; {len(running_at_kill & set(unfinished))} of them were "
+        f"running when the worker died)"
+    )
+    not_succeeded = {i: (r["status"], error_type(r)) for i, r in rows.items() if r["status"] != "succeeded"}
+    assert not not_succeeded, f"the handler succeeds, yet: {not_succeeded}"
+
+    attempts = attempts_of(stack, ids)
+    lost = {i: [a for a in attempts.get(i, []) if error_type(a) == "Runtime.WorkerLost"] for i in ids}
+    # The platform may have closed some lost attempts before the test looked.
+    in_flight = running_at_kill | {i for i, found in lost.items() if found}
+    assert in_flight, "no event was running when the worker was killed"
+    for request_id in in_flight:
+        assert len(lost[request_id]) == 1 and lost[request_id][0]["status"] == "failed", (
+            f"{request_id} was running when the worker died; its attempts: {attempts.get(request_id)}"
+        )
+        started = when(lost[request_id][0]["started_at"])
+        assert started is None or started < killed_at, lost[request_id]
+        assert rows[request_id]["attempts"] >= 2
+    assert dead_letters(stack, ids) == [], "dead-lettered although a retry remained"
+
+
+@pytest.mark.timeout(150)
+def test_sync_callers_of_a_killed_worker_get_an_error_and_their_calls_never_run_later(stack, client):
+    timeout_s = 5
+    bound = SYNC_QUEUE_WAIT_S + timeout_s + SYNC_GIVE_UP_SLACK_S
+    # A caller that hears nothing by then gives up itself ("no answer").
+    client = stack.lambda_client(max_pool_connections=32, read_timeout=bound + 5)
+    create(client, "chaos-sync", SLEEPER, Timeout=timeout_s)
+    # Four warm environments, one per worker process.
+    warm = [SyncCall(client, "chaos-sync", {"sleep": 0.5}) for _ in range(4)]
+    for call in warm:
+        call.start()
+    for call in warm:
+        call.join(60)
+    # Three times the worker's concurrency: four run, the rest wait in the queue.
+    calls = [SyncCall(client, "chaos-sync", {"token": uuid.uuid4().hex, "sleep": 3}) for _ in range(12)]
+    for call in calls:
+        call.start()
+    time.sleep(1.0)
+
+    stack.kill("worker")
+    # Down longer than the queue wait, so the waiting calls are given up on
+    # while no worker could take them.
+    time.sleep(SYNC_QUEUE_WAIT_S + 2)
+    stack.revive("worker")
+    probe = wait_for(lambda: _sync_ok(client, "chaos-sync"), timeout=60, interval=0.5)
+    assert probe
+
+    for call in calls:
+        call.join(bound + 30)
+    hung = [(round(c.elapsed, 1), c.outcome, c.detail) for c in calls
+            if c.is_alive() or c.outcome == "no answer" or c.elapsed > bound]
+    assert not hung, f"callers waited past {bound}s (queue wait + timeout + give-up): {hung}"
+    told_failed = [c for c in calls if c.outcome == "error"]
+    assert told_failed, "no caller was told its call failed, yet the worker died under four of them"
+
+    tokens = [c.event["token"] for c in calls]
+    # Records may be written after the answers: give them a moment.
+    runs = settle(
+        lambda: runs_of(stack, tokens),
+        lambda runs: all(rs and all(r["status"] in FINAL for r in rs) for rs in runs.values()),
+        timeout=20,
+    )
+    late = []
+    for call in told_failed:
+        for run in runs[call.event["token"]]:
+            started = when(run["started_at"])
+            if started is not None and started > call.ended:
+                late.append((call.event["token"], run["status"], run["started_at"], call.ended))
+    assert not late, f"calls whose caller was told they failed ran afterwards: {late}"
+    # Every call is on the record, once, in a final status: the ones the
+    # worker died under as failed, the ones given up on in the queue as cancelled.
+    records = {t: [r["status"] for r in rs] for t, rs in runs.items()}
+    assert all(len(s) == 1 and s[0] in FINAL for s in records.values()), records
+    for call in calls:
+        (status,) = records[call.event["token"]]
+        assert (status == "succeeded") == (call.outcome == "ok"), (call.outcome, status, call.detail)
+
+
+def _sync_ok(client, name: str) -> bool:
+    call = SyncCall(client, name, {"sleep": 0})
+    call.run()
+    return call.outcome == "ok"
+
+
+# kill -9 of Redis -------------------------------------------------------------
+
+REDIS_DOWN_S = 8
+# While Redis is down, each process's log may grow this much at most, and
+# hold fewer tracebacks than one per two seconds.
+LOG_GROWTH_MAX = 32 * 1024
+TRACEBACKS_MAX = REDIS_DOWN_S // 2
+
+
+@pytest.mark.timeout(180)
+def test_a_redis_restart_fails_no_async_event_and_every_process_recovers_on_its_own(stack, client):
+    timeout_s = 5
+    create(client, "chaos-redis", SLEEPER, Timeout=timeout_s)
+    survivors = ["web", "worker", "beat"]
+    pids = {name: stack.procs[name].pid for name in survivors}
+    ids = [invoke_async(client, "chaos-redis", {"i": i, "sleep": 1}) for i in range(20)]
+    sync_calls: list[SyncCall] = []
+    stop_calling = threading.Event()
+
+    def call_sync_meanwhile():
+        while not stop_calling.is_set():
+            call = SyncCall(client, "chaos-redis", {"token": uuid.uuid4().hex, "sleep": 0.2})
+            sync_calls.append(call)
+            call.run()
+            time.sleep(0.2)
+
+    caller = threading.Thread(target=call_sync_meanwhile, daemon=True)
+    caller.start()
+    wait_for(lambda: any(r["status"] == "running" for r in invocations(stack, ids).values()),
+             timeout=60, interval=0.1)
+
+    sizes = {name: stack.log_size(name) for name in survivors}
+    stack.kill("redis")
+    down_at = time.monotonic()
+    accepted_while_down = []
+    for i in range(3):
+        try:
+            accepted_while_down.append(invoke_async(client, "chaos-redis", {"late": i, "sleep": 0}))
+        except Exception:
+            pass  # refusing is allowed; losing an accepted event is not
+    time.sleep(max(0.0, REDIS_DOWN_S - (time.monotonic() - down_at)))
+    noise = {name: stack.log_since(name, sizes[name]) for name in survivors}
+    stack.revive("redis")
+
+    # Nobody restarts the others: they find Redis again by themselves.
+    wait_for(lambda: _sync_ok(client, "chaos-redis"), timeout=60, interval=1)
+    after = invoke_async(client, "chaos-redis", {"after": True, "sleep": 0})
+    stop_calling.set()
+    caller.join(60)
+
+    everything = [*ids, *accepted_while_down, after]
+    rows = settle(
+        lambda: invocations(stack, everything),
+        lambda rows: len(rows) == len(everything) and all(r["status"] in FINAL for r in rows.values()),
+        timeout=30,
+    )
+    outcomes = {i: (rows[i]["status"], error_type(rows[i])) if i in rows else ("no row", "")
+                for i in everything}
+    bad = {i: o for i, o in outcomes.items() if o[0] != "succeeded"}
+    assert not bad, f"{len(bad)} of {len(everything)} async events did not succeed: {bad}"
+    for name in survivors:
+        assert stack.procs[name].pid == pids[name] and stack.procs[name].poll() is None, (
+            f"{name} died or was restarted"
+        )
+    for name, text in noise.items():
+        tracebacks = text.count("Traceback (most recent call last)")
+        assert len(text.encode()) <= LOG_GROWTH_MAX and tracebacks <= TRACEBACKS_MAX, (
+            f"{name} logged {len(text.encode())} bytes with {tracebacks} tracebacks in "
+            f"{REDIS_DOWN_S}s without Redis:\n{text[:1500]}"
+        )
+    bound = SYNC_QUEUE_WAIT_S + timeout_s + SYNC_GIVE_UP_SLACK_S
+    hung = [(round(c.elapsed, 1), c.detail) for c in sync_calls if c.ended and (
+        c.outcome == "no answer" or c.elapsed > bound)]
+    assert not hung, f"sync callers without an answer within {bound}s while Redis restarted: {hung}"
+
+
+# daphne restart -----------------------------------------------------------------
+
+
+@pytest.mark.timeout(120)
+def test_a_web_restart_loses_no_accepted_event(stack, client):
+    create(client, "chaos-web", SLEEPER, Timeout=10)
+    accepted = [invoke_async(client, "chaos-web", {"i": i, "sleep": 0.5}) for i in range(12)]
+    during: list[str] = []
+    stop_sending = threading.Event()
+
+    def send_meanwhile():
+        i = 0
+        while not stop_sending.is_set():
+            i += 1
+            try:
+                during.append(invoke_async(client, "chaos-web", {"during": i, "sleep": 0}))
+            except Exception:
+                time.sleep(0.1)  # refused or cut off: not accepted, so not owed
+
+    sender = threading.Thread(target=send_meanwhile, daemon=True)
+    sender.start()
+    time.sleep(0.5)
+    stack.restart("web")
+    wait_for(lambda: _get_ok(client, "chaos-web"), timeout=30, interval=0.5)
+    time.sleep(0.5)
+    stop_sending.set()
+    sender.join(30)
+    assert _sync_ok(client, "chaos-web"), "the web does not serve Invoke after its restart"
+
+    everything = accepted + during
+    rows = settle(
+        lambda: invocations(stack, everything),
+        lambda rows: len(rows) == len(everything) and all(r["status"] in FINAL for r in rows.values()),
+        timeout=60,
+    )
+    outcomes = {i: rows[i]["status"] if i in rows else "no row" for i in everything}
+    bad = {i: s for i, s in outcomes.items() if s != "succeeded"}
+    assert not bad, f"{len(bad)} of {len(everything)} accepted events did not run: {bad}"
+
+
+def _get_ok(client, name: str) -> bool:
+    try:
+        return client.get_function(FunctionName=name)["Configuration"]["FunctionName"] == name
+    except Exception:
+        return False
+
+
+# A dead pooled environment ------------------------------------------------------
+
+
+@pytest.mark.timeout(120)
+def test_calls_after_their_warm_environments_died_start_cold_and_succeed(stack, client):
+    create(client, "chaos-pool", SLEEPER, Timeout=10)
+    warm = [SyncCall(client, "chaos-pool", {"sleep": 0.5}) for _ in range(3)]
+    for call in warm:
+        call.start()
+    for call in warm:
+        call.join(60)
+    assert all(c.outcome == "ok" for c in warm), [c.detail for c in warm]
+
+    # Every container of the stack, the warm ones among them, dies.
+    victims = stack.containers()
+    assert victims
+    for container in victims:
+        container.remove(force=True)
+
+    after = []
+    for _ in range(3):
+        call = SyncCall(client, "chaos-pool", {"token": uuid.uuid4().hex, "sleep": 0})
+        call.run()
+        after.append(call)
+    assert [c.outcome for c in after] == ["ok"] * 3, [c.detail for c in after]
+    request_id = invoke_async(client, "chaos-pool", {"token": uuid.uuid4().hex, "sleep": 0})
+
+    tokens = [c.event["token"] for c in after]
+    runs = settle(lambda: runs_of(stack, tokens), lambda runs: all(runs.values()), timeout=20)
+    first = runs[tokens[0]]
+    assert [r["cold_start"] for r in first] == [True], (
+        f"the first call after the environments died did not start a new one: {first}"
+    )
+    row = settle(
+        lambda: invocations(stack, [request_id]).get(request_id),
+        lambda row: row and row["status"] in FINAL,
+        timeout=30,
+    )
+    # Async would hide a failed attempt behind a retry: there must be none.
+    assert (row["status"], row["attempts"], error_type(row)) == ("succeeded", 1, "")
+
+
+# DeleteFunction with pending events -----------------------------------------------
+
+
+@pytest.mark.timeout(120)
+def test_deleting_a_function_accounts_for_its_pending_events(stack, client):
+    create(client, "chaos-doomed", SLEEPER, Timeout=10)
+    client.put_function_concurrency(FunctionName="chaos-doomed", ReservedConcurrentExecutions=1)
+    ids = [invoke_async(client, "chaos-doomed", {"i": i, "sleep": 1}) for i in range(8)]
+    wait_for(lambda: any(r["status"] == "running" for r in invocations(stack, ids).values()),
+             timeout=60, interval=0.1)
+
+    client.delete_function(FunctionName="chaos-doomed")
+    with pytest.raises(ClientError) as e:
+        client.get_function(FunctionName="chaos-doomed")
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+    accounts = settle(lambda: account_for(stack, ids), lambda a: all(a.values()), timeout=15)
+    vanished = [i for i, how in accounts.items() if not how]
+    assert not vanished, (
+        f"{len(vanished)} of {len(ids)} accepted events neither finished nor were dead-lettered: "
+        f"{ {i: accounts[i] for i in ids} }"
+    )
+
+
+def account_for(stack, ids) -> dict[str, str]:
+    """How each accepted event ended: its final status, "dead letter", or ""
+    when it left no trace (or is still pending). Adapt here when the record
+    of a cancelled event changes."""
+    rows = invocations(stack, ids, "status")
+    dead = set(dead_letters(stack, ids))
+    accounts = {}
+    for request_id in ids:
+        status = rows.get(request_id, {}).get("status")
+        accounts[request_id] = (
+            "dead letter" if request_id in dead else status if status in FINAL else ""
+        )
+    return accounts
