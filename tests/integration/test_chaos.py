@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import pytest
 from botocore.exceptions import ClientError
 
+from invocations.dispatch import DONE_MARGIN_S, START_BOUND_S
 from tests.integration.helpers import create, settle, wait_for
 from tests.stack import Stack
 
@@ -23,9 +24,12 @@ pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 # The platform's give-up time for a sync call still waiting in the queue
 # (STRATUS_SYNC_QUEUE_WAIT, seconds): small here, so a test outlives it.
 SYNC_QUEUE_WAIT_S = 3
-# What the platform may add, past the queue wait and the function timeout,
-# before a sync caller whose call cannot finish gets its error.
-SYNC_GIVE_UP_SLACK_S = 10
+# The platform's own give-up time, past the queue wait and the function
+# timeout, for a sync call a worker took but never answered (its worker
+# died): a caller waits no longer than that for its error.
+SYNC_GIVE_UP_S = START_BOUND_S + DONE_MARGIN_S
+# The answer's own way back (HTTP, the event loop) on a busy machine.
+ANSWER_SLACK_S = 2
 # How late past the queue wait a sync call may still start (the give-up
 # racing a worker's pop).
 QUEUE_WAIT_SLACK_S = 2
@@ -49,6 +53,9 @@ def stack():
     s = Stack(
         STRATUS_RETRY_BACKOFF_SCALE="0.01",
         STRATUS_SYNC_QUEUE_WAIT=str(SYNC_QUEUE_WAIT_S),
+        # A killed worker is found out within seconds, not the default 20.
+        STRATUS_HEARTBEAT="1",
+        STRATUS_WORKER_LOST_AFTER="4",
     )
     try:
         s.start()
@@ -237,7 +244,7 @@ def test_a_killed_worker_loses_no_async_event_and_its_running_ones_are_retried(s
 @pytest.mark.timeout(150)
 def test_sync_callers_of_a_killed_worker_get_an_error_and_their_calls_never_run_later(stack, client):
     timeout_s = 5
-    bound = SYNC_QUEUE_WAIT_S + timeout_s + SYNC_GIVE_UP_SLACK_S
+    bound = SYNC_QUEUE_WAIT_S + timeout_s + SYNC_GIVE_UP_S + ANSWER_SLACK_S
     # A caller that hears nothing by then gives up itself ("no answer").
     client = stack.lambda_client(max_pool_connections=32, read_timeout=bound + 5)
     create(client, "chaos-sync", SLEEPER, Timeout=timeout_s)
@@ -340,7 +347,7 @@ TRACEBACKS_MAX = REDIS_DOWN_S // 2
 @pytest.mark.timeout(180)
 def test_a_redis_restart_fails_no_async_event_and_every_process_recovers_on_its_own(stack, client):
     timeout_s = 5
-    bound = SYNC_QUEUE_WAIT_S + timeout_s + SYNC_GIVE_UP_SLACK_S
+    bound = SYNC_QUEUE_WAIT_S + timeout_s + SYNC_GIVE_UP_S + ANSWER_SLACK_S
     client = stack.lambda_client(max_pool_connections=32, read_timeout=bound + 5)
     create(client, "chaos-redis", SLEEPER, Timeout=timeout_s)
     survivors = ["web", "worker", "beat"]
