@@ -116,6 +116,16 @@ def test_calls_are_served_on_both_nodes_and_no_worker_touches_the_others_contain
         timeout=60,
     )
     assert sorted(r["status"] for r in rows) == ["succeeded"] * len(request_ids)
+    # Every call's record (sync ones are written after they answer) names
+    # the node that ran it, and both nodes ran some.
+    records = settle(
+        lambda: stack.rows(f"Invocation.objects.filter(function__name__in={names}).values('node', 'status')"),
+        lambda rows: len(rows) == 72 and all(r["status"] in FINAL for r in rows),
+        timeout=30,
+    )
+    assert len(records) == 72
+    ran_on = {r["node"] for r in records}
+    assert ran_on == set(NODES), f"calls ran on {ran_on}"
 
     containers = {node: stack.containers(node) for node in NODES}
     for node, found in containers.items():
