@@ -431,7 +431,7 @@ def logged_tracebacks(text: str) -> int:
     )
 
 
-# daphne restart -----------------------------------------------------------------
+# Web server restart ------------------------------------------------------------
 
 
 @pytest.mark.timeout(120)
