@@ -93,11 +93,12 @@ def kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL, timeout: float
 
 
 class Stack:
-    def __init__(self, *, redis_appendonly: bool = False, **extra_env: str):
-        """`redis_appendonly`: run Redis with an append-only file, so a
-        restarted Redis keeps its lists and streams. Off by default, as
-        bin/setup runs it (`--save ""`): a Redis restart then loses
-        everything it held, the worst case the platform must survive."""
+    def __init__(self, *, redis_appendonly: bool = True, **extra_env: str):
+        """`redis_appendonly`: Redis with an append-only file, as bin/setup
+        runs it, so a Redis restarted after kill -9 keeps what it had
+        acknowledged (unwritten sync records, queued tasks, the pool's
+        state). False: a restarted Redis comes back empty (no persistence,
+        or a Redis that lost its data), the worst case for the platform."""
         self.instance = "t" + uuid.uuid4().hex[:10]
         self.data_dir = Path(tempfile.mkdtemp(prefix=f"stratus-{self.instance}-"))
         self.redis_port = free_port()
@@ -156,6 +157,11 @@ class Stack:
         return self.manage("shell", "-c", code).stdout
 
     def start(self) -> "Stack":
+        # As `bin/setup test` does: a test run alone must not meet a runtime
+        # image older than the bootstrap it tests.
+        from runtimes.build import build
+
+        build("python3.11")
         self.start_redis()
         self.manage("migrate", "--noinput", "-v", "0")
         self.manage("createadmin")
