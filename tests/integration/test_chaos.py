@@ -565,37 +565,73 @@ def test_calls_after_their_warm_environments_died_start_cold_and_succeed(stack, 
 # DeleteFunction with pending events -----------------------------------------------
 
 
+# Receives Lambda's invocation records (destinations) and keeps them in its
+# rows' events.
+OUTCOMES = "def handler(event, context):\n    return {}\n"
+
+
 @pytest.mark.timeout(120)
 def test_deleting_a_function_accounts_for_its_pending_events(stack, client):
     create(client, "chaos-doomed", SLEEPER, Timeout=10)
+    create(client, "chaos-outcomes", OUTCOMES, Timeout=10)
+    outcomes_arn = client.get_function_configuration(FunctionName="chaos-outcomes")["FunctionArn"]
+    client.put_function_event_invoke_config(FunctionName="chaos-doomed", DestinationConfig={
+        "OnSuccess": {"Destination": outcomes_arn}, "OnFailure": {"Destination": outcomes_arn},
+    })
+    # One at a time: the first runs (long enough for the delete to come
+    # first), the others wait for its slot.
     client.put_function_concurrency(FunctionName="chaos-doomed", ReservedConcurrentExecutions=1)
-    ids = [invoke_async(client, "chaos-doomed", {"i": i, "sleep": 1}) for i in range(8)]
-    wait_for(lambda: any(r["status"] == "running" for r in invocations(stack, ids).values()),
+    running = invoke_async(client, "chaos-doomed", {"sleep": 6})
+    wait_for(lambda: invocations(stack, [running]).get(running, {}).get("status") == "running",
              timeout=60, interval=0.1)
+    pending = [invoke_async(client, "chaos-doomed", {"i": i, "sleep": 0}) for i in range(7)]
 
     client.delete_function(FunctionName="chaos-doomed")
     with pytest.raises(ClientError) as e:
         client.get_function(FunctionName="chaos-doomed")
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
 
-    accounts = settle(lambda: account_for(stack, ids), lambda a: all(a.values()), timeout=15)
-    vanished = [i for i, how in accounts.items() if not how]
-    assert not vanished, (
-        f"{len(vanished)} of {len(ids)} accepted events neither finished nor were dead-lettered: "
-        f"{ {i: accounts[i] for i in ids} }"
-    )
+    everything = [running, *pending]
+    accounts = settle(lambda: account_for(stack, everything), lambda a: all(a.values()), timeout=20)
+    problems = []
+    lost = {i: accounts[i] for i in pending if not accounts[i]}
+    if lost:
+        problems.append(
+            f"{len(lost)} of {len(pending)} events pending at the delete left no trace "
+            f"(no final row, dead letter or destination record): {accounts}"
+        )
+    ran_into_nothing = [running] if not accounts[running] else []
+    if ran_into_nothing:
+        problems.append(
+            f"the event running at the delete finished without a trace (no final row, dead letter "
+            f"or on-success record): {running}"
+        )
+    cancelled_then_ran = [i for i in pending if accounts[i].startswith("destination: Success")]
+    if cancelled_then_ran:
+        problems.append(f"events pending at the delete ran afterwards: {cancelled_then_ran}")
+    assert not problems, "\n".join(problems)
 
 
 def account_for(stack, ids) -> dict[str, str]:
-    """How each accepted event ended: its final status, "dead letter", or ""
+    """How each accepted event ended: a final row's status, "dead letter", a
+    destination's invocation record ("destination: <condition>"), or ""
     when it left no trace (or is still pending). Adapt here when the record
-    of a cancelled event changes."""
+    of an event cancelled by its function's deletion changes."""
     rows = invocations(stack, ids, "status")
     dead = set(dead_letters(stack, ids))
+    delivered = {}
+    for event in stack.rows(
+        "Invocation.objects.filter(function__name='chaos-outcomes').values_list('event', flat=True)"
+    ):
+        context = json.loads(event).get("requestContext", {})
+        delivered[context.get("requestId")] = context.get("condition")
     accounts = {}
     for request_id in ids:
         status = rows.get(request_id, {}).get("status")
         accounts[request_id] = (
-            "dead letter" if request_id in dead else status if status in FINAL else ""
+            "dead letter" if request_id in dead
+            else status if status in FINAL
+            else f"destination: {delivered[request_id]}" if request_id in delivered
+            else ""
         )
     return accounts
