@@ -55,3 +55,27 @@ def stack():
         yield s
     finally:
         s.stop()
+
+
+@pytest.fixture(scope="session")
+def second_engine():
+    """A second Docker engine holding the runtime image, for a second node.
+    It starts in the background: a module can start its stack meanwhile and
+    call `second_engine.ready()` when it needs the engine."""
+    from runtimes.build import runtime_image
+    from tests.engines import DockerEngine
+
+    engine = DockerEngine("node-b").start(images=[runtime_image("python3.11")])
+    try:
+        yield engine
+    finally:
+        engine.stop()
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "chaos: kills and restarts the stack's processes (tests/integration/test_chaos.py)"
+    )
+    config.addinivalue_line(
+        "markers", "nodes: two Docker engines, one worker each (tests/integration/test_nodes.py)"
+    )

@@ -58,3 +58,14 @@ def login(stack, username: str = "admin", password: str = "admin-pass-123") -> r
     )
     assert resp.status_code == 302, resp.text[:500]
     return session
+
+
+def settle(fetch, done, timeout: float = 60, interval: float = 0.5):
+    """Call `fetch` until `done(value)` or `timeout`, and return the last
+    value either way, so the test's asserts can say what was wrong."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fetch()
+        if done(value) or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
