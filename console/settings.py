@@ -223,6 +223,7 @@ STRATUS_API_THREADS = envint("STRATUS_API_THREADS", 32)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"beat_outage": {"()": "console.logfilters.BeatOutageFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": envstr("STRATUS_LOG_LEVEL", "INFO")},
     "loggers": {
@@ -230,6 +231,6 @@ LOGGING = {
         # A line per task would be several a second (schedules, queue poller).
         "celery.app.trace": {"level": "WARNING"},
         "celery.worker.strategy": {"level": "WARNING"},
-        "celery.beat": {"level": "WARNING"},
+        "celery.beat": {"level": "WARNING", "filters": ["beat_outage"]},
     },
 }

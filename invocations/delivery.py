@@ -258,6 +258,21 @@ def after_finish(inv: Invocation) -> None:
         )
 
 
+def deliver_after_delete(inv: Invocation, config: EventInvokeConfig) -> None:
+    """An event that was running when its function was deleted: its row
+    went with the function, so its outcome can only reach the destination
+    configured when it started (`config`, read then)."""
+    if not _delivers(inv):
+        return
+    target = config.on_success if inv.status == "succeeded" else config.on_failure
+    if target:
+        destinations.send(
+            inv.function.team, target, destination_record(inv),
+            source_request_id=inv.request_id, priority=inv.priority,
+        )
+    log.info("%s finished %s after its function was deleted", inv.request_id, inv.status)
+
+
 def redrive(dead: DeadLetter) -> Invocation | None:
     """Submit the event again as a new async invocation, once. None when the
     dead letter was redriven already (a double click, two tabs)."""

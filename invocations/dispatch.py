@@ -36,7 +36,7 @@ import redis.asyncio
 from asgiref.sync import async_to_sync, sync_to_async
 from celery import current_app
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from functions.models import Function
@@ -114,24 +114,28 @@ def retry(inv: Invocation, logs: str, wait_s: float, *, status: str, error: dict
         f"[Stratus] attempt {inv.attempts} ended {status}"
         f"{': ' + error.get('errorType', '') if error else ''}; retrying in {wait_s:.2f} s\n"
     )
-    with transaction.atomic():
-        Attempt.objects.get_or_create(
-            invocation=inv, number=inv.attempts, defaults=dict(
-                status=status, error=error, started_at=inv.started_at, finished_at=now,
-                duration_ms=round(duration_ms, 2),
-            ),
-        )
-        changed = Invocation.objects.filter(
-            request_id=inv.request_id, status="running", attempts=inv.attempts
-        ).update(
-            status="queued", queued_at=now + timedelta(seconds=wait_s), error=error,
-            logs=cap_logs(inv.logs + logs + note), claimed_by="",
-        )
-        if changed != 1:
-            transaction.set_rollback(True)
-            return False
-        request_id, priority = inv.request_id, inv.priority
-        transaction.on_commit(lambda: queue(request_id, priority, countdown=wait_s))
+    try:
+        with transaction.atomic():
+            changed = Invocation.objects.filter(
+                request_id=inv.request_id, status="running", attempts=inv.attempts
+            ).update(
+                status="queued", queued_at=now + timedelta(seconds=wait_s), error=error,
+                logs=cap_logs(inv.logs + logs + note), claimed_by="",
+            )
+            if changed != 1:
+                # Closed by the reconciler, or deleted with its function.
+                transaction.set_rollback(True)
+                return False
+            Attempt.objects.get_or_create(
+                invocation=inv, number=inv.attempts, defaults=dict(
+                    status=status, error=error, started_at=inv.started_at, finished_at=now,
+                    duration_ms=round(duration_ms, 2),
+                ),
+            )
+            request_id, priority = inv.request_id, inv.priority
+            transaction.on_commit(lambda: queue(request_id, priority, countdown=wait_s))
+    except IntegrityError:
+        return False  # the function was deleted meanwhile
     inv.status = "queued"
     return True
 

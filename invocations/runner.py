@@ -284,6 +284,9 @@ def run_async(request_id: str) -> str:
     if not inv.claim(nodes.worker_id(), nodes.node()):
         admission.abandon()
         return "already-claimed"
+    # Read before running: the function may be deleted meanwhile, and its
+    # destinations with it.
+    config = delivery.config_for(fn)
     logs = LogStream(inv, None)
     if logs.groups:
         live.send(logs.groups, fragments.started(inv))
@@ -294,9 +297,19 @@ def run_async(request_id: str) -> str:
             if outcome.lease is not None:
                 pool.release(outcome.lease)
             return "retrying"
-        inv.finish(logs=logs.text(), **outcome.fields)
+        finished = inv.finish(logs=logs.text(), **outcome.fields)
     finally:
         concurrency.release_for(fn, inv.request_id)
+    if not finished:
+        if outcome.lease is not None:
+            pool.release(outcome.lease)
+        if not Function.objects.filter(pk=fn.pk).exists():
+            # Deleted while it ran: its row went with it.
+            delivery.deliver_after_delete(inv, config)
+            _publish(Done.of(inv))
+            return inv.status
+        # Another attempt owns the row now (this worker was thought lost).
+        return "superseded"
     _announce_final(inv, outcome.lease)
     return inv.status
 

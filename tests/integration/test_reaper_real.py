@@ -16,7 +16,7 @@ def test_it_reaps_idle_environments_and_starts_cold_again(stack):
     container_id = env_rows[0]["container_id"]
     assert container_id in {c.id for c in stack.containers()}
 
-    stack.shell("from invocations import pool\npool.reap(keep_alive_s=0)")
+    reap_now(stack)
 
     assert stack.rows("Environment.objects.filter(function__name='napper').values('id')") == []
     assert container_id not in {c.id for c in stack.containers()}
@@ -39,8 +39,18 @@ def test_it_does_not_reap_a_busy_environment(stack):
     wait_for(lambda: stack.rows(
         "Invocation.objects.filter(function__name='busy-bee', status='running').values('request_id')"
     ), interval=0.05)
-    stack.shell("from invocations import pool\npool.reap(keep_alive_s=0)")
+    reap_now(stack)
     rows = wait_for(lambda: stack.rows(
         "Invocation.objects.filter(function__name='busy-bee', status='succeeded').values('status')"
     ))
     assert rows == [{"status": "succeeded"}]
+
+
+def reap_now(stack) -> None:
+    """The worker's node's reaper, at once, with no keep-alive."""
+    from tests.stack import DEFAULT_NODE
+
+    stack.shell(
+        "from django.conf import settings\nfrom invocations import pool\n"
+        f"settings.STRATUS_NODE = {DEFAULT_NODE!r}\npool.reap(keep_alive_s=0)"
+    )
