@@ -40,7 +40,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from functions.models import Function
-from invocations import concurrency, done, fastsql, recorder
+from invocations import concurrency, done, fastsql, live, recorder
 from invocations.done import Done
 from invocations.models import FINISHED, Attempt, Invocation, cap_logs
 from invocations.sync_request import SyncRequest
@@ -58,6 +58,9 @@ DONE_MARGIN_S = 5.0
 # While waiting, how often a caller looks for its record after the done
 # listener reconnected (a message may have been lost meanwhile).
 RECHECK_S = 5.0
+# How long a hand-over rides out an unreachable Redis before the caller is
+# told the platform failed.
+HANDOVER_RETRY_S = 5.0
 
 
 # Async -----------------------------------------------------------------------
@@ -236,7 +239,7 @@ class SyncCall:
                 request.slot = True
             call.listener = done.listener()
             call.future = await call.listener.expect(request.request_id)
-            await call._push(client)
+            await _riding_out_a_blip(lambda: call._push(client))
         except redis.RedisError as e:
             log.warning("sync call %s not handed over: %s", request.request_id, e)
             call._forget()
@@ -248,8 +251,6 @@ class SyncCall:
         return call
 
     async def _push(self, client) -> None:
-        from invocations import live
-
         pairs = []
         if live.on_redis():
             for group in live.invocation_groups(self.request.request_id, self.request.function_id):
@@ -280,7 +281,7 @@ class SyncCall:
                         f"No worker took the call within {settings.STRATUS_SYNC_QUEUE_WAIT:g} s; "
                         "it was cancelled and will not run. Are the workers running or all busy?"
                     ),
-                }, retryable=True)
+                })
             answer = await self._wait_for(START_BOUND_S + self.fn.timeout_s + DONE_MARGIN_S)
             if answer is not None:
                 return answer
@@ -312,7 +313,7 @@ class SyncCall:
         if self.listener is not None:
             self.listener.forget(self.request.request_id)
 
-    async def _refuse(self, status: str, error: dict, retryable: bool = False) -> Done:
+    async def _refuse(self, status: str, error: dict) -> Done:
         """Answer without a run, and put that on the record."""
         if self.request.slot:
             try:
@@ -326,6 +327,21 @@ class SyncCall:
         except redis.RedisError:
             await sync_to_async(recorder.store_now)(inv)
         return Done(request_id=self.request.request_id, status=status, error=error)
+
+
+async def _riding_out_a_blip(call, give_up_s: float = HANDOVER_RETRY_S):
+    """await call(), tried again while Redis is unreachable (a restart
+    takes a moment), for at most `give_up_s`; then its RedisError."""
+    deadline = time.monotonic() + give_up_s
+    wait = 0.05
+    while True:
+        try:
+            return await call()
+        except redis.ConnectionError:
+            if time.monotonic() + wait > deadline:
+                raise
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, 1.0)
 
 
 def record_of(fn: Function, request: SyncRequest) -> Invocation:

@@ -167,15 +167,14 @@ def test_the_slot_of_a_cancelled_call_is_given_back(real_redis, make_function, s
     assert concurrency.holders(fn.id) == 0
 
 
-def test_an_unreachable_redis_fails_the_call_at_once(make_function, settings, monkeypatch):
+def test_a_redis_that_stays_unreachable_fails_the_call(make_function, settings, monkeypatch):
     monkeypatch.setattr(dispatch.SyncCall, "begin", REAL_BEGIN)
+    monkeypatch.setattr(dispatch, "HANDOVER_RETRY_S", 0.3)
     settings.REDIS_URL = "redis://127.0.0.1:1/0"
     dispatch._async_clients.clear()
     fn = make_function()
-    started = time.monotonic()
     done = run(dispatch.invoke_sync(fn, "{}", source="api"))
     assert done.status == "failed" and done.error["errorType"] == "ServiceUnavailable"
-    assert time.monotonic() - started < 10
     # Redis could not take the record either: it went straight to the database.
     assert Invocation.objects.get(request_id=done.request_id).status == "failed"
 
