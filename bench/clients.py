@@ -165,17 +165,23 @@ def throughput(
     seconds: float,
     warmup_seconds: float,
     say: Callable[[str], None] = print,
+    around: tuple[Callable[[], object], Callable[[], object]] | None = None,
 ) -> dict:
     """`threads` clients (each its own connection) calling in a loop for
     `seconds`, after `warmup_seconds` of untimed load with the same clients
     (every client finishes at least one call there, so cold starts are not
-    counted). Returns requests/s, p50 and p99 of the calls, and errors."""
+    counted). Returns requests/s, p50 and p99 of the calls, and errors.
+    `around`: (before, after), called just around the measured window."""
     clients = [make_client(i) for i in range(threads)]
     if warmup_seconds > 0:
         _, errors, _, first = _load(clients, warmup_seconds)
         if errors:
             say(f"  warm-up: {errors} calls failed, first: {first!r}")
+    if around:
+        around[0]()
     flat, errors, elapsed, first = _load(clients, seconds)
+    if around:
+        around[1]()
     if errors:
         say(f"  {errors} calls failed, first: {first!r}")
     for client in clients:
