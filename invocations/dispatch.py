@@ -91,7 +91,7 @@ def queue(request_id, priority: str = "normal", countdown: float | None = None) 
             (str(request_id),), priority=CELERY_PRIORITY.get(priority, 3), countdown=countdown,
         )
     except Exception as e:  # noqa: BLE001 - kombu raises several kinds
-        log.warning("could not queue %s (%s); the reconciler will", request_id, e)
+        log.warning("could not queue %s (%r); the reconciler will", request_id, e)
 
 
 def wait_for_slot(inv: Invocation, countdown: float) -> None:

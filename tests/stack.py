@@ -114,7 +114,9 @@ class Stack:
             "STRATUS_ADMIN_USER": "admin",
             "STRATUS_ADMIN_PASSWORD": "admin-pass-123",
             "STRATUS_RECONCILE_INTERVAL": "1",
-            "STRATUS_REQUEUE_AFTER": "2",
+            # Long enough that a task the platform failed to queue shows up
+            # as a slow test, not a pass the reconciler rescued.
+            "STRATUS_REQUEUE_AFTER": "20",
             "STRATUS_LOG_LEVEL": "WARNING",
             "PYTHONUNBUFFERED": "1",
             **extra_env,
