@@ -15,6 +15,7 @@ from urllib.parse import quote
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from django.conf import settings
 from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
@@ -114,6 +115,12 @@ def _parse(request: HttpRequest, service: str) -> _Signed:
             "IncompleteSignatureException",
             "The Authorization header is not a valid AWS4-HMAC-SHA256 signature "
             "(expected Credential=..., SignedHeaders=..., Signature=...).",
+        )
+    if match["region"] != settings.STRATUS_REGION:
+        raise SignatureError(
+            "InvalidSignatureException",
+            f"Credential should be scoped to a valid region, not '{match['region']}'; "
+            f"this server is '{settings.STRATUS_REGION}'.",
         )
     if match["service"] != service:
         raise SignatureError(

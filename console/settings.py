@@ -115,8 +115,9 @@ STATIC_ROOT.mkdir(exist_ok=True)
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
-# Uploads up to the 50 MB zip limit (plus form overhead) and 6 MB sync payloads.
-DATA_UPLOAD_MAX_MEMORY_SIZE = 60 * 1024 * 1024
+# Lambda's 50 MB zip, which CreateFunction carries base64-encoded (4/3 of
+# it) in a JSON body, and 6 MB sync payloads.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 70 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 REDIS_URL = envstr("REDIS_URL", "redis://127.0.0.1:6379/0")

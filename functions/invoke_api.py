@@ -88,13 +88,13 @@ async def invoke(request: HttpRequest, name: str) -> HttpResponse:
     else:
         await asgi.in_thread(_check_payload, request.body)
     if invocation_type == "DryRun":
-        return HttpResponse(status=204)
+        return HttpResponse(status=204, content_type="application/json")
     if invocation_type == "Event":
         inv = await asgi.in_thread(_submit_event, fn, event)
         if inv is None:
             lookup.forget(fn)
             raise errors.not_found(fn.arn)
-        response = HttpResponse(status=202)
+        response = HttpResponse(status=202, content_type="application/json")
         response["X-Amz-Request-Id"] = str(inv.request_id)
         return response
     done = await dispatch.invoke_sync(fn, event, source="api")
@@ -123,7 +123,7 @@ def _check_payload(body: bytes) -> None:
     try:
         body.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise errors.invalid_content(f"Could not parse payload into json: {e}") from None
+        raise errors.invalid_content(f"the payload is not UTF-8 text ({e})") from None
     parse_json(body, "the payload")
 
 

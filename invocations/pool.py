@@ -335,7 +335,7 @@ def reap(keep_alive_s: float | None = None) -> int:
                 discard(env_id)
                 removed += 1
     busy = {k.decode(): float(v) for k, v in client.hgetall(busy_key()).items()}
-    for env_id, leased_at in busy.items():
+    for env_id, leased_at in list(busy.items()):
         row = rows.get(env_id)
         timeout = row.function.timeout_s if row is not None and row.function else 900
         if leased_at < now - timeout - LOST_LEASE_MARGIN_S and client.hdel(busy_key(), env_id):

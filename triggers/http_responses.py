@@ -3,6 +3,7 @@ HTTP APIs do for payload format 2.0."""
 
 import base64
 import binascii
+import re
 import json
 
 from django.http import HttpResponse
@@ -13,6 +14,21 @@ _HOP_BY_HOP = {"connection", "content-length", "transfer-encoding", "keep-alive"
 
 class BadFunctionResponse(ValueError):
     """The handler returned a statusCode dict API Gateway could not use."""
+
+
+# RFC 9110: a field name is a token; a value is visible characters, spaces
+# and tabs (no CR or LF, which would end the header).
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
+
+
+def _set_header(response: HttpResponse, name, value: str) -> None:
+    name = str(name)
+    if not _HEADER_NAME.fullmatch(name):
+        raise BadFunctionResponse(f"header name {name!r} is not an HTTP token")
+    if not _HEADER_VALUE.fullmatch(value):
+        raise BadFunctionResponse(f"the value of header {name} holds a line break or a control character")
+    response[name] = value
 
 
 def json_message(status: int, message: str) -> HttpResponse:
@@ -64,11 +80,11 @@ def _from_proxy_dict(value: dict) -> HttpResponse:
         if str(name).lower() in _HOP_BY_HOP:
             continue
         items = values if isinstance(values, list) else [values]
-        response[str(name)] = ",".join(str(v) for v in items)
+        _set_header(response, name, ",".join(str(v) for v in items))
     for name, header_value in headers.items():
         if str(name).lower() in _HOP_BY_HOP:
             continue
-        response[str(name)] = str(header_value)
+        _set_header(response, name, str(header_value))
     cookies = value.get("cookies") or []
     if not isinstance(cookies, list):
         raise BadFunctionResponse("cookies must be a list")

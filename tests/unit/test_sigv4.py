@@ -164,3 +164,11 @@ def test_it_uses_the_raw_path_from_the_asgi_scope(api_key, wire_path):
     request = django_request("GET", wire_path, b"", headers)
     request.scope = {"raw_path": wire_path.encode()}
     assert sigv4.verify(request) == key
+
+
+def test_it_rejects_a_signature_for_another_region(api_key):
+    key, secret = api_key
+    headers = sign("GET", "/2015-03-31/functions", b"", key.access_key_id, secret, region="eu-west-1")
+    with pytest.raises(sigv4.SignatureError) as e:
+        sigv4.verify(django_request("GET", "/2015-03-31/functions", b"", headers))
+    assert e.value.code == "InvalidSignatureException" and "region" in e.value.message

@@ -164,3 +164,16 @@ def test_it_answers_head_without_a_body(fn, fake_invoke):
     HttpRoute.objects.create(function=fn, method="HEAD", path="/h")
     r = call("HEAD", "/http/h")
     assert r.status_code == 200 and r.content == b""
+
+
+@pytest.mark.parametrize("headers", [
+    {"X-A": "ok\r\nX-Injected: yes"},
+    {"Bad Name": "x"},
+    {"X-B": "bell\x07"},
+])
+def test_a_header_http_cannot_carry_is_a_500_not_a_broken_answer(fn, fake_invoke, headers):
+    fake_invoke.answer["result"] = json.dumps({"statusCode": 200, "headers": headers, "body": "x"})
+    HttpRoute.objects.create(function=fn, method="GET", path="/h")
+    r = call("GET", "/http/h")
+    assert r.status_code == 500 and r.json() == {"message": "Internal Server Error"}
+    assert "x-injected" not in r
