@@ -40,7 +40,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from functions.models import Function
-from invocations import concurrency, done, fastsql, live, recorder
+from invocations import concurrency, done, fastsql, live, nodes, recorder
 from invocations.done import Done
 from invocations.models import FINISHED, Attempt, Invocation, cap_logs
 from invocations.sync_request import SyncRequest
@@ -61,6 +61,11 @@ RECHECK_S = 5.0
 # How long a hand-over rides out an unreachable Redis before the caller is
 # told the platform failed.
 HANDOVER_RETRY_S = 5.0
+WORKER_LOST = {
+    "errorType": "Runtime.WorkerLost",
+    "errorMessage": "The worker running this invocation stopped before it finished.",
+    "stackTrace": [],
+}
 
 
 # Async -----------------------------------------------------------------------
@@ -285,11 +290,7 @@ class SyncCall:
             answer = await self._wait_for(START_BOUND_S + self.fn.timeout_s + DONE_MARGIN_S)
             if answer is not None:
                 return answer
-            return await self._refuse("failed", {
-                "errorType": "Runtime.WorkerLost",
-                "errorMessage": "The worker running this invocation stopped before it finished.",
-                "stackTrace": [],
-            })
+            return await self._refuse("failed", WORKER_LOST)
         finally:
             self._forget()
 
@@ -307,7 +308,23 @@ class SyncCall:
                 row = await sync_to_async(_finished_row)(self.request.request_id)
                 if row is not None:
                     return Done.of(row)
+            if await self._worker_gone():
+                return await self._refuse("failed", WORKER_LOST)
         return None
+
+    async def _worker_gone(self) -> bool:
+        """Whether the worker that took this call stopped beating (killed,
+        out of memory): then no answer will come. A few Redis reads, made
+        only for calls still unanswered after RECHECK_S."""
+        try:
+            client = _redis()
+            worker = await client.get(nodes.running_key(self.request.request_id))
+            if worker is None:
+                return False
+            beat = await client.hget(nodes.workers_key(), worker)
+        except redis.RedisError:
+            return False
+        return beat is None or time.time() - float(beat) > settings.STRATUS_WORKER_LOST_AFTER
 
     def _forget(self) -> None:
         if self.listener is not None:

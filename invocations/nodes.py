@@ -34,6 +34,17 @@ def nodes_key() -> str:
     return f"{settings.STRATUS_INSTANCE}:nodes"
 
 
+def workers_key() -> str:
+    """Hash of worker id -> last heartbeat (epoch seconds): what the web
+    reads to tell that the worker running a sync call is gone."""
+    return f"{settings.STRATUS_INSTANCE}:workers"
+
+
+def running_key(request_id) -> str:
+    """Which worker runs a sync call (set with its lease, gone with its answer)."""
+    return f"{settings.STRATUS_INSTANCE}:running:{request_id}"
+
+
 _identity: dict[int, str] = {}
 
 
@@ -56,7 +67,13 @@ def beat() -> None:
         )
     except Exception as e:  # noqa: BLE001 - a missed beat is retried next time
         log.warning("heartbeat not written to the database: %s", e)
-    redis_link.quietly(lambda r: r.zadd(nodes_key(), {node(): time.time()}), "heartbeat")
+    def in_redis(client):
+        pipe = client.pipeline(transaction=False)
+        pipe.zadd(nodes_key(), {node(): time.time()})
+        pipe.hset(workers_key(), worker_id(), time.time())
+        pipe.execute()
+
+    redis_link.quietly(in_redis, "heartbeat")
 
 
 def alive_since() -> "timezone.datetime":

@@ -54,7 +54,14 @@ _clients: dict[int, docker.DockerClient] = {}
 # A lease older than its function's timeout plus this is a dead worker's.
 LOST_LEASE_MARGIN_S = 120
 
+# KEYS: idle set, busy hash[, running mark, workers hash]; ARGV: now[,
+# worker id, ttl]. The running mark (which worker runs a sync call) and a
+# beat of that worker ride on the lease's round trip, found or not.
 _LEASE = """
+if KEYS[3] then
+  redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[3])
+  redis.call('HSET', KEYS[4], ARGV[2], ARGV[1])
+end
 local got = redis.call('ZPOPMAX', KEYS[1])
 if #got == 0 then return false end
 redis.call('HSET', KEYS[2], got[1], ARGV[1])
@@ -129,11 +136,13 @@ class Lease:
         return container_name(self.env_id)
 
 
-def lease(fn: Function) -> Lease:
+def lease(fn: Function, running: tuple[str, str, int] | None = None) -> Lease:
     """An environment for the function's revision on this node: a warm idle
     one, else a pre-warmed generic one specialised for it, else a new one
-    (the last two are cold starts). Raises what starting one raises."""
-    warm = take_idle(fn.revision)
+    (the last two are cold starts). `running`: (request id, worker id, TTL
+    in s) of a sync call, marked as run by this worker in the same Redis
+    round trip. Raises what starting one raises."""
+    warm = take_idle(fn.revision, running)
     if warm is not None:
         return Lease(warm, str(fn.revision), cold=False)
     generic = take_generic(fn.runtime)
@@ -144,16 +153,21 @@ def lease(fn: Function) -> Lease:
     return start(fn)
 
 
-def take_idle(revision) -> str | None:
+def take_idle(revision, running: tuple[str, str, int] | None = None) -> str | None:
     """Pop an idle environment of `revision` and mark it busy; None when
     there is none (or Redis is down: the call then starts one cold)."""
     global _lease_script
+    keys, args = [idle_key(revision), busy_key()], [time.time()]
+    if running is not None:
+        request_id, worker, ttl_s = running
+        keys += [nodes.running_key(request_id), nodes.workers_key()]
+        args += [worker, ttl_s]
 
     def pop(client):
         global _lease_script
         if _lease_script is None:
             _lease_script = client.register_script(_LEASE)
-        return _lease_script(keys=[idle_key(revision), busy_key()], args=[time.time()], client=client)
+        return _lease_script(keys=keys, args=args, client=client)
 
     found = redis_link.quietly(pop, "environment lease")
     return found.decode() if found else None

@@ -114,11 +114,15 @@ def _request(inv: Invocation, fn: Function, deadline: float) -> dict:
     }
 
 
-def execute(inv: Invocation, fn: Function, logs: LogStream) -> Outcome:
-    """Run the invocation in an environment of this node."""
+def execute(inv: Invocation, fn: Function, logs: LogStream, sync: bool = False) -> Outcome:
+    """Run the invocation in an environment of this node. A sync call is
+    marked as run by this worker (its caller watches that worker's beat)."""
     started = time.monotonic()
+    running = None
+    if sync:
+        running = (str(inv.request_id), nodes.worker_id(), fn.timeout_s + int(dispatch.START_BOUND_S) + 60)
     try:
-        held = pool.lease(fn)
+        held = pool.lease(fn, running)
         outcome = _invoke(inv, fn, held, logs)
         if outcome.kind == "unreachable" and not held.cold:
             # A pooled environment that died while idle: not the function's
@@ -210,7 +214,7 @@ def run_sync(raw: bytes, popped_at: float) -> str:
         })
         _answer(inv, request, None, logs.groups)
         return "failed"
-    outcome = execute(inv, fn, logs)
+    outcome = execute(inv, fn, logs, sync=True)
     inv.set_outcome(logs=logs.text(), **outcome.fields)
     _show_finished(inv, _answer(inv, request, outcome.lease, logs.groups))
     return inv.status
@@ -231,6 +235,7 @@ def _answer(
     def send(client):
         pipe = client.pipeline(transaction=False)
         pipe.publish(channel(inv.request_id), done)
+        pipe.delete(nodes.running_key(inv.request_id))
         recorder.add(pipe, inv)
         if held is not None:
             pool.release_to(pipe, held)

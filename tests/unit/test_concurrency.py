@@ -103,7 +103,7 @@ def test_an_async_row_waits_for_a_slot_without_an_attempt(real_redis, make_funct
     concurrency.set_reserved(fn, 1)
     concurrency.acquire(fn.id, "someone-else", 1, 60)
     inv = Invocation.objects.create(function=fn, invocation_type="Event")
-    monkeypatch.setattr(runner.pool, "lease", lambda f: pytest.fail("ran over the limit"))
+    monkeypatch.setattr(runner.pool, "lease", lambda f, running=None: pytest.fail("ran over the limit"))
     assert runner.run_async(str(inv.request_id)) == "waiting"
     inv.refresh_from_db()
     assert inv.status == "queued" and inv.attempts == 0

@@ -29,7 +29,7 @@ def queued_tasks(monkeypatch):
 def worker(monkeypatch, make_function, queued_tasks):
     """runner.run with a fake environment whose outcome the test sets."""
     fn = make_function("flaky")
-    monkeypatch.setattr(pool, "lease", lambda f: pool.Lease("e1", str(f.revision), cold=False))
+    monkeypatch.setattr(pool, "lease", lambda f, running=None: pool.Lease("e1", str(f.revision), cold=False))
     monkeypatch.setattr(pool, "release", lambda held: None)
     monkeypatch.setattr(runner.live, "send", lambda groups, html: None)
     state = {"outcome": sandbox.InvokeOutcome(kind="error", error=ERROR), "events": []}

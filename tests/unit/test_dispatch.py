@@ -3,6 +3,7 @@ commit; sync calls travel on the lane (no row), wait for their done
 message, and are cancelled for good when no worker takes them in time.
 And the lane's worker side: threads that pop and run what is pushed."""
 
+import asyncio
 import json
 import threading
 import time
@@ -249,3 +250,46 @@ def test_live_groups_are_not_asked_while_redis_is_down(settings):
     }}
     redis_link._clients.clear()
     assert live.watched(["fn-1", "inv-2"]) == []
+
+
+def test_a_call_whose_worker_stopped_beating_fails_without_waiting_out_its_bounds(
+    real_redis, make_function, settings, monkeypatch
+):
+    from invocations import nodes
+
+    monkeypatch.setattr(dispatch, "RECHECK_S", 0.1)
+    settings.STRATUS_WORKER_LOST_AFTER = 0.5
+    fn = make_function(timeout_s=600)
+
+    async def taken_then_lost():
+        call = await dispatch.SyncCall.begin(fn, "{}", source="api")
+        real_redis.rpop(call.lane)
+        # What the worker's lease marks, then its last beat long ago.
+        real_redis.set(nodes.running_key(call.request.request_id), "w-1")
+        real_redis.hset(nodes.workers_key(), "w-1", time.time() - 60)
+        return await call.wait()
+
+    done = run(taken_then_lost())
+    assert done.status == "failed" and done.error["errorType"] == "Runtime.WorkerLost"
+
+
+def test_a_call_whose_worker_still_beats_is_waited_for(real_redis, make_function, settings, monkeypatch):
+    from invocations import nodes
+
+    monkeypatch.setattr(dispatch, "RECHECK_S", 0.1)
+    settings.STRATUS_WORKER_LOST_AFTER = 5
+    fn = make_function()
+
+    async def slow_but_alive():
+        call = await dispatch.SyncCall.begin(fn, "{}", source="api")
+        real_redis.rpop(call.lane)
+        real_redis.set(nodes.running_key(call.request.request_id), "w-2")
+        real_redis.hset(nodes.workers_key(), "w-2", time.time())
+        waiting = asyncio.ensure_future(call.wait())
+        await asyncio.sleep(0.5)
+        assert not waiting.done()
+        answer = Done(call.request.request_id, "succeeded", result="1")
+        real_redis.publish(channel(call.request.request_id), answer.encode())
+        return await waiting
+
+    assert run(slow_but_alive()).status == "succeeded"

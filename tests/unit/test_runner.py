@@ -22,7 +22,9 @@ from invocations.sync_request import SyncRequest
 def fake_env(monkeypatch, make_function):
     fn = make_function()
     released, discarded = [], []
-    monkeypatch.setattr(pool, "lease", lambda f: pool.Lease("e1", str(f.revision), cold=True, init_ms=123.4))
+    monkeypatch.setattr(
+        pool, "lease", lambda f, running=None: pool.Lease("e1", str(f.revision), cold=True, init_ms=123.4)
+    )
     monkeypatch.setattr(pool, "start", lambda f: pool.Lease("e2", str(f.revision), cold=True, init_ms=99.0))
     monkeypatch.setattr(pool, "release", lambda held: released.append(held.env_id))
     monkeypatch.setattr(pool, "discard", lambda env_id: discarded.append(env_id))
@@ -101,7 +103,9 @@ def test_it_classifies_a_crash(monkeypatch, fake_env, crash, status):
 
 def test_a_dead_pooled_environment_is_discarded_and_the_call_started_cold(monkeypatch, fake_env):
     fn, released, discarded = fake_env
-    monkeypatch.setattr(pool, "lease", lambda f: pool.Lease("warm", str(f.revision), cold=False))
+    monkeypatch.setattr(
+        pool, "lease", lambda f, running=None: pool.Lease("warm", str(f.revision), cold=False)
+    )
     outcome(
         monkeypatch,
         sandbox.InvokeOutcome(kind="unreachable", error={"errorType": "x", "errorMessage": "gone"}),
