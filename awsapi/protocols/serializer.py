@@ -100,6 +100,11 @@ def serialise_error(
     code_text = query_code if protocol == "query" and query_code else code
     ElementTree.SubElement(error_node, "Code").text = code_text
     ElementTree.SubElement(error_node, "Message").text = message
+    members = shape.members if shape is not None else {}
+    for name, value in fields.items():
+        # Unmodeled fields S3 sends anyway (Key, BucketName, Condition...).
+        if name not in members and isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            ElementTree.SubElement(error_node, name).text = str(value)
     if shape is not None:
         _xml_members_out(shape, fields, error_node, skip={"Code", "Message", "message"})
         _headers_out(shape, fields, headers)
@@ -143,9 +148,14 @@ def _json_out(shape: Shape, value: Any) -> Any:
 
 
 def _json_fields(shape: Shape | None, fields: dict[str, Any]) -> dict[str, Any]:
-    if shape is None:
-        return {k: v for k, v in fields.items() if isinstance(v, (str, int, float, bool, list, dict))}
-    return _json_out(shape, fields)
+    """An error's fields for a JSON body: modeled body members as the model
+    says, unmodeled plain values as they are (AWS adds some, as S3 does)."""
+    members = shape.members if shape is not None else {}
+    out = {k: v for k, v in fields.items()
+           if k not in members and isinstance(v, (str, int, float, bool, list, dict))}
+    if shape is not None:
+        out.update(_json_out(shape, fields))
+    return out
 
 
 def _error_shape(service: ServiceModel | None, code: str) -> Shape | None:
