@@ -23,7 +23,7 @@ import botocore.session
 from botocore.model import OperationModel, ServiceModel
 
 from .messages import AwsRequest, UnknownOperation, unknown_operation
-from .uris import compile_uri
+from .uris import UriTemplate, compile_uri
 
 _SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/[^/,\s]+/([^/,\s]+)/aws4_request")
 _QUERY_SCOPE = re.compile(r"^[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request$")
@@ -79,10 +79,11 @@ class ServiceIndex:
 
     def __init__(self, services: Iterable[str | ServiceModel]) -> None:
         self.services = [load_service(s) if isinstance(s, str) else s for s in services]
-        self._rest: dict[str, list[tuple[OperationModel, object, int]]] = {}
+        # REST routes by service, then by method.
+        self._rest: dict[str, dict[str, list[tuple[OperationModel, UriTemplate, int]]]] = {}
         for service in self.services:
             if service.protocol.startswith("rest"):
-                routes = []
+                routes: dict[str, list[tuple[OperationModel, UriTemplate, int]]] = {}
                 for name in service.operation_names:
                     op = service.operation_model(name)
                     required = 0
@@ -90,7 +91,9 @@ class ServiceIndex:
                         for member in op.input_shape.required_members:
                             location = op.input_shape.members[member].serialization.get("location")
                             required += location in ("header", "querystring")
-                    routes.append((op, compile_uri(op.http["requestUri"]), required))
+                    routes.setdefault(op.http["method"], []).append(
+                        (op, compile_uri(op.http["requestUri"]), required)
+                    )
                 self._rest[service.service_name] = routes
 
     def recognise(self, request: AwsRequest) -> Recognised:
@@ -131,9 +134,7 @@ class ServiceIndex:
         best, best_score = None, None
         query = request.query_dict
         for service in candidates:
-            for op, template, required in self._rest.get(service.service_name, ()):
-                if op.http["method"] != request.method:
-                    continue
+            for op, template, required in self._rest.get(service.service_name, {}).get(request.method, ()):
                 labels = template.match(request.path, query)
                 if labels is None or not self._has_required(op, request):
                     continue
