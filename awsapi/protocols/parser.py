@@ -1,0 +1,328 @@
+"""Requests -> the operation's input as a plain dict, shaped as boto3's
+parameters (blobs as bytes, timestamps as aware UTC datetimes).
+
+Each protocol is read as botocore's client serializer
+(`botocore/serialize.py`) writes it:
+- json (awsJson 1.0/1.1): the body is a JSON object; blobs base64, timestamps
+  epoch seconds (`JSONSerializer`).
+- query: `Name.member.N`, flattened `Name.N` (or the member's own name),
+  maps `Name.entry.N.key/value`, nested structures `A.B`, in the query string
+  or a form body (`QuerySerializer`).
+- rest-json / rest-xml: members located in the URI, query string, headers
+  (including prefix maps like `x-amz-meta-`), then a payload member (raw
+  blob/string, or a JSON/XML document) or the remaining members as the body
+  (`BaseRestSerializer`, `RestJSONSerializer`, `RestXMLSerializer`)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from xml.etree import ElementTree
+
+from botocore.model import OperationModel, Shape
+
+from .messages import AwsRequest, MalformedRequest
+from .scalars import (
+    blob_in,
+    boolean_in,
+    json_value_header_in,
+    number_in,
+    scalar_text_in,
+    timestamp_in,
+)
+from .uris import compile_uri
+
+# What a body that does not parse is called, per protocol (AWS's codes).
+_MALFORMED = {
+    "json": "SerializationException",
+    "rest-json": "SerializationException",
+    "query": "MalformedQueryString",
+    "rest-xml": "MalformedXML",
+}
+
+
+def parse_request(
+    operation: OperationModel,
+    request: AwsRequest,
+    protocol: str | None = None,
+    labels: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """`request` -> `{member: value}` for `operation`'s input shape.
+
+    `protocol` defaults to the model's (pass "query" for SQS's query dialect);
+    `labels` are the URI labels the router found (recomputed when absent).
+    Raises `MalformedRequest` (the protocol's code, 400) for a body that does
+    not parse."""
+    protocol = protocol or operation.metadata["protocol"]
+    shape = operation.input_shape
+    if shape is None:
+        return {}
+    try:
+        if protocol == "json":
+            return _json_in(shape, _json_body(request.body)) if request.body.strip() else {}
+        if protocol == "query":
+            return _query_in(shape, _query_tree(request.form_pairs))
+        if protocol in ("rest-json", "rest-xml"):
+            return _rest_in(operation, shape, request, protocol, labels)
+    except MalformedRequest as exc:
+        raise MalformedRequest(_MALFORMED[protocol], exc.message) from exc
+    raise ValueError(f"unsupported protocol {protocol}")
+
+
+def _json_body(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError as exc:
+        raise MalformedRequest("SerializationException", f"Body is not valid JSON: {exc}") from exc
+
+
+def _json_in(shape: Shape, value: Any) -> Any:
+    """A JSON value -> Python, by shape (botocore `JSONSerializer` in reverse)."""
+    if value is None:
+        return None
+    kind = shape.type_name
+    if kind == "structure":
+        if shape.metadata.get("document"):
+            return value
+        if not isinstance(value, dict):
+            raise MalformedRequest("SerializationException", f"Expected an object for {shape.name}")
+        parsed = {}
+        for name, member in shape.members.items():
+            if "location" in member.serialization:
+                continue
+            key = member.serialization.get("name", name)
+            if key in value and value[key] is not None:
+                parsed[name] = _json_in(member, value[key])
+        return parsed
+    if kind == "list":
+        if not isinstance(value, list):
+            raise MalformedRequest("SerializationException", f"Expected a list for {shape.name}")
+        return [_json_in(shape.member, item) for item in value]
+    if kind == "map":
+        if not isinstance(value, dict):
+            raise MalformedRequest("SerializationException", f"Expected a map for {shape.name}")
+        return {k: _json_in(shape.value, v) for k, v in value.items()}
+    if kind == "blob":
+        return blob_in(value)
+    if kind == "timestamp":
+        return timestamp_in(value)
+    if kind == "boolean":
+        return boolean_in(value)
+    if kind in ("integer", "long", "float", "double"):
+        return number_in(value, shape)
+    return value
+
+
+# -- query -----------------------------------------------------------------
+
+def _query_tree(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """`[("A.member.1.B", "x")]` -> `{"A": {"member": {"1": {"B": "x"}}}}`,
+    without Action and Version."""
+    tree: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in ("Action", "Version"):
+            continue
+        node = tree
+        *parents, last = key.split(".")
+        for part in parents:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = node[part] = {}
+            node = child
+        if not isinstance(node.get(last), dict):
+            node[last] = value
+    return tree
+
+
+def _numbered(node: Any) -> list[Any]:
+    """The children of `{"1": a, "2": b}` in number order; "" is an empty list."""
+    if not isinstance(node, dict):
+        return []
+    try:
+        return [node[k] for k in sorted(node, key=int)]
+    except ValueError as exc:
+        raise MalformedRequest("MalformedQueryString", f"Expected numbered members: {list(node)}") from exc
+
+
+def _query_key(name: str, member: Shape) -> str:
+    # A flattened list whose member has a name is written under that name
+    # (botocore QuerySerializer._serialize_type_list).
+    if member.type_name == "list" and member.serialization.get("flattened"):
+        member_name = member.member.serialization.get("name")
+        if member_name:
+            return member_name
+    return member.serialization.get("name", name)
+
+
+def _query_in(shape: Shape, node: Any) -> Any:
+    kind = shape.type_name
+    if kind == "structure":
+        if not isinstance(node, dict):
+            return {}
+        parsed = {}
+        for name, member in shape.members.items():
+            key = _query_key(name, member)
+            if key in node:
+                parsed[name] = _query_in(member, node[key])
+        return parsed
+    if kind == "list":
+        if not shape.serialization.get("flattened"):
+            member_name = shape.member.serialization.get("name", "member")
+            node = node.get(member_name) if isinstance(node, dict) else None
+        return [_query_in(shape.member, item) for item in _numbered(node)]
+    if kind == "map":
+        if not shape.serialization.get("flattened"):
+            node = node.get("entry") if isinstance(node, dict) else None
+        key_name = shape.key.serialization.get("name", "key")
+        value_name = shape.value.serialization.get("name", "value")
+        parsed = {}
+        for entry in _numbered(node):
+            if isinstance(entry, dict) and key_name in entry:
+                parsed[entry[key_name]] = _query_in(shape.value, entry.get(value_name, ""))
+        return parsed
+    if isinstance(node, dict):
+        raise MalformedRequest("MalformedQueryString", f"Expected a value for {shape.name}")
+    return scalar_text_in(shape, node)
+
+
+# -- rest ------------------------------------------------------------------
+
+def _rest_in(
+    operation: OperationModel,
+    shape: Shape,
+    request: AwsRequest,
+    protocol: str,
+    labels: dict[str, str] | None,
+) -> dict[str, Any]:
+    if labels is None:
+        labels = compile_uri(operation.http["requestUri"]).match(request.path, request.query_dict) or {}
+    query = request.query_dict
+    claimed = set()
+    parsed: dict[str, Any] = {}
+    for name, member in shape.members.items():
+        ser = member.serialization
+        where, key = ser.get("location"), ser.get("name", name)
+        if where == "uri" and key in labels:
+            parsed[name] = scalar_text_in(member, labels[key])
+        elif where == "querystring" and member.type_name != "map":
+            claimed.add(key)
+            if key in query:
+                values = query[key]
+                parsed[name] = (
+                    [scalar_text_in(member.member, v) for v in values]
+                    if member.type_name == "list" else scalar_text_in(member, values[0])
+                )
+        elif where == "header":
+            value = request.header(key)
+            if value is not None:
+                parsed[name] = _header_in(member, value)
+        elif where == "headers":
+            prefix = key.lower()
+            found = {h[len(prefix):]: v for h, v in request.headers.items() if h.startswith(prefix)}
+            if found:
+                parsed[name] = found
+    for name, member in shape.members.items():
+        # A query-string map takes every parameter no other member claimed
+        # (botocore serializes a map member as its own key/value pairs).
+        if member.serialization.get("location") == "querystring" and member.type_name == "map":
+            rest = {k: v for k, v in query.items() if k not in claimed}
+            if rest:
+                many = member.value.type_name == "list"
+                parsed[name] = {k: v if many else v[0] for k, v in rest.items()}
+    payload = shape.serialization.get("payload")
+    if payload:
+        member = shape.members[payload]
+        if member.type_name in ("blob", "string"):
+            if request.body:
+                parsed[payload] = request.body if member.type_name == "blob" else request.body.decode("utf-8")
+        elif request.body.strip():
+            value = _body_in(member, request.body, protocol)
+            if value is not None:
+                parsed[payload] = value
+    elif request.body.strip() and any("location" not in m.serialization for m in shape.members.values()):
+        parsed.update(_body_in(shape, request.body, protocol))
+    return parsed
+
+
+def _header_in(shape: Shape, value: str) -> Any:
+    kind = shape.type_name
+    if kind == "list":
+        # Comma-separated, as RFC 9110 joins repeated headers.
+        return [scalar_text_in(shape.member, v.strip()) for v in value.split(",")]
+    if kind == "string" and shape.serialization.get("jsonvalue"):
+        return json_value_header_in(value)
+    if kind == "timestamp":
+        return timestamp_in(value)
+    return scalar_text_in(shape, value.strip() if kind != "string" else value)
+
+
+def _body_in(shape: Shape, body: bytes, protocol: str) -> Any:
+    if protocol == "rest-json":
+        return _json_in(shape, _json_body(body))
+    try:
+        root = ElementTree.fromstring(body)
+    except ElementTree.ParseError as exc:
+        raise MalformedRequest(
+            "MalformedXML",
+            "The XML you provided was not well-formed or did not validate against our published schema.",
+        ) from exc
+    return _xml_in(shape, root)
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def xml_member_name(name: str, member: Shape) -> str:
+    """The element name of a structure member in XML: a flattened list whose
+    member has a name repeats under that name (botocore `_member_key_name`)."""
+    return _query_key(name, member)
+
+
+def _xml_in(shape: Shape, element: ElementTree.Element) -> Any:
+    """An XML element -> Python, by shape (botocore `RestXMLSerializer` in reverse)."""
+    kind = shape.type_name
+    if kind == "structure":
+        children: dict[str, list[ElementTree.Element]] = {}
+        for child in element:
+            children.setdefault(_local(child.tag), []).append(child)
+        parsed = {}
+        for name, member in shape.members.items():
+            ser = member.serialization
+            if "location" in ser:
+                continue
+            key = xml_member_name(name, member)
+            if ser.get("xmlAttribute"):
+                local = key.rpartition(":")[2]
+                for attr, value in element.attrib.items():
+                    if _local(attr) == local:
+                        parsed[name] = scalar_text_in(member, value)
+                continue
+            found = children.get(key)
+            if not found:
+                continue
+            if member.type_name in ("list", "map") and ser.get("flattened"):
+                parsed[name] = _xml_flat_in(member, found)
+            else:
+                parsed[name] = _xml_in(member, found[0])
+        return parsed
+    if kind == "list":
+        member_name = shape.member.serialization.get("name", "member")
+        return [_xml_in(shape.member, c) for c in element if _local(c.tag) == member_name]
+    if kind == "map":
+        return _xml_flat_in(shape, [c for c in element if _local(c.tag) == "entry"])
+    return scalar_text_in(shape, element.text or "")
+
+
+def _xml_flat_in(shape: Shape, elements: list[ElementTree.Element]) -> Any:
+    if shape.type_name == "list":
+        return [_xml_in(shape.member, e) for e in elements]
+    key_name = shape.key.serialization.get("name", "key")
+    value_name = shape.value.serialization.get("name", "value")
+    parsed = {}
+    for entry in elements:
+        parts = {_local(c.tag): c for c in entry}
+        if key_name in parts:
+            value = parts.get(value_name)
+            parsed[parts[key_name].text or ""] = _xml_in(shape.value, value) if value is not None else ""
+    return parsed
