@@ -14,7 +14,7 @@ import os
 import threading
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -67,6 +67,7 @@ def beat() -> None:
         )
     except Exception as e:  # noqa: BLE001 - a missed beat is retried next time
         log.warning("heartbeat not written to the database: %s", e)
+
     def in_redis(client):
         pipe = client.pipeline(transaction=False)
         pipe.zadd(nodes_key(), {node(): time.time()})
@@ -76,7 +77,7 @@ def beat() -> None:
     redis_link.quietly(in_redis, "heartbeat")
 
 
-def alive_since() -> "timezone.datetime":
+def alive_since() -> datetime:
     """Workers with a heartbeat after this moment are alive."""
     return timezone.now() - timedelta(seconds=settings.STRATUS_WORKER_LOST_AFTER)
 
@@ -86,8 +87,17 @@ def alive_workers() -> set[str]:
 
 
 def forget_dead() -> int:
-    """Drop rows of workers silent for a day (their rows were recovered long ago)."""
+    """Drop the rows and Redis beats of workers silent for a day (their
+    rows were recovered long ago)."""
     cutoff = timezone.now() - timedelta(days=1)
+
+    def in_redis(client):
+        beats = client.hgetall(workers_key())
+        old = [w for w, at in beats.items() if float(at) < cutoff.timestamp()]
+        if old:
+            client.hdel(workers_key(), *old)
+
+    redis_link.quietly(in_redis, "forgetting dead workers")
     return Worker.objects.filter(heartbeat_at__lt=cutoff).delete()[0]
 
 
