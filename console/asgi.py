@@ -10,20 +10,23 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from awsapi import door as aws_door  # noqa: E402
 from functions import invoke_api  # noqa: E402
 from invocations.routing import websocket_urlpatterns  # noqa: E402
 from triggers import http_routes  # noqa: E402
 
 
 async def http(scope, receive, send):
-    """The fast doors (Lambda's Invoke, HTTP routes) before Django: they
-    answer on the event loop, without Django's per-request threads and
-    middleware (awsapi.asgi)."""
+    """The fast doors (Lambda's Invoke, HTTP routes, the AWS front door for
+    every other AWS-signed request) before Django: they answer on the event
+    loop, without Django's per-request threads and middleware (awsapi.asgi)."""
     match = invoke_api.matches(scope)
     if match is not None:
         return await invoke_api.serve(scope, receive, send, match)
     if http_routes.matches(scope):
         return await http_routes.serve(scope, receive, send)
+    if aws_door.matches(scope):
+        return await aws_door.serve(scope, receive, send)
     return await django_asgi_app(scope, receive, send)
 
 

@@ -17,8 +17,9 @@ def publish(topic: Topic, message: str, subject: str | None = None, attributes: 
     return str(topics.publish(topic, message, subject, attributes).message_id)
 
 
-def send(queue: Queue, body: str, attributes: dict | None = None, delay_s: int = 0) -> str:
-    """Put a message on the queue (visible after delay_s, 0–900); returns the MessageId."""
+def send(queue: Queue, body: str, attributes: dict | None = None, delay_s: int | None = None) -> str:
+    """Put a message on the queue (visible after delay_s, 0–900; None: the
+    queue's DelaySeconds); returns the MessageId."""
     return str(queues.send(queue, body, attributes, delay_s).message_id)
 
 

@@ -8,9 +8,10 @@ class MessagingConfig(AppConfig):
     def ready(self) -> None:
         # The queue batch hook must be registered in every process that
         # finishes invocations (the worker); importing registers it.
-        from messaging import destinations, poller  # noqa: F401
+        from messaging import destinations, poller, sqs_api  # noqa: F401
 
         destinations.register()
+        sqs_api.register()
         _register_triggers()
 
 

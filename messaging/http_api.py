@@ -63,7 +63,7 @@ def send(request: HttpRequest, key: ApiKey, name: str) -> HttpResponse:
     body = json_body(request)
     queue = _named(Queue, key, name)
     msg = queues.send(
-        queue, body.get("MessageBody"), body.get("MessageAttributes"), body.get("DelaySeconds", 0),
+        queue, body.get("MessageBody"), body.get("MessageAttributes"), body.get("DelaySeconds"),
         sender_id=key.access_key_id,
     )
     return JsonResponse({"MessageId": str(msg.message_id)})

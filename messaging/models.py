@@ -106,7 +106,16 @@ class Queue(models.Model):
     dead_letter_queue = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="dead_letter_sources"
     )
+    # SQS's DelaySeconds, MessageRetentionPeriod, ReceiveMessageWaitTimeSeconds
+    # and MaximumMessageSize (messaging.sqs_attributes), with SQS's defaults.
+    delay_s = models.PositiveIntegerField(default=0)
+    retention_s = models.PositiveIntegerField(default=4 * 24 * 60 * 60)
+    receive_wait_s = models.PositiveIntegerField(default=0)
+    max_message_bytes = models.PositiveIntegerField(default=256 * 1024)
     created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    # SQS allows one PurgeQueue a minute.
+    purged_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         unique_together = [("team", "name")]
@@ -124,6 +133,8 @@ class QueueMessage(models.Model):
     queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="messages")
     message_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     body = models.TextField()
+    # {"name": {"Type", "Value"}}; Type keeps a custom label ("Number.float"),
+    # Binary values are base64 text.
     attributes = models.JSONField(default=dict, blank=True)
     sender_id = models.CharField(max_length=128, blank=True)
     sent_at = models.DateTimeField(default=timezone.now)

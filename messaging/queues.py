@@ -7,7 +7,6 @@ Functions take `now` so tests can move the clock without sleeping."""
 
 import hashlib
 import secrets
-from awsapi import arns
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
@@ -15,6 +14,7 @@ from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from awsapi import arns
 from functions.models import Function, Team
 from messaging.models import EventSourceMapping, Queue, QueueMessage
 from messaging.validation import (
@@ -65,7 +65,10 @@ def create_queue(
     visibility_timeout_s: int = 30,
     max_receive_count: int = 5,
     dead_letter_queue: Queue | None = None,
+    **settings,
 ) -> Queue:
+    """A new queue; `settings` are further fields (delay_s, retention_s,
+    receive_wait_s, max_message_bytes), already checked (messaging.sqs_wire)."""
     name = clean_queue_name(name)
     timeout, receives = _check_settings(visibility_timeout_s, max_receive_count)
     dlq = _check_dlq(team, dead_letter_queue)
@@ -76,7 +79,7 @@ def create_queue(
         with transaction.atomic():
             return Queue.objects.create(
                 team=team, name=name, visibility_timeout_s=timeout,
-                max_receive_count=receives, dead_letter_queue=dlq,
+                max_receive_count=receives, dead_letter_queue=dlq, **settings,
             )
     except IntegrityError:
         raise taken from None
@@ -90,7 +93,23 @@ def update_queue(
     dlq = _check_dlq(queue.team, dead_letter_queue, queue)
     _check_timeout_covers_functions(queue, timeout)
     queue.visibility_timeout_s, queue.max_receive_count, queue.dead_letter_queue = timeout, receives, dlq
-    queue.save(update_fields=["visibility_timeout_s", "max_receive_count", "dead_letter_queue"])
+    queue.updated_at = timezone.now()
+    queue.save(update_fields=["visibility_timeout_s", "max_receive_count", "dead_letter_queue", "updated_at"])
+    return queue
+
+
+def configure(queue: Queue, changes: dict) -> Queue:
+    """Change some of the queue's settings (SetQueueAttributes): model
+    fields already checked for range (messaging.sqs_wire); the rules that
+    involve other rows are checked here, before anything is saved."""
+    if "dead_letter_queue" in changes:
+        _check_dlq(queue.team, changes["dead_letter_queue"], queue)
+    if "visibility_timeout_s" in changes:
+        _check_timeout_covers_functions(queue, changes["visibility_timeout_s"])
+    for field, value in changes.items():
+        setattr(queue, field, value)
+    queue.updated_at = timezone.now()
+    queue.save(update_fields=[*changes, "updated_at"])
     return queue
 
 
@@ -143,18 +162,36 @@ def send(
     queue: Queue,
     body: str,
     attributes: dict | None = None,
-    delay_s: int = 0,
+    delay_s: int | None = None,
     *,
     sender_id: str = "",
     now=None,
 ) -> QueueMessage:
+    """One message, visible after `delay_s` (None: the queue's DelaySeconds).
+    Attribute types keep their custom labels ("Number.float"), as in SQS."""
+    message = prepare(queue, body, attributes, delay_s, sender_id=sender_id, now=now)
+    message.save(force_insert=True)
+    return message
+
+
+def prepare(
+    queue: Queue,
+    body: str,
+    attributes: dict | None = None,
+    delay_s: int | None = None,
+    *,
+    sender_id: str = "",
+    now=None,
+) -> QueueMessage:
+    """The unsaved message `send` would store, checked (SendMessageBatch
+    checks every entry before it stores the good ones)."""
     if not isinstance(body, str) or body == "":
         raise MessagingError("The message body must be a non-empty string.", "body")
-    delay = clean_int(delay_s, "delay_s", "The delay", 0, MAX_DELAY_S)
-    cleaned = clean_attributes(attributes)
-    check_size(body, cleaned, "body")
+    delay = clean_int(queue.delay_s if delay_s is None else delay_s, "delay_s", "The delay", 0, MAX_DELAY_S)
+    cleaned = clean_attributes(attributes, keep_labels=True)
+    check_size(body, cleaned, "body", queue.max_message_bytes)
     now = now or timezone.now()
-    return QueueMessage.objects.create(
+    return QueueMessage(
         queue=queue,
         body=body,
         attributes=cleaned,
@@ -195,7 +232,16 @@ def move_to_dlq(msg: QueueMessage, source: Queue, dlq: Queue, now) -> bool:
     ) == 1
 
 
-def claim(queue: Queue, limit: int, now) -> list[QueueMessage]:
+def expire(queue: Queue, now) -> int:
+    """Delete the messages older than the queue's retention period, as SQS
+    does; a dead letter keeps the age it had in its source queue."""
+    deleted, _ = QueueMessage.objects.filter(
+        queue=queue, sent_at__lt=now - timedelta(seconds=queue.retention_s)
+    ).delete()
+    return deleted
+
+
+def claim(queue: Queue, limit: int, now, visibility_timeout_s: int | None = None) -> list[QueueMessage]:
     """Receive up to `limit` visible messages: each is hidden for the
     visibility timeout with a fresh receipt handle, by an UPDATE that only
     succeeds if the message is still visible under the receipt we read, so a
@@ -203,9 +249,12 @@ def claim(queue: Queue, limit: int, now) -> list[QueueMessage]:
 
     A message already received max_receive_count times goes to the
     dead-letter queue instead. With no dead-letter queue it is delivered
-    again, as SQS does without a redrive policy."""
+    again, as SQS does without a redrive policy. `visibility_timeout_s`
+    overrides the queue's for this receive (ReceiveMessage's VisibilityTimeout)."""
     claimed: list[QueueMessage] = []
-    hidden_until = now + timedelta(seconds=queue.visibility_timeout_s)
+    expire(queue, now)
+    timeout = queue.visibility_timeout_s if visibility_timeout_s is None else visibility_timeout_s
+    hidden_until = now + timedelta(seconds=timeout)
     dlq = queue.dead_letter_queue
     # Read a few extra: some may go to the DLQ or be taken by another poller.
     candidates = list(visible(queue, now).order_by("visible_at", "id")[: limit * 2 + 5])
@@ -244,6 +293,29 @@ def delete_received(queue_id, receipts: dict[str, str]) -> int:
     return deleted
 
 
+def delete_by_receipt(queue: Queue, receipt: str) -> int:
+    """DeleteMessage: only the latest receipt deletes; an older one (the
+    message was received again since) or a message already gone changes
+    nothing and is not an error, as in SQS."""
+    deleted, _ = QueueMessage.objects.filter(queue=queue, receipt_handle=receipt).delete()
+    return deleted
+
+
+def change_visibility(queue: Queue, receipt: str, timeout_s: int, now=None) -> bool:
+    """ChangeMessageVisibility: the message received with `receipt`, still
+    in flight, becomes visible `timeout_s` from now (0: at once). False when
+    it is not in flight under that receipt."""
+    now = now or timezone.now()
+    return QueueMessage.objects.filter(
+        queue=queue, receipt_handle=receipt, visible_at__gt=now, receive_count__gt=0
+    ).update(visible_at=now + timedelta(seconds=timeout_s)) == 1
+
+
+def purge(queue: Queue) -> int:
+    deleted, _ = queue.messages.all().delete()
+    return deleted
+
+
 def sqs_record(queue: Queue, msg: QueueMessage) -> dict:
     """One message as Lambda's SQS event record."""
     attributes = {
@@ -257,7 +329,7 @@ def sqs_record(queue: Queue, msg: QueueMessage) -> dict:
     message_attributes = {}
     for name, a in msg.attributes.items():
         entry = {"stringListValues": [], "binaryListValues": [], "dataType": a["Type"]}
-        entry["binaryValue" if a["Type"] == "Binary" else "stringValue"] = a["Value"]
+        entry["binaryValue" if a["Type"].startswith("Binary") else "stringValue"] = a["Value"]
         message_attributes[name] = entry
     return {
         "messageId": str(msg.message_id),

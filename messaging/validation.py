@@ -57,9 +57,15 @@ def clean_int(value, field: str, label: str, low: int, high: int) -> int:
     return number
 
 
-def _one_attribute(name: str, value) -> dict:
+# A data type with SQS's custom label: "Number.float", "String.uuid".
+DATA_TYPE_RE = re.compile(r"^(String|Number|Binary)(\.[A-Za-z0-9_.-]+)?$")
+
+
+def _one_attribute(name: str, value, keep_labels: bool = False) -> dict:
     """Accepts a plain string or number, the publish/send API shape
-    {"DataType", "StringValue"|"BinaryValue"}, or the event shape {"Type", "Value"}."""
+    {"DataType", "StringValue"|"BinaryValue"}, or the event shape {"Type", "Value"}.
+    With `keep_labels` the type keeps its custom label ("Number.float"),
+    as SQS keeps it; otherwise it is the base type."""
     if isinstance(value, bool):
         raise MessagingError(f"Attribute {name!r}: use the string 'true' or 'false'.", "attributes")
     if isinstance(value, str):
@@ -70,6 +76,12 @@ def _one_attribute(name: str, value) -> dict:
         kind = value.get("DataType", value.get("Type"))
         raw = value.get("StringValue", value.get("BinaryValue", value.get("Value")))
         base = kind.split(".", 1)[0] if isinstance(kind, str) else None
+        if keep_labels and base in ATTRIBUTE_TYPES and (len(kind) > 256 or not DATA_TYPE_RE.match(kind)):
+            raise MessagingError(
+                f"Attribute {name!r} has the data type {kind!r}: use String, Number or Binary, "
+                "optionally followed by '.' and a label of letters, digits, '_', '-' or '.'.",
+                "attributes",
+            )
         if base in ATTRIBUTE_TYPES and isinstance(raw, str | int | float) and not isinstance(raw, bool):
             if base == "Number":
                 try:
@@ -78,7 +90,7 @@ def _one_attribute(name: str, value) -> dict:
                     raise MessagingError(
                         f"Attribute {name!r} is a Number but {raw!r} is not a number.", "attributes"
                     ) from None
-            return {"Type": base, "Value": str(raw)}
+            return {"Type": kind if keep_labels else base, "Value": str(raw)}
     raise MessagingError(
         f"Attribute {name!r} must be a string, a number, or "
         '{"DataType": "String"|"Number"|"Binary", "StringValue": "..."}.',
@@ -86,8 +98,9 @@ def _one_attribute(name: str, value) -> dict:
     )
 
 
-def clean_attributes(attributes) -> dict:
-    """Message attributes in the stored form {"name": {"Type", "Value"}}."""
+def clean_attributes(attributes, *, keep_labels: bool = False) -> dict:
+    """Message attributes in the stored form {"name": {"Type", "Value"}}
+    (`keep_labels`: see _one_attribute)."""
     if attributes in (None, ""):
         return {}
     if not isinstance(attributes, dict):
@@ -101,7 +114,7 @@ def clean_attributes(attributes) -> dict:
                 f"Attribute name {name!r} is not valid: use letters, digits, '_', '-' or '.'.",
                 "attributes",
             )
-        cleaned[name] = _one_attribute(name, value)
+        cleaned[name] = _one_attribute(name, value, keep_labels)
     return cleaned
 
 
@@ -126,13 +139,19 @@ def parse_attribute_lines(text: str) -> dict:
     return clean_attributes(attributes)
 
 
-def check_size(body: str, attributes: dict, field: str) -> None:
-    size = len(body.encode()) + sum(
+def message_size(body: str, attributes: dict) -> int:
+    """Bytes as SQS and SNS count them: the body, each attribute's name, type and value."""
+    return len(body.encode()) + sum(
         len(k.encode()) + len(v["Type"]) + len(v["Value"].encode()) for k, v in attributes.items()
     )
-    if size > MAX_MESSAGE_BYTES:
+
+
+def check_size(body: str, attributes: dict, field: str, limit: int = MAX_MESSAGE_BYTES) -> None:
+    size = message_size(body, attributes)
+    if size > limit:
         raise MessagingError(
-            f"The message is {size} bytes; the limit is {MAX_MESSAGE_BYTES} bytes (256 KB) "
+            f"The message is {size} bytes; the limit is {limit} bytes "
+            f"({'256 KB' if limit == MAX_MESSAGE_BYTES else 'the queue MaximumMessageSize'}) "
             "including attributes.",
             field,
         )

@@ -1,0 +1,194 @@
+"""The AWS front door: every AWS-signed request that the Lambda API does not
+take (console.asgi asks `matches` first), served on the event loop like
+the other doors (awsapi.asgi).
+
+One path for every service, as LocalStack's AWS server does:
+1. recognise the service and operation from the request itself
+   (`awsapi.protocols.ServiceIndex`, over the services registered in
+   `awsapi.services`);
+2. verify SigV4 with the platform's API keys, for that service's signing
+   name (`sigv4.verify_cached`; a thread only when the key is not in memory);
+3. parse the input with botocore's model into a boto3-shaped dict;
+4. refuse a read-only member's key for writes (AccessDenied);
+5. call the service's handler (a plain function on a door thread, an
+   async one on the loop) and serialise its answer, or its `ServiceError`,
+   in the protocol's shape.
+
+Requests signed for "lambda" stay with the Lambda API (the Invoke door and
+Django under /2015-03-31/ and its later dates, and messaging's JSON API)."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import re
+import uuid
+from functools import lru_cache
+from urllib.parse import quote
+
+from django.conf import settings
+
+from awsapi import asgi, services, sigv4
+from awsapi.protocols import (
+    AwsRequest,
+    ServiceError,
+    ServiceIndex,
+    UnknownOperation,
+    parse_request,
+    serialise_error,
+    serialise_response,
+    unknown_operation,
+)
+from functions.access import can_write
+from functions.models import ApiKey
+
+log = logging.getLogger(__name__)
+# SQS's largest request (a 256 KB batch, JSON-escaped, binary attributes in
+# base64) with room to spare; anything longer is answered without reading on.
+MAX_BODY = 2 * 1024 * 1024
+# Lambda's paths, served by the Invoke door and Django (its own error shapes).
+LAMBDA_PREFIXES = ("/2015-03-31/", "/2019-09-25/", "/2017-10-31/", "/2019-09-30/")
+_HEADER_SCOPE = re.compile(rb"Credential=[^/,\s]+/\d{8}/[^/,\s]+/([^/,\s]+)/")
+_QUERY_SCOPE = re.compile(rb"(?:^|&)X-Amz-Credential=[^/&]+(?:/|%2F)\d{8}(?:/|%2F)[^/&%]+(?:/|%2F)([^/&%]+)")
+
+# What a query-protocol client calls the signature errors (SQS, SNS...).
+_SIGNATURE_QUERY_CODES = {
+    "UnrecognizedClientException": "InvalidClientTokenId",
+    "InvalidSignatureException": "SignatureDoesNotMatch",
+    "IncompleteSignatureException": "IncompleteSignature",
+    "MissingAuthenticationTokenException": "MissingAuthenticationToken",
+}
+
+
+def signed_service(scope) -> bytes | None:
+    """The credential scope's service of an AWS-signed request (b"" when the
+    scope does not parse), or None for a request that is not AWS-signed."""
+    for name, value in scope["headers"]:
+        if name == b"authorization" and value.startswith(b"AWS4-HMAC-SHA256"):
+            found = _HEADER_SCOPE.search(value)
+            return found.group(1) if found else b""
+    query = scope.get("query_string", b"")
+    if b"X-Amz-Credential=" in query:
+        found = _QUERY_SCOPE.search(query)
+        return found.group(1) if found else b""
+    return None
+
+
+def matches(scope) -> bool:
+    if scope["type"] != "http" or scope["path"].startswith(LAMBDA_PREFIXES):
+        return False
+    service = signed_service(scope)
+    return service is not None and service != b"lambda"
+
+
+@lru_cache(maxsize=4)
+def _index(names: tuple[str, ...]) -> ServiceIndex:
+    return ServiceIndex(names)
+
+
+def index() -> ServiceIndex:
+    """The services registered so far (apps register from ready())."""
+    return _index(tuple(services.names()))
+
+
+def aws_request(scope, body: bytes) -> AwsRequest:
+    raw = scope.get("raw_path")
+    path = raw.decode("latin-1").split("?", 1)[0] if raw else quote(scope["path"], safe="/~")
+    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+    return AwsRequest(scope["method"], path, scope.get("query_string", b"").decode("latin-1"), headers, body)
+
+
+async def serve(scope, receive, send) -> None:
+    request_id = str(uuid.uuid4())
+    body = await asgi.read_body(receive, MAX_BODY)
+    request = aws_request(scope, body or b"")
+    try:
+        found = index().recognise(request)
+        protocol, model, unknown = found.protocol, found.service, None
+    except UnknownOperation as e:
+        found, protocol, model, unknown = None, e.protocol, e.service, e
+    try:
+        if body is None:
+            raise ServiceError(
+                "RequestEntityTooLarge", f"The request is longer than {MAX_BODY} bytes.", status=413
+            )
+        key = await _authenticate(scope, body, request)
+        if unknown is not None:
+            raise unknown
+        service = services.get(found.service.service_name)
+        handler = service.handlers.get(found.operation.name) if service else None
+        if handler is None:
+            raise unknown_operation(protocol, found.operation.name, found.service)
+        params = parse_request(found.operation, request, protocol, found.labels)
+        context = services.Context(
+            key=key, region=settings.STRATUS_REGION, request_id=request_id,
+            endpoint=f"{scope.get('scheme', 'http')}://{request.header('host') or 'localhost'}",
+            operation=found.operation.name,
+        )
+        write = service.is_write(found.operation.name)
+        if inspect.iscoroutinefunction(handler):
+            if write:
+                await asgi.in_thread(_require_write, key, protocol)
+            output = await handler(context, params)
+        else:
+            output = await asgi.in_thread(_call, handler, context, params, write, protocol)
+        response = serialise_response(found.operation, output, protocol, request_id)
+    except Exception as error:  # noqa: BLE001 - every failure is answered in the protocol's shape
+        if not isinstance(error, ServiceError) and not hasattr(error, "code"):
+            log.exception("AWS %s %s failed", request.method, request.path)
+            error = ServiceError(
+                "InternalFailure", "Stratus failed to handle this request; see its log.",
+                status=500, sender_fault=False,
+            )
+        _add_query_code(error, model)
+        response = serialise_error(model, error, protocol, request_id, method=request.method)
+    await asgi.send_response(send, response.status, response.body, list(response.headers.items()))
+
+
+async def _authenticate(scope, body: bytes, request: AwsRequest) -> ApiKey:
+    if request.header("authorization") is None:
+        raise ServiceError(
+            "IncompleteSignatureException",
+            "Presigned URLs (X-Amz-Credential in the query string) are not supported yet; "
+            "sign the Authorization header (the AWS SDKs and CLI do).",
+            status=403, query_code="IncompleteSignature",
+        )
+    django_request = asgi.django_request(scope, body)
+    service = (signed_service(scope) or b"").decode("latin-1")
+    try:
+        return sigv4.verify_cached(django_request, service) or await asgi.in_thread(
+            sigv4.verify, django_request, service
+        )
+    except sigv4.SignatureError as e:
+        query_code = _SIGNATURE_QUERY_CODES.get(e.code)
+        raise ServiceError(e.code, e.message, status=403, query_code=query_code) from None
+
+
+def _require_write(key: ApiKey, protocol: str) -> None:
+    if not can_write(key.user, key.team):
+        # AccessDenied as query and REST-XML services name it, AccessDeniedException in JSON.
+        code = "AccessDenied" if protocol in ("query", "rest-xml") else "AccessDeniedException"
+        raise ServiceError(
+            code,
+            f"{key.user.username} is read-only in the team {key.team.name}; "
+            "ask an owner for the member role.",
+            status=403, query_code="AccessDenied",
+        )
+
+
+def _call(handler, context: services.Context, params: dict, write: bool, protocol: str):
+    if write:
+        _require_write(context.key, protocol)
+    return handler(context, params)
+
+
+def _add_query_code(error: BaseException, model) -> None:
+    """A query-compatible service's error gets the code its query clients know."""
+    if model is None or "awsQueryCompatible" not in model.metadata or getattr(error, "query_code", None):
+        return
+    service = services.get(model.service_name)
+    code = getattr(error, "code", None)
+    if service is not None and code in service.query_codes:
+        error.query_code = service.query_codes[code]
+    elif isinstance(error, ServiceError):
+        error.query_code = code

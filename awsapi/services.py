@@ -1,0 +1,83 @@
+"""The operations the AWS front door (awsapi.door) serves, registered by the
+apps that own them from their `AppConfig.ready()`:
+
+    services.register("sqs", {"SendMessage": send_message, ...},
+                      reads={"GetQueueUrl", ...}, query_codes={...})
+
+A handler is `handler(context, params) -> dict`: `params` is the
+operation's input as boto3 names it, the dict it returns is the output;
+it raises `awsapi.protocols.ServiceError` named after AWS's error code. A
+plain function runs on a door thread (database work); an `async def`
+handler runs on the event loop (ReceiveMessage's long polling waits there
+without holding a thread) and moves its database work to
+`awsapi.asgi.in_thread` itself."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from functions.models import ApiKey, Team
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who calls, where, and the request's id (also in the answer's headers).
+    `endpoint` is `scheme://host` as the client addressed us (SQS builds its
+    queue URLs from it)."""
+
+    key: ApiKey
+    region: str
+    request_id: str
+    endpoint: str
+    operation: str
+
+    @property
+    def team(self) -> Team:
+        return self.key.team
+
+
+Handler = Callable[[Context, dict[str, Any]], Any]
+
+
+@dataclass
+class Service:
+    """One registered service: its handlers by operation name, the
+    operations a read-only member may call, and the query-protocol error
+    codes of services that moved from query to JSON (SQS's
+    `QueueDoesNotExist` is `AWS.SimpleQueueService.NonExistentQueue` to a
+    client; botocore's models no longer carry them)."""
+
+    name: str
+    handlers: dict[str, Handler]
+    reads: frozenset[str] = frozenset()
+    query_codes: dict[str, str] = field(default_factory=dict)
+
+    def is_write(self, operation: str) -> bool:
+        return operation not in self.reads
+
+
+_services: dict[str, Service] = {}
+
+
+def register(
+    service: str,
+    handlers: Mapping[str, Handler],
+    *,
+    reads: Iterable[str] = (),
+    query_codes: Mapping[str, str] | None = None,
+) -> None:
+    """Serve `handlers` for botocore's service `service` ("sqs"). Every
+    operation not in `reads` is a write: a read-only member's key gets
+    AccessDenied for it. Registering again replaces the service."""
+    _services[service] = Service(service, dict(handlers), frozenset(reads), dict(query_codes or {}))
+
+
+def get(service: str) -> Service | None:
+    return _services.get(service)
+
+
+def names() -> list[str]:
+    """The registered services' botocore names, in registration order."""
+    return list(_services)
