@@ -101,9 +101,10 @@ class Outcome:
 
 
 def _request(inv: Invocation, fn: Function, deadline: float) -> dict:
+    """The invoke frame's fields but the event (sandbox.invoke splices the
+    event's text in as it is)."""
     return {
         "requestId": str(inv.request_id),
-        "event": json.loads(inv.event) if inv.event else None,
         "deadlineMs": int(deadline * 1000),
         "functionName": fn.name,
         "functionVersion": inv.function_version,
@@ -175,7 +176,9 @@ def execute(inv: Invocation, fn: Function, logs: LogStream, sync: bool = False) 
 
 def _invoke(inv: Invocation, fn: Function, held: pool.Lease, logs: LogStream) -> sandbox.InvokeOutcome:
     deadline = time.time() + fn.timeout_s
-    return sandbox.invoke(held.socket_path, _request(inv, fn, deadline), fn.timeout_s, logs)
+    return sandbox.invoke(
+        held.socket_path, _request(inv, fn, deadline), fn.timeout_s, logs, raw_event=inv.event or "null"
+    )
 
 
 # Sync: from the lane ------------------------------------------------------------

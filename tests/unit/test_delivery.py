@@ -34,8 +34,8 @@ def worker(monkeypatch, make_function, queued_tasks):
     monkeypatch.setattr(runner.live, "send", lambda groups, html: None)
     state = {"outcome": sandbox.InvokeOutcome(kind="error", error=ERROR), "events": []}
 
-    def fake_invoke(path, request, timeout, on_log):
-        state["events"].append(request["event"])
+    def fake_invoke(path, request, timeout, on_log, raw_event=None):
+        state["events"].append(json.loads(raw_event))
         on_log(f"try {len(state['events'])}")
         return state["outcome"]
 

@@ -102,3 +102,16 @@ def test_an_init_frame_survives_any_variable_value(pair):
     got = reader.read(timeout=1)
     assert got == frame and {k: got["env"][k] for k in odd} == odd
     assert reader.read(timeout=1) == {"type": "ping"}
+
+
+def test_an_invoke_frame_carries_the_event_text_as_it_is():
+    import json as json_mod
+
+    from invocations.sandbox import invoke_frame
+
+    pretty = '{\n  "a": "line\\nbreak",\r\n  "n": [1, 2.50, 1e3]\n}'
+    frame = invoke_frame({"requestId": "r-1", "deadlineMs": 5}, pretty)
+    assert frame.endswith(b"\n") and frame.count(b"\n") == 1
+    decoded = json_mod.loads(frame)
+    assert decoded == {"requestId": "r-1", "deadlineMs": 5, "type": "invoke",
+                       "event": {"a": "line\nbreak", "n": [1, 2.5, 1000.0]}}

@@ -37,7 +37,7 @@ def outcome(monkeypatch, *results, logs=("START", "hello")):
     """sandbox.invoke answers `results` in turn, printing `logs` each time."""
     answers = list(results)
 
-    def fake_invoke(path, request, timeout, on_log):
+    def fake_invoke(path, request, timeout, on_log, raw_event=None):
         for line in logs:
             on_log(line)
         return answers.pop(0) if len(answers) > 1 else answers[0]
@@ -168,7 +168,7 @@ def test_a_worker_runs_the_current_configuration_after_an_update(monkeypatch, fa
     fn, _, _ = fake_env
     sent = []
 
-    def fake_invoke(path, request, timeout, on_log):
+    def fake_invoke(path, request, timeout, on_log, raw_event=None):
         sent.append((request["memoryLimitInMB"], timeout))
         return sandbox.InvokeOutcome(kind="result", payload=1)
 
@@ -242,7 +242,7 @@ def test_a_sync_call_answers_then_is_recorded(monkeypatch, fake_env, real_redis)
 def test_a_sync_call_popped_after_its_caller_gave_up_never_runs(monkeypatch, fake_env, real_redis):
     fn, _, _ = fake_env
     ran = []
-    monkeypatch.setattr(sandbox, "invoke", lambda *a: ran.append(1))
+    monkeypatch.setattr(sandbox, "invoke", lambda *a, **k: ran.append(1))
     raw = lane_message(fn, expires_at=time.time() - 1)
     assert runner.run_sync(raw, time.monotonic()) == "cancelled"
     assert ran == []
