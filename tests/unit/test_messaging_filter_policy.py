@@ -34,11 +34,19 @@ def test_it_delivers_everything_without_a_policy():
 @pytest.mark.parametrize("text, words", [
     ("{not json", "not valid JSON"),
     ('["a"]', "JSON object"),
-    ('{"a": "red"}', "non-empty list"),
-    ('{"a": []}', "non-empty list"),
-    ('{"a": [{"prefix": "r"}]}', "only exact-match"),
-    ('{"a": [true]}', "only exact-match"),
-    ('{"a":[1],"b":[1],"c":[1],"d":[1],"e":[1],"f":[1]}', "at most 5"),
+    ('{"a": "red"}', "must be a list of conditions"),
+    ('{"a": []}', "Empty arrays are not allowed"),
+    ('{"a": [{"regex": "r"}]}', "Unrecognized match type regex"),
+    ('{"a": [{"prefix": 1}]}', "prefix match pattern must be a string"),
+    ('{"a": [{"numeric": [">", "x"]}]}', "Value of > must be numeric"),
+    ('{"a": [{"numeric": ["!", 1]}]}', "Unrecognized numeric range operator: !"),
+    ('{"a": [{"numeric": [">", 10, "<", 5]}]}', "Bottom must be less than top"),
+    ('{"a": [{"exists": "yes"}]}', "exists match pattern must be either true or false"),
+    ('{"a": [{"anything-but": []}]}', "anything-but takes"),
+    ('{"a": {"b": ["x"]}}', "nested policies need the filter policy scope MessageBody"),
+    ('{"$or": [{"a": ["x"]}]}', "at least two filter policies"),
+    ('{"a":[1],"b":[1],"c":[1],"d":[1],"e":[1],"f":[1]}', "can not have more than 5 keys"),
+    ('{"a": %s, "b": %s}' % (list(range(13)), list(range(12))), "too complex"),
 ])
 def test_it_rejects_bad_policies_with_a_clear_message(text, words):
     with pytest.raises(MessagingError) as e:
