@@ -46,6 +46,10 @@ BATCH_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 PROTOCOLS = ("lambda", "sqs")
 # Protocols SNS has that Stratus does not deliver to (yet).
 OTHER_PROTOCOLS = ("http", "https", "email", "email-json", "sms", "application", "firehose")
+_FIELD_OF_ATTRIBUTE = {
+    "FilterPolicy": "filter_policy", "FilterPolicyScope": "filter_policy_scope",
+    "RawMessageDelivery": "raw_message_delivery",
+}
 
 
 def _token_in(token: str | None) -> str | None:
@@ -148,7 +152,8 @@ def subscribe(context: services.Context, params: dict) -> dict:
     existing = topic.subscriptions.filter(same).select_related("topic__team").first()
     if existing is not None:
         # Subscribing again is idempotent, unless it asks for other settings.
-        if attributes and any(getattr(existing, k) != v for k, v in fields.items()):
+        asked = [_FIELD_OF_ATTRIBUTE[name] for name in attributes if name in _FIELD_OF_ATTRIBUTE]
+        if any(getattr(existing, f) != fields[f] for f in asked if f in fields):
             raise invalid("Attributes Reason: Subscription already exists with different attributes")
         return {"SubscriptionArn": existing.arn}
     options = {"policy": fields.get("filter_policy"), "scope": fields["filter_policy_scope"]}

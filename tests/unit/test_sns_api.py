@@ -209,6 +209,9 @@ def test_it_subscribes_a_queue_with_its_attributes(sns, team):
         TopicArn=topic.arn, Protocol="sqs", Endpoint=queue.arn, ReturnSubscriptionArn=True,
         Attributes={"RawMessageDelivery": "true", "FilterPolicy": '{"k": [{"prefix": "a"}]}'},
     )["SubscriptionArn"]
+    again = sns.subscribe(TopicArn=topic.arn, Protocol="sqs", Endpoint=queue.arn,
+                          Attributes={"RawMessageDelivery": "true"})
+    assert again["SubscriptionArn"] == arn
     got = sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
     assert got["Protocol"] == "sqs" and got["Endpoint"] == queue.arn and got["TopicArn"] == topic.arn
     assert got["RawMessageDelivery"] == "true" and got["PendingConfirmation"] == "false"
