@@ -113,7 +113,7 @@ def _check_object(policy: dict, scope: str, top: bool = False) -> None:
                 _check_condition(key, condition)
         else:
             raise FilterPolicyError(
-                f"The filter policy's {key!r} must be a list of conditions, "
+                f"The filter policy's {key!r} must be a non-empty list of conditions, "
                 f'e.g. {{"{key}": ["a", "b"]}}.'
             )
 

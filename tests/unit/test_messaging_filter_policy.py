@@ -36,7 +36,7 @@ def test_it_delivers_everything_without_a_policy():
 @pytest.mark.parametrize("text, words", [
     ("{not json", "not valid JSON"),
     ('["a"]', "JSON object"),
-    ('{"a": "red"}', "must be a list of conditions"),
+    ('{"a": "red"}', "must be a non-empty list of conditions"),
     ('{"a": []}', "Empty arrays are not allowed"),
     ('{"a": [{"regex": "r"}]}', "Unrecognized match type regex"),
     ('{"a": [{"prefix": 1}]}', "prefix match pattern must be a string"),
