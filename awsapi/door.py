@@ -128,10 +128,12 @@ async def serve(scope, receive, send) -> None:
         write = service.is_write(found.operation.name)
         if inspect.iscoroutinefunction(handler):
             if write:
-                await asgi.in_thread(_require_write, key, protocol)
+                await asgi.in_thread(_require_write, key, protocol, service.denied_code)
             output = await handler(context, params)
         else:
-            output = await asgi.in_thread(_call, handler, context, params, write, protocol)
+            output = await asgi.in_thread(
+                _call, handler, context, params, write, protocol, service.denied_code
+            )
         response = serialise_response(found.operation, output, protocol, request_id)
     except Exception as error:  # noqa: BLE001 - every failure is answered in the protocol's shape
         if not isinstance(error, ServiceError) and not hasattr(error, "code"):
@@ -164,21 +166,25 @@ async def _authenticate(scope, body: bytes, request: AwsRequest) -> ApiKey:
         raise ServiceError(e.code, e.message, status=403, query_code=query_code) from None
 
 
-def _require_write(key: ApiKey, protocol: str) -> None:
+def _require_write(key: ApiKey, protocol: str, denied_code: str | None = None) -> None:
     if not can_write(key.user, key.team):
         # AccessDenied as query and REST-XML services name it, AccessDeniedException in JSON.
-        code = "AccessDenied" if protocol in ("query", "rest-xml") else "AccessDeniedException"
+        code = denied_code or (
+            "AccessDenied" if protocol in ("query", "rest-xml") else "AccessDeniedException"
+        )
         raise ServiceError(
             code,
             f"{key.user.username} is read-only in the team {key.team.name}; "
             "ask an owner for the member role.",
-            status=403, query_code="AccessDenied",
+            status=403, query_code=denied_code or "AccessDenied",
         )
 
 
-def _call(handler, context: services.Context, params: dict, write: bool, protocol: str):
+def _call(
+    handler, context: services.Context, params: dict, write: bool, protocol: str, denied_code: str | None
+):
     if write:
-        _require_write(context.key, protocol)
+        _require_write(context.key, protocol, denied_code)
     return handler(context, params)
 
 

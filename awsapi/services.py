@@ -47,12 +47,15 @@ class Service:
     operations a read-only member may call, and the query-protocol error
     codes of services that moved from query to JSON (SQS's
     `QueueDoesNotExist` is `AWS.SimpleQueueService.NonExistentQueue` to a
-    client; botocore's models no longer carry them)."""
+    client; botocore's models no longer carry them), and the code a
+    read-only member's write is refused with when the service has its own
+    (SNS's `AuthorizationError`; else the protocol's AccessDenied)."""
 
     name: str
     handlers: dict[str, Handler]
     reads: frozenset[str] = frozenset()
     query_codes: dict[str, str] = field(default_factory=dict)
+    denied_code: str | None = None
 
     def is_write(self, operation: str) -> bool:
         return operation not in self.reads
@@ -67,11 +70,14 @@ def register(
     *,
     reads: Iterable[str] = (),
     query_codes: Mapping[str, str] | None = None,
+    denied_code: str | None = None,
 ) -> None:
     """Serve `handlers` for botocore's service `service` ("sqs"). Every
     operation not in `reads` is a write: a read-only member's key gets
     AccessDenied for it. Registering again replaces the service."""
-    _services[service] = Service(service, dict(handlers), frozenset(reads), dict(query_codes or {}))
+    _services[service] = Service(
+        service, dict(handlers), frozenset(reads), dict(query_codes or {}), denied_code
+    )
 
 
 def get(service: str) -> Service | None:

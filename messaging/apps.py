@@ -8,10 +8,11 @@ class MessagingConfig(AppConfig):
     def ready(self) -> None:
         # The queue batch hook must be registered in every process that
         # finishes invocations (the worker); importing registers it.
-        from messaging import destinations, poller, sqs_api  # noqa: F401
+        from messaging import destinations, poller, sns_api, sqs_api  # noqa: F401
 
         destinations.register()
         sqs_api.register()
+        sns_api.register()
         _register_triggers()
 
 

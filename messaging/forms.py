@@ -36,7 +36,10 @@ class SubscriptionSettingsForm(forms.Form):
     filter_policy = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": '{"color": ["red", "blue"]}'}),
-        help_text="Optional. Exact match on message attributes: every key must match one of its values.",
+        help_text=(
+            "Optional. SNS's filter policy on message attributes: every key must match one of its "
+            'conditions, e.g. {"price": [{"numeric": [">", 10]}], "kind": [{"prefix": "order-"}]}.'
+        ),
     )
     priority = forms.ChoiceField(choices=PRIORITIES, initial="normal")
 

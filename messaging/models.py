@@ -23,6 +23,12 @@ class Topic(models.Model):
     webhook_token = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
     # Encrypted: the server needs it back to recompute signatures.
     webhook_secret_encrypted = models.TextField(blank=True, editable=False)
+    # SNS's DisplayName and Policy attributes (the policy is kept as text
+    # and shown back; Stratus does not enforce it: the team's keys decide).
+    display_name = models.CharField(max_length=100, blank=True)
+    policy = models.TextField(blank=True)
+    # SNS's SubscriptionsDeleted: how many subscriptions were removed.
+    subscriptions_deleted = models.PositiveIntegerField(default=0)
 
     class Meta:
         unique_together = [("team", "name")]
@@ -57,23 +63,56 @@ class Topic(models.Model):
 
 
 class Subscription(models.Model):
+    """A topic's subscriber: a function (SNS protocol `lambda`) or a queue
+    (protocol `sqs`), exactly one of the two."""
+
+    FILTER_SCOPES = [("MessageAttributes", "MessageAttributes"), ("MessageBody", "MessageBody")]
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="subscriptions")
-    function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="subscriptions")
-    # Exact-match policy on message attributes (see messaging.filter_policy);
-    # null delivers every message.
+    function = models.ForeignKey(
+        Function, on_delete=models.CASCADE, related_name="subscriptions", null=True, blank=True
+    )
+    queue = models.ForeignKey(
+        "Queue", on_delete=models.CASCADE, related_name="subscriptions", null=True, blank=True
+    )
+    # SNS's filter policy (see messaging.filter_policy), applied to the
+    # message's attributes or to its JSON body; null delivers every message.
     filter_policy = models.JSONField(null=True, blank=True)
+    filter_policy_scope = models.CharField(max_length=17, choices=FILTER_SCOPES, default="MessageAttributes")
+    # Queue subscriptions: the message itself (attributes as SQS message
+    # attributes) rather than SNS's JSON envelope.
+    raw_message_delivery = models.BooleanField(default=False)
     enabled = models.BooleanField(default=True)
     priority = models.CharField(max_length=6, choices=PRIORITIES, default="normal")
     created_at = models.DateTimeField(default=timezone.now)
     last_fired_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["created_at"]
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(function__isnull=False, queue__isnull=True)
+                | models.Q(function__isnull=True, queue__isnull=False),
+                name="subscription_one_endpoint",
+            )
+        ]
 
     @property
     def arn(self) -> str:
         return arns.subscription_arn(self.topic.team.account_id, self.topic.name, self.id)
+
+    @property
+    def protocol(self) -> str:
+        return "lambda" if self.function_id else "sqs"
+
+    @property
+    def endpoint(self) -> str:
+        return self.function.arn if self.function_id else self.queue.arn
+
+    @property
+    def endpoint_name(self) -> str:
+        return self.function.name if self.function_id else self.queue.name
 
     @property
     def trigger(self) -> str:
@@ -87,6 +126,9 @@ class TopicMessage(models.Model):
     message_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     subject = models.CharField(max_length=100, null=True, blank=True)
     message = models.TextField()
+    # SNS's MessageStructure=json: `message` is a JSON object of one message
+    # per protocol ("default", "lambda", "sqs").
+    per_protocol = models.BooleanField(default=False)
     # {"name": {"Type": "String"|"Number"|"Binary", "Value": "..."}}
     attributes = models.JSONField(default=dict, blank=True)
     published_at = models.DateTimeField(default=timezone.now, db_index=True)

@@ -1,14 +1,17 @@
-"""Topics: creating them, subscribing functions, and publishing with fan-out."""
+"""Topics: creating them, subscribing functions and queues, and publishing
+with fan-out."""
 
 import json
+import logging
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from functions.models import Function, Team
 from invocations import dispatch
-from messaging import filter_policy
-from messaging.models import Subscription, Topic, TopicMessage
+from messaging import filter_policy, queues, sqs_wakeup
+from messaging.models import Queue, Subscription, Topic, TopicMessage
 from messaging.validation import (
     MAX_SUBJECT_CHARS,
     MessagingError,
@@ -17,6 +20,8 @@ from messaging.validation import (
     clean_priority,
     clean_topic_name,
 )
+
+log = logging.getLogger(__name__)
 
 
 def iso_ms(when) -> str:
@@ -38,7 +43,7 @@ def create_topic(team: Team, name: str) -> Topic:
 
 def subscribe(
     topic: Topic | None, function: Function | None, *, policy: dict | None = None,
-    priority: str = "normal",
+    priority: str = "normal", scope: str = filter_policy.ATTRIBUTES,
 ) -> Subscription:
     if topic is None:
         raise MessagingError("Choose the topic to subscribe to.", "topic")
@@ -49,9 +54,67 @@ def subscribe(
     return Subscription.objects.create(
         topic=topic,
         function=function,
-        filter_policy=filter_policy.validate(policy),
+        filter_policy=filter_policy.validate(policy, scope),
+        filter_policy_scope=scope,
         priority=clean_priority(priority),
     )
+
+
+def subscribe_queue(
+    topic: Topic, queue: Queue, *, policy: dict | None = None, scope: str = filter_policy.ATTRIBUTES,
+    raw: bool = False,
+) -> Subscription:
+    """Deliver the topic's messages to the queue (SNS's `sqs` protocol)."""
+    if queue.team_id != topic.team_id:
+        raise MessagingError("The queue must belong to the topic's team.", "queue")
+    return Subscription.objects.create(
+        topic=topic, queue=queue, filter_policy=filter_policy.validate(policy, scope),
+        filter_policy_scope=scope, raw_message_delivery=raw,
+    )
+
+
+def unsubscribe(sub: Subscription) -> None:
+    """Remove the subscription, counted in the topic's SubscriptionsDeleted."""
+    with transaction.atomic():
+        if Subscription.objects.filter(pk=sub.pk).delete()[0]:
+            Topic.objects.filter(pk=sub.topic_id).update(subscriptions_deleted=F("subscriptions_deleted") + 1)
+
+
+def message_for(msg: TopicMessage, protocol: str) -> str:
+    """The text a subscriber gets: with MessageStructure=json, its
+    protocol's entry or "default"."""
+    if not msg.per_protocol:
+        return msg.message
+    texts = json.loads(msg.message)
+    return texts.get(protocol, texts["default"])
+
+
+def _attributes_out(msg: TopicMessage) -> dict:
+    return {name: {"Type": a["Type"], "Value": a["Value"]} for name, a in msg.attributes.items()}
+
+
+def sns_envelope(topic: Topic, sub: Subscription, msg: TopicMessage) -> dict:
+    """The JSON SNS puts on a queue (without RawMessageDelivery). Messages
+    are not signed (yet): Signature and SigningCertURL are empty, and
+    UnsubscribeURL too (unsubscribe with the API or the console)."""
+    envelope = {
+        "Type": "Notification",
+        "MessageId": str(msg.message_id),
+        "TopicArn": topic.arn,
+    }
+    if msg.subject:
+        envelope["Subject"] = msg.subject
+    envelope.update({
+        "Message": message_for(msg, "sqs"),
+        "Timestamp": iso_ms(msg.published_at),
+        "SignatureVersion": "1",
+        "Signature": "",
+        "SigningCertURL": "",
+        "UnsubscribeURL": "",
+    })
+    if msg.attributes:
+        envelope["MessageAttributes"] = _attributes_out(msg)
+    return envelope
 
 
 def sns_event(topic: Topic, sub: Subscription, msg: TopicMessage) -> dict:
@@ -69,16 +132,13 @@ def sns_event(topic: Topic, sub: Subscription, msg: TopicMessage) -> dict:
                     "MessageId": str(msg.message_id),
                     "TopicArn": topic.arn,
                     "Subject": msg.subject,
-                    "Message": msg.message,
+                    "Message": message_for(msg, "lambda"),
                     "Timestamp": iso_ms(msg.published_at),
                     "SignatureVersion": "1",
                     "Signature": "",
                     "SigningCertUrl": "",
                     "UnsubscribeUrl": "",
-                    "MessageAttributes": {
-                        name: {"Type": a["Type"], "Value": a["Value"]}
-                        for name, a in msg.attributes.items()
-                    },
+                    "MessageAttributes": _attributes_out(msg),
                 },
             }
         ]
@@ -92,11 +152,18 @@ def publish(
     attributes: dict | None = None,
     *,
     now=None,
+    keep_labels: bool = False,
+    per_protocol: bool = False,
 ) -> TopicMessage:
-    """Store the message and queue one async invocation per matching
+    """Store the message, then queue one async invocation per matching
+    function subscriber and put one message on each matching queue
     subscriber, all in one transaction: a crash part-way publishes to
     nobody rather than to half the subscribers. The tasks are queued only
-    after the commit (dispatch.submit_async uses on_commit)."""
+    after the commit (dispatch.submit_async uses on_commit).
+
+    `keep_labels`: attribute types keep their label ("String.Array",
+    "Number.float"), as SNS's API keeps them; `per_protocol`: the message
+    is MessageStructure=json's object, already checked (messaging.sns_wire)."""
     if not isinstance(message, str) or message == "":
         raise MessagingError("The message must be a non-empty string.", "message")
     if subject is not None and not isinstance(subject, str):
@@ -106,17 +173,25 @@ def publish(
         raise MessagingError(
             f"The subject must be one line of at most {MAX_SUBJECT_CHARS} characters.", "subject"
         )
-    cleaned = clean_attributes(attributes)
+    cleaned = clean_attributes(attributes, keep_labels=keep_labels)
     check_size(message, cleaned, "message")
     now = now or timezone.now()
     with transaction.atomic():
         msg = TopicMessage.objects.create(
-            topic=topic, subject=subject, message=message, attributes=cleaned, published_at=now
+            topic=topic, subject=subject, message=message, attributes=cleaned, published_at=now,
+            per_protocol=per_protocol,
         )
-        subs = topic.subscriptions.filter(enabled=True).select_related("function", "topic__team")
+        subs = topic.subscriptions.filter(enabled=True).select_related(
+            "function", "queue__team", "topic__team"
+        )
         delivered = []
         for sub in subs:
-            if not filter_policy.matches(sub.filter_policy, cleaned):
+            body = message_for(msg, sub.protocol)
+            if not filter_policy.matches(sub.filter_policy, cleaned, body, sub.filter_policy_scope):
+                continue
+            if sub.queue_id:
+                if _deliver_to_queue(topic, sub, msg, now):
+                    delivered.append(sub.id)
                 continue
             dispatch.submit_async(
                 sub.function,
@@ -136,3 +211,23 @@ def publish(
             msg.deliveries = len(delivered)
             msg.save(update_fields=["deliveries"])
     return msg
+
+
+def _deliver_to_queue(topic: Topic, sub: Subscription, msg: TopicMessage, now) -> bool:
+    """Put the message on the subscribed queue: SNS's envelope, or with
+    RawMessageDelivery the message itself with its attributes as SQS
+    message attributes. A message the queue refuses (its MaximumMessageSize)
+    is logged and skipped, as SNS drops what it cannot deliver to SQS."""
+    if sub.raw_message_delivery:
+        body, attributes = message_for(msg, "sqs"), msg.attributes
+    else:
+        body, attributes = json.dumps(sns_envelope(topic, sub, msg), ensure_ascii=False), None
+    try:
+        queued = queues.prepare(sub.queue, body, attributes, sender_id=topic.team.account_id, now=now)
+    except MessagingError as e:
+        log.warning("Not delivered to the queue %s (subscription %s): %s", sub.queue.name, sub.id, e.message)
+        return False
+    queued.save(force_insert=True)
+    queue_id = sub.queue_id
+    transaction.on_commit(lambda: sqs_wakeup.notify(queue_id))
+    return True

@@ -77,7 +77,7 @@ def _render_topic(
         "new_webhook_secret": new_webhook_secret,
         "webhook_form": TopicWebhookForm(),
         "topic": topic,
-        "subscriptions": topic.subscriptions.select_related("function"),
+        "subscriptions": topic.subscriptions.select_related("function", "queue"),
         "recent": topic.messages.all()[:RECENT],
         "can_write": can_write(request.user, topic.team),
         "sub_form": forms.get("sub_form") or SubscriptionForm(topic=topic),
@@ -140,7 +140,7 @@ def subscription_toggle(request: HttpRequest, topic_id, subscription_id) -> Http
 @require_POST
 def subscription_delete(request: HttpRequest, topic_id, subscription_id) -> HttpResponse:
     topic = get_topic_for_user(request.user, topic_id, write=True)
-    get_object_or_404(Subscription, topic=topic, id=subscription_id).delete()
+    topics.unsubscribe(get_object_or_404(Subscription, topic=topic, id=subscription_id))
     return _back(request, topic_url(topic))
 
 

@@ -83,7 +83,7 @@ def test_it_subscribes_and_goes_back_to_the_tab_without_htmx(client, users, fn, 
 @pytest.mark.parametrize("data, error", [
     ({"topic": ""}, "Choose the topic to subscribe to."),
     ({"filter_policy": "{bad"}, "The filter policy is not valid JSON"),
-    ({"filter_policy": '{"n": [{"prefix": "a"}]}'}, "only exact-match strings"),
+    ({"filter_policy": '{"n": [{"regex": "a"}]}'}, "Unrecognized match type regex"),
     ({"priority": "urgent"}, "Select a valid choice"),
 ])
 def test_it_shows_subscription_errors_and_saves_nothing(client, users, fn, topic, data, error):

@@ -163,6 +163,16 @@ def test_it_toggles_and_deletes_a_subscription(client, users, topic, fn):
     r = client.post(trigger_rows(fn)[0]["delete_url"])
     assert r["Location"] == reverse("fn-detail", args=[fn.id]) + "?tab=triggers"
     assert not Subscription.objects.exists()
+    assert Topic.objects.get().subscriptions_deleted == 1
+
+
+def test_it_shows_and_removes_a_queue_subscription_on_the_topic_page(client, users, topic, queue):
+    sub = topics.subscribe_queue(topic, queue, raw=True)
+    client.force_login(users["member"])
+    page = client.get(reverse("msg-topic-detail", args=[topic.id])).content.decode()
+    assert reverse("msg-queue-detail", args=[queue.id]) in page and "(raw)" in page
+    client.post(reverse("msg-subscription-delete", args=[topic.id, sub.id]))
+    assert not Subscription.objects.exists()
 
 
 def test_it_refuses_an_offsite_next(client, users, topic, fn):

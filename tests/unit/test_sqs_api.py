@@ -104,11 +104,11 @@ def test_it_refuses_an_unknown_key(db):
 
 def test_it_answers_an_unknown_service_in_its_protocol(users, team):
     key, secret = ApiKey.issue(users["member"], team)
-    sns = boto_client("sns", key.access_key_id, secret)
+    sts = boto_client("sts", key.access_key_id, secret)
     with pytest.raises(ClientError) as e:
-        sns.list_topics()
+        sts.get_caller_identity()
     assert code_of(e) == "InvalidAction"
-    assert "sns" in e.value.response["Error"]["Message"]
+    assert "sts" in e.value.response["Error"]["Message"]
 
 
 def test_it_answers_an_operation_it_does_not_serve(sqs):
