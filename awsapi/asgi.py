@@ -62,9 +62,11 @@ def django_request(scope, body: bytes) -> ASGIRequest:
 
 
 async def send_response(send, status: int, body: bytes, headers: list[tuple[str, str]]) -> None:
-    """One whole response; Content-Length is added."""
+    """One whole response; Content-Length is added unless the caller set it
+    (a HEAD answer's is the length of the body it would have had)."""
     raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
-    raw.append((b"content-length", str(len(body)).encode()))
+    if not any(k.lower() == "content-length" for k, _ in headers):
+        raw.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
 

@@ -23,14 +23,15 @@ import inspect
 import logging
 import re
 import uuid
-from functools import lru_cache
+from functools import lru_cache, partial
 from urllib.parse import quote
 
 from django.conf import settings
 
-from awsapi import asgi, services, sigv4
+from awsapi import asgi, services, sigv4, spool
 from awsapi.protocols import (
     AwsRequest,
+    Recognised,
     ServiceError,
     ServiceIndex,
     UnknownOperation,
@@ -71,6 +72,8 @@ def signed_service(scope) -> bytes | None:
     if b"X-Amz-Credential=" in query:
         found = _QUERY_SCOPE.search(query)
         return found.group(1) if found else b""
+    if b"AWSAccessKeyId=" in query and b"Signature=" in query:
+        return b"s3"  # S3's SigV2 presigned URL: answered with what to do instead
     return None
 
 
@@ -100,19 +103,28 @@ def aws_request(scope, body: bytes) -> AwsRequest:
 
 async def serve(scope, receive, send) -> None:
     request_id = str(uuid.uuid4())
-    body = await asgi.read_body(receive, MAX_BODY)
-    request = aws_request(scope, body or b"")
-    try:
-        found = index().recognise(request)
+    found, streaming = _streaming_operation(scope)
+    if streaming is not None:
+        # The body is read after the signature is checked, straight to disk.
+        body: bytes | None = b""
+        request = aws_request(scope, b"")
         protocol, model, unknown = found.protocol, found.service, None
-    except UnknownOperation as e:
-        found, protocol, model, unknown = None, e.protocol, e.service, e
+    else:
+        body = await asgi.read_body(receive, MAX_BODY)
+        request = aws_request(scope, body or b"")
+        try:
+            found = index().recognise(request)
+            protocol, model, unknown = found.protocol, found.service, None
+        except UnknownOperation as e:
+            found, protocol, model, unknown = None, e.protocol, e.service, e
+    spooled = None
+    status = None
     try:
         if body is None:
             raise ServiceError(
                 "RequestEntityTooLarge", f"The request is longer than {MAX_BODY} bytes.", status=413
             )
-        key = await _authenticate(scope, body, request)
+        key = await _authenticate(scope, body, request, model, streamed=streaming is not None)
         if unknown is not None:
             raise unknown
         service = services.get(found.service.service_name)
@@ -126,15 +138,25 @@ async def serve(scope, receive, send) -> None:
             operation=found.operation.name,
         )
         write = service.is_write(found.operation.name)
-        if inspect.iscoroutinefunction(handler):
+        if streaming is not None:
             if write:
+                await asgi.in_thread(_require_write, key, protocol, service.denied_code)
+            spooled = await _spool(receive, request, streaming)
+            params[found.operation.input_shape.serialization["payload"]] = spooled
+        if inspect.iscoroutinefunction(handler):
+            if write and streaming is None:
                 await asgi.in_thread(_require_write, key, protocol, service.denied_code)
             output = await handler(context, params)
         else:
             output = await asgi.in_thread(
-                _call, handler, context, params, write, protocol, service.denied_code
+                _call, handler, context, params, write and streaming is None, protocol,
+                service.denied_code,
             )
+        if isinstance(output, services.Reply):
+            output, status = output.output, output.status
         response = serialise_response(found.operation, output, protocol, request_id)
+        if status is not None:
+            response.status = status
     except Exception as error:  # noqa: BLE001 - every failure is answered in the protocol's shape
         if not isinstance(error, ServiceError) and not hasattr(error, "code"):
             log.exception("AWS %s %s failed", request.method, request.path)
@@ -144,26 +166,105 @@ async def serve(scope, receive, send) -> None:
             )
         _add_query_code(error, model)
         response = serialise_error(model, error, protocol, request_id, method=request.method)
-    await asgi.send_response(send, response.status, response.body, list(response.headers.items()))
+    finally:
+        if spooled is not None:
+            spooled.discard()  # unless the handler moved it into place
+    await _send(send, response, request.method)
 
 
-async def _authenticate(scope, body: bytes, request: AwsRequest) -> ApiKey:
-    if request.header("authorization") is None:
+def _streaming_operation(scope) -> tuple[Recognised | None, services.Streaming | None]:
+    """The operation and its service's spooling, when the request is for an
+    operation with a streaming body (S3's PutObject) of a service that
+    spools them; recognised from the method, path and headers alone."""
+    signed = (signed_service(scope) or b"").decode("latin-1")
+    if not signed or not any(
+        s.streaming is not None and s.name == signed for s in map(services.get, services.names())
+    ):
+        return None, None
+    try:
+        found = index().recognise(aws_request(scope, b""))
+    except UnknownOperation:
+        return None, None
+    service = services.get(found.service.service_name)
+    if not found.operation.has_streaming_input or service is None or service.streaming is None:
+        return None, None
+    return found, service.streaming
+
+
+async def _spool(receive, request: AwsRequest, streaming: services.Streaming) -> spool.SpooledBody:
+    limit = streaming.limit()
+    declared = request.header("x-amz-decoded-content-length") or request.header("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit, int(declared))
+    content_sha = request.header("x-amz-content-sha256")
+    chunked = content_sha == "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+    if content_sha and content_sha.startswith("STREAMING-") and not chunked:
         raise ServiceError(
-            "IncompleteSignatureException",
-            "Presigned URLs (X-Amz-Credential in the query string) are not supported yet; "
-            "sign the Authorization header (the AWS SDKs and CLI do).",
-            status=403, query_code="IncompleteSignature",
+            "NotImplemented",
+            f"Stratus does not take {content_sha} bodies (signed aws-chunked uploads) yet; "
+            "send the body whole with its SHA-256 or UNSIGNED-PAYLOAD (boto3 and the AWS CLI do).",
+            status=501, sender_fault=False,
         )
+    try:
+        body = await spool.spool(receive, streaming.directory(), limit, chunked=chunked)
+    except spool.BodyTooLarge as e:
+        raise _too_large(limit, e.seen) from None
+    except spool.MalformedChunks as e:
+        raise ServiceError("IncompleteBody", f"The aws-chunked body is malformed: {e}.") from None
+    expected = sigv4.payload_hash_to_check(content_sha)
+    if expected is not None and expected != body.sha256:
+        body.discard()
+        raise ServiceError(
+            "XAmzContentSHA256Mismatch",
+            "The provided 'x-amz-content-sha256' header does not match what was computed.",
+            fields={"ClientComputedContentSHA256": expected, "S3ComputedContentSHA256": body.sha256},
+        )
+    return body
+
+
+def _too_large(limit: int, size: int) -> ServiceError:
+    return ServiceError(
+        "EntityTooLarge",
+        f"Your proposed upload exceeds the maximum allowed size ({limit} bytes on this server); "
+        "use a multipart upload or ask the operator to raise the limit.",
+        fields={"MaxSizeAllowed": limit, "ProposedSize": size},
+    )
+
+
+async def _send(send, response, method: str) -> None:
+    body = response.body
+    headers = list(response.headers.items())
+    if response.status == 304 or method == "HEAD":
+        # No body: 304 never has one; HEAD keeps GetObject's Content-Length.
+        if isinstance(body, spool.FileSlice):
+            body.close()
+        body = b""
+    if not isinstance(body, spool.FileSlice):
+        await asgi.send_response(send, response.status, body, headers)
+        return
+    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers if k.lower() != "content-length"]
+    raw.append((b"content-length", str(body.length).encode()))
+    await send({"type": "http.response.start", "status": response.status, "headers": raw})
+    async for chunk in body.chunks():
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def _authenticate(scope, body: bytes, request: AwsRequest, model, *, streamed: bool = False) -> ApiKey:
     django_request = asgi.django_request(scope, body)
     service = (signed_service(scope) or b"").decode("latin-1")
+    registered = services.get(model.service_name) if model is not None else None
+    codes = registered.signature_codes if registered is not None else {}
     try:
-        return sigv4.verify_cached(django_request, service) or await asgi.in_thread(
-            sigv4.verify, django_request, service
+        if request.header("authorization") is None:
+            return await asgi.in_thread(sigv4.verify_presigned, django_request, service)
+        cached = sigv4.verify_cached(django_request, service, body_checked_later=streamed)
+        return cached or await asgi.in_thread(
+            partial(sigv4.verify, body_checked_later=streamed), django_request, service
         )
     except sigv4.SignatureError as e:
         query_code = _SIGNATURE_QUERY_CODES.get(e.code)
-        raise ServiceError(e.code, e.message, status=403, query_code=query_code) from None
+        raise ServiceError(codes.get(e.code, e.code), e.message, status=403, query_code=query_code) from None
 
 
 def _require_write(key: ApiKey, protocol: str, denied_code: str | None = None) -> None:

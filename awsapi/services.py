@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from functions.models import ApiKey, Team
@@ -42,6 +43,26 @@ Handler = Callable[[Context, dict[str, Any]], Any]
 
 
 @dataclass
+class Reply:
+    """An output with what the model has no member for: the status (S3's
+    206 for a range). A handler may return it in place of the dict."""
+
+    output: dict[str, Any]
+    status: int | None = None
+
+
+@dataclass(frozen=True)
+class Streaming:
+    """How a service takes streaming-input bodies (S3's PutObject and
+    UploadPart): spooled into `directory()` (on the service's storage file
+    system, so a handler can `os.replace` the file into place), at most
+    `limit()` bytes. Callables, so settings are read at request time."""
+
+    directory: Callable[[], Path]
+    limit: Callable[[], int]
+
+
+@dataclass
 class Service:
     """One registered service: its handlers by operation name, the
     operations a read-only member may call, and the query-protocol error
@@ -56,6 +77,10 @@ class Service:
     reads: frozenset[str] = frozenset()
     query_codes: dict[str, str] = field(default_factory=dict)
     denied_code: str | None = None
+    # What the door's signature errors are called by this service's clients
+    # (S3: SignatureDoesNotMatch, InvalidAccessKeyId...).
+    signature_codes: dict[str, str] = field(default_factory=dict)
+    streaming: Streaming | None = None
 
     def is_write(self, operation: str) -> bool:
         return operation not in self.reads
@@ -71,12 +96,15 @@ def register(
     reads: Iterable[str] = (),
     query_codes: Mapping[str, str] | None = None,
     denied_code: str | None = None,
+    signature_codes: Mapping[str, str] | None = None,
+    streaming: Streaming | None = None,
 ) -> None:
     """Serve `handlers` for botocore's service `service` ("sqs"). Every
     operation not in `reads` is a write: a read-only member's key gets
     AccessDenied for it. Registering again replaces the service."""
     _services[service] = Service(
-        service, dict(handlers), frozenset(reads), dict(query_codes or {}), denied_code
+        service, dict(handlers), frozenset(reads), dict(query_codes or {}), denied_code,
+        dict(signature_codes or {}), streaming,
     )
 
 

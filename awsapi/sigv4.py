@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
-from botocore.auth import SigV4Auth
+from botocore.auth import S3SigV4Auth, S3SigV4QueryAuth, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from django.conf import settings
@@ -24,6 +24,12 @@ from functions.models import ApiKey, Membership
 
 SERVICE = "lambda"
 MAX_SKEW = timedelta(minutes=15)
+# x-amz-content-sha256 values that stand for a body the signature does not
+# cover: S3 takes them (boto3 over HTTPS, presigned PUTs), no other service.
+UNSIGNED_PAYLOADS = frozenset({"UNSIGNED-PAYLOAD", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"})
+UNSIGNED_SERVICES = frozenset({"s3"})
+# The longest a presigned URL may live (SigV4's limit: 7 days).
+MAX_PRESIGNED_EXPIRES = 604800
 # Writing last_used_at on every call would make each API call a write.
 LAST_USED_EVERY = timedelta(minutes=1)
 
@@ -149,25 +155,42 @@ def _parse(request: HttpRequest, service: str) -> _Signed:
     return _Signed(match["akid"], match["region"], signed, match["signature"], amz_date)
 
 
-def verify(request: HttpRequest, service: str = SERVICE) -> ApiKey:
-    """Return the ApiKey that signed `request`, or raise SignatureError."""
+def verify(request: HttpRequest, service: str = SERVICE, *, body_checked_later: bool = False) -> ApiKey:
+    """Return the ApiKey that signed `request`, or raise SignatureError.
+
+    `body_checked_later`: the body is not in `request` (a streamed upload);
+    the caller compares its SHA-256 with x-amz-content-sha256 once it has
+    read it (`payload_hash_to_check`)."""
     signed = _parse(request, service)
     key, secret = _load_key(signed.access_key_id)
-    return _check(request, signed, key, secret, service)
+    return _check(request, signed, key, secret, service, body_checked_later)
 
 
-def verify_cached(request: HttpRequest, service: str = SERVICE) -> ApiKey | None:
+def verify_cached(
+    request: HttpRequest, service: str = SERVICE, *, body_checked_later: bool = False
+) -> ApiKey | None:
     """verify() without touching the database: None when the key is not in
     this process's memory (call verify() from a thread then)."""
     signed = _parse(request, service)
     cached = _key_cache.get(signed.access_key_id)
     if cached is None or cached[0] <= time.monotonic():
         return None
-    return _check(request, signed, cached[1], cached[2], service)
+    return _check(request, signed, cached[1], cached[2], service, body_checked_later)
 
 
-def _check(request: HttpRequest, signed: _Signed, key: ApiKey, secret: str, service: str) -> ApiKey:
-    body = request.body
+def payload_hash_to_check(content_sha: str | None) -> str | None:
+    """The SHA-256 (hex) a streamed body must have, given the request's
+    x-amz-content-sha256; None when the body is unsigned."""
+    if content_sha is None or content_sha in UNSIGNED_PAYLOADS:
+        return None
+    return content_sha
+
+
+def _check(
+    request: HttpRequest, signed: _Signed, key: ApiKey, secret: str, service: str,
+    body_checked_later: bool = False,
+) -> ApiKey:
+    body = b"" if body_checked_later else request.body
     headers = {}
     for name in signed.signed_headers:
         value = _header(request, name)
@@ -178,7 +201,15 @@ def _check(request: HttpRequest, signed: _Signed, key: ApiKey, secret: str, serv
             )
         headers[name] = value
     content_sha = headers.get("x-amz-content-sha256")
-    if content_sha is not None and content_sha != hashlib.sha256(body).hexdigest():
+    if content_sha in UNSIGNED_PAYLOADS:
+        if service not in UNSIGNED_SERVICES:
+            raise SignatureError(
+                "InvalidSignatureException",
+                f"x-amz-content-sha256 {content_sha} is only accepted by S3; sign the body.",
+            )
+    elif content_sha is not None and body_checked_later:
+        pass  # compared by the caller once the body is read
+    elif content_sha is not None and content_sha != hashlib.sha256(body).hexdigest():
         # botocore trusts this header in place of the body; we must not, or
         # a signed UNSIGNED-PAYLOAD would let anyone swap the body.
         raise SignatureError(
@@ -191,7 +222,9 @@ def _check(request: HttpRequest, signed: _Signed, key: ApiKey, secret: str, serv
         url += "?" + query
     aws_request = AWSRequest(method=request.method, url=url, headers=headers, data=body)
     aws_request.context["timestamp"] = signed.amz_date
-    signer = SigV4Auth(Credentials(key.access_key_id, secret), service, signed.region)
+    # S3 signs its path as it is (no "//" or ".." normalising): its own signer.
+    signer_class = S3SigV4Auth if service == "s3" else SigV4Auth
+    signer = signer_class(Credentials(key.access_key_id, secret), service, signed.region)
     canonical = signer.canonical_request(aws_request)
     expected = signer.signature(signer.string_to_sign(aws_request, canonical), aws_request)
     if not hmac.compare_digest(expected, signed.signature):
@@ -199,6 +232,98 @@ def _check(request: HttpRequest, signed: _Signed, key: ApiKey, secret: str, serv
             "InvalidSignatureException",
             "The request signature we calculated does not match the signature you provided. "
             "Check your AWS Secret Access Key and signing method.",
+        )
+    return key
+
+
+def verify_presigned(request: HttpRequest, service: str) -> ApiKey:
+    """The ApiKey of a presigned URL (SigV4 in the query string: X-Amz-Algorithm,
+    X-Amz-Credential, X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders,
+    X-Amz-Signature), recomputed with botocore's S3 query signer; the body
+    is unsigned, as S3's presigned URLs have it. Raises SignatureError."""
+    if service not in UNSIGNED_SERVICES:
+        raise SignatureError(
+            "IncompleteSignatureException",
+            "Presigned URLs are taken for S3 only; sign the Authorization header "
+            "(the AWS SDKs and CLI do).",
+        )
+    query = request.GET
+    if "AWSAccessKeyId" in query:
+        raise SignatureError(
+            "AuthorizationQueryParametersError",
+            "Stratus takes SigV4 presigned URLs only; create the client with "
+            "botocore.config.Config(signature_version=\"s3v4\").",
+        )
+    missing = [n for n in ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires",
+                           "X-Amz-SignedHeaders", "X-Amz-Signature") if not query.get(n)]
+    if missing:
+        raise SignatureError(
+            "AuthorizationQueryParametersError",
+            f"Query-string authentication requires {', '.join(missing)}.",
+        )
+    if query["X-Amz-Algorithm"] != "AWS4-HMAC-SHA256":
+        raise SignatureError(
+            "AuthorizationQueryParametersError",
+            "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\".",
+        )
+    parts = query["X-Amz-Credential"].split("/")
+    if len(parts) != 5 or parts[4] != "aws4_request":
+        raise SignatureError(
+            "AuthorizationQueryParametersError",
+            "X-Amz-Credential must be <access key id>/<date>/<region>/<service>/aws4_request.",
+        )
+    akid, date, region, scoped_service, _ = parts
+    if region != settings.STRATUS_REGION or scoped_service != service:
+        raise SignatureError(
+            "AuthorizationQueryParametersError",
+            f"X-Amz-Credential must be scoped to {settings.STRATUS_REGION}/{service}, "
+            f"not {region}/{scoped_service}.",
+        )
+    amz_date = query["X-Amz-Date"]
+    when = _parse_timestamp(amz_date)
+    if amz_date[:8] != date:
+        raise SignatureError(
+            "AuthorizationQueryParametersError", "X-Amz-Date and the credential's date differ."
+        )
+    try:
+        expires = int(query["X-Amz-Expires"])
+    except ValueError:
+        expires = -1
+    if not 1 <= expires <= MAX_PRESIGNED_EXPIRES:
+        raise SignatureError(
+            "AuthorizationQueryParametersError",
+            f"X-Amz-Expires must be between 1 and {MAX_PRESIGNED_EXPIRES} seconds.",
+        )
+    now = timezone.now()
+    if now > when + timedelta(seconds=expires):
+        raise SignatureError("AccessDenied", "Request has expired")
+    if when > now + MAX_SKEW:
+        raise SignatureError("AccessDenied", "Request is not valid yet (X-Amz-Date is in the future).")
+    signed_names = query["X-Amz-SignedHeaders"].split(";")
+    if "host" not in signed_names:
+        raise SignatureError("AuthorizationQueryParametersError", "The host header must be signed.")
+    headers = {}
+    for name in signed_names:
+        value = _header(request, name)
+        if value is None:
+            raise SignatureError("AccessDenied", f"The signed header {name!r} is missing from the request.")
+        headers[name] = value
+    key, secret = _load_key(akid)
+    unsigned_query = "&".join(
+        pair for pair in request.META.get("QUERY_STRING", "").split("&")
+        if pair and not pair.startswith("X-Amz-Signature=")
+    )
+    url = f"{request.scheme}://{headers['host']}{_raw_path(request)}?{unsigned_query}"
+    aws_request = AWSRequest(method=request.method, url=url, headers=headers, data=b"")
+    aws_request.context["timestamp"] = amz_date
+    signer = S3SigV4QueryAuth(Credentials(key.access_key_id, secret), service, region, expires=expires)
+    canonical = signer.canonical_request(aws_request)
+    expected = signer.signature(signer.string_to_sign(aws_request, canonical), aws_request)
+    if not hmac.compare_digest(expected, query["X-Amz-Signature"]):
+        raise SignatureError(
+            "SignatureDoesNotMatch",
+            "The request signature we calculated does not match the signature you provided. "
+            "Check your key and signing method.",
         )
     return key
 

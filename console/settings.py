@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "invocations",
     "messaging",
     "triggers",
+    "buckets",
 ]
 
 MIDDLEWARE = [
@@ -220,6 +221,16 @@ STRATUS_REAP_INTERVAL = envfloat("STRATUS_REAP_INTERVAL", 10.0)
 # Threads per web process for the database work of the fast doors (Invoke,
 # HTTP routes) when their caches miss.
 STRATUS_API_THREADS = envint("STRATUS_API_THREADS", 32)
+# Buckets (S3): objects' bytes live here, one file per object version.
+STRATUS_OBJECTS_DIR = Path(envstr("STRATUS_OBJECTS_DIR", str(DATA_DIR / "objects"))).resolve()
+# The largest single PutObject and the largest part of a multipart upload.
+# S3 takes 5 GiB; a small self-hosted disk is better served by 1 GiB (boto3
+# and the AWS CLI switch to multipart at 8 MB anyway).
+STRATUS_S3_MAX_PUT_BYTES = envint("STRATUS_S3_MAX_PUT_BYTES", 1024**3)
+# The largest object a multipart upload may complete into (S3: 5 TiB).
+STRATUS_S3_MAX_OBJECT_BYTES = envint("STRATUS_S3_MAX_OBJECT_BYTES", 64 * 1024**3)
+# Every part but the last must be at least this big (S3: 5 MiB).
+STRATUS_S3_MIN_PART_BYTES = envint("STRATUS_S3_MIN_PART_BYTES", 5 * 1024**2)
 
 LOGGING = {
     "version": 1,

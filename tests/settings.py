@@ -8,6 +8,7 @@ from console.settings import *  # noqa: F403
 DATA_DIR = Path(tempfile.mkdtemp(prefix="stratus-unit-"))
 STRATUS_CODE_DIR = DATA_DIR / "code"
 STRATUS_ENV_DIR = DATA_DIR / "envs"
+STRATUS_OBJECTS_DIR = DATA_DIR / "objects"
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 CELERY_BROKER_URL = "memory://"

@@ -1,0 +1,412 @@
+"""S3's operations, as boto3's `s3` client and the AWS CLI call them
+(path-style) through the AWS front door (awsapi.door): each handler is
+named after the operation, takes the caller's context and the parsed
+parameters and returns the output as boto3 shows it. PutObject's and
+UploadPart's bodies arrive spooled to disk (`awsapi.spool.SpooledBody`);
+GetObject's leaves as a `FileSlice` the door streams."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from urllib.parse import quote, unquote
+
+from django.conf import settings
+
+from awsapi import services
+from awsapi.protocols import ServiceError
+from awsapi.spool import FileSlice, SpooledBody
+from buckets import listing, multipart, objects, storage
+from buckets.models import Bucket, Object
+from buckets.s3_wire import (
+    SIGNATURE_CODES,
+    check_key,
+    invalid_argument,
+    invalid_request,
+    not_modified,
+    precondition_failed,
+)
+
+_RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$")
+MAX_DELETE_KEYS = 1000
+
+
+def _owner(context: services.Context) -> dict:
+    return {"ID": context.team.account_id, "DisplayName": context.team.name}
+
+
+def _bucket(context: services.Context, params: dict) -> Bucket:
+    return objects.find_bucket(context.team, params.get("Bucket") or "")
+
+
+def _headers_in(params: dict) -> objects.Headers:
+    encoding = ",".join(
+        e.strip() for e in (params.get("ContentEncoding") or "").split(",")
+        if e.strip() and e.strip() != "aws-chunked"
+    )
+    return objects.Headers(
+        content_type=params.get("ContentType") or "binary/octet-stream",
+        content_encoding=encoding,
+        content_disposition=params.get("ContentDisposition") or "",
+        content_language=params.get("ContentLanguage") or "",
+        cache_control=params.get("CacheControl") or "",
+        expires=params.get("Expires"),
+        metadata={k.lower(): v for k, v in (params.get("Metadata") or {}).items()},
+    )
+
+
+def _headers_out(obj: Object) -> dict:
+    return {
+        "ETag": obj.etag, "LastModified": obj.last_modified, "ContentLength": obj.size,
+        "ContentType": obj.content_type, "ContentEncoding": obj.content_encoding or None,
+        "ContentDisposition": obj.content_disposition or None,
+        "ContentLanguage": obj.content_language or None, "CacheControl": obj.cache_control or None,
+        "Expires": obj.expires, "Metadata": obj.metadata or None, "AcceptRanges": "bytes",
+    }
+
+
+def _check_md5(params: dict, body: SpooledBody) -> None:
+    given = params.get("ContentMD5")
+    if given is None:
+        return
+    try:
+        digest = base64.b64decode(given, validate=True)
+    except (binascii.Error, ValueError):
+        digest = b""
+    if len(digest) != 16:
+        raise ServiceError("InvalidDigest", "The Content-MD5 you specified was invalid.",
+                           fields={"Content-MD5": given})
+    if digest.hex() != body.md5:
+        raise ServiceError("BadDigest", "The Content-MD5 you specified did not match what we received.",
+                           fields={"ExpectedDigest": given, "CalculatedDigest": base64.b64encode(
+                               bytes.fromhex(body.md5)).decode()})
+
+
+def _body(params: dict) -> SpooledBody:
+    body = params.get("Body")
+    if not isinstance(body, SpooledBody):  # the door always spools; this is our bug otherwise
+        raise TypeError("PutObject's body was not spooled")
+    return body
+
+
+# Buckets ---------------------------------------------------------------------
+
+
+def list_buckets(context: services.Context, params: dict) -> dict:
+    query = Bucket.objects.filter(team=context.team).order_by("name")
+    prefix = params.get("Prefix")
+    if prefix:
+        query = query.filter(name__startswith=prefix)
+    if params.get("ContinuationToken"):
+        query = query.filter(name__gt=params["ContinuationToken"])
+    limit = params.get("MaxBuckets") or 10000
+    if not 1 <= limit <= 10000:
+        raise invalid_argument("max-buckets must be between 1 and 10000", "max-buckets", limit)
+    found = list(query[: limit + 1])
+    output = {
+        "Buckets": [{"Name": b.name, "CreationDate": b.created_at, "BucketRegion": context.region}
+                    for b in found[:limit]],
+        "Owner": _owner(context), "Prefix": prefix,
+    }
+    if len(found) > limit:
+        output["ContinuationToken"] = found[limit - 1].name
+    return output
+
+
+def create_bucket(context: services.Context, params: dict) -> dict:
+    wanted = (params.get("CreateBucketConfiguration") or {}).get("LocationConstraint")
+    if wanted and wanted != context.region:
+        raise ServiceError(
+            "IllegalLocationConstraintException",
+            f"The {wanted} location constraint is incompatible for the region specific endpoint "
+            f"this request was sent to ({context.region}).",
+        )
+    bucket = objects.create_bucket(context.team, params.get("Bucket") or "")
+    return {"Location": f"/{bucket.name}"}
+
+
+def head_bucket(context: services.Context, params: dict) -> dict:
+    _bucket(context, params)
+    return {"BucketRegion": context.region}
+
+
+def get_bucket_location(context: services.Context, params: dict) -> dict:
+    _bucket(context, params)
+    # us-east-1 is an empty constraint, as S3 answers.
+    return {"LocationConstraint": None if context.region == "us-east-1" else context.region}
+
+
+def delete_bucket(context: services.Context, params: dict) -> dict:
+    objects.delete_bucket(context.team, params.get("Bucket") or "")
+    return {}
+
+
+# Objects ---------------------------------------------------------------------
+
+
+def put_object(context: services.Context, params: dict) -> dict:
+    body = _body(params)
+    bucket = _bucket(context, params)
+    key = check_key(params.get("Key"))
+    _check_md5(params, body)
+    blob = storage.place(body.path)
+    obj = objects.store(
+        bucket, key, blob, size=body.size, etag=objects.etag_of_md5(body.md5), headers=_headers_in(params),
+        if_match=params.get("IfMatch"), if_none_match=params.get("IfNoneMatch"),
+    )
+    return {"ETag": obj.etag, "Size": obj.size}
+
+
+def _conditions(obj: Object, params: dict, prefix: str = "") -> None:
+    """The conditional headers (GET/HEAD's, or CopyObject's `CopySource`
+    ones), with S3's precedence: a true If-Match wins over a false
+    If-Unmodified-Since; a false If-None-Match over a true
+    If-Modified-Since (times compare at whole seconds). A read answers 304
+    where a copy answers 412."""
+    modified = obj.last_modified.replace(microsecond=0)
+    header = "x-amz-copy-source-" if prefix else ""
+    if_match, if_none_match = params.get(f"{prefix}IfMatch"), params.get(f"{prefix}IfNoneMatch")
+    since, unmodified_since = params.get(f"{prefix}IfModifiedSince"), params.get(f"{prefix}IfUnmodifiedSince")
+    if if_match is not None:
+        if not objects.etag_matches(if_match, obj.etag):
+            raise precondition_failed(f"{header}If-Match")
+    elif unmodified_since is not None and modified > unmodified_since:
+        raise precondition_failed(f"{header}If-Unmodified-Since")
+    failed = None
+    if if_none_match is not None:
+        if objects.etag_matches(if_none_match, obj.etag):
+            failed = "If-None-Match"
+    elif since is not None and modified <= since:
+        failed = "If-Modified-Since"
+    if failed:
+        raise precondition_failed(f"{header}{failed}") if prefix else not_modified()
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """(first, last) of `Range: bytes=a-b | a- | -n`, clipped to the object;
+    None for no range or one S3 ignores (malformed, several ranges)."""
+    if not header:
+        return None
+    found = _RANGE.match(header)
+    if found is None or found[1] == found[2] == "":
+        return None
+    if found[1] == "":
+        suffix = int(found[2])
+        first, last = max(0, size - suffix), size - 1
+        if suffix == 0:
+            first = size
+    else:
+        first = int(found[1])
+        last = min(int(found[2]), size - 1) if found[2] else size - 1
+        if found[2] and int(found[2]) < first:
+            return None
+    if first >= size or last < first:
+        raise ServiceError("InvalidRange", "The requested range is not satisfiable", status=416,
+                           fields={"RangeRequested": header, "ActualObjectSize": size})
+    return first, last
+
+
+def _overrides(output: dict, params: dict) -> None:
+    for name in ("CacheControl", "ContentDisposition", "ContentEncoding", "ContentLanguage",
+                 "ContentType", "Expires"):
+        if params.get(f"Response{name}") is not None:
+            output[name] = params[f"Response{name}"]
+
+
+def _read(context: services.Context, params: dict) -> tuple[Object, dict, tuple[int, int] | None]:
+    bucket = _bucket(context, params)
+    obj = objects.find_object(bucket, check_key(params.get("Key")))
+    _conditions(obj, params)
+    output = _headers_out(obj)
+    _overrides(output, params)
+    span = byte_range(params.get("Range"), obj.size)
+    if span is not None:
+        output["ContentRange"] = f"bytes {span[0]}-{span[1]}/{obj.size}"
+        output["ContentLength"] = span[1] - span[0] + 1
+    return obj, output, span
+
+
+def get_object(context: services.Context, params: dict) -> services.Reply:
+    obj, output, span = _read(context, params)
+    first, last = span or (0, obj.size - 1)
+    # Opened here: a replacement committed from now on unlinks a name, not our file.
+    output["Body"] = FileSlice(storage.open_blob(obj.blob), first, last - first + 1)
+    return services.Reply(output, status=206 if span else None)
+
+
+def head_object(context: services.Context, params: dict) -> services.Reply:
+    obj, output, span = _read(context, params)
+    if obj.parts_count and params.get("PartNumber"):
+        output["PartsCount"] = obj.parts_count
+    return services.Reply(output, status=206 if span else None)
+
+
+def _copy_source(value: str | None) -> tuple[str, str]:
+    text = unquote((value or "").split("?", 1)[0]).lstrip("/")
+    bucket, _, key = text.partition("/")
+    if not bucket or not key:
+        raise invalid_argument("Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
+                               "x-amz-copy-source", value)
+    return bucket, key
+
+
+def copy_object(context: services.Context, params: dict) -> dict:
+    bucket = _bucket(context, params)
+    key = check_key(params.get("Key"))
+    source_bucket_name, source_key = _copy_source(params.get("CopySource"))
+    source_bucket = objects.find_bucket(context.team, source_bucket_name)
+    source = objects.find_object(source_bucket, source_key)
+    _conditions(source, params, prefix="CopySource")
+    directive = (params.get("MetadataDirective") or "COPY").upper()
+    if directive not in ("COPY", "REPLACE"):
+        raise invalid_argument("Unknown metadata directive.", "x-amz-metadata-directive", directive)
+    if directive == "COPY" and source_bucket.pk == bucket.pk and source_key == key:
+        raise invalid_request(
+            "This copy request is illegal because it is trying to copy an object to itself without "
+            "changing the object's metadata, storage class, website redirect location or encryption "
+            "attributes."
+        )
+    headers = objects.Headers.of(source) if directive == "COPY" else _headers_in(params)
+    obj = objects.store(
+        bucket, key, storage.copy(source.blob), size=source.size, etag=source.etag, headers=headers,
+        parts_count=source.parts_count,
+    )
+    return {"CopyObjectResult": {"ETag": obj.etag, "LastModified": obj.last_modified}}
+
+
+def delete_object(context: services.Context, params: dict) -> dict:
+    bucket = _bucket(context, params)
+    objects.delete_objects(bucket, [check_key(params.get("Key"))])
+    return {}
+
+
+def delete_objects(context: services.Context, params: dict) -> dict:
+    bucket = _bucket(context, params)
+    request = params.get("Delete") or {}
+    listed = request.get("Objects") or []
+    if not listed or len(listed) > MAX_DELETE_KEYS:
+        raise ServiceError(
+            "MalformedXML", f"Delete takes 1 to {MAX_DELETE_KEYS} objects; this request has {len(listed)}."
+        )
+    keys = [item.get("Key") or "" for item in listed]
+    objects.delete_objects(bucket, keys)
+    if request.get("Quiet"):
+        return {}
+    return {"Deleted": [{"Key": key} for key in keys]}
+
+
+def _url(value: str | None, encode: bool) -> str | None:
+    return quote(value, safe="/") if encode and value is not None else value
+
+
+def list_objects_v2(context: services.Context, params: dict) -> dict:
+    bucket = _bucket(context, params)
+    max_keys = params.get("MaxKeys")
+    max_keys = 1000 if max_keys is None else max_keys
+    if max_keys < 0:
+        raise invalid_argument("Argument maxKeys must be an integer between 0 and 2147483647",
+                               "max-keys", max_keys)
+    encoding = params.get("EncodingType")
+    if encoding not in (None, "url"):
+        raise invalid_argument("Invalid Encoding Method specified in Request", "encoding-type", encoding)
+    encode = encoding == "url"
+    prefix, delimiter = params.get("Prefix") or "", params.get("Delimiter") or ""
+    page = listing.list_objects(
+        bucket, prefix=prefix, delimiter=delimiter, max_keys=min(max_keys, 1000),
+        start_after=params.get("StartAfter") or "", token=params.get("ContinuationToken"),
+    )
+    owner = _owner(context) if params.get("FetchOwner") else None
+    return {
+        "Name": bucket.name, "Prefix": _url(prefix, encode),
+        "Delimiter": _url(params.get("Delimiter"), encode),
+        "MaxKeys": max_keys, "KeyCount": page.key_count, "IsTruncated": page.truncated,
+        "EncodingType": encoding,
+        "ContinuationToken": params.get("ContinuationToken"), "NextContinuationToken": page.next_token,
+        "StartAfter": _url(params.get("StartAfter"), encode),
+        "Contents": [
+            {"Key": _url(o.key, encode), "LastModified": o.last_modified, "ETag": o.etag, "Size": o.size,
+             "StorageClass": "STANDARD", "Owner": owner}
+            for o in page.contents
+        ] or None,
+        "CommonPrefixes": [{"Prefix": _url(p, encode)} for p in page.common_prefixes] or None,
+    }
+
+
+# Multipart uploads -----------------------------------------------------------
+
+
+def create_multipart_upload(context: services.Context, params: dict) -> dict:
+    bucket = _bucket(context, params)
+    key = check_key(params.get("Key"))
+    upload = multipart.start(bucket, key, _headers_in(params))
+    return {"Bucket": bucket.name, "Key": key, "UploadId": upload.upload_id}
+
+
+def upload_part(context: services.Context, params: dict) -> dict:
+    body = _body(params)
+    bucket = _bucket(context, params)
+    number = multipart.check_part_number(params.get("PartNumber"))
+    upload = multipart.find(bucket, check_key(params.get("Key")), params.get("UploadId") or "")
+    _check_md5(params, body)
+    part = multipart.put_part(upload, number, storage.place(body.path), body.size, body.md5)
+    return {"ETag": part.etag}
+
+
+def complete_multipart_upload(context: services.Context, params: dict) -> dict:
+    bucket = _bucket(context, params)
+    key = check_key(params.get("Key"))
+    upload = multipart.find(bucket, key, params.get("UploadId") or "")
+    listed = (params.get("MultipartUpload") or {}).get("Parts") or []
+    obj = multipart.complete(upload, listed)
+    return {"Location": f"{context.endpoint}/{bucket.name}/{quote(key)}", "Bucket": bucket.name,
+            "Key": key, "ETag": obj.etag}
+
+
+def abort_multipart_upload(context: services.Context, params: dict) -> dict:
+    bucket = _bucket(context, params)
+    upload = multipart.find(bucket, check_key(params.get("Key")), params.get("UploadId") or "")
+    multipart.abort(upload)
+    return {}
+
+
+def list_parts(context: services.Context, params: dict) -> dict:
+    bucket = _bucket(context, params)
+    key = check_key(params.get("Key"))
+    upload = multipart.find(bucket, key, params.get("UploadId") or "")
+    limit = params.get("MaxParts") or 1000
+    marker = params.get("PartNumberMarker") or 0
+    parts = list(upload.parts.filter(number__gt=marker).order_by("number")[: min(limit, 1000) + 1])
+    truncated = len(parts) > limit
+    parts = parts[:limit]
+    return {
+        "Bucket": bucket.name, "Key": key, "UploadId": upload.upload_id, "PartNumberMarker": marker,
+        "NextPartNumberMarker": parts[-1].number if parts else marker, "MaxParts": limit,
+        "IsTruncated": truncated, "StorageClass": "STANDARD",
+        "Initiator": _owner(context), "Owner": _owner(context),
+        "Parts": [{"PartNumber": p.number, "LastModified": p.last_modified, "ETag": p.etag, "Size": p.size}
+                  for p in parts] or None,
+    }
+
+
+HANDLERS = {
+    "ListBuckets": list_buckets, "CreateBucket": create_bucket, "HeadBucket": head_bucket,
+    "GetBucketLocation": get_bucket_location, "DeleteBucket": delete_bucket,
+    "PutObject": put_object, "GetObject": get_object, "HeadObject": head_object,
+    "CopyObject": copy_object, "DeleteObject": delete_object, "DeleteObjects": delete_objects,
+    "ListObjectsV2": list_objects_v2,
+    "CreateMultipartUpload": create_multipart_upload, "UploadPart": upload_part,
+    "CompleteMultipartUpload": complete_multipart_upload,
+    "AbortMultipartUpload": abort_multipart_upload, "ListParts": list_parts,
+}
+READS = {"ListBuckets", "HeadBucket", "GetBucketLocation", "GetObject", "HeadObject", "ListObjectsV2",
+         "ListParts"}
+
+
+def register() -> None:
+    services.register(
+        "s3", HANDLERS, reads=READS, signature_codes=SIGNATURE_CODES,
+        streaming=services.Streaming(
+            directory=storage.spool_dir, limit=lambda: settings.STRATUS_S3_MAX_PUT_BYTES
+        ),
+    )

@@ -1,0 +1,567 @@
+"""S3 through the AWS front door, driven by a real boto3 `s3` client
+(path-style, SigV4): its requests go through the production ASGI
+application (console.asgi -> awsapi.door) and its answers are parsed by
+botocore, so shapes and errors are what SDK users meet."""
+
+import hashlib
+import io
+import os
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import boto3
+import pytest
+from boto3.s3.transfer import TransferConfig
+from botocore.awsrequest import AWSResponse, HeadersDict
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from django.utils import timezone
+
+from buckets import storage
+from buckets.models import Bucket, MultipartUpload, Object
+from functions.models import ApiKey, Membership, Team
+from tests.unit import asgi_client
+from tests.unit.test_lambda_api import _Raw
+
+MB = 1024 * 1024
+# Files are removed after the commit that stops naming them: real commits.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def s3_client(akid: str, secret: str, endpoint: str = "http://testserver", signature: str = "s3v4"):
+    client = boto3.client(
+        "s3", region_name="us-east-1", endpoint_url=endpoint,
+        aws_access_key_id=akid, aws_secret_access_key=secret,
+        # s3v4: boto3 presigns with SigV2 otherwise, which Stratus does not take.
+        config=Config(retries={"total_max_attempts": 1}, s3={"addressing_style": "path"},
+                      signature_version=signature),
+    )
+
+    def send(request, **kwargs):
+        parts = urlsplit(request.url)
+        body = request.body or b""
+        if hasattr(body, "read"):
+            body = body.read()
+        if isinstance(body, str):
+            body = body.encode()
+        headers = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in request.headers.items()}
+        url = parts.path + (f"?{parts.query}" if parts.query else "")
+        answer = asgi_client.call(request.method, url, body, headers)
+        headers = HeadersDict(answer.header_list)
+        return AWSResponse(request.url, answer.status_code, headers, _Raw(answer.content))
+
+    client.meta.events.register("before-send.s3", send)
+    return client
+
+
+@pytest.fixture(autouse=True)
+def objects_dir(settings, tmp_path):
+    """Each test's own object files, so a test can count them."""
+    settings.STRATUS_OBJECTS_DIR = tmp_path / "objects"
+    return settings.STRATUS_OBJECTS_DIR
+
+
+@pytest.fixture
+def s3(users, team):
+    key, secret = ApiKey.issue(users["member"], team)
+    return s3_client(key.access_key_id, secret)
+
+
+@pytest.fixture
+def reader_s3(users, team):
+    key, secret = ApiKey.issue(users["reader"], team)
+    return s3_client(key.access_key_id, secret)
+
+
+@pytest.fixture
+def stranger_s3(users):
+    other = Team.objects.create(name="beta")
+    Membership.objects.create(team=other, user=users["outsider"], role="owner")
+    key, secret = ApiKey.issue(users["outsider"], other)
+    return s3_client(key.access_key_id, secret)
+
+
+@pytest.fixture
+def bucket(s3):
+    s3.create_bucket(Bucket="photos")
+    return "photos"
+
+
+def code_of(excinfo) -> str:
+    return excinfo.value.response["Error"]["Code"]
+
+
+def status_of(excinfo) -> int:
+    return excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def files_on_disk() -> set[str]:
+    root = storage.root()
+    return {p.name for p in root.glob("??/*")} if root.exists() else set()
+
+
+# Buckets ---------------------------------------------------------------------
+
+
+def test_it_creates_lists_heads_and_deletes_buckets(s3, team):
+    assert s3.create_bucket(Bucket="my-bucket.1")["Location"] == "/my-bucket.1"
+    s3.create_bucket(Bucket="another")
+    listed = s3.list_buckets()
+    assert [b["Name"] for b in listed["Buckets"]] == ["another", "my-bucket.1"]
+    assert listed["Owner"]["ID"] == team.account_id
+    assert s3.head_bucket(Bucket="another")["BucketRegion"] == "us-east-1"
+    s3.delete_bucket(Bucket="another")
+    assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["my-bucket.1"]
+
+
+@pytest.mark.parametrize("name", ["ab", "Upper", "a" * 64, "-start", "end-", "a..b", "192.168.1.1",
+                                  "xn--punycode", "under_score", "bad-s3alias"])
+def test_it_refuses_invalid_bucket_names(s3, name):
+    with pytest.raises(ClientError) as e:
+        s3.create_bucket(Bucket=name)
+    assert code_of(e) == "InvalidBucketName"
+    assert not Bucket.objects.exists()
+
+
+def test_it_says_a_bucket_is_already_owned(s3, bucket):
+    with pytest.raises(ClientError) as e:
+        s3.create_bucket(Bucket=bucket)
+    assert (code_of(e), status_of(e)) == ("BucketAlreadyOwnedByYou", 409)
+
+
+def test_it_refuses_another_region(s3):
+    with pytest.raises(ClientError) as e:
+        s3.create_bucket(Bucket="elsewhere", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    assert code_of(e) == "IllegalLocationConstraintException"
+
+
+def test_it_answers_missing_buckets(s3):
+    with pytest.raises(ClientError) as e:
+        s3.head_bucket(Bucket="nowhere")
+    assert code_of(e) == "404"
+    with pytest.raises(s3.exceptions.NoSuchBucket):
+        s3.list_objects_v2(Bucket="nowhere")
+    with pytest.raises(ClientError) as e:
+        s3.delete_bucket(Bucket="nowhere")
+    assert code_of(e) == "NoSuchBucket"
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket="nowhere", Key="k", Body=b"x")
+    assert code_of(e) == "NoSuchBucket"
+
+
+def test_it_keeps_a_non_empty_bucket(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="a", Body=b"x")
+    with pytest.raises(ClientError) as e:
+        s3.delete_bucket(Bucket=bucket)
+    assert (code_of(e), status_of(e)) == ("BucketNotEmpty", 409)
+    s3.delete_object(Bucket=bucket, Key="a")
+    s3.delete_bucket(Bucket=bucket)
+
+
+def test_buckets_belong_to_their_team(s3, stranger_s3, bucket):
+    assert stranger_s3.list_buckets()["Buckets"] == []
+    with pytest.raises(ClientError) as e:
+        stranger_s3.get_object(Bucket=bucket, Key="a")
+    assert code_of(e) == "NoSuchBucket"
+    # Each team has its own names.
+    stranger_s3.create_bucket(Bucket=bucket)
+    assert Bucket.objects.filter(name=bucket).count() == 2
+
+
+# Objects ---------------------------------------------------------------------
+
+
+def test_it_puts_and_gets_an_object_with_its_headers(s3, bucket):
+    body = b"hello, objects"
+    put = s3.put_object(
+        Bucket=bucket, Key="docs/hello.txt", Body=body, ContentType="text/plain",
+        ContentDisposition='attachment; filename="hello.txt"', ContentLanguage="en",
+        CacheControl="max-age=60", ContentEncoding="identity", Metadata={"Owner": "ada", "n": "1"},
+    )
+    assert put["ETag"] == f'"{hashlib.md5(body).hexdigest()}"'
+    got = s3.get_object(Bucket=bucket, Key="docs/hello.txt")
+    assert got["Body"].read() == body
+    assert got["ETag"] == put["ETag"]
+    assert got["ContentType"] == "text/plain"
+    assert got["ContentLength"] == len(body)
+    assert got["ContentDisposition"] == 'attachment; filename="hello.txt"'
+    assert (got["ContentLanguage"], got["CacheControl"]) == ("en", "max-age=60")
+    assert got["ContentEncoding"] == "identity"
+    assert got["Metadata"] == {"owner": "ada", "n": "1"}
+    assert abs(got["LastModified"] - timezone.now()) < timedelta(seconds=5)
+    head = s3.head_object(Bucket=bucket, Key="docs/hello.txt")
+    assert (head["ContentLength"], head["ETag"]) == (len(body), put["ETag"])
+    assert head["Metadata"] == got["Metadata"]
+
+
+def test_it_keeps_keys_as_they_are(s3, bucket):
+    for key in ["a b+c%d/é ü/?x=1&y#z", "/leading", "trailing/", "dots/../x"]:
+        s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == key.encode()
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert sorted(keys) == sorted(["a b+c%d/é ü/?x=1&y#z", "/leading", "trailing/", "dots/../x"])
+
+
+def test_it_answers_an_empty_object(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="empty", Body=b"")
+    got = s3.get_object(Bucket=bucket, Key="empty")
+    assert (got["Body"].read(), got["ContentLength"]) == (b"", 0)
+    assert got["ETag"] == f'"{hashlib.md5(b"").hexdigest()}"'
+    assert got["ContentType"] == "binary/octet-stream"
+
+
+def test_it_replaces_an_object_and_removes_the_old_file(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="k", Body=b"one")
+    first = Object.objects.get(key="k").blob
+    s3.put_object(Bucket=bucket, Key="k", Body=b"two")
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"two"
+    assert files_on_disk() == {Object.objects.get(key="k").blob}
+    assert first not in files_on_disk()
+
+
+def test_it_answers_a_missing_key(s3, bucket):
+    with pytest.raises(s3.exceptions.NoSuchKey) as e:
+        s3.get_object(Bucket=bucket, Key="nope")
+    assert e.value.response["Error"]["Key"] == "nope"
+    with pytest.raises(ClientError) as e:
+        s3.head_object(Bucket=bucket, Key="nope")
+    assert code_of(e) == "404"
+
+
+def test_it_checks_content_md5(s3, bucket):
+    import base64
+
+    wrong = base64.b64encode(hashlib.md5(b"other").digest()).decode()
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="k", Body=b"body", ContentMD5=wrong)
+    assert code_of(e) == "BadDigest"
+    assert not Object.objects.exists() and files_on_disk() == set()
+    right = base64.b64encode(hashlib.md5(b"body").digest()).decode()
+    s3.put_object(Bucket=bucket, Key="k", Body=b"body", ContentMD5=right)
+
+
+def test_it_takes_conditional_writes(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="k", Body=b"one", IfNoneMatch="*")
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="k", Body=b"two", IfNoneMatch="*")
+    assert (code_of(e), status_of(e)) == ("PreconditionFailed", 412)
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"one"
+    assert len(files_on_disk()) == 1
+
+
+def test_it_deletes_objects(s3, bucket):
+    for key in ("a", "b", "c"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    s3.delete_object(Bucket=bucket, Key="a")
+    s3.delete_object(Bucket=bucket, Key="never-there")
+    answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "b"}, {"Key": "zzz"}]})
+    assert sorted(d["Key"] for d in answer["Deleted"]) == ["b", "zzz"]
+    quiet = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "c"}], "Quiet": True})
+    assert "Deleted" not in quiet and "Errors" not in quiet
+    assert not Object.objects.exists() and files_on_disk() == set()
+
+
+def test_it_copies_objects_with_or_without_their_metadata(s3, bucket):
+    s3.create_bucket(Bucket="backup")
+    s3.put_object(Bucket=bucket, Key="src", Body=b"payload", ContentType="text/csv", Metadata={"a": "1"})
+    copied = s3.copy_object(Bucket="backup", Key="dst", CopySource={"Bucket": bucket, "Key": "src"})
+    etag = s3.head_object(Bucket=bucket, Key="src")["ETag"]
+    assert copied["CopyObjectResult"]["ETag"] == etag
+    got = s3.get_object(Bucket="backup", Key="dst")
+    assert (got["Body"].read(), got["ContentType"], got["Metadata"]) == (b"payload", "text/csv", {"a": "1"})
+
+    s3.copy_object(Bucket=bucket, Key="src", CopySource=f"{bucket}/src", MetadataDirective="REPLACE",
+                   ContentType="text/plain", Metadata={"b": "2"})
+    head = s3.head_object(Bucket=bucket, Key="src")
+    assert (head["ContentType"], head["Metadata"]) == ("text/plain", {"b": "2"})
+    assert s3.get_object(Bucket=bucket, Key="src")["Body"].read() == b"payload"
+    # Deleting the source keeps the copy.
+    s3.delete_object(Bucket=bucket, Key="src")
+    assert s3.get_object(Bucket="backup", Key="dst")["Body"].read() == b"payload"
+    assert len(files_on_disk()) == 1
+
+
+def test_it_refuses_a_copy_onto_itself_without_changes(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    with pytest.raises(ClientError) as e:
+        s3.copy_object(Bucket=bucket, Key="k", CopySource={"Bucket": bucket, "Key": "k"})
+    assert code_of(e) == "InvalidRequest"
+    with pytest.raises(ClientError) as e:
+        s3.copy_object(Bucket=bucket, Key="k2", CopySource={"Bucket": bucket, "Key": "missing"})
+    assert code_of(e) == "NoSuchKey"
+    with pytest.raises(ClientError) as e:
+        s3.copy_object(Bucket=bucket, Key="k2", CopySource={"Bucket": bucket, "Key": "k"},
+                       CopySourceIfMatch='"0000"')
+    assert (code_of(e), status_of(e)) == ("PreconditionFailed", 412)
+
+
+# Ranges and conditions ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("header,expected,content_range", [
+    ("bytes=0-3", b"0123", "bytes 0-3/10"),
+    ("bytes=7-", b"789", "bytes 7-9/10"),
+    ("bytes=-2", b"89", "bytes 8-9/10"),
+    ("bytes=5-100", b"56789", "bytes 5-9/10"),
+    ("bytes=-50", b"0123456789", "bytes 0-9/10"),
+])
+def test_it_answers_ranges(s3, bucket, header, expected, content_range):
+    s3.put_object(Bucket=bucket, Key="digits", Body=b"0123456789")
+    got = s3.get_object(Bucket=bucket, Key="digits", Range=header)
+    assert got["ResponseMetadata"]["HTTPStatusCode"] == 206
+    assert got["Body"].read() == expected
+    assert (got["ContentRange"], got["ContentLength"]) == (content_range, len(expected))
+
+
+def test_it_ignores_a_range_it_cannot_read_and_refuses_one_past_the_end(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="digits", Body=b"0123456789")
+    got = s3.get_object(Bucket=bucket, Key="digits", Range="bytes=5-2")
+    assert got["ResponseMetadata"]["HTTPStatusCode"] == 200 and got["Body"].read() == b"0123456789"
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="digits", Range="bytes=10-")
+    assert (code_of(e), status_of(e)) == ("InvalidRange", 416)
+    assert e.value.response["Error"]["ActualObjectSize"] == "10"
+
+
+def test_it_answers_conditional_reads(s3, bucket):
+    etag = s3.put_object(Bucket=bucket, Key="k", Body=b"x")["ETag"]
+    modified = s3.head_object(Bucket=bucket, Key="k")["LastModified"]
+    before, after = modified - timedelta(hours=1), modified + timedelta(hours=1)
+
+    assert s3.get_object(Bucket=bucket, Key="k", IfMatch=etag)["Body"].read() == b"x"
+    assert s3.get_object(Bucket=bucket, Key="k", IfNoneMatch='"other"')["Body"].read() == b"x"
+    assert s3.get_object(Bucket=bucket, Key="k", IfModifiedSince=before)["Body"].read() == b"x"
+    assert s3.get_object(Bucket=bucket, Key="k", IfUnmodifiedSince=after)["Body"].read() == b"x"
+    # A true If-Match wins over a false If-Unmodified-Since.
+    s3.get_object(Bucket=bucket, Key="k", IfMatch=etag, IfUnmodifiedSince=before)
+
+    for kwargs, status in [
+        ({"IfMatch": '"other"'}, 412), ({"IfUnmodifiedSince": before}, 412),
+        ({"IfNoneMatch": etag}, 304), ({"IfModifiedSince": after}, 304),
+        ({"IfNoneMatch": etag, "IfModifiedSince": before}, 304),
+    ]:
+        with pytest.raises(ClientError) as e:
+            s3.get_object(Bucket=bucket, Key="k", **kwargs)
+        assert status_of(e) == status, kwargs
+        with pytest.raises(ClientError) as e:
+            s3.head_object(Bucket=bucket, Key="k", **kwargs)
+        assert code_of(e) == str(status), kwargs
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="k", IfMatch='"other"')
+    assert code_of(e) == "PreconditionFailed"
+
+
+def test_it_overrides_response_headers(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x", ContentType="text/plain")
+    got = s3.get_object(Bucket=bucket, Key="k", ResponseContentType="application/json",
+                        ResponseContentDisposition="inline")
+    assert (got["ContentType"], got["ContentDisposition"]) == ("application/json", "inline")
+
+
+# ListObjectsV2 -------------------------------------------------------------------
+
+
+@pytest.fixture
+def tree(s3, bucket):
+    keys = ["a.txt", "docs/1.txt", "docs/2.txt", "docs/sub/3.txt", "docs2/x", "img/a.png", "img/b.png", "z"]
+    for key in keys:
+        s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
+    return keys
+
+
+def test_it_lists_every_key_in_order(s3, bucket, tree):
+    listed = s3.list_objects_v2(Bucket=bucket)
+    assert [o["Key"] for o in listed["Contents"]] == tree
+    assert listed["KeyCount"] == len(tree) and listed["IsTruncated"] is False
+    first = listed["Contents"][0]
+    assert (first["Size"], first["ETag"], first["StorageClass"]) == (
+        5, f'"{hashlib.md5(b"a.txt").hexdigest()}"', "STANDARD")
+
+
+def test_it_lists_by_prefix_and_delimiter(s3, bucket, tree):
+    root = s3.list_objects_v2(Bucket=bucket, Delimiter="/")
+    assert [o["Key"] for o in root["Contents"]] == ["a.txt", "z"]
+    assert [p["Prefix"] for p in root["CommonPrefixes"]] == ["docs/", "docs2/", "img/"]
+    assert root["KeyCount"] == 5
+    docs = s3.list_objects_v2(Bucket=bucket, Prefix="docs/", Delimiter="/")
+    assert [o["Key"] for o in docs["Contents"]] == ["docs/1.txt", "docs/2.txt"]
+    assert [p["Prefix"] for p in docs["CommonPrefixes"]] == ["docs/sub/"]
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="docs")["Contents"]] == [
+        "docs/1.txt", "docs/2.txt", "docs/sub/3.txt", "docs2/x"]
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="nothing")
+
+
+def test_it_pages_with_continuation_tokens(s3, bucket, tree):
+    seen, token, pages = [], None, 0
+    while True:
+        kwargs = {"ContinuationToken": token} if token else {}
+        page = s3.list_objects_v2(Bucket=bucket, Delimiter="/", MaxKeys=2, **kwargs)
+        pages += 1
+        seen += [o["Key"] for o in page.get("Contents", [])]
+        seen += [p["Prefix"] for p in page.get("CommonPrefixes", [])]
+        assert page["KeyCount"] <= 2
+        if not page["IsTruncated"]:
+            break
+        token = page["NextContinuationToken"]
+    assert sorted(seen) == ["a.txt", "docs/", "docs2/", "img/", "z"]
+    assert pages == 3
+    paginated = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, PaginationConfig={"PageSize": 3})
+    assert [o["Key"] for p in paginated for o in p["Contents"]] == tree
+    with pytest.raises(ClientError) as e:
+        s3.list_objects_v2(Bucket=bucket, ContinuationToken="garbage!")
+    assert code_of(e) == "InvalidArgument"
+
+
+def test_it_starts_after_a_key(s3, bucket, tree):
+    listed = s3.list_objects_v2(Bucket=bucket, StartAfter="docs/sub/3.txt")
+    assert [o["Key"] for o in listed["Contents"]] == ["docs2/x", "img/a.png", "img/b.png", "z"]
+    assert listed["StartAfter"] == "docs/sub/3.txt"
+    assert s3.list_objects_v2(Bucket=bucket, MaxKeys=0)["KeyCount"] == 0
+
+
+# Access ------------------------------------------------------------------------
+
+
+def test_a_read_only_member_reads_but_does_not_write(s3, reader_s3, bucket):
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    assert reader_s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"x"
+    assert reader_s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 1
+    reader_s3.head_bucket(Bucket=bucket)
+    for call in (
+        lambda: reader_s3.put_object(Bucket=bucket, Key="k", Body=b"y"),
+        lambda: reader_s3.delete_object(Bucket=bucket, Key="k"),
+        lambda: reader_s3.create_bucket(Bucket="mine"),
+        lambda: reader_s3.create_multipart_upload(Bucket=bucket, Key="big"),
+    ):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert (code_of(e), status_of(e)) == ("AccessDenied", 403)
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"x"
+    assert files_on_disk() == {Object.objects.get().blob}
+
+
+def test_it_refuses_a_wrong_signature_in_s3_words(users, team, bucket):
+    key, _ = ApiKey.issue(users["member"], team)
+    with pytest.raises(ClientError) as e:
+        s3_client(key.access_key_id, "wrong").list_buckets()
+    assert (code_of(e), status_of(e)) == ("SignatureDoesNotMatch", 403)
+    with pytest.raises(ClientError) as e:
+        s3_client("AKIANOSUCHKEY0000000", "x").put_object(Bucket=bucket, Key="k", Body=b"x")
+    assert code_of(e) == "InvalidAccessKeyId"
+    assert files_on_disk() == set()
+
+
+def test_it_refuses_an_unsupported_operation_in_s3_words(s3, bucket):
+    with pytest.raises(ClientError) as e:
+        s3.get_bucket_tagging(Bucket=bucket)
+    assert code_of(e) == "MethodNotAllowed"
+
+
+# Presigned URLs ------------------------------------------------------------------
+
+
+def test_presigned_urls_get_and_put(s3, bucket):
+    where = {"Bucket": bucket, "Key": "up.txt"}
+    put_url = s3.generate_presigned_url("put_object", Params=where, ExpiresIn=60)
+    parts = urlsplit(put_url)
+    answer = asgi_client.call("PUT", f"{parts.path}?{parts.query}", b"uploaded")
+    assert answer.status_code == 200, answer.content
+    get_url = s3.generate_presigned_url("get_object", Params=where, ExpiresIn=60)
+    parts = urlsplit(get_url)
+    answer = asgi_client.call("GET", f"{parts.path}?{parts.query}")
+    assert (answer.status_code, answer.content) == (200, b"uploaded")
+    assert answer["etag"] == f'"{hashlib.md5(b"uploaded").hexdigest()}"'
+
+
+def test_it_explains_that_sigv2_presigned_urls_are_not_taken(users, team, bucket):
+    key, secret = ApiKey.issue(users["member"], team)
+    client = s3_client(key.access_key_id, secret, signature="s3")
+    parts = urlsplit(client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"}))
+    answer = asgi_client.call("GET", f"{parts.path}?{parts.query}")
+    assert answer.status_code == 403 and b"signature_version" in answer.content
+
+
+def test_presigned_urls_are_checked(s3, bucket, monkeypatch):
+    s3.put_object(Bucket=bucket, Key="k", Body=b"secret")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"}, ExpiresIn=60)
+    parts = urlsplit(url)
+    tampered = asgi_client.call("GET", f"{parts.path.replace('/k', '/other')}?{parts.query}")
+    assert tampered.status_code == 403 and b"SignatureDoesNotMatch" in tampered.content
+    later = timezone.now() + timedelta(seconds=120)
+    monkeypatch.setattr("awsapi.sigv4.timezone.now", lambda: later)
+    expired = asgi_client.call("GET", f"{parts.path}?{parts.query}")
+    assert expired.status_code == 403 and b"Request has expired" in expired.content
+
+
+# Multipart uploads ----------------------------------------------------------------
+
+
+def test_upload_fileobj_goes_multipart_and_comes_back_whole(s3, bucket):
+    data = os.urandom(11 * MB + 123)
+    config = TransferConfig(multipart_threshold=5 * MB, multipart_chunksize=5 * MB, use_threads=False)
+    s3.upload_fileobj(io.BytesIO(data), bucket, "big.bin", Config=config,
+                      ExtraArgs={"ContentType": "application/x-big", "Metadata": {"k": "v"}})
+    head = s3.head_object(Bucket=bucket, Key="big.bin")
+    chunks = [data[i:i + 5 * MB] for i in range(0, len(data), 5 * MB)]
+    expected = hashlib.md5(b"".join(hashlib.md5(c).digest() for c in chunks)).hexdigest()
+    assert head["ETag"] == f'"{expected}-3"'
+    assert (head["ContentLength"], head["ContentType"], head["Metadata"]) == (len(data), "application/x-big",
+                                                                             {"k": "v"})
+    out = io.BytesIO()
+    s3.download_fileobj(bucket, "big.bin", out, Config=config)
+    assert out.getvalue() == data
+    assert not MultipartUpload.objects.exists()
+    assert files_on_disk() == {Object.objects.get().blob}
+
+
+def test_multipart_by_hand_and_its_errors(s3, bucket):
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
+    one = s3.upload_part(Bucket=bucket, Key="mp", UploadId=upload, PartNumber=1, Body=b"a" * (5 * MB))
+    two = s3.upload_part(Bucket=bucket, Key="mp", UploadId=upload, PartNumber=2, Body=b"tail")
+    listed = s3.list_parts(Bucket=bucket, Key="mp", UploadId=upload)
+    assert [(p["PartNumber"], p["Size"], p["ETag"]) for p in listed["Parts"]] == [
+        (1, 5 * MB, one["ETag"]), (2, 4, two["ETag"])]
+    with pytest.raises(ClientError) as e:
+        s3.upload_part(Bucket=bucket, Key="mp", UploadId=upload, PartNumber=10001, Body=b"x")
+    assert code_of(e) == "InvalidArgument"
+    parts = [{"PartNumber": 1, "ETag": one["ETag"]}, {"PartNumber": 2, "ETag": two["ETag"]}]
+    for wrong, code in [(parts[::-1], "InvalidPartOrder"),
+                        ([parts[0], {"PartNumber": 2, "ETag": '"0"'}], "InvalidPart")]:
+        with pytest.raises(ClientError) as e:
+            s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=upload,
+                                         MultipartUpload={"Parts": wrong})
+        assert code_of(e) == code
+    small = s3.create_multipart_upload(Bucket=bucket, Key="small")["UploadId"]
+    tiny = s3.upload_part(Bucket=bucket, Key="small", UploadId=small, PartNumber=1, Body=b"x")
+    with pytest.raises(ClientError) as e:
+        s3.complete_multipart_upload(Bucket=bucket, Key="small", UploadId=small, MultipartUpload={
+            "Parts": [{"PartNumber": 1, "ETag": tiny["ETag"]}, {"PartNumber": 2, "ETag": two["ETag"]}]})
+    assert code_of(e) in ("EntityTooSmall", "InvalidPart")
+    s3.abort_multipart_upload(Bucket=bucket, Key="small", UploadId=small)
+    with pytest.raises(s3.exceptions.NoSuchUpload):
+        s3.list_parts(Bucket=bucket, Key="small", UploadId=small)
+
+    done = s3.complete_multipart_upload(
+        Bucket=bucket, Key="mp", UploadId=upload, MultipartUpload={"Parts": parts})
+    assert done["ETag"].endswith('-2"')
+    assert s3.get_object(Bucket=bucket, Key="mp", Range="bytes=-4")["Body"].read() == b"tail"
+    with pytest.raises(s3.exceptions.NoSuchUpload):
+        s3.complete_multipart_upload(
+            Bucket=bucket, Key="mp", UploadId=upload, MultipartUpload={"Parts": parts})
+    assert files_on_disk() == {Object.objects.get().blob}
+
+
+def test_it_refuses_a_body_over_the_limit(s3, bucket, settings):
+    settings.STRATUS_S3_MAX_PUT_BYTES = 1000
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="k", Body=b"x" * 1001)
+    assert code_of(e) == "EntityTooLarge"
+    assert not Object.objects.exists() and files_on_disk() == set()
+    assert list(storage.spool_dir().glob("*")) == []
+
+
+def test_it_deletes_a_bucket_with_an_unfinished_upload(s3, bucket):
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
+    s3.upload_part(Bucket=bucket, Key="mp", UploadId=upload, PartNumber=1, Body=b"part")
+    s3.delete_bucket(Bucket=bucket)
+    assert files_on_disk() == set()
