@@ -565,3 +565,21 @@ def test_it_deletes_a_bucket_with_an_unfinished_upload(s3, bucket):
     s3.upload_part(Bucket=bucket, Key="mp", UploadId=upload, PartNumber=1, Body=b"part")
     s3.delete_bucket(Bucket=bucket)
     assert files_on_disk() == set()
+
+
+def test_it_takes_boto3s_unsigned_aws_chunked_bodies_over_https(users, team, bucket):
+    # Over HTTPS boto3 sends PutObject as aws-chunked with a trailing
+    # checksum and STREAMING-UNSIGNED-PAYLOAD-TRAILER (TLS vouches for the body).
+    key, secret = ApiKey.issue(users["member"], team)
+    client = s3_client(key.access_key_id, secret, endpoint="https://testserver")
+    data = os.urandom(200_000)
+    sent = []
+    client.meta.events.register(
+        "before-sign.s3.PutObject", lambda request, **kw: sent.append(dict(request.headers))
+    )
+    client.put_object(Bucket=bucket, Key="tls", Body=data, ContentEncoding="gzip")
+    assert "aws-chunked" in sent[0]["Content-Encoding"]
+    got = client.get_object(Bucket=bucket, Key="tls")
+    assert got["Body"].read() == data
+    assert got["ETag"] == f'"{hashlib.md5(data).hexdigest()}"'
+    assert got["ContentEncoding"] == "gzip"
