@@ -14,6 +14,10 @@ One path for every service, as LocalStack's AWS server does:
    async one on the loop) and serialise its answer, or its `ServiceError`,
    in the protocol's shape.
 
+An operation with a streaming body (S3's PutObject) is recognised before
+its body is read, and the body is spooled to disk after step 2
+(`awsapi.spool`); a file slice in an answer (GetObject) is streamed out.
+
 Requests signed for "lambda" stay with the Lambda API (the Invoke door and
 Django under /2015-03-31/ and its later dates, and messaging's JSON API)."""
 

@@ -31,8 +31,9 @@ each rule here is botocore's serializer or parser read in the mirror (named
 in each function), and the tests check it by running botocore's own client
 serializers and parsers against this code.
 
-Not here yet: S3's `aws-chunked` bodies (the SigV4 layer must de-chunk
-before parsing), virtual-host S3 addressing, event streams, CBOR
+Not here: S3's `aws-chunked` bodies (the door de-chunks unsigned ones
+while spooling them, `awsapi.spool`; signed chunks are refused), virtual-host
+S3 addressing, event streams, CBOR
 (smithy-rpc-v2), EC2's query dialect, checking parameters against the
 model (required members, ranges), and SQS's legacy query dialect as old
 clients write it: botocore's SQS model is JSON-only now and lost the query

@@ -129,6 +129,15 @@ def test_it_says_a_bucket_is_already_owned(s3, bucket):
     assert (code_of(e), status_of(e)) == ("BucketAlreadyOwnedByYou", 409)
 
 
+def test_it_pages_buckets(s3):
+    for name in ("b-1", "b-2", "b-3", "other"):
+        s3.create_bucket(Bucket=name)
+    first = s3.list_buckets(MaxBuckets=2, Prefix="b-")
+    assert [b["Name"] for b in first["Buckets"]] == ["b-1", "b-2"]
+    rest = s3.list_buckets(MaxBuckets=2, Prefix="b-", ContinuationToken=first["ContinuationToken"])
+    assert [b["Name"] for b in rest["Buckets"]] == ["b-3"] and "ContinuationToken" not in rest
+
+
 def test_it_refuses_another_region(s3):
     with pytest.raises(ClientError) as e:
         s3.create_bucket(Bucket="elsewhere", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
@@ -246,6 +255,12 @@ def test_it_takes_conditional_writes(s3, bucket):
         s3.put_object(Bucket=bucket, Key="k", Body=b"two", IfNoneMatch="*")
     assert (code_of(e), status_of(e)) == ("PreconditionFailed", 412)
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"one"
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="k", Body=b"two", IfMatch='"not-the-etag"')
+    assert code_of(e) == "PreconditionFailed"
+    etag = s3.head_object(Bucket=bucket, Key="k")["ETag"]
+    s3.put_object(Bucket=bucket, Key="k", Body=b"two", IfMatch=etag)
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"two"
     assert len(files_on_disk()) == 1
 
 
@@ -416,6 +431,9 @@ def test_it_starts_after_a_key(s3, bucket, tree):
     listed = s3.list_objects_v2(Bucket=bucket, StartAfter="docs/sub/3.txt")
     assert [o["Key"] for o in listed["Contents"]] == ["docs2/x", "img/a.png", "img/b.png", "z"]
     assert listed["StartAfter"] == "docs/sub/3.txt"
+    assert "Owner" not in listed["Contents"][0]
+    owned = s3.list_objects_v2(Bucket=bucket, FetchOwner=True, MaxKeys=1)
+    assert owned["Contents"][0]["Owner"]["DisplayName"] == "alpha"
     assert s3.list_objects_v2(Bucket=bucket, MaxKeys=0)["KeyCount"] == 0
 
 
