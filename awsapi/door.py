@@ -215,6 +215,10 @@ async def _spool(receive, request: AwsRequest, streaming: services.Streaming) ->
         raise _too_large(limit, e.seen) from None
     except spool.MalformedChunks as e:
         raise ServiceError("IncompleteBody", f"The aws-chunked body is malformed: {e}.") from None
+    except spool.ClientGone:
+        raise ServiceError(
+            "IncompleteBody", "The request body ended before its Content-Length was reached."
+        ) from None
     expected = sigv4.payload_hash_to_check(content_sha)
     if expected is not None and expected != body.sha256:
         body.discard()

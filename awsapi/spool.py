@@ -33,6 +33,10 @@ class MalformedChunks(Exception):
     """An `aws-chunked` body that does not follow its framing."""
 
 
+class ClientGone(Exception):
+    """The client disconnected before the end of its body."""
+
+
 @dataclass
 class SpooledBody:
     """A request body on disk: `path` (a temporary file), its `size`, and
@@ -137,7 +141,7 @@ async def spool(receive, directory: Path, limit: int, *, chunked: bool = False) 
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                raise ConnectionError("the client went away during the upload")
+                raise ClientGone("the client went away during the upload")
             data = message.get("body", b"")
             writer.add(dechunker.feed(data) if dechunker else data)
             if writer.pending_size >= WRITE_EVERY:
