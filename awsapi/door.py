@@ -139,7 +139,7 @@ async def serve(scope, receive, send) -> None:
         context = services.Context(
             key=key, region=settings.STRATUS_REGION, request_id=request_id,
             endpoint=f"{scope.get('scheme', 'http')}://{request.header('host') or 'localhost'}",
-            operation=found.operation.name,
+            operation=found.operation.name, source_ip=(scope.get("client") or ("",))[0] or "",
         )
         write = service.is_write(found.operation.name)
         if streaming is not None:

@@ -26,13 +26,15 @@ from functions.models import ApiKey, Team
 class Context:
     """Who calls, where, and the request's id (also in the answer's headers).
     `endpoint` is `scheme://host` as the client addressed us (SQS builds its
-    queue URLs from it)."""
+    queue URLs from it); `source_ip` the client's address (S3's events
+    carry it)."""
 
     key: ApiKey
     region: str
     request_id: str
     endpoint: str
     operation: str
+    source_ip: str = ""
 
     @property
     def team(self) -> Team:

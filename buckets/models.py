@@ -82,3 +82,36 @@ class Part(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["upload", "number"], name="part_unique_number")]
         ordering = ["number"]
+
+
+class Notification(models.Model):
+    """One entry of a bucket's notification configuration: a function, queue
+    or topic (by ARN, resolved when an event is sent, as S3 does) that gets
+    the events named in `events` for keys matching the filter. A Put
+    replaces a bucket's whole set; `position` keeps the order it was given in."""
+
+    KINDS = [("lambda", "Function"), ("queue", "Queue"), ("topic", "Topic")]
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    bucket = models.ForeignKey(Bucket, on_delete=models.CASCADE, related_name="notifications")
+    position = models.IntegerField()
+    kind = models.CharField(max_length=8, choices=KINDS)
+    config_id = models.TextField()  # S3's `Id`, the event's configurationId
+    target_arn = models.TextField()
+    # "s3:ObjectCreated:*", "s3:ObjectRemoved:Delete", ...
+    events = models.JSONField(default=list)
+    # None: no such filter rule ("" is a rule that matches every key).
+    prefix = models.CharField(max_length=1024, null=True, blank=True)
+    suffix = models.CharField(max_length=1024, null=True, blank=True)
+
+    class Meta:
+        ordering = ["position"]
+
+    def __str__(self) -> str:
+        return f"{self.bucket.name}: {self.config_id} -> {self.target_arn}"
+
+    def matches(self, event_name: str, key: str) -> bool:
+        """Whether this entry wants `event_name` ("ObjectCreated:Put") for `key`."""
+        kind = event_name.split(":", 1)[0]
+        wanted = f"s3:{event_name}" in self.events or f"s3:{kind}:*" in self.events
+        return (wanted and key.startswith(self.prefix or "") and key.endswith(self.suffix or ""))

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from awsapi.protocols import ServiceError
-from buckets import objects, storage
+from buckets import notifications, objects, storage
 from buckets.models import Bucket, MultipartUpload, Object, Part
 from buckets.s3_wire import invalid_argument, no_upload
 
@@ -103,7 +103,9 @@ def _chosen_parts(upload: MultipartUpload, listed: list[dict]) -> list[Part]:
     return chosen
 
 
-def complete(upload: MultipartUpload, listed: list[dict]) -> Object:
+def complete(
+    upload: MultipartUpload, listed: list[dict], by: notifications.Requester | None = None
+) -> Object:
     """Join the listed parts into the object; the upload and its files go."""
     chosen = _chosen_parts(upload, listed)
     # Written outside the transaction (it may take a while); placed only by store().
@@ -124,6 +126,7 @@ def complete(upload: MultipartUpload, listed: list[dict]) -> Object:
                 upload.bucket, upload.key, blob, size=sum(p.size for p in chosen),
                 etag=objects.multipart_etag([p.etag for p in chosen]),
                 headers=objects.Headers.of(upload), parts_count=len(chosen),
+                event="ObjectCreated:CompleteMultipartUpload", by=by,
             )
             abort(locked)
             return obj

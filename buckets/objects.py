@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from awsapi.protocols import ServiceError
-from buckets import storage
+from buckets import notifications, storage
 from buckets.models import Bucket, Object
 from buckets.s3_wire import bucket_name_problem, no_bucket, no_key, precondition_failed
 from functions.models import Team
@@ -116,10 +116,12 @@ def etag_matches(condition: str, etag: str) -> bool:
 def store(
     bucket: Bucket, key: str, blob: str, *, size: int, etag: str, headers: Headers,
     parts_count: int | None = None, if_match: str | None = None, if_none_match: str | None = None,
+    event: str = "ObjectCreated:Put", by: notifications.Requester | None = None,
 ) -> Object:
     """Make `blob` (already complete on disk) the object `key`, in one
-    transaction; the version it replaces loses its file after the commit.
-    On any failure the new file is removed, and nothing changed."""
+    transaction with its notifications (`event`, caused `by`); the version
+    it replaces loses its file after the commit. On any failure the new
+    file is removed, and nothing changed."""
     try:
         with transaction.atomic():
             # Row lock on the current version: two writers of one key queue
@@ -141,16 +143,21 @@ def store(
                     setattr(current, name, value)
                 current.save()
                 storage.remove_on_commit(old)
+            notifications.emit(bucket, event, key, size=size, etag=etag, by=by)
             return current
     except BaseException:
         storage.remove(blob)
         raise
 
 
-def delete_objects(bucket: Bucket, keys: list[str]) -> None:
-    """Delete whichever of `keys` exist (a missing key is not an error, as in S3)."""
+def delete_objects(bucket: Bucket, keys: list[str], by: notifications.Requester | None = None) -> None:
+    """Delete whichever of `keys` exist (a missing key is not an error, as
+    in S3), each with its ObjectRemoved:Delete notifications in the same
+    transaction."""
     with transaction.atomic():
-        doomed = Object.objects.select_for_update().filter(bucket=bucket, key__in=keys)
-        blobs = [o.blob for o in doomed]
-        doomed.delete()
-        storage.remove_on_commit(*blobs)
+        doomed = list(Object.objects.select_for_update().filter(bucket=bucket, key__in=keys))
+        Object.objects.filter(pk__in=[o.pk for o in doomed]).delete()
+        storage.remove_on_commit(*[o.blob for o in doomed])
+        entries = list(bucket.notifications.all()) if doomed else []
+        for obj in doomed:
+            notifications.emit(bucket, "ObjectRemoved:Delete", obj.key, by=by, entries=entries)

@@ -17,7 +17,7 @@ from django.conf import settings
 from awsapi import services
 from awsapi.protocols import ServiceError
 from awsapi.spool import FileSlice, SpooledBody
-from buckets import listing, multipart, objects, storage
+from buckets import listing, multipart, notifications, objects, storage
 from buckets.models import Bucket, Object
 from buckets.s3_wire import (
     SIGNATURE_CODES,
@@ -38,6 +38,13 @@ def _owner(context: services.Context) -> dict:
 
 def _bucket(context: services.Context, params: dict) -> Bucket:
     return objects.find_bucket(context.team, params.get("Bucket") or "")
+
+
+def _requester(context: services.Context) -> notifications.Requester:
+    return notifications.Requester(
+        principal_id=f"AWS:{context.key.access_key_id}", source_ip=context.source_ip,
+        request_id=context.request_id,
+    )
 
 
 def _headers_in(params: dict) -> objects.Headers:
@@ -153,7 +160,7 @@ def put_object(context: services.Context, params: dict) -> dict:
     blob = storage.place(body.path)
     obj = objects.store(
         bucket, key, blob, size=body.size, etag=objects.etag_of_md5(body.md5), headers=_headers_in(params),
-        if_match=params.get("IfMatch"), if_none_match=params.get("IfNoneMatch"),
+        if_match=params.get("IfMatch"), if_none_match=params.get("IfNoneMatch"), by=_requester(context),
     )
     return {"ETag": obj.etag, "Size": obj.size}
 
@@ -270,14 +277,14 @@ def copy_object(context: services.Context, params: dict) -> dict:
     headers = objects.Headers.of(source) if directive == "COPY" else _headers_in(params)
     obj = objects.store(
         bucket, key, storage.copy(source.blob), size=source.size, etag=source.etag, headers=headers,
-        parts_count=source.parts_count,
+        parts_count=source.parts_count, event="ObjectCreated:Copy", by=_requester(context),
     )
     return {"CopyObjectResult": {"ETag": obj.etag, "LastModified": obj.last_modified}}
 
 
 def delete_object(context: services.Context, params: dict) -> dict:
     bucket = _bucket(context, params)
-    objects.delete_objects(bucket, [check_key(params.get("Key"))])
+    objects.delete_objects(bucket, [check_key(params.get("Key"))], by=_requester(context))
     return {}
 
 
@@ -290,7 +297,7 @@ def delete_objects(context: services.Context, params: dict) -> dict:
             "MalformedXML", f"Delete takes 1 to {MAX_DELETE_KEYS} objects; this request has {len(listed)}."
         )
     keys = [item.get("Key") or "" for item in listed]
-    objects.delete_objects(bucket, keys)
+    objects.delete_objects(bucket, keys, by=_requester(context))
     if request.get("Quiet"):
         return {}
     return {"Deleted": [{"Key": key} for key in keys]}
@@ -333,6 +340,19 @@ def list_objects_v2(context: services.Context, params: dict) -> dict:
     }
 
 
+# Notifications ---------------------------------------------------------------
+
+
+def put_bucket_notification_configuration(context: services.Context, params: dict) -> dict:
+    bucket = _bucket(context, params)
+    notifications.put_configuration(bucket, params.get("NotificationConfiguration") or {})
+    return {}
+
+
+def get_bucket_notification_configuration(context: services.Context, params: dict) -> dict:
+    return notifications.get_configuration(_bucket(context, params))
+
+
 # Multipart uploads -----------------------------------------------------------
 
 
@@ -358,7 +378,7 @@ def complete_multipart_upload(context: services.Context, params: dict) -> dict:
     key = check_key(params.get("Key"))
     upload = multipart.find(bucket, key, params.get("UploadId") or "")
     listed = (params.get("MultipartUpload") or {}).get("Parts") or []
-    obj = multipart.complete(upload, listed)
+    obj = multipart.complete(upload, listed, by=_requester(context))
     return {"Location": f"{context.endpoint}/{bucket.name}/{quote(key)}", "Bucket": bucket.name,
             "Key": key, "ETag": obj.etag}
 
@@ -395,12 +415,14 @@ HANDLERS = {
     "PutObject": put_object, "GetObject": get_object, "HeadObject": head_object,
     "CopyObject": copy_object, "DeleteObject": delete_object, "DeleteObjects": delete_objects,
     "ListObjectsV2": list_objects_v2,
+    "PutBucketNotificationConfiguration": put_bucket_notification_configuration,
+    "GetBucketNotificationConfiguration": get_bucket_notification_configuration,
     "CreateMultipartUpload": create_multipart_upload, "UploadPart": upload_part,
     "CompleteMultipartUpload": complete_multipart_upload,
     "AbortMultipartUpload": abort_multipart_upload, "ListParts": list_parts,
 }
 READS = {"ListBuckets", "HeadBucket", "GetBucketLocation", "GetObject", "HeadObject", "ListObjectsV2",
-         "ListParts"}
+         "ListParts", "GetBucketNotificationConfiguration"}
 
 
 def register() -> None:

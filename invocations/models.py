@@ -33,6 +33,7 @@ SOURCES = [
     ("webhook", "Webhook"),
     ("destination", "Destination"),
     ("redrive", "Redrive"),
+    ("bucket", "Bucket"),
 ]
 PRIORITIES = [("high", "High"), ("normal", "Normal"), ("low", "Low")]
 # Celery's Redis transport: a lower number is served first.

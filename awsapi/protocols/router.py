@@ -10,7 +10,8 @@ In order (the same signals AWS's own front ends use, and LocalStack's
    protocol, including SQS's query dialect beside its JSON one;
 4. the method and path against every REST operation's `http.requestUri`,
    the most specific match winning (fixed query parameters and required
-   header/query members first, then literal path length, then no greedy label)."""
+   header/query members first, then literal path length, then no greedy label,
+   then not deprecated)."""
 
 from __future__ import annotations
 
@@ -138,7 +139,10 @@ class ServiceIndex:
                 labels = template.match(request.path, query)
                 if labels is None or not self._has_required(op, request):
                     continue
-                score = (len(template.query) + required, template.literal_length, not template.greedy)
+                # Last, a current operation over a deprecated one of the same
+                # route (S3's GetBucketNotification / ...Configuration).
+                score = (len(template.query) + required, template.literal_length, not template.greedy,
+                         not op.deprecated)
                 if best_score is None or score > best_score:
                     best, best_score = (service, op, labels), score
         if best is None:
