@@ -1,14 +1,17 @@
 """S3 on the real path: boto3's `s3` client (default transfer settings) ->
 uvicorn -> the AWS front door -> object files and rows; a restart of the
-web process loses no object."""
+web process loses no object; a bucket's notification runs a function."""
 
 import hashlib
+import json
 import os
 import urllib.request
 
 import boto3
 import pytest
 from botocore.config import Config
+
+from tests.integration.helpers import create, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -57,3 +60,46 @@ def test_a_large_upload_round_trips_and_outlives_a_web_restart(stack, s3, tmp_pa
     files = [p for p in (stack.data_dir / "objects").glob("??/*")]
     assert len(files) == 2
     assert list((stack.data_dir / "objects" / "tmp").glob("*")) == []
+
+
+PRINTER = '''
+import json
+from urllib.parse import unquote_plus
+
+def handler(event, context):
+    record = event["Records"][0]
+    print("EVENT " + json.dumps(event))
+    return {"key": unquote_plus(record["s3"]["object"]["key"])}
+'''
+
+
+def test_a_put_object_runs_the_function_its_bucket_notifies(stack, s3):
+    fn_arn = create(stack.lambda_client(), "s3reader", PRINTER, Timeout=5)["FunctionArn"]
+    s3.create_bucket(Bucket="inbox")
+    s3.put_bucket_notification_configuration(Bucket="inbox", NotificationConfiguration={
+        "LambdaFunctionConfigurations": [{
+            "Id": "csv-in", "LambdaFunctionArn": fn_arn, "Events": ["s3:ObjectCreated:*"],
+            "Filter": {"Key": {"FilterRules": [{"Name": "suffix", "Value": ".csv"}]}},
+        }],
+    })
+    s3.put_object(Bucket="inbox", Key="skipped.txt", Body=b"not a csv")
+    sent = s3.put_object(Bucket="inbox", Key="in/day 1.csv", Body=b"a,b\n1,2\n")
+
+    def finished():
+        return [r for r in stack.rows(
+            "Invocation.objects.filter(function__name='s3reader')"
+            ".values('status', 'source', 'event', 'result', 'logs', 'trigger')"
+        ) if r["status"] in ("succeeded", "failed", "timeout")]
+
+    [row] = wait_for(finished, timeout=90)
+    assert (row["status"], row["source"], row["trigger"]) == ("succeeded", "bucket", "bucket:inbox")
+    assert json.loads(row["result"]) == {"key": "in/day 1.csv"}
+    line = next(x for x in row["logs"].splitlines() if x.startswith("EVENT "))
+    [record] = json.loads(line[len("EVENT "):])["Records"]
+    assert (record["eventSource"], record["eventName"]) == ("aws:s3", "ObjectCreated:Put")
+    assert record["responseElements"]["x-amz-request-id"] == sent["ResponseMetadata"]["RequestId"]
+    assert record["s3"]["configurationId"] == "csv-in"
+    assert record["s3"]["bucket"]["arn"] == "arn:aws:s3:::inbox"
+    assert record["s3"]["object"]["key"] == "in/day+1.csv"
+    assert record["s3"]["object"]["size"] == 8
+    assert f'"{record["s3"]["object"]["eTag"]}"' == sent["ETag"]
