@@ -50,12 +50,16 @@ def content_dedup_id(body: str) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
+# The console's field for each id (forms' `group_id`, `dedup_id`).
+FIELDS = {"MessageGroupId": "group_id", "MessageDeduplicationId": "dedup_id"}
+
+
 def check_id(value, name: str) -> str:
-    """A MessageGroupId or MessageDeduplicationId; MessagingError naming the
-    field otherwise."""
+    """A MessageGroupId or MessageDeduplicationId (`name`); MessagingError
+    for the matching console field otherwise."""
     if not isinstance(value, str) or not ID_RE.fullmatch(value):
         raise MessagingError(
-            f"{name} must be 1 to 128 letters, digits or punctuation characters.", name
+            f"{name} must be 1 to 128 letters, digits or punctuation characters.", FIELDS[name]
         )
     return value
 
@@ -70,7 +74,7 @@ def dedup_id_for(body: str, given: str | None, content_based: bool) -> str:
     raise MessagingError(
         "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId "
         "provided explicitly.",
-        "MessageDeduplicationId",
+        "dedup_id",
     )
 
 

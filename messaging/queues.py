@@ -254,7 +254,7 @@ def prepare(
         raise MessagingError("The message body must be a non-empty string.", "body")
     if queue.fifo:
         if not group_id:
-            raise MessagingError("A FIFO queue needs a message group id (MessageGroupId).", "MessageGroupId")
+            raise MessagingError("A FIFO queue needs a message group id (MessageGroupId).", "group_id")
         fifo_rules.check_id(group_id, "MessageGroupId")
         dedup_id = fifo_rules.dedup_id_for(body, dedup_id, queue.content_based_dedup)
         if delay_s:
@@ -265,7 +265,7 @@ def prepare(
     elif group_id or dedup_id:
         raise MessagingError(
             f"{queue.name} is a standard queue: message group and deduplication ids are for FIFO queues.",
-            "MessageGroupId" if group_id else "MessageDeduplicationId",
+            "group_id" if group_id else "dedup_id",
         )
     delay = clean_int(queue.delay_s if delay_s is None else delay_s, "delay_s", "The delay", 0, MAX_DELAY_S)
     cleaned = clean_attributes(attributes, keep_labels=True)

@@ -29,13 +29,25 @@ def iso_ms(when) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
-def create_topic(team: Team, name: str) -> Topic:
-    name = clean_topic_name(name)
+def create_topic(
+    team: Team, name: str, *, fifo_topic: bool = False, content_based_dedup: bool = False
+) -> Topic:
+    """A new topic; a FIFO topic's name ends with ".fifo" (SNS's rule)."""
+    if fifo_topic:
+        if not isinstance(name, str) or not fifo.FIFO_TOPIC_NAME_RE.fullmatch(name):
+            raise MessagingError(
+                "A FIFO topic's name must be 1 to 251 letters, digits, hyphens or underscores followed "
+                "by .fifo.", "name",
+            )
+    else:
+        name = clean_topic_name(name)
     if Topic.objects.filter(team=team, name=name).exists():
         raise MessagingError(f"A topic named {name} already exists in {team.name}.", "name")
     try:
         with transaction.atomic():
-            return Topic.objects.create(team=team, name=name)
+            return Topic.objects.create(
+                team=team, name=name, fifo=fifo_topic, content_based_dedup=content_based_dedup and fifo_topic
+            )
     except IntegrityError:
         # Two creates raced past the check above.
         raise MessagingError(f"A topic named {name} already exists in {team.name}.", "name") from None

@@ -133,11 +133,11 @@ def test_message_group_scope_deduplicates_per_group(team):
 
 
 @pytest.mark.parametrize("kwargs, field", [
-    ({"group_id": None, "dedup_id": "1"}, "MessageGroupId"),
-    ({"group_id": "g"}, "MessageDeduplicationId"),
+    ({"group_id": None, "dedup_id": "1"}, "group_id"),
+    ({"group_id": "g"}, "dedup_id"),
     ({"group_id": "g", "dedup_id": "1", "delay_s": 5}, "delay_s"),
-    ({"group_id": "a b", "dedup_id": "1"}, "MessageGroupId"),
-    ({"group_id": "g", "dedup_id": "x" * 129}, "MessageDeduplicationId"),
+    ({"group_id": "a b", "dedup_id": "1"}, "group_id"),
+    ({"group_id": "g", "dedup_id": "x" * 129}, "dedup_id"),
 ])
 def test_it_refuses_fifo_sends_without_what_sqs_requires(fq, kwargs, field):
     with pytest.raises(MessagingError) as e:
@@ -381,3 +381,45 @@ def test_topics_publish_refuses_a_fifo_topic_without_a_group(team):
     with pytest.raises(MessagingError):
         topics.publish(topic, "x")
     assert topics.publish(topic, "x", group_id="g").sequence == 1
+
+
+# The console ------------------------------------------------------------------------------
+
+
+def test_the_console_creates_fifo_queues_and_sends_with_a_group(client, users, team):
+    from django.urls import reverse
+
+    client.force_login(users["member"])
+    base = {"team": team.pk, "visibility_timeout_s": "30", "max_receive_count": "5"}
+    r = client.post(reverse("msg-queue-list"), {**base, "name": "work.fifo"})
+    assert "letters, digits, hyphens or underscores" in r.content.decode()  # Not ticked FIFO.
+    r = client.post(reverse("msg-queue-list"), {**base, "name": "work.fifo", "fifo": "on",
+                                                "content_based_dedup": "on"})
+    assert r.status_code == 302
+    q = Queue.objects.get(name="work.fifo")
+    assert q.fifo and q.content_based_dedup
+    send_url = reverse("msg-queue-send", args=[q.id])
+    r = client.post(send_url, {"body": "x", "delay_s": "0"})
+    assert "message group id" in r.content.decode() and not QueueMessage.objects.exists()
+    assert client.post(send_url, {"body": "x", "delay_s": "0", "group_id": "g"}).status_code == 302
+    r = client.post(send_url, {"body": "x", "delay_s": "0", "group_id": "g"}, follow=True)
+    assert "duplicate" in r.content.decode() and QueueMessage.objects.count() == 1
+    page = client.get(reverse("msg-queue-detail", args=[q.id])).content.decode()
+    assert "FIFO" in page and "content-based deduplication" in page
+    assert "FIFO" in client.get(reverse("msg-queue-list")).content.decode()
+
+
+def test_the_console_publishes_to_a_fifo_topic_with_a_group(client, users, team):
+    from django.urls import reverse
+
+    client.force_login(users["member"])
+    r = client.post(reverse("msg-topic-list"), {"team": team.pk, "name": "t.fifo", "fifo": "on"})
+    assert r.status_code == 302
+    topic = Topic.objects.get(name="t.fifo")
+    assert topic.fifo and not topic.content_based_dedup
+    url = reverse("msg-topic-publish", args=[topic.id])
+    r = client.post(url, {"message": "m", "group_id": "g"})
+    assert "deduplication id" in r.content.decode() and not TopicMessage.objects.exists()
+    assert client.post(url, {"message": "m", "group_id": "g", "dedup_id": "1"}).status_code == 302
+    assert TopicMessage.objects.get().group_id == "g"
+    assert "FIFO" in client.get(reverse("msg-topic-detail", args=[topic.id])).content.decode()
