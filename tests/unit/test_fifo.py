@@ -423,3 +423,36 @@ def test_the_console_publishes_to_a_fifo_topic_with_a_group(client, users, team)
     assert client.post(url, {"message": "m", "group_id": "g", "dedup_id": "1"}).status_code == 302
     assert TopicMessage.objects.get().group_id == "g"
     assert "FIFO" in client.get(reverse("msg-topic-detail", args=[topic.id])).content.decode()
+
+
+# Other doors ---------------------------------------------------------------------------
+
+
+def test_s3_refuses_fifo_queues_and_topics_as_event_destinations(team, fq):
+    from awsapi.protocols import ServiceError
+    from buckets import notifications
+    from buckets.models import Bucket
+
+    bucket = Bucket.objects.create(team=team, name="drops")
+    topic = topics.create_topic(team, "t.fifo", fifo_topic=True)
+    for member, arn_member, arn in (
+        ("QueueConfigurations", "QueueArn", fq.arn),
+        ("TopicConfigurations", "TopicArn", topic.arn),
+    ):
+        with pytest.raises(ServiceError) as e:
+            notifications.put_configuration(
+                bucket, {member: [{arn_member: arn, "Events": ["s3:ObjectCreated:*"]}]}
+            )
+        assert e.value.code == "InvalidArgument"
+        assert "FIFO" in json.dumps(e.value.fields)
+    assert not bucket.notifications.exists()
+    assert not QueueMessage.objects.exists()
+
+
+def test_async_destinations_offer_no_fifo_queue_and_log_a_refusal(team, fq, caplog):
+    from messaging import destinations
+
+    queues.create_queue(team, "plain")
+    assert [label for _, label in destinations.QUEUE.choices(team, None)] == ["Queue plain"]
+    destinations.QUEUE.deliver(fq, "{}", "req-1", "normal")  # Refused, logged, not raised.
+    assert "refused the record" in caplog.text and not QueueMessage.objects.exists()
