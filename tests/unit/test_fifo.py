@@ -456,3 +456,16 @@ def test_async_destinations_offer_no_fifo_queue_and_log_a_refusal(team, fq, capl
     assert [label for _, label in destinations.QUEUE.choices(team, None)] == ["Queue plain"]
     destinations.QUEUE.deliver(fq, "{}", "req-1", "normal")  # Refused, logged, not raised.
     assert "refused the record" in caplog.text and not QueueMessage.objects.exists()
+
+
+def test_the_json_api_sends_to_a_fifo_queue_with_a_group(client, users, team, fq):
+    from tests.unit.test_messaging_api import call
+
+    key = ApiKey.issue(users["member"], team)
+    path = f"/api/queues/{fq.name}/messages"
+    r = call(client, key, path, {"MessageBody": "work", "MessageDeduplicationId": "1"})
+    assert r.status_code == 400 and "message group id" in r.content.decode()
+    r = call(client, key, path, {"MessageBody": "work", "MessageGroupId": "g", "MessageDeduplicationId": "1"})
+    assert r.status_code == 200, r.content
+    msg = QueueMessage.objects.get()
+    assert r.json() == {"MessageId": str(msg.message_id), "SequenceNumber": fifo.sequence_text(msg.sequence)}
