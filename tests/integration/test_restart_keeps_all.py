@@ -134,7 +134,7 @@ def test_a_restart_of_every_process_loses_no_object_message_or_subscription(stac
     listed = listing(s3)
     parts = s3.list_parts(Bucket="keep", Key="open.bin", UploadId=open_id)["Parts"]
 
-    # A queue with four messages, two of them in flight (received, not deleted).
+    # A queue with four messages.
     url = sqs.create_queue(QueueName="keep-q", Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
     sent = {}
     for n in range(4):
@@ -142,18 +142,6 @@ def test_a_restart_of_every_process_loses_no_object_message_or_subscription(stac
                       "tag": {"DataType": "String.custom", "StringValue": f"t{n}"}}
         answer = sqs.send_message(QueueUrl=url, MessageBody=f"message {n}", MessageAttributes=attributes)
         sent[answer["MessageId"]] = (f"message {n}", attributes, answer)
-    in_flight: dict[str, dict] = {}
-
-    def two_in_flight():
-        for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2 - len(in_flight),
-                                     VisibilityTimeout=20).get("Messages", []):
-            in_flight[m["MessageId"]] = m
-        return len(in_flight) == 2
-
-    wait_for(two_in_flight, timeout=30)
-    counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-    visible, hidden = (counts[f"ApproximateNumberOfMessages{s}"] for s in ("", "NotVisible"))
-    assert (visible, hidden) == ("2", "2")
 
     # A topic with a function and a queue subscribed; one publish delivered
     # before the restart, whose queue copy is left unread.
@@ -171,6 +159,20 @@ def test_a_restart_of_every_process_loses_no_object_message_or_subscription(stac
     wait_for(lambda: published_messages(stack) == ["before the restart"], timeout=90, interval=1)
     subscribed = subscriptions(sns, topic)
     assert sorted(s["Protocol"] for s in subscribed.values()) == ["lambda", "sqs"]
+
+    # Two of them in flight when the processes die (received just before).
+    in_flight: dict[str, dict] = {}
+
+    def two_in_flight():
+        for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2 - len(in_flight),
+                                     VisibilityTimeout=20).get("Messages", []):
+            in_flight[m["MessageId"]] = m
+        return len(in_flight) == 2
+
+    wait_for(two_in_flight, timeout=30)
+    counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    visible, hidden = (counts[f"ApproximateNumberOfMessages{s}"] for s in ("", "NotVisible"))
+    assert (visible, hidden) == ("2", "2")
 
     pids = {name: proc.pid for name, proc in stack.procs.items()}
     stack.restart_all()
