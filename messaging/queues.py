@@ -5,7 +5,6 @@ same receive of a message.
 
 Functions take `now` so tests can move the clock without sleeping."""
 
-import hashlib
 import secrets
 import uuid
 from datetime import timedelta
@@ -17,6 +16,7 @@ from django.utils import timezone
 
 from awsapi import arns
 from functions.models import Function, Team
+from messaging import digests
 from messaging import fifo as fifo_rules
 from messaging.models import EventSourceMapping, Queue, QueueMessage
 from messaging.validation import (
@@ -444,7 +444,9 @@ def purge(queue: Queue) -> int:
 
 
 def sqs_record(queue: Queue, msg: QueueMessage) -> dict:
-    """One message as Lambda's SQS event record."""
+    """One message as Lambda's SQS event record (the `Records[]` entry of
+    "Using Lambda with Amazon SQS": attributes as strings, timestamps in
+    epoch milliseconds, message attributes with both list values empty)."""
     attributes = {
         "ApproximateReceiveCount": str(msg.receive_count),
         "SentTimestamp": ms(msg.sent_at),
@@ -462,17 +464,21 @@ def sqs_record(queue: Queue, msg: QueueMessage) -> dict:
         entry = {"stringListValues": [], "binaryListValues": [], "dataType": a["Type"]}
         entry["binaryValue" if a["Type"].startswith("Binary") else "stringValue"] = a["Value"]
         message_attributes[name] = entry
-    return {
+    record = {
         "messageId": str(msg.message_id),
         "receiptHandle": msg.receipt_handle,
         "body": msg.body,
         "attributes": attributes,
         "messageAttributes": message_attributes,
-        "md5OfBody": hashlib.md5(msg.body.encode()).hexdigest(),
+        "md5OfBody": digests.md5_of_body(msg.body),
         "eventSource": "aws:sqs",
         "eventSourceARN": queue.arn,
         "awsRegion": arns.parse(queue.arn).region,
     }
+    if msg.attributes:
+        # Only with attributes, as ReceiveMessage's MD5OfMessageAttributes.
+        record["md5OfMessageAttributes"] = digests.md5_of_stored_attributes(msg.attributes)
+    return record
 
 
 # Dead letters -----------------------------------------------------------------

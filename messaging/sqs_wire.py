@@ -6,10 +6,8 @@ Used by messaging.sqs_api; no HTTP here."""
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import re
-import struct
 from urllib.parse import urlsplit
 
 from django.utils import timezone
@@ -17,6 +15,8 @@ from django.utils import timezone
 from awsapi.protocols import ServiceError
 from messaging import fifo, queues
 from messaging.api import find_queue_by_arn
+# Re-exported: messaging.sqs_api takes them from here.
+from messaging.digests import md5_of_attributes, md5_of_body  # noqa: F401
 from messaging.models import Queue, QueueMessage
 from messaging.validation import MAX_DELAY_S, MAX_MESSAGE_BYTES, MAX_VISIBILITY_TIMEOUT_S
 
@@ -352,34 +352,6 @@ def attributes_out(stored: dict, names: list[str] | None) -> dict:
         else:
             out[name] = {"DataType": kind, "StringValue": value}
     return out
-
-
-def md5_of_body(body: str) -> str:
-    return hashlib.md5(body.encode()).hexdigest()
-
-
-def md5_of_attributes(attributes: dict) -> str | None:
-    """SQS's MD5OfMessageAttributes over API-shaped attributes: for each
-    name in order, the name, the data type, a transport byte (1 string,
-    2 binary) and the value, each after its length as 4 bytes big-endian."""
-    if not attributes:
-        return None
-    digest = hashlib.md5()
-
-    def part(data: bytes) -> None:
-        digest.update(struct.pack(">I", len(data)) + data)
-
-    for name in sorted(attributes):
-        value = attributes[name]
-        part(name.encode())
-        part(value["DataType"].encode())
-        if "BinaryValue" in value:
-            digest.update(b"\x02")
-            part(value["BinaryValue"])
-        else:
-            digest.update(b"\x01")
-            part(value["StringValue"].encode())
-    return digest.hexdigest()
 
 
 SYSTEM_ATTRIBUTES = [
