@@ -2,9 +2,9 @@
 prefix with "/" as the delimiter, paged by ListObjectsV2's continuation
 token), download, delete, upload, and the notification settings. Thin:
 access goes through buckets.access, every change through the same
-operations the S3 API calls (buckets.objects, buckets.uploads,
-buckets.notifications), so the console and boto3 agree and fire the same
-events. A form with an error re-renders its page and saves nothing."""
+operations the S3 API calls (buckets.objects, buckets.notifications; the
+upload is buckets.upload_door, before Django), so the console and boto3
+agree and fire the same events. A form with an error re-renders its page and saves nothing."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
@@ -23,8 +23,7 @@ from django.utils.http import http_date, urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from awsapi.protocols import ServiceError
-from awsapi.spool import BodyTooLarge, ClientGone
-from buckets import listing, notifications, objects, storage, uploads
+from buckets import listing, notifications, objects, storage
 from buckets.access import get_bucket_for_user
 from buckets.forms import BucketForm, NotificationFormSet
 from buckets.models import Bucket, Object
@@ -210,41 +209,12 @@ def folder_delete(request: HttpRequest, account_id: str, name: str) -> HttpRespo
     return redirect(bucket_url(bucket, _parent(prefix)))
 
 
-def _upload_error(status: int, code: str, message: str) -> JsonResponse:
-    return JsonResponse({"Code": code, "Message": message}, status=status)
-
-
 @login_required
-@require_http_methods(["PUT"])
 def object_upload(request: HttpRequest, account_id: str, name: str) -> HttpResponse:
-    """PutObject from the console: PUT the raw bytes (the browser sends the
-    file as the body, so it can report progress) with the key in `?key=`
-    and the file's type as Content-Type. The body is read in chunks to a
-    spooled file and stored as PutObject stores it (ObjectCreated:Put).
-    Answers JSON: {"Key", "ETag", "Size"}, or {"Code", "Message"} with S3's
-    error codes (EntityTooLarge past STRATUS_S3_MAX_PUT_BYTES,
-    MissingContentLength, InvalidArgument / KeyTooLongError for a bad key,
-    IncompleteBody)."""
-    bucket = get_bucket_for_user(request.user, account_id, name, write=True)
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or "")
-    except ValueError:
-        return _upload_error(411, "MissingContentLength", "You must provide the Content-Length HTTP header.")
-    limit = settings.STRATUS_S3_MAX_PUT_BYTES
-    try:
-        body = uploads.spool_stream(request, length, limit)
-    except BodyTooLarge:
-        return _upload_error(400, "EntityTooLarge",
-                             f"Your proposed upload exceeds the maximum allowed size ({limit} bytes).")
-    except ClientGone as e:
-        return _upload_error(400, "IncompleteBody", f"You did not provide the number of bytes specified "
-                                                    f"by the Content-Length HTTP header: {e}.")
-    try:
-        obj = uploads.put_object(bucket, request.GET.get("key", ""), body,
-                                 content_type=request.content_type or "", by=_requester(request))
-    except ServiceError as e:
-        return _upload_error(e.status, e.code, e.message)
-    return JsonResponse({"Key": obj.key, "ETag": obj.etag, "Size": obj.size})
+    """The upload URL: its PUTs are served before Django by
+    buckets.upload_door (so a large body streams to disk); anything that
+    reaches Django here is a method it does not take."""
+    return HttpResponseNotAllowed(["PUT"])
 
 
 # Notifications ------------------------------------------------------------------------
