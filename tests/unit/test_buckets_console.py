@@ -218,6 +218,22 @@ def test_it_downloads_an_object_as_an_attachment(client, users, bucket):
     assert response["ETag"] == obj.etag
 
 
+def test_it_names_a_non_ascii_download_as_rfc_6266_says(client, users, bucket):
+    put(bucket, "docs/résumé €.pdf", b"%PDF")
+    login(client, users, "member")
+    response = client.get(url("bkt-download", bucket, f"?key={quote('docs/résumé €.pdf')}"))
+    assert response["Content-Disposition"] == "attachment; filename*=utf-8''r%C3%A9sum%C3%A9%20%E2%82%AC.pdf"
+    assert b"".join(response.streaming_content) == b"%PDF"
+
+
+def test_it_shows_a_folder_marker_object(client, users, bucket):
+    put(bucket, "docs/", b"")
+    put(bucket, "docs/a.txt")
+    page = login(client, users, "member").get(url("bkt-browse", bucket, "?prefix=docs/"))
+    assert [label for label, _ in page.context["files"]] == ["", "a.txt"]
+    assert "(the folder's own marker object)" in page.content.decode()
+
+
 def test_it_answers_404_for_a_missing_key(client, users, bucket):
     assert login(client, users, "member").get(url("bkt-download", bucket, "?key=nope")).status_code == 404
 
