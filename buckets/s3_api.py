@@ -29,6 +29,7 @@ from buckets.s3_wire import (
 )
 
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$")
+_COPY_RANGE = re.compile(r"^bytes=(\d+)-(\d+)$")
 MAX_DELETE_KEYS = 1000
 
 
@@ -340,6 +341,45 @@ def list_objects_v2(context: services.Context, params: dict) -> dict:
     }
 
 
+def list_objects(context: services.Context, params: dict) -> dict:
+    """ListObjects (version 1, `aws s3api list-objects`): paged by Marker, a
+    key to start after; NextMarker (the last key or common prefix listed)
+    only with a delimiter, as S3 answers; clients use the last key else."""
+    bucket = _bucket(context, params)
+    max_keys = params.get("MaxKeys")
+    max_keys = 1000 if max_keys is None else max_keys
+    if max_keys < 0:
+        raise invalid_argument("Argument maxKeys must be an integer between 0 and 2147483647",
+                               "max-keys", max_keys)
+    encoding = params.get("EncodingType")
+    if encoding not in (None, "url"):
+        raise invalid_argument("Invalid Encoding Method specified in Request", "encoding-type", encoding)
+    encode = encoding == "url"
+    prefix, delimiter = params.get("Prefix") or "", params.get("Delimiter") or ""
+    marker = params.get("Marker") or ""
+    # A marker that is a common prefix (a NextMarker) skips the keys it rolled up.
+    rolled_up = marker if delimiter and marker.startswith(prefix) and marker.endswith(delimiter) and (
+        marker.find(delimiter, len(prefix)) == len(marker) - len(delimiter)) else None
+    page = listing.list_objects(
+        bucket, prefix=prefix, delimiter=delimiter, max_keys=min(max_keys, 1000),
+        token=listing.encode_token(marker, rolled_up) if marker else None,
+    )
+    next_marker = None
+    if delimiter and page.truncated and page.next_token:
+        next_marker = listing.decode_token(page.next_token)[0]
+    return {
+        "Name": bucket.name, "Prefix": _url(prefix, encode), "Marker": _url(marker, encode),
+        "NextMarker": _url(next_marker, encode), "Delimiter": _url(params.get("Delimiter"), encode),
+        "MaxKeys": max_keys, "IsTruncated": page.truncated, "EncodingType": encoding,
+        "Contents": [
+            {"Key": _url(o.key, encode), "LastModified": o.last_modified, "ETag": o.etag, "Size": o.size,
+             "StorageClass": "STANDARD", "Owner": _owner(context)}
+            for o in page.contents
+        ] or None,
+        "CommonPrefixes": [{"Prefix": _url(p, encode)} for p in page.common_prefixes] or None,
+    }
+
+
 # Notifications ---------------------------------------------------------------
 
 
@@ -371,6 +411,41 @@ def upload_part(context: services.Context, params: dict) -> dict:
     _check_md5(params, body)
     part = multipart.put_part(upload, number, storage.place(body.path), body.size, body.md5)
     return {"ETag": part.etag}
+
+
+def copy_source_range(header: str | None, size: int) -> tuple[int, int]:
+    """(first, last) of UploadPartCopy's `x-amz-copy-source-range:
+    bytes=first-last` (both offsets required, inside the source), or the
+    whole source without one. Raises InvalidArgument as S3 does."""
+    if header is None:
+        return 0, size - 1
+    found = _COPY_RANGE.match(header)
+    if found is None:
+        raise invalid_argument(
+            "The x-amz-copy-source-range value must be of the form bytes=first-last where first and "
+            "last are the zero-based offsets of the first and last bytes to copy",
+            "x-amz-copy-source-range", header,
+        )
+    first, last = int(found[1]), int(found[2])
+    if first > last or last >= size:
+        raise invalid_argument(f"Range specified is not valid for source object of size: {size}",
+                               "x-amz-copy-source-range", header)
+    return first, last
+
+
+def upload_part_copy(context: services.Context, params: dict) -> dict:
+    """A part made of (a range of) an existing object: how the AWS CLI and
+    boto3's `copy` copy objects over the multipart threshold (8 MB)."""
+    bucket = _bucket(context, params)
+    number = multipart.check_part_number(params.get("PartNumber"))
+    upload = multipart.find(bucket, check_key(params.get("Key")), params.get("UploadId") or "")
+    source_bucket_name, source_key = _copy_source(params.get("CopySource"))
+    source = objects.find_object(objects.find_bucket(context.team, source_bucket_name), source_key)
+    _conditions(source, params, prefix="CopySource")
+    first, last = copy_source_range(params.get("CopySourceRange"), source.size)
+    blob, md5_hex = storage.copy_range(source.blob, first, last - first + 1)
+    part = multipart.put_part(upload, number, blob, last - first + 1, md5_hex)
+    return {"CopyPartResult": {"ETag": part.etag, "LastModified": part.last_modified}}
 
 
 def complete_multipart_upload(context: services.Context, params: dict) -> dict:
@@ -414,15 +489,16 @@ HANDLERS = {
     "GetBucketLocation": get_bucket_location, "DeleteBucket": delete_bucket,
     "PutObject": put_object, "GetObject": get_object, "HeadObject": head_object,
     "CopyObject": copy_object, "DeleteObject": delete_object, "DeleteObjects": delete_objects,
-    "ListObjectsV2": list_objects_v2,
+    "ListObjects": list_objects, "ListObjectsV2": list_objects_v2,
     "PutBucketNotificationConfiguration": put_bucket_notification_configuration,
     "GetBucketNotificationConfiguration": get_bucket_notification_configuration,
     "CreateMultipartUpload": create_multipart_upload, "UploadPart": upload_part,
+    "UploadPartCopy": upload_part_copy,
     "CompleteMultipartUpload": complete_multipart_upload,
     "AbortMultipartUpload": abort_multipart_upload, "ListParts": list_parts,
 }
-READS = {"ListBuckets", "HeadBucket", "GetBucketLocation", "GetObject", "HeadObject", "ListObjectsV2",
-         "ListParts", "GetBucketNotificationConfiguration"}
+READS = {"ListBuckets", "HeadBucket", "GetBucketLocation", "GetObject", "HeadObject", "ListObjects",
+         "ListObjectsV2", "ListParts", "GetBucketNotificationConfiguration"}
 
 
 def register() -> None:

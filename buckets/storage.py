@@ -5,6 +5,7 @@ named it stopped doing so (`remove_on_commit`)."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -68,6 +69,30 @@ def copy(blob: str) -> str:
         os.replace(spooled, target)
     _fsync_dir(target.parent)
     return new
+
+
+def copy_range(blob: str, first: int, length: int) -> tuple[str, str]:
+    """A new blob holding `length` bytes of `blob` from byte `first`
+    (UploadPartCopy), and the MD5 (hex) of those bytes."""
+    spooled = _spooled_file()
+    digest = hashlib.md5()
+    try:
+        with open(path_of(blob), "rb") as source, open(spooled, "wb") as out:
+            source.seek(first)
+            left = length
+            while left > 0:
+                chunk = source.read(min(COPY_CHUNK, left))
+                if not chunk:
+                    raise OSError(f"object file {blob} ended {left} bytes early")
+                digest.update(chunk)
+                out.write(chunk)
+                left -= len(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        return place(spooled), digest.hexdigest()
+    except BaseException:
+        spooled.unlink(missing_ok=True)
+        raise
 
 
 def concatenate(blobs: list[str]) -> str:

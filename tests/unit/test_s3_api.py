@@ -437,6 +437,30 @@ def test_it_starts_after_a_key(s3, bucket, tree):
     assert s3.list_objects_v2(Bucket=bucket, MaxKeys=0)["KeyCount"] == 0
 
 
+def test_it_lists_version_1_with_markers(s3, bucket, tree):
+    # `aws s3api list-objects` and older SDK code call ListObjects (v1).
+    listed = s3.list_objects(Bucket=bucket)
+    assert [o["Key"] for o in listed["Contents"]] == tree
+    assert listed["IsTruncated"] is False and "NextMarker" not in listed
+    assert listed["Contents"][0]["Owner"]["DisplayName"] == "alpha"
+    after = s3.list_objects(Bucket=bucket, Marker="docs/sub/3.txt", MaxKeys=2)
+    assert ([o["Key"] for o in after["Contents"]], after["IsTruncated"]) == (["docs2/x", "img/a.png"], True)
+    assert after["Marker"] == "docs/sub/3.txt" and "NextMarker" not in after  # no delimiter: no NextMarker
+    seen, marker = [], ""
+    while True:
+        page = s3.list_objects(Bucket=bucket, Delimiter="/", MaxKeys=2, Marker=marker)
+        seen += [o["Key"] for o in page.get("Contents", [])]
+        seen += [p["Prefix"] for p in page.get("CommonPrefixes", [])]
+        if not page["IsTruncated"]:
+            break
+        marker = page["NextMarker"]
+    assert seen == ["a.txt", "docs/", "docs2/", "img/", "z"]
+    paginated = s3.get_paginator("list_objects").paginate(Bucket=bucket, PaginationConfig={"PageSize": 3})
+    assert [o["Key"] for p in paginated for o in p["Contents"]] == tree
+    with pytest.raises(s3.exceptions.NoSuchBucket):
+        s3.list_objects(Bucket="nothing-here")
+
+
 # Access ------------------------------------------------------------------------
 
 
@@ -567,6 +591,37 @@ def test_multipart_by_hand_and_its_errors(s3, bucket):
         s3.complete_multipart_upload(
             Bucket=bucket, Key="mp", UploadId=upload, MultipartUpload={"Parts": parts})
     assert files_on_disk() == {Object.objects.get().blob}
+
+
+def test_it_copies_a_large_object_part_by_part(s3, bucket):
+    # The AWS CLI's `s3 cp s3://... s3://...` over 8 MB: UploadPartCopy with ranges.
+    data = os.urandom(6 * MB + 100)
+    s3.put_object(Bucket=bucket, Key="src", Body=data)
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="dst")["UploadId"]
+    where = {"Bucket": bucket, "Key": "dst", "UploadId": upload, "CopySource": f"{bucket}/src"}
+    one = s3.upload_part_copy(PartNumber=1, CopySourceRange=f"bytes=0-{5 * MB - 1}", **where)
+    two = s3.upload_part_copy(PartNumber=2, CopySourceRange=f"bytes={5 * MB}-{len(data) - 1}", **where)
+    assert one["CopyPartResult"]["ETag"] == f'"{hashlib.md5(data[:5 * MB]).hexdigest()}"'
+    for bad in (f"bytes=0-{len(data)}", "bytes=5-1", "bytes=0-", "0-10"):
+        with pytest.raises(ClientError) as e:
+            s3.upload_part_copy(PartNumber=3, CopySourceRange=bad, **where)
+        assert code_of(e) == "InvalidArgument", bad
+    with pytest.raises(ClientError) as e:
+        s3.upload_part_copy(PartNumber=3, **{**where, "CopySource": f"{bucket}/missing"})
+    assert code_of(e) == "NoSuchKey"
+    with pytest.raises(ClientError) as e:
+        s3.upload_part_copy(PartNumber=3, CopySourceIfMatch='"other"', **where)
+    assert code_of(e) == "PreconditionFailed"
+    parts = [{"PartNumber": 1, "ETag": one["CopyPartResult"]["ETag"]},
+             {"PartNumber": 2, "ETag": two["CopyPartResult"]["ETag"]}]
+    s3.complete_multipart_upload(Bucket=bucket, Key="dst", UploadId=upload, MultipartUpload={"Parts": parts})
+    assert s3.get_object(Bucket=bucket, Key="dst")["Body"].read() == data
+    # boto3's managed copy takes the same path.
+    s3.copy({"Bucket": bucket, "Key": "src"}, bucket, "dst2",
+            Config=TransferConfig(multipart_threshold=5 * MB, multipart_chunksize=5 * MB, use_threads=False))
+    assert s3.head_object(Bucket=bucket, Key="dst2")["ETag"].endswith('-2"')
+    assert s3.get_object(Bucket=bucket, Key="dst2")["Body"].read() == data
+    assert files_on_disk() == set(Object.objects.values_list("blob", flat=True))
 
 
 def test_it_refuses_a_body_over_the_limit(s3, bucket, settings):
