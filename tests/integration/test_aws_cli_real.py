@@ -127,6 +127,15 @@ def test_s3_copies_lists_syncs_and_removes(aws, tmp_path):
     aws.text("s3", "cp", "s3://cli-files/dir/big.bin", "back.bin", "--no-progress", cwd=tmp_path)
     assert hashlib.sha256((tmp_path / "back.bin").read_bytes()).digest() == hashlib.sha256(data).digest()
 
+    # Bucket to bucket over 8 MB: copied part by part (UploadPartCopy), then moved.
+    aws.text("s3", "cp", "s3://cli-files/dir/big.bin", "s3://cli-files/tmp/copy.bin", "--no-progress")
+    aws.text("s3", "mv", "s3://cli-files/tmp/copy.bin", "s3://cli-files/dir/moved.bin", "--no-progress")
+    moved = aws("s3api", "head-object", "--bucket", "cli-files", "--key", "dir/moved.bin")
+    assert (moved["ContentLength"], moved["ETag"]) == (len(data), head["ETag"])
+    aws.text("s3", "cp", "s3://cli-files/dir/moved.bin", "moved.bin", "--no-progress", cwd=tmp_path)
+    assert hashlib.sha256((tmp_path / "moved.bin").read_bytes()).digest() == hashlib.sha256(data).digest()
+    aws.text("s3", "rm", "s3://cli-files/dir/moved.bin")
+
     assert ls(aws.text("s3", "ls", "s3://cli-files/")) == [("PRE", "dir/"), ("4", "note.txt")]
     assert ls(aws.text("s3", "ls", "s3://cli-files/dir/")) == [(str(len(data)), "big.bin")]
     assert ls(aws.text("s3", "ls", "s3://cli-files/no")) == [("4", "note.txt")]
@@ -187,6 +196,8 @@ def test_s3api_objects_notifications_and_presigned_urls(aws, tmp_path):
         cwd=tmp_path)
     listed = aws("s3api", "list-objects-v2", "--bucket", "cli-api", "--start-after", "docs/a.txt")
     assert [o["Key"] for o in listed["Contents"]] == ["docs/b.txt", "docs/c.txt"]
+    version_1 = aws("s3api", "list-objects", "--bucket", "cli-api", "--marker", "docs/a.txt")
+    assert [o["Key"] for o in version_1["Contents"]] == ["docs/b.txt", "docs/c.txt"]
     one_page = aws("s3api", "list-objects-v2", "--bucket", "cli-api", "--prefix", "docs/",
                    "--max-keys", "1", "--no-paginate")
     assert ([o["Key"] for o in one_page["Contents"]], one_page["IsTruncated"]) == (["docs/a.txt"], True)
