@@ -1,4 +1,5 @@
-"""Verifying AWS Signature Version 4 on incoming AWS API requests.
+"""Verifying AWS Signature Version 4 on incoming AWS API requests (and
+S3's Signature Version 2 presigned URLs, which the AWS CLI v1 still makes).
 
 We rebuild the request the client signed and let botocore's own SigV4Auth
 compute the signature, so we agree with the SDKs by construction instead of
@@ -10,10 +11,11 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
-from botocore.auth import S3SigV4Auth, S3SigV4QueryAuth, SigV4Auth
+from botocore.auth import HmacV1QueryAuth, S3SigV4Auth, S3SigV4QueryAuth, SigV4Auth
 from botocore.awsrequest import AWSRequest
+from botocore.compat import HTTPHeaders
 from botocore.credentials import Credentials
 from django.conf import settings
 from django.db.models import Q
@@ -249,11 +251,7 @@ def verify_presigned(request: HttpRequest, service: str) -> ApiKey:
         )
     query = request.GET
     if "AWSAccessKeyId" in query:
-        raise SignatureError(
-            "AuthorizationQueryParametersError",
-            "Stratus takes SigV4 presigned URLs only; create the client with "
-            "botocore.config.Config(signature_version=\"s3v4\").",
-        )
+        return _verify_presigned_v2(request)
     missing = [n for n in ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires",
                            "X-Amz-SignedHeaders", "X-Amz-Signature") if not query.get(n)]
     if missing:
@@ -320,6 +318,59 @@ def verify_presigned(request: HttpRequest, service: str) -> ApiKey:
     canonical = signer.canonical_request(aws_request)
     expected = signer.signature(signer.string_to_sign(aws_request, canonical), aws_request)
     if not hmac.compare_digest(expected, query["X-Amz-Signature"]):
+        raise SignatureError(
+            "SignatureDoesNotMatch",
+            "The request signature we calculated does not match the signature you provided. "
+            "Check your key and signing method.",
+        )
+    return key
+
+
+class _FixedExpiryQueryAuth(HmacV1QueryAuth):
+    """botocore's SigV2 query signer, with the URL's own Expires in place
+    of "now + expires"."""
+
+    def __init__(self, credentials: Credentials, expires: str):
+        super().__init__(credentials)
+        self._expires_at = expires
+
+    def _get_date(self) -> str:
+        return self._expires_at
+
+
+def _verify_presigned_v2(request: HttpRequest) -> ApiKey:
+    """The ApiKey of an S3 presigned URL in Signature Version 2
+    (AWSAccessKeyId, Expires as epoch seconds, Signature: base64
+    HMAC-SHA1), which the AWS CLI v1's `aws s3 presign` and boto3 without
+    `signature_version="s3v4"` still make. The string to sign is rebuilt by
+    botocore's own HmacV1 signer from the method, Content-MD5, Content-Type,
+    Expires, the x-amz-* headers and the path with S3's sub-resources (S3's
+    "Query string request authentication" in its SigV2 docs)."""
+    query = request.GET
+    missing = [n for n in ("AWSAccessKeyId", "Expires", "Signature") if not query.get(n)]
+    if missing:
+        raise SignatureError(
+            "AuthorizationQueryParametersError",
+            f"Query-string authentication requires {', '.join(missing)}.",
+        )
+    expires = query["Expires"]
+    if not expires.isdigit():
+        raise SignatureError("AuthorizationQueryParametersError", "Expires must be a number of seconds.")
+    if time.time() > int(expires):
+        raise SignatureError("AccessDenied", "Request has expired")
+    key, secret = _load_key(query["AWSAccessKeyId"])
+    headers = HTTPHeaders()
+    for name in ("content-md5", "content-type"):
+        if _header(request, name):
+            headers[name] = _header(request, name)
+    for meta, value in request.META.items():
+        if meta.startswith("HTTP_X_AMZ_"):
+            headers[meta[5:].lower().replace("_", "-")] = value
+    url = f"{request.scheme}://{_header(request, 'host') or 'localhost'}{_raw_path(request)}"
+    raw_query = request.META.get("QUERY_STRING", "")
+    signer = _FixedExpiryQueryAuth(Credentials(key.access_key_id, secret), expires)
+    expected = signer.get_signature(request.method, urlsplit(f"{url}?{raw_query}"), headers)
+    if not hmac.compare_digest(expected, query["Signature"]):
         raise SignatureError(
             "SignatureDoesNotMatch",
             "The request signature we calculated does not match the signature you provided. "

@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -44,9 +45,16 @@ class Cli:
             pytest.fail(f"{AWS} is missing: `bin/setup test` installs awscli from requirements-dev.txt")
         key, secret = stack.api_key()
         config = home / "config"
-        # Path-style, as Stratus serves S3; SigV4 for `aws s3 presign` too
-        # (the CLI's own advice: its default there is still SigV2).
-        config.write_text("[default]\ns3 =\n    addressing_style = path\n    signature_version = s3v4\n")
+        # Path-style, as Stratus serves S3. A second profile presigns with
+        # SigV4 (the CLI's own advice; its default there is still SigV2).
+        config.write_text(
+            "[default]\ns3 =\n    addressing_style = path\n"
+            "[profile v4]\ns3 =\n    addressing_style = path\n    signature_version = s3v4\n"
+        )
+        # A named profile takes its key from the credentials file, not the environment.
+        (home / "credentials").write_text(
+            f"[v4]\naws_access_key_id = {key}\naws_secret_access_key = {secret}\n"
+        )
         self.url = stack.url
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
@@ -249,14 +257,16 @@ def test_s3api_objects_notifications_and_presigned_urls(aws, tmp_path):
     assert (record["eventName"], record["s3"]["object"]["key"]) == ("ObjectCreated:Put", "in/new.txt")
     assert record["s3"]["configurationId"] == "incoming"
 
-    url = aws.text("s3", "presign", "s3://cli-api/docs/a.txt", "--expires-in", "300").strip()
-    assert "X-Amz-Signature=" in url
-    with urllib.request.urlopen(url, timeout=30) as answer:
-        assert (answer.status, answer.read()) == (200, b"hello world, range me")
-    tampered = url.replace("docs/a.txt", "in/new.txt")
-    with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(tampered, timeout=30)
-    assert refused.value.code == 403 and b"<Code>SignatureDoesNotMatch</Code>" in refused.value.read()
+    # The CLI's default presigned URL (SigV2) and a SigV4 one; each verified.
+    for profile, signed_with in (((), "AWSAccessKeyId="), (("--profile", "v4"), "X-Amz-Signature=")):
+        url = aws.text("s3", "presign", "s3://cli-api/docs/a.txt", "--expires-in", "300", *profile).strip()
+        assert signed_with in url
+        with urllib.request.urlopen(url, timeout=30) as answer:
+            assert (answer.status, answer.read()) == (200, b"hello world, range me")
+        tampered = url.replace("docs/a.txt", "in/new.txt")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(tampered, timeout=30)
+        assert refused.value.code == 403 and b"<Code>SignatureDoesNotMatch</Code>" in refused.value.read()
 
 
 # SQS --------------------------------------------------------------------------

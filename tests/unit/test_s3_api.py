@@ -6,6 +6,7 @@ botocore, so shapes and errors are what SDK users meet."""
 import hashlib
 import io
 import os
+import time
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -515,12 +516,33 @@ def test_presigned_urls_get_and_put(s3, bucket):
     assert answer["etag"] == f'"{hashlib.md5(b"uploaded").hexdigest()}"'
 
 
-def test_it_explains_that_sigv2_presigned_urls_are_not_taken(users, team, bucket):
+def test_sigv2_presigned_urls_get_and_put(users, team, bucket, monkeypatch):
+    # What `aws s3 presign` (AWS CLI v1) and boto3 without s3v4 make.
     key, secret = ApiKey.issue(users["member"], team)
     client = s3_client(key.access_key_id, secret, signature="s3")
-    parts = urlsplit(client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"}))
+    put = client.generate_presigned_url("put_object", ExpiresIn=60, Params={
+        "Bucket": bucket, "Key": "v2 file.txt", "ContentType": "text/plain"})
+    assert "AWSAccessKeyId=" in put and "X-Amz-Signature" not in put
+    parts = urlsplit(put)
+    answer = asgi_client.call("PUT", f"{parts.path}?{parts.query}", b"by v2", {"content-type": "text/plain"})
+    assert answer.status_code == 200, answer.content
+    # The signed Content-Type is part of the signature.
+    answer = asgi_client.call("PUT", f"{parts.path}?{parts.query}", b"x", {"content-type": "text/html"})
+    assert answer.status_code == 403 and b"SignatureDoesNotMatch" in answer.content
+    get = client.generate_presigned_url("get_object", ExpiresIn=60, Params={
+        "Bucket": bucket, "Key": "v2 file.txt", "ResponseContentDisposition": "attachment"})
+    parts = urlsplit(get)
     answer = asgi_client.call("GET", f"{parts.path}?{parts.query}")
-    assert answer.status_code == 403 and b"signature_version" in answer.content
+    assert (answer.status_code, answer.content) == (200, b"by v2")
+    assert answer["content-disposition"] == "attachment"
+    tampered = asgi_client.call("GET", f"{parts.path}?{parts.query.replace('attachment', 'inline')}")
+    assert tampered.status_code == 403 and b"SignatureDoesNotMatch" in tampered.content
+    other_key = asgi_client.call("GET", f"{parts.path.replace('file', 'other')}?{parts.query}")
+    assert other_key.status_code == 403 and b"SignatureDoesNotMatch" in other_key.content
+    later = time.time() + 120
+    monkeypatch.setattr("awsapi.sigv4.time.time", lambda: later)
+    expired = asgi_client.call("GET", f"{parts.path}?{parts.query}")
+    assert expired.status_code == 403 and b"Request has expired" in expired.content
 
 
 def test_presigned_urls_are_checked(s3, bucket, monkeypatch):
