@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from awsapi import asgi, services
 from awsapi.protocols import ServiceError
-from messaging import fifo, queues, sqs_wakeup
+from messaging import fifo, queues, receive_attempts, sqs_wakeup
 from messaging.models import Queue
 from messaging.sqs_wire import (
     QUERY_CODES,
@@ -334,8 +334,7 @@ def send_message_batch(context: services.Context, params: dict) -> dict:
 def _receive_options(params: dict) -> dict:
     names = list(params.get("AttributeNames") or []) + list(params.get("MessageSystemAttributeNames") or [])
     attempt = params.get("ReceiveRequestAttemptId")
-    # Accepted and checked; a retried attempt gets fresh messages (those of
-    # the lost answer reappear after their visibility timeout, in order).
+    # A retried attempt on a FIFO queue: messaging.receive_attempts.
     if attempt is not None and not ATTEMPT_ID_RE.fullmatch(attempt):
         raise invalid_parameter(
             f"Value {attempt[:128]} for parameter ReceiveRequestAttemptId is invalid. Reason: It can only "
@@ -347,11 +346,18 @@ def _receive_options(params: dict) -> dict:
         "wait": _int_param(params, "WaitTimeSeconds", 0, 20),
         "system": names,
         "attributes": list(params.get("MessageAttributeNames") or []),
+        "attempt": attempt,
     }
 
 
 def _receive_once(queue: Queue, options: dict) -> list[dict]:
     claimed = queues.claim(queue, options["limit"], timezone.now(), options["visibility"])
+    if queue.fifo and options["attempt"]:
+        receive_attempts.remember(queue, options["attempt"], claimed)
+    return _received(claimed, options)
+
+
+def _received(claimed: list, options: dict) -> list[dict]:
     received = []
     for msg in claimed:
         attributes = attributes_out(msg.attributes, options["attributes"])
@@ -374,6 +380,10 @@ def _receive_first(context: services.Context, params: dict):
     options = _receive_options(params)
     if options["wait"] is None:
         options["wait"] = queue.receive_wait_s
+    if queue.fifo and options["attempt"]:
+        repeated = receive_attempts.recall(queue, options["attempt"], timezone.now(), options["visibility"])
+        if repeated:
+            return queue, options, _received(repeated, options)
     return queue, options, _receive_once(queue, options)
 
 

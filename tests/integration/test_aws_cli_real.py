@@ -367,9 +367,15 @@ def test_sqs_queues_messages_and_attributes(aws):
     aws("sqs", "send-message", "--queue-url", fifo_url, "--message-body", "step 2", "--message-group-id", "g")
     aws.fails("sqs", "send-message", "--queue-url", fifo_url, "--message-body", "no group",
               code="MissingParameter")
-    got = aws("sqs", "receive-message", "--queue-url", fifo_url, "--max-number-of-messages", "10",
-              "--attribute-names", "All")["Messages"]
+    receive = ("sqs", "receive-message", "--queue-url", fifo_url, "--max-number-of-messages", "10",
+               "--attribute-names", "All", "--receive-request-attempt-id", "try-1")
+    got = aws(*receive)["Messages"]
     assert [m["Body"] for m in got] == ["step 1", "step 2"]
+    # A retried attempt (its answer lost) gets the same messages and receipts.
+    retried = aws(*receive)["Messages"]
+    assert [(m["MessageId"], m["ReceiptHandle"]) for m in retried] == [
+        (m["MessageId"], m["ReceiptHandle"]) for m in got
+    ]
     assert {m["Attributes"]["MessageGroupId"] for m in got} == {"g"}
     assert int(got[0]["Attributes"]["SequenceNumber"]) < int(got[1]["Attributes"]["SequenceNumber"])
 

@@ -469,3 +469,71 @@ def test_the_json_api_sends_to_a_fifo_queue_with_a_group(client, users, team, fq
     assert r.status_code == 200, r.content
     msg = QueueMessage.objects.get()
     assert r.json() == {"MessageId": str(msg.message_id), "SequenceNumber": fifo.sequence_text(msg.sequence)}
+
+
+class MemoRedis:
+    """The two Redis commands receive_attempts uses, in memory (the unit
+    tests have no Redis; tests/integration/test_aws_cli_real.py retries on
+    the real one)."""
+
+    def __init__(self):
+        self.values = {}
+
+    def get(self, key):
+        return self.values.get(key)
+
+    def set(self, key, value, ex=None, keepttl=False, xx=False):
+        if xx and key not in self.values:
+            return None
+        self.values[key] = value.encode()
+        return True
+
+
+def test_a_retried_receive_attempt_gets_the_same_messages_and_receipts(sqs, monkeypatch):
+    from invocations import redis_link
+
+    memo = MemoRedis()
+    monkeypatch.setattr(redis_link, "client", lambda: memo)
+    url = fifo_url(sqs, ContentBasedDeduplication="true")
+    for body in ("one", "two", "three"):
+        sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId="g")
+    first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2, AttributeNames=["All"],
+                                ReceiveRequestAttemptId="attempt-1")["Messages"]
+    assert [m["Body"] for m in first] == ["one", "two"]
+    # The answer was lost; the retry gets what it held, not the group's next message.
+    again = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2, AttributeNames=["All"],
+                                ReceiveRequestAttemptId="attempt-1")["Messages"]
+    assert [(m["MessageId"], m["ReceiptHandle"]) for m in again] == [
+        (m["MessageId"], m["ReceiptHandle"]) for m in first
+    ]
+    assert [m["Attributes"]["ApproximateReceiveCount"] for m in again] == ["1", "1"]
+    # Another attempt is another receive: the group is in flight.
+    assert "Messages" not in sqs.receive_message(QueueUrl=url, ReceiveRequestAttemptId="attempt-2")
+    # Once one of them is deleted, a retry is an ordinary receive.
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=first[0]["ReceiptHandle"])
+    assert "Messages" not in sqs.receive_message(QueueUrl=url, ReceiveRequestAttemptId="attempt-1")
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=first[1]["ReceiptHandle"])
+    third = sqs.receive_message(QueueUrl=url, ReceiveRequestAttemptId="attempt-1")["Messages"]
+    assert [m["Body"] for m in third] == ["three"]
+
+
+def test_a_retried_attempt_after_a_visibility_change_is_a_new_receive(sqs, monkeypatch):
+    from invocations import redis_link
+
+    memo = MemoRedis()
+    monkeypatch.setattr(redis_link, "client", lambda: memo)
+    url = fifo_url(sqs, ContentBasedDeduplication="true")
+    sqs.send_message(QueueUrl=url, MessageBody="one", MessageGroupId="g")
+    [first] = sqs.receive_message(QueueUrl=url, ReceiveRequestAttemptId="a")["Messages"]
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=first["ReceiptHandle"], VisibilityTimeout=0)
+    [second] = sqs.receive_message(QueueUrl=url, ReceiveRequestAttemptId="a",
+                                   AttributeNames=["ApproximateReceiveCount"])["Messages"]
+    assert second["ReceiptHandle"] != first["ReceiptHandle"]
+    assert second["Attributes"]["ApproximateReceiveCount"] == "2"
+
+
+def test_without_redis_a_retried_attempt_is_an_ordinary_receive(sqs):
+    url = fifo_url(sqs, ContentBasedDeduplication="true")
+    sqs.send_message(QueueUrl=url, MessageBody="one", MessageGroupId="g")
+    assert len(sqs.receive_message(QueueUrl=url, ReceiveRequestAttemptId="a")["Messages"]) == 1
+    assert "Messages" not in sqs.receive_message(QueueUrl=url, ReceiveRequestAttemptId="a")
