@@ -353,9 +353,17 @@ def claim(queue: Queue, limit: int, now, visibility_timeout_s: int | None = None
     return claimed
 
 
+def new_receipt() -> str:
+    """A fresh receipt handle: 64 URL-safe characters, never starting with
+    "-", which the AWS CLI would read as an option (`--receipt-handle -x...`
+    fails to parse; SQS's own handles start with "AQEB")."""
+    receipt = secrets.token_urlsafe(48)
+    return "A" + receipt[1:] if receipt.startswith("-") else receipt
+
+
 def _take(msg: QueueMessage, queue: Queue, now, hidden_until) -> bool:
     """Hide one message under a fresh receipt; False if someone took it first."""
-    receipt = secrets.token_urlsafe(48)
+    receipt = new_receipt()
     changed = QueueMessage.objects.filter(
         pk=msg.pk, queue=queue, receipt_handle=msg.receipt_handle, visible_at__lte=now
     ).update(

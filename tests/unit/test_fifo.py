@@ -471,29 +471,22 @@ def test_the_json_api_sends_to_a_fifo_queue_with_a_group(client, users, team, fq
     assert r.json() == {"MessageId": str(msg.message_id), "SequenceNumber": fifo.sequence_text(msg.sequence)}
 
 
-class MemoRedis:
-    """The two Redis commands receive_attempts uses, in memory (the unit
-    tests have no Redis; tests/integration/test_aws_cli_real.py retries on
-    the real one)."""
+@pytest.fixture
+def real_redis(redis_url, settings):
+    """ReceiveRequestAttemptId's memo in a real redis-server of the tests' own."""
+    import redis
 
-    def __init__(self):
-        self.values = {}
-
-    def get(self, key):
-        return self.values.get(key)
-
-    def set(self, key, value, ex=None, keepttl=False, xx=False):
-        if xx and key not in self.values:
-            return None
-        self.values[key] = value.encode()
-        return True
-
-
-def test_a_retried_receive_attempt_gets_the_same_messages_and_receipts(sqs, monkeypatch):
     from invocations import redis_link
 
-    memo = MemoRedis()
-    monkeypatch.setattr(redis_link, "client", lambda: memo)
+    settings.REDIS_URL = redis_url
+    redis_link._clients.clear()
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    yield client
+    redis_link._clients.clear()
+
+
+def test_a_retried_receive_attempt_gets_the_same_messages_and_receipts(sqs, real_redis):
     url = fifo_url(sqs, ContentBasedDeduplication="true")
     for body in ("one", "two", "three"):
         sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId="g")
@@ -515,13 +508,12 @@ def test_a_retried_receive_attempt_gets_the_same_messages_and_receipts(sqs, monk
     sqs.delete_message(QueueUrl=url, ReceiptHandle=first[1]["ReceiptHandle"])
     third = sqs.receive_message(QueueUrl=url, ReceiveRequestAttemptId="attempt-1")["Messages"]
     assert [m["Body"] for m in third] == ["three"]
+    # The memo lasts the 5 minutes SQS gives a retry, and no longer.
+    [key] = real_redis.keys("*sqs-attempt*")
+    assert 0 < real_redis.ttl(key) <= 300
 
 
-def test_a_retried_attempt_after_a_visibility_change_is_a_new_receive(sqs, monkeypatch):
-    from invocations import redis_link
-
-    memo = MemoRedis()
-    monkeypatch.setattr(redis_link, "client", lambda: memo)
+def test_a_retried_attempt_after_a_visibility_change_is_a_new_receive(sqs, real_redis):
     url = fifo_url(sqs, ContentBasedDeduplication="true")
     sqs.send_message(QueueUrl=url, MessageBody="one", MessageGroupId="g")
     [first] = sqs.receive_message(QueueUrl=url, ReceiveRequestAttemptId="a")["Messages"]

@@ -550,3 +550,12 @@ def test_it_keeps_messages_for_the_retention_period_only(sqs, team):
     sqs.send_message(QueueUrl=url, MessageBody="new")
     assert bodies(sqs, url) == ["new"]
     assert list(QueueMessage.objects.values_list("body", flat=True)) == ["new"]
+
+
+def test_receipt_handles_never_look_like_a_cli_option(monkeypatch):
+    # `aws sqs delete-message --receipt-handle -abc...` fails to parse.
+    made = iter(["-" + "x" * 63, "y" * 64])
+    monkeypatch.setattr(queues.secrets, "token_urlsafe", lambda n: next(made))
+    first, second = queues.new_receipt(), queues.new_receipt()
+    assert (first, second) == ("A" + "x" * 63, "y" * 64)
+    assert sqs_api.RECEIPT_RE.fullmatch(first)
