@@ -4,6 +4,7 @@
 
 import hashlib
 import json
+import uuid
 
 import boto3
 import pytest
@@ -47,8 +48,11 @@ def arn_of(sqs, url: str) -> str:
 
 
 def receive(sqs, url: str, n: int = 10) -> list[dict]:
+    # A new attempt id for each receive: the same one within 5 minutes is a
+    # retry and gets the same messages again, as in SQS.
     return sqs.receive_message(
-        QueueUrl=url, MaxNumberOfMessages=n, AttributeNames=["All"], ReceiveRequestAttemptId="try-1"
+        QueueUrl=url, MaxNumberOfMessages=n, AttributeNames=["All"],
+        ReceiveRequestAttemptId=f"try-{uuid.uuid4()}",
     ).get("Messages", [])
 
 
