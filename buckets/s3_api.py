@@ -33,6 +33,13 @@ _COPY_RANGE = re.compile(r"^bytes=(\d+)-(\d+)$")
 MAX_DELETE_KEYS = 1000
 
 
+def _seconds(when):
+    """A time as S3 shows it in XML bodies (listings, copy results): whole
+    seconds, ".000Z". The HTTP Last-Modified header has seconds only, and
+    the AWS CLI's `s3 sync --exact-timestamps` compares one with the other."""
+    return when.replace(microsecond=0) if when is not None else None
+
+
 def _owner(context: services.Context) -> dict:
     return {"ID": context.team.account_id, "DisplayName": context.team.name}
 
@@ -280,7 +287,7 @@ def copy_object(context: services.Context, params: dict) -> dict:
         bucket, key, storage.copy(source.blob), size=source.size, etag=source.etag, headers=headers,
         parts_count=source.parts_count, event="ObjectCreated:Copy", by=_requester(context),
     )
-    return {"CopyObjectResult": {"ETag": obj.etag, "LastModified": obj.last_modified}}
+    return {"CopyObjectResult": {"ETag": obj.etag, "LastModified": _seconds(obj.last_modified)}}
 
 
 def delete_object(context: services.Context, params: dict) -> dict:
@@ -333,7 +340,8 @@ def list_objects_v2(context: services.Context, params: dict) -> dict:
         "ContinuationToken": params.get("ContinuationToken"), "NextContinuationToken": page.next_token,
         "StartAfter": _url(params.get("StartAfter"), encode),
         "Contents": [
-            {"Key": _url(o.key, encode), "LastModified": o.last_modified, "ETag": o.etag, "Size": o.size,
+            {"Key": _url(o.key, encode), "LastModified": _seconds(o.last_modified), "ETag": o.etag,
+             "Size": o.size,
              "StorageClass": "STANDARD", "Owner": owner}
             for o in page.contents
         ] or None,
@@ -372,7 +380,8 @@ def list_objects(context: services.Context, params: dict) -> dict:
         "NextMarker": _url(next_marker, encode), "Delimiter": _url(params.get("Delimiter"), encode),
         "MaxKeys": max_keys, "IsTruncated": page.truncated, "EncodingType": encoding,
         "Contents": [
-            {"Key": _url(o.key, encode), "LastModified": o.last_modified, "ETag": o.etag, "Size": o.size,
+            {"Key": _url(o.key, encode), "LastModified": _seconds(o.last_modified), "ETag": o.etag,
+             "Size": o.size,
              "StorageClass": "STANDARD", "Owner": _owner(context)}
             for o in page.contents
         ] or None,
@@ -445,7 +454,7 @@ def upload_part_copy(context: services.Context, params: dict) -> dict:
     first, last = copy_source_range(params.get("CopySourceRange"), source.size)
     blob, md5_hex = storage.copy_range(source.blob, first, last - first + 1)
     part = multipart.put_part(upload, number, blob, last - first + 1, md5_hex)
-    return {"CopyPartResult": {"ETag": part.etag, "LastModified": part.last_modified}}
+    return {"CopyPartResult": {"ETag": part.etag, "LastModified": _seconds(part.last_modified)}}
 
 
 def complete_multipart_upload(context: services.Context, params: dict) -> dict:
@@ -479,7 +488,8 @@ def list_parts(context: services.Context, params: dict) -> dict:
         "NextPartNumberMarker": parts[-1].number if parts else marker, "MaxParts": limit,
         "IsTruncated": truncated, "StorageClass": "STANDARD",
         "Initiator": _owner(context), "Owner": _owner(context),
-        "Parts": [{"PartNumber": p.number, "LastModified": p.last_modified, "ETag": p.etag, "Size": p.size}
+        "Parts": [{"PartNumber": p.number, "LastModified": _seconds(p.last_modified), "ETag": p.etag,
+                   "Size": p.size}
                   for p in parts] or None,
     }
 

@@ -277,7 +277,13 @@ def _rest_response(
             status = int(output[name])
     payload = shape.serialization.get("payload")
     body: Any = b""
-    if payload:
+    if operation.name == "GetBucketLocation" and operation.service_model.metadata.get("serviceId") == "S3":
+        # S3's body is the bare element, empty for us-east-1; botocore reads
+        # the root's text (its parse_get_bucket_location), not a wrapper.
+        root = ElementTree.Element("LocationConstraint", xmlns=S3_NAMESPACE)
+        root.text = output.get("LocationConstraint") or None
+        body = _xml_bytes(root)
+    elif payload:
         member, item = shape.members[payload], output.get(payload)
         if member.type_name in ("blob", "string"):
             body = item.encode("utf-8") if isinstance(item, str) else (b"" if item is None else item)

@@ -167,6 +167,9 @@ def test_s3_copies_lists_syncs_and_removes(aws, tmp_path):
         "a/deep/two.txt", "top.txt",
     ]
     assert (down / "top.txt").read_text() == "changed"
+    # The downloads got the objects' times: nothing to do again, even to the second.
+    assert aws.text("s3", "sync", "s3://cli-files/tree", "down", "--exact-timestamps", "--no-progress",
+                    cwd=tmp_path) == ""
 
     stderr = aws.fails("s3", "rb", "s3://cli-files", code="BucketNotEmpty", rcs=(1,))
     assert "remove_bucket failed" in stderr
@@ -185,6 +188,7 @@ def test_s3_copies_lists_syncs_and_removes(aws, tmp_path):
 def test_s3api_objects_notifications_and_presigned_urls(aws, tmp_path):
     (tmp_path / "body.txt").write_text("hello world, range me")
     assert aws("s3api", "create-bucket", "--bucket", "cli-api") == {"Location": "/cli-api"}
+    assert aws("s3api", "get-bucket-location", "--bucket", "cli-api") == {"LocationConstraint": None}
     put = aws("s3api", "put-object", "--bucket", "cli-api", "--key", "docs/a.txt", "--body", "body.txt",
               "--content-type", "text/plain", "--metadata", "owner=me,stage=dev", cwd=tmp_path)
     assert put["ETag"] == f'"{hashlib.md5(b"hello world, range me").hexdigest()}"'

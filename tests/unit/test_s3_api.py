@@ -18,6 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from django.utils import timezone
 
+from awsapi.protocols import serialise_response
 from buckets import storage
 from buckets.models import Bucket, MultipartUpload, Object
 from functions.models import ApiKey, Membership, Team
@@ -137,6 +138,18 @@ def test_it_pages_buckets(s3):
     assert [b["Name"] for b in first["Buckets"]] == ["b-1", "b-2"]
     rest = s3.list_buckets(MaxBuckets=2, Prefix="b-", ContinuationToken=first["ContinuationToken"])
     assert [b["Name"] for b in rest["Buckets"]] == ["b-3"] and "ContinuationToken" not in rest
+
+
+def test_it_answers_the_bucket_location_as_s3_does(s3, bucket):
+    # us-east-1 is an empty LocationConstraint element (botocore reads the root's text).
+    assert s3.get_bucket_location(Bucket=bucket)["LocationConstraint"] is None
+    operation = s3.meta.service_model.operation_model("GetBucketLocation")
+    answer = serialise_response(operation, {"LocationConstraint": "eu-west-1"}, request_id="r")
+    assert answer.body.endswith(
+        b'<LocationConstraint xmlns="http://s3.amazonaws.com/doc/2006-03-01/">eu-west-1</LocationConstraint>'
+    )
+    with pytest.raises(s3.exceptions.NoSuchBucket):
+        s3.get_bucket_location(Bucket="nothing-here")
 
 
 def test_it_refuses_another_region(s3):
@@ -426,6 +439,18 @@ def test_it_pages_with_continuation_tokens(s3, bucket, tree):
     with pytest.raises(ClientError) as e:
         s3.list_objects_v2(Bucket=bucket, ContinuationToken="garbage!")
     assert code_of(e) == "InvalidArgument"
+
+
+def test_listed_times_are_whole_seconds_as_the_last_modified_header(s3, bucket, tree):
+    # `aws s3 sync --exact-timestamps` sets a download's mtime from the header
+    # and compares it with the listing's time: they must agree.
+    head = s3.head_object(Bucket=bucket, Key="a.txt")["LastModified"]
+    for listed in (s3.list_objects_v2(Bucket=bucket), s3.list_objects(Bucket=bucket)):
+        first = listed["Contents"][0]
+        assert first["Key"] == "a.txt" and first["LastModified"] == head
+        assert all(o["LastModified"].microsecond == 0 for o in listed["Contents"])
+    copied = s3.copy_object(Bucket=bucket, Key="copy", CopySource=f"{bucket}/a.txt")
+    assert copied["CopyObjectResult"]["LastModified"].microsecond == 0
 
 
 def test_it_starts_after_a_key(s3, bucket, tree):
