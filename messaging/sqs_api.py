@@ -161,11 +161,9 @@ def get_queue_url(context: services.Context, params: dict) -> dict:
     return {"QueueUrl": queue_url(context.endpoint, queue)}
 
 
-def list_queues(context: services.Context, params: dict) -> dict:
-    found = Queue.objects.select_related("team").filter(team=context.team).order_by("name")
-    prefix = params.get("QueueNamePrefix")
-    if prefix:
-        found = found.filter(name__startswith=prefix)
+def _page_of_queues(context: services.Context, found, params: dict, key: str) -> dict:
+    """Queue URLs by name, paged as SQS pages them: MaxResults (1 to 1000),
+    then NextToken; at most 1000 without MaxResults."""
     limit = _int_param(params, "MaxResults", 1, 1000)
     token = params.get("NextToken")
     if token:
@@ -176,7 +174,7 @@ def list_queues(context: services.Context, params: dict) -> dict:
         except (binascii.Error, UnicodeDecodeError, ValueError):
             raise invalid_parameter("Invalid NextToken value.") from None
         found = found.filter(name__gt=after)
-    page = list(found[: (limit or 1000) + 1])
+    page = list(found.order_by("name")[: (limit or 1000) + 1])
     output: dict = {}
     if limit is not None and len(page) > limit:
         page = page[:limit]
@@ -184,8 +182,24 @@ def list_queues(context: services.Context, params: dict) -> dict:
     else:
         page = page[:1000]
     if page:
-        output["QueueUrls"] = [queue_url(context.endpoint, q) for q in page]
+        output[key] = [queue_url(context.endpoint, q) for q in page]
     return output
+
+
+def list_queues(context: services.Context, params: dict) -> dict:
+    found = Queue.objects.select_related("team").filter(team=context.team)
+    prefix = params.get("QueueNamePrefix")
+    if prefix:
+        found = found.filter(name__startswith=prefix)
+    return _page_of_queues(context, found, params, "QueueUrls")
+
+
+def list_dead_letter_source_queues(context: services.Context, params: dict) -> dict:
+    """The queues whose RedrivePolicy sends to this one (`queueUrls`, lower
+    case as SQS names it; always present, maybe empty)."""
+    queue = queue_for(context.team, params.get("QueueUrl"))
+    found = Queue.objects.select_related("team").filter(team=context.team, dead_letter_queue=queue)
+    return {"queueUrls": [], **_page_of_queues(context, found, params, "queueUrls")}
 
 
 def delete_queue(context: services.Context, params: dict) -> dict:
@@ -473,6 +487,7 @@ def register() -> None:
             "CreateQueue": create_queue,
             "GetQueueUrl": get_queue_url,
             "ListQueues": list_queues,
+            "ListDeadLetterSourceQueues": list_dead_letter_source_queues,
             "DeleteQueue": delete_queue,
             "PurgeQueue": purge_queue,
             "GetQueueAttributes": get_queue_attributes,
@@ -486,6 +501,6 @@ def register() -> None:
             "ChangeMessageVisibilityBatch": change_message_visibility_batch,
         },
         # ReceiveMessage changes what others receive, so it is a write.
-        reads={"GetQueueUrl", "ListQueues", "GetQueueAttributes"},
+        reads={"GetQueueUrl", "ListQueues", "ListDeadLetterSourceQueues", "GetQueueAttributes"},
         query_codes=QUERY_CODES,
     )

@@ -299,6 +299,7 @@ def test_sqs_queues_messages_and_attributes(aws):
     assert json.loads(attributes["RedrivePolicy"]) == {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3}
     assert (attributes["MessageRetentionPeriod"], attributes["VisibilityTimeout"]) == ("3600", "30")
     assert attributes["ReceiveMessageWaitTimeSeconds"] == "1"
+    assert aws("sqs", "list-dead-letter-source-queues", "--queue-url", dlq_url) == {"queueUrls": [url]}
     aws.fails("sqs", "set-queue-attributes", "--queue-url", url, "--attributes",
               json.dumps({"RedrivePolicy": json.dumps({"maxReceiveCount": "3"})}),
               code="InvalidAttributeValue")

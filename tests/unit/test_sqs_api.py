@@ -255,6 +255,24 @@ def test_it_lists_queues_by_prefix_and_pages(sqs, team):
     assert code_of(e) == "InvalidParameterValue"
 
 
+def test_it_lists_the_queues_that_redrive_to_a_dead_letter_queue(sqs, team):
+    dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    policy = json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": "2"})
+    for name in ("b-work", "a-work"):
+        sqs.create_queue(QueueName=name, Attributes={"RedrivePolicy": policy})
+    sqs.create_queue(QueueName="plain")
+    assert sqs.list_dead_letter_source_queues(QueueUrl=dlq)["queueUrls"] == [
+        url_of(team, "a-work"), url_of(team, "b-work")]
+    first = sqs.list_dead_letter_source_queues(QueueUrl=dlq, MaxResults=1)
+    assert first["queueUrls"] == [url_of(team, "a-work")]
+    second = sqs.list_dead_letter_source_queues(QueueUrl=dlq, MaxResults=1, NextToken=first["NextToken"])
+    assert second["queueUrls"] == [url_of(team, "b-work")] and "NextToken" not in second
+    assert sqs.list_dead_letter_source_queues(QueueUrl=url_of(team, "plain"))["queueUrls"] == []
+    with pytest.raises(sqs.exceptions.QueueDoesNotExist):
+        sqs.list_dead_letter_source_queues(QueueUrl=url_of(team, "missing"))
+
+
 def test_it_deletes_a_queue(sqs, team):
     queue = queues.create_queue(team, "jobs")
     queues.send(queue, "hello")
