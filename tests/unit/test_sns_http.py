@@ -299,3 +299,16 @@ def test_bad_confirm_and_signature_version_input_is_refused(sns, team):
     assert sns.get_topic_attributes(TopicArn=topic.arn)["Attributes"]["SignatureVersion"] == "2"
     e = fail(sns.confirm_subscription, TopicArn=topic.arn, Token="x", AuthenticateOnUnsubscribe="maybe")
     assert "AuthenticateOnUnsubscribe" in message_of(e)
+
+
+def test_the_topic_page_shows_an_http_subscription_and_its_state(client, users, team, queued):
+    from django.urls import reverse
+
+    topic = topics.create_topic(team, "alerts")
+    sub = topics.subscribe_http(topic, "http", "http://127.0.0.1:9/hook")
+    client.force_login(users["member"])
+    page = client.get(reverse("msg-topic-detail", args=[topic.id])).content.decode()
+    assert "http://127.0.0.1:9/hook" in page and "(pending confirmation)" in page
+    topics.confirm(topic, sub.token, authenticated=True)
+    page = client.get(reverse("msg-topic-detail", args=[topic.id])).content.decode()
+    assert "http://127.0.0.1:9/hook" in page and "(pending confirmation)" not in page
