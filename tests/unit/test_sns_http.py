@@ -312,3 +312,66 @@ def test_the_topic_page_shows_an_http_subscription_and_its_state(client, users, 
     topics.confirm(topic, sub.token, authenticated=True)
     page = client.get(reverse("msg-topic-detail", args=[topic.id])).content.decode()
     assert "http://127.0.0.1:9/hook" in page and "(pending confirmation)" not in page
+
+
+def self_signed(tmp_path):
+    """A certificate and key for localhost / 127.0.0.1, as a test endpoint makes them."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(
+            [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "endpoint.pem", tmp_path / "endpoint.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def test_an_https_loopback_endpoint_with_a_self_signed_certificate(
+    sns, team, queued, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    import ssl
+
+    cert_path, key_path = self_signed(tmp_path)
+    endpoint = Endpoint()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    endpoint.server.socket = context.wrap_socket(endpoint.server.socket, server_side=True)
+    url = endpoint.url.replace("http://127.0.0.1", "https://localhost")
+    try:
+        topic = topics.create_topic(team, "secure")
+        settings.STRATUS_SNS_HTTP_RETRY_DELAY = 0
+        settings.STRATUS_SNS_HTTP_RETRIES = 0
+        # Checked against the system's CAs (the default), a self-signed endpoint is refused...
+        with django_capture_on_commit_callbacks(execute=True):
+            sns.subscribe(TopicArn=topic.arn, Protocol="https", Endpoint=url)
+        run_queued(queued)
+        row = HttpDelivery.objects.get()
+        assert row.status == "failed" and "SSLError" in row.last_error and endpoint.received == []
+        # ...and delivered when STRATUS_SNS_HTTPS_VERIFY names its certificate.
+        settings.STRATUS_SNS_HTTPS_VERIFY = str(cert_path)
+        with django_capture_on_commit_callbacks(execute=True):
+            topics.resend_confirmation(Subscription.objects.get(topic=topic))
+        run_queued(queued)
+        assert HttpDelivery.objects.filter(status="delivered").count() == 1
+        (post,) = endpoint.received
+        assert post["body"]["Type"] == "SubscriptionConfirmation"
+        assert Subscription.objects.get(topic=topic).protocol == "https"
+    finally:
+        endpoint.close()

@@ -158,3 +158,25 @@ def test_the_sqs_envelope_is_signed_and_parses_with_powertools(team):
     parsed = SnsNotificationModel.model_validate(envelope)
     assert parsed.MessageAttributes["tags"].Type == "String.Array"
     assert str(parsed.UnsubscribeUrl).startswith("http://")
+
+
+def test_custom_attribute_types_keep_their_label_through_every_publish_door(team, make_function):
+    """messaging.api.publish (the JSON API, destinations, S3 notifications)
+    keeps "String.Array" as SNS does, in the Lambda event and on a queue."""
+    from messaging import api, queues
+    from messaging.models import QueueMessage
+
+    topic = topics.create_topic(team, "labels")
+    queue = queues.create_queue(team, "raw-inbox")
+    topics.subscribe_queue(topic, queue, raw=True)
+    sub = topics.subscribe(topic, make_function())
+    api.publish(topic, "m", attributes={
+        "tags": {"DataType": "String.Array", "StringValue": '["a", "b"]'},
+        "price": {"DataType": "Number.float", "StringValue": "1.5"},
+    })
+    msg = TopicMessage.objects.get(topic=topic)
+    event = topics.sns_event(topic, sub, msg)["Records"][0]["Sns"]
+    assert event["MessageAttributes"]["tags"] == {"Type": "String.Array", "Value": '["a", "b"]'}
+    assert event["MessageAttributes"]["price"]["Type"] == "Number.float"
+    raw = QueueMessage.objects.get(queue=queue)
+    assert raw.attributes["tags"]["Type"] == "String.Array"
