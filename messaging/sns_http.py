@@ -172,8 +172,8 @@ def attempt(ident: str) -> str | None:
     if claimed != 1:
         return None
     attempts = row.attempts + 1
-    if row.message_type == "Notification" and not _still_subscribed(row):
-        return _finish(row, "failed", "The subscription was removed before delivery.")
+    if not _still_wanted(row):
+        return _finish(row, "failed", "The subscription was removed (or disabled) before delivery.")
     error, retry = _post(row)
     if error is None:
         return _finish(row, "delivered", "")
@@ -189,8 +189,13 @@ def attempt(ident: str) -> str | None:
     return _finish(row, "failed", error)
 
 
-def _still_subscribed(row: HttpDelivery) -> bool:
-    return Subscription.objects.filter(id=row.subscription_id, pending=False, enabled=True).exists()
+def _still_wanted(row: HttpDelivery) -> bool:
+    """A notification goes to a confirmed, enabled subscription only; a
+    confirmation to a subscription that still exists."""
+    found = Subscription.objects.filter(id=row.subscription_id)
+    if row.message_type == "Notification":
+        found = found.filter(pending=False, enabled=True)
+    return row.subscription_id is not None and found.exists()
 
 
 def _finish(row: HttpDelivery, status: str, error: str) -> str:

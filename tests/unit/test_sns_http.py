@@ -375,3 +375,15 @@ def test_an_https_loopback_endpoint_with_a_self_signed_certificate(
         assert Subscription.objects.get(topic=topic).protocol == "https"
     finally:
         endpoint.close()
+
+
+def test_nothing_is_sent_for_a_subscription_removed_before_its_delivery(
+    sns, team, endpoint, queued, django_capture_on_commit_callbacks
+):
+    topic = topics.create_topic(team, "alerts")
+    with django_capture_on_commit_callbacks(execute=True):
+        sns.subscribe(TopicArn=topic.arn, Protocol="http", Endpoint=endpoint.url)
+    sns.delete_topic(TopicArn=topic.arn)
+    run_queued(queued)
+    row = HttpDelivery.objects.get()
+    assert row.status == "failed" and "removed" in row.last_error and endpoint.received == []
