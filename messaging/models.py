@@ -85,8 +85,8 @@ class Subscription(models.Model):
     # message's attributes or to its JSON body; null delivers every message.
     filter_policy = models.JSONField(null=True, blank=True)
     filter_policy_scope = models.CharField(max_length=17, choices=FILTER_SCOPES, default="MessageAttributes")
-    # Queue subscriptions: the message itself (attributes as SQS message
-    # attributes) rather than SNS's JSON envelope.
+    # Queue and HTTP/S subscriptions: the message itself (on a queue with
+    # its attributes as SQS message attributes) rather than SNS's JSON.
     raw_message_delivery = models.BooleanField(default=False)
     # HTTP/S subscriptions: the endpoint (loopback only, messaging.sns_http).
     url = models.CharField(max_length=2048, blank=True)
@@ -186,6 +186,8 @@ class HttpDelivery(models.Model):
     topic_arn = models.CharField(max_length=512)
     subscription_arn = models.CharField(max_length=600)
     body = models.TextField()
+    # RawMessageDelivery: `body` is the message itself, not SNS's JSON.
+    raw = models.BooleanField(default=False)
     status = models.CharField(max_length=9, choices=STATUSES, default="pending")
     attempts = models.PositiveIntegerField(default=0)
     # When the next attempt is due; while an attempt runs, when it is

@@ -197,6 +197,7 @@ def _subscribe_http(context, topic: Topic, protocol: str, endpoint: str, attribu
             sub = topics.subscribe_http(
                 topic, protocol, url, policy=fields.get("filter_policy"),
                 scope=fields["filter_policy_scope"], base_url=context.endpoint,
+                raw=fields.get("raw_message_delivery", False),
             )
         except MessagingError as e:
             raise invalid(e.message) from None

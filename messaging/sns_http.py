@@ -144,6 +144,18 @@ def store(sub: Subscription, message: dict) -> HttpDelivery:
     return row
 
 
+def store_raw(sub: Subscription, *, message_id: str, text: str) -> HttpDelivery:
+    """RawMessageDelivery: the message itself is the POST's body, unsigned,
+    with SNS's headers and `x-amz-sns-rawdelivery: true`."""
+    row = HttpDelivery.objects.create(
+        subscription=sub, url=sub.url, message_type="Notification", message_id=message_id,
+        topic_arn=sub.topic.arn, subscription_arn=sub.arn, body=text, raw=True,
+    )
+    ident = row.id
+    transaction.on_commit(lambda: queue(ident))
+    return row
+
+
 def send_confirmation(sub: Subscription, now=None) -> HttpDelivery:
     now = now or timezone.now()
     return store(sub, confirmation_message(sub, message_id=str(uuid.uuid4()), now=now))
@@ -228,6 +240,8 @@ def _post(row: HttpDelivery) -> tuple[str | None, bool]:
     }
     if row.message_type != "SubscriptionConfirmation":
         headers["x-amz-sns-subscription-arn"] = row.subscription_arn
+    if row.raw:
+        headers["x-amz-sns-rawdelivery"] = "true"
     session = requests.Session()
     session.trust_env = False  # No proxy from the environment: loopback stays loopback.
     try:

@@ -271,7 +271,7 @@ def subscription_settings(
             if value.lower() not in ("true", "false"):
                 raise invalid("Attributes Reason: RawMessageDelivery: Invalid value [" + value + "]. "
                               "Must be true or false.")
-            if protocol != "sqs" and value.lower() == "true":
+            if protocol not in ("sqs", "http", "https") and value.lower() == "true":
                 raise invalid(
                     f"Attributes Reason: Delivery protocol [{protocol}] does not support raw "
                     "message delivery."

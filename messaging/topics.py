@@ -72,7 +72,7 @@ def subscribe_queue(
 
 def subscribe_http(
     topic: Topic, protocol: str, url: str, *, policy: dict | None = None,
-    scope: str = filter_policy.ATTRIBUTES, base_url: str = "", now=None,
+    scope: str = filter_policy.ATTRIBUTES, base_url: str = "", raw: bool = False, now=None,
 ) -> Subscription:
     """Subscribe a loopback HTTP/S endpoint (messaging.sns_http.check_endpoint):
     the subscription is pending, and a signed SubscriptionConfirmation is
@@ -84,6 +84,7 @@ def subscribe_http(
             topic=topic, url=url, pending=True, token=sns_http.new_token(),
             token_expires_at=now + sns_http.TOKEN_LIFETIME, base_url=base_url,
             filter_policy=filter_policy.validate(policy, scope), filter_policy_scope=scope,
+            raw_message_delivery=raw,
         )
         sns_http.send_confirmation(sub, now)
     return sub
@@ -268,6 +269,10 @@ def publish(
             if sub.queue_id:
                 if _deliver_to_queue(topic, sub, msg, now, signer):
                     delivered.append(sub.id)
+                continue
+            if sub.url and sub.raw_message_delivery:
+                sns_http.store_raw(sub, message_id=str(msg.message_id), text=body)
+                delivered.append(sub.id)
                 continue
             if sub.url:
                 sns_http.store(sub, sns_envelope(topic, sub, msg, signer))

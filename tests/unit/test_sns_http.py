@@ -387,3 +387,24 @@ def test_nothing_is_sent_for_a_subscription_removed_before_its_delivery(
     run_queued(queued)
     row = HttpDelivery.objects.get()
     assert row.status == "failed" and "removed" in row.last_error and endpoint.received == []
+
+
+def test_raw_message_delivery_posts_the_message_itself(
+    sns, team, endpoint, queued, django_capture_on_commit_callbacks
+):
+    topic = topics.create_topic(team, "alerts")
+    with django_capture_on_commit_callbacks(execute=True):
+        arn = sns.subscribe(TopicArn=topic.arn, Protocol="http", Endpoint=endpoint.url,
+                            Attributes={"RawMessageDelivery": "true"},
+                            ReturnSubscriptionArn=True)["SubscriptionArn"]
+    run_queued(queued)
+    assert endpoint.received[0]["body"]["Type"] == "SubscriptionConfirmation"  # always SNS's JSON
+    sns.confirm_subscription(TopicArn=topic.arn, Token=endpoint.received[0]["body"]["Token"])
+    with django_capture_on_commit_callbacks(execute=True):
+        sns.publish(TopicArn=topic.arn, Message='{"order": 7}')
+    run_queued(queued)
+    post = endpoint.received[-1]
+    assert post["body"] == {"order": 7}
+    assert post["headers"]["x-amz-sns-rawdelivery"] == "true"
+    assert post["headers"]["x-amz-sns-subscription-arn"] == arn
+    assert sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]["RawMessageDelivery"] == "true"
