@@ -188,6 +188,10 @@ class HttpDelivery(models.Model):
     body = models.TextField()
     # RawMessageDelivery: `body` is the message itself, not SNS's JSON.
     raw = models.BooleanField(default=False)
+    # UnsubscribeConfirmation: the token of its SubscribeURL, and what it
+    # takes to restore the removed subscription (messaging.topics.confirm).
+    token = models.CharField(max_length=128, blank=True, db_index=True)
+    restore = models.JSONField(null=True, blank=True)
     status = models.CharField(max_length=9, choices=STATUSES, default="pending")
     attempts = models.PositiveIntegerField(default=0)
     # When the next attempt is due; while an attempt runs, when it is

@@ -128,16 +128,48 @@ def confirmation_message(sub: Subscription, *, message_id: str, now) -> dict:
     return message
 
 
+def unsubscribe_confirmation(sub: Subscription, now=None) -> HttpDelivery:
+    """Store the UnsubscribeConfirmation SNS POSTs to an endpoint that was
+    unsubscribed: its SubscribeURL (a new token, valid 3 days) restores the
+    subscription. Called in the transaction that removes `sub`."""
+    now = now or timezone.now()
+    topic = sub.topic
+    base = sns_signing.base_url(sub.base_url)
+    token = new_token()
+    message = {
+        "Type": "UnsubscribeConfirmation",
+        "MessageId": str(uuid.uuid4()),
+        "Token": token,
+        "TopicArn": topic.arn,
+        "Message": (
+            f"You have chosen to deactivate subscription {sub.arn}.\n"
+            "To cancel this operation and restore the subscription, visit the SubscribeURL included in "
+            "this message."
+        ),
+        "SubscribeURL": sns_signing.subscribe_url(base, topic.arn, token),
+        "Timestamp": sns_signing.iso_ms(now),
+        "SignatureVersion": topic.signature_version,
+    }
+    message["Signature"] = sns_signing.sign(message, topic.signature_version)
+    message["SigningCertURL"] = sns_signing.signing_cert_url(base)
+    restore = {
+        "id": str(sub.id), "url": sub.url, "filter_policy": sub.filter_policy,
+        "filter_policy_scope": sub.filter_policy_scope, "raw_message_delivery": sub.raw_message_delivery,
+        "base_url": sub.base_url,
+    }
+    return store(sub, message, token=token, restore=restore)
+
+
 # Delivering ----------------------------------------------------------------------------
 
 
-def store(sub: Subscription, message: dict) -> HttpDelivery:
+def store(sub: Subscription, message: dict, **extra) -> HttpDelivery:
     """Store one message for `sub`'s endpoint and queue its task when the
     caller's transaction commits."""
     row = HttpDelivery.objects.create(
         subscription=sub, url=sub.url, message_type=message["Type"], message_id=message["MessageId"],
         topic_arn=message["TopicArn"], subscription_arn=sub.arn,
-        body=json.dumps(message, ensure_ascii=False),
+        body=json.dumps(message, ensure_ascii=False), **extra,
     )
     ident = row.id
     transaction.on_commit(lambda: queue(ident))
@@ -203,7 +235,10 @@ def attempt(ident: str) -> str | None:
 
 def _still_wanted(row: HttpDelivery) -> bool:
     """A notification goes to a confirmed, enabled subscription only; a
-    confirmation to a subscription that still exists."""
+    confirmation to a subscription that still exists; an
+    UnsubscribeConfirmation always (its subscription is gone)."""
+    if row.message_type == "UnsubscribeConfirmation":
+        return True
     found = Subscription.objects.filter(id=row.subscription_id)
     if row.message_type == "Notification":
         found = found.filter(pending=False, enabled=True)

@@ -12,7 +12,7 @@ from django.utils import timezone
 from functions.models import Function, Team
 from invocations import dispatch
 from messaging import filter_policy, queues, sns_http, sns_signing, sqs_wakeup
-from messaging.models import Queue, Subscription, Topic, TopicMessage
+from messaging.models import HttpDelivery, Queue, Subscription, Topic, TopicMessage
 from messaging.sns_signing import iso_ms
 from messaging.validation import (
     MAX_SUBJECT_CHARS,
@@ -106,6 +106,8 @@ def confirm(topic: Topic, token: str, *, authenticated: bool, authenticate_on_un
     when no subscription of the topic has the token, or it expired."""
     now = now or timezone.now()
     sub = topic.subscriptions.select_related("topic__team").filter(token=token).first() if token else None
+    if sub is None and token:
+        sub = _restore(topic, token, now)
     if sub is None:
         raise MessagingError("Invalid token", "token")
     if sub.pending:
@@ -119,9 +121,39 @@ def confirm(topic: Topic, token: str, *, authenticated: bool, authenticate_on_un
     return sub
 
 
+def _restore(topic: Topic, token: str, now) -> Subscription | None:
+    """The SubscribeURL of an UnsubscribeConfirmation (within 3 days)
+    brings the removed HTTP/S subscription back, with its ARN and settings,
+    as SNS restores it; None when the token is no such link's."""
+    row = HttpDelivery.objects.filter(
+        message_type="UnsubscribeConfirmation", topic_arn=topic.arn, token=token,
+        created_at__gte=now - sns_http.TOKEN_LIFETIME,
+    ).first()
+    if row is None or not row.restore:
+        return None
+    kept = row.restore
+    existing = topic.subscriptions.filter(url=kept["url"]).first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            Subscription.objects.create(
+                id=kept["id"], topic=topic, url=kept["url"], filter_policy=kept["filter_policy"],
+                filter_policy_scope=kept["filter_policy_scope"],
+                raw_message_delivery=kept["raw_message_delivery"], base_url=kept["base_url"],
+            )
+    except IntegrityError:
+        pass  # Restored by a concurrent visit of the same link.
+    return topic.subscriptions.select_related("topic__team").filter(id=kept["id"]).first()
+
+
 def unsubscribe(sub: Subscription) -> None:
-    """Remove the subscription, counted in the topic's SubscriptionsDeleted."""
+    """Remove the subscription, counted in the topic's SubscriptionsDeleted;
+    a confirmed HTTP/S endpoint is sent an UnsubscribeConfirmation, as SNS
+    sends one."""
     with transaction.atomic():
+        if sub.url and not sub.pending and Subscription.objects.filter(pk=sub.pk).exists():
+            sns_http.unsubscribe_confirmation(sub)
         if Subscription.objects.filter(pk=sub.pk).delete()[0]:
             Topic.objects.filter(pk=sub.topic_id).update(subscriptions_deleted=F("subscriptions_deleted") + 1)
 

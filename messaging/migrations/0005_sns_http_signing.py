@@ -25,6 +25,8 @@ class Migration(migrations.Migration):
                 ('subscription_arn', models.CharField(max_length=600)),
                 ('body', models.TextField()),
                 ('raw', models.BooleanField(default=False)),
+                ('token', models.CharField(blank=True, db_index=True, max_length=128)),
+                ('restore', models.JSONField(blank=True, null=True)),
                 ('status', models.CharField(choices=[('pending', 'pending'), ('delivered', 'delivered'), ('failed', 'failed')], default='pending', max_length=9)),
                 ('attempts', models.PositiveIntegerField(default=0)),
                 ('next_attempt_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),

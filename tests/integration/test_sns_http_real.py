@@ -116,6 +116,12 @@ def test_an_http_endpoint_confirms_receives_signed_notifications_and_unsubscribe
     gone = requests.get(body["UnsubscribeURL"], timeout=10)
     assert gone.status_code == 200 and "<UnsubscribeResponse" in gone.text
     assert sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"] == []
+    # ...and SNS tells the endpoint, with a link that would restore it.
+    bye = endpoint.next()
+    assert bye["headers"]["x-amz-sns-message-type"] == "UnsubscribeConfirmation"
+    assert bye["body"]["Type"] == "UnsubscribeConfirmation"
+    assert sub["SubscriptionArn"] in bye["body"]["Message"]
+    assert sns_signing.verify(bye["body"], cert)
     sns.delete_topic(TopicArn=topic)
 
 

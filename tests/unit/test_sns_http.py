@@ -408,3 +408,34 @@ def test_raw_message_delivery_posts_the_message_itself(
     assert post["headers"]["x-amz-sns-rawdelivery"] == "true"
     assert post["headers"]["x-amz-sns-subscription-arn"] == arn
     assert sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]["RawMessageDelivery"] == "true"
+
+
+def test_unsubscribing_sends_an_unsubscribe_confirmation_whose_link_restores_it(
+    sns, team, endpoint, queued, client, django_capture_on_commit_callbacks
+):
+    topic = topics.create_topic(team, "alerts")
+    with django_capture_on_commit_callbacks(execute=True):
+        arn = sns.subscribe(TopicArn=topic.arn, Protocol="http", Endpoint=endpoint.url,
+                            Attributes={"FilterPolicy": '{"k": ["v"]}'},
+                            ReturnSubscriptionArn=True)["SubscriptionArn"]
+    run_queued(queued)
+    sns.confirm_subscription(TopicArn=topic.arn, Token=endpoint.received[0]["body"]["Token"])
+    with django_capture_on_commit_callbacks(execute=True):
+        sns.unsubscribe(SubscriptionArn=arn)
+    run_queued(queued)
+    post = endpoint.received[-1]
+    body = post["body"]
+    assert post["headers"]["x-amz-sns-message-type"] == "UnsubscribeConfirmation"
+    assert post["headers"]["x-amz-sns-subscription-arn"] == arn
+    assert body["Type"] == "UnsubscribeConfirmation" and arn in body["Message"]
+    assert set(body) == {"Type", "MessageId", "Token", "TopicArn", "Message", "SubscribeURL", "Timestamp",
+                         "SignatureVersion", "Signature", "SigningCertURL"}
+    assert sns_signing.verify(body, sns_signing.signing_key().cert_pem)
+    assert not Subscription.objects.filter(topic=topic).exists()
+
+    answer = client.get(local_path(body["SubscribeURL"]))
+    assert answer.status_code == 200 and arn.encode() in answer.content
+    back = Subscription.objects.get(topic=topic)
+    assert back.arn == arn and not back.pending and back.filter_policy == {"k": ["v"]}
+    assert client.get(local_path(body["SubscribeURL"])).status_code == 200  # twice: still one
+    assert Subscription.objects.filter(topic=topic).count() == 1
