@@ -43,6 +43,7 @@ import docker
 from django.conf import settings
 from django.utils import timezone
 
+from awsapi import principals
 from functions.models import Function
 from invocations import nodes, redis_link, sandbox
 from invocations.envdirs import SOCKET_NAME, environment_dirs
@@ -203,9 +204,12 @@ def _spec(env_id: str, image: str, memory_mb: int, labels: dict) -> sandbox.Envi
 
 
 def _config(fn: Function) -> sandbox.FunctionConfig:
+    # Each environment gets credentials of its own (awsapi.principals), and
+    # its AWS calls reach this node's web server (invocations.aws_forwarder).
     return sandbox.FunctionConfig(
         code_dir=str(fn.code.files_dir), handler=fn.handler, function_name=fn.name,
         memory_mb=fn.memory_mb, env_vars=dict(fn.environment), region=settings.STRATUS_REGION,
+        credentials=principals.issue(fn), aws_upstream=settings.STRATUS_AWS_UPSTREAM,
     )
 
 

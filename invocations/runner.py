@@ -12,6 +12,7 @@ errorType/errorMessage/stackTrace; no final frame by the deadline
 
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -20,6 +21,7 @@ from django.utils import timezone
 
 from functions.models import Function
 from invocations import (
+    aws_forwarder,
     concurrency,
     delivery,
     dispatch,
@@ -176,6 +178,8 @@ def execute(inv: Invocation, fn: Function, logs: LogStream, sync: bool = False) 
 
 def _invoke(inv: Invocation, fn: Function, held: pool.Lease, logs: LogStream) -> sandbox.InvokeOutcome:
     deadline = time.time() + fn.timeout_s
+    # This process may not be the one that specialised the environment.
+    aws_forwarder.ensure(os.path.dirname(held.socket_path), settings.STRATUS_AWS_UPSTREAM)
     return sandbox.invoke(
         held.socket_path, _request(inv, fn, deadline), fn.timeout_s, logs, raw_event=inv.event or "null"
     )

@@ -18,7 +18,7 @@ from django.db.models import Q
 
 from awsapi import services
 from awsapi.protocols import ServiceError
-from messaging import topics
+from messaging import iam_resources, topics
 from messaging.models import Subscription, Topic
 from messaging.sns_wire import (
     check_message,
@@ -323,4 +323,5 @@ def register() -> None:
             "GetSubscriptionAttributes",
         },
         denied_code="AuthorizationError",
+        resources=iam_resources.sns,
     )

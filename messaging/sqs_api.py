@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from awsapi import asgi, services
 from awsapi.protocols import ServiceError
-from messaging import queues, sqs_wakeup
+from messaging import iam_resources, queues, sqs_wakeup
 from messaging.models import Queue
 from messaging.sqs_wire import (
     QUERY_CODES,
@@ -421,4 +421,5 @@ def register() -> None:
         # ReceiveMessage changes what others receive, so it is a write.
         reads={"GetQueueUrl", "ListQueues", "GetQueueAttributes"},
         query_codes=QUERY_CODES,
+        resources=iam_resources.sqs,
     )
