@@ -13,7 +13,7 @@ One asyncio loop on a daemon thread per worker process serves every
 environment that process has leased. Environments outlive workers and may
 be leased by another worker process of the node next time, so `ensure` is
 called before each init and each invoke: it binds the socket again when
-this process does not own the file at that path (a new process, or another
+this process did not bind the file at that path (a new process, or another
 process bound it since). A listener whose environment folder is gone is
 closed. Importable without Django.
 
@@ -40,8 +40,8 @@ class Forwarder:
         self._lock = threading.Lock()
         self._pid = 0
         self._loop: asyncio.AbstractEventLoop | None = None
-        # socket path -> (server, inode of the socket file it bound, upstream)
-        self._servers: dict[str, tuple[asyncio.base_events.Server, int, str]] = {}
+        # socket path -> (server, identity of the socket file it bound, upstream)
+        self._servers: dict[str, tuple[asyncio.base_events.Server, tuple, str]] = {}
 
     def ensure(self, socket_dir: str, upstream: str) -> str:
         """Listen on `<socket_dir>/aws.sock` (mode 0666: the sandbox user
@@ -52,17 +52,17 @@ class Forwarder:
             self._start()
             entry = self._servers.get(path)
             try:
-                inode = os.stat(path).st_ino
+                identity = _identity(path)
             except FileNotFoundError:
-                inode = None
-            if entry is not None and entry[1] == inode and entry[2] == upstream:
+                identity = None
+            if entry is not None and entry[1] == identity and entry[2] == upstream:
                 return path
             if entry is not None:
                 self._close(path)
             self._prune()
             future = asyncio.run_coroutine_threadsafe(self._listen(path, upstream), self._loop)
-            server, inode = future.result(timeout=10)
-            self._servers[path] = (server, inode, upstream)
+            server, identity = future.result(timeout=10)
+            self._servers[path] = (server, identity, upstream)
         return path
 
     def forget(self, socket_dir: str) -> None:
@@ -101,7 +101,14 @@ class Forwarder:
 
         server = await asyncio.start_unix_server(handle, path=path, limit=CHUNK)
         os.chmod(path, 0o666)
-        return server, os.stat(path).st_ino
+        return server, _identity(path)
+
+
+def _identity(path: str) -> tuple[int, int, int]:
+    """Which file is at `path`: an inode number alone is reused as soon as
+    a file is removed, so its change time (ns) comes with it."""
+    st = os.stat(path)
+    return st.st_dev, st.st_ino, st.st_ctime_ns
 
 
 async def _join(reader, writer, host: str, port: int) -> None:
