@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 _clients: dict[int, docker.DockerClient] = {}
 # A lease older than its function's timeout plus this is a dead worker's.
 LOST_LEASE_MARGIN_S = 120
+MAX_TIMEOUT_S = 900  # Lambda's longest function timeout
 
 # KEYS: idle set, busy hash[, running mark, workers hash]; ARGV: now[,
 # worker id, ttl]. The running mark (which worker runs a sync call) and a
@@ -346,7 +347,7 @@ def reap(keep_alive_s: float | None = None) -> int:
             env_id = raw.decode()
             row = rows.get(env_id)
             current = row is not None and row.function is not None and str(row.function.revision) == revision
-            if current and used_at >= now - keep_alive:
+            if current and used_at >= now - keep_alive and not _credentials_ending(row, now):
                 idle.add(env_id)
                 continue
             if client.zrem(key, env_id):
@@ -375,6 +376,16 @@ def reap(keep_alive_s: float | None = None) -> int:
     removed += _reap_unaccounted(rows, idle | set(busy) | generic)
     removed += _reap_orphan_containers()
     return removed
+
+
+def _credentials_ending(row: Environment, now: float) -> bool:
+    """The environment's own AWS credentials (awsapi.principals, issued at
+    its specialise) end before a call started now surely ends: it goes, as
+    Lambda recycles its environments, and the next call starts a new one."""
+    if row.specialised_at is None:
+        return False
+    margin = MAX_TIMEOUT_S + 2 * settings.STRATUS_REAP_INTERVAL
+    return row.specialised_at.timestamp() + settings.STRATUS_FUNCTION_CREDENTIALS_S - margin <= now
 
 
 def _reap_unaccounted(rows: dict, accounted: set[str]) -> int:

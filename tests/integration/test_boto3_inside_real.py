@@ -276,3 +276,22 @@ def test_the_environment_holds_only_its_own_short_lived_credentials(stack, clien
             own.head_object(Bucket="inside", Key="big.bin")
             time.sleep(0.2)
     assert revoked.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_an_environment_is_recycled_before_its_credentials_end(stack, clients):
+    deploy(clients, "long-lived", {"app.py": "def handler(e, c):\n    return 1\n"}, "app.handler")
+    invoke(clients, "long-lived", {})
+    [env] = stack.rows("Environment.objects.filter(function__name='long-lived').values('id')")
+    from tests.stack import DEFAULT_NODE
+
+    def reap(lifetime_s: int) -> None:
+        stack.shell(
+            "from django.conf import settings\nfrom invocations import pool\n"
+            f"settings.STRATUS_NODE = {DEFAULT_NODE!r}\n"
+            f"settings.STRATUS_FUNCTION_CREDENTIALS_S = {lifetime_s}\npool.reap(keep_alive_s=3600)"
+        )
+
+    reap(12 * 3600)  # well within the keep-alive and its credentials' life: stays
+    assert stack.rows("Environment.objects.filter(function__name='long-lived').values('id')") == [env]
+    reap(900)  # credentials that end before a call started now could: it goes
+    assert stack.rows("Environment.objects.filter(function__name='long-lived').values('id')") == []
