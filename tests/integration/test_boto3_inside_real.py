@@ -218,8 +218,13 @@ def handler(event, context):
     body = bytes(range(256)) * (event["size"] // 256)
     s3.put_object(Bucket="inside", Key="big.bin", Body=body)
     back = s3.get_object(Bucket="inside", Key="big.bin")["Body"].read()
+    try:
+        listing = os.listdir("/var/runtime/sock")
+    except PermissionError:
+        listing = "denied"
     return {"env": dict(os.environ), "put": hashlib.sha256(body).hexdigest(),
-            "got": hashlib.sha256(back).hexdigest()}
+            "got": hashlib.sha256(back).hexdigest(), "sock": listing,
+            "door": os.path.exists("/var/runtime/sock/aws.sock")}
 '''
 
 
@@ -235,6 +240,8 @@ def test_the_environment_holds_only_its_own_short_lived_credentials(stack, clien
     answer = invoke(clients, "env-dump", {"size": size})
 
     assert answer["put"] == answer["got"] == hashlib.sha256(bytes(range(256)) * (size // 256)).hexdigest()
+    # Its socket folder (its own, the only one mounted) cannot be listed or written; the door is there.
+    assert (answer["sock"], answer["door"]) == ("denied", True)
     env = answer["env"]
     assert env["AWS_ACCESS_KEY_ID"].startswith("ASIA") and len(env["AWS_ACCESS_KEY_ID"]) == 20
     assert env["AWS_SESSION_TOKEN"] and env["AWS_SECRET_ACCESS_KEY"]

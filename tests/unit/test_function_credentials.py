@@ -203,3 +203,18 @@ def test_the_console_form_keeps_a_valid_policy_and_empty_means_nothing_allowed()
     assert form.is_valid() and form.cleaned_data["execution_policy"] == document
     empty = ExecutionPolicyForm({"execution_policy": "  "})
     assert empty.is_valid() and empty.cleaned_data["execution_policy"] == {}
+
+
+def test_the_configuration_tab_saves_a_policy_or_says_what_is_wrong(client, users, fn):
+    client.force_login(users["member"])
+    url = f"/functions/{fn.id}/policy/"
+    bad = client.post(url, {"execution_policy": '{"Version": "2012-10-17", "Statement": []}'})
+    assert bad.status_code == 200 and "Statement must be" in bad.content.decode()
+    assert Function.objects.get(pk=fn.pk).execution_policy == {}
+    statement = {"Effect": "Allow", "Action": "sqs:*", "Resource": "*"}
+    document = {"Version": "2012-10-17", "Statement": [statement]}
+    assert client.post(url, {"execution_policy": json.dumps(document)}).status_code == 302
+    assert Function.objects.get(pk=fn.pk).execution_policy == document
+    client.force_login(users["reader"])
+    assert client.post(url, {"execution_policy": ""}).status_code in (403, 404)
+    assert Function.objects.get(pk=fn.pk).execution_policy == document
