@@ -18,7 +18,7 @@ from django.db.models import Q
 
 from awsapi import services
 from awsapi.protocols import ServiceError
-from messaging import fifo, sns_fifo, topics
+from messaging import fifo, iam_resources, sns_fifo, topics
 from messaging.models import Subscription, Topic
 from messaging.sns_wire import (
     check_message,
@@ -329,4 +329,5 @@ def register() -> None:
             "GetSubscriptionAttributes",
         },
         denied_code="AuthorizationError",
+        resources=iam_resources.sns,
     )

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from awsapi import asgi, services
 from awsapi.protocols import ServiceError
-from messaging import fifo, queues, sqs_wakeup
+from messaging import fifo, iam_resources, queues, sqs_wakeup
 from messaging.models import Queue
 from messaging.sqs_wire import (
     QUERY_CODES,
@@ -478,4 +478,5 @@ def register() -> None:
         # ReceiveMessage changes what others receive, so it is a write.
         reads={"GetQueueUrl", "ListQueues", "GetQueueAttributes"},
         query_codes=QUERY_CODES,
+        resources=iam_resources.sqs,
     )
