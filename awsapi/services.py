@@ -42,6 +42,9 @@ class Context:
 
 
 Handler = Callable[[Context, dict[str, Any]], Any]
+# (context, operation, params) -> [(IAM action, resource ARN)]: what a call
+# does, for execution policies (awsapi.principals.authorize).
+Resources = Callable[[Context, str, dict[str, Any]], list[tuple[str, str]]]
 
 
 @dataclass
@@ -83,6 +86,7 @@ class Service:
     # (S3: SignatureDoesNotMatch, InvalidAccessKeyId...).
     signature_codes: dict[str, str] = field(default_factory=dict)
     streaming: Streaming | None = None
+    resources: Resources | None = None
 
     def is_write(self, operation: str) -> bool:
         return operation not in self.reads
@@ -100,13 +104,16 @@ def register(
     denied_code: str | None = None,
     signature_codes: Mapping[str, str] | None = None,
     streaming: Streaming | None = None,
+    resources: Resources | None = None,
 ) -> None:
     """Serve `handlers` for botocore's service `service` ("sqs"). Every
     operation not in `reads` is a write: a read-only member's key gets
-    AccessDenied for it. Registering again replaces the service."""
+    AccessDenied for it. `resources` names each call's IAM actions and
+    resource ARNs (a function's calls are refused without it).
+    Registering again replaces the service."""
     _services[service] = Service(
         service, dict(handlers), frozenset(reads), dict(query_codes or {}), denied_code,
-        dict(signature_codes or {}), streaming,
+        dict(signature_codes or {}), streaming, resources,
     )
 
 
