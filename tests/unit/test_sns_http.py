@@ -439,3 +439,10 @@ def test_unsubscribing_sends_an_unsubscribe_confirmation_whose_link_restores_it(
     assert back.arn == arn and not back.pending and back.filter_policy == {"k": ["v"]}
     assert client.get(local_path(body["SubscribeURL"])).status_code == 200  # twice: still one
     assert Subscription.objects.filter(topic=topic).count() == 1
+
+
+def test_a_fifo_topic_takes_no_http_endpoint(sns, team):
+    topic = sns.create_topic(Name="orders.fifo", Attributes={"FifoTopic": "true"})["TopicArn"]
+    e = fail(sns.subscribe, TopicArn=topic, Protocol="http", Endpoint="http://127.0.0.1:9/x")
+    assert "FIFO topics deliver to SQS FIFO queues only" in message_of(e)
+    assert not Subscription.objects.exists()
