@@ -16,7 +16,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
-from awsapi import services
+from awsapi import principals, services
 from awsapi.protocols import ServiceError
 from messaging import fifo, iam_resources, sns_fifo, sns_http, topics
 from messaging.models import Subscription, Topic
@@ -172,8 +172,16 @@ def subscribe(context: services.Context, params: dict) -> dict:
             sub = topics.subscribe_queue(topic, target, raw=raw, **options)
     except MessagingError as e:
         raise invalid(e.message) from None
-    Subscription.objects.filter(pk=sub.pk).update(base_url=context.endpoint)
+    Subscription.objects.filter(pk=sub.pk).update(base_url=_base_url(context))
     return {"SubscriptionArn": sub.arn}
+
+
+def _base_url(context: services.Context) -> str:
+    """Where the subscription's links (SigningCertURL, UnsubscribeURL...)
+    point: the address the caller used, except a function's, whose
+    `AWS_ENDPOINT_URL` is a port inside its own container ("": the
+    platform's own address, messaging.sns_signing.base_url)."""
+    return "" if principals.is_function(context.key) else context.endpoint
 
 
 def _same_settings(existing: Subscription, attributes: dict, fields: dict) -> None:
@@ -203,7 +211,7 @@ def _subscribe_http(context, topic: Topic, protocol: str, endpoint: str, attribu
         try:
             sub = topics.subscribe_http(
                 topic, protocol, url, policy=fields.get("filter_policy"),
-                scope=fields["filter_policy_scope"], base_url=context.endpoint,
+                scope=fields["filter_policy_scope"], base_url=_base_url(context),
                 raw=fields.get("raw_message_delivery", False),
             )
         except MessagingError as e:

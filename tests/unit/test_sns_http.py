@@ -446,3 +446,23 @@ def test_a_fifo_topic_takes_no_http_endpoint(sns, team):
     e = fail(sns.subscribe, TopicArn=topic, Protocol="http", Endpoint="http://127.0.0.1:9/x")
     assert "FIFO topics deliver to SQS FIFO queues only" in message_of(e)
     assert not Subscription.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_links_of_a_subscription_made_inside_a_function_point_at_the_platform(make_function, team, queued):
+    """A function's boto3 reaches the platform through a port inside its own
+    container: that address must not end up in SubscribeURL and friends."""
+    from awsapi import principals
+    from functions.models import Function
+    from tests.unit.test_function_credentials import client
+
+    fn = make_function("subscriber")
+    Function.objects.filter(pk=fn.pk).update(execution_policy={"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "sns:Subscribe", "Resource": "*"}]})
+    topic = topics.create_topic(team, "alerts")
+    client("sns", principals.issue(fn)).subscribe(TopicArn=topic.arn, Protocol="http",
+                                                   Endpoint="http://127.0.0.1:9/x")
+    sub = Subscription.objects.get(topic=topic)
+    assert sub.base_url == ""
+    body = json.loads(HttpDelivery.objects.get().body)
+    assert body["SubscribeURL"].startswith(sns_signing.base_url("") + "/sns/?Action=ConfirmSubscription")
