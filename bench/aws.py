@@ -203,7 +203,7 @@ def s3_event_to_start(stack, key: tuple[str, str], samples: int, say) -> dict:
     handler's start, `samples` times one after another after one untimed
     event (the environment's cold start). Also splits each delay at the
     invocation row's `created_at` (written in PutObject's transaction) and
-    `started_at` (the worker claimed it). Needs Django set up on the
+    `started_at` (the worker claimed it), and times PutObject's own answer. Needs Django set up on the
     stack's database (run.setup_celery)."""
     from invocations.models import Invocation
     from tests.integration.helpers import create
@@ -218,11 +218,13 @@ def s3_event_to_start(stack, key: tuple[str, str], samples: int, say) -> dict:
         "LambdaFunctionConfigurations": [{"LambdaFunctionArn": arn, "Events": ["s3:ObjectCreated:*"]}],
     })
     body = os.urandom(OBJECT_BYTES)
-    out: dict[str, list[float]] = {"total": [], "to_row": [], "row_to_claim": [], "claim_to_handler": []}
+    out: dict[str, list[float]] = {"total": [], "put_object": [], "to_row": [], "row_to_claim": [],
+                                   "claim_to_handler": []}
     for i in range(samples + 1):
         object_key = f"event-{i}"
         before = time.time()
         s3.put_object(Bucket=bucket, Key=object_key, Body=body)
+        answered = time.time()
         deadline = time.monotonic() + 60
         row = None
         while time.monotonic() < deadline:
@@ -243,6 +245,7 @@ def s3_event_to_start(stack, key: tuple[str, str], samples: int, say) -> dict:
         started = result["started"]
         created, claimed = row["created_at"].timestamp(), row["started_at"].timestamp()
         out["total"].append((started - before) * 1000)
+        out["put_object"].append((answered - before) * 1000)
         out["to_row"].append((created - before) * 1000)
         out["row_to_claim"].append((claimed - created) * 1000)
         out["claim_to_handler"].append((started - claimed) * 1000)

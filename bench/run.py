@@ -665,6 +665,10 @@ def table(results: dict) -> str:
     if busy is not None and busy > 10:
         lines.append(f"note: the machine was {busy:g}% busy before the bench started; "
                      "other work skews every number")
+    aws_busy = results.get("meta", {}).get("aws", {}).get("machine_busy_before_pct")
+    if aws_busy is not None and aws_busy > 10:
+        lines.append(f"note: the machine was {aws_busy:g}% busy before the S3/SQS/SNS part (--only aws) "
+                     "started; other work skews every number")
     met = results["targets_met"]
     lines.append("")
     lines.append(f"{'target':<34}{'value':>10}  {'target':<9} met")

@@ -35,7 +35,9 @@ AREAS: list[tuple[str, tuple[str, ...]]] = [
      ("awsapi/protocols/", "botocore/", "awsapi/params.py", "xml/", "xmltodict")),
     ("body spooling, object files (awsapi/spool, buckets/storage)",
      ("awsapi/spool.py", "buckets/storage.py")),
-    ("database (django.db, sqlite3)", ("django/db/", "sqlite3/")),
+    ("database: statements run, commits (django/db/backends, sqlite3)",
+     ("django/db/backends/", "sqlite3/", "django/db/transaction.py")),
+    ("database: ORM, queries built, rows to objects (django/db)", ("django/db/",)),
     ("service code (buckets, messaging, functions)", ("buckets/", "messaging/", "functions/")),
     ("the door and the guard (awsapi)", ("awsapi/",)),
     ("Django, other", ("django/",)),
@@ -90,47 +92,53 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--py-spy", required=True, type=Path, help="the py-spy binary")
-    ap.add_argument("--workload", choices=list(aws.WORKLOADS), default="sqs")
+    ap.add_argument("--workload", choices=list(aws.WORKLOADS), action="append",
+                    help="one of them (repeatable; default: all three, one after another)")
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--rate", type=int, default=200, help="samples per second")
     args = ap.parse_args(argv)
 
     stack = BenchStack(STRATUS_POOL_SIZE="0")
-    raw = Path(tempfile.mkdtemp(prefix="stratus-webprofile-")) / "web.txt"
+    folder = Path(tempfile.mkdtemp(prefix="stratus-webprofile-"))
     spy: list[subprocess.Popen] = []
-    snaps: list = []
+    reports = []
     try:
         stack.start()
         side = aws.Side("Stratus", stack.url, stack.api_key())
         side.setup()
         web = stack.procs["web"].pid
+        for workload in args.workload or list(aws.WORKLOADS):
+            raw = folder / f"{workload}.txt"
+            snaps: list = []
 
-        def begin():
-            snaps.append(cpu.snapshot(stack))
-            spy.append(subprocess.Popen(
-                [str(args.py_spy), "record", "-p", str(web), "--duration", str(int(args.seconds)),
-                 "--rate", str(args.rate), "--format", "raw", "--output", str(raw),
-                 "--nonblocking", "--threads"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            def begin(raw=raw, snaps=snaps):
+                snaps.append(cpu.snapshot(stack))
+                spy.append(subprocess.Popen(
+                    [str(args.py_spy), "record", "-p", str(web), "--duration", str(int(args.seconds)),
+                     "--rate", str(args.rate), "--format", "raw", "--output", str(raw),
+                     "--nonblocking", "--threads"],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
 
-        def end():
-            snaps.append(cpu.snapshot(stack))
-            spy[0].wait(timeout=120)
+            def end(snaps=snaps):
+                snaps.append(cpu.snapshot(stack))
+                spy[-1].wait(timeout=120)
 
-        load = throughput(lambda i: side.worker(args.workload, i), CONCURRENCY, args.seconds, 2.0,
-                          print, (begin, end))
+            print(f"{workload}: {CONCURRENCY} boto3 clients, {args.seconds:g} s after 2 s of warm-up")
+            load = throughput(lambda i, w=workload: side.worker(w, i), CONCURRENCY, args.seconds, 2.0,
+                              print, (begin, end))
+            reports.append((workload, load, cpu.per_call_ms(*snaps, load["calls"]),
+                            tally(raw.read_text().splitlines())))
     finally:
         for proc in spy:
             if proc.poll() is None:
                 proc.kill()
         stack.stop()
-    spent = cpu.per_call_ms(*snaps, load["calls"])
-    counts = tally(raw.read_text().splitlines())
-    total = sum(counts.values()) or 1
-    print(f"{args.workload}: {aws.WORKLOADS[args.workload]}; {load['per_s']:.0f} calls/s, "
-          f"web {spent['web']:.2f} ms of CPU per call, {total} samples of its threads")
-    for area, n in sorted(counts.items(), key=lambda kv: -kv[1]):
-        print(f"  {area:<64}{100 * n / total:>5.1f} %  {spent['web'] * n / total:>6.2f} ms")
+    for workload, load, spent, counts in reports:
+        total = sum(counts.values()) or 1
+        print(f"\n{workload}: {aws.WORKLOADS[workload]}; {load['per_s']:.0f} calls/s, "
+              f"web {spent['web']:.2f} ms of CPU per call, {total} samples of its threads")
+        for area, n in sorted(counts.items(), key=lambda kv: -kv[1]):
+            print(f"  {area:<64}{100 * n / total:>5.1f} %  {spent['web'] * n / total:>6.2f} ms")
     return 0
 
 

@@ -3,7 +3,8 @@
 from bench.webprofile import OTHER, area_of, frame_file, tally
 
 SIGV4 = "sigv4 (awsapi/sigv4, botocore.auth)"
-DB = "database (django.db, sqlite3)"
+DB = "database: statements run, commits (django/db/backends, sqlite3)"
+ORM = "database: ORM, queries built, rows to objects (django/db)"
 SERVICE = "service code (buckets, messaging, functions)"
 
 
@@ -12,7 +13,8 @@ def test_a_frame_names_its_file():
     frozen = "<frozen importlib._bootstrap>"
     assert frame_file(f"_find_and_load ({frozen}:1176)") == frozen
     assert frame_file("thread (2050)") == ""
-    assert area_of("/srv/venv/lib/python3.11/site-packages/django/db/models/query.py") == DB
+    assert area_of("/srv/venv/lib/python3.11/site-packages/django/db/models/query.py") == ORM
+    assert area_of("django/db/backends/sqlite3/base.py") == DB
     assert area_of("functools.py") is None
 
 
