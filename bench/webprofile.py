@@ -41,8 +41,11 @@ AREAS: list[tuple[str, tuple[str, ...]]] = [
     ("service code (buckets, messaging, functions)", ("buckets/", "messaging/", "functions/")),
     ("the door and the guard (awsapi)", ("awsapi/",)),
     ("Django, other", ("django/",)),
-    ("ASGI server, event loop, threads (uvicorn, asyncio, asgiref)",
-     ("uvicorn/", "asyncio/", "uvloop/", "httptools/", "asgiref/", "concurrent/", "threading.py")),
+    # The door runs a plain handler on a thread of a pool (awsapi.asgi.in_thread).
+    ("hand-off to and from the door's threads (concurrent.futures, threading)",
+     ("concurrent/", "threading.py")),
+    ("ASGI server and event loop (uvicorn, uvloop, asyncio, asgiref)",
+     ("uvicorn/", "asyncio/", "uvloop/", "httptools/", "asgiref/")),
     ("Redis (redis-py)", ("redis/",)),
 ]
 OTHER = "other"
