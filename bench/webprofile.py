@@ -99,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="one of them (repeatable; default: all three, one after another)")
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--rate", type=int, default=200, help="samples per second")
+    ap.add_argument("--idle", action="store_true",
+                    help="count waiting threads too: where they wait (a database lock is time in "
+                         "the statements' area); the ms column then means nothing")
     args = ap.parse_args(argv)
 
     stack = BenchStack(STRATUS_POOL_SIZE="0")
@@ -119,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
                 spy.append(subprocess.Popen(
                     [str(args.py_spy), "record", "-p", str(web), "--duration", str(int(args.seconds)),
                      "--rate", str(args.rate), "--format", "raw", "--output", str(raw),
-                     "--nonblocking", "--threads"],
+                     "--nonblocking", "--threads", *(["--idle"] if args.idle else [])],
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
 
             def end(snaps=snaps):
