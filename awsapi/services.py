@@ -118,7 +118,10 @@ def register(
 ) -> None:
     """Serve `handlers` for botocore's service `service` ("sqs"). Every
     operation not in `reads` is a write: a read-only member's key gets
-    AccessDenied for it. Registering again replaces the service."""
+    AccessDenied for it. `codes` renames the door's own errors for this
+    service's clients, `max_body` raises the door's body limit (bytes),
+    `check_input` sees each request before it is parsed (see `Service`).
+    Registering again replaces the service."""
     _services[service] = Service(
         service, dict(handlers), frozenset(reads), dict(query_codes or {}), denied_code,
         dict(signature_codes or {}), streaming, dict(codes or {}), max_body, check_input,
