@@ -35,7 +35,7 @@ from urllib.parse import quote
 
 from django.conf import settings
 
-from awsapi import asgi, services, sigv4, spool
+from awsapi import asgi, principals, services, sigv4, spool
 from awsapi.protocols import (
     AwsRequest,
     Recognised,
@@ -71,6 +71,7 @@ _SIGNATURE_QUERY_CODES = {
     "InvalidSignatureException": "SignatureDoesNotMatch",
     "IncompleteSignatureException": "IncompleteSignature",
     "MissingAuthenticationTokenException": "MissingAuthenticationToken",
+    "ExpiredTokenException": "ExpiredToken",
 }
 
 
@@ -170,6 +171,8 @@ async def serve(scope, receive, send) -> None:
             endpoint=f"{scope.get('scheme', 'http')}://{request.header('host') or 'localhost'}",
             operation=found.operation.name, source_ip=(scope.get("client") or ("",))[0] or "",
         )
+        if principals.is_function(key):
+            await asgi.in_thread(_authorize, key, service, context, params, protocol)
         write = service.is_write(found.operation.name)
         if streaming is not None:
             if write:
@@ -349,17 +352,38 @@ async def _authenticate(scope, body: bytes, request: AwsRequest, model, *, strea
     codes = registered.signature_codes if registered is not None else {}
     try:
         if request.header("authorization") is None:
-            return await asgi.in_thread(sigv4.verify_presigned, django_request, service)
-        cached = sigv4.verify_cached(django_request, service, body_checked_later=streamed)
+            return await asgi.in_thread(principals.verify_presigned, django_request, service)
+        cached = principals.verify_cached(django_request, service, body_checked_later=streamed)
         return cached or await asgi.in_thread(
-            partial(sigv4.verify, body_checked_later=streamed), django_request, service
+            partial(principals.verify, body_checked_later=streamed), django_request, service
         )
     except sigv4.SignatureError as e:
         query_code = _SIGNATURE_QUERY_CODES.get(e.code)
         raise ServiceError(codes.get(e.code, e.code), e.message, status=403, query_code=query_code) from None
 
 
+def _denied_code(protocol: str, denied_code: str | None) -> str:
+    # AccessDenied as query and REST-XML services name it, AccessDeniedException in JSON.
+    return denied_code or ("AccessDenied" if protocol in ("query", "rest-xml") else "AccessDeniedException")
+
+
+def _authorize(
+    key, service: services.Service, context: services.Context, params: dict, protocol: str
+) -> None:
+    """A function's own credentials may do what its execution policy allows
+    (awsapi.principals); people's keys pass (their role is checked below)."""
+    if not principals.is_function(key):
+        return
+    calls = service.resources(context, context.operation, params) if service.resources else []
+    denial = principals.authorize(key, calls)
+    if denial is not None:
+        code = _denied_code(protocol, service.denied_code)
+        raise ServiceError(code, denial.message, status=403, query_code=service.denied_code or "AccessDenied")
+
+
 def _require_write(key: ApiKey, protocol: str, denied_code: str | None = None) -> None:
+    if principals.is_function(key):
+        return  # the execution policy decided (_authorize)
     if not can_write(key.user, key.team):
         # AccessDenied as query and REST-XML services name it, AccessDeniedException in JSON.
         code = denied_code or (

@@ -11,8 +11,9 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 
-from awsapi import errors, jsontext, sigv4
+from awsapi import errors, jsontext, principals, sigv4
 from functions.access import can_write
+from functions.lambda_resources import rest_calls
 from functions.models import ApiKey
 
 log = logging.getLogger(__name__)
@@ -22,9 +23,10 @@ BODY_MAX_DEPTH = 32
 
 
 def authenticate(request: HttpRequest) -> ApiKey:
-    """The ApiKey that signed the request, or the AwsError to answer."""
+    """The principal that signed the request (an ApiKey, or a function's
+    own credentials: awsapi.principals), or the AwsError to answer."""
     try:
-        return sigv4.verify(request)
+        return principals.verify(request)
     except sigv4.SignatureError as e:
         raise errors.signature_error(e.code, e.message) from None
     except RequestDataTooBig:
@@ -36,6 +38,8 @@ def guarded(request: HttpRequest, call, *, authenticate_request: bool = True):
     A non-response result (the Invoke door's pending call) passes through."""
     try:
         key = authenticate(request) if authenticate_request else None
+        if principals.is_function(key):
+            authorize_function(key, request.method, request.path, request.GET.get("Qualifier"))
         response = call(key)
     except errors.AwsError as e:
         response = e.response()
@@ -55,8 +59,20 @@ def with_request_id(response: HttpResponse) -> HttpResponse:
     return response
 
 
+def authorize_function(principal, method: str, path: str, qualifier: str | None = None) -> None:
+    """AccessDeniedException unless the function's execution policy allows
+    this Lambda REST call (functions.lambda_resources names its action)."""
+    calls = rest_calls(method, path, principal.team.account_id, qualifier)
+    denial = principals.authorize(principal, calls)
+    if denial is not None:
+        raise errors.access_denied(denial.message)
+
+
 def require_write(key: ApiKey) -> None:
-    """AccessDeniedException for a read-only member's key."""
+    """AccessDeniedException for a read-only member's key (a function's
+    own credentials were checked against its policy instead)."""
+    if principals.is_function(key):
+        return
     if not can_write(key.user, key.team):
         raise errors.access_denied(
             f"{key.user.username} is read-only in the team {key.team.name}; "

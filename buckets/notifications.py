@@ -114,8 +114,11 @@ def _target_problem(team: Team, kind: str, arn: str) -> str | None:
             problem = "The function does not exist"
         return problem
     find = messaging.find_queue_by_arn if kind == "queue" else messaging.find_topic_by_arn
-    if find(team, arn) is None:
+    target = find(team, arn)
+    if target is None:
         return f"The destination {'queue' if kind == 'queue' else 'topic'} does not exist"
+    if target.fifo:  # S3 sends no events to SQS FIFO queues or SNS FIFO topics.
+        return f"FIFO {'queues' if kind == 'queue' else 'topics'} are not supported as S3 event destinations"
     return None
 
 

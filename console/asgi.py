@@ -11,6 +11,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from awsapi import door as aws_door  # noqa: E402
+from buckets import upload_door  # noqa: E402
 from functions import invoke_api  # noqa: E402
 from invocations.routing import websocket_urlpatterns  # noqa: E402
 from triggers import http_routes  # noqa: E402
@@ -27,6 +28,10 @@ async def http(scope, receive, send):
         return await http_routes.serve(scope, receive, send)
     if aws_door.matches(scope):
         return await aws_door.serve(scope, receive, send)
+    # The console's bucket upload: streamed to disk, not read whole by Django.
+    upload = upload_door.matches(scope)
+    if upload is not None:
+        return await upload_door.serve(scope, receive, send, upload)
     return await django_asgi_app(scope, receive, send)
 
 

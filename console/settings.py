@@ -231,6 +231,11 @@ STRATUS_S3_MAX_PUT_BYTES = envint("STRATUS_S3_MAX_PUT_BYTES", 1024**3)
 STRATUS_S3_MAX_OBJECT_BYTES = envint("STRATUS_S3_MAX_OBJECT_BYTES", 64 * 1024**3)
 # Every part but the last must be at least this big (S3: 5 MiB).
 STRATUS_S3_MIN_PART_BYTES = envint("STRATUS_S3_MIN_PART_BYTES", 5 * 1024**2)
+# boto3 inside functions (docs/architecture.md): the web server a worker
+# forwards its environments' AWS calls to (host:port, reached from the
+# worker), and how long a function's own credentials live (seconds).
+STRATUS_AWS_UPSTREAM = envstr("STRATUS_AWS_UPSTREAM", "127.0.0.1:8000")
+STRATUS_FUNCTION_CREDENTIALS_S = envint("STRATUS_FUNCTION_CREDENTIALS_S", 12 * 3600)
 
 LOGGING = {
     "version": 1,

@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("functions.urls")),
     path("", include("invocations.urls")),
     path("", include("messaging.urls")),
+    path("", include("buckets.urls")),
     # Triggers tab, HTTP routes under /http/ and webhooks under /hooks/.
     path("", include("triggers.urls")),
 ]

@@ -17,7 +17,7 @@ from django.conf import settings
 from awsapi import params, services
 from awsapi.guard import json_object
 from awsapi.protocols import AwsRequest
-from functions import lambda_api, lambda_async_api
+from functions import lambda_api, lambda_async_api, lambda_resources
 
 # What Lambda's clients call the door's own errors.
 CODES = {
@@ -54,4 +54,6 @@ def register() -> None:
         # A zip in the JSON body (base64): as large as Django took it before.
         max_body=settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
         check_input=check_input,
+        # What each call does, as IAM names it, for functions' own credentials.
+        resources=lambda_resources.resolve,
     )

@@ -11,6 +11,7 @@ urlpatterns = [
     path("functions/<uuid:function_id>/code/upload/", views.code_upload, name="fn-code-upload"),
     path("functions/<uuid:function_id>/configuration/", views.configure, name="fn-config"),
     path("functions/<uuid:function_id>/async/", views.configure_async, name="fn-async-config"),
+    path("functions/<uuid:function_id>/policy/", views.configure_policy, name="fn-policy"),
     path("functions/<uuid:function_id>/delete/", views.delete, name="fn-delete"),
     path("functions/<uuid:function_id>/invoke/", views.invoke, name="fn-invoke"),
     path("functions/<uuid:function_id>/events/", views.event_save, name="fn-event-save"),

@@ -26,6 +26,14 @@ class TeamChoiceMixin(forms.Form):
 
 class TopicForm(TeamChoiceMixin):
     name = forms.CharField(max_length=300)
+    fifo = forms.BooleanField(
+        required=False, label="FIFO topic",
+        help_text="Ordered per message group, deduplicated; the name ends with .fifo; "
+        "delivers to FIFO queues.",
+    )
+    content_based_dedup = forms.BooleanField(
+        required=False, label="Content-based deduplication", help_text="FIFO only: the message's SHA-256.",
+    )
 
 
 class SubscriptionSettingsForm(forms.Form):
@@ -99,6 +107,9 @@ class PublishForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": "key=value, one a line"}),
         help_text="key=value, one a line; a number is sent as a Number attribute.",
     )
+    # FIFO topics only (MessageGroupId, MessageDeduplicationId).
+    group_id = forms.CharField(required=False, max_length=128, label="Message group id")
+    dedup_id = forms.CharField(required=False, max_length=128, label="Deduplication id")
 
 
 class TopicWebhookForm(forms.Form):
@@ -135,6 +146,13 @@ class QueueSettingsForm(forms.Form):
 
 class QueueForm(TeamChoiceMixin, QueueSettingsForm):
     name = forms.CharField(max_length=200)
+    fifo = forms.BooleanField(
+        required=False, label="FIFO queue",
+        help_text="Ordered per message group, deduplicated for 5 minutes; the name ends with .fifo.",
+    )
+    content_based_dedup = forms.BooleanField(
+        required=False, label="Content-based deduplication", help_text="FIFO only: the body's SHA-256.",
+    )
     field_order = ["team", "name", "visibility_timeout_s", "max_receive_count", "dead_letter_queue"]
 
 
@@ -146,6 +164,9 @@ class SendForm(forms.Form):
         help_text="key=value, one a line.",
     )
     delay_s = forms.CharField(label="Delay (seconds)", initial="0")
+    # FIFO queues only (MessageGroupId, MessageDeduplicationId).
+    group_id = forms.CharField(required=False, max_length=128, label="Message group id")
+    dedup_id = forms.CharField(required=False, max_length=128, label="Deduplication id")
 
 
 class MappingSettingsForm(forms.Form):

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from awsapi import errors
 from awsapi.guard import guarded, json_body, require_write
 from functions.models import ApiKey
-from messaging import queues, topics
+from messaging import fifo, queues, topics
 from messaging.models import Queue, Topic
 from messaging.validation import MessagingError
 
@@ -53,9 +53,10 @@ def publish(request: HttpRequest, key: ApiKey, name: str) -> HttpResponse:
     body = json_body(request)
     topic = _named(Topic, key, name)
     msg = topics.publish(
-        topic, body.get("Message"), body.get("Subject"), body.get("MessageAttributes")
+        topic, body.get("Message"), body.get("Subject"), body.get("MessageAttributes"),
+        group_id=body.get("MessageGroupId"), dedup_id=body.get("MessageDeduplicationId"),
     )
-    return JsonResponse({"MessageId": str(msg.message_id)})
+    return JsonResponse(_answer(msg))
 
 
 @api_view
@@ -64,6 +65,15 @@ def send(request: HttpRequest, key: ApiKey, name: str) -> HttpResponse:
     queue = _named(Queue, key, name)
     msg = queues.send(
         queue, body.get("MessageBody"), body.get("MessageAttributes"), body.get("DelaySeconds"),
-        sender_id=key.access_key_id,
+        sender_id=key.access_key_id, group_id=body.get("MessageGroupId"),
+        dedup_id=body.get("MessageDeduplicationId"),
     )
-    return JsonResponse({"MessageId": str(msg.message_id)})
+    return JsonResponse(_answer(msg))
+
+
+def _answer(msg) -> dict:
+    """{"MessageId"}, and for a FIFO queue or topic its "SequenceNumber"."""
+    answer = {"MessageId": str(msg.message_id)}
+    if msg.sequence is not None:
+        answer["SequenceNumber"] = fifo.sequence_text(msg.sequence)
+    return answer

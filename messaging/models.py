@@ -29,6 +29,11 @@ class Topic(models.Model):
     policy = models.TextField(blank=True)
     # SNS's SubscriptionsDeleted: how many subscriptions were removed.
     subscriptions_deleted = models.PositiveIntegerField(default=0)
+    # SNS FIFO topics (name ends ".fifo"; messaging.fifo): fixed at creation.
+    fifo = models.BooleanField(default=False)
+    content_based_dedup = models.BooleanField(default=False)
+    # The last SequenceNumber given out (messaging.fifo.next_sequence).
+    last_sequence = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         unique_together = [("team", "name")]
@@ -134,6 +139,11 @@ class TopicMessage(models.Model):
     published_at = models.DateTimeField(default=timezone.now, db_index=True)
     # Subscriptions the message was delivered to (enabled and matching).
     deliveries = models.PositiveIntegerField(default=0)
+    # FIFO topics only: MessageGroupId, the deduplication id (given or the
+    # body's SHA-256) and the topic's sequence number.
+    group_id = models.CharField(max_length=128, blank=True)
+    dedup_id = models.CharField(max_length=128, blank=True)
+    sequence = models.PositiveBigIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-published_at", "-id"]
@@ -158,6 +168,16 @@ class Queue(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
     # SQS allows one PurgeQueue a minute.
     purged_at = models.DateTimeField(null=True, blank=True)
+    # SQS FIFO queues (name ends ".fifo"; messaging.fifo): FifoQueue is fixed
+    # at creation; ContentBasedDeduplication, DeduplicationScope ("queue" or
+    # "messageGroup") and FifoThroughputLimit ("perQueue" or
+    # "perMessageGroupId") as SQS keeps them.
+    fifo = models.BooleanField(default=False)
+    content_based_dedup = models.BooleanField(default=False)
+    dedup_scope = models.CharField(max_length=12, default="queue")
+    throughput_limit = models.CharField(max_length=17, default="perQueue")
+    # The last SequenceNumber given out (messaging.fifo.next_sequence).
+    last_sequence = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         unique_together = [("team", "name")]
@@ -190,10 +210,53 @@ class QueueMessage(models.Model):
     source_queue = models.ForeignKey(
         Queue, on_delete=models.SET_NULL, null=True, blank=True, related_name="dead_letters"
     )
+    # FIFO queues only: MessageGroupId, the deduplication id (given or the
+    # body's SHA-256) and the queue's sequence number, which orders a group.
+    group_id = models.CharField(max_length=128, blank=True)
+    dedup_id = models.CharField(max_length=128, blank=True)
+    sequence = models.PositiveBigIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["visible_at", "id"]
-        indexes = [models.Index(fields=["queue", "visible_at"])]
+        indexes = [
+            models.Index(fields=["queue", "visible_at"]),
+            models.Index(fields=["queue", "group_id", "sequence"]),
+        ]
+
+
+class QueueDeduplication(models.Model):
+    """A FIFO queue's deduplication id, remembered for SQS's 5-minute window
+    even after its message was received and deleted: a send with the same id
+    (within its group, for DeduplicationScope=messageGroup) before
+    `expires_at` answers with the first message and stores nothing."""
+
+    queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="deduplications")
+    # The MessageGroupId for DeduplicationScope=messageGroup, "" for the queue.
+    scope = models.CharField(max_length=128, blank=True)
+    dedup_id = models.CharField(max_length=128)
+    message_id = models.UUIDField()
+    sequence = models.PositiveBigIntegerField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["queue", "scope", "dedup_id"], name="queue_dedup_once")
+        ]
+        indexes = [models.Index(fields=["queue", "expires_at"])]
+
+
+class TopicDeduplication(models.Model):
+    """A FIFO topic's deduplication id, for SNS's 5-minute window."""
+
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="deduplications")
+    dedup_id = models.CharField(max_length=128)
+    message_id = models.UUIDField()
+    sequence = models.PositiveBigIntegerField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["topic", "dedup_id"], name="topic_dedup_once")]
+        indexes = [models.Index(fields=["topic", "expires_at"])]
 
 
 class EventSourceMapping(models.Model):

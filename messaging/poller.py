@@ -51,7 +51,13 @@ def poll_mapping(mapping: EventSourceMapping, now=None) -> Invocation | None:
             origin={
                 "queue_id": str(queue.id),
                 "mapping_id": str(mapping.id),
-                "messages": [{"id": str(m.message_id), "receipt": m.receipt_handle} for m in batch],
+                # In the batch's order; with a FIFO queue's message group, so
+                # a failure keeps the rest of its group (finish_queue_batch).
+                "messages": [
+                    {"id": str(m.message_id), "receipt": m.receipt_handle, **({"group": m.group_id}
+                     if queue.fifo else {})}
+                    for m in batch
+                ],
             },
         )
         EventSourceMapping.objects.filter(pk=mapping.pk).update(last_fired_at=now)
@@ -115,6 +121,21 @@ def finish_queue_batch(inv: Invocation) -> None:
     if failed is None:
         log.warning("invocation %s returned malformed batchItemFailures; keeping its batch", inv.pk)
         return
-    queues.delete_received(
-        inv.origin["queue_id"], {mid: r for mid, r in receipts.items() if mid not in failed}
-    )
+    queues.delete_received(inv.origin["queue_id"], _handled(messages, failed))
+
+
+def _handled(messages: list[dict], failed: set[str]) -> dict[str, str]:
+    """{message_id: receipt} of the batch's messages to delete. A FIFO
+    message after a failed one of its group is kept too, even if reported
+    done, so the group is never processed out of order (as Lambda asks of
+    FIFO handlers: report the failed message and every one after it)."""
+    broken_groups: set[str] = set()
+    handled = {}
+    for m in messages:
+        group = m.get("group")
+        if m["id"] in failed or (group is not None and group in broken_groups):
+            if group is not None:
+                broken_groups.add(group)
+            continue
+        handled[m["id"]] = m["receipt"]
+    return handled

@@ -5,8 +5,8 @@ same receive of a message.
 
 Functions take `now` so tests can move the clock without sleeping."""
 
-import hashlib
 import secrets
+import uuid
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
@@ -16,6 +16,8 @@ from django.utils import timezone
 
 from awsapi import arns
 from functions.models import Function, Team
+from messaging import digests
+from messaging import fifo as fifo_rules
 from messaging.models import EventSourceMapping, Queue, QueueMessage
 from messaging.validation import (
     MAX_DELAY_S,
@@ -47,7 +49,14 @@ def _check_dlq(queue_team: Team, dlq: Queue | None, queue: Queue | None = None) 
             "A queue cannot be its own dead-letter queue; choose another queue or none.",
             "dead_letter_queue",
         )
+    if queue is not None and dlq.fifo != queue.fifo:
+        raise MessagingError(DLQ_TYPE_MISMATCH, "dead_letter_queue")
     return dlq
+
+
+# SQS's rule (and reason text): a FIFO queue's dead letters keep their group
+# order only in a FIFO queue, and a standard queue's have no group to keep.
+DLQ_TYPE_MISMATCH = "Dead-letter queue must be same type of queue as the source."
 
 
 def _check_settings(visibility_timeout_s, max_receive_count) -> tuple[int, int]:
@@ -65,13 +74,25 @@ def create_queue(
     visibility_timeout_s: int = 30,
     max_receive_count: int = 5,
     dead_letter_queue: Queue | None = None,
+    fifo: bool = False,
     **settings,
 ) -> Queue:
     """A new queue; `settings` are further fields (delay_s, retention_s,
-    receive_wait_s, max_message_bytes), already checked (messaging.sqs_wire)."""
-    name = clean_queue_name(name)
+    receive_wait_s, max_message_bytes, content_based_dedup, dedup_scope,
+    throughput_limit), already checked (messaging.sqs_wire). A FIFO queue's
+    name ends with ".fifo", and only a FIFO queue's does (SQS's rule)."""
+    if fifo:
+        if not isinstance(name, str) or not fifo_rules.FIFO_QUEUE_NAME_RE.fullmatch(name):
+            raise MessagingError(
+                "A FIFO queue's name must be 1 to 75 letters, digits, hyphens or underscores "
+                "followed by .fifo.", "name",
+            )
+    else:
+        name = clean_queue_name(name)
     timeout, receives = _check_settings(visibility_timeout_s, max_receive_count)
     dlq = _check_dlq(team, dead_letter_queue)
+    if dlq is not None and dlq.fifo != fifo:
+        raise MessagingError(DLQ_TYPE_MISMATCH, "dead_letter_queue")
     taken = MessagingError(f"A queue named {name} already exists in {team.name}.", "name")
     if Queue.objects.filter(team=team, name=name).exists():
         raise taken
@@ -79,7 +100,7 @@ def create_queue(
         with transaction.atomic():
             return Queue.objects.create(
                 team=team, name=name, visibility_timeout_s=timeout,
-                max_receive_count=receives, dead_letter_queue=dlq, **settings,
+                max_receive_count=receives, dead_letter_queue=dlq, fifo=fifo, **settings,
             )
     except IntegrityError:
         raise taken from None
@@ -166,12 +187,49 @@ def send(
     *,
     sender_id: str = "",
     now=None,
+    group_id: str | None = None,
+    dedup_id: str | None = None,
 ) -> QueueMessage:
     """One message, visible after `delay_s` (None: the queue's DelaySeconds).
-    Attribute types keep their custom labels ("Number.float"), as in SQS."""
-    message = prepare(queue, body, attributes, delay_s, sender_id=sender_id, now=now)
-    message.save(force_insert=True)
+    Attribute types keep their custom labels ("Number.float"), as in SQS.
+    FIFO queues: see `prepare` and `enqueue` (a duplicate is not stored and
+    comes back with the first message's message_id and sequence)."""
+    message = prepare(
+        queue, body, attributes, delay_s, sender_id=sender_id, now=now, group_id=group_id, dedup_id=dedup_id
+    )
+    enqueue(queue, [message], now)
     return message
+
+
+def enqueue(queue: Queue, messages: list[QueueMessage], now=None) -> list[QueueMessage]:
+    """Store prepared messages of `queue`, in order, in one transaction.
+
+    FIFO queues: each message takes the queue's next sequence number, unless
+    its deduplication id was seen within the 5-minute window (per group with
+    DeduplicationScope=messageGroup): then it is not stored, and gets the
+    first message's message_id and sequence, with `duplicate` set to True,
+    as SQS answers a duplicate send with success. Returns `messages`."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        for msg in messages:
+            msg.duplicate = False
+            if not queue.fifo:
+                msg.save(force_insert=True)
+                continue
+            scope = msg.group_id if queue.dedup_scope == "messageGroup" else ""
+            original = fifo_rules.find_duplicate(
+                queue.deduplications, now, scope=scope, dedup_id=msg.dedup_id
+            )
+            if original is not None:
+                msg.message_id, msg.sequence = uuid.UUID(original.message_id), original.sequence
+                msg.duplicate = True
+                continue
+            msg.sequence = fifo_rules.next_sequence(Queue, queue.pk)
+            msg.save(force_insert=True)
+            fifo_rules.remember(
+                queue.deduplications, now, msg.message_id, msg.sequence, scope=scope, dedup_id=msg.dedup_id
+            )
+    return messages
 
 
 def prepare(
@@ -182,11 +240,33 @@ def prepare(
     *,
     sender_id: str = "",
     now=None,
+    group_id: str | None = None,
+    dedup_id: str | None = None,
 ) -> QueueMessage:
     """The unsaved message `send` would store, checked (SendMessageBatch
-    checks every entry before it stores the good ones)."""
+    checks every entry before it stores the good ones; `enqueue` stores).
+
+    FIFO queues (SQS's rules): `group_id` (MessageGroupId) is required; the
+    deduplication id is `dedup_id` or, with ContentBasedDeduplication, the
+    body's SHA-256; a per-message delay is refused (the queue's DelaySeconds
+    applies). Standard queues take neither id."""
     if not isinstance(body, str) or body == "":
         raise MessagingError("The message body must be a non-empty string.", "body")
+    if queue.fifo:
+        if not group_id:
+            raise MessagingError("A FIFO queue needs a message group id (MessageGroupId).", "group_id")
+        fifo_rules.check_id(group_id, "MessageGroupId")
+        dedup_id = fifo_rules.dedup_id_for(body, dedup_id, queue.content_based_dedup)
+        if delay_s:
+            raise MessagingError(
+                "A FIFO queue takes no delay per message; set the queue's DelaySeconds instead.", "delay_s"
+            )
+        delay_s = None
+    elif group_id or dedup_id:
+        raise MessagingError(
+            f"{queue.name} is a standard queue: message group and deduplication ids are for FIFO queues.",
+            "group_id" if group_id else "dedup_id",
+        )
     delay = clean_int(queue.delay_s if delay_s is None else delay_s, "delay_s", "The delay", 0, MAX_DELAY_S)
     cleaned = clean_attributes(attributes, keep_labels=True)
     check_size(body, cleaned, "body", queue.max_message_bytes)
@@ -198,6 +278,8 @@ def prepare(
         sender_id=sender_id or queue.team.account_id,
         sent_at=now,
         visible_at=now + timedelta(seconds=delay),
+        group_id=group_id or "",
+        dedup_id=dedup_id or "",
     )
 
 
@@ -256,6 +338,8 @@ def claim(queue: Queue, limit: int, now, visibility_timeout_s: int | None = None
     timeout = queue.visibility_timeout_s if visibility_timeout_s is None else visibility_timeout_s
     hidden_until = now + timedelta(seconds=timeout)
     dlq = queue.dead_letter_queue
+    if queue.fifo:
+        return _claim_fifo(queue, limit, now, hidden_until)
     # Read a few extra: some may go to the DLQ or be taken by another poller.
     candidates = list(visible(queue, now).order_by("visible_at", "id")[: limit * 2 + 5])
     for msg in candidates:
@@ -264,20 +348,63 @@ def claim(queue: Queue, limit: int, now, visibility_timeout_s: int | None = None
         if dlq is not None and msg.receive_count >= queue.max_receive_count:
             move_to_dlq(msg, queue, dlq, now)
             continue
-        receipt = secrets.token_urlsafe(48)
-        changed = QueueMessage.objects.filter(
-            pk=msg.pk, queue=queue, receipt_handle=msg.receipt_handle, visible_at__lte=now
-        ).update(
-            visible_at=hidden_until,
-            receive_count=F("receive_count") + 1,
-            receipt_handle=receipt,
-            first_received_at=Coalesce(F("first_received_at"), now),
-        )
-        if changed == 1:
-            msg.visible_at, msg.receipt_handle = hidden_until, receipt
-            msg.receive_count += 1
-            msg.first_received_at = msg.first_received_at or now
+        if _take(msg, queue, now, hidden_until):
             claimed.append(msg)
+    return claimed
+
+
+def _take(msg: QueueMessage, queue: Queue, now, hidden_until) -> bool:
+    """Hide one message under a fresh receipt; False if someone took it first."""
+    receipt = secrets.token_urlsafe(48)
+    changed = QueueMessage.objects.filter(
+        pk=msg.pk, queue=queue, receipt_handle=msg.receipt_handle, visible_at__lte=now
+    ).update(
+        visible_at=hidden_until,
+        receive_count=F("receive_count") + 1,
+        receipt_handle=receipt,
+        first_received_at=Coalesce(F("first_received_at"), now),
+    )
+    if changed != 1:
+        return False
+    msg.visible_at, msg.receipt_handle = hidden_until, receipt
+    msg.receive_count += 1
+    msg.first_received_at = msg.first_received_at or now
+    return True
+
+
+def _claim_fifo(queue: Queue, limit: int, now, hidden_until) -> list[QueueMessage]:
+    """FIFO receive (SQS's FIFO logic): a group whose oldest message is not
+    visible (in flight, or still delayed) gives nothing, so no message of a
+    group is handed out while an earlier one is being worked on; from the
+    other groups, messages in sequence order, as many of one group as fit
+    before the next group. A head message past max_receive_count goes to the
+    (FIFO) dead-letter queue and the group goes on with the next.
+
+    The queue row is locked for the claim (PostgreSQL: SELECT FOR UPDATE;
+    SQLite runs one writing transaction at a time), so two receivers never
+    both see a group as free."""
+    dlq = queue.dead_letter_queue
+    claimed: list[QueueMessage] = []
+    with transaction.atomic():
+        list(Queue.objects.select_for_update().filter(pk=queue.pk).values_list("pk"))
+        busy = QueueMessage.objects.filter(queue=queue, visible_at__gt=now).values("group_id")
+        candidates = list(
+            visible(queue, now).exclude(group_id__in=busy).order_by("sequence", "id")[: max(limit * 10, 100)]
+        )
+        groups: dict[str, list[QueueMessage]] = {}
+        for msg in candidates:
+            groups.setdefault(msg.group_id, []).append(msg)
+        for group in groups.values():
+            for msg in group:
+                if len(claimed) >= limit:
+                    return claimed
+                if dlq is not None and msg.receive_count >= queue.max_receive_count:
+                    if move_to_dlq(msg, queue, dlq, now):
+                        continue
+                    break
+                if not _take(msg, queue, now, hidden_until):
+                    break  # Taken meanwhile: the rest of its group must wait.
+                claimed.append(msg)
     return claimed
 
 
@@ -317,7 +444,9 @@ def purge(queue: Queue) -> int:
 
 
 def sqs_record(queue: Queue, msg: QueueMessage) -> dict:
-    """One message as Lambda's SQS event record."""
+    """One message as Lambda's SQS event record (the `Records[]` entry of
+    "Using Lambda with Amazon SQS": attributes as strings, timestamps in
+    epoch milliseconds, message attributes with both list values empty)."""
     attributes = {
         "ApproximateReceiveCount": str(msg.receive_count),
         "SentTimestamp": ms(msg.sent_at),
@@ -326,22 +455,30 @@ def sqs_record(queue: Queue, msg: QueueMessage) -> dict:
     }
     if msg.source_queue_id:
         attributes["DeadLetterQueueSourceArn"] = msg.source_queue.arn
+    if msg.sequence is not None:
+        attributes["SequenceNumber"] = fifo_rules.sequence_text(msg.sequence)
+        attributes["MessageGroupId"] = msg.group_id
+        attributes["MessageDeduplicationId"] = msg.dedup_id
     message_attributes = {}
     for name, a in msg.attributes.items():
         entry = {"stringListValues": [], "binaryListValues": [], "dataType": a["Type"]}
         entry["binaryValue" if a["Type"].startswith("Binary") else "stringValue"] = a["Value"]
         message_attributes[name] = entry
-    return {
+    record = {
         "messageId": str(msg.message_id),
         "receiptHandle": msg.receipt_handle,
         "body": msg.body,
         "attributes": attributes,
         "messageAttributes": message_attributes,
-        "md5OfBody": hashlib.md5(msg.body.encode()).hexdigest(),
+        "md5OfBody": digests.md5_of_body(msg.body),
         "eventSource": "aws:sqs",
         "eventSourceARN": queue.arn,
         "awsRegion": arns.parse(queue.arn).region,
     }
+    if msg.attributes:
+        # Only with attributes, as ReceiveMessage's MD5OfMessageAttributes.
+        record["md5OfMessageAttributes"] = digests.md5_of_stored_attributes(msg.attributes)
+    return record
 
 
 # Dead letters -----------------------------------------------------------------

@@ -18,7 +18,7 @@ from django.db.models import Q
 
 from awsapi import services
 from awsapi.protocols import ServiceError
-from messaging import topics
+from messaging import fifo, iam_resources, sns_fifo, topics
 from messaging.models import Subscription, Topic
 from messaging.sns_wire import (
     check_message,
@@ -38,7 +38,7 @@ from messaging.sns_wire import (
     topic_for,
     topic_setting,
 )
-from messaging.validation import MAX_MESSAGE_BYTES, TOPIC_NAME_RE, MessagingError
+from messaging.validation import MAX_MESSAGE_BYTES, MessagingError
 
 PAGE_SIZE = 100  # ListTopics and ListSubscriptions(ByTopic) answer 100 at a time.
 MAX_BATCH_ENTRIES = 10
@@ -70,16 +70,15 @@ def _token_out(text: str) -> str:
 
 def create_topic(context: services.Context, params: dict) -> dict:
     name = params.get("Name")
-    if name and name.endswith(".fifo"):
-        raise invalid("Topic Name Reason: Stratus does not support FIFO topics yet; use a name without .fifo")
-    if not isinstance(name, str) or not TOPIC_NAME_RE.fullmatch(name):
-        raise invalid("Topic Name")
+    attributes = dict(params.get("Attributes") or {})
+    fifo_fields = sns_fifo.create_fields(name, attributes)  # Takes FifoTopic & co. out of `attributes`.
     if params.get("Tags"):
         raise invalid("Tags Reason: Stratus does not keep topic tags yet; leave Tags out")
     if params.get("DataProtectionPolicy"):
         raise invalid("DataProtectionPolicy Reason: Stratus does not support data protection policies")
-    fields = dict(topic_setting(k, v) for k, v in (params.get("Attributes") or {}).items())
+    fields = dict(topic_setting(k, v) for k, v in attributes.items())
     fields.pop("", None)
+    fields.update(fifo_fields)
     team = context.team
     topic = Topic.objects.select_related("team").filter(team=team, name=name).first()
     if topic is None:
@@ -120,12 +119,17 @@ def list_topics(context: services.Context, params: dict) -> dict:
 
 
 def get_topic_attributes(context: services.Context, params: dict) -> dict:
-    return {"Attributes": topic_attributes(topic_for(context.team, params.get("TopicArn")))}
+    topic = topic_for(context.team, params.get("TopicArn"))
+    return {"Attributes": {**topic_attributes(topic), **sns_fifo.attributes_of(topic)}}
 
 
 def set_topic_attributes(context: services.Context, params: dict) -> dict:
     topic = topic_for(context.team, params.get("TopicArn"))
-    field, value = topic_setting(required(params, "AttributeName"), params.get("AttributeValue"))
+    name = required(params, "AttributeName")
+    if name in sns_fifo.TOPIC_ATTRIBUTES:
+        field, value = sns_fifo.set_field(topic, name, params.get("AttributeValue"))
+    else:
+        field, value = topic_setting(name, params.get("AttributeValue"))
     if field:
         setattr(topic, field, value)
         topic.save(update_fields=[field])
@@ -146,6 +150,7 @@ def subscribe(context: services.Context, params: dict) -> dict:
         raise invalid(f"Amazon SNS does not support this protocol string: {protocol}")
     endpoint = required(params, "Endpoint")
     target = function_for(team, endpoint) if protocol == "lambda" else queue_for(team, endpoint)
+    sns_fifo.check_subscription(topic, protocol, target)
     attributes = params.get("Attributes") or {}
     fields = subscription_settings(attributes, protocol)
     same = Q(function=target) if protocol == "lambda" else Q(queue=target)
@@ -225,31 +230,32 @@ def set_subscription_attributes(context: services.Context, params: dict) -> dict
 # Publishing ---------------------------------------------------------------------------
 
 
-def _fifo_only(entry: dict) -> None:
-    for name in ("MessageGroupId", "MessageDeduplicationId"):
-        if entry.get(name) is not None:
-            raise invalid(f"The request includes {name} parameter that is not valid for this topic type")
-
-
-def _prepare(entry: dict) -> dict:
+def _prepare(topic: Topic, entry: dict) -> dict:
     """A publish's checked arguments for topics.publish."""
-    _fifo_only(entry)
+    ids = sns_fifo.publish_ids(topic, entry)
     message, per_protocol = check_message(entry.get("Message"), entry.get("MessageStructure"))
     subject = check_subject(entry.get("Subject"))
     attributes = message_attributes_in(entry.get("MessageAttributes"))
     check_size(message, attributes)
-    return {"message": message, "subject": subject, "attributes": attributes, "per_protocol": per_protocol}
+    return {"message": message, "subject": subject, "attributes": attributes, "per_protocol": per_protocol,
+            **ids}
 
 
-def _publish(topic: Topic, prepared: dict) -> str:
+def _publish(topic: Topic, prepared: dict) -> dict:
+    """{"MessageId"} and, on a FIFO topic, "SequenceNumber" (a duplicate
+    within the window answers with the first message's, as SNS does)."""
     try:
         msg = topics.publish(
             topic, prepared["message"], prepared["subject"], prepared["attributes"],
             keep_labels=True, per_protocol=prepared["per_protocol"],
+            group_id=prepared.get("group_id"), dedup_id=prepared.get("dedup_id"),
         )
     except MessagingError as e:
         raise invalid(e.message) from None
-    return str(msg.message_id)
+    answer = {"MessageId": str(msg.message_id)}
+    if msg.sequence is not None:
+        answer["SequenceNumber"] = fifo.sequence_text(msg.sequence)
+    return answer
 
 
 def publish(context: services.Context, params: dict) -> dict:
@@ -259,7 +265,7 @@ def publish(context: services.Context, params: dict) -> dict:
     if not arn:
         raise invalid("TopicArn or TargetArn Reason: no value for required parameter")
     topic = topic_for(context.team, arn, "TopicArn" if params.get("TopicArn") else "TargetArn")
-    return {"MessageId": _publish(topic, _prepare(params))}
+    return _publish(topic, _prepare(topic, params))
 
 
 def publish_batch(context: services.Context, params: dict) -> dict:
@@ -292,7 +298,7 @@ def publish_batch(context: services.Context, params: dict) -> dict:
     good, failed = [], []
     for entry in entries:
         try:
-            good.append({"Id": entry["Id"], "MessageId": _publish(topic, _prepare(entry))})
+            good.append({"Id": entry["Id"], **_publish(topic, _prepare(topic, entry))})
         except ServiceError as e:
             failed.append(
                 {"Id": entry["Id"], "Code": e.code, "Message": e.message, "SenderFault": e.sender_fault}
@@ -323,4 +329,5 @@ def register() -> None:
             "GetSubscriptionAttributes",
         },
         denied_code="AuthorizationError",
+        resources=iam_resources.sns,
     )

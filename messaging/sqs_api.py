@@ -13,13 +13,12 @@ import binascii
 import re
 from datetime import timedelta
 
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from awsapi import asgi, services
 from awsapi.protocols import ServiceError
-from messaging import queues, sqs_wakeup
+from messaging import fifo, iam_resources, queues, sqs_wakeup
 from messaging.models import Queue
 from messaging.sqs_wire import (
     QUERY_CODES,
@@ -30,6 +29,7 @@ from messaging.sqs_wire import (
     error,
     invalid_parameter,
     md5_of_attributes,
+    missing,
     md5_of_body,
     no_queue,
     queue_for,
@@ -51,8 +51,12 @@ _ATTRIBUTE_OF_FIELD = {
     "visibility_timeout_s": "VisibilityTimeout", "delay_s": "DelaySeconds",
     "retention_s": "MessageRetentionPeriod", "receive_wait_s": "ReceiveMessageWaitTimeSeconds",
     "max_message_bytes": "MaximumMessageSize", "dead_letter_queue": "RedrivePolicy",
-    "max_receive_count": "RedrivePolicy",
+    "max_receive_count": "RedrivePolicy", "fifo": "FifoQueue",
+    "content_based_dedup": "ContentBasedDeduplication",
+    "dedup_scope": "DeduplicationScope", "throughput_limit": "FifoThroughputLimit",
 }
+# ReceiveRequestAttemptId: 1 to 128 characters, as MessageDeduplicationId.
+ATTEMPT_ID_RE = fifo.ID_RE
 
 
 def _int_param(params: dict, name: str, low: int, high: int, default=None):
@@ -67,13 +71,40 @@ def _int_param(params: dict, name: str, low: int, high: int, default=None):
     return value
 
 
-def _standard_only(params: dict) -> None:
+def _not_for_this_queue(name: str, value, why: str) -> ServiceError:
+    return invalid_parameter(
+        f"Value {value} for parameter {name} is invalid. Reason: The request include parameter that "
+        f"is not valid for this queue type ({why})."
+    )
+
+
+def _check_queue_type(queue: Queue, params: dict) -> None:
+    """SQS's per-queue-type parameter rules for SendMessage and its batch entries."""
+    if not queue.fifo:
+        for name in ("MessageGroupId", "MessageDeduplicationId"):
+            if params.get(name) is not None:
+                raise _not_for_this_queue(name, params[name], f"{queue.name} is a standard queue")
+        return
+    if params.get("DelaySeconds") is not None:
+        raise _not_for_this_queue(
+            "DelaySeconds", params["DelaySeconds"],
+            "FIFO queues take no per-message delay; set the queue's DelaySeconds instead",
+        )
+    group = params.get("MessageGroupId")
+    if group is None or group == "":
+        raise missing("MessageGroupId")
     for name in ("MessageGroupId", "MessageDeduplicationId"):
-        if params.get(name) is not None:
+        value = params.get(name)
+        if value is not None and not fifo.ID_RE.fullmatch(value):
             raise invalid_parameter(
-                f"Value {params[name]} for parameter {name} is invalid. Reason: The request include "
-                "parameter that is not valid for this queue type (Stratus has standard queues only)."
+                f"Value {value[:128]} for parameter {name} is invalid. Reason: {name} can only include "
+                "alphanumeric and punctuation characters. 1 to 128 in length."
             )
+    if not params.get("MessageDeduplicationId") and not queue.content_based_dedup:
+        raise invalid_parameter(
+            "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId "
+            "provided explicitly"
+        )
 
 
 # Queues ----------------------------------------------------------------------
@@ -81,16 +112,22 @@ def _standard_only(params: dict) -> None:
 
 def create_queue(context: services.Context, params: dict) -> dict:
     name = required(params, "QueueName")
-    if name.endswith(".fifo"):
-        raise invalid_parameter("Stratus does not support FIFO queues yet; use a name without .fifo.")
-    if not QUEUE_NAME_RE.fullmatch(name):
-        raise invalid_parameter(
-            "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length"
-        )
     if params.get("tags"):
         raise invalid_parameter("Stratus does not keep queue tags yet; leave tags out.")
     team = context.team
     fields = settings_from(team, params.get("Attributes"))
+    if fields.get("fifo"):
+        if not fifo.FIFO_QUEUE_NAME_RE.fullmatch(name):
+            raise invalid_parameter(
+                "The name of a FIFO queue can only include alphanumeric characters, hyphens, or "
+                "underscores, must end with .fifo suffix and be 1 to 80 in length."
+            )
+    elif not QUEUE_NAME_RE.fullmatch(name):
+        hint = " (a FIFO queue's name ends with .fifo: create it with FifoQueue=true)" if name.endswith(
+            fifo.SUFFIX) else ""
+        raise invalid_parameter(
+            f"Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length{hint}"
+        )
     named = Queue.objects.select_related("team", "dead_letter_queue").filter(team=team, name=name)
     queue = named.first()
     if queue is None:
@@ -193,8 +230,9 @@ def set_queue_attributes(context: services.Context, params: dict) -> dict:
 
 
 def _prepare(context: services.Context, queue: Queue, entry: dict):
-    """One checked, unsaved message and its answer (SendMessage's output)."""
-    _standard_only(entry)
+    """One checked, unsaved message and its answer (SendMessage's output,
+    without SequenceNumber: `_sent` adds it once the message is stored)."""
+    _check_queue_type(queue, entry)
     body = check_body(entry.get("MessageBody"))
     delay = _int_param(entry, "DelaySeconds", 0, 900)
     if entry.get("MessageSystemAttributes"):
@@ -204,7 +242,8 @@ def _prepare(context: services.Context, queue: Queue, entry: dict):
     try:
         msg = queues.prepare(
             queue, body, attributes_in(entry.get("MessageAttributes")), delay,
-            sender_id=context.key.access_key_id,
+            sender_id=context.key.access_key_id, group_id=entry.get("MessageGroupId"),
+            dedup_id=entry.get("MessageDeduplicationId"),
         )
     except MessagingError as e:
         raise invalid_parameter(f"One or more parameters are invalid. Reason: {e.message}") from None
@@ -215,12 +254,22 @@ def _prepare(context: services.Context, queue: Queue, entry: dict):
     return msg, answer
 
 
+def _sent(msg, answer: dict) -> dict:
+    """The answer once stored: a FIFO duplicate answers with the first
+    message's MessageId and SequenceNumber, as SQS does."""
+    if msg.sequence is not None:
+        answer["MessageId"] = str(msg.message_id)
+        answer["SequenceNumber"] = fifo.sequence_text(msg.sequence)
+    return answer
+
+
 def send_message(context: services.Context, params: dict) -> dict:
     queue = queue_for(context.team, params.get("QueueUrl"))
     msg, answer = _prepare(context, queue, params)
-    msg.save(force_insert=True)
-    sqs_wakeup.notify(queue.id)
-    return answer
+    queues.enqueue(queue, [msg])
+    if not msg.duplicate:
+        sqs_wakeup.notify(queue.id)
+    return _sent(msg, answer)
 
 
 def _entries(params: dict, entry_name: str) -> list[dict]:
@@ -271,10 +320,10 @@ def send_message_batch(context: services.Context, params: dict) -> dict:
             continue
         ready.append(msg)
         good.append({"Id": entry["Id"], **answer})
-    with transaction.atomic():
-        for msg in ready:
-            msg.save(force_insert=True)
-    if ready:
+    # In entry order, so a FIFO group keeps the batch's order.
+    queues.enqueue(queue, ready)
+    good = [_sent(msg, answer) for msg, answer in zip(ready, good, strict=True)]
+    if any(not msg.duplicate for msg in ready):
         sqs_wakeup.notify(queue.id)
     return {"Successful": good, "Failed": failed}
 
@@ -284,6 +333,14 @@ def send_message_batch(context: services.Context, params: dict) -> dict:
 
 def _receive_options(params: dict) -> dict:
     names = list(params.get("AttributeNames") or []) + list(params.get("MessageSystemAttributeNames") or [])
+    attempt = params.get("ReceiveRequestAttemptId")
+    # Accepted and checked; a retried attempt gets fresh messages (those of
+    # the lost answer reappear after their visibility timeout, in order).
+    if attempt is not None and not ATTEMPT_ID_RE.fullmatch(attempt):
+        raise invalid_parameter(
+            f"Value {attempt[:128]} for parameter ReceiveRequestAttemptId is invalid. Reason: It can only "
+            "include alphanumeric and punctuation characters. 1 to 128 in length."
+        )
     return {
         "limit": _int_param(params, "MaxNumberOfMessages", 1, 10, 1),
         "visibility": _int_param(params, "VisibilityTimeout", 0, MAX_VISIBILITY_TIMEOUT_S),
@@ -421,4 +478,5 @@ def register() -> None:
         # ReceiveMessage changes what others receive, so it is a write.
         reads={"GetQueueUrl", "ListQueues", "GetQueueAttributes"},
         query_codes=QUERY_CODES,
+        resources=iam_resources.sqs,
     )

@@ -6,17 +6,17 @@ Used by messaging.sqs_api; no HTTP here."""
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import re
-import struct
 from urllib.parse import urlsplit
 
 from django.utils import timezone
 
 from awsapi.protocols import ServiceError
-from messaging import queues
+from messaging import fifo, queues
 from messaging.api import find_queue_by_arn
+# Re-exported: messaging.sqs_api takes them from here.
+from messaging.digests import md5_of_attributes, md5_of_body  # noqa: F401
 from messaging.models import Queue, QueueMessage
 from messaging.validation import MAX_DELAY_S, MAX_MESSAGE_BYTES, MAX_VISIBILITY_TIMEOUT_S
 
@@ -95,9 +95,11 @@ NUMERIC_ATTRIBUTES = {
 # SQS attributes Stratus does not have (yet): refused by name, not ignored.
 UNSUPPORTED_ATTRIBUTES = {
     "Policy", "KmsMasterKeyId", "KmsDataKeyReusePeriodSeconds", "SqsManagedSseEnabled",
-    "RedriveAllowPolicy", "FifoQueue", "ContentBasedDeduplication", "DeduplicationScope",
-    "FifoThroughputLimit",
+    "RedriveAllowPolicy",
 }
+# FIFO queues' attributes: on a standard queue SQS knows none of them
+# (FifoQueue=false aside).
+FIFO_ATTRIBUTES = ("FifoQueue", "ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit")
 READ_ONLY_ATTRIBUTES = {
     "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
     "ApproximateNumberOfMessagesDelayed", "CreatedTimestamp", "LastModifiedTimestamp", "QueueArn",
@@ -106,7 +108,7 @@ ALL_ATTRIBUTES = [
     "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
     "ApproximateNumberOfMessagesDelayed", "CreatedTimestamp", "DelaySeconds",
     "LastModifiedTimestamp", "MaximumMessageSize", "MessageRetentionPeriod", "QueueArn",
-    "ReceiveMessageWaitTimeSeconds", "RedrivePolicy", "VisibilityTimeout",
+    "ReceiveMessageWaitTimeSeconds", "RedrivePolicy", "VisibilityTimeout", *FIFO_ATTRIBUTES,
 ]
 _COUNTS = range(1, 1001)
 
@@ -124,30 +126,97 @@ def int_value(name: str, value, low: int, high: int) -> int:
     return int(text)
 
 
+def _bool_value(name: str, value) -> bool:
+    text = str(value).strip().lower()
+    if text not in ("true", "false"):
+        raise error("InvalidAttributeValue", f"Invalid value for the parameter {name}: use true or false.")
+    return text == "true"
+
+
+def _fifo_settings(attributes: dict, queue: Queue | None) -> dict:
+    """The FIFO attributes -> fields ({"fifo", "content_based_dedup",
+    "dedup_scope", "throughput_limit"}). FifoQueue is set at creation only;
+    the others exist on FIFO queues only, as in SQS."""
+    fields: dict = {}
+    if "FifoQueue" in attributes:
+        wanted = _bool_value("FifoQueue", attributes["FifoQueue"])
+        if queue is not None:
+            if wanted != queue.fifo:
+                raise error(
+                    "InvalidAttributeValue",
+                    "Invalid value for the parameter FifoQueue. Reason: Modifying queue type is not "
+                    "supported.",
+                )
+        else:
+            fields["fifo"] = wanted
+    is_fifo = queue.fifo if queue is not None else fields.get("fifo", False)
+    others = [n for n in FIFO_ATTRIBUTES[1:] if n in attributes]
+    if others and not is_fifo:
+        raise error(
+            "InvalidAttributeName",
+            f"Unknown Attribute {others[0]}. (It is an attribute of FIFO queues: their names end "
+            "with .fifo and they are created with FifoQueue=true.)",
+        )
+    if "ContentBasedDeduplication" in attributes:
+        fields["content_based_dedup"] = _bool_value(
+            "ContentBasedDeduplication", attributes["ContentBasedDeduplication"]
+        )
+    for name, field, allowed in (
+        ("DeduplicationScope", "dedup_scope", fifo.DEDUP_SCOPES),
+        ("FifoThroughputLimit", "throughput_limit", fifo.THROUGHPUT_LIMITS),
+    ):
+        if name in attributes:
+            if attributes[name] not in allowed:
+                raise error(
+                    "InvalidAttributeValue",
+                    f"Invalid value for the parameter {name}: {str(attributes[name])[:64]!r} "
+                    f"(allowed: {', '.join(allowed)}).",
+                )
+            fields[field] = attributes[name]
+    if is_fifo:
+        scope = fields.get("dedup_scope", queue.dedup_scope if queue else "queue")
+        limit = fields.get("throughput_limit", queue.throughput_limit if queue else "perQueue")
+        # High-throughput FIFO: throughput per message group needs
+        # deduplication per message group (SQS Developer Guide).
+        if limit == "perMessageGroupId" and scope != "messageGroup":
+            raise error(
+                "InvalidAttributeValue",
+                "Invalid value for the parameter FifoThroughputLimit. Reason: perMessageGroupId "
+                "requires DeduplicationScope messageGroup.",
+            )
+    return fields
+
+
 def settings_from(team, attributes: dict, queue: Queue | None = None) -> dict:
     """Queue attributes (strings, as the API sends them) -> model fields
-    {"visibility_timeout_s": 30, "dead_letter_queue": Queue|None, ...},
-    every one checked before anything is stored."""
-    fields: dict = {}
-    for name, value in (attributes or {}).items():
+    {"visibility_timeout_s": 30, "dead_letter_queue": Queue|None, "fifo": bool, ...},
+    every one checked before anything is stored. `queue`: the queue being
+    changed (SetQueueAttributes), None for CreateQueue."""
+    attributes = attributes or {}
+    fields: dict = _fifo_settings(attributes, queue)
+    is_fifo = queue.fifo if queue is not None else fields.get("fifo", False)
+    for name, value in attributes.items():
+        if name in FIFO_ATTRIBUTES:
+            continue
         if name in NUMERIC_ATTRIBUTES:
             field, low, high = NUMERIC_ATTRIBUTES[name]
             fields[field] = int_value(name, value, low, high)
         elif name == "RedrivePolicy":
-            fields.update(_redrive_policy(team, value, queue))
+            fields.update(_redrive_policy(team, value, queue, is_fifo))
         elif name in UNSUPPORTED_ATTRIBUTES:
             raise error(
                 "InvalidAttributeName",
                 f"Stratus does not support the queue attribute {name}; leave it out "
                 "(supported: DelaySeconds, MaximumMessageSize, MessageRetentionPeriod, "
-                "ReceiveMessageWaitTimeSeconds, RedrivePolicy, VisibilityTimeout).",
+                "ReceiveMessageWaitTimeSeconds, RedrivePolicy, VisibilityTimeout and, for FIFO queues, "
+                "FifoQueue, ContentBasedDeduplication, DeduplicationScope, FifoThroughputLimit).",
             )
         else:
             raise error("InvalidAttributeName", f"Unknown Attribute {name}.")
     return fields
 
 
-def _redrive_policy(team, value, queue: Queue | None) -> dict:
+def _redrive_policy(team, value, queue: Queue | None, is_fifo: bool) -> dict:
     if value in ("", None):
         return {"dead_letter_queue": None}
     problem = None
@@ -166,6 +235,8 @@ def _redrive_policy(team, value, queue: Queue | None) -> dict:
             problem = "Dead letter target does not exist"
         elif queue is not None and dlq.pk == queue.pk:
             problem = "a queue cannot be its own dead-letter queue"
+        elif dlq.fifo != is_fifo:
+            problem = queues.DLQ_TYPE_MISMATCH.rstrip(".")
         elif isinstance(count, bool) or not re.fullmatch(r"\d{1,4}", str(count)) or int(count) not in _COUNTS:
             problem = "maxReceiveCount must be a whole number from 1 to 1000"
     if problem:
@@ -200,6 +271,13 @@ def attributes_of(queue: Queue, names: list[str] | None) -> dict:
         "ReceiveMessageWaitTimeSeconds": str(queue.receive_wait_s),
         "VisibilityTimeout": str(queue.visibility_timeout_s),
     }
+    if queue.fifo:
+        values.update({
+            "FifoQueue": "true",
+            "ContentBasedDeduplication": "true" if queue.content_based_dedup else "false",
+            "DeduplicationScope": queue.dedup_scope,
+            "FifoThroughputLimit": queue.throughput_limit,
+        })
     if queue.dead_letter_queue is not None:
         values["RedrivePolicy"] = json.dumps(
             {"deadLetterTargetArn": queue.dead_letter_queue.arn, "maxReceiveCount": queue.max_receive_count},
@@ -276,37 +354,9 @@ def attributes_out(stored: dict, names: list[str] | None) -> dict:
     return out
 
 
-def md5_of_body(body: str) -> str:
-    return hashlib.md5(body.encode()).hexdigest()
-
-
-def md5_of_attributes(attributes: dict) -> str | None:
-    """SQS's MD5OfMessageAttributes over API-shaped attributes: for each
-    name in order, the name, the data type, a transport byte (1 string,
-    2 binary) and the value, each after its length as 4 bytes big-endian."""
-    if not attributes:
-        return None
-    digest = hashlib.md5()
-
-    def part(data: bytes) -> None:
-        digest.update(struct.pack(">I", len(data)) + data)
-
-    for name in sorted(attributes):
-        value = attributes[name]
-        part(name.encode())
-        part(value["DataType"].encode())
-        if "BinaryValue" in value:
-            digest.update(b"\x02")
-            part(value["BinaryValue"])
-        else:
-            digest.update(b"\x01")
-            part(value["StringValue"].encode())
-    return digest.hexdigest()
-
-
 SYSTEM_ATTRIBUTES = [
     "SenderId", "SentTimestamp", "ApproximateReceiveCount", "ApproximateFirstReceiveTimestamp",
-    "DeadLetterQueueSourceArn",
+    "DeadLetterQueueSourceArn", "MessageGroupId", "MessageDeduplicationId", "SequenceNumber",
 ]
 
 
@@ -323,4 +373,8 @@ def system_attributes(msg: QueueMessage, names: list[str]) -> dict:
     }
     if msg.source_queue_id:
         values["DeadLetterQueueSourceArn"] = msg.source_queue.arn
+    if msg.sequence is not None:  # FIFO queues' messages only.
+        values["MessageGroupId"] = msg.group_id
+        values["MessageDeduplicationId"] = msg.dedup_id
+        values["SequenceNumber"] = fifo.sequence_text(msg.sequence)
     return {k: v for k, v in values.items() if every or k in names}

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from functions.models import Function, Team
 from invocations import dispatch
-from messaging import filter_policy, queues, sqs_wakeup
+from messaging import fifo, filter_policy, queues, sqs_wakeup
 from messaging.models import Queue, Subscription, Topic, TopicMessage
 from messaging.validation import (
     MAX_SUBJECT_CHARS,
@@ -29,13 +29,25 @@ def iso_ms(when) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
-def create_topic(team: Team, name: str) -> Topic:
-    name = clean_topic_name(name)
+def create_topic(
+    team: Team, name: str, *, fifo_topic: bool = False, content_based_dedup: bool = False
+) -> Topic:
+    """A new topic; a FIFO topic's name ends with ".fifo" (SNS's rule)."""
+    if fifo_topic:
+        if not isinstance(name, str) or not fifo.FIFO_TOPIC_NAME_RE.fullmatch(name):
+            raise MessagingError(
+                "A FIFO topic's name must be 1 to 251 letters, digits, hyphens or underscores followed "
+                "by .fifo.", "name",
+            )
+    else:
+        name = clean_topic_name(name)
     if Topic.objects.filter(team=team, name=name).exists():
         raise MessagingError(f"A topic named {name} already exists in {team.name}.", "name")
     try:
         with transaction.atomic():
-            return Topic.objects.create(team=team, name=name)
+            return Topic.objects.create(
+                team=team, name=name, fifo=fifo_topic, content_based_dedup=content_based_dedup and fifo_topic
+            )
     except IntegrityError:
         # Two creates raced past the check above.
         raise MessagingError(f"A topic named {name} already exists in {team.name}.", "name") from None
@@ -51,6 +63,11 @@ def subscribe(
         raise MessagingError("Choose the function to subscribe.", "function")
     if function.team_id != topic.team_id:
         raise MessagingError("The function must belong to the topic's team.", "function")
+    if topic.fifo:
+        raise MessagingError(
+            f"{topic.name} is a FIFO topic: it delivers to SQS FIFO queues only, not to functions.",
+            "function",
+        )
     return Subscription.objects.create(
         topic=topic,
         function=function,
@@ -67,6 +84,12 @@ def subscribe_queue(
     """Deliver the topic's messages to the queue (SNS's `sqs` protocol)."""
     if queue.team_id != topic.team_id:
         raise MessagingError("The queue must belong to the topic's team.", "queue")
+    if topic.fifo != queue.fifo:
+        # SNS's rule: order and deduplication hold end to end or not at all.
+        raise MessagingError(
+            f"{topic.name} is a FIFO topic: subscribe a FIFO queue (name ending .fifo)." if topic.fifo
+            else f"{queue.name} is a FIFO queue: subscribe it to a FIFO topic.", "queue",
+        )
     return Subscription.objects.create(
         topic=topic, queue=queue, filter_policy=filter_policy.validate(policy, scope),
         filter_policy_scope=scope, raw_message_delivery=raw,
@@ -154,6 +177,8 @@ def publish(
     now=None,
     keep_labels: bool = False,
     per_protocol: bool = False,
+    group_id: str | None = None,
+    dedup_id: str | None = None,
 ) -> TopicMessage:
     """Store the message, then queue one async invocation per matching
     function subscriber and put one message on each matching queue
@@ -163,7 +188,14 @@ def publish(
 
     `keep_labels`: attribute types keep their label ("String.Array",
     "Number.float"), as SNS's API keeps them; `per_protocol`: the message
-    is MessageStructure=json's object, already checked (messaging.sns_wire)."""
+    is MessageStructure=json's object, already checked (messaging.sns_wire).
+
+    FIFO topics: `group_id` is required, the deduplication id is `dedup_id`
+    or (ContentBasedDeduplication) the message's SHA-256. A duplicate within
+    the 5-minute window is not stored nor delivered: the answer is an
+    unsaved TopicMessage with the first one's message_id and sequence, and
+    `duplicate` True. Queue subscribers (FIFO queues) get the group and
+    deduplication ids."""
     if not isinstance(message, str) or message == "":
         raise MessagingError("The message must be a non-empty string.", "message")
     if subject is not None and not isinstance(subject, str):
@@ -175,12 +207,25 @@ def publish(
         )
     cleaned = clean_attributes(attributes, keep_labels=keep_labels)
     check_size(message, cleaned, "message")
+    group_id, dedup_id = _fifo_ids(topic, message, group_id, dedup_id)
     now = now or timezone.now()
     with transaction.atomic():
+        sequence = None
+        if topic.fifo:
+            original = fifo.find_duplicate(topic.deduplications, now, dedup_id=dedup_id)
+            if original is not None:
+                msg = TopicMessage(topic=topic, message_id=original.message_id, sequence=original.sequence,
+                                   message=message, group_id=group_id, dedup_id=dedup_id)
+                msg.duplicate = True
+                return msg
+            sequence = fifo.next_sequence(Topic, topic.pk)
         msg = TopicMessage.objects.create(
             topic=topic, subject=subject, message=message, attributes=cleaned, published_at=now,
-            per_protocol=per_protocol,
+            per_protocol=per_protocol, group_id=group_id, dedup_id=dedup_id, sequence=sequence,
         )
+        msg.duplicate = False
+        if topic.fifo:
+            fifo.remember(topic.deduplications, now, msg.message_id, sequence, dedup_id=dedup_id)
         subs = topic.subscriptions.filter(enabled=True).select_related(
             "function", "queue__team", "topic__team"
         )
@@ -213,6 +258,24 @@ def publish(
     return msg
 
 
+def _fifo_ids(topic: Topic, message: str, group_id, dedup_id) -> tuple[str, str]:
+    if not topic.fifo:
+        if group_id or dedup_id:
+            raise MessagingError(
+                f"{topic.name} is a standard topic: message group and deduplication ids are for FIFO topics.",
+                "group_id",
+            )
+        return "", ""
+    if not group_id:
+        raise MessagingError(f"{topic.name} is a FIFO topic: give a message group id.", "group_id")
+    fifo.check_id(group_id, "MessageGroupId")
+    if not dedup_id and not topic.content_based_dedup:
+        raise MessagingError(
+            f"{topic.name} has no content-based deduplication: give a deduplication id.", "dedup_id"
+        )
+    return group_id, fifo.dedup_id_for(message, dedup_id, True)
+
+
 def _deliver_to_queue(topic: Topic, sub: Subscription, msg: TopicMessage, now) -> bool:
     """Put the message on the subscribed queue: SNS's envelope, or with
     RawMessageDelivery the message itself with its attributes as SQS
@@ -221,13 +284,19 @@ def _deliver_to_queue(topic: Topic, sub: Subscription, msg: TopicMessage, now) -
     if sub.raw_message_delivery:
         body, attributes = message_for(msg, "sqs"), msg.attributes
     else:
-        body, attributes = json.dumps(sns_envelope(topic, sub, msg), ensure_ascii=False), None
+        envelope = sns_envelope(topic, sub, msg)
+        if msg.sequence is not None:  # SNS FIFO's notification carries its number.
+            envelope["SequenceNumber"] = fifo.sequence_text(msg.sequence)
+        body, attributes = json.dumps(envelope, ensure_ascii=False), None
     try:
-        queued = queues.prepare(sub.queue, body, attributes, sender_id=topic.team.account_id, now=now)
+        queued = queues.prepare(
+            sub.queue, body, attributes, sender_id=topic.team.account_id, now=now,
+            group_id=msg.group_id or None, dedup_id=msg.dedup_id or None,
+        )
     except MessagingError as e:
         log.warning("Not delivered to the queue %s (subscription %s): %s", sub.queue.name, sub.id, e.message)
         return False
-    queued.save(force_insert=True)
+    queues.enqueue(sub.queue, [queued], now)
     queue_id = sub.queue_id
     transaction.on_commit(lambda: sqs_wakeup.notify(queue_id))
     return True

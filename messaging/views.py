@@ -58,7 +58,11 @@ def topic_list(request: HttpRequest) -> HttpResponse:
             raise PermissionDenied("You can create topics only in a team where you are not read-only.")
         if form.is_valid():
             try:
-                topic = topics.create_topic(form.cleaned_data["team"], form.cleaned_data["name"])
+                topic = topics.create_topic(
+                    form.cleaned_data["team"], form.cleaned_data["name"],
+                    fifo_topic=form.cleaned_data["fifo"],
+                    content_based_dedup=form.cleaned_data["content_based_dedup"],
+                )
             except MessagingError as e:
                 apply_error(form, e)
             else:
@@ -104,12 +108,18 @@ def topic_publish(request: HttpRequest, topic_id) -> HttpResponse:
         data = form.cleaned_data
         try:
             msg = topics.publish(
-                topic, data["message"], data["subject"] or None, parse_attribute_lines(data["attributes"])
+                topic, data["message"], data["subject"] or None, parse_attribute_lines(data["attributes"]),
+                group_id=data["group_id"] or None, dedup_id=data["dedup_id"] or None,
             )
         except MessagingError as e:
             apply_error(form, e)
         else:
-            messages.success(request, f"Published {msg.message_id} to {msg.deliveries} subscriber(s).")
+            if msg.duplicate:
+                messages.success(
+                    request, f"A duplicate of {msg.message_id} (within 5 minutes): not published again."
+                )
+            else:
+                messages.success(request, f"Published {msg.message_id} to {msg.deliveries} subscriber(s).")
             return redirect("msg-topic-detail", topic.id)
     return _render_topic(request, topic, publish_form=form)
 
@@ -203,6 +213,7 @@ def queue_list(request: HttpRequest) -> HttpResponse:
                     visibility_timeout_s=data["visibility_timeout_s"],
                     max_receive_count=data["max_receive_count"],
                     dead_letter_queue=data["dead_letter_queue"],
+                    fifo=data["fifo"], content_based_dedup=data["content_based_dedup"] and data["fifo"],
                 )
             except MessagingError as e:
                 apply_error(form, e)
@@ -288,13 +299,19 @@ def queue_send(request: HttpRequest, queue_id) -> HttpResponse:
         data = form.cleaned_data
         try:
             msg = queues.send(
-                queue, data["body"], parse_attribute_lines(data["attributes"]), data["delay_s"],
-                sender_id=request.user.get_username(),
+                queue, data["body"], parse_attribute_lines(data["attributes"]),
+                None if queue.fifo else data["delay_s"], sender_id=request.user.get_username(),
+                group_id=data["group_id"] or None, dedup_id=data["dedup_id"] or None,
             )
         except MessagingError as e:
             apply_error(form, e)
         else:
-            messages.success(request, f"Sent {msg.message_id}.")
+            if msg.duplicate:
+                messages.success(
+                    request, f"A duplicate of {msg.message_id} (within 5 minutes): not sent again."
+                )
+            else:
+                messages.success(request, f"Sent {msg.message_id}.")
             return redirect("msg-queue-detail", queue.id)
     return _render_queue(request, queue, send_form=form)
 

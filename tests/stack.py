@@ -111,6 +111,7 @@ class Stack:
             "STRATUS_DATA_DIR": str(self.data_dir),
             "STRATUS_INSTANCE": self.instance,
             "REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
+            "STRATUS_AWS_UPSTREAM": f"127.0.0.1:{self.port}",
             "STRATUS_ADMIN_USER": "admin",
             "STRATUS_ADMIN_PASSWORD": "admin-pass-123",
             "STRATUS_RECONCILE_INTERVAL": "1",
@@ -263,6 +264,46 @@ class Stack:
         self.kill(name)
         time.sleep(down_s)
         return self.revive(name)
+
+    def restart_all(self, down_s: float = 0.0, timeout: float = 120) -> None:
+        """kill -9 every process of the stack at once (web, workers, the
+        periodic worker, beat and Redis, each with its process group), stay
+        down `down_s` seconds, then start them again as they were (Redis
+        first: the others connect to it) and wait until the web listens and
+        every Celery worker, periodic one included, answers a ping."""
+        names = list(self.procs)
+        for name in names:
+            # Every group gets its SIGKILL before any is waited for, so no
+            # process sees the others go one by one.
+            try:
+                os.killpg(self.procs[name].pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for name in names:
+            self.kill(name)
+        time.sleep(down_s)
+        for name in sorted(names, key=lambda n: (n != "redis", n == "web")):
+            self.revive(name)
+        pings = {name: self.worker_names[name] for name in names if name in self.worker_names}
+        if "periodic" in names:
+            pings["periodic"] = f"{self.instance}-periodic@{socket.gethostname()}"
+        for name, node in pings.items():
+            self._wait_for_ping(name, node, timeout)
+
+    def _wait_for_ping(self, name: str, node: str, timeout: float) -> None:
+        """Until the Celery node `node` (process `name`) answers a ping."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.procs[name].poll() is not None:
+                raise RuntimeError(f"{name} exited with {self.procs[name].returncode}")
+            done = subprocess.run(
+                [str(VENV_BIN / "celery"), "-A", "console", "inspect", "ping", "-d", node, "-t", "2"],
+                cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=60,
+            )
+            if done.returncode == 0 and "pong" in done.stdout:
+                return
+            time.sleep(0.5)
+        raise RuntimeError(f"{name} ({node}) did not answer a ping within {timeout}s")
 
     def wait_for_worker(self, name: str = "worker", timeout: float = 60) -> None:
         """Until the worker answers a Celery ping (its consumer is connected)."""

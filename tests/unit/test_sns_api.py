@@ -89,7 +89,7 @@ def test_it_creates_a_topic_once_by_name(sns, team):
     ({"Name": "t", "Tags": [{"Key": "a", "Value": "b"}]}, "tags"),
     ({"Name": "t", "Attributes": {"KmsMasterKeyId": "k"}}, "does not support the topic attribute KmsMaster"),
     ({"Name": "t", "Attributes": {"Colour": "red"}}, "Invalid parameter: AttributeName"),
-    ({"Name": "t", "Attributes": {"FifoTopic": "true"}}, "FifoTopic"),
+    ({"Name": "t", "Attributes": {"FifoTopic": "true"}}, "Fifo Topic names must end with .fifo"),
     ({"Name": "t", "Attributes": {"Policy": "{nope"}}, "Policy Error"),
 ])
 def test_it_refuses_bad_topics_and_stores_nothing(sns, kwargs, words):

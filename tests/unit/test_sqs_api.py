@@ -202,13 +202,6 @@ def test_it_refuses_bad_queue_names(sqs, name):
     assert Queue.objects.count() == 0
 
 
-def test_it_refuses_fifo_queues_for_now(sqs):
-    with pytest.raises(ClientError) as e:
-        sqs.create_queue(QueueName="orders.fifo", Attributes={"FifoQueue": "true"})
-    assert code_of(e) == "InvalidParameterValue"
-    assert "FIFO" in e.value.response["Error"]["Message"]
-
-
 @pytest.mark.parametrize("attributes, code", [
     ({"VisibilityTimeout": "43201"}, "InvalidAttributeValue"),
     ({"DelaySeconds": "-1"}, "InvalidAttributeValue"),
