@@ -201,3 +201,31 @@ def test_invoke_async_refuses_what_invoke_refuses(lam, make_function, queued):
         lam.invoke_async(FunctionName="nope", InvokeArgs=b"{}")
     assert (status_of(e), error_code(e)) == (404, "ResourceNotFoundException")
     assert not Invocation.objects.exists()
+
+
+# A function's own credentials (awsapi.principals) ---------------------------------
+
+
+def test_a_functions_credentials_are_held_to_its_execution_policy(make_function):
+    from awsapi import principals
+    from tests.unit.test_function_credentials import allow
+    from tests.unit.test_function_credentials import client as boto_client
+
+    fn, target = make_function("worker"), make_function("target")
+    lam = boto_client("lambda", principals.issue(fn))
+    with pytest.raises(ClientError) as e:
+        lam.get_function_configuration(FunctionName="target")
+    assert (status_of(e), error_code(e)) == (403, "AccessDeniedException")
+    assert f"lambda:GetFunctionConfiguration on resource: {target.arn} because" in str(e.value)
+    with pytest.raises(ClientError) as e:
+        lam.list_functions()
+    assert "lambda:ListFunctions on resource: * because" in str(e.value)
+    allow(fn, {"Effect": "Allow", "Action": ["lambda:GetFunctionConfiguration",
+                                             "lambda:PutFunctionConcurrency"], "Resource": target.arn})
+    assert lam.get_function_configuration(FunctionName="target")["FunctionArn"] == target.arn
+    assert lam.put_function_concurrency(FunctionName="target", ReservedConcurrentExecutions=1)[
+        "ReservedConcurrentExecutions"] == 1
+    with pytest.raises(ClientError) as e:
+        lam.delete_function(FunctionName="target")
+    assert error_code(e) == "AccessDeniedException"
+    assert Function.objects.filter(name="target").exists()
