@@ -86,9 +86,9 @@ async def invoke(request: HttpRequest, name: str) -> HttpResponse:
         await asgi.in_thread(authorize_function, key, "POST", request.path, request.GET.get("Qualifier"))
     event = request.body.decode("utf-8", errors="replace") if request.body else "{}"
     if len(request.body) <= PARSE_INLINE_MAX:
-        _check_payload(request.body)
+        check_payload(request.body)
     else:
-        await asgi.in_thread(_check_payload, request.body)
+        await asgi.in_thread(check_payload, request.body)
     if invocation_type == "DryRun":
         return HttpResponse(status=204, content_type="application/json")
     if invocation_type == "Event":
@@ -113,14 +113,15 @@ def sigv4_key(request: HttpRequest) -> ApiKey | None:
 
 
 async def _function(request: HttpRequest, key: ApiKey, value: str) -> Function:
-    name, missing = function_name(request, key, value)
+    name, missing = function_name(key, value, request.GET.get("Qualifier"))
     fn = lookup.cached(key.team, name) or await asgi.in_thread(lookup.function, key.team, name)
     if fn is None:
         raise missing
     return fn
 
 
-def _check_payload(body: bytes) -> None:
+def check_payload(body: bytes) -> None:
+    """An event must be UTF-8 JSON text (InvalidRequestContentException)."""
     if not body:
         return
     try:

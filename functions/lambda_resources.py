@@ -5,9 +5,11 @@ action is the operation's name but for Invoke (lambda:InvokeFunction);
 function operations act on the function's ARN (with its qualifier when
 one is named), the account-wide ones (ListFunctions...) on "*".
 
-`resolve` takes a parsed operation (the front door's resolver shape);
-`rest_calls` reads the same from a Lambda REST request's method and path,
-for the views still served by Django (awsapi.guard)."""
+`resolve` takes a parsed operation (the front door's resolver shape,
+registered by functions.lambda_door); `rest_calls` reads the same from a
+Lambda REST request's method and path, for the doors outside the front door
+(awsapi.guard: the Invoke door; messaging's JSON API, which no row names,
+so a function is refused it)."""
 
 from __future__ import annotations
 

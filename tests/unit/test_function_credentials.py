@@ -138,7 +138,7 @@ def test_lambda_calls_are_checked_on_the_function_arn(fn, make_function, team):
     assert f"lambda:InvokeFunction on resource: {target.arn} because" in error(denied)[1]
     allow(fn, {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": target.arn})
     assert lam.invoke(FunctionName="target", InvocationType="DryRun")["StatusCode"] == 204
-    # The Lambda REST views still in Django (awsapi.guard) name their action from the path.
+    # The doors outside the front door (awsapi.guard: Invoke) name their action from the path.
     principal = principals.FunctionPrincipal("ASIA", fn, 0)
     with pytest.raises(errors.AwsError) as listing:
         guard.authorize_function(principal, "GET", "/2015-03-31/functions/")
