@@ -48,7 +48,6 @@ SIGNATURE_VERSIONS = ("1", "2")
 _HASHES = {"1": hashes.SHA1, "2": hashes.SHA256}
 NOTIFICATION_FIELDS = ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type")
 CONFIRMATION_FIELDS = ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type")
-CERT_PATH_PREFIX = "/sns/SimpleNotificationService-"
 # The certificate outlives any message: ten years, as a local CA would.
 CERT_DAYS = 3650
 
