@@ -18,8 +18,11 @@ An operation with a streaming body (S3's PutObject) is recognised before
 its body is read, and the body is spooled to disk after step 2
 (`awsapi.spool`); a file slice in an answer (GetObject) is streamed out.
 
-Requests signed for "lambda" stay with the Lambda API (the Invoke door and
-Django under /2015-03-31/ and its later dates, and messaging's JSON API)."""
+Lambda's REST API is served here too: every request on its paths (an API
+date first, /2015-03-31/functions...), signed or not, so an unsigned one
+gets Lambda's MissingAuthenticationTokenException. Invoke is not: its fast
+lane (functions.invoke_api) comes first in console.asgi. A request signed
+for "lambda" on any other path is messaging's old JSON API, left to Django."""
 
 from __future__ import annotations
 
@@ -32,7 +35,7 @@ from urllib.parse import quote
 
 from django.conf import settings
 
-from awsapi import asgi, services, sigv4, spool
+from awsapi import asgi, principals, services, sigv4, spool
 from awsapi.protocols import (
     AwsRequest,
     Recognised,
@@ -51,8 +54,14 @@ log = logging.getLogger(__name__)
 # SQS's largest request (a 256 KB batch, JSON-escaped, binary attributes in
 # base64) with room to spare; anything longer is answered without reading on.
 MAX_BODY = 2 * 1024 * 1024
-# Lambda's paths, served by the Invoke door and Django (its own error shapes).
-LAMBDA_PREFIXES = ("/2015-03-31/", "/2019-09-25/", "/2017-10-31/", "/2019-09-30/")
+# Bodies this small are parsed on the event loop; larger ones on a door thread.
+PARSE_INLINE_MAX = 64 * 1024
+# Lambda's REST paths start with an API date (botocore's model: /2014-11-13/
+# for InvokeAsync, /2015-03-31/functions, /2019-09-25/... and later ones).
+_LAMBDA_PATH = re.compile(r"/\d{4}-\d{2}-\d{2}/")
+# Under Lambda's date but no AWS operation: GetFunction's Code.Location,
+# a Django view whose signed token is the authority.
+NOT_AWS_PREFIXES = ("/2015-03-31/stratus-code/",)
 _HEADER_SCOPE = re.compile(rb"Credential=[^/,\s]+/\d{8}/[^/,\s]+/([^/,\s]+)/")
 _QUERY_SCOPE = re.compile(rb"(?:^|&)X-Amz-Credential=[^/&]+(?:/|%2F)\d{8}(?:/|%2F)[^/&%]+(?:/|%2F)([^/&%]+)")
 
@@ -62,6 +71,7 @@ _SIGNATURE_QUERY_CODES = {
     "InvalidSignatureException": "SignatureDoesNotMatch",
     "IncompleteSignatureException": "IncompleteSignature",
     "MissingAuthenticationTokenException": "MissingAuthenticationToken",
+    "ExpiredTokenException": "ExpiredToken",
 }
 
 
@@ -81,11 +91,19 @@ def signed_service(scope) -> bytes | None:
     return None
 
 
+def lambda_path(path: str) -> bool:
+    """A path of Lambda's REST API (signed or not, it is answered here)."""
+    return _LAMBDA_PATH.match(path) is not None and not path.startswith(NOT_AWS_PREFIXES)
+
+
 def matches(scope) -> bool:
-    if scope["type"] != "http" or scope["path"].startswith(LAMBDA_PREFIXES):
+    if scope["type"] != "http":
         return False
     service = signed_service(scope)
-    return service is not None and service != b"lambda"
+    if service is None or service == b"lambda":
+        # Signed for lambda elsewhere: messaging's JSON API (Django).
+        return lambda_path(scope["path"])
+    return True
 
 
 @lru_cache(maxsize=4)
@@ -107,40 +125,54 @@ def aws_request(scope, body: bytes) -> AwsRequest:
 
 async def serve(scope, receive, send) -> None:
     request_id = str(uuid.uuid4())
+    signed = signed_service(scope)
     found, streaming = _streaming_operation(scope)
+    limit = MAX_BODY
     if streaming is not None:
         # The body is read after the signature is checked, straight to disk.
         body: bytes | None = b""
         request = aws_request(scope, b"")
         protocol, model, unknown = found.protocol, found.service, None
     else:
-        body = await asgi.read_body(receive, MAX_BODY)
+        limit = _body_limit(signed)
+        body = await asgi.read_body(receive, limit)
         request = aws_request(scope, body or b"")
         try:
-            found = index().recognise(request)
+            found = _recognise(request, signed)
             protocol, model, unknown = found.protocol, found.service, None
         except UnknownOperation as e:
             found, protocol, model, unknown = None, e.protocol, e.service, e
+    service = services.get(model.service_name) if model is not None else None
     spooled = None
     status = None
     try:
         if body is None:
             raise ServiceError(
-                "RequestEntityTooLarge", f"The request is longer than {MAX_BODY} bytes.", status=413
+                "RequestEntityTooLarge", f"The request is longer than {limit} bytes.", status=413
             )
+        handler = None
+        if unknown is None:
+            handler = service.handlers.get(found.operation.name) if service else None
+            if handler is None:
+                unknown = _not_served(protocol, found, request)
+        if signed is None:
+            # Only Lambda's paths bring unsigned requests here: as Lambda,
+            # an operation it does not serve is said before the signature
+            # that is missing.
+            if unknown is not None:
+                raise unknown
+            raise _unsigned(scope, body)
         key = await _authenticate(scope, body, request, model, streamed=streaming is not None)
         if unknown is not None:
             raise unknown
-        service = services.get(found.service.service_name)
-        handler = service.handlers.get(found.operation.name) if service else None
-        if handler is None:
-            raise unknown_operation(protocol, found.operation.name, found.service)
-        params = parse_request(found.operation, request, protocol, found.labels)
+        params = await _parse(found, request, protocol, service)
         context = services.Context(
             key=key, region=settings.STRATUS_REGION, request_id=request_id,
             endpoint=f"{scope.get('scheme', 'http')}://{request.header('host') or 'localhost'}",
             operation=found.operation.name, source_ip=(scope.get("client") or ("",))[0] or "",
         )
+        if principals.is_function(key):
+            await asgi.in_thread(_authorize, key, service, context, params, protocol)
         write = service.is_write(found.operation.name)
         if streaming is not None:
             if write:
@@ -168,12 +200,67 @@ async def serve(scope, receive, send) -> None:
                 "InternalFailure", "Stratus failed to handle this request; see its log.",
                 status=500, sender_fault=False,
             )
+        if service is not None and getattr(error, "code", None) in service.codes:
+            error.code = service.codes[error.code]
         _add_query_code(error, model)
         response = serialise_error(model, error, protocol, request_id, method=request.method)
     finally:
         if spooled is not None:
             spooled.discard()  # unless the handler moved it into place
+    if protocol == "rest-json":
+        # The Lambda API has always sent both; botocore reads either.
+        response.headers.setdefault("X-Amz-Request-Id", request_id)
     await _send(send, response, request.method)
+
+
+def _body_limit(signed: bytes | None) -> int:
+    """The longest body to read: the signing service's own limit (Lambda's
+    CreateFunction carries a zip) or the door's. Unsigned requests are
+    Lambda's."""
+    registered = services.get((signed or b"lambda").decode("latin-1"))
+    return registered.max_body if registered is not None and registered.max_body else MAX_BODY
+
+
+def _recognise(request: AwsRequest, signed: bytes | None) -> Recognised:
+    """The service and operation; an unsigned request (only Lambda's paths
+    bring one) is looked for among Lambda's operations alone, as no scope
+    narrows it (S3's /{Bucket}/{Key+} would match any path)."""
+    if signed is None and services.get("lambda") is not None:
+        return _index(("lambda",)).recognise(request)
+    return index().recognise(request)
+
+
+def _not_served(protocol: str, found: Recognised, request: AwsRequest) -> UnknownOperation:
+    """An operation of the model that no handler serves, in the protocol's
+    unknown-operation shape; REST ones also say the request line."""
+    what = found.operation.name
+    if protocol.startswith("rest"):
+        what += f" ({request.method} {request.path})"
+    return unknown_operation(protocol, what, found.service)
+
+
+def _unsigned(scope, body: bytes) -> ServiceError:
+    """What an unsigned request lacks, in sigv4's words (no key is looked up:
+    it fails before that)."""
+    try:
+        sigv4.verify(asgi.django_request(scope, body), "lambda")
+    except sigv4.SignatureError as e:
+        return ServiceError(e.code, e.message, status=403)
+    return ServiceError("MissingAuthenticationTokenException", "Missing Authentication Token.", status=403)
+
+
+async def _parse(found: Recognised, request: AwsRequest, protocol: str, service: services.Service) -> dict:
+    """The operation's input, after the service's own check of the request
+    as it came; large bodies (a function's zip) on a door thread."""
+
+    def parse() -> dict:
+        if service.check_input is not None:
+            service.check_input(found.operation.name, request)
+        return parse_request(found.operation, request, protocol, found.labels)
+
+    if len(request.body) <= PARSE_INLINE_MAX:
+        return parse()
+    return await asgi.in_thread(parse)
 
 
 def _streaming_operation(scope) -> tuple[Recognised | None, services.Streaming | None]:
@@ -265,17 +352,38 @@ async def _authenticate(scope, body: bytes, request: AwsRequest, model, *, strea
     codes = registered.signature_codes if registered is not None else {}
     try:
         if request.header("authorization") is None:
-            return await asgi.in_thread(sigv4.verify_presigned, django_request, service)
-        cached = sigv4.verify_cached(django_request, service, body_checked_later=streamed)
+            return await asgi.in_thread(principals.verify_presigned, django_request, service)
+        cached = principals.verify_cached(django_request, service, body_checked_later=streamed)
         return cached or await asgi.in_thread(
-            partial(sigv4.verify, body_checked_later=streamed), django_request, service
+            partial(principals.verify, body_checked_later=streamed), django_request, service
         )
     except sigv4.SignatureError as e:
         query_code = _SIGNATURE_QUERY_CODES.get(e.code)
         raise ServiceError(codes.get(e.code, e.code), e.message, status=403, query_code=query_code) from None
 
 
+def _denied_code(protocol: str, denied_code: str | None) -> str:
+    # AccessDenied as query and REST-XML services name it, AccessDeniedException in JSON.
+    return denied_code or ("AccessDenied" if protocol in ("query", "rest-xml") else "AccessDeniedException")
+
+
+def _authorize(
+    key, service: services.Service, context: services.Context, params: dict, protocol: str
+) -> None:
+    """A function's own credentials may do what its execution policy allows
+    (awsapi.principals); people's keys pass (their role is checked below)."""
+    if not principals.is_function(key):
+        return
+    calls = service.resources(context, context.operation, params) if service.resources else []
+    denial = principals.authorize(key, calls)
+    if denial is not None:
+        code = _denied_code(protocol, service.denied_code)
+        raise ServiceError(code, denial.message, status=403, query_code=service.denied_code or "AccessDenied")
+
+
 def _require_write(key: ApiKey, protocol: str, denied_code: str | None = None) -> None:
+    if principals.is_function(key):
+        return  # the execution policy decided (_authorize)
     if not can_write(key.user, key.team):
         # AccessDenied as query and REST-XML services name it, AccessDeniedException in JSON.
         code = denied_code or (

@@ -2,8 +2,9 @@
 the x-amzn-ErrorType header and {"Type", "message"} in a JSON body, so
 boto3 raises e.g. `client.exceptions.ResourceNotFoundException`.
 
-The helpers return exceptions: `raise not_found(arn)` anywhere below a view
-wrapped in `awsapi.guard.api_view`, which turns them into responses."""
+The helpers return exceptions: `raise not_found(arn)` anywhere below a
+handler of the AWS front door (awsapi.door serialises them from the
+service's model) or a view under `awsapi.guard.guarded` (`response()`)."""
 
 import json
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from awsapi.protocols import AwsRequest
 from functions.models import ApiKey, Team
 
 
@@ -42,6 +43,10 @@ class Context:
 
 
 Handler = Callable[[Context, dict[str, Any]], Any]
+InputCheck = Callable[[str, AwsRequest], None]
+# (context, operation, params) -> [(IAM action, resource ARN)]: what a call
+# does, for execution policies (awsapi.principals.authorize).
+Resources = Callable[[Context, str, dict[str, Any]], list[tuple[str, str]]]
 
 
 @dataclass
@@ -83,6 +88,17 @@ class Service:
     # (S3: SignatureDoesNotMatch, InvalidAccessKeyId...).
     signature_codes: dict[str, str] = field(default_factory=dict)
     streaming: Streaming | None = None
+    resources: Resources | None = None
+    # What this service's clients call the door's own errors (Lambda:
+    # ServiceException for InternalFailure, RequestTooLargeException...).
+    codes: dict[str, str] = field(default_factory=dict)
+    # The longest request body the door reads for this service (None: the
+    # door's own limit).
+    max_body: int | None = None
+    # Checks the request as it came, before the door parses it (Lambda:
+    # JSON types against the model, answered as ValidationException): an
+    # `InputCheck(operation_name, request)` raising the service's error.
+    check_input: InputCheck | None = None
 
     def is_write(self, operation: str) -> bool:
         return operation not in self.reads
@@ -100,13 +116,22 @@ def register(
     denied_code: str | None = None,
     signature_codes: Mapping[str, str] | None = None,
     streaming: Streaming | None = None,
+    resources: Resources | None = None,
+    codes: Mapping[str, str] | None = None,
+    max_body: int | None = None,
+    check_input: InputCheck | None = None,
 ) -> None:
     """Serve `handlers` for botocore's service `service` ("sqs"). Every
     operation not in `reads` is a write: a read-only member's key gets
-    AccessDenied for it. Registering again replaces the service."""
+    AccessDenied for it. `resources` names each call's IAM actions and
+    resource ARNs (a function's calls are refused without it). `codes`
+    renames the door's own errors for this service's clients, `max_body`
+    raises the door's body limit (bytes), `check_input` sees each request
+    before it is parsed (see `Service`). Registering again replaces the
+    service."""
     _services[service] = Service(
         service, dict(handlers), frozenset(reads), dict(query_codes or {}), denied_code,
-        dict(signature_codes or {}), streaming,
+        dict(signature_codes or {}), streaming, resources, dict(codes or {}), max_body, check_input,
     )
 
 

@@ -180,6 +180,20 @@ def verify_cached(
     return _check(request, signed, cached[1], cached[2], service, body_checked_later)
 
 
+# For awsapi.principals, which verifies function credentials with the same rules.
+Signed = _Signed
+parse_signature = _parse
+
+
+def check_signature(
+    request: HttpRequest, signed: _Signed, principal, secret: str, service: str,
+    body_checked_later: bool = False,
+):
+    """`principal` (anything with `access_key_id`) when `secret` signed
+    `request` as `signed` says; else SignatureError."""
+    return _check(request, signed, principal, secret, service, body_checked_later)
+
+
 def payload_hash_to_check(content_sha: str | None) -> str | None:
     """The SHA-256 (hex) a streamed body must have, given the request's
     x-amz-content-sha256; None when the body is unsigned."""
@@ -238,11 +252,13 @@ def _check(
     return key
 
 
-def verify_presigned(request: HttpRequest, service: str) -> ApiKey:
+def verify_presigned(request: HttpRequest, service: str, *, credentials: tuple | None = None) -> ApiKey:
     """The ApiKey of a presigned URL (SigV4 in the query string: X-Amz-Algorithm,
     X-Amz-Credential, X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders,
     X-Amz-Signature), recomputed with botocore's S3 query signer; the body
-    is unsigned, as S3's presigned URLs have it. Raises SignatureError."""
+    is unsigned, as S3's presigned URLs have it. Raises SignatureError.
+    `credentials`: (principal, secret) already found by the caller
+    (awsapi.principals, for function credentials) instead of an ApiKey."""
     if service not in UNSIGNED_SERVICES:
         raise SignatureError(
             "IncompleteSignatureException",
@@ -306,7 +322,7 @@ def verify_presigned(request: HttpRequest, service: str) -> ApiKey:
         if value is None:
             raise SignatureError("AccessDenied", f"The signed header {name!r} is missing from the request.")
         headers[name] = value
-    key, secret = _load_key(akid)
+    key, secret = credentials or _load_key(akid)
     unsigned_query = "&".join(
         pair for pair in request.META.get("QUERY_STRING", "").split("&")
         if pair and not pair.startswith("X-Amz-Signature=")

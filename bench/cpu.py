@@ -14,7 +14,7 @@ import subprocess
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def _cpu(pid: int) -> float:
+def process_cpu(pid: int) -> float:
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
@@ -43,9 +43,9 @@ def snapshot(stack) -> dict[str, dict[int, float]]:
     groups: dict[str, dict[int, float]] = {}
     for name, proc in stack.procs.items():
         pids = [proc.pid, *_children(proc.pid)]
-        groups[name] = {pid: _cpu(pid) for pid in pids}
-    groups["environments"] = {pid: _cpu(pid) for pid in _container_pids(stack)}
-    groups["client (bench)"] = {os.getpid(): _cpu(os.getpid())}
+        groups[name] = {pid: process_cpu(pid) for pid in pids}
+    groups["environments"] = {pid: process_cpu(pid) for pid in _container_pids(stack)}
+    groups["client (bench)"] = {os.getpid(): process_cpu(os.getpid())}
     return groups
 
 

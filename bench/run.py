@@ -14,6 +14,10 @@ Measures, in one run,
     call of brand-new functions; the delay of a live log line to the
     console's websocket; the memory of an idle execution environment,
   * throughput of 8 concurrent keep-alive clients for a fixed duration,
+  * S3, SQS and SNS through boto3, moto's server mode measured beside
+    Stratus in the same run, and an S3 event's delay to its function's
+    start (bench/aws.py); ``--only aws`` runs just that part on a stack of
+    its own and merges its keys into the existing results file,
 
 writes bench/results.json and prints a table with the targets. Only loopback
 traffic; everything it starts, it stops.
@@ -37,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import cpu  # noqa: E402
+from bench import aws, cpu  # noqa: E402
 from bench import peer as peer_mod  # noqa: E402
 from bench.clients import RouteClient, SignedInvoker, pct, sequential, throughput, timed  # noqa: E402
 from tests.integration.helpers import create, login  # noqa: E402
@@ -72,6 +76,7 @@ PEER_KEYS = [
     "peer_invoke_conc_p50_ms", "peer_route_p50_ms", "peer_route_seq_p50_ms",
     "peer_route_seq_p99_ms", "peer_route_throughput_per_s",
 ]
+MOTO_KEYS = aws.keys("moto_")
 
 # ratio name: (numerator, denominator, comparison, target)
 RATIOS = {
@@ -82,7 +87,12 @@ RATIOS = {
     "throughput_vs_peer_invoke": ("warm_throughput_per_s", "peer_invoke_throughput_per_s", ">=", 0.5),
     "route_vs_peer_route": ("route_warm_p50_ms", "peer_route_p50_ms", "<=", 2.0),
     "route_throughput_vs_peer_route": ("route_throughput_per_s", "peer_route_throughput_per_s", ">=", 0.5),
+    # S3, SQS, SNS through boto3: at least moto's server mode's throughput.
+    **{f"{w}_throughput_vs_moto": (f"{w}_throughput_per_s", f"moto_{w}_throughput_per_s", ">=", 1.0)
+       for w in aws.WORKLOADS},
 }
+# Ratios reported without a target: name: (numerator, denominator).
+REPORTED_RATIOS = {f"{w}_p50_vs_moto": (f"{w}_p50_ms", f"moto_{w}_p50_ms") for w in aws.WORKLOADS}
 # key: (comparison, target, unit)
 LIMITS = {
     "pool_cold_p50_ms": ("<=", 50.0, "ms"),
@@ -519,6 +529,31 @@ def bench_stratus(image: str, args, results: dict, meta: dict) -> None:
             results["pool_cold_samples_ms"] = [round(x, 1) for x in pool]
 
         attempt("first call of a new function", results, pool_cold)
+        bench_aws_part(stack, key, args, results, meta)
+    finally:
+        say("stopping the stack")
+        stack.stop()
+
+
+def bench_aws_part(stack: Stack, key, args, results: dict, meta: dict) -> None:
+    if not args.aws:
+        results["moto_unavailable"] = "--no-aws was given"
+        return
+    say("S3, SQS and SNS with boto3: moto's server mode, then Stratus, per workload")
+    attempt("S3/SQS/SNS beside moto", results,
+            lambda: aws.bench_aws(stack, key, CONCURRENCY, args, results, meta, say))
+
+
+def only_aws(image: str, args, results: dict, meta: dict) -> None:
+    """`--only aws`: a stack with the pre-warmed pool, and the AWS part alone."""
+    say(f"starting a stack (redis, uvicorn, worker -c {CONCURRENCY} with a pre-warmed pool of "
+        f"{POOL_SIZE}, beat)")
+    stack = BenchStack(STRATUS_POOL_SIZE=str(POOL_SIZE))
+    try:
+        stack.start()
+        setup_celery(stack)
+        wait_for_pool(stack, image)
+        bench_aws_part(stack, stack.api_key(), args, results, meta)
     finally:
         say("stopping the stack")
         stack.stop()
@@ -537,6 +572,9 @@ def evaluate(results: dict) -> None:
         ratio = a / b if b else float("inf")
         results[name] = round(ratio, 3)
         met[name] = ratio <= target if op == "<=" else ratio >= target
+    for name, (num, den) in REPORTED_RATIOS.items():
+        a, b = results.get(num), results.get(den)
+        results[name] = None if a is None or not b else round(a / b, 3)
     for key, (op, target, _) in LIMITS.items():
         value = results.get(key)
         met[key] = None if value is None else (value <= target if op == "<=" else value >= target)
@@ -589,6 +627,14 @@ def table(results: dict) -> str:
         ("log_latency_p95_ms", "log line to websocket, p95", "ms"),
         ("idle_env_rss_mb", "idle environment RSS", "MB"),
     ]
+    for w in aws.WORKLOADS:
+        for prefix, side in (("", "Stratus"), ("moto_", "moto")):
+            rows += [
+                (f"{prefix}{w}_seq_p50_ms", f"{side} {w}, one client, p50", "ms"),
+                (f"{prefix}{w}_throughput_per_s", f"{side} {w}, {CONCURRENCY} clients", "/s"),
+                (f"{prefix}{w}_p50_ms", f"{side} {w}, {CONCURRENCY} clients, p50", "ms"),
+            ]
+    rows.append(("s3_event_to_start_p50_ms", "S3 PutObject to function start, p50", "ms"))
     lines = [f"{'measure':<38}{'value':>13}"]
     lines += [f"{label:<38}{_fmt(results.get(key), unit)}" for key, label, unit in rows]
     if results.get("log_lines_missing"):
@@ -598,14 +644,31 @@ def table(results: dict) -> str:
         lines.append(f"where a warm sync Invoke's CPU goes (ms per call, {CONCURRENCY} clients)")
         for group, ms in results["warm_cpu_ms_per_call"].items():
             lines.append(f"  {group:<36}{ms:>9.3f} ms")
+    for w, what in aws.WORKLOADS.items():
+        for prefix, side in (("", "Stratus"), ("moto_", "moto")):
+            spent = results.get(f"{prefix}{w}_cpu_ms_per_call")
+            if spent:
+                lines.append("")
+                lines.append(f"CPU per {w} call on {side} ({what}; ms, {CONCURRENCY} clients)")
+                lines += [f"  {group:<36}{ms:>9.3f} ms" for group, ms in spent.items()]
+    if results.get("s3_event_stages_p50_ms"):
+        lines.append("")
+        lines.append("S3 PutObject to function start, p50 of each stage (ms)")
+        lines += [f"  {stage:<36}{ms:>9.2f} ms" for stage, ms in results["s3_event_stages_p50_ms"].items()]
     for label, error in results.get("failed", {}).items():
         lines.append(f"{label} failed: {error}")
     if results.get("peer_unavailable"):
         lines.append(f"no peer numbers: {results['peer_unavailable']}")
+    if results.get("moto_unavailable"):
+        lines.append(f"no moto numbers: {results['moto_unavailable']}")
     busy = results.get("meta", {}).get("machine_busy_before_pct")
     if busy is not None and busy > 10:
         lines.append(f"note: the machine was {busy:g}% busy before the bench started; "
                      "other work skews every number")
+    aws_busy = results.get("meta", {}).get("aws", {}).get("machine_busy_before_pct")
+    if aws_busy is not None and aws_busy > 10:
+        lines.append(f"note: the machine was {aws_busy:g}% busy before the S3/SQS/SNS part (--only aws) "
+                     "started; other work skews every number")
     met = results["targets_met"]
     lines.append("")
     lines.append(f"{'target':<34}{'value':>10}  {'target':<9} met")
@@ -613,6 +676,7 @@ def table(results: dict) -> str:
         value = results[name]
         shown = f"{'n/a':>10}" if value is None else f"{value:>10.2f}"
         missing = "no peer" if {num, den} & set(PEER_KEYS) and results.get("peer_unavailable") \
+            else "no moto" if {num, den} & set(MOTO_KEYS) and results.get("moto_unavailable") \
             else "not measured"
         lines.append(
             f"{name:<34}{shown}  {op} {target:<6} {_verdict(value, op, target, met[name], '', missing)}"
@@ -623,6 +687,10 @@ def table(results: dict) -> str:
         lines.append(
             f"{key:<34}{shown}  {op} {target:<6g} {_verdict(value, op, target, met[key], ' ' + unit)}"
         )
+    for name in REPORTED_RATIOS:
+        value = results.get(name)
+        shown = f"{'n/a':>10}" if value is None else f"{value:>10.2f}"
+        lines.append(f"{name:<34}{shown}  (reported, no target)")
     return "\n".join(lines)
 
 
@@ -645,8 +713,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-peer", dest="peer", action="store_false", help="skip serverless-offline")
     ap.add_argument("--peer-src", type=Path, default=peer_mod.DEFAULT_SOURCE,
                     help="the peer's folder to copy into bench/peers/ (default: %(default)s)")
+    ap.add_argument("--aws-runs", type=int, default=200,
+                    help="timed sequential calls of each S3/SQS/SNS workload, on each side")
+    ap.add_argument("--s3-events", type=int, default=20,
+                    help="timed PutObjects into a bucket that notifies a function")
+    ap.add_argument("--no-aws", dest="aws", action="store_false", help="skip S3/SQS/SNS and moto")
+    ap.add_argument("--only", choices=["aws"],
+                    help="run only this part on a stack of its own and merge its keys into --out")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
+    if args.only == "aws":
+        return main_only_aws(args)
 
     from runtimes.build import runtime_image
 
@@ -663,9 +740,7 @@ def main(argv: list[str] | None = None) -> int:
     bench_peer(args, results, meta)
     bench_stratus(image, args, results, meta)
 
-    for k, v in results.items():
-        if isinstance(v, float):
-            results[k] = round(v, 2)
+    _rounded(results)
     evaluate(results)
     results["meta"] = {
         "image": image, "cpus": os.cpu_count(), "worker_concurrency": CONCURRENCY,
@@ -681,6 +756,49 @@ def main(argv: list[str] | None = None) -> int:
         "bench_seconds": round(time.monotonic() - started, 1),
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print()
+    print(table(results))
+    print(f"\nwritten to {args.out}")
+    return 0
+
+
+def _rounded(results: dict) -> None:
+    for k, v in results.items():
+        if isinstance(v, float):
+            results[k] = round(v, 2)
+
+
+def main_only_aws(args) -> int:
+    """The AWS part alone; its keys replace theirs in --out (the other
+    measurements keep the run they came from), `meta.aws` says when and on
+    how busy a machine."""
+    from runtimes.build import runtime_image
+
+    started = time.monotonic()
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    busy_before = machine_busy_pct(1.0)
+    image = runtime_image("python3.11")
+    fresh: dict = {}
+    meta: dict = {}
+    only_aws(image, args, fresh, meta)
+    _rounded(fresh)
+    results = json.loads(args.out.read_text()) if args.out.exists() else {}
+    old_meta = results.pop("meta", {})
+    results.pop("targets_met", None)
+    failed = {k: v for k, v in results.pop("failed", {}).items() if k != "S3/SQS/SNS beside moto"}
+    failed.update(fresh.pop("failed", {}))
+    results.update(fresh)
+    if failed:
+        results["failed"] = failed
+    evaluate(results)
+    results["meta"] = {**old_meta, "aws": {
+        **meta.get("aws", {}),
+        "run": "--only aws (the other keys are from the run in meta.when)",
+        "loadavg_before": load_before, "machine_busy_before_pct": busy_before,
+        "seconds": round(time.monotonic() - started, 1),
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }}
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print()
     print(table(results))

@@ -37,8 +37,11 @@ def target_choices(bucket: Bucket, keep: list[tuple[str, str]] = ()) -> list:
     team = bucket.team
     found = {
         "lambda": [(fn.arn, fn.name) for fn in Function.objects.filter(team=team).select_related("team")],
-        "queue": [(q.arn, q.name) for q in Queue.objects.filter(team=team, fifo=False).select_related("team")],
-        "topic": [(t.arn, t.name) for t in Topic.objects.filter(team=team, fifo=False).select_related("team")],
+        # S3 refuses FIFO queues and topics as event destinations.
+        "queue": [(q.arn, q.name) for q in Queue.objects.filter(team=team, fifo=False)
+                  .select_related("team")],
+        "topic": [(t.arn, t.name) for t in Topic.objects.filter(team=team, fifo=False)
+                  .select_related("team")],
     }
     for kind, arn in keep:
         if arn not in {a for a, _ in found[kind]}:

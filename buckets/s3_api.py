@@ -17,7 +17,7 @@ from django.conf import settings
 from awsapi import services
 from awsapi.protocols import ServiceError
 from awsapi.spool import FileSlice, SpooledBody
-from buckets import listing, multipart, notifications, objects, storage
+from buckets import iam_resources, listing, multipart, notifications, objects, storage
 from buckets.models import Bucket, Object
 from buckets.s3_wire import (
     SIGNATURE_CODES,
@@ -513,7 +513,7 @@ READS = {"ListBuckets", "HeadBucket", "GetBucketLocation", "GetObject", "HeadObj
 
 def register() -> None:
     services.register(
-        "s3", HANDLERS, reads=READS, signature_codes=SIGNATURE_CODES,
+        "s3", HANDLERS, reads=READS, signature_codes=SIGNATURE_CODES, resources=iam_resources.resolve,
         streaming=services.Streaming(
             directory=storage.spool_dir, limit=lambda: settings.STRATUS_S3_MAX_PUT_BYTES
         ),

@@ -152,6 +152,7 @@ CELERY_TASK_ROUTES = {
     "invocations.reconcile": {"queue": "periodic"},
     "triggers.fire_due_schedules": {"queue": "periodic"},
     "messaging.poll_queues": {"queue": "periodic"},
+    "messaging.requeue_http_deliveries": {"queue": "periodic"},
 }
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Longer than the longest function timeout (900 s), so Redis does not
@@ -182,6 +183,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "messaging.poll_queues",
         "schedule": envfloat("STRATUS_QUEUE_POLL_INTERVAL", 1.0),
         "options": {"expires": 10},
+    },
+    # SNS deliveries to HTTP/S endpoints whose task was lost.
+    "requeue-http-deliveries": {
+        "task": "messaging.requeue_http_deliveries",
+        "schedule": envfloat("STRATUS_RECONCILE_INTERVAL", 30.0),
+        "options": {"expires": 60},
     },
 }
 
@@ -231,6 +238,24 @@ STRATUS_S3_MAX_PUT_BYTES = envint("STRATUS_S3_MAX_PUT_BYTES", 1024**3)
 STRATUS_S3_MAX_OBJECT_BYTES = envint("STRATUS_S3_MAX_OBJECT_BYTES", 64 * 1024**3)
 # Every part but the last must be at least this big (S3: 5 MiB).
 STRATUS_S3_MIN_PART_BYTES = envint("STRATUS_S3_MIN_PART_BYTES", 5 * 1024**2)
+# boto3 inside functions (docs/architecture.md): the web server a worker
+# forwards its environments' AWS calls to (host:port, reached from the
+# worker), and how long a function's own credentials live (seconds).
+STRATUS_AWS_UPSTREAM = envstr("STRATUS_AWS_UPSTREAM", "127.0.0.1:8000")
+STRATUS_FUNCTION_CREDENTIALS_S = envint("STRATUS_FUNCTION_CREDENTIALS_S", 12 * 3600)
+
+# SNS (messaging.sns_signing, messaging.sns_http). Where this platform is
+# reached, for the links in SNS messages (SigningCertURL, SubscribeURL,
+# UnsubscribeURL); empty: the address each subscription was made through.
+STRATUS_PUBLIC_URL = envstr("STRATUS_PUBLIC_URL", "")
+# HTTP/S subscriptions: seconds between delivery attempts (SNS: 20) and
+# retries after the first attempt (SNS: 3).
+STRATUS_SNS_HTTP_RETRY_DELAY = envfloat("STRATUS_SNS_HTTP_RETRY_DELAY", 20.0)
+STRATUS_SNS_HTTP_RETRIES = envint("STRATUS_SNS_HTTP_RETRIES", 3)
+# Certificates of https loopback endpoints: "true" checks them against the
+# system's CAs, a path against that CA bundle (a self-signed endpoint's own
+# certificate), "false" not at all.
+STRATUS_SNS_HTTPS_VERIFY = envstr("STRATUS_SNS_HTTPS_VERIFY", "true")
 
 LOGGING = {
     "version": 1,

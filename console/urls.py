@@ -6,9 +6,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    # The AWS Lambda REST API, as boto3 and the AWS CLI call it.
-    path("2015-03-31/", include("functions.lambda_urls")),
-    path("", include("functions.lambda_async_urls")),
+    # The AWS Lambda REST API is served before Django (awsapi.door,
+    # functions.lambda_door); GetFunction's code URL is in functions.urls.
     path("", include("functions.urls")),
     path("", include("invocations.urls")),
     path("", include("messaging.urls")),

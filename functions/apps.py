@@ -5,4 +5,6 @@ class FunctionsConfig(AppConfig):
     name = "functions"
 
     def ready(self) -> None:
-        from functions import lookup  # noqa: F401  (connects its signals)
+        from functions import lambda_door, lookup  # noqa: F401  (lookup connects its signals)
+
+        lambda_door.register()

@@ -1,10 +1,13 @@
 """Console forms. They only shape the input; functions.service validates
 the values, so the console and the Lambda API give the same answers."""
 
+import json
+
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from awsapi import policy
 from functions.code import MAX_ZIPPED
 
 HELLO_WORLD = '''import json
@@ -62,6 +65,39 @@ class ConfigurationForm(forms.Form):
             "description": fn.description,
             "environment": "\n".join(f"{k}={v}" for k, v in fn.environment.items()),
         }
+
+
+POLICY_EXAMPLE = """{
+  "Version": "2012-10-17",
+  "Statement": [
+    {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "arn:aws:s3:::my-bucket/*"}
+  ]
+}"""
+
+
+class ExecutionPolicyForm(forms.Form):
+    """What the function's own credentials may do inside it: an IAM-shaped
+    policy document (awsapi.policy); empty allows nothing."""
+
+    execution_policy = forms.CharField(
+        required=False,
+        label="Execution policy",
+        widget=forms.Textarea(
+            attrs={"rows": 10, "class": "code", "placeholder": POLICY_EXAMPLE, "spellcheck": "false"}
+        ),
+        help_text="IAM policy JSON: Allow and Deny statements of actions (s3:GetObject, sqs:*) "
+        "on resource ARNs. Empty: the function's boto3 calls are all denied. An explicit Deny wins.",
+    )
+
+    @staticmethod
+    def initial_for(fn) -> dict:
+        return {"execution_policy": json.dumps(fn.execution_policy, indent=2) if fn.execution_policy else ""}
+
+    def clean_execution_policy(self) -> dict:
+        try:
+            return policy.parse(self.cleaned_data["execution_policy"])
+        except policy.PolicyError as e:
+            raise ValidationError(str(e)) from None
 
 
 class CreateFunctionForm(ConfigurationForm):

@@ -18,8 +18,8 @@ import re
 from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 
-from awsapi import asgi, errors, sigv4
-from awsapi.guard import authenticate, parse_json, with_request_id
+from awsapi import asgi, errors, principals, sigv4
+from awsapi.guard import authenticate, authorize_function, parse_json, with_request_id
 from awsapi.params import validation_error
 from functions import lookup
 from functions.lambda_api import function_name
@@ -82,11 +82,13 @@ async def invoke(request: HttpRequest, name: str) -> HttpResponse:
     if len(request.body) > limit:
         raise errors.too_large(limit, f"the Invoke operation with InvocationType {invocation_type}")
     fn = await _function(request, key, name)
+    if principals.is_function(key):
+        await asgi.in_thread(authorize_function, key, "POST", request.path, request.GET.get("Qualifier"))
     event = request.body.decode("utf-8", errors="replace") if request.body else "{}"
     if len(request.body) <= PARSE_INLINE_MAX:
-        _check_payload(request.body)
+        check_payload(request.body)
     else:
-        await asgi.in_thread(_check_payload, request.body)
+        await asgi.in_thread(check_payload, request.body)
     if invocation_type == "DryRun":
         return HttpResponse(status=204, content_type="application/json")
     if invocation_type == "Event":
@@ -102,22 +104,24 @@ async def invoke(request: HttpRequest, name: str) -> HttpResponse:
 
 
 def sigv4_key(request: HttpRequest) -> ApiKey | None:
-    """The signing key when it is in memory (None: look it up in a thread)."""
+    """The signing key when it is in memory (None: look it up in a thread;
+    always for a function's own credentials)."""
     try:
-        return sigv4.verify_cached(request)
+        return principals.verify_cached(request)
     except sigv4.SignatureError as e:
         raise errors.signature_error(e.code, e.message) from None
 
 
 async def _function(request: HttpRequest, key: ApiKey, value: str) -> Function:
-    name, missing = function_name(request, key, value)
+    name, missing = function_name(key, value, request.GET.get("Qualifier"))
     fn = lookup.cached(key.team, name) or await asgi.in_thread(lookup.function, key.team, name)
     if fn is None:
         raise missing
     return fn
 
 
-def _check_payload(body: bytes) -> None:
+def check_payload(body: bytes) -> None:
+    """An event must be UTF-8 JSON text (InvalidRequestContentException)."""
     if not body:
         return
     try:

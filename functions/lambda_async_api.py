@@ -1,22 +1,22 @@
-"""The Lambda API's async-invocation config and reserved concurrency, which
-live under later API dates than 2015-03-31:
+"""The Lambda API's async-invocation operations, which live under other API
+dates than 2015-03-31 (botocore's model puts them there):
 
 - 2019-09-25: Put/Update/Get/DeleteFunctionEventInvokeConfig
-- 2017-10-31: Put/DeleteFunctionConcurrency
-- 2019-09-30: GetFunctionConcurrency
+- 2017-10-31: Put/DeleteFunctionConcurrency; 2019-09-30: GetFunctionConcurrency
+- 2014-11-13: InvokeAsync (deprecated by AWS, still in boto3)
 
-Authentication, team scoping and error shapes are lambda_api's; validation is
-invocations.delivery's and invocations.concurrency's, after the body's
-JSON types were checked against botocore's model (lambda_api._body)."""
+Handlers as in functions.lambda_api (`handler(context, params) -> dict`,
+served by the AWS front door); validation is invocations.delivery's and
+invocations.concurrency's, after the request's JSON types were checked
+against botocore's model (functions.lambda_door.check_input)."""
 
-from django.db import transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.db import IntegrityError, transaction
 
-from awsapi import arns, errors
-from awsapi.guard import api_view, require_write
-from functions.lambda_api import _body, _get_function, _given, _not_supported
-from functions.models import ApiKey, Function
-from invocations import concurrency, delivery
+from awsapi import arns, errors, services
+from functions import invoke_api
+from functions.lambda_api import get_function_of
+from functions.models import Function
+from invocations import concurrency, delivery, dispatch
 from invocations.models import EventInvokeConfig
 
 DEFAULT = delivery.Settings()
@@ -29,8 +29,7 @@ def _config_shape(fn: Function, config: EventInvokeConfig) -> dict:
     if config.on_failure:
         destination_config["OnFailure"] = {"Destination": config.on_failure}
     return {
-        # rest-json timestamps are epoch seconds.
-        "LastModified": config.updated_at.timestamp(),
+        "LastModified": config.updated_at,
         "FunctionArn": arns.function_arn(fn.team.account_id, fn.name, "$LATEST"),
         "MaximumRetryAttempts": config.maximum_retry_attempts,
         "MaximumEventAgeInSeconds": config.maximum_event_age_s,
@@ -45,88 +44,119 @@ def _no_config(fn: Function) -> errors.AwsError:
     )
 
 
-def _destination(body: dict, key: str, current: str | None) -> str | None:
+def _destination(parameters: dict, key: str, current: str | None) -> str | None:
     """The requested ARN, "" to remove, or `current` when not mentioned."""
-    config = body.get("DestinationConfig")
-    if config is None:
+    config = parameters.get("DestinationConfig")
+    if config is None or key not in config:
         return current
-    if not isinstance(config, dict):
-        raise errors.invalid_parameter("DestinationConfig must be an object with OnSuccess and OnFailure.")
-    if key not in config:
-        return current
-    entry = config[key] or {}
-    if not isinstance(entry, dict):
-        raise errors.invalid_parameter(f"DestinationConfig.{key} must be an object with a Destination.")
-    return entry.get("Destination") or ""
+    return (config[key] or {}).get("Destination") or ""
 
 
-def _store(fn: Function, body: dict, base: delivery.Settings) -> HttpResponse:
+def _store(fn: Function, parameters: dict, base: delivery.Settings) -> dict:
     """Put (base = defaults) or Update (base = what is stored)."""
     wanted = delivery.Settings(
-        _given(body, "MaximumRetryAttempts", base.maximum_retry_attempts),
-        _given(body, "MaximumEventAgeInSeconds", base.maximum_event_age_s),
-        _destination(body, "OnSuccess", base.on_success),
-        _destination(body, "OnFailure", base.on_failure),
+        parameters.get("MaximumRetryAttempts", base.maximum_retry_attempts),
+        parameters.get("MaximumEventAgeInSeconds", base.maximum_event_age_s),
+        _destination(parameters, "OnSuccess", base.on_success),
+        _destination(parameters, "OnFailure", base.on_failure),
     )
     try:
         cleaned = delivery.clean(fn, wanted)
     except delivery.ConfigError as e:
         raise errors.invalid_parameter(str(e)) from None
-    return JsonResponse(_config_shape(fn, delivery.save_config(fn, cleaned)))
+    return _config_shape(fn, delivery.save_config(fn, cleaned))
 
 
-@api_view
-def event_invoke_config_view(request: HttpRequest, key: ApiKey, function_name: str) -> HttpResponse:
-    """Put (PUT: unnamed members take Lambda's defaults), Update (POST:
-    only the named members change), Get and Delete
-    FunctionEventInvokeConfig. Retries 0-2, maximum event age 60-21600 s,
-    destinations: ARNs of the team's functions, topics or queues."""
-    fn = _get_function(request, key, function_name)
-    if request.method == "GET":
-        if not delivery.has_config(fn):
-            raise _no_config(fn)
-        return JsonResponse(_config_shape(fn, delivery.config_for(fn)))
-    if request.method not in ("PUT", "POST", "DELETE"):
-        raise _not_supported(request)
-    require_write(key)
-    if request.method == "DELETE":
-        if not EventInvokeConfig.objects.filter(function=fn).delete()[0]:
-            raise _no_config(fn)
-        return HttpResponse(status=204)
-    if request.method == "PUT":
-        return _store(fn, _body(request, "PutFunctionEventInvokeConfig"), DEFAULT)
-    body = _body(request, "UpdateFunctionEventInvokeConfig")
-    # Update changes only what the request names (on top of the defaults
-    # when nothing is stored yet).
+# Event invoke config -----------------------------------------------------------
+
+
+def put_function_event_invoke_config(context: services.Context, parameters: dict) -> dict:
+    """PutFunctionEventInvokeConfig: members not named take Lambda's
+    defaults. Retries 0-2, maximum event age 60-21600 s, destinations: ARNs
+    of the team's functions, topics or queues (InvalidParameterValueException)."""
+    return _store(get_function_of(context.key, parameters), parameters, DEFAULT)
+
+
+def update_function_event_invoke_config(context: services.Context, parameters: dict) -> dict:
+    """UpdateFunctionEventInvokeConfig: only the named members change (on
+    top of the defaults when nothing is stored yet)."""
+    fn = get_function_of(context.key, parameters)
     with transaction.atomic():
-        return _store(fn, body, delivery.settings_of(delivery.config_for(fn)))
+        return _store(fn, parameters, delivery.settings_of(delivery.config_for(fn)))
 
 
-@api_view
-def concurrency_view(request: HttpRequest, key: ApiKey, function_name: str) -> HttpResponse:
-    """Put (ReservedConcurrentExecutions, a whole number from 0 to
-    concurrency.MAX_RESERVED), Get and Delete FunctionConcurrency."""
-    fn = _get_function(request, key, function_name)
-    if request.method == "GET":
-        if fn.reserved_concurrency is None:
-            return JsonResponse({})
-        return JsonResponse({"ReservedConcurrentExecutions": fn.reserved_concurrency})
-    if request.method == "PUT":
-        require_write(key)
-        body = _body(request, "PutFunctionConcurrency")
-        if "ReservedConcurrentExecutions" not in body:
-            raise errors.invalid_parameter("ReservedConcurrentExecutions is required.")
-        value = body["ReservedConcurrentExecutions"]
-        if value is None or isinstance(value, bool):
-            raise errors.invalid_parameter("ReservedConcurrentExecutions must be a whole number.")
-        try:
-            reserved = concurrency.clean_reserved(value)
-        except concurrency.ReservedConcurrencyError as e:
-            raise errors.invalid_parameter(str(e)) from None
-        concurrency.set_reserved(fn, reserved)
-        return JsonResponse({"ReservedConcurrentExecutions": reserved})
-    if request.method == "DELETE":
-        require_write(key)
-        concurrency.set_reserved(fn, None)
-        return HttpResponse(status=204)
-    raise _not_supported(request)
+def get_function_event_invoke_config(context: services.Context, parameters: dict) -> dict:
+    """GetFunctionEventInvokeConfig; ResourceNotFoundException without one."""
+    fn = get_function_of(context.key, parameters)
+    if not delivery.has_config(fn):
+        raise _no_config(fn)
+    return _config_shape(fn, delivery.config_for(fn))
+
+
+def delete_function_event_invoke_config(context: services.Context, parameters: dict) -> services.Reply:
+    """DeleteFunctionEventInvokeConfig (204); ResourceNotFoundException without one."""
+    fn = get_function_of(context.key, parameters)
+    if not EventInvokeConfig.objects.filter(function=fn).delete()[0]:
+        raise _no_config(fn)
+    return services.Reply({}, status=204)
+
+
+# Reserved concurrency ------------------------------------------------------------
+
+
+def put_function_concurrency(context: services.Context, parameters: dict) -> dict:
+    """PutFunctionConcurrency: ReservedConcurrentExecutions, a whole number
+    from 0 to concurrency.MAX_RESERVED (InvalidParameterValueException)."""
+    fn = get_function_of(context.key, parameters)
+    try:
+        reserved = concurrency.clean_reserved(parameters["ReservedConcurrentExecutions"])
+    except concurrency.ReservedConcurrencyError as e:
+        raise errors.invalid_parameter(str(e)) from None
+    concurrency.set_reserved(fn, reserved)
+    return {"ReservedConcurrentExecutions": reserved}
+
+
+def get_function_concurrency(context: services.Context, parameters: dict) -> dict:
+    """GetFunctionConcurrency: {} when the function has no reservation."""
+    fn = get_function_of(context.key, parameters)
+    if fn.reserved_concurrency is None:
+        return {}
+    return {"ReservedConcurrentExecutions": fn.reserved_concurrency}
+
+
+def delete_function_concurrency(context: services.Context, parameters: dict) -> services.Reply:
+    """DeleteFunctionConcurrency (204)."""
+    concurrency.set_reserved(get_function_of(context.key, parameters), None)
+    return services.Reply({}, status=204)
+
+
+# InvokeAsync ---------------------------------------------------------------------
+
+
+def invoke_async(context: services.Context, parameters: dict) -> dict:
+    """InvokeAsync (POST /2014-11-13/functions/NAME/invoke-async/): the body
+    is the event, queued as Invoke with InvocationType Event does (at most
+    1 MB of JSON); 202 with {"Status": 202}."""
+    fn = get_function_of(context.key, parameters)
+    payload = parameters.get("InvokeArgs") or b""
+    if len(payload) > invoke_api.ASYNC_PAYLOAD_MAX:
+        raise errors.too_large(invoke_api.ASYNC_PAYLOAD_MAX, "the InvokeAsync operation")
+    invoke_api.check_payload(payload)
+    try:
+        dispatch.submit_async(fn, payload.decode("utf-8") if payload else "{}", source="api")
+    except IntegrityError:
+        raise errors.not_found(fn.arn) from None  # deleted meanwhile
+    return {"Status": 202}
+
+
+HANDLERS = {
+    "PutFunctionEventInvokeConfig": put_function_event_invoke_config,
+    "UpdateFunctionEventInvokeConfig": update_function_event_invoke_config,
+    "GetFunctionEventInvokeConfig": get_function_event_invoke_config,
+    "DeleteFunctionEventInvokeConfig": delete_function_event_invoke_config,
+    "PutFunctionConcurrency": put_function_concurrency,
+    "GetFunctionConcurrency": get_function_concurrency,
+    "DeleteFunctionConcurrency": delete_function_concurrency,
+    "InvokeAsync": invoke_async,
+}
+READS = {"GetFunctionEventInvokeConfig", "GetFunctionConcurrency"}

@@ -75,6 +75,10 @@ class Function(models.Model):
     role = models.CharField(max_length=2048, blank=True)
     # Lambda's reserved concurrency: at most this many at once (None: no limit).
     reserved_concurrency = models.PositiveIntegerField(null=True, blank=True)
+    # What the function's own credentials may do inside it (awsapi.policy:
+    # IAM's policy shape; {} allows nothing). A Stratus field: Lambda keeps
+    # this in the execution role, which Stratus has no IAM for.
+    execution_policy = models.JSONField(default=dict, blank=True)
     # Changes whenever code or configuration does: warm environments are
     # keyed on it, so an update never runs against a stale environment.
     revision = models.UUIDField(default=uuid.uuid4)
@@ -137,3 +141,18 @@ class ApiKey(models.Model):
     @property
     def secret(self) -> str:
         return crypto.decrypt(self.encrypted_secret)
+
+
+class DeniedCall(models.Model):
+    """An AWS call a function made with its own credentials that its
+    execution policy refused (awsapi.principals), shown on its page."""
+
+    function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="denied_calls")
+    at = models.DateTimeField(default=timezone.now)
+    action = models.CharField(max_length=128)  # "sqs:SendMessage"
+    resource = models.CharField(max_length=2048)  # the ARN, or "*"
+    message = models.TextField()  # the AccessDenied message the caller got
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["function", "-at"])]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from functions import views
+from functions import lambda_api, views
 
 urlpatterns = [
     path("", views.index, name="fn-list"),
@@ -11,7 +11,11 @@ urlpatterns = [
     path("functions/<uuid:function_id>/code/upload/", views.code_upload, name="fn-code-upload"),
     path("functions/<uuid:function_id>/configuration/", views.configure, name="fn-config"),
     path("functions/<uuid:function_id>/async/", views.configure_async, name="fn-async-config"),
+    path("functions/<uuid:function_id>/policy/", views.configure_policy, name="fn-policy"),
     path("functions/<uuid:function_id>/delete/", views.delete, name="fn-delete"),
     path("functions/<uuid:function_id>/invoke/", views.invoke, name="fn-invoke"),
     path("functions/<uuid:function_id>/events/", views.event_save, name="fn-event-save"),
+    # Not an AWS path: where GetFunction's Code.Location points (the AWS
+    # front door leaves it to Django, awsapi.door.NOT_AWS_PREFIXES).
+    path("2015-03-31/stratus-code/<str:token>", lambda_api.code_download, name="lambda-code"),
 ]

@@ -11,6 +11,7 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -20,6 +21,7 @@ from functions.access import can_write, get_function_for_user, teams_for, writab
 from functions.code import CodeError, read_file, zip_single_file
 from functions.forms import (
     ConfigurationForm,
+    ExecutionPolicyForm,
     CreateFunctionForm,
     SourceForm,
     TestEventForm,
@@ -164,6 +166,8 @@ def _render_detail(request: HttpRequest, fn: Function, tab: str, status: int = 2
     elif tab == "configuration":
         ctx["config_form"] = ConfigurationForm(initial=ConfigurationForm.initial_for(fn))
         ctx["async_form"] = AsyncConfigForm.for_function(fn)
+        ctx["policy_form"] = ExecutionPolicyForm(initial=ExecutionPolicyForm.initial_for(fn))
+        ctx["denied_calls"] = fn.denied_calls.all()[:20]
         # Said in the delete button's confirmation: deleting cancels them.
         ctx["pending_async"] = fn.invocations.filter(status="queued").count()
     elif tab == "test":
@@ -272,6 +276,21 @@ def configure(request: HttpRequest, function_id) -> HttpResponse:
         else:
             return _done(request, fn, "configuration", "Saved the configuration.")
     return _render_detail(request, fn, "configuration", config_form=form)
+
+
+@login_required
+@require_POST
+def configure_policy(request: HttpRequest, function_id) -> HttpResponse:
+    """Save the execution policy (awsapi.policy), or say what is wrong with it."""
+    fn = get_function_for_user(request.user, function_id, write=True)
+    form = ExecutionPolicyForm(request.POST)
+    if form.is_valid():
+        Function.objects.filter(pk=fn.pk).update(
+            execution_policy=form.cleaned_data["execution_policy"], updated_at=timezone.now()
+        )
+        fn.refresh_from_db()
+        return _done(request, fn, "configuration", "Saved the execution policy.")
+    return _render_detail(request, fn, "configuration", policy_form=form)
 
 
 @login_required

@@ -43,6 +43,7 @@ import docker
 from django.conf import settings
 from django.utils import timezone
 
+from awsapi import principals
 from functions.models import Function
 from invocations import nodes, redis_link, sandbox
 from invocations.envdirs import SOCKET_NAME, environment_dirs
@@ -53,6 +54,7 @@ log = logging.getLogger(__name__)
 _clients: dict[int, docker.DockerClient] = {}
 # A lease older than its function's timeout plus this is a dead worker's.
 LOST_LEASE_MARGIN_S = 120
+MAX_TIMEOUT_S = 900  # Lambda's longest function timeout
 
 # KEYS: idle set, busy hash[, running mark, workers hash]; ARGV: now[,
 # worker id, ttl]. The running mark (which worker runs a sync call) and a
@@ -203,9 +205,12 @@ def _spec(env_id: str, image: str, memory_mb: int, labels: dict) -> sandbox.Envi
 
 
 def _config(fn: Function) -> sandbox.FunctionConfig:
+    # Each environment gets credentials of its own (awsapi.principals), and
+    # its AWS calls reach this node's web server (invocations.aws_forwarder).
     return sandbox.FunctionConfig(
         code_dir=str(fn.code.files_dir), handler=fn.handler, function_name=fn.name,
         memory_mb=fn.memory_mb, env_vars=dict(fn.environment), region=settings.STRATUS_REGION,
+        credentials=principals.issue(fn), aws_upstream=settings.STRATUS_AWS_UPSTREAM,
     )
 
 
@@ -342,7 +347,7 @@ def reap(keep_alive_s: float | None = None) -> int:
             env_id = raw.decode()
             row = rows.get(env_id)
             current = row is not None and row.function is not None and str(row.function.revision) == revision
-            if current and used_at >= now - keep_alive:
+            if current and used_at >= now - keep_alive and not _credentials_ending(row, now):
                 idle.add(env_id)
                 continue
             if client.zrem(key, env_id):
@@ -371,6 +376,16 @@ def reap(keep_alive_s: float | None = None) -> int:
     removed += _reap_unaccounted(rows, idle | set(busy) | generic)
     removed += _reap_orphan_containers()
     return removed
+
+
+def _credentials_ending(row: Environment, now: float) -> bool:
+    """The environment's own AWS credentials (awsapi.principals, issued at
+    its specialise) end before a call started now surely ends: it goes, as
+    Lambda recycles its environments, and the next call starts a new one."""
+    if row.specialised_at is None:
+        return False
+    margin = MAX_TIMEOUT_S + 2 * settings.STRATUS_REAP_INTERVAL
+    return row.specialised_at.timestamp() + settings.STRATUS_FUNCTION_CREDENTIALS_S - margin <= now
 
 
 def _reap_unaccounted(rows: dict, accounted: set[str]) -> int:

@@ -12,6 +12,7 @@ errorType/errorMessage/stackTrace; no final frame by the deadline
 
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -20,6 +21,7 @@ from django.utils import timezone
 
 from functions.models import Function
 from invocations import (
+    aws_forwarder,
     concurrency,
     delivery,
     dispatch,
@@ -174,8 +176,19 @@ def execute(inv: Invocation, fn: Function, logs: LogStream, sync: bool = False) 
     }, **common})
 
 
+def _open_aws_door(held: pool.Lease) -> None:
+    """This process listens for the environment's AWS calls (it may not be
+    the one that specialised it). A door that cannot open (the environment's
+    folder is gone) does not stop the call: the invoke finds out what is wrong."""
+    try:
+        aws_forwarder.ensure(os.path.dirname(held.socket_path), settings.STRATUS_AWS_UPSTREAM)
+    except (OSError, ValueError) as e:
+        log.warning("no AWS door for environment %s: %s", held.env_id, e)
+
+
 def _invoke(inv: Invocation, fn: Function, held: pool.Lease, logs: LogStream) -> sandbox.InvokeOutcome:
     deadline = time.time() + fn.timeout_s
+    _open_aws_door(held)
     return sandbox.invoke(
         held.socket_path, _request(inv, fn, deadline), fn.timeout_s, logs, raw_event=inv.event or "null"
     )

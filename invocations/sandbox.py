@@ -21,6 +21,7 @@ from docker.errors import NotFound
 from docker.models.containers import Container
 from docker.types import LogConfig, Ulimit
 
+from invocations import aws_forwarder
 from invocations.envdirs import (
     SANDBOX_UID,
     lock_socket_dir,
@@ -91,6 +92,12 @@ class FunctionConfig:
     region: str = "us-east-1"  # AWS_REGION / AWS_DEFAULT_REGION inside
     log_group: str = ""  # "" -> /aws/lambda/<function_name>
     log_stream: str = ""  # "" -> <UTC date>/[<version>]<uuid hex>, one per environment
+    # The function's own short-lived credentials (AWS_ACCESS_KEY_ID,
+    # AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN: awsapi.principals.issue),
+    # and the web server ("host:port") its AWS calls are forwarded to
+    # (invocations.aws_forwarder). Empty: no AWS door in the environment.
+    credentials: dict[str, str] = field(default_factory=dict)
+    aws_upstream: str = ""
 
 
 @dataclass
@@ -165,6 +172,7 @@ def function_environment(config: FunctionConfig) -> dict[str, str]:
             "LAMBDA_RUNTIME_DIR": "/var/runtime",
             "TZ": ":UTC",
             "HOME": "/tmp",
+            **config.credentials,
         }
     )
     return env
@@ -360,6 +368,8 @@ def specialise(
         t1 = time.perf_counter()
         place_code(config.code_dir, env.task_dir)
         lock_socket_dir(os.path.dirname(env.socket_path))
+        if config.aws_upstream:  # listening before the handler's import may call AWS
+            aws_forwarder.ensure(os.path.dirname(env.socket_path), config.aws_upstream)
         t2 = time.perf_counter()
         ready = initialize(env.socket_path, init_frame(config), init_timeout_s)
         t3 = time.perf_counter()

@@ -29,6 +29,9 @@ class Topic(models.Model):
     policy = models.TextField(blank=True)
     # SNS's SubscriptionsDeleted: how many subscriptions were removed.
     subscriptions_deleted = models.PositiveIntegerField(default=0)
+    # SNS's SignatureVersion attribute: "1" signs with SHA1withRSA, "2" with
+    # SHA256withRSA (messaging.sns_signing).
+    signature_version = models.CharField(max_length=1, default="1")
     # SNS FIFO topics (name ends ".fifo"; messaging.fifo): fixed at creation.
     fifo = models.BooleanField(default=False)
     content_based_dedup = models.BooleanField(default=False)
@@ -68,8 +71,10 @@ class Topic(models.Model):
 
 
 class Subscription(models.Model):
-    """A topic's subscriber: a function (SNS protocol `lambda`) or a queue
-    (protocol `sqs`), exactly one of the two."""
+    """A topic's subscriber: a function (SNS protocol `lambda`), a queue
+    (protocol `sqs`) or a loopback URL (`http`/`https`), exactly one of the
+    three. An HTTP/S subscription is `pending` until its endpoint confirms
+    it with `token` (ConfirmSubscription or the SubscribeURL)."""
 
     FILTER_SCOPES = [("MessageAttributes", "MessageAttributes"), ("MessageBody", "MessageBody")]
 
@@ -85,9 +90,24 @@ class Subscription(models.Model):
     # message's attributes or to its JSON body; null delivers every message.
     filter_policy = models.JSONField(null=True, blank=True)
     filter_policy_scope = models.CharField(max_length=17, choices=FILTER_SCOPES, default="MessageAttributes")
-    # Queue subscriptions: the message itself (attributes as SQS message
-    # attributes) rather than SNS's JSON envelope.
+    # Queue and HTTP/S subscriptions: the message itself (on a queue with
+    # its attributes as SQS message attributes) rather than SNS's JSON.
     raw_message_delivery = models.BooleanField(default=False)
+    # HTTP/S subscriptions: the endpoint (loopback only, messaging.sns_http).
+    url = models.CharField(max_length=2048, blank=True)
+    # Confirmation, as SNS does it for HTTP/S: no message is delivered while
+    # pending. The token is the secret in the SubscribeURL.
+    pending = models.BooleanField(default=False)
+    token = models.CharField(max_length=128, blank=True, db_index=True)
+    token_expires_at = models.DateTimeField(null=True, blank=True)
+    # ConfirmSubscription through the signed API (true) or a GET of the
+    # SubscribeURL (false); AuthenticateOnUnsubscribe=true makes the
+    # UnsubscribeURL refuse (only the signed API may unsubscribe).
+    confirmation_authenticated = models.BooleanField(default=True)
+    authenticate_on_unsubscribe = models.BooleanField(default=False)
+    # `scheme://host` the subscription was made through: where its messages'
+    # SigningCertURL / UnsubscribeURL point (messaging.sns_signing.base_url).
+    base_url = models.CharField(max_length=512, blank=True)
     enabled = models.BooleanField(default=True)
     priority = models.CharField(max_length=6, choices=PRIORITIES, default="normal")
     created_at = models.DateTimeField(default=timezone.now)
@@ -97,9 +117,10 @@ class Subscription(models.Model):
         ordering = ["created_at", "id"]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(function__isnull=False, queue__isnull=True)
-                | models.Q(function__isnull=True, queue__isnull=False),
-                name="subscription_one_endpoint",
+                condition=models.Q(function__isnull=False, queue__isnull=True, url="")
+                | models.Q(function__isnull=True, queue__isnull=False, url="")
+                | (models.Q(function__isnull=True, queue__isnull=True) & ~models.Q(url="")),
+                name="subscription_one_endpoint_of_three",
             )
         ]
 
@@ -109,14 +130,20 @@ class Subscription(models.Model):
 
     @property
     def protocol(self) -> str:
+        if self.url:
+            return "https" if self.url.lower().startswith("https:") else "http"
         return "lambda" if self.function_id else "sqs"
 
     @property
     def endpoint(self) -> str:
+        if self.url:
+            return self.url
         return self.function.arn if self.function_id else self.queue.arn
 
     @property
     def endpoint_name(self) -> str:
+        if self.url:
+            return self.url
         return self.function.name if self.function_id else self.queue.name
 
     @property
@@ -147,6 +174,46 @@ class TopicMessage(models.Model):
 
     class Meta:
         ordering = ["-published_at", "-id"]
+
+
+class HttpDelivery(models.Model):
+    """One message on its way to an HTTP/S endpoint: stored (in the
+    publish's or the subscribe's transaction) before its Celery task is
+    queued, so a process that dies mid-delivery loses nothing: the
+    reconciler (messaging.sns_http.requeue_lost) queues it again. `body` is
+    the signed JSON, sent as it is on every attempt."""
+
+    STATUSES = [("pending", "pending"), ("delivered", "delivered"), ("failed", "failed")]
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.SET_NULL, null=True, blank=True, related_name="http_deliveries"
+    )
+    url = models.CharField(max_length=2048)
+    # Notification, SubscriptionConfirmation or UnsubscribeConfirmation.
+    message_type = models.CharField(max_length=32)
+    message_id = models.CharField(max_length=64)
+    topic_arn = models.CharField(max_length=512)
+    subscription_arn = models.CharField(max_length=600)
+    body = models.TextField()
+    # RawMessageDelivery: `body` is the message itself, not SNS's JSON.
+    raw = models.BooleanField(default=False)
+    # UnsubscribeConfirmation: the token of its SubscribeURL, and what it
+    # takes to restore the removed subscription (messaging.topics.confirm).
+    token = models.CharField(max_length=128, blank=True, db_index=True)
+    restore = models.JSONField(null=True, blank=True)
+    status = models.CharField(max_length=9, choices=STATUSES, default="pending")
+    attempts = models.PositiveIntegerField(default=0)
+    # When the next attempt is due; while an attempt runs, when it is
+    # considered lost (a claim pushes it past the request's timeout).
+    next_attempt_at = models.DateTimeField(default=timezone.now, db_index=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
 
 
 class Queue(models.Model):

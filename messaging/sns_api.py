@@ -16,9 +16,9 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
-from awsapi import services
+from awsapi import principals, services
 from awsapi.protocols import ServiceError
-from messaging import fifo, sns_fifo, topics
+from messaging import fifo, iam_resources, sns_fifo, sns_http, topics
 from messaging.models import Subscription, Topic
 from messaging.sns_wire import (
     check_message,
@@ -43,9 +43,9 @@ from messaging.validation import MAX_MESSAGE_BYTES, MessagingError
 PAGE_SIZE = 100  # ListTopics and ListSubscriptions(ByTopic) answer 100 at a time.
 MAX_BATCH_ENTRIES = 10
 BATCH_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
-PROTOCOLS = ("lambda", "sqs")
+PROTOCOLS = ("lambda", "sqs", "http", "https")
 # Protocols SNS has that Stratus does not deliver to (yet).
-OTHER_PROTOCOLS = ("http", "https", "email", "email-json", "sms", "application", "firehose")
+OTHER_PROTOCOLS = ("email", "email-json", "sms", "application", "firehose")
 _FIELD_OF_ATTRIBUTE = {
     "FilterPolicy": "filter_policy", "FilterPolicyScope": "filter_policy_scope",
     "RawMessageDelivery": "raw_message_delivery",
@@ -145,21 +145,23 @@ def subscribe(context: services.Context, params: dict) -> dict:
     protocol = required(params, "Protocol").lower()
     if protocol in OTHER_PROTOCOLS:
         raise invalid(f"Protocol Reason: Stratus does not deliver to {protocol} endpoints yet; "
-                      f"use {' or '.join(PROTOCOLS)}")
+                      f"use {', '.join(PROTOCOLS)}")
     if protocol not in PROTOCOLS:
         raise invalid(f"Amazon SNS does not support this protocol string: {protocol}")
     endpoint = required(params, "Endpoint")
-    target = function_for(team, endpoint) if protocol == "lambda" else queue_for(team, endpoint)
-    sns_fifo.check_subscription(topic, protocol, target)
+    if protocol in sns_http.PROTOCOLS:
+        sns_fifo.check_subscription(topic, protocol, None)  # FIFO topics deliver to SQS only.
     attributes = params.get("Attributes") or {}
     fields = subscription_settings(attributes, protocol)
+    if protocol in sns_http.PROTOCOLS:
+        return _subscribe_http(context, topic, protocol, endpoint, attributes, fields,
+                               bool(params.get("ReturnSubscriptionArn")))
+    target = function_for(team, endpoint) if protocol == "lambda" else queue_for(team, endpoint)
+    sns_fifo.check_subscription(topic, protocol, target)
     same = Q(function=target) if protocol == "lambda" else Q(queue=target)
     existing = topic.subscriptions.filter(same).select_related("topic__team").first()
     if existing is not None:
-        # Subscribing again is idempotent, unless it asks for other settings.
-        asked = [_FIELD_OF_ATTRIBUTE[name] for name in attributes if name in _FIELD_OF_ATTRIBUTE]
-        if any(getattr(existing, f) != fields[f] for f in asked if f in fields):
-            raise invalid("Attributes Reason: Subscription already exists with different attributes")
+        _same_settings(existing, attributes, fields)
         return {"SubscriptionArn": existing.arn}
     options = {"policy": fields.get("filter_policy"), "scope": fields["filter_policy_scope"]}
     try:
@@ -168,6 +170,68 @@ def subscribe(context: services.Context, params: dict) -> dict:
         else:
             raw = fields.get("raw_message_delivery", False)
             sub = topics.subscribe_queue(topic, target, raw=raw, **options)
+    except MessagingError as e:
+        raise invalid(e.message) from None
+    Subscription.objects.filter(pk=sub.pk).update(base_url=_base_url(context))
+    return {"SubscriptionArn": sub.arn}
+
+
+def _base_url(context: services.Context) -> str:
+    """Where the subscription's links (SigningCertURL, UnsubscribeURL...)
+    point: the address the caller used, except a function's, whose
+    `AWS_ENDPOINT_URL` is a port inside its own container ("": the
+    platform's own address, messaging.sns_signing.base_url)."""
+    return "" if principals.is_function(context.key) else context.endpoint
+
+
+def _same_settings(existing: Subscription, attributes: dict, fields: dict) -> None:
+    """Subscribing again is idempotent, unless it asks for other settings."""
+    asked = [_FIELD_OF_ATTRIBUTE[name] for name in attributes if name in _FIELD_OF_ATTRIBUTE]
+    if any(getattr(existing, f) != fields[f] for f in asked if f in fields):
+        raise invalid("Attributes Reason: Subscription already exists with different attributes")
+
+
+def _subscribe_http(context, topic: Topic, protocol: str, endpoint: str, attributes: dict, fields: dict,
+                    return_arn: bool) -> dict:
+    """An HTTP/S endpoint is pending until it confirms: Subscribe answers
+    "pending confirmation" (the ARN with ReturnSubscriptionArn), and SNS
+    sends the confirmation again to an endpoint subscribed again while
+    pending."""
+    try:
+        url = sns_http.check_endpoint(protocol, endpoint)
+    except MessagingError as e:
+        raise invalid(f"Endpoint Reason: {e.message}") from None
+    existing = topic.subscriptions.filter(url=url).select_related("topic__team").first()
+    if existing is not None:
+        _same_settings(existing, attributes, fields)
+        if existing.pending:
+            topics.resend_confirmation(existing)
+        sub = existing
+    else:
+        try:
+            sub = topics.subscribe_http(
+                topic, protocol, url, policy=fields.get("filter_policy"),
+                scope=fields["filter_policy_scope"], base_url=_base_url(context),
+                raw=fields.get("raw_message_delivery", False),
+            )
+        except MessagingError as e:
+            raise invalid(e.message) from None
+    if sub.pending and not return_arn:
+        return {"SubscriptionArn": "pending confirmation"}
+    return {"SubscriptionArn": sub.arn}
+
+
+def confirm_subscription(context: services.Context, params: dict) -> dict:
+    """ConfirmSubscription through the signed API: the confirmation is
+    authenticated, and AuthenticateOnUnsubscribe="true" makes the
+    UnsubscribeURL refuse to unsubscribe (only a signed Unsubscribe may)."""
+    topic = topic_for(context.team, params.get("TopicArn"))
+    token = required(params, "Token")
+    flag = str(params.get("AuthenticateOnUnsubscribe") or "false").lower()
+    if flag not in ("true", "false"):
+        raise invalid("AuthenticateOnUnsubscribe Reason: must be true or false")
+    try:
+        sub = topics.confirm(topic, token, authenticated=True, authenticate_on_unsubscribe=flag == "true")
     except MessagingError as e:
         raise invalid(e.message) from None
     return {"SubscriptionArn": sub.arn}
@@ -316,6 +380,7 @@ def register() -> None:
             "GetTopicAttributes": get_topic_attributes,
             "SetTopicAttributes": set_topic_attributes,
             "Subscribe": subscribe,
+            "ConfirmSubscription": confirm_subscription,
             "Unsubscribe": unsubscribe,
             "ListSubscriptions": list_subscriptions,
             "ListSubscriptionsByTopic": list_subscriptions_by_topic,
@@ -329,4 +394,5 @@ def register() -> None:
             "GetSubscriptionAttributes",
         },
         denied_code="AuthorizationError",
+        resources=iam_resources.sns,
     )

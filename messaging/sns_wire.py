@@ -137,10 +137,10 @@ def queue_for(team: Team, endpoint: str) -> Queue:
 
 # Topic attributes ---------------------------------------------------------------------
 
-SETTABLE_TOPIC_ATTRIBUTES = ("DisplayName", "Policy")
+SETTABLE_TOPIC_ATTRIBUTES = ("DisplayName", "Policy", "SignatureVersion")
 # SNS attributes Stratus does not have (yet): refused by name, not ignored.
 UNSUPPORTED_TOPIC_ATTRIBUTES = {
-    "DeliveryPolicy", "KmsMasterKeyId", "SignatureVersion", "TracingConfig", "FifoTopic",
+    "DeliveryPolicy", "KmsMasterKeyId", "TracingConfig", "FifoTopic",
     "ContentBasedDeduplication", "ArchivePolicy", "FifoThroughputScope", "DataProtectionPolicy",
     "ApplicationSuccessFeedbackRoleArn", "ApplicationSuccessFeedbackSampleRate",
     "ApplicationFailureFeedbackRoleArn", "HTTPSuccessFeedbackRoleArn", "HTTPSuccessFeedbackSampleRate",
@@ -197,6 +197,10 @@ def topic_setting(name: str, value) -> tuple[str, str]:
         if len(value) > MAX_DISPLAY_NAME:
             raise invalid(f"DisplayName Reason: at most {MAX_DISPLAY_NAME} characters")
         return "display_name", value
+    if name == "SignatureVersion":
+        if value not in ("1", "2"):
+            raise invalid("SignatureVersion Reason: must be 1 (SHA1withRSA) or 2 (SHA256withRSA)")
+        return "signature_version", value
     return "policy", _check_policy(value)
 
 
@@ -223,16 +227,18 @@ def _check_policy(text: str) -> str:
 
 
 def topic_attributes(topic: Topic) -> dict:
-    counted = topic.subscriptions.count()
+    pending = topic.subscriptions.filter(pending=True).count()
+    counted = topic.subscriptions.count() - pending
     return {
         "TopicArn": topic.arn,
         "Owner": topic.team.account_id,
         "Policy": topic.policy or default_policy(topic),
         "DisplayName": topic.display_name,
         "SubscriptionsConfirmed": str(counted),
-        "SubscriptionsPending": "0",
+        "SubscriptionsPending": str(pending),
         "SubscriptionsDeleted": str(topic.subscriptions_deleted),
         "EffectiveDeliveryPolicy": EFFECTIVE_DELIVERY_POLICY,
+        "SignatureVersion": topic.signature_version,
     }
 
 
@@ -265,7 +271,7 @@ def subscription_settings(
             if value.lower() not in ("true", "false"):
                 raise invalid("Attributes Reason: RawMessageDelivery: Invalid value [" + value + "]. "
                               "Must be true or false.")
-            if protocol != "sqs" and value.lower() == "true":
+            if protocol not in ("sqs", "http", "https") and value.lower() == "true":
                 raise invalid(
                     f"Attributes Reason: Delivery protocol [{protocol}] does not support raw "
                     "message delivery."
@@ -301,8 +307,8 @@ def subscription_attributes(sub: Subscription) -> dict:
         "Owner": sub.topic.team.account_id,
         "Protocol": sub.protocol,
         "Endpoint": sub.endpoint,
-        "ConfirmationWasAuthenticated": "true",
-        "PendingConfirmation": "false",
+        "ConfirmationWasAuthenticated": "true" if sub.confirmation_authenticated else "false",
+        "PendingConfirmation": "true" if sub.pending else "false",
         "RawMessageDelivery": "true" if sub.raw_message_delivery else "false",
     }
     if sub.filter_policy is not None:
@@ -312,8 +318,12 @@ def subscription_attributes(sub: Subscription) -> dict:
 
 
 def subscription_summary(sub: Subscription) -> dict:
+    """A ListSubscriptions(ByTopic) entry; a subscription still waiting for
+    its endpoint's confirmation is listed as "PendingConfirmation", as SNS
+    lists it."""
     return {
-        "SubscriptionArn": sub.arn, "Owner": sub.topic.team.account_id, "Protocol": sub.protocol,
+        "SubscriptionArn": "PendingConfirmation" if sub.pending else sub.arn,
+        "Owner": sub.topic.team.account_id, "Protocol": sub.protocol,
         "Endpoint": sub.endpoint, "TopicArn": sub.topic.arn,
     }
 

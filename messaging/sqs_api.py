@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from awsapi import asgi, services
 from awsapi.protocols import ServiceError
-from messaging import fifo, queues, receive_attempts, sqs_wakeup
+from messaging import fifo, iam_resources, queues, receive_attempts, sqs_wakeup
 from messaging.models import Queue
 from messaging.sqs_wire import (
     QUERY_CODES,
@@ -503,4 +503,5 @@ def register() -> None:
         # ReceiveMessage changes what others receive, so it is a write.
         reads={"GetQueueUrl", "ListQueues", "ListDeadLetterSourceQueues", "GetQueueAttributes"},
         query_codes=QUERY_CODES,
+        resources=iam_resources.sqs,
     )

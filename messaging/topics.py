@@ -1,5 +1,6 @@
-"""Topics: creating them, subscribing functions and queues, and publishing
-with fan-out."""
+"""Topics: creating them, subscribing functions, queues and loopback HTTP/S
+endpoints, and publishing with fan-out. Every message delivered is signed
+as SNS signs it (messaging.sns_signing)."""
 
 import json
 import logging
@@ -10,8 +11,9 @@ from django.utils import timezone
 
 from functions.models import Function, Team
 from invocations import dispatch
-from messaging import fifo, filter_policy, queues, sqs_wakeup
-from messaging.models import Queue, Subscription, Topic, TopicMessage
+from messaging import fifo, filter_policy, queues, sns_http, sns_signing, sqs_wakeup
+from messaging.models import HttpDelivery, Queue, Subscription, Topic, TopicMessage
+from messaging.sns_signing import iso_ms
 from messaging.validation import (
     MAX_SUBJECT_CHARS,
     MessagingError,
@@ -22,11 +24,6 @@ from messaging.validation import (
 )
 
 log = logging.getLogger(__name__)
-
-
-def iso_ms(when) -> str:
-    """SNS's timestamp form: 2019-08-20T18:47:13.322Z."""
-    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
 def create_topic(
@@ -96,9 +93,90 @@ def subscribe_queue(
     )
 
 
-def unsubscribe(sub: Subscription) -> None:
-    """Remove the subscription, counted in the topic's SubscriptionsDeleted."""
+def subscribe_http(
+    topic: Topic, protocol: str, url: str, *, policy: dict | None = None,
+    scope: str = filter_policy.ATTRIBUTES, base_url: str = "", raw: bool = False, now=None,
+) -> Subscription:
+    """Subscribe a loopback HTTP/S endpoint (messaging.sns_http.check_endpoint):
+    the subscription is pending, and a signed SubscriptionConfirmation is
+    stored and POSTed to the endpoint after the commit."""
+    url = sns_http.check_endpoint(protocol, url)
+    now = now or timezone.now()
     with transaction.atomic():
+        sub = Subscription.objects.create(
+            topic=topic, url=url, pending=True, token=sns_http.new_token(),
+            token_expires_at=now + sns_http.TOKEN_LIFETIME, base_url=base_url,
+            filter_policy=filter_policy.validate(policy, scope), filter_policy_scope=scope,
+            raw_message_delivery=raw,
+        )
+        sns_http.send_confirmation(sub, now)
+    return sub
+
+
+def resend_confirmation(sub: Subscription, now=None) -> None:
+    """Subscribe again to a pending endpoint: a new confirmation with the
+    same token, whose lifetime starts again (as SNS resends it)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        Subscription.objects.filter(pk=sub.pk).update(token_expires_at=now + sns_http.TOKEN_LIFETIME)
+        sns_http.send_confirmation(sub, now)
+
+
+def confirm(topic: Topic, token: str, *, authenticated: bool, authenticate_on_unsubscribe: bool = False,
+            now=None) -> Subscription:
+    """ConfirmSubscription: the topic's subscription whose token this is
+    stops being pending (confirming twice is harmless). MessagingError
+    when no subscription of the topic has the token, or it expired."""
+    now = now or timezone.now()
+    sub = topic.subscriptions.select_related("topic__team").filter(token=token).first() if token else None
+    if sub is None and token:
+        sub = _restore(topic, token, now)
+    if sub is None:
+        raise MessagingError("Invalid token", "token")
+    if sub.pending:
+        if sub.token_expires_at and sub.token_expires_at < now:
+            raise MessagingError("Token has expired; subscribe again for a new one", "token")
+        Subscription.objects.filter(pk=sub.pk, pending=True).update(
+            pending=False, confirmation_authenticated=authenticated,
+            authenticate_on_unsubscribe=authenticate_on_unsubscribe,
+        )
+        sub.refresh_from_db()
+    return sub
+
+
+def _restore(topic: Topic, token: str, now) -> Subscription | None:
+    """The SubscribeURL of an UnsubscribeConfirmation (within 3 days)
+    brings the removed HTTP/S subscription back, with its ARN and settings,
+    as SNS restores it; None when the token is no such link's."""
+    row = HttpDelivery.objects.filter(
+        message_type="UnsubscribeConfirmation", topic_arn=topic.arn, token=token,
+        created_at__gte=now - sns_http.TOKEN_LIFETIME,
+    ).first()
+    if row is None or not row.restore:
+        return None
+    kept = row.restore
+    existing = topic.subscriptions.filter(url=kept["url"]).first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            Subscription.objects.create(
+                id=kept["id"], topic=topic, url=kept["url"], filter_policy=kept["filter_policy"],
+                filter_policy_scope=kept["filter_policy_scope"],
+                raw_message_delivery=kept["raw_message_delivery"], base_url=kept["base_url"],
+            )
+    except IntegrityError:
+        pass  # Restored by a concurrent visit of the same link.
+    return topic.subscriptions.select_related("topic__team").filter(id=kept["id"]).first()
+
+
+def unsubscribe(sub: Subscription) -> None:
+    """Remove the subscription, counted in the topic's SubscriptionsDeleted;
+    a confirmed HTTP/S endpoint is sent an UnsubscribeConfirmation, as SNS
+    sends one."""
+    with transaction.atomic():
+        if sub.url and not sub.pending and Subscription.objects.filter(pk=sub.pk).exists():
+            sns_http.unsubscribe_confirmation(sub)
         if Subscription.objects.filter(pk=sub.pk).delete()[0]:
             Topic.objects.filter(pk=sub.topic_id).update(subscriptions_deleted=F("subscriptions_deleted") + 1)
 
@@ -116,10 +194,42 @@ def _attributes_out(msg: TopicMessage) -> dict:
     return {name: {"Type": a["Type"], "Value": a["Value"]} for name, a in msg.attributes.items()}
 
 
-def sns_envelope(topic: Topic, sub: Subscription, msg: TopicMessage) -> dict:
-    """The JSON SNS puts on a queue (without RawMessageDelivery). Messages
-    are not signed (yet): Signature and SigningCertURL are empty, and
-    UnsubscribeURL too (unsubscribe with the API or the console)."""
+class Signer:
+    """Signs one published message for its subscribers. The signature
+    covers the message's text, id, subject, timestamp, topic and type, not
+    the subscriber, so subscribers of one protocol share one signature."""
+
+    def __init__(self, topic: Topic, msg: TopicMessage):
+        self.topic, self.msg = topic, msg
+        self._signatures: dict[str, str] = {}
+
+    def signed_fields(self, sub: Subscription, text: str) -> dict:
+        """SignatureVersion, Signature and the two URLs (named as in the
+        SQS and HTTP/S JSON: SigningCertURL, UnsubscribeURL)."""
+        version = self.topic.signature_version or "1"
+        signature = self._signatures.get(text)
+        if signature is None:
+            canonical = {
+                "Type": "Notification", "MessageId": str(self.msg.message_id), "TopicArn": self.topic.arn,
+                "Subject": self.msg.subject, "Message": text, "Timestamp": iso_ms(self.msg.published_at),
+            }
+            signature = self._signatures[text] = sns_signing.sign(canonical, version)
+        base = sns_signing.base_url(sub.base_url)
+        return {
+            "SignatureVersion": version,
+            "Signature": signature,
+            "SigningCertURL": sns_signing.signing_cert_url(base),
+            "UnsubscribeURL": sns_signing.unsubscribe_url(base, sub.arn),
+        }
+
+
+def sns_envelope(topic: Topic, sub: Subscription, msg: TopicMessage, signer: Signer | None = None) -> dict:
+    """The JSON SNS puts on a queue (without RawMessageDelivery) and POSTs
+    to an HTTP/S endpoint (AWS: "HTTP/HTTPS notification JSON format"):
+    Subject only when there is one, MessageAttributes only when there are
+    some, signed."""
+    signer = signer or Signer(topic, msg)
+    text = message_for(msg, sub.protocol)
     envelope = {
         "Type": "Notification",
         "MessageId": str(msg.message_id),
@@ -127,23 +237,20 @@ def sns_envelope(topic: Topic, sub: Subscription, msg: TopicMessage) -> dict:
     }
     if msg.subject:
         envelope["Subject"] = msg.subject
-    envelope.update({
-        "Message": message_for(msg, "sqs"),
-        "Timestamp": iso_ms(msg.published_at),
-        "SignatureVersion": "1",
-        "Signature": "",
-        "SigningCertURL": "",
-        "UnsubscribeURL": "",
-    })
+    envelope.update({"Message": text, "Timestamp": iso_ms(msg.published_at)})
+    envelope.update(signer.signed_fields(sub, text))
     if msg.attributes:
         envelope["MessageAttributes"] = _attributes_out(msg)
     return envelope
 
 
-def sns_event(topic: Topic, sub: Subscription, msg: TopicMessage) -> dict:
-    """The Lambda event for one subscriber, in the shape SNS sends. We do not
-    sign messages, so Signature and SigningCertUrl are empty, and there is no
-    unsubscribe link outside the console, so UnsubscribeUrl is empty too."""
+def sns_event(topic: Topic, sub: Subscription, msg: TopicMessage, signer: Signer | None = None) -> dict:
+    """The Lambda event for one subscriber, in the shape SNS sends (AWS's
+    "Example SNS message event"): Subject null when there is none, the
+    URLs spelled SigningCertUrl / UnsubscribeUrl, MessageAttributes always."""
+    signer = signer or Signer(topic, msg)
+    text = message_for(msg, "lambda")
+    signed = signer.signed_fields(sub, text)
     return {
         "Records": [
             {
@@ -155,12 +262,12 @@ def sns_event(topic: Topic, sub: Subscription, msg: TopicMessage) -> dict:
                     "MessageId": str(msg.message_id),
                     "TopicArn": topic.arn,
                     "Subject": msg.subject,
-                    "Message": message_for(msg, "lambda"),
+                    "Message": text,
                     "Timestamp": iso_ms(msg.published_at),
-                    "SignatureVersion": "1",
-                    "Signature": "",
-                    "SigningCertUrl": "",
-                    "UnsubscribeUrl": "",
+                    "SignatureVersion": signed["SignatureVersion"],
+                    "Signature": signed["Signature"],
+                    "SigningCertUrl": signed["SigningCertURL"],
+                    "UnsubscribeUrl": signed["UnsubscribeURL"],
                     "MessageAttributes": _attributes_out(msg),
                 },
             }
@@ -175,7 +282,7 @@ def publish(
     attributes: dict | None = None,
     *,
     now=None,
-    keep_labels: bool = False,
+    keep_labels: bool = True,
     per_protocol: bool = False,
     group_id: str | None = None,
     dedup_id: str | None = None,
@@ -187,7 +294,7 @@ def publish(
     after the commit (dispatch.submit_async uses on_commit).
 
     `keep_labels`: attribute types keep their label ("String.Array",
-    "Number.float"), as SNS's API keeps them; `per_protocol`: the message
+    "Number.float"), as SNS keeps them (False: the base type); `per_protocol`: the message
     is MessageStructure=json's object, already checked (messaging.sns_wire).
 
     FIFO topics: `group_id` is required, the deduplication id is `dedup_id`
@@ -226,21 +333,31 @@ def publish(
         msg.duplicate = False
         if topic.fifo:
             fifo.remember(topic.deduplications, now, msg.message_id, sequence, dedup_id=dedup_id)
-        subs = topic.subscriptions.filter(enabled=True).select_related(
+        # Pending HTTP/S subscriptions get nothing until confirmed, as in SNS.
+        subs = topic.subscriptions.filter(enabled=True, pending=False).select_related(
             "function", "queue__team", "topic__team"
         )
+        signer = Signer(topic, msg)
         delivered = []
         for sub in subs:
             body = message_for(msg, sub.protocol)
             if not filter_policy.matches(sub.filter_policy, cleaned, body, sub.filter_policy_scope):
                 continue
             if sub.queue_id:
-                if _deliver_to_queue(topic, sub, msg, now):
+                if _deliver_to_queue(topic, sub, msg, now, signer):
                     delivered.append(sub.id)
+                continue
+            if sub.url and sub.raw_message_delivery:
+                sns_http.store_raw(sub, message_id=str(msg.message_id), text=body)
+                delivered.append(sub.id)
+                continue
+            if sub.url:
+                sns_http.store(sub, sns_envelope(topic, sub, msg, signer))
+                delivered.append(sub.id)
                 continue
             dispatch.submit_async(
                 sub.function,
-                json.dumps(sns_event(topic, sub, msg)),
+                json.dumps(sns_event(topic, sub, msg, signer)),
                 source="topic",
                 priority=sub.priority,
                 trigger=sub.trigger,
@@ -276,7 +393,7 @@ def _fifo_ids(topic: Topic, message: str, group_id, dedup_id) -> tuple[str, str]
     return group_id, fifo.dedup_id_for(message, dedup_id, True)
 
 
-def _deliver_to_queue(topic: Topic, sub: Subscription, msg: TopicMessage, now) -> bool:
+def _deliver_to_queue(topic: Topic, sub: Subscription, msg: TopicMessage, now, signer: Signer) -> bool:
     """Put the message on the subscribed queue: SNS's envelope, or with
     RawMessageDelivery the message itself with its attributes as SQS
     message attributes. A message the queue refuses (its MaximumMessageSize)
@@ -284,7 +401,7 @@ def _deliver_to_queue(topic: Topic, sub: Subscription, msg: TopicMessage, now) -
     if sub.raw_message_delivery:
         body, attributes = message_for(msg, "sqs"), msg.attributes
     else:
-        envelope = sns_envelope(topic, sub, msg)
+        envelope = sns_envelope(topic, sub, msg, signer)
         if msg.sequence is not None:  # SNS FIFO's notification carries its number.
             envelope["SequenceNumber"] = fifo.sequence_text(msg.sequence)
         body, attributes = json.dumps(envelope, ensure_ascii=False), None

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from messaging import http_api, tab_views, views, webhooks
+from messaging import http_api, sns_links, tab_views, views, webhooks
 
 T = "topics/<uuid:topic_id>/"
 Q = "queues/<uuid:queue_id>/"
@@ -36,6 +36,10 @@ urlpatterns = [
     # the triggers app's one-segment /hooks/<token>/ never matches it (and
     # console.urls includes this module first anyway).
     path("hooks/topics/<str:token>/", webhooks.receive, name="msg-topic-hook"),
+    # Public, unsigned GETs: the links in SNS messages (SubscribeURL,
+    # UnsubscribeURL with ?Action=...; SigningCertURL).
+    path("sns/", sns_links.action, name="msg-sns-action"),
+    path("sns/<str:name>", sns_links.certificate, name="msg-sns-certificate"),
     # The JSON API (SigV4).
     path("api/topics/<str:name>/publish", http_api.publish, name="msg-api-publish"),
     path("api/queues/<str:name>/messages", http_api.send, name="msg-api-send"),

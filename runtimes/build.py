@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.metadata
 import os
 import shutil
 import subprocess
@@ -105,6 +106,50 @@ def ensure_local_base(client: docker.DockerClient) -> str:
     return LOCAL_BASE
 
 
+def vendored(runtime: str) -> list[tuple[str, str]]:
+    """(distribution, version) pairs of the runtime's vendor.txt ([] without one)."""
+    path = runtime_dir(runtime) / "vendor.txt"
+    if not path.is_file():
+        return []
+    pairs = []
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            pairs.append((name.strip(), version.strip()))
+    return pairs
+
+
+def stage_context(runtime: str, into: Path) -> Path:
+    """The build context in `into`: the runtime folder, plus `lib/` with
+    the files of each vendor.txt distribution copied from this Python's
+    environment (the platform's virtualenv, where bin/setup installed
+    requirements.txt), so the image needs neither network nor pip. Exits
+    with a message when a distribution is missing or of another version."""
+    context = into / "context"
+    shutil.copytree(runtime_dir(runtime), context, ignore=shutil.ignore_patterns("__pycache__"))
+    lib = context / "lib"
+    lib.mkdir(exist_ok=True)
+    for name, version in vendored(runtime):
+        try:
+            dist = importlib.metadata.distribution(name)
+        except importlib.metadata.PackageNotFoundError:
+            sys.exit(f"{name}=={version} is not installed in {sys.prefix}: run bin/setup first")
+        if dist.version != version:
+            sys.exit(
+                f"{runtime}/vendor.txt wants {name}=={version}, but {sys.prefix} has {dist.version}: "
+                "make them agree (requirements.txt pins the platform's)"
+            )
+        for file in dist.files or []:
+            parts = file.parts
+            if parts[0] == ".." or file.suffix == ".pyc" or "__pycache__" in parts:
+                continue
+            target = lib.joinpath(*parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(dist.locate_file(file), target)
+    return context
+
+
 def build(runtime: str = DEFAULT_RUNTIME, force: bool = False) -> str:
     """Build (if needed) and return the content-hash image name for ``runtime``."""
     client = docker.from_env()
@@ -114,9 +159,21 @@ def build(runtime: str = DEFAULT_RUNTIME, force: bool = False) -> str:
         return image
     base = os.environ.get("STRATUS_BASE_IMAGE") or ensure_local_base(client)
     print(f"building {image} from {base}", flush=True)
+    staging = Path(tempfile.mkdtemp(prefix=f"stratus-{runtime}-"))
+    try:
+        image_id = _build(client, runtime, image, base, force, stage_context(runtime, staging))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    repo = image.rsplit(":", 1)[0]
+    client.api.tag(image_id, repo, "latest")
+    print(f"built {image} (also {repo}:latest)")
+    return image
+
+
+def _build(client, runtime: str, image: str, base: str, force: bool, context: Path) -> str:
     image_id = None
     for chunk in client.api.build(
-        path=str(runtime_dir(runtime)),
+        path=str(context),
         tag=image,
         rm=True,
         forcerm=True,
@@ -133,12 +190,7 @@ def build(runtime: str = DEFAULT_RUNTIME, force: bool = False) -> str:
         if "error" in chunk:
             print(chunk["error"], file=sys.stderr)
             sys.exit(1)
-    if image_id is None:
-        image_id = client.images.get(image).id
-    repo = image.rsplit(":", 1)[0]
-    client.api.tag(image_id, repo, "latest")
-    print(f"built {image} (also {repo}:latest)")
-    return image
+    return image_id or client.images.get(image).id
 
 
 def main(argv: list[str] | None = None) -> int:

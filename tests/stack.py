@@ -111,6 +111,7 @@ class Stack:
             "STRATUS_DATA_DIR": str(self.data_dir),
             "STRATUS_INSTANCE": self.instance,
             "REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
+            "STRATUS_AWS_UPSTREAM": f"127.0.0.1:{self.port}",
             "STRATUS_ADMIN_USER": "admin",
             "STRATUS_ADMIN_PASSWORD": "admin-pass-123",
             "STRATUS_RECONCILE_INTERVAL": "1",

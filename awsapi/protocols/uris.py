@@ -21,6 +21,7 @@ class UriTemplate:
     query: tuple[tuple[str, str | None], ...]
     literal_length: int
     greedy: bool
+    greedy_labels: tuple[bool, ...] = ()
 
     def match(self, raw_path: str, query: dict[str, list[str]]) -> dict[str, str] | None:
         """The decoded labels of `raw_path` when it and `query` fit, else None."""
@@ -30,7 +31,15 @@ class UriTemplate:
         for name, value in self.query:
             if name not in query or (value is not None and value not in query[name]):
                 return None
-        return {label: unquote(found.group(f"g{i}")) for i, label in enumerate(self.labels)}
+        labels = {}
+        for i, label in enumerate(self.labels):
+            value = unquote(found.group(f"g{i}"))
+            if "/" in value and not self.greedy_labels[i]:
+                # A plain label is one path segment once decoded too, as
+                # API Gateway-style front ends route (%2F is no way into it).
+                return None
+            labels[label] = value
+        return labels
 
 
 @lru_cache(maxsize=4096)
@@ -39,12 +48,14 @@ def compile_uri(request_uri: str) -> UriTemplate:
     (clients differ), except after a greedy label, where it belongs to the value."""
     path, _, query = request_uri.partition("?")
     pattern, labels, literal, greedy, pos = ["^"], [], 0, False, 0
+    greedy_labels = []
     for found in _LABEL.finditer(path):
         text = path[pos:found.start()]
         pattern.append(re.escape(text))
         literal += len(text)
         pattern.append(f"(?P<g{len(labels)}>{'.+' if found.group(2) else '[^/]+'})")
         greedy = greedy or bool(found.group(2))
+        greedy_labels.append(bool(found.group(2)))
         labels.append(found.group(1))
         pos = found.end()
     tail = path[pos:]
@@ -60,4 +71,6 @@ def compile_uri(request_uri: str) -> UriTemplate:
         name, eq, value = part.partition("=")
         if name != "x-id":  # botocore's informational operation name, not a selector
             fixed.append((unquote(name), unquote(value) if eq else None))
-    return UriTemplate(re.compile("".join(pattern)), tuple(labels), tuple(fixed), literal, greedy)
+    return UriTemplate(
+        re.compile("".join(pattern)), tuple(labels), tuple(fixed), literal, greedy, tuple(greedy_labels)
+    )

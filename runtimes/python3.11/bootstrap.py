@@ -46,6 +46,7 @@ import traceback
 
 SOCKET_PATH = os.environ.pop("STRATUS_SOCKET_PATH", "/var/runtime/sock/bootstrap.sock")
 TASK_ROOT = os.environ.get("LAMBDA_TASK_ROOT", "/var/task")
+RUNTIME_LIB = "/var/runtime/lib"  # boto3 and its dependencies (runtimes/build.py)
 MAX_FRAME_BYTES = 8 * 1024 * 1024
 MAX_RESPONSE_BYTES = 6291556  # Lambda's synchronous response limit
 MAX_LOG_LINE = 256 * 1024  # longer lines are split: keeps log frames small
@@ -535,17 +536,93 @@ def wait_for_init(server: socket.socket) -> tuple[socket.socket, dict]:
         sock.close()  # the worker's readiness probe, or a stray connection
 
 
+# --- the AWS door inside the container -------------------------------------
+# Functions have no network. boto3 reads AWS_ENDPOINT_URL (1.28+, every
+# service) and reaches this loopback port; each connection is relayed byte
+# for byte over the socket the worker listens on in the mounted folder
+# (invocations/aws_forwarder.py), which joins it to the platform's front
+# door. Bytes are copied as they come (no request is buffered whole), so
+# keep-alive and large S3 bodies pass unchanged.
+AWS_PORT = 4566
+AWS_SOCKET_PATH = os.path.join(os.path.dirname(SOCKET_PATH), "aws.sock")
+RELAY_CHUNK = 64 * 1024
+
+
+def _relay(src: socket.socket, dst: socket.socket) -> None:
+    try:
+        while True:
+            data = src.recv(RELAY_CHUNK)
+            if not data:
+                break
+            dst.sendall(data)
+    except OSError:
+        pass
+    finally:
+        try:
+            dst.shutdown(socket.SHUT_WR)  # the other way may still be talking
+        except OSError:
+            pass
+
+
+def _serve_aws_connection(client: socket.socket) -> None:
+    upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        upstream.connect(AWS_SOCKET_PATH)
+    except OSError:
+        upstream.close()
+        client.close()  # boto3 sees a closed connection and says so
+        return
+    back = threading.Thread(target=_relay, args=(upstream, client), daemon=True)
+    back.start()
+    _relay(client, upstream)
+    back.join()
+    client.close()
+    upstream.close()
+
+
+def _accept_aws(server: socket.socket) -> None:
+    while True:
+        try:
+            client, _ = server.accept()
+        except OSError:
+            continue
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        threading.Thread(target=_serve_aws_connection, args=(client,), daemon=True).start()
+
+
+def start_aws_door() -> str | None:
+    """Listen on 127.0.0.1:AWS_PORT; return the endpoint URL (None when
+    the port is taken: then AWS_ENDPOINT_URL is left alone)."""
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        server.bind(("127.0.0.1", AWS_PORT))
+    except OSError as exc:
+        _diag(f"stratus bootstrap: no AWS door on port {AWS_PORT}: {exc}")
+        server.close()
+        return None
+    server.listen(64)
+    threading.Thread(target=_accept_aws, args=(server,), daemon=True, name="aws-door").start()
+    return f"http://127.0.0.1:{AWS_PORT}"
+
+
 def apply_configuration(frame: dict) -> str:
     """The init frame's environment becomes the process's (the function's
     variables and Lambda's reserved ones); return the handler (_HANDLER)."""
     env = frame.get("env") or {}
     os.environ.update({str(k): str(v) for k, v in env.items()})
+    if env.get("AWS_SESSION_TOKEN"):  # the platform gave this function credentials
+        endpoint = start_aws_door()
+        if endpoint:
+            os.environ["AWS_ENDPOINT_URL"] = endpoint
     time.tzset()  # TZ arrives now, after the interpreter read it
     try:
         os.chdir(TASK_ROOT)
     except OSError as exc:
         _diag(f"stratus bootstrap: cannot chdir to {TASK_ROOT}: {exc}")
     sys.path.insert(0, TASK_ROOT)
+    # The runtime's boto3, after the function's own (a bundled copy wins, as in Lambda).
+    if os.path.isdir(RUNTIME_LIB):
+        sys.path.append(RUNTIME_LIB)
     return os.environ.get("_HANDLER", "")
 
 

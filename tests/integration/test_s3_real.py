@@ -57,7 +57,14 @@ def test_a_large_upload_round_trips_and_outlives_a_web_restart(stack, s3, tmp_pa
     with urllib.request.urlopen(url, timeout=30) as answer:
         assert (answer.status, answer.read()) == (200, b"small")
     # Nothing left half-written: every file under objects/ is an object's.
-    files = [p for p in (stack.data_dir / "objects").glob("??/*")]
+    files = sorted(p.name for p in (stack.data_dir / "objects").glob("??/*"))
+    named = stack.rows(
+        "__import__('buckets.models', fromlist=['Object']).Object.objects.values_list('blob', flat=True)"
+    )
+    parts = stack.rows(
+        "__import__('buckets.models', fromlist=['Part']).Part.objects.values_list('blob', flat=True)"
+    )
+    assert (files, parts) == (sorted(named), []), f"files {files}; objects {named}; parts {parts}"
     assert len(files) == 2
     assert list((stack.data_dir / "objects" / "tmp").glob("*")) == []
 

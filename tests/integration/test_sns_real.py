@@ -6,8 +6,10 @@ import json
 
 import boto3
 import pytest
+import requests
 from botocore.config import Config
 
+from messaging import sns_signing
 from tests.integration.helpers import create, wait_for
 from tests.integration.test_messaging_real import logs_of
 
@@ -65,6 +67,10 @@ def test_it_fans_a_boto3_publish_out_to_a_function_and_a_queue(stack):
         "Notification", sent["MessageId"], "hello"
     )
     assert envelope["MessageAttributes"]["tags"]["Type"] == "String.Array"
+    # Signed as SNS signs, with the certificate the platform serves.
+    cert = requests.get(envelope["SigningCertURL"], timeout=10).content
+    assert sns_signing.verify(envelope, cert)
+    assert envelope["UnsubscribeURL"].startswith(stack.url + "/sns/?Action=Unsubscribe")
     sqs.delete_message(QueueUrl=url, ReceiptHandle=got[0]["ReceiptHandle"])
     sns.delete_topic(TopicArn=topic)
     assert topic not in [t["TopicArn"] for t in sns.list_topics()["Topics"]]

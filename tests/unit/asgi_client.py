@@ -1,7 +1,9 @@
 """Requests through the production ASGI application (console.asgi), for the
-doors served before Django (Lambda's Invoke, HTTP routes): unit tests drive
-the code that runs in production, not a Django view that never does."""
+doors served before Django (Lambda's Invoke, the AWS front door, HTTP
+routes) and the Django views beside them: unit tests drive the code that
+runs in production, not a Django view that never does."""
 
+import asyncio
 import json
 from urllib.parse import quote, urlsplit
 
@@ -41,13 +43,25 @@ def call(method: str, url: str, body: bytes = b"", headers: dict | None = None) 
     }
     sent: list[dict] = []
     chunks = [body[i:i + 65536] for i in range(0, len(body), 65536)] or [b""]
+    answered: asyncio.Event | None = None
 
     async def receive():
-        chunk = chunks.pop(0) if chunks else b""
+        nonlocal answered
+        if not chunks:
+            # The body was read: the client stays until it has its answer
+            # (Django listens for the disconnect while its view runs).
+            answered = answered or asyncio.Event()
+            await answered.wait()
+            return {"type": "http.disconnect"}
+        chunk = chunks.pop(0)
         return {"type": "http.request", "body": chunk, "more_body": bool(chunks)}
 
     async def send(message):
+        nonlocal answered
         sent.append(message)
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            answered = answered or asyncio.Event()
+            answered.set()
 
     async_to_sync(application)(scope, receive, send)
     start = sent[0]

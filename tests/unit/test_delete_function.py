@@ -130,14 +130,14 @@ def test_the_record_builder_is_the_engines(fns, queued_tasks, monkeypatch):
 # The API and the console ---------------------------------------------------------------
 
 
-def test_delete_function_through_the_api_delivers_pending_events(client, users, team, fns, queued_tasks):
+def test_delete_function_through_the_api_delivers_pending_events(users, team, fns, queued_tasks):
     from functions.models import ApiKey
     from tests.unit.test_lambda_api import boto_lambda
 
     fn, sink = fns
     row(fn, status="queued")
     key, secret = ApiKey.issue(users["member"], team)
-    lam = boto_lambda(client, key.access_key_id, secret)
+    lam = boto_lambda(key.access_key_id, secret)
     assert lam.delete_function(FunctionName="doomed")["ResponseMetadata"]["HTTPStatusCode"] == 204
     assert Invocation.objects.filter(function=sink, source="destination").count() == 1
 

@@ -1,5 +1,5 @@
 """Fuzzing every input door of functions with hypothesis: the Lambda API
-(SigV4-signed requests through Django's test client), the Invoke door (the
+(SigV4-signed requests through the production ASGI app), the Invoke door (the
 ASGI app functions.invoke_api.serve, up to the hand-over: the sync
 dispatch is stubbed) and the console's function forms.
 
@@ -36,6 +36,7 @@ from functions.models import ApiKey, CodeBundle, Function
 from invocations import concurrency, delivery, dispatch
 from invocations.done import Done
 from invocations.models import EventInvokeConfig, Invocation
+from tests.unit import asgi_client
 from tests.unit.test_sigv4 import HOST, sign
 
 # Zips with duplicate entries are among the inputs on purpose.
@@ -263,9 +264,10 @@ def assert_api_answer(status: int, headers: dict, content: bytes, before: tuple)
 
 
 @pytest.fixture
-def api(client, users, team, make_function, monkeypatch):
-    """call(method, path, body) -> response, signed by a member's key; a
-    function "target" and a destination "sink" exist."""
+def api(users, team, make_function, monkeypatch):
+    """call(method, path, body) -> response from the production ASGI app
+    (the AWS front door), signed by a member's key; a function "target"
+    and a destination "sink" exist."""
     monkeypatch.setattr(dispatch, "queue", lambda *a, **kw: None)
     team.account_id = ACCOUNT
     team.save()
@@ -276,10 +278,8 @@ def api(client, users, team, make_function, monkeypatch):
     def call(method: str, path: str, body: bytes = b""):
         before = snapshot()
         headers = sign(method, path, body, key.access_key_id, secret)
-        resp = client.generic(method, path, data=body, content_type="application/json", headers=headers)
-        headers = {k.lower(): v for k, v in resp.items()}
-        content = b"".join(resp.streaming_content) if resp.streaming else resp.content
-        assert_api_answer(resp.status_code, headers, content, before)
+        resp = asgi_client.call(method, path, body, {**headers, "Content-Type": "application/json"})
+        assert_api_answer(resp.status_code, resp.headers, resp.content, before)
         return resp
 
     return call

@@ -1,7 +1,9 @@
 """The Lambda API driven by a real boto3 client: its requests are serialised
-and signed by botocore, sent to Django's test client instead of the network,
-and its responses parsed by botocore, so shapes and errors are checked the
-way SDK users meet them. The waiter is replaced so no worker is needed."""
+and signed by botocore, sent to the production ASGI application
+(console.asgi: the Invoke door and the AWS front door) instead of the
+network, and its responses parsed by botocore, so shapes and errors are
+checked the way SDK users meet them. The waiter is replaced so no worker is
+needed."""
 
 import base64
 import hashlib
@@ -17,14 +19,13 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from functions import code as codestore
-from functions import invoke_api, lambda_api
 from functions.models import ApiKey, Function, Membership, Team
 from invocations import dispatch
 from invocations.done import Done
 from invocations.models import Invocation
 from tests.conftest import HELLO
 from tests.unit import asgi_client
-from tests.unit.test_sigv4 import django_request, sign
+from tests.unit.test_sigv4 import sign
 
 
 class _Raw(io.BytesIO):
@@ -32,7 +33,7 @@ class _Raw(io.BytesIO):
         yield self.getvalue()
 
 
-def boto_lambda(django_client, akid: str, secret: str):
+def boto_lambda(akid: str, secret: str):
     lam = boto3.client(
         "lambda",
         region_name="us-east-1",
@@ -51,24 +52,11 @@ def boto_lambda(django_client, akid: str, secret: str):
         if isinstance(body, str):
             body = body.encode()
         headers = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in request.headers.items()}
-        if invoke_api.PATH.match(parts.path):
-            # Invoke is served before Django, on the event loop: drive that door.
-            url = parts.path + (f"?{parts.query}" if parts.query else "")
-            answer = asgi_client.call(request.method, url, body, headers)
-            return AWSResponse(
-                request.url, answer.status_code, HeadersDict(answer.header_list), _Raw(answer.content)
-            )
-        headers.pop("Content-Length", None)
-        content_type = headers.pop("Content-Type", "")
-        resp = django_client.generic(
-            request.method,
-            parts.path + (f"?{parts.query}" if parts.query else ""),
-            data=body,
-            content_type=content_type,
-            headers={"host": "testserver", **headers},
+        url = parts.path + (f"?{parts.query}" if parts.query else "")
+        answer = asgi_client.call(request.method, url, body, headers)
+        return AWSResponse(
+            request.url, answer.status_code, HeadersDict(answer.header_list), _Raw(answer.content)
         )
-        content = b"".join(resp.streaming_content) if resp.streaming else resp.content
-        return AWSResponse(request.url, resp.status_code, HeadersDict(resp.headers.items()), _Raw(content))
 
     lam.meta.events.register("before-send.lambda", send)
     return lam
@@ -95,23 +83,23 @@ def member_key(users, team):
 
 
 @pytest.fixture
-def lam(client, member_key):
+def lam(member_key):
     key, secret = member_key
-    return boto_lambda(client, key.access_key_id, secret)
+    return boto_lambda(key.access_key_id, secret)
 
 
 @pytest.fixture
-def stranger_lam(client, users):
+def stranger_lam(users):
     other = Team.objects.create(name="beta")
     Membership.objects.create(team=other, user=users["outsider"], role="owner")
     key, secret = ApiKey.issue(users["outsider"], other)
-    return boto_lambda(client, key.access_key_id, secret)
+    return boto_lambda(key.access_key_id, secret)
 
 
 @pytest.fixture
-def reader_lam(client, users, team):
+def reader_lam(users, team):
     key, secret = ApiKey.issue(users["reader"], team)
-    return boto_lambda(client, key.access_key_id, secret)
+    return boto_lambda(key.access_key_id, secret)
 
 
 @pytest.fixture
@@ -201,14 +189,15 @@ def test_it_refuses_changes_from_a_read_only_member(reader_lam):
 # GetFunction / GetFunctionConfiguration -----------------------------------
 
 
-def test_it_gets_a_function_with_a_code_url(lam, client, make_function):
+def test_it_gets_a_function_with_a_code_url(lam, make_function):
     fn = make_function("hello")
     resp = lam.get_function(FunctionName="hello")
     assert resp["Configuration"]["FunctionName"] == "hello"
     assert resp["Code"]["RepositoryType"] == "S3"
-    download = client.get(urlsplit(resp["Code"]["Location"]).path)
+    assert resp["Code"]["Location"].startswith("http://testserver/")
+    download = asgi_client.call("GET", urlsplit(resp["Code"]["Location"]).path)
     assert download.status_code == 200
-    data = b"".join(download.streaming_content)
+    data = download.content
     assert data == fn.code.zip_path.read_bytes()
     assert zipfile.ZipFile(io.BytesIO(data)).namelist() == ["lambda_function.py"]
     assert "Concurrency" not in resp
@@ -221,8 +210,8 @@ def test_get_function_reports_reserved_concurrency(lam, make_function):
     assert resp["Concurrency"] == {"ReservedConcurrentExecutions": 3}
 
 
-def test_it_refuses_a_forged_code_url(client):
-    resp = client.get("/2015-03-31/stratus-code/forged:token")
+def test_it_refuses_a_forged_code_url(db):
+    resp = asgi_client.call("GET", "/2015-03-31/stratus-code/forged:token")
     assert resp.status_code == 403
     assert resp["x-amzn-ErrorType"] == "AccessDeniedException"
 
@@ -463,41 +452,40 @@ def test_it_answers_404_for_another_qualifier(lam, make_function, finish_with):
 # Authentication and unknown routes ---------------------------------------
 
 
-def test_it_rejects_a_wrong_secret_with_403(client, member_key):
+def test_it_rejects_a_wrong_secret_with_403(member_key):
     key, _ = member_key
-    lam = boto_lambda(client, key.access_key_id, "wrong-secret")
+    lam = boto_lambda(key.access_key_id, "wrong-secret")
     with pytest.raises(ClientError) as e:
         lam.list_functions()
     assert (status_of(e), error_code(e)) == (403, "InvalidSignatureException")
 
 
-def test_it_rejects_an_unknown_key_with_403(client, db):
-    lam = boto_lambda(client, "AKIAUNKNOWNKEY000000", "secret")
+def test_it_rejects_an_unknown_key_with_403(db):
+    lam = boto_lambda("AKIAUNKNOWNKEY000000", "secret")
     with pytest.raises(ClientError) as e:
         lam.list_functions()
     assert (status_of(e), error_code(e)) == (403, "UnrecognizedClientException")
 
 
-def test_it_answers_an_unsigned_request_in_the_api_shape(client, db):
-    resp = client.get("/2015-03-31/functions")
+def test_it_answers_an_unsigned_request_in_the_api_shape(db):
+    resp = asgi_client.call("GET", "/2015-03-31/functions")
     assert resp.status_code == 403
     assert resp["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
     assert resp.json()["Type"] == "User" and resp.json()["message"]
     assert resp["X-Amz-Request-Id"]
 
 
-def test_it_rejects_a_body_that_is_not_json(client, member_key):
+def test_it_rejects_a_body_that_is_not_json(member_key):
     key, secret = member_key
     path = "/2015-03-31/functions"
     headers = sign("POST", path, b"{oops", key.access_key_id, secret)
-    resp = client.generic("POST", path, data=b"{oops", content_type="",
-                          headers={k: v for k, v in headers.items()})
+    resp = asgi_client.call("POST", path, b"{oops", headers)
     assert resp.status_code == 400
     assert resp["x-amzn-ErrorType"] == "InvalidRequestContentException"
 
 
-def test_it_answers_unknown_routes_with_json_404(client, db):
-    resp = client.get("/2015-03-31/event-source-mappings")
+def test_it_answers_unknown_routes_with_json_404(db):
+    resp = asgi_client.call("GET", "/2015-03-31/event-source-mappings")
     assert resp.status_code == 404
     assert resp["x-amzn-ErrorType"] == "UnknownOperationException"
     assert "event-source-mappings" in resp.json()["message"]
@@ -506,17 +494,16 @@ def test_it_answers_unknown_routes_with_json_404(client, db):
 def test_it_verifies_requests_built_outside_boto(member_key):
     key, secret = member_key
     headers = sign("GET", "/2015-03-31/functions", b"", key.access_key_id, secret)
-    request = django_request("GET", "/2015-03-31/functions", b"", headers)
-    assert lambda_api.functions_view(request).status_code == 200
+    assert asgi_client.call("GET", "/2015-03-31/functions", b"", headers).status_code == 200
 
 
 # Bad input, sent raw (no SDK in between) -----------------------------------
 
 
-def signed(client, member_key, method: str, path: str, body: bytes = b""):
+def signed(member_key, method: str, path: str, body: bytes = b""):
     key, secret = member_key
     headers = sign(method, path, body, key.access_key_id, secret)
-    return client.generic(method, path, data=body, content_type="application/json", headers=headers)
+    return asgi_client.call(method, path, body, {**headers, "Content-Type": "application/json"})
 
 
 def create_body(**overrides) -> dict:
@@ -545,10 +532,10 @@ NESTED = b"[" * 1000 + b"]" * 1000
     ("PUT", "/2017-10-31/functions/hello/concurrency"),
 ])
 @pytest.mark.parametrize("body", [NESTED, b'{"Environment":' + NESTED + b"}"])
-def test_deeply_nested_bodies_are_a_400_everywhere(client, member_key, make_function, method, path, body):
+def test_deeply_nested_bodies_are_a_400_everywhere(member_key, make_function, method, path, body):
     fn = make_function("hello")
     revision = fn.revision
-    status, code, message = answer(signed(client, member_key, method, path, body))
+    status, code, message = answer(signed(member_key, method, path, body))
     assert (status, code) == (400, "InvalidRequestContentException")
     assert "deeper than 32 levels" in message
     fn.refresh_from_db()
@@ -576,31 +563,31 @@ def test_deeply_nested_bodies_are_a_400_everywhere(client, member_key, make_func
     ({"Role": None}, "role", "not be null"),
 ])
 def test_create_function_checks_every_member_by_type_and_range(
-    client, member_key, overrides, where, constraint
+    member_key, overrides, where, constraint
 ):
     body = json.dumps(create_body(**overrides)).encode()
-    status, code, message = answer(signed(client, member_key, "POST", "/2015-03-31/functions", body))
+    status, code, message = answer(signed(member_key, "POST", "/2015-03-31/functions", body))
     assert (status, code) == (400, "ValidationException")
     assert f"at '{where}' failed to satisfy constraint: Member must {constraint}" in message
     assert "hi\u0000" not in message  # environment values are not echoed
     assert not Function.objects.exists()
 
 
-def test_memory_given_as_1e400_in_raw_json_is_a_400(client, member_key):
+def test_memory_given_as_1e400_in_raw_json_is_a_400(member_key):
     body = json.dumps(create_body()).replace('"Role"', '"MemorySize": 1e400, "Role"').encode()
-    status, code, message = answer(signed(client, member_key, "POST", "/2015-03-31/functions", body))
+    status, code, message = answer(signed(member_key, "POST", "/2015-03-31/functions", body))
     assert (status, code) == (400, "ValidationException")
     assert "Value 'Infinity' at 'memorySize'" in message
 
 
-def test_an_unpaired_surrogate_is_refused_not_stored(client, member_key):
+def test_an_unpaired_surrogate_is_refused_not_stored(member_key):
     body = json.dumps(create_body(Description="\ud800")).encode()
-    status, code, message = answer(signed(client, member_key, "POST", "/2015-03-31/functions", body))
+    status, code, message = answer(signed(member_key, "POST", "/2015-03-31/functions", body))
     assert (status, code) == (400, "ValidationException")
     assert "unpaired surrogate" in message
 
 
-def test_service_rules_beyond_the_model_are_invalid_parameter_values(client, member_key):
+def test_service_rules_beyond_the_model_are_invalid_parameter_values(member_key):
     for overrides, message in [
         ({"Timeout": 901}, "The timeout must be between 1 and 900 seconds, got 901."),
         ({"Runtime": "python3.12"}, "is not supported"),
@@ -609,13 +596,13 @@ def test_service_rules_beyond_the_model_are_invalid_parameter_values(client, mem
         ({"Handler": None}, "The handler must be text, not null."),
     ]:
         body = json.dumps(create_body(**overrides)).encode()
-        status, code, text = answer(signed(client, member_key, "POST", "/2015-03-31/functions", body))
+        status, code, text = answer(signed(member_key, "POST", "/2015-03-31/functions", body))
         assert (status, code) == (400, "InvalidParameterValueException")
         assert message in text
     assert not Function.objects.exists()
 
 
-def test_a_zip_whose_path_is_a_file_and_a_folder_is_a_400_and_leaves_nothing(client, member_key, settings):
+def test_a_zip_whose_path_is_a_file_and_a_folder_is_a_400_and_leaves_nothing(member_key, settings):
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("lambda_function.py", "def lambda_handler(e, c): pass\n")
@@ -623,7 +610,7 @@ def test_a_zip_whose_path_is_a_file_and_a_folder_is_a_400_and_leaves_nothing(cli
         zf.writestr("x/y.py", "b")
     body = json.dumps(create_body(Code={"ZipFile": base64.b64encode(buf.getvalue()).decode()})).encode()
     before = set(settings.STRATUS_CODE_DIR.iterdir()) if settings.STRATUS_CODE_DIR.exists() else set()
-    status, code, message = answer(signed(client, member_key, "POST", "/2015-03-31/functions", body))
+    status, code, message = answer(signed(member_key, "POST", "/2015-03-31/functions", body))
     assert (status, code) == (400, "InvalidParameterValueException")
     assert "'x' is a file" in message
     assert set(settings.STRATUS_CODE_DIR.iterdir()) - before == set()
@@ -641,38 +628,38 @@ def test_it_creates_a_function_named_by_its_own_arn(lam, team):
     assert error_code(e) == "InvalidParameterValueException"
 
 
-def test_update_configuration_checks_types_and_keeps_the_old(client, member_key, make_function):
+def test_update_configuration_checks_types_and_keeps_the_old(member_key, make_function):
     fn = make_function("hello")
     path = "/2015-03-31/functions/hello/configuration"
     for body in [b'{"MemorySize": 1e400}', b'{"Timeout": false}', b'{"Role": ["x"]}', b'{"RevisionId": 5}',
                  b'{"Environment": {"Variables": {"OK_NAME": "\\u0000"}}}']:
-        status, code, _ = answer(signed(client, member_key, "PUT", path, body))
+        status, code, _ = answer(signed(member_key, "PUT", path, body))
         assert (status, code) == (400, "ValidationException"), body
     fn_after = Function.objects.get(pk=fn.pk)
     assert (fn_after.memory_mb, fn_after.timeout_s, fn_after.revision) == (128, 3, fn.revision)
 
 
-def test_a_function_name_that_is_no_name_is_a_validation_error(client, member_key, make_function):
+def test_a_function_name_that_is_no_name_is_a_validation_error(member_key, make_function):
     make_function("hello")
     for name in ["hello%0A", "he%20llo", "a" * 300]:
-        resp = signed(client, member_key, "GET", f"/2015-03-31/functions/{name}/configuration")
+        resp = signed(member_key, "GET", f"/2015-03-31/functions/{name}/configuration")
         assert (resp.status_code, resp["x-amzn-ErrorType"]) == (400, "ValidationException")
 
 
-def test_list_functions_checks_its_query(client, member_key, make_function):
+def test_list_functions_checks_its_query(member_key, make_function):
     make_function("hello")
     for query in ["MaxItems=1e400", "MaxItems=true", "MaxItems=10001", "Marker=%00"]:
-        resp = signed(client, member_key, "GET", f"/2015-03-31/functions?{query}")
+        resp = signed(member_key, "GET", f"/2015-03-31/functions?{query}")
         assert (resp.status_code, resp["x-amzn-ErrorType"]) == (400, "ValidationException")
-    resp = signed(client, member_key, "GET", "/2015-03-31/functions?MaxItems=1&Marker=a")
+    resp = signed(member_key, "GET", "/2015-03-31/functions?MaxItems=1&Marker=a")
     assert [f["FunctionName"] for f in resp.json()["Functions"]] == ["hello"]
 
 
 @pytest.mark.parametrize("path", [
     "/2015-03-31/functions/%2F%0A", "/2015-03-31/functions/x/%0A", "/2019-09-25/functions/x/%0A",
 ])
-def test_unknown_paths_with_newlines_answer_in_the_api_shape(client, db, path):
-    resp = client.delete(path)
+def test_unknown_paths_with_newlines_answer_in_the_api_shape(db, path):
+    resp = asgi_client.call("DELETE", path)
     assert resp.status_code == 404
     assert resp["x-amzn-ErrorType"] == "UnknownOperationException"
 

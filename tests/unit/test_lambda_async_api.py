@@ -1,32 +1,34 @@
-"""Put/Update/Get/DeleteFunctionEventInvokeConfig and Put/Get/Delete
-FunctionConcurrency through a real boto3 client (see test_lambda_api)."""
+"""Put/Update/Get/DeleteFunctionEventInvokeConfig, Put/Get/Delete
+FunctionConcurrency and InvokeAsync through a real boto3 client against
+the production ASGI application (see test_lambda_api)."""
 
 import pytest
 from botocore.exceptions import ClientError
 
 from functions.models import ApiKey, Function, Membership, Team
 from invocations.models import EventInvokeConfig
+from tests.unit import asgi_client
 from tests.unit.test_lambda_api import boto_lambda, error_code, status_of
 
 
 @pytest.fixture
-def lam(client, users, team):
+def lam(users, team):
     key, secret = ApiKey.issue(users["member"], team)
-    return boto_lambda(client, key.access_key_id, secret)
+    return boto_lambda(key.access_key_id, secret)
 
 
 @pytest.fixture
-def reader(client, users, team):
+def reader(users, team):
     key, secret = ApiKey.issue(users["reader"], team)
-    return boto_lambda(client, key.access_key_id, secret)
+    return boto_lambda(key.access_key_id, secret)
 
 
 @pytest.fixture
-def stranger(client, users):
+def stranger(users):
     other = Team.objects.create(name="beta")
     Membership.objects.create(team=other, user=users["outsider"], role="owner")
     key, secret = ApiKey.issue(users["outsider"], other)
-    return boto_lambda(client, key.access_key_id, secret)
+    return boto_lambda(key.access_key_id, secret)
 
 
 @pytest.fixture
@@ -157,8 +159,8 @@ def test_it_refuses_a_reserved_concurrency_out_of_range(lam, fns):
     assert Function.objects.get(name="hello").reserved_concurrency is None
 
 
-def test_an_unknown_path_under_the_later_dates_answers_in_the_api_shape(client):
-    resp = client.get("/2019-09-25/functions/hello/nothing-here")
+def test_an_unknown_path_under_the_later_dates_answers_in_the_api_shape(db):
+    resp = asgi_client.call("GET", "/2019-09-25/functions/hello/nothing-here")
     assert resp.status_code == 404
     assert resp["x-amzn-ErrorType"] == "UnknownOperationException"
 
@@ -167,11 +169,11 @@ def test_an_unknown_path_under_the_later_dates_answers_in_the_api_shape(client):
 
 
 @pytest.fixture
-def raw(client, users, team):
+def raw(users, team):
     from tests.unit.test_lambda_api import signed
 
     key = ApiKey.issue(users["member"], team)
-    return lambda method, path, body: signed(client, key, method, path, body)
+    return lambda method, path, body: signed(key, method, path, body)
 
 
 @pytest.mark.parametrize("body", [

@@ -221,7 +221,11 @@ def test_it_subscribes_a_queue_with_its_attributes(sns, team):
 
 @pytest.mark.parametrize("protocol, endpoint, words", [
     ("ftp", "x", "Amazon SNS does not support this protocol string: ftp"),
-    ("http", "http://127.0.0.1/", "does not deliver to http endpoints yet"),
+    ("email", "a@example.com", "does not deliver to email endpoints yet"),
+    ("http", "http://example.com/hook", "loopback endpoints only"),
+    ("http", "http://10.0.0.1:8080/", "10.0.0.1 is not one"),
+    ("https", "http://127.0.0.1/", "must match the specified protocol"),
+    ("http", "http://[::ffff:8.8.8.8]/", "is not one"),
     ("lambda", "", "Invalid parameter: Endpoint"),
     ("lambda", "arn:aws:lambda:us-east-1:{account}:function:nope", "no function named nope"),
     ("lambda", "arn:aws:lambda:us-east-1:{account}:function:hello:1", "unqualified ARN"),

@@ -136,7 +136,7 @@ def _scope(path: str, authorization: str = "", query: bytes = b"") -> dict:
     return {"type": "http", "path": path, "headers": headers, "query_string": query}
 
 
-def test_it_takes_aws_signed_requests_but_leaves_lambdas_to_the_lambda_api():
+def test_it_takes_aws_signed_requests_and_lambdas_paths():
     def signed(service: str) -> str:
         return (f"AWS4-HMAC-SHA256 Credential=AKIA/20260101/us-east-1/{service}/aws4_request, "
                 "SignedHeaders=host, Signature=" + "0" * 64)
@@ -146,9 +146,13 @@ def test_it_takes_aws_signed_requests_but_leaves_lambdas_to_the_lambda_api():
     assert door.matches(_scope("/", query=presigned))
     assert not door.matches(_scope("/"))
     assert not door.matches(_scope("/queues/", "Basic abc"))
-    assert not door.matches(_scope("/2015-03-31/functions/", signed("lambda")))
-    assert not door.matches(_scope("/2015-03-31/functions/", signed("sqs")))
-    # messaging's JSON API is signed for lambda too.
+    # Lambda's REST API is the door's too, signed or not (its own error shape).
+    assert door.matches(_scope("/2015-03-31/functions/", signed("lambda")))
+    assert door.matches(_scope("/2019-09-25/functions/f/event-invoke-config"))
+    assert door.matches(_scope("/2015-03-31/functions/", signed("sqs")))
+    # ... but not GetFunction's code URL, nor messaging's JSON API, which is
+    # signed for lambda too: those stay with Django.
+    assert not door.matches(_scope("/2015-03-31/stratus-code/token"))
     assert not door.matches(_scope("/api/queues/q/messages", signed("lambda")))
 
 

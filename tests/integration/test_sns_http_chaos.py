@@ -1,0 +1,74 @@
+"""An SNS delivery to an HTTP endpoint survives the worker being killed in
+the middle of it: the message is a stored row before its task exists, and
+the reconciler (messaging.requeue_http_deliveries) queues it again once
+its attempt is overdue, so the endpoint gets it after the worker is back.
+A stack of its own: this test kills its worker."""
+
+import json
+import queue
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from tests.integration.helpers import wait_for
+from tests.integration.test_sns_real import boto
+from tests.stack import Stack
+
+pytestmark = [pytest.mark.integration, pytest.mark.chaos]
+
+
+@pytest.fixture(scope="module")
+def stack():
+    s = Stack()
+    try:
+        s.start()
+        yield s
+    finally:
+        s.stop()
+
+
+def test_a_delivery_cut_by_a_killed_worker_is_delivered_after_it_returns(stack):
+    arrived: queue.Queue = queue.Queue()
+    release = threading.Event()
+    calls = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            calls.append(body)
+            arrived.put(body)
+            if len(calls) == 1:
+                release.wait(60)  # hold the first attempt open while its worker dies
+            try:
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            except OSError:
+                pass  # the worker that asked is gone
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        sns = boto(stack, "sns")
+        topic = sns.create_topic(Name="cut-short")["TopicArn"]
+        sns.subscribe(TopicArn=topic, Protocol="http",
+                      Endpoint=f"http://127.0.0.1:{server.server_port}/in")
+        first = arrived.get(timeout=90)
+        stack.kill("worker")  # mid-request: the attempt never finishes
+        release.set()
+        stack.revive("worker")
+        again = arrived.get(timeout=180)
+        assert again == first and again["Type"] == "SubscriptionConfirmation"
+        query = ("__import__('messaging.models').models.HttpDelivery.objects"
+                 ".values('status', 'attempts')")
+        rows = wait_for(lambda: stack.rows(query) if stack.rows(query)[0]["status"] == "delivered" else None,
+                        timeout=30)
+        assert rows == [{"status": "delivered", "attempts": 2}]
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
