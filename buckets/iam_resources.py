@@ -4,7 +4,8 @@ Authorization Reference, "Actions defined by Amazon S3": bucket ARNs are
 `arn:aws:s3:::<bucket>`, object ARNs `arn:aws:s3:::<bucket>/<key>`;
 HeadObject is s3:GetObject, ListObjectsV2 and HeadBucket s3:ListBucket,
 ListBuckets s3:ListAllMyBuckets, the multipart steps s3:PutObject,
-CopyObject s3:PutObject on the copy and s3:GetObject on its source."""
+CopyObject and UploadPartCopy s3:PutObject on the copy and s3:GetObject on
+its source."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def resolve(context, operation: str, params: dict) -> list[tuple[str, str]]:
         keys = [o.get("Key", "") for o in (params.get("Delete") or {}).get("Objects") or []]
         calls = [("s3:DeleteObject", object_arn(bucket, k)) for k in keys]
         return calls or [("s3:DeleteObject", bucket_arn(bucket))]
-    if operation == "CopyObject":
+    if operation in ("CopyObject", "UploadPartCopy"):
         source = unquote(str(params.get("CopySource") or "")).lstrip("/").split("?versionId=", 1)[0]
         return [
             ("s3:PutObject", object_arn(bucket, params.get("Key", ""))),

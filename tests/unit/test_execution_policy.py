@@ -57,6 +57,9 @@ CONTEXT = SimpleNamespace(team=SimpleNamespace(account_id="111122223333"))
      [("s3:DeleteObject", "arn:aws:s3:::b/x"), ("s3:DeleteObject", "arn:aws:s3:::b/y")]),
     ("CopyObject", {"Bucket": "b", "Key": "to", "CopySource": "/src/from%20here?versionId=1"},
      [("s3:PutObject", "arn:aws:s3:::b/to"), ("s3:GetObject", "arn:aws:s3:::src/from here")]),
+    ("UploadPartCopy", {"Bucket": "b", "Key": "to", "CopySource": "src/big", "PartNumber": 1},
+     [("s3:PutObject", "arn:aws:s3:::b/to"), ("s3:GetObject", "arn:aws:s3:::src/big")]),
+    ("ListObjects", {"Bucket": "b"}, [("s3:ListBucket", "arn:aws:s3:::b")]),
 ])
 def test_s3_names_bucket_and_object_arns(operation, params, calls):
     assert s3_resources.resolve(CONTEXT, operation, params) == calls
@@ -69,6 +72,8 @@ def test_sqs_sns_and_lambda_name_their_arns():
         ("sqs:SendMessage", queue)]
     assert sqs(CONTEXT, "GetQueueUrl", {"QueueName": "jobs"}) == [("sqs:GetQueueUrl", queue)]
     assert sqs(CONTEXT, "ListQueues", {}) == [("sqs:ListQueues", "*")]
+    assert sqs(CONTEXT, "ListDeadLetterSourceQueues", {"QueueUrl": "http://x/111122223333/jobs"}) == [
+        ("sqs:ListDeadLetterSourceQueues", queue)]
     topic = "arn:aws:sns:us-east-1:111122223333:news"
     assert sns(CONTEXT, "PublishBatch", {"TopicArn": topic}) == [("sns:Publish", topic)]
     assert sns(CONTEXT, "Unsubscribe", {"SubscriptionArn": topic + ":abc"}) == [
