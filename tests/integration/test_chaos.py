@@ -12,6 +12,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 
+import docker.errors
 import pytest
 from botocore.exceptions import ClientError
 
@@ -537,7 +538,10 @@ def test_calls_after_their_warm_environments_died_start_cold_and_succeed(stack, 
     victims = stack.containers()
     assert victims
     for container in victims:
-        container.remove(force=True)
+        try:
+            container.remove(force=True)
+        except docker.errors.NotFound:
+            pass  # the platform removed it first (a pool refill or the reaper): gone all the same
 
     after = []
     for _ in range(3):
