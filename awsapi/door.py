@@ -9,7 +9,8 @@ One path for every service, as LocalStack's AWS server does:
 2. verify SigV4 with the platform's API keys, for that service's signing
    name (`sigv4.verify_cached`; a thread only when the key is not in memory);
 3. parse the input with botocore's model into a boto3-shaped dict;
-4. refuse a read-only member's key for writes (AccessDenied);
+4. refuse a read-only member's key for writes (AccessDenied; the role is
+   kept in memory, dropped on any change: functions.access);
 5. call the service's handler (a plain function on a door thread, an
    async one on the loop) and serialise its answer, or its `ServiceError`,
    in the protocol's shape.
@@ -47,8 +48,9 @@ from awsapi.protocols import (
     serialise_response,
     unknown_operation,
 )
-from functions.access import can_write
+from functions.access import cached_can_write, copied_can_write
 from functions.models import ApiKey
+from invocations import done
 
 log = logging.getLogger(__name__)
 # SQS's largest request (a 256 KB batch, JSON-escaped, binary attributes in
@@ -124,6 +126,10 @@ def aws_request(scope, body: bytes) -> AwsRequest:
 
 
 async def serve(scope, receive, send) -> None:
+    # The cached keys' roles, queues, topics and buckets (functions.changes)
+    # are dropped when another process announces a change: listen from the
+    # first request on.
+    done.listener().start()
     request_id = str(uuid.uuid4())
     signed = signed_service(scope)
     found, streaming = _streaming_operation(scope)
@@ -176,12 +182,12 @@ async def serve(scope, receive, send) -> None:
         write = service.is_write(found.operation.name)
         if streaming is not None:
             if write:
-                await asgi.in_thread(_require_write, key, protocol, service.denied_code)
+                await _require_write_soon(key, protocol, service.denied_code)
             spooled = await _spool(receive, request, streaming)
             params[found.operation.input_shape.serialization["payload"]] = spooled
         if inspect.iscoroutinefunction(handler):
             if write and streaming is None:
-                await asgi.in_thread(_require_write, key, protocol, service.denied_code)
+                await _require_write_soon(key, protocol, service.denied_code)
             output = await handler(context, params)
         else:
             output = await asgi.in_thread(
@@ -381,10 +387,19 @@ def _authorize(
         raise ServiceError(code, denial.message, status=403, query_code=service.denied_code or "AccessDenied")
 
 
+async def _require_write_soon(key: ApiKey, protocol: str, denied_code: str | None) -> None:
+    """_require_write on the event loop when the role is in memory, else on a thread."""
+    if principals.is_function(key) or cached_can_write(key.user, key.team):
+        return
+    await asgi.in_thread(_require_write, key, protocol, denied_code)
+
+
 def _require_write(key: ApiKey, protocol: str, denied_code: str | None = None) -> None:
+    """AccessDenied for a read-only member's key. The role is kept in
+    memory and dropped on any membership change (functions.access)."""
     if principals.is_function(key):
         return  # the execution policy decided (_authorize)
-    if not can_write(key.user, key.team):
+    if not copied_can_write(key.user, key.team):
         # AccessDenied as query and REST-XML services name it, AccessDeniedException in JSON.
         code = denied_code or (
             "AccessDenied" if protocol in ("query", "rest-xml") else "AccessDeniedException"

@@ -86,6 +86,9 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's SQLite backend with the process's writers queued in memory
+    # rather than in SQLite's sleeping busy handler (console/sqlite/base.py).
+    DATABASES["default"]["ENGINE"] = "console.sqlite"
     DATABASES["default"]["OPTIONS"] = {
         # Several processes (web, workers, beat) write at once: WAL lets
         # readers go on during a write, IMMEDIATE avoids lock-upgrade deadlocks.
