@@ -183,7 +183,8 @@ async def serve(scope, receive, send) -> None:
         if streaming is not None:
             if write:
                 await _require_write_soon(key, protocol, service.denied_code)
-            spooled = await _spool(receive, request, streaming)
+            # A plain handler fsyncs the body on its own thread, first (_call).
+            spooled = await _spool(receive, request, streaming, not inspect.iscoroutinefunction(handler))
             params[found.operation.input_shape.serialization["payload"]] = spooled
         if inspect.iscoroutinefunction(handler):
             if write and streaming is None:
@@ -192,7 +193,7 @@ async def serve(scope, receive, send) -> None:
         else:
             output = await asgi.in_thread(
                 _call, handler, context, params, write and streaming is None, protocol,
-                service.denied_code,
+                service.denied_code, spooled,
             )
         if isinstance(output, services.Reply):
             output, status = output.output, output.status
@@ -288,7 +289,9 @@ def _streaming_operation(scope) -> tuple[Recognised | None, services.Streaming |
     return found, service.streaming
 
 
-async def _spool(receive, request: AwsRequest, streaming: services.Streaming) -> spool.SpooledBody:
+async def _spool(
+    receive, request: AwsRequest, streaming: services.Streaming, sync_later: bool = False
+) -> spool.SpooledBody:
     limit = streaming.limit()
     declared = request.header("x-amz-decoded-content-length") or request.header("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
@@ -303,7 +306,9 @@ async def _spool(receive, request: AwsRequest, streaming: services.Streaming) ->
             status=501, sender_fault=False,
         )
     try:
-        body = await spool.spool(receive, streaming.directory(), limit, chunked=chunked)
+        body = await spool.spool(
+            receive, streaming.directory(), limit, chunked=chunked, sync_later=sync_later
+        )
     except spool.BodyTooLarge as e:
         raise _too_large(limit, e.seen) from None
     except spool.MalformedChunks as e:
@@ -413,8 +418,11 @@ def _require_write(key: ApiKey, protocol: str, denied_code: str | None = None) -
 
 
 def _call(
-    handler, context: services.Context, params: dict, write: bool, protocol: str, denied_code: str | None
+    handler, context: services.Context, params: dict, write: bool, protocol: str, denied_code: str | None,
+    spooled: spool.SpooledBody | None = None,
 ):
+    if spooled is not None:
+        spooled.sync()  # fsynced before the handler may name it
     if write:
         _require_write(context.key, protocol, denied_code)
     return handler(context, params)

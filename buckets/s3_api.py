@@ -252,7 +252,9 @@ def get_object(context: services.Context, params: dict) -> services.Reply:
     obj, output, span = _read(context, params)
     first, last = span or (0, obj.size - 1)
     # Opened here: a replacement committed from now on unlinks a name, not our file.
-    output["Body"] = FileSlice(storage.open_blob(obj.blob), first, last - first + 1)
+    body = FileSlice(storage.open_blob(obj.blob), first, last - first + 1)
+    body.read_now()  # a small object is read here, on the handler's thread: no other hand-off
+    output["Body"] = body
     return services.Reply(output, status=206 if span else None)
 
 
