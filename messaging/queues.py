@@ -210,6 +210,11 @@ def enqueue(queue: Queue, messages: list[QueueMessage], now=None) -> list[QueueM
     first message's message_id and sequence, with `duplicate` set to True,
     as SQS answers a duplicate send with success. Returns `messages`."""
     now = now or timezone.now()
+    if not queue.fifo and len(messages) == 1:
+        # One INSERT is a transaction of its own (SendMessage's usual case).
+        messages[0].duplicate = False
+        messages[0].save(force_insert=True)
+        return messages
     with transaction.atomic():
         for msg in messages:
             msg.duplicate = False
