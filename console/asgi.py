@@ -15,6 +15,10 @@ from buckets import upload_door  # noqa: E402
 from functions import invoke_api  # noqa: E402
 from invocations.routing import websocket_urlpatterns  # noqa: E402
 from triggers import http_routes  # noqa: E402
+from buckets import spool_sweep  # noqa: E402
+
+# What uploads killed with the previous web process left in the spool folder.
+spool_sweep.at_start()
 
 
 async def http(scope, receive, send):
