@@ -62,6 +62,24 @@ async def read_body(receive, limit: int) -> bytes | None:
             return b"".join(chunks)
 
 
+async def peek_body(receive, limit: int):
+    """(the body's first bytes: all of it when it is at most `limit` bytes,
+    a receive that gives the whole body again from its first message)."""
+    messages, size = [], 0
+    while size <= limit:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request" or not message.get("more_body"):
+            break
+        size += len(message.get("body", b""))
+    body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
+
+    async def replay():
+        return messages.pop(0) if messages else await receive()
+
+    return body, replay
+
+
 def django_request(scope, body: bytes) -> ASGIRequest:
     return ASGIRequest(scope, io.BytesIO(body))
 
