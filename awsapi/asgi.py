@@ -11,6 +11,7 @@ database work (cache misses only) to a pool of long-lived threads."""
 
 import asyncio
 import io
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -62,7 +63,7 @@ async def read_body(receive, limit: int) -> bytes | None:
             return b"".join(chunks)
 
 
-async def peek_body(receive, limit: int):
+async def peek_body(receive, limit: int) -> tuple[bytes, Callable[[], Awaitable[dict]]]:
     """(the body's first bytes: all of it when it is at most `limit` bytes,
     a receive that gives the whole body again from its first message)."""
     messages, size = [], 0
