@@ -23,7 +23,16 @@ Lambda's REST API is served here too: every request on its paths (an API
 date first, /2015-03-31/functions...), signed or not, so an unsigned one
 gets Lambda's MissingAuthenticationTokenException. Invoke is not: its fast
 lane (functions.invoke_api) comes first in console.asgi. A request signed
-for "lambda" on any other path is messaging's old JSON API, left to Django."""
+for "lambda" on any other path is messaging's old JSON API, left to Django.
+
+An unsigned request elsewhere is taken when it is recognisably meant for
+an AWS API (`unsigned_aws`: an X-Amz-Target header, an `x-amz-*` or
+botocore's `amz-sdk-*` header; console.asgi also hands over a form POST
+to / whose Action names an operation of a query service, `query_action`)
+and answered, in its service's protocol, what a missing signature gets
+there (`_refuse_unsigned`): MissingAuthenticationTokenException (query:
+MissingAuthenticationToken), S3's AccessDenied. A browser sends none of
+these, so console pages, forms, static files and websockets stay Django's."""
 
 from __future__ import annotations
 
@@ -32,7 +41,7 @@ import logging
 import re
 import uuid
 from functools import lru_cache, partial
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 from django.conf import settings
 
@@ -48,6 +57,7 @@ from awsapi.protocols import (
     serialise_response,
     unknown_operation,
 )
+from awsapi.protocols.router import speaks_query
 from functions.access import cached_can_write, copied_can_write
 from functions.models import ApiKey
 from invocations import done
@@ -64,6 +74,14 @@ _LAMBDA_PATH = re.compile(r"/\d{4}-\d{2}-\d{2}/")
 # Under Lambda's date but no AWS operation: GetFunction's Code.Location,
 # a Django view whose signed token is the authority.
 NOT_AWS_PREFIXES = ("/2015-03-31/stratus-code/",)
+# Django's even for unsigned requests that look like AWS's: webhooks (SNS's
+# deliveries to an HTTP endpoint carry x-amz-sns-* headers), the links in
+# SNS messages, messaging's JSON API, and the console's own pages.
+DJANGO_PREFIXES = (
+    *NOT_AWS_PREFIXES, "/hooks/", "/sns/", "/api/", "/static/", "/admin/", "/accounts/", "/ws/",
+)
+# Longest form body read to find its Action (SNS's Publish: 256 KB).
+QUERY_FORM_MAX = 512 * 1024
 _HEADER_SCOPE = re.compile(rb"Credential=[^/,\s]+/\d{8}/[^/,\s]+/([^/,\s]+)/")
 _QUERY_SCOPE = re.compile(rb"(?:^|&)X-Amz-Credential=[^/&]+(?:/|%2F)\d{8}(?:/|%2F)[^/&%]+(?:/|%2F)([^/&%]+)")
 
@@ -102,10 +120,56 @@ def matches(scope) -> bool:
     if scope["type"] != "http":
         return False
     service = signed_service(scope)
-    if service is None or service == b"lambda":
+    if service is None:
+        return lambda_path(scope["path"]) or unsigned_aws(scope)
+    if service == b"lambda":
         # Signed for lambda elsewhere: messaging's JSON API (Django).
         return lambda_path(scope["path"])
     return True
+
+
+def unsigned_aws(scope) -> bool:
+    """An unsigned request that an AWS client made (an X-Amz-Target header,
+    any other `x-amz-*` header but SNS's deliveries' `x-amz-sns-*`, or
+    botocore's `amz-sdk-invocation-id` / `amz-sdk-request`), outside the
+    paths Django keeps (DJANGO_PREFIXES). Browsers send none of these."""
+    if scope["path"].startswith(DJANGO_PREFIXES):
+        return False
+    return any(
+        name.startswith(b"amz-sdk-") or (name.startswith(b"x-amz-") and not name.startswith(b"x-amz-sns-"))
+        for name, _ in scope["headers"]
+    )
+
+
+def query_form(scope) -> bool:
+    """An unsigned form POST to / that `matches` did not take: a query
+    request (SNS's Action=Publish...) from a client that sent no AWS
+    header, when its body's Action is one (`query_action`)."""
+    if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != "/":
+        return False
+    return signed_service(scope) is None and _form(scope)
+
+
+def _form(scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            return value.split(b";", 1)[0].strip().lower() == b"application/x-www-form-urlencoded"
+    return False
+
+
+def query_action(body: bytes) -> bool:
+    """Whether a form body's Action names an operation of a registered
+    service that takes query requests (SNS; SQS's old query API)."""
+    pairs = parse_qsl(body.decode("latin-1"), keep_blank_values=True)
+    action = next((value for name, value in pairs if name == "Action"), None)
+    return action is not None and action in _query_actions(tuple(services.names()))
+
+
+@lru_cache(maxsize=4)
+def _query_actions(names: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(
+        name for model in _index(names).services if speaks_query(model) for name in model.operation_names
+    )
 
 
 @lru_cache(maxsize=4)
@@ -132,6 +196,8 @@ async def serve(scope, receive, send) -> None:
     done.listener().start()
     request_id = str(uuid.uuid4())
     signed = signed_service(scope)
+    if signed is None and not lambda_path(scope["path"]):
+        return await _refuse_unsigned(scope, receive, send, request_id)
     found, streaming = _streaming_operation(scope)
     limit = MAX_BODY
     if streaming is not None:
@@ -254,6 +320,34 @@ def _unsigned(scope, body: bytes) -> ServiceError:
     except sigv4.SignatureError as e:
         return ServiceError(e.code, e.message, status=403)
     return ServiceError("MissingAuthenticationTokenException", "Missing Authentication Token.", status=403)
+
+
+async def _refuse_unsigned(scope, receive, send, request_id: str) -> None:
+    """An unsigned request off Lambda's paths (`unsigned_aws`, `query_form`):
+    what its service says to a missing signature, in the protocol the
+    request came in (`_unsigned`'s code, renamed by the service's
+    `signature_codes`: S3's AccessDenied; query clients get
+    MissingAuthenticationToken). Only a form body is read, to find its
+    Action (query requests also go to an SQS queue's URL); any other body
+    is left to `asgi.finishing_body`."""
+    body = b""
+    if scope["method"] == "POST" and _form(scope):
+        body = await asgi.read_body(receive, QUERY_FORM_MAX) or b""
+    request = aws_request(scope, body)
+    try:
+        found = index().recognise(request)
+        protocol, model = found.protocol, found.service
+    except UnknownOperation as e:
+        protocol, model = e.protocol, e.service
+    registered = services.get(model.service_name) if model is not None else None
+    codes = registered.signature_codes if registered is not None else {}
+    missing = _unsigned(scope, b"")
+    error = ServiceError(
+        codes.get(missing.code, missing.code), missing.message, status=403,
+        query_code=_SIGNATURE_QUERY_CODES.get(missing.code),
+    )
+    response = serialise_error(model, error, protocol, request_id, method=request.method)
+    await _send(send, response, request.method)
 
 
 async def _parse(found: Recognised, request: AwsRequest, protocol: str, service: services.Service) -> dict:
