@@ -1,7 +1,11 @@
 """Fuzzing every input door of functions with hypothesis: the Lambda API
 (SigV4-signed requests through the production ASGI app), the Invoke door (the
 ASGI app functions.invoke_api.serve, up to the hand-over: the sync
-dispatch is stubbed) and the console's function forms.
+dispatch is stubbed) and the console's function forms; and every SQS, SNS
+and S3 operation the AWS front door serves (input drawn from botocore's
+model of each operation, with nulls, wrong types, entries without their
+keys and gaps in their numbering; S3 with random headers and query
+parameters), through the production ASGI app.
 
 Whatever comes in, the answer is below 500 (in the API's error shape when
 it is an error), a refused request leaves stored data as it was, and
