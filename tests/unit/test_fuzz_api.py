@@ -604,7 +604,8 @@ def _typed(shape, names: dict, depth: int = 0):
         return st.none()
     if kind == "structure":
         return st.fixed_dictionaries({}, optional={
-            key: names.get(key) or _typed(member, names, depth + 1) for key, member in shape.members.items()
+            key: names[key] if key in names else _typed(member, names, depth + 1)
+            for key, member in shape.members.items()
         })
     if kind == "list":
         return st.lists(_typed(shape.member, names, depth + 1), max_size=3)
@@ -636,7 +637,7 @@ def _json_typed(shape, names: dict, depth: int = 0):
         return json_values
     if kind == "structure":
         return st.fixed_dictionaries({}, optional={
-            key: names.get(key) or _wild(_json_typed(member, names, depth + 1))
+            key: names[key] if key in names else _wild(_json_typed(member, names, depth + 1))
             for key, member in shape.members.items()
         })
     if kind == "list":
