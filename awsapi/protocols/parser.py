@@ -60,7 +60,10 @@ def parse_request(
     `protocol` defaults to the model's (pass "query" for SQS's query dialect);
     `labels` are the URI labels the router found (recomputed when absent).
     Raises `MalformedRequest` (the protocol's code, 400) for a body that does
-    not parse."""
+    not parse or a value of the wrong type (JSON: `SerializationException`
+    naming the member path); query members without their key or numbered
+    with a gap get the service's own code (SNS `InvalidParameter`, SQS
+    `InvalidParameterValue`)."""
     protocol = protocol or operation.metadata["protocol"]
     shape = operation.input_shape
     if shape is None:
@@ -91,8 +94,7 @@ def _json_body(body: bytes) -> Any:
 
 # Integer ranges of the model's integer types (Smithy: 32 and 64 bits).
 _INT_RANGE = {"integer": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
-# What each model type is called in a wrong-type message, and the JSON
-# tokens that may stand for it (numbers and booleans may come as text).
+# What each model type is called in a wrong-type message.
 _EXPECTED = {
     "structure": "an object", "map": "an object", "list": "an array", "string": "a string",
     "blob": "a base64 string", "boolean": "true or false", "timestamp": "a timestamp",
