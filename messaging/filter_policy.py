@@ -23,8 +23,13 @@ The scope says what a policy reads (the subscription's FilterPolicyScope):
   in the body matches when one of its elements does. A body that is not a
   JSON object matches no policy.
 
-Limits as in SNS: at most 5 names in each alternative of a policy, and at
-most 150 combinations of conditions in all."""
+Limits as in SNS ("Filter policy constraints" in the SNS developer guide):
+at most 5 names in each alternative of a policy, at most 150 combinations
+of conditions in all, and at most 256 KB of JSON. A policy nested too deeply
+to read is refused too.
+
+A message body that is not JSON, or is nested too deeply to read, matches
+no MessageBody-scoped policy; other subscriptions still get the message."""
 
 from __future__ import annotations
 
@@ -40,6 +45,7 @@ SCOPES = (ATTRIBUTES, BODY)
 MAX_KEYS = 5
 MAX_COMBINATIONS = 150
 MAX_NUMBER = 1_000_000_000
+MAX_POLICY_BYTES = 256 * 1024
 _LOWER = (">", ">=")
 _UPPER = ("<", "<=")
 _MISSING = object()
@@ -57,11 +63,18 @@ def parse(text: str | None, scope: str = ATTRIBUTES) -> dict | None:
     means no policy."""
     if text is None or not text.strip():
         return None
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_POLICY_BYTES:
+        raise FilterPolicyError(f"Filter policy is too large: at most {MAX_POLICY_BYTES // 1024} KB.")
     try:
         policy = json.loads(text)
     except ValueError as e:
         raise FilterPolicyError(f"The filter policy is not valid JSON ({e}).") from None
+    except RecursionError:
+        raise FilterPolicyError(_TOO_DEEP) from None
     return validate(policy, scope)
+
+
+_TOO_DEEP = "Filter policy is too complex: it is nested too deeply."
 
 
 def validate(policy, scope: str = ATTRIBUTES) -> dict | None:
@@ -72,8 +85,11 @@ def validate(policy, scope: str = ATTRIBUTES) -> dict | None:
         raise FilterPolicyError(f"The filter policy scope must be {ATTRIBUTES} or {BODY}, not {scope!r}.")
     if not isinstance(policy, dict):
         raise FilterPolicyError('A filter policy is a JSON object such as {"color": ["red", "blue"]}.')
-    _check_object(policy, scope, top=True)
-    alternatives = list(_alternatives(policy, ()))
+    try:
+        _check_object(policy, scope, top=True)
+        alternatives = list(_alternatives(policy, ()))
+    except RecursionError:
+        raise FilterPolicyError(_TOO_DEEP) from None
     combinations = 0
     for flat in alternatives:
         if len(flat) > MAX_KEYS:
@@ -199,6 +215,12 @@ def _alternatives(policy: dict, path: tuple) -> Iterator[dict]:
             branches = list(_alternatives(value, (*path, key)))
         else:
             branches = [{(*path, key): value}]
+        if len(flats) * len(branches) > MAX_COMBINATIONS:
+            # Every alternative is at least one combination: stop before
+            # the product of many "$or"s is built.
+            raise FilterPolicyError(
+                f"Filter policy is too complex: more than {MAX_COMBINATIONS} combinations of conditions."
+            )
         flats = [{**flat, **branch} for flat in flats for branch in branches]
     yield from flats
 
@@ -214,7 +236,8 @@ def matches(policy: dict | None, attributes: dict, body: str | None = None, scop
     if scope == BODY:
         try:
             document = json.loads(body) if body is not None else None
-        except ValueError:
+        except (ValueError, RecursionError):
+            # As SNS: a body it cannot read as JSON matches no body policy.
             return False
         if not isinstance(document, dict):
             return False
@@ -236,7 +259,7 @@ def _attribute_values(attributes: dict, name: str):
     if kind == "String.Array":
         try:
             items = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             return []
         return items if isinstance(items, list) else []
     base = kind.split(".", 1)[0]

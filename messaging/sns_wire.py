@@ -218,7 +218,7 @@ def _check_policy(text: str) -> str:
         raise invalid(f"Policy Error: the policy is longer than {MAX_POLICY_BYTES} bytes")
     try:
         policy = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise invalid("Policy Error: the policy is not valid JSON") from None
     statements = policy.get("Statement") if isinstance(policy, dict) else None
     if isinstance(statements, dict):
@@ -312,7 +312,10 @@ def subscription_attributes(sub: Subscription) -> dict:
         "Owner": sub.topic.team.account_id,
         "Protocol": sub.protocol,
         "Endpoint": sub.endpoint,
-        "ConfirmationWasAuthenticated": "true" if sub.confirmation_authenticated else "false",
+        # Nothing was confirmed, authenticated or not, while still pending.
+        "ConfirmationWasAuthenticated": (
+            "true" if sub.confirmation_authenticated and not sub.pending else "false"
+        ),
         "PendingConfirmation": "true" if sub.pending else "false",
         "RawMessageDelivery": "true" if sub.raw_message_delivery else "false",
     }
@@ -360,7 +363,7 @@ def check_message(message, structure) -> tuple[str, bool]:
         raise invalid("MessageStructure")
     try:
         texts = json.loads(message)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise invalid("Message Structure - JSON message body failed to parse") from None
     if not isinstance(texts, dict) or not isinstance(texts.get("default"), str):
         raise invalid("Message Structure - No default entry in JSON message body")
@@ -410,7 +413,7 @@ def message_attributes_in(attributes: dict | None) -> dict:
 def _check_array(name: str, raw: str) -> None:
     try:
         items = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         items = None
     if not isinstance(items, list) or not all(
         item is None or isinstance(item, str | bool | int | float) for item in items

@@ -227,7 +227,7 @@ def _redrive_policy(team, value, queue: Queue | None, is_fifo: bool) -> dict:
     problem = None
     try:
         policy = json.loads(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         policy, problem = None, "it is not a JSON object"
     if problem is None and not isinstance(policy, dict):
         problem = "it is not a JSON object"
@@ -303,8 +303,10 @@ _BAD_CHARACTER = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010
 
 
 def check_body(body) -> str:
-    if not isinstance(body, str) or body == "":
+    if body is None or body == "":
         raise missing("MessageBody")
+    if not isinstance(body, str):
+        raise invalid_parameter(f"MessageBody must be a string, not {type(body).__name__}.")
     bad = _BAD_CHARACTER.search(body)
     if bad:
         raise error(
@@ -325,6 +327,12 @@ def attributes_in(attributes: dict | None) -> dict:
         if not kind:
             raise invalid_parameter(
                 f"The message attribute '{name}' must contain non-empty message attribute type."
+            )
+        if kind.split(".", 1)[0] not in ("String", "Number", "Binary"):
+            # SQS's words for an unknown type prefix.
+            raise invalid_parameter(
+                f"The type of message (user) attribute '{name}' is invalid. You must use only the "
+                "following supported type prefixes: Binary, Number, String."
             )
         binary = kind.split(".", 1)[0] == "Binary"
         raw = value.get("BinaryValue" if binary else "StringValue")

@@ -39,6 +39,14 @@ _MALFORMED = {
     "query": "MalformedQueryString",
     "rest-xml": "MalformedXML",
 }
+# What a query-protocol service calls a numbered member that is missing or
+# out of order (a map entry without its Name, entry.1 then entry.3).
+_INVALID_PARAMETER = {"sns": "InvalidParameter", "sqs": "InvalidParameterValue"}
+
+
+class _BadQueryMember(MalformedRequest):
+    """A query parameter that parses but does not make a member (an entry
+    without its key, a gap in the numbering): the service's own code."""
 
 
 def parse_request(
@@ -52,7 +60,10 @@ def parse_request(
     `protocol` defaults to the model's (pass "query" for SQS's query dialect);
     `labels` are the URI labels the router found (recomputed when absent).
     Raises `MalformedRequest` (the protocol's code, 400) for a body that does
-    not parse."""
+    not parse or a value of the wrong type (JSON: `SerializationException`
+    naming the member path); query members without their key or numbered
+    with a gap get the service's own code (SNS `InvalidParameter`, SQS
+    `InvalidParameterValue`)."""
     protocol = protocol or operation.metadata["protocol"]
     shape = operation.input_shape
     if shape is None:
@@ -64,6 +75,9 @@ def parse_request(
             return _query_in(shape, _query_tree(request.form_pairs))
         if protocol in ("rest-json", "rest-xml"):
             return _rest_in(operation, shape, request, protocol, labels)
+    except _BadQueryMember as exc:
+        service = operation.service_model.endpoint_prefix
+        raise MalformedRequest(_INVALID_PARAMETER.get(service, _MALFORMED[protocol]), exc.message) from exc
     except MalformedRequest as exc:
         raise MalformedRequest(_MALFORMED[protocol], exc.message) from exc
     raise ValueError(f"unsupported protocol {protocol}")
@@ -74,42 +88,96 @@ def _json_body(body: bytes) -> Any:
         return json.loads(body)
     except ValueError as exc:
         raise MalformedRequest("SerializationException", f"Body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise MalformedRequest("SerializationException", "Body is nested too deeply to read.") from exc
 
 
-def _json_in(shape: Shape, value: Any) -> Any:
-    """A JSON value -> Python, by shape (botocore `JSONSerializer` in reverse)."""
+# Integer ranges of the model's integer types (Smithy: 32 and 64 bits).
+_INT_RANGE = {"integer": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
+# What each model type is called in a wrong-type message.
+_EXPECTED = {
+    "structure": "an object", "map": "an object", "list": "an array", "string": "a string",
+    "blob": "a base64 string", "boolean": "true or false", "timestamp": "a timestamp",
+    "integer": "a whole number", "long": "a whole number", "float": "a number", "double": "a number",
+}
+
+
+def _found(value: Any) -> str:
+    """The JSON token `value` starts with, in the words of AWS's JSON
+    services ("Start of structure or map found where not expected.")."""
     if value is None:
-        return None
+        return "Null value"
+    if isinstance(value, dict):
+        return "Start of structure or map"
+    if isinstance(value, list):
+        return "Start of list"
+    if isinstance(value, bool):
+        return "Boolean value"
+    if isinstance(value, (int, float)):
+        return "Number value"
+    return "String value"
+
+
+def _wrong_type(shape: Shape, value: Any, where: str) -> MalformedRequest:
+    return MalformedRequest(
+        "SerializationException",
+        f"{_found(value)} found where not expected: '{where}' must be "
+        f"{_EXPECTED.get(shape.type_name, 'a ' + shape.type_name)}.",
+    )
+
+
+def _json_in(shape: Shape, value: Any, where: str = "") -> Any:
+    """A JSON value -> Python, by shape (botocore `JSONSerializer` in reverse).
+
+    `where` is the member path for messages ("Entries.1.Id"). A top-level
+    member that is null counts as not given (as botocore never sends it);
+    a null inside a list or map, or a value of the wrong JSON type, is a
+    SerializationException (400), as AWS's JSON services answer."""
     kind = shape.type_name
+    if value is None:
+        raise _wrong_type(shape, value, where or shape.name)
     if kind == "structure":
         if shape.metadata.get("document"):
             return value
         if not isinstance(value, dict):
-            raise MalformedRequest("SerializationException", f"Expected an object for {shape.name}")
+            raise _wrong_type(shape, value, where or shape.name)
         parsed = {}
         for name, member in shape.members.items():
             if "location" in member.serialization:
                 continue
             key = member.serialization.get("name", name)
             if key in value and value[key] is not None:
-                parsed[name] = _json_in(member, value[key])
+                parsed[name] = _json_in(member, value[key], f"{where}.{key}" if where else key)
         return parsed
     if kind == "list":
         if not isinstance(value, list):
-            raise MalformedRequest("SerializationException", f"Expected a list for {shape.name}")
-        return [_json_in(shape.member, item) for item in value]
+            raise _wrong_type(shape, value, where or shape.name)
+        return [_json_in(shape.member, item, f"{where}.{i}") for i, item in enumerate(value, 1)]
     if kind == "map":
         if not isinstance(value, dict):
-            raise MalformedRequest("SerializationException", f"Expected a map for {shape.name}")
-        return {k: _json_in(shape.value, v) for k, v in value.items()}
+            raise _wrong_type(shape, value, where or shape.name)
+        return {k: _json_in(shape.value, v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, (dict, list)):
+        raise _wrong_type(shape, value, where or shape.name)
+    if kind in ("string", "blob") and not isinstance(value, str):
+        raise _wrong_type(shape, value, where or shape.name)
     if kind == "blob":
         return blob_in(value)
     if kind == "timestamp":
+        if isinstance(value, bool):
+            raise _wrong_type(shape, value, where or shape.name)
         return timestamp_in(value)
     if kind == "boolean":
         return boolean_in(value)
     if kind in ("integer", "long", "float", "double"):
-        return number_in(value, shape)
+        number = number_in(value, shape)
+        low, high = _INT_RANGE.get(kind, (None, None))
+        if low is not None and not low <= number <= high:
+            raise MalformedRequest(
+                "SerializationException",
+                f"Number value out of range: '{where or shape.name}' must be from {low} to {high}.",
+            )
+        return number
     return value
 
 
@@ -134,14 +202,24 @@ def _query_tree(pairs: list[tuple[str, str]]) -> dict[str, Any]:
     return tree
 
 
-def _numbered(node: Any) -> list[Any]:
-    """The children of `{"1": a, "2": b}` in number order; "" is an empty list."""
+def _numbered(node: Any, where: str) -> list[Any]:
+    """The children of `{"1": a, "2": b}` in number order; "" is an empty
+    list. Numbers run 1, 2, 3... as botocore writes them: a gap is refused
+    rather than read as a shorter or reordered list."""
     if not isinstance(node, dict):
         return []
     try:
-        return [node[k] for k in sorted(node, key=int)]
+        numbers = sorted(int(k) for k in node)
     except ValueError as exc:
         raise MalformedRequest("MalformedQueryString", f"Expected numbered members: {list(node)}") from exc
+    if numbers != list(range(1, len(numbers) + 1)) or len(numbers) != len(node):
+        missing = next(n for n in range(1, len(numbers) + 2) if n not in numbers)
+        raise _BadQueryMember(
+            "InvalidParameter",
+            f"Invalid parameter: {where}.{missing} is missing; members are numbered from 1 without gaps "
+            f"(got {', '.join(sorted(node, key=lambda k: (len(k), k)))}).",
+        )
+    return [node[k] for k in sorted(node, key=int)]
 
 
 def _query_key(name: str, member: Shape) -> str:
@@ -154,7 +232,7 @@ def _query_key(name: str, member: Shape) -> str:
     return member.serialization.get("name", name)
 
 
-def _query_in(shape: Shape, node: Any) -> Any:
+def _query_in(shape: Shape, node: Any, where: str = "") -> Any:
     kind = shape.type_name
     if kind == "structure":
         if not isinstance(node, dict):
@@ -163,22 +241,31 @@ def _query_in(shape: Shape, node: Any) -> Any:
         for name, member in shape.members.items():
             key = _query_key(name, member)
             if key in node:
-                parsed[name] = _query_in(member, node[key])
+                parsed[name] = _query_in(member, node[key], f"{where}.{key}" if where else key)
         return parsed
     if kind == "list":
         if not shape.serialization.get("flattened"):
             member_name = shape.member.serialization.get("name", "member")
             node = node.get(member_name) if isinstance(node, dict) else None
-        return [_query_in(shape.member, item) for item in _numbered(node)]
+            where = f"{where}.{member_name}"
+        items = _numbered(node, where)
+        return [_query_in(shape.member, item, f"{where}.{i}") for i, item in enumerate(items, 1)]
     if kind == "map":
         if not shape.serialization.get("flattened"):
             node = node.get("entry") if isinstance(node, dict) else None
+            where = f"{where}.entry"
         key_name = shape.key.serialization.get("name", "key")
         value_name = shape.value.serialization.get("name", "value")
         parsed = {}
-        for entry in _numbered(node):
-            if isinstance(entry, dict) and key_name in entry:
-                parsed[entry[key_name]] = _query_in(shape.value, entry.get(value_name, ""))
+        for i, entry in enumerate(_numbered(node, where), 1):
+            key = entry.get(key_name) if isinstance(entry, dict) else None
+            if not isinstance(key, str) or key == "":
+                # An entry without its key would be dropped, or stored under
+                # nothing: AWS refuses it (SNS: InvalidParameter).
+                raise _BadQueryMember(
+                    "InvalidParameter", f"Invalid parameter: {where}.{i}.{key_name} is missing or empty."
+                )
+            parsed[key] = _query_in(shape.value, entry.get(value_name, ""), f"{where}.{i}.{value_name}")
         return parsed
     if isinstance(node, dict):
         raise MalformedRequest("MalformedQueryString", f"Expected a value for {shape.name}")

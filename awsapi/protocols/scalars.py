@@ -70,7 +70,7 @@ def number_in(value: Any, shape: Shape) -> int | float:
         if shape.type_name in ("integer", "long"):
             return int(value)
         return float(value)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OverflowError) as exc:
         raise MalformedRequest("SerializationException", f"Invalid number: {value!r}") from exc
 
 

@@ -115,7 +115,13 @@ def serialise_error(
 # -- json ------------------------------------------------------------------
 
 def _dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate (a message quoting the caller's "\ud800"): JSON's
+        # own escapes carry it.
+        return json.dumps(value, separators=(",", ":")).encode("ascii")
 
 
 def _json_headers(service: ServiceModel | None, request_id: str) -> dict[str, str]:

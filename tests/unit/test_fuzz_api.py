@@ -1,7 +1,11 @@
 """Fuzzing every input door of functions with hypothesis: the Lambda API
 (SigV4-signed requests through the production ASGI app), the Invoke door (the
 ASGI app functions.invoke_api.serve, up to the hand-over: the sync
-dispatch is stubbed) and the console's function forms.
+dispatch is stubbed) and the console's function forms; and every SQS, SNS
+and S3 operation the AWS front door serves (input drawn from botocore's
+model of each operation, with nulls, wrong types, entries without their
+keys and gaps in their numbering; S3 with random headers and query
+parameters), through the production ASGI app.
 
 Whatever comes in, the answer is below 500 (in the API's error shape when
 it is an error), a refused request leaves stored data as it was, and
@@ -22,13 +26,18 @@ from datetime import timedelta
 from urllib.parse import quote, urlencode
 
 import pytest
+from botocore.auth import S3SigV4Auth, SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from botocore.serialize import create_serializer
 from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from awsapi import asgi
+from awsapi import asgi, params, services
+from buckets.models import Bucket
 from functions import code as codestore
 from functions import invoke_api, service
 from functions import models as function_models
@@ -36,6 +45,8 @@ from functions.models import ApiKey, CodeBundle, Function
 from invocations import concurrency, delivery, dispatch
 from invocations.done import Done
 from invocations.models import EventInvokeConfig, Invocation
+from messaging import queues, sns_http, topics
+from messaging.models import Queue, QueueMessage, Subscription, Topic
 from tests.unit import asgi_client
 from tests.unit.test_sigv4 import HOST, sign
 
@@ -570,5 +581,263 @@ def test_fuzz_the_function_page_forms(console):
                 upload = base64.b64decode(upload)
             fields["code_file"] = SimpleUploadedFile("code.zip", upload)
         _post(console, reverse(form, args=[target.id]), fields, snapshot())
+
+    run()
+
+
+# SQS, SNS and S3 through the AWS front door ------------------------------------------
+#
+# Every operation the door serves for these services, with inputs drawn from
+# botocore's model of the operation: mostly values of the right type (and
+# real names: the fuzzed queue, topic, bucket), sometimes anything JSON or
+# any text, nulls inside lists and maps, entries without their keys. Only
+# the answer's shape is asserted: below 500, the protocol's error shape.
+
+AWS_TEXTS = st.one_of(texts, st.sampled_from(["1", "0", "-1", "true", "20", "String", "Number", "x.y"]))
+
+
+def _typed(shape, names: dict, depth: int = 0):
+    """A strategy for values of a botocore shape; `names` overrides members
+    by name (real queue URLs, topic ARNs...)."""
+    kind = shape.type_name
+    if depth > 4:
+        return st.none()
+    if kind == "structure":
+        return st.fixed_dictionaries({}, optional={
+            key: names[key] if key in names else _typed(member, names, depth + 1)
+            for key, member in shape.members.items()
+        })
+    if kind == "list":
+        return st.lists(_typed(shape.member, names, depth + 1), max_size=3)
+    if kind == "map":
+        keys = st.sampled_from(shape.key.enum) if shape.key.enum else AWS_TEXTS
+        return st.dictionaries(keys, _typed(shape.value, names, depth + 1), max_size=3)
+    if kind == "string":
+        return st.sampled_from(shape.enum) if shape.enum else AWS_TEXTS
+    if kind in ("integer", "long"):
+        return st.integers(-2, 300)
+    if kind == "boolean":
+        return st.booleans()
+    if kind == "blob":
+        return st.binary(max_size=8).map(lambda b: base64.b64encode(b).decode())
+    if kind == "timestamp":
+        return st.integers(0, 2**31)
+    return st.floats(allow_nan=False)
+
+
+def _wild(strategy):
+    """Mostly the typed value; else null or anything JSON (wrong types)."""
+    return st.one_of(strategy, strategy, st.none(), json_values)
+
+
+def _json_typed(shape, names: dict, depth: int = 0):
+    """As _typed, with any member, item or map value sometimes wild."""
+    kind = shape.type_name
+    if depth > 4:
+        return json_values
+    if kind == "structure":
+        return st.fixed_dictionaries({}, optional={
+            key: names[key] if key in names else _wild(_json_typed(member, names, depth + 1))
+            for key, member in shape.members.items()
+        })
+    if kind == "list":
+        return st.lists(_wild(_json_typed(shape.member, names, depth + 1)), max_size=3)
+    if kind == "map":
+        keys = st.sampled_from(shape.key.enum) if shape.key.enum else AWS_TEXTS
+        return st.dictionaries(keys, _wild(_json_typed(shape.value, names, depth + 1)), max_size=3)
+    return _typed(shape, names, depth)
+
+
+def _signed(service: str, method: str, path: str, body: bytes, headers: dict, key, secret):
+    request = AWSRequest(method=method, url=f"http://testserver{path}", data=body, headers=headers)
+    auth = S3SigV4Auth if service == "s3" else SigV4Auth
+    auth(Credentials(key.access_key_id, secret), service, "us-east-1").add_auth(request)
+    return asgi_client.call(method, path, body, dict(request.headers.items()))
+
+
+@pytest.fixture
+def aws(users, team, monkeypatch):
+    """(team, key, secret) for the fuzzed team, with nothing sent to a broker."""
+    monkeypatch.setattr(dispatch, "queue", lambda *a, **kw: None)
+    monkeypatch.setattr(sns_http, "queue", lambda *a, **kw: None)
+    team.account_id = ACCOUNT
+    team.save()
+    key, secret = ApiKey.issue(users["member"], team)
+    return team, key, secret
+
+
+def _model(service: str):
+    return params._model(service)
+
+
+def _served(service: str) -> list[str]:
+    return sorted(services.get(service).handlers)
+
+
+# Per operation, so that every one is reached often enough.
+FUZZ_EACH = settings(FUZZ, max_examples=max(10, FUZZ.max_examples // 3))
+
+
+@pytest.mark.parametrize("op", _served("sqs"))
+def test_fuzz_every_sqs_operation(aws, op):
+    team, key, secret = aws
+    url = f"http://testserver/{ACCOUNT}/q"
+    names = {
+        "QueueUrl": st.one_of(st.just(url), st.just(url), st.just(url + "-dlq"), json_values),
+        "QueueName": st.one_of(st.sampled_from(["q", "fresh", "q.fifo", "", "a" * 81]), json_values),
+        # Never a long poll: 0, or a value SQS refuses.
+        "WaitTimeSeconds": st.sampled_from([0, -1, 21, "x", None, [0], 0.5]),
+        "MessageBody": _wild(st.one_of(texts, st.just("\x01"))),
+    }
+    requests = _json_typed(_model("sqs").operation_model(op).input_shape, names)
+
+    def snapshot_sqs():
+        return (tuple(Queue.objects.order_by("pk").values_list("pk", "name")), QueueMessage.objects.count())
+
+    @FUZZ_EACH
+    @given(params=requests, raw=st.one_of(st.none(), st.none(), st.none(), raw_bad_bodies))
+    def run(params, raw):
+        for name in ("q", "q-dlq"):
+            if not Queue.objects.filter(team=team, name=name).exists():
+                queues.create_queue(team, name)
+        body = raw if raw is not None else json.dumps(params).encode()
+        if op == "ReceiveMessage" and raw is not None:
+            return  # a raw body could hold no WaitTimeSeconds and wait for the queue's
+        before = snapshot_sqs()
+        resp = _signed("sqs", "POST", "/", body, {
+            "X-Amz-Target": f"AmazonSQS.{op}", "Content-Type": "application/x-amz-json-1.0",
+        }, key, secret)
+        assert resp.status_code < 500, (op, body[:300], resp.content[:300])
+        if resp.status_code >= 400:
+            error = resp.json()
+            assert error["__type"] and error["message"], error
+            if op not in ("DeleteQueue", "PurgeQueue"):
+                assert snapshot_sqs() == before, "a refused request changed stored data"
+
+    run()
+
+
+SNS_ATTRIBUTE_NAMES = st.sampled_from([
+    "FilterPolicy", "FilterPolicyScope", "RawMessageDelivery", "DisplayName", "Policy", "DeliveryPolicy",
+    "RedrivePolicy", "FifoTopic", "ContentBasedDeduplication", "SignatureVersion", "Nope",
+])
+FILTER_POLICIES = st.sampled_from([
+    '{"a": ["x"]}', '{"a": {"b": [{"numeric": [">", 1]}]}}', '{"a":' * 3000 + '["x"]' + "}" * 3000,
+    "[" * 3000 + "]" * 3000, '{"$or": [{"a": ["x"]}, {"b": ["y"]}]}', "{", "{}", '{"a": []}',
+])
+
+
+def _query_pairs(value, prefix: str = "") -> list[tuple[str, str]]:
+    """Any nested value as query pairs (`A.1.B=x`), the way a careless
+    client might write it: numbers may skip, names may be missing."""
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _query_pairs(v, f"{prefix}.{k}" if prefix else str(k))]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value, 1) for p in _query_pairs(v, f"{prefix}.{i}")]
+    return [(prefix, "" if value is None else str(value))]
+
+
+@pytest.mark.parametrize("op", _served("sns"))
+def test_fuzz_every_sns_operation(aws, op):
+    team, key, secret = aws
+    topic = topics.create_topic(team, "t")
+    queue = queues.create_queue(team, "sink-q")
+    topic_arn = topic.arn
+    sub_arn = topics.subscribe_queue(topic, queue).arn
+    arns = st.one_of(
+        st.just(topic_arn), st.just(topic_arn), st.just(topic_arn + "x"), st.just(sub_arn), texts,
+    )
+    names = {
+        "TopicArn": arns, "SubscriptionArn": st.one_of(st.just(sub_arn), arns), "TargetArn": arns,
+        "Endpoint": st.sampled_from([queue.arn, SINK, "http://127.0.0.1:9/x", "mailto:x", ""]),
+        "Protocol": st.sampled_from(["sqs", "lambda", "http", "https", "email", "x"]),
+        "AttributeName": SNS_ATTRIBUTE_NAMES,
+        "Attributes": st.dictionaries(SNS_ATTRIBUTE_NAMES, st.one_of(FILTER_POLICIES, AWS_TEXTS), max_size=3),
+        "AttributeValue": st.one_of(FILTER_POLICIES, AWS_TEXTS),
+        "Message": st.one_of(texts, FILTER_POLICIES, st.just('{"default": "x"}')),
+    }
+    serializer = create_serializer("query")
+    requests = _typed(_model("sns").operation_model(op).input_shape, names)
+    extra_pairs = st.lists(st.tuples(
+        st.sampled_from([
+            "MessageAttributes.entry.1.Name", "MessageAttributes.entry.2.Value.DataType",
+            "MessageAttributes.entry.3.Value.StringValue", "Attributes.entry.1.key",
+            "Attributes.entry.5.value",
+            "PublishBatchRequestEntries.member.2.Id", "PublishBatchRequestEntries.member.1.Message",
+            "PublishBatchRequestEntries.member.x.Id", "Tags.member.1.Key", "MessageAttributes.entry.1",
+        ]),
+        AWS_TEXTS,
+    ), max_size=3)
+
+    @FUZZ_EACH
+    @given(params=requests, extra=extra_pairs, careless=st.booleans())
+    def run(params, extra, careless):
+        if not Topic.objects.filter(team=team, name="t").exists():
+            topics.create_topic(team, "t")
+        if careless:
+            pairs = [("Action", op), ("Version", "2010-03-31"), *_query_pairs(params)]
+        else:
+            try:
+                pairs = list(serializer.serialize_to_request(
+                    params, _model("sns").operation_model(op))["body"].items())
+            except Exception:  # a value botocore cannot write: send it the careless way
+                pairs = [("Action", op), ("Version", "2010-03-31"), *_query_pairs(params)]
+        body = urlencode([*pairs, *extra]).encode()
+        before = (Topic.objects.count(), Subscription.objects.count())
+        resp = _signed("sns", "POST", "/", body, {
+            "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
+        }, key, secret)
+        assert resp.status_code < 500, (op, body[:300], resp.content[:300])
+        if resp.status_code >= 400:
+            assert b"<Code>" in resp.content and b"<Message>" in resp.content, resp.content[:300]
+            assert (Topic.objects.count(), Subscription.objects.count()) == before
+
+    run()
+
+
+def test_fuzz_every_s3_operation(aws, settings, tmp_path):
+    settings.STRATUS_OBJECTS_DIR = tmp_path / "objects"
+    team, key, secret = aws
+    header_texts = st.one_of(
+        st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=12),
+        st.sampled_from([
+            "", "0", "-1", "bytes=0-1", "bytes=5-2", "true", "AES256", "fuzz/k", "/fuzz/k",
+            "Thu, 01 Jan 1970 00:00:00 GMT", "2020-01-01T00:00:00Z", "1B2M2Y8AsgTpgAmY7PhCfg==",
+        ]),
+    )
+    bodies_s3 = st.one_of(
+        st.just(b""), st.binary(max_size=20), raw_bad_bodies,
+        st.sampled_from([b"<Delete><Object><Key>k</Key></Object></Delete>",
+                         b"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>x</ETag></Part>"
+                         b"</CompleteMultipartUpload>",
+                         b"<NotificationConfiguration/>", b"<CreateBucketConfiguration><LocationConstraint>"
+                         b"eu-west-1</LocationConstraint></CreateBucketConfiguration>"]),
+    )
+    keys = st.one_of(st.sampled_from(["k", "a/b", "%", " ", "..", "k" * 1100]), texts.filter(bool))
+    model = _model("s3")
+
+    @FUZZ
+    @given(op=st.sampled_from(_served("s3")), data=st.data(), body=bodies_s3,
+           bucket=st.sampled_from(["fuzz", "fuzz", "nope-bucket", "UPPER", "a"]), key_name=keys)
+    def run(op, data, body, bucket, key_name):
+        if not Bucket.objects.filter(name="fuzz").exists():
+            s3_setup = _signed("s3", "PUT", "/fuzz", b"", {}, key, secret)
+            assert s3_setup.status_code == 200, s3_setup.content
+        operation = model.operation_model(op)
+        path, _, fixed = operation.http["requestUri"].partition("?")
+        path = path.replace("{Bucket}", bucket).replace("{Key+}", quote(key_name, safe="/"))
+        query = [tuple((part.split("=", 1) + [""])[:2]) for part in fixed.split("&") if part]
+        headers = {}
+        for name, member in operation.input_shape.members.items():
+            where = member.serialization.get("location")
+            if where == "querystring" and data.draw(st.booleans()):
+                query.append((member.serialization.get("name", name), data.draw(header_texts)))
+            elif where == "header" and data.draw(st.integers(0, 3)) == 0:
+                headers[member.serialization.get("name", name)] = data.draw(header_texts)
+        url = path + ("?" + urlencode(query) if query else "")
+        resp = _signed("s3", operation.http["method"], url, body, headers, key, secret)
+        assert resp.status_code < 500, (op, url, headers, resp.content[:300])
+        if resp.status_code >= 400 and operation.http["method"] != "HEAD":
+            assert b"<Code>" in resp.content, resp.content[:300]
 
     run()
