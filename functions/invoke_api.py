@@ -21,7 +21,7 @@ from django.http import HttpRequest, HttpResponse
 from awsapi import asgi, errors, principals, sigv4
 from awsapi.guard import authenticate, authorize_function, parse_json, with_request_id
 from awsapi.params import validation_error
-from functions import lookup
+from functions import invokers, lookup
 from functions.lambda_api import function_name
 from functions.models import ApiKey, Function
 from invocations import dispatch
@@ -84,6 +84,10 @@ async def invoke(request: HttpRequest, name: str) -> HttpResponse:
     fn = await _function(request, key, name)
     if principals.is_function(key):
         await asgi.in_thread(authorize_function, key, "POST", request.path, request.GET.get("Qualifier"))
+    elif not invokers.cached(key.user_id, key.team_id):
+        refusal = await asgi.in_thread(invokers.refusal, key)
+        if refusal:
+            raise errors.access_denied(refusal)
     event = request.body.decode("utf-8", errors="replace") if request.body else "{}"
     if len(request.body) <= PARSE_INLINE_MAX:
         check_payload(request.body)
