@@ -190,6 +190,11 @@ def test_a_read_only_key_reads_but_cannot_write(lam, reader):
     with pytest.raises(ClientError) as e:
         create(reader, "door-ro-2", ECHO)
     assert code(e) == (403, "AccessDeniedException")
+    # Invoking is lambda:InvokeFunction, not a read.
+    with pytest.raises(ClientError) as e:
+        reader.invoke(FunctionName="door-ro", Payload=b"{}")
+    assert code(e) == (403, "AccessDeniedException")
+    assert lam.invoke(FunctionName="door-ro", Payload=b'{"a": 1}')["StatusCode"] == 200
     config = lam.get_function_configuration(FunctionName="door-ro")
     assert config["MemorySize"] == 128
     assert "ReservedConcurrentExecutions" not in lam.get_function_concurrency(FunctionName="door-ro")
