@@ -9,7 +9,8 @@ One path for every service, as LocalStack's AWS server does:
 2. verify SigV4 with the platform's API keys, for that service's signing
    name (`sigv4.verify_cached`; a thread only when the key is not in memory);
 3. parse the input with botocore's model into a boto3-shaped dict;
-4. refuse a read-only member's key for writes (AccessDenied);
+4. refuse a read-only member's key for writes (AccessDenied; the role is
+   kept in memory, dropped on any change: functions.access);
 5. call the service's handler (a plain function on a door thread, an
    async one on the loop) and serialise its answer, or its `ServiceError`,
    in the protocol's shape.
@@ -22,7 +23,16 @@ Lambda's REST API is served here too: every request on its paths (an API
 date first, /2015-03-31/functions...), signed or not, so an unsigned one
 gets Lambda's MissingAuthenticationTokenException. Invoke is not: its fast
 lane (functions.invoke_api) comes first in console.asgi. A request signed
-for "lambda" on any other path is messaging's old JSON API, left to Django."""
+for "lambda" on any other path is messaging's old JSON API, left to Django.
+
+An unsigned request elsewhere is taken when it is recognisably meant for
+an AWS API (`unsigned_aws`: an X-Amz-Target header, an `x-amz-*` or
+botocore's `amz-sdk-*` header; console.asgi also hands over a form POST
+to / whose Action names an operation of a query service, `query_action`)
+and answered, in its service's protocol, what a missing signature gets
+there (`_refuse_unsigned`): MissingAuthenticationTokenException (query:
+MissingAuthenticationToken), S3's AccessDenied. A browser sends none of
+these, so console pages, forms, static files and websockets stay Django's."""
 
 from __future__ import annotations
 
@@ -31,7 +41,7 @@ import logging
 import re
 import uuid
 from functools import lru_cache, partial
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 from django.conf import settings
 
@@ -47,8 +57,10 @@ from awsapi.protocols import (
     serialise_response,
     unknown_operation,
 )
-from functions.access import can_write
+from awsapi.protocols.router import speaks_query
+from functions.access import cached_can_write, copied_can_write
 from functions.models import ApiKey
+from invocations import done
 
 log = logging.getLogger(__name__)
 # SQS's largest request (a 256 KB batch, JSON-escaped, binary attributes in
@@ -62,6 +74,14 @@ _LAMBDA_PATH = re.compile(r"/\d{4}-\d{2}-\d{2}/")
 # Under Lambda's date but no AWS operation: GetFunction's Code.Location,
 # a Django view whose signed token is the authority.
 NOT_AWS_PREFIXES = ("/2015-03-31/stratus-code/",)
+# Django's even for unsigned requests that look like AWS's: webhooks (SNS's
+# deliveries to an HTTP endpoint carry x-amz-sns-* headers), the links in
+# SNS messages, messaging's JSON API, and the console's own pages.
+DJANGO_PREFIXES = (
+    *NOT_AWS_PREFIXES, "/hooks/", "/sns/", "/api/", "/static/", "/admin/", "/accounts/", "/ws/",
+)
+# Longest form body read to find its Action (SNS's Publish: 256 KB).
+QUERY_FORM_MAX = 512 * 1024
 _HEADER_SCOPE = re.compile(rb"Credential=[^/,\s]+/\d{8}/[^/,\s]+/([^/,\s]+)/")
 _QUERY_SCOPE = re.compile(rb"(?:^|&)X-Amz-Credential=[^/&]+(?:/|%2F)\d{8}(?:/|%2F)[^/&%]+(?:/|%2F)([^/&%]+)")
 
@@ -100,10 +120,56 @@ def matches(scope) -> bool:
     if scope["type"] != "http":
         return False
     service = signed_service(scope)
-    if service is None or service == b"lambda":
+    if service is None:
+        return lambda_path(scope["path"]) or unsigned_aws(scope)
+    if service == b"lambda":
         # Signed for lambda elsewhere: messaging's JSON API (Django).
         return lambda_path(scope["path"])
     return True
+
+
+def unsigned_aws(scope) -> bool:
+    """An unsigned request that an AWS client made (an X-Amz-Target header,
+    any other `x-amz-*` header but SNS's deliveries' `x-amz-sns-*`, or
+    botocore's `amz-sdk-invocation-id` / `amz-sdk-request`), outside the
+    paths Django keeps (DJANGO_PREFIXES). Browsers send none of these."""
+    if scope["path"].startswith(DJANGO_PREFIXES):
+        return False
+    return any(
+        name.startswith(b"amz-sdk-") or (name.startswith(b"x-amz-") and not name.startswith(b"x-amz-sns-"))
+        for name, _ in scope["headers"]
+    )
+
+
+def query_form(scope) -> bool:
+    """An unsigned form POST to / that `matches` did not take: a query
+    request (SNS's Action=Publish...) from a client that sent no AWS
+    header, when its body's Action is one (`query_action`)."""
+    if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != "/":
+        return False
+    return signed_service(scope) is None and _form(scope)
+
+
+def _form(scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            return value.split(b";", 1)[0].strip().lower() == b"application/x-www-form-urlencoded"
+    return False
+
+
+def query_action(body: bytes) -> bool:
+    """Whether a form body's Action names an operation of a registered
+    service that takes query requests (SNS; SQS's old query API)."""
+    pairs = parse_qsl(body.decode("latin-1"), keep_blank_values=True)
+    action = next((value for name, value in pairs if name == "Action"), None)
+    return action is not None and action in _query_actions(tuple(services.names()))
+
+
+@lru_cache(maxsize=4)
+def _query_actions(names: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(
+        name for model in _index(names).services if speaks_query(model) for name in model.operation_names
+    )
 
 
 @lru_cache(maxsize=4)
@@ -124,8 +190,14 @@ def aws_request(scope, body: bytes) -> AwsRequest:
 
 
 async def serve(scope, receive, send) -> None:
+    # The cached keys' roles, queues, topics and buckets (functions.changes)
+    # are dropped when another process announces a change: listen from the
+    # first request on.
+    done.listener().start()
     request_id = str(uuid.uuid4())
     signed = signed_service(scope)
+    if signed is None and not lambda_path(scope["path"]):
+        return await _refuse_unsigned(scope, receive, send, request_id)
     found, streaming = _streaming_operation(scope)
     limit = MAX_BODY
     if streaming is not None:
@@ -176,17 +248,18 @@ async def serve(scope, receive, send) -> None:
         write = service.is_write(found.operation.name)
         if streaming is not None:
             if write:
-                await asgi.in_thread(_require_write, key, protocol, service.denied_code)
-            spooled = await _spool(receive, request, streaming)
+                await _require_write_soon(key, protocol, service.denied_code)
+            # A plain handler fsyncs the body on its own thread, first (_call).
+            spooled = await _spool(receive, request, streaming, not inspect.iscoroutinefunction(handler))
             params[found.operation.input_shape.serialization["payload"]] = spooled
         if inspect.iscoroutinefunction(handler):
             if write and streaming is None:
-                await asgi.in_thread(_require_write, key, protocol, service.denied_code)
+                await _require_write_soon(key, protocol, service.denied_code)
             output = await handler(context, params)
         else:
             output = await asgi.in_thread(
                 _call, handler, context, params, write and streaming is None, protocol,
-                service.denied_code,
+                service.denied_code, spooled,
             )
         if isinstance(output, services.Reply):
             output, status = output.output, output.status
@@ -249,6 +322,34 @@ def _unsigned(scope, body: bytes) -> ServiceError:
     return ServiceError("MissingAuthenticationTokenException", "Missing Authentication Token.", status=403)
 
 
+async def _refuse_unsigned(scope, receive, send, request_id: str) -> None:
+    """An unsigned request off Lambda's paths (`unsigned_aws`, `query_form`):
+    what its service says to a missing signature, in the protocol the
+    request came in (`_unsigned`'s code, renamed by the service's
+    `signature_codes`: S3's AccessDenied; query clients get
+    MissingAuthenticationToken). Only a form body is read, to find its
+    Action (query requests also go to an SQS queue's URL); any other body
+    is left to `asgi.finishing_body`."""
+    body = b""
+    if scope["method"] == "POST" and _form(scope):
+        body = await asgi.read_body(receive, QUERY_FORM_MAX) or b""
+    request = aws_request(scope, body)
+    try:
+        found = index().recognise(request)
+        protocol, model = found.protocol, found.service
+    except UnknownOperation as e:
+        protocol, model = e.protocol, e.service
+    registered = services.get(model.service_name) if model is not None else None
+    codes = registered.signature_codes if registered is not None else {}
+    missing = _unsigned(scope, b"")
+    error = ServiceError(
+        codes.get(missing.code, missing.code), missing.message, status=403,
+        query_code=_SIGNATURE_QUERY_CODES.get(missing.code),
+    )
+    response = serialise_error(model, error, protocol, request_id, method=request.method)
+    await _send(send, response, request.method)
+
+
 async def _parse(found: Recognised, request: AwsRequest, protocol: str, service: services.Service) -> dict:
     """The operation's input, after the service's own check of the request
     as it came; large bodies (a function's zip) on a door thread."""
@@ -282,7 +383,9 @@ def _streaming_operation(scope) -> tuple[Recognised | None, services.Streaming |
     return found, service.streaming
 
 
-async def _spool(receive, request: AwsRequest, streaming: services.Streaming) -> spool.SpooledBody:
+async def _spool(
+    receive, request: AwsRequest, streaming: services.Streaming, sync_later: bool = False
+) -> spool.SpooledBody:
     limit = streaming.limit()
     declared = request.header("x-amz-decoded-content-length") or request.header("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
@@ -297,7 +400,9 @@ async def _spool(receive, request: AwsRequest, streaming: services.Streaming) ->
             status=501, sender_fault=False,
         )
     try:
-        body = await spool.spool(receive, streaming.directory(), limit, chunked=chunked)
+        body = await spool.spool(
+            receive, streaming.directory(), limit, chunked=chunked, sync_later=sync_later
+        )
     except spool.BodyTooLarge as e:
         raise _too_large(limit, e.seen) from None
     except spool.MalformedChunks as e:
@@ -381,10 +486,19 @@ def _authorize(
         raise ServiceError(code, denial.message, status=403, query_code=service.denied_code or "AccessDenied")
 
 
+async def _require_write_soon(key: ApiKey, protocol: str, denied_code: str | None) -> None:
+    """_require_write on the event loop when the role is in memory, else on a thread."""
+    if principals.is_function(key) or cached_can_write(key.user, key.team):
+        return
+    await asgi.in_thread(_require_write, key, protocol, denied_code)
+
+
 def _require_write(key: ApiKey, protocol: str, denied_code: str | None = None) -> None:
+    """AccessDenied for a read-only member's key. The role is kept in
+    memory and dropped on any membership change (functions.access)."""
     if principals.is_function(key):
         return  # the execution policy decided (_authorize)
-    if not can_write(key.user, key.team):
+    if not copied_can_write(key.user, key.team):
         # AccessDenied as query and REST-XML services name it, AccessDeniedException in JSON.
         code = denied_code or (
             "AccessDenied" if protocol in ("query", "rest-xml") else "AccessDeniedException"
@@ -398,8 +512,11 @@ def _require_write(key: ApiKey, protocol: str, denied_code: str | None = None) -
 
 
 def _call(
-    handler, context: services.Context, params: dict, write: bool, protocol: str, denied_code: str | None
+    handler, context: services.Context, params: dict, write: bool, protocol: str, denied_code: str | None,
+    spooled: spool.SpooledBody | None = None,
 ):
+    if spooled is not None:
+        spooled.sync()  # fsynced before the handler may name it
     if write:
         _require_write(context.key, protocol, denied_code)
     return handler(context, params)

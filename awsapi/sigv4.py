@@ -22,6 +22,7 @@ from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 
+from functions import changes
 from functions.models import ApiKey, Membership
 
 SERVICE = "lambda"
@@ -398,8 +399,9 @@ def _verify_presigned_v2(request: HttpRequest) -> ApiKey:
 def _load_key(access_key_id: str) -> tuple[ApiKey, str]:
     """The key, its decrypted secret, checked for an active member user.
     Kept in memory for KEY_CACHE_S: looking it up and decrypting it on every
-    call was a third of a warm invoke's time. A deleted key or a removed
-    member stops working within that time."""
+    call was a third of a warm invoke's time. A deleted key, a removed
+    member or a deactivated user stops working at once (functions.changes
+    drops every copy), or within that time if the news was lost."""
     now = time.monotonic()
     cached = _key_cache.get(access_key_id)
     if cached and cached[0] > now:
@@ -425,3 +427,11 @@ def _load_key(access_key_id: str) -> tuple[ApiKey, str]:
 
 KEY_CACHE_S = 30.0
 _key_cache: dict[str, tuple[float, ApiKey, str]] = {}
+
+
+@changes.on_change
+def _access_changed(what: str | None) -> None:
+    # A key deleted, a member removed or a user deactivated (functions.access
+    # announces them): the next request looks its key up again.
+    if what in (None, "access"):
+        _key_cache.clear()

@@ -20,6 +20,10 @@ from awsapi import asgi
 # Bytes gathered on the loop before one write on a door thread.
 WRITE_EVERY = 1024 * 1024
 READ_CHUNK = 1024 * 1024
+# Bodies' last writes and answers' slices up to this size are done where
+# they are, not on another door thread: a hand-off costs more than them.
+INLINE_WRITE = 256 * 1024
+INLINE_READ = 256 * 1024
 
 
 class BodyTooLarge(Exception):
@@ -46,8 +50,24 @@ class SpooledBody:
     size: int = 0
     md5: str = ""
     sha256: str = ""
+    # spool(sync_later=True): the file, written whole but not yet fsynced.
+    unsynced: object = field(default=None, repr=False)
+
+    def sync(self) -> None:
+        """fsync the file if spool(sync_later=True) left it to the caller
+        (on the thread that is about to use it: one hand-off less); call
+        before anything names the file."""
+        file, self.unsynced = self.unsynced, None
+        if file is not None:
+            try:
+                os.fsync(file.fileno())
+            finally:
+                file.close()
 
     def discard(self) -> None:
+        if self.unsynced is not None:
+            self.unsynced.close()
+            self.unsynced = None
         try:
             os.unlink(self.path)
         except FileNotFoundError:
@@ -129,9 +149,13 @@ class _Writer:
         self.file.write(data)
 
 
-async def spool(receive, directory: Path, limit: int, *, chunked: bool = False) -> SpooledBody:
+async def spool(
+    receive, directory: Path, limit: int, *, chunked: bool = False, sync_later: bool = False
+) -> SpooledBody:
     """Read the request body into a new file in `directory`, fsynced.
-    Raises BodyTooLarge past `limit` payload bytes (the file is removed)."""
+    Raises BodyTooLarge past `limit` payload bytes (the file is removed).
+    `sync_later`: the last (small) write is made here and the fsync is
+    left to the caller's `SpooledBody.sync()`, on its own thread."""
     directory.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(dir=directory, prefix="upload-", suffix=".part")
     body = SpooledBody(Path(name))
@@ -150,7 +174,13 @@ async def spool(receive, directory: Path, limit: int, *, chunked: bool = False) 
                 break
         if dechunker and not dechunker.done:
             raise MalformedChunks("the body ended before its last chunk")
-        await asgi.in_thread(_finish, writer)
+        if sync_later and writer.pending_size <= INLINE_WRITE:
+            # A small write to the page cache: on the loop, not worth a hand-off.
+            writer.flush()
+            writer.file.flush()
+            body.unsynced = writer.file
+        else:
+            await asgi.in_thread(_finish, writer)
     except BaseException:
         writer.file.close()
         body.discard()
@@ -175,11 +205,28 @@ class FileSlice:
         self.file = file
         self.start = start
         self.length = length
+        self.data: bytes | None = None
 
     def _read(self, position: int, size: int) -> bytes:
         return os.pread(self.file.fileno(), size, position)
 
+    def read_now(self, limit: int = INLINE_READ) -> None:
+        """Read a slice of at most `limit` bytes now, on the caller's (door)
+        thread, and close the file: it is sent without another hand-off."""
+        if self.length > limit or self.data is not None:
+            return
+        try:
+            data = self._read(self.start, self.length)
+            if len(data) != self.length:
+                raise OSError("the file ended before its recorded size")
+            self.data = data
+        finally:
+            self.close()
+
     async def chunks(self):
+        if self.data is not None:
+            yield self.data
+            return
         position, left = self.start, self.length
         try:
             while left > 0:

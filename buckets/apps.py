@@ -7,5 +7,8 @@ class BucketsConfig(AppConfig):
 
     def ready(self) -> None:
         from buckets import s3_api
+        # Registers our Celery tasks in every process (beat names them):
+        # tests/unit/test_task_registry.py.
+        from buckets import tasks  # noqa: F401
 
         s3_api.register()

@@ -15,7 +15,11 @@ from awsapi.protocols import ServiceError
 from buckets import notifications, storage
 from buckets.models import Bucket, Object
 from buckets.s3_wire import bucket_name_problem, no_bucket, no_key, precondition_failed
+from functions import changes
 from functions.models import Team
+
+_buckets = changes.Copies("bucket")
+changes.announce_saves(Bucket, "bucket")
 
 
 @dataclass
@@ -54,10 +58,19 @@ def multipart_etag(part_etags: list[str]) -> str:
 # Buckets ---------------------------------------------------------------------
 
 
-def find_bucket(team: Team, name: str) -> Bucket:
-    bucket = Bucket.objects.filter(team=team, name=name).first()
+def find_bucket(team: Team, name: str, *, cached: bool = False) -> Bucket:
+    """The team's bucket `name`, else NoSuchBucket. `cached`: this
+    process's shared copy (read it, never change it), for PutObject,
+    GetObject and HeadObject: looking it up was a query on every request.
+    A save or delete of any bucket drops the copies of every process
+    (functions.changes)."""
+    bucket = _buckets.get((team.pk, name)) if cached else None
     if bucket is None:
-        raise no_bucket(name)
+        bucket = Bucket.objects.select_related("team").filter(team=team, name=name).first()
+        if bucket is None:
+            raise no_bucket(name)
+        if cached:
+            _buckets.put((team.pk, name), bucket)
     return bucket
 
 
@@ -121,20 +134,39 @@ def store(
     """Make `blob` (already complete on disk) the object `key`, in one
     transaction with its notifications (`event`, caused `by`); the version
     it replaces loses its file after the commit. On any failure the new
-    file is removed, and nothing changed."""
+    file is removed, and nothing changed.
+
+    The current version and the bucket's notification configuration are
+    read before the write transaction, which then only writes: an INSERT,
+    or an UPDATE that must still find the version read (else another
+    writer came first, and the write is done again reading inside the
+    transaction). So the write lock (SQLite's one writer) is held for the
+    writes alone."""
+    fields = {"size": size, "etag": etag, "blob": blob, "last_modified": timezone.now(),
+              "parts_count": parts_count, **headers.as_fields()}
     try:
+        entries = list(bucket.notifications.all())
+        seen = Object.objects.filter(bucket=bucket, key=key).first()
+        _check_conditions(seen, key, if_match, if_none_match)
+        try:
+            with transaction.atomic():
+                if seen is None:
+                    current = Object.objects.create(bucket=bucket, key=key, **fields)
+                elif Object.objects.filter(pk=seen.pk, blob=seen.blob).update(**fields) == 1:
+                    storage.remove_on_commit(seen.blob)
+                    current = Object(pk=seen.pk, bucket=bucket, key=key, **fields)
+                else:
+                    raise _Raced
+                notifications.emit(bucket, event, key, size=size, etag=etag, by=by, entries=entries)
+                return current
+        except (_Raced, IntegrityError):
+            pass  # Another writer of this key came first (or the bucket went): see below.
         with transaction.atomic():
-            # Row lock on the current version: two writers of one key queue
-            # here, and each removes exactly the file it replaced.
+            # Row lock on the current version (PostgreSQL; SQLite holds its
+            # one write lock): two writers of one key queue here, and each
+            # removes exactly the file it replaced.
             current = Object.objects.select_for_update().filter(bucket=bucket, key=key).first()
-            if if_none_match is not None and current is not None:
-                raise precondition_failed("If-None-Match")
-            if if_match is not None and (current is None or not etag_matches(if_match, current.etag)):
-                if current is None:
-                    raise no_key(key)
-                raise precondition_failed("If-Match")
-            fields = {"size": size, "etag": etag, "blob": blob, "last_modified": timezone.now(),
-                      "parts_count": parts_count, **headers.as_fields()}
+            _check_conditions(current, key, if_match, if_none_match)
             if current is None:
                 current = Object.objects.create(bucket=bucket, key=key, **fields)
             else:
@@ -148,6 +180,21 @@ def store(
     except BaseException:
         storage.remove(blob)
         raise
+
+
+class _Raced(Exception):
+    """The version read before the write transaction was replaced meanwhile."""
+
+
+def _check_conditions(
+    current: Object | None, key: str, if_match: str | None, if_none_match: str | None
+) -> None:
+    if if_none_match is not None and current is not None:
+        raise precondition_failed("If-None-Match")
+    if if_match is not None and (current is None or not etag_matches(if_match, current.etag)):
+        if current is None:
+            raise no_key(key)
+        raise precondition_failed("If-Match")
 
 
 def delete_objects(bucket: Bucket, keys: list[str], by: notifications.Requester | None = None) -> None:

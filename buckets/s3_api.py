@@ -14,6 +14,7 @@ import re
 from urllib.parse import quote, unquote
 
 from django.conf import settings
+from django.db import IntegrityError
 
 from awsapi import services
 from awsapi.protocols import AwsRequest, MalformedRequest, ServiceError, load_service
@@ -30,6 +31,7 @@ from buckets.s3_wire import (
     check_metadata,
     invalid_argument,
     invalid_request,
+    no_bucket,
     not_an_integer,
     not_implemented,
     not_modified,
@@ -52,8 +54,8 @@ def _owner(context: services.Context) -> dict:
     return {"ID": context.team.account_id, "DisplayName": context.team.name}
 
 
-def _bucket(context: services.Context, params: dict) -> Bucket:
-    return objects.find_bucket(context.team, params.get("Bucket") or "")
+def _bucket(context: services.Context, params: dict, *, cached: bool = False) -> Bucket:
+    return objects.find_bucket(context.team, params.get("Bucket") or "", cached=cached)
 
 
 def _requester(context: services.Context) -> notifications.Requester:
@@ -188,15 +190,19 @@ def delete_bucket(context: services.Context, params: dict) -> dict:
 
 def put_object(context: services.Context, params: dict) -> dict:
     body = _body(params)
-    bucket = _bucket(context, params)
+    bucket = _bucket(context, params, cached=True)
     key = check_key(params.get("Key"))
     headers = _headers_in(params)
     _check_md5(params, body)
     blob = storage.place(body.path)
-    obj = objects.store(
-        bucket, key, blob, size=body.size, etag=objects.etag_of_md5(body.md5), headers=headers,
-        if_match=params.get("IfMatch"), if_none_match=params.get("IfNoneMatch"), by=_requester(context),
-    )
+    try:
+        obj = objects.store(
+            bucket, key, blob, size=body.size, etag=objects.etag_of_md5(body.md5),
+            headers=headers, if_match=params.get("IfMatch"),
+            if_none_match=params.get("IfNoneMatch"), by=_requester(context),
+        )
+    except IntegrityError:  # Deleted since this process copied it (objects.find_bucket).
+        raise no_bucket(bucket.name) from None
     return {"ETag": obj.etag, "Size": obj.size}
 
 
@@ -257,7 +263,7 @@ def _overrides(output: dict, params: dict) -> None:
 
 
 def _read(context: services.Context, params: dict) -> tuple[Object, dict, tuple[int, int] | None]:
-    bucket = _bucket(context, params)
+    bucket = _bucket(context, params, cached=True)
     obj = objects.find_object(bucket, check_key(params.get("Key")))
     _conditions(obj, params)
     output = _headers_out(obj)
@@ -273,7 +279,9 @@ def get_object(context: services.Context, params: dict) -> services.Reply:
     obj, output, span = _read(context, params)
     first, last = span or (0, obj.size - 1)
     # Opened here: a replacement committed from now on unlinks a name, not our file.
-    output["Body"] = FileSlice(storage.open_blob(obj.blob), first, last - first + 1)
+    body = FileSlice(storage.open_blob(obj.blob), first, last - first + 1)
+    body.read_now()  # a small object is read here, on the handler's thread: no other hand-off
+    output["Body"] = body
     return services.Reply(output, status=206 if span else None)
 
 

@@ -10,6 +10,11 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 # Celery's Django fix-up closes the database connection around every task
 # unless this is set; reopening SQLite (and its pragmas) costs each invocation.
 app.conf.CELERY_DB_REUSE_MAX = 1000
+# Lazy: only a worker's start imports the apps' tasks modules. Every other
+# process (the web, manage.py, beat) gets them from each app's
+# AppConfig.ready(), which imports its tasks module; a task queued by name
+# from a process without it never left that process
+# (tests/unit/test_task_registry.py checks every name).
 app.autodiscover_tasks()
 
 

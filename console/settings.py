@@ -86,6 +86,9 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's SQLite backend with the process's writers queued in memory
+    # rather than in SQLite's sleeping busy handler (console/sqlite/base.py).
+    DATABASES["default"]["ENGINE"] = "console.sqlite"
     DATABASES["default"]["OPTIONS"] = {
         # Several processes (web, workers, beat) write at once: WAL lets
         # readers go on during a write, IMMEDIATE avoids lock-upgrade deadlocks.
@@ -153,6 +156,7 @@ CELERY_TASK_ROUTES = {
     "triggers.fire_due_schedules": {"queue": "periodic"},
     "messaging.poll_queues": {"queue": "periodic"},
     "messaging.requeue_http_deliveries": {"queue": "periodic"},
+    "buckets.sweep_spool": {"queue": "periodic"},
 }
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Longer than the longest function timeout (900 s), so Redis does not
@@ -188,6 +192,12 @@ CELERY_BEAT_SCHEDULE = {
     "requeue-http-deliveries": {
         "task": "messaging.requeue_http_deliveries",
         "schedule": envfloat("STRATUS_RECONCILE_INTERVAL", 30.0),
+        "options": {"expires": 60},
+    },
+    # Spool files an upload killed mid-way left behind (buckets.spool_sweep).
+    "sweep-spool": {
+        "task": "buckets.sweep_spool",
+        "schedule": envfloat("STRATUS_SPOOL_SWEEP_INTERVAL", 600.0),
         "options": {"expires": 60},
     },
 }
@@ -230,6 +240,9 @@ STRATUS_REAP_INTERVAL = envfloat("STRATUS_REAP_INTERVAL", 10.0)
 STRATUS_API_THREADS = envint("STRATUS_API_THREADS", 32)
 # Buckets (S3): objects' bytes live here, one file per object version.
 STRATUS_OBJECTS_DIR = Path(envstr("STRATUS_OBJECTS_DIR", str(DATA_DIR / "objects"))).resolve()
+# Seconds after its last write that a spool file nobody has open is left
+# over from a killed upload, and removed (buckets.spool_sweep).
+STRATUS_SPOOL_MAX_AGE = envfloat("STRATUS_SPOOL_MAX_AGE", 3600.0)
 # The largest single PutObject and the largest part of a multipart upload.
 # S3 takes 5 GiB; a small self-hosted disk is better served by 1 GiB (boto3
 # and the AWS CLI switch to multipart at 8 MB anyway).

@@ -2,10 +2,20 @@
 through these: a stranger gets 404 (we do not confirm the function exists),
 a read-only member gets 403 on changes."""
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from functions.models import Function, Membership, Team
+from functions import changes
+from functions.models import ApiKey, Function, Membership, Team
+
+# A user's role in a team, per (user id, team id), for the AWS door's
+# write check on every write request. Dropped when any membership, API key
+# or user is saved or deleted, in every process (functions.changes), so a
+# role taken away applies to the next request; "" for no membership.
+_roles = changes.Copies("access")
+for _model in (Membership, ApiKey, get_user_model()):
+    changes.announce_saves(_model, "access")
 
 
 def teams_for(user):
@@ -40,6 +50,23 @@ def get_function_for_user(user, function_id, *, write: bool = False) -> Function
 
 def can_write(user, team) -> bool:
     return role_in(user, team) != "readonly"
+
+
+def cached_can_write(user, team) -> bool | None:
+    """can_write from this process's copy of the role, without the
+    database; None when there is no copy (call copied_can_write then)."""
+    role = _roles.get((user.pk, team.pk))
+    return None if role is None else role != "readonly"
+
+
+def copied_can_write(user, team) -> bool:
+    """can_write, the role read once and kept (see _roles)."""
+    allowed = cached_can_write(user, team)
+    if allowed is None:
+        role = role_in(user, team) or ""
+        _roles.put((user.pk, team.pk), role)
+        allowed = role != "readonly"
+    return allowed
 
 
 def check_write(user, team) -> None:

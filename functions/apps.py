@@ -5,6 +5,6 @@ class FunctionsConfig(AppConfig):
     name = "functions"
 
     def ready(self) -> None:
-        from functions import lambda_door, lookup  # noqa: F401  (lookup connects its signals)
+        from functions import access, lambda_door, lookup  # noqa: F401  (access, lookup connect their signals)
 
         lambda_door.register()

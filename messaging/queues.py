@@ -210,6 +210,11 @@ def enqueue(queue: Queue, messages: list[QueueMessage], now=None) -> list[QueueM
     first message's message_id and sequence, with `duplicate` set to True,
     as SQS answers a duplicate send with success. Returns `messages`."""
     now = now or timezone.now()
+    if not queue.fifo and len(messages) == 1:
+        # One INSERT is a transaction of its own (SendMessage's usual case).
+        messages[0].duplicate = False
+        messages[0].save(force_insert=True)
+        return messages
     with transaction.atomic():
         for msg in messages:
             msg.duplicate = False
@@ -334,7 +339,11 @@ def claim(queue: Queue, limit: int, now, visibility_timeout_s: int | None = None
     again, as SQS does without a redrive policy. `visibility_timeout_s`
     overrides the queue's for this receive (ReceiveMessage's VisibilityTimeout)."""
     claimed: list[QueueMessage] = []
-    expire(queue, now)
+    # Looked for first: a DELETE takes SQLite's write lock even when it
+    # deletes nothing, and this runs on every receive.
+    cutoff = now - timedelta(seconds=queue.retention_s)
+    if QueueMessage.objects.filter(queue=queue, sent_at__lt=cutoff).exists():
+        expire(queue, now)
     timeout = queue.visibility_timeout_s if visibility_timeout_s is None else visibility_timeout_s
     hidden_until = now + timedelta(seconds=timeout)
     dlq = queue.dead_letter_queue
@@ -432,8 +441,19 @@ def delete_by_receipt(queue: Queue, receipt: str) -> int:
     """DeleteMessage: only the latest receipt deletes; an older one (the
     message was received again since) or a message already gone changes
     nothing and is not an error, as in SQS."""
-    deleted, _ = QueueMessage.objects.filter(queue=queue, receipt_handle=receipt).delete()
-    return deleted
+    # The row is found by its receipt's own index before the write (given
+    # the queue too, SQLite would walk the queue's index instead), and the
+    # DELETE by primary key still requires the same queue and receipt.
+    found = QueueMessage.objects.filter(receipt_handle=receipt).order_by().values_list("pk", "queue_id")
+    ids = [pk for pk, queue_id in found if queue_id == queue.pk]
+    if not ids:
+        return 0
+    # One DELETE, a transaction of its own: nothing refers to a message
+    # row and nothing listens for its deletion, so Django's collector (a
+    # BEGIN ... COMMIT around the same statement) adds nothing but time
+    # holding the write lock.
+    doomed = QueueMessage.objects.filter(pk__in=ids, queue=queue, receipt_handle=receipt)
+    return doomed._raw_delete(doomed.db)
 
 
 def change_visibility(queue: Queue, receipt: str, timeout_s: int, now=None) -> bool:

@@ -328,12 +328,12 @@ def publish(context: services.Context, params: dict) -> dict:
     arn = params.get("TopicArn") or params.get("TargetArn")
     if not arn:
         raise invalid("TopicArn or TargetArn Reason: no value for required parameter")
-    topic = topic_for(context.team, arn, "TopicArn" if params.get("TopicArn") else "TargetArn")
+    topic = topic_for(context.team, arn, "TopicArn" if params.get("TopicArn") else "TargetArn", cached=True)
     return _publish(topic, _prepare(topic, params))
 
 
 def publish_batch(context: services.Context, params: dict) -> dict:
-    topic = topic_for(context.team, params.get("TopicArn"))
+    topic = topic_for(context.team, params.get("TopicArn"), cached=True)
     entries = params.get("PublishBatchRequestEntries") or []
     if not entries:
         raise error("EmptyBatchRequest", "The batch request doesn't contain any entries.")

@@ -16,7 +16,7 @@ from django.conf import settings
 from awsapi import arns
 from awsapi.protocols import ServiceError
 from functions.models import Function, Team
-from messaging import filter_policy
+from messaging import copies, filter_policy
 from messaging.models import Queue, Subscription, Topic
 from messaging.validation import (
     MAX_MESSAGE_BYTES,
@@ -77,13 +77,18 @@ def _own_arn(team: Team, text, service: str, what: str) -> arns.Arn:
     return arn
 
 
-def topic_for(team: Team, text, name: str = "TopicArn") -> Topic:
+def topic_for(team: Team, text, name: str = "TopicArn", *, cached: bool = False) -> Topic:
+    """The team's topic an ARN names, else NotFound. `cached`: this
+    process's shared copy (messaging.copies), for operations that only read it."""
     if not text:
         raise invalid(name)
     arn = _own_arn(team, text, "sns", name)
     if ":" in arn.resource:
         raise invalid(f"{name} Reason: {text} is a subscription ARN, not a topic ARN")
-    topic = Topic.objects.select_related("team").filter(team=team, name=arn.resource).first()
+    if cached:
+        topic = copies.topic(team, arn.resource)
+    else:
+        topic = Topic.objects.select_related("team").filter(team=team, name=arn.resource).first()
     if topic is None:
         raise error("NotFound", "Topic does not exist")
     return topic

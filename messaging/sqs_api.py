@@ -13,6 +13,7 @@ import binascii
 import re
 from datetime import timedelta
 
+from django.db import IntegrityError
 from django.db.models import Q
 from django.utils import timezone
 
@@ -277,10 +278,17 @@ def _sent(msg, answer: dict) -> dict:
     return answer
 
 
+def _enqueue(queue: Queue, messages: list) -> None:
+    try:
+        queues.enqueue(queue, messages)
+    except IntegrityError:  # Deleted since this process copied it (messaging.copies).
+        raise no_queue() from None
+
+
 def send_message(context: services.Context, params: dict) -> dict:
-    queue = queue_for(context.team, params.get("QueueUrl"))
+    queue = queue_for(context.team, params.get("QueueUrl"), cached=True)
     msg, answer = _prepare(context, queue, params)
-    queues.enqueue(queue, [msg])
+    _enqueue(queue, [msg])
     if not msg.duplicate:
         sqs_wakeup.notify(queue.id)
     return _sent(msg, answer)
@@ -317,7 +325,7 @@ def _failure(ident: str, exc: ServiceError) -> dict:
 
 
 def send_message_batch(context: services.Context, params: dict) -> dict:
-    queue = queue_for(context.team, params.get("QueueUrl"))
+    queue = queue_for(context.team, params.get("QueueUrl"), cached=True)
     entries = _entries(params, "SendMessageBatchRequestEntry")
     size = sum(len((e.get("MessageBody") or "").encode()) for e in entries)
     if size > MAX_MESSAGE_BYTES:
@@ -335,7 +343,7 @@ def send_message_batch(context: services.Context, params: dict) -> dict:
         ready.append(msg)
         good.append({"Id": entry["Id"], **answer})
     # In entry order, so a FIFO group keeps the batch's order.
-    queues.enqueue(queue, ready)
+    _enqueue(queue, ready)
     good = [_sent(msg, answer) for msg, answer in zip(ready, good, strict=True)]
     if any(not msg.duplicate for msg in ready):
         sqs_wakeup.notify(queue.id)
@@ -390,7 +398,7 @@ def _received(claimed: list, options: dict) -> list[dict]:
 
 
 def _receive_first(context: services.Context, params: dict):
-    queue = queue_for(context.team, params.get("QueueUrl"))
+    queue = queue_for(context.team, params.get("QueueUrl"), cached=True)
     options = _receive_options(params)
     if options["wait"] is None:
         options["wait"] = queue.receive_wait_s
@@ -428,7 +436,7 @@ def _receipt(params: dict) -> str:
 
 
 def delete_message(context: services.Context, params: dict) -> dict:
-    queue = queue_for(context.team, params.get("QueueUrl"))
+    queue = queue_for(context.team, params.get("QueueUrl"), cached=True)
     queues.delete_by_receipt(queue, _receipt(params))
     return {}
 
@@ -446,7 +454,7 @@ def _change_visibility(queue: Queue, params: dict) -> None:
 
 
 def change_message_visibility(context: services.Context, params: dict) -> dict:
-    queue = queue_for(context.team, params.get("QueueUrl"))
+    queue = queue_for(context.team, params.get("QueueUrl"), cached=True)
     _change_visibility(queue, params)
     if params.get("VisibilityTimeout") == 0:
         sqs_wakeup.notify(queue.id)
@@ -466,7 +474,7 @@ def _each_entry(params: dict, entry_name: str, action) -> dict:
 
 
 def delete_message_batch(context: services.Context, params: dict) -> dict:
-    queue = queue_for(context.team, params.get("QueueUrl"))
+    queue = queue_for(context.team, params.get("QueueUrl"), cached=True)
     return _each_entry(
         params, "DeleteMessageBatchRequestEntry",
         lambda entry: queues.delete_by_receipt(queue, _receipt(entry)),
@@ -474,7 +482,7 @@ def delete_message_batch(context: services.Context, params: dict) -> dict:
 
 
 def change_message_visibility_batch(context: services.Context, params: dict) -> dict:
-    queue = queue_for(context.team, params.get("QueueUrl"))
+    queue = queue_for(context.team, params.get("QueueUrl"), cached=True)
     return _each_entry(
         params, "ChangeMessageVisibilityBatchRequestEntry", lambda entry: _change_visibility(queue, entry)
     )

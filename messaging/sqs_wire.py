@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from django.utils import timezone
 
 from awsapi.protocols import ServiceError
-from messaging import fifo, queues
+from messaging import copies, fifo, queues
 from messaging.api import find_queue_by_arn
 # Re-exported: messaging.sqs_api takes them from here.
 from messaging.digests import md5_of_attributes, md5_of_body  # noqa: F401
@@ -68,17 +68,22 @@ def queue_url(endpoint: str, queue: Queue) -> str:
     return f"{endpoint}/{queue.team.account_id}/{queue.name}"
 
 
-def queue_for(team, url: str) -> Queue:
+def queue_for(team, url: str, *, cached: bool = False) -> Queue:
     """The team's queue a QueueUrl names (any host: clients reach us by
-    many names); QueueDoesNotExist for another account or no such queue."""
+    many names); QueueDoesNotExist for another account or no such queue.
+    `cached`: this process's shared copy (messaging.copies), for the
+    operations that only read the queue's row."""
     if not isinstance(url, str) or not url:
         raise missing("QueueUrl")
     parts = urlsplit(url).path.strip("/").split("/")
     if len(parts) != 2 or parts[0] != team.account_id:
         raise no_queue()
-    queue = Queue.objects.select_related("team", "dead_letter_queue__team").filter(
-        team=team, name=parts[1]
-    ).first()
+    if cached:
+        queue = copies.queue(team, parts[1])
+    else:
+        queue = Queue.objects.select_related("team", "dead_letter_queue__team").filter(
+            team=team, name=parts[1]
+        ).first()
     if queue is None:
         raise no_queue()
     return queue

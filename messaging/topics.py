@@ -316,6 +316,15 @@ def publish(
     check_size(message, cleaned, "message")
     group_id, dedup_id = _fifo_ids(topic, message, group_id, dedup_id)
     now = now or timezone.now()
+    if not topic.fifo and not topic.subscriptions.filter(enabled=True, pending=False).exists():
+        # Nobody to deliver to: the row alone (the console's recent
+        # messages), one INSERT, with nothing read while holding the write lock.
+        msg = TopicMessage.objects.create(
+            topic=topic, subject=subject, message=message, attributes=cleaned, published_at=now,
+            per_protocol=per_protocol,
+        )
+        msg.duplicate = False
+        return msg
     with transaction.atomic():
         sequence = None
         if topic.fifo:

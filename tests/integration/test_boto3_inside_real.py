@@ -302,3 +302,34 @@ def test_an_environment_is_recycled_before_its_credentials_end(stack, clients):
     assert stack.rows("Environment.objects.filter(function__name='long-lived').values('id')") == [env]
     reap(900)  # credentials that end before a call started now could: it goes
     assert stack.rows("Environment.objects.filter(function__name='long-lived').values('id')") == []
+
+
+REFUSED_THEN_READ = '''
+import boto3
+from botocore.exceptions import ClientError
+
+
+def handler(event, context):
+    s3 = boto3.client("s3")
+    answers = []
+    for _ in range(2):
+        try:
+            s3.put_object(Bucket="inside-wire", Key="new.txt", Body=b"x")
+            answers.append("put allowed")
+        except ClientError as e:
+            answers.append(e.response["Error"]["Code"])
+        # The same keep-alive connection through the door, after the refusal.
+        answers.append(s3.get_object(Bucket="inside-wire", Key="there.txt")["Body"].read().decode())
+    return answers
+'''
+
+
+def test_a_put_refused_by_the_policy_leaves_the_handlers_next_call_working(stack, clients, console):
+    clients["s3"].create_bucket(Bucket="inside-wire")
+    clients["s3"].put_object(Bucket="inside-wire", Key="there.txt", Body=b"kept")
+    deploy(clients, "wire-reader", {"app.py": REFUSED_THEN_READ}, "app.handler")
+    set_policy(stack, console, "wire-reader", {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::inside-wire/*"},
+    ]})
+
+    assert invoke(clients, "wire-reader", {}) == ["AccessDenied", "kept", "AccessDenied", "kept"]

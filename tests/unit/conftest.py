@@ -54,8 +54,11 @@ def handed_over(monkeypatch):
 
 @pytest.fixture(autouse=True)
 def fresh_function_lookup(monkeypatch):
-    """Invoke's per-process function copies must not outlive a test's rows."""
-    from functions import lookup
+    """Invoke's per-process function copies (and the AWS door's: roles,
+    queues, topics, buckets) must not outlive a test's rows."""
+    from functions import changes, lookup
+
+    changes.received(None)
 
     monkeypatch.setattr(lookup, "_cache", {})
     from triggers import route_table
