@@ -31,6 +31,8 @@ ACTIONS = {
     "CompleteMultipartUpload": ("PutObject", "object"),
     "AbortMultipartUpload": ("AbortMultipartUpload", "object"),
     "ListParts": ("ListMultipartUploadParts", "object"),
+    "GetObjectAcl": ("GetObjectAcl", "object"),
+    "GetObjectTagging": ("GetObjectTagging", "object"),
 }
 
 

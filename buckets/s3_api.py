@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 from urllib.parse import quote, unquote
 
@@ -16,16 +17,23 @@ from django.conf import settings
 from django.db import IntegrityError
 
 from awsapi import services
-from awsapi.protocols import ServiceError
+from awsapi.protocols import AwsRequest, MalformedRequest, ServiceError, load_service
+from awsapi.protocols.scalars import timestamp_in
 from awsapi.spool import FileSlice, SpooledBody
 from buckets import iam_resources, listing, multipart, notifications, objects, storage
 from buckets.models import Bucket, Object
 from buckets.s3_wire import (
+    DATE_CONDITIONS,
+    INT32_MAX,
+    INTEGER_QUERY,
     SIGNATURE_CODES,
     check_key,
+    check_metadata,
     invalid_argument,
     invalid_request,
     no_bucket,
+    not_an_integer,
+    not_implemented,
     not_modified,
     precondition_failed,
 )
@@ -69,7 +77,7 @@ def _headers_in(params: dict) -> objects.Headers:
         content_language=params.get("ContentLanguage") or "",
         cache_control=params.get("CacheControl") or "",
         expires=params.get("Expires"),
-        metadata={k.lower(): v for k, v in (params.get("Metadata") or {}).items()},
+        metadata=check_metadata({k.lower(): v for k, v in (params.get("Metadata") or {}).items()}),
     )
 
 
@@ -115,8 +123,8 @@ def list_buckets(context: services.Context, params: dict) -> dict:
     prefix = params.get("Prefix")
     if prefix:
         query = query.filter(name__startswith=prefix)
-    if params.get("ContinuationToken"):
-        query = query.filter(name__gt=params["ContinuationToken"])
+    if params.get("ContinuationToken") is not None:
+        query = query.filter(name__gt=_bucket_after(params["ContinuationToken"]))
     limit = params.get("MaxBuckets") or 10000
     if not 1 <= limit <= 10000:
         raise invalid_argument("max-buckets must be between 1 and 10000", "max-buckets", limit)
@@ -127,8 +135,26 @@ def list_buckets(context: services.Context, params: dict) -> dict:
         "Owner": _owner(context), "Prefix": prefix,
     }
     if len(found) > limit:
-        output["ContinuationToken"] = found[limit - 1].name
+        output["ContinuationToken"] = _bucket_token(found[limit - 1].name)
     return output
+
+
+def _bucket_token(after: str) -> str:
+    """ListBuckets' ContinuationToken: opaque (S3: "obfuscated and is not a
+    real bucket"), the last bucket name listed inside."""
+    return base64.urlsafe_b64encode(json.dumps({"b": after}).encode()).decode()
+
+
+def _bucket_after(token: str) -> str:
+    """The bucket name a ContinuationToken continues after; a token ListBuckets
+    did not issue is InvalidArgument, as S3 refuses it."""
+    try:
+        after = json.loads(base64.urlsafe_b64decode(token.encode()))["b"]
+        if isinstance(after, str):
+            return after
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        pass
+    raise invalid_argument("The continuation token provided is incorrect", "continuation-token", token)
 
 
 def create_bucket(context: services.Context, params: dict) -> dict:
@@ -166,12 +192,13 @@ def put_object(context: services.Context, params: dict) -> dict:
     body = _body(params)
     bucket = _bucket(context, params, cached=True)
     key = check_key(params.get("Key"))
+    headers = _headers_in(params)
     _check_md5(params, body)
     blob = storage.place(body.path)
     try:
         obj = objects.store(
             bucket, key, blob, size=body.size, etag=objects.etag_of_md5(body.md5),
-            headers=_headers_in(params), if_match=params.get("IfMatch"),
+            headers=headers, if_match=params.get("IfMatch"),
             if_none_match=params.get("IfNoneMatch"), by=_requester(context),
         )
     except IntegrityError:  # Deleted since this process copied it (objects.find_bucket).
@@ -502,6 +529,86 @@ def list_parts(context: services.Context, params: dict) -> dict:
     }
 
 
+# Bucket and object subresources ---------------------------------------------
+# What tools read before they write (`aws s3 sync`, terraform's
+# aws_s3_bucket): the state Stratus has, which is fixed. Buckets are never
+# versioned, their owner (the team's account) has FULL_CONTROL and nobody
+# else a grant, and nothing carries tags.
+
+
+def get_bucket_versioning(context: services.Context, params: dict) -> dict:
+    """A bucket never versioned: an empty VersioningConfiguration (no Status)."""
+    _bucket(context, params)
+    return {}
+
+
+def _acl(context: services.Context) -> dict:
+    owner = _owner(context)
+    return {"Owner": owner, "Grants": [
+        {"Grantee": {**owner, "Type": "CanonicalUser"}, "Permission": "FULL_CONTROL"}]}
+
+
+def get_bucket_acl(context: services.Context, params: dict) -> dict:
+    _bucket(context, params)
+    return _acl(context)
+
+
+def get_object_acl(context: services.Context, params: dict) -> dict:
+    objects.find_object(_bucket(context, params), check_key(params.get("Key")))
+    return _acl(context)
+
+
+def get_bucket_tagging(context: services.Context, params: dict) -> dict:
+    """S3's answer for a bucket without tags: 404 NoSuchTagSet."""
+    bucket = _bucket(context, params)
+    raise ServiceError("NoSuchTagSet", "The TagSet does not exist", status=404,
+                       fields={"BucketName": bucket.name})
+
+
+def get_object_tagging(context: services.Context, params: dict) -> dict:
+    """An object without tags: an empty TagSet (S3 answers so, not 404)."""
+    objects.find_object(_bucket(context, params), check_key(params.get("Key")))
+    return {"TagSet": []}
+
+
+def _not_implemented(operation: str):
+    def handler(context: services.Context, params: dict) -> dict:
+        raise not_implemented(operation)
+
+    handler.__name__ = f"not_implemented_{operation}"
+    return handler
+
+
+# The request as it came ------------------------------------------------------
+
+
+def check_request(operation: str, request: AwsRequest) -> None:
+    """Before the door parses an S3 request: an integer query parameter
+    that is not an int32 is InvalidArgument ("Provided max-keys not an
+    integer or within integer range"), as S3 answers; a conditional date
+    header (If-Modified-Since, If-Unmodified-Since) that is not a date is
+    dropped, as S3 and RFC 9110 ignore it, so the request is answered as
+    if it had none."""
+    for name, values in request.query_dict.items():
+        if name not in INTEGER_QUERY:
+            continue
+        value = values[0]
+        if not re.fullmatch(r"-?\d{1,10}", value) or not -INT32_MAX - 1 <= int(value) <= INT32_MAX:
+            if name == "partNumber":
+                raise invalid_argument(
+                    f"Part number must be an integer between 1 and {multipart.MAX_PARTS}, inclusive",
+                    name, value)
+            raise not_an_integer(name, value)
+    for header in DATE_CONDITIONS:
+        value = request.headers.get(header)
+        if value is None:
+            continue
+        try:
+            timestamp_in(value)
+        except MalformedRequest:
+            del request.headers[header]
+
+
 HANDLERS = {
     "ListBuckets": list_buckets, "CreateBucket": create_bucket, "HeadBucket": head_bucket,
     "GetBucketLocation": get_bucket_location, "DeleteBucket": delete_bucket,
@@ -514,14 +621,34 @@ HANDLERS = {
     "UploadPartCopy": upload_part_copy,
     "CompleteMultipartUpload": complete_multipart_upload,
     "AbortMultipartUpload": abort_multipart_upload, "ListParts": list_parts,
+    "GetBucketVersioning": get_bucket_versioning, "GetBucketAcl": get_bucket_acl,
+    "GetObjectAcl": get_object_acl, "GetBucketTagging": get_bucket_tagging,
+    "GetObjectTagging": get_object_tagging,
 }
 READS = {"ListBuckets", "HeadBucket", "GetBucketLocation", "GetObject", "HeadObject", "ListObjects",
-         "ListObjectsV2", "ListParts", "GetBucketNotificationConfiguration"}
+         "ListObjectsV2", "ListParts", "GetBucketNotificationConfiguration", "GetBucketVersioning",
+         "GetBucketAcl", "GetObjectAcl", "GetBucketTagging", "GetObjectTagging"}
+
+
+def _all_handlers() -> tuple[dict, set]:
+    """HANDLERS, and every other operation of botocore's S3 model answered
+    501 NotImplemented (what S3-compatible servers say for what they do
+    not support) rather than the router's 405; its reads (Get, List, Head)
+    are reads."""
+    handlers, reads = dict(HANDLERS), set(READS)
+    for name in load_service("s3").operation_names:
+        if name not in handlers:
+            handlers[name] = _not_implemented(name)
+            if name.startswith(("Get", "List", "Head")):
+                reads.add(name)
+    return handlers, reads
 
 
 def register() -> None:
+    handlers, reads = _all_handlers()
     services.register(
-        "s3", HANDLERS, reads=READS, signature_codes=SIGNATURE_CODES, resources=iam_resources.resolve,
+        "s3", handlers, reads=reads, signature_codes=SIGNATURE_CODES, resources=iam_resources.resolve,
+        check_input=check_request,
         streaming=services.Streaming(
             directory=storage.spool_dir, limit=lambda: settings.STRATUS_S3_MAX_PUT_BYTES
         ),

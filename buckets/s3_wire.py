@@ -12,6 +12,17 @@ BUCKET_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 _RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 MAX_KEY_BYTES = 1024
+# S3: a PUT's user-defined metadata is at most 2 KB, the sum of the UTF-8
+# bytes of each key (without x-amz-meta-) and value.
+MAX_METADATA_BYTES = 2048
+# S3's integer query parameters: a value that is not an int32 is
+# InvalidArgument "Provided <name> not an integer or within integer range".
+INTEGER_QUERY = ("max-keys", "max-parts", "part-number-marker", "max-uploads", "max-buckets",
+                 "partNumber")
+# Conditional headers whose invalid dates S3 ignores (RFC 9110 13.1.3/13.1.4:
+# a recipient must ignore an If-Modified-Since that is not a valid HTTP-date).
+DATE_CONDITIONS = ("if-modified-since", "if-unmodified-since")
+INT32_MAX = 2**31 - 1
 # What the door's signature errors are called by S3's clients.
 SIGNATURE_CODES = {
     "UnrecognizedClientException": "InvalidAccessKeyId",
@@ -76,6 +87,30 @@ def precondition_failed(condition: str) -> ServiceError:
 
 def not_modified() -> ServiceError:
     return ServiceError("NotModified", "Not Modified", status=304)
+
+
+def check_metadata(metadata: dict[str, str]) -> dict[str, str]:
+    """`metadata` if its keys and values together are at most 2 KB (UTF-8
+    bytes), else S3's MetadataTooLarge (400)."""
+    size = sum(len(k.encode()) + len(str(v).encode()) for k, v in metadata.items())
+    if size > MAX_METADATA_BYTES:
+        raise ServiceError(
+            "MetadataTooLarge", "Your metadata headers exceed the maximum allowed metadata size.",
+            fields={"Size": size, "MaxSizeAllowed": MAX_METADATA_BYTES},
+        )
+    return metadata
+
+
+def not_an_integer(name: str, value: str) -> ServiceError:
+    return invalid_argument(f"Provided {name} not an integer or within integer range", name, value)
+
+
+def not_implemented(operation: str) -> ServiceError:
+    return ServiceError(
+        "NotImplemented",
+        f"A header or query you provided implies functionality that is not implemented ({operation}).",
+        status=501, sender_fault=False,
+    )
 
 
 def check_key(key: str | None) -> str:

@@ -22,6 +22,7 @@ from awsapi import asgi, errors, principals, sigv4
 from awsapi.guard import authenticate, authorize_function, parse_json, with_request_id
 from awsapi.params import validation_error
 from functions import lookup
+from functions.access import cached_can_write, copied_can_write
 from functions.lambda_api import function_name
 from functions.models import ApiKey, Function
 from invocations import dispatch
@@ -84,6 +85,15 @@ async def invoke(request: HttpRequest, name: str) -> HttpResponse:
     fn = await _function(request, key, name)
     if principals.is_function(key):
         await asgi.in_thread(authorize_function, key, "POST", request.path, request.GET.get("Qualifier"))
+    elif not (cached_can_write(key.user, key.team)
+              or await asgi.in_thread(copied_can_write, key.user, key.team)):
+        # Invoking is lambda:InvokeFunction, a change (AWS's
+        # AWSLambda_ReadOnlyAccess lacks it; the console's Test tab is for
+        # members): not for a read-only member's key.
+        raise errors.access_denied(
+            f"{key.user.username} is read-only in the team {key.team.name}: invoking a function "
+            "(lambda:InvokeFunction) is for members and owners."
+        )
     event = request.body.decode("utf-8", errors="replace") if request.body else "{}"
     if len(request.body) <= PARSE_INLINE_MAX:
         check_payload(request.body)

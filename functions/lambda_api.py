@@ -131,6 +131,33 @@ def _check_revision(fn: Function, parameters: dict) -> None:
         )
 
 
+# Lambda's own model bounds where botocore's published model is wider
+# (Timeout there goes to 5400, MemorySize to 32768): Lambda checks them as
+# model constraints, answering ValidationException in the model's words.
+_BOUNDS = (("Timeout", "timeout", service.TIMEOUT_MIN, service.TIMEOUT_MAX),
+           ("MemorySize", "memorySize", service.MEMORY_MIN, service.MEMORY_MAX))
+
+
+def _check_bounds(parameters: dict) -> None:
+    """ValidationException for a Timeout outside 1-900 or a MemorySize
+    outside 128-10240, every problem listed, as Lambda answers:
+    "1 validation error detected: Value '901' at 'timeout' failed to satisfy
+    constraint: Member must have value less than or equal to 900"."""
+    problems = []
+    for member, where, low, high in _BOUNDS:
+        value = parameters.get(member)
+        if isinstance(value, bool) or not isinstance(value, int):
+            continue  # the model's type check (awsapi.params) has said so
+        if value > high:
+            problems.append(f"Value '{value}' at '{where}' failed to satisfy constraint: "
+                            f"Member must have value less than or equal to {high}")
+        elif value < low:
+            problems.append(f"Value '{value}' at '{where}' failed to satisfy constraint: "
+                            f"Member must have value greater than or equal to {low}")
+    if problems:
+        raise params.validation_error(problems)
+
+
 def _service_call(call: Callable[[], Function], arn: str = "") -> Function:
     """functions.service's errors in Lambda's words: 409 for a taken name,
     404 for a function deleted meanwhile, InvalidParameterValueException
@@ -170,6 +197,7 @@ def create_function(context: services.Context, parameters: dict) -> services.Rep
     """CreateFunction from a zip (Code.ZipFile); 201 with the configuration.
     Errors: ResourceConflictException (409) for a taken name,
     InvalidParameterValueException for what functions.service refuses."""
+    _check_bounds(parameters)
     _reject_unsupported(parameters)
     zip_bytes = _zip_bytes(parameters.get("Code"))
     fn = _service_call(
@@ -216,6 +244,7 @@ def update_function_code(context: services.Context, parameters: dict) -> dict:
 def update_function_configuration(context: services.Context, parameters: dict) -> dict:
     """UpdateFunctionConfiguration: the members given (null is not given)
     change, all or none."""
+    _check_bounds(parameters)
     fn = get_function_of(context.key, parameters)
     _check_revision(fn, parameters)
     changes = {

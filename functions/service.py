@@ -212,8 +212,11 @@ def clean_description(value) -> str:
 
 
 def clean_handler(value) -> str:
-    """module.function: text of at most 128 characters without whitespace
-    (Lambda's Handler). Whether the code defines it is check_handler's."""
+    """Text of at most 128 characters without whitespace (Lambda's Handler
+    pattern, all that Lambda refuses). Whether the code defines it is not
+    checked here: Lambda takes such a handler and the invoke fails with
+    Runtime.ImportModuleError / Runtime.HandlerNotFound (the runtime's
+    bootstrap); the console warns with handler_problem."""
     value = _text(value, "handler", "The handler")
     if not value or len(value) > HANDLER_MAX or not HANDLER_RE.fullmatch(value):
         raise FunctionError(
@@ -240,13 +243,27 @@ def clean_role(value) -> str:
     return value
 
 
-def _checked_code(zip_bytes, handler: str) -> codestore.CheckedZip:
+def _checked_code(zip_bytes) -> codestore.CheckedZip:
     try:
-        checked = codestore.check_zip(zip_bytes)
-        codestore.check_handler(checked, handler)
+        return codestore.check_zip(zip_bytes)
     except codestore.CodeError as e:
         raise FunctionError(str(e), "code") from None
-    return checked
+
+
+def handler_problem(fn: Function) -> str | None:
+    """Why `fn`'s handler will not load from its stored code (the module is
+    not in it, the function not defined, a syntax error), or None: the
+    console's warning. Lambda stores such a function all the same; its
+    invokes fail with Runtime.ImportModuleError and the like."""
+    try:
+        with open(fn.code.zip_path, "rb") as f:
+            checked = codestore.check_zip(f.read())
+        codestore.check_handler(checked, fn.handler)
+    except OSError:
+        return "The function's stored code is missing; upload the code again."
+    except codestore.CodeError as e:
+        return f"{e} Invokes will fail until the code or the handler is fixed."
+    return None
 
 
 def _store(checked: codestore.CheckedZip):
@@ -273,7 +290,8 @@ def create_function(
     role="",
 ) -> Function:
     """A new function in `team`: every setting checked (clean_*), then the
-    code (a zip whose handler module defines the handler), then stored with
+    code (a valid zip; whether it defines the handler is the invoke's
+    concern, as in Lambda: see handler_problem), then stored with
     its code bundle in one transaction. FunctionError (or NameTaken) stores
     nothing."""
     name = clean_name(name)
@@ -286,7 +304,7 @@ def create_function(
         description=clean_description(description),
         role=clean_role(role),
     )
-    checked = _checked_code(zip_bytes, fields["handler"])
+    checked = _checked_code(zip_bytes)
     if Function.objects.filter(team=team, name=name).exists():
         raise NameTaken(f"A function named {name} already exists.", "name")
     try:
@@ -320,9 +338,9 @@ def _save(fn: Function, fields: list[str]) -> None:
 
 
 def update_code(fn: Function, zip_bytes) -> Function:
-    """New code for a function: checked against its handler, then stored
-    and switched to in one transaction (a new revision)."""
-    checked = _checked_code(zip_bytes, fn.handler)
+    """New code for a function: checked as a zip, then stored and switched
+    to in one transaction (a new revision)."""
+    checked = _checked_code(zip_bytes)
     with transaction.atomic():
         fn.code = _store(checked)
         fn.editable_file = codestore.single_file_name(checked)
@@ -344,22 +362,11 @@ CLEANERS = {
 
 def update_configuration(fn: Function, **changes) -> Function:
     """Change settings (keys of CLEANERS; a None value leaves that setting
-    alone). Every change is checked first, a new handler against the
-    stored code too; then all are saved, or none."""
+    alone). Every change is checked first; then all are saved, or none."""
     unknown = set(changes) - CLEANERS.keys()
     if unknown:
         raise TypeError(f"update_configuration() got unknown settings: {', '.join(sorted(unknown))}")
     cleaned = {key: CLEANERS[key](value) for key, value in changes.items() if value is not None}
-    if "handler" in cleaned and cleaned["handler"] != fn.handler:
-        try:
-            with open(fn.code.zip_path, "rb") as f:
-                stored = f.read()
-        except OSError:
-            raise FunctionError(
-                "The function's stored code is missing, so the new handler cannot be checked; "
-                "upload the code again.", "handler",
-            ) from None
-        _checked_code(stored, cleaned["handler"])
     with transaction.atomic():
         for key, value in cleaned.items():
             setattr(fn, key, value)

@@ -101,6 +101,8 @@ def create(request: HttpRequest) -> HttpResponse:
             form.add_error(code_field, str(e))
         else:
             messages.success(request, f"Created {fn.name}.")
+            if problem := service.handler_problem(fn):
+                messages.warning(request, f"Warning: {problem}")
             return redirect("fn-detail", fn.id)
     return render(request, "functions/create.html", {"form": form})
 
@@ -187,6 +189,9 @@ def _render_detail(request: HttpRequest, fn: Function, tab: str, status: int = 2
 
 
 def _done(request: HttpRequest, fn: Function, tab: str, notice: str) -> HttpResponse:
+    if tab in ("code", "configuration") and (problem := service.handler_problem(fn)):
+        # Saved all the same, as Lambda does; said so the invoke's failure is no surprise.
+        notice = f"{notice} Warning: {problem}"
     if request.htmx:
         return _render_detail(request, fn, tab, notice=notice)
     messages.success(request, notice)

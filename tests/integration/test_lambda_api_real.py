@@ -104,7 +104,10 @@ def test_every_operation_served_works_through_boto3(stack, lam):
     assert code(e) == (409, "ResourceConflictException")
     with pytest.raises(ClientError) as e:
         lam.update_function_configuration(FunctionName="door-a", Timeout=901)
-    assert code(e) == (400, "InvalidParameterValueException")
+    assert code(e) == (400, "ValidationException")
+    assert e.value.response["Error"]["Message"] == (
+        "1 validation error detected: Value '901' at 'timeout' failed to satisfy constraint: "
+        "Member must have value less than or equal to 900")
     # Delete.
     for name in ("door-a", "door-b", "door-c"):
         assert lam.delete_function(FunctionName=name)["ResponseMetadata"]["HTTPStatusCode"] == 204
@@ -112,6 +115,27 @@ def test_every_operation_served_works_through_boto3(stack, lam):
         lam.get_function(FunctionName="door-a")
     assert code(e) == (404, "ResourceNotFoundException")
     assert "Function not found: arn:aws:lambda:us-east-1:" in e.value.response["Error"]["Message"]
+
+
+def test_a_handler_the_code_lacks_is_taken_and_its_invoke_fails_as_lambdas(stack, lam):
+    made = lam.create_function(
+        FunctionName="door-missing", Runtime="python3.11", Role="arn:aws:iam::000000000000:role/x",
+        Handler="missing.handler", Code={"ZipFile": zip_of({"app.py": ECHO})}, Timeout=10,
+    )
+    assert made["Handler"] == "missing.handler"
+    resp = lam.invoke(FunctionName="door-missing", Payload=b"{}")
+    assert resp["FunctionError"] == "Unhandled"
+    assert resp["ResponseMetadata"]["HTTPHeaders"]["x-amz-function-error"] == "Unhandled"
+    error = json.loads(resp["Payload"].read())
+    assert error["errorType"] == "Runtime.ImportModuleError"
+    assert "No module named 'missing'" in error["errorMessage"]
+    # Fixed by the configuration alone, as in Lambda.
+    lam.update_function_configuration(FunctionName="door-missing", Handler="app.handler")
+    wait_for(lambda: lam.get_function_configuration(FunctionName="door-missing")["LastUpdateStatus"]
+             == "Successful")
+    resp = lam.invoke(FunctionName="door-missing", Payload=b'{"ok": 1}')
+    assert "FunctionError" not in resp and json.loads(resp["Payload"].read()) == {"ok": 1}
+    lam.delete_function(FunctionName="door-missing")
 
 
 def test_invoke_async_runs_the_function(stack, lam):
@@ -166,6 +190,11 @@ def test_a_read_only_key_reads_but_cannot_write(lam, reader):
     with pytest.raises(ClientError) as e:
         create(reader, "door-ro-2", ECHO)
     assert code(e) == (403, "AccessDeniedException")
+    # Invoking is lambda:InvokeFunction, not a read.
+    with pytest.raises(ClientError) as e:
+        reader.invoke(FunctionName="door-ro", Payload=b"{}")
+    assert code(e) == (403, "AccessDeniedException")
+    assert lam.invoke(FunctionName="door-ro", Payload=b'{"a": 1}')["StatusCode"] == 200
     config = lam.get_function_configuration(FunctionName="door-ro")
     assert config["MemorySize"] == 128
     assert "ReservedConcurrentExecutions" not in lam.get_function_concurrency(FunctionName="door-ro")

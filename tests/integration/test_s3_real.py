@@ -10,6 +10,7 @@ import urllib.request
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from tests.integration.helpers import create, wait_for
 
@@ -111,3 +112,34 @@ def test_a_put_object_runs_the_function_its_bucket_notifies(stack, s3):
     assert record["s3"]["object"]["key"] == "in/day+1.csv"
     assert record["s3"]["object"]["size"] == 8
     assert f'"{record["s3"]["object"]["eTag"]}"' == sent["ETag"]
+
+
+def test_what_tools_read_and_what_is_refused_answer_as_s3(s3):
+    s3.create_bucket(Bucket="fidelity")
+    s3.put_object(Bucket="fidelity", Key="a.txt", Body=b"a")
+    assert "Status" not in s3.get_bucket_versioning(Bucket="fidelity")
+    assert s3.get_object_acl(Bucket="fidelity", Key="a.txt")["Grants"][0]["Permission"] == "FULL_CONTROL"
+    assert s3.get_object_tagging(Bucket="fidelity", Key="a.txt")["TagSet"] == []
+    for call, code, status in [
+        (lambda: s3.get_bucket_tagging(Bucket="fidelity"), "NoSuchTagSet", 404),
+        (lambda: s3.get_bucket_policy(Bucket="fidelity"), "NotImplemented", 501),
+        (lambda: s3.put_object(Bucket="fidelity", Key="b", Body=b"b", Metadata={"m": "x" * 2100}),
+         "MetadataTooLarge", 400),
+        (lambda: s3.list_buckets(MaxBuckets=1, ContinuationToken="garbage"), "InvalidArgument", 400),
+    ]:
+        with pytest.raises(ClientError) as e:
+            call()
+        error = e.value.response
+        assert (error["Error"]["Code"], error["ResponseMetadata"]["HTTPStatusCode"]) == (code, status)
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket="fidelity")["Contents"]] == ["a.txt"]
+    # Pages of buckets, by the token ListBuckets issued.
+    s3.create_bucket(Bucket="fidelity-2")
+    names, token = [], None
+    while True:
+        page = s3.list_buckets(MaxBuckets=1, Prefix="fidelity",
+                               **({"ContinuationToken": token} if token else {}))
+        names += [b["Name"] for b in page["Buckets"]]
+        token = page.get("ContinuationToken")
+        if not token:
+            break
+    assert names == ["fidelity", "fidelity-2"]

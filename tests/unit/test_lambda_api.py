@@ -159,23 +159,57 @@ def test_it_rejects_bad_memory_with_400_and_stores_nothing(lam):
         "1 validation error detected: Value '64' at 'memorySize' failed to satisfy constraint: "
         "Member must have value greater than or equal to 128"
     )
-    # Within the model but over Lambda's limit: the service's own rule.
+    # Within botocore's model (to 32768) but over Lambda's own bound: the
+    # same ValidationException, as Lambda answers.
     with pytest.raises(ClientError) as e:
         lam.create_function(FunctionName="hello", Runtime="python3.11", Role=ROLE, MemorySize=20000,
                             Handler="lambda_function.lambda_handler", Code={"ZipFile": zip_of()})
-    assert (status_of(e), error_code(e)) == (400, "InvalidParameterValueException")
-    assert "Memory must be between 128 and 10240 MB, got 20000." in str(e.value)
+    assert (status_of(e), error_code(e)) == (400, "ValidationException")
+    assert e.value.response["Error"]["Message"] == (
+        "1 validation error detected: Value '20000' at 'memorySize' failed to satisfy constraint: "
+        "Member must have value less than or equal to 10240"
+    )
     assert not Function.objects.exists()
 
 
-def test_it_reports_a_code_problem_with_its_message(lam):
+def test_a_timeout_over_900_is_a_validation_error_everywhere(lam, make_function):
     with pytest.raises(ClientError) as e:
-        lam.create_function(FunctionName="hello", Runtime="python3.11", Role=ROLE,
-                            Handler="lambda_function.nope", Code={"ZipFile": zip_of()})
-    assert error_code(e) == "InvalidParameterValueException"
+        lam.create_function(FunctionName="hello", Runtime="python3.11", Role=ROLE, Timeout=901,
+                            MemorySize=10241, Handler="lambda_function.lambda_handler",
+                            Code={"ZipFile": zip_of()})
+    assert (status_of(e), error_code(e)) == (400, "ValidationException")
     assert e.value.response["Error"]["Message"] == (
-        "The handler function 'nope' is not defined in lambda_function.py."
+        "2 validation errors detected: Value '901' at 'timeout' failed to satisfy constraint: "
+        "Member must have value less than or equal to 900; Value '10241' at 'memorySize' failed to "
+        "satisfy constraint: Member must have value less than or equal to 10240"
     )
+    assert not Function.objects.exists()
+    fn = make_function("hello")
+    with pytest.raises(ClientError) as e:
+        lam.update_function_configuration(FunctionName="hello", Timeout=901)
+    assert e.value.response["Error"]["Message"] == (
+        "1 validation error detected: Value '901' at 'timeout' failed to satisfy constraint: "
+        "Member must have value less than or equal to 900"
+    )
+    assert lam.update_function_configuration(FunctionName="hello", Timeout=900)["Timeout"] == 900
+    fn.refresh_from_db()
+    assert fn.timeout_s == 900
+
+
+def test_it_takes_a_handler_the_code_does_not_define_as_lambda_does(lam):
+    # Lambda stores it; the invoke fails with Runtime.ImportModuleError (the
+    # bootstrap's, tests/unit/test_bootstrap_local.py).
+    made = lam.create_function(FunctionName="hello", Runtime="python3.11", Role=ROLE,
+                               Handler="missing.handler", Code={"ZipFile": zip_of()})
+    assert made["Handler"] == "missing.handler"
+    changed = lam.update_function_configuration(FunctionName="hello", Handler="lambda_function.nope")
+    assert changed["Handler"] == "lambda_function.nope"
+    lam.update_function_code(FunctionName="hello", ZipFile=zip_of())
+    assert Function.objects.get(name="hello").handler == "lambda_function.nope"
+    # What Lambda does refuse: its Handler pattern (no whitespace).
+    with pytest.raises(ClientError) as e:
+        lam.update_function_configuration(FunctionName="hello", Handler="a b")
+    assert error_code(e) == "ValidationException"
 
 
 def test_it_refuses_changes_from_a_read_only_member(reader_lam):
@@ -301,7 +335,7 @@ def test_it_rejects_bad_configuration_and_keeps_the_old(lam, make_function):
     make_function("hello")
     with pytest.raises(ClientError) as e:
         lam.update_function_configuration(FunctionName="hello", Timeout=901, MemorySize=512)
-    assert error_code(e) == "InvalidParameterValueException"
+    assert error_code(e) == "ValidationException"
     assert Function.objects.get(name="hello").memory_mb == 128
 
 
@@ -589,7 +623,6 @@ def test_an_unpaired_surrogate_is_refused_not_stored(member_key):
 
 def test_service_rules_beyond_the_model_are_invalid_parameter_values(member_key):
     for overrides, message in [
-        ({"Timeout": 901}, "The timeout must be between 1 and 900 seconds, got 901."),
         ({"Runtime": "python3.12"}, "is not supported"),
         ({"Environment": {"Variables": {"AWS_REGION": "x"}}}, "reserved by Lambda"),
         ({"Environment": {"Variables": {"BIG": "x" * 5000}}}, "limit is 4 KB"),

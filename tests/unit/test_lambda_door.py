@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 
 from awsapi import door, services
 from functions import service
-from functions.models import ApiKey, Function
+from functions.models import ApiKey, Function, Membership
 from invocations import dispatch
 from invocations.models import EventInvokeConfig, Invocation
 from tests.unit import asgi_client
@@ -127,6 +127,10 @@ def test_a_read_only_key_reads_but_every_write_is_refused(reader, make_function,
         (reader.update_function_event_invoke_config, {"MaximumRetryAttempts": 0}),
         (reader.delete_function_event_invoke_config, {}),
         (reader.invoke_async, {"InvokeArgs": b"{}"}),
+        # lambda:InvokeFunction is not a read (AWSLambda_ReadOnlyAccess lacks it).
+        (reader.invoke, {"Payload": b"{}"}),
+        (reader.invoke, {"Payload": b"{}", "InvocationType": "Event"}),
+        (reader.invoke, {"Payload": b"{}", "InvocationType": "DryRun"}),
     ]
     for call, kwargs in writes:
         with pytest.raises(ClientError) as e:
@@ -136,6 +140,17 @@ def test_a_read_only_key_reads_but_every_write_is_refused(reader, make_function,
     after = Function.objects.get()
     assert (after.memory_mb, after.revision, after.reserved_concurrency) == (128, fn.revision, None)
     assert not EventInvokeConfig.objects.exists() and not Invocation.objects.exists()
+
+
+def test_a_member_made_read_only_can_no_longer_invoke(lam, users, team, make_function):
+    make_function("hello")
+    assert lam.invoke(FunctionName="hello", InvocationType="DryRun")["StatusCode"] == 204
+    Membership.objects.filter(user=users["member"], team=team).update(role="readonly")
+    Membership.objects.get(user=users["member"], team=team).save()  # as the team page saves it
+    with pytest.raises(ClientError) as e:
+        lam.invoke(FunctionName="hello", InvocationType="DryRun")
+    assert (status_of(e), error_code(e)) == (403, "AccessDeniedException")
+    assert "lambda:InvokeFunction" in e.value.response["Error"]["Message"]
 
 
 # The door's own answers, in Lambda's words ---------------------------------------

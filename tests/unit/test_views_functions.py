@@ -179,12 +179,14 @@ def test_it_rejects_a_bad_name_and_stores_nothing(client, users, team):
     assert not Function.objects.exists()
 
 
-def test_it_rejects_a_missing_handler_and_stores_nothing(client, users, team):
+def test_it_creates_a_function_whose_handler_is_missing_with_a_warning(client, users, team):
+    # As Lambda's console: saved, and the invoke fails with Runtime.HandlerNotFound.
     client.force_login(users["member"])
-    r = client.post(url("fn-create"), _create_data(team, handler="lambda_function.nope"))
+    r = client.post(url("fn-create"), _create_data(team, handler="lambda_function.nope"), follow=True)
     assert r.status_code == 200
-    assert "The handler function &#x27;nope&#x27; is not defined" in r.content.decode()
-    assert not Function.objects.exists()
+    body = r.content.decode()
+    assert "Warning: The handler function &#x27;nope&#x27; is not defined" in body
+    assert Function.objects.get().handler == "lambda_function.nope"
 
 
 def test_it_rejects_a_taken_name(client, users, team, fn):
@@ -343,14 +345,16 @@ def test_it_saves_edited_code_for_htmx_with_the_tab_fragment(client, users, fn):
     assert "Saved lambda_function.py." in body
 
 
-def test_it_keeps_the_code_when_the_edit_drops_the_handler(client, users, fn):
+def test_it_saves_an_edit_that_drops_the_handler_with_a_warning(client, users, fn):
     client.force_login(users["member"])
     old = fn.code_id
-    r = client.post(url("fn-code-save", fn), {"source": "def other(e, c):\n    pass\n"})
+    r = client.post(url("fn-code-save", fn), {"source": "def other(e, c):\n    pass\n"}, **HX)
     assert r.status_code == 200
-    assert "is not defined in lambda_function.py" in r.content.decode()
+    body = r.content.decode()
+    assert "Saved lambda_function.py. Warning: The handler function" in body
+    assert "is not defined in lambda_function.py" in body
     fn.refresh_from_db()
-    assert fn.code_id == old
+    assert fn.code_id != old
 
 
 def test_it_uploads_a_new_zip(client, users, fn):
@@ -403,7 +407,7 @@ def test_it_saves_the_configuration(client, users, fn):
     [
         ("memory_mb", "64", "Memory must be between 128 and 10240 MB"),
         ("timeout_s", "901", "The timeout must be between 1 and 900 seconds"),
-        ("handler", "lambda_function.missing", "is not defined in lambda_function.py"),
+        ("handler", "lambda function", "no spaces"),
         ("environment", "AWS_REGION=x", "is reserved"),
         ("environment", "no equals sign", "is not KEY=value"),
     ],
@@ -415,6 +419,15 @@ def test_it_saves_no_configuration_when_one_value_is_bad(client, users, fn, fiel
     assert message in r.content.decode()
     fn.refresh_from_db()
     assert (fn.memory_mb, fn.timeout_s, fn.description, fn.environment) == (128, 3, "", {})
+
+
+def test_it_saves_a_handler_the_code_lacks_with_a_warning(client, users, fn):
+    client.force_login(users["member"])
+    r = client.post(url("fn-config", fn), _config(handler="other.handler"), **HX)
+    assert r.status_code == 200
+    assert "Warning: The handler module &#x27;other&#x27; is not in the code" in r.content.decode()
+    fn.refresh_from_db()
+    assert (fn.handler, fn.memory_mb) == ("other.handler", 512)
 
 
 def test_it_deletes_a_function(client, users, fn):
