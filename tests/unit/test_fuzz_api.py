@@ -836,7 +836,9 @@ def test_fuzz_every_s3_operation(aws, settings, tmp_path):
                 headers[member.serialization.get("name", name)] = data.draw(header_texts)
         url = path + ("?" + urlencode(query) if query else "")
         resp = _signed("s3", operation.http["method"], url, body, headers, key, secret)
-        assert resp.status_code < 500, (op, url, headers, resp.content[:300])
+        # 501 NotImplemented is S3's answer for an operation Stratus does not serve.
+        not_served = resp.status_code == 501 and b"<Code>NotImplemented</Code>" in resp.content
+        assert resp.status_code < 500 or not_served, (op, url, headers, resp.content[:300])
         if resp.status_code >= 400 and operation.http["method"] != "HEAD":
             assert b"<Code>" in resp.content, resp.content[:300]
 
