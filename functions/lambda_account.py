@@ -7,7 +7,7 @@ from django.db.models import Sum
 
 from awsapi import services
 from functions import code
-from functions.models import Function
+from functions.models import Function, Team
 from invocations import concurrency
 
 # Lambda's default quota for all of an account's function and layer code (75 GB).
@@ -20,7 +20,8 @@ def get_account_settings(context: services.Context, parameters: dict) -> dict:
     and AccountUsage {TotalCodeSize (bytes of the team's functions' zips),
     FunctionCount}. ConcurrentExecutions is the team's limit now (it follows
     the lane threads alive when derived from the installation)."""
-    team = context.team
+    # Read again: the signing key's copy of its team may be older.
+    team = Team.objects.get(pk=context.team.pk)
     limit = concurrency.team_limit(team)
     functions = Function.objects.filter(team=team)
     usage = functions.aggregate(size=Sum("code__size"))

@@ -36,6 +36,7 @@ from __future__ import annotations
 import math
 import time
 
+import redis
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Sum
@@ -364,7 +365,15 @@ def admit(fn: Function, request_id) -> Admission | float:
     unreserved pool), or the seconds to wait before trying again (the pool
     is full; invocations.dispatch.wait_for_slot carries that out)."""
     key, limit, reserved = pool_of(fn, *terms(fn.team_id))
-    state, _size = _acquire(key, limit, reserved, request_id, fn.timeout_s + EXPIRY_MARGIN_S)
+    try:
+        state, _size = _acquire(key, limit, reserved, request_id, fn.timeout_s + EXPIRY_MARGIN_S)
+    except redis.RedisError as e:
+        if fn.reserved_concurrency is not None:
+            raise  # a reservation is a promise: the task is tried again
+        # The team's pool is a guard, not a promise: Redis away for a moment
+        # (the row came through it a moment ago) does not hold the row back.
+        redis_link.outage.failed("team concurrency", e)
+        return Admission(fn, request_id, taken=False)
     if state == FULL:
         return WAIT_COUNTDOWN_S
     return Admission(fn, request_id, taken=state == TAKEN)
