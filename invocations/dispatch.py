@@ -242,8 +242,9 @@ class SyncCall:
             # waiting in the lane while its caller holds a lane thread is how
             # nested invokes used to stall every team.
             ttl = fn.timeout_s + settings.STRATUS_SYNC_QUEUE_WAIT + START_BOUND_S
-            throttled = await concurrency.take_async(
-                client, fn, request.request_id, ttl, await _team_terms(fn)
+            terms = await _team_terms(fn)
+            throttled = await _riding_out_a_blip(
+                lambda: concurrency.take_async(client, fn, request.request_id, ttl, terms)
             )
             if throttled is not None:
                 return await call._refuse("throttled", throttled)
