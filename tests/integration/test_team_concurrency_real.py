@@ -78,6 +78,15 @@ def clients_for(stack, key: tuple[str, str], *services: str):
     ]
 
 
+def four_lanes_alive(stack) -> None:
+    """Until the worker's 4 processes are the lanes counted: a child Celery
+    replaced while it started (slow to report, on a busy machine) counts
+    until its beat is STRATUS_WORKER_LOST_AFTER old."""
+    wait_for(lambda: stack.shell(
+        "from invocations import concurrency\nprint('lanes', concurrency.lanes_alive())"
+    ).strip().endswith("lanes 4"), timeout=90, interval=1)
+
+
 @pytest.fixture(scope="module")
 def other_team_key(stack):
     stack.shell(
@@ -104,6 +113,7 @@ def test_a_nested_chain_is_throttled_at_its_teams_limit_and_other_teams_still_ru
         Code={"ZipFile": zip_of({"app.py": ECHO})}, Timeout=30, MemorySize=128,
     )
 
+    four_lanes_alive(stack)
     settings = lam.get_account_settings()
     assert settings["AccountLimit"]["ConcurrentExecutions"] == 3  # 4 lane threads, less a quarter
     assert settings["AccountLimit"]["UnreservedConcurrentExecutions"] == 3
@@ -162,6 +172,7 @@ def test_a_nested_chain_is_throttled_at_its_teams_limit_and_other_teams_still_ru
 
 def test_put_function_concurrency_keeps_the_unreserved_minimum(stack):
     [lam] = clients_for(stack, stack.api_key(), "lambda")
+    four_lanes_alive(stack)
     lam.create_function(
         FunctionName="reserver", Runtime="python3.11", Role=ROLE, Handler="app.handler",
         Code={"ZipFile": zip_of({"app.py": ECHO})}, Timeout=3, MemorySize=128,
