@@ -110,6 +110,9 @@ class BenchStack(Stack):
         super().__init__(**{
             "STRATUS_RECONCILE_INTERVAL": "30",
             "STRATUS_REQUEUE_AFTER": "60",
+            # One team drives the whole machine here: Lambda's account
+            # limit, not the default share that keeps lanes for other teams.
+            "STRATUS_TEAM_CONCURRENCY": "1000",
             **extra_env,
         })
 

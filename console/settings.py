@@ -225,6 +225,10 @@ STRATUS_NODE = envstr("STRATUS_NODE") or socket.gethostname()
 # How long a sync call may wait for a worker before the platform gives up on
 # it; a call given up on is taken off the lane and never runs.
 STRATUS_SYNC_QUEUE_WAIT = envfloat("STRATUS_SYNC_QUEUE_WAIT", 30.0)
+# Each team's account concurrency limit (Lambda's ConcurrentExecutions);
+# 0: three quarters of the lane threads alive, so no team takes them all
+# (invocations.concurrency.team_limit). A team's own limit (admin) wins.
+STRATUS_TEAM_CONCURRENCY = envint("STRATUS_TEAM_CONCURRENCY", 0)
 # Generic environments kept started per runtime and node, for first calls.
 STRATUS_POOL_SIZE = envint("STRATUS_POOL_SIZE", 2)
 # Their memory (MB) until specialised; a function of another size is resized.

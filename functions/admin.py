@@ -10,7 +10,7 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
-    list_display = ("name", "account_id")
+    list_display = ("name", "account_id", "concurrency_limit")
     search_fields = ("name",)
     inlines = (MembershipInline,)
 

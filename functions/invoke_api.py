@@ -153,7 +153,7 @@ def result_response(request: HttpRequest, done: Done) -> HttpResponse:
     """Lambda's answer for a finished sync call."""
     if done.status == "throttled" or (done.status == "cancelled" and done.error):
         message = (done.error or {}).get("errorMessage") or "Rate Exceeded."
-        reason = (
+        reason = (done.error or {}).get("Reason") or (
             "ReservedFunctionConcurrentInvocationLimitExceeded" if done.status == "throttled"
             else "ConcurrentInvocationLimitExceeded"
         )

@@ -106,13 +106,15 @@ def delete_function_event_invoke_config(context: services.Context, parameters: d
 
 def put_function_concurrency(context: services.Context, parameters: dict) -> dict:
     """PutFunctionConcurrency: ReservedConcurrentExecutions, a whole number
-    from 0 to concurrency.MAX_RESERVED (InvalidParameterValueException)."""
+    from 0 to concurrency.MAX_RESERVED that leaves the team at least its
+    unreserved minimum (concurrency.check_reservation; both
+    InvalidParameterValueException, nothing stored)."""
     fn = get_function_of(context.key, parameters)
     try:
         reserved = concurrency.clean_reserved(parameters["ReservedConcurrentExecutions"])
+        concurrency.set_reserved(fn, reserved)
     except concurrency.ReservedConcurrencyError as e:
         raise errors.invalid_parameter(str(e)) from None
-    concurrency.set_reserved(fn, reserved)
     return {"ReservedConcurrentExecutions": reserved}
 
 

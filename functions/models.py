@@ -21,6 +21,10 @@ class Team(models.Model):
     # The 12-digit "account" in this team's ARNs, as AWS SDKs expect one.
     account_id = models.CharField(max_length=12, default=_account_id, unique=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership")
+    # Lambda's account concurrency limit (ConcurrentExecutions) for this
+    # team; None: STRATUS_TEAM_CONCURRENCY, or the installation's share
+    # (invocations.concurrency.team_limit).
+    concurrency_limit = models.PositiveIntegerField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.name

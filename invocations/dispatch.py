@@ -7,7 +7,7 @@ queues, the console, the CLI, destinations and redrive. Two kinds:
   `queued` first and its Celery task `invocations.run` is queued once the
   row is committed, so nothing accepted is lost when a process dies; the
   reconciler queues again a row whose task was lost. Retries, waits for a
-  reserved-concurrency slot and expiry are decided by the policies
+  concurrency slot and expiry are decided by the policies
   (invocations.delivery, invocations.concurrency) and carried out here.
 - Sync (`invoke_sync`): a caller waits. As in Lambda, nothing durable is
   kept before it runs: the call travels on the Redis *sync lane* to a
@@ -104,7 +104,7 @@ def wait_for_slot(inv: Invocation, countdown: float) -> None:
     again after `countdown` (not an attempt). A limit of 0 gets no task: the
     reconciler looks again now and then, and the row expires by age."""
     if inv.function.reserved_concurrency == 0:
-        return
+        return  # a reservation of 0 never admits
     # A fresh queued_at tells the reconciler this row's task is not lost.
     Invocation.objects.filter(request_id=inv.request_id, status="queued").update(
         queued_at=timezone.now()
@@ -237,11 +237,18 @@ class SyncCall:
         call = cls(fn, request)
         client = _redis()
         try:
-            if fn.reserved_concurrency is not None:
-                ttl = fn.timeout_s + settings.STRATUS_SYNC_QUEUE_WAIT + START_BOUND_S
-                if not await concurrency.take_async(client, fn, request.request_id, ttl):
-                    return await call._refuse("throttled", concurrency.throttle_error(fn))
-                request.slot = True
+            # Every call takes a slot (its function's reservation or its
+            # team's unreserved pool) and is refused at once over it: a call
+            # waiting in the lane while its caller holds a lane thread is how
+            # nested invokes used to stall every team.
+            ttl = fn.timeout_s + settings.STRATUS_SYNC_QUEUE_WAIT + START_BOUND_S
+            terms = await _team_terms(fn)
+            throttled = await _riding_out_a_blip(
+                lambda: concurrency.take_async(client, fn, request.request_id, ttl, terms)
+            )
+            if throttled is not None:
+                return await call._refuse("throttled", throttled)
+            request.slot = True
             call.listener = done.listener()
             call.future = await call.listener.expect(request.request_id)
             await _riding_out_a_blip(lambda: call._push(client))
@@ -344,6 +351,15 @@ class SyncCall:
         except redis.RedisError:
             await sync_to_async(recorder.store_now)(inv)
         return Done(request_id=self.request.request_id, status=status, error=error)
+
+
+async def _team_terms(fn: Function) -> tuple[int | None, int]:
+    """concurrency.terms of the function's team; a thread only on a miss
+    (every TERMS_TTL_S per team and process, or after a change)."""
+    if fn.reserved_concurrency is not None:
+        return None, 0  # a reservation is its own pool
+    found = concurrency.cached_terms(fn.team_id)
+    return found if found is not None else await sync_to_async(concurrency.terms)(fn.team_id)
 
 
 async def _riding_out_a_blip(call, give_up_s: float = HANDOVER_RETRY_S):

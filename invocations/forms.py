@@ -64,6 +64,7 @@ class AsyncConfigForm(forms.Form):
                 self.add_error(field, message)
         try:
             reserved = concurrency.clean_reserved(data["reserved_concurrency"])
+            concurrency.check_for(self.function, reserved)
         except concurrency.ReservedConcurrencyError as e:
             self.add_error("reserved_concurrency", str(e))
         if self.errors:

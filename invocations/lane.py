@@ -77,3 +77,4 @@ def start_threads(count: int = 1) -> None:
     ]
     for thread in _started[pid]:
         thread.start()
+    nodes.serve_lanes(count)

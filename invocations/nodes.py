@@ -40,6 +40,13 @@ def workers_key() -> str:
     return f"{settings.STRATUS_INSTANCE}:workers"
 
 
+def lanes_key() -> str:
+    """Sorted set of `<worker id>#<n>` -> last heartbeat (epoch seconds),
+    one member per lane thread: the installation's capacity for sync calls,
+    which invocations.concurrency shares out between teams."""
+    return f"{settings.STRATUS_INSTANCE}:lanes"
+
+
 def running_key(request_id) -> str:
     """Which worker runs a sync call (set with its lease, gone with its answer)."""
     return f"{settings.STRATUS_INSTANCE}:running:{request_id}"
@@ -72,9 +79,33 @@ def beat() -> None:
         pipe = client.pipeline(transaction=False)
         pipe.zadd(nodes_key(), {node(): time.time()})
         pipe.hset(workers_key(), worker_id(), time.time())
+        _beat_lanes(pipe)
         pipe.execute()
 
     redis_link.quietly(in_redis, "heartbeat")
+
+
+_lanes: dict[int, int] = {}
+
+
+def serve_lanes(count: int) -> None:
+    """Say that this process runs `count` lane threads (counted from now)."""
+    _lanes.clear()
+    _lanes[os.getpid()] = count
+
+    def in_redis(client):
+        pipe = client.pipeline(transaction=False)
+        _beat_lanes(pipe)
+        pipe.execute()
+
+    redis_link.quietly(in_redis, "lane heartbeat")
+
+
+def _beat_lanes(pipe) -> None:
+    count = _lanes.get(os.getpid(), 0)
+    if count:
+        now = time.time()
+        pipe.zadd(lanes_key(), {f"{worker_id()}#{i}": now for i in range(count)})
 
 
 def alive_since() -> datetime:

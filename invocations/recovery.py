@@ -6,7 +6,7 @@ find work that a lost message or a dead process left behind.
 - A `running` row whose worker stopped beating (killed, its host gone) is a
   failed attempt, `Runtime.WorkerLost`, and is retried under the function's
   retry policy like any failed attempt; without retries left it is final,
-  gives back its reserved-concurrency slot and runs the finish hooks (dead
+  gives back its concurrency slot and runs the finish hooks (dead
   letter, on-failure destination). A row running far past its function's
   timeout is treated the same even if its worker still beats (it hung).
 

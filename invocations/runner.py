@@ -256,7 +256,7 @@ def _answer(
         if held is not None:
             pool.release_to(pipe, held)
         if request.slot:
-            concurrency.release_to(pipe, inv.function_id, inv.request_id)
+            concurrency.release_to(pipe, inv.function, inv.request_id)
         for group in groups:
             pipe.exists(live.group_key(group))
         replies = pipe.execute()

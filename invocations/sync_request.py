@@ -17,7 +17,7 @@ class SyncRequest:
     payload's JSON text (<= 6 MB, Lambda's sync limit). created_at and
     expires_at: epoch seconds; a worker that pops the call after expires_at
     drops it (its caller was told it failed). slot: whether the web took a
-    reserved-concurrency slot the worker must give back."""
+    concurrency slot the worker must give back."""
 
     request_id: str
     function_id: str

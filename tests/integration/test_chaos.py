@@ -56,6 +56,9 @@ def chaos_stack(**options) -> Stack:
         # A killed worker is found out within seconds, not the default 20.
         STRATUS_HEARTBEAT="1",
         STRATUS_WORKER_LOST_AFTER="4",
+        # One team keeps every lane busy on purpose (calls queue for a
+        # worker): Lambda's account limit, not the share kept for others.
+        STRATUS_TEAM_CONCURRENCY="1000",
         **options,
     )
 

@@ -33,7 +33,9 @@ def handler(event, context):
 
 @pytest.fixture(scope="module")
 def stack(second_engine):
-    s = Stack(STRATUS_RETRY_BACKOFF_SCALE="0.01")
+    # One team keeps every lane busy on purpose: Lambda's account limit, not
+    # the default share that keeps lanes for other teams.
+    s = Stack(STRATUS_RETRY_BACKOFF_SCALE="0.01", STRATUS_TEAM_CONCURRENCY="1000")
     try:
         # The second engine loads its image meanwhile (a session fixture that
         # starts in the background).

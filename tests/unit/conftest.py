@@ -113,3 +113,11 @@ def door_threads_inline(monkeypatch):
         return await sync_to_async(func, thread_sensitive=True)(*args)
 
     monkeypatch.setattr(asgi, "in_thread", in_thread)
+
+
+@pytest.fixture(autouse=True)
+def fresh_team_terms(monkeypatch):
+    """Concurrency's per-process team terms must not outlive a test's rows."""
+    from invocations import concurrency
+
+    monkeypatch.setattr(concurrency, "_terms", {})

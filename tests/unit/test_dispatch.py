@@ -160,6 +160,33 @@ def test_a_throttled_call_is_refused_and_recorded(real_redis, make_function):
     assert records(real_redis)[0]["status"] == "throttled"
 
 
+def test_a_call_over_its_teams_limit_is_refused_at_once(real_redis, make_function, settings):
+    settings.STRATUS_TEAM_CONCURRENCY = 1
+    fn = make_function()
+    assert isinstance(concurrency.admit(fn, "someone"), concurrency.Admission)
+    done = run(dispatch.invoke_sync(fn, "{}", source="api"))
+    assert done.status == "throttled" and done.error["errorType"] == "TooManyRequestsException"
+    assert done.error["Reason"] == "ConcurrentInvocationLimitExceeded"
+    assert "unreserved concurrency of 1 is all in use" in done.error["errorMessage"]
+    assert lane_items(real_redis) == []
+    assert records(real_redis)[0]["status"] == "throttled"
+
+
+def test_a_call_under_its_teams_limit_holds_a_slot_until_answered(real_redis, make_function, settings):
+    settings.STRATUS_TEAM_CONCURRENCY = 2
+    settings.STRATUS_SYNC_QUEUE_WAIT = 0.2
+    fn = make_function()
+
+    async def handed_over():
+        call = await dispatch.SyncCall.begin(fn, "{}", source="api")
+        held = concurrency.team_holders(fn.team_id)
+        return held, await call.wait()
+
+    held, done = run(handed_over())
+    assert held == 1 and done.status == "cancelled"
+    assert concurrency.team_holders(fn.team_id) == 0
+
+
 def test_the_slot_of_a_cancelled_call_is_given_back(real_redis, make_function, settings):
     settings.STRATUS_SYNC_QUEUE_WAIT = 0.2
     fn = make_function()

@@ -51,7 +51,7 @@ def test_an_operation_of_the_model_it_does_not_serve_is_unknown(lam, make_functi
     message = e.value.response["Error"]["Message"]
     assert "ListAliases" in message and "/2015-03-31/functions/hello/aliases" in message
     with pytest.raises(ClientError) as e:
-        lam.get_account_settings()
+        lam.list_provisioned_concurrency_configs(FunctionName="hello")
     assert (status_of(e), error_code(e)) == (404, "UnknownOperationException")
 
 
@@ -244,3 +244,39 @@ def test_a_functions_credentials_are_held_to_its_execution_policy(make_function)
         lam.delete_function(FunctionName="target")
     assert error_code(e) == "AccessDeniedException"
     assert Function.objects.filter(name="target").exists()
+
+
+# The team's account settings ---------------------------------------------------------
+
+
+def test_get_account_settings_gives_the_teams_limits_and_usage(lam, make_function, team, settings):
+    settings.STRATUS_TEAM_CONCURRENCY = 20
+    fn = make_function("hello")
+    make_function("other")
+    Function.objects.filter(pk=fn.pk).update(reserved_concurrency=5)
+    answer = lam.get_account_settings()
+    assert answer["AccountLimit"] == {
+        "TotalCodeSize": 75 * 1024**3, "CodeSizeUnzipped": 250 * 1024**2, "CodeSizeZipped": 50 * 1024**2,
+        "ConcurrentExecutions": 20, "UnreservedConcurrentExecutions": 15,
+    }
+    assert answer["AccountUsage"] == {"FunctionCount": 2, "TotalCodeSize": 2 * fn.code.size}
+    team.concurrency_limit = 7
+    team.save()
+    assert lam.get_account_settings()["AccountLimit"]["ConcurrentExecutions"] == 7
+
+
+def test_put_function_concurrency_keeps_the_teams_unreserved_minimum(lam, make_function, settings):
+    settings.STRATUS_TEAM_CONCURRENCY = 30
+    make_function("hello")
+    make_function("other")
+    lam.put_function_concurrency(FunctionName="other", ReservedConcurrentExecutions=20)
+    with pytest.raises(ClientError) as e:
+        lam.put_function_concurrency(FunctionName="hello", ReservedConcurrentExecutions=8)
+    assert (status_of(e), error_code(e)) == (400, "InvalidParameterValueException")
+    assert e.value.response["Error"]["Message"].startswith(
+        "Specified ReservedConcurrentExecutions for function decreases account's "
+        "UnreservedConcurrentExecution below its minimum value of [3]."
+    )
+    assert Function.objects.get(name="hello").reserved_concurrency is None
+    assert lam.put_function_concurrency(FunctionName="hello", ReservedConcurrentExecutions=7)
+    assert lam.get_account_settings()["AccountLimit"]["UnreservedConcurrentExecutions"] == 3

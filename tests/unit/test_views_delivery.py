@@ -123,8 +123,8 @@ def test_the_async_form_refuses(client, users, fn, user, method, status):
 def test_the_test_tab_explains_a_throttle(client, users, fn, monkeypatch, no_broker):
     from invocations import concurrency, dispatch
 
-    async def full(client, fn, request_id, ttl_s):
-        return False
+    async def full(client, fn, request_id, ttl_s, team_terms):
+        return concurrency.throttle_error(fn)
 
     monkeypatch.setattr(dispatch.SyncCall, "begin", REAL_BEGIN)
     monkeypatch.setattr(concurrency, "take_async", full)
