@@ -8,9 +8,11 @@ Java). Anything that fails is a ValidationException (400) in AWS's words:
     1 validation error detected: Value '64' at 'memorySize' failed to
     satisfy constraint: Member must have value greater than or equal to 128
 
-Rules a service adds on top of its model (Lambda: Timeout at most 900, 4 KB
-of environment variables...) are the service's own checks, which run after
-these and answer InvalidParameterValueException.
+Rules a service adds on top of its model are the service's own checks,
+which run after these: Lambda's Timeout of at most 900 s and MemorySize of
+at most 10,240 MB answer ValidationException in these same words (today's
+model allows more), its 4 KB of environment variables
+InvalidParameterValueException, as Lambda does.
 
 Two more rules hold for every string, because the database must store it:
 no NUL character and no unpaired surrogate (JSON's "\\ud800" escape)."""
