@@ -29,6 +29,13 @@ def handler(event, context):
     time.sleep({seconds})
     return {{"slept": {seconds}}}
 """
+SLOW_BY_EVENT = """
+import time
+
+def handler(event, context):
+    time.sleep(event.get("seconds", 3))
+    return {"slept": event.get("seconds", 3)}
+"""
 FAILING = "def handler(event, context):\n    raise RuntimeError('always fails')\n"
 
 
@@ -131,12 +138,20 @@ def test_a_high_priority_event_overtakes_a_backlog_of_low_ones(stack, client):
         "for i in range({count}):\n"
         "    dispatch.submit_async(fn, '{{}}', source='api', priority='{priority}')\n"
     )
-    stack.shell(submit.format(count=backlog, priority="low"))
-    # The worker is busy with the backlog before the high one arrives.
-    wait_for(lambda: len(stack.rows(
-        "Invocation.objects.filter(function__name='sleeper', status='running').values('request_id')"
-    )) >= 4, timeout=60, interval=0.1)
-    stack.shell(submit.format(count=1, priority="high"))
+    # One process submits the backlog, waits until the worker is busy with
+    # it, then submits the high one: no process start-up between the two
+    # (seconds on a loaded machine, by which time the backlog could be gone).
+    busy = (
+        "import time\nfrom invocations.models import Invocation\n"
+        "deadline = time.monotonic() + 60\n"
+        "while (Invocation.objects.filter(function=fn, status='running').count() < 4\n"
+        "       and time.monotonic() < deadline):\n"
+        "    time.sleep(0.05)\n"
+    )
+    stack.shell(
+        submit.format(count=backlog, priority="low") + busy
+        + submit.format(count=1, priority="high").split("fn = Function.objects.get(name='sleeper')\n")[1]
+    )
 
     def all_finished():
         rows = stack.rows(
@@ -166,10 +181,14 @@ def _intervals(stack, name: str) -> list[tuple[datetime, datetime]]:
 
 
 def test_reserved_concurrency_throttles_sync_and_makes_async_wait(stack, client):
-    create(client, "slow", SLEEPER.format(seconds=3))
+    create(client, "slow", SLOW_BY_EVENT, Timeout=60)
     client.put_function_concurrency(FunctionName="slow", ReservedConcurrentExecutions=1)
     first: dict = {}
-    runner = threading.Thread(target=lambda: first.update(resp=invoke_json(client, "slow", {})))
+    # Long enough to be seen holding its slot by the polls below, each a
+    # process start (seconds on a loaded machine).
+    runner = threading.Thread(
+        target=lambda: first.update(resp=invoke_json(client, "slow", {"seconds": 20}))
+    )
     runner.start()
     # A sync call has no row while it runs: wait until it holds the slot.
     holders = (
@@ -183,7 +202,7 @@ def test_reserved_concurrency_throttles_sync_and_makes_async_wait(stack, client)
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
     assert e.value.response["Error"]["Code"] == "TooManyRequestsException"
     assert e.value.response["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
-    assert first["resp"][1] == {"slept": 3}
+    assert first["resp"][1] == {"slept": 20}
 
     for i in range(3):
         client.invoke(FunctionName="slow", InvocationType="Event", Payload=json.dumps({"i": i}).encode())
