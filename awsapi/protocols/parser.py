@@ -321,7 +321,9 @@ def _rest_in(
         member = shape.members[payload]
         if member.type_name in ("blob", "string"):
             if request.body:
-                parsed[payload] = request.body if member.type_name == "blob" else request.body.decode("utf-8")
+                parsed[payload] = (
+                    request.body if member.type_name == "blob" else _text_payload(request.body, protocol)
+                )
         elif request.body.strip():
             value = _body_in(member, request.body, protocol)
             if value is not None:
@@ -341,6 +343,20 @@ def _header_in(shape: Shape, value: str) -> Any:
     if kind == "timestamp":
         return timestamp_in(value)
     return scalar_text_in(shape, value.strip() if kind != "string" else value)
+
+
+def _text_payload(body: bytes, protocol: str) -> str:
+    """A string payload (S3's PutBucketPolicy, ...): UTF-8 text, or the
+    protocol's malformed-body error."""
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if protocol == "rest-json":
+            raise MalformedRequest("SerializationException", "Body is not valid UTF-8 text.") from exc
+        raise MalformedRequest(
+            "MalformedXML",
+            "The XML you provided was not well-formed or did not validate against our published schema.",
+        ) from exc
 
 
 def _body_in(shape: Shape, body: bytes, protocol: str) -> Any:

@@ -251,3 +251,18 @@ def test_a_policy_within_the_limits_still_matches():
     policy = filter_policy.parse('{"a": {"b": ["x", "y"]}}', filter_policy.BODY)
     assert filter_policy.matches(policy, {}, '{"a": {"b": "y"}}', filter_policy.BODY)
     assert not filter_policy.matches(policy, {}, DEEP_OBJECT, filter_policy.BODY)
+
+
+# S3 (REST-XML) -------------------------------------------------------------------
+
+
+def test_a_string_payload_that_is_not_utf8_is_malformed_xml_not_a_failure(keys):
+    # Found by the S3 fuzz test: PutBucketPolicy's payload is a string member.
+    from botocore.auth import S3SigV4Auth
+
+    key, secret = keys
+    request = AWSRequest(method="PUT", url="http://testserver/fuzz?policy", data=b"\x80\xbb")
+    S3SigV4Auth(Credentials(key.access_key_id, secret), "s3", "us-east-1").add_auth(request)
+    response = asgi_client.call("PUT", "/fuzz?policy", b"\x80\xbb", dict(request.headers.items()))
+    status, code, _ = xml_error(response)
+    assert (status, code) == (400, "MalformedXML")
