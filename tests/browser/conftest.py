@@ -7,7 +7,10 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+# Package, not session: Playwright's sync API keeps an event loop running in
+# the main thread while it is open, and the test packages collected after
+# this one (asyncio.run, the ORM's async-context check) must not run under it.
+@pytest.fixture(scope="package")
 def browser():
     from playwright.sync_api import sync_playwright
 
