@@ -150,8 +150,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Periodic tasks have a queue and a worker of their own (bin/serve), so a
 # backlog of invocations never delays a schedule, the reconciler or a poll.
+# SNS HTTP/S deliveries too: a thread-pool worker of many threads, so slow
+# endpoints (up to the read timeout per attempt) neither hold invocation
+# workers nor delay other subscriptions' deliveries.
 CELERY_TASK_ROUTES = {
     "invocations.run": {"queue": "invocations"},
+    "messaging.deliver_http": {"queue": "deliveries"},
     "invocations.reconcile": {"queue": "periodic"},
     "triggers.fire_due_schedules": {"queue": "periodic"},
     "messaging.poll_queues": {"queue": "periodic"},
@@ -269,6 +273,8 @@ STRATUS_PUBLIC_URL = envstr("STRATUS_PUBLIC_URL", "")
 # retries after the first attempt (SNS: 3).
 STRATUS_SNS_HTTP_RETRY_DELAY = envfloat("STRATUS_SNS_HTTP_RETRY_DELAY", 20.0)
 STRATUS_SNS_HTTP_RETRIES = envint("STRATUS_SNS_HTTP_RETRIES", 3)
+# Seconds an attempt waits for the endpoint's answer (SNS: 15).
+STRATUS_SNS_HTTP_READ_TIMEOUT = envfloat("STRATUS_SNS_HTTP_READ_TIMEOUT", 15.0)
 # Certificates of https loopback endpoints: "true" checks them against the
 # system's CAs, a path against that CA bundle (a self-signed endpoint's own
 # certificate), "false" not at all.

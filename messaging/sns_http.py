@@ -8,7 +8,11 @@ messages with SNS's retry policy, off the request path.
   traffic off the machine.
 - **Delivery** is a stored `HttpDelivery` row (the signed JSON body),
   written in the transaction that publishes or subscribes, and a Celery
-  task `messaging.deliver_http` queued on commit. The task claims the row
+  task `messaging.deliver_http` queued on commit, on the `deliveries`
+  queue: a thread-pool worker of its own (bin/serve), so an endpoint that
+  is slow to answer holds one thread for up to the read timeout
+  (STRATUS_SNS_HTTP_READ_TIMEOUT, 15 s) and never an invocation worker or
+  another endpoint's delivery. The task claims the row
   (a conditional UPDATE: two tasks for one row deliver it once) and POSTs
   the body with SNS's headers (`x-amz-sns-message-type`,
   `x-amz-sns-message-id`, `x-amz-sns-topic-arn`,
@@ -53,11 +57,6 @@ PROTOCOLS = ("http", "https")
 # SNS's confirmation tokens are valid for three days.
 TOKEN_LIFETIME = timedelta(days=3)
 CONNECT_TIMEOUT_S = 5.0
-# SNS waits 15 s for an endpoint's answer.
-READ_TIMEOUT_S = 15.0
-# A claimed attempt is treated as lost after this long (the request's
-# timeouts, with room to spare).
-CLAIM_LEASE_S = CONNECT_TIMEOUT_S + READ_TIMEOUT_S + 10
 USER_AGENT = "Amazon Simple Notification Service Agent"
 BATCH = 200
 
@@ -212,7 +211,7 @@ def attempt(ident: str) -> str | None:
         return None  # Done already, or not due yet (its own task comes later).
     claimed = HttpDelivery.objects.filter(
         id=row.id, status="pending", attempts=row.attempts, next_attempt_at=row.next_attempt_at
-    ).update(attempts=F("attempts") + 1, next_attempt_at=now + timedelta(seconds=CLAIM_LEASE_S))
+    ).update(attempts=F("attempts") + 1, next_attempt_at=now + timedelta(seconds=claim_lease_s()))
     if claimed != 1:
         return None
     attempts = row.attempts + 1
@@ -231,6 +230,18 @@ def attempt(ident: str) -> str | None:
     log.warning("SNS delivery %s to %s failed for good after %d attempts: %s",
                 row.id, row.url, attempts, error)
     return _finish(row, "failed", error)
+
+
+def read_timeout_s() -> float:
+    """Seconds an attempt waits for the endpoint's answer:
+    STRATUS_SNS_HTTP_READ_TIMEOUT (SNS waits 15 s)."""
+    return settings.STRATUS_SNS_HTTP_READ_TIMEOUT
+
+
+def claim_lease_s() -> float:
+    """A claimed attempt is treated as lost after this long: the request's
+    timeouts, with room to spare."""
+    return CONNECT_TIMEOUT_S + read_timeout_s() + 10
 
 
 def _still_wanted(row: HttpDelivery) -> bool:
@@ -282,7 +293,7 @@ def _post(row: HttpDelivery) -> tuple[str | None, bool]:
     try:
         answer = session.post(
             row.url, data=row.body.encode("utf-8"), headers=headers, allow_redirects=False,
-            timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S), verify=_verify_setting(),
+            timeout=(CONNECT_TIMEOUT_S, read_timeout_s()), verify=_verify_setting(),
         )
     except requests.RequestException as e:
         return f"{type(e).__name__}: {e}"[:1000], True

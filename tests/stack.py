@@ -170,6 +170,7 @@ class Stack:
         self.manage("createadmin")
         self.start_worker()
         self.start_periodic()
+        self.start_deliveries()
         self.start_beat()
         self.start_web()
         self.wait_for_workers()
@@ -231,6 +232,13 @@ class Stack:
             "-c", "4", "-n", f"{self.instance}-periodic@%h", "--loglevel", "WARNING",
         ])
 
+    def start_deliveries(self) -> None:
+        """SNS HTTP/S deliveries' worker, as bin/serve starts it."""
+        self._spawn("deliveries", [
+            str(VENV_BIN / "celery"), "-A", "console", "worker", "-Q", "deliveries", "-P", "threads",
+            "-c", "32", "-n", f"{self.instance}-deliveries@%h", "--loglevel", "WARNING",
+        ])
+
     def start_beat(self) -> None:
         self._spawn("beat", [
             str(VENV_BIN / "celery"), "-A", "console", "beat", "--loglevel", "WARNING",
@@ -267,10 +275,10 @@ class Stack:
 
     def restart_all(self, down_s: float = 0.0, timeout: float = 120) -> None:
         """kill -9 every process of the stack at once (web, workers, the
-        periodic worker, beat and Redis, each with its process group), stay
+        periodic and deliveries workers, beat and Redis, each with its process group), stay
         down `down_s` seconds, then start them again as they were (Redis
         first: the others connect to it) and wait until the web listens and
-        every Celery worker, periodic one included, answers a ping."""
+        every Celery worker, periodic and deliveries ones included, answers a ping."""
         names = list(self.procs)
         for name in names:
             # Every group gets its SIGKILL before any is waited for, so no
@@ -285,8 +293,9 @@ class Stack:
         for name in sorted(names, key=lambda n: (n != "redis", n == "web")):
             self.revive(name)
         pings = {name: self.worker_names[name] for name in names if name in self.worker_names}
-        if "periodic" in names:
-            pings["periodic"] = f"{self.instance}-periodic@{socket.gethostname()}"
+        for name in ("periodic", "deliveries"):
+            if name in names:
+                pings[name] = f"{self.instance}-{name}@{socket.gethostname()}"
         for name, node in pings.items():
             self._wait_for_ping(name, node, timeout)
 

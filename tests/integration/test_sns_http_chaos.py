@@ -1,8 +1,8 @@
-"""An SNS delivery to an HTTP endpoint survives the worker being killed in
+"""An SNS delivery to an HTTP endpoint survives the deliveries worker being killed in
 the middle of it: the message is a stored row before its task exists, and
 the reconciler (messaging.requeue_http_deliveries) queues it again once
 its attempt is overdue, so the endpoint gets it after the worker is back.
-A stack of its own: this test kills its worker."""
+A stack of its own: this test kills its deliveries worker."""
 
 import json
 import queue
@@ -58,9 +58,9 @@ def test_a_delivery_cut_by_a_killed_worker_is_delivered_after_it_returns(stack):
         sns.subscribe(TopicArn=topic, Protocol="http",
                       Endpoint=f"http://127.0.0.1:{server.server_port}/in")
         first = arrived.get(timeout=90)
-        stack.kill("worker")  # mid-request: the attempt never finishes
+        stack.kill("deliveries")  # mid-request: the attempt never finishes
         release.set()
-        stack.revive("worker")
+        stack.revive("deliveries")
         again = arrived.get(timeout=180)
         assert again == first and again["Type"] == "SubscriptionConfirmation"
         query = ("__import__('messaging.models').models.HttpDelivery.objects"
