@@ -20,6 +20,7 @@ from django.utils import timezone
 from awsapi import asgi, services
 from awsapi.protocols import ServiceError
 from messaging import fifo, iam_resources, queues, receive_attempts, sqs_wakeup
+from messaging.digests import md5_of_attributes, md5_of_body
 from messaging.models import Queue
 from messaging.sqs_wire import (
     QUERY_CODES,
@@ -29,9 +30,7 @@ from messaging.sqs_wire import (
     check_body,
     error,
     invalid_parameter,
-    md5_of_attributes,
     missing,
-    md5_of_body,
     no_queue,
     queue_for,
     queue_url,

@@ -1,7 +1,7 @@
 """What SQS's API says that the console does not: its errors (named after
 AWS's codes, with AWS's messages), queue URLs, queue attributes as strings,
-message attributes in the API's shape and the MD5 digests SQS returns.
-Used by messaging.sqs_api; no HTTP here."""
+message attributes in the API's shape (the MD5 digests SQS returns live
+in messaging.digests). Used by messaging.sqs_api; no HTTP here."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from django.utils import timezone
 from awsapi.protocols import ServiceError
 from messaging import copies, fifo, queues
 from messaging.api import find_queue_by_arn
-# Re-exported: messaging.sqs_api takes them from here.
+# Still reachable here only for tests/unit/test_sqs_api.py, which names
+# them so; code imports them from messaging.digests, their one place.
 from messaging.digests import md5_of_attributes, md5_of_body  # noqa: F401
 from messaging.models import Queue, QueueMessage
 from messaging.validation import MAX_DELAY_S, MAX_MESSAGE_BYTES, MAX_VISIBILITY_TIMEOUT_S
