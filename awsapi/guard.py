@@ -33,11 +33,10 @@ def authenticate(request: HttpRequest) -> ApiKey:
         raise errors.too_large(settings.DATA_UPLOAD_MAX_MEMORY_SIZE, "this server") from None
 
 
-def guarded(request: HttpRequest, call, *, authenticate_request: bool = True):
-    """Run call(key) with the API's authentication and error handling.
-    A non-response result (the Invoke door's pending call) passes through."""
+def guarded(request: HttpRequest, call) -> HttpResponse:
+    """Run call(key) with the API's authentication and error handling."""
     try:
-        key = authenticate(request) if authenticate_request else None
+        key = authenticate(request)
         if principals.is_function(key):
             authorize_function(key, request.method, request.path, request.GET.get("Qualifier"))
         response = call(key)
@@ -47,8 +46,6 @@ def guarded(request: HttpRequest, call, *, authenticate_request: bool = True):
         # SDKs expect the API's JSON error shape, even for our own bugs.
         log.exception("AWS API %s %s failed", request.method, request.path)
         response = errors.service_error("Stratus failed to handle this request; see its log.").response()
-    if not isinstance(response, HttpResponse):
-        return response
     return with_request_id(response)
 
 
