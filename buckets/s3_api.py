@@ -350,8 +350,10 @@ def _url(value: str | None, encode: bool) -> str | None:
     return quote(value, safe="/") if encode and value is not None else value
 
 
-def list_objects_v2(context: services.Context, params: dict) -> dict:
-    bucket = _bucket(context, params)
+def _listing_params(params: dict) -> tuple[int, str | None]:
+    """(MaxKeys, EncodingType) of a ListObjects or ListObjectsV2 request:
+    MaxKeys defaults to 1000; a negative one, or an encoding other than
+    "url", is InvalidArgument with S3's messages."""
     max_keys = params.get("MaxKeys")
     max_keys = 1000 if max_keys is None else max_keys
     if max_keys < 0:
@@ -360,6 +362,12 @@ def list_objects_v2(context: services.Context, params: dict) -> dict:
     encoding = params.get("EncodingType")
     if encoding not in (None, "url"):
         raise invalid_argument("Invalid Encoding Method specified in Request", "encoding-type", encoding)
+    return max_keys, encoding
+
+
+def list_objects_v2(context: services.Context, params: dict) -> dict:
+    bucket = _bucket(context, params)
+    max_keys, encoding = _listing_params(params)
     encode = encoding == "url"
     prefix, delimiter = params.get("Prefix") or "", params.get("Delimiter") or ""
     page = listing.list_objects(
@@ -389,14 +397,7 @@ def list_objects(context: services.Context, params: dict) -> dict:
     key to start after; NextMarker (the last key or common prefix listed)
     only with a delimiter, as S3 answers; clients use the last key else."""
     bucket = _bucket(context, params)
-    max_keys = params.get("MaxKeys")
-    max_keys = 1000 if max_keys is None else max_keys
-    if max_keys < 0:
-        raise invalid_argument("Argument maxKeys must be an integer between 0 and 2147483647",
-                               "max-keys", max_keys)
-    encoding = params.get("EncodingType")
-    if encoding not in (None, "url"):
-        raise invalid_argument("Invalid Encoding Method specified in Request", "encoding-type", encoding)
+    max_keys, encoding = _listing_params(params)
     encode = encoding == "url"
     prefix, delimiter = params.get("Prefix") or "", params.get("Delimiter") or ""
     marker = params.get("Marker") or ""
