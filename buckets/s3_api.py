@@ -17,13 +17,11 @@ from django.conf import settings
 from django.db import IntegrityError
 
 from awsapi import services
-from awsapi.protocols import AwsRequest, MalformedRequest, ServiceError, load_service
-from awsapi.protocols.scalars import timestamp_in
+from awsapi.protocols import AwsRequest, ServiceError, load_service
 from awsapi.spool import FileSlice, SpooledBody
 from buckets import iam_resources, listing, multipart, notifications, objects, storage
 from buckets.models import Bucket, Object
 from buckets.s3_wire import (
-    DATE_CONDITIONS,
     INT32_MAX,
     INTEGER_QUERY,
     SIGNATURE_CODES,
@@ -586,10 +584,9 @@ def _not_implemented(operation: str):
 def check_request(operation: str, request: AwsRequest) -> None:
     """Before the door parses an S3 request: an integer query parameter
     that is not an int32 is InvalidArgument ("Provided max-keys not an
-    integer or within integer range"), as S3 answers; a conditional date
-    header (If-Modified-Since, If-Unmodified-Since) that is not a date is
-    dropped, as S3 and RFC 9110 ignore it, so the request is answered as
-    if it had none."""
+    integer or within integer range"), as S3 answers. (A conditional date
+    header that is not a date is ignored by the parser, for RFC 9110:
+    awsapi.protocols.parser.IGNORED_IF_INVALID.)"""
     for name, values in request.query_dict.items():
         if name not in INTEGER_QUERY:
             continue
@@ -600,14 +597,6 @@ def check_request(operation: str, request: AwsRequest) -> None:
                     f"Part number must be an integer between 1 and {multipart.MAX_PARTS}, inclusive",
                     name, value)
             raise not_an_integer(name, value)
-    for header in DATE_CONDITIONS:
-        value = request.headers.get(header)
-        if value is None:
-            continue
-        try:
-            timestamp_in(value)
-        except MalformedRequest:
-            del request.headers[header]
 
 
 HANDLERS = {

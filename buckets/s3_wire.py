@@ -19,9 +19,6 @@ MAX_METADATA_BYTES = 2048
 # InvalidArgument "Provided <name> not an integer or within integer range".
 INTEGER_QUERY = ("max-keys", "max-parts", "part-number-marker", "max-uploads", "max-buckets",
                  "partNumber")
-# Conditional headers whose invalid dates S3 ignores (RFC 9110 13.1.3/13.1.4:
-# a recipient must ignore an If-Modified-Since that is not a valid HTTP-date).
-DATE_CONDITIONS = ("if-modified-since", "if-unmodified-since")
 INT32_MAX = 2**31 - 1
 # What the door's signature errors are called by S3's clients.
 SIGNATURE_CODES = {

@@ -44,6 +44,12 @@ _MALFORMED = {
 _INVALID_PARAMETER = {"sns": "InvalidParameter", "sqs": "InvalidParameterValue"}
 
 
+# Conditional headers a recipient ignores when they are not a valid
+# HTTP-date (RFC 9110 13.1.3/13.1.4), as S3 does: the request is answered as
+# if it had none.
+IGNORED_IF_INVALID = frozenset({"if-modified-since", "if-unmodified-since"})
+
+
 class _BadQueryMember(MalformedRequest):
     """A query parameter that parses but does not make a member (an entry
     without its key, a gap in the numbering): the service's own code."""
@@ -302,7 +308,11 @@ def _rest_in(
         elif where == "header":
             value = request.header(key)
             if value is not None:
-                parsed[name] = _header_in(member, value)
+                try:
+                    parsed[name] = _header_in(member, value)
+                except MalformedRequest:
+                    if key.lower() not in IGNORED_IF_INVALID:
+                        raise
         elif where == "headers":
             prefix = key.lower()
             found = {h[len(prefix):]: v for h, v in request.headers.items() if h.startswith(prefix)}
