@@ -334,13 +334,19 @@ def verify_presigned(request: HttpRequest, service: str, *, credentials: tuple |
     signer = S3SigV4QueryAuth(Credentials(key.access_key_id, secret), service, region, expires=expires)
     canonical = signer.canonical_request(aws_request)
     expected = signer.signature(signer.string_to_sign(aws_request, canonical), aws_request)
-    if not hmac.compare_digest(expected, query["X-Amz-Signature"]):
+    _check_presigned(expected, query["X-Amz-Signature"])
+    return key
+
+
+def _check_presigned(expected: str, given: str) -> None:
+    """SignatureDoesNotMatch (S3's code for a presigned URL, SigV4 or V2)
+    unless `given` is the `expected` signature; compared in constant time."""
+    if not hmac.compare_digest(expected, given):
         raise SignatureError(
             "SignatureDoesNotMatch",
             "The request signature we calculated does not match the signature you provided. "
             "Check your key and signing method.",
         )
-    return key
 
 
 class _FixedExpiryQueryAuth(HmacV1QueryAuth):
@@ -387,12 +393,7 @@ def _verify_presigned_v2(request: HttpRequest) -> ApiKey:
     raw_query = request.META.get("QUERY_STRING", "")
     signer = _FixedExpiryQueryAuth(Credentials(key.access_key_id, secret), expires)
     expected = signer.get_signature(request.method, urlsplit(f"{url}?{raw_query}"), headers)
-    if not hmac.compare_digest(expected, query["Signature"]):
-        raise SignatureError(
-            "SignatureDoesNotMatch",
-            "The request signature we calculated does not match the signature you provided. "
-            "Check your key and signing method.",
-        )
+    _check_presigned(expected, query["Signature"])
     return key
 
 
