@@ -175,10 +175,11 @@ def verify_cached(
     """verify() without touching the database: None when the key is not in
     this process's memory (call verify() from a thread then)."""
     signed = _parse(request, service)
-    cached = _key_cache.get(signed.access_key_id)
-    if cached is None or cached[0] <= time.monotonic():
+    cached = _keys.get(signed.access_key_id)
+    if cached is None:
         return None
-    return _check(request, signed, cached[1], cached[2], service, body_checked_later)
+    key, secret = cached
+    return _check(request, signed, key, secret, service, body_checked_later)
 
 
 # For awsapi.principals, which verifies function credentials with the same rules.
@@ -403,10 +404,9 @@ def _load_key(access_key_id: str) -> tuple[ApiKey, str]:
     call was a third of a warm invoke's time. A deleted key, a removed
     member or a deactivated user stops working at once (functions.changes
     drops every copy), or within that time if the news was lost."""
-    now = time.monotonic()
-    cached = _key_cache.get(access_key_id)
-    if cached and cached[0] > now:
-        return cached[1], cached[2]
+    cached = _keys.get(access_key_id)
+    if cached is not None:
+        return cached
     key = ApiKey.objects.select_related("user", "team").filter(access_key_id=access_key_id).first()
     if key is None or not key.user.is_active:
         raise SignatureError(
@@ -422,17 +422,12 @@ def _load_key(access_key_id: str) -> tuple[ApiKey, str]:
         Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale)
     ).update(last_used_at=timezone.now())
     secret = key.secret
-    _key_cache[access_key_id] = (now + KEY_CACHE_S, key, secret)
+    _keys.put(access_key_id, (key, secret))
     return key, secret
 
 
 KEY_CACHE_S = 30.0
-_key_cache: dict[str, tuple[float, ApiKey, str]] = {}
-
-
-@changes.on_change
-def _access_changed(what: str | None) -> None:
-    # A key deleted, a member removed or a user deactivated (functions.access
-    # announces them): the next request looks its key up again.
-    if what in (None, "access"):
-        _key_cache.clear()
+# (ApiKey, secret) by access key id. A key deleted, a member removed or a
+# user deactivated (functions.access announces "access") drops them all:
+# the next request looks its key up again.
+_keys = changes.Copies("access", ttl_s=KEY_CACHE_S)
