@@ -12,7 +12,7 @@ Stages, in the order a call meets them:
   web     parse: the ASGI request seen as a Django request
           sigv4: the signature checked (the key in memory)
           lookup: the function found (in memory)
-          push: the lane message encoded and pushed (one Lua call)
+          push: the concurrency slot taken and the lane message pushed (one Lua call)
   worker  pop: BRPOP of the message and its decoding, the function found
           record: the call's (unsaved) row
           lease: a warm environment taken (one Lua call)
@@ -154,7 +154,7 @@ def run(rounds: int) -> list:
             call = dispatch.SyncCall(fn, req)
 
             async def pushed():
-                await call._push(dispatch._redis())
+                await call._push(dispatch._redis(), 60, await dispatch._team_terms(fn))
 
             loop.run_until_complete(pushed())
 

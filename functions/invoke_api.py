@@ -85,8 +85,7 @@ async def invoke(request: HttpRequest, name: str) -> HttpResponse:
     fn = await _function(request, key, name)
     if principals.is_function(key):
         await asgi.in_thread(authorize_function, key, "POST", request.path, request.GET.get("Qualifier"))
-    elif not (cached_can_write(key.user, key.team)
-              or await asgi.in_thread(copied_can_write, key.user, key.team)):
+    elif not await _can_write(key):
         # Invoking is lambda:InvokeFunction, a change (AWS's
         # AWSLambda_ReadOnlyAccess lacks it; the console's Test tab is for
         # members): not for a read-only member's key.
@@ -128,6 +127,15 @@ async def _function(request: HttpRequest, key: ApiKey, value: str) -> Function:
     if fn is None:
         raise missing
     return fn
+
+
+async def _can_write(key: ApiKey) -> bool:
+    """functions.access.copied_can_write: in memory when this process has
+    the role (allowed or not), a thread only to read it the first time."""
+    allowed = cached_can_write(key.user, key.team)
+    if allowed is None:
+        allowed = await asgi.in_thread(copied_can_write, key.user, key.team)
+    return allowed
 
 
 def check_payload(body: bytes) -> None:

@@ -42,12 +42,31 @@ class Forwarder:
         self._loop: asyncio.AbstractEventLoop | None = None
         # socket path -> (server, identity of the socket file it bound, upstream)
         self._servers: dict[str, tuple[asyncio.base_events.Server, tuple, str]] = {}
+        if hasattr(os, "register_at_fork"):
+            # A forked child's copy of the table names servers of the parent's
+            # loop: forgotten at the fork, so the warm path needs no getpid().
+            os.register_at_fork(after_in_child=self._forked)
+
+    def _forked(self) -> None:
+        self._lock = threading.Lock()
+        self._servers = {}
+        self._loop = None
+        self._pid = 0
 
     def ensure(self, socket_dir: str, upstream: str) -> str:
         """Listen on `<socket_dir>/aws.sock` (mode 0666: the sandbox user
         connects) and forward to `upstream` ("host:port"); return the path.
-        Cheap when this process already listens there."""
+        Cheap when this process already listens there: no lock, one stat
+        (the file may have been bound since by another worker process that
+        leased the environment; only the file's identity tells)."""
         path = os.path.join(socket_dir, SOCKET_NAME)
+        entry = self._servers.get(path)  # one dict read: atomic, no lock needed
+        if entry is not None and entry[2] == upstream:
+            try:
+                if entry[1] == _identity(path):
+                    return path
+            except FileNotFoundError:
+                pass
         with self._lock:
             self._start()
             entry = self._servers.get(path)

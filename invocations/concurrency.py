@@ -64,8 +64,11 @@ FULL, TAKEN, ALREADY_HELD = 0, 1, 2
 
 # KEYS: the pool's holders, the lane threads. ARGV: holder, limit ("auto":
 # the installation's share, less ARGV[4] reserved), ttl (s), reserved,
-# seconds a lane thread's beat stays fresh. Returns {state, limit}.
-_ACQUIRE = """
+# seconds a lane thread's beat stays fresh. acquire() returns {state, limit}.
+# A local function, so invocations.dispatch can run it and the lane push in
+# one script (a sync call's one round trip).
+ACQUIRE_FUNCTION = """
+local function acquire()
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
@@ -91,7 +94,9 @@ if redis.call('ZCARD', KEYS[1]) < limit then
   return {1, limit}
 end
 return {0, limit}
+end
 """.replace("MAX_RESERVED", str(MAX_RESERVED))
+_ACQUIRE = ACQUIRE_FUNCTION + "return acquire()\n"
 
 
 def auto_limit(lanes: int) -> int:
@@ -328,15 +333,11 @@ def throttle_error(fn: Function, limit: int | None = None) -> dict:
     }
 
 
-async def take_async(client, fn: Function, request_id, ttl_s: float, team_terms) -> dict | None:
-    """The web's slot for a sync call (an asyncio Redis client): None when
-    taken, else the throttle error. `team_terms`: terms(fn.team_id)."""
-    script = getattr(client, "acquire_script", None)
-    if script is None:
-        script = client.acquire_script = client.register_script(_ACQUIRE)
-    key, limit, reserved = pool_of(fn, *team_terms)
-    state, size = await script(**_args(key, limit, reserved, request_id, ttl_s))
-    return throttle_error(fn, int(size)) if int(state) == FULL else None
+def acquire_call(fn: Function, request_id, ttl_s: float, team_terms) -> dict:
+    """keys/args of ACQUIRE_FUNCTION for a call of `fn` (its pool given its
+    team's terms, `team_terms`: terms(fn.team_id)); the args come first, so
+    a script that adds its own starts at ARGV[6]."""
+    return _args(*pool_of(fn, *team_terms), request_id, ttl_s)
 
 
 async def release_async(client, fn: Function, request_id) -> None:

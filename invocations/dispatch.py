@@ -162,14 +162,19 @@ def expire(inv: Invocation, error: dict) -> bool:
 
 # Sync ------------------------------------------------------------------------
 
-# Pushes the call to a lane; appends the watched live groups to it. KEYS:
-# none (the names are built from ARGV[1], the instance). ARGV: instance,
-# revision, priority, message, then (group key, group name) pairs.
-# Returns the list it went to and what was appended, for a later LREM.
-_PUSH = r"""
-local prefix, rev, prio, msg = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+# Takes the call's concurrency slot (concurrency.ACQUIRE_FUNCTION, ARGV[1..5])
+# and, when it got one, pushes the call to a lane, appending the watched live
+# groups to it: one round trip per sync call. KEYS: the slot's pool and the
+# lane threads (the lane names are built from ARGV[6], the instance). ARGV
+# from 6: instance, revision, priority, message, then (group key, group name)
+# pairs. Returns {state, limit, lane, suffix}: the lane and what was appended
+# for a later LREM, empty when the pool was full (nothing pushed).
+_ADMIT_PUSH = concurrency.ACQUIRE_FUNCTION + r"""
+local admitted = acquire()
+if admitted[1] == 0 then return {0, admitted[2], '', ''} end
+local prefix, rev, prio, msg = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 local suffix = ''
-for i = 5, #ARGV, 2 do
+for i = 10, #ARGV, 2 do
   if redis.call('EXISTS', ARGV[i]) == 1 then suffix = suffix .. '\n' .. ARGV[i + 1] end
 end
 local lane = prefix .. ':lane:any:' .. prio
@@ -184,7 +189,7 @@ if #alive > 1 then
   end
 end
 redis.call('LPUSH', lane, msg .. suffix)
-return {lane, suffix}
+return {admitted[1], admitted[2], lane, suffix}
 """
 
 _async_clients: dict = {}
@@ -200,7 +205,7 @@ def _redis() -> redis.asyncio.Redis:
         found = redis.asyncio.Redis.from_url(
             settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=2
         )
-        found.push_script = found.register_script(_PUSH)
+        found.admit_push_script = found.register_script(_ADMIT_PUSH)
         _async_clients[loop] = found
     return found
 
@@ -241,17 +246,16 @@ class SyncCall:
             # team's unreserved pool) and is refused at once over it: a call
             # waiting in the lane while its caller holds a lane thread is how
             # nested invokes used to stall every team.
+            # The slot and the push are one script (one round trip); the
+            # answer's listener is registered first, so it cannot be missed.
             ttl = fn.timeout_s + settings.STRATUS_SYNC_QUEUE_WAIT + START_BOUND_S
             terms = await _team_terms(fn)
-            throttled = await _riding_out_a_blip(
-                lambda: concurrency.take_async(client, fn, request.request_id, ttl, terms)
-            )
-            if throttled is not None:
-                return await call._refuse("throttled", throttled)
-            request.slot = True
             call.listener = done.listener()
             call.future = await call.listener.expect(request.request_id)
-            await _riding_out_a_blip(lambda: call._push(client))
+            throttled = await _riding_out_a_blip(lambda: call._push(client, ttl, terms))
+            if throttled is not None:
+                call._forget()
+                return await call._refuse("throttled", throttled)
         except redis.RedisError as e:
             log.warning("sync call %s not handed over: %s", request.request_id, e)
             call._forget()
@@ -262,17 +266,27 @@ class SyncCall:
             })
         return call
 
-    async def _push(self, client) -> None:
+    async def _push(self, client, ttl_s: float, team_terms) -> dict | None:
+        """Take the call's slot and hand it to a lane, one Lua call: None
+        when handed over, else the throttle error (nothing pushed, no slot
+        held). `team_terms`: concurrency.terms(fn.team_id)."""
         pairs = []
         if live.on_redis():
             for group in live.invocation_groups(self.request.request_id, self.request.function_id):
                 pairs += [live.group_key(group), group]
+        # The worker gives the slot back with the answer (SyncRequest.slot).
+        self.request.slot = True
         self.message = self.request.encode()
-        lane, suffix = await client.push_script(args=[
-            settings.STRATUS_INSTANCE, self.request.revision, self.request.priority,
+        admit = concurrency.acquire_call(self.fn, self.request.request_id, ttl_s, team_terms)
+        state, limit, lane, suffix = await client.admit_push_script(keys=admit["keys"], args=[
+            *admit["args"], settings.STRATUS_INSTANCE, self.request.revision, self.request.priority,
             self.message, *pairs,
         ])
+        if int(state) == concurrency.FULL:
+            self.request.slot = False
+            return concurrency.throttle_error(self.fn, int(limit))
         self.lane, self.message = lane.decode(), self.message + suffix.decode()
+        return None
 
     async def wait(self) -> Done:
         """The answer: the worker's Done, or `cancelled` when no worker took

@@ -123,11 +123,11 @@ def test_the_async_form_refuses(client, users, fn, user, method, status):
 def test_the_test_tab_explains_a_throttle(client, users, fn, monkeypatch, no_broker):
     from invocations import concurrency, dispatch
 
-    async def full(client, fn, request_id, ttl_s, team_terms):
-        return concurrency.throttle_error(fn)
+    async def full(self, client, ttl_s, team_terms):
+        return concurrency.throttle_error(self.fn)
 
     monkeypatch.setattr(dispatch.SyncCall, "begin", REAL_BEGIN)
-    monkeypatch.setattr(concurrency, "take_async", full)
+    monkeypatch.setattr(dispatch.SyncCall, "_push", full)
     monkeypatch.setattr(dispatch.SyncCall, "_refuse", fake_refuse)
     Function.objects.filter(pk=fn.pk).update(reserved_concurrency=1)
     client.force_login(users["member"])
