@@ -10,11 +10,8 @@ import time
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-import boto3
 import pytest
 from boto3.s3.transfer import TransferConfig
-from botocore.awsrequest import AWSResponse, HeadersDict
-from botocore.config import Config
 from botocore.exceptions import ClientError
 from django.utils import timezone
 
@@ -23,7 +20,7 @@ from buckets import storage
 from buckets.models import Bucket, MultipartUpload, Object
 from functions.models import ApiKey, Membership, Team
 from tests.unit import asgi_client
-from tests.unit.test_lambda_api import _Raw
+from tests.unit.aws_clients import aws_client
 
 MB = 1024 * 1024
 # Files are removed after the commit that stops naming them: real commits.
@@ -31,29 +28,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def s3_client(akid: str, secret: str, endpoint: str = "http://testserver", signature: str = "s3v4"):
-    client = boto3.client(
-        "s3", region_name="us-east-1", endpoint_url=endpoint,
-        aws_access_key_id=akid, aws_secret_access_key=secret,
-        # s3v4: boto3 presigns with SigV2 otherwise, which Stratus does not take.
-        config=Config(retries={"total_max_attempts": 1}, s3={"addressing_style": "path"},
-                      signature_version=signature),
-    )
-
-    def send(request, **kwargs):
-        parts = urlsplit(request.url)
-        body = request.body or b""
-        if hasattr(body, "read"):
-            body = body.read()
-        if isinstance(body, str):
-            body = body.encode()
-        headers = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in request.headers.items()}
-        url = parts.path + (f"?{parts.query}" if parts.query else "")
-        answer = asgi_client.call(request.method, url, body, headers)
-        headers = HeadersDict(answer.header_list)
-        return AWSResponse(request.url, answer.status_code, headers, _Raw(answer.content))
-
-    client.meta.events.register("before-send.s3", send)
-    return client
+    # s3v4: boto3 presigns with SigV2 otherwise, which Stratus does not take.
+    return aws_client("s3", akid, secret, endpoint=endpoint, s3={"addressing_style": "path"},
+                      signature_version=signature)
 
 
 @pytest.fixture(autouse=True)
