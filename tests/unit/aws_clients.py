@@ -46,3 +46,20 @@ def aws_client(service: str, key: str, secret: str, *, token: str | None = None,
     )
     client.meta.events.register(f"before-send.{service}", _send)
     return client
+
+
+def s3_client(akid: str, secret: str, endpoint: str = "http://testserver", signature: str = "s3v4"):
+    """Path-style S3; s3v4 because boto3 presigns with SigV2 otherwise,
+    which Stratus does not take."""
+    return aws_client("s3", akid, secret, endpoint=endpoint, s3={"addressing_style": "path"},
+                      signature_version=signature)
+
+
+def boto_client(service: str, akid: str, secret: str):
+    """`service` without botocore's own parameter checks: the server-side
+    validation is what the tests check."""
+    return aws_client(service, akid, secret, parameter_validation=False)
+
+
+def boto_lambda(akid: str, secret: str):
+    return boto_client("lambda", akid, secret)

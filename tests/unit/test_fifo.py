@@ -16,7 +16,7 @@ from invocations.models import Invocation
 from messaging import fifo, poller, queues, topics
 from messaging.models import Queue, QueueDeduplication, QueueMessage, Topic, TopicMessage
 from messaging.validation import MessagingError
-from tests.unit.test_sqs_api import boto_client, code_of
+from tests.unit.test_sqs_api import code_of
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -30,18 +30,6 @@ def no_broker(monkeypatch):
     sent = []
     monkeypatch.setattr(tasks.run, "apply_async", lambda args, **kw: sent.append(args[0]))
     return sent
-
-
-@pytest.fixture
-def sqs(users, team):
-    key, secret = ApiKey.issue(users["member"], team)
-    return boto_client("sqs", key.access_key_id, secret)
-
-
-@pytest.fixture
-def sns(users, team):
-    key, secret = ApiKey.issue(users["member"], team)
-    return boto_client("sns", key.access_key_id, secret)
 
 
 @pytest.fixture

@@ -16,19 +16,14 @@ import pytest
 from botocore.exceptions import ClientError
 
 from functions import code as codestore
-from functions.models import ApiKey, Function, Membership, Team
+from functions.models import Function
 from invocations import dispatch
 from invocations.done import Done
 from invocations.models import Invocation
 from tests.conftest import HELLO
 from tests.unit import asgi_client
-from tests.unit.aws_clients import aws_client
+from tests.unit.aws_clients import boto_lambda
 from tests.unit.test_sigv4 import sign
-
-
-def boto_lambda(akid: str, secret: str):
-    # Server-side validation is what we test.
-    return aws_client("lambda", akid, secret, parameter_validation=False)
 
 
 ROLE = "arn:aws:iam::123456789012:role/lambda-basic"
@@ -44,31 +39,6 @@ def error_code(excinfo) -> str:
 
 def status_of(excinfo) -> int:
     return excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"]
-
-
-@pytest.fixture
-def member_key(users, team):
-    return ApiKey.issue(users["member"], team)
-
-
-@pytest.fixture
-def lam(member_key):
-    key, secret = member_key
-    return boto_lambda(key.access_key_id, secret)
-
-
-@pytest.fixture
-def stranger_lam(users):
-    other = Team.objects.create(name="beta")
-    Membership.objects.create(team=other, user=users["outsider"], role="owner")
-    key, secret = ApiKey.issue(users["outsider"], other)
-    return boto_lambda(key.access_key_id, secret)
-
-
-@pytest.fixture
-def reader_lam(users, team):
-    key, secret = ApiKey.issue(users["reader"], team)
-    return boto_lambda(key.access_key_id, secret)
 
 
 @pytest.fixture

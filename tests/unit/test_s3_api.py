@@ -18,19 +18,13 @@ from django.utils import timezone
 from awsapi.protocols import serialise_response
 from buckets import storage
 from buckets.models import Bucket, MultipartUpload, Object
-from functions.models import ApiKey, Membership, Team
+from functions.models import ApiKey
 from tests.unit import asgi_client
-from tests.unit.aws_clients import aws_client
+from tests.unit.aws_clients import s3_client
 
 MB = 1024 * 1024
 # Files are removed after the commit that stops naming them: real commits.
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def s3_client(akid: str, secret: str, endpoint: str = "http://testserver", signature: str = "s3v4"):
-    # s3v4: boto3 presigns with SigV2 otherwise, which Stratus does not take.
-    return aws_client("s3", akid, secret, endpoint=endpoint, s3={"addressing_style": "path"},
-                      signature_version=signature)
 
 
 @pytest.fixture(autouse=True)
@@ -38,26 +32,6 @@ def objects_dir(settings, tmp_path):
     """Each test's own object files, so a test can count them."""
     settings.STRATUS_OBJECTS_DIR = tmp_path / "objects"
     return settings.STRATUS_OBJECTS_DIR
-
-
-@pytest.fixture
-def s3(users, team):
-    key, secret = ApiKey.issue(users["member"], team)
-    return s3_client(key.access_key_id, secret)
-
-
-@pytest.fixture
-def reader_s3(users, team):
-    key, secret = ApiKey.issue(users["reader"], team)
-    return s3_client(key.access_key_id, secret)
-
-
-@pytest.fixture
-def stranger_s3(users):
-    other = Team.objects.create(name="beta")
-    Membership.objects.create(team=other, user=users["outsider"], role="owner")
-    key, secret = ApiKey.issue(users["outsider"], other)
-    return s3_client(key.access_key_id, secret)
 
 
 @pytest.fixture

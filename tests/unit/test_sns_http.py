@@ -12,12 +12,10 @@ from xml.etree import ElementTree
 
 import pytest
 
-from functions.models import ApiKey
 from messaging import sns_http, sns_signing, topics
 from messaging.models import HttpDelivery, Subscription
 from messaging.validation import MessagingError
 from tests.unit.test_sns_api import fail, message_of, status_of
-from tests.unit.test_sqs_api import boto_client
 
 
 class Endpoint:
@@ -56,12 +54,6 @@ def endpoint():
     e = Endpoint()
     yield e
     e.close()
-
-
-@pytest.fixture
-def sns(users, team):
-    key, secret = ApiKey.issue(users["member"], team)
-    return boto_client("sns", key.access_key_id, secret)
 
 
 @pytest.fixture

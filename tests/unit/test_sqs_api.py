@@ -12,34 +12,21 @@ from botocore.exceptions import ClientError
 from django.utils import timezone
 
 from awsapi import door
-from functions.models import ApiKey, Membership, Team
+from functions.models import ApiKey
 from messaging import queues, sqs_api, sqs_wire
 from messaging.models import Queue, QueueMessage
-from tests.unit.aws_clients import aws_client
-
-
-def boto_client(service: str, akid: str, secret: str):
-    # Server-side validation is what we test.
-    return aws_client(service, akid, secret, parameter_validation=False)
+from tests.unit.aws_clients import boto_client
 
 
 @pytest.fixture
-def sqs(users, team):
-    key, secret = ApiKey.issue(users["member"], team)
+def reader_sqs(reader_key):
+    key, secret = reader_key
     return boto_client("sqs", key.access_key_id, secret)
 
 
 @pytest.fixture
-def reader_sqs(users, team):
-    key, secret = ApiKey.issue(users["reader"], team)
-    return boto_client("sqs", key.access_key_id, secret)
-
-
-@pytest.fixture
-def stranger_sqs(users):
-    other = Team.objects.create(name="beta")
-    Membership.objects.create(team=other, user=users["outsider"], role="owner")
-    key, secret = ApiKey.issue(users["outsider"], other)
+def stranger_sqs(stranger_key):
+    key, secret = stranger_key
     return boto_client("sqs", key.access_key_id, secret)
 
 
