@@ -2,6 +2,7 @@ import io
 import json
 import time
 import zipfile
+from contextlib import contextmanager
 
 import boto3
 import requests
@@ -86,3 +87,14 @@ def aws_client(stack, service: str, key: str | None = None, secret: str | None =
         aws_access_key_id=key, aws_secret_access_key=secret,
         config=Config(retries={"max_attempts": 0}, **config),
     )
+
+
+@contextmanager
+def running(stack):
+    """`stack` (a tests.stack.Stack) started for the block and stopped after
+    it, also when it failed to start half-way; for a module's own stack."""
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()

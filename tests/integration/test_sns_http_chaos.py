@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from tests.integration.helpers import wait_for
+from tests.integration.helpers import running, wait_for
 from tests.integration.test_sns_real import boto
 from tests.loopback import QuietHandler, serve, stop
 from tests.stack import Stack
@@ -20,12 +20,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 
 @pytest.fixture(scope="module")
 def stack():
-    s = Stack()
-    try:
-        s.start()
+    with running(Stack()) as s:
         yield s
-    finally:
-        s.stop()
 
 
 def test_a_delivery_cut_by_a_killed_worker_is_delivered_after_it_returns(stack):

@@ -19,7 +19,7 @@ import threading
 
 import pytest
 
-from tests.integration.helpers import create, invoke_json, wait_for
+from tests.integration.helpers import create, invoke_json, running, wait_for
 from tests.integration.test_messaging_real import logs_of
 from tests.integration.test_sns_http_real import Endpoint
 from tests.integration.test_sns_real import PRINTER, boto
@@ -33,12 +33,8 @@ HANGING = 8
 
 @pytest.fixture(scope="module")
 def stack():
-    s = Stack(STRATUS_SNS_HTTP_READ_TIMEOUT="120")
-    try:
-        s.start()
+    with running(Stack(STRATUS_SNS_HTTP_READ_TIMEOUT="120")) as s:
         yield s
-    finally:
-        s.stop()
 
 
 class HangingServer:
