@@ -213,3 +213,11 @@ def stranger_lam(stranger_key):
     from tests.unit.aws_clients import boto_lambda
 
     return _client(boto_lambda, stranger_key)
+
+
+@pytest.fixture
+def objects_dir(settings, tmp_path):
+    """Each test's own object files (settings.STRATUS_OBJECTS_DIR), so a
+    test can count them; modules of S3 tests use it for every test."""
+    settings.STRATUS_OBJECTS_DIR = tmp_path / "objects"
+    return settings.STRATUS_OBJECTS_DIR

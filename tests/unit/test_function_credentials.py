@@ -13,18 +13,13 @@ from functions.forms import ExecutionPolicyForm
 from functions.models import ApiKey, DeniedCall, Function
 from tests.unit.aws_clients import aws_client
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("objects_dir")]
 
 
 def client(service: str, credentials: dict):
     extra = {"s3": {"addressing_style": "path"}, "signature_version": "s3v4"} if service == "s3" else {}
     return aws_client(service, credentials["AWS_ACCESS_KEY_ID"], credentials["AWS_SECRET_ACCESS_KEY"],
                       token=credentials.get("AWS_SESSION_TOKEN"), **extra)
-
-
-@pytest.fixture(autouse=True)
-def objects_dir(settings, tmp_path):
-    settings.STRATUS_OBJECTS_DIR = tmp_path / "objects"
 
 
 @pytest.fixture

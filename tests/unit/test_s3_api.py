@@ -24,14 +24,7 @@ from tests.unit.aws_clients import s3_client
 
 MB = 1024 * 1024
 # Files are removed after the commit that stops naming them: real commits.
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def objects_dir(settings, tmp_path):
-    """Each test's own object files, so a test can count them."""
-    settings.STRATUS_OBJECTS_DIR = tmp_path / "objects"
-    return settings.STRATUS_OBJECTS_DIR
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("objects_dir")]
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from invocations import dispatch, tasks
 from invocations.models import Invocation
 from tests.unit.test_s3_api import code_of
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("objects_dir")]
 
 # AWS's documented example (Event message structure, version 2.1), as
 # the keys each level holds; versionId is left out for unversioned buckets.
@@ -28,11 +28,6 @@ S3_KEYS = {"s3SchemaVersion", "configurationId", "bucket", "object"}
 BUCKET_KEYS = {"name", "ownerIdentity", "arn"}
 CREATED_OBJECT_KEYS = {"key", "size", "eTag", "sequencer"}
 REMOVED_OBJECT_KEYS = {"key", "sequencer"}
-
-
-@pytest.fixture(autouse=True)
-def objects_dir(settings, tmp_path):
-    settings.STRATUS_OBJECTS_DIR = tmp_path / "objects"
 
 
 @pytest.fixture
