@@ -5,7 +5,6 @@ CreateTopic/Subscribe/Publish)."""
 
 import hashlib
 import json
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from botocore.exceptions import ClientError
@@ -16,13 +15,9 @@ from invocations.models import Invocation
 from messaging import fifo, poller, queues, topics
 from messaging.models import Queue, QueueDeduplication, QueueMessage, Topic, TopicMessage
 from messaging.validation import MessagingError
+from tests.unit.queue_clock import at
 from tests.unit.test_sqs_api import code_of
 
-T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
-
-
-def at(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
 
 
 @pytest.fixture(autouse=True)
