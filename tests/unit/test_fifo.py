@@ -19,7 +19,6 @@ from tests.unit.queue_clock import at
 from tests.unit.test_sqs_api import code_of
 
 
-
 @pytest.fixture(autouse=True)
 def no_broker(monkeypatch):
     sent = []

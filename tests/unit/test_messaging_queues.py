@@ -14,7 +14,6 @@ from messaging.validation import MessagingError
 from tests.unit.queue_clock import T0, at
 
 
-
 @pytest.fixture(autouse=True)
 def no_broker(monkeypatch):
     sent = []
