@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -37,6 +35,7 @@ from pathlib import Path
 
 from bench import cpu
 from bench.clients import pct, sequential, throughput
+from bench.listening import terminate, wait_listening
 
 ROOT = Path(__file__).resolve().parent.parent
 LOG = ROOT / "bench" / "peers" / "moto.log"
@@ -96,29 +95,14 @@ class MotoServer:
             start_new_session=True,
         )
         log.close()
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"moto.server exited with {self.proc.returncode}; see {LOG}")
-            try:
-                with socket.create_connection((HOST, self.port), timeout=0.5):
-                    return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"moto.server not listening on {self.port} after {timeout}s")
-                time.sleep(0.05)
+        wait_listening(self.proc, HOST, (self.port,), timeout, "moto.server", LOG)
 
     def stop(self) -> None:
         """SIGTERM to its PID (moto exits on it), SIGKILL after 15 s."""
         proc, self.proc = self.proc, None
         if proc is None or proc.poll() is not None:
             return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        terminate(proc)
 
 
 def boto3_client(service: str, url: str, key: tuple[str, str]):

@@ -15,12 +15,12 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from bench.listening import terminate, wait_listening
 from tests.stack import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,20 +153,8 @@ class Peer:
             cwd=self.dir, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )
         log.close()
-        deadline = time.monotonic() + timeout
-        for port in (self.http_port, self.lambda_port):
-            while True:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(
-                        f"serverless-offline exited with {self.proc.returncode}; see {self.log_path}"
-                    )
-                try:
-                    with socket.create_connection((HOST, port), timeout=0.5):
-                        break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(f"serverless-offline not listening on {port} after {timeout}s")
-                    time.sleep(0.05)
+        wait_listening(self.proc, HOST, (self.http_port, self.lambda_port), timeout,
+                       "serverless-offline", self.log_path)
 
     def handler_processes(self) -> int:
         """Python handler processes (one per Lambda instance) alive now."""
@@ -189,12 +177,7 @@ class Peer:
             return
         tree = [ident for ident in map(_identity, _children(proc.pid)) if ident]
         if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            terminate(proc)
         time.sleep(0.3)
         for ident in tree:  # only the processes this node started, if still there
             if _identity(ident[0]) == ident:

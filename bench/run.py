@@ -731,9 +731,7 @@ def main(argv: list[str] | None = None) -> int:
     from runtimes.build import runtime_image
 
     started = time.monotonic()
-    # Anything else busy on the machine moves every number: say so.
-    load_before = [round(x, 2) for x in os.getloadavg()]
-    busy_before = machine_busy_pct(1.0)
+    load_before, busy_before = _machine_before()
     image = runtime_image("python3.11")
     results: dict = {}
     meta: dict = {}
@@ -759,11 +757,23 @@ def main(argv: list[str] | None = None) -> int:
         "bench_seconds": round(time.monotonic() - started, 1),
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    _write(args.out, results)
+    return 0
+
+
+def _machine_before() -> tuple[list[float], float]:
+    """The load averages and the busy percentage (over 1 s) before a run:
+    anything else busy on the machine moves every number, so the results
+    say so."""
+    return [round(x, 2) for x in os.getloadavg()], machine_busy_pct(1.0)
+
+
+def _write(out, results: dict) -> None:
+    """`results` as JSON into `out`, and as the table on stdout."""
+    out.write_text(json.dumps(results, indent=2) + "\n")
     print()
     print(table(results))
-    print(f"\nwritten to {args.out}")
-    return 0
+    print(f"\nwritten to {out}")
 
 
 def _rounded(results: dict) -> None:
@@ -779,8 +789,7 @@ def main_only_aws(args) -> int:
     from runtimes.build import runtime_image
 
     started = time.monotonic()
-    load_before = [round(x, 2) for x in os.getloadavg()]
-    busy_before = machine_busy_pct(1.0)
+    load_before, busy_before = _machine_before()
     image = runtime_image("python3.11")
     fresh: dict = {}
     meta: dict = {}
@@ -802,10 +811,7 @@ def main_only_aws(args) -> int:
         "seconds": round(time.monotonic() - started, 1),
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }}
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print()
-    print(table(results))
-    print(f"\nwritten to {args.out}")
+    _write(args.out, results)
     return 0
 
 

@@ -2,8 +2,11 @@ import io
 import json
 import time
 import zipfile
+from contextlib import contextmanager
 
+import boto3
 import requests
+from botocore.config import Config
 
 
 def zip_of(files: dict[str, str]) -> bytes:
@@ -69,3 +72,29 @@ def settle(fetch, done, timeout: float = 60, interval: float = 0.5):
         if done(value) or time.monotonic() >= deadline:
             return value
         time.sleep(interval)
+
+
+def aws_client(stack, service: str, key: str | None = None, secret: str | None = None, **config):
+    """A boto3 client for `service` on `stack` (us-east-1), signing with
+    `key`/`secret` or, without them, a new key of the stack's admin.
+    `config` is botocore Config options; one attempt (retries would hide
+    errors) and a 60 s read timeout unless `read_timeout` is given."""
+    if key is None:
+        key, secret = stack.api_key()
+    config.setdefault("read_timeout", 60)
+    return boto3.client(
+        service, endpoint_url=stack.url, region_name="us-east-1",
+        aws_access_key_id=key, aws_secret_access_key=secret,
+        config=Config(retries={"max_attempts": 0}, **config),
+    )
+
+
+@contextmanager
+def running(stack):
+    """`stack` (a tests.stack.Stack) started for the block and stopped after
+    it, also when it failed to start half-way; for a module's own stack."""
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()

@@ -6,24 +6,19 @@ import json
 import urllib.error
 import urllib.request
 
-import boto3
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
-from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
+
+from tests.integration.helpers import aws_client
 
 pytestmark = pytest.mark.integration
 
 
 def boto(stack, service: str):
-    key, secret = stack.api_key()
-    return boto3.client(
-        service, endpoint_url=stack.url, region_name="us-east-1",
-        aws_access_key_id=key, aws_secret_access_key=secret,
-        config=Config(retries={"max_attempts": 0}, read_timeout=60),
-    )
+    return aws_client(stack, service)
 
 
 def raw_sqs(stack, operation: str, body: dict) -> tuple[int, dict]:

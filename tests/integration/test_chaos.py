@@ -17,7 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from invocations.dispatch import DONE_MARGIN_S, START_BOUND_S
-from tests.integration.helpers import create, settle, wait_for
+from tests.integration.helpers import create, running, settle, wait_for
 from tests.stack import Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
@@ -66,12 +66,8 @@ def chaos_stack(**options) -> Stack:
 @pytest.fixture(scope="module")
 def stack():
     """Redis append-only, as bin/setup runs it."""
-    s = chaos_stack()
-    try:
-        s.start()
+    with running(chaos_stack()) as s:
         yield s
-    finally:
-        s.stop()
 
 
 @pytest.fixture(scope="module")
@@ -79,12 +75,8 @@ def stack_without_persistence():
     """Redis without persistence: it comes back from kill -9 empty, as one
     that lost its data would (docker-compose's redis:7 keeps only periodic
     snapshots)."""
-    s = chaos_stack(redis_appendonly=False)
-    try:
-        s.start()
+    with running(chaos_stack(redis_appendonly=False)) as s:
         yield s
-    finally:
-        s.stop()
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,9 @@ import hashlib
 import json
 import uuid
 
-import boto3
 import pytest
-from botocore.config import Config
 
-from tests.integration.helpers import create, login, wait_for
+from tests.integration.helpers import aws_client, create, login, wait_for
 from tests.integration.test_messaging_real import ids, logs_of, submit
 
 pytestmark = pytest.mark.integration
@@ -25,12 +23,7 @@ def handler(event, context):
 
 
 def boto(stack, service: str):
-    key, secret = stack.api_key()
-    return boto3.client(
-        service, endpoint_url=stack.url, region_name="us-east-1",
-        aws_access_key_id=key, aws_secret_access_key=secret,
-        config=Config(retries={"max_attempts": 0}, read_timeout=60),
-    )
+    return aws_client(stack, service)
 
 
 @pytest.fixture(scope="module")

@@ -13,11 +13,9 @@ import hashlib
 import json
 import os
 
-import boto3
 import pytest
-from botocore.config import Config
 
-from tests.integration.helpers import create, wait_for
+from tests.integration.helpers import aws_client, create, running, wait_for
 from tests.integration.test_messaging_real import logs_of
 from tests.stack import Stack
 
@@ -36,12 +34,8 @@ def handler(event, context):
 
 @pytest.fixture(scope="module")
 def stack():
-    s = Stack(redis_appendonly=False)
-    try:
-        s.start()
+    with running(Stack(redis_appendonly=False)) as s:
         yield s
-    finally:
-        s.stop()
 
 
 def clients(stack) -> dict:
@@ -50,11 +44,7 @@ def clients(stack) -> dict:
     made = {}
     for service in ("s3", "sqs", "sns"):
         extra = {"signature_version": "s3v4", "s3": {"addressing_style": "path"}} if service == "s3" else {}
-        made[service] = boto3.client(
-            service, endpoint_url=stack.url, region_name="us-east-1",
-            aws_access_key_id=key, aws_secret_access_key=secret,
-            config=Config(retries={"max_attempts": 0}, read_timeout=60, **extra),
-        )
+        made[service] = aws_client(stack, service, key, secret, **extra)
     return made
 
 

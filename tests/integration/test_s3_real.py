@@ -7,12 +7,10 @@ import json
 import os
 import urllib.request
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.integration.helpers import create, wait_for
+from tests.integration.helpers import aws_client, create, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -21,13 +19,8 @@ MB = 1024 * 1024
 
 @pytest.fixture(scope="module")
 def s3(stack):
-    key, secret = stack.api_key()
-    return boto3.client(
-        "s3", endpoint_url=stack.url, region_name="us-east-1",
-        aws_access_key_id=key, aws_secret_access_key=secret,
-        config=Config(retries={"max_attempts": 0}, read_timeout=120, signature_version="s3v4",
-                      s3={"addressing_style": "path"}),
-    )
+    return aws_client(stack, "s3", read_timeout=120, signature_version="s3v4",
+                      s3={"addressing_style": "path"})
 
 
 def test_a_large_upload_round_trips_and_outlives_a_web_restart(stack, s3, tmp_path):

@@ -7,12 +7,12 @@ A stack of its own: this test kills its deliveries worker."""
 import json
 import queue
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.integration.helpers import wait_for
+from tests.integration.helpers import running, wait_for
 from tests.integration.test_sns_real import boto
+from tests.loopback import QuietHandler, serve, stop
 from tests.stack import Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
@@ -20,12 +20,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 
 @pytest.fixture(scope="module")
 def stack():
-    s = Stack()
-    try:
-        s.start()
+    with running(Stack()) as s:
         yield s
-    finally:
-        s.stop()
 
 
 def test_a_delivery_cut_by_a_killed_worker_is_delivered_after_it_returns(stack):
@@ -33,25 +29,16 @@ def test_a_delivery_cut_by_a_killed_worker_is_delivered_after_it_returns(stack):
     release = threading.Event()
     calls = []
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            body = json.loads(self.read_body())
             calls.append(body)
             arrived.put(body)
             if len(calls) == 1:
                 release.wait(60)  # hold the first attempt open while its worker dies
-            try:
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-            except OSError:
-                pass  # the worker that asked is gone
+            self.answer(caller_may_be_gone=True)  # the worker that asked may be gone
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = serve(Handler)
     try:
         sns = boto(stack, "sns")
         topic = sns.create_topic(Name="cut-short")["TopicArn"]
@@ -70,5 +57,4 @@ def test_a_delivery_cut_by_a_killed_worker_is_delivered_after_it_returns(stack):
         assert rows == [{"status": "delivered", "attempts": 2}]
     finally:
         release.set()
-        server.shutdown()
-        server.server_close()
+        stop(server)

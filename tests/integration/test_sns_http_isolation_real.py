@@ -16,14 +16,14 @@ attempt cannot end on its own before the test releases it."""
 import json
 import queue
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.integration.helpers import create, invoke_json, wait_for
+from tests.integration.helpers import create, invoke_json, running, wait_for
 from tests.integration.test_messaging_real import logs_of
 from tests.integration.test_sns_http_real import Endpoint
 from tests.integration.test_sns_real import PRINTER, boto
+from tests.loopback import QuietHandler, serve, stop
 from tests.stack import Stack
 
 pytestmark = pytest.mark.integration
@@ -33,12 +33,8 @@ HANGING = 8
 
 @pytest.fixture(scope="module")
 def stack():
-    s = Stack(STRATUS_SNS_HTTP_READ_TIMEOUT="120")
-    try:
-        s.start()
+    with running(Stack(STRATUS_SNS_HTTP_READ_TIMEOUT="120")) as s:
         yield s
-    finally:
-        s.stop()
 
 
 class HangingServer:
@@ -54,9 +50,9 @@ class HangingServer:
         self.received = 0
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                body = json.loads(self.read_body())
                 if body["Type"] == "Notification":
                     with server.lock:
                         server.in_flight += 1
@@ -66,19 +62,9 @@ class HangingServer:
                         server.in_flight -= 1
                 else:
                     server.tokens.put((body["Type"], body.get("Token")))
-                try:
-                    self.send_response(200)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                except OSError:
-                    pass  # the delivery gave up on us
+                self.answer(caller_may_be_gone=True)  # the delivery may have given up on us
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = serve(Handler, daemon_threads=True)
 
     def url(self, n: int) -> str:
         return f"http://127.0.0.1:{self.server.server_port}/hook/{n}"
@@ -89,8 +75,7 @@ class HangingServer:
 
     def close(self):
         self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
+        stop(self.server)
 
 
 @pytest.fixture

@@ -9,8 +9,6 @@ Powertools' SnsModel and its signature verified the same way."""
 
 import json
 import queue
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -20,6 +18,7 @@ from messaging import sns_signing
 from tests.integration.helpers import create, wait_for
 from tests.integration.test_messaging_real import logs_of
 from tests.integration.test_sns_real import PRINTER, boto
+from tests.loopback import QuietHandler, serve, stop
 from tests.unit.test_sns_signing import AWS_EXAMPLE, shape
 
 pytestmark = pytest.mark.integration
@@ -34,29 +33,22 @@ class Endpoint:
         self.answers: list[int] = []
         endpoint = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
+                body = self.read_body()
                 status = endpoint.answers.pop(0) if endpoint.answers else 200
                 endpoint.received.put({"headers": dict(self.headers), "body": json.loads(body),
                                        "status": status, "path": self.path})
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                self.answer(status)
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = serve(Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}/sns-in"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def next(self, timeout: float = 90) -> dict:
         return self.received.get(timeout=timeout)
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        stop(self.server)
 
 
 @pytest.fixture

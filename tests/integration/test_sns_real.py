@@ -4,13 +4,11 @@ subscription, a queue message read back with boto3's `sqs` for an `sqs` one."""
 
 import json
 
-import boto3
 import pytest
 import requests
-from botocore.config import Config
 
 from messaging import sns_signing
-from tests.integration.helpers import create, wait_for
+from tests.integration.helpers import aws_client, create, wait_for
 from tests.integration.test_messaging_real import logs_of
 
 pytestmark = pytest.mark.integration
@@ -25,12 +23,7 @@ def handler(event, context):
 
 
 def boto(stack, service: str):
-    key, secret = stack.api_key()
-    return boto3.client(
-        service, endpoint_url=stack.url, region_name="us-east-1",
-        aws_access_key_id=key, aws_secret_access_key=secret,
-        config=Config(retries={"max_attempts": 0}, read_timeout=60),
-    )
+    return aws_client(stack, service)
 
 
 def test_it_fans_a_boto3_publish_out_to_a_function_and_a_queue(stack):

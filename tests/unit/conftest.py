@@ -121,3 +121,103 @@ def fresh_team_terms(monkeypatch):
     from invocations import concurrency
 
     monkeypatch.setattr(concurrency, "_terms", {})
+
+
+# Keys and boto3 clients (tests.unit.aws_clients) of the member, the reader
+# and a stranger (the owner of another team, "beta"); tests import no
+# client until they use one, so console.asgi loads only where it is needed.
+
+
+@pytest.fixture
+def member_key(users, team):
+    """(ApiKey, secret) of the member of `team`."""
+    from functions.models import ApiKey
+
+    return ApiKey.issue(users["member"], team)
+
+
+@pytest.fixture
+def reader_key(users, team):
+    """(ApiKey, secret) of the read-only member of `team`."""
+    from functions.models import ApiKey
+
+    return ApiKey.issue(users["reader"], team)
+
+
+@pytest.fixture
+def stranger_key(users):
+    """(ApiKey, secret) of `outsider`, owner of a team of its own ("beta")."""
+    from functions.models import ApiKey, Membership, Team
+
+    other = Team.objects.create(name="beta")
+    Membership.objects.create(team=other, user=users["outsider"], role="owner")
+    return ApiKey.issue(users["outsider"], other)
+
+
+def _client(make, keys, *args):
+    key, secret = keys
+    return make(*args, key.access_key_id, secret)
+
+
+@pytest.fixture
+def sqs(member_key):
+    from tests.unit.aws_clients import boto_client
+
+    return _client(boto_client, member_key, "sqs")
+
+
+@pytest.fixture
+def sns(member_key):
+    from tests.unit.aws_clients import boto_client
+
+    return _client(boto_client, member_key, "sns")
+
+
+@pytest.fixture
+def s3(member_key):
+    from tests.unit.aws_clients import s3_client
+
+    return _client(s3_client, member_key)
+
+
+@pytest.fixture
+def reader_s3(reader_key):
+    from tests.unit.aws_clients import s3_client
+
+    return _client(s3_client, reader_key)
+
+
+@pytest.fixture
+def stranger_s3(stranger_key):
+    from tests.unit.aws_clients import s3_client
+
+    return _client(s3_client, stranger_key)
+
+
+@pytest.fixture
+def lam(member_key):
+    from tests.unit.aws_clients import boto_lambda
+
+    return _client(boto_lambda, member_key)
+
+
+@pytest.fixture
+def reader_lam(reader_key):
+    from tests.unit.aws_clients import boto_lambda
+
+    return _client(boto_lambda, reader_key)
+
+
+@pytest.fixture
+def stranger_lam(stranger_key):
+    from tests.unit.aws_clients import boto_lambda
+
+    return _client(boto_lambda, stranger_key)
+
+
+@pytest.fixture
+def objects_dir(settings, tmp_path):
+    """Each test's own object files (settings.STRATUS_OBJECTS_DIR), so a
+    test can count them; modules of S3 tests use it for every test."""
+    settings.STRATUS_OBJECTS_DIR = tmp_path / "objects"
+    return settings.STRATUS_OBJECTS_DIR

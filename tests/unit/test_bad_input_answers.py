@@ -21,7 +21,8 @@ from messaging import filter_policy, queues, topics
 from messaging.models import QueueMessage, Subscription, TopicMessage
 from tests.unit import asgi_client
 from tests.unit.test_sns_api import fail, message_of, status_of
-from tests.unit.test_sqs_api import boto_client, code_of
+from tests.unit.aws_clients import boto_client
+from tests.unit.test_sqs_api import code_of
 
 DEEP_LIST = "[" * 100_000 + "]" * 100_000
 DEEP_OBJECT = '{"a":' * 5000 + "1" + "}" * 5000

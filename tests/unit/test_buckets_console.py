@@ -19,13 +19,9 @@ from invocations import tasks
 from invocations.models import Invocation
 from tests.unit import asgi_client
 
+pytestmark = pytest.mark.usefixtures("objects_dir")
+
 HX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture(autouse=True)
-def objects_dir(settings, tmp_path):
-    settings.STRATUS_OBJECTS_DIR = tmp_path / "objects"
-    return settings.STRATUS_OBJECTS_DIR
 
 
 @pytest.fixture(autouse=True)

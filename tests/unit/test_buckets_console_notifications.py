@@ -15,10 +15,7 @@ from invocations import tasks
 from messaging import queues, topics
 from messaging.models import QueueMessage
 
-
-@pytest.fixture(autouse=True)
-def objects_dir(settings, tmp_path):
-    settings.STRATUS_OBJECTS_DIR = tmp_path / "objects"
+pytestmark = pytest.mark.usefixtures("objects_dir")
 
 
 @pytest.fixture(autouse=True)

@@ -132,7 +132,7 @@ def test_the_record_builder_is_the_engines(fns, queued_tasks, monkeypatch):
 
 def test_delete_function_through_the_api_delivers_pending_events(users, team, fns, queued_tasks):
     from functions.models import ApiKey
-    from tests.unit.test_lambda_api import boto_lambda
+    from tests.unit.aws_clients import boto_lambda
 
     fn, sink = fns
     row(fn, status="queued")

@@ -7,21 +7,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from functions import changes
-from functions.models import ApiKey, Membership
+from functions.models import Membership
 from messaging import copies
 from messaging.models import Queue, QueueMessage
-from tests.unit.test_sqs_api import boto_client
-
-
-@pytest.fixture
-def member_key(users, team):
-    return ApiKey.issue(users["member"], team)
-
-
-@pytest.fixture
-def sqs(member_key):
-    key, secret = member_key
-    return boto_client("sqs", key.access_key_id, secret)
 
 
 def _code(excinfo) -> str:

@@ -5,7 +5,6 @@ CreateTopic/Subscribe/Publish)."""
 
 import hashlib
 import json
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from botocore.exceptions import ClientError
@@ -16,13 +15,8 @@ from invocations.models import Invocation
 from messaging import fifo, poller, queues, topics
 from messaging.models import Queue, QueueDeduplication, QueueMessage, Topic, TopicMessage
 from messaging.validation import MessagingError
-from tests.unit.test_sqs_api import boto_client, code_of
-
-T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
-
-
-def at(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
+from tests.unit.queue_clock import at
+from tests.unit.test_sqs_api import code_of
 
 
 @pytest.fixture(autouse=True)
@@ -30,18 +24,6 @@ def no_broker(monkeypatch):
     sent = []
     monkeypatch.setattr(tasks.run, "apply_async", lambda args, **kw: sent.append(args[0]))
     return sent
-
-
-@pytest.fixture
-def sqs(users, team):
-    key, secret = ApiKey.issue(users["member"], team)
-    return boto_client("sqs", key.access_key_id, secret)
-
-
-@pytest.fixture
-def sns(users, team):
-    key, secret = ApiKey.issue(users["member"], team)
-    return boto_client("sns", key.access_key_id, secret)
 
 
 @pytest.fixture

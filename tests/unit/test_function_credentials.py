@@ -4,53 +4,22 @@ signing with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN
 as a handler's would."""
 
 import json
-from urllib.parse import urlsplit
 
-import boto3
 import pytest
-from botocore.awsrequest import AWSResponse, HeadersDict
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from awsapi import errors, guard, principals
 from functions.forms import ExecutionPolicyForm
 from functions.models import ApiKey, DeniedCall, Function
-from tests.unit import asgi_client
-from tests.unit.test_lambda_api import _Raw
+from tests.unit.aws_clients import aws_client
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("objects_dir")]
 
 
 def client(service: str, credentials: dict):
     extra = {"s3": {"addressing_style": "path"}, "signature_version": "s3v4"} if service == "s3" else {}
-    made = boto3.client(
-        service, region_name="us-east-1", endpoint_url="http://testserver",
-        aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
-        aws_session_token=credentials.get("AWS_SESSION_TOKEN"),
-        config=Config(retries={"total_max_attempts": 1}, **extra),
-    )
-
-    def send(request, **kwargs):
-        parts = urlsplit(request.url)
-        body = request.body or b""
-        if hasattr(body, "read"):
-            body = body.read()
-        if isinstance(body, str):
-            body = body.encode()
-        headers = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in request.headers.items()}
-        answer = asgi_client.call(request.method, parts.path + (f"?{parts.query}" if parts.query else ""),
-                                  body, headers)
-        headers = HeadersDict(answer.header_list)
-        return AWSResponse(request.url, answer.status_code, headers, _Raw(answer.content))
-
-    made.meta.events.register(f"before-send.{service}", send)
-    return made
-
-
-@pytest.fixture(autouse=True)
-def objects_dir(settings, tmp_path):
-    settings.STRATUS_OBJECTS_DIR = tmp_path / "objects"
+    return aws_client(service, credentials["AWS_ACCESS_KEY_ID"], credentials["AWS_SECRET_ACCESS_KEY"],
+                      token=credentials.get("AWS_SESSION_TOKEN"), **extra)
 
 
 @pytest.fixture

@@ -12,54 +12,18 @@ import json
 import zipfile
 from urllib.parse import urlsplit
 
-import boto3
 import pytest
-from botocore.awsrequest import AWSResponse, HeadersDict
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from functions import code as codestore
-from functions.models import ApiKey, Function, Membership, Team
+from functions.models import Function
 from invocations import dispatch
 from invocations.done import Done
 from invocations.models import Invocation
 from tests.conftest import HELLO
 from tests.unit import asgi_client
+from tests.unit.aws_clients import boto_lambda
 from tests.unit.test_sigv4 import sign
-
-
-class _Raw(io.BytesIO):
-    def stream(self, **kwargs):
-        yield self.getvalue()
-
-
-def boto_lambda(akid: str, secret: str):
-    lam = boto3.client(
-        "lambda",
-        region_name="us-east-1",
-        endpoint_url="http://testserver",
-        aws_access_key_id=akid,
-        aws_secret_access_key=secret,
-        # Retries would hide 429/500s; server-side validation is what we test.
-        config=Config(retries={"total_max_attempts": 1}, parameter_validation=False),
-    )
-
-    def send(request, **kwargs):
-        parts = urlsplit(request.url)
-        body = request.body or b""
-        if hasattr(body, "read"):
-            body = body.read()
-        if isinstance(body, str):
-            body = body.encode()
-        headers = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in request.headers.items()}
-        url = parts.path + (f"?{parts.query}" if parts.query else "")
-        answer = asgi_client.call(request.method, url, body, headers)
-        return AWSResponse(
-            request.url, answer.status_code, HeadersDict(answer.header_list), _Raw(answer.content)
-        )
-
-    lam.meta.events.register("before-send.lambda", send)
-    return lam
 
 
 ROLE = "arn:aws:iam::123456789012:role/lambda-basic"
@@ -75,31 +39,6 @@ def error_code(excinfo) -> str:
 
 def status_of(excinfo) -> int:
     return excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"]
-
-
-@pytest.fixture
-def member_key(users, team):
-    return ApiKey.issue(users["member"], team)
-
-
-@pytest.fixture
-def lam(member_key):
-    key, secret = member_key
-    return boto_lambda(key.access_key_id, secret)
-
-
-@pytest.fixture
-def stranger_lam(users):
-    other = Team.objects.create(name="beta")
-    Membership.objects.create(team=other, user=users["outsider"], role="owner")
-    key, secret = ApiKey.issue(users["outsider"], other)
-    return boto_lambda(key.access_key_id, secret)
-
-
-@pytest.fixture
-def reader_lam(users, team):
-    key, secret = ApiKey.issue(users["reader"], team)
-    return boto_lambda(key.access_key_id, secret)
 
 
 @pytest.fixture

@@ -5,30 +5,20 @@ the production ASGI application (see test_lambda_api)."""
 import pytest
 from botocore.exceptions import ClientError
 
-from functions.models import ApiKey, Function, Membership, Team
+from functions.models import ApiKey, Function
 from invocations.models import EventInvokeConfig
 from tests.unit import asgi_client
-from tests.unit.test_lambda_api import boto_lambda, error_code, status_of
+from tests.unit.test_lambda_api import error_code, status_of
 
 
 @pytest.fixture
-def lam(users, team):
-    key, secret = ApiKey.issue(users["member"], team)
-    return boto_lambda(key.access_key_id, secret)
+def reader(reader_lam):
+    return reader_lam
 
 
 @pytest.fixture
-def reader(users, team):
-    key, secret = ApiKey.issue(users["reader"], team)
-    return boto_lambda(key.access_key_id, secret)
-
-
-@pytest.fixture
-def stranger(users):
-    other = Team.objects.create(name="beta")
-    Membership.objects.create(team=other, user=users["outsider"], role="owner")
-    key, secret = ApiKey.issue(users["outsider"], other)
-    return boto_lambda(key.access_key_id, secret)
+def stranger(stranger_lam):
+    return stranger_lam
 
 
 @pytest.fixture

@@ -10,29 +10,18 @@ from botocore.exceptions import ClientError
 
 from awsapi import door, services
 from functions import service
-from functions.models import ApiKey, Function, Membership
+from functions.models import Function, Membership
 from invocations import dispatch
 from invocations.models import EventInvokeConfig, Invocation
 from tests.unit import asgi_client
-from tests.unit.test_lambda_api import ROLE, boto_lambda, error_code, status_of, zip_of
+from tests.unit.aws_clients import boto_lambda
+from tests.unit.test_lambda_api import ROLE, error_code, status_of, zip_of
 from tests.unit.test_sigv4 import sign
 
 
 @pytest.fixture
-def member_key(users, team):
-    return ApiKey.issue(users["member"], team)
-
-
-@pytest.fixture
-def lam(member_key):
-    key, secret = member_key
-    return boto_lambda(key.access_key_id, secret)
-
-
-@pytest.fixture
-def reader(users, team):
-    key, secret = ApiKey.issue(users["reader"], team)
-    return boto_lambda(key.access_key_id, secret)
+def reader(reader_lam):
+    return reader_lam
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ timeout, redelivery, dead letters, batching and the batch finish hook."""
 
 import hashlib
 import json
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -12,12 +11,7 @@ from invocations.models import Invocation
 from messaging import api, poller, queues
 from messaging.models import EventSourceMapping, QueueMessage
 from messaging.validation import MessagingError
-
-T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
-
-
-def at(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
+from tests.unit.queue_clock import T0, at
 
 
 @pytest.fixture(autouse=True)

@@ -10,77 +10,21 @@ import time
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-import boto3
 import pytest
 from boto3.s3.transfer import TransferConfig
-from botocore.awsrequest import AWSResponse, HeadersDict
-from botocore.config import Config
 from botocore.exceptions import ClientError
 from django.utils import timezone
 
 from awsapi.protocols import serialise_response
 from buckets import storage
 from buckets.models import Bucket, MultipartUpload, Object
-from functions.models import ApiKey, Membership, Team
+from functions.models import ApiKey
 from tests.unit import asgi_client
-from tests.unit.test_lambda_api import _Raw
+from tests.unit.aws_clients import s3_client
 
 MB = 1024 * 1024
 # Files are removed after the commit that stops naming them: real commits.
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def s3_client(akid: str, secret: str, endpoint: str = "http://testserver", signature: str = "s3v4"):
-    client = boto3.client(
-        "s3", region_name="us-east-1", endpoint_url=endpoint,
-        aws_access_key_id=akid, aws_secret_access_key=secret,
-        # s3v4: boto3 presigns with SigV2 otherwise, which Stratus does not take.
-        config=Config(retries={"total_max_attempts": 1}, s3={"addressing_style": "path"},
-                      signature_version=signature),
-    )
-
-    def send(request, **kwargs):
-        parts = urlsplit(request.url)
-        body = request.body or b""
-        if hasattr(body, "read"):
-            body = body.read()
-        if isinstance(body, str):
-            body = body.encode()
-        headers = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in request.headers.items()}
-        url = parts.path + (f"?{parts.query}" if parts.query else "")
-        answer = asgi_client.call(request.method, url, body, headers)
-        headers = HeadersDict(answer.header_list)
-        return AWSResponse(request.url, answer.status_code, headers, _Raw(answer.content))
-
-    client.meta.events.register("before-send.s3", send)
-    return client
-
-
-@pytest.fixture(autouse=True)
-def objects_dir(settings, tmp_path):
-    """Each test's own object files, so a test can count them."""
-    settings.STRATUS_OBJECTS_DIR = tmp_path / "objects"
-    return settings.STRATUS_OBJECTS_DIR
-
-
-@pytest.fixture
-def s3(users, team):
-    key, secret = ApiKey.issue(users["member"], team)
-    return s3_client(key.access_key_id, secret)
-
-
-@pytest.fixture
-def reader_s3(users, team):
-    key, secret = ApiKey.issue(users["reader"], team)
-    return s3_client(key.access_key_id, secret)
-
-
-@pytest.fixture
-def stranger_s3(users):
-    other = Team.objects.create(name="beta")
-    Membership.objects.create(team=other, user=users["outsider"], role="owner")
-    key, secret = ApiKey.issue(users["outsider"], other)
-    return s3_client(key.access_key_id, secret)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("objects_dir")]
 
 
 @pytest.fixture

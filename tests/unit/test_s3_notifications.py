@@ -13,13 +13,12 @@ from botocore.exceptions import ClientError
 
 from buckets import notifications
 from buckets.models import Notification, Object
-from functions.models import ApiKey, Membership, Team
+from functions.models import ApiKey
 from invocations import dispatch, tasks
 from invocations.models import Invocation
-from tests.unit.test_s3_api import code_of, s3_client
-from tests.unit.test_sqs_api import boto_client
+from tests.unit.test_s3_api import code_of
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("objects_dir")]
 
 # AWS's documented example (Event message structure, version 2.1), as
 # the keys each level holds; versionId is left out for unversioned buckets.
@@ -31,11 +30,6 @@ CREATED_OBJECT_KEYS = {"key", "size", "eTag", "sequencer"}
 REMOVED_OBJECT_KEYS = {"key", "sequencer"}
 
 
-@pytest.fixture(autouse=True)
-def objects_dir(settings, tmp_path):
-    settings.STRATUS_OBJECTS_DIR = tmp_path / "objects"
-
-
 @pytest.fixture
 def queued(monkeypatch):
     """Queued invocation tasks, recorded instead of sent to a broker."""
@@ -45,41 +39,9 @@ def queued(monkeypatch):
 
 
 @pytest.fixture
-def s3(users, team):
-    key, secret = ApiKey.issue(users["member"], team)
-    return s3_client(key.access_key_id, secret)
-
-
-@pytest.fixture
-def reader_s3(users, team):
-    key, secret = ApiKey.issue(users["reader"], team)
-    return s3_client(key.access_key_id, secret)
-
-
-@pytest.fixture
-def stranger_s3(users):
-    other = Team.objects.create(name="beta")
-    Membership.objects.create(team=other, user=users["outsider"], role="owner")
-    key, secret = ApiKey.issue(users["outsider"], other)
-    return s3_client(key.access_key_id, secret)
-
-
-@pytest.fixture
 def bucket(s3):
     s3.create_bucket(Bucket="photos")
     return "photos"
-
-
-@pytest.fixture
-def sqs(users, team):
-    key, secret = ApiKey.issue(users["member"], team)
-    return boto_client("sqs", key.access_key_id, secret)
-
-
-@pytest.fixture
-def sns(users, team):
-    key, secret = ApiKey.issue(users["member"], team)
-    return boto_client("sns", key.access_key_id, secret)
 
 
 @pytest.fixture

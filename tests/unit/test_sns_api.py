@@ -13,19 +13,8 @@ from invocations import tasks
 from invocations.models import Invocation
 from messaging import queues, sns_api, topics
 from messaging.models import QueueMessage, Subscription, Topic, TopicMessage
-from tests.unit.test_sqs_api import boto_client, code_of
-
-
-@pytest.fixture
-def sns(users, team):
-    key, secret = ApiKey.issue(users["member"], team)
-    return boto_client("sns", key.access_key_id, secret)
-
-
-@pytest.fixture
-def sqs(users, team):
-    key, secret = ApiKey.issue(users["member"], team)
-    return boto_client("sqs", key.access_key_id, secret)
+from tests.unit.aws_clients import boto_client
+from tests.unit.test_sqs_api import code_of
 
 
 @pytest.fixture

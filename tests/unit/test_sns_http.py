@@ -5,19 +5,16 @@ endpoint is a real HTTP server on 127.0.0.1 in this process; deliveries are
 attempted here (the Celery task is one call to sns_http.attempt)."""
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 from xml.etree import ElementTree
 
 import pytest
 
-from functions.models import ApiKey
 from messaging import sns_http, sns_signing, topics
 from messaging.models import HttpDelivery, Subscription
 from messaging.validation import MessagingError
+from tests.loopback import QuietHandler, serve, stop
 from tests.unit.test_sns_api import fail, message_of, status_of
-from tests.unit.test_sqs_api import boto_client
 
 
 class Endpoint:
@@ -29,26 +26,17 @@ class Endpoint:
         self.answers: list[int] = []
         endpoint = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
+                body = self.read_body()
                 endpoint.received.append({"headers": dict(self.headers), "body": json.loads(body)})
-                status = endpoint.answers.pop(0) if endpoint.answers else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                self.answer(endpoint.answers.pop(0) if endpoint.answers else 200)
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = serve(Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}/sns"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        stop(self.server)
 
 
 @pytest.fixture
@@ -56,12 +44,6 @@ def endpoint():
     e = Endpoint()
     yield e
     e.close()
-
-
-@pytest.fixture
-def sns(users, team):
-    key, secret = ApiKey.issue(users["member"], team)
-    return boto_client("sns", key.access_key_id, secret)
 
 
 @pytest.fixture

@@ -6,68 +6,27 @@ shapes and errors are what SDK users meet."""
 import json
 import time
 from datetime import timedelta
-from urllib.parse import urlsplit
 
-import boto3
 import pytest
-from botocore.awsrequest import AWSResponse, HeadersDict
-from botocore.config import Config
 from botocore.exceptions import ClientError
 from django.utils import timezone
 
 from awsapi import door
-from functions.models import ApiKey, Membership, Team
+from functions.models import ApiKey
 from messaging import queues, sqs_api, sqs_wire
 from messaging.models import Queue, QueueMessage
-from tests.unit import asgi_client
-from tests.unit.test_lambda_api import _Raw
-
-
-def boto_client(service: str, akid: str, secret: str):
-    client = boto3.client(
-        service,
-        region_name="us-east-1",
-        endpoint_url="http://testserver",
-        aws_access_key_id=akid,
-        aws_secret_access_key=secret,
-        # Retries would hide errors; server-side validation is what we test.
-        config=Config(retries={"total_max_attempts": 1}, parameter_validation=False),
-    )
-
-    def send(request, **kwargs):
-        parts = urlsplit(request.url)
-        body = request.body or b""
-        if hasattr(body, "read"):
-            body = body.read()
-        if isinstance(body, str):
-            body = body.encode()
-        headers = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in request.headers.items()}
-        url = parts.path + (f"?{parts.query}" if parts.query else "")
-        answer = asgi_client.call(request.method, url, body, headers)
-        headers = HeadersDict(answer.header_list)
-        return AWSResponse(request.url, answer.status_code, headers, _Raw(answer.content))
-
-    client.meta.events.register(f"before-send.{service}", send)
-    return client
+from tests.unit.aws_clients import boto_client
 
 
 @pytest.fixture
-def sqs(users, team):
-    key, secret = ApiKey.issue(users["member"], team)
+def reader_sqs(reader_key):
+    key, secret = reader_key
     return boto_client("sqs", key.access_key_id, secret)
 
 
 @pytest.fixture
-def reader_sqs(users, team):
-    key, secret = ApiKey.issue(users["reader"], team)
-    return boto_client("sqs", key.access_key_id, secret)
-
-
-@pytest.fixture
-def stranger_sqs(users):
-    other = Team.objects.create(name="beta")
-    Membership.objects.create(team=other, user=users["outsider"], role="owner")
-    key, secret = ApiKey.issue(users["outsider"], other)
+def stranger_sqs(stranger_key):
+    key, secret = stranger_key
     return boto_client("sqs", key.access_key_id, secret)
 
 
