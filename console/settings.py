@@ -44,9 +44,12 @@ INSTALLED_APPS = [
     "channels",
     "functions",
     "invocations",
+    "mappings",
     "messaging",
     "triggers",
     "buckets",
+    "tables",
+    "kinesis",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class KinesisConfig(AppConfig):
+    name = "kinesis"
+    verbose_name = "Kinesis data streams"
