@@ -22,6 +22,9 @@ from tables.values import (
 )
 
 INVALID = "One or more parameter values were invalid: "
+OVERFLOW = "Number overflow. Attempting to store a number with magnitude larger than supported range"
+UNDERFLOW = "Number underflow. Attempting to store a number with magnitude smaller than supported range"
+TOO_PRECISE = "Attempting to store more than 38 significant digits in a Number"
 
 
 @pytest.mark.parametrize(
@@ -53,11 +56,11 @@ def test_it_gives_numbers_their_canonical_text(text, canonical):
         ("NaN", "The parameter cannot be converted to a numeric value: NaN"),
         ("Infinity", "The parameter cannot be converted to a numeric value: Infinity"),
         (" 1", "The parameter cannot be converted to a numeric value:  1"),
-        ("1e126", "Number overflow. Attempting to store a number with magnitude larger than supported range"),
-        ("-1e126", "Number overflow. Attempting to store a number with magnitude larger than supported range"),
-        ("1e-131", "Number underflow. Attempting to store a number with magnitude smaller than supported range"),
-        ("123456789012345678901234567890123456789", "Attempting to store more than 38 significant digits in a Number"),
-        ("-1.23456789012345678901234567890123456789", "Attempting to store more than 38 significant digits in a Number"),
+        ("1e126", OVERFLOW),
+        ("-1e126", OVERFLOW),
+        ("1e-131", UNDERFLOW),
+        ("123456789012345678901234567890123456789", TOO_PRECISE),
+        ("-1.23456789012345678901234567890123456789", TOO_PRECISE),
     ],
 )
 def test_it_refuses_bad_numbers_with_dynamodbs_message(text, message):
@@ -179,7 +182,9 @@ def test_it_encodes_sort_keys_as_lowercase_hex():
 def _decimals():
     digits = st.integers(min_value=1, max_value=10**38 - 1)
     exponent = st.integers(min_value=-130 - 37, max_value=125 - 37)
-    signed = st.builds(lambda d, e, neg: Decimal((neg, tuple(map(int, str(d))), e)), digits, exponent, st.booleans())
+    signed = st.builds(
+        lambda d, e, neg: Decimal((neg, tuple(map(int, str(d))), e)), digits, exponent, st.booleans()
+    )
     small = st.decimals(min_value=-1000, max_value=1000, places=3, allow_nan=False)
     return st.one_of(signed, small, st.just(Decimal(0))).filter(
         lambda d: not d or -130 <= d.adjusted() <= 125
