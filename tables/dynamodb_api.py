@@ -123,19 +123,9 @@ def get_item(context, params):
 
 
 def _top_names(paths) -> set[str]:
-    """The top-level attribute names of an Update's paths (a path is a
-    sequence of names and list indexes, or its text)."""
-    names = set()
-    for path in paths or ():
-        if isinstance(path, str):
-            names.add(path.split(".", 1)[0].split("[", 1)[0])
-        else:
-            first = next(iter(path), None)
-            if isinstance(first, str):
-                names.add(first)
-            elif first is not None and hasattr(first, "name"):
-                names.add(first.name)
-    return names
+    """The top-level attribute names of an Update's `paths` (names already,
+    or bound paths: tuples of names and list indexes)."""
+    return {path if isinstance(path, str) else path[0] for path in paths or ()}
 
 
 def update_item(context, params):

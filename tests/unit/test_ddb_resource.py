@@ -63,7 +63,9 @@ def test_the_resource_layer_writes_and_queries(orders):
     assert sorted(i["placed"] for i in scanned["Items"]) == [2, 4]
     orders.update_item(
         Key={"customer": "ann", "placed": 3},
-        UpdateExpression="SET total = total + :d",
+        # TOTAL is one of DynamoDB's reserved words: it needs a placeholder.
+        UpdateExpression="SET #t = #t + :d",
+        ExpressionAttributeNames={"#t": "total"},
         ExpressionAttributeValues={":d": Decimal("0.01")},
     )
     assert orders.get_item(Key={"customer": "ann", "placed": 3})["Item"]["total"] == Decimal("10.00")
