@@ -122,12 +122,6 @@ def get_item(context, params):
     return out
 
 
-def _top_names(paths) -> set[str]:
-    """The top-level attribute names of an Update's `paths` (names already,
-    or bound paths: tuples of names and list indexes)."""
-    return {path if isinstance(path, str) else path[0] for path in paths or ()}
-
-
 def update_item(context, params):
     _no_legacy(params, "AttributeUpdates", "Expected", "ConditionalOperator")
     table = lookup.table_for(context.team, params.get("TableName"))
@@ -142,10 +136,7 @@ def update_item(context, params):
     update = found.update()
     condition = found.condition()
     found.finish()
-    touched = _top_names(getattr(update, "paths", ())) if update is not None else set()
-    for name in filter(None, table.key_names()):
-        if name in touched:
-            raise wire.invalid(f"Cannot update attribute {name}. This attribute is part of the key")
+    touched = items.updated_names(update)
     try:
         change = items.update_item(table, wire.typed_in(params.get("Key") or {}), update, condition)
     except items.ConditionFailed as exc:

@@ -108,17 +108,32 @@ def plan_update(table: Table, indexes: list[TableIndex], key: dict, update, cond
     no UpdateExpression) applied to the item, or to its key alone when
     absent (UpdateItem creates it)."""
     place = indexing.of_key(table, key)
+    touched = updated_names(update)
+    for name in place.keys:
+        if name in touched:
+            raise wire.invalid(f"Cannot update attribute {name}. This attribute is part of the key")
     row, old = load(table, place)
     _check(condition, old)
     new = dict(old if old is not None else place.keys)
     if update is not None:
-        new = update.apply(new)
+        try:
+            new = update.apply(new)
+        except ValueError as exc:  # ExpressionError, InvalidValue: DynamoDB's words for this item
+            raise wire.validation(str(exc)) from None
     for name, value in place.keys.items():
         if new.get(name) != value:
             raise wire.invalid(f"Cannot update attribute {name}. This attribute is part of the key")
     new, size = checked_item(new, updating=True)
     places = indexing.check_indexes(table, indexes, new)
     return Change(table, place, row, old, new, places, size)
+
+
+def updated_names(update) -> set[str]:
+    """The top-level attributes an Update writes (its `paths`: names, or
+    bound paths whose first part is the name)."""
+    if update is None:
+        return set()
+    return {path if isinstance(path, str) else path[0] for path in update.paths}
 
 
 def plan_delete(table: Table, key: dict, condition=None) -> Change:

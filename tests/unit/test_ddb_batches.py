@@ -161,6 +161,28 @@ def test_one_item_twice_in_a_transaction_is_refused(ddb, tables):
     assert not Item.objects.exists()
 
 
+def test_a_transaction_may_not_update_a_key(ddb, tables):
+    with pytest.raises(ClientError) as e:
+        ddb.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": "one",
+                        "Key": key("a"),
+                        "UpdateExpression": "SET pk = :v",
+                        "ExpressionAttributeValues": {":v": {"S": "a"}},
+                    }
+                }
+            ]
+        )
+    assert code_of(e) == "ValidationException"
+    assert message_of(e) == (
+        "One or more parameter values were invalid: Cannot update attribute pk. "
+        "This attribute is part of the key"
+    )
+    assert not Item.objects.exists()
+
+
 def test_a_client_request_token_makes_a_transaction_idempotent(ddb, tables):
     update = [
         {

@@ -187,6 +187,22 @@ def test_update_creates_a_missing_item_and_refuses_key_changes(ddb, table):
     )
 
 
+def test_an_update_that_does_not_fit_the_item_changes_nothing(ddb, table):
+    ddb.put_item(TableName="things", Item={**KEY, "n": {"S": "text"}})
+    before = stored()
+    for expression in ("SET a = nothere + :v", "SET n = n + :v"):
+        with pytest.raises(ClientError) as e:
+            ddb.update_item(
+                TableName="things",
+                Key=KEY,
+                UpdateExpression=expression,
+                ExpressionAttributeValues={":v": {"N": "1"}},
+            )
+        assert code_of(e) == "ValidationException"
+        assert "provided" in message_of(e) or "operand" in message_of(e), message_of(e)
+    assert stored() == before
+
+
 def test_update_condition_failure_changes_nothing(ddb, table):
     ddb.put_item(TableName="things", Item={**KEY, "n": {"N": "1"}})
     with pytest.raises(ClientError) as e:
