@@ -322,3 +322,17 @@ def test_typed_items_round_trip(ddb, table, attributes):
     for value in attributes.values():
         if "B" in value:
             assert base64.b64encode(value["B"]).decode() in Item.objects.get().data
+
+
+def test_key_values_have_size_limits(raw, table):
+    with pytest.raises(ClientError) as e:
+        raw.put_item(TableName="things", Item={"pk": {"S": "é" * 1025}, "sk": {"S": "1"}})
+    assert message_of(e) == (
+        "One or more parameter values were invalid: "
+        "Size of hashkey has exceeded the maximum size limit of 2048 bytes"
+    )
+    with pytest.raises(ClientError) as e:
+        raw.get_item(TableName="things", Key={"pk": {"S": "a"}, "sk": {"S": "x" * 1025}})
+    assert "Aggregated size of all range keys has exceeded the size limit of 1024 bytes" in message_of(e)
+    raw.put_item(TableName="things", Item={"pk": {"S": "a" * 2048}, "sk": {"S": "x" * 1024}})
+    assert Item.objects.count() == 1

@@ -273,3 +273,33 @@ def test_a_page_stops_at_one_megabyte(ddb):
         ExclusiveStartKey=first["LastEvaluatedKey"],
     )
     assert rest["Count"] == 1 and "LastEvaluatedKey" not in rest
+
+
+def test_a_keys_only_local_index_reads_whole_items_when_asked(ddb):
+    make_table(
+        ddb,
+        "notes",
+        more_definitions=[{"AttributeName": "when", "AttributeType": "N"}],
+        LocalSecondaryIndexes=[
+            {
+                "IndexName": "by-when",
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+                "KeySchema": [
+                    {"AttributeName": "pk", "KeyType": "HASH"},
+                    {"AttributeName": "when", "KeyType": "RANGE"},
+                ],
+            }
+        ],
+    )
+    ddb.put_item(
+        TableName="notes", Item={"pk": {"S": "p"}, "sk": {"S": "a"}, "when": {"N": "2"}, "x": {"S": "1"}}
+    )
+    common = dict(
+        TableName="notes",
+        IndexName="by-when",
+        KeyConditionExpression="pk = :p AND #w > :z",
+        ExpressionAttributeNames={"#w": "when"},
+        ExpressionAttributeValues={":p": {"S": "p"}, ":z": {"N": "0"}},
+    )
+    assert set(ddb.query(**common)["Items"][0]) == {"pk", "sk", "when"}
+    assert ddb.query(**common, Select="ALL_ATTRIBUTES")["Items"][0]["x"] == {"S": "1"}
