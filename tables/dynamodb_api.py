@@ -304,8 +304,15 @@ READS = {
 }
 
 
+# DynamoDB's request limit (BatchWriteItem: 25 items of up to 400 KB, in
+# at most 16 MB), above the door's own 2 MB.
+MAX_REQUEST_BYTES = 16 * 1024 * 1024
+
+
 def register() -> None:
-    services.register("dynamodb", HANDLERS, reads=READS, resources=iam_resources.dynamodb)
+    services.register(
+        "dynamodb", HANDLERS, reads=READS, resources=iam_resources.dynamodb, max_body=MAX_REQUEST_BYTES
+    )
 
 
 __all__ = ["register", "HANDLERS", "READS"]

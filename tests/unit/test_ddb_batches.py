@@ -202,3 +202,14 @@ def test_a_client_request_token_makes_a_transaction_idempotent(ddb, tables):
             TransactItems=[{"Put": {"TableName": "one", "Item": key("d")}}], ClientRequestToken="token-1"
         )
     assert code_of(e) == "IdempotentParameterMismatchException"
+
+
+def test_a_batch_of_large_items_is_taken(ddb, tables):
+    """25 items of 300 KB: past the door's usual 2 MB body, within DynamoDB's 16 MB."""
+    big = "x" * (300 * 1024)
+    ddb.batch_write_item(
+        RequestItems={
+            "two": [{"PutRequest": {"Item": {**key(str(i)), "big": {"S": big}}}} for i in range(25)]
+        }
+    )
+    assert Item.objects.count() == 25
