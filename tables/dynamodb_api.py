@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 
 from awsapi import services
-from tables import batches, iam_resources, items, lookup, reads, schema, transactions, ttl, wire
+from tables import batches, expressions, iam_resources, items, lookup, reads, schema, transactions, ttl, wire
 from tables.expression_input import Expressions
 from tables.models import Table
 
@@ -136,24 +136,22 @@ def update_item(context, params):
     update = found.update()
     condition = found.condition()
     found.finish()
-    touched = items.updated_names(update)
     try:
         change = items.update_item(table, wire.typed_in(params.get("Key") or {}), update, condition)
     except items.ConditionFailed as exc:
         raise wire.condition_failed(exc.old, params) from None
     out = _consumed(params, table, 1.0)
     old, new = change.old, change.new
-    if not touched and update is not None:
-        touched = {k for k in set(old or {}) | set(new) if (old or {}).get(k) != new.get(k)}
     shown = None
     if returns == "ALL_OLD":
         shown = old
     elif returns == "ALL_NEW":
         shown = new
-    elif returns == "UPDATED_OLD":
-        shown = {k: v for k, v in (old or {}).items() if k in touched}
-    elif returns == "UPDATED_NEW":
-        shown = {k: v for k, v in new.items() if k in touched}
+    elif returns in ("UPDATED_OLD", "UPDATED_NEW") and update is not None:
+        # Only the paths the update wrote, nested ones as nested as they are
+        # (SET a.b -> {"a": {"M": {"b": ...}}}), as DynamoDB answers.
+        written = expressions.Projection(list(update.targets))
+        shown = written.apply((old or {}) if returns == "UPDATED_OLD" else new)
     if shown:
         out["Attributes"] = wire.typed_out(shown)
     return out

@@ -336,3 +336,25 @@ def test_key_values_have_size_limits(raw, table):
     assert "Aggregated size of all range keys has exceeded the size limit of 1024 bytes" in message_of(e)
     raw.put_item(TableName="things", Item={"pk": {"S": "a" * 2048}, "sk": {"S": "x" * 1024}})
     assert Item.objects.count() == 1
+
+
+def test_updated_values_are_only_the_written_paths(ddb, table):
+    ddb.put_item(
+        TableName="things", Item={**KEY, "m": {"M": {"a": {"N": "1"}, "b": {"N": "2"}}}, "l": {"L": []}}
+    )
+    answer = ddb.update_item(
+        TableName="things",
+        Key=KEY,
+        UpdateExpression="SET m.a = :v, fresh = :v",
+        ExpressionAttributeValues={":v": {"N": "9"}},
+        ReturnValues="UPDATED_OLD",
+    )
+    assert answer["Attributes"] == {"m": {"M": {"a": {"N": "1"}}}}
+    answer = ddb.update_item(
+        TableName="things",
+        Key=KEY,
+        UpdateExpression="SET m.b = :v",
+        ExpressionAttributeValues={":v": {"N": "7"}},
+        ReturnValues="UPDATED_NEW",
+    )
+    assert answer["Attributes"] == {"m": {"M": {"b": {"N": "7"}}}}
