@@ -4,6 +4,7 @@ trees of nodes.py; syntax errors worded as DynamoDB words them:
 token> <token>"` (`<EOF>` at the end), and `The expression can not be
 empty;` for blank text."""
 
+import re
 from functools import lru_cache
 from importlib.resources import files
 
@@ -176,3 +177,8 @@ def _next_token_end(parser: Lark, text: str, position: int) -> int:
         skipped = len(rest) - len(rest.lstrip())
         return position + skipped + 1
     return position + token.end_pos
+
+
+def placeholder_pattern(terminal: str) -> re.Pattern:
+    """The grammar's own pattern for ATTR_NAME ("#n") or ATTR_VALUE (":v")."""
+    return re.compile(_PARSERS["condition"].get_terminal(terminal).pattern.to_regexp())

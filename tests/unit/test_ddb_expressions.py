@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from tables.expressions import (
     ExpressionError,
+    check_placeholders,
     condition,
     key_condition,
     projection,
@@ -521,6 +522,35 @@ def test_it_reports_unused_names_and_values():
     )
 
 
+@pytest.mark.parametrize(
+    "names, values, message",
+    [
+        ({}, None, "ExpressionAttributeNames must not be empty"),
+        (None, {}, "ExpressionAttributeValues must not be empty"),
+        ({"x": "a"}, None, 'ExpressionAttributeNames contains invalid key: Syntax error; key: "x"'),
+        (None, {"a": {"S": "x"}}, 'ExpressionAttributeValues contains invalid key: Syntax error; key: "a"'),
+        (
+            None,
+            {":v": {"NS": []}},
+            "ExpressionAttributeValues contains invalid value: "
+            "One or more parameter values were invalid: An number set  may not be empty for key :v",
+        ),
+    ],
+)
+def test_it_checks_the_placeholders_themselves(names, values, message):
+    assert error_of(check_placeholders, names, values) == message
+
+
+def test_it_accepts_good_placeholders():
+    check_placeholders({"#a": "a"}, {":v_1": {"N": "1"}})
+    check_placeholders(None, None)
+
+
+def test_a_set_value_may_be_parenthesised():
+    after = update("SET a = (n + :one), c = (:x)", {}, VALUES).apply(ITEM)
+    assert after["a"] == {"N": "6"} and after["c"] == {"S": "x"}
+
+
 # -- properties ----------------------------------------------------------------------------
 
 _numbers = st.decimals(min_value=-1000, max_value=1000, places=2, allow_nan=False)
@@ -626,3 +656,43 @@ def test_add_and_delete_are_set_union_and_difference(have, other):
     assert set(update("ADD s :o", {}, values).apply(item)["s"]["SS"]) == have | other
     after = update("DELETE s :o", {}, values).apply(item)
     assert set(after.get("s", {"SS": []})["SS"]) == have - other
+
+
+@settings(max_examples=200)
+@given(_numbers, _numbers, _numbers)
+def test_key_condition_ranges_agree_with_the_numbers(value, low, high):
+    values = {":p": {"S": "k"}, ":lo": {"N": str(low)}, ":hi": {"N": str(high)}}
+    sort_key = {"N": str(value)}
+    for op, expected in (("<", value < low), ("<=", value <= low), (">", value > low), ("=", value == low)):
+        parsed = key_condition(f"pk = :p AND sk {op} :lo", {}, values)
+        assert parsed.range_matches(sort_key) is expected
+    if low <= high:
+        parsed = key_condition("pk = :p AND sk BETWEEN :lo AND :hi", {}, values)
+        assert parsed.range_matches(sort_key) is (low <= value <= high)
+
+
+_TOKENS = [
+    "a", "b", "#a", "#x", ":a", ":n", ":s", ":x", "=", "<>", "<", ">=", "(", ")", ",", ".", "[0]", "[7]",
+    "AND", "OR", "NOT", "BETWEEN", "IN", "SET", "REMOVE", "ADD", "DELETE", "size", "contains",
+    "begins_with", "attribute_exists", "attribute_type", "if_not_exists", "list_append", "+", "-",
+    "status", "1", "!", ":", "#",
+]  # fmt: skip
+
+
+@settings(max_examples=300)
+@given(st.lists(st.sampled_from(_TOKENS), max_size=12), st.sampled_from(["", " "]))
+def test_any_text_gives_a_result_or_a_dynamodb_message(tokens, separator):
+    text = separator.join(tokens)
+    names, values = {"#a": "a"}, {":a": {"S": "x"}, ":n": {"N": "1"}, ":s": {"SS": ["a"]}}
+    item = {"a": {"L": [{"N": "1"}, {"S": "x"}]}, "b": {"M": {"c": {"N": "2"}}}}
+    attempts = (
+        lambda: condition(text, names, values).matches(item),
+        lambda: update(text, names, values).apply(item),
+        lambda: projection(text, names).apply(item),
+        lambda: key_condition(text, names, values),
+    )
+    for attempt in attempts:
+        try:
+            attempt()
+        except ExpressionError as error:
+            assert str(error)
