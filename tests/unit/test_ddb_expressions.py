@@ -262,6 +262,9 @@ def test_it_matches_key_conditions_to_the_schema():
     assert error_of(key_condition, "pk = :a AND extra = :one", {}, VALUES, "pk", "sk") == (
         "Query condition missed key schema element: sk"
     )
+    assert error_of(key_condition, "pk = :a AND sk = :one", {}, VALUES, "pk", None) == (
+        "Query key condition not supported"
+    )
 
 
 @pytest.mark.parametrize(
