@@ -699,3 +699,83 @@ def test_any_text_gives_a_result_or_a_dynamodb_message(tokens, separator):
             attempt()
         except ExpressionError as error:
             assert str(error)
+
+
+# -- boto3's own expression builder ---------------------------------------------------
+
+
+def _boto3_conditions():
+    """(boto3 condition, the Python truth of it on BOTO_ITEM)."""
+    from boto3.dynamodb.conditions import Attr
+
+    n, s = BOTO_ITEM_PYTHON["n"], BOTO_ITEM_PYTHON["s"]
+    number = st.integers(min_value=-3, max_value=12)
+    text = st.sampled_from(["", "a", "ab", "abc", "b", "zz"])
+    leaves = st.one_of(
+        number.map(lambda x: (Attr("n").eq(x), n == x)),
+        number.map(lambda x: (Attr("n").ne(x), n != x)),
+        number.map(lambda x: (Attr("n").lt(x), n < x)),
+        number.map(lambda x: (Attr("n").gte(x), n >= x)),
+        st.tuples(number, number).map(lambda p: (Attr("n").between(min(p), max(p)), min(p) <= n <= max(p))),
+        st.lists(number, min_size=1, max_size=4).map(lambda xs: (Attr("n").is_in(xs), n in xs)),
+        text.map(lambda t: (Attr("s").begins_with(t), s.startswith(t))),
+        text.map(lambda t: (Attr("s").contains(t), t in s)),
+        number.map(lambda x: (Attr("s").size().eq(x), len(s) == x)),
+        st.sampled_from(["n", "s", "gone"]).map(lambda a: (Attr(a).exists(), a in BOTO_ITEM_PYTHON)),
+        st.sampled_from(["n", "gone"]).map(lambda a: (Attr(a).not_exists(), a not in BOTO_ITEM_PYTHON)),
+        st.sampled_from(["S", "N"]).map(lambda t: (Attr("s").attribute_type(t), t == "S")),
+    )
+    return st.recursive(
+        leaves,
+        lambda inner: st.one_of(
+            inner.map(lambda c: (~c[0], not c[1])),
+            st.tuples(inner, inner).map(lambda p: (p[0][0] & p[1][0], p[0][1] and p[1][1])),
+            st.tuples(inner, inner).map(lambda p: (p[0][0] | p[1][0], p[0][1] or p[1][1])),
+        ),
+        max_leaves=6,
+    )
+
+
+BOTO_ITEM_PYTHON = {"n": 5, "s": "abc"}
+BOTO_ITEM = {"n": {"N": "5"}, "s": {"S": "abc"}}
+
+
+@settings(max_examples=300)
+@given(_boto3_conditions())
+def test_conditions_built_by_boto3_evaluate_as_python_would(built):
+    from boto3.dynamodb.conditions import ConditionExpressionBuilder
+    from boto3.dynamodb.types import TypeSerializer
+
+    boto_condition, expected = built
+    expression = ConditionExpressionBuilder().build_expression(boto_condition)
+    serializer = TypeSerializer()
+    values = {k: serializer.serialize(v) for k, v in expression.attribute_value_placeholders.items()}
+    parsed = condition(expression.condition_expression, expression.attribute_name_placeholders, values)
+    assert parsed.matches(BOTO_ITEM) is expected, expression.condition_expression
+    assert (
+        unused(expression.attribute_name_placeholders, values, parsed.names_used, parsed.values_used) is None
+    )
+
+
+def test_key_conditions_built_by_boto3_are_read():
+    from boto3.dynamodb.conditions import ConditionExpressionBuilder, Key
+    from boto3.dynamodb.types import TypeSerializer
+
+    cases = [
+        (Key("pk").eq("x"), None, None),
+        (Key("pk").eq("x") & Key("sk").between(1, 5), "BETWEEN", ({"N": "1"}, {"N": "5"})),
+        (Key("pk").eq("x") & Key("sk").begins_with("ab"), "begins_with", ({"S": "ab"},)),
+        (Key("pk").eq("x") & Key("sk").lte(3), "<=", ({"N": "3"},)),
+    ]
+    for boto_condition, op, operands in cases:
+        expression = ConditionExpressionBuilder().build_expression(boto_condition, is_key_condition=True)
+        values = {
+            k: TypeSerializer().serialize(v) for k, v in expression.attribute_value_placeholders.items()
+        }
+        parsed = key_condition(
+            expression.condition_expression, expression.attribute_name_placeholders, values, "pk", "sk"
+        )
+        assert (parsed.hash_name, parsed.hash_value) == ("pk", {"S": "x"})
+        assert parsed.range_op == op
+        if op is not None:
+            assert parsed.range_name == "sk" and parsed.range_values == operands
