@@ -49,6 +49,9 @@ class _ToNodes(Transformer):
     def value(self, children):
         return nodes.ValueRef(str(children[0]))
 
+    def nested_operand(self, children):
+        return nodes.Redundant(children[0])
+
     def call(self, children):
         return nodes.Call(str(children[0]), tuple(children[1:]))
 

@@ -107,6 +107,8 @@ def error_of(function, *args):
         ("(n = :one OR n = :five) AND s = :hello", True),
         ("NOT n = :one AND n = :one", False),  # NOT binds tighter than AND
         ("#n = :five", True),
+        ("(n) = (:five) AND size((s)) = :five", True),  # operands may be parenthesised
+        ("n IN ((:one), :five)", True),
     ],
 )
 def test_it_evaluates_conditions(text, expected):
@@ -147,6 +149,7 @@ CONDITION = "Invalid ConditionExpression: "
         ("n = :v, b", 'Syntax error; token: ",", near: ":v, b"'),
         ("n == :v", 'Syntax error; token: "=", near: "== :v"'),
         ("((n = :one))", "The expression has redundant parentheses;"),
+        ("((n)) = :one", "The expression has redundant parentheses;"),
         ("status = :one", "Attribute name is a reserved keyword; reserved keyword: status"),
         ("m.Size = :one", "Attribute name is a reserved keyword; reserved keyword: Size"),
         (
