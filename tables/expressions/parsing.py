@@ -1,8 +1,9 @@
 """Parsing expression text with the lark grammar (grammar.lark) into the
 trees of nodes.py; syntax errors worded as DynamoDB words them:
 `Invalid <Parameter>: Syntax error; token: "<token>", near: "<previous
-token> <token>"` (`<EOF>` at the end), and `The expression can not be
-empty;` for blank text."""
+token> <token> <next token>"` (the text as written; `<EOF>` at the end,
+e.g. `ADD hits : incr` -> token ":", near "hits : incr"), and `The
+expression can not be empty;` for blank text."""
 
 import re
 from functools import lru_cache
