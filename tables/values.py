@@ -29,7 +29,7 @@ EMPTY_VALUE = "Supplied AttributeValue is empty, must contain exactly one of the
 OVERFLOW = "Number overflow. Attempting to store a number with magnitude larger than supported range"
 UNDERFLOW = "Number underflow. Attempting to store a number with magnitude smaller than supported range"
 TOO_PRECISE = "Attempting to store more than 38 significant digits in a Number"
-_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 # Arithmetic of UpdateExpression (`+`, `-`, ADD): exact, or an error; a
 # result that would need rounding is refused rather than silently changed.
 _ARITHMETIC = Context(prec=PRECISION, Emax=999999, Emin=-999999, traps=[Inexact, Overflow, Underflow])
@@ -49,12 +49,20 @@ def number(text: str) -> Decimal:
     trailing zeros do not count), magnitude 1E-130 to
     9.9999999999999999999999999999999999999E+125, or zero.
     Raises InvalidValue with DynamoDB's message."""
-    if not isinstance(text, str) or not _NUMBER.fullmatch(text):
+    found = _NUMBER.fullmatch(text) if isinstance(text, str) else None
+    if found is None:
         shown = text if isinstance(text, str) else repr(text)
         raise InvalidValue(
             "The parameter cannot be converted to a numeric value" + (f": {shown}" if shown else "")
         )
-    return checked(Decimal(text))
+    try:
+        value = Decimal(text)
+    except ArithmeticError:
+        # An exponent beyond what Decimal holds: far outside DynamoDB's range.
+        if not found.group(1).strip("0."):
+            return Decimal(0)
+        raise InvalidValue(UNDERFLOW if "-" in (found.group(2) or "") else OVERFLOW) from None
+    return checked(value)
 
 
 def checked(value: Decimal) -> Decimal:

@@ -10,13 +10,16 @@ Pure Python: no Django, no database.
 - `update(text, names, values)` -> Update: UpdateExpression.
 - `unused(names, values, names_used, values_used)`: the message for
   ExpressionAttributeNames/Values that no expression of the request used.
+- `check_placeholders(names, values)`: the request's
+  ExpressionAttributeNames/Values themselves (not empty, `#n` / `:v` keys,
+  valid values).
 
 `names` is ExpressionAttributeNames ("#n" -> name) and `values`
 ExpressionAttributeValues (":v" -> AttributeValue); either may be None.
 Every fault raises ExpressionError (a ValueError) whose message is
 DynamoDB's ValidationException text."""
 
-from .binding import unused
+from .binding import check_placeholders, unused
 from .conditions import Condition, condition
 from .errors import ExpressionError
 from .keys import KeyCondition, key_condition
@@ -29,6 +32,7 @@ __all__ = [
     "KeyCondition",
     "Projection",
     "Update",
+    "check_placeholders",
     "condition",
     "key_condition",
     "projection",

@@ -7,9 +7,10 @@ counts, repeated operands and operand types)."""
 
 from importlib.resources import files
 
-from .. import values
+from .. import values as typed
 from .errors import ExpressionError, invalid
 from .nodes import Name, RawPath
+from .parsing import placeholder_pattern
 
 PARENS, UNKNOWN_FUNCTION, MISUSED_FUNCTION, RESERVED, SECTION = 0, 1, 2, 3, 4
 UNDEFINED, OVERLAP, CONFLICT, OPERANDS, DISTINCT, TYPE = 5, 6, 7, 8, 9, 10
@@ -82,8 +83,8 @@ class Binder:
             return None
         self.values_used.add(name)
         try:
-            return values.normalize_value(self.values[name])
-        except values.InvalidValue as error:
+            return typed.normalize_value(self.values[name])
+        except typed.InvalidValue as error:
             raise ExpressionError(
                 f"ExpressionAttributeValues contains invalid value: {error} for key {name}"
             ) from None
@@ -113,6 +114,37 @@ def overlap(binder: Binder, paths: list[Path]) -> None:
                     "must remove or rewrite one of these paths; "
                     f"path one: {show_path(first)}, path two: {show_path(second)}",
                 )
+
+
+NAME_KEY = placeholder_pattern("ATTR_NAME")
+VALUE_KEY = placeholder_pattern("ATTR_VALUE")
+
+
+def check_placeholders(names: dict | None, values: dict | None) -> None:
+    """Checks a request's ExpressionAttributeNames and
+    ExpressionAttributeValues themselves, before any expression: not empty
+    when given, keys shaped `#name` / `:value`, every value a valid
+    AttributeValue. Raises ExpressionError with DynamoDB's message."""
+    if names is not None and not names:
+        raise ExpressionError("ExpressionAttributeNames must not be empty")
+    if values is not None and not values:
+        raise ExpressionError("ExpressionAttributeValues must not be empty")
+    for key in names or {}:
+        if not NAME_KEY.fullmatch(key):
+            raise ExpressionError(
+                f'ExpressionAttributeNames contains invalid key: Syntax error; key: "{key}"'
+            )
+    for key, value in (values or {}).items():
+        if not VALUE_KEY.fullmatch(key):
+            raise ExpressionError(
+                f'ExpressionAttributeValues contains invalid key: Syntax error; key: "{key}"'
+            )
+        try:
+            typed.normalize_value(value)
+        except typed.InvalidValue as error:
+            raise ExpressionError(
+                f"ExpressionAttributeValues contains invalid value: {error} for key {key}"
+            ) from None
 
 
 def unused(

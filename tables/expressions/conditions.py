@@ -161,6 +161,9 @@ def bind_operand(node, binder: Binder) -> tuple:
         return ("path", binder.path(node.path))
     if isinstance(node, nodes.ValueRef):
         return ("value", binder.value(node.name))
+    if isinstance(node, nodes.Redundant):
+        binder.error(PARENS, "The expression has redundant parentheses;")
+        return bind_operand(node.inner, binder)
     args = tuple(bind_operand(a, binder) for a in node.args)
     if node.name != "size":
         if _known(node.name, binder):

@@ -85,6 +85,7 @@ def key_condition(
     if len(found) > 2:
         raise ExpressionError("Conditions can be of length 1 or 2 only")
     by_name = {name: (op, operands) for name, op, operands in found}
+    schema_known = hash_key is not None
     if hash_key is None:
         equalities = [name for name, op, _ in found if op == "="]
         if not equalities:
@@ -98,6 +99,8 @@ def key_condition(
     result = KeyCondition(hash_key, operands[0], names_used=binder.names_used, values_used=binder.values_used)
     if by_name:
         ((name, (op, operands)),) = by_name.items()
+        if schema_known and range_key is None:
+            raise ExpressionError("Query key condition not supported")  # a hash-only key
         if range_key is not None and name != range_key:
             raise ExpressionError(f"Query condition missed key schema element: {range_key}")
         result.range_name, result.range_op, result.range_values = name, op, tuple(operands)

@@ -43,7 +43,15 @@ class Call:
     args: tuple
 
 
-Operand = PathRef | ValueRef | Call
+@dataclass(frozen=True)
+class Redundant:
+    """An operand in two pairs of parentheses, `((a))`, which DynamoDB
+    refuses ("The expression has redundant parentheses;")."""
+
+    inner: object
+
+
+Operand = PathRef | ValueRef | Call | Redundant
 
 # -- conditions ---------------------------------------------------------------
 

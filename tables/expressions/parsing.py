@@ -1,9 +1,11 @@
 """Parsing expression text with the lark grammar (grammar.lark) into the
 trees of nodes.py; syntax errors worded as DynamoDB words them:
 `Invalid <Parameter>: Syntax error; token: "<token>", near: "<previous
-token> <token>"` (`<EOF>` at the end), and `The expression can not be
-empty;` for blank text."""
+token> <token> <next token>"` (the text as written; `<EOF>` at the end,
+e.g. `ADD hits : incr` -> token ":", near "hits : incr"), and `The
+expression can not be empty;` for blank text."""
 
+import re
 from functools import lru_cache
 from importlib.resources import files
 
@@ -47,6 +49,9 @@ class _ToNodes(Transformer):
 
     def value(self, children):
         return nodes.ValueRef(str(children[0]))
+
+    def nested_operand(self, children):
+        return nodes.Redundant(children[0])
 
     def call(self, children):
         return nodes.Call(str(children[0]), tuple(children[1:]))
@@ -176,3 +181,8 @@ def _next_token_end(parser: Lark, text: str, position: int) -> int:
         skipped = len(rest) - len(rest.lstrip())
         return position + skipped + 1
     return position + token.end_pos
+
+
+def placeholder_pattern(terminal: str) -> re.Pattern:
+    """The grammar's own pattern for ATTR_NAME ("#n") or ATTR_VALUE (":v")."""
+    return re.compile(_PARSERS["condition"].get_terminal(terminal).pattern.to_regexp())

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from .. import values
 from . import documents, nodes
-from .binding import OPERANDS, SECTION, TYPE, UNKNOWN_FUNCTION, Binder, Path, overlap
+from .binding import OPERANDS, PARENS, SECTION, TYPE, UNKNOWN_FUNCTION, Binder, Path, overlap
 from .errors import ExpressionError, operand_count, operand_type
 from .parsing import parse
 
@@ -107,6 +107,9 @@ def _bind_value(node, binder: Binder) -> tuple:
         return ("path", binder.path(node.path))
     if isinstance(node, nodes.ValueRef):
         return ("value", binder.value(node.name))
+    if isinstance(node, nodes.Redundant):
+        binder.error(PARENS, "The expression has redundant parentheses;")
+        return _bind_value(node.inner, binder)
     if isinstance(node, nodes.Arithmetic):
         operands = (_bind_value(node.left, binder), _bind_value(node.right, binder))
         for operand in operands:

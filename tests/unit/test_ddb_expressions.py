@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from tables.expressions import (
     ExpressionError,
+    check_placeholders,
     condition,
     key_condition,
     projection,
@@ -106,6 +107,8 @@ def error_of(function, *args):
         ("(n = :one OR n = :five) AND s = :hello", True),
         ("NOT n = :one AND n = :one", False),  # NOT binds tighter than AND
         ("#n = :five", True),
+        ("(n) = (:five) AND size((s)) = :five", True),  # operands may be parenthesised
+        ("n IN ((:one), :five)", True),
     ],
 )
 def test_it_evaluates_conditions(text, expected):
@@ -146,6 +149,7 @@ CONDITION = "Invalid ConditionExpression: "
         ("n = :v, b", 'Syntax error; token: ",", near: ":v, b"'),
         ("n == :v", 'Syntax error; token: "=", near: "== :v"'),
         ("((n = :one))", "The expression has redundant parentheses;"),
+        ("((n)) = :one", "The expression has redundant parentheses;"),
         ("status = :one", "Attribute name is a reserved keyword; reserved keyword: status"),
         ("m.Size = :one", "Attribute name is a reserved keyword; reserved keyword: Size"),
         (
@@ -260,6 +264,9 @@ def test_it_matches_key_conditions_to_the_schema():
     )
     assert error_of(key_condition, "pk = :a AND extra = :one", {}, VALUES, "pk", "sk") == (
         "Query condition missed key schema element: sk"
+    )
+    assert error_of(key_condition, "pk = :a AND sk = :one", {}, VALUES, "pk", None) == (
+        "Query key condition not supported"
     )
 
 
@@ -521,6 +528,35 @@ def test_it_reports_unused_names_and_values():
     )
 
 
+@pytest.mark.parametrize(
+    "names, values, message",
+    [
+        ({}, None, "ExpressionAttributeNames must not be empty"),
+        (None, {}, "ExpressionAttributeValues must not be empty"),
+        ({"x": "a"}, None, 'ExpressionAttributeNames contains invalid key: Syntax error; key: "x"'),
+        (None, {"a": {"S": "x"}}, 'ExpressionAttributeValues contains invalid key: Syntax error; key: "a"'),
+        (
+            None,
+            {":v": {"NS": []}},
+            "ExpressionAttributeValues contains invalid value: "
+            "One or more parameter values were invalid: An number set  may not be empty for key :v",
+        ),
+    ],
+)
+def test_it_checks_the_placeholders_themselves(names, values, message):
+    assert error_of(check_placeholders, names, values) == message
+
+
+def test_it_accepts_good_placeholders():
+    check_placeholders({"#a": "a"}, {":v_1": {"N": "1"}})
+    check_placeholders(None, None)
+
+
+def test_a_set_value_may_be_parenthesised():
+    after = update("SET a = (n + :one), c = (:x)", {}, VALUES).apply(ITEM)
+    assert after["a"] == {"N": "6"} and after["c"] == {"S": "x"}
+
+
 # -- properties ----------------------------------------------------------------------------
 
 _numbers = st.decimals(min_value=-1000, max_value=1000, places=2, allow_nan=False)
@@ -626,3 +662,123 @@ def test_add_and_delete_are_set_union_and_difference(have, other):
     assert set(update("ADD s :o", {}, values).apply(item)["s"]["SS"]) == have | other
     after = update("DELETE s :o", {}, values).apply(item)
     assert set(after.get("s", {"SS": []})["SS"]) == have - other
+
+
+@settings(max_examples=200)
+@given(_numbers, _numbers, _numbers)
+def test_key_condition_ranges_agree_with_the_numbers(value, low, high):
+    values = {":p": {"S": "k"}, ":lo": {"N": str(low)}, ":hi": {"N": str(high)}}
+    sort_key = {"N": str(value)}
+    for op, expected in (("<", value < low), ("<=", value <= low), (">", value > low), ("=", value == low)):
+        parsed = key_condition(f"pk = :p AND sk {op} :lo", {}, values)
+        assert parsed.range_matches(sort_key) is expected
+    if low <= high:
+        parsed = key_condition("pk = :p AND sk BETWEEN :lo AND :hi", {}, values)
+        assert parsed.range_matches(sort_key) is (low <= value <= high)
+
+
+_TOKENS = [
+    "a", "b", "#a", "#x", ":a", ":n", ":s", ":x", "=", "<>", "<", ">=", "(", ")", ",", ".", "[0]", "[7]",
+    "AND", "OR", "NOT", "BETWEEN", "IN", "SET", "REMOVE", "ADD", "DELETE", "size", "contains",
+    "begins_with", "attribute_exists", "attribute_type", "if_not_exists", "list_append", "+", "-",
+    "status", "1", "!", ":", "#",
+]  # fmt: skip
+
+
+@settings(max_examples=300)
+@given(st.lists(st.sampled_from(_TOKENS), max_size=12), st.sampled_from(["", " "]))
+def test_any_text_gives_a_result_or_a_dynamodb_message(tokens, separator):
+    text = separator.join(tokens)
+    names, values = {"#a": "a"}, {":a": {"S": "x"}, ":n": {"N": "1"}, ":s": {"SS": ["a"]}}
+    item = {"a": {"L": [{"N": "1"}, {"S": "x"}]}, "b": {"M": {"c": {"N": "2"}}}}
+    attempts = (
+        lambda: condition(text, names, values).matches(item),
+        lambda: update(text, names, values).apply(item),
+        lambda: projection(text, names).apply(item),
+        lambda: key_condition(text, names, values),
+    )
+    for attempt in attempts:
+        try:
+            attempt()
+        except ExpressionError as error:
+            assert str(error)
+
+
+# -- boto3's own expression builder ---------------------------------------------------
+
+
+def _boto3_conditions():
+    """(boto3 condition, the Python truth of it on BOTO_ITEM)."""
+    from boto3.dynamodb.conditions import Attr
+
+    n, s = BOTO_ITEM_PYTHON["n"], BOTO_ITEM_PYTHON["s"]
+    number = st.integers(min_value=-3, max_value=12)
+    text = st.sampled_from(["", "a", "ab", "abc", "b", "zz"])
+    leaves = st.one_of(
+        number.map(lambda x: (Attr("n").eq(x), n == x)),
+        number.map(lambda x: (Attr("n").ne(x), n != x)),
+        number.map(lambda x: (Attr("n").lt(x), n < x)),
+        number.map(lambda x: (Attr("n").gte(x), n >= x)),
+        st.tuples(number, number).map(lambda p: (Attr("n").between(min(p), max(p)), min(p) <= n <= max(p))),
+        st.lists(number, min_size=1, max_size=4).map(lambda xs: (Attr("n").is_in(xs), n in xs)),
+        text.map(lambda t: (Attr("s").begins_with(t), s.startswith(t))),
+        text.map(lambda t: (Attr("s").contains(t), t in s)),
+        number.map(lambda x: (Attr("s").size().eq(x), len(s) == x)),
+        st.sampled_from(["n", "s", "gone"]).map(lambda a: (Attr(a).exists(), a in BOTO_ITEM_PYTHON)),
+        st.sampled_from(["n", "gone"]).map(lambda a: (Attr(a).not_exists(), a not in BOTO_ITEM_PYTHON)),
+        st.sampled_from(["S", "N"]).map(lambda t: (Attr("s").attribute_type(t), t == "S")),
+    )
+    return st.recursive(
+        leaves,
+        lambda inner: st.one_of(
+            inner.map(lambda c: (~c[0], not c[1])),
+            st.tuples(inner, inner).map(lambda p: (p[0][0] & p[1][0], p[0][1] and p[1][1])),
+            st.tuples(inner, inner).map(lambda p: (p[0][0] | p[1][0], p[0][1] or p[1][1])),
+        ),
+        max_leaves=6,
+    )
+
+
+BOTO_ITEM_PYTHON = {"n": 5, "s": "abc"}
+BOTO_ITEM = {"n": {"N": "5"}, "s": {"S": "abc"}}
+
+
+@settings(max_examples=300)
+@given(_boto3_conditions())
+def test_conditions_built_by_boto3_evaluate_as_python_would(built):
+    from boto3.dynamodb.conditions import ConditionExpressionBuilder
+    from boto3.dynamodb.types import TypeSerializer
+
+    boto_condition, expected = built
+    expression = ConditionExpressionBuilder().build_expression(boto_condition)
+    serializer = TypeSerializer()
+    values = {k: serializer.serialize(v) for k, v in expression.attribute_value_placeholders.items()}
+    parsed = condition(expression.condition_expression, expression.attribute_name_placeholders, values)
+    assert parsed.matches(BOTO_ITEM) is expected, expression.condition_expression
+    assert (
+        unused(expression.attribute_name_placeholders, values, parsed.names_used, parsed.values_used) is None
+    )
+
+
+def test_key_conditions_built_by_boto3_are_read():
+    from boto3.dynamodb.conditions import ConditionExpressionBuilder, Key
+    from boto3.dynamodb.types import TypeSerializer
+
+    cases = [
+        (Key("pk").eq("x"), None, None),
+        (Key("pk").eq("x") & Key("sk").between(1, 5), "BETWEEN", ({"N": "1"}, {"N": "5"})),
+        (Key("pk").eq("x") & Key("sk").begins_with("ab"), "begins_with", ({"S": "ab"},)),
+        (Key("pk").eq("x") & Key("sk").lte(3), "<=", ({"N": "3"},)),
+    ]
+    for boto_condition, op, operands in cases:
+        expression = ConditionExpressionBuilder().build_expression(boto_condition, is_key_condition=True)
+        values = {
+            k: TypeSerializer().serialize(v) for k, v in expression.attribute_value_placeholders.items()
+        }
+        parsed = key_condition(
+            expression.condition_expression, expression.attribute_name_placeholders, values, "pk", "sk"
+        )
+        assert (parsed.hash_name, parsed.hash_value) == ("pk", {"S": "x"})
+        assert parsed.range_op == op
+        if op is not None:
+            assert parsed.range_name == "sk" and parsed.range_values == operands

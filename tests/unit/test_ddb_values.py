@@ -42,6 +42,7 @@ TOO_PRECISE = "Attempting to store more than 38 significant digits in a Number"
         ("9.9999999999999999999999999999999999999E+125", "9" * 38 + "0" * 88),
         ("1" + "0" * 60, "1" + "0" * 60),  # trailing zeros are not significant
         ("0000000000000000000000000000000000000000001", "1"),
+        ("0.0e99999999999999999999", "0"),
     ],
 )
 def test_it_gives_numbers_their_canonical_text(text, canonical):
@@ -56,9 +57,13 @@ def test_it_gives_numbers_their_canonical_text(text, canonical):
         ("NaN", "The parameter cannot be converted to a numeric value: NaN"),
         ("Infinity", "The parameter cannot be converted to a numeric value: Infinity"),
         (" 1", "The parameter cannot be converted to a numeric value:  1"),
+        ("1_000", "The parameter cannot be converted to a numeric value: 1_000"),
+        ("\u0661", "The parameter cannot be converted to a numeric value: \u0661"),  # Arabic-Indic one
         ("1e126", OVERFLOW),
         ("-1e126", OVERFLOW),
         ("1e-131", UNDERFLOW),
+        ("1e99999999999999999999", OVERFLOW),
+        ("1e-99999999999999999999", UNDERFLOW),
         ("123456789012345678901234567890123456789", TOO_PRECISE),
         ("-1.23456789012345678901234567890123456789", TOO_PRECISE),
     ],
