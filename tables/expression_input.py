@@ -32,7 +32,7 @@ class Expressions:
         if given is not None and not given:
             raise wire.validation("ExpressionAttributeValues must not be empty")
         self.values: dict[str, dict] = {}
-        for name, value in (given or {}).items():
+        for name, value in wire.typed_in(given or {}).items():
             try:
                 self.values[name] = values.normalize_value(value)
             except values.InvalidValue as exc:

@@ -231,3 +231,44 @@ def test_time_to_live_deletes_in_the_background(ddb, stack):
         ".filter(table__name='sessions', event_name='REMOVE').values_list('keys', 'user_identity')"
     )
     assert records == [['{"id":{"S":"old"}}', {"type": "Service", "principalId": "dynamodb.amazonaws.com"}]]
+
+
+def test_concurrent_updates_lose_nothing(stack, ddb):
+    """8 clients adding to one counter at once, and racing to create one
+    item with attribute_not_exists: every ADD counts, exactly one create wins."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    ddb.create_table(
+        TableName="counters",
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+    )
+    clients = [aws_client(stack, "dynamodb") for _ in range(8)]
+
+    def add(client):
+        for _ in range(15):
+            client.update_item(
+                TableName="counters",
+                Key={"id": {"S": "hits"}},
+                UpdateExpression="ADD n :one",
+                ExpressionAttributeValues={":one": {"N": "1"}},
+            )
+
+    def create(client):
+        try:
+            client.put_item(
+                TableName="counters",
+                Item={"id": {"S": "once"}, "by": {"S": str(id(client))}},
+                ConditionExpression="attribute_not_exists(id)",
+            )
+            return True
+        except ClientError as e:
+            assert e.response["Error"]["Code"] == "ConditionalCheckFailedException"
+            return False
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(add, clients))
+        wins = list(pool.map(create, clients))
+    assert ddb.get_item(TableName="counters", Key={"id": {"S": "hits"}})["Item"]["n"] == {"N": "120"}
+    assert wins.count(True) == 1

@@ -358,3 +358,19 @@ def test_updated_values_are_only_the_written_paths(ddb, table):
         ReturnValues="UPDATED_NEW",
     )
     assert answer["Attributes"] == {"m": {"M": {"b": {"N": "7"}}}}
+
+
+def test_binary_values_in_expressions(ddb):
+    make_table(ddb, "blobs", sort="sk", sort_type="B")
+    ddb.put_item(TableName="blobs", Item={"pk": {"S": "p"}, "sk": {"B": b"\x01\x02"}, "data": {"B": b"\xff"}})
+    ddb.put_item(TableName="blobs", Item={"pk": {"S": "p"}, "sk": {"B": b"\x01\x03"}, "data": {"B": b"\x00"}})
+    ddb.put_item(TableName="blobs", Item={"pk": {"S": "p"}, "sk": {"B": b"\x02"}})
+    found = ddb.query(
+        TableName="blobs",
+        KeyConditionExpression="pk = :p AND begins_with(sk, :prefix)",
+        FilterExpression="#d = :ff",
+        ExpressionAttributeNames={"#d": "data"},
+        ExpressionAttributeValues={":p": {"S": "p"}, ":prefix": {"B": b"\x01"}, ":ff": {"B": b"\xff"}},
+    )
+    assert [i["sk"]["B"] for i in found["Items"]] == [b"\x01\x02"]
+    assert found["ScannedCount"] == 2
