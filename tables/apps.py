@@ -7,6 +7,7 @@ class TablesConfig(AppConfig):
 
     def ready(self) -> None:
         from tables import dynamodb_api
+
         # Registers our Celery tasks in every process (beat names them).
         from tables import tasks  # noqa: F401
 

@@ -83,7 +83,7 @@ def batch_write_item(team, params: dict) -> dict:
                 )
             if put is not None:
                 item, _ = items.checked_item(wire.typed_in(put.get("Item") or {}))
-                place = indexing.of_item(table, item)
+                place = indexing.of_item(table, item, in_batch=True)
                 planned.append((table, "put", item))
             else:
                 key = wire.typed_in(delete.get("Key") or {})

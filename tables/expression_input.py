@@ -70,8 +70,14 @@ class Expressions:
 
     def key_condition(self, hash_key: str, range_key: str | None):
         """KeyConditionExpression on the table's or index's keys."""
-        return self._parse("KeyConditionExpression", "key_condition", self.names, self.values,
-                           hash_key=hash_key, range_key=range_key)
+        return self._parse(
+            "KeyConditionExpression",
+            "key_condition",
+            self.names,
+            self.values,
+            hash_key=hash_key,
+            range_key=range_key,
+        )
 
     def finish(self) -> None:
         """After every expression of the request was read: names or values

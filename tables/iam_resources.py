@@ -13,8 +13,13 @@ from __future__ import annotations
 
 from awsapi import arns
 
-_TRANSACT = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
-             "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}
+_TRANSACT = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+    "Get": "GetItem",
+}
 
 
 def table_arn(account: str, name: str) -> str:
@@ -26,8 +31,9 @@ def table_arn(account: str, name: str) -> str:
 def dynamodb(context, operation: str, params: dict) -> list[tuple[str, str]]:
     account = context.team.account_id
     if operation in ("BatchGetItem", "BatchWriteItem"):
-        return [(f"dynamodb:{operation}", table_arn(account, name))
-                for name in (params.get("RequestItems") or {})] or [(f"dynamodb:{operation}", "*")]
+        return [
+            (f"dynamodb:{operation}", table_arn(account, name)) for name in (params.get("RequestItems") or {})
+        ] or [(f"dynamodb:{operation}", "*")]
     if operation in ("TransactWriteItems", "TransactGetItems"):
         calls = []
         for entry in params.get("TransactItems") or []:

@@ -37,10 +37,12 @@ def _empty(value: dict) -> bool:
     return kind in ("S", "B") and value[kind] == ""
 
 
-def of_item(table: Table, item: dict) -> Place:
+def of_item(table: Table, item: dict, *, in_batch: bool = False) -> Place:
     """An item's (PutItem's Item) primary key, checked: ValidationException
     "Missing the key X in the item" / "Type mismatch for key X expected: S
-    actual: N" / an empty key string."""
+    actual: N" / an empty key string. BatchWriteItem words a wrong type as
+    a wrong key (`in_batch`): "The provided key element does not match the
+    schema", as DynamoDB answers it there."""
     types = _types(table)
     keys = {}
     for name in filter(None, table.key_names()):
@@ -49,6 +51,8 @@ def of_item(table: Table, item: dict) -> Place:
             raise wire.invalid(f"Missing the key {name} in the item")
         actual = values.kind_of(value)
         if actual != types[name]:
+            if in_batch:
+                raise wire.validation("The provided key element does not match the schema")
             raise wire.invalid(f"Type mismatch for key {name} expected: {types[name]} actual: {actual}")
         if _empty(value):
             raise wire.validation(

@@ -325,8 +325,8 @@ def update_table(table: Table, params: dict) -> Table:
     at once; Delete drops it; Update changes its throughput)."""
     from tables import indexing
 
+    # AttributeDefinitions alone change nothing: they come with an index.
     changes = (
-        "AttributeDefinitions",
         "BillingMode",
         "ProvisionedThroughput",
         "GlobalSecondaryIndexUpdates",

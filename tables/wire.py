@@ -67,6 +67,7 @@ def constraint(value: Any, member: str, rule: str) -> ServiceError:
 
 # -- typed values --------------------------------------------------------------
 
+
 def typed_in(value: Any) -> Any:
     """An item, key or attribute value as the door parsed it -> typed JSON
     (binaries as base64 text). Other shapes are left for tables.values to

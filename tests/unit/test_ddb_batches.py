@@ -61,7 +61,7 @@ def test_a_bad_batch_writes_nothing(ddb, tables):
         ),
         (
             {"one": [{"PutRequest": {"Item": key("a")}}, {"PutRequest": {"Item": {"pk": {"N": "1"}}}}]},
-            "One or more parameter values were invalid: Type mismatch for key pk expected: S actual: N",
+            "The provided key element does not match the schema",
         ),
         (
             {"one": [{"PutRequest": {"Item": key(str(i))}} for i in range(26)]},

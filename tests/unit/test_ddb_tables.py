@@ -323,5 +323,10 @@ def test_an_update_table_that_changes_nothing_is_refused(ddb):
     make_table(ddb)
     with pytest.raises(ClientError) as e:
         ddb.update_table(TableName="things")
+    assert message_of(e).startswith("At least one of ProvisionedThroughput, BillingMode")
+    with pytest.raises(ClientError) as e:
+        ddb.update_table(
+            TableName="things", AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}]
+        )
     assert code_of(e) == "ValidationException"
     assert message_of(e).startswith("At least one of ProvisionedThroughput, BillingMode")
