@@ -15,7 +15,7 @@ import json
 from django.db import transaction
 from django.db.models import Q
 
-from tables import indexing, items, lookup, wire
+from tables import indexing, items, legacy, lookup, wire
 from tables.expression_input import Expressions
 from tables.models import Item
 
@@ -43,12 +43,12 @@ def batch_get_item(team, params: dict) -> dict:
         places = [indexing.of_key(table, key) for key in keys]
         if len({(p.hash_digest, p.sort_key) for p in places}) != len(places):
             raise wire.validation("Provided list of item keys contains duplicates")
-        found = Expressions(request)
+        found = Expressions(legacy.rewritten(request))
         projection = found.projection()
         found.finish()
-        plans.append((name, table, places, projection, request.get("AttributesToGet")))
+        plans.append((name, table, places, projection))
     responses: dict[str, list] = {}
-    for name, table, places, projection, attributes in plans:
+    for name, table, places, projection in plans:
         match = Q()
         for place in places:
             match |= Q(hash_digest=place.hash_digest, sort_key=place.sort_key)
@@ -58,8 +58,6 @@ def batch_get_item(team, params: dict) -> dict:
             item = json.loads(data)
             if projection is not None:
                 item = projection.apply(item)
-            elif attributes:
-                item = {k: v for k, v in item.items() if k in attributes}
             out.append(wire.typed_out(item))
         responses[name] = out
     return {"Responses": responses, "UnprocessedKeys": {}}

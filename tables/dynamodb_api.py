@@ -12,7 +12,19 @@ from urllib.parse import urlsplit
 
 
 from awsapi import services
-from tables import batches, expressions, iam_resources, items, lookup, reads, schema, transactions, ttl, wire
+from tables import (
+    batches,
+    expressions,
+    iam_resources,
+    items,
+    legacy,
+    lookup,
+    reads,
+    schema,
+    transactions,
+    ttl,
+    wire,
+)
 from tables.expression_input import Expressions
 from tables.models import Table
 
@@ -26,15 +38,6 @@ def _consumed(params: dict, table: Table, units: float) -> dict:
     if params.get("ReturnConsumedCapacity") in ("TOTAL", "INDEXES"):
         return {"ConsumedCapacity": {"TableName": table.name, "CapacityUnits": units}}
     return {}
-
-
-def _no_legacy(params: dict, *members: str) -> None:
-    for member in members:
-        if params.get(member) is not None:
-            raise wire.validation(
-                f"The legacy parameter {member} is not supported by Stratus; "
-                "use the expression parameters instead"
-            )
 
 
 # -- tables ----------------------------------------------------------------------
@@ -84,7 +87,7 @@ def delete_table(context, params):
 
 
 def put_item(context, params):
-    _no_legacy(params, "Expected", "ConditionalOperator")
+    params = legacy.rewritten(params)
     table = lookup.table_for(context.team, params.get("TableName"))
     returns = params.get("ReturnValues") or "NONE"
     if returns not in WRITE_RETURNS:
@@ -103,19 +106,12 @@ def put_item(context, params):
 
 
 def get_item(context, params):
+    params = legacy.rewritten(params)
     table = lookup.table_for(context.team, params.get("TableName"))
     found = Expressions(params)
     projection = found.projection()
     found.finish()
-    if projection is not None and params.get("AttributesToGet"):
-        raise wire.validation(
-            "Can not use both expression and non-expression parameters in the same request: "
-            "Non-expression parameters: {AttributesToGet} Expression parameters: "
-            "{ProjectionExpression}"
-        )
     item = reads.get_item(table, wire.typed_in(params.get("Key") or {}), projection)
-    if item is not None and params.get("AttributesToGet"):
-        item = {k: v for k, v in item.items() if k in params["AttributesToGet"]}
     out = _consumed(params, table, 1.0 if params.get("ConsistentRead") else 0.5)
     if item is not None:
         out["Item"] = wire.typed_out(item)
@@ -123,7 +119,7 @@ def get_item(context, params):
 
 
 def update_item(context, params):
-    _no_legacy(params, "AttributeUpdates", "Expected", "ConditionalOperator")
+    params = legacy.rewritten(params)
     table = lookup.table_for(context.team, params.get("TableName"))
     returns = params.get("ReturnValues") or "NONE"
     if returns not in UPDATE_RETURNS:
@@ -158,7 +154,7 @@ def update_item(context, params):
 
 
 def delete_item(context, params):
-    _no_legacy(params, "Expected", "ConditionalOperator")
+    params = legacy.rewritten(params)
     table = lookup.table_for(context.team, params.get("TableName"))
     returns = params.get("ReturnValues") or "NONE"
     if returns not in WRITE_RETURNS:
@@ -184,7 +180,7 @@ def _read_params(params: dict) -> dict:
 
 
 def query(context, params):
-    _no_legacy(params, "KeyConditions", "QueryFilter", "AttributesToGet", "ConditionalOperator")
+    params = legacy.rewritten(params)
     table = lookup.table_for(context.team, params.get("TableName"))
     params = _read_params(params)
     out = reads.query(table, params, Expressions(params))
@@ -192,7 +188,7 @@ def query(context, params):
 
 
 def scan(context, params):
-    _no_legacy(params, "ScanFilter", "AttributesToGet", "ConditionalOperator")
+    params = legacy.rewritten(params)
     table = lookup.table_for(context.team, params.get("TableName"))
     params = _read_params(params)
     out = reads.scan(table, params, Expressions(params))
