@@ -90,14 +90,12 @@ def batch_write_item(team, params: dict) -> dict:
             if (place.hash_digest, place.sort_key) in seen:
                 raise wire.validation("Provided list of item keys contains duplicates")
             seen.add((place.hash_digest, place.sort_key))
-    indexes = {}
     with transaction.atomic():
+        indexes = items.hold([table for table, _, _ in planned])
         for table, kind, value in planned:
-            if table.pk not in indexes:
-                indexes[table.pk] = list(table.indexes.all())
             if kind == "put":
                 change = items.plan_put(table, indexes[table.pk], value)
             else:
-                change = items.plan_delete(table, value)
+                change = items.plan_delete(table, value, indexed=bool(indexes[table.pk]))
             items.commit(change)
     return {"UnprocessedItems": {}}

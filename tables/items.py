@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from tables import indexing, streams, values, wire
 from tables.indexing import Place
@@ -137,11 +137,11 @@ def updated_names(update) -> set[str]:
     return {path if isinstance(path, str) else path[0] for path in update.paths}
 
 
-def plan_delete(table: Table, key: dict, condition=None) -> Change:
+def plan_delete(table: Table, key: dict, condition=None, *, indexed: bool = True) -> Change:
     place = indexing.of_key(table, key)
     row, old = load(table, place)
     _check(condition, old)
-    return Change(table, place, row, old, None)
+    return Change(table, place, row, old, None, indexed=indexed)
 
 
 def plan_check(table: Table, key: dict, condition) -> Change:
@@ -205,6 +205,30 @@ def commit(change: Change, *, user_identity: dict | None = None) -> None:
     )
 
 
+def hold(tables: list[Table]) -> dict:
+    """First thing in a write's transaction: each table's secondary indexes
+    (by table pk), read inside the transaction, so an index UpdateTable
+    committed before this write's transaction began gets this write's
+    entries (SQLite: the transaction holds the one write lock already).
+
+    On PostgreSQL the table rows are locked first, in one order (by pk),
+    before any item: FOR UPDATE for a table with a stream (its records take
+    their ids in commit order, see tables.streams), FOR SHARE otherwise
+    (writers go on together; UpdateTable, which locks FOR UPDATE, waits for
+    them and they for it). One lock order, tables then items, so two
+    writers never wait for each other in a circle."""
+    tables = sorted({t.pk: t for t in tables}.values(), key=lambda t: str(t.pk))
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            for table in tables:
+                mode = "UPDATE" if table.stream_view_type else "SHARE"
+                cursor.execute(f'SELECT 1 FROM "tables_table" WHERE "id" = %s FOR {mode}', [table.pk])
+    found: dict = {t.pk: [] for t in tables}
+    for index in TableIndex.objects.filter(table__in=[t.pk for t in tables]):
+        found[index.table_id].append(index)
+    return found
+
+
 def _retrying(write):
     """Run `write()` in a transaction; two writers inserting the same new key
     at once (PostgreSQL: nothing to lock yet) meet the unique constraint,
@@ -221,10 +245,9 @@ def _retrying(write):
 def put_item(table: Table, item: dict, condition=None) -> dict | None:
     """PutItem: the item replaces any item of its key; returns the old item.
     ConditionFailed when `condition` does not hold."""
-    indexes = list(table.indexes.all())
 
     def write():
-        change = plan_put(table, indexes, item, condition)
+        change = plan_put(table, hold([table])[table.pk], item, condition)
         commit(change)
         return change.old
 
@@ -232,10 +255,8 @@ def put_item(table: Table, item: dict, condition=None) -> dict | None:
 
 
 def update_item(table: Table, key: dict, update, condition=None) -> Change:
-    indexes = list(table.indexes.all())
-
     def write():
-        change = plan_update(table, indexes, key, update, condition)
+        change = plan_update(table, hold([table])[table.pk], key, update, condition)
         commit(change)
         return change
 
@@ -244,7 +265,7 @@ def update_item(table: Table, key: dict, update, condition=None) -> Change:
 
 def delete_item(table: Table, key: dict, condition=None) -> dict | None:
     def write():
-        change = plan_delete(table, key, condition)
+        change = plan_delete(table, key, condition, indexed=bool(hold([table])[table.pk]))
         commit(change)
         return change.old
 
@@ -257,13 +278,14 @@ def expire(table: Table, row_ids: list[int], now: int) -> int:
     DynamoDB's service. Returns how many were deleted."""
     deleted = 0
     with transaction.atomic():
+        indexed = bool(hold([table])[table.pk])
         rows = Item.objects.select_for_update().filter(table=table, pk__in=row_ids, expires_at__lte=now)
         for row in rows:
             old = json.loads(row.data)
             hash_name, range_name = table.key_names()
             keys = {n: old[n] for n in (hash_name, range_name) if n}
             commit(
-                Change(table, Place(keys, row.hash_digest, row.sort_key), row, old, None),
+                Change(table, Place(keys, row.hash_digest, row.sort_key), row, old, None, indexed=indexed),
                 user_identity=TTL_IDENTITY,
             )
             deleted += 1

@@ -414,6 +414,9 @@ def update_table(table: Table, params: dict) -> Table:
         if not enabled and not table.stream_view_type:
             raise wire.validation(f"Table already has stream disabled: TableName: {table.name}")
     with transaction.atomic():
+        # Writers hold the table's row while they write (tables.items.hold):
+        # on PostgreSQL an index is created and filled between writes.
+        Table.objects.select_for_update().filter(pk=table.pk).values_list("pk").first()
         if given:
             # Definitions no key uses any more are dropped, as DynamoDB does.
             keys = {e["AttributeName"] for e in table.key_schema}

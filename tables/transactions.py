@@ -60,7 +60,7 @@ class _Action:
         if self.kind == "Put":
             return items.plan_put(self.table, indexes, self.item, self.condition)
         if self.kind == "Delete":
-            return items.plan_delete(self.table, self.key, self.condition)
+            return items.plan_delete(self.table, self.key, self.condition, indexed=bool(indexes))
         if self.kind == "Update":
             return items.plan_update(self.table, indexes, self.key, self.update, self.condition)
         return items.plan_check(self.table, self.key, self.condition)
@@ -117,12 +117,10 @@ def transact_write_items(team, params: dict) -> dict:
     targets = {(a.table.pk, a.place.hash_digest, a.place.sort_key) for a in actions}
     if len(targets) != len(actions):
         raise wire.validation("Transaction request cannot include multiple operations on one item")
-    indexes: dict = {}
     with transaction.atomic():
+        indexes = items.hold([action.table for action in actions])
         changes, reasons, failed = [], [], False
         for action in actions:
-            if action.table.pk not in indexes:
-                indexes[action.table.pk] = list(action.table.indexes.all())
             try:
                 changes.append(action.plan(indexes[action.table.pk]))
                 reasons.append({"Code": "None"})

@@ -220,9 +220,10 @@ def test_a_key_query_reads_one_index_range(ddb, table, monkeypatch):
     for sql in item_reads:
         assert '"tables_item"."hash_digest" =' in sql and '"tables_item"."sort_key" >' in sql
         assert "LIMIT 2" in sql
-    plan = _plan(item_reads[0])
-    assert "USING INDEX" in plan or "USING COVERING INDEX" in plan, plan
-    assert "SCAN" not in plan.replace("SCAN tables_item USING INDEX", ""), plan
+    if connection.vendor == "sqlite":  # PostgreSQL's planner may scan a table this small
+        plan = _plan(item_reads[0])
+        assert "SEARCH tables_item USING INDEX" in plan or "USING COVERING INDEX" in plan, plan
+        assert "SCAN" not in plan, plan
 
 
 def _plan(sql: str) -> str:
