@@ -23,7 +23,7 @@ from tables import expressions, values, wire
 
 
 class Expressions:
-    def __init__(self, params: dict, prefix: str = "") -> None:
+    def __init__(self, params: dict) -> None:
         self.params = params
         self.names = params.get("ExpressionAttributeNames")
         given = params.get("ExpressionAttributeValues")

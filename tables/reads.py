@@ -105,6 +105,7 @@ def _start_marks(source: Source, start: dict | None) -> list[str] | None:
     if start is None:
         return None
     try:
+        start = values.normalize_item(start)
         if set(start) != set(source.key_names):
             raise ValueError
         table_keys = {n: start[n] for n in source.table.key_names() if n}

@@ -304,3 +304,19 @@ def test_a_keys_only_local_index_reads_whole_items_when_asked(ddb):
     )
     assert set(ddb.query(**common)["Items"][0]) == {"pk", "sk", "when"}
     assert ddb.query(**common, Select="ALL_ATTRIBUTES")["Items"][0]["x"] == {"S": "1"}
+
+
+def test_a_malformed_start_key_is_a_validation_error(ddb, table):
+    for start in ({"pk": {}, "n": {"N": "1"}}, {"pk": {"S": "a"}, "n": {"S": "1"}}, {"pk": {"S": "a"}}):
+        with pytest.raises(ClientError) as e:
+            query(ddb, ExclusiveStartKey=start)
+        assert code_of(e) == "ValidationException", start
+        with pytest.raises(ClientError) as e:
+            ddb.query(
+                TableName="things",
+                IndexName="by-g",
+                KeyConditionExpression="g = :g",
+                ExpressionAttributeValues={":g": {"S": "even"}},
+                ExclusiveStartKey={**start, "g": {}},
+            )
+        assert code_of(e) == "ValidationException", start
