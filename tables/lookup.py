@@ -11,7 +11,11 @@ def table_for(team, name, *, describe: bool = False) -> Table:
     """The team's table `name` (or ARN); ResourceNotFoundException
     ("Requested resource not found", DescribeTable and the table
     operations naming the table) when it has none."""
+    given = name
     name = schema.table_name(name)
+    if isinstance(given, str) and given.startswith("arn:") and given.split(":")[4:5] != [team.account_id]:
+        # Another account's table: never the caller's table of that name.
+        raise wire.table_not_found(name) if describe else wire.not_found()
     table = Table.objects.filter(team=team, name=name).first()
     if table is None:
         raise wire.table_not_found(name) if describe else wire.not_found()

@@ -330,3 +330,13 @@ def test_an_update_table_that_changes_nothing_is_refused(ddb):
         )
     assert code_of(e) == "ValidationException"
     assert message_of(e).startswith("At least one of ProvisionedThroughput, BillingMode")
+
+
+def test_a_table_arn_names_the_table_in_its_own_account_only(ddb, team):
+    arn = make_table(ddb)["TableArn"]
+    assert ddb.describe_table(TableName=arn)["Table"]["TableName"] == "things"
+    ddb.put_item(TableName=arn, Item={"pk": {"S": "a"}, "sk": {"S": "1"}})
+    other = arn.replace(team.account_id, "999999999999")
+    with pytest.raises(ClientError) as e:
+        ddb.get_item(TableName=other, Key={"pk": {"S": "a"}, "sk": {"S": "1"}})
+    assert code_of(e) == "ResourceNotFoundException"
