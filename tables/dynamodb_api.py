@@ -195,20 +195,47 @@ def scan(context, params):
     return {**out, **_consumed(params, table, max(0.5, out["ScannedCount"] / 2))}
 
 
+def _consumed_per_table(params: dict, names, units_each: float) -> dict:
+    """ConsumedCapacity of a batch or transaction: one entry per table."""
+    if params.get("ReturnConsumedCapacity") not in ("TOTAL", "INDEXES"):
+        return {}
+    counts: dict[str, int] = {}
+    for name in names:
+        counts[name] = counts.get(name, 0) + 1
+    return {
+        "ConsumedCapacity": [{"TableName": n, "CapacityUnits": c * units_each} for n, c in counts.items()]
+    }
+
+
+def _transact_tables(params: dict) -> list[str]:
+    return [
+        str(action.get("TableName"))
+        for entry in params.get("TransactItems") or []
+        for action in entry.values()
+        if isinstance(action, dict)
+    ]
+
+
 def batch_get_item(context, params):
-    return batches.batch_get_item(context.team, params)
+    out = batches.batch_get_item(context.team, params)
+    names = [n for n, r in (params.get("RequestItems") or {}).items() for _ in r.get("Keys") or []]
+    return {**out, **_consumed_per_table(params, names, 0.5)}
 
 
 def batch_write_item(context, params):
-    return batches.batch_write_item(context.team, params)
+    out = batches.batch_write_item(context.team, params)
+    names = [n for n, r in (params.get("RequestItems") or {}).items() for _ in r or []]
+    return {**out, **_consumed_per_table(params, names, 1.0)}
 
 
 def transact_write_items(context, params):
-    return transactions.transact_write_items(context.team, params)
+    out = transactions.transact_write_items(context.team, params)
+    return {**out, **_consumed_per_table(params, _transact_tables(params), 2.0)}
 
 
 def transact_get_items(context, params):
-    return transactions.transact_get_items(context.team, params)
+    out = transactions.transact_get_items(context.team, params)
+    return {**out, **_consumed_per_table(params, _transact_tables(params), 2.0)}
 
 
 # -- time to live, tags, endpoints --------------------------------------------------

@@ -213,3 +213,19 @@ def test_a_batch_of_large_items_is_taken(ddb, tables):
         }
     )
     assert Item.objects.count() == 25
+
+
+def test_consumed_capacity_per_table_when_asked(ddb, tables):
+    out = ddb.batch_write_item(
+        RequestItems={
+            "one": [{"PutRequest": {"Item": key("a")}}],
+            "two": [{"PutRequest": {"Item": key("b")}}],
+        },
+        ReturnConsumedCapacity="TOTAL",
+    )
+    assert sorted(c["TableName"] for c in out["ConsumedCapacity"]) == ["one", "two"]
+    got = ddb.transact_get_items(
+        TransactItems=[{"Get": {"TableName": "one", "Key": key("a")}}], ReturnConsumedCapacity="TOTAL"
+    )
+    assert got["ConsumedCapacity"] == [{"TableName": "one", "CapacityUnits": 2.0}]
+    assert "ConsumedCapacity" not in ddb.batch_get_item(RequestItems={"one": {"Keys": [key("a")]}})
