@@ -15,7 +15,7 @@ table name in use is ResourceInUseException."""
 from __future__ import annotations
 
 import re
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
@@ -251,6 +251,13 @@ def create_table(team, params: dict) -> Table:
     indexes = _index_specs(params, key_schema, billing)
     _check_definitions(definitions, [key_schema] + [i["key_schema"] for i in indexes])
     stream = _stream(params.get("StreamSpecification"))
+    try:
+        return _create(team, name, key_schema, definitions, billing, throughput, indexes, stream, params)
+    except IntegrityError:  # the same name created at the same moment (PostgreSQL)
+        raise wire.in_use(f"Table already exists: {name}") from None
+
+
+def _create(team, name, key_schema, definitions, billing, throughput, indexes, stream, params) -> Table:
     with transaction.atomic():
         if Table.objects.filter(team=team, name=name).exists():
             raise wire.in_use(f"Table already exists: {name}")
@@ -392,6 +399,16 @@ def update_table(table: Table, params: dict) -> Table:
             updates.append(
                 (existing[name], _throughput(update["Update"].get("ProvisionedThroughput"), billing, name))
             )
+    if billing != table.billing_mode:
+        # The global indexes follow the table's billing mode.
+        updated = {index.pk for index, _ in updates}
+        for index in existing.values():
+            if index.kind != "global" or index in deletes or index.pk in updated:
+                continue
+            if billing == "PAY_PER_REQUEST":
+                updates.append((index, None))
+            elif not index.provisioned_throughput:
+                raise wire.invalid(f"ProvisionedThroughput must be specified for index: {index.name}")
     if creates:
         all_definitions = {**definitions, **given}
         used = {e["AttributeName"] for c in creates for e in c["key_schema"]}
@@ -491,20 +508,22 @@ def describe(table: Table) -> dict:
         "TableSizeBytes": totals["size"] or 0,
         "DeletionProtectionEnabled": table.deletion_protection,
     }
-    counts = dict(
-        IndexEntry.objects.filter(index__table=table)
+    counts = {
+        index: (n, size)
+        for index, n, size in IndexEntry.objects.filter(index__table=table)
         .values("index")
-        .annotate(n=Count("id"))
-        .values_list("index", "n")
-    )
+        .annotate(n=Count("id"), size=Sum("item__size"))
+        .values_list("index", "n", "size")
+    }
     local, global_ = [], []
     for index in table.indexes.all():
         described = {
             "IndexName": index.name,
             "KeySchema": index.key_schema,
             "Projection": index.projection,
-            "IndexSizeBytes": 0,
-            "ItemCount": counts.get(index.pk, 0),
+            # The items' whole size: an upper bound of what the projection holds.
+            "IndexSizeBytes": counts.get(index.pk, (0, 0))[1] or 0,
+            "ItemCount": counts.get(index.pk, (0, 0))[0],
             "IndexArn": f"{table.arn}/index/{index.name}",
         }
         if index.kind == "global":

@@ -340,3 +340,33 @@ def test_a_table_arn_names_the_table_in_its_own_account_only(ddb, team):
     with pytest.raises(ClientError) as e:
         ddb.get_item(TableName=other, Key={"pk": {"S": "a"}, "sk": {"S": "1"}})
     assert code_of(e) == "ResourceNotFoundException"
+
+
+def test_global_indexes_follow_the_billing_mode(ddb):
+    gsi = {
+        "IndexName": "by-g",
+        "Projection": {"ProjectionType": "ALL"},
+        "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+    }
+    make_table(
+        ddb, more_definitions=[{"AttributeName": "g", "AttributeType": "S"}], GlobalSecondaryIndexes=[gsi]
+    )
+    units = {"ReadCapacityUnits": 3, "WriteCapacityUnits": 4}
+    with pytest.raises(ClientError) as e:
+        ddb.update_table(TableName="things", BillingMode="PROVISIONED", ProvisionedThroughput=units)
+    assert (
+        message_of(e)
+        == "One or more parameter values were invalid: ProvisionedThroughput must be specified for index: by-g"
+    )
+    done = ddb.update_table(
+        TableName="things",
+        BillingMode="PROVISIONED",
+        ProvisionedThroughput=units,
+        GlobalSecondaryIndexUpdates=[{"Update": {"IndexName": "by-g", "ProvisionedThroughput": units}}],
+    )["TableDescription"]
+    assert done["GlobalSecondaryIndexes"][0]["ProvisionedThroughput"]["WriteCapacityUnits"] == 4
+    back = ddb.update_table(TableName="things", BillingMode="PAY_PER_REQUEST")["TableDescription"]
+    assert back["GlobalSecondaryIndexes"][0]["ProvisionedThroughput"]["WriteCapacityUnits"] == 0
+    ddb.put_item(TableName="things", Item={"pk": {"S": "a"}, "sk": {"S": "1"}, "g": {"S": "x" * 10}})
+    described = ddb.describe_table(TableName="things")["Table"]["GlobalSecondaryIndexes"][0]
+    assert described["ItemCount"] == 1 and described["IndexSizeBytes"] > 10
