@@ -354,9 +354,9 @@ def test_global_indexes_follow_the_billing_mode(ddb):
     units = {"ReadCapacityUnits": 3, "WriteCapacityUnits": 4}
     with pytest.raises(ClientError) as e:
         ddb.update_table(TableName="things", BillingMode="PROVISIONED", ProvisionedThroughput=units)
-    assert (
-        message_of(e)
-        == "One or more parameter values were invalid: ProvisionedThroughput must be specified for index: by-g"
+    assert message_of(e) == (
+        "One or more parameter values were invalid: "
+        "ProvisionedThroughput must be specified for index: by-g"
     )
     done = ddb.update_table(
         TableName="things",
