@@ -151,3 +151,19 @@ class StreamRecord(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["table", "stream_label", "id"], name="stream_record_order")]
+
+
+class TransactionToken(models.Model):
+    """A TransactWriteItems ClientRequestToken, written in the same
+    transaction as the writes it made: a call repeating the token within
+    10 minutes, from any process, is answered without writing again
+    (DynamoDB's idempotency window); tables.ttl's sweep deletes older ones."""
+
+    id = models.BigAutoField(primary_key=True)
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+    token = models.CharField(max_length=36)  # ClientRequestToken: 1-36 characters
+    fingerprint = models.CharField(max_length=64)  # SHA-256 of the TransactItems
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "token"], name="one_transaction_per_token")]

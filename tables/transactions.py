@@ -11,25 +11,27 @@ order: `ConditionalCheckFailed` (with `Item` under
 ReturnValuesOnConditionCheckFailure ALL_OLD), `ValidationError`, or
 `None` for the actions that were fine. A ClientRequestToken repeated
 within 10 minutes with the same actions is answered as the first call
-(idempotency), without writing again."""
+(idempotency), without writing again: the token is a row
+(tables.models.TransactionToken) committed with the writes, so this holds
+across processes; a token already used for other actions is
+IdempotentParameterMismatchException."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import threading
-import time
+from datetime import timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from awsapi.protocols import ServiceError
 from tables import indexing, items, lookup, wire
 from tables.expression_input import Expressions
+from tables.models import TransactionToken
 
 MAX_ACTIONS = 100
-TOKEN_SECONDS = 600
-_tokens: dict[tuple[int, str], tuple[float, str]] = {}
-_tokens_lock = threading.Lock()
+TOKEN_WINDOW = timedelta(minutes=10)
 KINDS = ("ConditionCheck", "Put", "Delete", "Update")
 
 
@@ -73,20 +75,20 @@ def _fingerprint(params: dict) -> str:
 
 
 def _seen_token(team, params: dict) -> bool:
-    """True when this team sent this ClientRequestToken with the same
-    actions in the last 10 minutes; ValidationException (DynamoDB's
-    IdempotentParameterMismatchException) when the actions differ."""
+    """True when this team's transaction with this ClientRequestToken and
+    the same actions committed in the last 10 minutes (any process);
+    IdempotentParameterMismatchException when the actions differ."""
     token = params.get("ClientRequestToken")
     if not token:
         return False
-    now = time.monotonic()
-    with _tokens_lock:
-        for key in [k for k, (at, _) in _tokens.items() if now - at > TOKEN_SECONDS]:
-            del _tokens[key]
-        seen = _tokens.get((team.pk, token))
+    seen = (
+        TransactionToken.objects.filter(team=team, token=token, created_at__gte=timezone.now() - TOKEN_WINDOW)
+        .values_list("fingerprint", flat=True)
+        .first()
+    )
     if seen is None:
         return False
-    if seen[1] != _fingerprint(params):
+    if seen != _fingerprint(params):
         raise ServiceError(
             "IdempotentParameterMismatchException",
             "The request uses the same client token as a previous, but non-identical request.",
@@ -95,10 +97,17 @@ def _seen_token(team, params: dict) -> bool:
 
 
 def _remember(team, params: dict) -> None:
+    """Inside the transaction: its token, committed with its writes."""
     token = params.get("ClientRequestToken")
     if token:
-        with _tokens_lock:
-            _tokens[(team.pk, token)] = (time.monotonic(), _fingerprint(params))
+        TransactionToken.objects.filter(team=team, token=token).delete()  # one past the window
+        TransactionToken.objects.create(team=team, token=token, fingerprint=_fingerprint(params))
+
+
+def forget_tokens(now=None) -> int:
+    """Delete the tokens past the 10-minute window; returns how many."""
+    cutoff = (now or timezone.now()) - TOKEN_WINDOW
+    return TransactionToken.objects.filter(created_at__lt=cutoff).delete()[0]
 
 
 def transact_write_items(team, params: dict) -> dict:
@@ -117,8 +126,26 @@ def transact_write_items(team, params: dict) -> dict:
     targets = {(a.table.pk, a.place.hash_digest, a.place.sort_key) for a in actions}
     if len(targets) != len(actions):
         raise wire.validation("Transaction request cannot include multiple operations on one item")
+    for attempt in range(3):
+        try:
+            _write(team, params, actions)
+            return {}
+        except IntegrityError:
+            # PostgreSQL: the same token committed by another process meanwhile
+            # (answered as the repeat it is, or refused if its actions differ),
+            # or a new item inserted by another writer (planned again).
+            if _seen_token(team, params):
+                return {}
+            if attempt == 2:
+                raise
+    return {}
+
+
+def _write(team, params: dict, actions: list[_Action]) -> None:
     with transaction.atomic():
         indexes = items.hold([action.table for action in actions])
+        if _seen_token(team, params):  # committed while this call was checking its actions
+            return
         changes, reasons, failed = [], [], False
         for action in actions:
             try:
@@ -148,8 +175,7 @@ def transact_write_items(team, params: dict) -> dict:
         for change, action in zip(changes, actions, strict=True):
             if action.kind != "ConditionCheck":
                 items.commit(change)
-    _remember(team, params)
-    return {}
+        _remember(team, params)
 
 
 def transact_get_items(team, params: dict) -> dict:

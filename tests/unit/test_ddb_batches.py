@@ -2,10 +2,13 @@
 through boto3's `dynamodb` client against the production ASGI app: all or
 nothing, DynamoDB's cancellation reasons, and nothing stored on a refusal."""
 
+from datetime import timedelta
+
 import pytest
 from botocore.exceptions import ClientError
 
-from tables.models import Item, StreamRecord
+from tables import transactions
+from tables.models import Item, StreamRecord, TransactionToken
 from tests.unit.ddb_support import client, code_of, make_table, message_of
 
 
@@ -202,6 +205,30 @@ def test_a_client_request_token_makes_a_transaction_idempotent(ddb, tables):
             TransactItems=[{"Put": {"TableName": "one", "Item": key("d")}}], ClientRequestToken="token-1"
         )
     assert code_of(e) == "IdempotentParameterMismatchException"
+    # The token is a row committed with the writes (any process sees it),
+    # forgotten after its 10 minutes.
+    token = TransactionToken.objects.get(token="token-1")
+    assert transactions.forget_tokens(now=token.created_at + timedelta(minutes=9)) == 0
+    assert transactions.forget_tokens(now=token.created_at + timedelta(minutes=11)) >= 1
+    ddb.transact_write_items(TransactItems=update, ClientRequestToken="token-1")
+    assert ddb.get_item(TableName="one", Key=key("c"))["Item"]["n"] == {"N": "2"}
+
+
+def test_a_cancelled_transaction_keeps_no_token(ddb, tables):
+    check = [
+        {
+            "ConditionCheck": {
+                "TableName": "one",
+                "Key": key("none"),
+                "ConditionExpression": "attribute_exists(pk)",
+            }
+        }
+    ]
+    for _ in range(2):
+        with pytest.raises(ClientError) as e:
+            ddb.transact_write_items(TransactItems=check, ClientRequestToken="token-2")
+        assert code_of(e) == "TransactionCanceledException"
+    assert not TransactionToken.objects.exists()
 
 
 def test_a_batch_of_large_items_is_taken(ddb, tables):
