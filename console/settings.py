@@ -207,6 +207,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": envfloat("STRATUS_SPOOL_SWEEP_INTERVAL", 600.0),
         "options": {"expires": 60},
     },
+    # DynamoDB stream records past their 24 hours (tables.streams.trim).
+    "trim-table-streams": {
+        "task": "tables.trim_streams",
+        "schedule": envfloat("STRATUS_STREAM_TRIM_INTERVAL", 300.0),
+        "options": {"expires": 60},
+    },
 }
 
 # The platform.
