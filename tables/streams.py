@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
 
 from django.db import connection
 from django.utils import timezone
 
 from mappings import wakeups
+from tables import values
 from tables.models import StreamRecord, Table
 
 RETENTION = timedelta(hours=24)
@@ -24,43 +24,13 @@ RETENTION = timedelta(hours=24)
 TRIM_BATCH = 5000
 
 
-def _canonical(value):
-    """A typed value in a form where equal DynamoDB values are equal Python
-    values: numbers by value, sets without order (DynamoDB's sets are
-    unordered)."""
-    if isinstance(value, dict) and len(value) == 1:
-        (kind, inner), = value.items()
-        if kind == "N":
-            return ("N", _number(inner))
-        if kind == "NS":
-            return ("NS", frozenset(_number(v) for v in inner))
-        if kind in ("SS", "BS"):
-            return (kind, frozenset(inner))
-        if kind == "L":
-            return ("L", tuple(_canonical(v) for v in inner))
-        if kind == "M":
-            return ("M", _item(inner))
-        return (kind, json.dumps(inner, sort_keys=True))
-    return json.dumps(value, sort_keys=True)
-
-
-def _number(text):
-    try:
-        return Decimal(text).normalize()
-    except (InvalidOperation, TypeError):
-        return text
-
-
-def _item(item: dict) -> frozenset:
-    return frozenset((name, _canonical(value)) for name, value in item.items())
-
-
 def same_item(old: dict | None, new: dict | None) -> bool:
     """Whether two items (typed JSON, None: absent) are the same DynamoDB
-    item: a write from one to the other changes nothing."""
+    item, so a write from one to the other changes nothing: compared as
+    maps by tables.values.equal (numbers by value, sets unordered)."""
     if old is None or new is None:
         return old is new
-    return _item(old) == _item(new)
+    return values.equal({"M": old}, {"M": new})
 
 
 def hold_order(table: Table) -> None:
