@@ -164,6 +164,7 @@ CELERY_TASK_ROUTES = {
     "messaging.poll_queues": {"queue": "periodic"},
     "messaging.requeue_http_deliveries": {"queue": "periodic"},
     "buckets.sweep_spool": {"queue": "periodic"},
+    "tables.trim_streams": {"queue": "periodic"},
 }
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Longer than the longest function timeout (900 s), so Redis does not
