@@ -93,10 +93,12 @@ def list_streams(context: services.Context, params: dict) -> dict:
     streams = stream_reads.streams_of(context.team, table_name)
     start = params.get("ExclusiveStartStreamArn")
     if start:
-        arns = [s.arn for s in streams]
-        if start not in arns:
-            raise _validation(f"Invalid ExclusiveStartStreamArn: {start} is not one of the listed streams.")
-        streams = streams[arns.index(start) + 1:]
+        parts = stream_reads.parse_arn(start)
+        if parts is None:
+            raise _validation(f"Invalid ExclusiveStartStreamArn: {start!r} is not a stream ARN.")
+        # After it in the listing's order, so a page goes on right even when
+        # that stream has gone since (its records trimmed, its table deleted).
+        streams = [s for s in streams if (s.table.name, s.label) > (parts["table"], parts["label"])]
     page = streams[:limit]
     output: dict = {
         "Streams": [{"StreamArn": s.arn, "TableName": s.table.name, "StreamLabel": s.label} for s in page]

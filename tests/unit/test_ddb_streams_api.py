@@ -103,6 +103,9 @@ def test_it_lists_a_teams_streams_by_table_and_in_pages(ddbs, team, users):
     assert page["Streams"] == listed[:1] and page["LastEvaluatedStreamArn"] == orders.stream_arn
     rest = ddbs.list_streams(Limit=1, ExclusiveStartStreamArn=page["LastEvaluatedStreamArn"])
     assert rest["Streams"] == listed[1:] and "LastEvaluatedStreamArn" not in rest
+    # A page goes on after a stream that has gone since.
+    Table.objects.filter(name="orders").delete()
+    assert ddbs.list_streams(ExclusiveStartStreamArn=orders.stream_arn)["Streams"] == listed[1:]
 
 
 def test_it_refuses_an_unknown_table_and_a_bad_limit(ddbs, loose_ddbs, team):
