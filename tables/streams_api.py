@@ -23,6 +23,9 @@ from tables.stream_reads import Stream, sequence_number
 MAX_STREAMS = 100
 MAX_SHARDS = 100
 MAX_RECORDS = 1000
+# "GetRecords can retrieve a maximum of 1 MB of data or 1000 stream records,
+# whichever comes first" (API Reference, GetRecords).
+MAX_RECORDS_BYTES = 1024 * 1024
 ITERATOR_TYPES = ("TRIM_HORIZON", "LATEST", "AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER", "AT_TIMESTAMP")
 
 
@@ -189,13 +192,23 @@ def get_shard_iterator(context: services.Context, params: dict) -> dict:
     return {"ShardIterator": stream_iterators.issue(Position(stream.arn, shard_id, after))}
 
 
+def _within_bytes(records: list) -> list:
+    """The records up to MAX_RECORDS_BYTES (SizeBytes), at least one."""
+    total = 0
+    for count, record in enumerate(records):
+        total += record.size_bytes
+        if total > MAX_RECORDS_BYTES and count:
+            return records[:count]
+    return records
+
+
 def get_records(context: services.Context, params: dict) -> dict:
     position = stream_iterators.read(_required(params, "ShardIterator"))
     limit = _limit(params, MAX_RECORDS)
     stream = stream_reads.find(context.team, position.arn)
     if stream is None or stream.shard_id != position.shard_id:
         raise _no_stream(position.arn)
-    records = stream_reads.read(stream, position.after, limit)
+    records = _within_bytes(stream_reads.read(stream, position.after, limit))
     after = records[-1].id if records else position.after
     output: dict = {"Records": [stream_reads.record_shape(r, epoch=False) for r in records]}
     closed_and_read = not stream.enabled and not stream.records().filter(id__gt=after or 0).exists()

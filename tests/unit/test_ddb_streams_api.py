@@ -369,3 +369,14 @@ def test_the_trim_task_is_on_the_beat_schedule(settings):
 
     entry = settings.CELERY_BEAT_SCHEDULE["trim-table-streams"]
     assert entry["task"] == stream_tasks.trim_streams.name == "tables.trim_streams"
+
+
+def test_get_records_stops_at_1_mb(ddbs, team, monkeypatch):
+    from tables import streams_api
+
+    orders = make_table(team)
+    written = [change(orders, None, item(f"k{i}", str(i))) for i in range(3)]
+    monkeypatch.setattr(streams_api, "MAX_RECORDS_BYTES", written[0].size_bytes + written[1].size_bytes)
+    page = ddbs.get_records(ShardIterator=first_iterator(ddbs, orders.stream_arn))
+    assert len(page["Records"]) == 2
+    assert len(ddbs.get_records(ShardIterator=page["NextShardIterator"])["Records"]) == 1
