@@ -164,6 +164,7 @@ CELERY_TASK_ROUTES = {
     "messaging.poll_queues": {"queue": "periodic"},
     "messaging.requeue_http_deliveries": {"queue": "periodic"},
     "buckets.sweep_spool": {"queue": "periodic"},
+    "tables.expire_items": {"queue": "periodic"},
     "tables.trim_streams": {"queue": "periodic"},
 }
 CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -207,6 +208,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "buckets.sweep_spool",
         "schedule": envfloat("STRATUS_SPOOL_SWEEP_INTERVAL", 600.0),
         "options": {"expires": 60},
+    },
+    # DynamoDB items past their time to live (tables.ttl).
+    "expire-items": {
+        "task": "tables.expire_items",
+        "schedule": envfloat("STRATUS_TTL_SWEEP_INTERVAL", 10.0),
+        "options": {"expires": 30},
     },
     # DynamoDB stream records past their 24 hours (tables.streams.trim).
     "trim-table-streams": {
