@@ -3,7 +3,8 @@ periodic worker): stream records written in the stack's database by
 tables.streams.record_change (as DynamoDB's writes do, inside their
 transaction), read with boto3's `dynamodbstreams` client and the AWS CLI
 (`aws dynamodbstreams ...`), and trimmed past 24 hours by the
-`tables.trim_streams` task on the periodic worker."""
+`tables.trim_streams` task on the periodic worker; and boto3's `dynamodb`
+writes read back through the stream."""
 
 from __future__ import annotations
 
@@ -100,3 +101,25 @@ def test_the_periodic_worker_trims_records_past_24_hours(stack):
         return out.strip().splitlines()[-1] == str([new])
 
     wait_for(kept, timeout=60, interval=1)
+
+
+def test_dynamodb_writes_with_boto3_reach_the_stream(stack):
+    key, secret = stack.api_key()
+    ddb = aws_client(stack, "dynamodb", key, secret)
+    ddbs = aws_client(stack, "dynamodbstreams", key, secret)
+    arn = ddb.create_table(
+        TableName="real-writes", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )["TableDescription"]["LatestStreamArn"]
+    ddb.put_item(TableName="real-writes", Item=item("w", v="1"))
+    ddb.put_item(TableName="real-writes", Item=item("w", v="2"))
+    ddb.put_item(TableName="real-writes", Item=item("w", v="2"))  # no change: no record
+    ddb.delete_item(TableName="real-writes", Key={"id": {"S": "w"}})
+    shard = ddbs.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = ddbs.get_shard_iterator(StreamArn=arn, ShardId=shard,
+                                       ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    records = ddbs.get_records(ShardIterator=iterator)["Records"]
+    assert [r["eventName"] for r in records] == ["INSERT", "MODIFY", "REMOVE"]
+    assert records[1]["dynamodb"]["OldImage"] == item("w", v="1")
+    assert records[1]["dynamodb"]["NewImage"] == item("w", v="2")
