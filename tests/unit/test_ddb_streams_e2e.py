@@ -1,6 +1,6 @@
 """DynamoDB writes through boto3's `dynamodb` client, read back through
 boto3's `dynamodbstreams` client, both against the production ASGI app:
-PutItem (new and replacing) and DeleteItem become INSERT, MODIFY and REMOVE with
+PutItem, UpdateItem and DeleteItem become INSERT, MODIFY and REMOVE with
 the images of the table's StreamViewType; a write that changes nothing,
 a failed conditional write and a cancelled transaction emit nothing;
 UpdateTable's stream off and on makes a new stream; TTL deletions carry
@@ -42,8 +42,8 @@ def records(ddbs, arn: str) -> list[dict]:
 def test_put_update_delete_are_insert_modify_remove(ddb, ddbs):
     arn = streamed(ddb)
     ddb.put_item(TableName="things", Item={**KEY, "n": {"N": "1"}})
-    # UpdateItem's UpdateExpression waits for tables.expressions.update (branch ddbx).
-    ddb.put_item(TableName="things", Item={**KEY, "n": {"N": "2"}})
+    ddb.update_item(TableName="things", Key=KEY, UpdateExpression="SET n = n + :one",
+                    ExpressionAttributeValues={":one": {"N": "1"}})
     ddb.delete_item(TableName="things", Key=KEY)
     found = records(ddbs, arn)
     assert [r["eventName"] for r in found] == ["INSERT", "MODIFY", "REMOVE"]
@@ -78,7 +78,15 @@ def test_writes_that_change_nothing_or_fail_emit_nothing(ddb, ddbs):
     ddb.put_item(TableName="things", Item={**KEY, "tags": {"SS": ["x", "y"]}, "n": {"N": "1.50"}})
     # The same item again, its set in another order and its number written otherwise.
     ddb.put_item(TableName="things", Item={**KEY, "tags": {"SS": ["y", "x"]}, "n": {"N": "1.5"}})
+    ddb.update_item(TableName="things", Key=KEY, UpdateExpression="SET n = :same",
+                    ExpressionAttributeValues={":same": {"N": "1.5"}})
+    ddb.update_item(TableName="things", Key=KEY, UpdateExpression="ADD tags :old",
+                    ExpressionAttributeValues={":old": {"SS": ["x"]}})
     ddb.delete_item(TableName="things", Key={"pk": {"S": "nothing"}, "sk": {"S": "here"}})
+    with pytest.raises(ClientError) as e:
+        ddb.update_item(TableName="things", Key=KEY, UpdateExpression="SET n = :nine",
+                        ConditionExpression="n = :nine", ExpressionAttributeValues={":nine": {"N": "9"}})
+    assert code_of(e) == "ConditionalCheckFailedException"
     with pytest.raises(ClientError) as e:
         ddb.put_item(TableName="things", Item={**KEY, "n": {"N": "9"}},
                      ConditionExpression="attribute_not_exists(pk)")
