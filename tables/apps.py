@@ -11,3 +11,10 @@ class TablesConfig(AppConfig):
         from tables import tasks  # noqa: F401
 
         dynamodb_api.register()
+
+        # DynamoDB Streams: its API, its mappings' source kind, its trimming task.
+        from mappings import sources
+        from tables import stream_source, stream_tasks, streams_api  # noqa: F401 - stream_tasks registers
+
+        streams_api.register()
+        sources.register(stream_source.DynamoDBStreamSource())
