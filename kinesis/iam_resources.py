@@ -22,7 +22,8 @@ def kinesis(context, operation: str, params: dict) -> list[tuple[str, str]]:
             position = records.decode(params["ShardIterator"])
         except Exception:  # A bad iterator is the handler's to answer.
             return [(action, "*")]
-        name = Stream.objects.filter(id=position.stream_id).values_list("name", flat=True).first()
+        mine = Stream.objects.filter(id=position.stream_id, team=context.team)
+        name = mine.values_list("name", flat=True).first()
         if name:
             return [(action, streams.stream_arn(account, name))]
     return [(action, "*")]

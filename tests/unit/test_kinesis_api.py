@@ -508,3 +508,24 @@ def test_it_tags_streams(kin):
     with pytest.raises(ClientError) as e:
         kin.add_tags_to_stream(StreamName="tagged", Tags={f"k{n}": "v" for n in range(11)})
     assert error_of(e)[0] == "InvalidArgumentException"
+
+
+# Execution policies ----------------------------------------------------------------
+
+
+def test_calls_name_their_iam_action_and_stream_arn(kin, team, member_key):
+    from types import SimpleNamespace
+
+    from kinesis import iam_resources
+
+    context = SimpleNamespace(team=team)
+    arn = arn_of(team, "pol")
+    assert iam_resources.kinesis(context, "PutRecord", {"StreamName": "pol"}) == [("kinesis:PutRecord", arn)]
+    assert iam_resources.kinesis(context, "PutRecords", {"StreamARN": arn}) == [("kinesis:PutRecords", arn)]
+    assert iam_resources.kinesis(context, "ListStreams", {}) == [("kinesis:ListStreams", "*")]
+    kin.create_stream(StreamName="pol", ShardCount=1)
+    it = kin.get_shard_iterator(StreamName="pol", ShardId="shardId-000000000000",
+                                ShardIteratorType="LATEST")["ShardIterator"]
+    named = iam_resources.kinesis
+    assert named(context, "GetRecords", {"ShardIterator": it}) == [("kinesis:GetRecords", arn)]
+    assert named(context, "GetRecords", {"ShardIterator": "junk"}) == [("kinesis:GetRecords", "*")]
