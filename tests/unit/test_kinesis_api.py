@@ -529,3 +529,9 @@ def test_calls_name_their_iam_action_and_stream_arn(kin, team, member_key):
     named = iam_resources.kinesis
     assert named(context, "GetRecords", {"ShardIterator": it}) == [("kinesis:GetRecords", arn)]
     assert named(context, "GetRecords", {"ShardIterator": "junk"}) == [("kinesis:GetRecords", "*")]
+
+
+def test_empty_data_is_a_record_too(kin):
+    kin.create_stream(StreamName="empty", ShardCount=1)
+    put = kin.put_record(StreamName="empty", Data=b"", PartitionKey="k")
+    assert [r["Data"] for r in read_all(kin, "empty", put["ShardId"])] == [b""]
