@@ -47,7 +47,7 @@ from django.utils import timezone
 
 from invocations import dispatch, nodes
 from invocations.done import Done
-from mappings import checkpoints, failures, sources
+from mappings import checkpoints, event_filter, failures, sources
 from mappings import stream_batches as batches
 from mappings.leases import Leases, lease_key
 from mappings.models import EventSourceMapping
@@ -336,13 +336,9 @@ def store_results(results: dict[str, list]) -> None:
         EventSourceMapping.objects.filter(pk=mapping_id).update(**values)
 
 
-def _filters(mapping: EventSourceMapping):
-    """The mapping's FilterCriteria (mappings.event_filter), or None."""
-    if not (mapping.filter_criteria or {}).get("Filters"):
-        return None
-    from mappings import event_filter  # the esm branch's module
-
-    return event_filter.parse(mapping.filter_criteria)
+def _filters(mapping: EventSourceMapping) -> event_filter.Filters | None:
+    """The mapping's FilterCriteria, or None when it filters nothing."""
+    return event_filter.parse(mapping.filter_criteria) or None
 
 
 class ShardRun:

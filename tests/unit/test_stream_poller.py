@@ -446,3 +446,20 @@ def test_the_dynamodb_failure_record_names_its_batch(mapping):
     assert info["startSequenceNumber"] == "10" and info["endSequenceNumber"] == "12"
     assert info["batchSize"] == 2
     assert body["requestContext"]["functionArn"] == m.function.arn
+
+
+def test_filtered_out_records_are_skipped_and_checkpointed_past(stream, mapping):
+    stream.add_shard("shardId-0")
+    for i, kind in enumerate(["keep", "drop", "keep", "drop"]):
+        stream.put("shardId-0", f'{{"kind": "{kind}", "n": {i}}}')
+    m = mapping(batch_size=10, filter_criteria={"Filters": [{"Pattern": '{"data": {"kind": ["keep"]}}'}]})
+    fn = FakeFunction()
+
+    async def scenario():
+        p = poller(fn)
+        task = await serving(p)
+        await until(lambda: at(m, "shardId-0", stream.records["shardId-0"][-1].sequence_number))
+        await stopped(p, task)
+
+    run(scenario)
+    assert fn.delivered() == ['{"kind": "keep", "n": 0}', '{"kind": "keep", "n": 2}']
