@@ -59,8 +59,6 @@ STREAM_KINDS = ("kinesis", "dynamodb")
 # How often a poller looks for new mappings and shards, and each shard for
 # records, without a wake (Lambda polls a shard about once a second).
 LOOK_INTERVAL_S = 1.0
-# How long a dead worker's shard stays leased before another takes it.
-LEASE_TTL_S = 10.0
 # Records read ahead per partition: a shard buffers at most this many
 # batches per partition (its memory bound).
 READ_AHEAD_BATCHES = 2
@@ -108,7 +106,7 @@ class Poller:
     ) -> None:
         self.holder = holder or nodes.worker_id()
         self.invoke = invoke or _invoke
-        self.ttl_ms = int((ttl_s or getattr(settings, "STRATUS_SHARD_LEASE_S", LEASE_TTL_S)) * 1000)
+        self.ttl_ms = int((ttl_s or settings.STRATUS_SHARD_LEASE_S) * 1000)
         self.look_s = look_s
         self.runs: dict[str, ShardRun] = {}
         self.stopping = False
