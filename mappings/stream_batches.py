@@ -38,6 +38,16 @@ def event_text(record: Record) -> str:
     return json.dumps(record.event, separators=(",", ":"))
 
 
+def sequence_text(record: Record) -> str:
+    """The sequence number as the event carries it (Kinesis pads it with
+    zeros): what a failure record and an itemIdentifier name."""
+    event = record.event
+    text = (event.get("kinesis") or {}).get("sequenceNumber") or (
+        (event.get("dynamodb") or {}).get("SequenceNumber")
+    )
+    return str(text) if text else str(record.sequence_number)
+
+
 def take(queue: list[Record], batch_size: int, max_bytes: int = MAX_PAYLOAD_BYTES) -> list[Record]:
     """The next batch from the head of `queue`: up to `batch_size` records
     whose event fits `max_bytes`; always at least one record (a single
@@ -94,12 +104,14 @@ def first_failed(result: str | None, batch: list[Record]) -> int | None:
     items = answer["batchItemFailures"]
     if not isinstance(items, list):
         raise MalformedReport("batchItemFailures is not a list")
-    where = {str(r.sequence_number): i for i, r in enumerate(batch)}
+    # By value: "00046" and "46" name the same Kinesis record.
+    where = {r.sequence_number: i for i, r in enumerate(batch)}
     lowest = None
     for item in items:
         ident = item.get("itemIdentifier") if isinstance(item, dict) else None
-        if not isinstance(ident, str) or ident not in where:
+        if not isinstance(ident, str) or not ident.isdigit() or int(ident) not in where:
             raise MalformedReport(f"itemIdentifier {ident!r} is not a sequence number of the batch")
+        ident = int(ident)
         lowest = where[ident] if lowest is None else min(lowest, where[ident])
     return lowest
 

@@ -72,7 +72,7 @@ class MemoryStream:
             sequence_number=self.seq, arrival=arrival, size=len(data),
             event={
                 "kinesis": {
-                    "kinesisSchemaVersion": "1.0", "partitionKey": key, "sequenceNumber": str(self.seq),
+                    "kinesisSchemaVersion": "1.0", "partitionKey": key, "sequenceNumber": f"{self.seq:056d}",
                     "data": base64.b64encode(data.encode()).decode(),
                     "approximateArrivalTimestamp": arrival.timestamp(),
                 },
