@@ -464,3 +464,27 @@ def test_filtered_out_records_are_skipped_and_checkpointed_past(stream, mapping)
 
     run(scenario)
     assert fn.delivered() == ['{"kind": "keep", "n": 0}', '{"kind": "keep", "n": 2}']
+
+
+def test_a_write_wakes_the_shard_without_waiting_for_its_next_look(stream, mapping, redis_url):
+    import redis
+
+    from mappings import wakeups
+
+    stream.add_shard("shardId-0")
+    mapping()
+    fn = FakeFunction()
+    client = redis.Redis.from_url(redis_url)
+
+    def subscribed():
+        return client.pubsub_numsub(wakeups.channel(ARN))[0][1] >= 1
+
+    async def scenario():
+        p = poller(fn, look_s=60)  # no look of its own during the test
+        task = await serving(p)
+        await until(subscribed, what="the shard's wake subscription")
+        stream.put("shardId-0", "woken")  # publishes the stream's wake
+        await until(lambda: fn.delivered() == ["woken"], timeout_s=20, what="the woken delivery")
+        await stopped(p, task)
+
+    run(scenario)
