@@ -529,3 +529,26 @@ def test_calls_name_their_iam_action_and_stream_arn(kin, team, member_key):
     named = iam_resources.kinesis
     assert named(context, "GetRecords", {"ShardIterator": it}) == [("kinesis:GetRecords", arn)]
     assert named(context, "GetRecords", {"ShardIterator": "junk"}) == [("kinesis:GetRecords", "*")]
+
+
+def test_empty_data_is_a_record_too(kin):
+    kin.create_stream(StreamName="empty", ShardCount=1)
+    put = kin.put_record(StreamName="empty", Data=b"", PartitionKey="k")
+    assert [r["Data"] for r in read_all(kin, "empty", put["ShardId"])] == [b""]
+
+
+def test_a_dry_run_checks_and_changes_nothing(kin):
+    kin.create_stream(StreamName="dry", ShardCount=1)
+    for call in (
+        lambda: kin.put_record(StreamName="dry", Data=b"x", PartitionKey="k", DryRun=True),
+        lambda: kin.put_records(StreamName="dry", Records=[{"Data": b"x", "PartitionKey": "k"}], DryRun=True),
+        lambda: kin.get_shard_iterator(StreamName="dry", ShardId="shardId-000000000000",
+                                       ShardIteratorType="LATEST", DryRun=True),
+    ):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert error_of(e)[0] == "DryRunOperationException"
+    with pytest.raises(ClientError) as e:
+        kin.put_record(StreamName="wet", Data=b"x", PartitionKey="k", DryRun=True)
+    assert error_of(e)[0] == "ResourceNotFoundException"
+    assert Record.objects.count() == 0
