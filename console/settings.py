@@ -165,6 +165,8 @@ CELERY_TASK_ROUTES = {
     "messaging.requeue_http_deliveries": {"queue": "periodic"},
     "buckets.sweep_spool": {"queue": "periodic"},
     "kinesis.trim_records": {"queue": "periodic"},
+    "tables.expire_items": {"queue": "periodic"},
+    "tables.trim_streams": {"queue": "periodic"},
 }
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Longer than the longest function timeout (900 s), so Redis does not
@@ -212,6 +214,18 @@ CELERY_BEAT_SCHEDULE = {
     "trim-kinesis-records": {
         "task": "kinesis.trim_records",
         "schedule": envfloat("STRATUS_KINESIS_TRIM_INTERVAL", 60.0),
+        "options": {"expires": 60},
+    },
+    # DynamoDB items past their time to live (tables.ttl).
+    "expire-items": {
+        "task": "tables.expire_items",
+        "schedule": envfloat("STRATUS_TTL_SWEEP_INTERVAL", 10.0),
+        "options": {"expires": 30},
+    },
+    # DynamoDB stream records past their 24 hours (tables.streams.trim).
+    "trim-table-streams": {
+        "task": "tables.trim_streams",
+        "schedule": envfloat("STRATUS_STREAM_TRIM_INTERVAL", 300.0),
         "options": {"expires": 60},
     },
 }
