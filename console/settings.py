@@ -267,6 +267,9 @@ STRATUS_POOL_MEMORY = envint("STRATUS_POOL_MEMORY", 128)
 # STRATUS_WORKER_LOST_AFTER seconds is gone and its running rows are retried.
 STRATUS_HEARTBEAT = envfloat("STRATUS_HEARTBEAT", 5.0)
 STRATUS_WORKER_LOST_AFTER = envfloat("STRATUS_WORKER_LOST_AFTER", 20.0)
+# Seconds a dead worker's stream shard stays leased before another worker
+# takes it over (mappings.stream_poller).
+STRATUS_SHARD_LEASE_S = envfloat("STRATUS_SHARD_LEASE_S", 10.0)
 # Seconds between a node's maintenance rounds (reaper, pool refill).
 STRATUS_REAP_INTERVAL = envfloat("STRATUS_REAP_INTERVAL", 10.0)
 # Threads per web process for the database work of the fast doors (Invoke,
