@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("messaging.urls")),
     path("", include("buckets.urls")),
     path("", include("kinesis.urls")),
+    path("", include("tables.urls")),
     # Triggers tab, HTTP routes under /http/ and webhooks under /hooks/.
     path("", include("triggers.urls")),
 ]

@@ -18,3 +18,17 @@ class TablesConfig(AppConfig):
 
         streams_api.register()
         sources.register(stream_source.DynamoDBStreamSource())
+        _register_triggers()
+
+
+def _register_triggers() -> None:
+    """A form on the function page's Triggers tab to map a table's stream
+    to the function (the mappings' rows there come from messaging.triggers),
+    when the triggers app is there."""
+    try:
+        from triggers import registry
+    except ImportError:
+        return
+    from tables.views import stream_section
+
+    registry.register_form_section("tables/_stream_section.html", stream_section)
