@@ -32,7 +32,7 @@ from awsapi.protocols import ServiceError
 from functions.access import can_write, get_function_for_user, teams_for, writable_teams
 from functions.models import Function
 from mappings.models import EventSourceMapping
-from tables import expressions, items, reads, schema, ttl, wire
+from tables import expressions, items, reads, schema, ttl, values, wire
 from tables.access import get_table_for_user
 from tables.expression_input import Expressions
 from tables.forms import ItemForm, QueryForm, StreamMappingForm, StreamSettingForm, TableForm, TtlForm
@@ -256,6 +256,14 @@ def _key_from(text: str | None, table: Table) -> dict:
     return key
 
 
+def _same(a, b) -> bool:
+    """Two key values equal as DynamoDB compares them (1 and 1.0 alike)."""
+    try:
+        return values.equal(a, b)
+    except (TypeError, ValueError, KeyError):
+        return a == b
+
+
 def _item_page(request, table, form, key=None, status=200) -> HttpResponse:
     return render(request, "tables/item_form.html", {
         "table": table, "form": form, "key": key, "key_json": json.dumps(key) if key else None,
@@ -308,7 +316,7 @@ def item_edit(request: HttpRequest, account_id: str, name: str) -> HttpResponse:
     form = ItemForm(request.POST)
     if form.is_valid():
         new = form.cleaned_data["typed"]
-        changed = [n for n in key if new.get(n) != key[n]]
+        changed = [n for n in key if n in new and not _same(new[n], key[n])]
         if changed:
             form.add_error("item", f"The key attribute {changed[0]} can't change: add a new item instead.")
         else:
