@@ -57,6 +57,10 @@ class TableForm(forms.Form):
         return params
 
 
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number.")
+
+
 def from_plain(value) -> dict:
     """A plain JSON object -> an item in DynamoDB's typed JSON, as boto3's
     resource layer converts Python values (str S, number N, bool BOOL,
@@ -85,9 +89,12 @@ class ItemForm(forms.Form):
             return data
         try:
             # Numbers as Decimal: DynamoDB's N is exact, a float is not.
-            found = json.loads(text, parse_float=Decimal, parse_int=Decimal)
+            found = json.loads(text, parse_float=Decimal, parse_int=Decimal, parse_constant=_no_constant)
         except json.JSONDecodeError as e:
             self.add_error("item", f"Not valid JSON: {e.msg} (line {e.lineno}, column {e.colno}).")
+            return data
+        except ValueError as e:
+            self.add_error("item", f"Not valid JSON: {e}")
             return data
         if not isinstance(found, dict) or not found:
             self.add_error("item", "An item is a JSON object with at least one attribute.")
@@ -95,6 +102,10 @@ class ItemForm(forms.Form):
         if data.get("plain"):
             try:
                 found = from_plain(found)
+            except ArithmeticError:
+                self.add_error("item", "A number has more than 38 significant digits, or is outside "
+                                       "DynamoDB's range (1E-130 to 9.99E+125).")
+                return data
             except (TypeError, ValueError) as e:
                 self.add_error("item", f"This plain JSON has no DynamoDB type: {e}")
                 return data

@@ -217,21 +217,30 @@ def test_it_converts_plain_json_when_asked(client, users, table):
     )]
 
 
-@pytest.mark.parametrize("text, message", [
-    ('{"customer": {"S": "ann"', "Not valid JSON"),
-    ('["x"]', "An item is a JSON object"),
-    ('{"customer": "ann", "placed": {"N": "1"}}', "is not a typed value"),
-    ('{"customer": {"S": "ann"}, "placed": {"N": "one"}}', "numeric value"),
-    ('{"customer": {"S": "ann"}}', "Missing the key placed in the item"),
-    ('{"customer": {"N": "1"}, "placed": {"N": "1"}}', "Type mismatch for key customer"),
-    ('{"customer": {"S": "ann"}, "placed": {"N": "1"}, "status": {"N": "3"}}', "Type mismatch"),
+TYPED, PLAIN = False, True
+
+
+@pytest.mark.parametrize("plain, text, message", [
+    (TYPED, '{"customer": {"S": "ann"}', "Not valid JSON"),
+    (TYPED, '["x"]', "An item is a JSON object"),
+    (TYPED, '{"customer": "ann", "placed": {"N": "1"}}', "is not a typed value"),
+    (TYPED, '{"customer": {"S": "ann"}, "placed": {"N": "one"}}', "numeric value"),
+    (TYPED, '{"customer": {"S": "ann"}}', "Missing the key placed in the item"),
+    (TYPED, '{"customer": {"N": "1"}, "placed": {"N": "1"}}', "Type mismatch for key customer"),
+    (TYPED, '{"customer": {"S": "ann"}, "placed": {"N": "1"}, "status": {"N": "3"}}', "Type mismatch"),
+    (TYPED, '{"customer": {"S": "ann"}, "placed": {"N": "1"}, "x": NaN}', "NaN is not a JSON number"),
+    (TYPED, '{"customer": {"S": "ann"}, "placed": {"N": "1"}, "x": {"N": "1E+200"}}', "Number overflow"),
+    (PLAIN, '{"customer": "ann", "placed": 1, "x": 1.234567890123456789012345678901234567890}',
+     "more than 38 significant digits"),
+    (PLAIN, '{"customer": "ann", "placed": 1, "x": 1e999}', "outside DynamoDB's range"),
+    (PLAIN, '{"customer": "ann"}', "Missing the key placed in the item"),
 ])
-def test_it_refuses_bad_json_or_a_bad_item_next_to_the_field(client, users, table, text, message):
+def test_it_refuses_bad_json_or_a_bad_item_next_to_the_field(client, users, table, plain, text, message):
     client.force_login(users["member"])
-    page = client.post(url("tbl-item-new", table), {"item": text})
+    page = client.post(url("tbl-item-new", table), {"item": text, **({"plain": "on"} if plain else {})})
     assert page.status_code == 400
     body = page.content.decode()
-    assert message in body, body[body.find('class="error"'):][:300]
+    assert message in body.replace("&#x27;", "'"), body[body.find('class="error"'):][:300]
     assert 'has-error' in body
     assert not Item.objects.exists() and not StreamRecord.objects.exists()
 
