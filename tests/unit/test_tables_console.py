@@ -13,6 +13,8 @@ from django.urls import reverse
 from mappings.models import EventSourceMapping
 from tables import schema
 from tables.models import Item, StreamRecord, Table
+from tests.unit import ddb_support
+from tests.unit.aws_clients import aws_client
 
 HX = {"HTTP_HX_REQUEST": "true"}
 
@@ -284,6 +286,31 @@ def test_it_deletes_an_item_with_a_remove_record(client, users, table):
     response = client.post(url("tbl-item-delete", table), {"key": json.dumps(order("ann", 1))})
     assert response.status_code == 302 and not Item.objects.exists()
     assert events(table) == ["INSERT", "REMOVE"]
+
+
+def test_boto3_reads_what_the_console_wrote_and_its_stream(client, users, table, member_key):
+    """The console and the API share one store and one stream: an item added,
+    edited and deleted in the console is what GetItem and GetRecords see."""
+    client.force_login(users["member"])
+    add(client, table, {"customer": "ann", "placed": 7, "total": 12.5, "tags": ["a"]}, plain=True)
+    ddb = ddb_support.client(member_key)
+    got = ddb.get_item(TableName="orders", Key=order("ann", 7))["Item"]
+    assert got == order("ann", 7, total={"N": "12.5"}, tags={"L": [{"S": "a"}]})
+    key = json.dumps(order("ann", 7))
+    edited = json.dumps(order("ann", 7, total={"N": "13"}))
+    assert client.post(url("tbl-item-edit", table), {"key": key, "item": edited}).status_code == 302
+    assert client.post(url("tbl-item-delete", table), {"key": key}).status_code == 302
+    assert "Item" not in ddb.get_item(TableName="orders", Key=order("ann", 7))
+    key_id, secret = member_key
+    streams = aws_client("dynamodbstreams", key_id.access_key_id, secret)
+    shard = streams.describe_stream(StreamArn=table.stream_arn)["StreamDescription"]["Shards"][0]
+    iterator = streams.get_shard_iterator(StreamArn=table.stream_arn, ShardId=shard["ShardId"],
+                                          ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    found = streams.get_records(ShardIterator=iterator)["Records"]
+    assert [r["eventName"] for r in found] == ["INSERT", "MODIFY", "REMOVE"]
+    assert found[1]["dynamodb"]["OldImage"]["total"] == {"N": "12.5"}
+    assert found[1]["dynamodb"]["NewImage"]["total"] == {"N": "13"}
+    assert found[2]["dynamodb"]["Keys"] == order("ann", 7)
 
 
 # Browse and query ------------------------------------------------------------------------
