@@ -158,7 +158,8 @@ def _render_table(request: HttpRequest, table: Table, status: int = 200, **forms
         "table": table, "hash_name": hash_name, "range_name": range_name,
         "hash_type": types.get(hash_name), "range_type": types.get(range_name),
         "key_names": [n for n in (hash_name, range_name) if n],
-        "indexes": _indexes(table), "description": schema.describe(table),
+        # No ItemCount: counting a large table on every page would read all of it.
+        "indexes": _indexes(table),
         "mappings": _mappings(table), "ttl": ttl.describe(table),
         "can_write": can_write(request.user, table.team),
         "query_form": form, "browsed": browsed, "next_url": next_url, "paged": "start" in request.GET,
