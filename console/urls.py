@@ -12,6 +12,8 @@ urlpatterns = [
     path("", include("invocations.urls")),
     path("", include("messaging.urls")),
     path("", include("buckets.urls")),
+    path("", include("kinesis.urls")),
+    path("", include("tables.urls")),
     # Triggers tab, HTTP routes under /http/ and webhooks under /hooks/.
     path("", include("triggers.urls")),
 ]

@@ -12,3 +12,24 @@ class TablesConfig(AppConfig):
         from tables import tasks  # noqa: F401
 
         dynamodb_api.register()
+
+        # DynamoDB Streams: its API, its mappings' source kind, its trimming task.
+        from mappings import sources
+        from tables import stream_source, stream_tasks, streams_api  # noqa: F401 - stream_tasks registers
+
+        streams_api.register()
+        sources.register(stream_source.DynamoDBStreamSource())
+        _register_triggers()
+
+
+def _register_triggers() -> None:
+    """A form on the function page's Triggers tab to map a table's stream
+    to the function (the mappings' rows there come from messaging.triggers),
+    when the triggers app is there."""
+    try:
+        from triggers import registry
+    except ImportError:
+        return
+    from tables.views import stream_section
+
+    registry.register_form_section("tables/_stream_section.html", stream_section)
