@@ -29,6 +29,8 @@ MAX_GET_RECORDS = 10000
 MAX_GET_BYTES = 10 * 1024 * 1024
 ITERATOR_TTL_S = 300
 _SALT = "kinesis.shard-iterator"
+# How many reshards in a row a write waits out before giving up.
+RESHARD_WAITS = 20
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,11 @@ def entry(partition_key, data, explicit_hash_key=None, member: str = "") -> Entr
             "Member must have length less than or equal to 256" if partition_key
             else "Member must have length greater than or equal to 1",
         )
+    try:
+        partition_key.encode("utf-8")
+    except UnicodeEncodeError:
+        raise errors.validation(None, f"{member}partitionKey",
+                                "Member must be Unicode text (it holds a lone surrogate)") from None
     if explicit_hash_key is not None:
         key = routing.explicit_hash_key(explicit_hash_key)
         if key is None:
@@ -81,16 +88,19 @@ def put(stream: Stream, entries: list[Entry]) -> list[tuple[Shard, Record]]:
     now = timezone.now()
     with transaction.atomic():
         shards = streams.open_shards(stream, lock=True)
-        if not shards:
+        for _ in range(RESHARD_WAITS):
+            if shards:
+                break
             # PostgreSQL: a reshard committed while we waited for its locks;
             # the shards it closed no longer match, and a new statement sees
-            # the shards it opened.
+            # the shards it opened (unless another reshard closes them first).
             shards = streams.open_shards(stream, lock=True)
         if not shards:
             raise errors.gone(f"Stream {stream.name} under account {stream.team.account_id} not found.")
         ranges = [(int(s.hash_start), int(s.hash_end)) for s in shards]
         rows = [
-            Record(shard=shards[routing.owner(ranges, e.hash_key)], partition_key=e.partition_key,
+            Record(shard=shards[routing.owner(ranges, e.hash_key)],
+                   partition_key_utf8=e.partition_key.encode("utf-8"),
                    data=e.data, arrival=now)
             for e in entries
         ]

@@ -575,3 +575,12 @@ def test_put_record_is_one_short_transaction(kin):
     statements = [q["sql"].split()[0] for q in seen.captured_queries if "SAVEPOINT" not in q["sql"]]
     # The stream, its open shards (locked), the record.
     assert statements == ["SELECT", "SELECT", "INSERT"]
+
+
+def test_any_unicode_is_a_partition_key(kin):
+    kin.create_stream(StreamName="keys", ShardCount=1)
+    for key in ("a\x00b", "日本語", "🙂" * 256):
+        put = kin.put_record(StreamName="keys", Data=b"x", PartitionKey=key)
+        got = read_all(kin, "keys", put["ShardId"], "AT_SEQUENCE_NUMBER",
+                       StartingSequenceNumber=put["SequenceNumber"])
+        assert got[0]["PartitionKey"] == key
