@@ -584,3 +584,17 @@ def test_any_unicode_is_a_partition_key(kin):
         got = read_all(kin, "keys", put["ShardId"], "AT_SEQUENCE_NUMBER",
                        StartingSequenceNumber=put["SequenceNumber"])
         assert got[0]["PartitionKey"] == key
+
+
+def test_the_account_shard_quota_is_kept(kin, team, monkeypatch):
+    monkeypatch.setattr(streams, "SHARD_LIMIT", 5)
+    kin.create_stream(StreamName="q1", ShardCount=3)
+    with pytest.raises(ClientError) as e:
+        kin.create_stream(StreamName="q2", ShardCount=3)
+    code, message = error_of(e)
+    assert code == "LimitExceededException"
+    assert message.startswith(f"This request would exceed the shard limit for the account {team.account_id}")
+    with pytest.raises(ClientError) as e:
+        kin.update_shard_count(StreamName="q1", TargetShardCount=6, ScalingType="UNIFORM_SCALING")
+    assert error_of(e)[0] == "LimitExceededException"
+    assert Stream.objects.count() == 1 and Shard.objects.count() == 3
