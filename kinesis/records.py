@@ -179,6 +179,13 @@ def start_after(stream: Stream, shard: Shard, kind: str, sequence: str | None = 
         if at is None:
             raise errors.invalid("Must specify timestampInMillis parameter for iterator of type "
                                  "AT_TIMESTAMP. Current request has no timestamp parameter.")
+        now = timezone.now()
+        if at > now:
+            raise errors.invalid(
+                f"The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. "
+                f"timestampInMillis: {int(at.timestamp() * 1000)}, "
+                f"currentTimestampInMillis: {int(now.timestamp() * 1000)}"
+            )
         before = (Record.objects.filter(shard=shard, arrival__lt=at).order_by("-id")
                   .values_list("id", flat=True).first())
         return before if before is not None else shard.starting_sequence - 1

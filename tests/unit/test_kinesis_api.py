@@ -310,6 +310,10 @@ def test_it_reads_from_each_iterator_type(kin):
         kin.get_shard_iterator(StreamName="it", ShardId=shard, ShardIteratorType="AT_TIMESTAMP")
     assert error_of(e)[0] == "InvalidArgumentException"
     with pytest.raises(ClientError) as e:
+        kin.get_shard_iterator(StreamName="it", ShardId=shard, ShardIteratorType="AT_TIMESTAMP",
+                               Timestamp=timezone.now() + timedelta(hours=1))
+    assert error_of(e)[0] == "InvalidArgumentException"
+    with pytest.raises(ClientError) as e:
         kin.get_shard_iterator(StreamName="it", ShardId=shard, ShardIteratorType="AT_SEQUENCE_NUMBER",
                                StartingSequenceNumber="1" * 60)
     assert error_of(e)[0] == "InvalidArgumentException"
