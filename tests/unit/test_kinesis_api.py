@@ -142,7 +142,7 @@ def test_it_refuses_writes_to_a_read_only_member(kin, reader_kin):
     assert reader_kin.list_streams()["StreamNames"] == ["ro"]
     with pytest.raises(ClientError) as e:
         reader_kin.put_record(StreamName="ro", Data=b"x", PartitionKey="k")
-    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] in (400, 403)
+    assert error_of(e)[0] == "AccessDeniedException"
     assert Record.objects.count() == 0
 
 
@@ -602,3 +602,27 @@ def test_the_account_shard_quota_is_kept(kin, team, monkeypatch):
         kin.update_shard_count(StreamName="q1", TargetShardCount=6, ScalingType="UNIFORM_SCALING")
     assert error_of(e)[0] == "LimitExceededException"
     assert Stream.objects.count() == 1 and Shard.objects.count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_functions_execution_policy_decides_its_kinesis_calls(make_function, member_key, team):
+    from awsapi import principals
+    from functions.models import Function
+    from tests.unit.aws_clients import aws_client
+
+    key, secret = member_key
+    boto_client("kinesis", key.access_key_id, secret).create_stream(StreamName="fn-out", ShardCount=1)
+    fn = make_function("producer")
+    Function.objects.filter(pk=fn.pk).update(execution_policy={"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["kinesis:PutRecord", "kinesis:PutRecords"],
+         "Resource": arn_of(team, "fn-out")}]})
+    own = principals.issue(fn)
+    kin = aws_client("kinesis", own["AWS_ACCESS_KEY_ID"], own["AWS_SECRET_ACCESS_KEY"],
+                     token=own["AWS_SESSION_TOKEN"])
+    kin.put_record(StreamName="fn-out", Data=b"from a function", PartitionKey="k")
+    with pytest.raises(ClientError) as e:
+        kin.describe_stream(StreamName="fn-out")
+    code, message = error_of(e)
+    assert code == "AccessDeniedException"
+    assert f"kinesis:DescribeStream on resource: {arn_of(team, 'fn-out')}" in message
+    assert [bytes(r.data) for r in Record.objects.all()] == [b"from a function"]
