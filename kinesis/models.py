@@ -18,8 +18,6 @@ from django.utils import timezone
 from awsapi import arns
 from functions.models import Team
 
-# 2**128 - 1: the top of the hash key space (the MD5 of a partition key as an integer).
-MAX_HASH_KEY = (1 << 128) - 1
 SEQUENCE_DIGITS = 56
 HASH_DIGITS = 39
 MODES = [("PROVISIONED", "PROVISIONED"), ("ON_DEMAND", "ON_DEMAND")]

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.core import signing
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from kinesis import errors, routing, streams
@@ -200,23 +201,23 @@ def read(stream: Stream, shard: Shard, after: int, limit: int, max_bytes: int = 
          now: datetime | None = None) -> tuple[list[Record], bool]:
     """Up to `limit` records of `shard` above `after`, within retention and
     `max_bytes` of data (at least one); and whether they reach the shard's
-    current end."""
+    current end. Rows are fetched in chunks, so a page of large records
+    stops at `max_bytes` instead of loading `limit` of them."""
     cutoff = (now or timezone.now()) - timedelta(hours=stream.retention_hours)
-    rows = list(Record.objects.filter(shard=shard, id__gt=after, arrival__gte=cutoff)
-                .order_by("id")[: limit + 1])
-    more = len(rows) > limit
-    rows = rows[:limit]
+    found = (Record.objects.filter(shard=shard, id__gt=after, arrival__gte=cutoff)
+             .order_by("id")[: limit + 1])
+    rows: list[Record] = []
     total = 0
-    for n, row in enumerate(rows):
-        total += len(row.data)
-        if n and total > max_bytes:
-            return rows[:n], False
-    return rows, not more
+    for row in found.iterator(chunk_size=64):
+        size = len(row.data)
+        if len(rows) == limit or (rows and total + size > max_bytes):
+            return rows, False
+        rows.append(row)
+        total += size
+    return rows, True
 
 
 def child_shards(shard: Shard) -> list[Shard]:
-    from django.db.models import Q
-
     return list(Shard.objects.filter(stream_id=shard.stream_id)
                 .filter(Q(parent_index=shard.index) | Q(adjacent_parent_index=shard.index)).order_by("index"))
 

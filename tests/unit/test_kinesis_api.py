@@ -626,3 +626,20 @@ def test_a_functions_execution_policy_decides_its_kinesis_calls(make_function, m
     assert code == "AccessDeniedException"
     assert f"kinesis:DescribeStream on resource: {arn_of(team, 'fn-out')}" in message
     assert [bytes(r.data) for r in Record.objects.all()] == [b"from a function"]
+
+
+def test_get_records_stops_at_ten_mib(kin, monkeypatch):
+    monkeypatch.setattr(records, "MAX_GET_BYTES", 2500)
+    kin.create_stream(StreamName="heavy", ShardCount=1)
+    kin.put_records(StreamName="heavy",
+                    Records=[{"Data": bytes([n]) * 1000, "PartitionKey": "k"} for n in range(5)])
+    it = kin.get_shard_iterator(StreamName="heavy", ShardId="shardId-000000000000",
+                                ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    pages = []
+    while True:
+        got = kin.get_records(ShardIterator=it)
+        pages.append([r["Data"][0] for r in got["Records"]])
+        if not got["Records"]:
+            break
+        it = got["NextShardIterator"]
+    assert pages == [[0, 1], [2, 3], [4], []]
