@@ -19,6 +19,7 @@ import base64
 from datetime import datetime
 
 from django.conf import settings
+from django.utils import timezone
 
 from awsapi import arns
 from functions.models import Team
@@ -51,7 +52,8 @@ def event_of(row: Row, shard_id: str, stream_arn: str, account: str) -> dict:
             "partitionKey": row.partition_key,
             "sequenceNumber": sequence,
             "data": base64.b64encode(bytes(row.data)).decode(),
-            "approximateArrivalTimestamp": row.arrival.timestamp(),
+            # Milliseconds, as Kinesis keeps them.
+            "approximateArrivalTimestamp": round(row.arrival.timestamp(), 3),
         },
         "eventSource": "aws:kinesis",
         "eventVersion": "1.0",
@@ -115,6 +117,8 @@ class KinesisSource:
         stream, shard = found
         if starting == "AT_TIMESTAMP" and at is None:
             return None
+        if starting == "AT_TIMESTAMP" and at > timezone.now():
+            starting = "LATEST"  # Nothing arrived after a time to come: from the newest on.
         after = records.start_after(stream, shard, starting, at=at)
         return None if after < shard.starting_sequence else after
 

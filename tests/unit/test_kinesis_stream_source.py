@@ -85,6 +85,8 @@ def test_positions_for_each_starting_kind(stream):
     at = timezone.now() - timedelta(hours=1)
     assert source.position(stream.arn, shard_id, "AT_TIMESTAMP", at) == numbers[0]
     assert [r.sequence_number for r in source.read(stream.arn, shard_id, numbers[0], 10)] == numbers[1:]
+    future = timezone.now() + timedelta(hours=1)
+    assert source.position(stream.arn, shard_id, "AT_TIMESTAMP", future) == numbers[-1]
     assert source.wake_channel(stream.arn) == wakeups.channel(stream.arn)
 
 
@@ -101,7 +103,7 @@ def test_the_event_record_has_aws_lambdas_shape(stream, team):
     assert first["kinesis"] == {
         "kinesisSchemaVersion": "1.0", "partitionKey": "1", "sequenceNumber": sequence,
         "data": base64.b64encode(b"Hello, this is a test.").decode(),
-        "approximateArrivalTimestamp": stored[0][1].arrival.timestamp(),
+        "approximateArrivalTimestamp": round(stored[0][1].arrival.timestamp(), 3),
     }
     assert first["eventID"] == f"{shard_id}:{sequence}"
     assert first["eventSourceARN"] == stream.arn
