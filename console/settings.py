@@ -164,6 +164,9 @@ CELERY_TASK_ROUTES = {
     "messaging.poll_queues": {"queue": "periodic"},
     "messaging.requeue_http_deliveries": {"queue": "periodic"},
     "buckets.sweep_spool": {"queue": "periodic"},
+    "kinesis.trim_records": {"queue": "periodic"},
+    "tables.expire_items": {"queue": "periodic"},
+    "tables.trim_streams": {"queue": "periodic"},
 }
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Longer than the longest function timeout (900 s), so Redis does not
@@ -207,6 +210,24 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": envfloat("STRATUS_SPOOL_SWEEP_INTERVAL", 600.0),
         "options": {"expires": 60},
     },
+    # Kinesis records past their stream's retention (kinesis.retention).
+    "trim-kinesis-records": {
+        "task": "kinesis.trim_records",
+        "schedule": envfloat("STRATUS_KINESIS_TRIM_INTERVAL", 60.0),
+        "options": {"expires": 60},
+    },
+    # DynamoDB items past their time to live (tables.ttl).
+    "expire-items": {
+        "task": "tables.expire_items",
+        "schedule": envfloat("STRATUS_TTL_SWEEP_INTERVAL", 10.0),
+        "options": {"expires": 30},
+    },
+    # DynamoDB stream records past their 24 hours (tables.streams.trim).
+    "trim-table-streams": {
+        "task": "tables.trim_streams",
+        "schedule": envfloat("STRATUS_STREAM_TRIM_INTERVAL", 300.0),
+        "options": {"expires": 60},
+    },
 }
 
 # The platform.
@@ -216,6 +237,8 @@ STRATUS_CODE_DIR = DATA_DIR / "code"
 # Docker engine bind-mounts them), and short (Unix socket paths <= 107 bytes).
 STRATUS_ENV_DIR = Path(envstr("STRATUS_ENV_DIR", str(DATA_DIR / "envs"))).resolve()
 STRATUS_REGION = envstr("STRATUS_REGION", "us-east-1")
+# A new Kinesis stream's RetentionPeriodHours (Kinesis's default: 24).
+STRATUS_KINESIS_RETENTION_HOURS = envint("STRATUS_KINESIS_RETENTION_HOURS", 24)
 STRATUS_KEEP_ALIVE = envint("STRATUS_KEEP_ALIVE", 600)
 STRATUS_REQUEUE_AFTER = envint("STRATUS_REQUEUE_AFTER", 60)
 # Multiplies the async retry backoff (1 min, then 2 min); tests make it short.
@@ -244,6 +267,9 @@ STRATUS_POOL_MEMORY = envint("STRATUS_POOL_MEMORY", 128)
 # STRATUS_WORKER_LOST_AFTER seconds is gone and its running rows are retried.
 STRATUS_HEARTBEAT = envfloat("STRATUS_HEARTBEAT", 5.0)
 STRATUS_WORKER_LOST_AFTER = envfloat("STRATUS_WORKER_LOST_AFTER", 20.0)
+# Seconds a dead worker's stream shard stays leased before another worker
+# takes it over (mappings.stream_poller).
+STRATUS_SHARD_LEASE_S = envfloat("STRATUS_SHARD_LEASE_S", 10.0)
 # Seconds between a node's maintenance rounds (reaper, pool refill).
 STRATUS_REAP_INTERVAL = envfloat("STRATUS_REAP_INTERVAL", 10.0)
 # Threads per web process for the database work of the fast doors (Invoke,
