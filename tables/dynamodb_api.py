@@ -122,22 +122,6 @@ def get_item(context, params):
     return out
 
 
-def _top_names(paths) -> set[str]:
-    """The top-level attribute names of an Update's paths (a path is a
-    sequence of names and list indexes, or its text)."""
-    names = set()
-    for path in paths or ():
-        if isinstance(path, str):
-            names.add(path.split(".", 1)[0].split("[", 1)[0])
-        else:
-            first = next(iter(path), None)
-            if isinstance(first, str):
-                names.add(first)
-            elif first is not None and hasattr(first, "name"):
-                names.add(first.name)
-    return names
-
-
 def update_item(context, params):
     _no_legacy(params, "AttributeUpdates", "Expected", "ConditionalOperator")
     table = lookup.table_for(context.team, params.get("TableName"))
@@ -152,10 +136,7 @@ def update_item(context, params):
     update = found.update()
     condition = found.condition()
     found.finish()
-    touched = _top_names(getattr(update, "paths", ())) if update is not None else set()
-    for name in filter(None, table.key_names()):
-        if name in touched:
-            raise wire.invalid(f"Cannot update attribute {name}. This attribute is part of the key")
+    touched = items.updated_names(update)
     try:
         change = items.update_item(table, wire.typed_in(params.get("Key") or {}), update, condition)
     except items.ConditionFailed as exc:
@@ -323,8 +304,15 @@ READS = {
 }
 
 
+# DynamoDB's request limit (BatchWriteItem: 25 items of up to 400 KB, in
+# at most 16 MB), above the door's own 2 MB.
+MAX_REQUEST_BYTES = 16 * 1024 * 1024
+
+
 def register() -> None:
-    services.register("dynamodb", HANDLERS, reads=READS, resources=iam_resources.dynamodb)
+    services.register(
+        "dynamodb", HANDLERS, reads=READS, resources=iam_resources.dynamodb, max_body=MAX_REQUEST_BYTES
+    )
 
 
 __all__ = ["register", "HANDLERS", "READS"]

@@ -17,27 +17,9 @@ DynamoDB checks them once every expression of the request is read:
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
-from tables import values, wire
-
-
-def _api(name: str):
-    """tables.expressions' `name` (condition, key_condition, update,
-    projection, unused, ExpressionError)."""
-    from tables import expressions
-
-    found = getattr(expressions, name, None)
-    if found is None:  # the package may not export it yet: its modules do
-        for module in ("errors", "conditions", "keys", "updates", "projections", "documents"):
-            try:
-                found = getattr(importlib.import_module(f"tables.expressions.{module}"), name, None)
-            except ImportError:
-                continue
-            if found is not None:
-                break
-    return found
+from tables import expressions, values, wire
 
 
 class Expressions:
@@ -64,12 +46,12 @@ class Expressions:
         text = self.params.get(member)
         if text is None:
             return None
-        parse = _api(kind)
+        parse = getattr(expressions, kind)
         if not isinstance(text, str) or not text.strip():
             raise wire.validation(f"Invalid {member}: The expression can not be empty;")
         try:
             found = parse(text, *args, **options)
-        except _api("ExpressionError") as exc:
+        except expressions.ExpressionError as exc:
             raise wire.validation(str(exc)) from None
         except values.InvalidValue as exc:
             raise wire.validation(str(exc)) from None
@@ -107,7 +89,6 @@ class Expressions:
         for found in self.parsed:
             names_used |= set(getattr(found, "names_used", ()) or ())
             values_used |= set(getattr(found, "values_used", ()) or ())
-        unused = _api("unused")
-        message = unused(self.names, self.values, names_used, values_used) if unused else None
+        message = expressions.unused(self.names, self.values, names_used, values_used)
         if message:
             raise wire.validation(message)

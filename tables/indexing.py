@@ -10,6 +10,7 @@ has them with another type is refused."""
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 
@@ -77,8 +78,27 @@ def of_key(table: Table, key: dict) -> Place:
     return _place(table, {n: key[n] for n in names})
 
 
+MAX_HASH_KEY_BYTES = 2048
+MAX_RANGE_KEY_BYTES = 1024
+
+
+def _key_bytes(value: dict) -> int:
+    kind = values.kind_of(value)
+    if kind == "S":
+        return len(value["S"].encode("utf-8"))
+    if kind == "B":
+        return len(base64.b64decode(value["B"]))
+    return values.value_size(value)
+
+
 def _place(table: Table, keys: dict) -> Place:
+    """Source of the limits: DynamoDB Developer Guide, "Quotas": a partition
+    key value is at most 2048 bytes, a sort key value 1024 bytes."""
     hash_name, range_name = table.key_names()
+    if _key_bytes(keys[hash_name]) > MAX_HASH_KEY_BYTES:
+        raise wire.invalid("Size of hashkey has exceeded the maximum size limit of 2048 bytes")
+    if range_name and _key_bytes(keys[range_name]) > MAX_RANGE_KEY_BYTES:
+        raise wire.invalid("Aggregated size of all range keys has exceeded the size limit of 1024 bytes")
     return Place(
         keys, values.key_digest(keys[hash_name]), values.sort_encoding(keys[range_name]) if range_name else ""
     )
@@ -126,7 +146,8 @@ def check_indexes(table: Table, indexes: list[TableIndex], item: dict) -> list[t
 def write_entries(row: Item, places: list[tuple[TableIndex, str, str]], *, replace: bool) -> None:
     """The item's index entries are `places` now (`replace`: it had some)."""
     if replace:
-        IndexEntry.objects.filter(item=row).delete()
+        entries = IndexEntry.objects.filter(item=row)
+        entries._raw_delete(entries.db)
     if places:
         IndexEntry.objects.bulk_create(
             [IndexEntry(index=index, item=row, hash_digest=h, sort_key=s) for index, h, s in places]

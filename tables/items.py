@@ -46,6 +46,7 @@ class Change:
     new: dict | None
     places: list = field(default_factory=list)  # the new item's index entries
     size: int = 0
+    indexed: bool = True  # False: the table has no secondary index (no entries to replace)
 
 
 def dumps(item: dict) -> str:
@@ -100,7 +101,7 @@ def plan_put(table: Table, indexes: list[TableIndex], item: dict, condition=None
     places = indexing.check_indexes(table, indexes, item)
     row, old = load(table, place)
     _check(condition, old)
-    return Change(table, place, row, old, item, places, size)
+    return Change(table, place, row, old, item, places, size, bool(indexes))
 
 
 def plan_update(table: Table, indexes: list[TableIndex], key: dict, update, condition=None) -> Change:
@@ -108,17 +109,32 @@ def plan_update(table: Table, indexes: list[TableIndex], key: dict, update, cond
     no UpdateExpression) applied to the item, or to its key alone when
     absent (UpdateItem creates it)."""
     place = indexing.of_key(table, key)
+    touched = updated_names(update)
+    for name in place.keys:
+        if name in touched:
+            raise wire.invalid(f"Cannot update attribute {name}. This attribute is part of the key")
     row, old = load(table, place)
     _check(condition, old)
     new = dict(old if old is not None else place.keys)
     if update is not None:
-        new = update.apply(new)
+        try:
+            new = update.apply(new)
+        except ValueError as exc:  # ExpressionError, InvalidValue: DynamoDB's words for this item
+            raise wire.validation(str(exc)) from None
     for name, value in place.keys.items():
         if new.get(name) != value:
             raise wire.invalid(f"Cannot update attribute {name}. This attribute is part of the key")
     new, size = checked_item(new, updating=True)
     places = indexing.check_indexes(table, indexes, new)
-    return Change(table, place, row, old, new, places, size)
+    return Change(table, place, row, old, new, places, size, bool(indexes))
+
+
+def updated_names(update) -> set[str]:
+    """The top-level attributes an Update writes (its `paths`: names, or
+    bound paths whose first part is the name)."""
+    if update is None:
+        return set()
+    return {path if isinstance(path, str) else path[0] for path in update.paths}
 
 
 def plan_delete(table: Table, key: dict, condition=None) -> Change:
@@ -160,15 +176,20 @@ def commit(change: Change, *, user_identity: dict | None = None) -> None:
     if change.new is None:
         if change.row is None:
             return
-        IndexEntry.objects.filter(item=change.row).delete()
-        Item.objects.filter(pk=change.row.pk).delete()
+        # Plain DELETEs: the ORM's cascade would first read the entries back.
+        if change.indexed:
+            entries = IndexEntry.objects.filter(item=change.row)
+            entries._raw_delete(entries.db)
+        rows = Item.objects.filter(pk=change.row.pk)
+        rows._raw_delete(rows.db)
     elif change.row is not None:
         if change.new == change.old:
             return
         Item.objects.filter(pk=change.row.pk).update(
             data=dumps(change.new), size=change.size, expires_at=expiry(change.table, change.new)
         )
-        indexing.write_entries(change.row, change.places, replace=True)
+        if change.indexed:
+            indexing.write_entries(change.row, change.places, replace=True)
     else:
         row = Item.objects.create(
             table=change.table,

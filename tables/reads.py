@@ -132,7 +132,9 @@ def _page(source: Source, rows: Iterator, params: dict, filter_, projection) -> 
     for item, size, _marks in rows:
         scanned += 1
         read_bytes += size
-        shown = source.projected(item)
+        # A local index reads the table for ALL_ATTRIBUTES (DynamoDB fetches
+        # the item); a global one was refused that Select unless it holds ALL.
+        shown = item if select == "ALL_ATTRIBUTES" else source.projected(item)
         if filter_ is None or filter_.matches(shown):
             count += 1
             if select != "COUNT":
@@ -189,8 +191,13 @@ def _check_common(source: Source, params: dict, projection) -> None:
 def _key_parts(condition) -> tuple[str, dict, str | None, str | None, list[dict]]:
     """(hash name, hash value, range name, operator, operand values) of a
     tables.expressions KeyCondition."""
-    return (condition.hash_name, condition.hash_value, condition.range_name, condition.range_op,
-            list(condition.range_values))
+    return (
+        condition.hash_name,
+        condition.hash_value,
+        condition.range_name,
+        condition.range_op,
+        list(condition.range_values),
+    )
 
 
 def _range_filter(op: str, operands: list[dict]) -> Q:

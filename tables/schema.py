@@ -325,6 +325,19 @@ def update_table(table: Table, params: dict) -> Table:
     at once; Delete drops it; Update changes its throughput)."""
     from tables import indexing
 
+    changes = (
+        "AttributeDefinitions",
+        "BillingMode",
+        "ProvisionedThroughput",
+        "GlobalSecondaryIndexUpdates",
+        "StreamSpecification",
+        "DeletionProtectionEnabled",
+    )
+    if all(params.get(member) is None for member in changes):
+        raise wire.validation(
+            "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, "
+            "GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required"
+        )
     definitions = {d["AttributeName"]: d["AttributeType"] for d in table.attribute_definitions}
     given = _definitions(params) if params.get("AttributeDefinitions") else {}
     for name, kind in given.items():

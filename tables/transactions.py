@@ -53,6 +53,8 @@ class _Action:
         else:
             self.key = wire.typed_in(params.get("Key") or {})
             self.place = indexing.of_key(self.table, self.key)
+            for name in items.updated_names(self.update) & set(self.place.keys):
+                raise wire.invalid(f"Cannot update attribute {name}. This attribute is part of the key")
 
     def plan(self, indexes) -> items.Change:
         if self.kind == "Put":

@@ -187,6 +187,22 @@ def test_update_creates_a_missing_item_and_refuses_key_changes(ddb, table):
     )
 
 
+def test_an_update_that_does_not_fit_the_item_changes_nothing(ddb, table):
+    ddb.put_item(TableName="things", Item={**KEY, "n": {"S": "text"}})
+    before = stored()
+    for expression in ("SET a = nothere + :v", "SET n = n + :v"):
+        with pytest.raises(ClientError) as e:
+            ddb.update_item(
+                TableName="things",
+                Key=KEY,
+                UpdateExpression=expression,
+                ExpressionAttributeValues={":v": {"N": "1"}},
+            )
+        assert code_of(e) == "ValidationException"
+        assert "provided" in message_of(e) or "operand" in message_of(e), message_of(e)
+    assert stored() == before
+
+
 def test_update_condition_failure_changes_nothing(ddb, table):
     ddb.put_item(TableName="things", Item={**KEY, "n": {"N": "1"}})
     with pytest.raises(ClientError) as e:
@@ -306,3 +322,17 @@ def test_typed_items_round_trip(ddb, table, attributes):
     for value in attributes.values():
         if "B" in value:
             assert base64.b64encode(value["B"]).decode() in Item.objects.get().data
+
+
+def test_key_values_have_size_limits(raw, table):
+    with pytest.raises(ClientError) as e:
+        raw.put_item(TableName="things", Item={"pk": {"S": "é" * 1025}, "sk": {"S": "1"}})
+    assert message_of(e) == (
+        "One or more parameter values were invalid: "
+        "Size of hashkey has exceeded the maximum size limit of 2048 bytes"
+    )
+    with pytest.raises(ClientError) as e:
+        raw.get_item(TableName="things", Key={"pk": {"S": "a"}, "sk": {"S": "x" * 1025}})
+    assert "Aggregated size of all range keys has exceeded the size limit of 1024 bytes" in message_of(e)
+    raw.put_item(TableName="things", Item={"pk": {"S": "a" * 2048}, "sk": {"S": "x" * 1024}})
+    assert Item.objects.count() == 1

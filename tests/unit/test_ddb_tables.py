@@ -317,3 +317,11 @@ def test_streams_targets_are_not_taken_for_dynamodb(member_key):
 
 def test_describe_endpoints_names_this_server(ddb):
     assert ddb.describe_endpoints()["Endpoints"][0]["Address"] == "testserver"
+
+
+def test_an_update_table_that_changes_nothing_is_refused(ddb):
+    make_table(ddb)
+    with pytest.raises(ClientError) as e:
+        ddb.update_table(TableName="things")
+    assert code_of(e) == "ValidationException"
+    assert message_of(e).startswith("At least one of ProvisionedThroughput, BillingMode")
