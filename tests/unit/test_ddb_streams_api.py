@@ -380,3 +380,19 @@ def test_get_records_stops_at_1_mb(ddbs, team, monkeypatch):
     page = ddbs.get_records(ShardIterator=first_iterator(ddbs, orders.stream_arn))
     assert len(page["Records"]) == 2
     assert len(ddbs.get_records(ShardIterator=page["NextShardIterator"])["Records"]) == 1
+
+
+def test_it_names_each_calls_iam_action_and_stream(team):
+    from tables import streams_api
+
+    orders = make_table(team)
+    iterator = stream_iterators.issue(stream_iterators.Position(orders.stream_arn, "shardId-x", None))
+    assert streams_api.resources(None, "ListStreams", {}) == [("dynamodb:ListStreams", "*")]
+    assert streams_api.resources(None, "DescribeStream", {"StreamArn": orders.stream_arn}) == [
+        ("dynamodb:DescribeStream", orders.stream_arn)
+    ]
+    assert streams_api.resources(None, "GetRecords", {"ShardIterator": iterator}) == [
+        ("dynamodb:GetRecords", orders.stream_arn)
+    ]
+    forged = streams_api.resources(None, "GetRecords", {"ShardIterator": "forged"})
+    assert forged == [("dynamodb:GetRecords", "*")]
