@@ -380,6 +380,9 @@ def get_records(context: services.Context, params: dict) -> dict:
     stream = Stream.objects.select_related("team").filter(team=context.team, id=position.stream_id).first()
     if stream is None:
         raise errors.gone("The stream this ShardIterator reads no longer exists.")
+    if params.get("StreamARN") and params["StreamARN"] != stream.arn:
+        raise errors.invalid(f"StreamARN {params['StreamARN']} is not the stream of this ShardIterator "
+                             f"({stream.arn}).")
     shard = Shard.objects.filter(stream=stream, index=position.shard_index).first()
     if shard is None:
         raise errors.not_found_shard(shard_id_of(position.shard_index), stream)
