@@ -8,7 +8,8 @@ back from the platform's own invocation records.
   whose failure record (naming the shard and the sequence range) reaches
   the OnFailure SQS queue, and every other record is delivered;
 - a worker killed mid-batch loses no record and breaks no order: the lease
-  expires, the restarted worker resumes from the checkpoint.
+  expires, the restarted worker resumes from the checkpoint;
+- a DynamoDB stream's INSERT, MODIFY and REMOVE reach the function in order.
 
 Outcome asserts only (no timing)."""
 
@@ -29,6 +30,11 @@ def handler(event, context):
     bad = [r for r in event["Records"] if base64.b64decode(r["kinesis"]["data"]) == b"poison"]
     if bad:
         raise ValueError("poison record " + bad[0]["kinesis"]["sequenceNumber"])
+    return {"seen": len(event["Records"])}
+'''
+
+ACCEPT = '''
+def handler(event, context):
     return {"seen": len(event["Records"])}
 '''
 
@@ -203,3 +209,49 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_keeps_order(stack, clients)
         # Nothing lost; first deliveries in put order (a batch cut short by
         # the kill may come again: at-least-once).
         assert first_seen_order(ok)[shard] == seqs
+
+
+def test_a_dynamodb_stream_reaches_the_function_insert_modify_remove_in_order(stack, clients):
+    lam = clients["lambda"]
+    key, secret = stack.api_key()
+    ddb = aws_client(stack, "dynamodb", key, secret)
+    table = f"t{uuid.uuid4().hex[:8]}"
+    created = ddb.create_table(
+        TableName=table, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+    stream_arn = created["TableDescription"]["LatestStreamArn"]
+    create(lam, "changes", ACCEPT)
+    mapping = lam.create_event_source_mapping(
+        FunctionName="changes", EventSourceArn=stream_arn, StartingPosition="TRIM_HORIZON", BatchSize=2,
+    )
+    ddb.put_item(TableName=table, Item={"id": {"S": "a"}, "n": {"N": "1"}})
+    ddb.put_item(TableName=table, Item={"id": {"S": "b"}, "n": {"N": "1"}})
+    ddb.update_item(TableName=table, Key={"id": {"S": "a"}}, UpdateExpression="SET n = n + :one",
+                    ExpressionAttributeValues={":one": {"N": "1"}})
+    ddb.put_item(TableName=table, Item={"id": {"S": "b"}, "n": {"N": "1"}})  # no change: no record
+    ddb.delete_item(TableName=table, Key={"id": {"S": "b"}})
+
+    def events():
+        code = (
+            "import json\nfrom invocations.models import Invocation\n"
+            f"rows = Invocation.objects.filter(trigger='event-source-mapping:{mapping['UUID']}',"
+            " status='succeeded').order_by('created_at').values_list('event', 'source')\n"
+            "print(json.dumps(list(rows)))"
+        )
+        rows = json.loads(stack.shell(code).strip().splitlines()[-1])
+        assert all(source == "dynamodb" for _, source in rows)
+        return [r for event, _ in rows for r in json.loads(event)["Records"]]
+
+    got = settle(events, lambda records: len(records) >= 4, timeout=180)
+    assert [(r["eventName"], r["dynamodb"]["Keys"]["id"]["S"]) for r in got] == [
+        ("INSERT", "a"), ("INSERT", "b"), ("MODIFY", "a"), ("REMOVE", "b"),
+    ]
+    modify = got[2]
+    assert modify["eventSource"] == "aws:dynamodb" and modify["eventSourceARN"] == stream_arn
+    assert modify["dynamodb"]["OldImage"]["n"] == {"N": "1"}
+    assert modify["dynamodb"]["NewImage"]["n"] == {"N": "2"}
+    seqs = [int(r["dynamodb"]["SequenceNumber"]) for r in got]
+    assert seqs == sorted(seqs)

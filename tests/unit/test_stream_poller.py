@@ -488,3 +488,28 @@ def test_a_write_wakes_the_shard_without_waiting_for_its_next_look(stream, mappi
         await stopped(p, task)
 
     run(scenario)
+
+
+def test_a_lease_is_one_holders_until_released_or_expired(redis_url):
+    import asyncio
+
+    import redis.asyncio
+
+    from mappings.leases import Leases, lease_key
+
+    async def scenario():
+        client = redis.asyncio.Redis.from_url(redis_url)
+        a, b = Leases(client, "a", 300), Leases(client, "b", 300)
+        key = lease_key("m", "shardId-0")
+        assert await a.take(key) and await a.take(key)  # its holder keeps it
+        assert not await b.take(key)
+        assert await b.renew([key]) == set() and await a.renew([key]) == {key}
+        await b.release(key)  # not b's: still a's
+        assert await a.holds(key)
+        await a.release(key)
+        assert await b.take(key)
+        await asyncio.sleep(0.5)  # b stops renewing: the lease expires
+        assert await a.take(key) and not await b.holds(key)
+        await client.aclose()
+
+    run(scenario)
