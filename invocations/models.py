@@ -34,6 +34,8 @@ SOURCES = [
     ("destination", "Destination"),
     ("redrive", "Redrive"),
     ("bucket", "Bucket"),
+    ("kinesis", "Kinesis stream"),
+    ("dynamodb", "DynamoDB stream"),
 ]
 PRIORITIES = [("high", "High"), ("normal", "Normal"), ("low", "Low")]
 # Celery's Redis transport: a lower number is served first.

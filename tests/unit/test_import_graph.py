@@ -6,8 +6,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 APPS = [
-    "awsapi", "buckets", "console", "functions", "invocations", "mappings", "messaging", "runtimes",
-    "triggers",
+    "awsapi", "buckets", "console", "functions", "invocations", "kinesis", "mappings", "messaging",
+    "runtimes", "tables", "triggers",
 ]
 
 
@@ -42,7 +42,11 @@ def graph() -> dict[str, set[str]]:
                 if node.level:
                     parts = package.split(".")
                     base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
-                targets = [f"{base}.{alias.name}" for alias in node.names] + [base]
+                named = [f"{base}.{alias.name}" for alias in node.names]
+                # `from pkg import module` needs the module, not the package's
+                # own code (Python imports a submodule fine while its package
+                # is still initialising); `from pkg import name` needs the package.
+                targets = named + ([] if all(t in mods for t in named) else [base])
             for target in targets:
                 found = owner(target)
                 if found and found != name:
