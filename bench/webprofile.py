@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--py-spy", required=True, type=Path, help="the py-spy binary")
     ap.add_argument("--workload", choices=list(aws.WORKLOADS), action="append",
-                    help="one of them (repeatable; default: all three, one after another)")
+                    help="one of them (repeatable; default: all, one after another)")
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--rate", type=int, default=200, help="samples per second")
     ap.add_argument("--idle", action="store_true",
@@ -111,9 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stack.start()
         side = aws.Side("Stratus", stack.url, stack.api_key())
-        side.setup()
         web = stack.procs["web"].pid
         for workload in args.workload or list(aws.WORKLOADS):
+            side.setup(workload)
             raw = folder / f"{workload}.txt"
             snaps: list = []
 
