@@ -82,7 +82,8 @@ def check_ordering(put: Iterable[tuple[str, str, str]],
     """How a stream mapping delivered what was put.
 
     `put`: (tag, shard id, sequence number) of every record PutRecords
-    accepted, in the order it accepted them. `batches`: (the handler's
+    accepted, in the order it accepted them; the tag (in the record's data)
+    names one record. `batches`: (the handler's
     start time, [(shard id, sequence number, tag), ...] in the order the
     handler saw them) of every successful invocation. One batch is in flight
     per shard at a time, so ordering the batches by start time gives each
@@ -97,12 +98,13 @@ def check_ordering(put: Iterable[tuple[str, str, str]],
     `put_out_of_order` (PutRecords gave a record of a shard a lower
     sequence number than one it accepted before it), `shards` (records per
     shard)."""
+    # By tag: sequence numbers are unique within a shard only.
     expected: dict[str, tuple[str, str]] = {}
     last_put: dict[str, tuple] = {}
     put_out_of_order = 0
     per_shard: Counter = Counter()
     for tag, shard, seq in put:
-        expected[seq] = (shard, tag)
+        expected[tag] = (shard, seq)
         per_shard[shard] += 1
         key = seq_key(seq)
         if shard in last_put and key <= last_put[shard]:
@@ -113,13 +115,13 @@ def check_ordering(put: Iterable[tuple[str, str, str]],
     out_of_order = wrong_shard = unknown = 0
     for _, records in sorted(batches, key=lambda b: b[0]):
         for shard, seq, tag in records:
-            if seq not in expected or expected[seq][1] != tag:
+            if tag not in expected or expected[tag][1] != seq:
                 unknown += 1
                 continue
-            counts[seq] += 1
-            if expected[seq][0] != shard:
+            counts[tag] += 1
+            if expected[tag][0] != shard:
                 wrong_shard += 1
-            if counts[seq] > 1:
+            if counts[tag] > 1:
                 continue  # delivered again (a retried batch): not an order break
             key = seq_key(seq)
             if shard in highest and key < highest[shard]:
@@ -348,7 +350,7 @@ def stream_ordering(stack, key: tuple[str, str], records: int, shards: int, batc
 
         batches: dict[str, tuple[float, float, list]] = {}
         failures: dict[str, str] = {}
-        wanted = {seq for _, _, seq in put}
+        wanted = {tag for tag, _, _ in put}
         seen: set[str] = set()
         quiet_since = time.monotonic()
         while not wanted <= seen and time.monotonic() - quiet_since < quiet_timeout:
@@ -363,7 +365,7 @@ def stream_ordering(stack, key: tuple[str, str], records: int, shards: int, batc
                     continue
                 result = json.loads(row["result"])
                 batches[rid] = (result["started"], result["ended"], result["records"])
-                seen.update(seq for _, seq, _ in result["records"])
+                seen.update(tag for _, _, tag in result["records"])
                 quiet_since = time.monotonic()
         after_cpu = cpu.snapshot(stack)
         checked = check_ordering(put, [(b[0], b[2]) for b in batches.values()])

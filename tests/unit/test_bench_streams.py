@@ -42,6 +42,12 @@ def test_it_counts_lost_out_of_order_duplicated_and_misplaced_records():
     assert out["unknown"] == 2
 
 
+def test_the_same_sequence_number_in_two_shards_names_two_records():
+    put = [("r0", A, "1"), ("r1", B, "1"), ("r2", B, "2")]
+    out = check_ordering(put, [(1.0, seen(put[1], put[2])), (1.1, seen(put[0]))])
+    assert (out["processed"], out["lost"], out["out_of_order"], out["unknown"]) == (3, 0, 0, 0)
+
+
 def test_it_counts_a_put_answered_with_a_lower_sequence_number():
     put = [("r0", A, "10"), ("r1", A, "9"), ("r2", B, "1")]
     assert check_ordering(put, [])["put_out_of_order"] == 1
