@@ -133,6 +133,40 @@ def register(
         service, dict(handlers), frozenset(reads), dict(query_codes or {}), denied_code,
         dict(signature_codes or {}), streaming, resources, dict(codes or {}), max_body, check_input,
     )
+    for extension in _extensions.get(service, []):
+        _apply(_services[service], *extension)
+
+
+_extensions: dict[str, list[tuple[dict, frozenset, Resources | None]]] = {}
+
+
+def extend(
+    service: str, handlers: Mapping[str, Handler], *, reads: Iterable[str] = (),
+    resources: Resources | None = None,
+) -> None:
+    """Add operations to a service another app registers (the mappings
+    app's event source mapping operations to functions' "lambda"), before
+    or after it registers: kept, and applied again when it registers. The
+    service's own settings (check_input, codes...) apply to them;
+    `resources` answers for these operations, the service's for the rest."""
+    extension = (dict(handlers), frozenset(reads), resources)
+    _extensions.setdefault(service, []).append(extension)
+    if service in _services:
+        _apply(_services[service], *extension)
+
+
+def _apply(target: Service, handlers: dict, reads: frozenset, resources: Resources | None) -> None:
+    target.handlers.update(handlers)
+    target.reads = target.reads | reads
+    if resources is not None:
+        base, own = target.resources, frozenset(handlers)
+
+        def combined(context, operation, params):
+            if operation in own:
+                return resources(context, operation, params)
+            return base(context, operation, params) if base else []
+
+        target.resources = combined
 
 
 def get(service: str) -> Service | None:

@@ -1,7 +1,7 @@
 import os
 
 from celery import Celery
-from celery.signals import worker_process_init, worker_ready
+from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
 
@@ -45,3 +45,15 @@ def _start_main(sender=None, **_):
         nodes.start_heartbeat()
         lane.start_threads(sender.controller.concurrency if isinstance(pool, ThreadPool) else 1)
     node_upkeep.start(serves_invocations)
+    if serves_invocations:
+        # Kinesis and DynamoDB stream mappings (mappings.stream_poller).
+        from mappings import stream_poller
+
+        stream_poller.start()
+
+
+@worker_shutdown.connect
+def _stop_main(**_):
+    from mappings import stream_poller
+
+    stream_poller.stop()

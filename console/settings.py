@@ -164,6 +164,7 @@ CELERY_TASK_ROUTES = {
     "messaging.poll_queues": {"queue": "periodic"},
     "messaging.requeue_http_deliveries": {"queue": "periodic"},
     "buckets.sweep_spool": {"queue": "periodic"},
+    "kinesis.trim_records": {"queue": "periodic"},
 }
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Longer than the longest function timeout (900 s), so Redis does not
@@ -207,6 +208,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": envfloat("STRATUS_SPOOL_SWEEP_INTERVAL", 600.0),
         "options": {"expires": 60},
     },
+    # Kinesis records past their stream's retention (kinesis.retention).
+    "trim-kinesis-records": {
+        "task": "kinesis.trim_records",
+        "schedule": envfloat("STRATUS_KINESIS_TRIM_INTERVAL", 60.0),
+        "options": {"expires": 60},
+    },
 }
 
 # The platform.
@@ -216,6 +223,8 @@ STRATUS_CODE_DIR = DATA_DIR / "code"
 # Docker engine bind-mounts them), and short (Unix socket paths <= 107 bytes).
 STRATUS_ENV_DIR = Path(envstr("STRATUS_ENV_DIR", str(DATA_DIR / "envs"))).resolve()
 STRATUS_REGION = envstr("STRATUS_REGION", "us-east-1")
+# A new Kinesis stream's RetentionPeriodHours (Kinesis's default: 24).
+STRATUS_KINESIS_RETENTION_HOURS = envint("STRATUS_KINESIS_RETENTION_HOURS", 24)
 STRATUS_KEEP_ALIVE = envint("STRATUS_KEEP_ALIVE", 600)
 STRATUS_REQUEUE_AFTER = envint("STRATUS_REQUEUE_AFTER", 60)
 # Multiplies the async retry backoff (1 min, then 2 min); tests make it short.

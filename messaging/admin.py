@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from messaging.models import EventSourceMapping, Queue, QueueMessage, Subscription, Topic, TopicMessage
+from messaging.models import Queue, QueueMessage, Subscription, Topic, TopicMessage
 
 
 @admin.register(Topic)
@@ -34,9 +34,3 @@ class QueueMessageAdmin(admin.ModelAdmin):
     list_display = ("message_id", "queue", "receive_count", "visible_at", "sent_at")
     list_filter = ("queue",)
     readonly_fields = ("message_id", "receipt_handle")
-
-
-@admin.register(EventSourceMapping)
-class EventSourceMappingAdmin(admin.ModelAdmin):
-    list_display = ("queue", "function", "batch_size", "batching_window_s", "enabled", "last_fired_at")
-    list_filter = ("enabled",)

@@ -8,12 +8,13 @@ class MessagingConfig(AppConfig):
     def ready(self) -> None:
         # The queue batch hook must be registered in every process that
         # finishes invocations (the worker); importing registers it.
-        from messaging import destinations, poller, sns_api, sqs_api  # noqa: F401
+        from messaging import destinations, poller, queue_source, sns_api, sqs_api  # noqa: F401
         # Registers our Celery tasks in every process, not only in workers:
         # the web queues messaging.deliver_http by name (sns_http.queue).
         from messaging import tasks  # noqa: F401
 
         destinations.register()
+        queue_source.register()
         sqs_api.register()
         sns_api.register()
         _register_triggers()

@@ -7,7 +7,8 @@ from django import forms
 from functions.models import Function
 from invocations.models import PRIORITIES
 from messaging import filter_policy, queues, topics
-from messaging.models import EventSourceMapping, Queue, Subscription, Topic
+from mappings.models import EventSourceMapping
+from messaging.models import Queue, Subscription, Topic
 from messaging.validation import MessagingError
 
 

@@ -324,22 +324,3 @@ class TopicDeduplication(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["topic", "dedup_id"], name="topic_dedup_once")]
         indexes = [models.Index(fields=["topic", "expires_at"])]
-
-
-class EventSourceMapping(models.Model):
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="mappings")
-    function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="queue_mappings")
-    batch_size = models.PositiveIntegerField(default=10)
-    batching_window_s = models.PositiveIntegerField(default=0)
-    enabled = models.BooleanField(default=True)
-    priority = models.CharField(max_length=6, choices=PRIORITIES, default="normal")
-    created_at = models.DateTimeField(default=timezone.now)
-    last_fired_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["created_at"]
-
-    @property
-    def trigger(self) -> str:
-        return f"queue-mapping:{self.id}"

@@ -18,7 +18,9 @@ from awsapi import arns
 from functions.models import Function, Team
 from messaging import digests
 from messaging import fifo as fifo_rules
-from messaging.models import EventSourceMapping, Queue, QueueMessage
+from mappings import configure as mapping_rules
+from mappings.models import EventSourceMapping
+from messaging.models import Queue, QueueMessage
 from messaging.validation import (
     MAX_DELAY_S,
     MAX_VISIBILITY_TIMEOUT_S,
@@ -135,7 +137,7 @@ def configure(queue: Queue, changes: dict) -> Queue:
 
 
 def _check_timeout_covers_functions(queue: Queue, timeout: int) -> None:
-    slowest = queue.mappings.order_by("-function__timeout_s").values_list(
+    slowest = mappings_of(queue).order_by("-function__timeout_s").values_list(
         "function__timeout_s", "function__name"
     ).first()
     if slowest and timeout < slowest[0]:
@@ -154,6 +156,9 @@ def add_mapping(
     batching_window_s=0,
     priority: str = "normal",
 ) -> EventSourceMapping:
+    """A new SQS event source mapping (mappings.EventSourceMapping) of
+    `function` reading `queue`, checked as CreateEventSourceMapping checks
+    it (mappings.configure); MessagingError naming the form field."""
     if queue is None:
         raise MessagingError("Choose the queue to poll.", "queue")
     if function is None:
@@ -162,18 +167,18 @@ def add_mapping(
         raise MessagingError("The function must belong to the queue's team.", "function")
     size = clean_int(batch_size, "batch_size", "Batch size", 1, 10)
     window = clean_int(batching_window_s, "batching_window_s", "The batching window", 0, 300)
-    # Lambda refuses this too: the batch would become visible (and be
-    # delivered again) while the function is still working on it.
-    if queue.visibility_timeout_s < function.timeout_s:
-        raise MessagingError(
-            f"The queue's visibility timeout ({queue.visibility_timeout_s} s) is shorter than "
-            f"{function.name}'s timeout ({function.timeout_s} s); raise the visibility timeout first.",
-            "function",
+    try:
+        return mapping_rules.create(
+            function, queue.arn, batch_size=size, batching_window_s=window, priority=clean_priority(priority)
         )
-    return EventSourceMapping.objects.create(
-        queue=queue, function=function, batch_size=size, batching_window_s=window,
-        priority=clean_priority(priority),
-    )
+    except mapping_rules.MappingError as e:
+        field = e.field if e.field in ("function", "batch_size", "batching_window_s", "priority") else None
+        raise MessagingError(str(e), field) from None
+
+
+def mappings_of(queue: Queue):
+    """The event source mappings reading `queue` (by its ARN)."""
+    return EventSourceMapping.objects.filter(kind="sqs", event_source_arn=queue.arn)
 
 
 # Sending ----------------------------------------------------------------------

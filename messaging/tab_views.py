@@ -1,16 +1,20 @@
 """The function page's Triggers tab: the two form sections this app adds
 (subscribe the function to a topic, let it poll a queue; registered in
-MessagingConfig.ready()) and the views their forms post to. The forms are
+MessagingConfig.ready()), the views their forms post to, and the toggle and
+delete of every event source mapping row (SQS, Kinesis, DynamoDB). The forms are
 the topic and queue pages' forms turned around: same settings, same
 validation in messaging.topics and messaging.queues."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_POST
 
 from functions.access import get_function_for_user
 from functions.models import Function
+from mappings import configure
+from mappings.models import EventSourceMapping
 from messaging.forms import QueueMappingForm, TopicSubscriptionForm
 from messaging.models import Queue, Topic
 from triggers import registry, tab
@@ -61,4 +65,30 @@ def map_queue(request: HttpRequest, function_id) -> HttpResponse:
         return tab.render_tab(
             request, fn, refused=True, queue_mapping_form=form, open_form="queue"
         )
-    return _added(request, fn, f"{fn.name} now polls the queue {mapping.queue.name}.")
+    queue = form.cleaned_data["queue"]
+    return _added(request, fn, f"{fn.name} now polls the queue {queue.name}.")
+
+
+def _changed(request: HttpRequest, fn: Function) -> HttpResponse:
+    return registry.changed_response() if request.htmx else registry.back_to_tab(fn)
+
+
+@login_required
+@require_POST
+def mapping_toggle(request: HttpRequest, function_id, mapping_id) -> HttpResponse:
+    """Enable or disable one of the function's mappings (any source kind)."""
+    fn = get_function_for_user(request.user, function_id, write=True)
+    mapping = get_object_or_404(EventSourceMapping, function=fn, id=mapping_id)
+    try:
+        configure.set_enabled(mapping, not mapping.enabled)
+    except configure.MappingError as e:
+        messages.error(request, str(e))
+    return _changed(request, fn)
+
+
+@login_required
+@require_POST
+def mapping_delete(request: HttpRequest, function_id, mapping_id) -> HttpResponse:
+    fn = get_function_for_user(request.user, function_id, write=True)
+    configure.delete(get_object_or_404(EventSourceMapping, function=fn, id=mapping_id))
+    return _changed(request, fn)

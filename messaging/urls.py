@@ -32,6 +32,8 @@ urlpatterns = [
     # "Poll a queue" forms.
     path(F + "topics/", tab_views.subscribe, name="msg-fn-subscribe"),
     path(F + "queues/", tab_views.map_queue, name="msg-fn-map-queue"),
+    path(F + "mappings/<uuid:mapping_id>/toggle/", tab_views.mapping_toggle, name="msg-fn-mapping-toggle"),
+    path(F + "mappings/<uuid:mapping_id>/delete/", tab_views.mapping_delete, name="msg-fn-mapping-delete"),
     # Public, CSRF-exempt: a topic's webhook. Two segments under /hooks/, so
     # the triggers app's one-segment /hooks/<token>/ never matches it (and
     # console.urls includes this module first anyway).

@@ -27,7 +27,8 @@ from messaging.forms import (
     TopicWebhookForm,
     apply_error,
 )
-from messaging.models import EventSourceMapping, Queue, QueueMessage, Subscription, Topic
+from mappings import configure
+from messaging.models import Queue, QueueMessage, Subscription, Topic
 from messaging.validation import MessagingError, parse_attribute_lines
 
 RECENT = 50
@@ -240,7 +241,7 @@ def _render_queue(request: HttpRequest, queue: Queue, partial: bool = False, **f
         "dead_letters": queues.dead_letters_of(queue)[:RECENT],
         "dead_letter_count": queues.dead_letters_of(queue).count(),
         "redrivable": QueueMessage.objects.filter(queue=queue, source_queue__isnull=False).count(),
-        "mappings": queue.mappings.select_related("function"),
+        "mappings": queues.mappings_of(queue).select_related("function"),
         "can_write": can_write(request.user, queue.team),
         "send_form": forms.get("send_form") or SendForm(),
         "mapping_form": forms.get("mapping_form") or MappingForm(queue=queue),
@@ -332,9 +333,8 @@ def mapping_add(request: HttpRequest, queue_id) -> HttpResponse:
 @require_POST
 def mapping_toggle(request: HttpRequest, queue_id, mapping_id) -> HttpResponse:
     queue = get_queue_for_user(request.user, queue_id, write=True)
-    mapping = get_object_or_404(EventSourceMapping, queue=queue, id=mapping_id)
-    mapping.enabled = not mapping.enabled
-    mapping.save(update_fields=["enabled"])
+    mapping = get_object_or_404(queues.mappings_of(queue), id=mapping_id)
+    configure.set_enabled(mapping, not mapping.enabled)
     return _back(request, queue_url(queue))
 
 
@@ -342,7 +342,7 @@ def mapping_toggle(request: HttpRequest, queue_id, mapping_id) -> HttpResponse:
 @require_POST
 def mapping_delete(request: HttpRequest, queue_id, mapping_id) -> HttpResponse:
     queue = get_queue_for_user(request.user, queue_id, write=True)
-    get_object_or_404(EventSourceMapping, queue=queue, id=mapping_id).delete()
+    configure.delete(get_object_or_404(queues.mappings_of(queue), id=mapping_id))
     return _back(request, queue_url(queue))
 
 

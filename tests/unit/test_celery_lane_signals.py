@@ -8,6 +8,7 @@ from celery.concurrency.thread import TaskPool as ThreadPool
 
 from console import celery as celery_app
 from invocations import lane, node_upkeep, nodes
+from mappings import stream_poller
 
 
 def worker(pool, concurrency: int, queues: list[str]):
@@ -23,6 +24,7 @@ def test_every_process_that_runs_invocations_gets_lane_threads(monkeypatch):
     monkeypatch.setattr(lane, "start_threads", lambda count=1: started.append(count))
     monkeypatch.setattr(node_upkeep, "start", lambda runs: upkeep.append(runs))
     monkeypatch.setattr(nodes, "start_heartbeat", lambda: beats.append(1))
+    monkeypatch.setattr(stream_poller, "start", lambda: None)
     # A prefork child (or the solo pool) announces itself: one thread.
     celery_app._start_process()
     assert started == [1] and beats == [1]

@@ -1,0 +1,126 @@
+"""Kinesis streams as a source of event source mappings (kind "kinesis",
+ARN `arn:aws:kinesis:<region>:<account>:stream/<name>`), registered into
+mappings.sources from KinesisConfig.ready().
+
+`Record.event` is an entry of the Lambda event's `Records` as AWS Lambda
+sends it (Lambda Developer Guide, "Using AWS Lambda with Amazon Kinesis",
+example event): `kinesis` {kinesisSchemaVersion "1.0", partitionKey,
+sequenceNumber, data (base64), approximateArrivalTimestamp (epoch seconds,
+a float)}, eventSource "aws:kinesis", eventVersion "1.0", eventID
+"<shardId>:<sequenceNumber>", eventName "aws:kinesis:record",
+invokeIdentityArn, awsRegion, eventSourceARN. The source does not know the
+mapping's function: invokeIdentityArn is the account's
+`role/stratus-event-source-mapping` role, and a poller may put the
+function's own role there."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+
+from django.conf import settings
+
+from awsapi import arns
+from functions.models import Team
+from kinesis import records, streams
+from kinesis.models import Record as Row
+from kinesis.models import Shard as ShardRow
+from kinesis.models import Stream, sequence_text
+from mappings import sources, wakeups
+from mappings.sources import Record, Shard
+
+
+def _name(arn: str) -> tuple[str, str] | None:
+    """(account, stream name) of a Kinesis stream ARN of this region."""
+    try:
+        parsed = arns.parse(arn)
+    except arns.ArnError:
+        return None
+    if parsed.service != "kinesis" or parsed.region != settings.STRATUS_REGION:
+        return None
+    if not parsed.resource.startswith("stream/") or "/" in parsed.resource[7:]:
+        return None
+    return parsed.account, parsed.resource[7:]
+
+
+def event_of(row: Row, shard_id: str, stream_arn: str, account: str) -> dict:
+    sequence = sequence_text(row.id)
+    return {
+        "kinesis": {
+            "kinesisSchemaVersion": "1.0",
+            "partitionKey": row.partition_key,
+            "sequenceNumber": sequence,
+            "data": base64.b64encode(bytes(row.data)).decode(),
+            "approximateArrivalTimestamp": row.arrival.timestamp(),
+        },
+        "eventSource": "aws:kinesis",
+        "eventVersion": "1.0",
+        "eventID": f"{shard_id}:{sequence}",
+        "eventName": "aws:kinesis:record",
+        "invokeIdentityArn": f"arn:aws:iam::{account}:role/stratus-event-source-mapping",
+        "awsRegion": settings.STRATUS_REGION,
+        "eventSourceARN": stream_arn,
+    }
+
+
+class KinesisSource:
+    kind = "kinesis"
+
+    def matches(self, arn: str) -> bool:
+        return _name(arn) is not None
+
+    def _stream(self, arn: str) -> Stream | None:
+        found = _name(arn)
+        if found is None:
+            return None
+        account, name = found
+        return Stream.objects.select_related("team").filter(team__account_id=account, name=name).first()
+
+    def exists(self, team: Team, arn: str) -> bool:
+        stream = self._stream(arn)
+        return stream is not None and stream.team_id == team.id
+
+    def shards(self, arn: str) -> list[Shard]:
+        stream = self._stream(arn)
+        if stream is None:
+            return []
+        # By index: a child is always created after its parents.
+        return [Shard(s.shard_id, s.parent_shard_id, s.closed) for s in streams.kept_shards(stream)]
+
+    def _shard(self, arn: str, shard_id: str) -> tuple[Stream, ShardRow] | None:
+        stream = self._stream(arn)
+        if stream is None or not shard_id.startswith("shardId-") or not shard_id[8:].isdigit():
+            return None
+        shard = ShardRow.objects.filter(stream=stream, index=int(shard_id[8:])).first()
+        return None if shard is None else (stream, shard)
+
+    def read(self, arn: str, shard_id: str, after: int | None, limit: int) -> list[Record]:
+        found = self._shard(arn, shard_id)
+        if found is None:
+            return []
+        stream, shard = found
+        start = shard.starting_sequence - 1 if after is None else after
+        rows, _ = records.read(stream, shard, start, limit)
+        account = stream.team.account_id
+        return [
+            Record(row.id, row.arrival, len(row.data) + len(row.partition_key.encode()),
+                   event_of(row, shard_id, arn, account))
+            for row in rows
+        ]
+
+    def position(self, arn: str, shard_id: str, starting: str, at: datetime | None) -> int | None:
+        found = self._shard(arn, shard_id)
+        if found is None or starting == "TRIM_HORIZON":
+            return None
+        stream, shard = found
+        if starting == "AT_TIMESTAMP" and at is None:
+            return None
+        after = records.start_after(stream, shard, starting, at=at)
+        return None if after < shard.starting_sequence else after
+
+    def wake_channel(self, arn: str) -> str:
+        return wakeups.channel(arn)
+
+
+def register() -> None:
+    sources.register(KinesisSource())

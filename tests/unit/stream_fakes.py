@@ -1,0 +1,139 @@
+"""An in-memory StreamSource (kind "kinesis") and a fake function for the
+stream poller's unit tests: the poller runs for real (its leases on the
+tests' own redis-server, its checkpoints in the test database), only the
+stream and the function call are stand-ins."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import redis
+
+from invocations.done import Done
+from mappings import wakeups
+from mappings.sources import Record, Shard
+
+ARN = "arn:aws:kinesis:us-east-1:000000000000:stream/orders"
+
+
+class MemoryStream:
+    """Shards with records; sequence numbers increase over the stream."""
+
+    kind = "kinesis"
+
+    def __init__(self, redis_url: str | None = None) -> None:
+        self.shard_list: list[Shard] = []
+        self.records: dict[str, list[Record]] = {}
+        self.seq = 1000
+        self.redis = redis.Redis.from_url(redis_url) if redis_url else None
+
+    # StreamSource
+    def matches(self, arn: str) -> bool:
+        return arn.startswith("arn:aws:kinesis:")
+
+    def exists(self, team, arn: str) -> bool:
+        return True
+
+    def shards(self, arn: str) -> list[Shard]:
+        return list(self.shard_list)
+
+    def read(self, arn: str, shard_id: str, after: int | None, limit: int) -> list[Record]:
+        found = [r for r in self.records.get(shard_id, []) if after is None or r.sequence_number > after]
+        return found[:limit]
+
+    def position(self, arn: str, shard_id: str, starting: str, at) -> int | None:
+        if starting == "LATEST":
+            kept = self.records.get(shard_id, [])
+            return kept[-1].sequence_number if kept else None
+        return None
+
+    def wake_channel(self, arn: str) -> str:
+        return wakeups.channel(arn)
+
+    # The test's side
+    def add_shard(self, shard_id: str, parent: str | None = None, closed: bool = False) -> None:
+        self.shard_list.append(Shard(shard_id, parent, closed))
+        self.records.setdefault(shard_id, [])
+
+    def close(self, shard_id: str) -> None:
+        self.shard_list = [
+            Shard(s.shard_id, s.parent_shard_id, True) if s.shard_id == shard_id else s
+            for s in self.shard_list
+        ]
+
+    def put(self, shard_id: str, data: str, key: str = "k", arrival: datetime | None = None) -> Record:
+        self.seq += 1
+        arrival = arrival or datetime.now(UTC)
+        record = Record(
+            sequence_number=self.seq, arrival=arrival, size=len(data),
+            event={
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0", "partitionKey": key, "sequenceNumber": str(self.seq),
+                    "data": base64.b64encode(data.encode()).decode(),
+                    "approximateArrivalTimestamp": arrival.timestamp(),
+                },
+                "eventSource": "aws:kinesis", "eventVersion": "1.0",
+                "eventID": f"{shard_id}:{self.seq}", "eventName": "aws:kinesis:record",
+                "awsRegion": "us-east-1", "eventSourceARN": ARN,
+            },
+        )
+        self.records[shard_id].append(record)
+        if self.redis is not None:
+            self.redis.publish(wakeups.channel(ARN), b"")
+        return record
+
+
+def data_of(entry: dict) -> str:
+    return base64.b64decode(entry["kinesis"]["data"]).decode()
+
+
+class FakeFunction:
+    """Stands in for dispatch.invoke_sync: records every call's event and
+    answers with `behave(records) -> dict of Done fields` (default: success)."""
+
+    def __init__(self, behave: Callable[[list[dict]], dict] | None = None) -> None:
+        self.calls: list[list[dict]] = []
+        self.behave = behave or (lambda records: {"status": "succeeded", "result": "null"})
+        self.now: dict[str, int] = {}
+        self.peak: dict[str, int] = {}  # most batches in flight at once holding a key
+        self.gate: asyncio.Event | None = None
+
+    async def __call__(self, fn, event: str, *, source: str, trigger: str, priority: str) -> Done:
+        import json
+
+        records = json.loads(event)["Records"]
+        assert source == "kinesis" and trigger.startswith("event-source-mapping:")
+        self.calls.append(records)
+        keys = {r["kinesis"]["partitionKey"] for r in records}
+        for key in keys:
+            self.now[key] = self.now.get(key, 0) + 1
+            self.peak[key] = max(self.peak.get(key, 0), self.now[key])
+        try:
+            await asyncio.sleep(0.001)
+            if self.gate is not None:
+                await self.gate.wait()
+            answer = self.behave(records)
+        finally:
+            for key in keys:
+                self.now[key] -= 1
+        return Done(request_id="r", **answer)
+
+    def delivered(self) -> list[str]:
+        return [data_of(r) for call in self.calls for r in call]
+
+
+async def until(condition: Callable[[], object], timeout_s: float = 20.0, what: str = "condition") -> None:
+    """Wait until condition() is true (an outcome, never a timing assert)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"gave up waiting for {what}")

@@ -1,0 +1,448 @@
+"""mappings.stream_poller with real leases (the tests' redis-server) and
+checkpoints (the test database), an in-memory stream and a fake function:
+order per shard, checkpoints, ReportBatchItemFailures, retries, bisecting,
+record age, the OnFailure record, leases moving between pollers, and
+ParallelizationFactor partitions."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+
+from mappings import failures, sources
+from mappings import stream_batches as batches
+from mappings import stream_poller as sp
+from mappings.models import EventSourceMapping, ShardCheckpoint
+from tests.unit.stream_fakes import ARN, FakeFunction, MemoryStream, data_of, until
+
+
+@pytest.fixture(autouse=True)
+def own_redis(settings, redis_url):
+    settings.REDIS_URL = redis_url
+    # Each test its own key space on the shared test Redis.
+    settings.STRATUS_INSTANCE = f"t{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(autouse=True)
+def quick_backoff(monkeypatch):
+    monkeypatch.setattr(batches, "backoff_s", lambda retry: 0.01)
+
+
+@pytest.fixture
+def stream(monkeypatch, redis_url):
+    s = MemoryStream(redis_url)
+    monkeypatch.setattr(sources, "_sources", [s])
+    return s
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """OnFailure records, as failures.send would deliver them."""
+    out = []
+    monkeypatch.setattr(failures, "send", lambda mapping, body: out.append((mapping.on_failure_arn, body)))
+    return out
+
+
+@pytest.fixture
+def mapping(make_function):
+    def make(**fields):
+        fields.setdefault("starting_position", "TRIM_HORIZON")
+        return EventSourceMapping.objects.create(
+            function=make_function(name=f"f{uuid.uuid4().hex[:6]}"), event_source_arn=ARN, kind="kinesis",
+            **fields,
+        )
+
+    return make
+
+
+def run(scenario):
+    async_to_sync(scenario)()
+
+
+def poller(invoke, holder="a", **kw):
+    kw.setdefault("look_s", 0.05)
+    return sp.Poller(holder, invoke=invoke, **kw)
+
+
+async def serving(p):
+    import asyncio
+
+    return asyncio.ensure_future(p.serve())
+
+
+async def stopped(p, task):
+    await p.close()
+    await task
+
+
+@sync_to_async
+def checkpoint(m, shard_id):
+    row = ShardCheckpoint.objects.filter(mapping=m, shard_id=shard_id).first()
+    return None if row is None or row.sequence_number is None else int(row.sequence_number)
+
+
+async def at(m, shard_id, seq=None):
+    """Whether the shard's checkpoint is `seq` (None: any number)."""
+    found = await checkpoint(m, shard_id)
+    return found is not None if seq is None else found == seq
+
+
+async def problem(m):
+    saved = await reload(m)
+    return saved.last_processing_result == "PROBLEM: Function call failed" and "timed out" in saved.last_error
+
+
+@sync_to_async
+def reload(m):
+    return EventSourceMapping.objects.get(pk=m.pk)
+
+
+def test_it_delivers_every_shard_in_order_and_checkpoints(stream, mapping):
+    stream.add_shard("shardId-0")
+    stream.add_shard("shardId-1")
+    for i in range(25):
+        stream.put("shardId-0", f"a{i}")
+        stream.put("shardId-1", f"b{i}")
+    m = mapping(batch_size=10)
+    fn = FakeFunction()
+
+    async def scenario():
+        p = poller(fn)
+        task = await serving(p)
+        await until(lambda: len(fn.delivered()) >= 50, what="50 records")
+        last = {s: stream.records[s][-1].sequence_number for s in stream.records}
+        await until(lambda: at(m, "shardId-0", last["shardId-0"]))
+        await until(lambda: at(m, "shardId-1", last["shardId-1"]))
+        assert await checkpoint(m, "shardId-0") == last["shardId-0"]
+        assert await checkpoint(m, "shardId-1") == last["shardId-1"]
+        await stopped(p, task)
+        assert (await reload(m)).last_processing_result == "OK"
+
+    run(scenario)
+    for call in fn.calls:
+        assert 1 <= len(call) <= 10
+        assert len({r["eventID"].split(":")[0] for r in call}) == 1  # one shard per batch
+    got = fn.delivered()
+    assert [d for d in got if d.startswith("a")] == [f"a{i}" for i in range(25)]
+    assert [d for d in got if d.startswith("b")] == [f"b{i}" for i in range(25)]
+
+
+def test_a_restart_resumes_after_the_checkpoint_and_latest_skips_the_past(stream, mapping):
+    stream.add_shard("shardId-0")
+    for i in range(3):
+        stream.put("shardId-0", f"old{i}")
+    m = mapping(batch_size=5, starting_position="LATEST")
+    fn = FakeFunction()
+
+    async def scenario():
+        p = poller(fn)
+        task = await serving(p)
+        await until(lambda: at(m, "shardId-0"), what="the checkpoint at LATEST")
+        stream.put("shardId-0", "new0")
+        await until(lambda: fn.delivered() == ["new0"])
+        await stopped(p, task)
+        stream.put("shardId-0", "new1")
+        p2 = poller(fn, holder="b")
+        task = await serving(p2)
+        await until(lambda: len(fn.delivered()) >= 2)
+        await stopped(p2, task)
+
+    run(scenario)
+    assert fn.delivered() == ["new0", "new1"]
+
+
+def test_report_batch_item_failures_retries_from_the_lowest_failed_record(stream, mapping):
+    stream.add_shard("shardId-0")
+    records = [stream.put("shardId-0", f"r{i}") for i in range(6)]
+    m = mapping(batch_size=6, function_response_types=["ReportBatchItemFailures"])
+    answers = [
+        # r2 and r4 failed: Lambda retries from r2.
+        {"batchItemFailures": [{"itemIdentifier": str(records[4].sequence_number)},
+                               {"itemIdentifier": str(records[2].sequence_number)}]},
+        # Malformed (an id not in the batch): the whole batch again.
+        {"batchItemFailures": [{"itemIdentifier": "nope"}]},
+        {"batchItemFailures": []},
+    ]
+
+    def behave(recs):
+        import json
+
+        return {"status": "succeeded", "result": json.dumps(answers.pop(0) if answers else None)}
+
+    fn = FakeFunction(behave)
+
+    async def scenario():
+        p = poller(fn)
+        task = await serving(p)
+        await until(lambda: at(m, "shardId-0", records[-1].sequence_number))
+        await stopped(p, task)
+
+    run(scenario)
+    assert [[data_of(r) for r in call] for call in fn.calls] == [
+        [f"r{i}" for i in range(6)], ["r2", "r3", "r4", "r5"], ["r2", "r3", "r4", "r5"],
+    ]
+
+
+def test_bisecting_isolates_the_bad_record_and_sends_its_failure_record(stream, mapping, sent):
+    stream.add_shard("shardId-7")
+    records = [stream.put("shardId-7", f"r{i}") for i in range(8)]
+    m = mapping(batch_size=8, bisect_on_error=True, max_retry_attempts=1,
+                on_failure_arn="arn:aws:sqs:us-east-1:000000000000:dlq")
+
+    def behave(recs):
+        if any(data_of(r) == "r5" for r in recs):
+            return {"status": "failed", "error": {"errorType": "ValueError", "errorMessage": "bad r5"}}
+        return {"status": "succeeded", "result": "null"}
+
+    fn = FakeFunction(behave)
+
+    async def scenario():
+        p = poller(fn)
+        task = await serving(p)
+        await until(lambda: at(m, "shardId-7", records[-1].sequence_number))
+        await stopped(p, task)
+        saved = await reload(m)
+        assert "bad r5" in saved.last_error
+        assert saved.last_processing_result == "OK"  # the batches after it succeeded
+
+    run(scenario)
+    succeeded = [data_of(r) for call in fn.calls if not any(data_of(x) == "r5" for x in call) for r in call]
+    assert succeeded == [f"r{i}" for i in range(8) if i != 5]  # in order, each once
+    alone = [call for call in fn.calls if [data_of(r) for r in call] == ["r5"]]
+    assert len(alone) == 2  # the first try alone and one retry
+    assert len(sent) == 1
+    arn, body = sent[0]
+    assert arn == "arn:aws:sqs:us-east-1:000000000000:dlq"
+    info = body["KinesisBatchInfo"]
+    assert info["shardId"] == "shardId-7" and info["batchSize"] == 1 and info["streamArn"] == ARN
+    assert info["startSequenceNumber"] == info["endSequenceNumber"] == str(records[5].sequence_number)
+    assert body["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    # The full batch, its half, its quarter, then alone twice.
+    assert body["requestContext"]["approximateInvokeCount"] == 5
+    assert body["responseContext"] == {
+        "statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled",
+    }
+    assert body["version"] == "1.0" and body["timestamp"].endswith("Z")
+
+
+def test_retries_run_out_then_the_batch_is_skipped(stream, mapping, sent):
+    stream.add_shard("shardId-0")
+    first = [stream.put("shardId-0", f"x{i}") for i in range(3)]
+    m = mapping(batch_size=3, max_retry_attempts=2)
+    fn = FakeFunction(lambda recs: (
+        {"status": "timed_out", "error": {"errorType": "Sandbox.Timedout", "errorMessage": "timed out"}}
+        if data_of(recs[0]).startswith("x") else {"status": "succeeded", "result": "null"}
+    ))
+
+    async def scenario():
+        p = poller(fn)
+        task = await serving(p)
+        await until(lambda: len(fn.calls) >= 3)
+        await until(lambda: problem(m), what="the mapping says the call failed")
+        stream.put("shardId-0", "y0")
+        await until(lambda: "y0" in fn.delivered())
+        await stopped(p, task)
+
+    run(scenario)
+    assert [[data_of(r) for r in c] for c in fn.calls] == [["x0", "x1", "x2"]] * 3 + [["y0"]]
+    assert sent[0][0] == ""  # no destination configured: the record is only dropped
+    body = sent[0][1]
+    assert body["requestContext"]["approximateInvokeCount"] == 3
+    assert body["KinesisBatchInfo"]["startSequenceNumber"] == str(first[0].sequence_number)
+    assert body["KinesisBatchInfo"]["endSequenceNumber"] == str(first[-1].sequence_number)
+
+
+def test_records_past_their_maximum_age_are_skipped_without_a_call(stream, mapping, sent):
+    stream.add_shard("shardId-0")
+    long_ago = datetime.now(UTC) - timedelta(hours=2)
+    stream.put("shardId-0", "stale", arrival=long_ago)
+    fresh = stream.put("shardId-0", "fresh")
+    m = mapping(batch_size=1, max_record_age_s=60)
+    fn = FakeFunction()
+
+    async def scenario():
+        p = poller(fn)
+        task = await serving(p)
+        await until(lambda: at(m, "shardId-0", fresh.sequence_number))
+        await stopped(p, task)
+
+    run(scenario)
+    assert fn.delivered() == ["fresh"]
+    body = sent[0][1]
+    assert body["requestContext"]["condition"] == "RecordAgeExceeded"
+    assert body["requestContext"]["approximateInvokeCount"] == 0 and "responseContext" not in body
+
+
+def test_throttles_do_not_use_the_retry_quota(stream, mapping, sent):
+    stream.add_shard("shardId-0")
+    stream.put("shardId-0", "t0")
+    m = mapping(batch_size=1, max_retry_attempts=0)
+    throttled = {"errorType": "TooManyRequestsException", "errorMessage": "x"}
+    answers = [{"status": "throttled", "error": throttled}] * 2
+    fn = FakeFunction(lambda recs: answers.pop(0) if answers else {"status": "succeeded", "result": "null"})
+
+    async def scenario():
+        p = poller(fn)
+        task = await serving(p)
+        await until(lambda: at(m, "shardId-0"))
+        await stopped(p, task)
+
+    run(scenario)
+    assert len(fn.calls) == 3 and sent == []
+
+
+def test_a_parent_shard_is_finished_before_its_children(stream, mapping):
+    stream.add_shard("parent", closed=True)
+    stream.add_shard("child", parent="parent")
+    for i in range(5):
+        stream.put("parent", f"p{i}")
+    for i in range(5):
+        stream.put("child", f"c{i}")
+    m = mapping(batch_size=2)
+    fn = FakeFunction()
+
+    async def scenario():
+        p = poller(fn)
+        task = await serving(p)
+        await until(lambda: len(fn.delivered()) >= 10)
+        await stopped(p, task)
+
+    run(scenario)
+    assert fn.delivered() == [f"p{i}" for i in range(5)] + [f"c{i}" for i in range(5)]
+    assert ShardCheckpoint.objects.get(mapping=m, shard_id="parent").finished
+
+
+def test_parallelization_keeps_each_key_in_order_with_one_batch_in_flight(stream, mapping):
+    stream.add_shard("shardId-0")
+    keys = [f"key{i}" for i in range(6)]
+    for n in range(60):
+        stream.put("shardId-0", f"{keys[n % 6]}-{n}", key=keys[n % 6])
+    m = mapping(batch_size=4, parallelization_factor=3)
+    fn = FakeFunction()
+
+    async def scenario():
+        p = poller(fn)
+        task = await serving(p)
+        await until(lambda: at(m, "shardId-0", stream.records["shardId-0"][-1].sequence_number))
+        await stopped(p, task)
+
+    run(scenario)
+    got = fn.delivered()
+    assert sorted(got) == sorted(f"{keys[n % 6]}-{n}" for n in range(60))
+    for key in keys:
+        mine = [int(d.split("-")[1]) for d in got if d.startswith(key + "-")]
+        assert mine == sorted(mine)
+    # Each batch is one partition's; a key's partition has one batch in flight.
+    parts = {k: batches.partition(stream.records["shardId-0"][keys.index(k)], 3) for k in keys}
+    for call in fn.calls:
+        assert len({parts[r["kinesis"]["partitionKey"]] for r in call}) == 1
+    assert max(fn.peak.values()) == 1
+
+
+def test_the_lease_moves_to_another_poller_when_its_holder_dies(stream, mapping):
+    stream.add_shard("shardId-0")
+    for i in range(4):
+        stream.put("shardId-0", f"r{i}")
+    m = mapping(batch_size=2)
+    stuck = FakeFunction()
+    import asyncio
+
+    stuck.gate = asyncio.Event()  # never set: the first holder dies mid-batch
+    fn = FakeFunction()
+
+    async def scenario():
+        a = poller(stuck, holder="a", ttl_s=0.5)
+        task_a = await serving(a)
+        await until(lambda: stuck.calls, what="a batch in flight on a")
+        a.crash()  # no release: as if killed
+        task_a.cancel()
+        b = poller(fn, holder="b", ttl_s=0.5)
+        task_b = await serving(b)
+        await until(lambda: len(fn.delivered()) >= 4, what="b takes the shard over")
+        await until(lambda: at(m, "shardId-0", stream.records["shardId-0"][-1].sequence_number))
+        await stopped(b, task_b)
+
+    run(scenario)
+    assert [data_of(r) for r in stuck.calls[0]] == ["r0", "r1"]
+    assert fn.delivered() == ["r0", "r1", "r2", "r3"]  # the batch in flight again, in order
+
+
+def test_two_live_pollers_share_the_shards(stream, mapping):
+    for i in range(4):
+        stream.add_shard(f"shardId-{i}")
+    mapping()
+    fn = FakeFunction()
+
+    async def scenario():
+        a, b = poller(fn, holder="a"), poller(fn, holder="b")
+        tasks = [await serving(a), await serving(b)]
+        await until(lambda: len(a.runs) == 2 and len(b.runs) == 2, what="two shards each")
+        assert set(a.runs).isdisjoint(b.runs)
+        # One stops cleanly: the other takes all four (its leases were given back).
+        await stopped(a, tasks[0])
+        await until(lambda: len(b.runs) == 4, what="b holding all four")
+        await stopped(b, tasks[1])
+
+    run(scenario)
+
+
+def test_a_disabled_mapping_stops_and_a_new_one_starts(stream, mapping):
+    stream.add_shard("shardId-0")
+    m = mapping()
+    fn = FakeFunction()
+
+    async def scenario():
+        p = poller(fn)
+        task = await serving(p)
+        await until(lambda: len(p.runs) == 1)
+        await sync_to_async(EventSourceMapping.objects.filter(pk=m.pk).update)(enabled=False)
+        await until(lambda: not p.runs, what="the disabled mapping's shard stopped")
+        await sync_to_async(EventSourceMapping.objects.filter(pk=m.pk).update)(enabled=True)
+        await until(lambda: len(p.runs) == 1, what="the enabled mapping's shard read again")
+        await stopped(p, task)
+
+    run(scenario)
+
+
+# The rules on their own -----------------------------------------------------
+
+
+def _rec(seq, size=10, key="k"):
+    from mappings.sources import Record
+
+    return Record(seq, datetime.now(UTC), size, {"kinesis": {"partitionKey": key, "data": "x" * size}})
+
+
+def test_a_batch_stops_short_of_the_payload_limit():
+    queue = [_rec(i, size=100) for i in range(10)]
+    assert len(batches.take(queue, 10, max_bytes=500)) < 10
+    assert len(batches.take(queue, 3)) == 3
+    assert len(batches.take([_rec(1, size=1000)], 5, max_bytes=10)) == 1  # never empty
+
+
+def test_batch_item_failure_reports():
+    batch = [_rec(5), _rec(6), _rec(7)]
+    assert batches.first_failed(None, batch) is None
+    assert batches.first_failed('{"batchItemFailures": []}', batch) is None
+    assert batches.first_failed('{"batchItemFailures": null}', batch) is None
+    assert batches.first_failed('{"other": 1}', batch) is None
+    two = '{"batchItemFailures": [{"itemIdentifier": "7"}, {"itemIdentifier": "6"}]}'
+    assert batches.first_failed(two, batch) == 1
+    for bad in (
+        '{"batchItemFailures": [{"itemIdentifier": ""}]}',
+        '{"batchItemFailures": [{"itemIdentifier": null}]}',
+        '{"batchItemFailures": [{"id": "6"}]}', '{"batchItemFailures": "6"}',
+    ):
+        with pytest.raises(batches.MalformedReport):
+            batches.first_failed(bad, batch)
+
+
+def test_the_dynamodb_failure_record_names_its_batch(mapping):
+    m = mapping()
+    m.kind, m.event_source_arn = "dynamodb", "arn:aws:dynamodb:us-east-1:000000000000:table/t/stream/2024"
+    body = failures.record(m, "shardId-00001", [_rec(10), _rec(12)], condition="RecordAgeExceeded", invokes=0)
+    info = body["DDBStreamBatchInfo"]
+    assert info["startSequenceNumber"] == "10" and info["endSequenceNumber"] == "12"
+    assert info["batchSize"] == 2
+    assert body["requestContext"]["functionArn"] == m.function.arn
