@@ -551,9 +551,10 @@ def bench_aws_part(stack: Stack, key, args, results: dict, meta: dict) -> None:
     if not args.aws:
         results["moto_unavailable"] = "--no-aws was given"
         return
-    say(f"{', '.join(args.aws_workloads)} with boto3: moto's server mode, then Stratus, per workload")
-    attempt(AWS_LABEL, results,
-            lambda: aws.bench_aws(stack, key, CONCURRENCY, args, results, meta, say))
+    if args.aws_workloads:
+        say(f"{', '.join(args.aws_workloads)} with boto3: moto's server mode, then Stratus, per workload")
+        attempt(AWS_LABEL, results,
+                lambda: aws.bench_aws(stack, key, CONCURRENCY, args, results, meta, say))
     if args.streams:
         say("Kinesis streams into functions through event source mappings")
         attempt("streams", results, lambda: streams.bench_streams(stack, key, args, results, say))

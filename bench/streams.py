@@ -36,6 +36,8 @@ from bench.aws import boto3_client
 from bench.clients import pct
 
 FINISHED = ("succeeded", "failed", "timeout")
+# stream_event_to_start's stages, in order (stream_event_to_start says what each is).
+STAGES = ("put_record", "to_arrival", "arrival_to_wake", "wake_to_push", "push_to_claim", "claim_to_handler")
 START_HANDLER = (
     "import time\n\n\n"
     "def handler(event, context):\n"
@@ -202,8 +204,11 @@ def stream_event_to_start(stack, key: tuple[str, str], samples: int, say) -> dic
     * `put_record`: PutRecord's own round trip;
     * `to_arrival`: to the record's approximateArrivalTimestamp (the
       server's stamp in PutRecord);
-    * `arrival_to_push`: to the row's `created_at`: the write's commit, the
-      wake-up, the poller's read, the batch handed to the lane;
+    * `arrival_to_wake`: to the wake-up's arrival at a subscriber of the
+      stream's channel in this process (mappings.wakeups: published once
+      the write committed), so the commit and Redis's pub/sub;
+    * `wake_to_push`: to the row's `created_at`: the poller's read of the
+      shard and the batch handed to the sync-call lane;
     * `push_to_claim`: to the row's `started_at`, a worker took the call;
     * `claim_to_handler`: leasing the warm environment, the event over its
       socket, to the handler's first line.
@@ -232,8 +237,8 @@ def stream_event_to_start(stack, key: tuple[str, str], samples: int, say) -> dic
                    timeout=120, interval=1.0)
         time.sleep(1)  # the warm-up records still under way run first
 
-        out: dict[str, list[float]] = {s: [] for s in (
-            "total", "put_record", "to_arrival", "arrival_to_push", "push_to_claim", "claim_to_handler")}
+        out: dict[str, list[float]] = {s: [] for s in ("total", *STAGES)}
+        wakes = WakeListener(stack, arn)
         for i in range(samples):
             before = time.time()
             seq = kinesis.put_record(StreamName=stream, Data=f"sample-{i}".encode(),
@@ -254,16 +259,50 @@ def stream_event_to_start(stack, key: tuple[str, str], samples: int, say) -> dic
             arrival = float(record["kinesis"]["approximateArrivalTimestamp"])
             started = result["started"]
             pushed, claimed = row["created_at"].timestamp(), row["started_at"].timestamp()
+            woken = wakes.first_after(before)
             out["total"].append((started - before) * 1000)
             out["put_record"].append((answered - before) * 1000)
             out["to_arrival"].append((arrival - before) * 1000)
-            out["arrival_to_push"].append((pushed - arrival) * 1000)
+            if woken is not None:  # a lost wake only delays the poller (its own look every second)
+                out["arrival_to_wake"].append((woken - arrival) * 1000)
+                out["wake_to_push"].append((pushed - woken) * 1000)
             out["push_to_claim"].append((claimed - pushed) * 1000)
             out["claim_to_handler"].append((started - claimed) * 1000)
+        wakes.stop()
         say(f"Kinesis PutRecord to handler start: {samples} records")
         return out
     finally:
         cleanup(lam, kinesis, mapping, stream)
+
+
+class WakeListener:
+    """The arrival times (time.time()) of the wake-ups published on a
+    stream's channel, heard by a subscriber thread of the bench's own."""
+
+    def __init__(self, stack, arn: str):
+        import redis
+
+        from mappings.wakeups import channel
+
+        self.times: list[float] = []
+        self.pubsub = redis.Redis(port=stack.redis_port).pubsub(ignore_subscribe_messages=True)
+        self.pubsub.subscribe(channel(arn))
+        self.running = True
+        self.thread = threading.Thread(target=self._listen, daemon=True)
+        self.thread.start()
+
+    def _listen(self) -> None:
+        while self.running:
+            if self.pubsub.get_message(timeout=0.2) is not None:
+                self.times.append(time.time())
+
+    def first_after(self, t: float) -> float | None:
+        return next((w for w in self.times if w >= t), None)
+
+    def stop(self) -> None:
+        self.running = False
+        self.thread.join(timeout=5)
+        self.pubsub.close()
 
 
 # --- ordering under load -----------------------------------------------------------------
@@ -388,7 +427,6 @@ def stream_ordering(stack, key: tuple[str, str], records: int, shards: int, batc
 
 # --- into the results ------------------------------------------------------------------------
 
-STAGES = ("put_record", "to_arrival", "arrival_to_push", "push_to_claim", "claim_to_handler")
 
 
 def bench_streams(stack, key: tuple[str, str], args, results: dict, say) -> None:
@@ -400,7 +438,7 @@ def bench_streams(stack, key: tuple[str, str], args, results: dict, say) -> None
         results["stream_event_to_start_p50_ms"] = pct(events["total"], 50)
         results["stream_event_to_start_p99_ms"] = pct(events["total"], 99)
         results["stream_event_to_start_samples_ms"] = [round(x, 1) for x in events["total"]]
-        results["stream_event_stages_p50_ms"] = {s: round(pct(events[s], 50), 2) for s in STAGES}
+        results["stream_event_stages_p50_ms"] = {s: round(pct(events[s], 50), 2) for s in STAGES if events[s]}
         results["stream_put_record_p50_ms"] = pct(events["put_record"], 50)
     except Exception as e:  # noqa: BLE001 - reported; the ordering still runs
         say(f"stream event to start failed: {e!r}")
