@@ -664,7 +664,7 @@ def table(results: dict) -> str:
         ("stream_ordering_lost", "ordering run: records lost", ""),
         ("stream_ordering_out_of_order", "ordering run: out of shard order", ""),
         ("stream_ordering_duplicates", "ordering run: delivered again", ""),
-        ("stream_ordering_seconds", "ordering run: put to last start", "s"),
+        ("stream_ordering_seconds", "ordering run: put to last batch end", "s"),
         ("stream_ordering_records_per_s", "ordering run: records processed", "/s"),
     ]
     lines = [f"{'measure':<38}{'value':>13}"]
