@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("invocations.urls")),
     path("", include("messaging.urls")),
     path("", include("buckets.urls")),
+    path("", include("kinesis.urls")),
     # Triggers tab, HTTP routes under /http/ and webhooks under /hooks/.
     path("", include("triggers.urls")),
 ]

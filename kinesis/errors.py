@@ -45,6 +45,13 @@ def validation(value, member: str, constraint: str) -> ServiceError:
     )
 
 
+def dry_run() -> ServiceError:
+    """DryRun=true on a call that would have succeeded (Kinesis Data Streams
+    Developer Guide, "Test your permissions and request inputs with dry run")."""
+    return ServiceError("DryRunOperationException",
+                        "The request would have succeeded, but the DryRun parameter was set.")
+
+
 def not_found_shard(shard_id, stream) -> ServiceError:
     return ServiceError(
         "ResourceNotFoundException",

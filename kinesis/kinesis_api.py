@@ -329,6 +329,8 @@ def remove_tags_from_stream(context: services.Context, params: dict) -> dict:
 def put_record(context: services.Context, params: dict) -> dict:
     stream = _stream(context, params)
     one = records.entry(params.get("PartitionKey"), params.get("Data"), params.get("ExplicitHashKey"))
+    if params.get("DryRun"):
+        raise errors.dry_run()
     # SequenceNumberForOrdering is accepted: sequence numbers already increase per partition key.
     ((shard, row),) = records.put(stream, [one])
     return {"ShardId": shard.shard_id, "SequenceNumber": row.sequence_number}
@@ -348,6 +350,8 @@ def put_records(context: services.Context, params: dict) -> dict:
     if total > MAX_BATCH_BYTES:
         raise errors.invalid(f"Records size exceeds {MAX_BATCH_BYTES // 1024 // 1024} MB limit: the "
                              f"request holds {total} bytes of data and partition keys.")
+    if params.get("DryRun"):
+        raise errors.dry_run()
     stored = records.put(stream, entries)
     # Per-record failures (ProvisionedThroughputExceededException,
     # InternalFailure) come from throughput and service faults, which
@@ -363,6 +367,8 @@ def get_shard_iterator(context: services.Context, params: dict) -> dict:
     shard = _shard(stream, params.get("ShardId"))
     after = records.start_after(stream, shard, params.get("ShardIteratorType"),
                                 params.get("StartingSequenceNumber"), params.get("Timestamp"))
+    if params.get("DryRun"):
+        raise errors.dry_run()
     return {"ShardIterator": records.iterator(stream, shard, after)}
 
 
@@ -374,9 +380,14 @@ def get_records(context: services.Context, params: dict) -> dict:
     stream = Stream.objects.select_related("team").filter(team=context.team, id=position.stream_id).first()
     if stream is None:
         raise errors.gone("The stream this ShardIterator reads no longer exists.")
+    if params.get("StreamARN") and params["StreamARN"] != stream.arn:
+        raise errors.invalid(f"StreamARN {params['StreamARN']} is not the stream of this ShardIterator "
+                             f"({stream.arn}).")
     shard = Shard.objects.filter(stream=stream, index=position.shard_index).first()
     if shard is None:
         raise errors.not_found_shard(shard_id_of(position.shard_index), stream)
+    if params.get("DryRun"):
+        raise errors.dry_run()
     now = timezone.now()
     rows, at_end = records.read(stream, shard, position.after, limit, now=now)
     output: dict = {"Records": [records.record_out(r) for r in rows]}

@@ -81,6 +81,13 @@ def put(stream: Stream, entries: list[Entry]) -> list[tuple[Shard, Record]]:
     now = timezone.now()
     with transaction.atomic():
         shards = streams.open_shards(stream, lock=True)
+        if not shards:
+            # PostgreSQL: a reshard committed while we waited for its locks;
+            # the shards it closed no longer match, and a new statement sees
+            # the shards it opened.
+            shards = streams.open_shards(stream, lock=True)
+        if not shards:
+            raise errors.gone(f"Stream {stream.name} under account {stream.team.account_id} not found.")
         ranges = [(int(s.hash_start), int(s.hash_end)) for s in shards]
         rows = [
             Record(shard=shards[routing.owner(ranges, e.hash_key)], partition_key=e.partition_key,

@@ -51,7 +51,8 @@ def event_of(row: Row, shard_id: str, stream_arn: str, account: str) -> dict:
             "partitionKey": row.partition_key,
             "sequenceNumber": sequence,
             "data": base64.b64encode(bytes(row.data)).decode(),
-            "approximateArrivalTimestamp": row.arrival.timestamp(),
+            # Milliseconds, as Kinesis keeps them.
+            "approximateArrivalTimestamp": round(row.arrival.timestamp(), 3),
         },
         "eventSource": "aws:kinesis",
         "eventVersion": "1.0",

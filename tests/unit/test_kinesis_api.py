@@ -535,3 +535,43 @@ def test_empty_data_is_a_record_too(kin):
     kin.create_stream(StreamName="empty", ShardCount=1)
     put = kin.put_record(StreamName="empty", Data=b"", PartitionKey="k")
     assert [r["Data"] for r in read_all(kin, "empty", put["ShardId"])] == [b""]
+
+
+def test_a_dry_run_checks_and_changes_nothing(kin):
+    kin.create_stream(StreamName="dry", ShardCount=1)
+    for call in (
+        lambda: kin.put_record(StreamName="dry", Data=b"x", PartitionKey="k", DryRun=True),
+        lambda: kin.put_records(StreamName="dry", Records=[{"Data": b"x", "PartitionKey": "k"}], DryRun=True),
+        lambda: kin.get_shard_iterator(StreamName="dry", ShardId="shardId-000000000000",
+                                       ShardIteratorType="LATEST", DryRun=True),
+    ):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert error_of(e)[0] == "DryRunOperationException"
+    with pytest.raises(ClientError) as e:
+        kin.put_record(StreamName="wet", Data=b"x", PartitionKey="k", DryRun=True)
+    assert error_of(e)[0] == "ResourceNotFoundException"
+    assert Record.objects.count() == 0
+
+
+def test_get_records_refuses_another_streams_arn(kin, team):
+    kin.create_stream(StreamName="one", ShardCount=1)
+    kin.create_stream(StreamName="two", ShardCount=1)
+    it = kin.get_shard_iterator(StreamName="one", ShardId="shardId-000000000000",
+                                ShardIteratorType="LATEST")["ShardIterator"]
+    with pytest.raises(ClientError) as e:
+        kin.get_records(ShardIterator=it, StreamARN=arn_of(team, "two"))
+    assert error_of(e)[0] == "InvalidArgumentException"
+
+
+def test_put_record_is_one_short_transaction(kin):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    kin.create_stream(StreamName="quick", ShardCount=4)
+    kin.put_record(StreamName="quick", Data=b"x", PartitionKey="k")  # the key is looked up once
+    with CaptureQueriesContext(connection) as seen:
+        kin.put_record(StreamName="quick", Data=b"x", PartitionKey="k")
+    statements = [q["sql"].split()[0] for q in seen.captured_queries if "SAVEPOINT" not in q["sql"]]
+    # The stream, its open shards (locked), the record.
+    assert statements == ["SELECT", "SELECT", "INSERT"]
