@@ -155,7 +155,9 @@ def update(mapping: EventSourceMapping, function: Function | None = None, **chan
     if unknown:
         raise TypeError(f"unknown mapping settings: {sorted(unknown)}")
     given = {k: v for k, v in changes.items() if v is not None}
-    source = source_of(mapping.event_source_arn)
+    # The kind is stored: a mapping can change (be disabled, say) even when
+    # its source's app is not installed here.
+    source = sources.for_arn(mapping.event_source_arn)
     if mapping.state in ("Creating", "Deleting"):
         raise MappingError(
             f"Cannot update the event source mapping {mapping.id}: it is {mapping.state}.",

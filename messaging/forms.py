@@ -51,6 +51,13 @@ class SubscriptionSettingsForm(forms.Form):
         ),
     )
     priority = forms.ChoiceField(choices=PRIORITIES, initial="normal")
+    # FunctionResponseTypes ["ReportBatchItemFailures"]; on by default here,
+    # as the console's mappings always honoured batchItemFailures.
+    report_failures = forms.BooleanField(
+        required=False, initial=True, label="Report batch item failures",
+        help_text="Messages the function names in batchItemFailures stay in the queue; "
+        "without it a successful call deletes the whole batch.",
+    )
 
     def ends(self) -> tuple[Topic | None, Function | None]:
         raise NotImplementedError
@@ -181,6 +188,13 @@ class MappingSettingsForm(forms.Form):
         help_text="0 to 300: how long to gather messages before a batch smaller than the batch size goes.",
     )
     priority = forms.ChoiceField(choices=PRIORITIES, initial="normal")
+    # FunctionResponseTypes ["ReportBatchItemFailures"]; on by default here,
+    # as the console's mappings always honoured batchItemFailures.
+    report_failures = forms.BooleanField(
+        required=False, initial=True, label="Report batch item failures",
+        help_text="Messages the function names in batchItemFailures stay in the queue; "
+        "without it a successful call deletes the whole batch.",
+    )
 
     def ends(self) -> tuple[Queue | None, Function | None]:
         raise NotImplementedError
@@ -196,6 +210,7 @@ class MappingSettingsForm(forms.Form):
             return queues.add_mapping(
                 queue, function, batch_size=data["batch_size"],
                 batching_window_s=data["batching_window_s"], priority=data["priority"],
+                report_failures=data["report_failures"],
             )
         except MessagingError as e:
             apply_error(self, e)
@@ -204,7 +219,7 @@ class MappingSettingsForm(forms.Form):
 
 class MappingForm(MappingSettingsForm):
     function = forms.ModelChoiceField(queryset=None, required=False, empty_label="Choose a function")
-    field_order = ["function", "batch_size", "batching_window_s", "priority"]
+    field_order = ["function", "batch_size", "batching_window_s", "priority", "report_failures"]
 
     def __init__(self, *args, queue: Queue, **kwargs):
         super().__init__(*args, **kwargs)
@@ -217,7 +232,7 @@ class MappingForm(MappingSettingsForm):
 
 class QueueMappingForm(MappingSettingsForm):
     queue = forms.ModelChoiceField(queryset=None, required=False, empty_label="Choose a queue")
-    field_order = ["queue", "batch_size", "batching_window_s", "priority"]
+    field_order = ["queue", "batch_size", "batching_window_s", "priority", "report_failures"]
 
     def __init__(self, *args, function: Function, **kwargs):
         super().__init__(*args, **kwargs)

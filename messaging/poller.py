@@ -42,9 +42,12 @@ REPORT_FAILURES = "ReportBatchItemFailures"
 OK = "OK"
 
 
-def batch_due(mapping: EventSourceMapping, queue: Queue, now) -> bool:
+def batch_due(mapping: EventSourceMapping, now, queue: Queue | None = None) -> bool:
     """A batch is due when a full one is waiting, or when the oldest visible
     message has waited the batching window (0: whenever any is visible)."""
+    queue = queue or queue_of(mapping.function.team, mapping.event_source_arn)
+    if queue is None:
+        return False
     waiting = queues.visible(queue, now)
     if waiting[: mapping.batch_size].count() >= mapping.batch_size:
         return True
@@ -77,7 +80,7 @@ def poll_mapping(mapping: EventSourceMapping, now=None, queue: Queue | None = No
     if queue is None:
         _problem(mapping, f"The SQS queue {mapping.event_source_arn} does not exist.")
         return None
-    if at_capacity(mapping) or not batch_due(mapping, queue, now):
+    if at_capacity(mapping) or not batch_due(mapping, now, queue):
         return None
     filters = _filters(mapping)
     while True:

@@ -155,10 +155,12 @@ def add_mapping(
     batch_size=10,
     batching_window_s=0,
     priority: str = "normal",
+    report_failures: bool = False,
 ) -> EventSourceMapping:
     """A new SQS event source mapping (mappings.EventSourceMapping) of
     `function` reading `queue`, checked as CreateEventSourceMapping checks
-    it (mappings.configure); MessagingError naming the form field."""
+    it (mappings.configure); `report_failures` sets FunctionResponseTypes
+    ["ReportBatchItemFailures"]. MessagingError naming the form field."""
     if queue is None:
         raise MessagingError("Choose the queue to poll.", "queue")
     if function is None:
@@ -169,7 +171,8 @@ def add_mapping(
     window = clean_int(batching_window_s, "batching_window_s", "The batching window", 0, 300)
     try:
         return mapping_rules.create(
-            function, queue.arn, batch_size=size, batching_window_s=window, priority=clean_priority(priority)
+            function, queue.arn, batch_size=size, batching_window_s=window, priority=clean_priority(priority),
+            function_response_types=["ReportBatchItemFailures"] if report_failures else [],
         )
     except mapping_rules.MappingError as e:
         field = e.field if e.field in ("function", "batch_size", "batching_window_s", "priority") else None

@@ -368,8 +368,8 @@ class Stack:
             "import json\nfrom django.db.models import Q\n"
             "from invocations.models import Attempt, DeadLetter, Environment, Invocation\n"
             "from functions.models import Function\n"
-            "from messaging.models import (EventSourceMapping, Queue, QueueMessage, Subscription,"
-            " Topic, TopicMessage)\n"
+            "from mappings.models import EventSourceMapping\n"
+            "from messaging.models import Queue, QueueMessage, Subscription, Topic, TopicMessage\n"
             f"print(json.dumps(list({model_query}), default=str))"
         )
         return json.loads(self.shell(code).strip().splitlines()[-1])

@@ -1,6 +1,7 @@
 """Move the SQS queue mappings from messaging's old EventSourceMapping (a
 foreign key to the queue) into mappings.EventSourceMapping (the queue's
-ARN): same ids and settings, kind "sqs". The invocations they submitted
+ARN): same ids and settings, kind "sqs", FunctionResponseTypes
+["ReportBatchItemFailures"] (the old poller always read batchItemFailures). The invocations they submitted
 carried the trigger "queue-mapping:<id>"; they are renamed to the new
 mapping's "event-source-mapping:<id>" so the Triggers tab's error counts
 carry over. messaging 0007 deletes the old model after this ran."""
@@ -24,6 +25,8 @@ def forward(apps, schema_editor):
             id=old.id, function_id=old.function_id, kind="sqs", event_source_arn=queue_arn(old.queue),
             batch_size=old.batch_size, batching_window_s=old.batching_window_s, enabled=old.enabled,
             state="Enabled" if old.enabled else "Disabled", priority=old.priority,
+            # The old poller always honoured batchItemFailures.
+            function_response_types=["ReportBatchItemFailures"],
             created_at=old.created_at, modified_at=old.created_at, last_fired_at=old.last_fired_at,
         )
         Invocation.objects.filter(trigger=f"queue-mapping:{old.id}").update(

@@ -173,7 +173,7 @@ def test_the_poller_sends_a_group_in_order_with_fifo_attributes(fq, make_functio
 
 
 def test_a_failed_fifo_item_keeps_the_rest_of_its_group(fq, make_function):
-    mapping = queues.add_mapping(fq, make_function(timeout_s=3), batch_size=10)
+    mapping = queues.add_mapping(fq, make_function(timeout_s=3), batch_size=10, report_failures=True)
     a1, a2, a3 = (send(fq, b, "A", dedup_id=b) for b in ("a1", "a2", "a3"))
     b1 = send(fq, "b1", "B", dedup_id="b1")
     inv = poller.poll_mapping(mapping, at(1))

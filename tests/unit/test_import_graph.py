@@ -5,7 +5,10 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ["awsapi", "buckets", "console", "functions", "invocations", "messaging", "runtimes", "triggers"]
+APPS = [
+    "awsapi", "buckets", "console", "functions", "invocations", "mappings", "messaging", "runtimes",
+    "triggers",
+]
 
 
 def modules() -> dict[str, Path]:

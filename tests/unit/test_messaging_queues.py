@@ -9,7 +9,8 @@ import pytest
 from invocations import tasks
 from invocations.models import Invocation
 from messaging import api, poller, queues
-from messaging.models import EventSourceMapping, QueueMessage
+from mappings.models import EventSourceMapping
+from messaging.models import QueueMessage
 from messaging.validation import MessagingError
 from tests.unit.queue_clock import T0, at
 
@@ -39,7 +40,7 @@ def fn(make_function):
 
 @pytest.fixture
 def mapping(queue, fn):
-    return queues.add_mapping(queue, fn, batch_size=3)
+    return queues.add_mapping(queue, fn, batch_size=3, report_failures=True)
 
 
 def send(queue, body, at_s=0, **kwargs):
@@ -200,7 +201,7 @@ def test_it_submits_one_invocation_per_batch(mapping, queue, no_broker,
     with django_capture_on_commit_callbacks(execute=True):
         inv = poller.poll_mapping(mapping, at(1))
     assert inv.source == "queue" and inv.invocation_type == "Event"
-    assert inv.trigger == f"queue-mapping:{mapping.id}"
+    assert inv.trigger == f"event-source-mapping:{mapping.id}"
     assert no_broker == [str(inv.request_id)]
     records = json.loads(inv.event)["Records"]
     assert [r["body"] for r in records] == ["m0", "m1", "m2"]
@@ -220,10 +221,10 @@ def test_it_waits_for_the_batching_window(queue, fn):
     assert poller.batch_due(mapping, at(6))
 
 
-def test_it_polls_every_enabled_mapping(mapping, queue, fn):
+def test_it_polls_every_enabled_mapping(mapping, queue, fn, make_function):
     for i in range(7):
         send(queue, f"m{i}")
-    off = queues.add_mapping(queue, fn)
+    off = queues.add_mapping(queue, make_function("other", timeout_s=3))
     EventSourceMapping.objects.filter(pk=off.pk).update(enabled=False)
     assert poller.poll_all(at(1)) == 3
     assert Invocation.objects.filter(trigger=mapping.trigger).count() == 3

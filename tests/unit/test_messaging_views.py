@@ -9,7 +9,8 @@ from django.urls import reverse
 from invocations import hooks, tasks
 from invocations.models import Invocation
 from messaging import poller, queues, topics
-from messaging.models import EventSourceMapping, Queue, QueueMessage, Subscription, Topic, TopicMessage
+from mappings.models import EventSourceMapping
+from messaging.models import Queue, QueueMessage, Subscription, Topic, TopicMessage
 from messaging.triggers import trigger_rows
 
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -279,10 +280,10 @@ def test_it_lists_trigger_rows_for_a_function(topic, queue, fn, make_function):
     Invocation.objects.create(function=fn, status="succeeded", trigger=sub.trigger)
     rows = trigger_rows(fn)
     assert [(r["kind"], r["target"], r["errors_last_hour"]) for r in rows] == [
-        ("topic", "orders", 1), ("queue", "jobs", 0),
+        ("topic", "orders", 1), ("SQS queue", "jobs", 0),
     ]
     assert rows[1]["detail_url"] == reverse("msg-queue-detail", args=[queue.id])
-    assert rows[1]["toggle_url"].startswith(reverse("msg-mapping-toggle", args=[queue.id, mapping.id]))
+    assert rows[1]["toggle_url"] == reverse("msg-fn-mapping-toggle", args=[fn.id, mapping.id])
     assert set(rows[0]) >= {"kind", "target", "enabled", "last_fired_at", "errors_last_hour",
                             "toggle_url", "delete_url", "detail_url"}
     assert trigger_rows(make_function("other")) == []
