@@ -123,6 +123,7 @@ def test_it_delivers_every_shard_in_order_and_checkpoints(stream, mapping):
     for call in fn.calls:
         assert 1 <= len(call) <= 10
         assert len({r["eventID"].split(":")[0] for r in call}) == 1  # one shard per batch
+    assert all(set(e) == {"Records"} for e in fn.events)  # Lambda's stream event, nothing more
     got = fn.delivered()
     assert [d for d in got if d.startswith("a")] == [f"a{i}" for i in range(25)]
     assert [d for d in got if d.startswith("b")] == [f"b{i}" for i in range(25)]
@@ -513,3 +514,50 @@ def test_a_lease_is_one_holders_until_released_or_expired(redis_url):
         await client.aclose()
 
     run(scenario)
+
+
+def test_tumbling_windows_carry_state_and_end_with_a_final_invoke(stream, mapping):
+    stream.add_shard("shardId-0")
+    base = (int(datetime.now(UTC).timestamp()) // 60 - 10) * 60  # ten minutes ago, on a minute
+    first = datetime.fromtimestamp(base + 5, UTC)
+    second = datetime.fromtimestamp(base + 65, UTC)
+    for i in range(3):
+        stream.put("shardId-0", f"a{i}", arrival=first)
+    for i in range(2):
+        stream.put("shardId-0", f"b{i}", arrival=second)
+    m = mapping(batch_size=2, tumbling_window_s=60)
+
+    def behave(event):
+        import json
+
+        count = event["state"].get("count", 0) + len(event["Records"])
+        return {"status": "succeeded", "result": json.dumps({"state": {"count": count}})}
+
+    behave.whole_event = True
+    fn = FakeFunction(behave)
+
+    async def scenario():
+        p = poller(fn)
+        task = await serving(p)
+        await until(lambda: sum(1 for e in fn.events if e["isFinalInvokeForWindow"]) >= 2,
+                    what="two windows closed")
+        await stopped(p, task)
+
+    run(scenario)
+    seen = [
+        ([data_of(r) for r in e["Records"]], e["state"], e["isFinalInvokeForWindow"], e["window"]["start"])
+        for e in fn.events
+    ]
+    start_a = batches.window_text(base)
+    start_b = batches.window_text(base + 60)
+    assert seen == [
+        (["a0", "a1"], {}, False, start_a),
+        (["a2"], {"count": 2}, False, start_a),
+        ([], {"count": 3}, True, start_a),
+        (["b0", "b1"], {}, False, start_b),
+        ([], {"count": 2}, True, start_b),
+    ]
+    assert fn.events[0]["shardId"] == "shardId-0" and fn.events[0]["eventSourceARN"] == ARN
+    assert fn.events[0]["window"]["end"] == batches.window_text(base + 60)
+    last = stream.records["shardId-0"][-1].sequence_number
+    assert ShardCheckpoint.objects.get(mapping=m).sequence_number == last
