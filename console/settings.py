@@ -165,6 +165,8 @@ CELERY_TASK_ROUTES = {
     "messaging.requeue_http_deliveries": {"queue": "periodic"},
     "buckets.sweep_spool": {"queue": "periodic"},
     "kinesis.trim_records": {"queue": "periodic"},
+    "tables.expire_items": {"queue": "periodic"},
+    "tables.trim_streams": {"queue": "periodic"},
 }
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Longer than the longest function timeout (900 s), so Redis does not
@@ -214,6 +216,18 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": envfloat("STRATUS_KINESIS_TRIM_INTERVAL", 60.0),
         "options": {"expires": 60},
     },
+    # DynamoDB items past their time to live (tables.ttl).
+    "expire-items": {
+        "task": "tables.expire_items",
+        "schedule": envfloat("STRATUS_TTL_SWEEP_INTERVAL", 10.0),
+        "options": {"expires": 30},
+    },
+    # DynamoDB stream records past their 24 hours (tables.streams.trim).
+    "trim-table-streams": {
+        "task": "tables.trim_streams",
+        "schedule": envfloat("STRATUS_STREAM_TRIM_INTERVAL", 300.0),
+        "options": {"expires": 60},
+    },
 }
 
 # The platform.
@@ -253,6 +267,9 @@ STRATUS_POOL_MEMORY = envint("STRATUS_POOL_MEMORY", 128)
 # STRATUS_WORKER_LOST_AFTER seconds is gone and its running rows are retried.
 STRATUS_HEARTBEAT = envfloat("STRATUS_HEARTBEAT", 5.0)
 STRATUS_WORKER_LOST_AFTER = envfloat("STRATUS_WORKER_LOST_AFTER", 20.0)
+# Seconds a dead worker's stream shard stays leased before another worker
+# takes it over (mappings.stream_poller).
+STRATUS_SHARD_LEASE_S = envfloat("STRATUS_SHARD_LEASE_S", 10.0)
 # Seconds between a node's maintenance rounds (reaper, pool refill).
 STRATUS_REAP_INTERVAL = envfloat("STRATUS_REAP_INTERVAL", 10.0)
 # Threads per web process for the database work of the fast doors (Invoke,

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from invocations import destinations
 from mappings.models import EventSourceMapping
 from mappings.sources import Record
+from mappings.stream_batches import sequence_text
 
 BATCH_INFO = {"kinesis": "KinesisBatchInfo", "dynamodb": "DDBStreamBatchInfo"}
 
@@ -60,8 +61,8 @@ def record(
     body["timestamp"] = _iso(now or datetime.now(UTC))
     body[BATCH_INFO.get(mapping.kind, "KinesisBatchInfo")] = {
         "shardId": shard_id,
-        "startSequenceNumber": str(batch[0].sequence_number),
-        "endSequenceNumber": str(batch[-1].sequence_number),
+        "startSequenceNumber": sequence_text(batch[0]),
+        "endSequenceNumber": sequence_text(batch[-1]),
         "approximateArrivalOfFirstRecord": _iso(batch[0].arrival),
         "approximateArrivalOfLastRecord": _iso(batch[-1].arrival),
         "batchSize": len(batch),

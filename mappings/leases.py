@@ -2,7 +2,8 @@
 mapping, on the shared Redis.
 
 A lease is the key `<instance>:shard-lease:<mapping id>:<shard id>` set
-with `SET NX PX` to the holder's id (invocations.nodes.worker_id()),
+(as `SET NX PX` would, in a Lua call that also lets the holder keep it) to
+the holder's id (invocations.nodes.worker_id()),
 renewed while held and deleted by its holder on a clean stop; a holder
 that died stops renewing, the key expires after `ttl_ms`, and another
 worker takes the shard. Renewal and release compare the value first (one
@@ -19,6 +20,19 @@ import time
 import redis.asyncio
 from django.conf import settings
 
+# KEYS[1]: a lease; ARGV[1]: holder, ARGV[2]: ttl ms. Taken when free, or
+# kept when already the holder's (a poller that stopped its shards during a
+# Redis blip takes them back at once instead of waiting out its own lease).
+_TAKE = """
+local current = redis.call('GET', KEYS[1])
+if current == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if current then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"""
 # KEYS: leases; ARGV[1]: holder, ARGV[2]: ttl ms. Returns 1/0 per key:
 # whether the holder still holds it (and now for ttl ms more).
 _RENEW = """
@@ -57,12 +71,13 @@ class Leases:
         self.client = client
         self.holder = holder
         self.ttl_ms = ttl_ms
+        self._take = client.register_script(_TAKE)
         self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
 
     async def take(self, key: str) -> bool:
         """Whether this holder got the lease (False: another holds it)."""
-        return bool(await self.client.set(key, self.holder, nx=True, px=self.ttl_ms))
+        return bool(int(await self._take(keys=[key], args=[self.holder, self.ttl_ms])))
 
     async def renew(self, keys: list[str]) -> set[str]:
         """Extend every lease of `keys` still ours; the ones we still hold."""

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from mappings.sources import Record
 
@@ -36,6 +37,16 @@ _ENVELOPE_BYTES = len('{"Records":[]}')
 def event_text(record: Record) -> str:
     """The record's entry of the event's `Records`, as JSON text."""
     return json.dumps(record.event, separators=(",", ":"))
+
+
+def sequence_text(record: Record) -> str:
+    """The sequence number as the event carries it (Kinesis pads it with
+    zeros): what a failure record and an itemIdentifier name."""
+    event = record.event
+    text = (event.get("kinesis") or {}).get("sequenceNumber") or (
+        (event.get("dynamodb") or {}).get("SequenceNumber")
+    )
+    return str(text) if text else str(record.sequence_number)
 
 
 def take(queue: list[Record], batch_size: int, max_bytes: int = MAX_PAYLOAD_BYTES) -> list[Record]:
@@ -76,6 +87,30 @@ def partition(record: Record, factor: int) -> int:
     return int.from_bytes(hashlib.md5(key.encode()).digest()[:8], "big") % factor
 
 
+def window_of(record: Record, seconds: int) -> tuple[float, float]:
+    """TumblingWindowInSeconds: the (start, end) epoch seconds of the window
+    the record's arrival falls in; windows are aligned on multiples of
+    `seconds` ("Lambda determines tumbling window boundaries based on the
+    time when records were inserted into the stream")."""
+    start = math.floor(record.arrival.timestamp() / seconds) * seconds
+    return float(start), float(start + seconds)
+
+
+def window_text(epoch: float) -> str:
+    """A window bound as Lambda writes it: "2020-12-09T07:04:00Z"."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def window_state(result: str | None) -> dict | None:
+    """The `state` object of a tumbling-window answer, or None without one."""
+    try:
+        answer = json.loads(result) if result else None
+    except ValueError:
+        return None
+    state = answer.get("state") if isinstance(answer, dict) else None
+    return state if isinstance(state, dict) else None
+
+
 class MalformedReport(ValueError):
     """The function's batchItemFailures fail the whole batch (Lambda's rule)."""
 
@@ -94,12 +129,14 @@ def first_failed(result: str | None, batch: list[Record]) -> int | None:
     items = answer["batchItemFailures"]
     if not isinstance(items, list):
         raise MalformedReport("batchItemFailures is not a list")
-    where = {str(r.sequence_number): i for i, r in enumerate(batch)}
+    # By value: "00046" and "46" name the same Kinesis record.
+    where = {r.sequence_number: i for i, r in enumerate(batch)}
     lowest = None
     for item in items:
         ident = item.get("itemIdentifier") if isinstance(item, dict) else None
-        if not isinstance(ident, str) or ident not in where:
+        if not isinstance(ident, str) or not ident.isdigit() or int(ident) not in where:
             raise MalformedReport(f"itemIdentifier {ident!r} is not a sequence number of the batch")
+        ident = int(ident)
         lowest = where[ident] if lowest is None else min(lowest, where[ident])
     return lowest
 

@@ -47,7 +47,7 @@ from django.utils import timezone
 
 from invocations import dispatch, nodes
 from invocations.done import Done
-from mappings import checkpoints, failures, sources
+from mappings import checkpoints, event_filter, failures, sources
 from mappings import stream_batches as batches
 from mappings.leases import Leases, lease_key
 from mappings.models import EventSourceMapping
@@ -59,8 +59,6 @@ STREAM_KINDS = ("kinesis", "dynamodb")
 # How often a poller looks for new mappings and shards, and each shard for
 # records, without a wake (Lambda polls a shard about once a second).
 LOOK_INTERVAL_S = 1.0
-# How long a dead worker's shard stays leased before another takes it.
-LEASE_TTL_S = 10.0
 # Records read ahead per partition: a shard buffers at most this many
 # batches per partition (its memory bound).
 READ_AHEAD_BATCHES = 2
@@ -108,7 +106,7 @@ class Poller:
     ) -> None:
         self.holder = holder or nodes.worker_id()
         self.invoke = invoke or _invoke
-        self.ttl_ms = int((ttl_s or getattr(settings, "STRATUS_SHARD_LEASE_S", LEASE_TTL_S)) * 1000)
+        self.ttl_ms = int((ttl_s or settings.STRATUS_SHARD_LEASE_S) * 1000)
         self.look_s = look_s
         self.runs: dict[str, ShardRun] = {}
         self.stopping = False
@@ -336,13 +334,9 @@ def store_results(results: dict[str, list]) -> None:
         EventSourceMapping.objects.filter(pk=mapping_id).update(**values)
 
 
-def _filters(mapping: EventSourceMapping):
-    """The mapping's FilterCriteria (mappings.event_filter), or None."""
-    if not (mapping.filter_criteria or {}).get("Filters"):
-        return None
-    from mappings import event_filter  # the esm branch's module
-
-    return event_filter.parse(mapping.filter_criteria)
+def _filters(mapping: EventSourceMapping) -> event_filter.Filters | None:
+    """The mapping's FilterCriteria, or None when it filters nothing."""
+    return event_filter.parse(mapping.filter_criteria) or None
 
 
 class ShardRun:
@@ -474,11 +468,11 @@ class ShardRun:
             return  # unknown: written with the next batch, or by the next holder
         await _db(checkpoints.advance, self.mapping.id, self.shard.shard_id, last)
 
-    async def call(self, records: list[Record]) -> Done:
+    async def call(self, records: list[Record], extra: dict | None = None) -> Done:
         mapping = self.mapping
         try:
             return await self.poller.invoke(
-                mapping.function, batches.payload(records), source=mapping.kind,
+                mapping.function, batches.payload(records, extra), source=mapping.kind,
                 trigger=mapping.trigger, priority=mapping.priority,
             )
         except asyncio.CancelledError:
@@ -515,6 +509,10 @@ class Partition:
         self.queue: list[Record] = []
         self.seen: list[float] = []  # when each queued record was read (monotonic)
         self.arrived = asyncio.Event()
+        # TumblingWindowInSeconds: the open window (epoch seconds) and the
+        # state the function last returned for it.
+        self.window: tuple[float, float] | None = None
+        self.state: dict = {}
 
     def add(self, record: Record, seen: float) -> None:
         self.queue.append(record)
@@ -526,10 +524,25 @@ class Partition:
         while not run.stopping:
             mapping = run.mapping
             size = max(1, mapping.batch_size)
+            tumbling = mapping.tumbling_window_s
             if not self.queue:
                 self.arrived.clear()
+                if self.window is not None:
+                    # The open tumbling window ends with its final invoke.
+                    left = self.window[1] - time.time()
+                    if left <= 0:
+                        await self.close_window()
+                        continue
+                    await _wait_any([self.arrived, run.halt], left)
+                    continue
                 await _wait_any([self.arrived, run.halt], None)
                 continue
+            if tumbling:
+                head = batches.window_of(self.queue[0], tumbling)
+                if self.window is not None and self.window != head:
+                    await self.close_window()
+                    continue
+                self.window = head
             window = mapping.batching_window_s
             if window and len(self.queue) < size:
                 # MaximumBatchingWindowInSeconds: gather up to the window
@@ -540,6 +553,9 @@ class Partition:
                     await _wait_any([self.arrived, run.halt], left)
                     continue
             batch = batches.take(self.queue, size)
+            if tumbling:
+                # A batch never spans two windows.
+                batch = [r for r in batch if batches.window_of(r, tumbling) == self.window]
             handled = await self.deliver(batch)
             del self.queue[:handled]
             del self.seen[:handled]
@@ -561,7 +577,9 @@ class Partition:
                 handled += len(piece.records)
                 work.popleft()
                 continue
-            answer = await run.call(piece.records)
+            answer = await run.call(piece.records, self.window_event() if self.window else None)
+            if self.window is not None and answer.status == "succeeded":
+                answer = self.take_state(answer)
             piece.invokes += 1
             piece.last_status, piece.last_error = answer.status, answer.error
             piece.executed_version = answer.executed_version
@@ -617,6 +635,50 @@ class Partition:
             piece.retries += 1
             await run.pause(batches.backoff_s(piece.retries))
         return handled
+
+
+    def window_event(self, final: bool = False) -> dict:
+        """Lambda's tumbling-window fields, after `Records` in the event."""
+        run = self.run
+        start, end = self.window
+        return {
+            "window": {"start": batches.window_text(start), "end": batches.window_text(end)},
+            "state": self.state, "shardId": run.shard.shard_id,
+            "eventSourceARN": run.mapping.event_source_arn,
+            "isFinalInvokeForWindow": final, "isWindowTerminatedEarly": False,
+        }
+
+    def take_state(self, answer: Done) -> Done:
+        """Keep the `state` the function returned; a success without one is
+        a failed call, as Lambda treats it."""
+        found = batches.window_state(answer.result)
+        if found is None:
+            return Done(
+                request_id=answer.request_id, status="failed", executed_version=answer.executed_version,
+                error={
+                    "errorType": "InvalidTumblingWindowResponse",
+                    "errorMessage": 'With TumblingWindowInSeconds the function must return {"state": {...}}.',
+                },
+            )
+        self.state = found
+        return answer
+
+    async def close_window(self) -> None:
+        """The window's final invoke (no records, isFinalInvokeForWindow),
+        retried until it succeeds: Lambda "suspends further processing
+        until a successful invocation"."""
+        run = self.run
+        tries = 0
+        while not run.stopping:
+            answer = await run.call([], self.window_event(final=True))
+            if answer.status == "succeeded":
+                self.window, self.state = None, {}
+                return
+            tries += 1
+            error = answer.error or {}
+            run.poller.note(run.mapping, "PROBLEM: Function call failed",
+                            f"{error.get('errorType', answer.status)}: {error.get('errorMessage', '')}")
+            await run.pause(batches.backoff_s(min(tries, 6)))
 
 
 # The worker's poller thread ---------------------------------------------------

@@ -123,6 +123,7 @@ def test_it_delivers_every_shard_in_order_and_checkpoints(stream, mapping):
     for call in fn.calls:
         assert 1 <= len(call) <= 10
         assert len({r["eventID"].split(":")[0] for r in call}) == 1  # one shard per batch
+    assert all(set(e) == {"Records"} for e in fn.events)  # Lambda's stream event, nothing more
     got = fn.delivered()
     assert [d for d in got if d.startswith("a")] == [f"a{i}" for i in range(25)]
     assert [d for d in got if d.startswith("b")] == [f"b{i}" for i in range(25)]
@@ -159,7 +160,7 @@ def test_report_batch_item_failures_retries_from_the_lowest_failed_record(stream
     answers = [
         # r2 and r4 failed: Lambda retries from r2.
         {"batchItemFailures": [{"itemIdentifier": str(records[4].sequence_number)},
-                               {"itemIdentifier": str(records[2].sequence_number)}]},
+                               {"itemIdentifier": batches.sequence_text(records[2])}]},
         # Malformed (an id not in the batch): the whole batch again.
         {"batchItemFailures": [{"itemIdentifier": "nope"}]},
         {"batchItemFailures": []},
@@ -216,7 +217,8 @@ def test_bisecting_isolates_the_bad_record_and_sends_its_failure_record(stream, 
     assert arn == "arn:aws:sqs:us-east-1:000000000000:dlq"
     info = body["KinesisBatchInfo"]
     assert info["shardId"] == "shardId-7" and info["batchSize"] == 1 and info["streamArn"] == ARN
-    assert info["startSequenceNumber"] == info["endSequenceNumber"] == str(records[5].sequence_number)
+    assert info["startSequenceNumber"] == info["endSequenceNumber"] == batches.sequence_text(records[5])
+    assert batches.sequence_text(records[5]).startswith("000")  # as the event carries it
     assert body["requestContext"]["condition"] == "RetryAttemptsExhausted"
     # The full batch, its half, its quarter, then alone twice.
     assert body["requestContext"]["approximateInvokeCount"] == 5
@@ -249,8 +251,8 @@ def test_retries_run_out_then_the_batch_is_skipped(stream, mapping, sent):
     assert sent[0][0] == ""  # no destination configured: the record is only dropped
     body = sent[0][1]
     assert body["requestContext"]["approximateInvokeCount"] == 3
-    assert body["KinesisBatchInfo"]["startSequenceNumber"] == str(first[0].sequence_number)
-    assert body["KinesisBatchInfo"]["endSequenceNumber"] == str(first[-1].sequence_number)
+    assert int(body["KinesisBatchInfo"]["startSequenceNumber"]) == first[0].sequence_number
+    assert int(body["KinesisBatchInfo"]["endSequenceNumber"]) == first[-1].sequence_number
 
 
 def test_records_past_their_maximum_age_are_skipped_without_a_call(stream, mapping, sent):
@@ -446,3 +448,116 @@ def test_the_dynamodb_failure_record_names_its_batch(mapping):
     assert info["startSequenceNumber"] == "10" and info["endSequenceNumber"] == "12"
     assert info["batchSize"] == 2
     assert body["requestContext"]["functionArn"] == m.function.arn
+
+
+def test_filtered_out_records_are_skipped_and_checkpointed_past(stream, mapping):
+    stream.add_shard("shardId-0")
+    for i, kind in enumerate(["keep", "drop", "keep", "drop"]):
+        stream.put("shardId-0", f'{{"kind": "{kind}", "n": {i}}}')
+    m = mapping(batch_size=10, filter_criteria={"Filters": [{"Pattern": '{"data": {"kind": ["keep"]}}'}]})
+    fn = FakeFunction()
+
+    async def scenario():
+        p = poller(fn)
+        task = await serving(p)
+        await until(lambda: at(m, "shardId-0", stream.records["shardId-0"][-1].sequence_number))
+        await stopped(p, task)
+
+    run(scenario)
+    assert fn.delivered() == ['{"kind": "keep", "n": 0}', '{"kind": "keep", "n": 2}']
+
+
+def test_a_write_wakes_the_shard_without_waiting_for_its_next_look(stream, mapping, redis_url):
+    import redis
+
+    from mappings import wakeups
+
+    stream.add_shard("shardId-0")
+    mapping()
+    fn = FakeFunction()
+    client = redis.Redis.from_url(redis_url)
+
+    def subscribed():
+        return client.pubsub_numsub(wakeups.channel(ARN))[0][1] >= 1
+
+    async def scenario():
+        p = poller(fn, look_s=60)  # no look of its own during the test
+        task = await serving(p)
+        await until(subscribed, what="the shard's wake subscription")
+        stream.put("shardId-0", "woken")  # publishes the stream's wake
+        await until(lambda: fn.delivered() == ["woken"], timeout_s=20, what="the woken delivery")
+        await stopped(p, task)
+
+    run(scenario)
+
+
+def test_a_lease_is_one_holders_until_released_or_expired(redis_url):
+    import asyncio
+
+    import redis.asyncio
+
+    from mappings.leases import Leases, lease_key
+
+    async def scenario():
+        client = redis.asyncio.Redis.from_url(redis_url)
+        a, b = Leases(client, "a", 300), Leases(client, "b", 300)
+        key = lease_key("m", "shardId-0")
+        assert await a.take(key) and await a.take(key)  # its holder keeps it
+        assert not await b.take(key)
+        assert await b.renew([key]) == set() and await a.renew([key]) == {key}
+        await b.release(key)  # not b's: still a's
+        assert await a.holds(key)
+        await a.release(key)
+        assert await b.take(key)
+        await asyncio.sleep(0.5)  # b stops renewing: the lease expires
+        assert await a.take(key) and not await b.holds(key)
+        await client.aclose()
+
+    run(scenario)
+
+
+def test_tumbling_windows_carry_state_and_end_with_a_final_invoke(stream, mapping):
+    stream.add_shard("shardId-0")
+    base = (int(datetime.now(UTC).timestamp()) // 60 - 10) * 60  # ten minutes ago, on a minute
+    first = datetime.fromtimestamp(base + 5, UTC)
+    second = datetime.fromtimestamp(base + 65, UTC)
+    for i in range(3):
+        stream.put("shardId-0", f"a{i}", arrival=first)
+    for i in range(2):
+        stream.put("shardId-0", f"b{i}", arrival=second)
+    m = mapping(batch_size=2, tumbling_window_s=60)
+
+    def behave(event):
+        import json
+
+        count = event["state"].get("count", 0) + len(event["Records"])
+        return {"status": "succeeded", "result": json.dumps({"state": {"count": count}})}
+
+    behave.whole_event = True
+    fn = FakeFunction(behave)
+
+    async def scenario():
+        p = poller(fn)
+        task = await serving(p)
+        await until(lambda: sum(1 for e in fn.events if e["isFinalInvokeForWindow"]) >= 2,
+                    what="two windows closed")
+        await stopped(p, task)
+
+    run(scenario)
+    seen = [
+        ([data_of(r) for r in e["Records"]], e["state"], e["isFinalInvokeForWindow"], e["window"]["start"])
+        for e in fn.events
+    ]
+    start_a = batches.window_text(base)
+    start_b = batches.window_text(base + 60)
+    assert seen == [
+        (["a0", "a1"], {}, False, start_a),
+        (["a2"], {"count": 2}, False, start_a),
+        ([], {"count": 3}, True, start_a),
+        (["b0", "b1"], {}, False, start_b),
+        ([], {"count": 2}, True, start_b),
+    ]
+    assert fn.events[0]["shardId"] == "shardId-0" and fn.events[0]["eventSourceARN"] == ARN
+    assert fn.events[0]["window"]["end"] == batches.window_text(base + 60)
+    last = stream.records["shardId-0"][-1].sequence_number
+    assert ShardCheckpoint.objects.get(mapping=m).sequence_number == last

@@ -1,0 +1,105 @@
+"""BatchGetItem and BatchWriteItem.
+
+Rules (source: DynamoDB API reference, BatchGetItem / BatchWriteItem): at
+most 100 keys per BatchGetItem and 25 requests per BatchWriteItem, across
+tables; a key may appear once per table ("Provided list of item keys
+contains duplicates"); every request is checked before any is written, so
+a refused batch changes nothing. Stratus always processes the whole
+batch: UnprocessedKeys / UnprocessedItems come back empty. The writes of
+one BatchWriteItem commit in one transaction."""
+
+from __future__ import annotations
+
+import json
+
+from django.db import transaction
+from django.db.models import Q
+
+from tables import indexing, items, lookup, wire
+from tables.expression_input import Expressions
+from tables.models import Item
+
+MAX_GET_KEYS = 100
+MAX_WRITES = 25
+
+
+def _request_items(params: dict) -> dict:
+    requested = params.get("RequestItems")
+    if not requested:
+        raise wire.constraint("{}", "requestItems", "have length greater than or equal to 1")
+    return requested
+
+
+def batch_get_item(team, params: dict) -> dict:
+    requested = _request_items(params)
+    if sum(len(r.get("Keys") or []) for r in requested.values()) > MAX_GET_KEYS:
+        raise wire.validation("Too many items requested for the BatchGetItem call")
+    plans = []
+    for name, request in requested.items():
+        table = lookup.table_for(team, name)
+        keys = [wire.typed_in(k) for k in request.get("Keys") or []]
+        if not keys:
+            raise wire.constraint("[]", "requestItems.keys", "have length greater than or equal to 1")
+        places = [indexing.of_key(table, key) for key in keys]
+        if len({(p.hash_digest, p.sort_key) for p in places}) != len(places):
+            raise wire.validation("Provided list of item keys contains duplicates")
+        found = Expressions(request)
+        projection = found.projection()
+        found.finish()
+        plans.append((name, table, places, projection, request.get("AttributesToGet")))
+    responses: dict[str, list] = {}
+    for name, table, places, projection, attributes in plans:
+        match = Q()
+        for place in places:
+            match |= Q(hash_digest=place.hash_digest, sort_key=place.sort_key)
+        rows = Item.objects.filter(table=table).filter(match).values_list("data", flat=True)
+        out = []
+        for data in rows:
+            item = json.loads(data)
+            if projection is not None:
+                item = projection.apply(item)
+            elif attributes:
+                item = {k: v for k, v in item.items() if k in attributes}
+            out.append(wire.typed_out(item))
+        responses[name] = out
+    return {"Responses": responses, "UnprocessedKeys": {}}
+
+
+def batch_write_item(team, params: dict) -> dict:
+    requested = _request_items(params)
+    if sum(len(r or []) for r in requested.values()) > MAX_WRITES:
+        raise wire.validation("Too many items requested for the BatchWriteItem call")
+    planned = []
+    for name, requests in requested.items():
+        table = lookup.table_for(team, name)
+        if not requests:
+            raise wire.constraint("[]", "requestItems", "have length greater than or equal to 1")
+        seen = set()
+        for request in requests:
+            put, delete = request.get("PutRequest"), request.get("DeleteRequest")
+            if (put is None) == (delete is None):
+                raise wire.validation(
+                    "A WriteRequest must contain exactly one of PutRequest or DeleteRequest"
+                )
+            if put is not None:
+                item, _ = items.checked_item(wire.typed_in(put.get("Item") or {}))
+                place = indexing.of_item(table, item)
+                planned.append((table, "put", item))
+            else:
+                key = wire.typed_in(delete.get("Key") or {})
+                place = indexing.of_key(table, key)
+                planned.append((table, "delete", key))
+            if (place.hash_digest, place.sort_key) in seen:
+                raise wire.validation("Provided list of item keys contains duplicates")
+            seen.add((place.hash_digest, place.sort_key))
+    indexes = {}
+    with transaction.atomic():
+        for table, kind, value in planned:
+            if table.pk not in indexes:
+                indexes[table.pk] = list(table.indexes.all())
+            if kind == "put":
+                change = items.plan_put(table, indexes[table.pk], value)
+            else:
+                change = items.plan_delete(table, value)
+            items.commit(change)
+    return {"UnprocessedItems": {}}

@@ -1,0 +1,182 @@
+"""TransactWriteItems and TransactGetItems.
+
+Rules (source: DynamoDB API reference, TransactWriteItems): up to 100
+actions (ConditionCheck, Put, Update, Delete), each on a different item
+("Transaction request cannot include multiple operations on one item");
+all succeed or none: every action is planned (its item read, its
+condition checked) in one database transaction, and only when all hold
+are they committed, in that same transaction. Otherwise
+TransactionCanceledException with one CancellationReason per action, in
+order: `ConditionalCheckFailed` (with `Item` under
+ReturnValuesOnConditionCheckFailure ALL_OLD), `ValidationError`, or
+`None` for the actions that were fine. A ClientRequestToken repeated
+within 10 minutes with the same actions is answered as the first call
+(idempotency), without writing again."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+
+from django.db import transaction
+
+from awsapi.protocols import ServiceError
+from tables import indexing, items, lookup, wire
+from tables.expression_input import Expressions
+
+MAX_ACTIONS = 100
+TOKEN_SECONDS = 600
+_tokens: dict[tuple[int, str], tuple[float, str]] = {}
+_tokens_lock = threading.Lock()
+KINDS = ("ConditionCheck", "Put", "Delete", "Update")
+
+
+class _Action:
+    def __init__(self, team, entry: dict) -> None:
+        given = [k for k in KINDS if entry.get(k) is not None]
+        if len(given) != 1:
+            raise wire.validation("TransactItems can only contain one of Check, Put, Update or Delete")
+        self.kind = given[0]
+        self.params = params = entry[self.kind]
+        self.table = lookup.table_for(team, params.get("TableName"))
+        found = Expressions(params)
+        self.condition = found.condition()
+        self.update = found.update() if self.kind == "Update" else None
+        found.finish()
+        if self.kind == "ConditionCheck" and self.condition is None:
+            raise wire.validation("The ConditionExpression of a ConditionCheck must be specified")
+        if self.kind == "Put":
+            self.item, _ = items.checked_item(wire.typed_in(params.get("Item") or {}))
+            self.place = indexing.of_item(self.table, self.item)
+        else:
+            self.key = wire.typed_in(params.get("Key") or {})
+            self.place = indexing.of_key(self.table, self.key)
+
+    def plan(self, indexes) -> items.Change:
+        if self.kind == "Put":
+            return items.plan_put(self.table, indexes, self.item, self.condition)
+        if self.kind == "Delete":
+            return items.plan_delete(self.table, self.key, self.condition)
+        if self.kind == "Update":
+            return items.plan_update(self.table, indexes, self.key, self.update, self.condition)
+        return items.plan_check(self.table, self.key, self.condition)
+
+
+def _fingerprint(params: dict) -> str:
+    return hashlib.sha256(
+        json.dumps(params.get("TransactItems"), sort_keys=True, default=repr).encode()
+    ).hexdigest()
+
+
+def _seen_token(team, params: dict) -> bool:
+    """True when this team sent this ClientRequestToken with the same
+    actions in the last 10 minutes; ValidationException (DynamoDB's
+    IdempotentParameterMismatchException) when the actions differ."""
+    token = params.get("ClientRequestToken")
+    if not token:
+        return False
+    now = time.monotonic()
+    with _tokens_lock:
+        for key in [k for k, (at, _) in _tokens.items() if now - at > TOKEN_SECONDS]:
+            del _tokens[key]
+        seen = _tokens.get((team.pk, token))
+    if seen is None:
+        return False
+    if seen[1] != _fingerprint(params):
+        raise ServiceError(
+            "IdempotentParameterMismatchException",
+            "The request uses the same client token as a previous, but non-identical request.",
+        )
+    return True
+
+
+def _remember(team, params: dict) -> None:
+    token = params.get("ClientRequestToken")
+    if token:
+        with _tokens_lock:
+            _tokens[(team.pk, token)] = (time.monotonic(), _fingerprint(params))
+
+
+def transact_write_items(team, params: dict) -> dict:
+    entries = params.get("TransactItems") or []
+    if not 1 <= len(entries) <= MAX_ACTIONS:
+        raise wire.constraint(
+            f"{len(entries)} items",
+            "transactItems",
+            f"have length less than or equal to {MAX_ACTIONS}"
+            if entries
+            else "have length greater than or equal to 1",
+        )
+    if _seen_token(team, params):
+        return {}
+    actions = [_Action(team, entry) for entry in entries]
+    targets = {(a.table.pk, a.place.hash_digest, a.place.sort_key) for a in actions}
+    if len(targets) != len(actions):
+        raise wire.validation("Transaction request cannot include multiple operations on one item")
+    indexes: dict = {}
+    with transaction.atomic():
+        changes, reasons, failed = [], [], False
+        for action in actions:
+            if action.table.pk not in indexes:
+                indexes[action.table.pk] = list(action.table.indexes.all())
+            try:
+                changes.append(action.plan(indexes[action.table.pk]))
+                reasons.append({"Code": "None"})
+            except items.ConditionFailed as exc:
+                failed = True
+                reason = {"Code": "ConditionalCheckFailed", "Message": wire.CONDITION_FAILED}
+                if (
+                    action.params.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD"
+                    and exc.old is not None
+                ):
+                    reason["Item"] = wire.typed_out(exc.old)
+                reasons.append(reason)
+            except ServiceError as exc:
+                if exc.code != "ValidationException":
+                    raise
+                failed = True
+                reasons.append({"Code": "ValidationError", "Message": exc.message})
+        if failed:
+            codes = ", ".join(r["Code"] for r in reasons)
+            raise ServiceError(
+                "TransactionCanceledException",
+                f"Transaction cancelled, please refer cancellation reasons for specific reasons [{codes}]",
+                fields={"CancellationReasons": reasons},
+            )
+        for change, action in zip(changes, actions, strict=True):
+            if action.kind != "ConditionCheck":
+                items.commit(change)
+    _remember(team, params)
+    return {}
+
+
+def transact_get_items(team, params: dict) -> dict:
+    entries = params.get("TransactItems") or []
+    if not 1 <= len(entries) <= MAX_ACTIONS:
+        raise wire.constraint(
+            f"{len(entries)} items",
+            "transactItems",
+            f"have length less than or equal to {MAX_ACTIONS}"
+            if entries
+            else "have length greater than or equal to 1",
+        )
+    planned = []
+    for entry in entries:
+        get = entry.get("Get")
+        if get is None:
+            raise wire.validation("TransactItems of TransactGetItems must each contain a Get")
+        table = lookup.table_for(team, get.get("TableName"))
+        found = Expressions(get)
+        projection = found.projection()
+        found.finish()
+        planned.append((table, indexing.of_key(table, wire.typed_in(get.get("Key") or {})), projection))
+    responses = []
+    with transaction.atomic():  # one snapshot on PostgreSQL's repeatable reads; one read lock on SQLite
+        for table, place, projection in planned:
+            item = items.read(table, place)
+            if item is not None and projection is not None:
+                item = projection.apply(item)
+            responses.append({"Item": wire.typed_out(item)} if item is not None else {})
+    return {"Responses": responses}
