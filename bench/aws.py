@@ -47,6 +47,7 @@ OBJECT_BYTES = 4 * 1024
 MESSAGE = ("m" * 128)
 ITEM_TEXT = "d" * 900
 ITEM_BLOB = bytes(range(64))
+SEQUENTIAL = 99  # the worker number of the one-client runs
 WORKLOADS = {
     "s3": "PutObject + GetObject of 4 KB",
     "sqs": "SendMessage + ReceiveMessage + DeleteMessage",
@@ -168,6 +169,9 @@ class Side:
         self.table = f"bench-aws-{self.run}"
         self.topic_arn = ""
         self.queues: list[str] = []
+        # Each request's own milliseconds in the one-client run (worker 99)
+        # of the workloads of more than one request, by operation.
+        self.op_ms: dict[str, list[float]] = {}
 
     def setup(self, workload: str) -> None:
         """The resources of `workload`, made before its timing (on both
@@ -231,9 +235,14 @@ class Side:
             def call():
                 count[0] += 1
                 item = bench_item(partition, count[0])
+                t0 = time.perf_counter()
                 ddb.put_item(TableName=self.table, Item=item)
+                t1 = time.perf_counter()
                 got = ddb.get_item(TableName=self.table, ConsistentRead=True,
                                    Key={"pk": item["pk"], "n": item["n"]}).get("Item")
+                if i == SEQUENTIAL:
+                    self.op_ms.setdefault("PutItem", []).append((t1 - t0) * 1000)
+                    self.op_ms.setdefault("GetItem", []).append((time.perf_counter() - t1) * 1000)
                 if not same_item(got, item):
                     raise RuntimeError(f"GetItem {partition}/{count[0]} gave {got!r:.300}")
             return call
@@ -241,14 +250,20 @@ class Side:
 
 
 def measure(side: Side, workload: str, clients: int, args, say, around=None) -> dict:
-    """Sequential p50 (one client), then the throughput shape with `clients`."""
-    lat = sequential(side.worker(workload, 99), args.aws_runs, args.warmup)
+    """Sequential p50 (one client), then the throughput shape with `clients`;
+    `ops_seq_p50_ms`: the p50 of each request of the one-client run, where
+    a call makes more than one and they are timed (dynamodb)."""
+    side.op_ms.clear()
+    lat = sequential(side.worker(workload, SEQUENTIAL), args.aws_runs, args.warmup)
+    # The timed calls' requests only (the warm-up's came first).
+    ops = {op: pct(ms[-args.aws_runs:], 50) for op, ms in side.op_ms.items()}
     say(f"{side.name} {workload}: {WORKLOADS[workload]}, {clients} boto3 clients, "
         f"{args.duration:g} s after {args.warmup_seconds:g} s of warm-up")
     load = throughput(lambda i: side.worker(workload, i), clients, args.duration,
                       args.warmup_seconds, say, around)
     return {"seq_p50_ms": pct(lat, 50), "p50_ms": load["p50_ms"], "p99_ms": load["p99_ms"],
-            "throughput_per_s": load["per_s"], "calls": load["calls"], "errors": load["errors"]}
+            "throughput_per_s": load["per_s"], "calls": load["calls"], "errors": load["errors"],
+            "ops_seq_p50_ms": ops}
 
 
 def s3_event_to_start(stack, key: tuple[str, str], samples: int, say) -> dict:
@@ -355,6 +370,8 @@ def bench_aws(stack, key: tuple[str, str], clients: int, args, results: dict, me
                     # Stratus's background work is shown, not counted as moto's.
                     spent["total"] = round(spent["total"] - spent["stratus, idle"], 3)
                     results[f"moto_{workload}_cpu_ms_per_call"] = spent
+                    if m["ops_seq_p50_ms"]:
+                        results[f"moto_{workload}_ops_seq_p50_ms"] = m["ops_seq_p50_ms"]
                     meta["aws"][f"moto_{workload}_errors"] = m["errors"]
                 except Exception as e:  # noqa: BLE001 - reported; Stratus still measured
                     say(f"moto {workload} failed: {e!r}")
@@ -368,6 +385,8 @@ def bench_aws(stack, key: tuple[str, str], clients: int, args, results: dict, me
                 for suffix in SUFFIXES:
                     results[f"{workload}_{suffix}"] = s[suffix]
                 results[f"{workload}_cpu_ms_per_call"] = cpu.per_call_ms(*snaps, s["calls"])
+                if s["ops_seq_p50_ms"]:
+                    results[f"{workload}_ops_seq_p50_ms"] = s["ops_seq_p50_ms"]
                 meta["aws"][f"{workload}_errors"] = s["errors"]
             except Exception as e:  # noqa: BLE001 - reported; the other workloads still run
                 say(f"Stratus {workload} failed: {e!r}")

@@ -683,6 +683,15 @@ def table(results: dict) -> str:
                 lines.append("")
                 lines.append(f"CPU per {w} call on {side} ({what}; ms, {CONCURRENCY} clients)")
                 lines += [f"  {group:<36}{ms:>9.3f} ms" for group, ms in spent.items()]
+    for w in aws.WORKLOADS:
+        ops = {side: results.get(f"{prefix}{w}_ops_seq_p50_ms") for prefix, side in (("", "Stratus"),
+                                                                                    ("moto_", "moto"))}
+        if any(ops.values()):
+            lines.append("")
+            lines.append(f"each request of a {w} call, one client, p50 (ms): Stratus / moto")
+            for op in (ops["Stratus"] or ops["moto"]):
+                a, b = ((ops[x] or {}).get(op) for x in ("Stratus", "moto"))
+                lines.append(f"  {op:<36}{_fmt(a, 'ms')} / {_fmt(b, 'ms')}")
     if results.get("s3_event_stages_p50_ms"):
         lines.append("")
         lines.append("S3 PutObject to function start, p50 of each stage (ms)")
