@@ -256,7 +256,7 @@ def measure(side: Side, workload: str, clients: int, args, say, around=None) -> 
     side.op_ms.clear()
     lat = sequential(side.worker(workload, SEQUENTIAL), args.aws_runs, args.warmup)
     # The timed calls' requests only (the warm-up's came first).
-    ops = {op: pct(ms[-args.aws_runs:], 50) for op, ms in side.op_ms.items()}
+    ops = {op: round(pct(ms[-args.aws_runs:], 50), 2) for op, ms in side.op_ms.items()}
     say(f"{side.name} {workload}: {WORKLOADS[workload]}, {clients} boto3 clients, "
         f"{args.duration:g} s after {args.warmup_seconds:g} s of warm-up")
     load = throughput(lambda i: side.worker(workload, i), clients, args.duration,

@@ -363,6 +363,7 @@ def stream_ordering(stack, key: tuple[str, str], records: int, shards: int, batc
     or nothing new ran for `quiet_timeout` s. Returns check_ordering's
     counts, `seconds` (from just before the first PutRecords to the end of
     the last batch's handler), `put_seconds` (the PutRecords calls),
+    `drain_seconds` (the last batch's end after the last PutRecords),
     `invocations`, and `cpu_ms_per_record` (bench.cpu, over the run)."""
     from invocations.models import Invocation
     from tests.integration.helpers import create
@@ -412,6 +413,9 @@ def stream_ordering(stack, key: tuple[str, str], records: int, shards: int, batc
         checked.update({
             "seconds": ended - t0,
             "put_seconds": put_seconds,
+            # How far processing trailed the puts: the last batch's end after
+            # the last PutRecords answered.
+            "drain_seconds": ended - (t0 + put_seconds),
             "invocations": len(batches),
             "failed_invocations": len(failures),
             "first_failure": next(iter(failures.values()), None),
