@@ -39,6 +39,10 @@ class ReshardForm(forms.Form):
     target = forms.IntegerField(min_value=1, max_value=streams.SHARD_LIMIT, label="Target shard count")
 
 
+class RetentionForm(forms.Form):
+    hours = forms.IntegerField(min_value=1, max_value=streams.MAX_RETENTION_HOURS, label="Retention (hours)")
+
+
 POSITIONS = [("TRIM_HORIZON", "From the oldest record"), ("AT_SEQUENCE_NUMBER", "At a sequence number"),
              ("AT_TIMESTAMP", "At a time (UTC)")]
 

@@ -389,7 +389,7 @@ def get_records(context: services.Context, params: dict) -> dict:
     if params.get("DryRun"):
         raise errors.dry_run()
     now = timezone.now()
-    rows, at_end = records.read(stream, shard, position.after, limit, now=now)
+    rows, at_end = records.read(stream, shard, position.after, limit, records.MAX_GET_BYTES, now=now)
     output: dict = {"Records": [records.record_out(r) for r in rows]}
     last = rows[-1].id if rows else position.after
     output["MillisBehindLatest"] = 0 if at_end or not rows else max(

@@ -18,8 +18,6 @@ from django.utils import timezone
 from awsapi import arns
 from functions.models import Team
 
-# 2**128 - 1: the top of the hash key space (the MD5 of a partition key as an integer).
-MAX_HASH_KEY = (1 << 128) - 1
 SEQUENCE_DIGITS = 56
 HASH_DIGITS = 39
 MODES = [("PROVISIONED", "PROVISIONED"), ("ON_DEMAND", "ON_DEMAND")]
@@ -115,7 +113,9 @@ class Record(models.Model):
     """One record; its id is its sequence number."""
 
     shard = models.ForeignKey(Shard, on_delete=models.CASCADE, related_name="records")
-    partition_key = models.CharField(max_length=256)
+    # The partition key's UTF-8 bytes: any Unicode text is a partition key,
+    # NUL included, which PostgreSQL's text columns refuse.
+    partition_key_utf8 = models.BinaryField(max_length=1024)
     data = models.BinaryField()
     # ApproximateArrivalTimestamp; retention counts from it.
     arrival = models.DateTimeField(default=timezone.now, db_index=True)
@@ -127,3 +127,7 @@ class Record(models.Model):
     @property
     def sequence_number(self) -> str:
         return sequence_text(self.id)
+
+    @property
+    def partition_key(self) -> str:
+        return bytes(self.partition_key_utf8).decode("utf-8")

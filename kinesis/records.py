@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.core import signing
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from kinesis import errors, routing, streams
@@ -29,6 +30,8 @@ MAX_GET_RECORDS = 10000
 MAX_GET_BYTES = 10 * 1024 * 1024
 ITERATOR_TTL_S = 300
 _SALT = "kinesis.shard-iterator"
+# How many reshards in a row a write waits out before giving up.
+RESHARD_WAITS = 20
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,11 @@ def entry(partition_key, data, explicit_hash_key=None, member: str = "") -> Entr
             "Member must have length less than or equal to 256" if partition_key
             else "Member must have length greater than or equal to 1",
         )
+    try:
+        partition_key.encode("utf-8")
+    except UnicodeEncodeError:
+        raise errors.validation(None, f"{member}partitionKey",
+                                "Member must be Unicode text (it holds a lone surrogate)") from None
     if explicit_hash_key is not None:
         key = routing.explicit_hash_key(explicit_hash_key)
         if key is None:
@@ -81,16 +89,19 @@ def put(stream: Stream, entries: list[Entry]) -> list[tuple[Shard, Record]]:
     now = timezone.now()
     with transaction.atomic():
         shards = streams.open_shards(stream, lock=True)
-        if not shards:
+        for _ in range(RESHARD_WAITS):
+            if shards:
+                break
             # PostgreSQL: a reshard committed while we waited for its locks;
             # the shards it closed no longer match, and a new statement sees
-            # the shards it opened.
+            # the shards it opened (unless another reshard closes them first).
             shards = streams.open_shards(stream, lock=True)
         if not shards:
             raise errors.gone(f"Stream {stream.name} under account {stream.team.account_id} not found.")
         ranges = [(int(s.hash_start), int(s.hash_end)) for s in shards]
         rows = [
-            Record(shard=shards[routing.owner(ranges, e.hash_key)], partition_key=e.partition_key,
+            Record(shard=shards[routing.owner(ranges, e.hash_key)],
+                   partition_key_utf8=e.partition_key.encode("utf-8"),
                    data=e.data, arrival=now)
             for e in entries
         ]
@@ -169,6 +180,13 @@ def start_after(stream: Stream, shard: Shard, kind: str, sequence: str | None = 
         if at is None:
             raise errors.invalid("Must specify timestampInMillis parameter for iterator of type "
                                  "AT_TIMESTAMP. Current request has no timestamp parameter.")
+        now = timezone.now()
+        if at > now:
+            raise errors.invalid(
+                f"The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. "
+                f"timestampInMillis: {int(at.timestamp() * 1000)}, "
+                f"currentTimestampInMillis: {int(now.timestamp() * 1000)}"
+            )
         before = (Record.objects.filter(shard=shard, arrival__lt=at).order_by("-id")
                   .values_list("id", flat=True).first())
         return before if before is not None else shard.starting_sequence - 1
@@ -183,23 +201,23 @@ def read(stream: Stream, shard: Shard, after: int, limit: int, max_bytes: int = 
          now: datetime | None = None) -> tuple[list[Record], bool]:
     """Up to `limit` records of `shard` above `after`, within retention and
     `max_bytes` of data (at least one); and whether they reach the shard's
-    current end."""
+    current end. Rows are fetched in chunks, so a page of large records
+    stops at `max_bytes` instead of loading `limit` of them."""
     cutoff = (now or timezone.now()) - timedelta(hours=stream.retention_hours)
-    rows = list(Record.objects.filter(shard=shard, id__gt=after, arrival__gte=cutoff)
-                .order_by("id")[: limit + 1])
-    more = len(rows) > limit
-    rows = rows[:limit]
+    found = (Record.objects.filter(shard=shard, id__gt=after, arrival__gte=cutoff)
+             .order_by("id")[: limit + 1])
+    rows: list[Record] = []
     total = 0
-    for n, row in enumerate(rows):
-        total += len(row.data)
-        if n and total > max_bytes:
-            return rows[:n], False
-    return rows, not more
+    for row in found.iterator(chunk_size=64):
+        size = len(row.data)
+        if len(rows) == limit or (rows and total + size > max_bytes):
+            return rows, False
+        rows.append(row)
+        total += size
+    return rows, True
 
 
 def child_shards(shard: Shard) -> list[Shard]:
-    from django.db.models import Q
-
     return list(Shard.objects.filter(stream_id=shard.stream_id)
                 .filter(Q(parent_index=shard.index) | Q(adjacent_parent_index=shard.index)).order_by("index"))
 

@@ -19,6 +19,7 @@ import base64
 from datetime import datetime
 
 from django.conf import settings
+from django.utils import timezone
 
 from awsapi import arns
 from functions.models import Team
@@ -116,6 +117,8 @@ class KinesisSource:
         stream, shard = found
         if starting == "AT_TIMESTAMP" and at is None:
             return None
+        if starting == "AT_TIMESTAMP" and at > timezone.now():
+            starting = "LATEST"  # Nothing arrived after a time to come: from the newest on.
         after = records.start_after(stream, shard, starting, at=at)
         return None if after < shard.starting_sequence else after
 

@@ -82,8 +82,9 @@ def _check_quota(team: Team, adding: int) -> None:
     if open_now + adding > SHARD_LIMIT:
         raise errors.limit(
             f"This request would exceed the shard limit for the account {team.account_id} in "
-            f"{settings.STRATUS_REGION}. Current limit of shards is {SHARD_LIMIT}, the account has "
-            f"{open_now} open shards and the request asks for {adding} more."
+            f"{settings.STRATUS_REGION}. Current shard count for the account: {open_now}. Limit: "
+            f"{SHARD_LIMIT}. Number of additional shards that would have resulted from this request: "
+            f"{adding}."
         )
 
 

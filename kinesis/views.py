@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from awsapi.protocols import ServiceError
 from functions.access import can_write, get_team_object_for_user, teams_for, writable_teams
 from kinesis import records, streams
-from kinesis.forms import BrowseForm, PutForm, ReshardForm, StreamForm
+from kinesis.forms import BrowseForm, PutForm, ReshardForm, RetentionForm, StreamForm
 from kinesis.models import Shard, Stream
 
 PAGE = 25
@@ -65,6 +65,8 @@ def _render_stream(request: HttpRequest, stream: Stream, partial: bool = False, 
         "shards": [(s, int(s.hash_start), int(s.hash_end)) for s in shards],
         "can_write": can_write(request.user, stream.team),
         "put_form": forms.get("put_form") or PutForm(),
+        "retention_form": forms.get("retention_form") or RetentionForm(
+            initial={"hours": stream.retention_hours}),
         "reshard_form": forms.get("reshard_form") or ReshardForm(
             initial={"target": len(streams.open_shards(stream))}),
     }
@@ -114,6 +116,24 @@ def stream_reshard(request: HttpRequest, stream_id) -> HttpResponse:
             messages.success(request, f"Resharded from {before} to {target} open shards.")
             return redirect("kin-stream-detail", stream.id)
     return _render_stream(request, stream, reshard_form=form)
+
+
+@login_required
+@require_POST
+def stream_retention(request: HttpRequest, stream_id) -> HttpResponse:
+    """Increase/DecreaseStreamRetentionPeriod, whichever the new value is."""
+    stream = get_stream_for_user(request.user, stream_id, write=True)
+    form = RetentionForm(request.POST)
+    if form.is_valid():
+        hours = form.cleaned_data["hours"]
+        try:
+            streams.set_retention(stream, hours, increase=hours >= stream.retention_hours)
+        except ServiceError as e:
+            form.add_error("hours", e.message)
+        else:
+            messages.success(request, f"Records are now kept {hours} hours.")
+            return redirect("kin-stream-detail", stream.id)
+    return _render_stream(request, stream, retention_form=form)
 
 
 @login_required

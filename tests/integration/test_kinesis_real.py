@@ -122,3 +122,63 @@ def test_the_aws_cli_speaks_kinesis(stack, tmp_path):
     assert [base64.b64decode(r["Data"]) for r in records] == [b"hello from the cli"]
     aws.fails("kinesis", "describe-stream", "--stream-name", "no-such-stream",
               code="ResourceNotFoundException")
+
+
+def test_writes_during_reshards_land_in_order_in_open_shards(stack):
+    """Writers and a resharder at once, through the web server's threads:
+    every record is read back once, from a shard whose hash key range holds
+    its partition key's MD5 and whose sequence number range holds it, and
+    each writer's records of one key come back in the order it put them."""
+    import hashlib
+    import threading
+
+    clients = [aws_client(stack, "kinesis") for _ in range(4)]
+    clients[0].create_stream(StreamName="busy", ShardCount=2)
+    put: dict = {}
+    failures: list = []
+
+    def writer(n: int) -> None:
+        for i in range(30):
+            try:
+                answer = clients[n].put_record(StreamName="busy", Data=b"%d-%d" % (n, i),
+                                               PartitionKey=f"w{n}")
+            except Exception as e:  # noqa: BLE001 - every failure is reported below
+                failures.append(repr(e))
+                return
+            put[(n, i)] = answer
+
+    def resharder() -> None:
+        for target in (4, 2, 3):
+            try:
+                clients[3].update_shard_count(StreamName="busy", TargetShardCount=target,
+                                              ScalingType="UNIFORM_SCALING")
+            except Exception as e:  # noqa: BLE001
+                failures.append(repr(e))
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(3)]
+    threads.append(threading.Thread(target=resharder))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    kin = clients[0]
+    shards = {s["ShardId"]: s for s in kin.list_shards(StreamName="busy")["Shards"]}
+    assert len(shards) == 2 + 4 + 2 + 3
+    seen = {}
+    for shard_id, shard in shards.items():
+        low, high = int(shard["HashKeyRange"]["StartingHashKey"]), int(shard["HashKeyRange"]["EndingHashKey"])
+        first = int(shard["SequenceNumberRange"]["StartingSequenceNumber"])
+        last = int(shard["SequenceNumberRange"].get("EndingSequenceNumber", "9" * 56))
+        got, _ = read_shard(kin, "busy", shard_id)
+        for record in got:
+            number = int.from_bytes(hashlib.md5(record["PartitionKey"].encode()).digest(), "big")
+            assert low <= number <= high
+            assert first <= int(record["SequenceNumber"]) <= last
+            seen[record["Data"]] = (shard_id, record["SequenceNumber"])
+    assert len(seen) == 90
+    for (n, i), answer in put.items():
+        assert seen[b"%d-%d" % (n, i)] == (answer["ShardId"], answer["SequenceNumber"])
+    for n in range(3):
+        numbers = [int(put[(n, i)]["SequenceNumber"]) for i in range(30)]
+        assert numbers == sorted(numbers)

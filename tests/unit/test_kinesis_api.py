@@ -142,7 +142,7 @@ def test_it_refuses_writes_to_a_read_only_member(kin, reader_kin):
     assert reader_kin.list_streams()["StreamNames"] == ["ro"]
     with pytest.raises(ClientError) as e:
         reader_kin.put_record(StreamName="ro", Data=b"x", PartitionKey="k")
-    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] in (400, 403)
+    assert error_of(e)[0] == "AccessDeniedException"
     assert Record.objects.count() == 0
 
 
@@ -308,6 +308,10 @@ def test_it_reads_from_each_iterator_type(kin):
     assert [r["Data"] for r in read_all(kin, "it", shard, "AT_TIMESTAMP", Timestamp=at)] == [b"2", b"3", b"4"]
     with pytest.raises(ClientError) as e:
         kin.get_shard_iterator(StreamName="it", ShardId=shard, ShardIteratorType="AT_TIMESTAMP")
+    assert error_of(e)[0] == "InvalidArgumentException"
+    with pytest.raises(ClientError) as e:
+        kin.get_shard_iterator(StreamName="it", ShardId=shard, ShardIteratorType="AT_TIMESTAMP",
+                               Timestamp=timezone.now() + timedelta(hours=1))
     assert error_of(e)[0] == "InvalidArgumentException"
     with pytest.raises(ClientError) as e:
         kin.get_shard_iterator(StreamName="it", ShardId=shard, ShardIteratorType="AT_SEQUENCE_NUMBER",
@@ -575,3 +579,67 @@ def test_put_record_is_one_short_transaction(kin):
     statements = [q["sql"].split()[0] for q in seen.captured_queries if "SAVEPOINT" not in q["sql"]]
     # The stream, its open shards (locked), the record.
     assert statements == ["SELECT", "SELECT", "INSERT"]
+
+
+def test_any_unicode_is_a_partition_key(kin):
+    kin.create_stream(StreamName="keys", ShardCount=1)
+    for key in ("a\x00b", "日本語", "🙂" * 256):
+        put = kin.put_record(StreamName="keys", Data=b"x", PartitionKey=key)
+        got = read_all(kin, "keys", put["ShardId"], "AT_SEQUENCE_NUMBER",
+                       StartingSequenceNumber=put["SequenceNumber"])
+        assert got[0]["PartitionKey"] == key
+
+
+def test_the_account_shard_quota_is_kept(kin, team, monkeypatch):
+    monkeypatch.setattr(streams, "SHARD_LIMIT", 5)
+    kin.create_stream(StreamName="q1", ShardCount=3)
+    with pytest.raises(ClientError) as e:
+        kin.create_stream(StreamName="q2", ShardCount=3)
+    code, message = error_of(e)
+    assert code == "LimitExceededException"
+    assert message.startswith(f"This request would exceed the shard limit for the account {team.account_id}")
+    with pytest.raises(ClientError) as e:
+        kin.update_shard_count(StreamName="q1", TargetShardCount=6, ScalingType="UNIFORM_SCALING")
+    assert error_of(e)[0] == "LimitExceededException"
+    assert Stream.objects.count() == 1 and Shard.objects.count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_functions_execution_policy_decides_its_kinesis_calls(make_function, member_key, team):
+    from awsapi import principals
+    from functions.models import Function
+    from tests.unit.aws_clients import aws_client
+
+    key, secret = member_key
+    boto_client("kinesis", key.access_key_id, secret).create_stream(StreamName="fn-out", ShardCount=1)
+    fn = make_function("producer")
+    Function.objects.filter(pk=fn.pk).update(execution_policy={"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["kinesis:PutRecord", "kinesis:PutRecords"],
+         "Resource": arn_of(team, "fn-out")}]})
+    own = principals.issue(fn)
+    kin = aws_client("kinesis", own["AWS_ACCESS_KEY_ID"], own["AWS_SECRET_ACCESS_KEY"],
+                     token=own["AWS_SESSION_TOKEN"])
+    kin.put_record(StreamName="fn-out", Data=b"from a function", PartitionKey="k")
+    with pytest.raises(ClientError) as e:
+        kin.describe_stream(StreamName="fn-out")
+    code, message = error_of(e)
+    assert code == "AccessDeniedException"
+    assert f"kinesis:DescribeStream on resource: {arn_of(team, 'fn-out')}" in message
+    assert [bytes(r.data) for r in Record.objects.all()] == [b"from a function"]
+
+
+def test_get_records_stops_at_ten_mib(kin, monkeypatch):
+    monkeypatch.setattr(records, "MAX_GET_BYTES", 2500)
+    kin.create_stream(StreamName="heavy", ShardCount=1)
+    kin.put_records(StreamName="heavy",
+                    Records=[{"Data": bytes([n]) * 1000, "PartitionKey": "k"} for n in range(5)])
+    it = kin.get_shard_iterator(StreamName="heavy", ShardId="shardId-000000000000",
+                                ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    pages = []
+    while True:
+        got = kin.get_records(ShardIterator=it)
+        pages.append([r["Data"][0] for r in got["Records"]])
+        if not got["Records"]:
+            break
+        it = got["NextShardIterator"]
+    assert pages == [[0, 1], [2, 3], [4], []]

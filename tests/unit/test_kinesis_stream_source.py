@@ -85,6 +85,8 @@ def test_positions_for_each_starting_kind(stream):
     at = timezone.now() - timedelta(hours=1)
     assert source.position(stream.arn, shard_id, "AT_TIMESTAMP", at) == numbers[0]
     assert [r.sequence_number for r in source.read(stream.arn, shard_id, numbers[0], 10)] == numbers[1:]
+    future = timezone.now() + timedelta(hours=1)
+    assert source.position(stream.arn, shard_id, "AT_TIMESTAMP", future) == numbers[-1]
     assert source.wake_channel(stream.arn) == wakeups.channel(stream.arn)
 
 

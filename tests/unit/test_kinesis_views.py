@@ -22,7 +22,7 @@ def stream(team):
 
 def posts(stream):
     return [reverse(name, args=[stream.id]) for name in ("kin-stream-put", "kin-stream-reshard",
-                                                          "kin-stream-delete")]
+                                                          "kin-stream-retention", "kin-stream-delete")]
 
 
 def shard_url(stream, shard_id="shardId-000000000000"):
@@ -45,7 +45,8 @@ def test_it_forbids_changes_to_read_only_members(client, users, stream, team):
     assert page.status_code == 200 and "Put a record" not in page.content.decode()
     assert client.get(shard_url(stream)).status_code == 200
     for url in posts(stream):
-        assert client.post(url, {"partition_key": "k", "data": "x", "target": "3"}).status_code == 403, url
+        answer = client.post(url, {"partition_key": "k", "data": "x", "target": "3", "hours": "48"})
+        assert answer.status_code == 403, url
     assert client.post(reverse("kin-stream-list"), {"team": team.pk, "name": "x"}).status_code == 403
     assert Stream.objects.count() == 1 and Record.objects.count() == 0
 
@@ -159,3 +160,15 @@ def test_it_deletes_a_stream(client, users, stream):
     r = client.post(reverse("kin-stream-delete", args=[stream.id]))
     assert r.status_code == 302 and r["Location"] == reverse("kin-stream-list")
     assert (Stream.objects.count(), Shard.objects.count(), Record.objects.count()) == (0, 0, 0)
+
+
+def test_it_changes_the_retention_both_ways(client, users, stream):
+    client.force_login(users["member"])
+    url = reverse("kin-stream-retention", args=[stream.id])
+    assert client.post(url, {"hours": "72"}).status_code == 302
+    assert Stream.objects.get().retention_hours == 72
+    assert client.post(url, {"hours": "30"}).status_code == 302
+    assert Stream.objects.get().retention_hours == 30
+    r = client.post(url, {"hours": "5"})
+    assert "Minimum allowed retention period is 24 hours" in r.content.decode()
+    assert Stream.objects.get().retention_hours == 30
