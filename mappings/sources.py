@@ -56,6 +56,11 @@ class Source(Protocol):
 
     def exists(self, team: Team, arn: str) -> bool: ...
 
+    # Optional: `check(function, arn) -> str | None`, a reason Lambda would
+    # refuse this function on this source (SQS: a visibility timeout shorter
+    # than the function's timeout), raised by mappings.configure as
+    # InvalidParameterValueException.
+
 
 class StreamSource(Source, Protocol):
     """A Kinesis stream or a DynamoDB stream, read by mappings/stream pollers."""

@@ -133,9 +133,11 @@ def test_it_consumes_a_queue_with_partial_failure_redelivery_and_dead_letters(
     for body in ["ok-1", "ok-2", "fail-1"]:
         api("/api/queues/work/messages", {"MessageBody": body})
     # Mapped after the sends, so the first batch holds all three.
+    # "Report batch item failures" is checked on the form (a browser sends
+    # it): the handler's batchItemFailures keep fail-1 in the queue.
     submit(stack, console, queue_url + "mappings/", {
         "function": ids(stack, "batcher")["id"], "batch_size": "10", "batching_window_s": "0",
-        "priority": "normal",
+        "priority": "normal", "report_failures": "on",
     })
 
     def in_dlq():

@@ -376,3 +376,32 @@ def test_resources_name_the_mapping_arn(team):
     assert resources(context, "CreateEventSourceMapping", {"FunctionName": "x"}) == [
         ("lambda:CreateEventSourceMapping", "*")
     ]
+
+
+def test_extend_adds_operations_before_or_after_the_service_registers(monkeypatch):
+    from awsapi import services
+
+    monkeypatch.setattr(services, "_services", {})
+    monkeypatch.setattr(services, "_extensions", {})
+    services.extend("svc", {"Early": lambda c, p: {}}, reads={"Early"},
+                    resources=lambda c, op, p: [("svc:Early", "arn:early")])
+    services.register("svc", {"Base": lambda c, p: {}}, resources=lambda c, op, p: [("svc:Base", "*")])
+    services.extend("svc", {"Late": lambda c, p: {}})
+    service = services.get("svc")
+    assert set(service.handlers) == {"Base", "Early", "Late"}
+    assert service.reads == {"Early"} and service.is_write("Late")
+    assert service.resources(None, "Early", {}) == [("svc:Early", "arn:early")]
+    assert service.resources(None, "Base", {}) == [("svc:Base", "*")]
+    # Registering again (the owner's ready() twice) keeps the additions.
+    services.register("svc", {"Base": lambda c, p: {}})
+    assert set(services.get("svc").handlers) == {"Base", "Early", "Late"}
+
+
+def test_the_lambda_service_serves_the_mapping_operations():
+    from awsapi import services
+    from mappings.lambda_esm_api import HANDLERS
+
+    lam = services.get("lambda")
+    assert set(HANDLERS) <= set(lam.handlers)
+    assert lam.check_input is not None
+    assert {"ListFunctions", "ListEventSourceMappings", "GetEventSourceMapping"} <= lam.reads

@@ -84,3 +84,14 @@ def test_a_reader_or_another_functions_url_cannot_change_them(client, users, fn,
     other = make_function("other")
     assert client.post(reverse("msg-fn-mapping-delete", args=[other.id, sqs.id])).status_code == 404
     assert EventSourceMapping.objects.filter(pk=sqs.pk).exists()
+
+
+def test_the_poll_a_queue_form_offers_report_batch_item_failures_checked(client, users, fn, team):
+    queue = queues.create_queue(team, "jobs")
+    client.force_login(users["member"])
+    body = client.get(reverse("trg-tab", args=[fn.id]), **HX).content.decode()
+    (box,) = [line for line in body.splitlines() if '<input type="checkbox" name="report_failures"' in line]
+    assert box.rstrip().endswith(" checked>")
+    form = {"queue": queue.pk, "batch_size": "10", "batching_window_s": "0", "priority": "normal"}
+    client.post(reverse("msg-fn-map-queue", args=[fn.id]), {**form, "report_failures": "on"}, **HX)
+    assert EventSourceMapping.objects.get().function_response_types == ["ReportBatchItemFailures"]

@@ -458,10 +458,10 @@ def test_it_rejects_a_body_that_is_not_json(member_key):
 
 
 def test_it_answers_unknown_routes_with_json_404(db):
-    resp = asgi_client.call("GET", "/2015-03-31/event-source-mappings")
+    resp = asgi_client.call("GET", "/2015-03-31/no-such-collection")
     assert resp.status_code == 404
     assert resp["x-amzn-ErrorType"] == "UnknownOperationException"
-    assert "event-source-mappings" in resp.json()["message"]
+    assert "no-such-collection" in resp.json()["message"]
 
 
 def test_it_verifies_requests_built_outside_boto(member_key):
