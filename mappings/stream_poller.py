@@ -554,8 +554,10 @@ class Partition:
                     continue
             batch = batches.take(self.queue, size)
             if tumbling:
-                # A batch never spans two windows.
-                batch = [r for r in batch if batches.window_of(r, tumbling) == self.window]
+                # A batch never spans two windows (a prefix of the queue:
+                # what is delivered is cut from its head).
+                same = [batches.window_of(r, tumbling) == self.window for r in batch]
+                batch = batch[: same.index(False)] if False in same else batch
             handled = await self.deliver(batch)
             del self.queue[:handled]
             del self.seen[:handled]
