@@ -8,8 +8,9 @@ Each second (and at once when a stream is written: mappings.wakeups) it:
 1. beats (leases.Leases.beat) and lists the enabled stream mappings and the
    shards each should read now: a shard is read after its parent finished
    (ShardCheckpoint.finished), as Lambda finishes a parent first;
-2. renews its shard leases; a lease it lost (its key expired while this
-   process stalled, another took it) stops that shard at once;
+2. renews its shard leases (a task of its own, three times per lease
+   life); a lease it lost (its key expired while this process stalled,
+   another took it) stops that shard at once;
 3. keeps its fair share, ceil(shards / live pollers): it gives back its
    extra shards (after their batch in flight) and takes free ones up to
    its share, so shards spread over the workers and a dead worker's
@@ -122,18 +123,19 @@ class Poller:
 
     async def serve(self) -> None:
         """Run until `close()`."""
+        # A Redis call that hangs must not outlast a lease.
+        timeout = max(0.5, self.ttl_ms / 1000.0 / 4)
         self.client = redis.asyncio.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=10, socket_connect_timeout=2
+            settings.REDIS_URL, socket_timeout=timeout, socket_connect_timeout=timeout
         )
         self.leases = Leases(self.client, self.holder, self.ttl_ms)
-        self._tasks = [asyncio.ensure_future(self._listen())]
+        self._tasks = [asyncio.ensure_future(self._listen()), asyncio.ensure_future(self._keep_leases())]
         try:
             while not self.stopping:
                 try:
                     await self.tick()
                 except redis.RedisError as e:
                     log.warning("stream poller %s: Redis unreachable (%s)", self.holder, e)
-                    self._check_lease_age()
                 except Exception:  # noqa: BLE001 - the next round tries again
                     log.exception("stream poller %s: a round failed", self.holder)
                 await _wait_any([self._stopped], self.look_s)
@@ -189,17 +191,33 @@ class Poller:
             for run in list(self.runs.values()):
                 run.abandon()
 
+    async def _keep_leases(self) -> None:
+        """Renew the leases three times per lease life, apart from the
+        rounds (a slow database must not let them expire); a lease found
+        lost stops its shard at once."""
+        while not self.stopping:
+            try:
+                keys = list(self.runs)
+                held = await self.leases.renew(keys)
+                self.renewed_at = time.monotonic()
+                for key in keys:
+                    run = self.runs.get(key)
+                    if key not in held and run is not None:
+                        log.warning("stream poller %s lost the lease of %s", self.holder, key)
+                        run.abandon()
+            except redis.RedisError:
+                self._check_lease_age()
+            await asyncio.sleep(self.ttl_ms / 1000.0 / 3)
+
     async def tick(self) -> None:
-        """One round: beat, survey, renew, rebalance (the module's steps 1-3)."""
+        """One round: beat, survey, rebalance (the module's steps 1 and 3;
+        `_keep_leases` does step 2)."""
         live = await self.leases.beat()
         wanted = await _db(survey)
-        held = await self.leases.renew(list(self.runs))
-        self.renewed_at = time.monotonic()
         for key, run in list(self.runs.items()):
-            if key not in held:
-                log.warning("stream poller %s lost the lease of %s", self.holder, key)
-                run.abandon()
-            elif key not in wanted:
+            if run.abandoned:
+                continue
+            if key not in wanted:
                 run.stop()  # disabled, deleted, or finished elsewhere
             else:
                 mapping, shard, _source = wanted[key]

@@ -561,3 +561,32 @@ def test_tumbling_windows_carry_state_and_end_with_a_final_invoke(stream, mappin
     assert fn.events[0]["window"]["end"] == batches.window_text(base + 60)
     last = stream.records["shardId-0"][-1].sequence_number
     assert ShardCheckpoint.objects.get(mapping=m).sequence_number == last
+
+
+def test_a_poller_that_lost_its_lease_stops_and_writes_no_checkpoint(stream, mapping, redis_url):
+    import asyncio
+
+    import redis
+
+    from mappings.leases import lease_key
+
+    stream.add_shard("shardId-0")
+    stream.put("shardId-0", "r0")
+    m = mapping()
+    fn = FakeFunction()
+
+    async def scenario():
+        fn.gate = asyncio.Event()  # never set until the lease is lost
+        p = poller(fn, ttl_s=1.0)
+        task = await serving(p)
+        await until(lambda: fn.calls, what="a batch in flight")
+        # Another worker took the shard (as after this one stalled past its lease).
+        redis.Redis.from_url(redis_url).set(lease_key(m.id, "shardId-0"), "b")
+        await until(lambda: not p.runs, what="the shard stopped")
+        fn.gate.set()  # the call in flight ends after the loss
+        await asyncio.sleep(0.3)
+        assert await checkpoint(m, "shardId-0") is None
+        await stopped(p, task)
+        assert redis.Redis.from_url(redis_url).get(lease_key(m.id, "shardId-0")) == b"b"  # not released
+
+    run(scenario)
