@@ -9,6 +9,8 @@ back from the platform's own invocation records.
   the OnFailure SQS queue, and every other record is delivered;
 - a worker killed mid-batch loses no record and breaks no order: the lease
   expires, the restarted worker resumes from the checkpoint;
+- FilterCriteria keeps records from the function, and a reported batch
+  item failure is retried from that record;
 - a DynamoDB stream's INSERT, MODIFY and REMOVE reach the function in order.
 
 Outcome asserts only (no timing)."""
@@ -36,6 +38,20 @@ def handler(event, context):
 ACCEPT = '''
 def handler(event, context):
     return {"seen": len(event["Records"])}
+'''
+
+# Reports record n=2 failed unless the batch starts with it, so the retry
+# (from n=2, Lambda's rule) succeeds.
+REPORTER = '''
+import base64, json
+
+def handler(event, context):
+    records = event["Records"]
+    docs = [json.loads(base64.b64decode(r["kinesis"]["data"])) for r in records]
+    for record, doc in zip(records, docs):
+        if doc["n"] == 2 and docs[0]["n"] != 2:
+            return {"batchItemFailures": [{"itemIdentifier": record["kinesis"]["sequenceNumber"]}]}
+    return {"batchItemFailures": []}
 '''
 
 SLOW = '''
@@ -181,6 +197,30 @@ def test_a_bad_record_is_isolated_and_its_failure_record_reaches_the_queue(stack
     delivered = [d for c in calls if c["status"] == "succeeded" for _, _, d in c["records"]]
     assert delivered == [d for d in data if d != "poison"]
     assert any(c["status"] == "failed" and [d for _, _, d in c["records"]] == ["poison"] for c in calls)
+
+
+def test_filter_criteria_and_batch_item_failures(stack, clients):
+    lam, kinesis = clients["lambda"], clients["kinesis"]
+    name, arn = new_stream(kinesis, 1)
+    create(lam, "reporter", REPORTER)
+    mapping = lam.create_event_source_mapping(
+        FunctionName="reporter", EventSourceArn=arn, StartingPosition="TRIM_HORIZON", BatchSize=10,
+        MaximumBatchingWindowInSeconds=1, FunctionResponseTypes=["ReportBatchItemFailures"],
+        FilterCriteria={"Filters": [{"Pattern": json.dumps({"data": {"kind": ["keep"]}})}]},
+    )
+    kinds = ["keep", "drop", "keep", "drop", "keep", "keep"]
+    kinesis.put_records(StreamName=name, Records=[
+        {"Data": json.dumps({"kind": k, "n": n}).encode(), "PartitionKey": "p"} for n, k in enumerate(kinds)
+    ])
+    calls = settle(
+        lambda: deliveries(stack, mapping["UUID"]),
+        lambda c: len(c) >= 2 and json.loads(c[-1]["records"][-1][2])["n"] == 5,
+        timeout=180,
+    )
+    seen = [[json.loads(d)["n"] for _, _, d in c["records"]] for c in calls]
+    # The drops never reach the function; the retry starts at the failed record.
+    assert seen == [[0, 2, 4, 5], [2, 4, 5]]
+    assert all(c["status"] == "succeeded" for c in calls)
 
 
 @pytest.mark.chaos
