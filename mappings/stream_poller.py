@@ -337,8 +337,8 @@ def survey() -> dict[str, tuple[EventSourceMapping, Shard, StreamSource]]:
         for shard in shards:
             if (str(mapping.id), shard.shard_id) in done:
                 continue
-            parent = shard.parent_shard_id
-            if parent and parent in present and (str(mapping.id), parent) not in done:
+            parents = (shard.parent_shard_id, shard.adjacent_parent_shard_id)
+            if any(p and p in present and (str(mapping.id), p) not in done for p in parents):
                 continue
             wanted[lease_key(mapping.id, shard.shard_id)] = (mapping, shard, source)
     return wanted

@@ -590,3 +590,27 @@ def test_a_poller_that_lost_its_lease_stops_and_writes_no_checkpoint(stream, map
         assert redis.Redis.from_url(redis_url).get(lease_key(m.id, "shardId-0")) == b"b"  # not released
 
     run(scenario)
+
+
+def test_a_merged_shard_waits_for_both_parents(stream, mapping):
+    from mappings.sources import Shard
+
+    stream.add_shard("left", closed=True)
+    stream.add_shard("right", closed=True)
+    stream.shard_list.append(Shard("merged", "left", False, adjacent_parent_shard_id="right"))
+    stream.records["merged"] = []
+    stream.put("left", "l0")
+    for i in range(30):  # the adjacent parent takes far longer than the parent
+        stream.put("right", f"r{i}")
+    stream.put("merged", "m0")
+    mapping(batch_size=2)
+    fn = FakeFunction()
+
+    async def scenario():
+        p = poller(fn)
+        task = await serving(p)
+        await until(lambda: len(fn.delivered()) >= 32)
+        await stopped(p, task)
+
+    run(scenario)
+    assert fn.delivered()[-1] == "m0"
