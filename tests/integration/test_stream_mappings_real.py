@@ -295,3 +295,32 @@ def test_a_dynamodb_stream_reaches_the_function_insert_modify_remove_in_order(st
     assert modify["dynamodb"]["NewImage"]["n"] == {"N": "2"}
     seqs = [int(r["dynamodb"]["SequenceNumber"]) for r in got]
     assert seqs == sorted(seqs)
+
+
+def test_after_a_reshard_the_parent_is_finished_before_its_children(stack, clients):
+    lam, kinesis = clients["lambda"], clients["kinesis"]
+    name, arn = new_stream(kinesis, 1)
+    create(lam, "resharded", ACCEPT)
+    mapping = lam.create_event_source_mapping(
+        FunctionName="resharded", EventSourceArn=arn, StartingPosition="TRIM_HORIZON", BatchSize=4,
+    )
+    before = put_many(kinesis, name, 20, "before")
+    kinesis.update_shard_count(StreamName=name, TargetShardCount=2, ScalingType="UNIFORM_SCALING")
+    wait_for(lambda: kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+             ["StreamStatus"] == "ACTIVE", timeout=30)
+    after = put_many(kinesis, name, 20, "after")
+    assert set(after).isdisjoint(before), "the new records went to the children"
+    calls = settle(
+        lambda: deliveries(stack, mapping["UUID"]),
+        lambda c: sum(len(x["records"]) for x in c if x["status"] == "succeeded") >= 40,
+        timeout=180,
+    )
+    data = [d for c in calls if c["status"] == "succeeded" for _, _, d in c["records"]]
+    assert sorted(data) == sorted([f"before{i}" for i in range(20)] + [f"after{i}" for i in range(20)])
+    # The parent's records all come before any child's (by first delivery),
+    # and each key's records in the order they were put.
+    assert all(d.startswith("before") for d in data[:20])
+    for key in range(7):
+        mine = [d for d in data if int(d.removeprefix("before").removeprefix("after")) % 7 == key]
+        assert mine == [d for d in [f"before{i}" for i in range(20)] + [f"after{i}" for i in range(20)]
+                        if int(d.removeprefix("before").removeprefix("after")) % 7 == key]
