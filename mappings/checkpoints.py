@@ -24,9 +24,8 @@ def start(mapping: EventSourceMapping, shard: Shard, source: StreamSource) -> Sh
     found = ShardCheckpoint.objects.filter(mapping=mapping, shard_id=shard.shard_id).first()
     if found is not None:
         return found
-    if shard.parent_shard_id and ShardCheckpoint.objects.filter(
-        mapping=mapping, shard_id=shard.parent_shard_id
-    ).exists():
+    parents = [p for p in (shard.parent_shard_id, shard.adjacent_parent_shard_id) if p]
+    if parents and ShardCheckpoint.objects.filter(mapping=mapping, shard_id__in=parents).exists():
         after = None
     else:
         after = source.position(

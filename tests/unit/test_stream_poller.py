@@ -407,48 +407,6 @@ def test_a_disabled_mapping_stops_and_a_new_one_starts(stream, mapping):
     run(scenario)
 
 
-# The rules on their own -----------------------------------------------------
-
-
-def _rec(seq, size=10, key="k"):
-    from mappings.sources import Record
-
-    return Record(seq, datetime.now(UTC), size, {"kinesis": {"partitionKey": key, "data": "x" * size}})
-
-
-def test_a_batch_stops_short_of_the_payload_limit():
-    queue = [_rec(i, size=100) for i in range(10)]
-    assert len(batches.take(queue, 10, max_bytes=500)) < 10
-    assert len(batches.take(queue, 3)) == 3
-    assert len(batches.take([_rec(1, size=1000)], 5, max_bytes=10)) == 1  # never empty
-
-
-def test_batch_item_failure_reports():
-    batch = [_rec(5), _rec(6), _rec(7)]
-    assert batches.first_failed(None, batch) is None
-    assert batches.first_failed('{"batchItemFailures": []}', batch) is None
-    assert batches.first_failed('{"batchItemFailures": null}', batch) is None
-    assert batches.first_failed('{"other": 1}', batch) is None
-    two = '{"batchItemFailures": [{"itemIdentifier": "7"}, {"itemIdentifier": "6"}]}'
-    assert batches.first_failed(two, batch) == 1
-    for bad in (
-        '{"batchItemFailures": [{"itemIdentifier": ""}]}',
-        '{"batchItemFailures": [{"itemIdentifier": null}]}',
-        '{"batchItemFailures": [{"id": "6"}]}', '{"batchItemFailures": "6"}',
-    ):
-        with pytest.raises(batches.MalformedReport):
-            batches.first_failed(bad, batch)
-
-
-def test_the_dynamodb_failure_record_names_its_batch(mapping):
-    m = mapping()
-    m.kind, m.event_source_arn = "dynamodb", "arn:aws:dynamodb:us-east-1:000000000000:table/t/stream/2024"
-    body = failures.record(m, "shardId-00001", [_rec(10), _rec(12)], condition="RecordAgeExceeded", invokes=0)
-    info = body["DDBStreamBatchInfo"]
-    assert info["startSequenceNumber"] == "10" and info["endSequenceNumber"] == "12"
-    assert info["batchSize"] == 2
-    assert body["requestContext"]["functionArn"] == m.function.arn
-
 
 def test_filtered_out_records_are_skipped_and_checkpointed_past(stream, mapping):
     stream.add_shard("shardId-0")
@@ -490,30 +448,6 @@ def test_a_write_wakes_the_shard_without_waiting_for_its_next_look(stream, mappi
 
     run(scenario)
 
-
-def test_a_lease_is_one_holders_until_released_or_expired(redis_url):
-    import asyncio
-
-    import redis.asyncio
-
-    from mappings.leases import Leases, lease_key
-
-    async def scenario():
-        client = redis.asyncio.Redis.from_url(redis_url)
-        a, b = Leases(client, "a", 300), Leases(client, "b", 300)
-        key = lease_key("m", "shardId-0")
-        assert await a.take(key) and await a.take(key)  # its holder keeps it
-        assert not await b.take(key)
-        assert await b.renew([key]) == set() and await a.renew([key]) == {key}
-        await b.release(key)  # not b's: still a's
-        assert await a.holds(key)
-        await a.release(key)
-        assert await b.take(key)
-        await asyncio.sleep(0.5)  # b stops renewing: the lease expires
-        assert await a.take(key) and not await b.holds(key)
-        await client.aclose()
-
-    run(scenario)
 
 
 def test_tumbling_windows_carry_state_and_end_with_a_final_invoke(stream, mapping):
@@ -561,3 +495,56 @@ def test_tumbling_windows_carry_state_and_end_with_a_final_invoke(stream, mappin
     assert fn.events[0]["window"]["end"] == batches.window_text(base + 60)
     last = stream.records["shardId-0"][-1].sequence_number
     assert ShardCheckpoint.objects.get(mapping=m).sequence_number == last
+
+
+def test_a_poller_that_lost_its_lease_stops_and_writes_no_checkpoint(stream, mapping, redis_url):
+    import asyncio
+
+    import redis
+
+    from mappings.leases import lease_key
+
+    stream.add_shard("shardId-0")
+    stream.put("shardId-0", "r0")
+    m = mapping()
+    fn = FakeFunction()
+
+    async def scenario():
+        fn.gate = asyncio.Event()  # never set until the lease is lost
+        p = poller(fn, ttl_s=1.0)
+        task = await serving(p)
+        await until(lambda: fn.calls, what="a batch in flight")
+        # Another worker took the shard (as after this one stalled past its lease).
+        redis.Redis.from_url(redis_url).set(lease_key(m.id, "shardId-0"), "b")
+        await until(lambda: not p.runs, what="the shard stopped")
+        fn.gate.set()  # the call in flight ends after the loss
+        await asyncio.sleep(0.3)
+        assert await checkpoint(m, "shardId-0") is None
+        await stopped(p, task)
+        assert redis.Redis.from_url(redis_url).get(lease_key(m.id, "shardId-0")) == b"b"  # not released
+
+    run(scenario)
+
+
+def test_a_merged_shard_waits_for_both_parents(stream, mapping):
+    from mappings.sources import Shard
+
+    stream.add_shard("left", closed=True)
+    stream.add_shard("right", closed=True)
+    stream.shard_list.append(Shard("merged", "left", False, adjacent_parent_shard_id="right"))
+    stream.records["merged"] = []
+    stream.put("left", "l0")
+    for i in range(30):  # the adjacent parent takes far longer than the parent
+        stream.put("right", f"r{i}")
+    stream.put("merged", "m0")
+    mapping(batch_size=2)
+    fn = FakeFunction()
+
+    async def scenario():
+        p = poller(fn)
+        task = await serving(p)
+        await until(lambda: len(fn.delivered()) >= 32)
+        await stopped(p, task)
+
+    run(scenario)
+    assert fn.delivered()[-1] == "m0"
