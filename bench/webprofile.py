@@ -1,4 +1,4 @@
-"""Where the web process's CPU goes on S3, SQS or SNS calls, by area:
+"""Where the web process's CPU goes on S3, SQS, SNS or DynamoDB calls, by area:
 ``python -m bench.webprofile --py-spy PATH [--workload sqs] [--seconds 10]``.
 
 ``make bench`` shows CPU per process (``<workload>_cpu_ms_per_call``); on
@@ -38,7 +38,8 @@ AREAS: list[tuple[str, tuple[str, ...]]] = [
     ("database: statements run, commits (django/db/backends, sqlite3)",
      ("django/db/backends/", "sqlite3/", "django/db/transaction.py")),
     ("database: ORM, queries built, rows to objects (django/db)", ("django/db/",)),
-    ("service code (buckets, messaging, functions)", ("buckets/", "messaging/", "functions/")),
+    ("service code (buckets, messaging, tables, kinesis, functions)",
+     ("buckets/", "messaging/", "tables/", "kinesis/", "functions/")),
     ("the door and the guard (awsapi)", ("awsapi/",)),
     ("Django, other", ("django/",)),
     # The door runs a plain handler on a thread of a pool (awsapi.asgi.in_thread).
