@@ -560,7 +560,8 @@ def bench_aws_part(stack: Stack, key, args, results: dict, meta: dict) -> None:
         attempt("streams", results, lambda: streams.bench_streams(stack, key, args, results, say))
         meta.setdefault("aws", {})["streams"] = {
             "events": args.stream_events, "records": args.stream_records,
-            "shards": args.stream_shards, "batch_size": args.stream_batch_size}
+            "shards": args.stream_shards, "batch_size": args.stream_batch_size,
+            "backlog": args.stream_backlog}
 
 
 def only_aws(image: str, args, results: dict, meta: dict) -> None:
@@ -666,6 +667,11 @@ def table(results: dict) -> str:
         ("stream_ordering_duplicates", "ordering run: delivered again", ""),
         ("stream_ordering_seconds", "ordering run: put to last batch end", "s"),
         ("stream_ordering_records_per_s", "ordering run: records processed", "/s"),
+        ("stream_backlog_lost", "backlog run: records lost", ""),
+        ("stream_backlog_out_of_order", "backlog run: out of shard order", ""),
+        ("stream_backlog_duplicates", "backlog run: delivered again", ""),
+        ("stream_backlog_seconds", "backlog run: mapping to last batch end", "s"),
+        ("stream_backlog_records_per_s", "backlog run: records processed", "/s"),
     ]
     lines = [f"{'measure':<38}{'value':>13}"]
     lines += [f"{label:<38}{_fmt(results.get(key), unit)}" for key, label, unit in rows]
@@ -701,11 +707,13 @@ def table(results: dict) -> str:
         lines.append("Kinesis PutRecord to function start, p50 of each stage (ms)")
         lines += [f"  {stage:<36}{ms:>9.2f} ms"
                   for stage, ms in results["stream_event_stages_p50_ms"].items()]
-    if results.get("stream_ordering_cpu_ms_per_record"):
-        lines.append("")
-        lines.append("CPU per record of the ordering run (ms; put, poll, invoke, record)")
-        lines += [f"  {group:<36}{ms:>9.3f} ms"
-                  for group, ms in results["stream_ordering_cpu_ms_per_record"].items()]
+    for prefix, what in (("stream_ordering", "the ordering run (ms; put, poll, invoke, record)"),
+                         ("stream_backlog", "the backlog run (ms; poll, invoke, record)")):
+        if results.get(f"{prefix}_cpu_ms_per_record"):
+            lines.append("")
+            lines.append(f"CPU per record of {what}")
+            lines += [f"  {group:<36}{ms:>9.3f} ms"
+                      for group, ms in results[f"{prefix}_cpu_ms_per_record"].items()]
     for label, error in results.get("failed", {}).items():
         lines.append(f"{label} failed: {error}")
     if results.get("peer_unavailable"):
@@ -788,6 +796,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stream-shards", type=int, default=4, help="shards of the ordering run's stream")
     ap.add_argument("--stream-batch-size", type=int, default=100,
                     help="the ordering run's mapping BatchSize (Lambda's default for Kinesis)")
+    ap.add_argument("--no-stream-backlog", dest="stream_backlog", action="store_false",
+                    help="skip the second ordering run (the mapping made after the puts)")
     ap.add_argument("--no-streams", dest="streams", action="store_false",
                     help="skip the Kinesis measurements")
     ap.add_argument("--only", choices=["aws"],

@@ -356,15 +356,19 @@ def warm_environments(lam, name: str, count: int) -> None:
 
 
 def stream_ordering(stack, key: tuple[str, str], records: int, shards: int, batch_size: int,
-                    say, quiet_timeout: float = 60) -> dict:
+                    say, backlog: bool = False, quiet_timeout: float = 60) -> dict:
     """`records` records into a stream of `shards` shards mapped
     (TRIM_HORIZON, BatchSize `batch_size`, no batching window) to a
     function that reports what it saw; waits until every record was seen
-    or nothing new ran for `quiet_timeout` s. Returns check_ordering's
-    counts, `seconds` (from just before the first PutRecords to the end of
-    the last batch's handler), `put_seconds` (the PutRecords calls),
-    `drain_seconds` (the last batch's end after the last PutRecords),
-    `invocations`, and `cpu_ms_per_record` (bench.cpu, over the run)."""
+    or nothing new ran for `quiet_timeout` s. The mapping is made before
+    the puts, so it reads while they go on, or with `backlog` after them,
+    so it reads a full stream. Returns check_ordering's counts, `seconds`
+    (from just before the first PutRecords, or with `backlog` the
+    CreateEventSourceMapping, to the end of the last batch's handler),
+    `put_seconds` (the PutRecords calls), `drain_seconds` (without
+    `backlog`: the last batch's end after the last PutRecords),
+    `invocations`, and `cpu_ms_per_record` (bench.cpu, over the puts and
+    the processing, or with `backlog` the processing alone)."""
     from invocations.models import Invocation
     from tests.integration.helpers import create
 
@@ -378,15 +382,24 @@ def stream_ordering(stack, key: tuple[str, str], records: int, shards: int, batc
         stream = f"bench-order-{run}"
         arn = make_stream(kinesis, stream, shards)
         warm_environments(lam, name, shards)
-        mapping = make_mapping(lam, name, arn, StartingPosition="TRIM_HORIZON", BatchSize=batch_size,
-                               MaximumBatchingWindowInSeconds=0)
-        rows = Invocation.objects.filter(trigger=trigger_of(mapping))
-        say(f"Kinesis ordering: {records} records over {shards} shards, PutRecords of {PUT_BATCH}, "
-            f"BatchSize {batch_size}")
+
+        def mapped():
+            return make_mapping(lam, name, arn, StartingPosition="TRIM_HORIZON", BatchSize=batch_size,
+                                MaximumBatchingWindowInSeconds=0)
+        if not backlog:
+            mapping = mapped()
+        say(f"Kinesis ordering{' of a backlog' if backlog else ''}: {records} records over {shards} "
+            f"shards, PutRecords of {PUT_BATCH}, BatchSize {batch_size}, the mapping made "
+            f"{'after' if backlog else 'before'} the puts")
         before_cpu = cpu.snapshot(stack)
         t0 = time.time()
         put = put_all(kinesis, stream, records, say)
         put_seconds = time.time() - t0
+        if backlog:
+            before_cpu = cpu.snapshot(stack)
+            t0 = time.time()
+            mapping = mapped()
+        rows = Invocation.objects.filter(trigger=trigger_of(mapping))
 
         batches: dict[str, tuple[float, float, list]] = {}
         failures: dict[str, str] = {}
@@ -415,7 +428,7 @@ def stream_ordering(stack, key: tuple[str, str], records: int, shards: int, batc
             "put_seconds": put_seconds,
             # How far processing trailed the puts: the last batch's end after
             # the last PutRecords answered.
-            "drain_seconds": ended - (t0 + put_seconds),
+            "drain_seconds": None if backlog else ended - (t0 + put_seconds),
             "invocations": len(batches),
             "failed_invocations": len(failures),
             "first_failure": next(iter(failures.values()), None),
@@ -451,16 +464,29 @@ def bench_streams(stack, key: tuple[str, str], args, results: dict, say) -> None
         try:
             checked = stream_ordering(stack, key, args.stream_records, args.stream_shards,
                                       args.stream_batch_size, say)
-            for k in ("records", "lost", "out_of_order", "duplicates", "seconds"):
-                results[f"stream_ordering_{k}"] = checked[k]
-            results["stream_ordering_records_per_s"] = (
-                checked["processed"] / checked["seconds"] if checked["seconds"] > 0 else None)
-            results["stream_ordering_cpu_ms_per_record"] = checked["cpu_ms_per_record"]
-            results["stream_ordering_detail"] = {
-                k: (round(v, 2) if isinstance(v, float) else v) for k, v in checked.items()
-                if k not in ("cpu_ms_per_record",)}
+            ordering(results, "stream_ordering", checked)
         except Exception as e:  # noqa: BLE001 - reported
             say(f"stream ordering failed: {e!r}")
             failed["stream ordering"] = repr(e)[:500]
+    if args.stream_records > 0 and args.stream_backlog:
+        try:
+            checked = stream_ordering(stack, key, args.stream_records, args.stream_shards,
+                                      args.stream_batch_size, say, backlog=True)
+            ordering(results, "stream_backlog", checked)
+        except Exception as e:  # noqa: BLE001 - reported
+            say(f"stream backlog failed: {e!r}")
+            failed["stream backlog"] = repr(e)[:500]
     if not failed:
         results.pop("failed")
+
+
+def ordering(results: dict, prefix: str, checked: dict) -> None:
+    """stream_ordering's answer as `<prefix>_*` keys."""
+    for k in ("records", "lost", "out_of_order", "duplicates", "seconds"):
+        results[f"{prefix}_{k}"] = checked[k]
+    results[f"{prefix}_records_per_s"] = (
+        checked["processed"] / checked["seconds"] if checked["seconds"] > 0 else None)
+    results[f"{prefix}_cpu_ms_per_record"] = checked["cpu_ms_per_record"]
+    results[f"{prefix}_detail"] = {
+        k: (round(v, 2) if isinstance(v, float) else v) for k, v in checked.items()
+        if k != "cpu_ms_per_record"}
