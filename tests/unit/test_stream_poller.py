@@ -134,23 +134,26 @@ def test_a_restart_resumes_after_the_checkpoint_and_latest_skips_the_past(stream
     for i in range(3):
         stream.put("shardId-0", f"old{i}")
     m = mapping(batch_size=5, starting_position="LATEST")
+    # Written after the mapping was created, before its first poll: new.
+    stream.put("shardId-0", "early")
     fn = FakeFunction()
 
     async def scenario():
         p = poller(fn)
         task = await serving(p)
-        await until(lambda: at(m, "shardId-0"), what="the checkpoint at LATEST")
+        await until(lambda: fn.delivered() == ["early"], what="the record written since the mapping")
         stream.put("shardId-0", "new0")
-        await until(lambda: fn.delivered() == ["new0"])
+        await until(lambda: fn.delivered() == ["early", "new0"])
         await stopped(p, task)
         stream.put("shardId-0", "new1")
         p2 = poller(fn, holder="b")
         task = await serving(p2)
-        await until(lambda: len(fn.delivered()) >= 2)
+        await until(lambda: len(fn.delivered()) >= 3)
+        await until(lambda: at(m, "shardId-0", stream.records["shardId-0"][-1].sequence_number))
         await stopped(p2, task)
 
     run(scenario)
-    assert fn.delivered() == ["new0", "new1"]
+    assert fn.delivered() == ["early", "new0", "new1"]
 
 
 def test_report_batch_item_failures_retries_from_the_lowest_failed_record(stream, mapping):
