@@ -127,7 +127,9 @@ class ShardRun:
                 task.cancel()
 
     def pending(self) -> int:
-        return len(self.entries)
+        """Records read and not yet checkpointed past (filtered-out ones
+        behind a record still in flight count too: the memory bound)."""
+        return len(self.buffer)
 
     async def read(self) -> None:
         """Read records after the read position into the partitions, until
