@@ -115,8 +115,8 @@ class ShardRun:
             start = None if found.sequence_number is None else int(found.sequence_number)
             self.checkpoint = self.read_pos = start
             tasks = [asyncio.ensure_future(p.main()) for p in self.partitions]
-            await self.read()
-            await asyncio.gather(*tasks)
+            # One failing ends the run (the finally cancels the others).
+            await asyncio.gather(self.read(), *tasks)
         except asyncio.CancelledError:
             raise
         except Exception as e:  # noqa: BLE001 - the shard is taken again next round
