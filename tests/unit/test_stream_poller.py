@@ -373,19 +373,26 @@ def test_the_lease_moves_to_another_poller_when_its_holder_dies(stream, mapping)
     assert fn.delivered() == ["r0", "r1", "r2", "r3"]  # the batch in flight again, in order
 
 
-def test_two_live_pollers_share_the_shards(stream, mapping):
+def test_two_live_pollers_share_the_shards(stream, mapping, redis_url):
+    import redis
+
     for i in range(4):
         stream.add_shard(f"shardId-{i}")
     mapping()
     fn = FakeFunction()
+    client = redis.Redis.from_url(redis_url)
 
     async def scenario():
-        a, b = poller(fn, holder="a"), poller(fn, holder="b")
+        a, b = poller(fn, holder="a", ttl_s=60), poller(fn, holder="b", ttl_s=60)
         tasks = [await serving(a), await serving(b)]
         await until(lambda: len(a.runs) == 2 and len(b.runs) == 2, what="two shards each")
         assert set(a.runs).isdisjoint(b.runs)
-        # One stops cleanly: the other takes all four (its leases were given back).
+        held_by_a = list(a.runs)
+        assert all(client.get(key) == b"a" for key in held_by_a)
+        # One stops cleanly: its leases are given back (they would otherwise
+        # last a minute) and the other takes all four.
         await stopped(a, tasks[0])
+        assert not any(client.exists(key) and client.get(key) == b"a" for key in held_by_a)
         await until(lambda: len(b.runs) == 4, what="b holding all four")
         await stopped(b, tasks[1])
 
