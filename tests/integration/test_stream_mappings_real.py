@@ -66,7 +66,7 @@ def handler(event, context):
 @pytest.fixture(scope="module")
 def stack():
     # Short leases: a killed worker's shards move within seconds.
-    with running(Stack(STRATUS_SHARD_LEASE_S="3", STRATUS_HEARTBEAT="1")) as s:
+    with running(Stack(STRATUS_SHARD_LEASE_S="6", STRATUS_HEARTBEAT="1")) as s:
         yield s
 
 
