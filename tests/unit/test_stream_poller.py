@@ -558,3 +558,31 @@ def test_a_merged_shard_waits_for_both_parents(stream, mapping):
 
     run(scenario)
     assert fn.delivered()[-1] == "m0"
+
+
+def test_a_shard_that_ends_closes_its_open_window_first(stream, mapping):
+    stream.add_shard("parent", closed=True)
+    stream.add_shard("child", parent="parent")
+    stream.put("parent", "p0")
+    stream.put("child", "c0")
+    m = mapping(batch_size=5, tumbling_window_s=900)  # the window is still open
+
+    def behave(event):
+        import json
+
+        return {"status": "succeeded", "result": json.dumps({"state": {"n": len(event["Records"])}})}
+
+    behave.whole_event = True
+    fn = FakeFunction(behave)
+
+    async def scenario():
+        p = poller(fn)
+        task = await serving(p)
+        await until(lambda: "c0" in fn.delivered(), what="the child's record")
+        await stopped(p, task)
+
+    run(scenario)
+    got = [(e["shardId"], [data_of(r) for r in e["Records"]], e["isFinalInvokeForWindow"]) for e in fn.events]
+    assert got[:3] == [("parent", ["p0"], False), ("parent", [], True), ("child", ["c0"], False)]
+    assert fn.events[1]["state"] == {"n": 1}
+    assert ShardCheckpoint.objects.get(mapping=m, shard_id="parent").finished
