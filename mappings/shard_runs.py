@@ -115,8 +115,8 @@ class ShardRun:
             start = None if found.sequence_number is None else int(found.sequence_number)
             self.checkpoint = self.read_pos = start
             tasks = [asyncio.ensure_future(p.main()) for p in self.partitions]
-            await self.read()
-            await asyncio.gather(*tasks)
+            # One failing ends the run (the finally cancels the others).
+            await asyncio.gather(self.read(), *tasks)
         except asyncio.CancelledError:
             raise
         except Exception as e:  # noqa: BLE001 - the shard is taken again next round
@@ -127,7 +127,9 @@ class ShardRun:
                 task.cancel()
 
     def pending(self) -> int:
-        return len(self.entries)
+        """Records read and not yet checkpointed past (filtered-out ones
+        behind a record still in flight count too: the memory bound)."""
+        return len(self.buffer)
 
     async def read(self) -> None:
         """Read records after the read position into the partitions, until
@@ -146,6 +148,11 @@ class ShardRun:
                     await self.route(records)
                     continue
                 if closed and not self.buffer:
+                    # "When the shard ends, Lambda considers the window closed."
+                    for partition in self.partitions:
+                        await partition.close_window()
+                    if self.stopping:
+                        return
                     await db(checkpoints.finish, mapping.id, self.shard.shard_id)
                     self.stopping = True
                     self.halt.set()
@@ -236,6 +243,7 @@ class Partition:
         # state the function last returned for it.
         self.window: tuple[float, float] | None = None
         self.state: dict = {}
+        self.closing = asyncio.Lock()
 
     def add(self, record: Record, seen: float) -> None:
         self.queue.append(record)
@@ -394,13 +402,14 @@ class Partition:
         until a successful invocation"."""
         run = self.run
         tries = 0
-        while not run.stopping:
-            answer = await run.call([], self.window_event(final=True))
-            if answer.status == "succeeded":
-                self.window, self.state = None, {}
-                return
-            tries += 1
-            error = answer.error or {}
-            run.poller.note(run.mapping, "PROBLEM: Function call failed",
-                            f"{error.get('errorType', answer.status)}: {error.get('errorMessage', '')}")
-            await run.pause(batches.backoff_s(min(tries, 6)))
+        async with self.closing:  # the reader may close it too (the shard ended)
+            while not run.stopping and self.window is not None:
+                answer = await run.call([], self.window_event(final=True))
+                if answer.status == "succeeded":
+                    self.window, self.state = None, {}
+                    return
+                tries += 1
+                error = answer.error or {}
+                run.poller.note(run.mapping, "PROBLEM: Function call failed",
+                                f"{error.get('errorType', answer.status)}: {error.get('errorMessage', '')}")
+                await run.pause(batches.backoff_s(min(tries, 6)))

@@ -66,7 +66,7 @@ def handler(event, context):
 @pytest.fixture(scope="module")
 def stack():
     # Short leases: a killed worker's shards move within seconds.
-    with running(Stack(STRATUS_SHARD_LEASE_S="3", STRATUS_HEARTBEAT="1")) as s:
+    with running(Stack(STRATUS_SHARD_LEASE_S="6", STRATUS_HEARTBEAT="1")) as s:
         yield s
 
 
@@ -324,3 +324,27 @@ def test_after_a_reshard_the_parent_is_finished_before_its_children(stack, clien
         mine = [d for d in data if int(d.removeprefix("before").removeprefix("after")) % 7 == key]
         assert mine == [d for d in [f"before{i}" for i in range(20)] + [f"after{i}" for i in range(20)]
                         if int(d.removeprefix("before").removeprefix("after")) % 7 == key]
+
+
+@pytest.mark.chaos
+def test_a_redis_restart_loses_nothing_and_keeps_order(stack, clients):
+    lam, kinesis = clients["lambda"], clients["kinesis"]
+    name, arn = new_stream(kinesis, 2)
+    create(lam, "through-redis", ACCEPT)
+    mapping = lam.create_event_source_mapping(
+        FunctionName="through-redis", EventSourceArn=arn, StartingPosition="TRIM_HORIZON", BatchSize=3,
+    )
+    first = put_many(kinesis, name, 12, "one")
+    settle(lambda: deliveries(stack, mapping["UUID"]),
+           lambda c: sum(len(x["records"]) for x in c if x["status"] == "succeeded") >= 12, timeout=120)
+    stack.restart("redis", down_s=1.0)
+    second = put_many(kinesis, name, 12, "two")
+    wanted = {seq for part in (first, second) for seqs in part.values() for seq in seqs}
+    calls = settle(
+        lambda: deliveries(stack, mapping["UUID"]),
+        lambda c: wanted <= {seq for x in c if x["status"] == "succeeded" for _, seq, _ in x["records"]},
+        timeout=180,
+    )
+    ok = [c for c in calls if c["status"] == "succeeded"]
+    for shard in set(first) | set(second):
+        assert first_seen_order(ok)[shard] == first.get(shard, []) + second.get(shard, [])

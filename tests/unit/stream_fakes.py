@@ -46,9 +46,12 @@ class MemoryStream:
         return found[:limit]
 
     def position(self, arn: str, shard_id: str, starting: str, at) -> int | None:
+        kept = self.records.get(shard_id, [])
         if starting == "LATEST":
-            kept = self.records.get(shard_id, [])
             return kept[-1].sequence_number if kept else None
+        if starting == "AT_TIMESTAMP":
+            before = [r.sequence_number for r in kept if r.arrival < at]
+            return before[-1] if before else None
         return None
 
     def wake_channel(self, arn: str) -> str:

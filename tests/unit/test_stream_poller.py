@@ -134,23 +134,26 @@ def test_a_restart_resumes_after_the_checkpoint_and_latest_skips_the_past(stream
     for i in range(3):
         stream.put("shardId-0", f"old{i}")
     m = mapping(batch_size=5, starting_position="LATEST")
+    # Written after the mapping was created, before its first poll: new.
+    stream.put("shardId-0", "early")
     fn = FakeFunction()
 
     async def scenario():
         p = poller(fn)
         task = await serving(p)
-        await until(lambda: at(m, "shardId-0"), what="the checkpoint at LATEST")
+        await until(lambda: fn.delivered() == ["early"], what="the record written since the mapping")
         stream.put("shardId-0", "new0")
-        await until(lambda: fn.delivered() == ["new0"])
+        await until(lambda: fn.delivered() == ["early", "new0"])
         await stopped(p, task)
         stream.put("shardId-0", "new1")
         p2 = poller(fn, holder="b")
         task = await serving(p2)
-        await until(lambda: len(fn.delivered()) >= 2)
+        await until(lambda: len(fn.delivered()) >= 3)
+        await until(lambda: at(m, "shardId-0", stream.records["shardId-0"][-1].sequence_number))
         await stopped(p2, task)
 
     run(scenario)
-    assert fn.delivered() == ["new0", "new1"]
+    assert fn.delivered() == ["early", "new0", "new1"]
 
 
 def test_report_batch_item_failures_retries_from_the_lowest_failed_record(stream, mapping):
@@ -359,7 +362,7 @@ def test_the_lease_moves_to_another_poller_when_its_holder_dies(stream, mapping)
         await until(lambda: stuck.calls, what="a batch in flight on a")
         a.crash()  # no release: as if killed
         task_a.cancel()
-        b = poller(fn, holder="b", ttl_s=0.5)
+        b = poller(fn, holder="b", ttl_s=5)  # a survivor: no lease of its own lost under load
         task_b = await serving(b)
         await until(lambda: len(fn.delivered()) >= 4, what="b takes the shard over")
         await until(lambda: at(m, "shardId-0", stream.records["shardId-0"][-1].sequence_number))
@@ -370,19 +373,26 @@ def test_the_lease_moves_to_another_poller_when_its_holder_dies(stream, mapping)
     assert fn.delivered() == ["r0", "r1", "r2", "r3"]  # the batch in flight again, in order
 
 
-def test_two_live_pollers_share_the_shards(stream, mapping):
+def test_two_live_pollers_share_the_shards(stream, mapping, redis_url):
+    import redis
+
     for i in range(4):
         stream.add_shard(f"shardId-{i}")
     mapping()
     fn = FakeFunction()
+    client = redis.Redis.from_url(redis_url)
 
     async def scenario():
-        a, b = poller(fn, holder="a"), poller(fn, holder="b")
+        a, b = poller(fn, holder="a", ttl_s=60), poller(fn, holder="b", ttl_s=60)
         tasks = [await serving(a), await serving(b)]
         await until(lambda: len(a.runs) == 2 and len(b.runs) == 2, what="two shards each")
         assert set(a.runs).isdisjoint(b.runs)
-        # One stops cleanly: the other takes all four (its leases were given back).
+        held_by_a = list(a.runs)
+        assert all(client.get(key) == b"a" for key in held_by_a)
+        # One stops cleanly: its leases are given back (they would otherwise
+        # last a minute) and the other takes all four.
         await stopped(a, tasks[0])
+        assert not any(client.exists(key) and client.get(key) == b"a" for key in held_by_a)
         await until(lambda: len(b.runs) == 4, what="b holding all four")
         await stopped(b, tasks[1])
 
@@ -548,3 +558,31 @@ def test_a_merged_shard_waits_for_both_parents(stream, mapping):
 
     run(scenario)
     assert fn.delivered()[-1] == "m0"
+
+
+def test_a_shard_that_ends_closes_its_open_window_first(stream, mapping):
+    stream.add_shard("parent", closed=True)
+    stream.add_shard("child", parent="parent")
+    stream.put("parent", "p0")
+    stream.put("child", "c0")
+    m = mapping(batch_size=5, tumbling_window_s=900)  # the window is still open
+
+    def behave(event):
+        import json
+
+        return {"status": "succeeded", "result": json.dumps({"state": {"n": len(event["Records"])}})}
+
+    behave.whole_event = True
+    fn = FakeFunction(behave)
+
+    async def scenario():
+        p = poller(fn)
+        task = await serving(p)
+        await until(lambda: "c0" in fn.delivered(), what="the child's record")
+        await stopped(p, task)
+
+    run(scenario)
+    got = [(e["shardId"], [data_of(r) for r in e["Records"]], e["isFinalInvokeForWindow"]) for e in fn.events]
+    assert got[:3] == [("parent", ["p0"], False), ("parent", [], True), ("child", ["c0"], False)]
+    assert fn.events[1]["state"] == {"n": 1}
+    assert ShardCheckpoint.objects.get(mapping=m, shard_id="parent").finished
