@@ -1,4 +1,4 @@
-"""S3, SQS and SNS through boto3, Stratus beside moto's server mode.
+"""S3, SQS, SNS and DynamoDB through boto3, Stratus beside moto's server mode.
 
 ``MotoServer`` starts ``python -m moto.server`` (moto[server], pinned in
 requirements-dev.txt) on a free loopback port and stops it by its PID.
@@ -14,7 +14,10 @@ workload being
   each worker on a queue of its own, so the message received must be the one
   sent;
 * ``sns``: Publish of 128 bytes to a topic with no subscriptions (on both
-  sides).
+  sides);
+* ``dynamodb``: PutItem of an item of about 1 KB with every attribute type
+  (a new sort key each call, each worker on a partition key of its own),
+  then GetItem of it with ConsistentRead (it must come back equal).
 
 It also times ``s3_event_to_start``: a boto3 PutObject into a Stratus bucket
 whose notification runs a function, to that function's handler starting
@@ -42,10 +45,14 @@ LOG = ROOT / "bench" / "peers" / "moto.log"
 HOST = "127.0.0.1"
 OBJECT_BYTES = 4 * 1024
 MESSAGE = ("m" * 128)
+ITEM_TEXT = "d" * 900
+ITEM_BLOB = bytes(range(64))
+SEQUENTIAL = 99  # the worker number of the one-client runs
 WORKLOADS = {
     "s3": "PutObject + GetObject of 4 KB",
     "sqs": "SendMessage + ReceiveMessage + DeleteMessage",
     "sns": "Publish (a topic with no subscriptions)",
+    "dynamodb": "PutItem + GetItem (ConsistentRead) of a 1 KB item",
 }
 # The keys one side writes per workload (prefix "" for Stratus, "moto_" for moto).
 SUFFIXES = ["seq_p50_ms", "p50_ms", "p99_ms", "throughput_per_s"]
@@ -118,21 +125,73 @@ def boto3_client(service: str, url: str, key: tuple[str, str]):
     )
 
 
+def bench_item(partition: str, n: int) -> dict:
+    """The DynamoDB workload's item (typed JSON, about 1.1 KB): every
+    attribute type, numbers in DynamoDB's canonical text (GetItem answers
+    them so), under key (`partition`, `n`)."""
+    return {
+        "pk": {"S": partition},
+        "n": {"N": str(n)},
+        "body": {"S": ITEM_TEXT},
+        "amount": {"N": "12345.678"},
+        "ok": {"BOOL": True},
+        "none": {"NULL": True},
+        "blob": {"B": ITEM_BLOB},
+        "tags": {"SS": ["blue", "green", "red"]},
+        "scores": {"NS": ["-1", "0.5", "7"]},
+        "meta": {"M": {"worker": {"S": partition}, "list": {"L": [{"S": "x"}, {"N": "1"}, {"NULL": True}]}}},
+    }
+
+
+def same_item(a, b) -> bool:
+    """Whether two typed DynamoDB values (or items) are equal: sets (SS,
+    NS, BS) compare as sets, since DynamoDB keeps no order in them."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        if a.keys() != b.keys():
+            return False
+        if len(a) == 1 and next(iter(a)) in ("SS", "NS", "BS"):
+            (t,) = a
+            return sorted(a[t]) == sorted(b[t]) and len(set(a[t])) == len(a[t])
+        return all(same_item(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_item(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and a == b
+
+
 class Side:
-    """One server's resources for the three workloads, and a factory of
+    """One server's resources for the workloads, and a factory of
     workers (each a callable doing one call of the workload)."""
 
     def __init__(self, name: str, url: str, key: tuple[str, str]):
         self.name, self.url, self.key = name, url, key
         self.run = uuid.uuid4().hex[:8]
         self.bucket = f"bench-aws-{self.run}"
+        self.table = f"bench-aws-{self.run}"
         self.topic_arn = ""
         self.queues: list[str] = []
+        # Each request's own milliseconds in the one-client run (worker 99)
+        # of the workloads of more than one request, by operation.
+        self.op_ms: dict[str, list[float]] = {}
 
-    def setup(self) -> None:
-        boto3_client("s3", self.url, self.key).create_bucket(Bucket=self.bucket)
-        self.topic_arn = boto3_client("sns", self.url, self.key).create_topic(
-            Name=f"bench-aws-{self.run}")["TopicArn"]
+    def setup(self, workload: str) -> None:
+        """The resources of `workload`, made before its timing (on both
+        sides alike)."""
+        if workload == "s3":
+            boto3_client("s3", self.url, self.key).create_bucket(Bucket=self.bucket)
+        elif workload == "sns":
+            self.topic_arn = boto3_client("sns", self.url, self.key).create_topic(
+                Name=f"bench-aws-{self.run}")["TopicArn"]
+        elif workload == "dynamodb":
+            ddb = boto3_client("dynamodb", self.url, self.key)
+            ddb.create_table(
+                TableName=self.table, BillingMode="PAY_PER_REQUEST",
+                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                      {"AttributeName": "n", "AttributeType": "N"}],
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                           {"AttributeName": "n", "KeyType": "RANGE"}],
+            )
+            ddb.get_waiter("table_exists").wait(TableName=self.table,
+                                                WaiterConfig={"Delay": 1, "MaxAttempts": 60})
 
     def worker(self, workload: str, i: int):
         if workload == "s3":
@@ -168,18 +227,43 @@ class Side:
                 if not sns.publish(TopicArn=self.topic_arn, Message=MESSAGE).get("MessageId"):
                     raise RuntimeError("Publish answered no MessageId")
             return call
+        if workload == "dynamodb":
+            ddb = boto3_client("dynamodb", self.url, self.key)
+            partition = f"w{i}-{uuid.uuid4().hex[:8]}"
+            count = [0]
+
+            def call():
+                count[0] += 1
+                item = bench_item(partition, count[0])
+                t0 = time.perf_counter()
+                ddb.put_item(TableName=self.table, Item=item)
+                t1 = time.perf_counter()
+                got = ddb.get_item(TableName=self.table, ConsistentRead=True,
+                                   Key={"pk": item["pk"], "n": item["n"]}).get("Item")
+                if i == SEQUENTIAL:
+                    self.op_ms.setdefault("PutItem", []).append((t1 - t0) * 1000)
+                    self.op_ms.setdefault("GetItem", []).append((time.perf_counter() - t1) * 1000)
+                if not same_item(got, item):
+                    raise RuntimeError(f"GetItem {partition}/{count[0]} gave {got!r:.300}")
+            return call
         raise ValueError(workload)
 
 
 def measure(side: Side, workload: str, clients: int, args, say, around=None) -> dict:
-    """Sequential p50 (one client), then the throughput shape with `clients`."""
-    lat = sequential(side.worker(workload, 99), args.aws_runs, args.warmup)
+    """Sequential p50 (one client), then the throughput shape with `clients`;
+    `ops_seq_p50_ms`: the p50 of each request of the one-client run, where
+    a call makes more than one and they are timed (dynamodb)."""
+    side.op_ms.clear()
+    lat = sequential(side.worker(workload, SEQUENTIAL), args.aws_runs, args.warmup)
+    # The timed calls' requests only (the warm-up's came first).
+    ops = {op: round(pct(ms[-args.aws_runs:], 50), 2) for op, ms in side.op_ms.items()}
     say(f"{side.name} {workload}: {WORKLOADS[workload]}, {clients} boto3 clients, "
         f"{args.duration:g} s after {args.warmup_seconds:g} s of warm-up")
     load = throughput(lambda i: side.worker(workload, i), clients, args.duration,
                       args.warmup_seconds, say, around)
     return {"seq_p50_ms": pct(lat, 50), "p50_ms": load["p50_ms"], "p99_ms": load["p99_ms"],
-            "throughput_per_s": load["per_s"], "calls": load["calls"], "errors": load["errors"]}
+            "throughput_per_s": load["per_s"], "calls": load["calls"], "errors": load["errors"],
+            "ops_seq_p50_ms": ops}
 
 
 def s3_event_to_start(stack, key: tuple[str, str], samples: int, say) -> dict:
@@ -249,46 +333,64 @@ def snapshot_moto(moto: MotoServer, stack):
 
 
 def bench_aws(stack, key: tuple[str, str], clients: int, args, results: dict, meta: dict, say) -> None:
-    """Fill the S3/SQS/SNS keys of both sides (moto's None with
-    `moto_unavailable` when it cannot run) and `s3_event_to_start_*`."""
+    """Fill the keys of both sides for each of `args.aws_workloads` (moto's
+    None with `moto_unavailable` when it cannot run), then
+    `s3_event_to_start_*`. A workload that fails on one side leaves its
+    keys of that side out and says why under `failed` ("aws <workload>"
+    or "moto <workload>"); the others still run."""
+    workloads = [w for w in WORKLOADS if w in getattr(args, "aws_workloads", WORKLOADS)]
+    failed = results.setdefault("failed", {})
     stratus = Side("Stratus", stack.url, key)
-    stratus.setup()
     moto = MotoServer()
     reason = None if moto_version() else "moto is not installed (pip install -r requirements-dev.txt)"
-    if reason is None:
+    if reason is None and workloads:
         try:
             moto.start()
             say(f"moto {moto_version()} server mode on {moto.url} (pid {moto.proc.pid})")
             mside = Side("moto", moto.url, MOTO_KEY)
-            mside.setup()
         except Exception as e:  # noqa: BLE001 - reported, Stratus still measured
             reason = f"moto.server failed: {e!r} (log: {LOG})"
             moto.stop()
     meta["aws"] = {"moto": moto_version(), "clients": clients, "runs": args.aws_runs,
                    "object_bytes": OBJECT_BYTES, "message_bytes": len(MESSAGE),
-                   "workloads": WORKLOADS, "moto_log": str(LOG.relative_to(ROOT))}
+                   "workloads": {w: WORKLOADS[w] for w in workloads},
+                   "moto_log": str(LOG.relative_to(ROOT))}
     try:
-        for workload in WORKLOADS:
+        for workload in workloads:
             if reason is None:
-                snaps: list = []
-                m = measure(mside, workload, clients, args, say, (
-                    lambda s=snaps: s.append(snapshot_moto(moto, stack)),
-                    lambda s=snaps: s.append(snapshot_moto(moto, stack))))
+                try:
+                    mside.setup(workload)
+                    snaps: list = []
+                    m = measure(mside, workload, clients, args, say, (
+                        lambda s=snaps: s.append(snapshot_moto(moto, stack)),
+                        lambda s=snaps: s.append(snapshot_moto(moto, stack))))
+                    for suffix in SUFFIXES:
+                        results[f"moto_{workload}_{suffix}"] = m[suffix]
+                    spent = cpu.per_call_ms(*snaps, m["calls"])
+                    # Stratus's background work is shown, not counted as moto's.
+                    spent["total"] = round(spent["total"] - spent["stratus, idle"], 3)
+                    results[f"moto_{workload}_cpu_ms_per_call"] = spent
+                    if m["ops_seq_p50_ms"]:
+                        results[f"moto_{workload}_ops_seq_p50_ms"] = m["ops_seq_p50_ms"]
+                    meta["aws"][f"moto_{workload}_errors"] = m["errors"]
+                except Exception as e:  # noqa: BLE001 - reported; Stratus still measured
+                    say(f"moto {workload} failed: {e!r}")
+                    failed[f"moto {workload}"] = repr(e)[:500]
+            try:
+                stratus.setup(workload)
+                snaps = []
+                s = measure(stratus, workload, clients, args, say, (
+                    lambda s=snaps: s.append(cpu.snapshot(stack)),
+                    lambda s=snaps: s.append(cpu.snapshot(stack))))
                 for suffix in SUFFIXES:
-                    results[f"moto_{workload}_{suffix}"] = m[suffix]
-                spent = cpu.per_call_ms(*snaps, m["calls"])
-                # Stratus's background work is shown, not counted as moto's.
-                spent["total"] = round(spent["total"] - spent["stratus, idle"], 3)
-                results[f"moto_{workload}_cpu_ms_per_call"] = spent
-                meta["aws"][f"moto_{workload}_errors"] = m["errors"]
-            snaps = []
-            s = measure(stratus, workload, clients, args, say, (
-                lambda s=snaps: s.append(cpu.snapshot(stack)),
-                lambda s=snaps: s.append(cpu.snapshot(stack))))
-            for suffix in SUFFIXES:
-                results[f"{workload}_{suffix}"] = s[suffix]
-            results[f"{workload}_cpu_ms_per_call"] = cpu.per_call_ms(*snaps, s["calls"])
-            meta["aws"][f"{workload}_errors"] = s["errors"]
+                    results[f"{workload}_{suffix}"] = s[suffix]
+                results[f"{workload}_cpu_ms_per_call"] = cpu.per_call_ms(*snaps, s["calls"])
+                if s["ops_seq_p50_ms"]:
+                    results[f"{workload}_ops_seq_p50_ms"] = s["ops_seq_p50_ms"]
+                meta["aws"][f"{workload}_errors"] = s["errors"]
+            except Exception as e:  # noqa: BLE001 - reported; the other workloads still run
+                say(f"Stratus {workload} failed: {e!r}")
+                failed[f"aws {workload}"] = repr(e)[:500]
     finally:
         moto.stop()
     if reason is not None:
@@ -296,9 +398,12 @@ def bench_aws(stack, key: tuple[str, str], clients: int, args, results: dict, me
         for k in keys("moto_"):
             results[k] = None
     results["moto_unavailable"] = reason
+    if not failed:
+        results.pop("failed")
 
-    events = s3_event_to_start(stack, key, args.s3_events, say)
-    results["s3_event_to_start_p50_ms"] = pct(events["total"], 50)
-    results["s3_event_to_start_samples_ms"] = [round(x, 1) for x in events["total"]]
-    results["s3_event_stages_p50_ms"] = {
-        stage: round(pct(values, 50), 2) for stage, values in events.items() if stage != "total"}
+    if "s3" in workloads:
+        events = s3_event_to_start(stack, key, args.s3_events, say)
+        results["s3_event_to_start_p50_ms"] = pct(events["total"], 50)
+        results["s3_event_to_start_samples_ms"] = [round(x, 1) for x in events["total"]]
+        results["s3_event_stages_p50_ms"] = {
+            stage: round(pct(values, 50), 2) for stage, values in events.items() if stage != "total"}

@@ -14,10 +14,12 @@ Measures, in one run,
     call of brand-new functions; the delay of a live log line to the
     console's websocket; the memory of an idle execution environment,
   * throughput of 8 concurrent keep-alive clients for a fixed duration,
-  * S3, SQS and SNS through boto3, moto's server mode measured beside
-    Stratus in the same run, and an S3 event's delay to its function's
-    start (bench/aws.py); ``--only aws`` runs just that part on a stack of
-    its own and merges its keys into the existing results file,
+  * S3, SQS, SNS and DynamoDB through boto3, moto's server mode measured
+    beside Stratus in the same run, and an S3 event's delay to its
+    function's start (bench/aws.py); a Kinesis record's delay to its mapped
+    function's start, and 10,000 records' per-shard order through an event
+    source mapping (bench/streams.py); ``--only aws`` runs just that part on
+    a stack of its own and merges its keys into the existing results file,
 
 writes bench/results.json and prints a table with the targets. Only loopback
 traffic; everything it starts, it stops.
@@ -41,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import aws, cpu  # noqa: E402
+from bench import aws, cpu, streams  # noqa: E402
 from bench import peer as peer_mod  # noqa: E402
 from bench.clients import RouteClient, SignedInvoker, pct, sequential, throughput, timed  # noqa: E402
 from tests.integration.helpers import create, login  # noqa: E402
@@ -87,7 +89,7 @@ RATIOS = {
     "throughput_vs_peer_invoke": ("warm_throughput_per_s", "peer_invoke_throughput_per_s", ">=", 0.5),
     "route_vs_peer_route": ("route_warm_p50_ms", "peer_route_p50_ms", "<=", 2.0),
     "route_throughput_vs_peer_route": ("route_throughput_per_s", "peer_route_throughput_per_s", ">=", 0.5),
-    # S3, SQS, SNS through boto3: at least moto's server mode's throughput.
+    # S3, SQS, SNS, DynamoDB through boto3: at least moto's server mode's throughput.
     **{f"{w}_throughput_vs_moto": (f"{w}_throughput_per_s", f"moto_{w}_throughput_per_s", ">=", 1.0)
        for w in aws.WORKLOADS},
 }
@@ -98,6 +100,7 @@ LIMITS = {
     "pool_cold_p50_ms": ("<=", 50.0, "ms"),
     "log_latency_p95_ms": ("<=", 100.0, "ms"),
     "idle_env_rss_mb": ("<=", 15.0, "MB"),
+    "stream_event_to_start_p50_ms": ("<=", 100.0, "ms"),
 }
 
 
@@ -538,13 +541,27 @@ def bench_stratus(image: str, args, results: dict, meta: dict) -> None:
         stack.stop()
 
 
+# The labels under `failed` that the AWS part writes; `--only aws` drops
+# the old ones before it merges its own.
+AWS_LABEL = "AWS services beside moto"
+AWS_FAILED = ("S3/SQS/SNS beside moto", AWS_LABEL, "streams", "stream ")
+
+
 def bench_aws_part(stack: Stack, key, args, results: dict, meta: dict) -> None:
     if not args.aws:
         results["moto_unavailable"] = "--no-aws was given"
         return
-    say("S3, SQS and SNS with boto3: moto's server mode, then Stratus, per workload")
-    attempt("S3/SQS/SNS beside moto", results,
-            lambda: aws.bench_aws(stack, key, CONCURRENCY, args, results, meta, say))
+    if args.aws_workloads:
+        say(f"{', '.join(args.aws_workloads)} with boto3: moto's server mode, then Stratus, per workload")
+        attempt(AWS_LABEL, results,
+                lambda: aws.bench_aws(stack, key, CONCURRENCY, args, results, meta, say))
+    if args.streams:
+        say("Kinesis streams into functions through event source mappings")
+        attempt("streams", results, lambda: streams.bench_streams(stack, key, args, results, say))
+        meta.setdefault("aws", {})["streams"] = {
+            "events": args.stream_events, "records": args.stream_records,
+            "shards": args.stream_shards, "batch_size": args.stream_batch_size,
+            "backlog": args.stream_backlog}
 
 
 def only_aws(image: str, args, results: dict, meta: dict) -> None:
@@ -596,7 +613,9 @@ def _verdict(value: float | None, op: str, target: float, ok: bool | None, unit:
 
 
 def _fmt(value, unit: str) -> str:
-    return f"{'n/a':>10}" if value is None else f"{value:>10.1f} {unit}"
+    if value is None:
+        return f"{'n/a':>10}"
+    return f"{value:>10d} {unit}" if isinstance(value, int) else f"{value:>10.1f} {unit}"
 
 
 def table(results: dict) -> str:
@@ -637,7 +656,23 @@ def table(results: dict) -> str:
                 (f"{prefix}{w}_throughput_per_s", f"{side} {w}, {CONCURRENCY} clients", "/s"),
                 (f"{prefix}{w}_p50_ms", f"{side} {w}, {CONCURRENCY} clients, p50", "ms"),
             ]
-    rows.append(("s3_event_to_start_p50_ms", "S3 PutObject to function start, p50", "ms"))
+    rows += [
+        ("s3_event_to_start_p50_ms", "S3 PutObject to function start, p50", "ms"),
+        ("stream_event_to_start_p50_ms", "Kinesis PutRecord to start, p50", "ms"),
+        ("stream_event_to_start_p99_ms", "Kinesis PutRecord to start, p99", "ms"),
+        ("stream_put_record_p50_ms", "Kinesis PutRecord alone, p50", "ms"),
+        ("stream_ordering_records", "ordering run: records put", ""),
+        ("stream_ordering_lost", "ordering run: records lost", ""),
+        ("stream_ordering_out_of_order", "ordering run: out of shard order", ""),
+        ("stream_ordering_duplicates", "ordering run: delivered again", ""),
+        ("stream_ordering_seconds", "ordering run: put to last batch end", "s"),
+        ("stream_ordering_records_per_s", "ordering run: records processed", "/s"),
+        ("stream_backlog_lost", "backlog run: records lost", ""),
+        ("stream_backlog_out_of_order", "backlog run: out of shard order", ""),
+        ("stream_backlog_duplicates", "backlog run: delivered again", ""),
+        ("stream_backlog_seconds", "backlog run: mapping to last batch end", "s"),
+        ("stream_backlog_records_per_s", "backlog run: records processed", "/s"),
+    ]
     lines = [f"{'measure':<38}{'value':>13}"]
     lines += [f"{label:<38}{_fmt(results.get(key), unit)}" for key, label, unit in rows]
     if results.get("log_lines_missing"):
@@ -654,10 +689,31 @@ def table(results: dict) -> str:
                 lines.append("")
                 lines.append(f"CPU per {w} call on {side} ({what}; ms, {CONCURRENCY} clients)")
                 lines += [f"  {group:<36}{ms:>9.3f} ms" for group, ms in spent.items()]
+    for w in aws.WORKLOADS:
+        ops = {side: results.get(f"{prefix}{w}_ops_seq_p50_ms") for prefix, side in (("", "Stratus"),
+                                                                                    ("moto_", "moto"))}
+        if any(ops.values()):
+            lines.append("")
+            lines.append(f"each request of a {w} call, one client, p50 (ms): Stratus / moto")
+            for op in (ops["Stratus"] or ops["moto"]):
+                a, b = ((ops[x] or {}).get(op) for x in ("Stratus", "moto"))
+                lines.append(f"  {op:<36}{_fmt(a, 'ms')} / {_fmt(b, 'ms')}")
     if results.get("s3_event_stages_p50_ms"):
         lines.append("")
         lines.append("S3 PutObject to function start, p50 of each stage (ms)")
         lines += [f"  {stage:<36}{ms:>9.2f} ms" for stage, ms in results["s3_event_stages_p50_ms"].items()]
+    if results.get("stream_event_stages_p50_ms"):
+        lines.append("")
+        lines.append("Kinesis PutRecord to function start, p50 of each stage (ms)")
+        lines += [f"  {stage:<36}{ms:>9.2f} ms"
+                  for stage, ms in results["stream_event_stages_p50_ms"].items()]
+    for prefix, what in (("stream_ordering", "the ordering run (ms; put, poll, invoke, record)"),
+                         ("stream_backlog", "the backlog run (ms; poll, invoke, record)")):
+        if results.get(f"{prefix}_cpu_ms_per_record"):
+            lines.append("")
+            lines.append(f"CPU per record of {what}")
+            lines += [f"  {group:<36}{ms:>9.3f} ms"
+                      for group, ms in results[f"{prefix}_cpu_ms_per_record"].items()]
     for label, error in results.get("failed", {}).items():
         lines.append(f"{label} failed: {error}")
     if results.get("peer_unavailable"):
@@ -670,7 +726,7 @@ def table(results: dict) -> str:
                      "other work skews every number")
     aws_busy = results.get("meta", {}).get("aws", {}).get("machine_busy_before_pct")
     if aws_busy is not None and aws_busy > 10:
-        lines.append(f"note: the machine was {aws_busy:g}% busy before the S3/SQS/SNS part (--only aws) "
+        lines.append(f"note: the machine was {aws_busy:g}% busy before the AWS part (--only aws) "
                      "started; other work skews every number")
     met = results["targets_met"]
     lines.append("")
@@ -697,6 +753,15 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def _workloads(text: str) -> list[str]:
+    chosen = [w.strip() for w in text.split(",") if w.strip()]
+    unknown = [w for w in chosen if w not in aws.WORKLOADS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown workload(s) {', '.join(unknown)}; "
+                                         f"choose from {', '.join(aws.WORKLOADS)}")
+    return chosen
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=300, help="timed sequential calls (Invoke, route, Celery)")
@@ -717,10 +782,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--peer-src", type=Path, default=peer_mod.DEFAULT_SOURCE,
                     help="the peer's folder to copy into bench/peers/ (default: %(default)s)")
     ap.add_argument("--aws-runs", type=int, default=200,
-                    help="timed sequential calls of each S3/SQS/SNS workload, on each side")
+                    help="timed sequential calls of each AWS workload, on each side")
     ap.add_argument("--s3-events", type=int, default=20,
                     help="timed PutObjects into a bucket that notifies a function")
-    ap.add_argument("--no-aws", dest="aws", action="store_false", help="skip S3/SQS/SNS and moto")
+    ap.add_argument("--no-aws", dest="aws", action="store_false",
+                    help="skip the AWS services, moto and the streams")
+    ap.add_argument("--aws-workloads", type=_workloads, default=list(aws.WORKLOADS),
+                    help=f"comma-separated, of {','.join(aws.WORKLOADS)} (default: all)")
+    ap.add_argument("--stream-events", type=int, default=50,
+                    help="timed PutRecords into a stream mapped to a function")
+    ap.add_argument("--stream-records", type=int, default=10_000,
+                    help="records of the ordering run (0: skip it)")
+    ap.add_argument("--stream-shards", type=int, default=4, help="shards of the ordering run's stream")
+    ap.add_argument("--stream-batch-size", type=int, default=100,
+                    help="the ordering run's mapping BatchSize (Lambda's default for Kinesis)")
+    ap.add_argument("--no-stream-backlog", dest="stream_backlog", action="store_false",
+                    help="skip the second ordering run (the mapping made after the puts)")
+    ap.add_argument("--no-streams", dest="streams", action="store_false",
+                    help="skip the Kinesis measurements")
     ap.add_argument("--only", choices=["aws"],
                     help="run only this part on a stack of its own and merge its keys into --out")
     ap.add_argument("--out", type=Path, default=RESULTS)
@@ -798,7 +877,8 @@ def main_only_aws(args) -> int:
     results = json.loads(args.out.read_text()) if args.out.exists() else {}
     old_meta = results.pop("meta", {})
     results.pop("targets_met", None)
-    failed = {k: v for k, v in results.pop("failed", {}).items() if k != "S3/SQS/SNS beside moto"}
+    failed = {k: v for k, v in results.pop("failed", {}).items()
+              if not k.startswith(AWS_FAILED) and not k.startswith(("aws ", "moto "))}
     failed.update(fresh.pop("failed", {}))
     results.update(fresh)
     if failed:

@@ -1,4 +1,4 @@
-"""Where the web process's CPU goes on S3, SQS or SNS calls, by area:
+"""Where the web process's CPU goes on S3, SQS, SNS or DynamoDB calls, by area:
 ``python -m bench.webprofile --py-spy PATH [--workload sqs] [--seconds 10]``.
 
 ``make bench`` shows CPU per process (``<workload>_cpu_ms_per_call``); on
@@ -38,7 +38,8 @@ AREAS: list[tuple[str, tuple[str, ...]]] = [
     ("database: statements run, commits (django/db/backends, sqlite3)",
      ("django/db/backends/", "sqlite3/", "django/db/transaction.py")),
     ("database: ORM, queries built, rows to objects (django/db)", ("django/db/",)),
-    ("service code (buckets, messaging, functions)", ("buckets/", "messaging/", "functions/")),
+    ("service code (buckets, messaging, tables, kinesis, functions)",
+     ("buckets/", "messaging/", "tables/", "kinesis/", "functions/")),
     ("the door and the guard (awsapi)", ("awsapi/",)),
     ("Django, other", ("django/",)),
     # The door runs a plain handler on a thread of a pool (awsapi.asgi.in_thread).
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--py-spy", required=True, type=Path, help="the py-spy binary")
     ap.add_argument("--workload", choices=list(aws.WORKLOADS), action="append",
-                    help="one of them (repeatable; default: all three, one after another)")
+                    help="one of them (repeatable; default: all, one after another)")
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--rate", type=int, default=200, help="samples per second")
     ap.add_argument("--idle", action="store_true",
@@ -111,9 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stack.start()
         side = aws.Side("Stratus", stack.url, stack.api_key())
-        side.setup()
         web = stack.procs["web"].pid
         for workload in args.workload or list(aws.WORKLOADS):
+            side.setup(workload)
             raw = folder / f"{workload}.txt"
             snaps: list = []
 

@@ -18,21 +18,24 @@ from mappings.sources import Shard, StreamSource
 
 def start(mapping: EventSourceMapping, shard: Shard, source: StreamSource) -> ShardCheckpoint:
     """The shard's checkpoint, created from the mapping's StartingPosition
-    when missing. A child shard (its parent is known) starts at its
+    when missing (LATEST: after the last record written before the mapping
+    was created or last modified). A child shard (its parent is known) starts at its
     beginning whatever the StartingPosition, as Lambda reads every record
     after a reshard."""
     found = ShardCheckpoint.objects.filter(mapping=mapping, shard_id=shard.shard_id).first()
     if found is not None:
         return found
-    if shard.parent_shard_id and ShardCheckpoint.objects.filter(
-        mapping=mapping, shard_id=shard.parent_shard_id
-    ).exists():
+    parents = [p for p in (shard.parent_shard_id, shard.adjacent_parent_shard_id) if p]
+    if parents and ShardCheckpoint.objects.filter(mapping=mapping, shard_id__in=parents).exists():
         after = None
     else:
-        after = source.position(
-            mapping.event_source_arn, shard.shard_id, mapping.starting_position or "LATEST",
-            mapping.starting_position_at,
-        )
+        starting, at = mapping.starting_position or "LATEST", mapping.starting_position_at
+        if starting == "LATEST":
+            # New records: those written since the mapping was created (or
+            # last changed, e.g. enabled), so a record written between
+            # CreateEventSourceMapping and the first poll is not skipped.
+            starting, at = "AT_TIMESTAMP", mapping.modified_at
+        after = source.position(mapping.event_source_arn, shard.shard_id, starting, at)
     try:
         with transaction.atomic():
             return ShardCheckpoint.objects.create(

@@ -27,6 +27,8 @@ class Shard:
     shard_id: str
     parent_shard_id: str | None = None
     closed: bool = False
+    # Kinesis's AdjacentParentShardId (a merge): also finished first.
+    adjacent_parent_shard_id: str | None = None
 
 
 @dataclass(frozen=True)

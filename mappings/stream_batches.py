@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from mappings.sources import Record
 
@@ -84,6 +85,30 @@ def partition(record: Record, factor: int) -> int:
     else:
         key = json.dumps((event.get("dynamodb") or {}).get("Keys") or {}, sort_keys=True)
     return int.from_bytes(hashlib.md5(key.encode()).digest()[:8], "big") % factor
+
+
+def window_of(record: Record, seconds: int) -> tuple[float, float]:
+    """TumblingWindowInSeconds: the (start, end) epoch seconds of the window
+    the record's arrival falls in; windows are aligned on multiples of
+    `seconds` ("Lambda determines tumbling window boundaries based on the
+    time when records were inserted into the stream")."""
+    start = math.floor(record.arrival.timestamp() / seconds) * seconds
+    return float(start), float(start + seconds)
+
+
+def window_text(epoch: float) -> str:
+    """A window bound as Lambda writes it: "2020-12-09T07:04:00Z"."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def window_state(result: str | None) -> dict | None:
+    """The `state` object of a tumbling-window answer, or None without one."""
+    try:
+        answer = json.loads(result) if result else None
+    except ValueError:
+        return None
+    state = answer.get("state") if isinstance(answer, dict) else None
+    return state if isinstance(state, dict) else None
 
 
 class MalformedReport(ValueError):

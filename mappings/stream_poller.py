@@ -8,8 +8,9 @@ Each second (and at once when a stream is written: mappings.wakeups) it:
 1. beats (leases.Leases.beat) and lists the enabled stream mappings and the
    shards each should read now: a shard is read after its parent finished
    (ShardCheckpoint.finished), as Lambda finishes a parent first;
-2. renews its shard leases; a lease it lost (its key expired while this
-   process stalled, another took it) stops that shard at once;
+2. renews its shard leases (a task of its own, three times per lease
+   life); a lease it lost (its key expired while this process stalled,
+   another took it) stops that shard at once;
 3. keeps its fair share, ceil(shards / live pollers): it gives back its
    extra shards (after their batch in flight) and takes free ones up to
    its share, so shards spread over the workers and a dead worker's
@@ -34,24 +35,21 @@ import math
 import random
 import threading
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 
 import redis
 import redis.asyncio
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
 from invocations import dispatch, nodes
 from invocations.done import Done
-from mappings import checkpoints, event_filter, failures, sources
-from mappings import stream_batches as batches
+from mappings import checkpoints, sources
 from mappings.leases import Leases, lease_key
+from mappings.shard_runs import ShardRun, db, settings_key, wait_any
 from mappings.models import EventSourceMapping
-from mappings.sources import Record, Shard, StreamSource
+from mappings.sources import Shard, StreamSource
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +57,6 @@ STREAM_KINDS = ("kinesis", "dynamodb")
 # How often a poller looks for new mappings and shards, and each shard for
 # records, without a wake (Lambda polls a shard about once a second).
 LOOK_INTERVAL_S = 1.0
-# Records read ahead per partition: a shard buffers at most this many
-# batches per partition (its memory bound).
-READ_AHEAD_BATCHES = 2
 # On a clean stop, how long batches in flight may take to end before their
 # leases are given back anyway (their records are then delivered again).
 STOP_GRACE_S = 5.0
@@ -71,27 +66,6 @@ Invoke = Callable[..., Awaitable[Done]]
 
 async def _invoke(fn, event: str, *, source: str, trigger: str, priority: str) -> Done:
     return await dispatch.invoke_sync(fn, event, source=source, trigger=trigger, priority=priority)
-
-
-def _db(func, *args):
-    """Run blocking ORM work off the loop (one thread for all of it)."""
-    return sync_to_async(func, thread_sensitive=True)(*args)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-async def _wait_any(events: list[asyncio.Event], timeout: float | None) -> None:
-    """Until one of `events` is set, or `timeout` seconds."""
-    if any(e.is_set() for e in events):
-        return
-    waiters = [asyncio.ensure_future(e.wait()) for e in events]
-    try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for w in waiters:
-            w.cancel()
 
 
 class Poller:
@@ -122,21 +96,22 @@ class Poller:
 
     async def serve(self) -> None:
         """Run until `close()`."""
+        # A Redis call that hangs must not outlast a lease.
+        timeout = max(0.5, self.ttl_ms / 1000.0 / 4)
         self.client = redis.asyncio.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=10, socket_connect_timeout=2
+            settings.REDIS_URL, socket_timeout=timeout, socket_connect_timeout=timeout
         )
         self.leases = Leases(self.client, self.holder, self.ttl_ms)
-        self._tasks = [asyncio.ensure_future(self._listen())]
+        self._tasks = [asyncio.ensure_future(self._listen()), asyncio.ensure_future(self._keep_leases())]
         try:
             while not self.stopping:
                 try:
                     await self.tick()
                 except redis.RedisError as e:
                     log.warning("stream poller %s: Redis unreachable (%s)", self.holder, e)
-                    self._check_lease_age()
                 except Exception:  # noqa: BLE001 - the next round tries again
                     log.exception("stream poller %s: a round failed", self.holder)
-                await _wait_any([self._stopped], self.look_s)
+                await wait_any([self._stopped], self.look_s)
         finally:
             await self._wind_down()
 
@@ -189,21 +164,37 @@ class Poller:
             for run in list(self.runs.values()):
                 run.abandon()
 
+    async def _keep_leases(self) -> None:
+        """Renew the leases three times per lease life, apart from the
+        rounds (a slow database must not let them expire); a lease found
+        lost stops its shard at once."""
+        while not self.stopping:
+            try:
+                keys = list(self.runs)
+                held = await self.leases.renew(keys)
+                self.renewed_at = time.monotonic()
+                for key in keys:
+                    run = self.runs.get(key)
+                    if key not in held and run is not None:
+                        log.warning("stream poller %s lost the lease of %s", self.holder, key)
+                        run.abandon()
+            except redis.RedisError:
+                self._check_lease_age()
+            await asyncio.sleep(self.ttl_ms / 1000.0 / 3)
+
     async def tick(self) -> None:
-        """One round: beat, survey, renew, rebalance (the module's steps 1-3)."""
+        """One round: beat, survey, rebalance (the module's steps 1 and 3;
+        `_keep_leases` does step 2)."""
         live = await self.leases.beat()
-        wanted = await _db(survey)
-        held = await self.leases.renew(list(self.runs))
-        self.renewed_at = time.monotonic()
+        wanted = await db(survey)
         for key, run in list(self.runs.items()):
-            if key not in held:
-                log.warning("stream poller %s lost the lease of %s", self.holder, key)
-                run.abandon()
-            elif key not in wanted:
+            if run.abandoned:
+                continue
+            if key not in wanted:
                 run.stop()  # disabled, deleted, or finished elsewhere
             else:
                 mapping, shard, _source = wanted[key]
-                if run.settings_key != _settings_key(mapping):
+                if run.settings_key != settings_key(mapping):
                     run.stop()  # started again with the new settings next round
                 else:
                     run.mapping, run.shard = mapping, shard
@@ -286,12 +277,7 @@ class Poller:
         if not self.results:
             return
         pending, self.results = self.results, {}
-        await _db(store_results, pending)
-
-
-def _settings_key(mapping: EventSourceMapping) -> tuple:
-    """The settings a running shard cannot take on the fly."""
-    return (mapping.parallelization_factor, str(mapping.filter_criteria), mapping.function_id)
+        await db(store_results, pending)
 
 
 def survey() -> dict[str, tuple[EventSourceMapping, Shard, StreamSource]]:
@@ -319,8 +305,8 @@ def survey() -> dict[str, tuple[EventSourceMapping, Shard, StreamSource]]:
         for shard in shards:
             if (str(mapping.id), shard.shard_id) in done:
                 continue
-            parent = shard.parent_shard_id
-            if parent and parent in present and (str(mapping.id), parent) not in done:
+            parents = (shard.parent_shard_id, shard.adjacent_parent_shard_id)
+            if any(p and p in present and (str(mapping.id), p) not in done for p in parents):
                 continue
             wanted[lease_key(mapping.id, shard.shard_id)] = (mapping, shard, source)
     return wanted
@@ -332,285 +318,6 @@ def store_results(results: dict[str, list]) -> None:
         if error is not None:
             values["last_error"] = error
         EventSourceMapping.objects.filter(pk=mapping_id).update(**values)
-
-
-def _filters(mapping: EventSourceMapping) -> event_filter.Filters | None:
-    """The mapping's FilterCriteria, or None when it filters nothing."""
-    return event_filter.parse(mapping.filter_criteria) or None
-
-
-class ShardRun:
-    """One leased shard of one mapping: a reader and its partitions."""
-
-    def __init__(self, poller: Poller, key: str, mapping: EventSourceMapping, shard: Shard,
-                 source: StreamSource) -> None:
-        self.poller = poller
-        self.key = key
-        self.mapping = mapping
-        self.shard = shard
-        self.source = source
-        self.channel = source.wake_channel(mapping.event_source_arn)
-        self.settings_key = _settings_key(mapping)
-        factor = max(1, min(mapping.parallelization_factor or 1, 10))
-        self.partitions = [Partition(self) for _ in range(factor)]
-        # In read order: [sequence number, done]; the checkpoint is the last
-        # done entry before the first not done.
-        self.buffer: deque[list] = deque()
-        self.entries: dict[int, list] = {}
-        self.checkpoint: int | None = None
-        self.read_pos: int | None = None
-        self.wake = asyncio.Event()
-        self.halt = asyncio.Event()
-        self.stopping = False
-        self.abandoned = False
-        self.task: asyncio.Task | None = None
-        self.filters = None
-
-    def start(self) -> None:
-        self.task = asyncio.ensure_future(self.main())
-        self.task.add_done_callback(lambda _t: self.poller.ended(self))
-
-    def stop(self) -> None:
-        """Stop after the batches in flight (their checkpoint is written)."""
-        self.stopping = True
-        self.halt.set()
-
-    def abandon(self) -> None:
-        """Stop at once, writing nothing more (the lease is no longer ours)."""
-        self.stopping = self.abandoned = True
-        self.halt.set()
-        if self.task is not None:
-            self.task.cancel()
-
-    async def main(self) -> None:
-        tasks: list[asyncio.Task] = []
-        try:
-            self.filters = _filters(self.mapping)
-            found = await _db(checkpoints.start, self.mapping, self.shard, self.source)
-            if found.finished:
-                return
-            start = None if found.sequence_number is None else int(found.sequence_number)
-            self.checkpoint = self.read_pos = start
-            tasks = [asyncio.ensure_future(p.main()) for p in self.partitions]
-            await self.read()
-            await asyncio.gather(*tasks)
-        except asyncio.CancelledError:
-            raise
-        except Exception as e:  # noqa: BLE001 - the shard is taken again next round
-            log.exception("shard %s of %s stopped", self.shard.shard_id, self.mapping.id)
-            self.poller.note(self.mapping, "PROBLEM: Internal error", f"{type(e).__name__}: {e}")
-        finally:
-            for task in tasks:
-                task.cancel()
-
-    def pending(self) -> int:
-        return len(self.entries)
-
-    async def read(self) -> None:
-        """Read records after the read position into the partitions, until
-        stopped or the closed shard is done."""
-        mapping = self.mapping
-        while not self.stopping:
-            self.wake.clear()
-            limit = max(1, mapping.batch_size) * len(self.partitions) * READ_AHEAD_BATCHES
-            room = min(limit - self.pending(), 10_000)
-            if room > 0:
-                closed = self.shard.closed
-                records = await _db(
-                    self.source.read, mapping.event_source_arn, self.shard.shard_id, self.read_pos, room
-                )
-                if records:
-                    await self.route(records)
-                    continue
-                if closed and not self.buffer:
-                    await _db(checkpoints.finish, mapping.id, self.shard.shard_id)
-                    self.stopping = True
-                    self.halt.set()
-                    return
-            await _wait_any([self.wake, self.halt], self.poller.look_s)
-
-    async def route(self, records: list[Record]) -> None:
-        factor = len(self.partitions)
-        now = time.monotonic()
-        skipped = False
-        for record in records:
-            entry = [record.sequence_number, False]
-            self.buffer.append(entry)
-            if self.filters is not None and not self.filters.matches(self.mapping.kind, record.event):
-                entry[1] = skipped = True  # filtered out: skipped, checkpointed past
-                continue
-            self.entries[record.sequence_number] = entry
-            self.partitions[batches.partition(record, factor)].add(record, now)
-        self.read_pos = records[-1].sequence_number
-        if skipped:
-            await self.advance()
-
-    async def done(self, records: list[Record]) -> None:
-        """These records are done (delivered or discarded): move the checkpoint."""
-        for record in records:
-            entry = self.entries.pop(record.sequence_number, None)
-            if entry is not None:
-                entry[1] = True
-        await self.advance()
-        self.wake.set()  # room to read more
-
-    async def advance(self) -> None:
-        last = None
-        while self.buffer and self.buffer[0][1]:
-            last = self.buffer.popleft()[0]
-        if last is None or (self.checkpoint is not None and last <= self.checkpoint):
-            return
-        self.checkpoint = last
-        try:
-            if self.abandoned or not await self.poller.leases.holds(self.key):
-                return  # the next holder starts from the stored checkpoint
-        except redis.RedisError:
-            return  # unknown: written with the next batch, or by the next holder
-        await _db(checkpoints.advance, self.mapping.id, self.shard.shard_id, last)
-
-    async def call(self, records: list[Record]) -> Done:
-        mapping = self.mapping
-        try:
-            return await self.poller.invoke(
-                mapping.function, batches.payload(records), source=mapping.kind,
-                trigger=mapping.trigger, priority=mapping.priority,
-            )
-        except asyncio.CancelledError:
-            raise
-        except Exception as e:  # noqa: BLE001 - the platform failed, not the function
-            log.warning("batch of %s not handed over: %s", mapping.id, e)
-            return Done(request_id="", status="failed", error={
-                "errorType": "ServiceUnavailable", "errorMessage": str(e),
-            })
-
-    async def discard(self, piece: batches.Piece, condition: str) -> None:
-        """Give up on `piece`: its OnFailure record, then skip it."""
-        body = failures.record(
-            self.mapping, self.shard.shard_id, piece.records, condition=condition,
-            invokes=piece.invokes, status=piece.last_status, error=piece.last_error,
-            executed_version=piece.executed_version,
-        )
-        try:
-            await _db(failures.send, self.mapping, body)
-        except Exception:  # noqa: BLE001 - Lambda discards the batch all the same
-            log.exception("OnFailure record of %s not delivered", self.mapping.id)
-        await self.done(piece.records)
-
-    async def pause(self, seconds: float) -> None:
-        await _wait_any([self.halt], seconds)
-
-
-class Partition:
-    """One ParallelizationFactor partition of a shard: its records in order,
-    one batch in flight."""
-
-    def __init__(self, run: ShardRun) -> None:
-        self.run = run
-        self.queue: list[Record] = []
-        self.seen: list[float] = []  # when each queued record was read (monotonic)
-        self.arrived = asyncio.Event()
-
-    def add(self, record: Record, seen: float) -> None:
-        self.queue.append(record)
-        self.seen.append(seen)
-        self.arrived.set()
-
-    async def main(self) -> None:
-        run = self.run
-        while not run.stopping:
-            mapping = run.mapping
-            size = max(1, mapping.batch_size)
-            if not self.queue:
-                self.arrived.clear()
-                await _wait_any([self.arrived, run.halt], None)
-                continue
-            window = mapping.batching_window_s
-            if window and len(self.queue) < size:
-                # MaximumBatchingWindowInSeconds: gather up to the window
-                # (counted from the oldest record read), unless full.
-                left = self.seen[0] + window - time.monotonic()
-                if left > 0:
-                    self.arrived.clear()
-                    await _wait_any([self.arrived, run.halt], left)
-                    continue
-            batch = batches.take(self.queue, size)
-            handled = await self.deliver(batch)
-            del self.queue[:handled]
-            del self.seen[:handled]
-
-    async def deliver(self, batch: list[Record]) -> int:
-        """Deliver `batch` with Lambda's rules; how many of its records (from
-        the head) are done. Fewer than all only when the run stops."""
-        run = self.run
-        work = deque([batches.Piece(batch)])
-        handled = 0
-        while work:
-            if run.stopping:
-                return handled
-            mapping = run.mapping
-            piece = work[0]
-            if batches.too_old(piece.records, mapping.max_record_age_s, _now()):
-                await run.discard(piece, "RecordAgeExceeded")
-                run.poller.note(mapping, "PROBLEM: Function call failed")
-                handled += len(piece.records)
-                work.popleft()
-                continue
-            answer = await run.call(piece.records)
-            piece.invokes += 1
-            piece.last_status, piece.last_error = answer.status, answer.error
-            piece.executed_version = answer.executed_version
-            partial = False
-            if answer.status == "succeeded":
-                try:
-                    first = (
-                        batches.first_failed(answer.result, piece.records)
-                        if "ReportBatchItemFailures" in (mapping.function_response_types or []) else None
-                    )
-                except batches.MalformedReport as e:
-                    # The whole batch failed (bisected like a function error).
-                    piece.last_error = {"errorType": "MalformedBatchItemFailures", "errorMessage": str(e)}
-                    first = 0
-                if first is None:
-                    await run.done(piece.records)
-                    run.poller.note(mapping, "OK")
-                    handled += len(piece.records)
-                    work.popleft()
-                    continue
-                if first > 0:
-                    # Lambda checkpoints before the lowest failed record and
-                    # retries from it ("bisected at the returned sequence number").
-                    await run.done(piece.records[:first])
-                    handled += first
-                    piece.records = piece.records[first:]
-                partial = piece.last_error is None
-                piece.last_error = piece.last_error or {
-                    "errorType": "BatchItemFailures",
-                    "errorMessage": f"the function reported record {piece.records[0].sequence_number} failed",
-                }
-            error = piece.last_error or {}
-            run.poller.note(
-                mapping, "PROBLEM: Function call failed",
-                f"{error.get('errorType', answer.status)}: {error.get('errorMessage', '')}".strip(),
-            )
-            if not batches.reached_function(answer.status, answer.error):
-                # Throttled or not handed over: retried until the records are
-                # too old, without using the retry quota.
-                piece.invokes -= 1
-                piece.blocked += 1
-                await run.pause(batches.backoff_s(min(piece.blocked, 6)))
-                continue
-            if mapping.bisect_on_error and not partial and len(piece.records) > 1:
-                work.popleft()
-                work.extendleft(reversed(piece.halves()))
-                continue
-            if 0 <= mapping.max_retry_attempts <= piece.retries:
-                await run.discard(piece, "RetryAttemptsExhausted")
-                handled += len(piece.records)
-                work.popleft()
-                continue
-            piece.retries += 1
-            await run.pause(batches.backoff_s(piece.retries))
-        return handled
 
 
 # The worker's poller thread ---------------------------------------------------

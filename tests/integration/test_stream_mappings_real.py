@@ -9,6 +9,8 @@ back from the platform's own invocation records.
   the OnFailure SQS queue, and every other record is delivered;
 - a worker killed mid-batch loses no record and breaks no order: the lease
   expires, the restarted worker resumes from the checkpoint;
+- FilterCriteria keeps records from the function, and a reported batch
+  item failure is retried from that record;
 - a DynamoDB stream's INSERT, MODIFY and REMOVE reach the function in order.
 
 Outcome asserts only (no timing)."""
@@ -38,6 +40,20 @@ def handler(event, context):
     return {"seen": len(event["Records"])}
 '''
 
+# Reports record n=2 failed unless the batch starts with it, so the retry
+# (from n=2, Lambda's rule) succeeds.
+REPORTER = '''
+import base64, json
+
+def handler(event, context):
+    records = event["Records"]
+    docs = [json.loads(base64.b64decode(r["kinesis"]["data"])) for r in records]
+    for record, doc in zip(records, docs):
+        if doc["n"] == 2 and docs[0]["n"] != 2:
+            return {"batchItemFailures": [{"itemIdentifier": record["kinesis"]["sequenceNumber"]}]}
+    return {"batchItemFailures": []}
+'''
+
 SLOW = '''
 import time
 
@@ -50,7 +66,7 @@ def handler(event, context):
 @pytest.fixture(scope="module")
 def stack():
     # Short leases: a killed worker's shards move within seconds.
-    with running(Stack(STRATUS_SHARD_LEASE_S="3", STRATUS_HEARTBEAT="1")) as s:
+    with running(Stack(STRATUS_SHARD_LEASE_S="6", STRATUS_HEARTBEAT="1")) as s:
         yield s
 
 
@@ -183,6 +199,30 @@ def test_a_bad_record_is_isolated_and_its_failure_record_reaches_the_queue(stack
     assert any(c["status"] == "failed" and [d for _, _, d in c["records"]] == ["poison"] for c in calls)
 
 
+def test_filter_criteria_and_batch_item_failures(stack, clients):
+    lam, kinesis = clients["lambda"], clients["kinesis"]
+    name, arn = new_stream(kinesis, 1)
+    create(lam, "reporter", REPORTER)
+    mapping = lam.create_event_source_mapping(
+        FunctionName="reporter", EventSourceArn=arn, StartingPosition="TRIM_HORIZON", BatchSize=10,
+        MaximumBatchingWindowInSeconds=1, FunctionResponseTypes=["ReportBatchItemFailures"],
+        FilterCriteria={"Filters": [{"Pattern": json.dumps({"data": {"kind": ["keep"]}})}]},
+    )
+    kinds = ["keep", "drop", "keep", "drop", "keep", "keep"]
+    kinesis.put_records(StreamName=name, Records=[
+        {"Data": json.dumps({"kind": k, "n": n}).encode(), "PartitionKey": "p"} for n, k in enumerate(kinds)
+    ])
+    calls = settle(
+        lambda: deliveries(stack, mapping["UUID"]),
+        lambda c: len(c) >= 2 and json.loads(c[-1]["records"][-1][2])["n"] == 5,
+        timeout=180,
+    )
+    seen = [[json.loads(d)["n"] for _, _, d in c["records"]] for c in calls]
+    # The drops never reach the function; the retry starts at the failed record.
+    assert seen == [[0, 2, 4, 5], [2, 4, 5]]
+    assert all(c["status"] == "succeeded" for c in calls)
+
+
 @pytest.mark.chaos
 def test_a_worker_killed_mid_batch_loses_nothing_and_keeps_order(stack, clients):
     lam, kinesis = clients["lambda"], clients["kinesis"]
@@ -255,3 +295,56 @@ def test_a_dynamodb_stream_reaches_the_function_insert_modify_remove_in_order(st
     assert modify["dynamodb"]["NewImage"]["n"] == {"N": "2"}
     seqs = [int(r["dynamodb"]["SequenceNumber"]) for r in got]
     assert seqs == sorted(seqs)
+
+
+def test_after_a_reshard_the_parent_is_finished_before_its_children(stack, clients):
+    lam, kinesis = clients["lambda"], clients["kinesis"]
+    name, arn = new_stream(kinesis, 1)
+    create(lam, "resharded", ACCEPT)
+    mapping = lam.create_event_source_mapping(
+        FunctionName="resharded", EventSourceArn=arn, StartingPosition="TRIM_HORIZON", BatchSize=4,
+    )
+    before = put_many(kinesis, name, 20, "before")
+    kinesis.update_shard_count(StreamName=name, TargetShardCount=2, ScalingType="UNIFORM_SCALING")
+    wait_for(lambda: kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+             ["StreamStatus"] == "ACTIVE", timeout=30)
+    after = put_many(kinesis, name, 20, "after")
+    assert set(after).isdisjoint(before), "the new records went to the children"
+    calls = settle(
+        lambda: deliveries(stack, mapping["UUID"]),
+        lambda c: sum(len(x["records"]) for x in c if x["status"] == "succeeded") >= 40,
+        timeout=180,
+    )
+    data = [d for c in calls if c["status"] == "succeeded" for _, _, d in c["records"]]
+    assert sorted(data) == sorted([f"before{i}" for i in range(20)] + [f"after{i}" for i in range(20)])
+    # The parent's records all come before any child's (by first delivery),
+    # and each key's records in the order they were put.
+    assert all(d.startswith("before") for d in data[:20])
+    for key in range(7):
+        mine = [d for d in data if int(d.removeprefix("before").removeprefix("after")) % 7 == key]
+        assert mine == [d for d in [f"before{i}" for i in range(20)] + [f"after{i}" for i in range(20)]
+                        if int(d.removeprefix("before").removeprefix("after")) % 7 == key]
+
+
+@pytest.mark.chaos
+def test_a_redis_restart_loses_nothing_and_keeps_order(stack, clients):
+    lam, kinesis = clients["lambda"], clients["kinesis"]
+    name, arn = new_stream(kinesis, 2)
+    create(lam, "through-redis", ACCEPT)
+    mapping = lam.create_event_source_mapping(
+        FunctionName="through-redis", EventSourceArn=arn, StartingPosition="TRIM_HORIZON", BatchSize=3,
+    )
+    first = put_many(kinesis, name, 12, "one")
+    settle(lambda: deliveries(stack, mapping["UUID"]),
+           lambda c: sum(len(x["records"]) for x in c if x["status"] == "succeeded") >= 12, timeout=120)
+    stack.restart("redis", down_s=1.0)
+    second = put_many(kinesis, name, 12, "two")
+    wanted = {seq for part in (first, second) for seqs in part.values() for seq in seqs}
+    calls = settle(
+        lambda: deliveries(stack, mapping["UUID"]),
+        lambda c: wanted <= {seq for x in c if x["status"] == "succeeded" for _, seq, _ in x["records"]},
+        timeout=180,
+    )
+    ok = [c for c in calls if c["status"] == "succeeded"]
+    for shard in set(first) | set(second):
+        assert first_seen_order(ok)[shard] == first.get(shard, []) + second.get(shard, [])

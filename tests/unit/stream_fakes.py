@@ -46,9 +46,12 @@ class MemoryStream:
         return found[:limit]
 
     def position(self, arn: str, shard_id: str, starting: str, at) -> int | None:
+        kept = self.records.get(shard_id, [])
         if starting == "LATEST":
-            kept = self.records.get(shard_id, [])
             return kept[-1].sequence_number if kept else None
+        if starting == "AT_TIMESTAMP":
+            before = [r.sequence_number for r in kept if r.arrival < at]
+            return before[-1] if before else None
         return None
 
     def wake_channel(self, arn: str) -> str:
@@ -97,6 +100,7 @@ class FakeFunction:
 
     def __init__(self, behave: Callable[[list[dict]], dict] | None = None) -> None:
         self.calls: list[list[dict]] = []
+        self.events: list[dict] = []  # the whole events, tumbling-window fields and all
         self.behave = behave or (lambda records: {"status": "succeeded", "result": "null"})
         self.now: dict[str, int] = {}
         self.peak: dict[str, int] = {}  # most batches in flight at once holding a key
@@ -105,8 +109,10 @@ class FakeFunction:
     async def __call__(self, fn, event: str, *, source: str, trigger: str, priority: str) -> Done:
         import json
 
-        records = json.loads(event)["Records"]
+        whole = json.loads(event)
+        records = whole["Records"]
         assert source == "kinesis" and trigger.startswith("event-source-mapping:")
+        self.events.append(whole)
         self.calls.append(records)
         keys = {r["kinesis"]["partitionKey"] for r in records}
         for key in keys:
@@ -116,7 +122,8 @@ class FakeFunction:
             await asyncio.sleep(0.001)
             if self.gate is not None:
                 await self.gate.wait()
-            answer = self.behave(records)
+            wants_whole = getattr(self.behave, "whole_event", False)
+            answer = self.behave(whole if wants_whole else records)
         finally:
             for key in keys:
                 self.now[key] -= 1

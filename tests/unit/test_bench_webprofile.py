@@ -5,7 +5,7 @@ from bench.webprofile import OTHER, area_of, frame_file, tally
 SIGV4 = "sigv4 (awsapi/sigv4, botocore.auth)"
 DB = "database: statements run, commits (django/db/backends, sqlite3)"
 ORM = "database: ORM, queries built, rows to objects (django/db)"
-SERVICE = "service code (buckets, messaging, functions)"
+SERVICE = "service code (buckets, messaging, tables, kinesis, functions)"
 
 
 def test_a_frame_names_its_file():

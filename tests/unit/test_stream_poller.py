@@ -123,6 +123,7 @@ def test_it_delivers_every_shard_in_order_and_checkpoints(stream, mapping):
     for call in fn.calls:
         assert 1 <= len(call) <= 10
         assert len({r["eventID"].split(":")[0] for r in call}) == 1  # one shard per batch
+    assert all(set(e) == {"Records"} for e in fn.events)  # Lambda's stream event, nothing more
     got = fn.delivered()
     assert [d for d in got if d.startswith("a")] == [f"a{i}" for i in range(25)]
     assert [d for d in got if d.startswith("b")] == [f"b{i}" for i in range(25)]
@@ -133,23 +134,26 @@ def test_a_restart_resumes_after_the_checkpoint_and_latest_skips_the_past(stream
     for i in range(3):
         stream.put("shardId-0", f"old{i}")
     m = mapping(batch_size=5, starting_position="LATEST")
+    # Written after the mapping was created, before its first poll: new.
+    stream.put("shardId-0", "early")
     fn = FakeFunction()
 
     async def scenario():
         p = poller(fn)
         task = await serving(p)
-        await until(lambda: at(m, "shardId-0"), what="the checkpoint at LATEST")
+        await until(lambda: fn.delivered() == ["early"], what="the record written since the mapping")
         stream.put("shardId-0", "new0")
-        await until(lambda: fn.delivered() == ["new0"])
+        await until(lambda: fn.delivered() == ["early", "new0"])
         await stopped(p, task)
         stream.put("shardId-0", "new1")
         p2 = poller(fn, holder="b")
         task = await serving(p2)
-        await until(lambda: len(fn.delivered()) >= 2)
+        await until(lambda: len(fn.delivered()) >= 3)
+        await until(lambda: at(m, "shardId-0", stream.records["shardId-0"][-1].sequence_number))
         await stopped(p2, task)
 
     run(scenario)
-    assert fn.delivered() == ["new0", "new1"]
+    assert fn.delivered() == ["early", "new0", "new1"]
 
 
 def test_report_batch_item_failures_retries_from_the_lowest_failed_record(stream, mapping):
@@ -358,7 +362,7 @@ def test_the_lease_moves_to_another_poller_when_its_holder_dies(stream, mapping)
         await until(lambda: stuck.calls, what="a batch in flight on a")
         a.crash()  # no release: as if killed
         task_a.cancel()
-        b = poller(fn, holder="b", ttl_s=0.5)
+        b = poller(fn, holder="b", ttl_s=5)  # a survivor: no lease of its own lost under load
         task_b = await serving(b)
         await until(lambda: len(fn.delivered()) >= 4, what="b takes the shard over")
         await until(lambda: at(m, "shardId-0", stream.records["shardId-0"][-1].sequence_number))
@@ -369,19 +373,26 @@ def test_the_lease_moves_to_another_poller_when_its_holder_dies(stream, mapping)
     assert fn.delivered() == ["r0", "r1", "r2", "r3"]  # the batch in flight again, in order
 
 
-def test_two_live_pollers_share_the_shards(stream, mapping):
+def test_two_live_pollers_share_the_shards(stream, mapping, redis_url):
+    import redis
+
     for i in range(4):
         stream.add_shard(f"shardId-{i}")
     mapping()
     fn = FakeFunction()
+    client = redis.Redis.from_url(redis_url)
 
     async def scenario():
-        a, b = poller(fn, holder="a"), poller(fn, holder="b")
+        a, b = poller(fn, holder="a", ttl_s=60), poller(fn, holder="b", ttl_s=60)
         tasks = [await serving(a), await serving(b)]
         await until(lambda: len(a.runs) == 2 and len(b.runs) == 2, what="two shards each")
         assert set(a.runs).isdisjoint(b.runs)
-        # One stops cleanly: the other takes all four (its leases were given back).
+        held_by_a = list(a.runs)
+        assert all(client.get(key) == b"a" for key in held_by_a)
+        # One stops cleanly: its leases are given back (they would otherwise
+        # last a minute) and the other takes all four.
         await stopped(a, tasks[0])
+        assert not any(client.exists(key) and client.get(key) == b"a" for key in held_by_a)
         await until(lambda: len(b.runs) == 4, what="b holding all four")
         await stopped(b, tasks[1])
 
@@ -405,48 +416,6 @@ def test_a_disabled_mapping_stops_and_a_new_one_starts(stream, mapping):
 
     run(scenario)
 
-
-# The rules on their own -----------------------------------------------------
-
-
-def _rec(seq, size=10, key="k"):
-    from mappings.sources import Record
-
-    return Record(seq, datetime.now(UTC), size, {"kinesis": {"partitionKey": key, "data": "x" * size}})
-
-
-def test_a_batch_stops_short_of_the_payload_limit():
-    queue = [_rec(i, size=100) for i in range(10)]
-    assert len(batches.take(queue, 10, max_bytes=500)) < 10
-    assert len(batches.take(queue, 3)) == 3
-    assert len(batches.take([_rec(1, size=1000)], 5, max_bytes=10)) == 1  # never empty
-
-
-def test_batch_item_failure_reports():
-    batch = [_rec(5), _rec(6), _rec(7)]
-    assert batches.first_failed(None, batch) is None
-    assert batches.first_failed('{"batchItemFailures": []}', batch) is None
-    assert batches.first_failed('{"batchItemFailures": null}', batch) is None
-    assert batches.first_failed('{"other": 1}', batch) is None
-    two = '{"batchItemFailures": [{"itemIdentifier": "7"}, {"itemIdentifier": "6"}]}'
-    assert batches.first_failed(two, batch) == 1
-    for bad in (
-        '{"batchItemFailures": [{"itemIdentifier": ""}]}',
-        '{"batchItemFailures": [{"itemIdentifier": null}]}',
-        '{"batchItemFailures": [{"id": "6"}]}', '{"batchItemFailures": "6"}',
-    ):
-        with pytest.raises(batches.MalformedReport):
-            batches.first_failed(bad, batch)
-
-
-def test_the_dynamodb_failure_record_names_its_batch(mapping):
-    m = mapping()
-    m.kind, m.event_source_arn = "dynamodb", "arn:aws:dynamodb:us-east-1:000000000000:table/t/stream/2024"
-    body = failures.record(m, "shardId-00001", [_rec(10), _rec(12)], condition="RecordAgeExceeded", invokes=0)
-    info = body["DDBStreamBatchInfo"]
-    assert info["startSequenceNumber"] == "10" and info["endSequenceNumber"] == "12"
-    assert info["batchSize"] == 2
-    assert body["requestContext"]["functionArn"] == m.function.arn
 
 
 def test_filtered_out_records_are_skipped_and_checkpointed_past(stream, mapping):
@@ -490,26 +459,130 @@ def test_a_write_wakes_the_shard_without_waiting_for_its_next_look(stream, mappi
     run(scenario)
 
 
-def test_a_lease_is_one_holders_until_released_or_expired(redis_url):
-    import asyncio
 
-    import redis.asyncio
+def test_tumbling_windows_carry_state_and_end_with_a_final_invoke(stream, mapping):
+    stream.add_shard("shardId-0")
+    base = (int(datetime.now(UTC).timestamp()) // 60 - 10) * 60  # ten minutes ago, on a minute
+    first = datetime.fromtimestamp(base + 5, UTC)
+    second = datetime.fromtimestamp(base + 65, UTC)
+    for i in range(3):
+        stream.put("shardId-0", f"a{i}", arrival=first)
+    for i in range(2):
+        stream.put("shardId-0", f"b{i}", arrival=second)
+    m = mapping(batch_size=2, tumbling_window_s=60)
 
-    from mappings.leases import Leases, lease_key
+    def behave(event):
+        import json
+
+        count = event["state"].get("count", 0) + len(event["Records"])
+        return {"status": "succeeded", "result": json.dumps({"state": {"count": count}})}
+
+    behave.whole_event = True
+    fn = FakeFunction(behave)
 
     async def scenario():
-        client = redis.asyncio.Redis.from_url(redis_url)
-        a, b = Leases(client, "a", 300), Leases(client, "b", 300)
-        key = lease_key("m", "shardId-0")
-        assert await a.take(key) and await a.take(key)  # its holder keeps it
-        assert not await b.take(key)
-        assert await b.renew([key]) == set() and await a.renew([key]) == {key}
-        await b.release(key)  # not b's: still a's
-        assert await a.holds(key)
-        await a.release(key)
-        assert await b.take(key)
-        await asyncio.sleep(0.5)  # b stops renewing: the lease expires
-        assert await a.take(key) and not await b.holds(key)
-        await client.aclose()
+        p = poller(fn)
+        task = await serving(p)
+        await until(lambda: sum(1 for e in fn.events if e["isFinalInvokeForWindow"]) >= 2,
+                    what="two windows closed")
+        await stopped(p, task)
 
     run(scenario)
+    seen = [
+        ([data_of(r) for r in e["Records"]], e["state"], e["isFinalInvokeForWindow"], e["window"]["start"])
+        for e in fn.events
+    ]
+    start_a = batches.window_text(base)
+    start_b = batches.window_text(base + 60)
+    assert seen == [
+        (["a0", "a1"], {}, False, start_a),
+        (["a2"], {"count": 2}, False, start_a),
+        ([], {"count": 3}, True, start_a),
+        (["b0", "b1"], {}, False, start_b),
+        ([], {"count": 2}, True, start_b),
+    ]
+    assert fn.events[0]["shardId"] == "shardId-0" and fn.events[0]["eventSourceARN"] == ARN
+    assert fn.events[0]["window"]["end"] == batches.window_text(base + 60)
+    last = stream.records["shardId-0"][-1].sequence_number
+    assert ShardCheckpoint.objects.get(mapping=m).sequence_number == last
+
+
+def test_a_poller_that_lost_its_lease_stops_and_writes_no_checkpoint(stream, mapping, redis_url):
+    import asyncio
+
+    import redis
+
+    from mappings.leases import lease_key
+
+    stream.add_shard("shardId-0")
+    stream.put("shardId-0", "r0")
+    m = mapping()
+    fn = FakeFunction()
+
+    async def scenario():
+        fn.gate = asyncio.Event()  # never set until the lease is lost
+        p = poller(fn, ttl_s=1.0)
+        task = await serving(p)
+        await until(lambda: fn.calls, what="a batch in flight")
+        # Another worker took the shard (as after this one stalled past its lease).
+        redis.Redis.from_url(redis_url).set(lease_key(m.id, "shardId-0"), "b")
+        await until(lambda: not p.runs, what="the shard stopped")
+        fn.gate.set()  # the call in flight ends after the loss
+        await asyncio.sleep(0.3)
+        assert await checkpoint(m, "shardId-0") is None
+        await stopped(p, task)
+        assert redis.Redis.from_url(redis_url).get(lease_key(m.id, "shardId-0")) == b"b"  # not released
+
+    run(scenario)
+
+
+def test_a_merged_shard_waits_for_both_parents(stream, mapping):
+    from mappings.sources import Shard
+
+    stream.add_shard("left", closed=True)
+    stream.add_shard("right", closed=True)
+    stream.shard_list.append(Shard("merged", "left", False, adjacent_parent_shard_id="right"))
+    stream.records["merged"] = []
+    stream.put("left", "l0")
+    for i in range(30):  # the adjacent parent takes far longer than the parent
+        stream.put("right", f"r{i}")
+    stream.put("merged", "m0")
+    mapping(batch_size=2)
+    fn = FakeFunction()
+
+    async def scenario():
+        p = poller(fn)
+        task = await serving(p)
+        await until(lambda: len(fn.delivered()) >= 32)
+        await stopped(p, task)
+
+    run(scenario)
+    assert fn.delivered()[-1] == "m0"
+
+
+def test_a_shard_that_ends_closes_its_open_window_first(stream, mapping):
+    stream.add_shard("parent", closed=True)
+    stream.add_shard("child", parent="parent")
+    stream.put("parent", "p0")
+    stream.put("child", "c0")
+    m = mapping(batch_size=5, tumbling_window_s=900)  # the window is still open
+
+    def behave(event):
+        import json
+
+        return {"status": "succeeded", "result": json.dumps({"state": {"n": len(event["Records"])}})}
+
+    behave.whole_event = True
+    fn = FakeFunction(behave)
+
+    async def scenario():
+        p = poller(fn)
+        task = await serving(p)
+        await until(lambda: "c0" in fn.delivered(), what="the child's record")
+        await stopped(p, task)
+
+    run(scenario)
+    got = [(e["shardId"], [data_of(r) for r in e["Records"]], e["isFinalInvokeForWindow"]) for e in fn.events]
+    assert got[:3] == [("parent", ["p0"], False), ("parent", [], True), ("child", ["c0"], False)]
+    assert fn.events[1]["state"] == {"n": 1}
+    assert ShardCheckpoint.objects.get(mapping=m, shard_id="parent").finished
