@@ -11,7 +11,10 @@ back from the platform's own invocation records.
   expires, the restarted worker resumes from the checkpoint;
 - FilterCriteria keeps records from the function, and a reported batch
   item failure is retried from that record;
-- a DynamoDB stream's INSERT, MODIFY and REMOVE reach the function in order.
+- a DynamoDB stream's INSERT, MODIFY and REMOVE reach the function in order;
+- a Redis restart loses nothing;
+- with two workers the shards spread over both, and the dead one's move
+  to the survivor.
 
 Outcome asserts only (no timing)."""
 
@@ -348,3 +351,47 @@ def test_a_redis_restart_loses_nothing_and_keeps_order(stack, clients):
     ok = [c for c in calls if c["status"] == "succeeded"]
     for shard in set(first) | set(second):
         assert first_seen_order(ok)[shard] == first.get(shard, []) + second.get(shard, [])
+
+
+# Last in the module: it adds a worker to the module's stack and kills it.
+@pytest.mark.chaos
+def test_shards_spread_over_two_workers_and_move_when_one_dies(stack, clients):
+    import redis
+
+    lam, kinesis = clients["lambda"], clients["kinesis"]
+    client = redis.Redis(port=stack.redis_port)
+    # A second worker process (node-b, on the same Docker engine).
+    second = stack.start_worker(node="node-b")
+    stack.wait_for_worker(second)
+    wait_for(lambda: client.zcard(f"{stack.instance}:stream-pollers") >= 2, timeout=60)
+    name, arn = new_stream(kinesis, 4)
+    create(lam, "spread", SLOW)
+    mapping = lam.create_event_source_mapping(
+        FunctionName="spread", EventSourceArn=arn, StartingPosition="TRIM_HORIZON", BatchSize=2,
+    )
+    pattern = f"{stack.instance}:shard-lease:{mapping['UUID']}:*"
+
+    def holders():
+        """The node of each shard's lease holder (worker ids are <node>:<pid>:<random>)."""
+        values = [client.get(key) for key in client.keys(pattern)]
+        return [v.decode().split(":")[0] for v in values if v is not None]
+
+    # Both workers read: two shards each (their fair share).
+    spread = wait_for(lambda: (lambda h: h if len(h) == 4 and len(set(h)) == 2 else None)(holders()),
+                      timeout=60)
+    assert sorted(spread) == ["node-a", "node-a", "node-b", "node-b"]
+    put = put_many(kinesis, name, 32, "w")
+    settle(lambda: deliveries(stack, mapping["UUID"]),
+           lambda c: sum(1 for x in c if x["status"] == "succeeded") >= 3, timeout=120)
+    stack.kill(second)
+    # The survivor takes the dead worker's shards once their leases expire.
+    wait_for(lambda: sorted(holders()) == ["node-a"] * 4, timeout=120)
+    wanted = {seq for seqs in put.values() for seq in seqs}
+    calls = settle(
+        lambda: deliveries(stack, mapping["UUID"]),
+        lambda c: wanted <= {seq for x in c if x["status"] == "succeeded" for _, seq, _ in x["records"]},
+        timeout=240,
+    )
+    ok = [c for c in calls if c["status"] == "succeeded"]
+    for shard, seqs in put.items():
+        assert first_seen_order(ok)[shard] == seqs
