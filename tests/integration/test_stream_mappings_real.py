@@ -360,6 +360,10 @@ def test_shards_spread_over_two_workers_and_move_when_one_dies(stack, clients):
 
     lam, kinesis = clients["lambda"], clients["kinesis"]
     client = redis.Redis(port=stack.redis_port)
+    # This mapping's shards alone are to be shared.
+    for other in lam.list_event_source_mappings()["EventSourceMappings"]:
+        lam.delete_event_source_mapping(UUID=other["UUID"])
+    wait_for(lambda: not client.keys(f"{stack.instance}:shard-lease:*"), timeout=60)
     # A second worker process (node-b, on the same Docker engine).
     second = stack.start_worker(node="node-b")
     stack.wait_for_worker(second)
