@@ -87,7 +87,8 @@ class KinesisSource:
         if stream is None:
             return []
         # By index: a child is always created after its parents.
-        return [Shard(s.shard_id, s.parent_shard_id, s.closed) for s in streams.kept_shards(stream)]
+        return [Shard(s.shard_id, s.parent_shard_id, s.closed, s.adjacent_parent_shard_id)
+                for s in streams.kept_shards(stream)]
 
     def _shard(self, arn: str, shard_id: str) -> tuple[Stream, ShardRow] | None:
         stream = self._stream(arn)

@@ -119,3 +119,14 @@ def test_records_past_retention_are_not_read(stream):
     Row.objects.filter(id=stored[0][1].id).update(arrival=timezone.now() - timedelta(hours=25))
     got = source.read(stream.arn, stored[0][0].shard_id, None, 10)
     assert [base64.b64decode(r.event["kinesis"]["data"]) for r in got] == [b"new"]
+
+
+def test_a_merged_shard_names_its_adjacent_parent_too(stream):
+    """2 -> 1 merges both shards: the child has a parent and an adjacent
+    parent, and the pollers finish both before reading it."""
+    source = sources.of_kind("kinesis")
+    streams.reshard(stream, 1)
+    child = source.shards(stream.arn)[-1]
+    assert not child.closed
+    parents = {child.parent_shard_id, child.adjacent_parent_shard_id}
+    assert parents == {"shardId-000000000000", "shardId-000000000001"}
