@@ -301,6 +301,9 @@ def survey() -> dict[str, tuple[EventSourceMapping, Shard, StreamSource]]:
         except Exception as e:  # noqa: BLE001 - one broken source must not stop the others
             log.warning("shards of %s unreadable: %s", mapping.event_source_arn, e)
             continue
+        if not shards:
+            _note_if_gone(mapping, source)
+            continue
         present = {s.shard_id for s in shards}
         for shard in shards:
             if (str(mapping.id), shard.shard_id) in done:
@@ -310,6 +313,20 @@ def survey() -> dict[str, tuple[EventSourceMapping, Shard, StreamSource]]:
                 continue
             wanted[lease_key(mapping.id, shard.shard_id)] = (mapping, shard, source)
     return wanted
+
+
+def gone(arn: str) -> str:
+    """LastProcessingResult of a mapping whose stream was deleted."""
+    return f"PROBLEM: The event source {arn} does not exist."
+
+
+def _note_if_gone(mapping: EventSourceMapping, source: StreamSource) -> None:
+    """Lambda keeps a mapping whose stream was deleted and says so in
+    LastProcessingResult; written once, not every round."""
+    arn = mapping.event_source_arn
+    if mapping.last_processing_result == gone(arn) or source.exists(mapping.function.team, arn):
+        return
+    EventSourceMapping.objects.filter(pk=mapping.pk).update(last_processing_result=gone(arn))
 
 
 def store_results(results: dict[str, list]) -> None:

@@ -26,6 +26,7 @@ class MemoryStream:
     kind = "kinesis"
 
     def __init__(self, redis_url: str | None = None) -> None:
+        self.deleted = False
         self.shard_list: list[Shard] = []
         self.records: dict[str, list[Record]] = {}
         self.seq = 1000
@@ -36,7 +37,12 @@ class MemoryStream:
         return arn.startswith("arn:aws:kinesis:")
 
     def exists(self, team, arn: str) -> bool:
-        return True
+        return not self.deleted
+
+    def delete(self) -> None:
+        """The stream is deleted: no shards, no records."""
+        self.deleted = True
+        self.shard_list, self.records = [], {}
 
     def shards(self, arn: str) -> list[Shard]:
         return list(self.shard_list)

@@ -418,6 +418,29 @@ def test_a_disabled_mapping_stops_and_a_new_one_starts(stream, mapping):
 
 
 
+def test_a_mapping_whose_stream_was_deleted_says_so(stream, mapping):
+    """As Lambda's: the mapping stays, and LastProcessingResult names the
+    missing source; its shards stop."""
+    stream.add_shard("shardId-0")
+    m = mapping()
+    fn = FakeFunction()
+
+    async def scenario():
+        p = poller(fn)
+        task = await serving(p)
+        await until(lambda: len(p.runs) == 1)
+        stream.delete()
+        await until(lambda: not p.runs, what="the deleted stream's shard stopped")
+
+        async def noted():
+            return (await reload(m)).last_processing_result == sp.gone(ARN)
+
+        await until(noted, what="the mapping's LastProcessingResult names the missing stream")
+        await stopped(p, task)
+
+    run(scenario)
+
+
 def test_filtered_out_records_are_skipped_and_checkpointed_past(stream, mapping):
     stream.add_shard("shardId-0")
     for i, kind in enumerate(["keep", "drop", "keep", "drop"]):
