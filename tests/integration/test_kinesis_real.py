@@ -4,6 +4,7 @@ removed by beat's `trim-kinesis-records` on the periodic Celery worker
 (this module's stack runs it every second)."""
 
 import base64
+import json
 import os
 
 import pytest
@@ -182,3 +183,51 @@ def test_writes_during_reshards_land_in_order_in_open_shards(stack):
     for n in range(3):
         numbers = [int(put[(n, i)]["SequenceNumber"]) for i in range(30)]
         assert numbers == sorted(numbers)
+
+
+def test_the_aws_cli_manages_event_source_mappings(stack, tmp_path):
+    """`aws lambda ...-event-source-mapping` end to end: create on a
+    Kinesis stream, get, list by function and by source, update (disable,
+    batch size, filters), delete; a second mapping of the same pair is
+    refused in Lambda's words."""
+    from tests.integration.helpers import create
+
+    aws = Cli(stack, tmp_path)
+    create(stack.lambda_client(), "cli-mapped", "def handler(event, context):\n    return 1\n")
+    aws("kinesis", "create-stream", "--stream-name", "cli-mapped-stream", "--shard-count", "1")
+    arn = aws("kinesis", "describe-stream-summary", "--stream-name", "cli-mapped-stream")[
+        "StreamDescriptionSummary"]["StreamARN"]
+    made = aws("lambda", "create-event-source-mapping", "--function-name", "cli-mapped",
+               "--event-source-arn", arn, "--starting-position", "TRIM_HORIZON", "--batch-size", "50",
+               "--bisect-batch-on-function-error", "--maximum-retry-attempts", "2")
+    assert made["State"] == "Creating" and made["BatchSize"] == 50 and made["EventSourceArn"] == arn
+    assert made["BisectBatchOnFunctionError"] is True and made["MaximumRetryAttempts"] == 2
+    uuid_ = made["UUID"]
+    got = aws("lambda", "get-event-source-mapping", "--uuid", uuid_)
+    assert got["FunctionArn"].endswith(":function:cli-mapped")
+    by_function = aws("lambda", "list-event-source-mappings", "--function-name", "cli-mapped")
+    by_source = aws("lambda", "list-event-source-mappings", "--event-source-arn", arn)
+    assert [m["UUID"] for m in by_function["EventSourceMappings"]] == [uuid_]
+    assert [m["UUID"] for m in by_source["EventSourceMappings"]] == [uuid_]
+
+    again = aws.run("lambda", "create-event-source-mapping", "--function-name", "cli-mapped",
+                    "--event-source-arn", arn, "--starting-position", "LATEST")
+    assert again.returncode != 0 and "ResourceConflictException" in again.stderr
+
+    pattern = json.dumps({"data": {"kind": ["order"]}})
+    updated = aws("lambda", "update-event-source-mapping", "--uuid", uuid_, "--no-enabled",
+                  "--batch-size", "10",
+                  "--filter-criteria", json.dumps({"Filters": [{"Pattern": pattern}]}))
+    assert updated["State"] in ("Disabling", "Disabled") and updated["BatchSize"] == 10
+    assert json.loads(updated["FilterCriteria"]["Filters"][0]["Pattern"]) == {"data": {"kind": ["order"]}}
+    assert aws("lambda", "get-event-source-mapping", "--uuid", uuid_)["State"] == "Disabled"
+
+    # Lambda: MaximumRecordAgeInSeconds is -1 or 60..604800 (the model allows it; the service refuses).
+    bad = aws.run("lambda", "update-event-source-mapping", "--uuid", uuid_,
+                  "--maximum-record-age-in-seconds", "30")
+    assert bad.returncode != 0 and "InvalidParameterValueException" in bad.stderr
+    assert aws("lambda", "get-event-source-mapping", "--uuid", uuid_)["BatchSize"] == 10
+
+    assert aws("lambda", "delete-event-source-mapping", "--uuid", uuid_)["State"] == "Deleting"
+    gone = aws.run("lambda", "get-event-source-mapping", "--uuid", uuid_)
+    assert gone.returncode != 0 and "ResourceNotFoundException" in gone.stderr
