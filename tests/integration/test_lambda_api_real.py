@@ -151,7 +151,7 @@ def test_invoke_async_runs_the_function(stack, lam):
 
 def test_an_unknown_operation_gets_lambdas_unknown_operation_error(stack, lam):
     with pytest.raises(ClientError) as e:
-        lam.list_event_source_mappings()
+        lam.list_code_signing_configs()  # not served by Stratus
     assert code(e) == (404, "UnknownOperationException")
     headers = e.value.response["ResponseMetadata"]["HTTPHeaders"]
     assert headers["x-amzn-errortype"] == "UnknownOperationException"

@@ -380,10 +380,9 @@ def test_shards_spread_over_two_workers_and_move_when_one_dies(stack, clients):
         values = [client.get(key) for key in client.keys(pattern)]
         return [v.decode().split(":")[0] for v in values if v is not None]
 
-    # Both workers read: two shards each (their fair share).
-    spread = wait_for(lambda: (lambda h: h if len(h) == 4 and len(set(h)) == 2 else None)(holders()),
-                      timeout=60)
-    assert sorted(spread) == ["node-a", "node-a", "node-b", "node-b"]
+    # Both workers read: two shards each (their fair share), once the first
+    # to start has given back what it took beyond its share.
+    wait_for(lambda: sorted(holders()) == ["node-a", "node-a", "node-b", "node-b"], timeout=90)
     put = put_many(kinesis, name, 32, "w")
     settle(lambda: deliveries(stack, mapping["UUID"]),
            lambda c: sum(1 for x in c if x["status"] == "succeeded") >= 3, timeout=120)

@@ -117,7 +117,9 @@ def test_a_nested_chain_is_throttled_at_its_teams_limit_and_other_teams_still_ru
     settings = lam.get_account_settings()
     assert settings["AccountLimit"]["ConcurrentExecutions"] == 3  # 4 lane threads, less a quarter
     assert settings["AccountLimit"]["UnreservedConcurrentExecutions"] == 3
-    assert settings["AccountUsage"]["FunctionCount"] == len(lam.list_functions()["Functions"])
+    # Every page: ListFunctions answers 50 at a time.
+    listed = [f for page in lam.get_paginator("list_functions").paginate() for f in page["Functions"]]
+    assert settings["AccountUsage"]["FunctionCount"] == len(listed)
 
     outcome = {}
 
