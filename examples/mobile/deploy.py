@@ -235,13 +235,14 @@ def deploy(args: argparse.Namespace) -> list[str]:
                             aws_access_key_id=args.key, aws_secret_access_key=args.secret,
                             config=Config(read_timeout=120))
 
+    # The login first: a wrong password stops the script before it makes anything.
+    session = login(args.endpoint, args.username, args.password)
     ddb, lam = client("dynamodb"), client("lambda")
     tables = {name: ensure_table(ddb, name, spec) for name, spec in TABLES.items()}
     arns = {name: ensure_function(lam, name, module, handler)
             for name, (module, handler, _) in FUNCTIONS.items()}
     ensure_mapping(lam, "mobile-aggregate", tables["scores"]["LatestStreamArn"])
 
-    session = login(args.endpoint, args.username, args.password)
     ids = {name: console_id(session, args.endpoint, name, arn) for name, arn in arns.items()}
     for name, (_, _, policy) in FUNCTIONS.items():
         set_policy(session, args.endpoint, ids[name], name, HERE / policy)

@@ -40,12 +40,12 @@ ROUTE_URLS = ["POST {url}/http/scores", "GET {url}/http/scores/{{player}}",
               "DELETE {url}/http/scores/{{player}}/{{game}}"]
 
 
-def run_deploy(stack, key: str, secret: str) -> subprocess.CompletedProcess:
+def run_deploy(stack, key: str, secret: str, password: str = "admin-pass-123") -> subprocess.CompletedProcess:
     """examples/mobile/deploy.py as a user runs it (key from the environment)."""
     env = {**os.environ, "AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret}
     return subprocess.run(
         [sys.executable, str(DEPLOY), "--endpoint", stack.url, "--username", "admin",
-         "--password", "admin-pass-123"],
+         "--password", password],
         env=env, capture_output=True, text=True, timeout=300,
     )
 
@@ -55,6 +55,14 @@ def backend(stack, clients):
     """The example deployed by its deploy.py, twice (the second run must
     change nothing); the stream mapping's UUID."""
     key, secret = stack.api_key()
+    # A wrong password is refused before anything is made.
+    refused = run_deploy(stack, key, secret, password="not-the-password")
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "the console refused the login of 'admin'" in refused.stderr, refused.stderr
+    assert not {"scores", "leaderboard"} & set(clients["dynamodb"].list_tables()["TableNames"])
+    pages = clients["lambda"].get_paginator("list_functions").paginate()
+    assert not [f for page in pages for f in page["Functions"] if f["FunctionName"].startswith("mobile-")]
+
     first = run_deploy(stack, key, secret)
     assert first.returncode == 0, first.stdout + first.stderr
     printed = first.stdout.splitlines()[-3:]
