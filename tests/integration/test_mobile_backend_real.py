@@ -4,18 +4,24 @@ HTTP calls reach api.py through HTTP routes, api.py writes the `scores`
 table with boto3 inside its container, the table's stream is mapped
 (boto3's lambda create_event_source_mapping) to aggregate.py, which keeps
 the `leaderboard` table with UpdateItem; the test reads it back with boto3.
-Both functions are held to the example's execution policies.
+Both functions are held to the example's execution policies. Everything is
+deployed by examples/mobile/deploy.py, run twice as a user would (boto3 for
+tables, functions and the mapping; the console's forms for policies and
+routes).
 
 Outcome asserts only: every wait polls until the outcome holds."""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import requests
 
-from tests.integration.helpers import aws_client, login, settle
-from tests.integration.test_boto3_inside_real import deploy, example, invoke, set_policy
-from tests.integration.test_triggers_real import route
+from tests.integration.helpers import aws_client, settle
+from tests.integration.test_boto3_inside_real import example, invoke
 
 pytestmark = pytest.mark.integration
 
@@ -29,38 +35,62 @@ def clients(stack):
     }
 
 
+DEPLOY = Path(__file__).resolve().parents[2] / "examples" / "mobile" / "deploy.py"
+ROUTE_URLS = ["POST {url}/http/scores", "GET {url}/http/scores/{{player}}",
+              "DELETE {url}/http/scores/{{player}}/{{game}}"]
+
+
+def run_deploy(stack, key: str, secret: str, password: str = "admin-pass-123") -> subprocess.CompletedProcess:
+    """examples/mobile/deploy.py as a user runs it (key from the environment)."""
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret}
+    return subprocess.run(
+        [sys.executable, str(DEPLOY), "--endpoint", stack.url, "--username", "admin",
+         "--password", password],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+
+
 @pytest.fixture(scope="module")
 def backend(stack, clients):
-    """The example deployed as its README says; the stream mapping's UUID."""
-    ddb, lam = clients["dynamodb"], clients["lambda"]
-    created = ddb.create_table(
-        TableName="scores", BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "player", "AttributeType": "S"},
-                              {"AttributeName": "game", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "player", "KeyType": "HASH"},
-                   {"AttributeName": "game", "KeyType": "RANGE"}],
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )
-    ddb.create_table(
-        TableName="leaderboard", BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "player", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "player", "KeyType": "HASH"}],
-    )
-    for name in ("scores", "leaderboard"):
-        ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
-    console = login(stack)
-    deploy(clients, "mobile-api", {"api.py": example("mobile/api.py")}, "api.handler")
-    deploy(clients, "mobile-aggregate", {"aggregate.py": example("mobile/aggregate.py")}, "aggregate.handler")
-    set_policy(stack, console, "mobile-api", example("mobile/api.policy.json"))
-    set_policy(stack, console, "mobile-aggregate", example("mobile/aggregate.policy.json"))
-    mapping = lam.create_event_source_mapping(
-        FunctionName="mobile-aggregate", EventSourceArn=created["TableDescription"]["LatestStreamArn"],
-        StartingPosition="TRIM_HORIZON", BatchSize=10,
-    )
-    route(stack, console, "mobile-api", "POST", "/scores")
-    route(stack, console, "mobile-api", "GET", "/scores/{player}")
-    route(stack, console, "mobile-api", "DELETE", "/scores/{player}/{game}")
-    return mapping["UUID"]
+    """The example deployed by its deploy.py, twice (the second run must
+    change nothing); the stream mapping's UUID."""
+    key, secret = stack.api_key()
+    # A wrong password is refused before anything is made.
+    refused = run_deploy(stack, key, secret, password="not-the-password")
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "the console refused the login of 'admin'" in refused.stderr, refused.stderr
+    assert not {"scores", "leaderboard"} & set(clients["dynamodb"].list_tables()["TableNames"])
+    pages = clients["lambda"].get_paginator("list_functions").paginate()
+    assert not [f for page in pages for f in page["Functions"] if f["FunctionName"].startswith("mobile-")]
+
+    first = run_deploy(stack, key, secret)
+    assert first.returncode == 0, first.stdout + first.stderr
+    printed = first.stdout.splitlines()[-3:]
+    assert printed == ["  " + u.format(url=stack.url) for u in ROUTE_URLS], first.stdout
+    again = run_deploy(stack, key, secret)
+    assert again.returncode == 0, again.stdout + again.stderr
+    for line in ("table scores: exists", "table leaderboard: exists", "route POST /scores: exists",
+                 "route GET /scores/{player}: exists", "route DELETE /scores/{player}/{game}: exists"):
+        assert line in again.stdout.splitlines(), again.stdout
+    assert "created" not in again.stdout and "added" not in again.stdout, again.stdout
+
+    # Once each: no second mapping, route or function.
+    lam = clients["lambda"]
+    stream = clients["dynamodb"].describe_table(TableName="scores")["Table"]["LatestStreamArn"]
+    mappings = lam.list_event_source_mappings(FunctionName="mobile-aggregate")["EventSourceMappings"]
+    assert [(m["EventSourceArn"], m["StartingPosition"], m["BatchSize"]) for m in mappings] == [
+        (stream, "TRIM_HORIZON", 10)]
+    routes = stack.rows("__import__('triggers.models').models.HttpRoute.objects"
+                        ".filter(function__name='mobile-api').values_list('method', 'path')")
+    assert sorted(map(tuple, routes)) == [
+        ("DELETE", "/scores/{player}/{game}"), ("GET", "/scores/{player}"), ("POST", "/scores")]
+    functions = stack.rows("Function.objects.filter(name__startswith='mobile-')"
+                           ".values_list('name', 'execution_policy')")
+    assert dict(functions) == {
+        "mobile-api": json.loads(example("mobile/api.policy.json")),
+        "mobile-aggregate": json.loads(example("mobile/aggregate.policy.json")),
+    }
+    return mappings[0]["UUID"]
 
 
 def http(stack, method: str, path: str, body=None) -> requests.Response:
