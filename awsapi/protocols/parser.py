@@ -16,6 +16,7 @@ Each protocol is read as botocore's client serializer
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from xml.etree import ElementTree
 
@@ -78,6 +79,7 @@ def parse_request(
         if protocol == "json":
             return _json_in(shape, _json_body(request.body)) if request.body.strip() else {}
         if protocol == "query":
+            _refuse_invalid_text(request.form_pairs)
             return _query_in(shape, _query_tree(request.form_pairs))
         if protocol in ("rest-json", "rest-xml"):
             return _rest_in(operation, shape, request, protocol, labels)
@@ -90,12 +92,72 @@ def parse_request(
 
 
 def _json_body(body: bytes) -> Any:
+    """The JSON value of a body; SerializationException when it does not
+    parse, nests too deeply, or holds a string that is not Unicode text."""
     try:
-        return json.loads(body)
+        value = json.loads(body)
     except ValueError as exc:
         raise MalformedRequest("SerializationException", f"Body is not valid JSON: {exc}") from exc
     except RecursionError as exc:
         raise MalformedRequest("SerializationException", "Body is nested too deeply to read.") from exc
+    if _MAYBE_SURROGATE.search(body):
+        where = _unpaired_surrogate_at(value)
+        if where is not None:
+            raise MalformedRequest("SerializationException", _not_text(where))
+    return value
+
+
+# Python's json reads a surrogate code point from a "\ud800" escape, or from
+# its UTF-8-like bytes (ED A0 80: json decodes with "surrogatepass"): such a
+# string is no Unicode text, so no database, log or answer could hold it.
+# Only a body with one of these can carry one (the full check is a walk).
+_MAYBE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
+
+
+def _not_text(where: str) -> str:
+    return (
+        f"Invalid UTF-8 text at '{where}': it holds an unpaired surrogate (\\ud800-\\udfff) "
+        "or bytes that are not UTF-8; send strings as valid Unicode."
+    )
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _unpaired_surrogate_at(value: Any) -> str | None:
+    """The path ("Key.id.S", "Entries.2") of the first string or object key
+    in a JSON value that is not Unicode text (an unpaired surrogate), else
+    None. Iterative: bodies may nest as deep as the JSON parser took."""
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            if _has_surrogate(item):
+                return where or "body"
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                path = f"{where}.{key}" if where else key
+                if _has_surrogate(key):
+                    return path.encode("utf-8", "backslashreplace").decode("utf-8")
+                stack.append((child, path))
+        elif isinstance(item, list):
+            stack.extend((child, f"{where}.{i}") for i, child in enumerate(item, 1))
+    return None
+
+
+def _refuse_invalid_text(pairs: list[tuple[str, str]]) -> None:
+    """A query parameter whose name or value is not UTF-8 (AwsRequest keeps
+    such bytes as lone surrogates) is refused with the service's invalid
+    parameter code, naming the parameter."""
+    for name, value in pairs:
+        if _has_surrogate(name) or _has_surrogate(value):
+            shown = name.encode("utf-8", "backslashreplace").decode("utf-8")
+            raise _BadQueryMember("MalformedQueryString", _not_text(shown))
 
 
 # Integer ranges of the model's integer types (Smithy: 32 and 64 bits).
