@@ -10,7 +10,10 @@ test_fuzz_api.py::test_fuzz_every_sqs_operation[GetQueueUrl]).
 One test per service on the door: SQS and DynamoDB (JSON 1.0), Kinesis
 (JSON 1.1), SNS (query), Lambda (REST-JSON: its own input check answers
 ValidationException for a modeled member; the door's parser
-InvalidRequestContentException, Lambda's name for the rest)."""
+InvalidRequestContentException, Lambda's name for the rest).
+
+Also here: a timestamp member no date can hold (found by
+test_fuzz_api_streams.py) is the parser's SerializationException too."""
 
 import base64
 import json
@@ -184,3 +187,16 @@ def test_lambda_refuses_a_lone_surrogate(call, make_function):
     assert "'Extra'" in message
     assert Function.objects.get(name="target").description != "d"
     assert not EventSourceMapping.objects.exists()
+
+
+@pytest.mark.parametrize("timestamp", [6.77680361916768e16, -1e300, 1e300, "9999999999999999999"])
+def test_a_timestamp_no_date_can_hold_is_a_serialization_exception(call, timestamp):
+    # botocore's parse_timestamp raised RuntimeError for these: a 500 before.
+    body = json.dumps({
+        "StreamArn": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x", "ShardId": "shardId-1",
+        "ShardIteratorType": "AT_TIMESTAMP", "StreamName": "s", "Timestamp": timestamp,
+    }).encode()
+    answer = call("kinesis", _json("Kinesis_20131202.GetShardIterator", "1.1"), body)
+    status, code, message = json_error(answer)
+    assert (status, code) == (400, "SerializationException")
+    assert "Invalid timestamp" in message
