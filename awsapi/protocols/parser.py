@@ -22,6 +22,8 @@ from xml.etree import ElementTree
 
 from botocore.model import OperationModel, Shape
 
+from awsapi.jsontext import not_text, unpaired_surrogate_at
+
 from .messages import AwsRequest, MalformedRequest
 from .scalars import (
     blob_in,
@@ -101,7 +103,7 @@ def _json_body(body: bytes) -> Any:
     except RecursionError as exc:
         raise MalformedRequest("SerializationException", "Body is nested too deeply to read.") from exc
     if _MAYBE_SURROGATE.search(body):
-        where = _unpaired_surrogate_at(value)
+        where = unpaired_surrogate_at(value)
         if where is not None:
             raise MalformedRequest("SerializationException", _not_text(where))
     return value
@@ -121,41 +123,12 @@ def _not_text(where: str) -> str:
     )
 
 
-def _has_surrogate(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
-def _unpaired_surrogate_at(value: Any) -> str | None:
-    """The path ("Key.id.S", "Entries.2") of the first string or object key
-    in a JSON value that is not Unicode text (an unpaired surrogate), else
-    None. Iterative: bodies may nest as deep as the JSON parser took."""
-    stack: list[tuple[Any, str]] = [(value, "")]
-    while stack:
-        item, where = stack.pop()
-        if isinstance(item, str):
-            if _has_surrogate(item):
-                return where or "body"
-        elif isinstance(item, dict):
-            for key, child in item.items():
-                path = f"{where}.{key}" if where else key
-                if _has_surrogate(key):
-                    return path.encode("utf-8", "backslashreplace").decode("utf-8")
-                stack.append((child, path))
-        elif isinstance(item, list):
-            stack.extend((child, f"{where}.{i}") for i, child in enumerate(item, 1))
-    return None
-
-
 def _refuse_invalid_text(pairs: list[tuple[str, str]]) -> None:
     """A query parameter whose name or value is not UTF-8 (AwsRequest keeps
     such bytes as lone surrogates) is refused with the service's invalid
     parameter code, naming the parameter."""
     for name, value in pairs:
-        if _has_surrogate(name) or _has_surrogate(value):
+        if not_text(name) or not_text(value):
             shown = name.encode("utf-8", "backslashreplace").decode("utf-8")
             raise _BadQueryMember("MalformedQueryString", _not_text(shown))
 
