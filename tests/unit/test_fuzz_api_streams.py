@@ -710,11 +710,10 @@ def _valid(op: str) -> st.SearchStrategy:
     return bases.get(op, fixed({"TableName": TBL}))
 
 
-def _near_valid_requests(op: str) -> st.SearchStrategy:
+def near_valid_requests(service: str, op: str, valid: st.SearchStrategy, names: dict) -> st.SearchStrategy:
     """Mostly a valid request with up to two members replaced by wild
     ones (or one left out), else a wholly model-shaped wild one."""
-    shape = _model("dynamodb").operation_model(op).input_shape
-    names = _ddb_names(op)
+    shape = _model(service).operation_model(op).input_shape
     wild = {
         name: _wild(names[name] if name in names else _json_typed(member, names, 1))
         for name, member in shape.members.items()
@@ -722,7 +721,7 @@ def _near_valid_requests(op: str) -> st.SearchStrategy:
 
     @st.composite
     def near(draw) -> dict:
-        body = dict(draw(_valid(op)))
+        body = dict(draw(valid))
         for name in draw(st.lists(st.sampled_from(sorted(wild)), max_size=2, unique=True)) if wild else []:
             body[name] = draw(wild[name])
         if body and draw(st.integers(0, 5)) == 0:
@@ -735,7 +734,7 @@ def _near_valid_requests(op: str) -> st.SearchStrategy:
 @pytest.mark.parametrize("op", sorted(services.get("dynamodb").handlers))
 def test_fuzz_every_dynamodb_operation(aws, op):  # noqa: F811
     team, key, secret = aws
-    requests = _near_valid_requests(op)
+    requests = near_valid_requests("dynamodb", op, _valid(op), _ddb_names(op))
 
     @FUZZ_EACH
     @given(params=requests, raw=st.one_of(st.none(), st.none(), st.none(), raw_bad_bodies))
@@ -787,6 +786,8 @@ def test_fuzz_every_dynamodb_streams_operation(aws, op):  # noqa: F811
             "ShardIteratorType": "TRIM_HORIZON",
         },
     ).json()["ShardIterator"]
+    records = _streams_call(key, secret, "GetRecords", {"ShardIterator": iterator}).json()["Records"]
+    sequence_numbers = [r["dynamodb"]["SequenceNumber"] for r in records] + ["1", "9" * 21]
     names = {
         "StreamArn": st.one_of(
             st.just(arn), st.just(arn), st.sampled_from([arn + "x", TABLE_ARN, ""]), json_values
@@ -805,7 +806,30 @@ def test_fuzz_every_dynamodb_streams_operation(aws, op):  # noqa: F811
         "ExclusiveStartShardId": st.one_of(st.just(shard), texts),
         "ExclusiveStartStreamArn": st.one_of(st.just(arn), texts),
     }
-    requests = _json_typed(_model("dynamodbstreams").operation_model(op).input_shape, names)
+    fixed = st.fixed_dictionaries
+    valid = {
+        "DescribeStream": fixed({"StreamArn": st.just(arn)}, optional={"Limit": st.integers(1, 3)}),
+        "GetShardIterator": st.one_of(
+            fixed(
+                {
+                    "StreamArn": st.just(arn),
+                    "ShardId": st.just(shard),
+                    "ShardIteratorType": st.sampled_from(["TRIM_HORIZON", "LATEST"]),
+                }
+            ),
+            fixed(
+                {
+                    "StreamArn": st.just(arn),
+                    "ShardId": st.just(shard),
+                    "ShardIteratorType": st.sampled_from(["AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER"]),
+                    "SequenceNumber": st.sampled_from(sequence_numbers),
+                }
+            ),
+        ),
+        "GetRecords": fixed({"ShardIterator": st.just(iterator)}, optional={"Limit": st.integers(1, 3)}),
+        "ListStreams": fixed({}, optional={"TableName": st.just("tbl"), "Limit": st.integers(1, 3)}),
+    }[op]
+    requests = near_valid_requests("dynamodbstreams", op, valid, names)
 
     @FUZZ_EACH
     @given(params=requests, raw=st.one_of(st.none(), st.none(), st.none(), raw_bad_bodies))
