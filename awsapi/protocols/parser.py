@@ -22,7 +22,7 @@ from xml.etree import ElementTree
 
 from botocore.model import OperationModel, Shape
 
-from awsapi.jsontext import not_text, unpaired_surrogate_at
+from awsapi.jsontext import PAYLOAD_MAX_DEPTH, nesting, not_text, unpaired_surrogate_at
 
 from .messages import AwsRequest, MalformedRequest
 from .scalars import (
@@ -93,9 +93,21 @@ def parse_request(
     raise ValueError(f"unsupported protocol {protocol}")
 
 
+# Deeper than any AWS JSON request (DynamoDB's 32 levels of lists and maps
+# are about 70 JSON levels with the request around them).
+MAX_JSON_DEPTH = PAYLOAD_MAX_DEPTH
+
+
 def _json_body(body: bytes) -> Any:
     """The JSON value of a body; SerializationException when it does not
-    parse, nests too deeply, or holds a string that is not Unicode text."""
+    parse, nests deeper than MAX_JSON_DEPTH, or holds a string that is not
+    Unicode text."""
+    # A fixed limit, not Python's recursion limit: reading the value by
+    # its shape (_json_in) recurses once per level, on any thread's stack.
+    if body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH and nesting(body) > MAX_JSON_DEPTH:
+        raise MalformedRequest(
+            "SerializationException", f"Body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels."
+        )
     try:
         value = json.loads(body)
     except ValueError as exc:
