@@ -136,6 +136,14 @@ ATTRIBUTE_TEXTS = st.one_of(texts, json_texts, st.sampled_from(["", "a" * 2000, 
 b64 = st.binary(max_size=12).map(lambda b: base64.b64encode(b).decode())
 
 
+def _nested(wraps: int) -> dict:
+    """A value inside `wraps` maps (DynamoDB takes 31)."""
+    value: dict = {"S": "x"}
+    for _ in range(wraps):
+        value = {"M": {"a": value}}
+    return value
+
+
 def _attribute_values(depth: int = 0):
     scalars = st.one_of(
         st.builds(lambda v: {"S": v}, ATTRIBUTE_TEXTS),
@@ -147,6 +155,7 @@ def _attribute_values(depth: int = 0):
         st.builds(lambda v: {"NS": v}, st.lists(NUMBERS, max_size=3)),
         st.builds(lambda v: {"BS": v}, st.lists(b64, max_size=3)),
         st.sampled_from([{}, {"S": "a", "N": "1"}, {"S": 1}, {"X": "1"}, {"N": 1}, {"L": {}}, {"M": []}]),
+        st.sampled_from([31, 32, 120]).map(_nested),
     )
     if depth >= 2:
         return scalars
@@ -211,6 +220,8 @@ CONDITIONS = st.sampled_from(
         "\x00",
         "\ud800",
         "#a.#a = :v",
+        "NOT " * 1000 + "attribute_exists(v)",
+        " AND ".join(["attribute_exists(v)"] * 250),
     ]
 )
 KEY_CONDITIONS = st.sampled_from(
