@@ -7,11 +7,17 @@ again later (by the worker, the destination record, the console's pretty
 print) on other stacks. So the nesting is limited here, before parsing,
 by a fixed number: the same text is accepted or refused everywhere.
 Lambda's parser (Jackson) also refuses NaN and Infinity, which Python's
-accepts; so do we."""
+accepts; so do we.
+
+Python's parser also reads an unpaired surrogate ("\\ud800") into a str
+that no database, log or UTF-8 answer can hold: `unpaired_surrogate_at`
+finds one, for the callers that must refuse it (the AWS door's parser,
+the console's item form)."""
 
 import json
 import re
 from itertools import accumulate
+from typing import Any
 
 # Deeper than any event AWS sends (API Gateway, S3, SNS... are under 10)
 # and far from Python's recursion limit (1000) on any stack we run on.
@@ -61,3 +67,34 @@ def loads(data: bytes | str, *, max_depth: int = PAYLOAD_MAX_DEPTH, what: str = 
         # UnicodeDecodeError is a ValueError; so are the integer digit limit
         # (4300 digits) and malformed text.
         raise JsonError(str(e)) from None
+
+
+def not_text(text: str) -> bool:
+    """Whether `text` holds an unpaired surrogate: no Unicode text, so no
+    database, log or answer can hold it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def unpaired_surrogate_at(value: Any) -> str | None:
+    """The path ("Key.id.S", "Entries.2") of the first string or object key
+    in a JSON value that is not Unicode text (an unpaired surrogate), else
+    None. Iterative: bodies may nest as deep as the JSON parser took."""
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            if not_text(item):
+                return where or "body"
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                path = f"{where}.{key}" if where else key
+                if not_text(key):
+                    return path.encode("utf-8", "backslashreplace").decode("utf-8")
+                stack.append((child, path))
+        elif isinstance(item, list):
+            stack.extend((child, f"{where}.{i}") for i, child in enumerate(item, 1))
+    return None

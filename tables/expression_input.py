@@ -8,7 +8,9 @@ DynamoDB checks them once every expression of the request is read:
 - names or values given with no expression that could use them:
   "ExpressionAttributeNames can only be specified when using expressions";
 - empty maps: "ExpressionAttributeValues must not be empty";
-- an entry no expression uses: tables.expressions.unused's message.
+- an entry no expression uses: tables.expressions.unused's message;
+- an expression longer than 4 KB (Developer Guide, "Quotas": expression
+  parameters), or nested too deeply to read.
 
     found = Expressions(params)
     condition = found.condition("ConditionExpression")
@@ -20,6 +22,9 @@ from __future__ import annotations
 from typing import Any
 
 from tables import expressions, values, wire
+
+# "The maximum length of any expression string is 4 KB."
+MAX_EXPRESSION_BYTES = 4096
 
 
 class Expressions:
@@ -49,12 +54,22 @@ class Expressions:
         parse = getattr(expressions, kind)
         if not isinstance(text, str) or not text.strip():
             raise wire.validation(f"Invalid {member}: The expression can not be empty;")
+        size = len(text.encode("utf-8", "surrogatepass"))
+        if size > MAX_EXPRESSION_BYTES:
+            raise wire.validation(
+                f"Invalid {member}: Expression size has exceeded the maximum allowed size; "
+                f"expression size: {size} bytes, at most {MAX_EXPRESSION_BYTES}"
+            )
         try:
             found = parse(text, *args, **options)
         except expressions.ExpressionError as exc:
             raise wire.validation(str(exc)) from None
         except values.InvalidValue as exc:
             raise wire.validation(str(exc)) from None
+        except RecursionError:
+            # Within 4 KB, hundreds of nested NOTs or parentheses: refused
+            # rather than answered as our failure.
+            raise wire.validation(f"Invalid {member}: The expression is nested too deeply;") from None
         self.parsed.append(found)
         return found
 

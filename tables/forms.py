@@ -12,6 +12,7 @@ from decimal import Decimal
 from boto3.dynamodb.types import TypeSerializer
 from django import forms
 
+from awsapi import jsontext
 from functions.models import Function
 from mappings import configure
 from mappings.models import EventSourceMapping
@@ -98,6 +99,12 @@ class ItemForm(forms.Form):
             return data
         if not isinstance(found, dict) or not found:
             self.add_error("item", "An item is a JSON object with at least one attribute.")
+            return data
+        where = jsontext.unpaired_surrogate_at(found)
+        if where is not None:
+            # A "\ud800" escape parses, but no database can store it.
+            self.add_error("item", f"The text at {where} is not valid Unicode (it holds an unpaired "
+                                   "surrogate such as \\ud800); use characters, or pairs of escapes.")
             return data
         if data.get("plain"):
             try:

@@ -56,11 +56,17 @@ class AwsRequest:
     @cached_property
     def form_pairs(self) -> list[tuple[str, str]]:
         """The query string's pairs then, for a form-encoded body, the body's:
-        the query protocol accepts its parameters in either (AWS query API)."""
-        pairs = list(self.query_pairs)
+        the query protocol accepts its parameters in either (AWS query API).
+
+        Bytes that are not UTF-8 (raw or percent-escaped) are kept as lone
+        surrogates (Python's "surrogateescape") rather than failing here or
+        turning silently into U+FFFD: the parser refuses such a value in the
+        protocol's words (`parser.parse_request`), naming its parameter."""
+        pairs = parse_qsl(self.query, keep_blank_values=True, errors="surrogateescape")
         content_type = (self.header("content-type") or "").lower()
         if self.body and content_type.startswith("application/x-www-form-urlencoded"):
-            pairs += parse_qsl(self.body.decode("utf-8"), keep_blank_values=True)
+            text = self.body.decode("utf-8", "surrogateescape")
+            pairs += parse_qsl(text, keep_blank_values=True, errors="surrogateescape")
         return pairs
 
 

@@ -16,10 +16,13 @@ Each protocol is read as botocore's client serializer
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from xml.etree import ElementTree
 
 from botocore.model import OperationModel, Shape
+
+from awsapi.jsontext import PAYLOAD_MAX_DEPTH, nesting, not_text, unpaired_surrogate_at
 
 from .messages import AwsRequest, MalformedRequest
 from .scalars import (
@@ -78,6 +81,7 @@ def parse_request(
         if protocol == "json":
             return _json_in(shape, _json_body(request.body)) if request.body.strip() else {}
         if protocol == "query":
+            _refuse_invalid_text(request.form_pairs)
             return _query_in(shape, _query_tree(request.form_pairs))
         if protocol in ("rest-json", "rest-xml"):
             return _rest_in(operation, shape, request, protocol, labels)
@@ -89,13 +93,56 @@ def parse_request(
     raise ValueError(f"unsupported protocol {protocol}")
 
 
+# Deeper than any AWS JSON request (DynamoDB's 32 levels of lists and maps
+# are about 70 JSON levels with the request around them).
+MAX_JSON_DEPTH = PAYLOAD_MAX_DEPTH
+
+
 def _json_body(body: bytes) -> Any:
+    """The JSON value of a body; SerializationException when it does not
+    parse, nests deeper than MAX_JSON_DEPTH, or holds a string that is not
+    Unicode text."""
+    # A fixed limit, not Python's recursion limit: reading the value by
+    # its shape (_json_in) recurses once per level, on any thread's stack.
+    if body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH and nesting(body) > MAX_JSON_DEPTH:
+        raise MalformedRequest(
+            "SerializationException", f"Body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels."
+        )
     try:
-        return json.loads(body)
+        value = json.loads(body)
     except ValueError as exc:
         raise MalformedRequest("SerializationException", f"Body is not valid JSON: {exc}") from exc
     except RecursionError as exc:
         raise MalformedRequest("SerializationException", "Body is nested too deeply to read.") from exc
+    if _MAYBE_SURROGATE.search(body):
+        where = unpaired_surrogate_at(value)
+        if where is not None:
+            raise MalformedRequest("SerializationException", _not_text(where))
+    return value
+
+
+# Python's json reads a surrogate code point from a "\ud800" escape, or from
+# its UTF-8-like bytes (ED A0 80: json decodes with "surrogatepass"): such a
+# string is no Unicode text, so no database, log or answer could hold it.
+# Only a body with one of these can carry one (the full check is a walk).
+_MAYBE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
+
+
+def _not_text(where: str) -> str:
+    return (
+        f"Invalid UTF-8 text at '{where}': it holds an unpaired surrogate (\\ud800-\\udfff) "
+        "or bytes that are not UTF-8; send strings as valid Unicode."
+    )
+
+
+def _refuse_invalid_text(pairs: list[tuple[str, str]]) -> None:
+    """A query parameter whose name or value is not UTF-8 (AwsRequest keeps
+    such bytes as lone surrogates) is refused with the service's invalid
+    parameter code, naming the parameter."""
+    for name, value in pairs:
+        if not_text(name) or not_text(value):
+            shown = name.encode("utf-8", "backslashreplace").decode("utf-8")
+            raise _BadQueryMember("MalformedQueryString", _not_text(shown))
 
 
 # Integer ranges of the model's integer types (Smithy: 32 and 64 bits).

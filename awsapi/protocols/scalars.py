@@ -30,7 +30,9 @@ def timestamp_in(value: Any) -> datetime:
     -> an aware UTC datetime, as boto3 gives timestamps to its callers."""
     try:
         return parse_timestamp(value).astimezone(UTC)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OverflowError, OSError, RuntimeError) as exc:
+        # botocore raises RuntimeError for epoch seconds no datetime can hold
+        # ("Unable to calculate correct timezone offset"): the caller's value.
         raise MalformedRequest("SerializationException", f"Invalid timestamp: {value!r}") from exc
 
 

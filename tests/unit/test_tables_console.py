@@ -236,6 +236,10 @@ TYPED, PLAIN = False, True
      "more than 38 significant digits"),
     (PLAIN, '{"customer": "ann", "placed": 1, "x": 1e999}', "outside DynamoDB's range"),
     (PLAIN, '{"customer": "ann"}', "Missing the key placed in the item"),
+    # Found by test_fuzz_api_streams.py: a lone surrogate reached the key's encoding (a 500).
+    (PLAIN, '{"customer": "\\ud800", "placed": 1}', "The text at customer is not valid Unicode"),
+    (TYPED, '{"customer": {"S": "a"}, "placed": {"N": "1"}, "\\udfff": {"S": "x"}}',
+     "The text at \\udfff is not valid Unicode"),
 ])
 def test_it_refuses_bad_json_or_a_bad_item_next_to_the_field(client, users, table, plain, text, message):
     client.force_login(users["member"])
