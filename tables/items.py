@@ -272,14 +272,17 @@ def delete_item(table: Table, key: dict, condition=None) -> dict | None:
     return _retrying(write)
 
 
-def expire(table: Table, row_ids: list[int], now: int) -> int:
+def expire(table: Table, row_ids: list[int], now: int, ttl_window: int = 5 * 365 * 24 * 3600) -> int:
     """TTL: delete the given items if still past their time (a write since
-    may have moved it), each with a REMOVE record whose userIdentity is
+    may have moved it) by at most `ttl_window` seconds (DynamoDB leaves
+    items more than five years past alone), each with a REMOVE record whose userIdentity is
     DynamoDB's service. Returns how many were deleted."""
     deleted = 0
     with transaction.atomic():
         indexed = bool(hold([table])[table.pk])
-        rows = Item.objects.select_for_update().filter(table=table, pk__in=row_ids, expires_at__lte=now)
+        rows = Item.objects.select_for_update().filter(
+            table=table, pk__in=row_ids, expires_at__lte=now, expires_at__gte=now - ttl_window
+        )
         for row in rows:
             old = json.loads(row.data)
             hash_name, range_name = table.key_names()
