@@ -374,3 +374,37 @@ def test_binary_values_in_expressions(ddb):
     )
     assert [i["sk"]["B"] for i in found["Items"]] == [b"\x01\x02"]
     assert found["ScannedCount"] == 2
+
+
+def nested(wraps: int, leaf=None) -> dict:
+    """A value of `wraps` maps (alternating with lists) around a scalar."""
+    value = leaf or {"S": "leaf"}
+    for i in range(wraps):
+        value = {"M": {"n": value}} if i % 2 else {"L": [value]}
+    return value
+
+
+def test_values_nest_at_most_32_levels(ddb, raw, table):
+    """"Quotas": 32 levels of nesting, the attribute the first; a deeper
+    value is refused by PutItem and by the item an UpdateItem makes."""
+    ddb.put_item(TableName="things", Item={**KEY, "deep": nested(31)})
+    assert ddb.get_item(TableName="things", Key=KEY)["Item"]["deep"] == nested(31)
+    before = stored()
+    with pytest.raises(ClientError) as e:
+        ddb.put_item(TableName="things", Item={**KEY, "deep": nested(32)})
+    assert code_of(e) == "ValidationException"
+    assert message_of(e).startswith("Nesting Levels have exceeded supported limits")
+    with pytest.raises(ClientError) as e:
+        raw.put_item(TableName="things", Item={**KEY, "deep": nested(100)})
+    assert message_of(e).startswith("Nesting Levels have exceeded supported limits")
+    # SET inside the innermost list: the new item is one level deeper.
+    path = "deep" + "".join("[0]" if i % 2 == 0 else ".n" for i in range(30, -1, -1))
+    with pytest.raises(ClientError) as e:
+        ddb.update_item(
+            TableName="things",
+            Key=KEY,
+            UpdateExpression=f"SET {path} = :m",
+            ExpressionAttributeValues={":m": {"M": {"x": {"S": "y"}}}},
+        )
+    assert message_of(e).startswith("Nesting Levels have exceeded supported limits")
+    assert stored() == before
