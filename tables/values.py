@@ -36,6 +36,9 @@ TOO_DEEP = (
     "Nesting Levels have exceeded supported limits: "
     "Attributes in the item have nested levels beyond supported limit"
 )
+# "Naming rules": an attribute name is at least one character, at the top
+# of an item and as a map's key alike.
+EMPTY_NAME = "Empty attribute name"
 _NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 # Arithmetic of UpdateExpression (`+`, `-`, ADD): exact, or an error; a
 # result that would need rounding is refused rather than silently changed.
@@ -208,6 +211,8 @@ def _normalize(value: dict) -> dict:
     if kind == "M":
         if not isinstance(body, dict):
             raise InvalidValue(INVALID + "Type mismatch for attribute of type M")
+        if "" in body:
+            raise InvalidValue(EMPTY_NAME)
         return {"M": {name: _normalize(v) for name, v in body.items()}}
     return {kind: _normalize_set(kind, body)}
 
@@ -243,9 +248,12 @@ def _normalize_set(kind: str, body: object) -> list[str]:
 
 def normalize_item(item: dict) -> dict:
     """A new item (attribute name -> AttributeValue) with every value
-    normalised (see `normalize_value`); InvalidValue on the first bad one."""
+    normalised (see `normalize_value`); InvalidValue on the first bad one
+    or on an empty attribute name."""
     if not isinstance(item, dict):
         raise InvalidValue(INVALID + "Item must be a map of attribute names to values")
+    if "" in item:
+        raise InvalidValue(EMPTY_NAME)
     return {name: normalize_value(value) for name, value in item.items()}
 
 

@@ -408,3 +408,36 @@ def test_values_nest_at_most_32_levels(ddb, raw, table):
         )
     assert message_of(e).startswith("Nesting Levels have exceeded supported limits")
     assert stored() == before
+
+
+def test_empty_attribute_names_are_refused(ddb, table):
+    """"Naming rules": attribute names are at least one character, at the
+    top of an item, as a map's key, and as an ExpressionAttributeNames value."""
+    for item in (
+        {**KEY, "": {"S": "x"}},
+        {**KEY, "m": {"M": {"": {"S": "x"}}}},
+        {**KEY, "l": {"L": [{"M": {"ok": {"M": {"": {"N": "1"}}}}}]}},
+    ):
+        with pytest.raises(ClientError) as e:
+            ddb.put_item(TableName="things", Item=item)
+        assert code_of(e) == "ValidationException"
+        assert message_of(e) == "Empty attribute name"
+    assert stored() == []
+    with pytest.raises(ClientError) as e:
+        ddb.update_item(
+            TableName="things",
+            Key=KEY,
+            UpdateExpression="SET #n = :v",
+            ExpressionAttributeNames={"#n": ""},
+            ExpressionAttributeValues={":v": {"S": "x"}},
+        )
+    assert message_of(e) == "ExpressionAttributeNames contains invalid value: Empty attribute name for key #n"
+    with pytest.raises(ClientError) as e:
+        ddb.update_item(
+            TableName="things",
+            Key=KEY,
+            UpdateExpression="SET m = :v",
+            ExpressionAttributeValues={":v": {"M": {"": {"S": "x"}}}},
+        )
+    assert "Empty attribute name" in message_of(e)
+    assert stored() == []
