@@ -441,3 +441,59 @@ def test_empty_attribute_names_are_refused(ddb, table):
         )
     assert "Empty attribute name" in message_of(e)
     assert stored() == []
+
+
+def test_index_keys_have_the_key_limits_and_types(ddb, raw):
+    """An index's key attributes have the table keys' size limits ("Quotas":
+    2048 bytes partition, 1024 bytes sort) and their AttributeDefinitions
+    type; a refused write stores nothing."""
+    make_table(
+        ddb,
+        more_definitions=[
+            {"AttributeName": "g", "AttributeType": "S"},
+            {"AttributeName": "gs", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by-g",
+                "Projection": {"ProjectionType": "ALL"},
+                "KeySchema": [
+                    {"AttributeName": "g", "KeyType": "HASH"},
+                    {"AttributeName": "gs", "KeyType": "RANGE"},
+                ],
+            }
+        ],
+    )
+    with pytest.raises(ClientError) as e:
+        raw.put_item(TableName="things", Item={**KEY, "g": {"S": "é" * 1025}, "gs": {"S": "1"}})
+    assert code_of(e) == "ValidationException"
+    assert message_of(e) == (
+        "One or more parameter values were invalid: "
+        "Size of hashkey has exceeded the maximum size limit of 2048 bytes"
+    )
+    with pytest.raises(ClientError) as e:
+        raw.put_item(TableName="things", Item={**KEY, "g": {"S": "a"}, "gs": {"S": "x" * 1025}})
+    assert "Aggregated size of all range keys has exceeded the size limit of 1024 bytes" in message_of(e)
+    raw.put_item(TableName="things", Item={**KEY, "g": {"S": "a"}})
+    with pytest.raises(ClientError) as e:
+        raw.update_item(
+            TableName="things",
+            Key=KEY,
+            UpdateExpression="SET gs = :v",
+            ExpressionAttributeValues={":v": {"S": "x" * 1025}},
+        )
+    assert "Aggregated size of all range keys" in message_of(e)
+    with pytest.raises(ClientError) as e:
+        raw.put_item(TableName="things", Item={**KEY, "g": {"N": "1"}, "gs": {"S": "1"}})
+    assert message_of(e) == (
+        "One or more parameter values were invalid: "
+        "Type mismatch for Index Key g Expected: S Actual: N IndexName: by-g"
+    )
+    assert [i["g"] for i in ddb.scan(TableName="things")["Items"]] == [{"S": "a"}]
+    raw.put_item(TableName="things", Item={**KEY, "g": {"S": "é" * 1024}, "gs": {"S": "x" * 1024}})
+    assert ddb.query(
+        TableName="things",
+        IndexName="by-g",
+        KeyConditionExpression="g = :g",
+        ExpressionAttributeValues={":g": {"S": "é" * 1024}},
+    )["Count"] == 1
