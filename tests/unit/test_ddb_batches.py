@@ -287,3 +287,21 @@ def test_batch_get_answers_at_most_16_mb_and_the_rest_is_unprocessed(ddb, tables
     assert got == {f"{i:02}" for i in range(44)} | {"small"}
     assert rounds == 2
 
+
+def test_a_transaction_of_more_than_4_mb_is_refused(ddb, tables):
+    """TransactWriteItems / TransactGetItems: "The aggregate size of the
+    items in the transaction cannot exceed 4 MB"."""
+    puts = [{"Put": {"TableName": "one", "Item": {**key(str(i)), "big": {"S": BIG}}}} for i in range(11)]
+    with pytest.raises(ClientError) as e:
+        ddb.transact_write_items(TransactItems=puts)
+    assert code_of(e) == "ValidationException"
+    assert message_of(e) == "Transaction request cannot be larger than 4 MB"
+    assert stored() == []
+    ddb.transact_write_items(TransactItems=puts[:10])
+    ddb.put_item(TableName="one", Item={**key("10"), "big": {"S": BIG}})
+    gets = [{"Get": {"TableName": "one", "Key": key(str(i))}} for i in range(11)]
+    with pytest.raises(ClientError) as e:
+        ddb.transact_get_items(TransactItems=gets)
+    assert code_of(e) == "ValidationException"
+    assert message_of(e) == "Transaction request cannot be larger than 4 MB"
+    assert len(ddb.transact_get_items(TransactItems=gets[:10])["Responses"]) == 10
