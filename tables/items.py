@@ -13,6 +13,7 @@ maximum allowed size")."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -33,6 +34,28 @@ class ConditionFailed(Exception):
     def __init__(self, old: dict | None) -> None:
         super().__init__("The conditional request failed")
         self.old = old
+
+
+def digest(item: dict | None) -> str:
+    """sha256 hex of an item's canonical JSON (names sorted), '' for no
+    item: what the console's edit form carries of the item it showed."""
+    if item is None:
+        return ""
+    return hashlib.sha256(json.dumps(item, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+class Unchanged:
+    """A condition (`.matches(old)`, like tables.expressions' Condition)
+    holding only while the stored item is the one whose `digest` is
+    given: the console's edit saves with it, so a change made after the
+    form was opened is not overwritten (optimistic concurrency). Checked
+    under the row lock of the write, like every condition."""
+
+    def __init__(self, expected: str) -> None:
+        self.expected = expected
+
+    def matches(self, old: dict | None) -> bool:
+        return old is not None and digest(old) == self.expected
 
 
 @dataclass
