@@ -4,9 +4,12 @@ Rules (source: DynamoDB API reference, BatchGetItem / BatchWriteItem): at
 most 100 keys per BatchGetItem and 25 requests per BatchWriteItem, across
 tables; a key may appear once per table ("Provided list of item keys
 contains duplicates"); every request is checked before any is written, so
-a refused batch changes nothing. Stratus always processes the whole
-batch: UnprocessedKeys / UnprocessedItems come back empty. The writes of
-one BatchWriteItem commit in one transaction."""
+a refused batch changes nothing. A BatchGetItem answer holds at most
+16 MB of items (by DynamoDB's item size): the keys past that come back in
+UnprocessedKeys (with the table's ProjectionExpression, names and
+ConsistentRead) for the caller to ask again, as boto3's callers do.
+BatchWriteItem processes the whole batch (UnprocessedItems empty) and its
+writes commit in one transaction."""
 
 from __future__ import annotations
 
@@ -15,12 +18,15 @@ import json
 from django.db import transaction
 from django.db.models import Q
 
-from tables import indexing, items, legacy, lookup, wire
+from tables import indexing, items, legacy, lookup, values, wire
 from tables.expression_input import Expressions
 from tables.models import Item
 
 MAX_GET_KEYS = 100
 MAX_WRITES = 25
+MAX_GET_BYTES = 16 * 1024 * 1024  # BatchGetItem: "up to 16 MB of data" per answer
+# What an UnprocessedKeys entry repeats of its table's request besides Keys.
+_REPEATED = ("ProjectionExpression", "ExpressionAttributeNames", "ConsistentRead", "AttributesToGet")
 
 
 def _request_items(params: dict) -> dict:
@@ -46,21 +52,41 @@ def batch_get_item(team, params: dict) -> dict:
         found = Expressions(legacy.rewritten(request))
         projection = found.projection()
         found.finish()
-        plans.append((name, table, places, projection))
+        plans.append((name, table, places, projection, request))
     responses: dict[str, list] = {}
-    for name, table, places, projection in plans:
-        match = Q()
-        for place in places:
-            match |= Q(hash_digest=place.hash_digest, sort_key=place.sort_key)
-        rows = Item.objects.filter(table=table).filter(match).values_list("data", flat=True)
-        out = []
-        for data in rows:
-            item = json.loads(data)
-            if projection is not None:
-                item = projection.apply(item)
-            out.append(wire.typed_out(item))
-        responses[name] = out
-    return {"Responses": responses, "UnprocessedKeys": {}}
+    unprocessed: dict[str, dict] = {}
+    total = 0
+    for name, table, places, projection, request in plans:
+        out = responses.setdefault(name, [])
+        if total > MAX_GET_BYTES:
+            left = places
+        else:
+            match = Q()
+            for place in places:
+                match |= Q(hash_digest=place.hash_digest, sort_key=place.sort_key)
+            rows = dict(
+                ((h, s), data)
+                for h, s, data in Item.objects.filter(table=table)
+                .filter(match)
+                .values_list("hash_digest", "sort_key", "data")
+            )
+            left = []
+            for place in places:
+                data = rows.get((place.hash_digest, place.sort_key))
+                if data is None:
+                    continue
+                item = json.loads(data)
+                if projection is not None:
+                    item = projection.apply(item)
+                total += values.item_size(item)
+                if total > MAX_GET_BYTES:
+                    left.append(place)
+                    continue
+                out.append(wire.typed_out(item))
+        if left:
+            again = {k: request[k] for k in _REPEATED if k in request}
+            unprocessed[name] = {**again, "Keys": [wire.typed_out(p.keys) for p in left]}
+    return {"Responses": responses, "UnprocessedKeys": unprocessed}
 
 
 def batch_write_item(team, params: dict) -> dict:

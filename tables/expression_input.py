@@ -45,6 +45,11 @@ class Expressions:
                     f"ExpressionAttributeValues contains invalid value: {exc} for key {name}"
                 ) from None
         self.names = self.names or {}
+        for key, name in self.names.items():
+            if name == "":
+                raise wire.validation(
+                    f"ExpressionAttributeNames contains invalid value: Empty attribute name for key {key}"
+                )
         self.parsed: list[Any] = []
 
     def _parse(self, member: str, kind: str, *args, **options) -> Any:

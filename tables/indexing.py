@@ -95,14 +95,18 @@ def _key_bytes(value: dict) -> int:
     return values.value_size(value)
 
 
+def _check_key_sizes(hash_value: dict, range_value: dict | None) -> None:
+    if _key_bytes(hash_value) > MAX_HASH_KEY_BYTES:
+        raise wire.invalid("Size of hashkey has exceeded the maximum size limit of 2048 bytes")
+    if range_value is not None and _key_bytes(range_value) > MAX_RANGE_KEY_BYTES:
+        raise wire.invalid("Aggregated size of all range keys has exceeded the size limit of 1024 bytes")
+
+
 def _place(table: Table, keys: dict) -> Place:
     """Source of the limits: DynamoDB Developer Guide, "Quotas": a partition
     key value is at most 2048 bytes, a sort key value 1024 bytes."""
     hash_name, range_name = table.key_names()
-    if _key_bytes(keys[hash_name]) > MAX_HASH_KEY_BYTES:
-        raise wire.invalid("Size of hashkey has exceeded the maximum size limit of 2048 bytes")
-    if range_name and _key_bytes(keys[range_name]) > MAX_RANGE_KEY_BYTES:
-        raise wire.invalid("Aggregated size of all range keys has exceeded the size limit of 1024 bytes")
+    _check_key_sizes(keys[hash_name], keys[range_name] if range_name else None)
     return Place(
         keys, values.key_digest(keys[hash_name]), values.sort_encoding(keys[range_name]) if range_name else ""
     )
@@ -111,7 +115,8 @@ def _place(table: Table, keys: dict) -> Place:
 def index_place(table: Table, index: TableIndex, item: dict) -> tuple[str, str] | None:
     """(hash_digest, sort_key) of `item` in `index`, or None when the item
     lacks one of the index's key attributes (sparse index). A key attribute
-    of the wrong type or empty is a ValidationException, as DynamoDB refuses
+    of the wrong type, empty, or past the key size limits (2048 bytes
+    partition, 1024 sort) is a ValidationException, as DynamoDB refuses
     such a write."""
     types = _types(table)
     names = index.key_names()
@@ -134,6 +139,8 @@ def index_place(table: Table, index: TableIndex, item: dict) -> tuple[str, str] 
                 f"value. IndexName: {index.name}, IndexKey: {name}"
             )
     hash_name, range_name = names
+    # "Quotas": the key size limits hold for an index's keys as for the table's.
+    _check_key_sizes(item[hash_name], item[range_name] if range_name else None)
     return values.key_digest(item[hash_name]), values.sort_encoding(item[range_name]) if range_name else ""
 
 

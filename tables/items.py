@@ -13,6 +13,7 @@ maximum allowed size")."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -33,6 +34,28 @@ class ConditionFailed(Exception):
     def __init__(self, old: dict | None) -> None:
         super().__init__("The conditional request failed")
         self.old = old
+
+
+def digest(item: dict | None) -> str:
+    """sha256 hex of an item's canonical JSON (names sorted), '' for no
+    item: what the console's edit form carries of the item it showed."""
+    if item is None:
+        return ""
+    return hashlib.sha256(json.dumps(item, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+class Unchanged:
+    """A condition (`.matches(old)`, like tables.expressions' Condition)
+    holding only while the stored item is the one whose `digest` is
+    given: the console's edit saves with it, so a change made after the
+    form was opened is not overwritten (optimistic concurrency). Checked
+    under the row lock of the write, like every condition."""
+
+    def __init__(self, expected: str) -> None:
+        self.expected = expected
+
+    def matches(self, old: dict | None) -> bool:
+        return old is not None and digest(old) == self.expected
 
 
 @dataclass
@@ -278,14 +301,17 @@ def delete_item(table: Table, key: dict, condition=None) -> dict | None:
     return _retrying(write)
 
 
-def expire(table: Table, row_ids: list[int], now: int) -> int:
+def expire(table: Table, row_ids: list[int], now: int, ttl_window: int = 5 * 365 * 24 * 3600) -> int:
     """TTL: delete the given items if still past their time (a write since
-    may have moved it), each with a REMOVE record whose userIdentity is
+    may have moved it) by at most `ttl_window` seconds (DynamoDB leaves
+    items more than five years past alone), each with a REMOVE record whose userIdentity is
     DynamoDB's service. Returns how many were deleted."""
     deleted = 0
     with transaction.atomic():
         indexed = bool(hold([table])[table.pk])
-        rows = Item.objects.select_for_update().filter(table=table, pk__in=row_ids, expires_at__lte=now)
+        rows = Item.objects.select_for_update().filter(
+            table=table, pk__in=row_ids, expires_at__lte=now, expires_at__gte=now - ttl_window
+        )
         for row in rows:
             old = json.loads(row.data)
             hash_name, range_name = table.key_names()

@@ -250,6 +250,15 @@ def query(table: Table, params: dict, found) -> dict:
             if key_range
             else "Query key condition not supported"
         )
+    if filter_ is not None:
+        # DynamoDB: a Query's filter may not read the queried key schema's
+        # attributes (those are the KeyConditionExpression's); Scan's may.
+        for path in filter_.paths:
+            if path[0] in (key_hash, key_range):
+                raise wire.validation(
+                    "Filter Expression can only contain non-primary key attributes: "
+                    f"Primary key attribute: {path[0]}"
+                )
     for name, value in [(hash_name, hash_value)] + [(range_name, v) for v in operands]:
         if values.kind_of(value) != types[name]:
             raise wire.invalid("Condition parameter type does not match schema type")

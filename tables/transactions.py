@@ -14,7 +14,12 @@ within 10 minutes with the same actions is answered as the first call
 (idempotency), without writing again: the token is a row
 (tables.models.TransactionToken) committed with the writes, so this holds
 across processes; a token already used for other actions is
-IdempotentParameterMismatchException."""
+IdempotentParameterMismatchException.
+
+The aggregate size of the items in a transaction (the items TransactWriteItems
+would write, the items TransactGetItems reads) is at most 4 MB, else
+ValidationException "Transaction request cannot be larger than 4 MB" and
+nothing written."""
 
 from __future__ import annotations
 
@@ -26,11 +31,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from awsapi.protocols import ServiceError
-from tables import indexing, items, lookup, wire
+from tables import indexing, items, lookup, values, wire
 from tables.expression_input import Expressions
 from tables.models import TransactionToken
 
 MAX_ACTIONS = 100
+MAX_BYTES = 4 * 1024 * 1024
+TOO_LARGE = "Transaction request cannot be larger than 4 MB"
 TOKEN_WINDOW = timedelta(minutes=10)
 KINDS = ("ConditionCheck", "Put", "Delete", "Update")
 
@@ -172,6 +179,9 @@ def _write(team, params: dict, actions: list[_Action]) -> None:
                 f"Transaction cancelled, please refer cancellation reasons for specific reasons [{codes}]",
                 fields={"CancellationReasons": reasons},
             )
+        pairs = list(zip(changes, actions, strict=True))
+        if sum(change.size for change, action in pairs if action.kind in ("Put", "Update")) > MAX_BYTES:
+            raise wire.validation(TOO_LARGE)
         for change, action in zip(changes, actions, strict=True):
             if action.kind != "ConditionCheck":
                 items.commit(change)
@@ -198,11 +208,15 @@ def transact_get_items(team, params: dict) -> dict:
         projection = found.projection()
         found.finish()
         planned.append((table, indexing.of_key(table, wire.typed_in(get.get("Key") or {})), projection))
-    responses = []
+    responses, total = [], 0
     with transaction.atomic():  # one snapshot on PostgreSQL's repeatable reads; one read lock on SQLite
         for table, place, projection in planned:
             item = items.read(table, place)
             if item is not None and projection is not None:
                 item = projection.apply(item)
+            if item is not None:
+                total += values.item_size(item)
+                if total > MAX_BYTES:
+                    raise wire.validation(TOO_LARGE)
             responses.append({"Item": wire.typed_out(item)} if item is not None else {})
     return {"Responses": responses}

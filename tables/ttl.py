@@ -6,7 +6,9 @@ attribute holds a Number of epoch seconds; items of another type there are
 never expired; an expired item is deleted by the service some time after
 its time (until then reads still return it), and the deletion is a REMOVE
 stream record whose userIdentity is {"type": "Service", "principalId":
-"dynamodb.amazonaws.com"}. Enabling TTL when it is on, or disabling it when
+"dynamodb.amazonaws.com"}. A TTL time more than five years in the past
+("Using DynamoDB Time to Live") is not expired: 0 and other small
+sentinels mean "never". Enabling TTL when it is on, or disabling it when
 off, is a ValidationException."""
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from tables import items, wire
 from tables.models import Item, Table
 
 SWEEP_BATCH = 100
+# DynamoDB expires only items whose TTL is at most five years in the past.
+MAX_PAST_SECONDS = 5 * 365 * 24 * 3600
 
 
 def describe(table: Table) -> dict:
@@ -80,7 +84,9 @@ def sweep(now: float | None = None, limit: int = 1000) -> int:
     deleted = 0
     while deleted < limit:
         due = list(
-            Item.objects.filter(expires_at__lte=now, table__ttl_enabled=True)
+            Item.objects.filter(
+                expires_at__lte=now, expires_at__gte=now - MAX_PAST_SECONDS, table__ttl_enabled=True
+            )
             .order_by("expires_at")
             .values_list("table_id", "id")[:SWEEP_BATCH]
         )
@@ -91,7 +97,7 @@ def sweep(now: float | None = None, limit: int = 1000) -> int:
             by_table.setdefault(table_id, []).append(pk)
         gone = 0
         for table in Table.objects.filter(pk__in=by_table).select_related("team"):
-            gone += items.expire(table, by_table[table.pk], now)
+            gone += items.expire(table, by_table[table.pk], now, MAX_PAST_SECONDS)
         deleted += gone
         if gone == 0:
             break

@@ -29,6 +29,16 @@ EMPTY_VALUE = "Supplied AttributeValue is empty, must contain exactly one of the
 OVERFLOW = "Number overflow. Attempting to store a number with magnitude larger than supported range"
 UNDERFLOW = "Number underflow. Attempting to store a number with magnitude smaller than supported range"
 TOO_PRECISE = "Attempting to store more than 38 significant digits in a Number"
+# "Quotas": an attribute value nests at most 32 levels, the attribute itself
+# being the first: at most 31 lists/maps on any path from it.
+MAX_NESTING = 32
+TOO_DEEP = (
+    "Nesting Levels have exceeded supported limits: "
+    "Attributes in the item have nested levels beyond supported limit"
+)
+# "Naming rules": an attribute name is at least one character, at the top
+# of an item and as a map's key alike.
+EMPTY_NAME = "Empty attribute name"
 _NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 # Arithmetic of UpdateExpression (`+`, `-`, ADD): exact, or an error; a
 # result that would need rounding is refused rather than silently changed.
@@ -145,12 +155,37 @@ def _kind(value: object) -> str:
     return kind
 
 
+def _check_nesting(value: object) -> None:
+    # Iterative, before the recursive normalisation below, so a value nested
+    # thousands deep is refused in DynamoDB's words, not by Python's stack.
+    pending = [(value, 1)]
+    while pending:
+        current, level = pending.pop()
+        if not isinstance(current, dict) or len(current) != 1:
+            continue
+        body = current.get("L", current.get("M"))
+        if isinstance(body, dict):
+            body = list(body.values())
+        if not isinstance(body, list):
+            continue
+        if level >= MAX_NESTING:
+            raise InvalidValue(TOO_DEEP)
+        pending.extend((v, level + 1) for v in body)
+
+
 def normalize_value(value: dict) -> dict:
     """A new AttributeValue in canonical form (numbers as `number_text`,
     binaries re-encoded as standard base64, nested values normalised), or
     InvalidValue with DynamoDB's message. Sets must be non-empty and without
     duplicates (numbers compared by value, binaries by bytes); empty strings
-    and binaries are allowed (a key's own rule is the caller's)."""
+    and binaries are allowed (a key's own rule is the caller's). Lists and
+    maps nest at most MAX_NESTING levels ("Nesting Levels have exceeded
+    supported limits")."""
+    _check_nesting(value)
+    return _normalize(value)
+
+
+def _normalize(value: dict) -> dict:
     kind = _kind(value)
     body = value[kind]
     if kind == "S":
@@ -172,11 +207,13 @@ def normalize_value(value: dict) -> dict:
     if kind == "L":
         if not isinstance(body, list):
             raise InvalidValue(INVALID + "Type mismatch for attribute of type L")
-        return {"L": [normalize_value(v) for v in body]}
+        return {"L": [_normalize(v) for v in body]}
     if kind == "M":
         if not isinstance(body, dict):
             raise InvalidValue(INVALID + "Type mismatch for attribute of type M")
-        return {"M": {name: normalize_value(v) for name, v in body.items()}}
+        if "" in body:
+            raise InvalidValue(EMPTY_NAME)
+        return {"M": {name: _normalize(v) for name, v in body.items()}}
     return {kind: _normalize_set(kind, body)}
 
 
@@ -234,9 +271,12 @@ def nesting(item: dict) -> int:
 
 def normalize_item(item: dict) -> dict:
     """A new item (attribute name -> AttributeValue) with every value
-    normalised (see `normalize_value`); InvalidValue on the first bad one."""
+    normalised (see `normalize_value`); InvalidValue on the first bad one
+    or on an empty attribute name."""
     if not isinstance(item, dict):
         raise InvalidValue(INVALID + "Item must be a map of attribute names to values")
+    if "" in item:
+        raise InvalidValue(EMPTY_NAME)
     return {name: normalize_value(value) for name, value in item.items()}
 
 

@@ -241,7 +241,7 @@ def table_ttl(request: HttpRequest, account_id: str, name: str) -> HttpResponse:
 
 def _key_condition(table: Table, exists: bool):
     """attribute_exists / attribute_not_exists of the partition key: an add
-    never replaces an item, an edit never brings back a deleted one."""
+    never replaces an item (an edit saves with items.Unchanged instead)."""
     function = "attribute_exists" if exists else "attribute_not_exists"
     return expressions.condition(f"{function}(#k)", {"#k": table.key_names()[0]}, {})
 
@@ -265,10 +265,10 @@ def _same(a, b) -> bool:
         return a == b
 
 
-def _item_page(request, table, form, key=None, status=200) -> HttpResponse:
+def _item_page(request, table, form, key=None, status=200, loaded="") -> HttpResponse:
     return render(request, "tables/item_form.html", {
         "table": table, "form": form, "key": key, "key_json": json.dumps(key) if key else None,
-        "key_names": [n for n in table.key_names() if n],
+        "key_names": [n for n in table.key_names() if n], "loaded": loaded,
     }, status=status)
 
 
@@ -299,7 +299,10 @@ def item_new(request: HttpRequest, account_id: str, name: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def item_edit(request: HttpRequest, account_id: str, name: str) -> HttpResponse:
-    """Replace an item (PutItem) with the JSON given; its key stays."""
+    """Replace an item (PutItem) with the JSON given; its key stays. The
+    form carries the digest of the item it showed (`loaded`) and the save
+    is conditional on it (items.Unchanged): a change made meanwhile is
+    reported, not overwritten, and nothing is written."""
     writing = request.method == "POST"
     table = get_table_for_user(request.user, account_id, name, write=writing)
     key = _key_from(request.POST.get("key") if writing else request.GET.get("key"), table)
@@ -313,7 +316,9 @@ def item_edit(request: HttpRequest, account_id: str, name: str) -> HttpResponse:
         if not can_write(request.user, table.team):
             raise PermissionDenied("Your role in this team is read-only.")
         form = ItemForm(initial={"item": json.dumps(current, indent=2, ensure_ascii=False)})
-        return _item_page(request, table, form, key)
+        return _item_page(request, table, form, key, loaded=items.digest(current))
+    # The item as the form showed it: the save holds only if it is still so.
+    loaded = request.POST.get("loaded", "")
     form = ItemForm(request.POST)
     if form.is_valid():
         new = form.cleaned_data["typed"]
@@ -322,15 +327,16 @@ def item_edit(request: HttpRequest, account_id: str, name: str) -> HttpResponse:
             form.add_error("item", f"The key attribute {changed[0]} can't change: add a new item instead.")
         else:
             try:
-                items.put_item(table, new, _key_condition(table, exists=True))
-            except items.ConditionFailed:
-                form.add_error("item", "This item was deleted meanwhile.")
+                items.put_item(table, new, items.Unchanged(loaded))
+            except items.ConditionFailed as e:
+                form.add_error(None, "This item was deleted meanwhile." if e.old is None else
+                               "This item changed since you opened it; reload to see the current version.")
             except ServiceError as e:
                 form.add_error("item", e.message)
             else:
                 messages.success(request, f"Saved the item in {table.name}.")
                 return redirect(table_url(table))
-    return _item_page(request, table, form, key, status=400)
+    return _item_page(request, table, form, key, status=400, loaded=loaded)
 
 
 @login_required

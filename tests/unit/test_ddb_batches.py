@@ -256,3 +256,52 @@ def test_consumed_capacity_per_table_when_asked(ddb, tables):
     )
     assert got["ConsumedCapacity"] == [{"TableName": "one", "CapacityUnits": 2.0}]
     assert "ConsumedCapacity" not in ddb.batch_get_item(RequestItems={"one": {"Keys": [key("a")]}})
+
+
+BIG = "x" * (390 * 1024)  # with its name and key, about 390 KB an item
+
+
+def test_batch_get_answers_at_most_16_mb_and_the_rest_is_unprocessed(ddb, tables):
+    """BatchGetItem: "returns a partial result if the response size limit
+    is exceeded" (16 MB); the caller asks again for UnprocessedKeys."""
+    for i in range(44):  # about 16.8 MB in all
+        ddb.put_item(TableName="one", Item={**key(f"{i:02}"), "big": {"S": BIG}})
+    ddb.put_item(TableName="two", Item=key("small"))
+    request = {
+        "one": {"Keys": [key(f"{i:02}") for i in range(44)], "ProjectionExpression": "pk, big"},
+        "two": {"Keys": [key("small")], "ConsistentRead": True},
+    }
+    answer = ddb.batch_get_item(RequestItems=request)
+    got = {i["pk"]["S"] for items in answer["Responses"].values() for i in items}
+    assert 0 < len(got) < 45
+    assert sum(len(i["big"]["S"]) for i in answer["Responses"]["one"]) <= 16 * 1024 * 1024
+    left = answer["UnprocessedKeys"]
+    assert left["one"]["ProjectionExpression"] == "pk, big"
+    assert left["two"] == {"Keys": [key("small")], "ConsistentRead": True}
+    rounds = 1
+    while left:
+        answer = ddb.batch_get_item(RequestItems=left)
+        got |= {i["pk"]["S"] for items in answer["Responses"].values() for i in items}
+        left = answer["UnprocessedKeys"]
+        rounds += 1
+    assert got == {f"{i:02}" for i in range(44)} | {"small"}
+    assert rounds == 2
+
+
+def test_a_transaction_of_more_than_4_mb_is_refused(ddb, tables):
+    """TransactWriteItems / TransactGetItems: "The aggregate size of the
+    items in the transaction cannot exceed 4 MB"."""
+    puts = [{"Put": {"TableName": "one", "Item": {**key(str(i)), "big": {"S": BIG}}}} for i in range(11)]
+    with pytest.raises(ClientError) as e:
+        ddb.transact_write_items(TransactItems=puts)
+    assert code_of(e) == "ValidationException"
+    assert message_of(e) == "Transaction request cannot be larger than 4 MB"
+    assert stored() == []
+    ddb.transact_write_items(TransactItems=puts[:10])
+    ddb.put_item(TableName="one", Item={**key("10"), "big": {"S": BIG}})
+    gets = [{"Get": {"TableName": "one", "Key": key(str(i))}} for i in range(11)]
+    with pytest.raises(ClientError) as e:
+        ddb.transact_get_items(TransactItems=gets)
+    assert code_of(e) == "ValidationException"
+    assert message_of(e) == "Transaction request cannot be larger than 4 MB"
+    assert len(ddb.transact_get_items(TransactItems=gets[:10])["Responses"]) == 10

@@ -374,3 +374,126 @@ def test_binary_values_in_expressions(ddb):
     )
     assert [i["sk"]["B"] for i in found["Items"]] == [b"\x01\x02"]
     assert found["ScannedCount"] == 2
+
+
+def nested(wraps: int, leaf=None) -> dict:
+    """A value of `wraps` maps (alternating with lists) around a scalar."""
+    value = leaf or {"S": "leaf"}
+    for i in range(wraps):
+        value = {"M": {"n": value}} if i % 2 else {"L": [value]}
+    return value
+
+
+def test_values_nest_at_most_32_levels(ddb, raw, table):
+    """"Quotas": 32 levels of nesting, the attribute the first; a deeper
+    value is refused by PutItem and by the item an UpdateItem makes."""
+    ddb.put_item(TableName="things", Item={**KEY, "deep": nested(31)})
+    assert ddb.get_item(TableName="things", Key=KEY)["Item"]["deep"] == nested(31)
+    before = stored()
+    with pytest.raises(ClientError) as e:
+        ddb.put_item(TableName="things", Item={**KEY, "deep": nested(32)})
+    assert code_of(e) == "ValidationException"
+    assert message_of(e).startswith("Nesting Levels have exceeded supported limits")
+    with pytest.raises(ClientError) as e:
+        raw.put_item(TableName="things", Item={**KEY, "deep": nested(100)})
+    assert message_of(e).startswith("Nesting Levels have exceeded supported limits")
+    # SET inside the innermost list: the new item is one level deeper.
+    path = "deep" + "".join("[0]" if i % 2 == 0 else ".n" for i in range(30, -1, -1))
+    with pytest.raises(ClientError) as e:
+        ddb.update_item(
+            TableName="things",
+            Key=KEY,
+            UpdateExpression=f"SET {path} = :m",
+            ExpressionAttributeValues={":m": {"M": {"x": {"S": "y"}}}},
+        )
+    assert message_of(e).startswith("Nesting Levels have exceeded supported limits")
+    assert stored() == before
+
+
+def test_empty_attribute_names_are_refused(ddb, table):
+    """"Naming rules": attribute names are at least one character, at the
+    top of an item, as a map's key, and as an ExpressionAttributeNames value."""
+    for item in (
+        {**KEY, "": {"S": "x"}},
+        {**KEY, "m": {"M": {"": {"S": "x"}}}},
+        {**KEY, "l": {"L": [{"M": {"ok": {"M": {"": {"N": "1"}}}}}]}},
+    ):
+        with pytest.raises(ClientError) as e:
+            ddb.put_item(TableName="things", Item=item)
+        assert code_of(e) == "ValidationException"
+        assert message_of(e) == "Empty attribute name"
+    assert stored() == []
+    with pytest.raises(ClientError) as e:
+        ddb.update_item(
+            TableName="things",
+            Key=KEY,
+            UpdateExpression="SET #n = :v",
+            ExpressionAttributeNames={"#n": ""},
+            ExpressionAttributeValues={":v": {"S": "x"}},
+        )
+    assert message_of(e) == "ExpressionAttributeNames contains invalid value: Empty attribute name for key #n"
+    with pytest.raises(ClientError) as e:
+        ddb.update_item(
+            TableName="things",
+            Key=KEY,
+            UpdateExpression="SET m = :v",
+            ExpressionAttributeValues={":v": {"M": {"": {"S": "x"}}}},
+        )
+    assert "Empty attribute name" in message_of(e)
+    assert stored() == []
+
+
+def test_index_keys_have_the_key_limits_and_types(ddb, raw):
+    """An index's key attributes have the table keys' size limits ("Quotas":
+    2048 bytes partition, 1024 bytes sort) and their AttributeDefinitions
+    type; a refused write stores nothing."""
+    make_table(
+        ddb,
+        more_definitions=[
+            {"AttributeName": "g", "AttributeType": "S"},
+            {"AttributeName": "gs", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by-g",
+                "Projection": {"ProjectionType": "ALL"},
+                "KeySchema": [
+                    {"AttributeName": "g", "KeyType": "HASH"},
+                    {"AttributeName": "gs", "KeyType": "RANGE"},
+                ],
+            }
+        ],
+    )
+    with pytest.raises(ClientError) as e:
+        raw.put_item(TableName="things", Item={**KEY, "g": {"S": "é" * 1025}, "gs": {"S": "1"}})
+    assert code_of(e) == "ValidationException"
+    assert message_of(e) == (
+        "One or more parameter values were invalid: "
+        "Size of hashkey has exceeded the maximum size limit of 2048 bytes"
+    )
+    with pytest.raises(ClientError) as e:
+        raw.put_item(TableName="things", Item={**KEY, "g": {"S": "a"}, "gs": {"S": "x" * 1025}})
+    assert "Aggregated size of all range keys has exceeded the size limit of 1024 bytes" in message_of(e)
+    raw.put_item(TableName="things", Item={**KEY, "g": {"S": "a"}})
+    with pytest.raises(ClientError) as e:
+        raw.update_item(
+            TableName="things",
+            Key=KEY,
+            UpdateExpression="SET gs = :v",
+            ExpressionAttributeValues={":v": {"S": "x" * 1025}},
+        )
+    assert "Aggregated size of all range keys" in message_of(e)
+    with pytest.raises(ClientError) as e:
+        raw.put_item(TableName="things", Item={**KEY, "g": {"N": "1"}, "gs": {"S": "1"}})
+    assert message_of(e) == (
+        "One or more parameter values were invalid: "
+        "Type mismatch for Index Key g Expected: S Actual: N IndexName: by-g"
+    )
+    assert [i["g"] for i in ddb.scan(TableName="things")["Items"]] == [{"S": "a"}]
+    raw.put_item(TableName="things", Item={**KEY, "g": {"S": "é" * 1024}, "gs": {"S": "x" * 1024}})
+    assert ddb.query(
+        TableName="things",
+        IndexName="by-g",
+        KeyConditionExpression="g = :g",
+        ExpressionAttributeValues={":g": {"S": "é" * 1024}},
+    )["Count"] == 1

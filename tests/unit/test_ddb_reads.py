@@ -122,12 +122,47 @@ def test_it_pages_with_limit_and_last_evaluated_key(ddb, table):
 
 
 def test_filters_count_after_the_limit(ddb, table):
-    page = query(ddb, Limit=3, FilterExpression="n > :z", values={":p": {"S": "a"}, ":z": {"N": "-5"}})
+    page = query(ddb, Limit=3, FilterExpression="v <> :z", values={":p": {"S": "a"}, ":z": {"S": "a-10"}})
     assert numbers(page) == ["-1.5", "0"]
     assert page["Count"] == 2 and page["ScannedCount"] == 3
     assert "LastEvaluatedKey" in page
     counted = query(ddb, Select="COUNT")
     assert counted["Count"] == 6 and "Items" not in counted
+
+
+def test_a_query_filter_may_not_read_the_queried_keys(ddb, table):
+    """DynamoDB refuses a Query FilterExpression on the queried table's or
+    index's key attributes; Scan's filter may read them."""
+    for name in ("pk", "n"):
+        with pytest.raises(ClientError) as e:
+            query(ddb, FilterExpression=f"attribute_exists({name})")
+        assert code_of(e) == "ValidationException"
+        assert message_of(e) == (
+            f"Filter Expression can only contain non-primary key attributes: Primary key attribute: {name}"
+        )
+    with pytest.raises(ClientError) as e:
+        ddb.query(
+            TableName="things",
+            IndexName="by-l",
+            KeyConditionExpression="pk = :p",
+            FilterExpression="#l = :x",
+            ExpressionAttributeNames={"#l": "l"},
+            ExpressionAttributeValues={":p": {"S": "a"}, ":x": {"S": "x2"}},
+        )
+    assert message_of(e).endswith("Primary key attribute: l")
+    # On the local index, the table's sort key is an ordinary attribute.
+    page = ddb.query(
+        TableName="things",
+        IndexName="by-l",
+        KeyConditionExpression="pk = :p",
+        FilterExpression="n = :n",
+        ExpressionAttributeValues={":p": {"S": "a"}, ":n": {"N": "2"}},
+    )
+    assert numbers(page) == ["2"]
+    scanned = ddb.scan(
+        TableName="things", FilterExpression="n = :n", ExpressionAttributeValues={":n": {"N": "2"}}
+    )
+    assert scanned["Count"] == 2
 
 
 def test_projection_on_query(ddb, table):

@@ -75,3 +75,19 @@ def test_a_rewrite_moves_the_expiry(ddb):
     ddb.put_item(TableName="things", Item={"pk": {"S": "a"}, "exp": {"N": str(NOW + 1)}})
     assert ttl.sweep(now=NOW) == 0
     assert ttl.sweep(now=NOW + 1) == 1
+
+
+def test_ttl_more_than_five_years_past_is_never_expired(ddb):
+    """"Using DynamoDB Time to Live": a TTL more than five years in the past
+    is not processed, so 0 and other small sentinels mean "keep"."""
+    make_table(ddb, sort=None)
+    ddb.update_time_to_live(
+        TableName="things", TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires"}
+    )
+    put(ddb, "zero", {"N": "0"})
+    put(ddb, "one", {"N": "1"})
+    put(ddb, "six-years", {"N": str(NOW - 6 * 365 * 24 * 3600)})
+    put(ddb, "four-years", {"N": str(NOW - 4 * 365 * 24 * 3600)})
+    assert ttl.sweep(now=NOW) == 1
+    left = sorted(i["pk"]["S"] for i in ddb.scan(TableName="things")["Items"])
+    assert left == ["one", "six-years", "zero"]

@@ -243,7 +243,7 @@ _values = st.recursive(
     _scalars,
     lambda inner: st.one_of(
         st.builds(lambda v: {"L": v}, st.lists(inner, max_size=3)),
-        st.builds(lambda v: {"M": v}, st.dictionaries(st.text(max_size=3), inner, max_size=3)),
+        st.builds(lambda v: {"M": v}, st.dictionaries(st.text(min_size=1, max_size=3), inner, max_size=3)),
     ),
     max_leaves=8,
 )

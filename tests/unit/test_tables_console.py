@@ -6,6 +6,7 @@ form mapping a table's stream to a function. 404 to strangers, 403 to
 read-only members, 405 on wrong methods; a refused form stores nothing."""
 
 import json
+import re
 
 import pytest
 from django.urls import reverse
@@ -54,6 +55,20 @@ def add(client, table, item, plain=False):
     if plain:
         data["plain"] = "on"
     return client.post(url("tbl-item-new", table), data)
+
+
+def edit(client, table, key, item, loaded=None):
+    """Save the edit form as a browser does: with the `loaded` digest the
+    form carried when it was opened (opened now unless given)."""
+    if loaded is None:
+        loaded = opened(client, table, key)
+    return client.post(url("tbl-item-edit", table), {"key": key, "item": item, "loaded": loaded})
+
+
+def opened(client, table, key) -> str:
+    """The edit form's hidden `loaded` value, as the page gives it."""
+    page = client.get(url("tbl-item-edit", table, "?key=" + key)).content.decode()
+    return re.search(r'name="loaded" value="([0-9a-f]+)"', page).group(1)
 
 
 def order(customer, placed, **more):
@@ -266,14 +281,44 @@ def test_it_edits_an_item_keeping_its_key(client, users, table):
     key = json.dumps(order("ann", 1))
     form = client.get(url("tbl-item-edit", table, "?key=" + key))
     assert form.status_code == 200 and "first" in form.content.decode()
-    page = client.post(url("tbl-item-edit", table), {"key": key, "item": json.dumps(order("ann", 2))})
+    page = edit(client, table, key, json.dumps(order("ann", 2)))
     assert "The key attribute placed can&#x27;t change" in page.content.decode()
     # The same number written otherwise is the same key.
     same_key = {"customer": {"S": "ann"}, "placed": {"N": "1.00"}, "v": {"S": "second"}}
-    response = client.post(url("tbl-item-edit", table), {"key": key, "item": json.dumps(same_key)})
+    response = edit(client, table, key, json.dumps(same_key))
     assert response.status_code == 302
     assert stored(table) == [order("ann", 1, v={"S": "second"})]
     assert events(table) == ["INSERT", "MODIFY"]
+
+
+def test_an_edit_never_overwrites_a_change_made_after_the_form_opened(client, users, table, member_key):
+    """Optimistic concurrency: the form carries the item as it showed it;
+    if the stored item differs when saved, nothing is written and the form
+    says so; reloading gives the current item and a save that works."""
+    client.force_login(users["member"])
+    add(client, table, order("ann", 1, v={"S": "first"}))
+    key = json.dumps(order("ann", 1))
+    loaded = opened(client, table, key)
+    ddb_support.client(member_key).update_item(
+        TableName="orders", Key=order("ann", 1), UpdateExpression="SET v = :v",
+        ExpressionAttributeValues={":v": {"S": "by the API"}},
+    )
+    page = edit(client, table, key, json.dumps(order("ann", 1, v={"S": "from the form"})), loaded)
+    assert page.status_code == 400
+    assert ("This item changed since you opened it; reload to see the current version."
+            in page.content.decode())
+    assert stored(table) == [order("ann", 1, v={"S": "by the API"})]
+    assert events(table) == ["INSERT", "MODIFY"]
+    # The page re-rendered with the stale digest: saving it again still refuses.
+    assert f'value="{loaded}"' in page.content.decode()
+    assert edit(client, table, key, json.dumps(order("ann", 1)), loaded).status_code == 400
+    # A form without the digest (or a forged one) writes nothing either.
+    assert edit(client, table, key, json.dumps(order("ann", 1)), "").status_code == 400
+    assert stored(table) == [order("ann", 1, v={"S": "by the API"})]
+    # Reloaded: the current version is shown and its save goes through.
+    assert "by the API" in client.get(url("tbl-item-edit", table, "?key=" + key)).content.decode()
+    assert edit(client, table, key, json.dumps(order("ann", 1, v={"S": "from the form"}))).status_code == 302
+    assert stored(table) == [order("ann", 1, v={"S": "from the form"})]
 
 
 def test_editing_a_missing_item_is_404(client, users, table):
@@ -302,7 +347,7 @@ def test_boto3_reads_what_the_console_wrote_and_its_stream(client, users, table,
     assert got == order("ann", 7, total={"N": "12.5"}, tags={"L": [{"S": "a"}]})
     key = json.dumps(order("ann", 7))
     edited = json.dumps(order("ann", 7, total={"N": "13"}))
-    assert client.post(url("tbl-item-edit", table), {"key": key, "item": edited}).status_code == 302
+    assert edit(client, table, key, edited).status_code == 302
     assert client.post(url("tbl-item-delete", table), {"key": key}).status_code == 302
     assert "Item" not in ddb.get_item(TableName="orders", Key=order("ann", 7))
     key_id, secret = member_key
