@@ -80,11 +80,6 @@ def checked_item(item, *, updating: bool = False) -> tuple[dict, int]:
     """(normalised item, size) or ValidationException: a bad value in
     DynamoDB's words, lists and maps nested deeper than 32 levels, or the
     400 KB limit (Developer Guide, "Quotas": attributes)."""
-    if values.nesting(item) > values.MAX_NESTING:
-        raise wire.validation(
-            "Nesting Levels have exceeded supported limits: "
-            "Attributes in the item have nested levels beyond supported limit"
-        )
     try:
         item = values.normalize_item(item)
     except values.InvalidValue as exc:

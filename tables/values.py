@@ -246,29 +246,6 @@ def _normalize_set(kind: str, body: object) -> list[str]:
     return members
 
 
-# Lists and maps may wrap a value at most this many times (DynamoDB's
-# documented 32 levels: 31 wraps pass, 32 are refused).
-MAX_NESTING = 31
-
-
-def nesting(item: dict) -> int:
-    """How many lists and maps wrap the deepest value of an item (its
-    attributes' values as given, not yet checked). Iterative: a request
-    may nest as deep as its JSON parser took."""
-    deepest = 0
-    stack = [(value, 0) for value in item.values()] if isinstance(item, dict) else []
-    while stack:
-        value, depth = stack.pop()
-        if not isinstance(value, dict):
-            continue
-        deepest = max(deepest, depth)
-        if isinstance(value.get("L"), list):
-            stack.extend((child, depth + 1) for child in value["L"])
-        if isinstance(value.get("M"), dict):
-            stack.extend((child, depth + 1) for child in value["M"].values())
-    return deepest
-
-
 def normalize_item(item: dict) -> dict:
     """A new item (attribute name -> AttributeValue) with every value
     normalised (see `normalize_value`); InvalidValue on the first bad one
