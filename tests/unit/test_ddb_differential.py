@@ -610,9 +610,11 @@ CONDITION_ATOMS = st.one_of(
 CONDITIONS_RANDOM = st.recursive(CONDITION_ATOMS, lambda c: st.one_of(
     st.tuples(c, st.sampled_from(["AND", "OR"]), c).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
     c.map(lambda x: f"NOT {x}")), max_leaves=3)
-# No NULL operands: moto takes a missing attribute for NULL (`a = :null`
-# holds on an item without a); DynamoDB compares nothing with a missing one.
-CONDITION_OPERANDS = VALUES.filter(lambda v: "NULL" not in v)
+# No NULL or BOOL values: moto takes a missing attribute for NULL (`a =
+# :null` holds on an item without a) and compares with Python's == (BOOL
+# true equals N 1); DynamoDB compares nothing with a missing attribute and
+# no two values of different types as equal.
+CONDITION_OPERANDS = VALUES.filter(lambda v: "NULL" not in str(v) and "BOOL" not in str(v))
 
 
 def random_conditions(rec, cases):
@@ -628,7 +630,7 @@ def random_conditions(rec, cases):
 @pytest.mark.django_db
 @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck),
           phases=[Phase.explicit, Phase.reuse, Phase.generate])
-@given(cases=st.lists(st.tuples(st.dictionaries(st.sampled_from(ATTRS), VALUES, max_size=3),
+@given(cases=st.lists(st.tuples(st.dictionaries(st.sampled_from(ATTRS), CONDITION_OPERANDS, max_size=3),
                                 CONDITIONS_RANDOM, CONDITION_OPERANDS, CONDITION_OPERANDS),
                       min_size=8, max_size=8))
 def test_random_conditions_answer_as_moto(cases, member_key):
@@ -643,14 +645,20 @@ def test_random_conditions_answer_as_moto(cases, member_key):
     for i, a, b in differences(ours, theirs):
         if "Crash" in b[-1]:
             continue  # moto's own failure (mixed-type comparisons...)
+        condition, operands = a[1]["ConditionExpression"], a[1]["ExpressionAttributeValues"].values()
+        if any(op in condition for op in "<>") and any(next(iter(v)) not in "SNB" for v in operands):
+            # moto orders sets, lists and maps with Python's >= (two equal
+            # sets are ">="); DynamoDB orders only S, N and B values.
+            continue
         if a[-1].get("Error") == "ValidationException":
             # DynamoDB checks the operands it is given before it reads the
             # item ("Incorrect operand type", "The BETWEEN operator requires
-            # same data type for lower and upper bounds"); moto does not.
+            # same data type for lower and upper bounds", "... upper bound to be
+            # greater than or equal to lower bound"); moto does not.
             with pytest.raises(ClientError) as refused:
                 ddb.update_item(**{**cases_params(a[1]), "Key": {"pk": S("none"), "sk": S("1")}})
             message = refused.value.response["Error"]["Message"]
-            if "Incorrect operand type" in message or "BETWEEN operator requires same data type" in message:
+            if "Incorrect operand type" in message or "BETWEEN operator requires" in message:
                 continue
         found.append((i, a, b))
     assert not found, "\n\n".join(f"#{i}\n stratus: {a}\n moto:    {b}" for i, a, b in found)
