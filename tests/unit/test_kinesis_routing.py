@@ -29,6 +29,21 @@ def test_each_hash_key_has_one_owner(count, key):
     assert owners == [routing.owner(ranges, key)]
 
 
+def test_uniform_shards_start_at_multiples_of_the_floored_width():
+    """A 6-shard stream as Kinesis describes it (DescribeStream output of a
+    real stream): shard i starts at i * floor(2**128 / 6), not at
+    floor(i * 2**128 / 6), and the last shard ends at 2**128 - 1."""
+    width = 56713727820156410577229101238628035242
+    assert routing.uniform_ranges(6) == [
+        (0, width - 1),
+        (width, 113427455640312821154458202477256070483),
+        (113427455640312821154458202477256070484, 170141183460469231731687303715884105725),
+        (170141183460469231731687303715884105726, 226854911280625642308916404954512140967),
+        (226854911280625642308916404954512140968, 283568639100782052886145506193140176209),
+        (283568639100782052886145506193140176210, MAX_KEY),
+    ]
+
+
 @given(partition_key=partition_keys)
 def test_the_hash_key_is_the_md5_as_a_128_bit_integer(partition_key):
     digest = hashlib.md5(partition_key.encode("utf-8")).hexdigest()
