@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import redis
@@ -304,11 +305,16 @@ class Partition:
                 return handled
             mapping = run.mapping
             piece = work[0]
-            if batches.too_old(piece.records, mapping.max_record_age_s, now()):
-                await run.discard(piece, "RecordAgeExceeded")
+            old = batches.too_old(piece.records, mapping.max_record_age_s, now())
+            if old:
+                # Only the old records go (their own failure record); the
+                # fresh ones after them are delivered.
+                await run.discard(replace(piece, records=piece.records[:old]), "RecordAgeExceeded")
                 run.poller.note(mapping, "PROBLEM: Function call failed")
-                handled += len(piece.records)
-                work.popleft()
+                handled += old
+                piece.records = piece.records[old:]
+                if not piece.records:
+                    work.popleft()
                 continue
             answer = await run.call(piece.records, self.window_event() if self.window else None)
             if self.window is not None and answer.status == "succeeded":

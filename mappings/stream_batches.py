@@ -154,11 +154,19 @@ def reached_function(status: str, error: dict | None) -> bool:
     return not (error and error.get("errorType") in NOT_REACHED_ERRORS)
 
 
-def too_old(batch: list[Record], max_age_s: int, now: datetime) -> bool:
-    """MaximumRecordAgeInSeconds: whether the batch's oldest record is past it (-1: never)."""
-    if max_age_s < 0 or not batch:
-        return False
-    return (now - batch[0].arrival).total_seconds() > max_age_s
+def too_old(batch: list[Record], max_age_s: int, now: datetime) -> int:
+    """MaximumRecordAgeInSeconds ("Discard records older than the specified
+    age", per record): how many records from the head of `batch` are past
+    it (-1: never). A shard's records arrive in sequence order, so the old
+    ones are a prefix; the fresh ones after them are still delivered."""
+    if max_age_s < 0:
+        return 0
+    count = 0
+    for record in batch:
+        if (now - record.arrival).total_seconds() <= max_age_s:
+            break
+        count += 1
+    return count
 
 
 def backoff_s(retry: int) -> float:

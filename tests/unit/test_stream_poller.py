@@ -279,6 +279,29 @@ def test_records_past_their_maximum_age_are_skipped_without_a_call(stream, mappi
     assert body["requestContext"]["approximateInvokeCount"] == 0 and "responseContext" not in body
 
 
+def test_only_the_old_records_of_a_batch_are_discarded_the_fresh_ones_delivered(stream, mapping, sent):
+    stream.add_shard("shardId-0")
+    long_ago = datetime.now(UTC) - timedelta(hours=2)
+    old = [stream.put("shardId-0", f"stale{i}", arrival=long_ago) for i in range(2)]
+    fresh = stream.put("shardId-0", "fresh")
+    m = mapping(batch_size=10, max_record_age_s=60)
+    fn = FakeFunction()
+
+    async def scenario():
+        p = poller(fn)
+        task = await serving(p)
+        await until(lambda: at(m, "shardId-0", fresh.sequence_number))
+        await stopped(p, task)
+
+    run(scenario)
+    assert fn.delivered() == ["fresh"]
+    assert len(sent) == 1
+    info = sent[0][1]["KinesisBatchInfo"]
+    assert sent[0][1]["requestContext"]["condition"] == "RecordAgeExceeded"
+    assert int(info["startSequenceNumber"]) == old[0].sequence_number
+    assert int(info["endSequenceNumber"]) == old[-1].sequence_number and info["batchSize"] == 2
+
+
 def test_throttles_do_not_use_the_retry_quota(stream, mapping, sent):
     stream.add_shard("shardId-0")
     stream.put("shardId-0", "t0")
