@@ -10,8 +10,9 @@ a float)}, eventSource "aws:kinesis", eventVersion "1.0", eventID
 "<shardId>:<sequenceNumber>", eventName "aws:kinesis:record",
 invokeIdentityArn, awsRegion, eventSourceARN. The source does not know the
 mapping's function: invokeIdentityArn is the account's
-`role/stratus-event-source-mapping` role, and a poller may put the
-function's own role there."""
+`role/stratus-event-source-mapping` role, and the poller puts the
+function's execution role (Function.role) there when it has one
+(mappings.stream_batches.payload)."""
 
 from __future__ import annotations
 

@@ -203,7 +203,8 @@ class ShardRun:
         mapping = self.mapping
         try:
             return await self.poller.invoke(
-                mapping.function, batches.payload(records, extra), source=mapping.kind,
+                mapping.function, batches.payload(records, extra, mapping.function.role or None),
+                source=mapping.kind,
                 trigger=mapping.trigger, priority=mapping.priority,
             )
         except asyncio.CancelledError:

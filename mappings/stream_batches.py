@@ -64,10 +64,17 @@ def take(queue: list[Record], batch_size: int, max_bytes: int = MAX_PAYLOAD_BYTE
     return batch
 
 
-def payload(batch: list[Record], extra: dict | None = None) -> str:
+def payload(batch: list[Record], extra: dict | None = None, identity: str | None = None) -> str:
     """The event's JSON text: `{"Records": [record.event, ...]}` (and, for
-    a tumbling window, `extra`'s keys after it)."""
-    text = '{"Records":[' + ",".join(event_text(r) for r in batch) + "]"
+    a tumbling window, `extra`'s keys after it). `identity`: the function's
+    execution role ARN, put in each record's `invokeIdentityArn` where the
+    source has one (Kinesis), as Lambda does; None keeps the source's."""
+    texts = [
+        json.dumps({**r.event, "invokeIdentityArn": identity}, separators=(",", ":"))
+        if identity and "invokeIdentityArn" in r.event else event_text(r)
+        for r in batch
+    ]
+    text = '{"Records":[' + ",".join(texts) + "]"
     if extra:
         text += "," + json.dumps(extra, separators=(",", ":"))[1:-1]
     return text + "}"

@@ -302,6 +302,26 @@ def test_only_the_old_records_of_a_batch_are_discarded_the_fresh_ones_delivered(
     assert int(info["endSequenceNumber"]) == old[-1].sequence_number and info["batchSize"] == 2
 
 
+def test_invoke_identity_arn_is_the_functions_execution_role(stream, mapping):
+    from functions.models import Function
+
+    stream.add_shard("shardId-0")
+    last = stream.put("shardId-0", "r0")
+    m = mapping(batch_size=10)
+    role = "arn:aws:iam::000000000000:role/orders-reader"
+    Function.objects.filter(pk=m.function_id).update(role=role)
+    fn = FakeFunction()
+
+    async def scenario():
+        p = poller(fn)
+        task = await serving(p)
+        await until(lambda: at(m, "shardId-0", last.sequence_number))
+        await stopped(p, task)
+
+    run(scenario)
+    assert [r["invokeIdentityArn"] for call in fn.calls for r in call] == [role]
+
+
 def test_throttles_do_not_use_the_retry_quota(stream, mapping, sent):
     stream.add_shard("shardId-0")
     stream.put("shardId-0", "t0")
