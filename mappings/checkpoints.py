@@ -25,7 +25,7 @@ def start(mapping: EventSourceMapping, shard: Shard, source: StreamSource) -> Sh
     found = ShardCheckpoint.objects.filter(mapping=mapping, shard_id=shard.shard_id).first()
     if found is not None:
         return found
-    parents = [p for p in (shard.parent_shard_id, shard.adjacent_parent_shard_id) if p]
+    parents = list(shard.must_follow())
     if parents and ShardCheckpoint.objects.filter(mapping=mapping, shard_id__in=parents).exists():
         after = None
     else:
