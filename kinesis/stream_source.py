@@ -104,7 +104,7 @@ class KinesisSource:
         # By index: a child is always created after its parents.
         kept = list(streams.kept_shards(stream))
         return [Shard(s.shard_id, s.parent_shard_id, s.closed, s.adjacent_parent_shard_id,
-                      after=_overlapping_before(s, kept))
+                      after=_overlapping_before(s, kept), generation=str(stream.id))
                 for s in kept]
 
     def _shard(self, arn: str, shard_id: str) -> tuple[Stream, ShardRow] | None:

@@ -33,6 +33,11 @@ class Shard:
     # than two parents' hash ranges (UpdateShardCount 5 -> 3), and each
     # holds older records of some of its keys.
     after: tuple[str, ...] = ()
+    # Which incarnation of the stream the shard belongs to (Kinesis: the
+    # stream row's id): a stream deleted and created again under the same
+    # ARN reuses shard ids, and a poller must not carry a run of the old
+    # shard on into the new one.
+    generation: str = ""
 
     def must_follow(self) -> tuple[str, ...]:
         """The shards whose records come before this one's: parent,

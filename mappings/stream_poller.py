@@ -197,6 +197,8 @@ class Poller:
                 mapping, shard, _source = wanted[key]
                 if run.settings_key != settings_key(mapping):
                     run.stop()  # started again with the new settings next round
+                elif run.shard.generation != shard.generation:
+                    run.stop()  # the stream was deleted and created again
                 else:
                     run.mapping, run.shard = mapping, shard
         share = math.ceil(len(wanted) / live) if wanted else 0

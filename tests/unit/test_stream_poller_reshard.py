@@ -1,8 +1,9 @@
-"""The stream poller over real Kinesis reshards (kinesis.streams.reshard,
-UNIFORM_SCALING, read through kinesis.stream_source) with the poller's fake
-function (tests.unit.stream_fakes): every partition key's records are
-delivered in the order they were put, across 5 -> 3 (a child overlapping
-three parents), 3 -> 5 and 2 -> 3 -> 2."""
+"""The stream poller over real Kinesis streams (kinesis.streams, read
+through kinesis.stream_source) with the poller's fake function
+(tests.unit.stream_fakes): every partition key's records are delivered in
+the order they were put across reshards (UNIFORM_SCALING 5 -> 3, a child
+overlapping three parents; 3 -> 5; 2 -> 3 -> 2), and a stream deleted and
+created again under its name is read anew."""
 
 import uuid
 
@@ -94,3 +95,48 @@ def test_the_kinesis_source_names_every_overlapping_parent(team):
     assert set(middle.must_follow()) == {f"shardId-00000000000{n}" for n in (1, 2, 3)}
     assert (middle.parent_shard_id, middle.adjacent_parent_shard_id) == (
         "shardId-000000000001", "shardId-000000000003")
+
+
+def test_a_stream_deleted_and_created_again_is_read_from_its_start(team, make_function):
+    from asgiref.sync import sync_to_async
+
+    from mappings.models import ShardCheckpoint
+
+    stream = streams.create(team, "again", 1)
+    records.put(stream, [records.entry("k", b"old-0")])
+    streams.reshard(stream, 2)  # shardId-000000000000 closes: its checkpoint ends finished
+    records.put(stream, [records.entry("k", b"old-1")])
+    m = EventSourceMapping.objects.create(
+        function=make_function(name="again"), event_source_arn=stream.arn, kind="kinesis",
+        starting_position="TRIM_HORIZON", batch_size=10,
+    )
+    fn = FakeFunction()
+
+    @sync_to_async
+    def finished_first_shard():
+        first = ShardCheckpoint.objects.filter(mapping=m, shard_id="shardId-000000000000")
+        return first.filter(finished=True).exists()
+
+    @sync_to_async
+    def delete_and_create_again():
+        # One call: no poller round sees the stream missing in between.
+        streams.delete(streams.get(team, "again"))
+        fresh = streams.create(team, "again", 2)
+        records.put(fresh, [records.entry(key, f"new-{key}".encode()) for key in ("a", "b", "c", "d")])
+
+    async def scenario():
+        import asyncio
+
+        p = sp.Poller("a", invoke=fn, look_s=0.05)
+        task = asyncio.ensure_future(p.serve())
+        await until(lambda: len(fn.delivered()) >= 2, what="the old stream's records")
+        await until(finished_first_shard, what="the old first shard finished")
+        await delete_and_create_again()
+        await until(lambda: len(fn.delivered()) >= 6, what="the new stream's records")
+        await p.close()
+        await task
+
+    async_to_sync(scenario)()
+    assert fn.delivered()[:2] == ["old-0", "old-1"]
+    assert sorted(fn.delivered()[2:]) == ["new-a", "new-b", "new-c", "new-d"]
+
