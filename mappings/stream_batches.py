@@ -148,6 +148,17 @@ def first_failed(result: str | None, batch: list[Record]) -> int | None:
     return lowest
 
 
+def reported(result: str | None) -> list[str]:
+    """The itemIdentifiers of a well-formed batchItemFailures answer (for
+    the Triggers tab's last error), in the function's order."""
+    try:
+        answer = json.loads(result) if result else None
+    except ValueError:
+        return []
+    items = answer.get("batchItemFailures") if isinstance(answer, dict) else None
+    return [str(i["itemIdentifier"]) for i in items or [] if isinstance(i, dict) and "itemIdentifier" in i]
+
+
 # Outcomes of one call, by Done.status / error type: whether the batch
 # reached the function (a function error, counted as a retry) or not
 # (throttled, no worker, the platform failed: retried until the age runs out).

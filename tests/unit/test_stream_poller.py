@@ -188,6 +188,36 @@ def test_report_batch_item_failures_retries_from_the_lowest_failed_record(stream
     ]
 
 
+def test_a_partial_batch_failure_is_an_ok_call_whose_error_names_the_reported_records(
+    stream, mapping, sent,
+):
+    stream.add_shard("shardId-0")
+    records = [stream.put("shardId-0", f"r{i}") for i in range(4)]
+    m = mapping(batch_size=4, max_retry_attempts=0, function_response_types=["ReportBatchItemFailures"])
+    failed = batches.sequence_text(records[2])
+
+    def behave(recs):
+        import json
+
+        report = {"batchItemFailures": [{"itemIdentifier": failed}]}
+        return {"status": "succeeded", "result": json.dumps(report)}
+
+    fn = FakeFunction(behave)
+
+    async def scenario():
+        p = poller(fn)
+        task = await serving(p)
+        await until(lambda: at(m, "shardId-0", records[-1].sequence_number))
+        await stopped(p, task)
+
+    run(scenario)
+    saved = EventSourceMapping.objects.get(pk=m.pk)
+    # The function returned normally: Lambda's LastProcessingResult is "OK".
+    assert saved.last_processing_result == "OK"
+    assert saved.last_error.startswith("BatchItemFailures:") and failed in saved.last_error
+    assert [data_of(r) for r in fn.calls[0]] == ["r0", "r1", "r2", "r3"] and len(sent) == 1
+
+
 def test_bisecting_isolates_the_bad_record_and_sends_its_failure_record(stream, mapping, sent):
     stream.add_shard("shardId-7")
     records = [stream.put("shardId-7", f"r{i}") for i in range(8)]
