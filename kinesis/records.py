@@ -86,7 +86,7 @@ def put(stream: Stream, entries: list[Entry]) -> list[tuple[Shard, Record]]:
     Locking the open shards keeps a shard's commits in sequence-number
     order (a reader never skips a record that commits late) and waits out
     a reshard closing them."""
-    now = timezone.now()
+    now = to_millis(timezone.now())
     with transaction.atomic():
         shards = streams.open_shards(stream, lock=True)
         for _ in range(RESHARD_WAITS):
@@ -108,6 +108,13 @@ def put(stream: Stream, entries: list[Entry]) -> list[tuple[Shard, Record]]:
         Record.objects.bulk_create(rows)
         wakeups.notify(stream.arn)
     return [(r.shard, r) for r in rows]
+
+
+def to_millis(moment: datetime) -> datetime:
+    """`moment` cut to whole milliseconds: Kinesis's precision for
+    ApproximateArrivalTimestamp, so the time a reader is given back is the
+    stored one and AT_TIMESTAMP at it finds the record itself."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 # Iterators ---------------------------------------------------------------------
@@ -187,7 +194,8 @@ def start_after(stream: Stream, shard: Shard, kind: str, sequence: str | None = 
                 f"timestampInMillis: {int(at.timestamp() * 1000)}, "
                 f"currentTimestampInMillis: {int(now.timestamp() * 1000)}"
             )
-        before = (Record.objects.filter(shard=shard, arrival__lt=at).order_by("-id")
+        # Inclusive: a record that arrived at `at` (to the millisecond) is read.
+        before = (Record.objects.filter(shard=shard, arrival__lt=to_millis(at)).order_by("-id")
                   .values_list("id", flat=True).first())
         return before if before is not None else shard.starting_sequence - 1
     raise errors.validation(

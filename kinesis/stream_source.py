@@ -10,8 +10,9 @@ a float)}, eventSource "aws:kinesis", eventVersion "1.0", eventID
 "<shardId>:<sequenceNumber>", eventName "aws:kinesis:record",
 invokeIdentityArn, awsRegion, eventSourceARN. The source does not know the
 mapping's function: invokeIdentityArn is the account's
-`role/stratus-event-source-mapping` role, and a poller may put the
-function's own role there."""
+`role/stratus-event-source-mapping` role, and the poller puts the
+function's execution role (Function.role) there when it has one
+(mappings.stream_batches.payload)."""
 
 from __future__ import annotations
 
@@ -65,6 +66,20 @@ def event_of(row: Row, shard_id: str, stream_arn: str, account: str) -> dict:
     }
 
 
+def _overlapping_before(shard: ShardRow, kept: list[ShardRow]) -> tuple[str, ...]:
+    """The kept shards created before `shard` whose hash ranges overlap
+    its own: they hold older records of some of its keys, so a poller
+    finishes them first. UNIFORM_SCALING (streams.reshard) can give a child
+    more than the two parents ParentShardId and AdjacentParentShardId name
+    (5 -> 3 shards); earlier ancestors are listed too, harmlessly (they
+    finish before their children)."""
+    low, high = int(shard.hash_start), int(shard.hash_end)
+    return tuple(
+        s.shard_id for s in kept
+        if s.index < shard.index and int(s.hash_start) <= high and low <= int(s.hash_end)
+    )
+
+
 class KinesisSource:
     kind = "kinesis"
 
@@ -87,8 +102,10 @@ class KinesisSource:
         if stream is None:
             return []
         # By index: a child is always created after its parents.
-        return [Shard(s.shard_id, s.parent_shard_id, s.closed, s.adjacent_parent_shard_id)
-                for s in streams.kept_shards(stream)]
+        kept = list(streams.kept_shards(stream))
+        return [Shard(s.shard_id, s.parent_shard_id, s.closed, s.adjacent_parent_shard_id,
+                      after=_overlapping_before(s, kept), generation=str(stream.id))
+                for s in kept]
 
     def _shard(self, arn: str, shard_id: str) -> tuple[Stream, ShardRow] | None:
         stream = self._stream(arn)

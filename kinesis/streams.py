@@ -19,6 +19,7 @@ from awsapi import arns
 from functions.models import Team
 from kinesis import errors, routing
 from kinesis.models import Record, Shard, Stream, hash_text
+from mappings import checkpoints
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9_.-]{1,128}$")
 ON_DEMAND_SHARDS = 4
@@ -106,16 +107,24 @@ def create(team: Team, name: str, shard_count: int, mode: str = "PROVISIONED",
             ])
     except IntegrityError:
         raise errors.in_use(f"Stream {name} under account {team.account_id} already exists.") from None
+    # A stream of this ARN deleted before: its mappings' checkpoints name
+    # the same shard ids and must not hold back the new shards (deleting
+    # forgets them too; this also covers a poller that wrote one since).
+    checkpoints.forget(stream.arn)
     return stream
 
 
 def delete(stream: Stream) -> None:
-    """The stream, its shards and records. Records go in one statement
-    (a plain DELETE: nothing cascades from them)."""
+    """The stream, its shards and records, and the checkpoints of the
+    mappings reading it (mappings.checkpoints.forget). Records go in one
+    statement (a plain DELETE: nothing cascades from them)."""
     with transaction.atomic():
         Record.objects.filter(shard__stream=stream).delete()
         Shard.objects.filter(stream=stream).delete()
         stream.delete()
+        # Mappings on it stay (Lambda keeps them); their positions go, so a
+        # stream created again under this ARN is read from its start.
+        checkpoints.forget(stream.arn)
 
 
 def open_shards(stream: Stream, *, lock: bool = False) -> list[Shard]:

@@ -25,7 +25,7 @@ def start(mapping: EventSourceMapping, shard: Shard, source: StreamSource) -> Sh
     found = ShardCheckpoint.objects.filter(mapping=mapping, shard_id=shard.shard_id).first()
     if found is not None:
         return found
-    parents = [p for p in (shard.parent_shard_id, shard.adjacent_parent_shard_id) if p]
+    parents = list(shard.must_follow())
     if parents and ShardCheckpoint.objects.filter(mapping=mapping, shard_id__in=parents).exists():
         after = None
     else:
@@ -69,3 +69,13 @@ def finished(mapping_ids) -> set[tuple[str, str]]:
         for m, s in ShardCheckpoint.objects.filter(mapping_id__in=list(mapping_ids), finished=True)
         .values_list("mapping_id", "shard_id")
     }
+
+
+def forget(arn: str) -> int:
+    """Drop every checkpoint of the mappings reading the stream `arn`: the
+    stream was deleted (or one of that ARN created), and a new stream's
+    shards reuse the old ids (`shardId-000000000000`), so an old checkpoint
+    (a sequence number, `finished`) must never apply to them. Called by the
+    apps owning streams inside their delete/create transaction. Returns how
+    many rows went."""
+    return ShardCheckpoint.objects.filter(mapping__event_source_arn=arn).delete()[0]

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import redis
@@ -202,7 +203,8 @@ class ShardRun:
         mapping = self.mapping
         try:
             return await self.poller.invoke(
-                mapping.function, batches.payload(records, extra), source=mapping.kind,
+                mapping.function, batches.payload(records, extra, mapping.function.role or None),
+                source=mapping.kind,
                 trigger=mapping.trigger, priority=mapping.priority,
             )
         except asyncio.CancelledError:
@@ -304,11 +306,16 @@ class Partition:
                 return handled
             mapping = run.mapping
             piece = work[0]
-            if batches.too_old(piece.records, mapping.max_record_age_s, now()):
-                await run.discard(piece, "RecordAgeExceeded")
+            old = batches.too_old(piece.records, mapping.max_record_age_s, now())
+            if old:
+                # Only the old records go (their own failure record); the
+                # fresh ones after them are delivered.
+                await run.discard(replace(piece, records=piece.records[:old]), "RecordAgeExceeded")
                 run.poller.note(mapping, "PROBLEM: Function call failed")
-                handled += len(piece.records)
-                work.popleft()
+                handled += old
+                piece.records = piece.records[old:]
+                if not piece.records:
+                    work.popleft()
                 continue
             answer = await run.call(piece.records, self.window_event() if self.window else None)
             if self.window is not None and answer.status == "succeeded":
@@ -333,22 +340,32 @@ class Partition:
                     handled += len(piece.records)
                     work.popleft()
                     continue
+                partial = piece.last_error is None
+                if partial:
+                    # The call succeeded (LastProcessingResult "OK", as
+                    # Lambda's: "the result of the last invocation"); the
+                    # reported items are retried, and the tab says which.
+                    ids = batches.reported(answer.result)
+                    shown = ", ".join(ids[:10]) + (" ..." if len(ids) > 10 else "")
+                    piece.last_error = {
+                        "errorType": "BatchItemFailures",
+                        "errorMessage": f"the function reported {len(ids)} of {len(piece.records)} "
+                                        f"record(s) failed: {shown}; retrying from the lowest",
+                    }
+                    run.poller.note(mapping, "OK", f"{piece.last_error['errorType']}: "
+                                                   f"{piece.last_error['errorMessage']}")
                 if first > 0:
                     # Lambda checkpoints before the lowest failed record and
                     # retries from it ("bisected at the returned sequence number").
                     await run.done(piece.records[:first])
                     handled += first
                     piece.records = piece.records[first:]
-                partial = piece.last_error is None
-                piece.last_error = piece.last_error or {
-                    "errorType": "BatchItemFailures",
-                    "errorMessage": f"the function reported record {piece.records[0].sequence_number} failed",
-                }
-            error = piece.last_error or {}
-            run.poller.note(
-                mapping, "PROBLEM: Function call failed",
-                f"{error.get('errorType', answer.status)}: {error.get('errorMessage', '')}".strip(),
-            )
+            if not partial:
+                error = piece.last_error or {}
+                run.poller.note(
+                    mapping, "PROBLEM: Function call failed",
+                    f"{error.get('errorType', answer.status)}: {error.get('errorMessage', '')}".strip(),
+                )
             if not batches.reached_function(answer.status, answer.error):
                 # Throttled or not handed over: retried until the records are
                 # too old, without using the retry quota.

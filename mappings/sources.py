@@ -29,6 +29,21 @@ class Shard:
     closed: bool = False
     # Kinesis's AdjacentParentShardId (a merge): also finished first.
     adjacent_parent_shard_id: str | None = None
+    # Every other shard to finish first: a reshard's child can overlap more
+    # than two parents' hash ranges (UpdateShardCount 5 -> 3), and each
+    # holds older records of some of its keys.
+    after: tuple[str, ...] = ()
+    # Which incarnation of the stream the shard belongs to (Kinesis: the
+    # stream row's id): a stream deleted and created again under the same
+    # ARN reuses shard ids, and a poller must not carry a run of the old
+    # shard on into the new one.
+    generation: str = ""
+
+    def must_follow(self) -> tuple[str, ...]:
+        """The shards whose records come before this one's: parent,
+        adjacent parent and `after`."""
+        found = [p for p in (self.parent_shard_id, self.adjacent_parent_shard_id, *self.after) if p]
+        return tuple(dict.fromkeys(found))
 
 
 @dataclass(frozen=True)

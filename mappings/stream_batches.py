@@ -64,10 +64,17 @@ def take(queue: list[Record], batch_size: int, max_bytes: int = MAX_PAYLOAD_BYTE
     return batch
 
 
-def payload(batch: list[Record], extra: dict | None = None) -> str:
+def payload(batch: list[Record], extra: dict | None = None, identity: str | None = None) -> str:
     """The event's JSON text: `{"Records": [record.event, ...]}` (and, for
-    a tumbling window, `extra`'s keys after it)."""
-    text = '{"Records":[' + ",".join(event_text(r) for r in batch) + "]"
+    a tumbling window, `extra`'s keys after it). `identity`: the function's
+    execution role ARN, put in each record's `invokeIdentityArn` where the
+    source has one (Kinesis), as Lambda does; None keeps the source's."""
+    texts = [
+        json.dumps({**r.event, "invokeIdentityArn": identity}, separators=(",", ":"))
+        if identity and "invokeIdentityArn" in r.event else event_text(r)
+        for r in batch
+    ]
+    text = '{"Records":[' + ",".join(texts) + "]"
     if extra:
         text += "," + json.dumps(extra, separators=(",", ":"))[1:-1]
     return text + "}"
@@ -141,6 +148,17 @@ def first_failed(result: str | None, batch: list[Record]) -> int | None:
     return lowest
 
 
+def reported(result: str | None) -> list[str]:
+    """The itemIdentifiers of a well-formed batchItemFailures answer (for
+    the Triggers tab's last error), in the function's order."""
+    try:
+        answer = json.loads(result) if result else None
+    except ValueError:
+        return []
+    items = answer.get("batchItemFailures") if isinstance(answer, dict) else None
+    return [str(i["itemIdentifier"]) for i in items or [] if isinstance(i, dict) and "itemIdentifier" in i]
+
+
 # Outcomes of one call, by Done.status / error type: whether the batch
 # reached the function (a function error, counted as a retry) or not
 # (throttled, no worker, the platform failed: retried until the age runs out).
@@ -154,11 +172,19 @@ def reached_function(status: str, error: dict | None) -> bool:
     return not (error and error.get("errorType") in NOT_REACHED_ERRORS)
 
 
-def too_old(batch: list[Record], max_age_s: int, now: datetime) -> bool:
-    """MaximumRecordAgeInSeconds: whether the batch's oldest record is past it (-1: never)."""
-    if max_age_s < 0 or not batch:
-        return False
-    return (now - batch[0].arrival).total_seconds() > max_age_s
+def too_old(batch: list[Record], max_age_s: int, now: datetime) -> int:
+    """MaximumRecordAgeInSeconds ("Discard records older than the specified
+    age", per record): how many records from the head of `batch` are past
+    it (-1: never). A shard's records arrive in sequence order, so the old
+    ones are a prefix; the fresh ones after them are still delivered."""
+    if max_age_s < 0:
+        return 0
+    count = 0
+    for record in batch:
+        if (now - record.arrival).total_seconds() <= max_age_s:
+            break
+        count += 1
+    return count
 
 
 def backoff_s(retry: int) -> float:

@@ -6,7 +6,8 @@ loop thread of its own (`start()`, from console/celery.py's worker_ready).
 Each second (and at once when a stream is written: mappings.wakeups) it:
 
 1. beats (leases.Leases.beat) and lists the enabled stream mappings and the
-   shards each should read now: a shard is read after its parent finished
+   shards each should read now: a shard is read after its parents (and
+   every other shard it must follow, Shard.must_follow) finished
    (ShardCheckpoint.finished), as Lambda finishes a parent first;
 2. renews its shard leases (a task of its own, three times per lease
    life); a lease it lost (its key expired while this process stalled,
@@ -196,6 +197,8 @@ class Poller:
                 mapping, shard, _source = wanted[key]
                 if run.settings_key != settings_key(mapping):
                     run.stop()  # started again with the new settings next round
+                elif run.shard.generation != shard.generation:
+                    run.stop()  # the stream was deleted and created again
                 else:
                     run.mapping, run.shard = mapping, shard
         share = math.ceil(len(wanted) / live) if wanted else 0
@@ -308,8 +311,7 @@ def survey() -> dict[str, tuple[EventSourceMapping, Shard, StreamSource]]:
         for shard in shards:
             if (str(mapping.id), shard.shard_id) in done:
                 continue
-            parents = (shard.parent_shard_id, shard.adjacent_parent_shard_id)
-            if any(p and p in present and (str(mapping.id), p) not in done for p in parents):
+            if any(p in present and (str(mapping.id), p) not in done for p in shard.must_follow()):
                 continue
             wanted[lease_key(mapping.id, shard.shard_id)] = (mapping, shard, source)
     return wanted

@@ -14,7 +14,9 @@ back from the platform's own invocation records.
 - a DynamoDB stream's INSERT, MODIFY and REMOVE reach the function in order;
 - a Redis restart loses nothing;
 - with two workers the shards spread over both, and the dead one's move
-  to the survivor.
+  to the survivor;
+- a stream deleted and created again under its name is delivered (old
+  checkpoints forgotten), with the function's role as invokeIdentityArn.
 
 Outcome asserts only (no timing)."""
 
@@ -327,6 +329,43 @@ def test_after_a_reshard_the_parent_is_finished_before_its_children(stack, clien
         mine = [d for d in data if int(d.removeprefix("before").removeprefix("after")) % 7 == key]
         assert mine == [d for d in [f"before{i}" for i in range(20)] + [f"after{i}" for i in range(20)]
                         if int(d.removeprefix("before").removeprefix("after")) % 7 == key]
+
+
+def test_a_stream_deleted_and_created_again_is_delivered_with_the_functions_role(stack, clients):
+    lam, kinesis = clients["lambda"], clients["kinesis"]
+    name, arn = new_stream(kinesis, 1)
+    create(lam, "recreated", ACCEPT)
+    mapping = lam.create_event_source_mapping(
+        FunctionName="recreated", EventSourceArn=arn, StartingPosition="TRIM_HORIZON", BatchSize=10,
+    )
+    put_many(kinesis, name, 3, "old")
+    # The first shard closes and its checkpoint ends `finished`: the new
+    # stream's shardId-000000000000 must not inherit it.
+    kinesis.update_shard_count(StreamName=name, TargetShardCount=2, ScalingType="UNIFORM_SCALING")
+    settle(
+        lambda: deliveries(stack, mapping["UUID"]),
+        lambda c: sum(len(x["records"]) for x in c if x["status"] == "succeeded") >= 3,
+        timeout=120,
+    )
+    kinesis.delete_stream(StreamName=name)
+    kinesis.create_stream(StreamName=name, ShardCount=1)
+    put_many(kinesis, name, 5, "new")
+    calls = settle(
+        lambda: deliveries(stack, mapping["UUID"]),
+        lambda c: sum(len(x["records"]) for x in c if x["status"] == "succeeded") >= 8,
+        timeout=120,
+    )
+    data = [d for c in calls if c["status"] == "succeeded" for _, _, d in c["records"]]
+    assert sorted(data) == sorted([f"old{i}" for i in range(3)] + [f"new{i}" for i in range(5)])
+    code = (
+        "import json\nfrom invocations.models import Invocation\n"
+        f"rows = Invocation.objects.filter(trigger='event-source-mapping:{mapping['UUID']}')"
+        ".values_list('event', flat=True)\n"
+        "print(json.dumps(list(rows)))"
+    )
+    events = json.loads(stack.shell(code).strip().splitlines()[-1])
+    roles = {r["invokeIdentityArn"] for e in events for r in json.loads(e)["Records"]}
+    assert roles == {"arn:aws:iam::000000000000:role/lambda-role"}
 
 
 @pytest.mark.chaos

@@ -87,6 +87,7 @@ class MemoryStream:
                 },
                 "eventSource": "aws:kinesis", "eventVersion": "1.0",
                 "eventID": f"{shard_id}:{self.seq}", "eventName": "aws:kinesis:record",
+                "invokeIdentityArn": "arn:aws:iam::000000000000:role/stratus-event-source-mapping",
                 "awsRegion": "us-east-1", "eventSourceARN": ARN,
             },
         )

@@ -322,6 +322,22 @@ def test_it_reads_from_each_iterator_type(kin):
     assert error_of(e)[0] == "ResourceNotFoundException"
 
 
+def test_at_timestamp_at_a_records_own_arrival_starts_with_that_record(kin):
+    kin.create_stream(StreamName="at", ShardCount=1)
+    shard = "shardId-000000000000"
+    for n in range(6):
+        kin.put_record(StreamName="at", Data=f"{n}".encode(), PartitionKey="k")
+    stored = read_all(kin, "at", shard)
+    assert len(stored) == 6
+    for record in stored:
+        got = read_all(kin, "at", shard, "AT_TIMESTAMP", Timestamp=record["ApproximateArrivalTimestamp"])
+        numbers = [r["SequenceNumber"] for r in got]
+        # Inclusive: the record itself is read, and nothing that arrived
+        # before its millisecond.
+        assert record["SequenceNumber"] in numbers
+        assert got[0]["ApproximateArrivalTimestamp"] == record["ApproximateArrivalTimestamp"]
+
+
 def test_latest_sees_what_comes_after_it(kin):
     kin.create_stream(StreamName="tail", ShardCount=1)
     kin.put_record(StreamName="tail", Data=b"old", PartitionKey="k")

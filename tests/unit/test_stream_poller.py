@@ -188,6 +188,36 @@ def test_report_batch_item_failures_retries_from_the_lowest_failed_record(stream
     ]
 
 
+def test_a_partial_batch_failure_is_an_ok_call_whose_error_names_the_reported_records(
+    stream, mapping, sent,
+):
+    stream.add_shard("shardId-0")
+    records = [stream.put("shardId-0", f"r{i}") for i in range(4)]
+    m = mapping(batch_size=4, max_retry_attempts=0, function_response_types=["ReportBatchItemFailures"])
+    failed = batches.sequence_text(records[2])
+
+    def behave(recs):
+        import json
+
+        report = {"batchItemFailures": [{"itemIdentifier": failed}]}
+        return {"status": "succeeded", "result": json.dumps(report)}
+
+    fn = FakeFunction(behave)
+
+    async def scenario():
+        p = poller(fn)
+        task = await serving(p)
+        await until(lambda: at(m, "shardId-0", records[-1].sequence_number))
+        await stopped(p, task)
+
+    run(scenario)
+    saved = EventSourceMapping.objects.get(pk=m.pk)
+    # The function returned normally: Lambda's LastProcessingResult is "OK".
+    assert saved.last_processing_result == "OK"
+    assert saved.last_error.startswith("BatchItemFailures:") and failed in saved.last_error
+    assert [data_of(r) for r in fn.calls[0]] == ["r0", "r1", "r2", "r3"] and len(sent) == 1
+
+
 def test_bisecting_isolates_the_bad_record_and_sends_its_failure_record(stream, mapping, sent):
     stream.add_shard("shardId-7")
     records = [stream.put("shardId-7", f"r{i}") for i in range(8)]
@@ -277,6 +307,49 @@ def test_records_past_their_maximum_age_are_skipped_without_a_call(stream, mappi
     body = sent[0][1]
     assert body["requestContext"]["condition"] == "RecordAgeExceeded"
     assert body["requestContext"]["approximateInvokeCount"] == 0 and "responseContext" not in body
+
+
+def test_only_the_old_records_of_a_batch_are_discarded_the_fresh_ones_delivered(stream, mapping, sent):
+    stream.add_shard("shardId-0")
+    long_ago = datetime.now(UTC) - timedelta(hours=2)
+    old = [stream.put("shardId-0", f"stale{i}", arrival=long_ago) for i in range(2)]
+    fresh = stream.put("shardId-0", "fresh")
+    m = mapping(batch_size=10, max_record_age_s=60)
+    fn = FakeFunction()
+
+    async def scenario():
+        p = poller(fn)
+        task = await serving(p)
+        await until(lambda: at(m, "shardId-0", fresh.sequence_number))
+        await stopped(p, task)
+
+    run(scenario)
+    assert fn.delivered() == ["fresh"]
+    assert len(sent) == 1
+    info = sent[0][1]["KinesisBatchInfo"]
+    assert sent[0][1]["requestContext"]["condition"] == "RecordAgeExceeded"
+    assert int(info["startSequenceNumber"]) == old[0].sequence_number
+    assert int(info["endSequenceNumber"]) == old[-1].sequence_number and info["batchSize"] == 2
+
+
+def test_invoke_identity_arn_is_the_functions_execution_role(stream, mapping):
+    from functions.models import Function
+
+    stream.add_shard("shardId-0")
+    last = stream.put("shardId-0", "r0")
+    m = mapping(batch_size=10)
+    role = "arn:aws:iam::000000000000:role/orders-reader"
+    Function.objects.filter(pk=m.function_id).update(role=role)
+    fn = FakeFunction()
+
+    async def scenario():
+        p = poller(fn)
+        task = await serving(p)
+        await until(lambda: at(m, "shardId-0", last.sequence_number))
+        await stopped(p, task)
+
+    run(scenario)
+    assert [r["invokeIdentityArn"] for call in fn.calls for r in call] == [role]
 
 
 def test_throttles_do_not_use_the_retry_quota(stream, mapping, sent):
