@@ -274,8 +274,8 @@ def sc_query_numeric(rec):
                 ExpressionAttributeValues={":p": S("p"), ":two": N(2)}, Limit=3)
     query_pages(rec, TableName="tbl", KeyConditionExpression="pk = :p", FilterExpression="i > :two",
                 ExpressionAttributeValues={":p": S("p"), ":two": N(2)}, Select="COUNT")
-    query_pages(rec, TableName="tbl", KeyConditionExpression="pk = :p", FilterExpression="sk > :two",
-                ExpressionAttributeValues={":p": S("p"), ":two": N(2)})
+    # (A FilterExpression on the sort key is refused by AWS, not by moto:
+    # test_ddb_reads.test_a_query_filter_may_not_read_the_queried_keys.)
     query_pages(rec, TableName="tbl", KeyConditionExpression="pk = :p", Select="COUNT",
                 ExpressionAttributeValues={":p": S("p")}, Limit=4)
 
