@@ -589,10 +589,13 @@ def test_put_record_is_one_short_transaction(kin):
     from django.test.utils import CaptureQueriesContext
 
     kin.create_stream(StreamName="quick", ShardCount=4)
-    kin.put_record(StreamName="quick", Data=b"x", PartitionKey="k")  # the key is looked up once
+    kin.put_record(StreamName="quick", Data=b"x", PartitionKey="k")
     with CaptureQueriesContext(connection) as seen:
         kin.put_record(StreamName="quick", Data=b"x", PartitionKey="k")
-    statements = [q["sql"].split()[0] for q in seen.captured_queries if "SAVEPOINT" not in q["sql"]]
+    # Kinesis's own statements (the caller's key may or may not come from
+    # the door's per-process copy, depending on what ran before).
+    statements = [q["sql"].split()[0] for q in seen.captured_queries
+                  if "SAVEPOINT" not in q["sql"] and "kinesis_" in q["sql"]]
     # The stream, its open shards (locked), the record.
     assert statements == ["SELECT", "SELECT", "INSERT"]
 
