@@ -295,14 +295,22 @@ def survey() -> dict[str, tuple[EventSourceMapping, Shard, StreamSource]]:
     )
     done = checkpoints.finished(m.id for m in mappings)
     wanted = {}
+    # Each stream's shards are read once a round, however many mappings
+    # read it (None: unreadable this round).
+    listed: dict[tuple[str, str], list[Shard] | None] = {}
     for mapping in mappings:
         source = sources.of_kind(mapping.kind)
         if source is None:
             continue
-        try:
-            shards = source.shards(mapping.event_source_arn)
-        except Exception as e:  # noqa: BLE001 - one broken source must not stop the others
-            log.warning("shards of %s unreadable: %s", mapping.event_source_arn, e)
+        stream = (mapping.kind, mapping.event_source_arn)
+        if stream not in listed:
+            try:
+                listed[stream] = source.shards(mapping.event_source_arn)
+            except Exception as e:  # noqa: BLE001 - one broken source must not stop the others
+                log.warning("shards of %s unreadable: %s", mapping.event_source_arn, e)
+                listed[stream] = None
+        shards = listed[stream]
+        if shards is None:
             continue
         if not shards:
             _note_if_gone(mapping, source)
