@@ -17,6 +17,7 @@ function's execution role (Function.role) there when it has one
 from __future__ import annotations
 
 import base64
+import functools
 from datetime import datetime
 
 from django.conf import settings
@@ -27,7 +28,7 @@ from functions.models import Team
 from kinesis import records, streams
 from kinesis.models import Record as Row
 from kinesis.models import Shard as ShardRow
-from kinesis.models import Stream, sequence_text
+from kinesis.models import Stream, sequence_text, shard_id_of
 from mappings import sources, wakeups
 from mappings.sources import Record, Shard
 
@@ -66,17 +67,27 @@ def event_of(row: Row, shard_id: str, stream_arn: str, account: str) -> dict:
     }
 
 
-def _overlapping_before(shard: ShardRow, kept: list[ShardRow]) -> tuple[str, ...]:
-    """The kept shards created before `shard` whose hash ranges overlap
-    its own: they hold older records of some of its keys, so a poller
-    finishes them first. UNIFORM_SCALING (streams.reshard) can give a child
-    more than the two parents ParentShardId and AdjacentParentShardId name
-    (5 -> 3 shards); earlier ancestors are listed too, harmlessly (they
-    finish before their children)."""
-    low, high = int(shard.hash_start), int(shard.hash_end)
+@functools.lru_cache(maxsize=256)
+def _overlapping_before(ranges: tuple[tuple[int, str, str], ...]) -> tuple[tuple[str, ...], ...]:
+    """For each kept shard, given as (index, hash_start, hash_end) in index
+    order, the ids of the kept shards created before it whose hash ranges
+    overlap its own: they hold older records of some of its keys, so a
+    poller finishes them first. UNIFORM_SCALING (streams.reshard) can give a
+    child more than the two parents ParentShardId and AdjacentParentShardId
+    name (5 -> 3 shards); earlier ancestors are listed too, harmlessly (they
+    finish before their children).
+
+    Quadratic in the shards kept, and asked every poller round: cached by
+    the layout, which only a reshard or the retention period changes (a
+    shard's index and hash range never change, so equal layouts have equal
+    answers, whichever stream)."""
+    bounds = [(index, int(low), int(high)) for index, low, high in ranges]
     return tuple(
-        s.shard_id for s in kept
-        if s.index < shard.index and int(s.hash_start) <= high and low <= int(s.hash_end)
+        tuple(
+            shard_id_of(other) for other, other_low, other_high in bounds
+            if other < index and other_low <= high and low <= other_high
+        )
+        for index, low, high in bounds
     )
 
 
@@ -103,9 +114,10 @@ class KinesisSource:
             return []
         # By index: a child is always created after its parents.
         kept = list(streams.kept_shards(stream))
+        afters = _overlapping_before(tuple((s.index, s.hash_start, s.hash_end) for s in kept))
         return [Shard(s.shard_id, s.parent_shard_id, s.closed, s.adjacent_parent_shard_id,
-                      after=_overlapping_before(s, kept), generation=str(stream.id))
-                for s in kept]
+                      after=after, generation=str(stream.id))
+                for s, after in zip(kept, afters, strict=True)]
 
     def _shard(self, arn: str, shard_id: str) -> tuple[Stream, ShardRow] | None:
         stream = self._stream(arn)
