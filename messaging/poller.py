@@ -33,7 +33,7 @@ from mappings import event_filter
 from mappings.models import EventSourceMapping
 from messaging import queues
 from messaging.models import Queue
-from messaging.queue_source import queue_of
+from messaging.queue_source import queue_of, queues_of
 
 log = logging.getLogger(__name__)
 # A bound on one poll's work per mapping; the next tick goes on.
@@ -137,9 +137,13 @@ def poll_all(now=None) -> int:
     """Every enabled SQS mapping, as many due batches as there are (bounded).
     Safe to run twice at once: claims are conditional."""
     submitted = 0
-    mappings = EventSourceMapping.objects.filter(kind="sqs", enabled=True).select_related("function__team")
+    mappings = list(
+        EventSourceMapping.objects.filter(kind="sqs", enabled=True).select_related("function__team")
+    )
+    # Every mapping's queue in one query, not one per mapping.
+    found = queues_of((m.function.team, m.event_source_arn) for m in mappings)
     for mapping in mappings:
-        queue = queue_of(mapping.function.team, mapping.event_source_arn)
+        queue = found.get((mapping.function.team_id, mapping.event_source_arn))
         for _ in range(MAX_BATCHES_PER_POLL):
             try:
                 inv = poll_mapping(mapping, now, queue)

@@ -4,6 +4,8 @@ registered from MessagingConfig.ready(). A queue is named by its ARN
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from awsapi import arns
 from functions.models import Team
 from mappings import sources
@@ -41,6 +43,25 @@ def queue_of(team: Team, arn: str) -> Queue | None:
     if name is None:
         return None
     return Queue.objects.select_related("team", "dead_letter_queue").filter(team=team, name=name).first()
+
+
+def queues_of(wanted: Iterable[tuple[Team, str]]) -> dict[tuple[object, str], Queue]:
+    """queue_of for many (team, ARN) pairs in one query: {(team id, ARN):
+    queue} of the ones that exist (the queue poller's round)."""
+    names = {}
+    for team, arn in wanted:
+        name = arns.local_name(arn, "sqs", team.account_id)
+        if name is not None:
+            names[(team.id, arn)] = name
+    if not names:
+        return {}
+    found = Queue.objects.select_related("team", "dead_letter_queue").filter(
+        team_id__in={team_id for team_id, _ in names}, name__in=set(names.values())
+    )
+    by_name = {(queue.team_id, queue.name): queue for queue in found}
+    return {
+        key: by_name[(key[0], name)] for key, name in names.items() if (key[0], name) in by_name
+    }
 
 
 def register() -> None:
