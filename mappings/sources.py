@@ -11,8 +11,10 @@ Streams' are decimal strings that compare as integers)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Protocol
 
 from functions.models import Team
@@ -58,6 +60,12 @@ class Record:
     arrival: datetime
     size: int
     event: dict
+
+    @cached_property
+    def text(self) -> str:
+        """`event` as compact JSON text, serialized once: a batch's size
+        (stream_batches.take) and its payload both need it."""
+        return json.dumps(self.event, separators=(",", ":"))
 
 
 class Source(Protocol):

@@ -36,7 +36,7 @@ _ENVELOPE_BYTES = len('{"Records":[]}')
 
 def event_text(record: Record) -> str:
     """The record's entry of the event's `Records`, as JSON text."""
-    return json.dumps(record.event, separators=(",", ":"))
+    return record.text
 
 
 def sequence_text(record: Record) -> str:
