@@ -44,6 +44,13 @@ def nesting(data: bytes) -> int:
     return max(accumulate(memoryview(steps).cast("b")), default=0)
 
 
+def deeper_than(data: bytes, limit: int) -> bool:
+    """Whether JSON text nests arrays and objects deeper than `limit`.
+    Cheap first: a text with fewer brackets than the limit cannot exceed
+    it, so most texts are only counted, never scanned (`nesting`)."""
+    return data.count(b"[") + data.count(b"{") > limit and nesting(data) > limit
+
+
 def _no_constant(name: str):
     raise JsonError(f"{name} is not a JSON value (JSON has no NaN or Infinity).")
 
@@ -53,8 +60,7 @@ def loads(data: bytes | str, *, max_depth: int = PAYLOAD_MAX_DEPTH, what: str = 
     not JSON, uses NaN/Infinity, or nests arrays and objects deeper than
     `max_depth`."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
-    # Cheap first: a text with fewer brackets than the limit cannot exceed it.
-    if raw.count(b"[") + raw.count(b"{") > max_depth and nesting(raw) > max_depth:
+    if deeper_than(raw, max_depth):
         raise JsonError(f"{what} nests arrays and objects deeper than {max_depth} levels.")
     try:
         return json.loads(data, parse_constant=_no_constant)

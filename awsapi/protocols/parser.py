@@ -22,7 +22,7 @@ from xml.etree import ElementTree
 
 from botocore.model import OperationModel, Shape
 
-from awsapi.jsontext import PAYLOAD_MAX_DEPTH, nesting, not_text, unpaired_surrogate_at
+from awsapi.jsontext import PAYLOAD_MAX_DEPTH, deeper_than, not_text, unpaired_surrogate_at
 
 from .messages import AwsRequest, MalformedRequest
 from .scalars import (
@@ -104,7 +104,7 @@ def _json_body(body: bytes) -> Any:
     Unicode text."""
     # A fixed limit, not Python's recursion limit: reading the value by
     # its shape (_json_in) recurses once per level, on any thread's stack.
-    if body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH and nesting(body) > MAX_JSON_DEPTH:
+    if deeper_than(body, MAX_JSON_DEPTH):
         raise MalformedRequest(
             "SerializationException", f"Body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels."
         )
