@@ -107,10 +107,6 @@ def create(team: Team, name: str, shard_count: int, mode: str = "PROVISIONED",
             ])
     except IntegrityError:
         raise errors.in_use(f"Stream {name} under account {team.account_id} already exists.") from None
-    # A stream of this ARN deleted before: its mappings' checkpoints name
-    # the same shard ids and must not hold back the new shards (deleting
-    # forgets them too; this also covers a poller that wrote one since).
-    checkpoints.forget(stream.arn)
     return stream
 
 
@@ -122,8 +118,9 @@ def delete(stream: Stream) -> None:
         Record.objects.filter(shard__stream=stream).delete()
         Shard.objects.filter(stream=stream).delete()
         stream.delete()
-        # Mappings on it stay (Lambda keeps them); their positions go, so a
-        # stream created again under this ARN is read from its start.
+        # Mappings on it stay (Lambda keeps them); their positions go with
+        # it. (A row a poller writes after this is of the old generation, and
+        # never applies to a stream created again: mappings.checkpoints.start.)
         checkpoints.forget(stream.arn)
 
 

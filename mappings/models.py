@@ -83,6 +83,10 @@ class ShardCheckpoint(models.Model):
     sequence_number = models.DecimalField(max_digits=64, decimal_places=0, null=True, blank=True)
     # The shard's parent was finished and this shard's end reached (closed shards).
     finished = models.BooleanField(default=False)
+    # The stream incarnation the row is about (mappings.sources.Shard.generation):
+    # a stream deleted and created again under its ARN reuses shard ids, and a
+    # row of the old one never applies to the new one (checkpoints.start).
+    generation = models.CharField(max_length=64, blank=True, default="")
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

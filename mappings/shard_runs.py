@@ -154,7 +154,7 @@ class ShardRun:
                         await partition.close_window()
                     if self.stopping:
                         return
-                    await db(checkpoints.finish, mapping.id, self.shard.shard_id)
+                    await db(checkpoints.finish, mapping.id, self.shard)
                     self.stopping = True
                     self.halt.set()
                     return
@@ -197,7 +197,7 @@ class ShardRun:
                 return  # the next holder starts from the stored checkpoint
         except redis.RedisError:
             return  # unknown: written with the next batch, or by the next holder
-        await db(checkpoints.advance, self.mapping.id, self.shard.shard_id, last)
+        await db(checkpoints.advance, self.mapping.id, self.shard, last)
 
     async def call(self, records: list[Record], extra: dict | None = None) -> Done:
         mapping = self.mapping

@@ -317,9 +317,10 @@ def survey() -> dict[str, tuple[EventSourceMapping, Shard, StreamSource]]:
             continue
         present = {s.shard_id for s in shards}
         for shard in shards:
-            if (str(mapping.id), shard.shard_id) in done:
+            if (str(mapping.id), shard.shard_id, shard.generation) in done:
                 continue
-            if any(p in present and (str(mapping.id), p) not in done for p in shard.must_follow()):
+            if any(p in present and (str(mapping.id), p, shard.generation) not in done
+                   for p in shard.must_follow()):
                 continue
             wanted[lease_key(mapping.id, shard.shard_id)] = (mapping, shard, source)
     return wanted
