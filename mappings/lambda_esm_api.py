@@ -132,13 +132,19 @@ def _function(context: services.Context, value) -> Function:
     return lambda_api.get_function_of(context.key, {"FunctionName": value})
 
 
+def _find(context: services.Context, uuid) -> EventSourceMapping | None:
+    """The team's mapping of that UUID; None for another team's, a missing
+    one, or a value that is no UUID."""
+    key = _uuid(uuid)
+    if key is None:
+        return None
+    return EventSourceMapping.objects.select_related("function__team").filter(
+        function__team=context.team, id=key
+    ).first()
+
+
 def _mapping(context: services.Context, uuid) -> EventSourceMapping:
-    mapping = (
-        EventSourceMapping.objects.select_related("function__team")
-        .filter(function__team=context.team, id=_uuid(uuid))
-        .first()
-        if _uuid(uuid) else None
-    )
+    mapping = _find(context, uuid)
     if mapping is None:
         raise errors.AwsError(404, "ResourceNotFoundException", NOT_FOUND)
     return mapping
@@ -196,8 +202,7 @@ def list_event_source_mappings(context: services.Context, parameters: dict) -> d
         found = found.filter(function__name=bare)
     found = found.order_by("created_at", "id")
     if marker := parameters.get("Marker"):
-        after = EventSourceMapping.objects.filter(function__team=context.team, id=_uuid(marker)).first() \
-            if _uuid(marker) else None
+        after = _find(context, marker)
         if after is None:
             raise errors.invalid_parameter(f"Invalid Marker: {marker}")
         found = found.filter(created_at__gt=after.created_at) | found.filter(
