@@ -46,8 +46,9 @@ UNSUPPORTED = (
 )
 
 
-def mapping_arn(mapping: EventSourceMapping) -> str:
-    return arns.build("lambda", mapping.function.team.account_id, f"event-source-mapping:{mapping.id}")
+def mapping_arn(account: str, uuid) -> str:
+    """EventSourceMappingArn: arn:aws:lambda:<region>:<account>:event-source-mapping:<UUID>."""
+    return arns.build("lambda", account, f"event-source-mapping:{uuid}")
 
 
 def configuration(mapping: EventSourceMapping, state: str | None = None) -> dict:
@@ -65,7 +66,7 @@ def configuration(mapping: EventSourceMapping, state: str | None = None) -> dict
         "State": state or mapping.state,
         "StateTransitionReason": mapping.state_reason,
         "FunctionResponseTypes": list(mapping.function_response_types or []),
-        "EventSourceMappingArn": mapping_arn(mapping),
+        "EventSourceMappingArn": mapping_arn(fn.team.account_id, mapping.id),
     }
     if mapping.filter_criteria:
         out["FilterCriteria"] = mapping.filter_criteria
@@ -260,7 +261,7 @@ def resources(context: services.Context, operation: str, parameters: dict) -> li
     uuid = _uuid(parameters.get("UUID"))
     if operation in ("CreateEventSourceMapping", "ListEventSourceMappings") or uuid is None:
         return [(action, "*")]
-    return [(action, arns.build("lambda", context.team.account_id, f"event-source-mapping:{uuid}"))]
+    return [(action, mapping_arn(context.team.account_id, uuid))]
 
 
 def register() -> None:
