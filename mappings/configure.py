@@ -44,7 +44,6 @@ from mappings.models import EventSourceMapping
 
 INVALID = "InvalidParameterValueException"
 CONFLICT = "ResourceConflictException"
-STREAM_KINDS = ("kinesis", "dynamodb")
 DEFAULT_BATCH = {"sqs": 10, "kinesis": 100, "dynamodb": 100}
 MAX_BATCH = 10000
 SQS_BATCH_WITHOUT_WINDOW = 10
