@@ -44,7 +44,6 @@ from mappings.models import EventSourceMapping
 
 INVALID = "InvalidParameterValueException"
 CONFLICT = "ResourceConflictException"
-STREAM_KINDS = ("kinesis", "dynamodb")
 DEFAULT_BATCH = {"sqs": 10, "kinesis": 100, "dynamodb": 100}
 MAX_BATCH = 10000
 SQS_BATCH_WITHOUT_WINDOW = 10
@@ -135,15 +134,21 @@ def create(function: Function, arn: str, **settings) -> EventSourceMapping:
             .first()
         )
         if existing is not None:
-            raise MappingError(
-                f'The event source arn (" {arn} ") and function (" {function.name} ") provided mapping '
-                f"already exists. Please update or delete the existing mapping with UUID {existing.id}",
-                CONFLICT,
-            )
+            raise _already_mapped(arn, function, existing)
         now = timezone.now()
         mapping.created_at = mapping.modified_at = now
         mapping.save()
     return mapping
+
+
+def _already_mapped(arn: str, function: Function, existing: EventSourceMapping) -> MappingError:
+    """Lambda's ResourceConflictException for a second mapping of one
+    function and source (Create, or Update moving a mapping)."""
+    return MappingError(
+        f'The event source arn (" {arn} ") and function (" {function.name} ") provided mapping '
+        f"already exists. Please update or delete the existing mapping with UUID {existing.id}",
+        CONFLICT,
+    )
 
 
 def update(mapping: EventSourceMapping, function: Function | None = None, **changes) -> EventSourceMapping:
@@ -172,12 +177,7 @@ def update(mapping: EventSourceMapping, function: Function | None = None, **chan
                 function=function, event_source_arn=fresh.event_source_arn
             ).exclude(pk=fresh.pk).first()
             if clash is not None:
-                raise MappingError(
-                    f'The event source arn (" {fresh.event_source_arn} ") and function (" {function.name} ") '
-                    f"provided mapping already exists. Please update or delete the existing mapping with "
-                    f"UUID {clash.id}",
-                    CONFLICT,
-                )
+                raise _already_mapped(fresh.event_source_arn, function, clash)
             fresh.function = function
         _check(fresh, set(given), source)
         if "enabled" in given:

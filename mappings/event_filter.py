@@ -11,7 +11,8 @@ A record passes when it matches ONE of the filters (at most 5, OR'ed); no
 filters at all passes everything. A pattern is a JSON object (Pattern: at
 most 4096 characters) whose keys name fields of the record and nest as the
 record does; each leaf is a non-empty list of conditions, one of which must
-match; every key of a pattern must match (AND). Conditions:
+match; every key of a pattern must match (AND). Conditions (Lambda's dialect of
+awsapi.event_patterns):
 
     "text", 5, true, null            equal (numbers by value: 3 == 3.0)
     ""                               the empty string
@@ -49,17 +50,24 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 from dataclasses import dataclass
+
+from awsapi import event_patterns
 
 MAX_FILTERS = 5
 MAX_PATTERN_CHARS = 4096
 # EventBridge's numeric matching range, which Lambda's patterns share.
 MAX_NUMBER = 5.0e9
-_LOWER = (">", ">=")
-_UPPER = ("<", "<=")
-_STRING_OPS = ("prefix", "suffix", "equals-ignore-case", "wildcard")
 _INVALID = "Invalid filter pattern definition."
+SYNTAX = event_patterns.Syntax(
+    noun="pattern", nouns="patterns",
+    operators=frozenset(
+        {"prefix", "suffix", "equals-ignore-case", "wildcard", "anything-but", "numeric", "exists"}
+    ),
+    anything_but=("prefix", "suffix", "equals-ignore-case", "wildcard"),
+    max_number=MAX_NUMBER, number_range="-5.0E9 to 5.0E9",
+    ignore_case_affixes=True, empty_matches=True,
+)
 
 
 class InvalidFilter(ValueError):
@@ -124,7 +132,9 @@ def parse(filter_criteria: dict | None) -> Filters:
         if not isinstance(pattern, dict):
             raise InvalidFilter(f"Filter {i + 1}'s Pattern must be a JSON object.")
         try:
-            _check_object(pattern)
+            event_patterns.check(pattern, SYNTAX)
+        except event_patterns.PatternError as e:
+            raise InvalidFilter(str(e)) from None
         except RecursionError:
             raise InvalidFilter(f"Filter {i + 1}'s Pattern is nested too deeply.") from None
         patterns.append(pattern)
@@ -132,110 +142,6 @@ def parse(filter_criteria: dict | None) -> Filters:
     if not patterns:
         return NONE
     return Filters(tuple(patterns), {"Filters": wire})
-
-
-# Checking --------------------------------------------------------------------
-
-
-def _check_object(pattern: dict) -> None:
-    if not pattern:
-        raise InvalidFilter("Empty objects are not allowed in a pattern.")
-    for key, value in pattern.items():
-        if key == "$or":
-            if not isinstance(value, list) or len(value) < 2 or not all(isinstance(v, dict) for v in value):
-                raise InvalidFilter('"$or" takes a list of at least two patterns (objects).')
-            for branch in value:
-                _check_object(branch)
-        elif isinstance(value, dict):
-            _check_object(value)
-        elif isinstance(value, list):
-            if not value:
-                raise InvalidFilter(f"Empty arrays are not allowed ({key!r}).")
-            for condition in value:
-                _check_condition(key, condition)
-        else:
-            raise InvalidFilter(
-                f"{key!r} must hold an object or a non-empty list of conditions, e.g. {{\"{key}\": [\"a\"]}}."
-            )
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _check_condition(key: str, condition) -> None:
-    if condition is None or isinstance(condition, str | bool) or _is_number(condition):
-        return
-    if not isinstance(condition, dict) or len(condition) != 1:
-        raise InvalidFilter(
-            f"{key!r}: a condition is a string, a number, true/false, null or an object with one "
-            f"match type, not {json.dumps(condition)[:100]}."
-        )
-    ((op, operand),) = condition.items()
-    if op in ("prefix", "suffix"):
-        if isinstance(operand, dict):
-            if list(operand) != ["equals-ignore-case"] or not isinstance(operand["equals-ignore-case"], str):
-                raise InvalidFilter(f'{op} takes a string or {{"equals-ignore-case": "<string>"}}.')
-        elif not isinstance(operand, str):
-            raise InvalidFilter(f"{op} match pattern must be a string.")
-    elif op == "equals-ignore-case":
-        if not isinstance(operand, str):
-            raise InvalidFilter("equals-ignore-case match pattern must be a string.")
-    elif op == "wildcard":
-        _check_wildcard(operand)
-    elif op == "anything-but":
-        _check_anything_but(operand)
-    elif op == "numeric":
-        _check_numeric(operand)
-    elif op == "exists":
-        if not isinstance(operand, bool):
-            raise InvalidFilter("exists match pattern must be either true or false.")
-    else:
-        raise InvalidFilter(f"Unrecognized match type {op}.")
-
-
-def _check_wildcard(operand) -> None:
-    if not isinstance(operand, str):
-        raise InvalidFilter("wildcard match pattern must be a string.")
-    if "**" in operand:
-        raise InvalidFilter("Consecutive wildcard characters are not allowed.")
-
-
-def _check_anything_but(operand) -> None:
-    if isinstance(operand, dict):
-        if len(operand) != 1 or next(iter(operand)) not in _STRING_OPS:
-            raise InvalidFilter(
-                "anything-but takes a value, a list of values, or one of prefix, suffix, "
-                "equals-ignore-case and wildcard."
-            )
-        ((op, value),) = operand.items()
-        if op == "wildcard":
-            _check_wildcard(value)
-        elif not isinstance(value, str) or (op != "equals-ignore-case" and not value):
-            raise InvalidFilter(f"{op} match pattern must be a non-empty string.")
-        return
-    values = operand if isinstance(operand, list) else [operand]
-    if not values or not all(isinstance(v, str) or _is_number(v) for v in values):
-        raise InvalidFilter("anything-but takes a string, a number, or a non-empty list of them.")
-
-
-def _check_numeric(operand) -> None:
-    if not isinstance(operand, list) or len(operand) not in (2, 4):
-        raise InvalidFilter('numeric takes ["=", n], [">", n] or a range such as [">", 0, "<=", 10].')
-    pairs = [(operand[i], operand[i + 1]) for i in range(0, len(operand), 2)]
-    for op, number in pairs:
-        if op not in ("=", *_LOWER, *_UPPER):
-            raise InvalidFilter(f"Unrecognized numeric range operator: {op}.")
-        if not _is_number(number):
-            raise InvalidFilter(f"Value of {op} must be numeric.")
-        if not -MAX_NUMBER <= number <= MAX_NUMBER:
-            raise InvalidFilter("Numeric values must be from -5.0E9 to 5.0E9.")
-    if len(pairs) == 2:
-        (low_op, low), (high_op, high) = pairs
-        if low_op not in _LOWER or high_op not in _UPPER:
-            raise InvalidFilter("A numeric range is a lower bound (> or >=) then an upper bound (< or <=).")
-        if low >= high:
-            raise InvalidFilter("Bottom must be less than top.")
 
 
 # What a pattern sees -----------------------------------------------------------
@@ -327,70 +233,6 @@ def _all_absent(pattern: dict, objects: list) -> bool:
     return True
 
 
-def _match_leaf(conditions: list, values: list) -> bool:
-    for condition in conditions:
-        if isinstance(condition, dict) and "exists" in condition:
-            if condition["exists"] == bool(values):
-                return True
-        elif any(_value_matches(condition, v) for v in values):
-            return True
-    return False
-
-
-def _equal(condition, value) -> bool:
-    if condition is None or isinstance(condition, bool):
-        return value is condition
-    if isinstance(condition, str):
-        return isinstance(value, str) and value == condition
-    return _is_number(value) and float(value) == float(condition)
-
-
-def _wildcard(pattern: str, value: str) -> bool:
-    parts = re.split(r"(?<!\\)\*", pattern)
-    regex = ".*".join(re.escape(p.replace("\\*", "*")) for p in parts)
-    return re.fullmatch(regex, value, re.DOTALL) is not None
-
-
-def _string_test(op: str, operand, value) -> bool:
-    if not isinstance(value, str):
-        return False
-    fold = isinstance(operand, dict)
-    text = operand["equals-ignore-case"] if fold else operand
-    subject = value.casefold() if fold else value
-    if fold:
-        text = text.casefold()
-    if op == "prefix":
-        return subject.startswith(text)
-    if op == "suffix":
-        return subject.endswith(text)
-    if op == "wildcard":
-        return _wildcard(text, value)
-    return value.casefold() == text.casefold()
-
-
-def _value_matches(condition, value) -> bool:
-    if not isinstance(condition, dict):
-        return _equal(condition, value)
-    ((op, operand),) = condition.items()
-    if op in _STRING_OPS:
-        return _string_test(op, operand, value)
-    if op == "anything-but":
-        if isinstance(operand, dict):
-            ((inner, text),) = operand.items()
-            return isinstance(value, str) and not _string_test(inner, text, value)
-        excluded = operand if isinstance(operand, list) else [operand]
-        return not any(_equal(v, value) for v in excluded)
-    if op == "numeric":
-        return _is_number(value) and _in_range(operand, float(value))
-    return False
-
-
-def _in_range(operand: list, value: float) -> bool:
-    for i in range(0, len(operand), 2):
-        op, bound = operand[i], float(operand[i + 1])
-        if not {
-            "=": value == bound, ">": value > bound, ">=": value >= bound,
-            "<": value < bound, "<=": value <= bound,
-        }[op]:
-            return False
-    return True
+def _match_leaf(conditions: list, leaves: list) -> bool:
+    # Only leaves exist: a field with none matches as absent.
+    return event_patterns.leaf_matches(conditions, leaves or None)

@@ -35,7 +35,7 @@ from functions.models import Function
 from mappings import configure
 from mappings.models import EventSourceMapping
 
-LIST_DEFAULT, LIST_MAX = 100, 10000
+LIST_DEFAULT = 100
 NOT_FOUND = "The resource you requested does not exist."
 # Members of the model this server does not serve (Kafka, MQ, DocumentDB,
 # self-managed sources, KMS, metrics and logging settings, tags).
@@ -46,8 +46,9 @@ UNSUPPORTED = (
 )
 
 
-def mapping_arn(mapping: EventSourceMapping) -> str:
-    return arns.build("lambda", mapping.function.team.account_id, f"event-source-mapping:{mapping.id}")
+def mapping_arn(account: str, uuid) -> str:
+    """EventSourceMappingArn: arn:aws:lambda:<region>:<account>:event-source-mapping:<UUID>."""
+    return arns.build("lambda", account, f"event-source-mapping:{uuid}")
 
 
 def configuration(mapping: EventSourceMapping, state: str | None = None) -> dict:
@@ -65,7 +66,7 @@ def configuration(mapping: EventSourceMapping, state: str | None = None) -> dict
         "State": state or mapping.state,
         "StateTransitionReason": mapping.state_reason,
         "FunctionResponseTypes": list(mapping.function_response_types or []),
-        "EventSourceMappingArn": mapping_arn(mapping),
+        "EventSourceMappingArn": mapping_arn(fn.team.account_id, mapping.id),
     }
     if mapping.filter_criteria:
         out["FilterCriteria"] = mapping.filter_criteria
@@ -132,13 +133,19 @@ def _function(context: services.Context, value) -> Function:
     return lambda_api.get_function_of(context.key, {"FunctionName": value})
 
 
+def _find(context: services.Context, uuid) -> EventSourceMapping | None:
+    """The team's mapping of that UUID; None for another team's, a missing
+    one, or a value that is no UUID."""
+    key = _uuid(uuid)
+    if key is None:
+        return None
+    return EventSourceMapping.objects.select_related("function__team").filter(
+        function__team=context.team, id=key
+    ).first()
+
+
 def _mapping(context: services.Context, uuid) -> EventSourceMapping:
-    mapping = (
-        EventSourceMapping.objects.select_related("function__team")
-        .filter(function__team=context.team, id=_uuid(uuid))
-        .first()
-        if _uuid(uuid) else None
-    )
+    mapping = _find(context, uuid)
     if mapping is None:
         raise errors.AwsError(404, "ResourceNotFoundException", NOT_FOUND)
     return mapping
@@ -183,11 +190,11 @@ def get_event_source_mapping(context: services.Context, parameters: dict) -> dic
 
 def list_event_source_mappings(context: services.Context, parameters: dict) -> dict:
     """ListEventSourceMappings: filtered by EventSourceArn and FunctionName
-    (a name or ARN); MaxItems 1-10000 (default 100); Marker = the last
-    UUID of the previous page, NextMarker when there is more."""
+    (a name or ARN); MaxItems 1-10000 (default 100: the model's
+    MaxListItems bounds, which lambda_door.check_input answers with
+    ValidationException before this runs); Marker = the last UUID of the
+    previous page, NextMarker when there is more."""
     max_items = parameters.get("MaxItems", LIST_DEFAULT)
-    if not 1 <= max_items <= LIST_MAX:
-        raise errors.invalid_parameter(f"MaxItems must be a number from 1 to {LIST_MAX}.")
     found = EventSourceMapping.objects.select_related("function__team").filter(function__team=context.team)
     if arn := parameters.get("EventSourceArn"):
         found = found.filter(event_source_arn=arn)
@@ -196,8 +203,7 @@ def list_event_source_mappings(context: services.Context, parameters: dict) -> d
         found = found.filter(function__name=bare)
     found = found.order_by("created_at", "id")
     if marker := parameters.get("Marker"):
-        after = EventSourceMapping.objects.filter(function__team=context.team, id=_uuid(marker)).first() \
-            if _uuid(marker) else None
+        after = _find(context, marker)
         if after is None:
             raise errors.invalid_parameter(f"Invalid Marker: {marker}")
         found = found.filter(created_at__gt=after.created_at) | found.filter(
@@ -255,7 +261,7 @@ def resources(context: services.Context, operation: str, parameters: dict) -> li
     uuid = _uuid(parameters.get("UUID"))
     if operation in ("CreateEventSourceMapping", "ListEventSourceMappings") or uuid is None:
         return [(action, "*")]
-    return [(action, arns.build("lambda", context.team.account_id, f"event-source-mapping:{uuid}"))]
+    return [(action, mapping_arn(context.team.account_id, uuid))]
 
 
 def register() -> None:

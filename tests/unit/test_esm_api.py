@@ -286,6 +286,16 @@ def test_list_filters_and_pages(lam, make_function, team):
     assert paginated == made
 
 
+@pytest.mark.parametrize("max_items, words", [
+    (0, "greater than or equal to 1"), (10001, "less than or equal to 10000"),
+])
+def test_max_items_out_of_range_is_a_validation_error(lam, max_items, words):
+    with pytest.raises(ClientError) as e:
+        lam.list_event_source_mappings(MaxItems=max_items)
+    assert code(e) == "ValidationException"
+    assert f"'{max_items}' at 'maxItems'" in message(e) and words in message(e)
+
+
 def test_a_bad_marker_is_invalid(lam):
     with pytest.raises(ClientError) as e:
         lam.list_event_source_mappings(Marker="nonsense")
