@@ -37,7 +37,7 @@ from tables.access import get_table_for_user
 from tables.expression_input import Expressions
 from tables.forms import ItemForm, QueryForm, StreamMappingForm, StreamSettingForm, TableForm, TtlForm
 from tables.models import Table
-from triggers import registry, tab
+from triggers import tab
 
 PAGE = 25
 # Longest text shown of an item's other attributes in the list.
@@ -373,8 +373,4 @@ def map_stream(request: HttpRequest, function_id) -> HttpResponse:
     if mapping is None:
         return tab.render_tab(request, fn, refused=True, stream_mapping_form=form, open_form="stream")
     table_name = mapping.event_source_arn.split(":table/")[1].split("/")[0]
-    notice = f"{fn.name} now reads the stream of {table_name}."
-    if request.htmx:
-        return tab.render_tab(request, fn, notice=notice)
-    messages.success(request, notice)
-    return registry.back_to_tab(fn)
+    return tab.added(request, fn, f"{fn.name} now reads the stream of {table_name}.")
