@@ -29,7 +29,8 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from awsapi.protocols import ServiceError
-from functions.access import can_write, get_function_for_user, teams_for, writable_teams
+from functions import team_lists
+from functions.access import can_write, get_function_for_user
 from functions.models import Function
 from mappings.models import EventSourceMapping
 from tables import expressions, items, reads, schema, ttl, values, wire
@@ -59,27 +60,24 @@ def _plain_text(value: dict) -> str:
 # Tables ---------------------------------------------------------------------------
 
 
+def _create_table(form: TableForm) -> Table | None:
+    try:
+        return schema.create_table(form.cleaned_data["team"], form.params())
+    except ServiceError as e:
+        on_name = e.code == "ResourceInUseException" or "tableName" in e.message
+        form.add_error("name" if on_name else None, e.message)
+        return None
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def table_list(request: HttpRequest) -> HttpResponse:
-    teams = writable_teams(request.user)
-    form = TableForm(request.POST or None, teams=teams)
-    if request.method == "POST":
-        if not teams:
-            raise PermissionDenied("You can create tables only in a team where you are not read-only.")
-        if form.is_valid():
-            try:
-                table = schema.create_table(form.cleaned_data["team"], form.params())
-            except ServiceError as e:
-                on_name = e.code == "ResourceInUseException" or "tableName" in e.message
-                form.add_error("name" if on_name else None, e.message)
-            else:
-                messages.success(request, f"Created the table {table.name}.")
-                return redirect(table_url(table))
-    rows = Table.objects.filter(team__in=teams_for(request.user)).select_related("team")
-    return render(request, "tables/list.html", {
-        "tables": rows.order_by("name", "team__name"), "form": form, "can_create": teams.exists(),
-    })
+    return team_lists.list_page(
+        request, what="table", form_class=TableForm, create=_create_table, url=table_url,
+        rows=lambda teams: (Table.objects.filter(team__in=teams).select_related("team")
+                            .order_by("name", "team__name")),
+        template="tables/list.html",
+    )
 
 
 def _indexes(table: Table) -> list[dict]:
