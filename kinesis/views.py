@@ -23,7 +23,7 @@ from functions import team_lists
 from functions.access import can_write, get_team_object_for_user
 from kinesis import records, streams
 from kinesis.forms import BrowseForm, PutForm, ReshardForm, RetentionForm, StreamForm
-from kinesis.models import Shard, Stream
+from kinesis.models import Stream
 
 PAGE = 25
 
@@ -155,9 +155,7 @@ def shown(data: bytes) -> tuple[str, bool]:
 @require_GET
 def shard_records(request: HttpRequest, stream_id, shard_id: str) -> HttpResponse:
     stream = get_stream_for_user(request.user, stream_id)
-    shard = None
-    if shard_id.startswith("shardId-") and shard_id[8:].isdigit():
-        shard = Shard.objects.filter(stream=stream, index=int(shard_id[8:])).first()
+    shard = streams.shard_by_id(stream, shard_id)
     if shard is None:
         raise Http404("No such shard.")
     form = BrowseForm(request.GET or None)
