@@ -7,16 +7,29 @@ from collections.abc import Callable, Iterable
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.forms import Form
+from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from functions.access import teams_for, writable_teams
 
 
+class TeamForm(forms.Form):
+    """A list page's create form: the team to create in, chosen from
+    `teams` (list_page gives the user's writable teams); subclasses add
+    the name and the rest."""
+
+    team = forms.ModelChoiceField(queryset=None, empty_label=None)
+
+    def __init__(self, *args, teams, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["team"].queryset = teams
+
+
 def list_page(
-    request: HttpRequest, *, what: str, form_class: type[Form], create: Callable[[Form], object | None],
-    url: Callable[[object], str], rows: Callable[..., Iterable], template: str, **form_kwargs,
+    request: HttpRequest, *, what: str, form_class: type[TeamForm],
+    create: Callable[[TeamForm], object | None], url: Callable[[object], str],
+    rows: Callable[..., Iterable], template: str, **form_kwargs,
 ) -> HttpResponse:
     """GET: `template` (one extending templates/_team_list.html) with
     `what`, `rows` (rows(teams_for(user))), `form` (an unbound
