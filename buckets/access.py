@@ -3,17 +3,10 @@
 read-only member on a change. A bucket is named in URLs by its team's
 account id and its name (names are unique within a team)."""
 
-from django.http import Http404
-
 from buckets.models import Bucket
-from functions.access import check_write
+from functions.access import get_named_team_object_for_user
 
 
 def get_bucket_for_user(user, account_id: str, name: str, *, write: bool = False) -> Bucket:
-    bucket = (Bucket.objects.select_related("team")
-              .filter(team__account_id=account_id, name=name, team__membership__user=user).first())
-    if bucket is None:
-        raise Http404("No such bucket.")
-    if write:
-        check_write(user, bucket.team)
-    return bucket
+    return get_named_team_object_for_user(Bucket.objects.select_related("team"), account_id, name, user,
+                                          write=write, what="bucket")

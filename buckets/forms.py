@@ -11,23 +11,19 @@ from awsapi.protocols import ServiceError
 from buckets import notifications
 from buckets.models import Bucket
 from functions.models import Function
+from functions.team_lists import TeamForm
 from messaging.models import Queue, Topic
 
 EVENT_CHOICES = [(event, event) for event in notifications.EVENTS]
 KIND_LABELS = {"lambda": "Functions", "queue": "Queues", "topic": "Topics"}
 
 
-class BucketForm(forms.Form):
-    team = forms.ModelChoiceField(queryset=None, empty_label=None)
+class BucketForm(TeamForm):
     name = forms.CharField(
         max_length=255,
         help_text="3 to 63 lowercase letters, numbers, dots and hyphens; starts and ends with a letter "
                   "or number.",
     )
-
-    def __init__(self, *args, teams, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["team"].queryset = teams
 
 
 def target_choices(bucket: Bucket, keep: list[tuple[str, str]] = ()) -> list:

@@ -14,7 +14,6 @@ import uuid
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -27,7 +26,8 @@ from buckets import listing, notifications, objects, storage
 from buckets.access import get_bucket_for_user
 from buckets.forms import BucketForm, NotificationFormSet
 from buckets.models import Bucket, Object
-from functions.access import can_write, teams_for, writable_teams
+from functions import team_lists
+from functions.access import can_write
 
 DELIMITER = "/"
 PAGE_SIZE = 100
@@ -68,29 +68,26 @@ def _crumbs(prefix: str) -> list[tuple[str, str]]:
 # Buckets ------------------------------------------------------------------------
 
 
+def _create_bucket(form: BucketForm) -> Bucket | None:
+    try:
+        return objects.create_bucket(form.cleaned_data["team"], form.cleaned_data["name"])
+    except ServiceError as e:
+        if e.code == "BucketAlreadyOwnedByYou":
+            form.add_error("name", "Your team already has a bucket with this name.")
+        else:
+            form.add_error("name", e.message)
+        return None
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def bucket_list(request: HttpRequest) -> HttpResponse:
-    teams = writable_teams(request.user)
-    form = BucketForm(request.POST or None, teams=teams)
-    if request.method == "POST":
-        if not teams:
-            raise PermissionDenied("You can create buckets only in a team where you are not read-only.")
-        if form.is_valid():
-            try:
-                bucket = objects.create_bucket(form.cleaned_data["team"], form.cleaned_data["name"])
-            except ServiceError as e:
-                if e.code == "BucketAlreadyOwnedByYou":
-                    form.add_error("name", "Your team already has a bucket with this name.")
-                else:
-                    form.add_error("name", e.message)
-            else:
-                messages.success(request, f"Created the bucket {bucket.name}.")
-                return redirect(bucket_url(bucket))
-    rows = Bucket.objects.filter(team__in=teams_for(request.user)).select_related("team")
-    return render(request, "buckets/list.html", {
-        "buckets": rows.order_by("name", "team__name"), "form": form, "can_create": teams.exists(),
-    })
+    return team_lists.list_page(
+        request, what="bucket", form_class=BucketForm, create=_create_bucket, url=bucket_url,
+        rows=lambda teams: (Bucket.objects.filter(team__in=teams).select_related("team")
+                            .order_by("name", "team__name")),
+        template="buckets/list.html",
+    )
 
 
 @login_required

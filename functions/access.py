@@ -42,6 +42,21 @@ def get_team_object_for_user(queryset, object_id, user, *, write: bool = False, 
     return obj
 
 
+def get_named_team_object_for_user(queryset, account_id: str, name: str, user, *, write: bool = False,
+                                   what: str):
+    """The object of `queryset` (a model with a `team` and a `name` unique in
+    it) named by its team's account id and its name, in one of the user's
+    teams: 404 otherwise (we do not confirm it exists); 403 when `write` and
+    the user is read-only in that team. For things a URL names as AWS does,
+    by account and name (buckets, tables)."""
+    obj = queryset.filter(team__account_id=account_id, name=name, team__membership__user=user).first()
+    if obj is None:
+        raise Http404(f"No such {what}.")
+    if write:
+        check_write(user, obj.team)
+    return obj
+
+
 def get_function_for_user(user, function_id, *, write: bool = False) -> Function:
     return get_team_object_for_user(
         Function.objects.select_related("team", "code"), function_id, user, write=write, what="function"

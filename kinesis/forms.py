@@ -3,11 +3,11 @@ to start reading a shard, reshard."""
 
 from django import forms
 
+from functions.team_lists import TeamForm
 from kinesis import streams
 
 
-class StreamForm(forms.Form):
-    team = forms.ModelChoiceField(queryset=None, empty_label=None)
+class StreamForm(TeamForm):
     name = forms.CharField(max_length=128, help_text="1 to 128 of letters, digits, _ . -")
     mode = forms.ChoiceField(
         choices=[("PROVISIONED", "Provisioned"), ("ON_DEMAND", "On demand (4 shards)")],
@@ -15,10 +15,6 @@ class StreamForm(forms.Form):
     )
     shard_count = forms.IntegerField(min_value=1, max_value=streams.SHARD_LIMIT, initial=1,
                                      label="Shards", help_text="Provisioned only.")
-
-    def __init__(self, *args, teams, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["team"].queryset = teams
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"]

@@ -121,9 +121,7 @@ class KinesisSource:
 
     def _shard(self, arn: str, shard_id: str) -> tuple[Stream, ShardRow] | None:
         stream = self._stream(arn)
-        if stream is None or not shard_id.startswith("shardId-") or not shard_id[8:].isdigit():
-            return None
-        shard = ShardRow.objects.filter(stream=stream, index=int(shard_id[8:])).first()
+        shard = None if stream is None else streams.shard_by_id(stream, shard_id)
         return None if shard is None else (stream, shard)
 
     def read(self, arn: str, shard_id: str, after: int | None, limit: int) -> list[Record]:

@@ -129,6 +129,14 @@ def open_shards(stream: Stream, *, lock: bool = False) -> list[Shard]:
     return list(found.select_for_update() if lock else found)
 
 
+def shard_by_id(stream: Stream, shard_id: str) -> Shard | None:
+    """The stream's shard named `shard_id` ("shardId-" and its index's
+    digits), closed or not; None for no such shard or a name not so made."""
+    if not shard_id.startswith("shardId-") or not shard_id[8:].isdigit():
+        return None
+    return Shard.objects.filter(stream=stream, index=int(shard_id[8:])).first()
+
+
 def kept_shards(stream: Stream, now: datetime | None = None):
     """The shards DescribeStream and ListShards show: open ones and closed
     ones whose records may still be within retention."""

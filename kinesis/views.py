@@ -11,18 +11,19 @@ from datetime import UTC
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from awsapi.protocols import ServiceError
-from functions.access import can_write, get_team_object_for_user, teams_for, writable_teams
+from functions import team_lists
+from functions.access import can_write, get_team_object_for_user
 from kinesis import records, streams
 from kinesis.forms import BrowseForm, PutForm, ReshardForm, RetentionForm, StreamForm
-from kinesis.models import Shard, Stream
+from kinesis.models import Stream
 
 PAGE = 25
 
@@ -33,29 +34,26 @@ def get_stream_for_user(user, stream_id, *, write: bool = False) -> Stream:
                                     write=write, what="stream")
 
 
+def _create_stream(form: StreamForm) -> Stream | None:
+    data = form.cleaned_data
+    count = streams.ON_DEMAND_SHARDS if data["mode"] == "ON_DEMAND" else data["shard_count"]
+    try:
+        return streams.create(data["team"], data["name"], count, data["mode"])
+    except ServiceError as e:
+        form.add_error("name" if e.code == "ResourceInUseException" else None, e.message)
+        return None
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def stream_list(request: HttpRequest) -> HttpResponse:
-    teams = writable_teams(request.user)
-    form = StreamForm(request.POST or None, teams=teams)
-    if request.method == "POST":
-        if not teams:
-            raise PermissionDenied("You can create streams only in a team where you are not read-only.")
-        if form.is_valid():
-            data = form.cleaned_data
-            count = streams.ON_DEMAND_SHARDS if data["mode"] == "ON_DEMAND" else data["shard_count"]
-            try:
-                stream = streams.create(data["team"], data["name"], count, data["mode"])
-            except ServiceError as e:
-                form.add_error("name" if e.code == "ResourceInUseException" else None, e.message)
-            else:
-                messages.success(request, f"Created the stream {stream.name}.")
-                return redirect("kin-stream-detail", stream.id)
-    rows = (Stream.objects.filter(team__in=teams_for(request.user)).select_related("team")
-            .annotate(open_shards=Count("shards", filter=Q(shards__closed_at__isnull=True))))
-    return render(request, "kinesis/stream_list.html", {
-        "rows": rows, "form": form, "can_create": teams.exists(),
-    })
+    return team_lists.list_page(
+        request, what="stream", form_class=StreamForm, create=_create_stream,
+        url=lambda stream: reverse("kin-stream-detail", args=[stream.id]),
+        rows=lambda teams: (Stream.objects.filter(team__in=teams).select_related("team")
+                            .annotate(open_shards=Count("shards", filter=Q(shards__closed_at__isnull=True)))),
+        template="kinesis/stream_list.html",
+    )
 
 
 def _render_stream(request: HttpRequest, stream: Stream, partial: bool = False, **forms) -> HttpResponse:
@@ -157,9 +155,7 @@ def shown(data: bytes) -> tuple[str, bool]:
 @require_GET
 def shard_records(request: HttpRequest, stream_id, shard_id: str) -> HttpResponse:
     stream = get_stream_for_user(request.user, stream_id)
-    shard = None
-    if shard_id.startswith("shardId-") and shard_id[8:].isdigit():
-        shard = Shard.objects.filter(stream=stream, index=int(shard_id[8:])).first()
+    shard = streams.shard_by_id(stream, shard_id)
     if shard is None:
         raise Http404("No such shard.")
     form = BrowseForm(request.GET or None)

@@ -5,6 +5,7 @@ A form's save() hands its values to them and puts their refusal on the form."""
 from django import forms
 
 from functions.models import Function
+from functions.team_lists import TeamForm
 from invocations.models import PRIORITIES
 from messaging import filter_policy, queues, topics
 from mappings.models import EventSourceMapping
@@ -17,15 +18,7 @@ def apply_error(form: forms.Form, error: MessagingError) -> None:
     form.add_error(error.field if error.field in form.fields else None, error.message)
 
 
-class TeamChoiceMixin(forms.Form):
-    team = forms.ModelChoiceField(queryset=None, empty_label=None)
-
-    def __init__(self, *args, teams, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["team"].queryset = teams
-
-
-class TopicForm(TeamChoiceMixin):
+class TopicForm(TeamForm):
     name = forms.CharField(max_length=300)
     fifo = forms.BooleanField(
         required=False, label="FIFO topic",
@@ -152,7 +145,7 @@ class QueueSettingsForm(forms.Form):
         }
 
 
-class QueueForm(TeamChoiceMixin, QueueSettingsForm):
+class QueueForm(TeamForm, QueueSettingsForm):
     name = forms.CharField(max_length=200)
     fifo = forms.BooleanField(
         required=False, label="FIFO queue",

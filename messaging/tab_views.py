@@ -34,14 +34,6 @@ def queue_section(fn: Function, request: HttpRequest) -> dict:
     }
 
 
-def _added(request: HttpRequest, fn: Function, notice: str) -> HttpResponse:
-    # htmx gets the tab again: the new row in the list, the forms cleared.
-    if request.htmx:
-        return tab.render_tab(request, fn, notice=notice)
-    messages.success(request, notice)
-    return registry.back_to_tab(fn)
-
-
 @login_required
 @require_POST
 def subscribe(request: HttpRequest, function_id) -> HttpResponse:
@@ -52,7 +44,7 @@ def subscribe(request: HttpRequest, function_id) -> HttpResponse:
         return tab.render_tab(
             request, fn, refused=True, subscribe_form=form, open_form="subscribe"
         )
-    return _added(request, fn, f"Subscribed {fn.name} to the topic {sub.topic.name}.")
+    return tab.added(request, fn, f"Subscribed {fn.name} to the topic {sub.topic.name}.")
 
 
 @login_required
@@ -66,11 +58,7 @@ def map_queue(request: HttpRequest, function_id) -> HttpResponse:
             request, fn, refused=True, queue_mapping_form=form, open_form="queue"
         )
     queue = form.cleaned_data["queue"]
-    return _added(request, fn, f"{fn.name} now polls the queue {queue.name}.")
-
-
-def _changed(request: HttpRequest, fn: Function) -> HttpResponse:
-    return registry.changed_response() if request.htmx else registry.back_to_tab(fn)
+    return tab.added(request, fn, f"{fn.name} now polls the queue {queue.name}.")
 
 
 @login_required
@@ -83,7 +71,7 @@ def mapping_toggle(request: HttpRequest, function_id, mapping_id) -> HttpRespons
         configure.set_enabled(mapping, not mapping.enabled)
     except configure.MappingError as e:
         messages.error(request, str(e))
-    return _changed(request, fn)
+    return registry.changed(request, fn)
 
 
 @login_required
@@ -91,4 +79,4 @@ def mapping_toggle(request: HttpRequest, function_id, mapping_id) -> HttpRespons
 def mapping_delete(request: HttpRequest, function_id, mapping_id) -> HttpResponse:
     fn = get_function_for_user(request.user, function_id, write=True)
     configure.delete(get_object_or_404(EventSourceMapping, function=fn, id=mapping_id))
-    return _changed(request, fn)
+    return registry.changed(request, fn)

@@ -4,7 +4,6 @@ A form with an error re-renders its page and saves nothing."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -13,7 +12,8 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from functions.access import can_write, teams_for
+from functions import team_lists
+from functions.access import can_write
 from messaging import queues, topics
 from messaging.access import get_queue_for_user, get_topic_for_user, writable_teams
 from messaging.forms import (
@@ -49,30 +49,26 @@ def _back(request: HttpRequest, default: str) -> HttpResponse:
 # Topics ---------------------------------------------------------------------
 
 
+def _create_topic(form: TopicForm) -> Topic | None:
+    try:
+        return topics.create_topic(
+            form.cleaned_data["team"], form.cleaned_data["name"],
+            fifo_topic=form.cleaned_data["fifo"],
+            content_based_dedup=form.cleaned_data["content_based_dedup"],
+        )
+    except MessagingError as e:
+        apply_error(form, e)
+        return None
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def topic_list(request: HttpRequest) -> HttpResponse:
-    teams = writable_teams(request.user)
-    form = TopicForm(request.POST or None, teams=teams)
-    if request.method == "POST":
-        if not teams:
-            raise PermissionDenied("You can create topics only in a team where you are not read-only.")
-        if form.is_valid():
-            try:
-                topic = topics.create_topic(
-                    form.cleaned_data["team"], form.cleaned_data["name"],
-                    fifo_topic=form.cleaned_data["fifo"],
-                    content_based_dedup=form.cleaned_data["content_based_dedup"],
-                )
-            except MessagingError as e:
-                apply_error(form, e)
-            else:
-                messages.success(request, f"Created the topic {topic.name}.")
-                return redirect("msg-topic-detail", topic.id)
-    rows = Topic.objects.filter(team__in=teams_for(request.user)).select_related("team")
-    return render(request, "messaging/topic_list.html", {
-        "topics": rows, "form": form, "can_create": teams.exists(),
-    })
+    return team_lists.list_page(
+        request, what="topic", form_class=TopicForm, create=_create_topic, url=topic_url,
+        rows=lambda teams: Topic.objects.filter(team__in=teams).select_related("team"),
+        template="messaging/topic_list.html",
+    )
 
 
 def _render_topic(
@@ -198,37 +194,33 @@ def _dlq_choices(user):
     return Queue.objects.filter(team__in=writable_teams(user)).select_related("team")
 
 
+def _create_queue(form: QueueForm) -> Queue | None:
+    data = form.cleaned_data
+    try:
+        return queues.create_queue(
+            data["team"], data["name"],
+            visibility_timeout_s=data["visibility_timeout_s"],
+            max_receive_count=data["max_receive_count"],
+            dead_letter_queue=data["dead_letter_queue"],
+            fifo=data["fifo"], content_based_dedup=data["content_based_dedup"] and data["fifo"],
+        )
+    except MessagingError as e:
+        apply_error(form, e)
+        return None
+
+
+def _queue_rows(teams) -> list[tuple[Queue, dict]]:
+    now = timezone.now()
+    return [(q, queues.counts(q, now)) for q in Queue.objects.filter(team__in=teams).select_related("team")]
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def queue_list(request: HttpRequest) -> HttpResponse:
-    teams = writable_teams(request.user)
-    form = QueueForm(request.POST or None, teams=teams, queues=_dlq_choices(request.user))
-    if request.method == "POST":
-        if not teams:
-            raise PermissionDenied("You can create queues only in a team where you are not read-only.")
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                queue = queues.create_queue(
-                    data["team"], data["name"],
-                    visibility_timeout_s=data["visibility_timeout_s"],
-                    max_receive_count=data["max_receive_count"],
-                    dead_letter_queue=data["dead_letter_queue"],
-                    fifo=data["fifo"], content_based_dedup=data["content_based_dedup"] and data["fifo"],
-                )
-            except MessagingError as e:
-                apply_error(form, e)
-            else:
-                messages.success(request, f"Created the queue {queue.name}.")
-                return redirect("msg-queue-detail", queue.id)
-    now = timezone.now()
-    rows = [
-        (q, queues.counts(q, now))
-        for q in Queue.objects.filter(team__in=teams_for(request.user)).select_related("team")
-    ]
-    return render(request, "messaging/queue_list.html", {
-        "rows": rows, "form": form, "can_create": teams.exists(),
-    })
+    return team_lists.list_page(
+        request, what="queue", form_class=QueueForm, create=_create_queue, url=queue_url,
+        rows=_queue_rows, template="messaging/queue_list.html", queues=_dlq_choices(request.user),
+    )
 
 
 def _render_queue(request: HttpRequest, queue: Queue, partial: bool = False, **forms) -> HttpResponse:

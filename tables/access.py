@@ -4,17 +4,10 @@ read-only member on a change. A table is named in URLs by its team's
 account id and its name (names are unique within a team, as DynamoDB's
 are within an account and region)."""
 
-from django.http import Http404
-
-from functions.access import check_write
+from functions.access import get_named_team_object_for_user
 from tables.models import Table
 
 
 def get_table_for_user(user, account_id: str, name: str, *, write: bool = False) -> Table:
-    table = (Table.objects.select_related("team")
-             .filter(team__account_id=account_id, name=name, team__membership__user=user).first())
-    if table is None:
-        raise Http404("No such table.")
-    if write:
-        check_write(user, table.team)
-    return table
+    return get_named_team_object_for_user(Table.objects.select_related("team"), account_id, name, user,
+                                          write=write, what="table")

@@ -14,6 +14,7 @@ from django import forms
 
 from awsapi import jsontext
 from functions.models import Function
+from functions.team_lists import TeamForm
 from mappings import configure
 from mappings.models import EventSourceMapping
 from tables import schema, values
@@ -27,8 +28,7 @@ SORT_OPERATORS = [
 ]
 
 
-class TableForm(forms.Form):
-    team = forms.ModelChoiceField(queryset=None, empty_label=None)
+class TableForm(TeamForm):
     name = forms.CharField(max_length=255, help_text="3 to 255 of letters, digits, _ . -")
     partition_key = forms.CharField(max_length=255, label="Partition key")
     partition_type = forms.ChoiceField(choices=KEY_TYPES, initial="S", label="Type")
@@ -37,10 +37,6 @@ class TableForm(forms.Form):
     sort_type = forms.ChoiceField(choices=KEY_TYPES, initial="S", label="Type")
     stream_view_type = forms.ChoiceField(choices=VIEW_CHOICES, required=False, label="Stream",
                                          help_text="What each stream record holds of the item.")
-
-    def __init__(self, *args, teams, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["team"].queryset = teams
 
     def params(self) -> dict:
         """CreateTable's parameters (on-demand billing)."""

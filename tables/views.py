@@ -29,7 +29,8 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from awsapi.protocols import ServiceError
-from functions.access import can_write, get_function_for_user, teams_for, writable_teams
+from functions import team_lists
+from functions.access import can_write, get_function_for_user
 from functions.models import Function
 from mappings.models import EventSourceMapping
 from tables import expressions, items, reads, schema, ttl, values, wire
@@ -37,7 +38,7 @@ from tables.access import get_table_for_user
 from tables.expression_input import Expressions
 from tables.forms import ItemForm, QueryForm, StreamMappingForm, StreamSettingForm, TableForm, TtlForm
 from tables.models import Table
-from triggers import registry, tab
+from triggers import tab
 
 PAGE = 25
 # Longest text shown of an item's other attributes in the list.
@@ -59,27 +60,24 @@ def _plain_text(value: dict) -> str:
 # Tables ---------------------------------------------------------------------------
 
 
+def _create_table(form: TableForm) -> Table | None:
+    try:
+        return schema.create_table(form.cleaned_data["team"], form.params())
+    except ServiceError as e:
+        on_name = e.code == "ResourceInUseException" or "tableName" in e.message
+        form.add_error("name" if on_name else None, e.message)
+        return None
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def table_list(request: HttpRequest) -> HttpResponse:
-    teams = writable_teams(request.user)
-    form = TableForm(request.POST or None, teams=teams)
-    if request.method == "POST":
-        if not teams:
-            raise PermissionDenied("You can create tables only in a team where you are not read-only.")
-        if form.is_valid():
-            try:
-                table = schema.create_table(form.cleaned_data["team"], form.params())
-            except ServiceError as e:
-                on_name = e.code == "ResourceInUseException" or "tableName" in e.message
-                form.add_error("name" if on_name else None, e.message)
-            else:
-                messages.success(request, f"Created the table {table.name}.")
-                return redirect(table_url(table))
-    rows = Table.objects.filter(team__in=teams_for(request.user)).select_related("team")
-    return render(request, "tables/list.html", {
-        "tables": rows.order_by("name", "team__name"), "form": form, "can_create": teams.exists(),
-    })
+    return team_lists.list_page(
+        request, what="table", form_class=TableForm, create=_create_table, url=table_url,
+        rows=lambda teams: (Table.objects.filter(team__in=teams).select_related("team")
+                            .order_by("name", "team__name")),
+        template="tables/list.html",
+    )
 
 
 def _indexes(table: Table) -> list[dict]:
@@ -373,8 +371,4 @@ def map_stream(request: HttpRequest, function_id) -> HttpResponse:
     if mapping is None:
         return tab.render_tab(request, fn, refused=True, stream_mapping_form=form, open_form="stream")
     table_name = mapping.event_source_arn.split(":table/")[1].split("/")[0]
-    notice = f"{fn.name} now reads the stream of {table_name}."
-    if request.htmx:
-        return tab.render_tab(request, fn, notice=notice)
-    messages.success(request, notice)
-    return registry.back_to_tab(fn)
+    return tab.added(request, fn, f"{fn.name} now reads the stream of {table_name}.")

@@ -17,7 +17,8 @@ refused, or with a notice when saved (a plain POST may redirect back with
 A row's toggle_url and delete_url take a POST. Inside the tab they are sent
 with htmx (`hx-swap="none"`); the view should answer with
 `changed_response()` so the tab reloads its list. Without htmx the button is
-a plain form POST, and the view should redirect back (`back_to_tab(fn)`).
+a plain form POST, and the view should redirect back (`back_to_tab(fn)`);
+`changed(request, fn)` answers either way.
 """
 
 from collections.abc import Callable
@@ -113,3 +114,9 @@ def changed_response() -> HttpResponse:
 def back_to_tab(fn) -> HttpResponseRedirect:
     """What a toggle or delete view answers to a plain form POST."""
     return HttpResponseRedirect(reverse("fn-detail", args=[fn.id]) + "?tab=triggers")
+
+
+def changed(request: HttpRequest, fn) -> HttpResponse:
+    """A toggle or delete view's answer: changed_response() to htmx,
+    back_to_tab(fn) to a plain form POST."""
+    return changed_response() if request.htmx else back_to_tab(fn)

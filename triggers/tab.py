@@ -2,6 +2,7 @@
 the add forms (this app's and the sections other apps register). The tab's
 views and other apps' form views answer with it."""
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -40,3 +41,13 @@ def render_tab(request: HttpRequest, fn, *, refused: bool = False, **extra) -> H
     return response
 
 
+
+
+def added(request: HttpRequest, fn, notice: str) -> HttpResponse:
+    """A form section's answer once its trigger is saved: the tab again to
+    htmx (the new row in the list, the forms cleared), else `notice` as a
+    message and a redirect back to the tab."""
+    if request.htmx:
+        return render_tab(request, fn, notice=notice)
+    messages.success(request, notice)
+    return registry.back_to_tab(fn)

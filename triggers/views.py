@@ -124,10 +124,6 @@ def _get_trigger(fn, kind: str, trigger_id):
         raise Http404("No such trigger.") from None
 
 
-def _changed(request: HttpRequest, fn) -> HttpResponse:
-    return registry.changed_response() if request.htmx else registry.back_to_tab(fn)
-
-
 @login_required
 @require_POST
 def toggle(request: HttpRequest, function_id, kind: str, trigger_id) -> HttpResponse:
@@ -138,7 +134,7 @@ def toggle(request: HttpRequest, function_id, kind: str, trigger_id) -> HttpResp
     else:
         trigger.enabled = not trigger.enabled
         trigger.save(update_fields=["enabled"])
-    return _changed(request, fn)
+    return registry.changed(request, fn)
 
 
 @login_required
@@ -146,4 +142,4 @@ def toggle(request: HttpRequest, function_id, kind: str, trigger_id) -> HttpResp
 def delete(request: HttpRequest, function_id, kind: str, trigger_id) -> HttpResponse:
     fn = get_function_for_user(request.user, function_id, write=True)
     _get_trigger(fn, kind, trigger_id).delete()
-    return _changed(request, fn)
+    return registry.changed(request, fn)
