@@ -25,7 +25,7 @@ _TRANSACT = {
 def table_arn(account: str, name: str) -> str:
     if isinstance(name, str) and name.startswith("arn:"):
         return name
-    return arns.build("dynamodb", account, f"table/{name}")
+    return arns.table_arn(account, name)
 
 
 def dynamodb(context, operation: str, params: dict) -> list[tuple[str, str]]:

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.db.models import Max, Min
 
+from awsapi import arns
 from functions.models import Team
 from tables.models import StreamRecord, Table
 
@@ -48,7 +49,7 @@ class Stream:
 
     @property
     def arn(self) -> str:
-        return f"{self.table.arn}/stream/{self.label}"
+        return arns.table_stream_arn(self.table.team.account_id, self.table.name, self.label)
 
     @property
     def enabled(self) -> bool:
