@@ -54,14 +54,7 @@ def describe_table(context, params):
 
 def list_tables(context, params):
     limit = params.get("Limit", 100)
-    if not 1 <= limit <= 100:
-        raise wire.constraint(
-            limit,
-            "limit",
-            "have value less than or equal to 100"
-            if limit > 100
-            else "have value greater than or equal to 1",
-        )
+    wire.check_range(limit, "limit", 1, 100)
     names = Table.objects.filter(team=context.team)
     start = params.get("ExclusiveStartTableName")
     if start:
