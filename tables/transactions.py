@@ -88,7 +88,7 @@ class _Action:
         if self.kind == "ConditionCheck" and self.condition is None:
             raise wire.validation("The ConditionExpression of a ConditionCheck must be specified")
         if self.kind == "Put":
-            self.item, _ = items.checked_item(wire.typed_in(params.get("Item") or {}))
+            self.item, self.size = items.checked_item(wire.typed_in(params.get("Item") or {}))
             self.place = indexing.of_item(self.table, self.item)
         else:
             self.key = wire.typed_in(params.get("Key") or {})
@@ -98,7 +98,7 @@ class _Action:
 
     def plan(self, indexes) -> items.Change:
         if self.kind == "Put":
-            return items.plan_put(self.table, indexes, self.item, self.condition)
+            return items.plan_put(self.table, indexes, self.item, self.condition, size=self.size)
         if self.kind == "Delete":
             return items.plan_delete(self.table, self.key, self.condition, indexed=bool(indexes))
         if self.kind == "Update":
