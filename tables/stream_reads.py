@@ -95,6 +95,17 @@ class Stream:
         found = self.records().aggregate(first=Min("id"), last=Max("id"))
         return found["first"], found["last"]
 
+    def latest(self) -> int:
+        """Where LATEST starts reading (GetShardIterator, a mapping): after
+        the last record, 0 when none. Its later records take higher ids and
+        commit in id order (tables.streams.hold_order)."""
+        return self.bounds()[1] or 0
+
+    def before(self, at: datetime) -> int | None:
+        """Where AT_TIMESTAMP starts reading: after the last record created
+        before `at`; None (from the oldest kept) when none was."""
+        return self.records().filter(created_at__lt=at).order_by("-id").values_list("id", flat=True).first()
+
 
 def sequence_number(record_id: int) -> str:
     return str(record_id).zfill(SEQUENCE_DIGITS)

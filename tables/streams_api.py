@@ -163,14 +163,11 @@ def _start(stream: Stream, kind: str, params: dict) -> int | None:
     if kind == "TRIM_HORIZON":
         return None
     if kind == "LATEST":
-        # The shard's own last record: its later records take higher ids
-        # and commit in id order (tables.streams.hold_order).
-        return stream.bounds()[1] or 0
+        return stream.latest()
     at = params.get("Timestamp")
     if not isinstance(at, datetime):
         raise _validation("Timestamp is required for ShardIteratorType AT_TIMESTAMP.")
-    before = stream.records().filter(created_at__lt=at).order_by("-id").values_list("id", flat=True).first()
-    return before
+    return stream.before(at)
 
 
 def get_shard_iterator(context: services.Context, params: dict) -> dict:
