@@ -3,7 +3,8 @@ AWS CLI (`aws dynamodbstreams ...`) call them through the AWS front door
 (botocore service "dynamodbstreams": JSON 1.0, X-Amz-Target
 `DynamoDBStreams_20120810.<Op>`, signed as "dynamodb"; the door tells it
 from DynamoDB by the target). Streams and their records are
-tables.stream_reads'; iterators tables.stream_iterators'.
+tables.stream_reads'; iterators tables.stream_iterators'; IAM's names
+for its calls tables.iam_resources'.
 
 Source: Amazon DynamoDB API Reference, "Amazon DynamoDB Streams":
 ListStreams, DescribeStream, GetShardIterator, GetRecords, their limits
@@ -15,7 +16,7 @@ from datetime import datetime
 
 from awsapi import services
 from awsapi.protocols import ServiceError
-from tables import stream_iterators, stream_reads, wire
+from tables import iam_resources, stream_iterators, stream_reads, wire
 from tables.models import Table
 from tables.stream_iterators import Position
 from tables.stream_reads import Stream, sequence_number
@@ -207,18 +208,6 @@ def get_records(context: services.Context, params: dict) -> dict:
     return output
 
 
-def resources(context: services.Context, operation: str, params: dict) -> list[tuple[str, str]]:
-    """IAM's action and resource for each call (Service Authorization
-    Reference, Amazon DynamoDB: the stream ARN; ListStreams "*")."""
-    arn = params.get("StreamArn")
-    if operation == "GetRecords":
-        try:
-            arn = stream_iterators.read(params.get("ShardIterator") or "").arn
-        except ServiceError:
-            arn = None
-    return [(f"dynamodb:{operation}", arn or "*")]
-
-
 def register() -> None:
     services.register(
         "dynamodbstreams",
@@ -229,5 +218,5 @@ def register() -> None:
             "GetRecords": get_records,
         },
         reads={"ListStreams", "DescribeStream", "GetShardIterator", "GetRecords"},
-        resources=resources,
+        resources=iam_resources.dynamodbstreams,
     )
