@@ -365,10 +365,10 @@ def test_trimming_deletes_only_records_past_24_hours(team):
 
 
 def test_the_trim_task_is_on_the_beat_schedule(settings):
-    from tables import stream_tasks
+    from tables import tasks
 
     entry = settings.CELERY_BEAT_SCHEDULE["trim-table-streams"]
-    assert entry["task"] == stream_tasks.trim_streams.name == "tables.trim_streams"
+    assert entry["task"] == tasks.trim_streams.name == "tables.trim_streams"
 
 
 def test_get_records_stops_at_1_mb(ddbs, team, monkeypatch):
