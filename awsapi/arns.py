@@ -11,6 +11,8 @@ The region is the server's (STRATUS_REGION); the account is the team's
 | SNS topic | `<name>`; a subscription `<name>:<uuid>` |
 | SQS queue | `<name>` |
 | EventBridge rule | `rule/<name>` |
+| DynamoDB table | `table/<name>`; its stream `table/<name>/stream/<label>` |
+| Kinesis stream | `stream/<name>` |
 """
 
 from dataclasses import dataclass
@@ -60,6 +62,21 @@ def queue_arn(account: str, name: str) -> str:
 
 def rule_arn(account: str, rule: str) -> str:
     return build("events", account, f"rule/{rule}")
+
+
+def table_arn(account: str, name: str) -> str:
+    """`arn:aws:dynamodb:<region>:<account>:table/<name>`."""
+    return build("dynamodb", account, f"table/{name}")
+
+
+def table_stream_arn(account: str, table: str, label: str) -> str:
+    """A DynamoDB Streams stream: `<table ARN>/stream/<label>`."""
+    return f"{table_arn(account, table)}/stream/{label}"
+
+
+def kinesis_stream_arn(account: str, name: str) -> str:
+    """`arn:aws:kinesis:<region>:<account>:stream/<name>`."""
+    return build("kinesis", account, f"stream/{name}")
 
 
 def parse(text) -> Arn:

@@ -6,7 +6,8 @@ names no stream, so its stream comes from the iterator."""
 
 from __future__ import annotations
 
-from kinesis import records, streams
+from awsapi import arns
+from kinesis import records
 from kinesis.models import Stream
 
 
@@ -16,7 +17,7 @@ def kinesis(context, operation: str, params: dict) -> list[tuple[str, str]]:
     if params.get("StreamARN"):
         return [(action, str(params["StreamARN"]))]
     if params.get("StreamName"):
-        return [(action, streams.stream_arn(account, str(params["StreamName"])))]
+        return [(action, arns.kinesis_stream_arn(account, str(params["StreamName"])))]
     if operation == "GetRecords" and params.get("ShardIterator"):
         try:
             position = records.decode(params["ShardIterator"])
@@ -25,5 +26,5 @@ def kinesis(context, operation: str, params: dict) -> list[tuple[str, str]]:
         mine = Stream.objects.filter(id=position.stream_id, team=context.team)
         name = mine.values_list("name", flat=True).first()
         if name:
-            return [(action, streams.stream_arn(account, name))]
+            return [(action, arns.kinesis_stream_arn(account, name))]
     return [(action, "*")]

@@ -57,7 +57,7 @@ class Stream(models.Model):
 
     @property
     def arn(self) -> str:
-        return arns.build("kinesis", self.team.account_id, f"stream/{self.name}")
+        return arns.kinesis_stream_arn(self.team.account_id, self.name)
 
 
 class Shard(models.Model):

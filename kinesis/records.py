@@ -47,7 +47,9 @@ class Entry:
 def entry(partition_key, data, explicit_hash_key=None, member: str = "") -> Entry:
     """Checks one record's fields (ValidationException /
     InvalidArgumentException in Kinesis's words); `member` is the wire path
-    prefix for messages (`records.2.member.`)."""
+    prefix for messages (`records.2.member.`). A partition key is Unicode
+    text: the door refuses a lone surrogate for every service
+    (awsapi.protocols.parser), and forms decode what they are sent."""
     if not isinstance(data, bytes | bytearray):
         raise errors.validation(None, f"{member}data", "Member must not be null")
     if len(data) > MAX_DATA:
@@ -63,11 +65,6 @@ def entry(partition_key, data, explicit_hash_key=None, member: str = "") -> Entr
             "Member must have length less than or equal to 256" if partition_key
             else "Member must have length greater than or equal to 1",
         )
-    try:
-        partition_key.encode("utf-8")
-    except UnicodeEncodeError:
-        raise errors.validation(None, f"{member}partitionKey",
-                                "Member must be Unicode text (it holds a lone surrogate)") from None
     if explicit_hash_key is not None:
         key = routing.explicit_hash_key(explicit_hash_key)
         if key is None:

@@ -68,10 +68,6 @@ def name_of_arn(team: Team, arn: str) -> str:
     return name
 
 
-def stream_arn(account: str, name: str) -> str:
-    return arns.build("kinesis", account, f"stream/{name}")
-
-
 def next_sequence() -> int:
     """Above every record written so far: a new shard's StartingSequenceNumber
     (ids are handed out in increasing order, so the shard's records are above)."""

@@ -13,9 +13,10 @@ class TablesConfig(AppConfig):
 
         dynamodb_api.register()
 
-        # DynamoDB Streams: its API, its mappings' source kind, its trimming task.
+        # DynamoDB Streams: its API and its mappings' source kind (its
+        # trimming task is in tables.tasks, imported above).
         from mappings import sources
-        from tables import stream_source, stream_tasks, streams_api  # noqa: F401 - stream_tasks registers
+        from tables import stream_source, streams_api
 
         streams_api.register()
         sources.register(stream_source.DynamoDBStreamSource())

@@ -106,9 +106,9 @@ def batch_write_item(team, params: dict) -> dict:
                     "A WriteRequest must contain exactly one of PutRequest or DeleteRequest"
                 )
             if put is not None:
-                item, _ = items.checked_item(wire.typed_in(put.get("Item") or {}))
+                item, size = items.checked_item(wire.typed_in(put.get("Item") or {}))
                 place = indexing.of_item(table, item, in_batch=True)
-                planned.append((table, "put", item))
+                planned.append((table, "put", (item, size)))
             else:
                 key = wire.typed_in(delete.get("Key") or {})
                 place = indexing.of_key(table, key)
@@ -120,7 +120,8 @@ def batch_write_item(team, params: dict) -> dict:
         indexes = items.hold([table for table, _, _ in planned])
         for table, kind, value in planned:
             if kind == "put":
-                change = items.plan_put(table, indexes[table.pk], value)
+                item, size = value
+                change = items.plan_put(table, indexes[table.pk], item, size=size)
             else:
                 change = items.plan_delete(table, value, indexed=bool(indexes[table.pk]))
             items.commit(change)

@@ -54,14 +54,7 @@ def describe_table(context, params):
 
 def list_tables(context, params):
     limit = params.get("Limit", 100)
-    if not 1 <= limit <= 100:
-        raise wire.constraint(
-            limit,
-            "limit",
-            "have value less than or equal to 100"
-            if limit > 100
-            else "have value greater than or equal to 1",
-        )
+    wire.check_range(limit, "limit", 1, 100)
     names = Table.objects.filter(team=context.team)
     start = params.get("ExclusiveStartTableName")
     if start:
@@ -86,7 +79,10 @@ def delete_table(context, params):
 # -- items -------------------------------------------------------------------------
 
 
-def put_item(context, params):
+def _write(context, params, write, member: str):
+    """PutItem and DeleteItem: `write(table, Item or Key, condition)`
+    (items.put_item / items.delete_item) returns the old item, shown
+    under ReturnValues ALL_OLD."""
     params = legacy.rewritten(params)
     table = lookup.table_for(context.team, params.get("TableName"))
     returns = params.get("ReturnValues") or "NONE"
@@ -96,13 +92,17 @@ def put_item(context, params):
     condition = found.condition()
     found.finish()
     try:
-        old = items.put_item(table, wire.typed_in(params.get("Item") or {}), condition)
+        old = write(table, wire.typed_in(params.get(member) or {}), condition)
     except items.ConditionFailed as exc:
         raise wire.condition_failed(exc.old, params) from None
     out = _consumed(params, table, 1.0)
     if returns == "ALL_OLD" and old is not None:
         out["Attributes"] = wire.typed_out(old)
     return out
+
+
+def put_item(context, params):
+    return _write(context, params, items.put_item, "Item")
 
 
 def get_item(context, params):
@@ -154,22 +154,7 @@ def update_item(context, params):
 
 
 def delete_item(context, params):
-    params = legacy.rewritten(params)
-    table = lookup.table_for(context.team, params.get("TableName"))
-    returns = params.get("ReturnValues") or "NONE"
-    if returns not in WRITE_RETURNS:
-        raise wire.validation("ReturnValues can only be ALL_OLD or NONE")
-    found = Expressions(params)
-    condition = found.condition()
-    found.finish()
-    try:
-        old = items.delete_item(table, wire.typed_in(params.get("Key") or {}), condition)
-    except items.ConditionFailed as exc:
-        raise wire.condition_failed(exc.old, params) from None
-    out = _consumed(params, table, 1.0)
-    if returns == "ALL_OLD" and old is not None:
-        out["Attributes"] = wire.typed_out(old)
-    return out
+    return _write(context, params, items.delete_item, "Key")
 
 
 def _read_params(params: dict) -> dict:

@@ -7,11 +7,15 @@ index on `.../table/<name>/index/<index>`); a batch or transaction names
 one action per table it touches (BatchWriteItem is dynamodb:BatchWriteItem
 on each table, TransactWriteItems' actions are dynamodb:PutItem,
 UpdateItem, DeleteItem and ConditionCheckItem on their tables); ListTables,
-DescribeEndpoints and DescribeLimits act on "*"."""
+DescribeEndpoints and DescribeLimits act on "*". DynamoDB Streams'
+operations (tables.streams_api) are `dynamodb:<Operation>` on the stream's
+ARN (GetRecords: the stream its iterator reads), ListStreams on "*"."""
 
 from __future__ import annotations
 
 from awsapi import arns
+from awsapi.protocols import ServiceError
+from tables import stream_iterators
 
 _TRANSACT = {
     "Put": "PutItem",
@@ -25,7 +29,7 @@ _TRANSACT = {
 def table_arn(account: str, name: str) -> str:
     if isinstance(name, str) and name.startswith("arn:"):
         return name
-    return arns.build("dynamodb", account, f"table/{name}")
+    return arns.table_arn(account, name)
 
 
 def dynamodb(context, operation: str, params: dict) -> list[tuple[str, str]]:
@@ -51,3 +55,13 @@ def dynamodb(context, operation: str, params: dict) -> list[tuple[str, str]]:
     if operation in ("Query", "Scan") and params.get("IndexName"):
         arn = f"{arn}/index/{params['IndexName']}"
     return [(action, arn)]
+
+
+def dynamodbstreams(context, operation: str, params: dict) -> list[tuple[str, str]]:
+    arn = params.get("StreamArn")
+    if operation == "GetRecords":
+        try:
+            arn = stream_iterators.read(params.get("ShardIterator") or "").arn
+        except ServiceError:  # a bad iterator is the handler's to answer
+            arn = None
+    return [(f"dynamodb:{operation}", arn or "*")]

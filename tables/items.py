@@ -119,8 +119,13 @@ def _check(condition, old: dict | None) -> None:
         raise ConditionFailed(old)
 
 
-def plan_put(table: Table, indexes: list[TableIndex], item: dict, condition=None) -> Change:
-    item, size = checked_item(item)
+def plan_put(
+    table: Table, indexes: list[TableIndex], item: dict, condition=None, *, size: int | None = None
+) -> Change:
+    """`size` given: `item` is checked_item's already (batches and
+    transactions check every item before planning any), not checked again."""
+    if size is None:
+        item, size = checked_item(item)
     place = indexing.of_item(table, item)
     places = indexing.check_indexes(table, indexes, item)
     row, old = load(table, place)

@@ -60,14 +60,14 @@ class Table(models.Model):
 
     @property
     def arn(self) -> str:
-        return arns.build("dynamodb", self.team.account_id, f"table/{self.name}")
+        return arns.table_arn(self.team.account_id, self.name)
 
     @property
     def stream_arn(self) -> str | None:
         """LatestStreamArn, or None when the table never had a stream."""
         if not self.stream_label:
             return None
-        return f"{self.arn}/stream/{self.stream_label}"
+        return arns.table_stream_arn(self.team.account_id, self.name, self.stream_label)
 
     def key_names(self) -> tuple[str, str | None]:
         """(partition key name, sort key name or None)."""

@@ -292,14 +292,7 @@ def scan(table: Table, params: dict, found) -> dict:
         )
     where = Q()
     if total is not None:
-        if not 1 <= total <= 1000000:
-            raise wire.constraint(
-                total,
-                "totalSegments",
-                "have value less than or equal to 1000000"
-                if total > 1
-                else "have value greater than or equal to 1",
-            )
+        wire.check_range(total, "totalSegments", 1, 1000000)
         if not 0 <= segment < total:
             raise wire.validation(
                 "The Segment parameter is zero-based and must be less than parameter "

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.db.models import Max, Min
 
+from awsapi import arns
 from functions.models import Team
 from tables.models import StreamRecord, Table
 
@@ -48,7 +49,7 @@ class Stream:
 
     @property
     def arn(self) -> str:
-        return f"{self.table.arn}/stream/{self.label}"
+        return arns.table_stream_arn(self.table.team.account_id, self.table.name, self.label)
 
     @property
     def enabled(self) -> bool:
@@ -93,6 +94,17 @@ class Stream:
         """(first, last) id of the records kept, (None, None) when none."""
         found = self.records().aggregate(first=Min("id"), last=Max("id"))
         return found["first"], found["last"]
+
+    def latest(self) -> int:
+        """Where LATEST starts reading (GetShardIterator, a mapping): after
+        the last record, 0 when none. Its later records take higher ids and
+        commit in id order (tables.streams.hold_order)."""
+        return self.bounds()[1] or 0
+
+    def before(self, at: datetime) -> int | None:
+        """Where AT_TIMESTAMP starts reading: after the last record created
+        before `at`; None (from the oldest kept) when none was."""
+        return self.records().filter(created_at__lt=at).order_by("-id").values_list("id", flat=True).first()
 
 
 def sequence_number(record_id: int) -> str:

@@ -51,9 +51,8 @@ class DynamoDBStreamSource:
         if stream is None or starting == "TRIM_HORIZON":
             return None
         if starting == "AT_TIMESTAMP" and at is not None:
-            return (stream.records().filter(created_at__lt=at).order_by("-id")
-                    .values_list("id", flat=True).first())
-        return stream.bounds()[1] or 0
+            return stream.before(at)
+        return stream.latest()
 
     def wake_channel(self, arn: str) -> str:
         return wakeups.channel(arn)

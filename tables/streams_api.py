@@ -3,7 +3,8 @@ AWS CLI (`aws dynamodbstreams ...`) call them through the AWS front door
 (botocore service "dynamodbstreams": JSON 1.0, X-Amz-Target
 `DynamoDBStreams_20120810.<Op>`, signed as "dynamodb"; the door tells it
 from DynamoDB by the target). Streams and their records are
-tables.stream_reads'; iterators tables.stream_iterators'.
+tables.stream_reads'; iterators tables.stream_iterators'; IAM's names
+for its calls tables.iam_resources'.
 
 Source: Amazon DynamoDB API Reference, "Amazon DynamoDB Streams":
 ListStreams, DescribeStream, GetShardIterator, GetRecords, their limits
@@ -15,7 +16,7 @@ from datetime import datetime
 
 from awsapi import services
 from awsapi.protocols import ServiceError
-from tables import stream_iterators, stream_reads
+from tables import iam_resources, stream_iterators, stream_reads, wire
 from tables.models import Table
 from tables.stream_iterators import Position
 from tables.stream_reads import Stream, sequence_number
@@ -29,18 +30,13 @@ MAX_RECORDS_BYTES = 1024 * 1024
 ITERATOR_TYPES = ("TRIM_HORIZON", "LATEST", "AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER", "AT_TIMESTAMP")
 
 
-def _validation(message: str) -> ServiceError:
-    return ServiceError("ValidationException", message)
-
-
 def _limit(params: dict, most: int) -> int:
     value = params.get("Limit")
     if value is None:
         return most
     if not isinstance(value, int) or not 1 <= value <= most:
-        raise _validation(
-            f"1 validation error detected: Value '{value}' at 'limit' failed to satisfy constraint: "
-            f"Member must have value less than or equal to {most} and greater than or equal to 1"
+        raise wire.constraint(
+            value, "limit", f"have value less than or equal to {most} and greater than or equal to 1"
         )
     return value
 
@@ -48,7 +44,7 @@ def _limit(params: dict, most: int) -> int:
 def _required(params: dict, name: str) -> str:
     value = params.get(name)
     if value is None or value == "":
-        raise _validation(
+        raise wire.validation(
             f"1 validation error detected: Value null at '{name[0].lower() + name[1:]}' failed to satisfy "
             "constraint: Member must not be null"
         )
@@ -56,12 +52,12 @@ def _required(params: dict, name: str) -> str:
 
 
 def _no_stream(arn: str) -> ServiceError:
-    return ServiceError("ResourceNotFoundException", f"Requested resource not found: Stream: {arn} not found")
+    return wire.not_found(f"{wire.NOT_FOUND}: Stream: {arn} not found")
 
 
 def _stream(context: services.Context, arn: str) -> Stream:
     if stream_reads.parse_arn(arn) is None:
-        raise _validation(
+        raise wire.validation(
             f"Invalid StreamArn: {arn!r} is not a stream ARN "
             "(arn:aws:dynamodb:<region>:<account>:table/<table>/stream/<label>)."
         )
@@ -90,15 +86,13 @@ def list_streams(context: services.Context, params: dict) -> dict:
     limit = _limit(params, MAX_STREAMS)
     table_name = params.get("TableName")
     if table_name is not None and not Table.objects.filter(team=context.team, name=table_name).exists():
-        raise ServiceError(
-            "ResourceNotFoundException", f"Requested resource not found: Table: {table_name} not found"
-        )
+        raise wire.table_not_found(table_name)
     streams = stream_reads.streams_of(context.team, table_name)
     start = params.get("ExclusiveStartStreamArn")
     if start:
         parts = stream_reads.parse_arn(start)
         if parts is None:
-            raise _validation(f"Invalid ExclusiveStartStreamArn: {start!r} is not a stream ARN.")
+            raise wire.validation(f"Invalid ExclusiveStartStreamArn: {start!r} is not a stream ARN.")
         # After it in the listing's order, so a page goes on right even when
         # that stream has gone since (its records trimmed, its table deleted).
         streams = [s for s in streams if (s.table.name, s.label) > (parts["table"], parts["label"])]
@@ -122,7 +116,7 @@ def describe_stream(context: services.Context, params: dict) -> dict:
     shard_filter = params.get("ShardFilter")
     if shard_filter:
         if shard_filter.get("Type") != "CHILD_SHARDS" or not shard_filter.get("ShardId"):
-            raise _validation("ShardFilter needs Type CHILD_SHARDS and a ShardId.")
+            raise wire.validation("ShardFilter needs Type CHILD_SHARDS and a ShardId.")
         shards = []  # a stream's one shard never splits, so it has no children
     description: dict = {
         "StreamArn": stream.arn, "StreamLabel": stream.label, "StreamStatus": stream.status,
@@ -140,10 +134,10 @@ def _start(stream: Stream, kind: str, params: dict) -> int | None:
     number = params.get("SequenceNumber")
     if kind in ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER"):
         if number is None:
-            raise _validation(f"SequenceNumber is required for ShardIteratorType {kind}.")
+            raise wire.validation(f"SequenceNumber is required for ShardIteratorType {kind}.")
         record_id = stream_reads.parse_sequence_number(number)
         if record_id is None:
-            raise _validation(
+            raise wire.validation(
                 f"Invalid SequenceNumber: {number!r} is not a sequence number (21 to 40 digits)."
             )
         if not stream.records().filter(id=record_id).exists():
@@ -154,23 +148,22 @@ def _start(stream: Stream, kind: str, params: dict) -> int | None:
                     f"The operation attempted to read past the oldest stream record in a shard: sequence "
                     f"number {number} is no longer kept (records are kept 24 hours).",
                 )
-            raise _validation(f"Invalid SequenceNumber: {number} is not a record of shard {stream.shard_id}.")
+            raise wire.validation(
+                f"Invalid SequenceNumber: {number} is not a record of shard {stream.shard_id}."
+            )
         return record_id - 1 if kind == "AT_SEQUENCE_NUMBER" else record_id
     if number is not None:
-        raise _validation(
+        raise wire.validation(
             f"SequenceNumber is only taken with AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER, not {kind}."
         )
     if kind == "TRIM_HORIZON":
         return None
     if kind == "LATEST":
-        # The shard's own last record: its later records take higher ids
-        # and commit in id order (tables.streams.hold_order).
-        return stream.bounds()[1] or 0
+        return stream.latest()
     at = params.get("Timestamp")
     if not isinstance(at, datetime):
-        raise _validation("Timestamp is required for ShardIteratorType AT_TIMESTAMP.")
-    before = stream.records().filter(created_at__lt=at).order_by("-id").values_list("id", flat=True).first()
-    return before
+        raise wire.validation("Timestamp is required for ShardIteratorType AT_TIMESTAMP.")
+    return stream.before(at)
 
 
 def get_shard_iterator(context: services.Context, params: dict) -> dict:
@@ -178,16 +171,12 @@ def get_shard_iterator(context: services.Context, params: dict) -> dict:
     shard_id = _required(params, "ShardId")
     kind = _required(params, "ShardIteratorType")
     if kind not in ITERATOR_TYPES:
-        raise _validation(
-            f"1 validation error detected: Value '{kind}' at 'shardIteratorType' failed to satisfy "
-            f"constraint: Member must satisfy enum value set: [{', '.join(ITERATOR_TYPES)}]"
+        raise wire.constraint(
+            kind, "shardIteratorType", f"satisfy enum value set: [{', '.join(ITERATOR_TYPES)}]"
         )
     stream = _stream(context, arn)
     if shard_id != stream.shard_id:
-        raise ServiceError(
-            "ResourceNotFoundException",
-            f"Requested resource not found: Shard {shard_id} in stream {arn} not found",
-        )
+        raise wire.not_found(f"{wire.NOT_FOUND}: Shard {shard_id} in stream {arn} not found")
     after = _start(stream, kind, params)
     return {"ShardIterator": stream_iterators.issue(Position(stream.arn, shard_id, after))}
 
@@ -219,18 +208,6 @@ def get_records(context: services.Context, params: dict) -> dict:
     return output
 
 
-def resources(context: services.Context, operation: str, params: dict) -> list[tuple[str, str]]:
-    """IAM's action and resource for each call (Service Authorization
-    Reference, Amazon DynamoDB: the stream ARN; ListStreams "*")."""
-    arn = params.get("StreamArn")
-    if operation == "GetRecords":
-        try:
-            arn = stream_iterators.read(params.get("ShardIterator") or "").arn
-        except ServiceError:
-            arn = None
-    return [(f"dynamodb:{operation}", arn or "*")]
-
-
 def register() -> None:
     services.register(
         "dynamodbstreams",
@@ -241,5 +218,5 @@ def register() -> None:
             "GetRecords": get_records,
         },
         reads={"ListStreams", "DescribeStream", "GetShardIterator", "GetRecords"},
-        resources=resources,
+        resources=iam_resources.dynamodbstreams,
     )

@@ -33,7 +33,7 @@ from django.utils import timezone
 from awsapi.protocols import ServiceError
 from tables import indexing, items, lookup, values, wire
 from tables.expression_input import Expressions
-from tables.models import TransactionToken
+from tables.models import Table, TransactionToken
 
 MAX_ACTIONS = 100
 MAX_BYTES = 4 * 1024 * 1024
@@ -42,14 +42,45 @@ TOKEN_WINDOW = timedelta(minutes=10)
 KINDS = ("ConditionCheck", "Put", "Delete", "Update")
 
 
+def _entries(params: dict) -> list:
+    """TransactItems: 1 to MAX_ACTIONS entries, else ValidationException."""
+    entries = params.get("TransactItems") or []
+    if not 1 <= len(entries) <= MAX_ACTIONS:
+        raise wire.constraint(
+            f"{len(entries)} items",
+            "transactItems",
+            f"have length less than or equal to {MAX_ACTIONS}"
+            if entries
+            else "have length greater than or equal to 1",
+        )
+    return entries
+
+
+class _Tables:
+    """The call's tables by TableName: each looked up once per call, not
+    once per action (up to 100 actions on one table), errors as
+    lookup.table_for's."""
+
+    def __init__(self, team) -> None:
+        self.team = team
+        self.found: dict[str, Table] = {}
+
+    def __call__(self, name) -> Table:
+        if not isinstance(name, str):
+            return lookup.table_for(self.team, name)
+        if name not in self.found:
+            self.found[name] = lookup.table_for(self.team, name)
+        return self.found[name]
+
+
 class _Action:
-    def __init__(self, team, entry: dict) -> None:
+    def __init__(self, tables: _Tables, entry: dict) -> None:
         given = [k for k in KINDS if entry.get(k) is not None]
         if len(given) != 1:
             raise wire.validation("TransactItems can only contain one of Check, Put, Update or Delete")
         self.kind = given[0]
         self.params = params = entry[self.kind]
-        self.table = lookup.table_for(team, params.get("TableName"))
+        self.table = tables(params.get("TableName"))
         found = Expressions(params)
         self.condition = found.condition()
         self.update = found.update() if self.kind == "Update" else None
@@ -57,7 +88,7 @@ class _Action:
         if self.kind == "ConditionCheck" and self.condition is None:
             raise wire.validation("The ConditionExpression of a ConditionCheck must be specified")
         if self.kind == "Put":
-            self.item, _ = items.checked_item(wire.typed_in(params.get("Item") or {}))
+            self.item, self.size = items.checked_item(wire.typed_in(params.get("Item") or {}))
             self.place = indexing.of_item(self.table, self.item)
         else:
             self.key = wire.typed_in(params.get("Key") or {})
@@ -67,7 +98,7 @@ class _Action:
 
     def plan(self, indexes) -> items.Change:
         if self.kind == "Put":
-            return items.plan_put(self.table, indexes, self.item, self.condition)
+            return items.plan_put(self.table, indexes, self.item, self.condition, size=self.size)
         if self.kind == "Delete":
             return items.plan_delete(self.table, self.key, self.condition, indexed=bool(indexes))
         if self.kind == "Update":
@@ -118,18 +149,11 @@ def forget_tokens(now=None) -> int:
 
 
 def transact_write_items(team, params: dict) -> dict:
-    entries = params.get("TransactItems") or []
-    if not 1 <= len(entries) <= MAX_ACTIONS:
-        raise wire.constraint(
-            f"{len(entries)} items",
-            "transactItems",
-            f"have length less than or equal to {MAX_ACTIONS}"
-            if entries
-            else "have length greater than or equal to 1",
-        )
+    entries = _entries(params)
     if _seen_token(team, params):
         return {}
-    actions = [_Action(team, entry) for entry in entries]
+    tables = _Tables(team)
+    actions = [_Action(tables, entry) for entry in entries]
     targets = {(a.table.pk, a.place.hash_digest, a.place.sort_key) for a in actions}
     if len(targets) != len(actions):
         raise wire.validation("Transaction request cannot include multiple operations on one item")
@@ -189,21 +213,14 @@ def _write(team, params: dict, actions: list[_Action]) -> None:
 
 
 def transact_get_items(team, params: dict) -> dict:
-    entries = params.get("TransactItems") or []
-    if not 1 <= len(entries) <= MAX_ACTIONS:
-        raise wire.constraint(
-            f"{len(entries)} items",
-            "transactItems",
-            f"have length less than or equal to {MAX_ACTIONS}"
-            if entries
-            else "have length greater than or equal to 1",
-        )
+    entries = _entries(params)
     planned = []
+    tables = _Tables(team)
     for entry in entries:
         get = entry.get("Get")
         if get is None:
             raise wire.validation("TransactItems of TransactGetItems must each contain a Get")
-        table = lookup.table_for(team, get.get("TableName"))
+        table = tables(get.get("TableName"))
         found = Expressions(get)
         projection = found.projection()
         found.finish()

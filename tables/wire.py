@@ -65,6 +65,17 @@ def constraint(value: Any, member: str, rule: str) -> ServiceError:
     )
 
 
+def check_range(value, member: str, low: int, high: int) -> None:
+    """`constraint` for a number outside [low, high], naming the bound it
+    passes ("have value less than or equal to 100")."""
+    if not low <= value <= high:
+        raise constraint(
+            value, member,
+            f"have value less than or equal to {high}" if value > high
+            else f"have value greater than or equal to {low}",
+        )
+
+
 # -- typed values --------------------------------------------------------------
 
 

@@ -26,6 +26,18 @@ def get(item: dict, path: tuple) -> dict | None:
     return current
 
 
+def _holder(item: dict, path: tuple) -> tuple[list | dict, int | str]:
+    """The list (for an index) or map (for a name) holding `path`'s last
+    step, and that step. ExpressionError INVALID_PATH when the parent is
+    missing or of the other type."""
+    last = path[-1]
+    kind = "L" if isinstance(last, int) else "M"
+    parent = get(item, path[:-1])
+    if parent is None or kind not in parent:
+        raise ExpressionError(INVALID_PATH)
+    return parent[kind], last
+
+
 def put(item: dict, path: tuple, value: dict) -> None:
     """Writes `value` at `path` (SET): the parent must exist and be a map
     (for a name) or a list (for an index; an index past the end appends).
@@ -34,20 +46,11 @@ def put(item: dict, path: tuple, value: dict) -> None:
     if len(path) == 1:
         item[path[0]] = value
         return
-    parent = get(item, path[:-1])
-    last = path[-1]
-    if isinstance(last, int):
-        if parent is None or "L" not in parent:
-            raise ExpressionError(INVALID_PATH)
-        elements = parent["L"]
-        if last < len(elements):
-            elements[last] = value
-        else:
-            elements.append(value)
+    holder, last = _holder(item, path)
+    if isinstance(last, int) and last >= len(holder):
+        holder.append(value)
     else:
-        if parent is None or "M" not in parent:
-            raise ExpressionError(INVALID_PATH)
-        parent["M"][last] = value
+        holder[last] = value
 
 
 def remove(item: dict, path: tuple) -> None:
@@ -57,14 +60,9 @@ def remove(item: dict, path: tuple) -> None:
     if len(path) == 1:
         item.pop(path[0], None)
         return
-    parent = get(item, path[:-1])
-    last = path[-1]
+    holder, last = _holder(item, path)
     if isinstance(last, int):
-        if parent is None or "L" not in parent:
-            raise ExpressionError(INVALID_PATH)
-        if last < len(parent["L"]):
-            del parent["L"][last]
+        if last < len(holder):
+            del holder[last]
     else:
-        if parent is None or "M" not in parent:
-            raise ExpressionError(INVALID_PATH)
-        parent["M"].pop(last, None)
+        holder.pop(last, None)

@@ -365,10 +365,10 @@ def test_trimming_deletes_only_records_past_24_hours(team):
 
 
 def test_the_trim_task_is_on_the_beat_schedule(settings):
-    from tables import stream_tasks
+    from tables import tasks
 
     entry = settings.CELERY_BEAT_SCHEDULE["trim-table-streams"]
-    assert entry["task"] == stream_tasks.trim_streams.name == "tables.trim_streams"
+    assert entry["task"] == tasks.trim_streams.name == "tables.trim_streams"
 
 
 def test_get_records_stops_at_1_mb(ddbs, team, monkeypatch):
@@ -383,16 +383,16 @@ def test_get_records_stops_at_1_mb(ddbs, team, monkeypatch):
 
 
 def test_it_names_each_calls_iam_action_and_stream(team):
-    from tables import streams_api
+    from tables import iam_resources
 
     orders = make_table(team)
     iterator = stream_iterators.issue(stream_iterators.Position(orders.stream_arn, "shardId-x", None))
-    assert streams_api.resources(None, "ListStreams", {}) == [("dynamodb:ListStreams", "*")]
-    assert streams_api.resources(None, "DescribeStream", {"StreamArn": orders.stream_arn}) == [
+    assert iam_resources.dynamodbstreams(None, "ListStreams", {}) == [("dynamodb:ListStreams", "*")]
+    assert iam_resources.dynamodbstreams(None, "DescribeStream", {"StreamArn": orders.stream_arn}) == [
         ("dynamodb:DescribeStream", orders.stream_arn)
     ]
-    assert streams_api.resources(None, "GetRecords", {"ShardIterator": iterator}) == [
+    assert iam_resources.dynamodbstreams(None, "GetRecords", {"ShardIterator": iterator}) == [
         ("dynamodb:GetRecords", orders.stream_arn)
     ]
-    forged = streams_api.resources(None, "GetRecords", {"ShardIterator": "forged"})
+    forged = iam_resources.dynamodbstreams(None, "GetRecords", {"ShardIterator": "forged"})
     assert forged == [("dynamodb:GetRecords", "*")]

@@ -14,6 +14,7 @@ import pytest
 from aws_lambda_powertools.utilities.parser.models import KinesisDataStreamModel
 from django.utils import timezone
 
+from awsapi import arns
 from kinesis import records, streams
 from kinesis.models import Record as Row
 from mappings import sources, wakeups
@@ -37,7 +38,7 @@ def test_the_kind_is_registered_for_kinesis_stream_arns(stream, team):
     assert sources.for_arn(f"arn:aws:sqs:us-east-1:{team.account_id}:events") is not source
     assert not source.matches(f"arn:aws:kinesis:eu-west-1:{team.account_id}:stream/events")
     assert source.exists(team, stream.arn)
-    assert not source.exists(team, streams.stream_arn(team.account_id, "other"))
+    assert not source.exists(team, arns.kinesis_stream_arn(team.account_id, "other"))
 
 
 def test_a_stream_belongs_to_its_team_only(stream, users):
