@@ -216,6 +216,49 @@ def stranger_lam(stranger_key):
 
 
 @pytest.fixture
+def ddb(member_key):
+    from tests.unit import ddb_support
+
+    return ddb_support.client(member_key)
+
+
+@pytest.fixture
+def raw_ddb(member_key):
+    """`dynamodb` without botocore's parameter checks (the server's are tested)."""
+    from tests.unit import ddb_support
+
+    return ddb_support.raw_client(member_key)
+
+
+@pytest.fixture
+def ddbs(member_key):
+    from tests.unit.aws_clients import aws_client
+
+    return _client(aws_client, member_key, "dynamodbstreams")
+
+
+@pytest.fixture
+def kin(member_key):
+    from tests.unit.aws_clients import boto_client
+
+    return _client(boto_client, member_key, "kinesis")
+
+
+@pytest.fixture
+def reader_kin(reader_key):
+    from tests.unit.aws_clients import boto_client
+
+    return _client(boto_client, reader_key, "kinesis")
+
+
+@pytest.fixture
+def stranger_kin(stranger_key):
+    from tests.unit.aws_clients import boto_client
+
+    return _client(boto_client, stranger_key, "kinesis")
+
+
+@pytest.fixture
 def objects_dir(settings, tmp_path):
     """Each test's own object files (settings.STRATUS_OBJECTS_DIR), so a
     test can count them; modules of S3 tests use it for every test."""

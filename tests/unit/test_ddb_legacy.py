@@ -7,14 +7,14 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tables.models import Item
-from tests.unit.ddb_support import client, code_of, make_table, message_of
+from tests.unit.ddb_support import code_of, make_table, message_of
 
 KEY = {"pk": {"S": "a"}, "sk": {"S": "1"}}
 
 
 @pytest.fixture
-def ddb(member_key):
-    ddb = client(member_key)
+def ddb(ddb):
+    """The shared `ddb` client, with the `things` table made."""
     make_table(ddb)
     return ddb
 

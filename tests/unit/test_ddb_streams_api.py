@@ -22,12 +22,6 @@ KEYS = [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "Key
 
 
 @pytest.fixture
-def ddbs(member_key):
-    key, secret = member_key
-    return aws_client("dynamodbstreams", key.access_key_id, secret)
-
-
-@pytest.fixture
 def loose_ddbs(member_key):
     """No botocore parameter checks: the server's own are tested."""
     key, secret = member_key
