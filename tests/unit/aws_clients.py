@@ -59,6 +59,16 @@ def aws_resource(service: str, key: str, secret: str, endpoint: str = "http://te
     return found
 
 
+def code_of(excinfo) -> str:
+    """The error code of a pytest.raises(ClientError) `excinfo`."""
+    return excinfo.value.response["Error"]["Code"]
+
+
+def message_of(excinfo) -> str:
+    """The error message of a pytest.raises(ClientError) `excinfo`."""
+    return excinfo.value.response["Error"]["Message"]
+
+
 def s3_client(akid: str, secret: str, endpoint: str = "http://testserver", signature: str = "s3v4"):
     """Path-style S3; s3v4 because boto3 presigns with SigV2 otherwise,
     which Stratus does not take."""

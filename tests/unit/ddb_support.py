@@ -1,6 +1,7 @@
 """Shared pieces of the DynamoDB unit tests: boto3 `dynamodb` clients and
 resources whose requests go to the production ASGI app
-(tests.unit.aws_clients), and a table maker."""
+(tests.unit.aws_clients), and a table maker. The `ddb`, `raw_ddb` and
+`ddbs` fixtures (tests/unit/conftest.py) are these clients of the member."""
 
 from tests.unit.aws_clients import aws_client, aws_resource
 
@@ -20,14 +21,6 @@ def resource(keys):
     """boto3's resource layer (Table, conditions, batch_writer) over the app."""
     key, secret = keys
     return aws_resource("dynamodb", key.access_key_id, secret)
-
-
-def code_of(excinfo) -> str:
-    return excinfo.value.response["Error"]["Code"]
-
-
-def message_of(excinfo) -> str:
-    return excinfo.value.response["Error"]["Message"]
 
 
 def make_table(ddb, name="things", *, sort: str | None = "sk", sort_type="S", **extra):

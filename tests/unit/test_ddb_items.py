@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tables.models import Item, StreamRecord
-from tests.unit.ddb_support import code_of, make_table, message_of
+from tests.unit.aws_clients import code_of, message_of
+from tests.unit.ddb_support import make_table
 
 KEY = {"pk": {"S": "a"}, "sk": {"S": "1"}}
 

@@ -7,7 +7,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tables.models import Item
-from tests.unit.ddb_support import code_of, make_table, message_of
+from tests.unit.aws_clients import code_of, message_of
+from tests.unit.ddb_support import make_table
 
 KEY = {"pk": {"S": "a"}, "sk": {"S": "1"}}
 

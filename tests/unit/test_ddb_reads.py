@@ -10,7 +10,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tables import reads
-from tests.unit.ddb_support import code_of, make_table, message_of
+from tests.unit.aws_clients import code_of, message_of
+from tests.unit.ddb_support import make_table
 
 
 @pytest.fixture

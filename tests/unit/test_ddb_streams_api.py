@@ -14,7 +14,7 @@ from django.utils import timezone
 from awsapi.protocols.router import ServiceIndex
 from tables import stream_iterators, streams
 from tables.models import StreamRecord, Table
-from tests.unit.aws_clients import aws_client, boto_client
+from tests.unit.aws_clients import aws_client, boto_client, code_of
 from tests.unit.test_aws_protocols import wire
 
 LABEL = "2026-11-30T10:00:00.000"
@@ -54,10 +54,6 @@ def change(table, old, new, **kwargs):
 
 def pks(ddbs, iterator) -> list[str]:
     return [r["dynamodb"]["Keys"]["pk"]["S"] for r in ddbs.get_records(ShardIterator=iterator)["Records"]]
-
-
-def code_of(excinfo) -> str:
-    return excinfo.value.response["Error"]["Code"]
 
 
 def first_iterator(ddbs, arn, kind="TRIM_HORIZON", **more) -> str:

@@ -10,7 +10,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tables import ttl
-from tests.unit.ddb_support import code_of, make_table
+from tests.unit.aws_clients import code_of
+from tests.unit.ddb_support import make_table
 
 KEY = {"pk": {"S": "a"}, "sk": {"S": "1"}}
 

@@ -10,7 +10,8 @@ from botocore.exceptions import ClientError
 
 from tables.models import IndexEntry, Item, Table, TableIndex
 from awsapi.protocols import AwsRequest, ServiceIndex
-from tests.unit.ddb_support import client, code_of, make_table, message_of
+from tests.unit.aws_clients import code_of, message_of
+from tests.unit.ddb_support import client, make_table
 
 
 def test_it_creates_and_describes_a_table(ddb, team):

@@ -7,7 +7,8 @@ from botocore.exceptions import ClientError
 
 from tables import ttl
 from tables.models import Item, StreamRecord
-from tests.unit.ddb_support import code_of, make_table
+from tests.unit.aws_clients import code_of
+from tests.unit.ddb_support import make_table
 
 NOW = 1_800_000_000
 
