@@ -6,10 +6,11 @@ function's page and its log line (the key it got from
 Records[0].s3.object.key), then browse into the folder and download."""
 
 import hashlib
-import re
 
 import pytest
 from playwright.sync_api import expect
+
+from tests.browser.helpers import app_rows, login, new_function
 
 pytestmark = pytest.mark.browser
 
@@ -29,30 +30,13 @@ BIG = 12 * 1024 * 1024  # over Django's in-memory upload size: spooled, never he
 
 
 def rows(stack, model: str, query: str) -> list:
-    # stack.rows imports the engine's models only; the buckets' come from the app registry.
-    registry = "__import__('django.apps', fromlist=['apps']).apps"
-    return stack.rows(f"{registry}.get_model('buckets', '{model}').objects.{query}")
-
-
-def login(page):
-    page.goto("/accounts/login/")
-    page.fill("input[name=username]", "admin")
-    page.fill("input[name=password]", "admin-pass-123")
-    page.click("button[type=submit]")
-    expect(page).to_have_url(re.compile(r"/$"))
+    return app_rows(stack, "buckets", model, query)
 
 
 def test_it_uploads_into_a_bucket_and_the_function_logs_the_key(page, stack, tmp_path):
     login(page)
 
-    page.goto("/functions/new/")
-    page.fill("input[name=name]", "on-upload")
-    page.fill("input[name=timeout_s]", "20")
-    page.check("input[name=code_source][value=inline]")
-    page.fill("textarea[name=source]", HANDLER)
-    page.click("button:has-text('Create function')")
-    expect(page).to_have_url(re.compile(r"/functions/[0-9a-f-]{36}/"))
-    fn_url = page.url.split("?")[0]
+    fn_url = new_function(page, "on-upload", HANDLER, timeout_s=20)
 
     # A bucket name S3 refuses is refused here, and nothing is created.
     page.click("header nav a:has-text('Buckets')")

@@ -11,6 +11,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.helpers import app_rows, login, new_function
+
 pytestmark = pytest.mark.browser
 
 HANDLER = '''
@@ -23,30 +25,13 @@ def lambda_handler(event, context):
 
 
 def rows(stack, model: str, query: str) -> list:
-    # stack.rows imports the engine's models only; the tables' come from the app registry.
-    registry = "__import__('django.apps', fromlist=['apps']).apps"
-    return stack.rows(f"{registry}.get_model('tables', '{model}').objects.{query}")
-
-
-def login(page):
-    page.goto("/accounts/login/")
-    page.fill("input[name=username]", "admin")
-    page.fill("input[name=password]", "admin-pass-123")
-    page.click("button[type=submit]")
-    expect(page).to_have_url(re.compile(r"/$"))
+    return app_rows(stack, "tables", model, query)
 
 
 def test_it_adds_an_item_and_sees_the_stream_invocation_live(page, stack):
     login(page)
 
-    page.goto("/functions/new/")
-    page.fill("input[name=name]", "on-order")
-    page.fill("input[name=timeout_s]", "20")
-    page.check("input[name=code_source][value=inline]")
-    page.fill("textarea[name=source]", HANDLER)
-    page.click("button:has-text('Create function')")
-    expect(page).to_have_url(re.compile(r"/functions/[0-9a-f-]{36}/"))
-    fn_url = page.url.split("?")[0]
+    fn_url = new_function(page, "on-order", HANDLER, timeout_s=20)
 
     # A table name DynamoDB refuses is refused here, and nothing is created.
     page.click("header nav a:has-text('Tables')")

@@ -1,6 +1,7 @@
 import io
 import json
 import time
+import uuid
 import zipfile
 from contextlib import contextmanager
 
@@ -87,6 +88,61 @@ def aws_client(stack, service: str, key: str | None = None, secret: str | None =
         aws_access_key_id=key, aws_secret_access_key=secret,
         config=Config(retries={"max_attempts": 0}, **config),
     )
+
+
+def aws_clients(stack, *services: str, **config) -> dict:
+    """{service: aws_client} for `services`, all signing with one new key
+    of the stack's admin (one team's clients)."""
+    key, secret = stack.api_key()
+    return {name: aws_client(stack, name, key, secret, **config) for name in services}
+
+
+def aws_resource(stack, service: str, key: str | None = None, secret: str | None = None):
+    """boto3's resource layer for `service` on `stack`, configured as
+    aws_client's clients (a new key of the admin unless `key`/`secret`)."""
+    if key is None:
+        key, secret = stack.api_key()
+    return boto3.resource(
+        service, endpoint_url=stack.url, region_name="us-east-1",
+        aws_access_key_id=key, aws_secret_access_key=secret,
+        config=Config(retries={"max_attempts": 0}, read_timeout=60),
+    )
+
+
+def id_table(ddb, name: str | None = None, stream: str | None = None) -> tuple[str, str | None]:
+    """A PAY_PER_REQUEST DynamoDB table keyed by `id` (S), named `name` or
+    a new random name, with a stream of view type `stream` (KEYS_ONLY,
+    NEW_IMAGE, ...) or none: (table name, LatestStreamArn or None)."""
+    name = name or f"t{uuid.uuid4().hex[:8]}"
+    extra = {"StreamSpecification": {"StreamEnabled": True, "StreamViewType": stream}} if stream else {}
+    created = ddb.create_table(
+        TableName=name, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}], **extra,
+    )
+    return name, created["TableDescription"].get("LatestStreamArn")
+
+
+def mapped(lam, name: str, source: str, arn: str, **fields) -> dict:
+    """Function `name` (app.handler in `source`, see `create`) with an event
+    source mapping on the stream `arn` from TRIM_HORIZON; `fields` are more
+    CreateEventSourceMapping fields. The mapping as created."""
+    create(lam, name, source)
+    return lam.create_event_source_mapping(
+        FunctionName=name, EventSourceArn=arn, StartingPosition="TRIM_HORIZON", **fields,
+    )
+
+
+def mapping_calls(stack, mapping_id: str) -> list[dict]:
+    """The invocations of event source mapping `mapping_id`, in the order
+    they were handed over, from the stack's own records:
+    [{"status", "source", "records": [the event's Records]}]."""
+    rows = stack.rows(
+        f"Invocation.objects.filter(trigger='event-source-mapping:{mapping_id}')"
+        ".order_by('created_at').values('status', 'source', 'event')"
+    )
+    return [{"status": r["status"], "source": r["source"], "records": json.loads(r["event"])["Records"]}
+            for r in rows]
 
 
 @contextmanager

@@ -16,11 +16,11 @@ platform's own invocation records.
 Outcome asserts only (every wait polls until the outcome holds)."""
 
 import json
-import uuid
 
 import pytest
 
-from tests.integration.helpers import aws_client, create, settle
+from tests.integration.helpers import aws_clients, create, id_table, mapped, settle
+from tests.integration.helpers import mapping_calls as calls
 
 pytestmark = pytest.mark.integration
 
@@ -43,32 +43,7 @@ def handler(event, context):
 
 @pytest.fixture(scope="module")
 def clients(stack):
-    key, secret = stack.api_key()
-    return {"lambda": aws_client(stack, "lambda", key, secret),
-            "dynamodb": aws_client(stack, "dynamodb", key, secret)}
-
-
-def new_table(ddb, view: str) -> tuple[str, str]:
-    """A table (key `id`, S) with a stream of `view`: (name, stream ARN)."""
-    name = f"t{uuid.uuid4().hex[:8]}"
-    created = ddb.create_table(
-        TableName=name, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": view},
-    )
-    return name, created["TableDescription"]["LatestStreamArn"]
-
-
-def calls(stack, mapping_id: str) -> list[dict]:
-    """The mapping's invocations in the order they were handed over:
-    [{"status", "source", "records": [record, ...]}]."""
-    rows = stack.rows(
-        f"Invocation.objects.filter(trigger='event-source-mapping:{mapping_id}')"
-        ".order_by('created_at').values('status', 'source', 'event')"
-    )
-    return [{"status": r["status"], "source": r["source"], "records": json.loads(r["event"])["Records"]}
-            for r in rows]
+    return aws_clients(stack, "lambda", "dynamodb")
 
 
 def received(stack, mapping_id: str) -> list[dict]:
@@ -93,7 +68,7 @@ def test_insert_modify_remove_arrive_in_order_with_the_view_types_images(stack, 
     create(lam, "ddb-views", ACCEPT)
     streams = {}
     for view in VIEWS:
-        table, arn = new_table(ddb, view)
+        table, arn = id_table(ddb, stream=view)
         mapping = lam.create_event_source_mapping(
             FunctionName="ddb-views", EventSourceArn=arn, StartingPosition="TRIM_HORIZON", BatchSize=2,
         )
@@ -134,18 +109,12 @@ def test_insert_modify_remove_arrive_in_order_with_the_view_types_images(stack, 
 
 def test_filter_criteria_invoke_only_for_matching_records(stack, clients):
     lam, ddb = clients["lambda"], clients["dynamodb"]
-    table, arn = new_table(ddb, "NEW_AND_OLD_IMAGES")
-    create(lam, "ddb-inserts", ACCEPT)
-    create(lam, "ddb-vips", ACCEPT)
-    inserts = lam.create_event_source_mapping(
-        FunctionName="ddb-inserts", EventSourceArn=arn, StartingPosition="TRIM_HORIZON",
-        FilterCriteria={"Filters": [{"Pattern": json.dumps({"eventName": ["INSERT"]})}]},
-    )
+    table, arn = id_table(ddb, stream="NEW_AND_OLD_IMAGES")
+    inserts = mapped(lam, "ddb-inserts", ACCEPT, arn,
+                     FilterCriteria={"Filters": [{"Pattern": json.dumps({"eventName": ["INSERT"]})}]})
     vip = {"dynamodb": {"NewImage": {"kind": {"S": ["vip"]}}}}
-    vips = lam.create_event_source_mapping(
-        FunctionName="ddb-vips", EventSourceArn=arn, StartingPosition="TRIM_HORIZON", BatchSize=1,
-        FilterCriteria={"Filters": [{"Pattern": json.dumps(vip)}]},
-    )
+    vips = mapped(lam, "ddb-vips", ACCEPT, arn, BatchSize=1,
+                  FilterCriteria={"Filters": [{"Pattern": json.dumps(vip)}]})
     assert json.loads(vips["FilterCriteria"]["Filters"][0]["Pattern"]) == vip
 
     def item(key: str, kind: str) -> dict:
@@ -178,20 +147,14 @@ def test_filter_criteria_invoke_only_for_matching_records(stack, clients):
 
 def test_a_reported_item_failure_is_retried_from_that_record(stack, clients):
     lam, ddb = clients["lambda"], clients["dynamodb"]
-    table, arn = new_table(ddb, "NEW_IMAGE")
+    table, arn = id_table(ddb, stream="NEW_IMAGE")
     for key in ("a", "b", "c", "d", "e"):
         ddb.put_item(TableName=table, Item={"id": {"S": key}, "fail": {"BOOL": key == "c"}})
-    create(lam, "ddb-picky", PICKY)
-    create(lam, "ddb-picky-plain", PICKY)
-    reporting = lam.create_event_source_mapping(
-        FunctionName="ddb-picky", EventSourceArn=arn, StartingPosition="TRIM_HORIZON", BatchSize=10,
-        FunctionResponseTypes=["ReportBatchItemFailures"],
-    )
+    reporting = mapped(lam, "ddb-picky", PICKY, arn, BatchSize=10,
+                       FunctionResponseTypes=["ReportBatchItemFailures"])
     assert reporting["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     # The same function and stream without the response type: its answer is only a result.
-    plain = lam.create_event_source_mapping(
-        FunctionName="ddb-picky-plain", EventSourceArn=arn, StartingPosition="TRIM_HORIZON", BatchSize=10,
-    )
+    plain = mapped(lam, "ddb-picky-plain", PICKY, arn, BatchSize=10)
 
     def keys(mapping_id):
         return [[r["dynamodb"]["Keys"]["id"]["S"] for r in c["records"]] for c in calls(stack, mapping_id)

@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from tests.integration.helpers import aws_client, wait_for
+from tests.integration.helpers import aws_client, aws_clients, id_table, wait_for
 from tests.integration.test_aws_cli_real import Cli
 
 pytestmark = pytest.mark.integration
@@ -104,14 +104,8 @@ def test_the_periodic_worker_trims_records_past_24_hours(stack):
 
 
 def test_dynamodb_writes_with_boto3_reach_the_stream(stack):
-    key, secret = stack.api_key()
-    ddb = aws_client(stack, "dynamodb", key, secret)
-    ddbs = aws_client(stack, "dynamodbstreams", key, secret)
-    arn = ddb.create_table(
-        TableName="real-writes", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )["TableDescription"]["LatestStreamArn"]
+    ddb, ddbs = aws_clients(stack, "dynamodb", "dynamodbstreams").values()
+    _, arn = id_table(ddb, "real-writes", stream="NEW_AND_OLD_IMAGES")
     ddb.put_item(TableName="real-writes", Item=item("w", v="1"))
     ddb.put_item(TableName="real-writes", Item=item("w", v="2"))
     ddb.put_item(TableName="real-writes", Item=item("w", v="2"))  # no change: no record

@@ -7,13 +7,11 @@ and time to live deleting an expired item in the background (the beat's
 import time
 from decimal import Decimal
 
-import boto3
 import pytest
 from boto3.dynamodb.conditions import Attr, Key
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.integration.helpers import aws_client, login, wait_for
+from tests.integration.helpers import aws_client, aws_resource, id_table, login, wait_for
 from tests.integration.test_aws_cli_real import SERVICE_ERROR_RCS, Cli
 from tests.integration.test_boto3_inside_real import deploy, invoke, set_policy
 
@@ -43,15 +41,7 @@ def ddb(stack):
 
 @pytest.fixture(scope="module")
 def resource(stack):
-    key, secret = stack.api_key()
-    return boto3.resource(
-        "dynamodb",
-        endpoint_url=stack.url,
-        region_name="us-east-1",
-        aws_access_key_id=key,
-        aws_secret_access_key=secret,
-        config=Config(retries={"max_attempts": 0}, read_timeout=60),
-    )
+    return aws_resource(stack, "dynamodb")
 
 
 @pytest.fixture(scope="module")
@@ -208,13 +198,7 @@ def test_the_aws_cli(stack, tmp_path):
 
 
 def test_time_to_live_deletes_in_the_background(ddb, stack):
-    ddb.create_table(
-        TableName="sessions",
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
-    )
+    id_table(ddb, "sessions", stream="KEYS_ONLY")
     ddb.update_time_to_live(
         TableName="sessions", TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires"}
     )
@@ -238,12 +222,7 @@ def test_concurrent_updates_lose_nothing(stack, ddb):
     item with attribute_not_exists: every ADD counts, exactly one create wins."""
     from concurrent.futures import ThreadPoolExecutor
 
-    ddb.create_table(
-        TableName="counters",
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-    )
+    id_table(ddb, "counters")
     clients = [aws_client(stack, "dynamodb") for _ in range(8)]
 
     def add(client):

@@ -10,7 +10,7 @@ import os
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.helpers import aws_client, wait_for
+from tests.integration.helpers import aws_client, running, wait_for
 from tests.integration.test_aws_cli_real import Cli
 from tests.stack import Stack
 
@@ -19,11 +19,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def stack():
-    s = Stack(STRATUS_KINESIS_TRIM_INTERVAL="1").start()
-    try:
+    with running(Stack(STRATUS_KINESIS_TRIM_INTERVAL="1")) as s:
         yield s
-    finally:
-        s.stop()
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.integration.helpers import aws_client, settle
+from tests.integration.helpers import aws_clients, settle
 from tests.integration.test_boto3_inside_real import example, invoke
 
 pytestmark = pytest.mark.integration
@@ -28,11 +28,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def clients(stack):
-    key, secret = stack.api_key()
-    return {
-        "lambda": aws_client(stack, "lambda", key, secret, read_timeout=120),
-        "dynamodb": aws_client(stack, "dynamodb", key, secret),
-    }
+    return aws_clients(stack, "lambda", "dynamodb", read_timeout=120)
 
 
 DEPLOY = Path(__file__).resolve().parents[2] / "examples" / "mobile" / "deploy.py"

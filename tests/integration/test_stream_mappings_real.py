@@ -20,12 +20,15 @@ back from the platform's own invocation records.
 
 Outcome asserts only (no timing)."""
 
+import base64
 import json
 import uuid
 
 import pytest
 
-from tests.integration.helpers import aws_client, create, running, settle, wait_for
+from tests.integration.helpers import (
+    aws_clients, id_table, mapped, mapping_calls, running, settle, wait_for,
+)
 from tests.stack import Stack
 
 pytestmark = pytest.mark.integration
@@ -77,34 +80,30 @@ def stack():
 
 @pytest.fixture(scope="module")
 def clients(stack):
-    key, secret = stack.api_key()
-    return {name: aws_client(stack, name, key, secret) for name in ("lambda", "kinesis", "sqs")}
+    return aws_clients(stack, "lambda", "kinesis", "sqs", "dynamodb")
 
 
 def deliveries(stack, mapping_id: str) -> list[dict]:
-    """The succeeded calls of a mapping, in the order they were handed
-    over: [{"records": [(shard, seq, data)], ...}]."""
-    code = (
-        "import json\nfrom invocations.models import Invocation\n"
-        f"rows = Invocation.objects.filter(trigger='event-source-mapping:{mapping_id}')"
-        ".order_by('created_at').values('status', 'event', 'source')\n"
-        "print(json.dumps(list(rows)))"
-    )
-    rows = json.loads(stack.shell(code).strip().splitlines()[-1])
-    out = []
-    for row in rows:
-        import base64
+    """The calls of a mapping, in the order they were handed over:
+    [{"status", "source", "records": [(shard, seq, data)]}]."""
+    return [
+        {**call, "records": [
+            (r["eventID"].split(":")[0], int(r["kinesis"]["sequenceNumber"]),
+             base64.b64decode(r["kinesis"]["data"]).decode())
+            for r in call["records"]
+        ]}
+        for call in mapping_calls(stack, mapping_id)
+    ]
 
-        records = json.loads(row["event"])["Records"]
-        out.append({
-            "status": row["status"], "source": row["source"],
-            "records": [
-                (r["eventID"].split(":")[0], int(r["kinesis"]["sequenceNumber"]),
-                 base64.b64decode(r["kinesis"]["data"]).decode())
-                for r in records
-            ],
-        })
-    return out
+
+def deliveries_when(stack, mapping_id: str, done, timeout: float) -> list[dict]:
+    """deliveries() once `done([(shard, seq, data)] of the succeeded calls,
+    in order)` holds, or at `timeout` (settle)."""
+    return settle(
+        lambda: deliveries(stack, mapping_id),
+        lambda calls: done([r for c in calls if c["status"] == "succeeded" for r in c["records"]]),
+        timeout=timeout,
+    )
 
 
 def put_many(kinesis, stream: str, count: int, prefix: str) -> dict[str, list[int]]:
@@ -138,17 +137,10 @@ def first_seen_order(calls: list[dict]) -> dict[str, list[int]]:
 def test_records_reach_the_function_in_order_per_shard(stack, clients):
     lam, kinesis = clients["lambda"], clients["kinesis"]
     name, arn = new_stream(kinesis, 2)
-    create(lam, "ordered", RECORDER)
-    mapping = lam.create_event_source_mapping(
-        FunctionName="ordered", EventSourceArn=arn, StartingPosition="TRIM_HORIZON", BatchSize=5,
-    )
+    mapping = mapped(lam, "ordered", RECORDER, arn, BatchSize=5)
     put = put_many(kinesis, name, 40, "r")
     assert len(put) == 2, "both shards got records"
-    calls = settle(
-        lambda: deliveries(stack, mapping["UUID"]),
-        lambda c: sum(len(x["records"]) for x in c if x["status"] == "succeeded") >= 40,
-        timeout=180,
-    )
+    calls = deliveries_when(stack, mapping["UUID"], lambda got: len(got) >= 40, timeout=180)
     ok = [c for c in calls if c["status"] == "succeeded"]
     assert all(c["source"] == "kinesis" for c in calls)
     for call in ok:
@@ -168,9 +160,8 @@ def test_a_bad_record_is_isolated_and_its_failure_record_reaches_the_queue(stack
     queue_url = sqs.create_queue(QueueName=f"dlq{uuid.uuid4().hex[:6]}")["QueueUrl"]
     attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
     queue_arn = attributes["Attributes"]["QueueArn"]
-    create(lam, "bisected", RECORDER)
-    mapping = lam.create_event_source_mapping(
-        FunctionName="bisected", EventSourceArn=arn, StartingPosition="TRIM_HORIZON", BatchSize=8,
+    mapping = mapped(
+        lam, "bisected", RECORDER, arn, BatchSize=8,
         MaximumBatchingWindowInSeconds=2, BisectBatchOnFunctionError=True, MaximumRetryAttempts=1,
         DestinationConfig={"OnFailure": {"Destination": queue_arn}},
     )
@@ -194,11 +185,7 @@ def test_a_bad_record_is_isolated_and_its_failure_record_reaches_the_queue(stack
     assert body["requestContext"]["condition"] == "RetryAttemptsExhausted"
     assert body["requestContext"]["functionArn"].endswith(":function:bisected")
     assert body["responseContext"]["functionError"] == "Unhandled"
-    calls = settle(
-        lambda: deliveries(stack, mapping["UUID"]),
-        lambda c: sum(len(x["records"]) for x in c if x["status"] == "succeeded") >= 7,
-        timeout=60,
-    )
+    calls = deliveries_when(stack, mapping["UUID"], lambda got: len(got) >= 7, timeout=60)
     delivered = [d for c in calls if c["status"] == "succeeded" for _, _, d in c["records"]]
     assert delivered == [d for d in data if d != "poison"]
     assert any(c["status"] == "failed" and [d for _, _, d in c["records"]] == ["poison"] for c in calls)
@@ -207,9 +194,8 @@ def test_a_bad_record_is_isolated_and_its_failure_record_reaches_the_queue(stack
 def test_filter_criteria_and_batch_item_failures(stack, clients):
     lam, kinesis = clients["lambda"], clients["kinesis"]
     name, arn = new_stream(kinesis, 1)
-    create(lam, "reporter", REPORTER)
-    mapping = lam.create_event_source_mapping(
-        FunctionName="reporter", EventSourceArn=arn, StartingPosition="TRIM_HORIZON", BatchSize=10,
+    mapping = mapped(
+        lam, "reporter", REPORTER, arn, BatchSize=10,
         MaximumBatchingWindowInSeconds=1, FunctionResponseTypes=["ReportBatchItemFailures"],
         FilterCriteria={"Filters": [{"Pattern": json.dumps({"data": {"kind": ["keep"]}})}]},
     )
@@ -232,10 +218,7 @@ def test_filter_criteria_and_batch_item_failures(stack, clients):
 def test_a_worker_killed_mid_batch_loses_nothing_and_keeps_order(stack, clients):
     lam, kinesis = clients["lambda"], clients["kinesis"]
     name, arn = new_stream(kinesis, 2)
-    create(lam, "slow", SLOW)
-    mapping = lam.create_event_source_mapping(
-        FunctionName="slow", EventSourceArn=arn, StartingPosition="TRIM_HORIZON", BatchSize=3,
-    )
+    mapping = mapped(lam, "slow", SLOW, arn, BatchSize=3)
     put = put_many(kinesis, name, 24, "k")
     # Kill the worker once some batches finished and others are running.
     settle(lambda: deliveries(stack, mapping["UUID"]),
@@ -244,11 +227,8 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_keeps_order(stack, clients)
     stack.revive("worker")
     stack.wait_for_worker()
     wanted = {seq for seqs in put.values() for seq in seqs}
-    calls = settle(
-        lambda: deliveries(stack, mapping["UUID"]),
-        lambda c: wanted <= {seq for x in c if x["status"] == "succeeded" for _, seq, _ in x["records"]},
-        timeout=240,
-    )
+    calls = deliveries_when(stack, mapping["UUID"], lambda got: wanted <= {seq for _, seq, _ in got},
+                            timeout=240)
     ok = [c for c in calls if c["status"] == "succeeded"]
     for shard, seqs in put.items():
         # Nothing lost; first deliveries in put order (a batch cut short by
@@ -257,21 +237,9 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_keeps_order(stack, clients)
 
 
 def test_a_dynamodb_stream_reaches_the_function_insert_modify_remove_in_order(stack, clients):
-    lam = clients["lambda"]
-    key, secret = stack.api_key()
-    ddb = aws_client(stack, "dynamodb", key, secret)
-    table = f"t{uuid.uuid4().hex[:8]}"
-    created = ddb.create_table(
-        TableName=table, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )
-    stream_arn = created["TableDescription"]["LatestStreamArn"]
-    create(lam, "changes", ACCEPT)
-    mapping = lam.create_event_source_mapping(
-        FunctionName="changes", EventSourceArn=stream_arn, StartingPosition="TRIM_HORIZON", BatchSize=2,
-    )
+    lam, ddb = clients["lambda"], clients["dynamodb"]
+    table, stream_arn = id_table(ddb, stream="NEW_AND_OLD_IMAGES")
+    mapping = mapped(lam, "changes", ACCEPT, stream_arn, BatchSize=2)
     ddb.put_item(TableName=table, Item={"id": {"S": "a"}, "n": {"N": "1"}})
     ddb.put_item(TableName=table, Item={"id": {"S": "b"}, "n": {"N": "1"}})
     ddb.update_item(TableName=table, Key={"id": {"S": "a"}}, UpdateExpression="SET n = n + :one",
@@ -280,15 +248,9 @@ def test_a_dynamodb_stream_reaches_the_function_insert_modify_remove_in_order(st
     ddb.delete_item(TableName=table, Key={"id": {"S": "b"}})
 
     def events():
-        code = (
-            "import json\nfrom invocations.models import Invocation\n"
-            f"rows = Invocation.objects.filter(trigger='event-source-mapping:{mapping['UUID']}',"
-            " status='succeeded').order_by('created_at').values_list('event', 'source')\n"
-            "print(json.dumps(list(rows)))"
-        )
-        rows = json.loads(stack.shell(code).strip().splitlines()[-1])
-        assert all(source == "dynamodb" for _, source in rows)
-        return [r for event, _ in rows for r in json.loads(event)["Records"]]
+        rows = [c for c in mapping_calls(stack, mapping["UUID"]) if c["status"] == "succeeded"]
+        assert all(c["source"] == "dynamodb" for c in rows)
+        return [r for c in rows for r in c["records"]]
 
     got = settle(events, lambda records: len(records) >= 4, timeout=180)
     assert [(r["eventName"], r["dynamodb"]["Keys"]["id"]["S"]) for r in got] == [
@@ -305,21 +267,14 @@ def test_a_dynamodb_stream_reaches_the_function_insert_modify_remove_in_order(st
 def test_after_a_reshard_the_parent_is_finished_before_its_children(stack, clients):
     lam, kinesis = clients["lambda"], clients["kinesis"]
     name, arn = new_stream(kinesis, 1)
-    create(lam, "resharded", ACCEPT)
-    mapping = lam.create_event_source_mapping(
-        FunctionName="resharded", EventSourceArn=arn, StartingPosition="TRIM_HORIZON", BatchSize=4,
-    )
+    mapping = mapped(lam, "resharded", ACCEPT, arn, BatchSize=4)
     before = put_many(kinesis, name, 20, "before")
     kinesis.update_shard_count(StreamName=name, TargetShardCount=2, ScalingType="UNIFORM_SCALING")
     wait_for(lambda: kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
              ["StreamStatus"] == "ACTIVE", timeout=30)
     after = put_many(kinesis, name, 20, "after")
     assert set(after).isdisjoint(before), "the new records went to the children"
-    calls = settle(
-        lambda: deliveries(stack, mapping["UUID"]),
-        lambda c: sum(len(x["records"]) for x in c if x["status"] == "succeeded") >= 40,
-        timeout=180,
-    )
+    calls = deliveries_when(stack, mapping["UUID"], lambda got: len(got) >= 40, timeout=180)
     data = [d for c in calls if c["status"] == "succeeded" for _, _, d in c["records"]]
     assert sorted(data) == sorted([f"before{i}" for i in range(20)] + [f"after{i}" for i in range(20)])
     # The parent's records all come before any child's (by first delivery),
@@ -334,37 +289,19 @@ def test_after_a_reshard_the_parent_is_finished_before_its_children(stack, clien
 def test_a_stream_deleted_and_created_again_is_delivered_with_the_functions_role(stack, clients):
     lam, kinesis = clients["lambda"], clients["kinesis"]
     name, arn = new_stream(kinesis, 1)
-    create(lam, "recreated", ACCEPT)
-    mapping = lam.create_event_source_mapping(
-        FunctionName="recreated", EventSourceArn=arn, StartingPosition="TRIM_HORIZON", BatchSize=10,
-    )
+    mapping = mapped(lam, "recreated", ACCEPT, arn, BatchSize=10)
     put_many(kinesis, name, 3, "old")
     # The first shard closes and its checkpoint ends `finished`: the new
     # stream's shardId-000000000000 must not inherit it.
     kinesis.update_shard_count(StreamName=name, TargetShardCount=2, ScalingType="UNIFORM_SCALING")
-    settle(
-        lambda: deliveries(stack, mapping["UUID"]),
-        lambda c: sum(len(x["records"]) for x in c if x["status"] == "succeeded") >= 3,
-        timeout=120,
-    )
+    deliveries_when(stack, mapping["UUID"], lambda got: len(got) >= 3, timeout=120)
     kinesis.delete_stream(StreamName=name)
     kinesis.create_stream(StreamName=name, ShardCount=1)
     put_many(kinesis, name, 5, "new")
-    calls = settle(
-        lambda: deliveries(stack, mapping["UUID"]),
-        lambda c: sum(len(x["records"]) for x in c if x["status"] == "succeeded") >= 8,
-        timeout=120,
-    )
+    calls = deliveries_when(stack, mapping["UUID"], lambda got: len(got) >= 8, timeout=120)
     data = [d for c in calls if c["status"] == "succeeded" for _, _, d in c["records"]]
     assert sorted(data) == sorted([f"old{i}" for i in range(3)] + [f"new{i}" for i in range(5)])
-    code = (
-        "import json\nfrom invocations.models import Invocation\n"
-        f"rows = Invocation.objects.filter(trigger='event-source-mapping:{mapping['UUID']}')"
-        ".values_list('event', flat=True)\n"
-        "print(json.dumps(list(rows)))"
-    )
-    events = json.loads(stack.shell(code).strip().splitlines()[-1])
-    roles = {r["invokeIdentityArn"] for e in events for r in json.loads(e)["Records"]}
+    roles = {r["invokeIdentityArn"] for c in mapping_calls(stack, mapping["UUID"]) for r in c["records"]}
     assert roles == {"arn:aws:iam::000000000000:role/lambda-role"}
 
 
@@ -372,21 +309,14 @@ def test_a_stream_deleted_and_created_again_is_delivered_with_the_functions_role
 def test_a_redis_restart_loses_nothing_and_keeps_order(stack, clients):
     lam, kinesis = clients["lambda"], clients["kinesis"]
     name, arn = new_stream(kinesis, 2)
-    create(lam, "through-redis", ACCEPT)
-    mapping = lam.create_event_source_mapping(
-        FunctionName="through-redis", EventSourceArn=arn, StartingPosition="TRIM_HORIZON", BatchSize=3,
-    )
+    mapping = mapped(lam, "through-redis", ACCEPT, arn, BatchSize=3)
     first = put_many(kinesis, name, 12, "one")
-    settle(lambda: deliveries(stack, mapping["UUID"]),
-           lambda c: sum(len(x["records"]) for x in c if x["status"] == "succeeded") >= 12, timeout=120)
+    deliveries_when(stack, mapping["UUID"], lambda got: len(got) >= 12, timeout=120)
     stack.restart("redis", down_s=1.0)
     second = put_many(kinesis, name, 12, "two")
     wanted = {seq for part in (first, second) for seqs in part.values() for seq in seqs}
-    calls = settle(
-        lambda: deliveries(stack, mapping["UUID"]),
-        lambda c: wanted <= {seq for x in c if x["status"] == "succeeded" for _, seq, _ in x["records"]},
-        timeout=180,
-    )
+    calls = deliveries_when(stack, mapping["UUID"], lambda got: wanted <= {seq for _, seq, _ in got},
+                            timeout=180)
     ok = [c for c in calls if c["status"] == "succeeded"]
     for shard in set(first) | set(second):
         assert first_seen_order(ok)[shard] == first.get(shard, []) + second.get(shard, [])
@@ -408,10 +338,7 @@ def test_shards_spread_over_two_workers_and_move_when_one_dies(stack, clients):
     stack.wait_for_worker(second)
     wait_for(lambda: client.zcard(f"{stack.instance}:stream-pollers") >= 2, timeout=60)
     name, arn = new_stream(kinesis, 4)
-    create(lam, "spread", SLOW)
-    mapping = lam.create_event_source_mapping(
-        FunctionName="spread", EventSourceArn=arn, StartingPosition="TRIM_HORIZON", BatchSize=2,
-    )
+    mapping = mapped(lam, "spread", SLOW, arn, BatchSize=2)
     pattern = f"{stack.instance}:shard-lease:{mapping['UUID']}:*"
 
     def holders():
@@ -429,11 +356,8 @@ def test_shards_spread_over_two_workers_and_move_when_one_dies(stack, clients):
     # The survivor takes the dead worker's shards once their leases expire.
     wait_for(lambda: sorted(holders()) == ["node-a"] * 4, timeout=120)
     wanted = {seq for seqs in put.values() for seq in seqs}
-    calls = settle(
-        lambda: deliveries(stack, mapping["UUID"]),
-        lambda c: wanted <= {seq for x in c if x["status"] == "succeeded" for _, seq, _ in x["records"]},
-        timeout=240,
-    )
+    calls = deliveries_when(stack, mapping["UUID"], lambda got: wanted <= {seq for _, seq, _ in got},
+                            timeout=240)
     ok = [c for c in calls if c["status"] == "succeeded"]
     for shard, seqs in put.items():
         assert first_seen_order(ok)[shard] == seqs

@@ -48,6 +48,27 @@ def aws_client(service: str, key: str, secret: str, *, token: str | None = None,
     return client
 
 
+def aws_resource(service: str, key: str, secret: str, endpoint: str = "http://testserver"):
+    """boto3's resource layer for `service` (Table, conditions,
+    batch_writer for dynamodb) signing with `key` / `secret`, its requests
+    answered by the ASGI app as aws_client's."""
+    session = boto3.session.Session(aws_access_key_id=key, aws_secret_access_key=secret,
+                                    region_name="us-east-1")
+    found = session.resource(service, endpoint_url=endpoint, config=Config(retries={"total_max_attempts": 1}))
+    found.meta.client.meta.events.register(f"before-send.{service}", _send)
+    return found
+
+
+def code_of(excinfo) -> str:
+    """The error code of a pytest.raises(ClientError) `excinfo`."""
+    return excinfo.value.response["Error"]["Code"]
+
+
+def message_of(excinfo) -> str:
+    """The error message of a pytest.raises(ClientError) `excinfo`."""
+    return excinfo.value.response["Error"]["Message"]
+
+
 def s3_client(akid: str, secret: str, endpoint: str = "http://testserver", signature: str = "s3v4"):
     """Path-style S3; s3v4 because boto3 presigns with SigV2 otherwise,
     which Stratus does not take."""

@@ -154,65 +154,35 @@ def stranger_key(users):
     return ApiKey.issue(users["outsider"], other)
 
 
-def _client(make, keys, *args):
-    key, secret = keys
-    return make(*args, key.access_key_id, secret)
+def _client_fixture(keys: str, make: str, *args):
+    """A fixture: tests.unit.aws_clients.`make`(*args, key id, secret) for
+    the (ApiKey, secret) of fixture `keys`."""
+
+    @pytest.fixture
+    def client(request):
+        from tests.unit import aws_clients
+
+        key, secret = request.getfixturevalue(keys)
+        return getattr(aws_clients, make)(*args, key.access_key_id, secret)
+
+    return client
 
 
-@pytest.fixture
-def sqs(member_key):
-    from tests.unit.aws_clients import boto_client
-
-    return _client(boto_client, member_key, "sqs")
-
-
-@pytest.fixture
-def sns(member_key):
-    from tests.unit.aws_clients import boto_client
-
-    return _client(boto_client, member_key, "sns")
-
-
-@pytest.fixture
-def s3(member_key):
-    from tests.unit.aws_clients import s3_client
-
-    return _client(s3_client, member_key)
-
-
-@pytest.fixture
-def reader_s3(reader_key):
-    from tests.unit.aws_clients import s3_client
-
-    return _client(s3_client, reader_key)
-
-
-@pytest.fixture
-def stranger_s3(stranger_key):
-    from tests.unit.aws_clients import s3_client
-
-    return _client(s3_client, stranger_key)
-
-
-@pytest.fixture
-def lam(member_key):
-    from tests.unit.aws_clients import boto_lambda
-
-    return _client(boto_lambda, member_key)
-
-
-@pytest.fixture
-def reader_lam(reader_key):
-    from tests.unit.aws_clients import boto_lambda
-
-    return _client(boto_lambda, reader_key)
-
-
-@pytest.fixture
-def stranger_lam(stranger_key):
-    from tests.unit.aws_clients import boto_lambda
-
-    return _client(boto_lambda, stranger_key)
+sqs = _client_fixture("member_key", "boto_client", "sqs")
+sns = _client_fixture("member_key", "boto_client", "sns")
+s3 = _client_fixture("member_key", "s3_client")
+reader_s3 = _client_fixture("reader_key", "s3_client")
+stranger_s3 = _client_fixture("stranger_key", "s3_client")
+lam = _client_fixture("member_key", "boto_lambda")
+reader_lam = _client_fixture("reader_key", "boto_lambda")
+stranger_lam = _client_fixture("stranger_key", "boto_lambda")
+ddb = _client_fixture("member_key", "aws_client", "dynamodb")
+# Without botocore's parameter checks: the server's own are tested.
+raw_ddb = _client_fixture("member_key", "boto_client", "dynamodb")
+ddbs = _client_fixture("member_key", "aws_client", "dynamodbstreams")
+kin = _client_fixture("member_key", "boto_client", "kinesis")
+reader_kin = _client_fixture("reader_key", "boto_client", "kinesis")
+stranger_kin = _client_fixture("stranger_key", "boto_client", "kinesis")
 
 
 @pytest.fixture

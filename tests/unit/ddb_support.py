@@ -1,11 +1,9 @@
 """Shared pieces of the DynamoDB unit tests: boto3 `dynamodb` clients and
 resources whose requests go to the production ASGI app
-(tests.unit.aws_clients), and a table maker."""
+(tests.unit.aws_clients), and a table maker. The `ddb`, `raw_ddb` and
+`ddbs` fixtures (tests/unit/conftest.py) are these clients of the member."""
 
-import boto3
-from botocore.config import Config
-
-from tests.unit.aws_clients import _send, aws_client
+from tests.unit.aws_clients import aws_client, aws_resource
 
 
 def client(keys):
@@ -22,20 +20,7 @@ def raw_client(keys):
 def resource(keys):
     """boto3's resource layer (Table, conditions, batch_writer) over the app."""
     key, secret = keys
-    session = boto3.session.Session(aws_access_key_id=key.access_key_id, aws_secret_access_key=secret,
-                                    region_name="us-east-1")
-    found = session.resource("dynamodb", endpoint_url="http://testserver",
-                             config=Config(retries={"total_max_attempts": 1}))
-    found.meta.client.meta.events.register("before-send.dynamodb", _send)
-    return found
-
-
-def code_of(excinfo) -> str:
-    return excinfo.value.response["Error"]["Code"]
-
-
-def message_of(excinfo) -> str:
-    return excinfo.value.response["Error"]["Message"]
+    return aws_resource("dynamodb", key.access_key_id, secret)
 
 
 def make_table(ddb, name="things", *, sort: str | None = "sk", sort_type="S", **extra):

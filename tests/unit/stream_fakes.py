@@ -1,23 +1,41 @@
-"""An in-memory StreamSource (kind "kinesis") and a fake function for the
-stream poller's unit tests: the poller runs for real (its leases on the
-tests' own redis-server, its checkpoints in the test database), only the
-stream and the function call are stand-ins."""
+"""An in-memory StreamSource (kind "kinesis"), a fake function and the
+running of a poller for the stream poller's unit tests: the poller runs
+for real (its leases on the tests' own redis-server, its checkpoints in
+the test database), only the stream and the function call are stand-ins.
+A module of poller tests imports the autouse fixtures `own_redis` and
+`quick_backoff` from here."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import pytest
 import redis
+from asgiref.sync import async_to_sync
 
 from invocations.done import Done
-from mappings import wakeups
+from mappings import stream_batches, wakeups
+from mappings import stream_poller as sp
 from mappings.sources import Record, Shard
 
 ARN = "arn:aws:kinesis:us-east-1:000000000000:stream/orders"
+
+
+@pytest.fixture(autouse=True)
+def own_redis(settings, redis_url):
+    settings.REDIS_URL = redis_url
+    # Each test its own key space on the shared test Redis.
+    settings.STRATUS_INSTANCE = f"t{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(autouse=True)
+def quick_backoff(monkeypatch):
+    monkeypatch.setattr(stream_batches, "backoff_s", lambda retry: 0.01)
 
 
 class MemoryStream:
@@ -151,3 +169,36 @@ async def until(condition: Callable[[], object], timeout_s: float = 20.0, what: 
             return
         await asyncio.sleep(0.02)
     raise AssertionError(f"gave up waiting for {what}")
+
+
+def run(scenario) -> None:
+    """Run the coroutine function `scenario` to its end."""
+    async_to_sync(scenario)()
+
+
+def poller(invoke, holder="a", **kw) -> sp.Poller:
+    """A Poller calling `invoke`, looking every 0.05 s unless `look_s`."""
+    kw.setdefault("look_s", 0.05)
+    return sp.Poller(holder, invoke=invoke, **kw)
+
+
+async def serving(p: sp.Poller) -> asyncio.Future:
+    return asyncio.ensure_future(p.serve())
+
+
+async def stopped(p: sp.Poller, task: asyncio.Future) -> None:
+    await p.close()
+    await task
+
+
+def served_until(invoke, condition: Callable[[], object], timeout_s: float = 20.0,
+                 what: str = "condition", **kw) -> None:
+    """A poller (`poller(invoke, **kw)`) served until `condition` holds
+    (`until`), then closed."""
+    async def scenario():
+        p = poller(invoke, **kw)
+        task = await serving(p)
+        await until(condition, timeout_s=timeout_s, what=what)
+        await stopped(p, task)
+
+    run(scenario)

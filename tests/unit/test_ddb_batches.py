@@ -9,12 +9,8 @@ from botocore.exceptions import ClientError
 
 from tables import transactions
 from tables.models import Item, StreamRecord, TransactionToken
-from tests.unit.ddb_support import client, code_of, make_table, message_of
-
-
-@pytest.fixture
-def ddb(member_key):
-    return client(member_key)
+from tests.unit.aws_clients import code_of, message_of
+from tests.unit.ddb_support import make_table
 
 
 @pytest.fixture

@@ -14,19 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tables.models import Item, StreamRecord
-from tests.unit.ddb_support import client, code_of, make_table, message_of, raw_client
+from tests.unit.aws_clients import code_of, message_of
+from tests.unit.ddb_support import make_table
 
 KEY = {"pk": {"S": "a"}, "sk": {"S": "1"}}
-
-
-@pytest.fixture
-def ddb(member_key):
-    return client(member_key)
-
-
-@pytest.fixture
-def raw(member_key):
-    return raw_client(member_key)
 
 
 @pytest.fixture
@@ -92,11 +83,11 @@ def test_put_returns_the_old_item_and_records_insert_then_modify(ddb, table):
         ({**KEY, "s": {"SS": ["a", "a"]}}, None),
     ],
 )
-def test_it_refuses_bad_items_and_stores_nothing(raw, table, item, message):
-    raw.put_item(TableName="things", Item={**KEY, "v": {"S": "kept"}})
+def test_it_refuses_bad_items_and_stores_nothing(raw_ddb, table, item, message):
+    raw_ddb.put_item(TableName="things", Item={**KEY, "v": {"S": "kept"}})
     before = stored()
     with pytest.raises(ClientError) as e:
-        raw.put_item(TableName="things", Item=item)
+        raw_ddb.put_item(TableName="things", Item=item)
     assert code_of(e) == "ValidationException"
     if message:
         assert message_of(e) == message
@@ -117,9 +108,9 @@ def test_a_missing_table_is_not_found(ddb):
     assert message_of(e) == "Requested resource not found"
 
 
-def test_put_returns_values_can_only_be_all_old_or_none(raw, table):
+def test_put_returns_values_can_only_be_all_old_or_none(raw_ddb, table):
     with pytest.raises(ClientError) as e:
-        raw.put_item(TableName="things", Item=KEY, ReturnValues="ALL_NEW")
+        raw_ddb.put_item(TableName="things", Item=KEY, ReturnValues="ALL_NEW")
     assert message_of(e) == "ReturnValues can only be ALL_OLD or NONE"
     assert not Item.objects.exists()
 
@@ -324,17 +315,17 @@ def test_typed_items_round_trip(ddb, table, attributes):
             assert base64.b64encode(value["B"]).decode() in Item.objects.get().data
 
 
-def test_key_values_have_size_limits(raw, table):
+def test_key_values_have_size_limits(raw_ddb, table):
     with pytest.raises(ClientError) as e:
-        raw.put_item(TableName="things", Item={"pk": {"S": "é" * 1025}, "sk": {"S": "1"}})
+        raw_ddb.put_item(TableName="things", Item={"pk": {"S": "é" * 1025}, "sk": {"S": "1"}})
     assert message_of(e) == (
         "One or more parameter values were invalid: "
         "Size of hashkey has exceeded the maximum size limit of 2048 bytes"
     )
     with pytest.raises(ClientError) as e:
-        raw.get_item(TableName="things", Key={"pk": {"S": "a"}, "sk": {"S": "x" * 1025}})
+        raw_ddb.get_item(TableName="things", Key={"pk": {"S": "a"}, "sk": {"S": "x" * 1025}})
     assert "Aggregated size of all range keys has exceeded the size limit of 1024 bytes" in message_of(e)
-    raw.put_item(TableName="things", Item={"pk": {"S": "a" * 2048}, "sk": {"S": "x" * 1024}})
+    raw_ddb.put_item(TableName="things", Item={"pk": {"S": "a" * 2048}, "sk": {"S": "x" * 1024}})
     assert Item.objects.count() == 1
 
 
@@ -384,7 +375,7 @@ def nested(wraps: int, leaf=None) -> dict:
     return value
 
 
-def test_values_nest_at_most_32_levels(ddb, raw, table):
+def test_values_nest_at_most_32_levels(ddb, raw_ddb, table):
     """"Quotas": 32 levels of nesting, the attribute the first; a deeper
     value is refused by PutItem and by the item an UpdateItem makes."""
     ddb.put_item(TableName="things", Item={**KEY, "deep": nested(31)})
@@ -395,7 +386,7 @@ def test_values_nest_at_most_32_levels(ddb, raw, table):
     assert code_of(e) == "ValidationException"
     assert message_of(e).startswith("Nesting Levels have exceeded supported limits")
     with pytest.raises(ClientError) as e:
-        raw.put_item(TableName="things", Item={**KEY, "deep": nested(100)})
+        raw_ddb.put_item(TableName="things", Item={**KEY, "deep": nested(100)})
     assert message_of(e).startswith("Nesting Levels have exceeded supported limits")
     # SET inside the innermost list: the new item is one level deeper.
     path = "deep" + "".join("[0]" if i % 2 == 0 else ".n" for i in range(30, -1, -1))
@@ -443,7 +434,7 @@ def test_empty_attribute_names_are_refused(ddb, table):
     assert stored() == []
 
 
-def test_index_keys_have_the_key_limits_and_types(ddb, raw):
+def test_index_keys_have_the_key_limits_and_types(ddb, raw_ddb):
     """An index's key attributes have the table keys' size limits ("Quotas":
     2048 bytes partition, 1024 bytes sort) and their AttributeDefinitions
     type; a refused write stores nothing."""
@@ -465,18 +456,18 @@ def test_index_keys_have_the_key_limits_and_types(ddb, raw):
         ],
     )
     with pytest.raises(ClientError) as e:
-        raw.put_item(TableName="things", Item={**KEY, "g": {"S": "é" * 1025}, "gs": {"S": "1"}})
+        raw_ddb.put_item(TableName="things", Item={**KEY, "g": {"S": "é" * 1025}, "gs": {"S": "1"}})
     assert code_of(e) == "ValidationException"
     assert message_of(e) == (
         "One or more parameter values were invalid: "
         "Size of hashkey has exceeded the maximum size limit of 2048 bytes"
     )
     with pytest.raises(ClientError) as e:
-        raw.put_item(TableName="things", Item={**KEY, "g": {"S": "a"}, "gs": {"S": "x" * 1025}})
+        raw_ddb.put_item(TableName="things", Item={**KEY, "g": {"S": "a"}, "gs": {"S": "x" * 1025}})
     assert "Aggregated size of all range keys has exceeded the size limit of 1024 bytes" in message_of(e)
-    raw.put_item(TableName="things", Item={**KEY, "g": {"S": "a"}})
+    raw_ddb.put_item(TableName="things", Item={**KEY, "g": {"S": "a"}})
     with pytest.raises(ClientError) as e:
-        raw.update_item(
+        raw_ddb.update_item(
             TableName="things",
             Key=KEY,
             UpdateExpression="SET gs = :v",
@@ -484,13 +475,13 @@ def test_index_keys_have_the_key_limits_and_types(ddb, raw):
         )
     assert "Aggregated size of all range keys" in message_of(e)
     with pytest.raises(ClientError) as e:
-        raw.put_item(TableName="things", Item={**KEY, "g": {"N": "1"}, "gs": {"S": "1"}})
+        raw_ddb.put_item(TableName="things", Item={**KEY, "g": {"N": "1"}, "gs": {"S": "1"}})
     assert message_of(e) == (
         "One or more parameter values were invalid: "
         "Type mismatch for Index Key g Expected: S Actual: N IndexName: by-g"
     )
     assert [i["g"] for i in ddb.scan(TableName="things")["Items"]] == [{"S": "a"}]
-    raw.put_item(TableName="things", Item={**KEY, "g": {"S": "é" * 1024}, "gs": {"S": "x" * 1024}})
+    raw_ddb.put_item(TableName="things", Item={**KEY, "g": {"S": "é" * 1024}, "gs": {"S": "x" * 1024}})
     assert ddb.query(
         TableName="things",
         IndexName="by-g",

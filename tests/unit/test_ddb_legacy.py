@@ -7,14 +7,15 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tables.models import Item
-from tests.unit.ddb_support import client, code_of, make_table, message_of
+from tests.unit.aws_clients import code_of, message_of
+from tests.unit.ddb_support import make_table
 
 KEY = {"pk": {"S": "a"}, "sk": {"S": "1"}}
 
 
 @pytest.fixture
-def ddb(member_key):
-    ddb = client(member_key)
+def ddb(ddb):
+    """The shared `ddb` client, with the `things` table made."""
     make_table(ddb)
     return ddb
 

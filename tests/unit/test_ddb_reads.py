@@ -10,12 +10,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tables import reads
-from tests.unit.ddb_support import client, code_of, make_table, message_of
-
-
-@pytest.fixture
-def ddb(member_key):
-    return client(member_key)
+from tests.unit.aws_clients import code_of, message_of
+from tests.unit.ddb_support import make_table
 
 
 @pytest.fixture

@@ -14,17 +14,11 @@ from django.utils import timezone
 from awsapi.protocols.router import ServiceIndex
 from tables import stream_iterators, streams
 from tables.models import StreamRecord, Table
-from tests.unit.aws_clients import aws_client, boto_client
+from tests.unit.aws_clients import aws_client, boto_client, code_of
 from tests.unit.test_aws_protocols import wire
 
 LABEL = "2026-11-30T10:00:00.000"
 KEYS = [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]
-
-
-@pytest.fixture
-def ddbs(member_key):
-    key, secret = member_key
-    return aws_client("dynamodbstreams", key.access_key_id, secret)
 
 
 @pytest.fixture
@@ -60,10 +54,6 @@ def change(table, old, new, **kwargs):
 
 def pks(ddbs, iterator) -> list[str]:
     return [r["dynamodb"]["Keys"]["pk"]["S"] for r in ddbs.get_records(ShardIterator=iterator)["Records"]]
-
-
-def code_of(excinfo) -> str:
-    return excinfo.value.response["Error"]["Code"]
 
 
 def first_iterator(ddbs, arn, kind="TRIM_HORIZON", **more) -> str:

@@ -10,21 +10,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tables import ttl
-from tests.unit.aws_clients import aws_client
-from tests.unit.ddb_support import client, code_of, make_table
+from tests.unit.aws_clients import code_of
+from tests.unit.ddb_support import make_table
 
 KEY = {"pk": {"S": "a"}, "sk": {"S": "1"}}
-
-
-@pytest.fixture
-def ddb(member_key):
-    return client(member_key)
-
-
-@pytest.fixture
-def ddbs(member_key):
-    key, secret = member_key
-    return aws_client("dynamodbstreams", key.access_key_id, secret)
 
 
 def streamed(ddb, view="NEW_AND_OLD_IMAGES", name="things") -> str:

@@ -12,23 +12,16 @@ from pathlib import Path
 
 import pytest
 from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamModel
-from django.db import transaction
 from django.utils import timezone
 
 from mappings import sources, wakeups
-from tables import streams
 from tables.models import StreamRecord
 from tables.stream_source import DynamoDBStreamSource
 from tests.integration.test_event_shapes import mismatches
-from tests.unit.test_ddb_streams_api import item, keys_of, make_table
+from tests.unit.test_ddb_streams_api import change, item, keys_of, make_table
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "aws_events" / "dynamodb_stream_event.json"
 TTL = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
-
-
-def change(table, old, new, **kwargs):
-    with transaction.atomic():
-        return streams.record_change(table, keys_of(old or new), old, new, **kwargs)
 
 
 @pytest.fixture

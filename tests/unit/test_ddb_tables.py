@@ -10,18 +10,8 @@ from botocore.exceptions import ClientError
 
 from tables.models import IndexEntry, Item, Table, TableIndex
 from awsapi.protocols import AwsRequest, ServiceIndex
-from tests.unit.aws_clients import aws_client
-from tests.unit.ddb_support import client, code_of, make_table, message_of, raw_client
-
-
-@pytest.fixture
-def ddb(member_key):
-    return client(member_key)
-
-
-@pytest.fixture
-def raw(member_key):
-    return raw_client(member_key)
+from tests.unit.aws_clients import code_of, message_of
+from tests.unit.ddb_support import client, make_table
 
 
 def test_it_creates_and_describes_a_table(ddb, team):
@@ -91,24 +81,24 @@ def test_table_names_are_per_team(ddb, stranger_key):
         ),
     ],
 )
-def test_it_refuses_a_bad_schema_and_stores_nothing(raw, change, message):
+def test_it_refuses_a_bad_schema_and_stores_nothing(raw_ddb, change, message):
     with pytest.raises(ClientError) as e:
-        raw.create_table(TableName="bad", BillingMode="PAY_PER_REQUEST", **change)
+        raw_ddb.create_table(TableName="bad", BillingMode="PAY_PER_REQUEST", **change)
     assert code_of(e) == "ValidationException"
     assert message_of(e) == message
     assert not Table.objects.exists()
 
 
-def test_it_checks_billing_and_throughput(raw):
+def test_it_checks_billing_and_throughput(raw_ddb):
     key = dict(
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
     )
     with pytest.raises(ClientError) as e:
-        raw.create_table(TableName="tt1", BillingMode="PROVISIONED", **key)
+        raw_ddb.create_table(TableName="tt1", BillingMode="PROVISIONED", **key)
     assert "ReadCapacityUnits and WriteCapacityUnits must both be specified" in message_of(e)
     with pytest.raises(ClientError) as e:
-        raw.create_table(
+        raw_ddb.create_table(
             TableName="tt1",
             BillingMode="PAY_PER_REQUEST",
             ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1},
@@ -116,12 +106,12 @@ def test_it_checks_billing_and_throughput(raw):
         )
     assert "Neither ReadCapacityUnits nor WriteCapacityUnits" in message_of(e)
     with pytest.raises(ClientError) as e:
-        raw.create_table(TableName="x", BillingMode="PAY_PER_REQUEST", **key)
+        raw_ddb.create_table(TableName="x", BillingMode="PAY_PER_REQUEST", **key)
     assert message_of(e) == (
         "1 validation error detected: Value 'x' at 'tableName' failed to satisfy "
         "constraint: Member must have length greater than or equal to 3"
     )
-    made = raw.create_table(
+    made = raw_ddb.create_table(
         TableName="tt1", ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 3}, **key
     )["TableDescription"]
     assert made["ProvisionedThroughput"]["ReadCapacityUnits"] == 5
@@ -278,8 +268,7 @@ def test_a_read_only_member_reads_but_does_not_write(ddb, reader_key):
     assert not Item.objects.exists()
 
 
-def test_errors_are_json_1_0_with_type(member_key):
-    ddb = client(member_key)
+def test_errors_are_json_1_0_with_type(ddb):
     answers = []
     ddb.meta.events.register("after-call.dynamodb", lambda http_response, **kw: answers.append(http_response))
     with pytest.raises(ClientError):
@@ -289,7 +278,7 @@ def test_errors_are_json_1_0_with_type(member_key):
     assert body["__type"].endswith("ResourceNotFoundException")
 
 
-def test_streams_targets_are_not_taken_for_dynamodb(member_key):
+def test_streams_targets_are_not_taken_for_dynamodb(ddbs):
     """dynamodbstreams signs as "dynamodb" too: X-Amz-Target tells them apart,
     so a Streams request never reaches a DynamoDB handler."""
     index = ServiceIndex(["dynamodb", "dynamodbstreams"])
@@ -306,10 +295,8 @@ def test_streams_targets_are_not_taken_for_dynamodb(member_key):
         }
         found = index.recognise(AwsRequest("POST", "/", "", headers, b"{}"))
         assert found.service.service_name == service
-    key, secret = member_key
-    streams = aws_client("dynamodbstreams", key.access_key_id, secret)
     try:
-        answer = streams.list_streams()
+        answer = ddbs.list_streams()
     except ClientError as e:
         answer = e.response
     assert "TableNames" not in answer

@@ -7,14 +7,10 @@ from botocore.exceptions import ClientError
 
 from tables import ttl
 from tables.models import Item, StreamRecord
-from tests.unit.ddb_support import client, code_of, make_table
+from tests.unit.aws_clients import code_of
+from tests.unit.ddb_support import make_table
 
 NOW = 1_800_000_000
-
-
-@pytest.fixture
-def ddb(member_key):
-    return client(member_key)
 
 
 def put(ddb, pk, expires=None):

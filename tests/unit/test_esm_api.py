@@ -12,16 +12,9 @@ from botocore.exceptions import ClientError
 from mappings import sources
 from mappings.models import EventSourceMapping, ShardCheckpoint
 from messaging import queues, topics
+from tests.unit.aws_clients import code_of, message_of
 
 pytestmark = pytest.mark.django_db
-
-
-def code(e) -> str:
-    return e.value.response["Error"]["Code"]
-
-
-def message(e) -> str:
-    return e.value.response["Error"]["Message"]
 
 
 def status(e) -> int:
@@ -147,8 +140,8 @@ def test_create_a_stream_mapping(lam, fn, team, streams, queue):
 def test_sqs_refusals_store_nothing(lam, fn, queue, extra, words):
     with pytest.raises(ClientError) as e:
         lam.create_event_source_mapping(EventSourceArn=queue.arn, FunctionName=fn.name, **extra)
-    assert (status(e), code(e)) == (400, "InvalidParameterValueException")
-    assert words in message(e)
+    assert (status(e), code_of(e)) == (400, "InvalidParameterValueException")
+    assert words in message_of(e)
     assert not EventSourceMapping.objects.exists()
 
 
@@ -166,8 +159,8 @@ def test_stream_refusals_store_nothing(lam, fn, team, streams, extra, words):
     streams[0].names.add(kinesis_arn(team))
     with pytest.raises(ClientError) as e:
         lam.create_event_source_mapping(EventSourceArn=kinesis_arn(team), FunctionName=fn.name, **extra)
-    assert code(e) == "InvalidParameterValueException"
-    assert words in message(e)
+    assert code_of(e) == "InvalidParameterValueException"
+    assert words in message_of(e)
     assert not EventSourceMapping.objects.exists()
 
 
@@ -186,18 +179,18 @@ def test_a_missing_or_unknown_source_is_invalid(lam, fn, team, streams):
         lam.create_event_source_mapping(
             EventSourceArn=f"arn:aws:sqs:us-east-1:{team.account_id}:nope", FunctionName=fn.name
         )
-    assert code(e) == "InvalidParameterValueException"
-    assert "The specified queue does not exist" in message(e)
+    assert code_of(e) == "InvalidParameterValueException"
+    assert "The specified queue does not exist" in message_of(e)
     with pytest.raises(ClientError) as e:
         lam.create_event_source_mapping(
             EventSourceArn=kinesis_arn(team, "gone"), FunctionName=fn.name, StartingPosition="LATEST"
         )
-    assert message(e) == f"Stream not found: {kinesis_arn(team, 'gone')}"
+    assert message_of(e) == f"Stream not found: {kinesis_arn(team, 'gone')}"
     with pytest.raises(ClientError) as e:
         lam.create_event_source_mapping(
             EventSourceArn="arn:aws:mq:us-east-1:123456789012:broker:b", FunctionName=fn.name
         )
-    assert "Unrecognized event source" in message(e)
+    assert "Unrecognized event source" in message_of(e)
     assert not EventSourceMapping.objects.exists()
 
 
@@ -205,8 +198,8 @@ def test_a_second_mapping_of_the_same_function_and_source_conflicts(lam, fn, que
     first = lam.create_event_source_mapping(EventSourceArn=queue.arn, FunctionName=fn.name)
     with pytest.raises(ClientError) as e:
         lam.create_event_source_mapping(EventSourceArn=queue.arn, FunctionName=fn.name, BatchSize=5)
-    assert (status(e), code(e)) == (409, "ResourceConflictException")
-    assert first["UUID"] in message(e)
+    assert (status(e), code_of(e)) == (409, "ResourceConflictException")
+    assert first["UUID"] in message_of(e)
     assert EventSourceMapping.objects.count() == 1
 
 
@@ -215,25 +208,25 @@ def test_a_short_visibility_timeout_is_refused(lam, make_function, team):
     queue = queues.create_queue(team, "quick", visibility_timeout_s=30)
     with pytest.raises(ClientError) as e:
         lam.create_event_source_mapping(EventSourceArn=queue.arn, FunctionName="slow")
-    assert message(e) == "Queue visibility timeout: 30 seconds is less than Function timeout: 60 seconds"
+    assert message_of(e) == "Queue visibility timeout: 30 seconds is less than Function timeout: 60 seconds"
 
 
 def test_an_unknown_function_or_mapping_is_not_found(lam, queue, fn):
     with pytest.raises(ClientError) as e:
         lam.create_event_source_mapping(EventSourceArn=queue.arn, FunctionName="ghost")
-    assert (status(e), code(e)) == (404, "ResourceNotFoundException")
+    assert (status(e), code_of(e)) == (404, "ResourceNotFoundException")
     for call in (lam.get_event_source_mapping, lam.delete_event_source_mapping):
         with pytest.raises(ClientError) as e:
             call(UUID="00000000-0000-0000-0000-000000000000")
-        assert (status(e), code(e)) == (404, "ResourceNotFoundException")
-        assert message(e) == "The resource you requested does not exist."
+        assert (status(e), code_of(e)) == (404, "ResourceNotFoundException")
+        assert message_of(e) == "The resource you requested does not exist."
 
 
 def test_another_teams_mapping_is_not_found(lam, stranger_lam, fn, queue):
     uuid = lam.create_event_source_mapping(EventSourceArn=queue.arn, FunctionName=fn.name)["UUID"]
     with pytest.raises(ClientError) as e:
         stranger_lam.get_event_source_mapping(UUID=uuid)
-    assert code(e) == "ResourceNotFoundException"
+    assert code_of(e) == "ResourceNotFoundException"
     assert stranger_lam.list_event_source_mappings()["EventSourceMappings"] == []
 
 
@@ -248,8 +241,8 @@ def test_a_reader_may_list_but_not_create(reader_lam, lam, fn, queue):
 def test_out_of_model_range_is_a_validation_error(lam, fn, queue):
     with pytest.raises(ClientError) as e:
         lam.create_event_source_mapping(EventSourceArn=queue.arn, FunctionName=fn.name, BatchSize=10001)
-    assert code(e) == "ValidationException"
-    assert "batchSize" in message(e)
+    assert code_of(e) == "ValidationException"
+    assert "batchSize" in message_of(e)
     assert not EventSourceMapping.objects.exists()
 
 
@@ -299,7 +292,7 @@ def test_max_items_out_of_range_is_a_validation_error(lam, max_items, words):
 def test_a_bad_marker_is_invalid(lam):
     with pytest.raises(ClientError) as e:
         lam.list_event_source_mappings(Marker="nonsense")
-    assert code(e) == "InvalidParameterValueException"
+    assert code_of(e) == "InvalidParameterValueException"
 
 
 # Update / Delete ---------------------------------------------------------------
@@ -337,7 +330,7 @@ def test_a_refused_update_changes_nothing(lam, fn, queue):
                 {"ScalingConfig": {"MaximumConcurrency": 1}}):
         with pytest.raises(ClientError) as e:
             lam.update_event_source_mapping(UUID=uuid, Enabled=False, **bad)
-        assert code(e) in ("InvalidParameterValueException", "ValidationException")
+        assert code_of(e) in ("InvalidParameterValueException", "ValidationException")
     after = lam.get_event_source_mapping(UUID=uuid)
     for key in ("BatchSize", "State", "LastModified", "FunctionResponseTypes"):
         assert after[key] == before[key]
@@ -351,7 +344,7 @@ def test_update_moves_the_mapping_to_another_function(lam, fn, make_function, qu
     lam.create_event_source_mapping(EventSourceArn=queue.arn, FunctionName=fn.name)
     with pytest.raises(ClientError) as e:
         lam.update_event_source_mapping(UUID=uuid, FunctionName=fn.name)
-    assert code(e) == "ResourceConflictException"
+    assert code_of(e) == "ResourceConflictException"
 
 
 def test_delete_answers_deleting_and_removes_the_mapping_and_checkpoints(lam, fn, team, streams):
@@ -366,7 +359,7 @@ def test_delete_answers_deleting_and_removes_the_mapping_and_checkpoints(lam, fn
     assert not EventSourceMapping.objects.exists() and not ShardCheckpoint.objects.exists()
     with pytest.raises(ClientError) as e:
         lam.get_event_source_mapping(UUID=uuid)
-    assert code(e) == "ResourceNotFoundException"
+    assert code_of(e) == "ResourceNotFoundException"
 
 
 # Execution policies ------------------------------------------------------------

@@ -283,20 +283,19 @@ table_names = st.one_of(
 )
 
 
-def _ddb(key, secret, op: str, body: dict | bytes):
+def _ddb_signed(prefix: str, key, secret, op: str, body: dict | bytes):
+    """A request signed for "dynamodb" (DynamoDB Streams signs so too) to
+    X-Amz-Target `prefix`.`op`; a dict body is sent as JSON."""
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     return _signed(
-        "dynamodb",
-        "POST",
-        "/",
-        raw,
-        {
-            "X-Amz-Target": f"DynamoDB_20120810.{op}",
-            "Content-Type": "application/x-amz-json-1.0",
-        },
-        key,
-        secret,
+        "dynamodb", "POST", "/", raw,
+        {"X-Amz-Target": f"{prefix}.{op}", "Content-Type": "application/x-amz-json-1.0"},
+        key, secret,
     )
+
+
+def _ddb(key, secret, op: str, body: dict | bytes):
+    return _ddb_signed("DynamoDB_20120810", key, secret, op, body)
 
 
 def _table_setup(key, secret) -> None:
@@ -765,19 +764,7 @@ def test_fuzz_every_dynamodb_operation(aws, op):  # noqa: F811
 
 
 def _streams_call(key, secret, op: str, body: dict | bytes):
-    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return _signed(
-        "dynamodb",
-        "POST",
-        "/",
-        raw,
-        {
-            "X-Amz-Target": f"DynamoDBStreams_20120810.{op}",
-            "Content-Type": "application/x-amz-json-1.0",
-        },
-        key,
-        secret,
-    )
+    return _ddb_signed("DynamoDBStreams_20120810", key, secret, op, body)
 
 
 @pytest.mark.parametrize("op", sorted(services.get("dynamodbstreams").handlers))

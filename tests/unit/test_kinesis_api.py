@@ -21,24 +21,6 @@ from tests.unit.aws_clients import boto_client
 MAX_KEY = 2**128 - 1
 
 
-@pytest.fixture
-def kin(member_key):
-    key, secret = member_key
-    return boto_client("kinesis", key.access_key_id, secret)
-
-
-@pytest.fixture
-def reader_kin(reader_key):
-    key, secret = reader_key
-    return boto_client("kinesis", key.access_key_id, secret)
-
-
-@pytest.fixture
-def stranger_kin(stranger_key):
-    key, secret = stranger_key
-    return boto_client("kinesis", key.access_key_id, secret)
-
-
 def error_of(excinfo) -> tuple[str, str]:
     error = excinfo.value.response["Error"]
     return error["Code"], error["Message"]

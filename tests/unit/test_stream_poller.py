@@ -8,25 +8,16 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync import sync_to_async
 
 from mappings import failures, sources
 from mappings import stream_batches as batches
 from mappings import stream_poller as sp
 from mappings.models import EventSourceMapping, ShardCheckpoint
-from tests.unit.stream_fakes import ARN, FakeFunction, MemoryStream, data_of, until
-
-
-@pytest.fixture(autouse=True)
-def own_redis(settings, redis_url):
-    settings.REDIS_URL = redis_url
-    # Each test its own key space on the shared test Redis.
-    settings.STRATUS_INSTANCE = f"t{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture(autouse=True)
-def quick_backoff(monkeypatch):
-    monkeypatch.setattr(batches, "backoff_s", lambda retry: 0.01)
+from tests.unit.stream_fakes import (  # noqa: F401 - own_redis, quick_backoff: autouse fixtures
+    ARN, FakeFunction, MemoryStream, data_of, own_redis, poller, quick_backoff, run, served_until, serving,
+    stopped, until,
+)
 
 
 @pytest.fixture
@@ -54,26 +45,6 @@ def mapping(make_function):
         )
 
     return make
-
-
-def run(scenario):
-    async_to_sync(scenario)()
-
-
-def poller(invoke, holder="a", **kw):
-    kw.setdefault("look_s", 0.05)
-    return sp.Poller(holder, invoke=invoke, **kw)
-
-
-async def serving(p):
-    import asyncio
-
-    return asyncio.ensure_future(p.serve())
-
-
-async def stopped(p, task):
-    await p.close()
-    await task
 
 
 @sync_to_async
@@ -176,13 +147,7 @@ def test_report_batch_item_failures_retries_from_the_lowest_failed_record(stream
 
     fn = FakeFunction(behave)
 
-    async def scenario():
-        p = poller(fn)
-        task = await serving(p)
-        await until(lambda: at(m, "shardId-0", records[-1].sequence_number))
-        await stopped(p, task)
-
-    run(scenario)
+    served_until(fn, lambda: at(m, "shardId-0", records[-1].sequence_number))
     assert [[data_of(r) for r in call] for call in fn.calls] == [
         [f"r{i}" for i in range(6)], ["r2", "r3", "r4", "r5"], ["r2", "r3", "r4", "r5"],
     ]
@@ -204,13 +169,7 @@ def test_a_partial_batch_failure_is_an_ok_call_whose_error_names_the_reported_re
 
     fn = FakeFunction(behave)
 
-    async def scenario():
-        p = poller(fn)
-        task = await serving(p)
-        await until(lambda: at(m, "shardId-0", records[-1].sequence_number))
-        await stopped(p, task)
-
-    run(scenario)
+    served_until(fn, lambda: at(m, "shardId-0", records[-1].sequence_number))
     saved = EventSourceMapping.objects.get(pk=m.pk)
     # The function returned normally: Lambda's LastProcessingResult is "OK".
     assert saved.last_processing_result == "OK"
@@ -296,13 +255,7 @@ def test_records_past_their_maximum_age_are_skipped_without_a_call(stream, mappi
     m = mapping(batch_size=1, max_record_age_s=60)
     fn = FakeFunction()
 
-    async def scenario():
-        p = poller(fn)
-        task = await serving(p)
-        await until(lambda: at(m, "shardId-0", fresh.sequence_number))
-        await stopped(p, task)
-
-    run(scenario)
+    served_until(fn, lambda: at(m, "shardId-0", fresh.sequence_number))
     assert fn.delivered() == ["fresh"]
     body = sent[0][1]
     assert body["requestContext"]["condition"] == "RecordAgeExceeded"
@@ -317,13 +270,7 @@ def test_only_the_old_records_of_a_batch_are_discarded_the_fresh_ones_delivered(
     m = mapping(batch_size=10, max_record_age_s=60)
     fn = FakeFunction()
 
-    async def scenario():
-        p = poller(fn)
-        task = await serving(p)
-        await until(lambda: at(m, "shardId-0", fresh.sequence_number))
-        await stopped(p, task)
-
-    run(scenario)
+    served_until(fn, lambda: at(m, "shardId-0", fresh.sequence_number))
     assert fn.delivered() == ["fresh"]
     assert len(sent) == 1
     info = sent[0][1]["KinesisBatchInfo"]
@@ -342,13 +289,7 @@ def test_invoke_identity_arn_is_the_functions_execution_role(stream, mapping):
     Function.objects.filter(pk=m.function_id).update(role=role)
     fn = FakeFunction()
 
-    async def scenario():
-        p = poller(fn)
-        task = await serving(p)
-        await until(lambda: at(m, "shardId-0", last.sequence_number))
-        await stopped(p, task)
-
-    run(scenario)
+    served_until(fn, lambda: at(m, "shardId-0", last.sequence_number))
     assert [r["invokeIdentityArn"] for call in fn.calls for r in call] == [role]
 
 
@@ -360,13 +301,7 @@ def test_throttles_do_not_use_the_retry_quota(stream, mapping, sent):
     answers = [{"status": "throttled", "error": throttled}] * 2
     fn = FakeFunction(lambda recs: answers.pop(0) if answers else {"status": "succeeded", "result": "null"})
 
-    async def scenario():
-        p = poller(fn)
-        task = await serving(p)
-        await until(lambda: at(m, "shardId-0"))
-        await stopped(p, task)
-
-    run(scenario)
+    served_until(fn, lambda: at(m, "shardId-0"))
     assert len(fn.calls) == 3 and sent == []
 
 
@@ -380,13 +315,7 @@ def test_a_parent_shard_is_finished_before_its_children(stream, mapping):
     m = mapping(batch_size=2)
     fn = FakeFunction()
 
-    async def scenario():
-        p = poller(fn)
-        task = await serving(p)
-        await until(lambda: len(fn.delivered()) >= 10)
-        await stopped(p, task)
-
-    run(scenario)
+    served_until(fn, lambda: len(fn.delivered()) >= 10)
     assert fn.delivered() == [f"p{i}" for i in range(5)] + [f"c{i}" for i in range(5)]
     assert ShardCheckpoint.objects.get(mapping=m, shard_id="parent").finished
 
@@ -399,13 +328,7 @@ def test_parallelization_keeps_each_key_in_order_with_one_batch_in_flight(stream
     m = mapping(batch_size=4, parallelization_factor=3)
     fn = FakeFunction()
 
-    async def scenario():
-        p = poller(fn)
-        task = await serving(p)
-        await until(lambda: at(m, "shardId-0", stream.records["shardId-0"][-1].sequence_number))
-        await stopped(p, task)
-
-    run(scenario)
+    served_until(fn, lambda: at(m, "shardId-0", stream.records["shardId-0"][-1].sequence_number))
     got = fn.delivered()
     assert sorted(got) == sorted(f"{keys[n % 6]}-{n}" for n in range(60))
     for key in keys:
@@ -521,13 +444,7 @@ def test_filtered_out_records_are_skipped_and_checkpointed_past(stream, mapping)
     m = mapping(batch_size=10, filter_criteria={"Filters": [{"Pattern": '{"data": {"kind": ["keep"]}}'}]})
     fn = FakeFunction()
 
-    async def scenario():
-        p = poller(fn)
-        task = await serving(p)
-        await until(lambda: at(m, "shardId-0", stream.records["shardId-0"][-1].sequence_number))
-        await stopped(p, task)
-
-    run(scenario)
+    served_until(fn, lambda: at(m, "shardId-0", stream.records["shardId-0"][-1].sequence_number))
     assert fn.delivered() == ['{"kind": "keep", "n": 0}', '{"kind": "keep", "n": 2}']
 
 
@@ -646,13 +563,7 @@ def test_a_merged_shard_waits_for_both_parents(stream, mapping):
     mapping(batch_size=2)
     fn = FakeFunction()
 
-    async def scenario():
-        p = poller(fn)
-        task = await serving(p)
-        await until(lambda: len(fn.delivered()) >= 32)
-        await stopped(p, task)
-
-    run(scenario)
+    served_until(fn, lambda: len(fn.delivered()) >= 32)
     assert fn.delivered()[-1] == "m0"
 
 
@@ -671,13 +582,7 @@ def test_a_shard_that_ends_closes_its_open_window_first(stream, mapping):
     behave.whole_event = True
     fn = FakeFunction(behave)
 
-    async def scenario():
-        p = poller(fn)
-        task = await serving(p)
-        await until(lambda: "c0" in fn.delivered(), what="the child's record")
-        await stopped(p, task)
-
-    run(scenario)
+    served_until(fn, lambda: "c0" in fn.delivered(), what="the child's record")
     got = [(e["shardId"], [data_of(r) for r in e["Records"]], e["isFinalInvokeForWindow"]) for e in fn.events]
     assert got[:3] == [("parent", ["p0"], False), ("parent", [], True), ("child", ["c0"], False)]
     assert fn.events[1]["state"] == {"n": 1}

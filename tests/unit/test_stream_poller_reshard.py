@@ -7,30 +7,17 @@ created again under its name is read anew."""
 
 import uuid
 
-import pytest
-from asgiref.sync import async_to_sync
 
 from kinesis import records, streams
-from mappings import stream_batches as batches
-from mappings import stream_poller as sp
 from mappings.models import EventSourceMapping
-from tests.unit.stream_fakes import FakeFunction, data_of, until
+from tests.unit.stream_fakes import (  # noqa: F401 - own_redis, quick_backoff: autouse fixtures
+    FakeFunction, data_of, own_redis, poller, quick_backoff, run, served_until, serving, stopped, until,
+)
 
 # Ten keys spread over the hash key space, each pinned by ExplicitHashKey.
 KEYS = {f"k{i}": (2 * i + 1) * (1 << 128) // 20 for i in range(10)}
 # The key at the middle of the space: the middle parent of 5 -> 3 holds it.
 HEAVY = "k4"
-
-
-@pytest.fixture(autouse=True)
-def own_redis(settings, redis_url):
-    settings.REDIS_URL = redis_url
-    settings.STRATUS_INSTANCE = f"t{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture(autouse=True)
-def quick_backoff(monkeypatch):
-    monkeypatch.setattr(batches, "backoff_s", lambda retry: 0.01)
 
 
 def put_phase(stream, phase: int, expected: dict) -> None:
@@ -57,16 +44,7 @@ def delivered_in_order(team, make_function, counts: list[int]) -> None:
     total = sum(len(v) for v in expected.values())
     fn = FakeFunction()
 
-    async def scenario():
-        import asyncio
-
-        p = sp.Poller("a", invoke=fn, look_s=0.05)
-        task = asyncio.ensure_future(p.serve())
-        await until(lambda: len(fn.delivered()) >= total, timeout_s=60, what=f"{total} records")
-        await p.close()
-        await task
-
-    async_to_sync(scenario)()
+    served_until(fn, lambda: len(fn.delivered()) >= total, timeout_s=60, what=f"{total} records")
     got: dict[str, list[str]] = {}
     for call in fn.calls:
         for record in call:
@@ -125,18 +103,15 @@ def test_a_stream_deleted_and_created_again_is_read_from_its_start(team, make_fu
         records.put(fresh, [records.entry(key, f"new-{key}".encode()) for key in ("a", "b", "c", "d")])
 
     async def scenario():
-        import asyncio
-
-        p = sp.Poller("a", invoke=fn, look_s=0.05)
-        task = asyncio.ensure_future(p.serve())
+        p = poller(fn)
+        task = await serving(p)
         await until(lambda: len(fn.delivered()) >= 2, what="the old stream's records")
         await until(finished_first_shard, what="the old first shard finished")
         await delete_and_create_again()
         await until(lambda: len(fn.delivered()) >= 6, what="the new stream's records")
-        await p.close()
-        await task
+        await stopped(p, task)
 
-    async_to_sync(scenario)()
+    run(scenario)
     assert fn.delivered()[:2] == ["old-0", "old-1"]
     assert sorted(fn.delivered()[2:]) == ["new-a", "new-b", "new-c", "new-d"]
 

@@ -5,13 +5,12 @@ shard leases (on the tests' redis-server)."""
 import uuid
 from datetime import UTC, datetime
 
-from asgiref.sync import async_to_sync
 import pytest
 
 from mappings import failures
 from mappings import stream_batches as batches
 from mappings.models import EventSourceMapping
-from tests.unit.stream_fakes import ARN
+from tests.unit.stream_fakes import ARN, run
 
 
 @pytest.fixture
@@ -20,10 +19,6 @@ def mapping(make_function):
         function=make_function(name=f"f{uuid.uuid4().hex[:6]}"), event_source_arn=ARN, kind="kinesis",
         starting_position="TRIM_HORIZON",
     )
-
-
-def run(scenario):
-    async_to_sync(scenario)()
 
 
 def _rec(seq, size=10, key="k"):

@@ -14,8 +14,6 @@ from django.urls import reverse
 from mappings.models import EventSourceMapping
 from tables import schema
 from tables.models import Item, StreamRecord, Table
-from tests.unit import ddb_support
-from tests.unit.aws_clients import aws_client
 
 HX = {"HTTP_HX_REQUEST": "true"}
 
@@ -291,7 +289,7 @@ def test_it_edits_an_item_keeping_its_key(client, users, table):
     assert events(table) == ["INSERT", "MODIFY"]
 
 
-def test_an_edit_never_overwrites_a_change_made_after_the_form_opened(client, users, table, member_key):
+def test_an_edit_never_overwrites_a_change_made_after_the_form_opened(client, users, table, ddb):
     """Optimistic concurrency: the form carries the item as it showed it;
     if the stored item differs when saved, nothing is written and the form
     says so; reloading gives the current item and a save that works."""
@@ -299,7 +297,7 @@ def test_an_edit_never_overwrites_a_change_made_after_the_form_opened(client, us
     add(client, table, order("ann", 1, v={"S": "first"}))
     key = json.dumps(order("ann", 1))
     loaded = opened(client, table, key)
-    ddb_support.client(member_key).update_item(
+    ddb.update_item(
         TableName="orders", Key=order("ann", 1), UpdateExpression="SET v = :v",
         ExpressionAttributeValues={":v": {"S": "by the API"}},
     )
@@ -337,12 +335,11 @@ def test_it_deletes_an_item_with_a_remove_record(client, users, table):
     assert events(table) == ["INSERT", "REMOVE"]
 
 
-def test_boto3_reads_what_the_console_wrote_and_its_stream(client, users, table, member_key):
+def test_boto3_reads_what_the_console_wrote_and_its_stream(client, users, table, ddb, ddbs):
     """The console and the API share one store and one stream: an item added,
     edited and deleted in the console is what GetItem and GetRecords see."""
     client.force_login(users["member"])
     add(client, table, {"customer": "ann", "placed": 7, "total": 12.5, "tags": ["a"]}, plain=True)
-    ddb = ddb_support.client(member_key)
     got = ddb.get_item(TableName="orders", Key=order("ann", 7))["Item"]
     assert got == order("ann", 7, total={"N": "12.5"}, tags={"L": [{"S": "a"}]})
     key = json.dumps(order("ann", 7))
@@ -350,12 +347,10 @@ def test_boto3_reads_what_the_console_wrote_and_its_stream(client, users, table,
     assert edit(client, table, key, edited).status_code == 302
     assert client.post(url("tbl-item-delete", table), {"key": key}).status_code == 302
     assert "Item" not in ddb.get_item(TableName="orders", Key=order("ann", 7))
-    key_id, secret = member_key
-    streams = aws_client("dynamodbstreams", key_id.access_key_id, secret)
-    shard = streams.describe_stream(StreamArn=table.stream_arn)["StreamDescription"]["Shards"][0]
-    iterator = streams.get_shard_iterator(StreamArn=table.stream_arn, ShardId=shard["ShardId"],
-                                          ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-    found = streams.get_records(ShardIterator=iterator)["Records"]
+    shard = ddbs.describe_stream(StreamArn=table.stream_arn)["StreamDescription"]["Shards"][0]
+    iterator = ddbs.get_shard_iterator(StreamArn=table.stream_arn, ShardId=shard["ShardId"],
+                                       ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    found = ddbs.get_records(ShardIterator=iterator)["Records"]
     assert [r["eventName"] for r in found] == ["INSERT", "MODIFY", "REMOVE"]
     assert found[1]["dynamodb"]["OldImage"]["total"] == {"N": "12.5"}
     assert found[1]["dynamodb"]["NewImage"]["total"] == {"N": "13"}
