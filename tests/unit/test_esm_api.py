@@ -285,8 +285,8 @@ def test_list_filters_and_pages(lam, make_function, team):
 def test_max_items_out_of_range_is_a_validation_error(lam, max_items, words):
     with pytest.raises(ClientError) as e:
         lam.list_event_source_mappings(MaxItems=max_items)
-    assert code(e) == "ValidationException"
-    assert f"'{max_items}' at 'maxItems'" in message(e) and words in message(e)
+    assert code_of(e) == "ValidationException"
+    assert f"'{max_items}' at 'maxItems'" in message_of(e) and words in message_of(e)
 
 
 def test_a_bad_marker_is_invalid(lam):
