@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "buckets",
     "tables",
     "kinesis",
+    "metrics",
 ]
 
 MIDDLEWARE = [

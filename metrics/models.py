@@ -1,0 +1,58 @@
+"""Per-minute metric buckets: one row per function, qualifier and minute.
+
+Rows outlive their function (a bill does not vanish with a deleted
+function), so they carry the team and the function's id and name rather
+than a foreign key to the function. The installation's totals are the sum
+over rows; per team, over the team's rows."""
+
+from django.db import models
+
+from functions.models import Team
+
+
+class MetricMinute(models.Model):
+    """What finished in one UTC minute (`minute`: its first second) for one
+    function (`function_id`, `function_name`) and qualifier
+    (`qualifier`: "$LATEST", a version or an alias).
+
+    Counts: `invocations` (calls that ran, whatever their outcome; a
+    throttled call is not one, as in CloudWatch's Lambda Invocations),
+    `errors_failed`, `errors_timed_out`, `errors_out_of_memory`, `throttles`,
+    `cold_starts`. Durations: `duration_ms_sum` (ms), `durations` (a
+    histogram, metrics.histogram: {bucket index as text: count}),
+    `billed_ms_sum` (ms, after the billing rounding), `gb_seconds`
+    (billed seconds x memory GB). `concurrency_max`: the most executions
+    running at once that were seen in the minute."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="metric_minutes")
+    function_id = models.UUIDField()
+    function_name = models.CharField(max_length=64)
+    qualifier = models.CharField(max_length=129, default="$LATEST")
+    minute = models.DateTimeField()
+    invocations = models.PositiveBigIntegerField(default=0)
+    errors_failed = models.PositiveBigIntegerField(default=0)
+    errors_timed_out = models.PositiveBigIntegerField(default=0)
+    errors_out_of_memory = models.PositiveBigIntegerField(default=0)
+    throttles = models.PositiveBigIntegerField(default=0)
+    cold_starts = models.PositiveBigIntegerField(default=0)
+    duration_ms_sum = models.FloatField(default=0.0)
+    durations = models.JSONField(default=dict)
+    billed_ms_sum = models.PositiveBigIntegerField(default=0)
+    gb_seconds = models.FloatField(default=0.0)
+    concurrency_max = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["function_id", "qualifier", "minute"], name="metric_minute_once"),
+        ]
+        indexes = [
+            models.Index(fields=["minute"]),
+            models.Index(fields=["team", "minute"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.function_name}:{self.qualifier} {self.minute:%Y-%m-%d %H:%M}"
+
+    @property
+    def errors(self) -> int:
+        return self.errors_failed + self.errors_timed_out + self.errors_out_of_memory
