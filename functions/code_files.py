@@ -126,15 +126,15 @@ def read_text(bundle, path: str) -> str:
         if info is None:
             raise CodeError(f"The code has no file {path!r}.")
         if info.file_size > TEXT_MAX:
-            raise CodeError(_not_editable(path, f"over {TEXT_MAX // (1024 * 1024)} MB"))
+            raise CodeError(not_editable(path, f"over {TEXT_MAX // (1024 * 1024)} MB"))
         data = zf.read(info)
     problem = _text_problem(data)
     if problem:
-        raise CodeError(_not_editable(path, problem))
+        raise CodeError(not_editable(path, problem))
     return data.decode("utf-8")
 
 
-def _not_editable(path: str, reason: str) -> str:
+def not_editable(path: str, reason: str) -> str:
     return (
         f"{path} is {reason} and cannot be edited in the console; "
         "download the code, change it and upload a new zip."
@@ -220,9 +220,9 @@ def rewrite(
     new_bytes = {path: _encoded(path, text) for path, text in edits.items()}
     for path, info in ((p, files[p]) for p in edits):
         if info.file_size > TEXT_MAX:
-            raise CodeError(_not_editable(path, f"over {TEXT_MAX // (1024 * 1024)} MB"))
+            raise CodeError(not_editable(path, f"over {TEXT_MAX // (1024 * 1024)} MB"))
         if problem := _text_problem(src.read(info)):
-            raise CodeError(_not_editable(path, problem))
+            raise CodeError(not_editable(path, problem))
     added_bytes = {}
     for path, text in adds.items():
         target = _extracted(path)

@@ -147,10 +147,34 @@ class CreateFunctionForm(ConfigurationForm):
         return data
 
 
-class SourceForm(forms.Form):
+class CodeFileForm(forms.Form):
+    """Which file of which code: `path` inside the bundle, `base` the code's
+    sha256 the page was opened on (a save on a stale base is refused)."""
+
+    path = forms.CharField(max_length=1024, widget=forms.HiddenInput)
+    base = forms.CharField(max_length=64, widget=forms.HiddenInput)
+
+
+class SourceForm(CodeFileForm):
+    """One file's new text from the Code tab's editor (static/js/editor.js
+    turns the textarea into CodeMirror; the form works without it)."""
+
     source = forms.CharField(
         strip=False,
-        widget=forms.Textarea(attrs={"rows": 22, "class": "code", "spellcheck": "false"}),
+        required=False,
+        widget=forms.Textarea(
+            attrs={"rows": 22, "class": "code", "spellcheck": "false", "data-editor": "code"}
+        ),
+    )
+
+
+class NewFileForm(CodeFileForm):
+    """A new, empty file at `path` (folders are made by the path: lib/x.py)."""
+
+    path = forms.CharField(
+        max_length=1024,
+        label="New file",
+        widget=forms.TextInput(attrs={"placeholder": "helpers/new_module.py", "spellcheck": "false"}),
     )
 
 

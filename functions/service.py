@@ -355,7 +355,7 @@ def update_code(fn: Function, zip_bytes) -> Function:
     return fn
 
 
-def _handler_files(handler: str) -> set[str]:
+def handler_files(handler: str) -> set[str]:
     """The files that can hold the handler's module (check_handler's)."""
     module = handler.rsplit(".", 1)[0] if "." in handler else handler
     path = module.replace(".", "/")
@@ -386,7 +386,7 @@ def update_code_files(
             "and apply your change to the current code.",
             "code",
         )
-    protected = sorted(_handler_files(fn.handler) & set(deletes or ()))
+    protected = sorted(handler_files(fn.handler) & set(deletes or ()))
     if protected:
         raise FunctionError(
             f"{protected[0]} holds the handler's module ({fn.handler}); it cannot be deleted. "
