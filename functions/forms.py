@@ -2,6 +2,7 @@
 the values, so the console and the Lambda API give the same answers."""
 
 import json
+import secrets
 
 from django import forms
 from django.conf import settings
@@ -166,6 +167,13 @@ class SourceForm(CodeFileForm):
             attrs={"rows": 22, "class": "code", "spellcheck": "false", "data-editor": "code"}
         ),
     )
+
+    def __init__(self, *args, **kwargs):
+        # A fresh id on every page: htmx gives a swapped-in element the
+        # attributes of the old element with its id until the swap settles,
+        # then puts the new ones back, undoing CodeMirror's hiding of it.
+        kwargs.setdefault("auto_id", f"code-{secrets.token_hex(4)}-%s")
+        super().__init__(*args, **kwargs)
 
 
 class NewFileForm(CodeFileForm):

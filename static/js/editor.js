@@ -203,6 +203,7 @@
   });
 
   document.addEventListener("htmx:load", function (event) { scan(event.target); });
+  document.addEventListener("htmx:afterSettle", function (event) { scan(event.target); });
   document.addEventListener("htmx:historyRestore", function () { scan(document); });
 
   window.StratusEditor = { scan: scan, dirty: function () { return dirtyEditors().length > 0; } };
