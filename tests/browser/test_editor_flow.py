@@ -4,7 +4,9 @@ file tree in CodeMirror, type a change (Tab and Shift+Tab indent), see the
 unsaved-edits warning when leaving, save with Ctrl+S, invoke from the Test
 tab and see the new behaviour; a screenshot goes to docs/editor.png."""
 
+import io
 import re
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -127,3 +129,63 @@ def test_it_edits_a_file_of_a_multi_file_function_and_runs_it(page, stack, tmp_p
     status = page.locator("#test-result [data-status]")
     expect(status).to_have_attribute("data-status", "succeeded")
     expect(page.locator("#test-result")).to_contain_text("hola, ada")
+
+
+def test_it_adds_folds_deletes_and_refuses_a_stale_save_keeping_the_text(page, stack, tmp_path):
+    login(page)
+    client = stack.lambda_client()
+    client.create_function(
+        FunctionName="editor-files", Runtime="python3.11", Role="arn:aws:iam::123456789012:role/x",
+        Handler="lambda_function.lambda_handler",
+        Code={"ZipFile": zip_of({"lambda_function.py": HANDLER, "helpers/util.py": UTIL})},
+    )
+    fn_id = stack.rows("Function.objects.filter(name='editor-files').values_list('id', flat=True)")[0]
+    page.goto(f"/functions/{fn_id}/?tab=code")
+    expect(page.locator(".CodeMirror")).to_be_visible()
+
+    # Open util.py, then the back button brings the handler back, in an editor.
+    page.locator("nav.file-tree a", has_text="util.py").click()
+    expect(page.locator(".editor-head code")).to_have_text("helpers/util.py")
+    page.go_back()
+    expect(page.locator(".editor-head code")).to_have_text("lambda_function.py")
+    expect(page.locator(".CodeMirror")).to_have_count(1)
+    expect(page.locator("textarea[name=source]")).to_be_hidden()
+    assert cm_value(page) == HANDLER
+
+    # A new file in the helpers folder opens at once, empty.
+    page.fill(".new-file input[name=path]", "helpers/extra.py")
+    page.click(".new-file button:has-text('Add')")
+    expect(page.locator("#tab .messages")).to_contain_text("Added helpers/extra.py.")
+    expect(page.locator("nav.file-tree a.active")).to_have_text("extra.py")
+    assert cm_value(page) == ""
+
+    # Folding the folder hides its files; unfolding shows them again.
+    toggle = page.locator("nav.file-tree .folder-toggle", has_text="helpers/")
+    toggle.click()
+    expect(page.locator("nav.file-tree li[data-path='helpers/util.py']")).to_be_hidden()
+    toggle.click()
+    expect(page.locator("nav.file-tree li[data-path='helpers/util.py']")).to_be_visible()
+
+    # Deleting it asks, then a new bundle goes without it.
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("button:has-text('Delete file')")
+    expect(page.locator("#tab .messages")).to_contain_text("Deleted helpers/extra.py.")
+    expect(page.locator("nav.file-tree li[data-path='helpers/extra.py']")).to_have_count(0)
+
+    # Someone changes the code through the Lambda API while util.py is open.
+    page.locator("nav.file-tree a", has_text="util.py").click()
+    expect(page.locator(".editor-head code")).to_have_text("helpers/util.py")
+    client.update_function_code(
+        FunctionName="editor-files",
+        ZipFile=zip_of({"lambda_function.py": HANDLER, "helpers/util.py": UTIL.replace("hello", "hey")}),
+    )
+    page.evaluate(f"{CM}.focus(); {CM}.setCursor({CM}.lineCount() - 1, 0)")
+    page.keyboard.type("# my precious edit")
+    page.keyboard.press("Control+s")
+    expect(page.locator(".editor-pane .error")).to_contain_text("The code changed since you opened it")
+    # Nothing lost: the text is still in the editor, still unsaved.
+    assert cm_value(page).endswith("# my precious edit")
+    expect(page.locator(".editor-status")).to_have_text("Unsaved changes")
+    # And the stored code is the API's, untouched by the refused save.
+    stored = zipfile.ZipFile(io.BytesIO(page.request.get(f"/functions/{fn_id}/code.zip").body()))
+    assert stored.read("helpers/util.py").decode() == UTIL.replace("hello", "hey")
