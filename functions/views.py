@@ -232,6 +232,9 @@ def code_save(request: HttpRequest, function_id) -> HttpResponse:
             service.update_code_files(
                 fn, base_sha256=form.cleaned_data["base"], edits={path: form.cleaned_data["source"]}
             )
+        except service.CodeChanged as e:
+            form.add_error(None, str(e))
+            return _render_detail(request, fn, "code", source_form=form, code_changed=True)
         except service.FunctionError as e:
             form.add_error(None, str(e))
         else:

@@ -106,6 +106,7 @@ def test_it_refuses_a_stale_save_and_keeps_the_text(client, users, multi):
     assert "The code changed since you opened it" in body
     assert "MY PRECIOUS EDIT = 1" in body
     assert 'data-unsaved="true"' in body
+    assert "Open the current helpers/util.py in a new tab" in body
     assert Function.objects.get(pk=multi.pk).code_id == current
 
 
