@@ -16,4 +16,6 @@ urlpatterns = [
     path("", include("tables.urls")),
     # Triggers tab, HTTP routes under /http/ and webhooks under /hooks/.
     path("", include("triggers.urls")),
+    # The Usage page and its CSV (cost per day, function and team).
+    path("", include("metrics.usage.urls")),
 ]
