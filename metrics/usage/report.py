@@ -151,7 +151,8 @@ def usage_report(team_ids: list[int], start: date, end: date, prices: Prices | N
         raise ValueError(f"The range is longer than {MAX_DAYS} days.")
     prices = prices or Prices.from_settings()
     report = Report(start=start, end=end, prices=prices)
-    by_day = {start + timedelta(days=i): Day(day=start + timedelta(days=i)) for i in range((end - start).days + 1)}
+    every_day = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    by_day = {day: Day(day=day) for day in every_day}
     functions: dict[str, FunctionTotal] = {}
     # (team id, month) -> the month's usage before `start`, and in range per day.
     before: dict[tuple[int, date], Usage] = defaultdict(Usage)

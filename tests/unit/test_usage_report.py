@@ -81,7 +81,8 @@ def test_it_has_every_day_of_the_range_with_totals(known):
 
 
 def test_it_totals_per_function_and_team(known):
-    report = usage_report([known["alpha"].id, known["beta"].id], date(2026, 11, 1), date(2026, 11, 30), NO_FREE)
+    both = [known["alpha"].id, known["beta"].id]
+    report = usage_report(both, date(2026, 11, 1), date(2026, 11, 30), NO_FREE)
     functions = {f.function_name: (f.team_name, f.requests, f.gb_seconds) for f in report.functions}
     assert functions == {
         "hello": ("alpha", 7, Decimal("1.3")),
@@ -89,14 +90,18 @@ def test_it_totals_per_function_and_team(known):
         "beta-fn": ("beta", 7, Decimal("0.0875")),
     }
     teams = [(t.team_name, t.month, t.requests, t.gb_seconds) for t in report.teams]
-    assert teams == [("alpha", date(2026, 11, 1), 17, Decimal("2.55")), ("beta", date(2026, 11, 1), 7, Decimal("0.0875"))]
+    assert teams == [
+        ("alpha", date(2026, 11, 1), 17, Decimal("2.55")),
+        ("beta", date(2026, 11, 1), 7, Decimal("0.0875")),
+    ]
     assert report.credit == 0 and report.due == report.total.cost
 
 
 def test_the_free_tier_is_taken_off_per_team_and_month(known):
     prices = Prices(per_million_requests=PRICE_REQ, per_gb_second=PRICE_GBS,
                     free_requests=Decimal(10), free_gb_seconds=Decimal(1))
-    report = usage_report([known["alpha"].id, known["beta"].id], date(2026, 11, 1), date(2026, 11, 30), prices)
+    both = [known["alpha"].id, known["beta"].id]
+    report = usage_report(both, date(2026, 11, 1), date(2026, 11, 30), prices)
     alpha, beta = report.teams
     # alpha used 17 requests and 2.55 GB-s: the first 10 and 1 are free.
     assert (alpha.free_requests, alpha.free_gb_seconds) == (10, 1)
