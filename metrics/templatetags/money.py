@@ -3,7 +3,8 @@
 {{ amount|money }}: 2 decimals from a cent up (12.35), else 4 significant
 digits so one call's price is not shown as 0.00 (0.0000002021); 0 is 0.00.
 {{ amount|money_with_currency }}: the same and the billing currency.
-{{ gb_s|gb_seconds }}: GB-seconds with 3 decimals, or 4 significant digits below 0.001."""
+{{ gb_s|gb_seconds }}: GB-seconds with 3 decimals, or 4 significant digits below 0.001.
+{{ n|count }}: a whole number with thousands separators (1,000,000)."""
 
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -43,3 +44,10 @@ def gb_seconds(value) -> str:
     if value is None or value == "":
         return ""
     return _significant(Decimal(value), 3)
+
+
+@register.filter
+def count(value) -> str:
+    if value is None or value == "":
+        return ""
+    return f"{int(value):,}"

@@ -30,8 +30,8 @@
       axes: [
         {},
         { scale: "money", values: money, size: 90 },
-        { scale: "requests", side: 1, grid: { show: false }, label: "requests" },
-        { scale: "gbs", side: 1, grid: { show: false }, label: "GB-s" },
+        { scale: "requests", side: 1, grid: { show: false }, label: "Requests", size: 70, labelSize: 20 },
+        { scale: "gbs", side: 1, grid: { show: false }, label: "GB-seconds", size: 70, labelSize: 20 },
       ],
       series: [
         { value: "{YYYY}-{MM}-{DD}" },
