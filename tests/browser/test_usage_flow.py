@@ -1,8 +1,17 @@
-"""The Usage page in Debian's Chromium: a team's month of known per-minute
-rows (written into the stack's database), reached from the top nav,
-shows totals that match the prices and free tier worked out here, draws
-the uPlot chart, narrows to a date range, and downloads the CSV with the
-same rows. The screenshot in docs/usage.png is taken here."""
+"""The Usage page in Debian's Chromium.
+
+A team's month of known per-minute rows (written into the stack's
+database), reached from the top nav, shows totals that match the prices
+and free tier worked out here, draws the uPlot chart, narrows to a date
+range, and downloads the CSV with the same rows. The screenshot in
+docs/usage.png is taken here.
+
+Then the real path: a function made in the console and invoked with boto3
+(three calls and a throttled one) shows on the page and in the CSV with
+the requests, billed milliseconds, GB-seconds and cost of its stored
+invocations (recorded by metrics.recording, flushed by the workers), the
+throttled call not billed; its invocation pages show billed duration and
+cost."""
 
 import csv
 import io
@@ -12,9 +21,11 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError
 from playwright.sync_api import expect
 
-from tests.browser.helpers import login
+from tests.browser.helpers import login, new_function
+from tests.integration.helpers import aws_client, invoke_json, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -151,3 +162,85 @@ def test_it_shows_totals_and_the_chart_and_downloads_the_csv(page, stack, tmp_pa
     page.fill("input[name=from]", (first + timedelta(days=1)).isoformat())
     page.click("button:has-text('Show')")
     expect(page.locator("form.usage-range .error")).to_contain_text("before it starts")
+
+
+REAL_SOURCE = """
+import time
+
+def lambda_handler(event, context):
+    time.sleep(event["sleep_ms"] / 1000)
+    return {"slept": event["sleep_ms"]}
+"""
+
+
+def csv_rows(page, query: str, tmp_path) -> list[dict]:
+    """The CSV the page's Download link gives for `query`."""
+    page.goto(f"/usage/?{query}")
+    with page.expect_download() as download_info:
+        page.click("#usage-csv")
+    saved = tmp_path / "usage.csv"
+    download_info.value.save_as(saved)
+    return list(csv.DictReader(io.StringIO(saved.read_text())))
+
+
+def test_real_invocations_are_on_the_usage_page_and_throttles_are_not(page, stack, tmp_path):
+    name = "usage-real-fn"
+    login(page)
+    new_function(page, name, REAL_SOURCE, timeout_s=5)
+    lam = aws_client(stack, "lambda")
+    for sleep_ms in (5, 20, 120):
+        resp, body = invoke_json(lam, name, {"sleep_ms": sleep_ms})
+        assert resp["StatusCode"] == 200 and body == {"slept": sleep_ms}
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    with pytest.raises(ClientError) as refused:
+        invoke_json(lam, name, {"sleep_ms": 1})
+    assert refused.value.response["Error"]["Code"] == "TooManyRequestsException"
+
+    fields = (
+        "'request_id', 'status', 'duration_ms', 'billed_duration_ms', 'memory_size_mb', "
+        "'function__team__name'"
+    )
+    stored = wait_for(lambda: (
+        found if len(found := stack.rows(
+            f"Invocation.objects.filter(function__name={name!r}).values({fields})"
+        )) == 4 else None
+    ))
+    ran = [r for r in stored if r["status"] == "succeeded"]
+    (throttled,) = [r for r in stored if r["status"] == "throttled"]
+    assert len(ran) == 3 and throttled["billed_duration_ms"] is None
+    # Billed: rounded up to the millisecond (the default rounding; the
+    # stored duration is itself rounded to 0.01 ms).
+    for r in ran:
+        assert r["duration_ms"] <= r["billed_duration_ms"] < r["duration_ms"] + 1.01
+    billed = sum(r["billed_duration_ms"] for r in ran)
+    gbs = Decimal(billed) / 1000 * ran[0]["memory_size_mb"] / 1024
+    cost = 3 * PER_REQUEST + gbs * PER_GB_S
+    team = ran[0]["function__team__name"]
+
+    # The workers flush the per-minute buckets about every second: wait
+    # for the function's row on the page.
+    def shown():
+        page.goto(f"/usage/?team={team}")
+        row = page.locator("#usage-functions tr", has_text=name)
+        return row.count() == 1 and row.locator("td").nth(2).inner_text() == "3"
+
+    wait_for(shown, timeout=60, interval=1)
+    expect(page.locator("#usage-chart")).to_have_attribute("data-ready", "true")
+
+    (line,) = [r for r in csv_rows(page, f"team={team}", tmp_path) if r["function"] == name]
+    assert (line["team"], line["requests"], int(line["billed_ms"])) == (team, "3", billed)
+    assert Decimal(line["gb_seconds"]) == gbs
+    assert Decimal(line["cost_usd"]) == cost
+
+    # Each invocation's page: billed duration and cost; the throttled one: not billed.
+    first = ran[0]
+    page.goto(f"/invocations/{first['request_id']}/")
+    expect(page.locator("dd.billed")).to_have_text(f"{first['billed_duration_ms']} ms")
+    expect(page.locator("dd.cost")).to_contain_text(" USD")
+    shown_cost = Decimal(page.locator("dd.cost").inner_text().split()[0])
+    first_gbs = Decimal(first["billed_duration_ms"]) / 1000 * first["memory_size_mb"] / 1024
+    exact = PER_REQUEST + first_gbs * PER_GB_S
+    assert abs(shown_cost - exact) <= exact / 1000  # 4 significant digits
+    page.goto(f"/invocations/{throttled['request_id']}/")
+    expect(page.locator("dd.cost")).to_have_text("not billed")
+
