@@ -132,3 +132,28 @@ def test_it_refuses_to_start_with_a_bad_price(tmp_path):
 def test_it_starts_with_the_classic_rounding(tmp_path):
     done = _start(tmp_path, STRATUS_BILLING_ROUNDING_MS="100")
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(("amount", "shown"), [
+    (Decimal(0), "0.00"),
+    (Decimal("0.0000002020833375"), "0.0000002021"),
+    (Decimal("0.0000027"), "0.0000027"),
+    (Decimal("0.009999"), "0.009999"),
+    (Decimal("0.0123"), "0.01"),
+    (Decimal("12.345"), "12.35"),
+    (Decimal("1234567.891"), "1,234,567.89"),
+    (None, ""),
+])
+def test_money_is_shown_to_the_cent_or_to_four_digits_below_it(amount, shown):
+    from metrics.templatetags.money import money
+
+    assert money(amount) == shown
+
+
+def test_gb_seconds_and_counts_are_shown_readably():
+    from metrics.templatetags.money import count, gb_seconds
+
+    assert gb_seconds(Decimal("0.000125")) == "0.000125"
+    assert gb_seconds(Decimal("3.55")) == "3.550"
+    assert gb_seconds(Decimal("400000")) == "400,000.000"
+    assert count(Decimal(1_000_000)) == "1,000,000" and count(9) == "9"
