@@ -227,3 +227,26 @@ def test_without_redis_recording_is_skipped_quietly(make_function, settings, mon
     fn = make_function()
     recording.record(sample(fn))
     assert series(teams=[fn.team], since=HOUR, until=HOUR + 60)["invocations"] == [0]
+
+
+def test_minutes_past_retention_are_trimmed_and_totals_kept(team, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from metrics import retention, tasks
+
+    settings.STRATUS_METRICS_RETENTION_DAYS = 7
+    fn_id = uuid.uuid4()
+    now = int(time.time() // 60) * 60
+    row(team, fn_id, now - 8 * 86400, invocations=5)
+    row(team, fn_id, now - 6 * 86400, invocations=3)
+    MetricTotal.objects.create(team=team, function_id=fn_id, function_name="f", invocations=8)
+    MetricFlush.objects.create(id="old")
+    MetricFlush.objects.filter(id="old").update(applied_at=timezone.now() - timedelta(days=2))
+    MetricFlush.objects.create(id="new")
+    assert tasks.trim() == 1
+    assert list(MetricMinute.objects.values_list("invocations", flat=True)) == [3]
+    assert MetricTotal.objects.get().invocations == 8
+    assert list(MetricFlush.objects.values_list("id", flat=True)) == ["new"]
+    assert retention.cutoff() < timezone.now() - timedelta(days=6)
