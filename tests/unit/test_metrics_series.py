@@ -250,3 +250,25 @@ def test_minutes_past_retention_are_trimmed_and_totals_kept(team, settings):
     assert MetricTotal.objects.get().invocations == 8
     assert list(MetricFlush.objects.values_list("id", flat=True)) == ["new"]
     assert retention.cutoff() < timezone.now() - timedelta(days=6)
+
+
+def test_a_flush_that_lost_an_insert_race_tries_again_and_adds_once(
+    metrics_redis, make_function, monkeypatch
+):
+    from django.db import IntegrityError
+
+    fn = make_function()
+    recording.record(sample(fn))
+    real_add, calls = flush._add, []
+
+    def racing(taken):
+        calls.append(1)
+        real_add(taken)
+        if len(calls) == 1:
+            raise IntegrityError("UNIQUE constraint failed: another flusher inserted the row")
+
+    monkeypatch.setattr(flush, "_add", racing)
+    assert flush.flush_once(metrics_redis) == 1
+    assert len(calls) == 2
+    assert MetricMinute.objects.get().invocations == 1 and MetricFlush.objects.count() == 1
+    assert metrics_redis.zcard(buckets.flushing_key()) == 0
