@@ -2,7 +2,9 @@
 their teams' usage, staff every team's (metrics.usage.report)."""
 
 import csv
+from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -10,9 +12,9 @@ from django.views.decorators.http import require_GET
 
 from functions.access import teams_for
 from functions.models import Function, Team
-from metrics import billing
+from metrics import billing, retention
 from metrics.usage.forms import UsageRangeForm
-from metrics.usage.report import usage_report
+from metrics.usage.report import month_start, usage_report
 
 CSV_FIELDS = ["date", "team", "function", "function_id", "requests", "billed_ms", "gb_seconds", "cost"]
 
@@ -36,7 +38,17 @@ def usage(request: HttpRequest) -> HttpResponse:
     return render(request, "metrics/usage.html", {
         "form": form, "report": report, "alive": alive, "query": form.query(),
         "chart": report.chart(), "shown": form.shown(), "rounding_ms": billing.rounding_ms(),
+        "kept_since": _kept_since(report.start), "retention_days": settings.STRATUS_METRICS_RETENTION_DAYS,
     })
+
+
+def _kept_since(start):
+    """The first UTC day still fully kept, when the range (read from the
+    first day of its first month, for the free tier) reaches before it:
+    older minutes were trimmed (metrics.retention), so the totals miss them."""
+    cutoff = retention.cutoff()
+    kept = cutoff.date() if cutoff.time() == cutoff.time().min else cutoff.date() + timedelta(days=1)
+    return kept if month_start(start) < kept else None
 
 
 @login_required

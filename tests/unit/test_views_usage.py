@@ -5,7 +5,7 @@ and headers, and the 302/405 answers."""
 import csv
 import io
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -168,3 +168,16 @@ def test_the_nav_links_to_the_usage_page(client, users, rows):
     client.force_login(users["member"])
     body = client.get(reverse("dl-list")).content.decode()
     assert f'<a href="{reverse("usage")}">Usage</a>' in body
+
+
+def test_it_says_when_the_range_reaches_past_the_metrics_retention(client, users, rows, settings):
+    settings.STRATUS_METRICS_RETENTION_DAYS = 30
+    client.force_login(users["member"])
+    r = client.get(reverse("usage"), RANGE)  # November 2025: long trimmed
+    kept = (timezone.now() - timedelta(days=30)).date()
+    assert r.context["kept_since"] in (kept, kept + timedelta(days=1))
+    assert "Per-minute metrics are kept for 30 days" in r.content.decode()
+    settings.STRATUS_METRICS_RETENTION_DAYS = 3650
+    r = client.get(reverse("usage"), RANGE)
+    assert r.context["kept_since"] is None
+    assert 'id="usage-retention"' not in r.content.decode()
