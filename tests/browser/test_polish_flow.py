@@ -135,7 +135,8 @@ def test_a_phone_width_screen_never_scrolls_sideways(page, stack):
     request_id = wait_for(lambda: stack.rows(
         f"Invocation.objects.filter(function_id='{fn_id}').values_list('request_id', flat=True)"
     ))[0]
-    for path in ("/", "/topics/", "/queues/", "/buckets/", "/tables/", "/streams/", "/dead-letters/"):
+    lists = ("/", "/topics/", "/queues/", "/buckets/", "/tables/", "/streams/", "/dead-letters/")
+    for path in (*lists, "/functions/new/"):
         assert page.goto(path).status == 200
         _no_sideways_scroll(page, path)
     tabs = page.locator("nav.tabs")
