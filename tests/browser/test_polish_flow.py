@@ -85,6 +85,10 @@ def test_a_bad_schedule_shows_its_error_once_and_the_box_shows_the_whole_express
         box.fill("cron(30 9 ? * MON-FRI *)")
         cut = box.evaluate("el => el.scrollWidth > el.clientWidth")
         assert not cut, f"the expression is cut off at {size['width']} px"
+        # ... and the boxes beside it are not squeezed to make room.
+        for name, least in (("timezone", 100), ("priority", 80)):
+            width = page.locator(f"#schedule-form select[name={name}]").bounding_box()["width"]
+            assert width >= least, f"the {name} box is {width} px wide at {size['width']} px"
     # Edited to a good expression: the preview replaces the error with fire times.
     expect(page.locator("#schedule-preview ol.fire-times li")).to_have_count(5)
     expect(errors).to_have_count(0)
