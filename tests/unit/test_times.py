@@ -80,9 +80,16 @@ def test_reltime_carries_the_absolute_time_for_the_browser_to_update():
     assert match.group(3) in ("1 min ago", "2 min ago")
 
 
+# A template formatting a time of day itself: |time, |timesince, |timeuntil,
+# or |date with a format that holds a time (a plain day is not a timestamp).
+OWN_TIME = re.compile(
+    r"\|\s*(time|timesince|timeuntil|naturaltime)\b"
+    r"|\|\s*date\s*:\s*[\"'][^\"']*[aAcefgGhHiIOPrsTuUZ]"
+)
+
+
 def test_no_template_formats_a_time_on_its_own():
-    """Every timestamp goes through |abstime or |reltime: no |date,
-    |timesince or |timeuntil left in templates/."""
+    """Every timestamp in templates/ goes through |abstime or |reltime."""
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2] / "templates"
@@ -90,6 +97,12 @@ def test_no_template_formats_a_time_on_its_own():
         f"{path.relative_to(root)}: {line.strip()}"
         for path in root.rglob("*.html")
         for line in path.read_text().splitlines()
-        if re.search(r"\|\s*(date|time|timesince|timeuntil|naturaltime)\b", line)
+        if OWN_TIME.search(line)
     ]
     assert found == []
+
+
+def test_the_check_above_tells_times_from_days():
+    flagged = ['{{ t|date:"Y-m-d H:i:s.u" }}', "{{ t|date:'c' }}", "{{ t|timesince }} ago", "{{ t|time }}"]
+    fine = ['{{ d|date:"Y-m-d" }}', '{{ m|date:"F Y" }}', '{{ d|date:"Y-m-d D" }}', "{{ t|abstime }}"]
+    assert [bool(OWN_TIME.search(x)) for x in flagged + fine] == [True] * 4 + [False] * 4
