@@ -80,6 +80,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # Every template writes times the same way: |abstime, |reltime.
+            "builtins": ["console.times"],
         },
     },
 ]

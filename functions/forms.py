@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from awsapi import policy
+from functions import service
 from functions.code import MAX_ZIPPED
 
 HELLO_WORLD = '''import json
@@ -43,6 +44,15 @@ def check_upload_size(upload):
     return upload
 
 
+def _checked(rule, value):
+    """`value` through one of functions.service's clean_* rules, its
+    FunctionError as this field's error."""
+    try:
+        return rule(value)
+    except service.FunctionError as e:
+        raise ValidationError(str(e)) from None
+
+
 class ConfigurationForm(forms.Form):
     """A function's settings. Memory and timeout are shaped into whole
     numbers here; functions.service checks every value's range."""
@@ -56,6 +66,27 @@ class ConfigurationForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4, "placeholder": "KEY=value, one a line"}),
         help_text="KEY=value, one a line.",
     )
+
+    # Each field is checked here with functions.service's own rule for it,
+    # so every bad field is reported at once (the service, which stops at
+    # the first bad value, checks them all again before it saves).
+    def clean_handler(self) -> str:
+        return _checked(service.clean_handler, self.cleaned_data["handler"])
+
+    def clean_memory_mb(self) -> int:
+        return _checked(service.clean_memory, self.cleaned_data["memory_mb"])
+
+    def clean_timeout_s(self) -> int:
+        return _checked(service.clean_timeout, self.cleaned_data["timeout_s"])
+
+    def clean_description(self) -> str:
+        return _checked(service.clean_description, self.cleaned_data["description"])
+
+    def clean_environment(self) -> str:
+        """The KEY=value text as typed, once its variables pass."""
+        text = self.cleaned_data["environment"]
+        _checked(lambda t: service.clean_environment(service.parse_env_lines(t)), text)
+        return text
 
     @staticmethod
     def initial_for(fn) -> dict:
@@ -122,6 +153,9 @@ class CreateFunctionForm(ConfigurationForm):
 
     def clean_code_file(self):
         return check_upload_size(self.cleaned_data.get("code_file"))
+
+    def clean_name(self) -> str:
+        return _checked(service.clean_name, self.cleaned_data["name"])
 
     field_order = (
         "team", "name", "runtime", "handler", "memory_mb", "timeout_s",

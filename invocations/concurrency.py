@@ -336,9 +336,11 @@ def throttle_error(fn: Function, limit: int | None = None) -> dict:
             ),
         }
     if fn.reserved_concurrency == 0:
+        # Nothing runs, so nothing will finish: waiting does not help.
         message = (
-            f"Rate Exceeded: {fn.name} has a reserved concurrency of 0, so every call is "
-            "throttled; raise it (Configuration tab, PutFunctionConcurrency) to run it."
+            f"Rate Exceeded: the reserved concurrency of {fn.name} is 0, so every call is "
+            "throttled until it is raised (Configuration tab, or PutFunctionConcurrency; "
+            "DeleteFunctionConcurrency removes the reservation)."
         )
     else:
         message = (

@@ -15,6 +15,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
+from datetime import UTC
 
 from django.conf import settings
 from django.utils import timezone
@@ -140,6 +141,8 @@ def execute(inv: Invocation, fn: Function, logs: LogStream, sync: bool = False) 
         logs(f"[ERROR] could not start an execution environment: {e}")
         return Outcome({
             "status": "failed", "duration_ms": (time.monotonic() - started) * 1000,
+            # It needed a new environment (that start failed): a cold start.
+            "cold_start": True,
             "error": {
                 "errorType": "Runtime.EnvironmentStartError",
                 "errorMessage": f"Could not start an execution environment: {e}",
@@ -156,9 +159,12 @@ def execute(inv: Invocation, fn: Function, logs: LogStream, sync: bool = False) 
         # A handler error leaves the environment healthy, as in Lambda.
         return Outcome({"status": "failed", "error": outcome.error, **common}, held)
     if outcome.kind == "timeout":
+        # The bootstrap is still in the handler and sends no count of its
+        # own: read the environment's peak before it is removed.
+        common["max_memory_used_mb"] = sandbox.peak_memory_mb(pool.docker_client(), held.container)
         pool.discard(held.env_id)
         message = f"Task timed out after {fn.timeout_s:.2f} seconds"
-        logs(f"{timezone.now():%Y-%m-%dT%H:%M:%S.%fZ} {inv.request_id} {message}")
+        logs(f"{lambda_timestamp(timezone.now())} {inv.request_id} {message}")
         return Outcome({"status": "timed_out", "error": {
             "errorType": "Sandbox.Timedout", "errorMessage": message, "stackTrace": [],
         }, **common})
@@ -176,6 +182,12 @@ def execute(inv: Invocation, fn: Function, logs: LogStream, sync: bool = False) 
         "errorMessage": "Runtime exited without providing a reason",
         "stackTrace": [],
     }, **common})
+
+
+def lambda_timestamp(moment) -> str:
+    """A log line's UTC time as Lambda writes it: 2026-11-30T16:05:12.345Z
+    (milliseconds, never microseconds)."""
+    return f"{moment.astimezone(UTC):%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
 
 
 def _open_aws_door(held: pool.Lease) -> None:
