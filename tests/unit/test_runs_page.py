@@ -307,7 +307,8 @@ def test_invoke_again_of_an_event_invocation_is_async(users, fn, handed_over):
     [inv] = add_runs(fn, 1, event='{"n": 8}', invocation_type="Event", status="failed")
     response = client_of(users["owner"]).post(reverse("runs-again", args=[inv.request_id]))
     new = Invocation.objects.exclude(request_id=inv.request_id).get()
-    assert (new.event, new.invocation_type, new.status, new.source) == ('{"n": 8}', "Event", "queued", "console")
+    assert (new.event, new.invocation_type, new.status) == ('{"n": 8}', "Event", "queued")
+    assert new.source == "console"
     assert response["Location"] == reverse("inv-detail", args=[new.request_id])
     assert handed_over.calls == []
 
@@ -331,7 +332,8 @@ def test_invoke_again_says_why_a_throttled_call_did_not_run(users, fn, monkeypat
     [inv] = add_runs(fn, 1)
 
     def refuse(*args, **kwargs):
-        return Done(request_id=str(uuid.uuid4()), status="throttled", error={"errorMessage": "Rate Exceeded."})
+        return Done(request_id=str(uuid.uuid4()), status="throttled",
+                    error={"errorMessage": "Rate Exceeded."})
 
     monkeypatch.setattr(dispatch, "start_sync", refuse)
     response = client_of(users["member"]).post(reverse("runs-again", args=[inv.request_id]), follow=True)
