@@ -47,7 +47,10 @@ def detail(request: HttpRequest, request_id) -> HttpResponse:
         if "function" not in request.GET:
             raise
         return _pending(request, request_id)
-    if request.htmx and "function" in request.GET:
+    if "function" in request.GET:
+        # Recorded meanwhile: its own plain address.
+        if not request.htmx:
+            return redirect(request.path)
         response = HttpResponse("")
         response["HX-Redirect"] = request.path
         return response

@@ -362,6 +362,7 @@ def test_a_sync_call_not_recorded_yet_has_a_waiting_page(users, fn, beta_fn):
     Invocation.objects.create(request_id=rid, function=fn, status="succeeded")
     found = member.get(url, poll, HTTP_HX_REQUEST="true")
     assert found["HX-Redirect"] == url
+    assert member.get(url, poll)["Location"] == url
     # Past its bounds the page stops waiting and says so.
     gone = reverse("inv-detail", args=[uuid.uuid4()])
     stop = member.get(gone, {"function": str(fn.id), "until": 1}, HTTP_HX_REQUEST="true")
