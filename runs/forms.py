@@ -26,10 +26,12 @@ class RunsFilterForm(forms.Form):
     source = forms.ChoiceField(required=False, choices=[("", "Any source"), *SOURCES])
     trigger = forms.CharField(required=False, max_length=80)
     last = forms.ChoiceField(required=False, choices=RANGE_CHOICES)
-    since = forms.DateTimeField(required=False, input_formats=DATETIME_FORMATS,
-                                widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
-    until = forms.DateTimeField(required=False, input_formats=DATETIME_FORMATS,
-                                widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    since = forms.DateTimeField(required=False, input_formats=DATETIME_FORMATS, label="From",
+                                widget=forms.DateTimeInput(attrs={"type": "datetime-local"},
+                                                           format=DATETIME_FORMATS[0]))
+    until = forms.DateTimeField(required=False, input_formats=DATETIME_FORMATS, label="To",
+                                widget=forms.DateTimeInput(attrs={"type": "datetime-local"},
+                                                           format=DATETIME_FORMATS[0]))
     rid = forms.CharField(required=False, max_length=36, label="Request id")
     q = forms.CharField(required=False, max_length=LOG_TEXT_MAX, label="Log text")
 

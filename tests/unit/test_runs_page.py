@@ -137,6 +137,8 @@ def test_it_filters_by_time_range(users, fn):
     since = (timezone.now() - timedelta(days=4)).strftime("%Y-%m-%dT%H:%M")
     until = (timezone.now() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
     assert shown(member.get("/runs/", {"since": since, "until": until})) == ids(yesterday + last_week)
+    # The boxes keep the range in the form the browser's datetime-local reads.
+    assert f'value="{since}"' in member.get("/runs/", {"since": since}).content.decode()
     # An explicit range wins over a quick one.
     assert shown(member.get("/runs/", {"since": since, "until": until, "last": "1h"})) == ids(
         yesterday + last_week)
