@@ -75,6 +75,15 @@ def test_it_shows_staff_every_teams_runs(users, fn, beta_fn, django_user_model):
     assert shown(client_of(staff).get("/runs/")) == ids(rows)
 
 
+def test_staff_may_open_any_run_but_invoke_only_their_teams(fn, beta_fn, django_user_model, handed_over):
+    [theirs] = add_runs(beta_fn, 1)
+    staff = client_of(django_user_model.objects.create_user("staff", password="pw", is_staff=True))
+    body = staff.get(reverse("inv-detail", args=[theirs.request_id])).content.decode()
+    assert str(theirs.request_id) in body and "Invoke again" not in body
+    assert staff.post(reverse("runs-again", args=[theirs.request_id])).status_code == 404
+    assert handed_over.calls == [] and Invocation.objects.count() == 1
+
+
 def test_it_never_finds_another_teams_run_by_request_id(users, fn, beta_fn):
     add_runs(fn, 2)
     [secret] = add_runs(beta_fn, 1)
