@@ -10,6 +10,8 @@ urlpatterns = [
     # functions.lambda_door); GetFunction's code URL is in functions.urls.
     path("", include("functions.urls")),
     path("", include("invocations.urls")),
+    # The global runs page (/runs/) and "Invoke again".
+    path("", include("runs.urls")),
     path("", include("messaging.urls")),
     path("", include("buckets.urls")),
     path("", include("kinesis.urls")),

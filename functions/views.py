@@ -1,6 +1,8 @@
 """The console's function pages. Thin: access goes through functions.access,
 validation and changes through functions.service."""
 
+import json
+import uuid
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -119,7 +121,26 @@ def _test_context(request: HttpRequest, fn: Function) -> dict:
     events = list(fn.test_events.all())
     selected = next((e for e in events if e.name == request.GET.get("event")), None)
     initial = {"event": selected.payload, "save_as": selected.name} if selected else None
+    if request.GET.get("from"):
+        initial = {"event": _event_of_invocation(request, fn, request.GET["from"])}
     return {"events": events, "selected": selected, "test_form": TestEventForm(initial=initial)}
+
+
+def _event_of_invocation(request: HttpRequest, fn: Function, request_id: str) -> str:
+    """?tab=test&from=<request id> ("Open this event in Test"): that
+    invocation's event, pretty-printed, if it is one of this function's
+    (the function is access-checked already); 404 otherwise."""
+    try:
+        inv = Invocation.objects.only("event").filter(request_id=uuid.UUID(request_id), function=fn).first()
+    except ValueError:
+        inv = None
+    if inv is None:
+        raise Http404("No such invocation of this function.")
+    messages.info(request, f"Loaded the event of invocation {inv.request_id}.")
+    try:
+        return json.dumps(json.loads(inv.event), indent=2)
+    except ValueError:
+        return inv.event
 
 
 def _invocations_context(request: HttpRequest, fn: Function) -> dict:

@@ -78,7 +78,7 @@ class Invocation(models.Model):
     priority = models.CharField(max_length=6, choices=PRIORITIES, default="normal")
     # What made this invocation, e.g. "route:<uuid>", "schedule:<uuid>": the
     # Triggers tab counts errors per trigger with it.
-    trigger = models.CharField(max_length=80, blank=True, default="", db_index=True)
+    trigger = models.CharField(max_length=80, blank=True, default="")
     # Source-specific facts the finish hooks need (a queue batch's message ids,
     # the invocation a destination event came from).
     origin = models.JSONField(null=True, blank=True)
@@ -89,7 +89,15 @@ class Invocation(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["function", "-created_at"])]
+        indexes = [
+            models.Index(fields=["function", "-created_at"]),
+            # Keyset paging of the runs page (runs.query): newest first,
+            # request id breaking ties, across functions or within one.
+            models.Index(fields=["created_at", "request_id"], name="inv_created_rid"),
+            models.Index(fields=["function", "created_at", "request_id"], name="inv_fn_created_rid"),
+            # Also serves every lookup by trigger alone (the Triggers tab).
+            models.Index(fields=["trigger", "created_at", "request_id"], name="inv_trigger_created_rid"),
+        ]
 
     def __str__(self) -> str:
         return str(self.request_id)
