@@ -48,7 +48,8 @@ def _open(path: str, user, group: str | None = None) -> tuple:
 
 
 def test_it_forwards_a_functions_ticks_to_a_member(users, fn):
-    connected, _, received = _open(f"/ws/metrics/functions/{fn.id}/", users["reader"], consumers.fn_group(fn.id))
+    path = f"/ws/metrics/functions/{fn.id}/"
+    connected, _, received = _open(path, users["reader"], consumers.fn_group(fn.id))
     assert connected
     assert received == TICK
 
