@@ -26,22 +26,23 @@
 
   // Which series each chart draws: [key in the JSON, label, colour].
   var CHARTS = {
-    invocations: { series: [["invocations", "Invocations", COLORS.accent]], bars: true },
+    invocations: { series: [["invocations", "Invocations", COLORS.accent]], bars: true, integer: true },
     errors: {
       series: [
         ["errors_failed", "Failed", COLORS.bad],
         ["errors_timed_out", "Timed out", COLORS.warn],
         ["errors_out_of_memory", "Out of memory", COLORS.oom]
       ],
-      bars: true
+      bars: true,
+      integer: true
     },
-    throttles: { series: [["throttles", "Throttles", COLORS.warn]], bars: true },
-    cold_starts: { series: [["cold_starts", "Cold starts", COLORS.ok]], bars: true },
+    throttles: { series: [["throttles", "Throttles", COLORS.warn]], bars: true, integer: true },
+    cold_starts: { series: [["cold_starts", "Cold starts", COLORS.ok]], bars: true, integer: true },
     duration: {
       series: [["p50", "p50", COLORS.p50], ["p95", "p95", COLORS.p95], ["p99", "p99", COLORS.p99]],
       unit: "ms"
     },
-    concurrency: { series: [["concurrency", "Concurrent", COLORS.accent]] },
+    concurrency: { series: [["concurrency", "Concurrent", COLORS.accent]], integer: true },
     gb_seconds: { series: [["gb_seconds", "GB-s", COLORS.ok]], bars: true, decimals: 4 }
   };
 
@@ -123,7 +124,9 @@
         axes: [
           { stroke: COLORS.muted, grid: { stroke: "#eaeef2" }, ticks: { stroke: "#eaeef2" } },
           {
-            stroke: COLORS.muted, grid: { stroke: "#eaeef2" }, ticks: { stroke: "#eaeef2" }, size: 48,
+            stroke: COLORS.muted, grid: { stroke: "#eaeef2" }, ticks: { stroke: "#eaeef2" }, size: 56,
+            // Counts have whole ticks (no "0.5 invocations").
+            incrs: spec.integer ? [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 1e5, 1e6] : undefined,
             values: function (u, vals) { return vals.map(function (v) { return fmtAxis(v) + (spec.unit ? " " + spec.unit : ""); }); }
           }
         ],
