@@ -95,7 +95,7 @@ def function_data(request: HttpRequest, function_id) -> JsonResponse:
 
 
 def _scope(request: HttpRequest) -> tuple[list[Team], Team | None, str]:
-    """(teams to sum, the one team chosen or None, websocket path).
+    """(teams to sum, the one team chosen or None, websocket path or "").
     `?team=<account id>` picks one team: one of the user's, any for staff
     (404 otherwise). Without it staff see the installation, everyone else
     their own teams."""
@@ -109,7 +109,9 @@ def _scope(request: HttpRequest) -> tuple[list[Team], Team | None, str]:
         return [team], team, f"/ws/metrics/teams/{team.account_id}/"
     if user.is_staff:
         return list(Team.objects.all()), None, "/ws/metrics/all/"
-    return list(teams_for(user)), None, "/ws/metrics/teams/"
+    teams = list(teams_for(user))
+    # In no team: nothing will ever tick (the socket would be refused).
+    return teams, None, "/ws/metrics/teams/" if teams else ""
 
 
 @login_required

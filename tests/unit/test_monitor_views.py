@@ -153,6 +153,8 @@ def test_it_links_the_dashboard_in_the_top_nav(client, users):
     assert response.status_code == 200
     assert f'href="{reverse("mon-dashboard")}"' in response.content.decode()
     assert _embedded(response)["series"]["totals"]["invocations"] == 0
+    # In no team: no socket that would only be refused.
+    assert "ws-connect" not in response.content.decode()
 
 
 @pytest.mark.parametrize("url", ["mon-dashboard", "mon-dashboard-data"])
