@@ -94,8 +94,9 @@ def function_data(request: HttpRequest, function_id) -> JsonResponse:
 # The dashboard -------------------------------------------------------------------
 
 
-def _scope(request: HttpRequest) -> tuple[list[Team], Team | None, str]:
-    """(teams to sum, the one team chosen or None, websocket path or "").
+def _scope(request: HttpRequest) -> tuple[list[Team] | None, Team | None, str]:
+    """(teams to sum or None for the installation, the one team chosen or
+    None, websocket path or "").
     `?team=<account id>` picks one team: one of the user's, any for staff
     (404 otherwise). Without it staff see the installation, everyone else
     their own teams."""
@@ -108,7 +109,8 @@ def _scope(request: HttpRequest) -> tuple[list[Team], Team | None, str]:
             raise Http404("No such team.")
         return [team], team, f"/ws/metrics/teams/{team.account_id}/"
     if user.is_staff:
-        return list(Team.objects.all()), None, "/ws/metrics/all/"
+        # None: the installation (series() then takes its own concurrency).
+        return None, None, "/ws/metrics/all/"
     teams = list(teams_for(user))
     # In no team: nothing will ever tick (the socket would be refused).
     return teams, None, "/ws/metrics/teams/" if teams else ""
