@@ -6,7 +6,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 APPS = [
-    "awsapi", "buckets", "console", "functions", "invocations", "kinesis", "mappings", "messaging",
+    "awsapi", "buckets", "console", "functions", "invocations", "kinesis", "mappings", "messaging", "metrics",
     "monitor", "runtimes", "tables", "triggers",
 ]
 
