@@ -38,6 +38,8 @@ from invocations.done import Done, channel
 from invocations.models import Invocation
 from invocations.stats import stats_for
 from invocations.sync_request import SyncRequest
+from metrics import live as metrics_live
+from metrics import recording
 
 log = logging.getLogger(__name__)
 # How often a running invocation looks again for someone watching its logs.
@@ -239,20 +241,23 @@ def run_sync(raw: bytes, popped_at: float) -> str:
 def _answer(
     inv: Invocation, request: SyncRequest, held: pool.Lease | None, logs_groups: list[str]
 ) -> list[str]:
-    """Wake the caller, queue the record, give the environment and the
-    concurrency slot back, and ask who watches the finished row: one Redis
-    round trip. If Redis stays unreachable the record goes straight to the
-    database. Returns the watched groups of the finished row."""
+    """Wake the caller, queue the record and the metrics, give the
+    environment and the concurrency slot back, and ask who watches the
+    finished row and the charts: one Redis round trip. If Redis stays
+    unreachable the record goes straight to the database (the metrics are
+    skipped). Returns the watched groups of the finished row."""
     done = Done.of(inv).encode()
     # The invocation's own groups are known (the push looked, and the log
-    # stream looks again now and then); the team list's is asked here.
-    groups = [live.team_group(inv.function.team_id)]
+    # stream looks again now and then); the team list's and the charts'
+    # are asked here.
+    groups = [live.team_group(inv.function.team_id), *metrics_live.tick_groups(inv)]
 
     def send(client):
         pipe = client.pipeline(transaction=False)
         pipe.publish(channel(inv.request_id), done)
         pipe.delete(nodes.running_key(inv.request_id))
         recorder.add(pipe, inv)
+        recording.add(pipe, recording.sample_of(inv))
         if held is not None:
             pool.release_to(pipe, held)
         if request.slot:
@@ -275,7 +280,10 @@ def _answer(
 
 
 def _final_groups(inv: Invocation) -> list[str]:
-    return [*live.invocation_groups(inv.request_id, inv.function_id), live.team_group(inv.function.team_id)]
+    return [
+        *live.invocation_groups(inv.request_id, inv.function_id), live.team_group(inv.function.team_id),
+        *metrics_live.tick_groups(inv),
+    ]
 
 
 def _publish(done: Done) -> None:
@@ -317,6 +325,8 @@ def run_async(request_id: str) -> str:
         if wait is not None and dispatch.retry(inv, logs.text(), wait, **outcome.fields):
             if outcome.lease is not None:
                 pool.release(outcome.lease)
+            # Each attempt that ran counts (CloudWatch's Invocations).
+            recording.record(recording.attempt_sample(inv, outcome.fields))
             return "retrying"
         finished = inv.finish(logs=logs.text(), **outcome.fields)
     finally:
@@ -341,15 +351,20 @@ def _announce_final(inv: Invocation, held: pool.Lease | None) -> None:
     _publish(Done.of(inv))
     if held is not None:
         pool.release(held)
+    recording.record(recording.sample_of(inv))
     _show_finished(inv, live.watched(_final_groups(inv)))
     hooks.run_finished(inv)
 
 
 def _show_finished(inv: Invocation, watched: list[str]) -> None:
-    """The final row to its pages, the function's stats to the team list
-    (to the `watched` ones of those groups)."""
+    """The final row to its pages, the function's stats to the team list,
+    a tick to the charts (to the `watched` ones of those groups)."""
     team_group = live.team_group(inv.function.team_id)
-    rows = [g for g in watched if g != team_group]
+    ticks = [g for g in watched if metrics_live.is_tick_group(g)]
+    tick = metrics_live.tick_fragment(inv) if ticks else ""
+    if tick:
+        live.send(ticks, tick)
+    rows = [g for g in watched if g != team_group and not metrics_live.is_tick_group(g)]
     if rows:
         live.send(rows, fragments.finished(inv))
     if team_group in watched:
