@@ -11,17 +11,9 @@ from channels.db import database_sync_to_async
 from functions.access import teams_for
 from functions.models import Function, Team
 from invocations.consumers import _FragmentConsumer
+from metrics.live import ALL_GROUP, fn_group, team_group
 
-
-def fn_group(function_id) -> str:
-    return f"metrics-fn-{function_id}"
-
-
-def team_group(team_id) -> str:
-    return f"metrics-team-{team_id}"
-
-
-ALL_GROUP = "metrics-all"
+__all__ = ["ALL_GROUP", "fn_group", "team_group"]
 
 
 class FunctionMetricsConsumer(_FragmentConsumer):
