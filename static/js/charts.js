@@ -80,6 +80,7 @@
     this.timer = null;
     this.observer = null;
     this.ticks = 0;
+    this.received = []; // the last 100 ticks applied, for a look from the console
     this.draw();
     this.renderTotals();
     this.listen();
@@ -110,7 +111,8 @@
           label: s[1], stroke: s[2], width: 1.5,
           fill: spec.bars ? s[2] + "55" : undefined,
           paths: spec.bars && bars ? bars : undefined,
-          points: { show: false },
+          // A duration is a point (one lone step with calls must show).
+          points: spec.unit === "ms" ? { show: true, size: 5 } : { show: false },
           spanGaps: false,
           value: function (u, v) { return spec.unit === "ms" ? fmtMs(v) : fmtNumber(v, spec.decimals); }
         });
@@ -124,7 +126,11 @@
         axes: [
           { stroke: COLORS.muted, grid: { stroke: "#eaeef2" }, ticks: { stroke: "#eaeef2" } },
           {
-            stroke: COLORS.muted, grid: { stroke: "#eaeef2" }, ticks: { stroke: "#eaeef2" }, size: 56,
+            stroke: COLORS.muted, grid: { stroke: "#eaeef2" }, ticks: { stroke: "#eaeef2" },
+            size: function (u, values) {
+              var longest = (values || []).reduce(function (n, v) { return Math.max(n, String(v).length); }, 1);
+              return Math.max(40, longest * 7 + 18);
+            },
             // Counts have whole ticks (no "0.5 invocations").
             incrs: spec.integer ? [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 1e5, 1e6] : undefined,
             values: function (u, vals) { return vals.map(function (v) { return fmtAxis(v) + (spec.unit ? " " + spec.unit : ""); }); }
@@ -215,6 +221,8 @@
       }
     }
     this.ticks += 1;
+    this.received.push(tick);
+    if (this.received.length > 100) this.received.shift();
     this.redraw();
     this.refetchSoon();
   };

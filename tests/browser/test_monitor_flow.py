@@ -81,6 +81,13 @@ def test_it_moves_the_charts_when_a_function_runs(page, stack):
         "window.stratusCharts.instances[0].plots.duration.data[3].some(v => v !== null)", timeout=30_000
     )
     assert page.evaluate("window.notReloaded") is True
+    # Each call moved the chart once: one tick per call (one socket), and
+    # the JSON read after the ticks agrees with what they added.
+    assert page.evaluate("window.stratusCharts.instances[0].ticks") == 6
+    page.wait_for_function(
+        "window.stratusCharts.instances[0].state.series.totals.p99 !== null", timeout=30_000
+    )
+    assert _chart_sum(page, "invocations") == 6
     page.locator(".tab-monitor").screenshot(path=str(DOCS / "monitor.png"))
 
     # Another range, from the URL: a day in 10-minute steps holds the same calls.
@@ -104,4 +111,5 @@ def test_it_moves_the_charts_when_a_function_runs(page, stack):
         "window.stratusCharts.instances[0].plots.invocations.width <= 390", timeout=10_000
     )
     assert page.evaluate("document.querySelector('.monitor').scrollWidth") <= 390
-    assert page.evaluate("document.querySelector('[data-chart=invocations]').getBoundingClientRect().right") <= 390
+    chart = page.locator("[data-chart=invocations]").bounding_box()
+    assert chart["x"] + chart["width"] <= 390
