@@ -168,6 +168,7 @@ CELERY_TASK_ROUTES = {
     "tables.expire_items": {"queue": "periodic"},
     "tables.trim_streams": {"queue": "periodic"},
     "kinesis.trim_records": {"queue": "periodic"},
+    "metrics.trim": {"queue": "periodic"},
 }
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Longer than the longest function timeout (900 s), so Redis does not
@@ -229,6 +230,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": envfloat("STRATUS_KINESIS_TRIM_INTERVAL", 60.0),
         "options": {"expires": 60},
     },
+    # Metric minutes past STRATUS_METRICS_RETENTION_DAYS (metrics.retention).
+    "trim-metrics": {
+        "task": "metrics.trim",
+        "schedule": envfloat("STRATUS_METRICS_TRIM_INTERVAL", 3600.0),
+        "options": {"expires": 600},
+    },
 }
 
 # The platform.
@@ -241,6 +248,11 @@ STRATUS_REGION = envstr("STRATUS_REGION", "us-east-1")
 # A new Kinesis stream's RetentionPeriodHours (Kinesis's default: 24).
 STRATUS_KINESIS_RETENTION_HOURS = envint("STRATUS_KINESIS_RETENTION_HOURS", 24)
 STRATUS_KEEP_ALIVE = envint("STRATUS_KEEP_ALIVE", 600)
+# Metrics (metrics app): how many days of minute buckets are kept, and the
+# token Prometheus sends to GET /metrics ("Authorization: Bearer <token>");
+# empty: /metrics is off (404).
+STRATUS_METRICS_RETENTION_DAYS = envint("STRATUS_METRICS_RETENTION_DAYS", 30)
+STRATUS_METRICS_TOKEN = envstr("STRATUS_METRICS_TOKEN")
 STRATUS_REQUEUE_AFTER = envint("STRATUS_REQUEUE_AFTER", 60)
 # Multiplies the async retry backoff (1 min, then 2 min); tests make it short.
 STRATUS_RETRY_BACKOFF_SCALE = envfloat("STRATUS_RETRY_BACKOFF_SCALE", 1.0)

@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("buckets.urls")),
     path("", include("kinesis.urls")),
     path("", include("tables.urls")),
+    path("", include("metrics.urls")),
     # Triggers tab, HTTP routes under /http/ and webhooks under /hooks/.
     path("", include("triggers.urls")),
 ]

@@ -22,6 +22,8 @@ INT_FIELDS = (
 )
 SUM_FIELDS = (*INT_FIELDS, "duration_ms_sum", "gb_seconds")
 MAX_FIELDS = recording.CONCURRENCY_FIELDS
+# A flushing bucket taken longer ago than this lost its flusher (metrics.flush).
+STALE_S = 60.0
 
 # KEYS: pending set, flushing set, seq. Returns {seq, {key, fields...},
 # {flushing key, taken at, fields...}}, read at one instant.

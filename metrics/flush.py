@@ -44,8 +44,7 @@ from metrics.models import MetricFlush, MetricMinute, MetricTotal
 log = logging.getLogger(__name__)
 FLUSH_INTERVAL_S = 1.0
 BATCH = 500
-# A flushing hash older than this lost its flusher.
-STALE_S = 60.0
+STALE_S = buckets.STALE_S
 RETRIES = 5
 
 # KEYS: pending set, flushing set, seq. ARGV: flush id, now, batch size,

@@ -5,23 +5,18 @@ second of finishing.
 
 One database query per call whatever the number of steps (two in the rare
 moment a flusher died holding buckets: which of them were committed is
-asked). Reading Redis and the database is repeated when a flush moved
-buckets in between (the `seq` of metrics.buckets), so a bucket is never
-counted twice nor missed."""
+asked). Redis and the database are read consistently (metrics.reading),
+so a bucket is never counted twice nor missed."""
 
 from __future__ import annotations
 
 import math
-import time
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-import redis
-
-from invocations import redis_link
-from metrics import buckets, histogram
-from metrics.models import MetricFlush, MetricMinute
+from metrics import buckets, histogram, reading
+from metrics.models import MetricMinute
 
 KEYS = (
     "invocations", "errors", "errors_failed", "errors_timed_out", "errors_out_of_memory", "throttles",
@@ -31,11 +26,6 @@ COUNTS = (
     "invocations", "errors_failed", "errors_timed_out", "errors_out_of_memory", "throttles", "cold_starts",
 )
 PERCENTILES = {"p50": 50, "p95": 95, "p99": 99}
-# How long a reader waits for a flush in progress before asking the
-# database which flushes were committed, and how often it reads again.
-FLUSH_WAIT_S = 1.0
-READ_AGAIN_S = 0.02
-ATTEMPTS = 5
 
 _ROW_FIELDS = (
     "team_id", "function_id", "qualifier", "minute", *COUNTS, "durations", "gb_seconds",
@@ -113,34 +103,9 @@ def _wanted(bucket: buckets.Bucket, team_ids, function_id, qualifier, start: int
 
 def _read(team_ids, function_id, qualifier, start: int, end: float):
     """(database rows as tuples of _ROW_FIELDS, unflushed Buckets), one
-    consistent reading."""
-    waited_until = time.monotonic() + FLUSH_WAIT_S
-    moved_again = 0
-    while True:
-        unflushed = redis_link.quietly(buckets.read, "metrics series")
-        if unflushed is None:
-            return list(_query(team_ids, function_id, qualifier, start, end)), []
-        if unflushed.flushing and time.monotonic() < waited_until:
-            # A flush is committing: read again once it is done.
-            time.sleep(READ_AGAIN_S)
-            continue
-        rows = list(_query(team_ids, function_id, qualifier, start, end))
-        held = unflushed.pending + unflushed.flushing
-        if unflushed.flushing:
-            # A flusher died holding these (or is slow): those of a
-            # committed flush are in the rows already.
-            committed = set(MetricFlush.objects.filter(
-                id__in={b.flush_id for b in unflushed.flushing}
-            ).values_list("id", flat=True))
-            held = unflushed.pending + [b for b in unflushed.flushing if b.flush_id not in committed]
-        try:
-            moved = buckets.current_seq(redis_link.client()) != unflushed.seq
-        except redis.RedisError:
-            moved = False
-        if moved and moved_again < ATTEMPTS:
-            moved_again += 1
-            continue
-        return rows, [b for b in held if _wanted(b, team_ids, function_id, qualifier, start, end)]
+    consistent reading (metrics.reading)."""
+    rows, held = reading.consistent(lambda: list(_query(team_ids, function_id, qualifier, start, end)))
+    return rows, [b for b in held if _wanted(b, team_ids, function_id, qualifier, start, end)]
 
 
 def _shape(steps: list[int], step_s: int, scope: str, rows, unflushed) -> dict:

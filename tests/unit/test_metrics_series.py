@@ -227,3 +227,48 @@ def test_without_redis_recording_is_skipped_quietly(make_function, settings, mon
     fn = make_function()
     recording.record(sample(fn))
     assert series(teams=[fn.team], since=HOUR, until=HOUR + 60)["invocations"] == [0]
+
+
+def test_minutes_past_retention_are_trimmed_and_totals_kept(team, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from metrics import retention, tasks
+
+    settings.STRATUS_METRICS_RETENTION_DAYS = 7
+    fn_id = uuid.uuid4()
+    now = int(time.time() // 60) * 60
+    row(team, fn_id, now - 8 * 86400, invocations=5)
+    row(team, fn_id, now - 6 * 86400, invocations=3)
+    MetricTotal.objects.create(team=team, function_id=fn_id, function_name="f", invocations=8)
+    MetricFlush.objects.create(id="old")
+    MetricFlush.objects.filter(id="old").update(applied_at=timezone.now() - timedelta(days=2))
+    MetricFlush.objects.create(id="new")
+    assert tasks.trim() == 1
+    assert list(MetricMinute.objects.values_list("invocations", flat=True)) == [3]
+    assert MetricTotal.objects.get().invocations == 8
+    assert list(MetricFlush.objects.values_list("id", flat=True)) == ["new"]
+    assert retention.cutoff() < timezone.now() - timedelta(days=6)
+
+
+def test_a_flush_that_lost_an_insert_race_tries_again_and_adds_once(
+    metrics_redis, make_function, monkeypatch
+):
+    from django.db import IntegrityError
+
+    fn = make_function()
+    recording.record(sample(fn))
+    real_add, calls = flush._add, []
+
+    def racing(taken):
+        calls.append(1)
+        real_add(taken)
+        if len(calls) == 1:
+            raise IntegrityError("UNIQUE constraint failed: another flusher inserted the row")
+
+    monkeypatch.setattr(flush, "_add", racing)
+    assert flush.flush_once(metrics_redis) == 1
+    assert len(calls) == 2
+    assert MetricMinute.objects.get().invocations == 1 and MetricFlush.objects.count() == 1
+    assert metrics_redis.zcard(buckets.flushing_key()) == 0
