@@ -88,7 +88,7 @@ def test_it_moves_the_charts_when_a_function_runs(page, stack):
         "window.stratusCharts.instances[0].state.series.totals.p99 !== null", timeout=30_000
     )
     assert _chart_sum(page, "invocations") == 6
-    page.locator(".tab-monitor").screenshot(path=str(DOCS / "monitor.png"))
+    page.locator("main").screenshot(path=str(DOCS / "monitor.png"))
 
     # Another range, from the URL: a day in 10-minute steps holds the same calls.
     page.click(".monitor .ranges a:has-text('24h')")
