@@ -93,6 +93,30 @@ def function_data(request: HttpRequest, function_id) -> JsonResponse:
 
 # The dashboard -------------------------------------------------------------------
 
+# The functions table reads one series per function: bounded.
+MAX_TABLE_FUNCTIONS = 200
+
+
+def function_rows(teams, r: ranges.Range) -> list[dict]:
+    """One row per function of `teams` (None: every function), busiest
+    first: {"fn", "totals" (series() totals for the range), "error_rate"
+    (% of invocations, or None)}; at most MAX_TABLE_FUNCTIONS functions,
+    by name."""
+    since, until = ranges.window(r, _now())
+    functions = Function.objects.select_related("team").order_by("name")
+    if teams is not None:
+        functions = functions.filter(team__in=teams)
+    rows = []
+    for fn in functions[:MAX_TABLE_FUNCTIONS]:
+        totals = metrics_series(
+            teams=[fn.team_id], function_id=fn.id, since=since, until=until, step_s=r.step_s
+        )["totals"]
+        calls = totals["invocations"]
+        rate = round(100 * totals["errors"] / calls, 1) if calls else None
+        rows.append({"fn": fn, "totals": totals, "error_rate": rate})
+    rows.sort(key=lambda row: (-row["totals"]["invocations"], -row["totals"]["throttles"], row["fn"].name))
+    return rows
+
 
 def _scope(request: HttpRequest) -> tuple[list[Team] | None, Team | None, str]:
     """(teams to sum or None for the installation, the one team chosen or
@@ -141,7 +165,24 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "team_choices": choices.order_by("name"),
         "installation": team is None and request.user.is_staff,
     }
+    ctx["rows"] = function_rows(teams, r)
+    ctx["functions_url"] = reverse("mon-dashboard-functions") + (f"?team={team.account_id}" if team else "")
     return render(request, "monitor/dashboard.html", ctx, status=status)
+
+
+@login_required
+@require_GET
+def dashboard_functions(request: HttpRequest) -> HttpResponse:
+    """GET /dashboard/functions/?range=&team=: the dashboard's functions
+    table alone (htmx re-reads it after the charts moved); 400 for an
+    unknown range, 404 for a team the user may not see."""
+    teams, _team, _ws = _scope(request)
+    try:
+        r = ranges.parse(request.GET.get("range"))
+    except ranges.RangeError as e:
+        return HttpResponse(e, status=400, content_type="text/plain; charset=utf-8")
+    ctx = {"rows": function_rows(teams, r), "range": r}
+    return render(request, "monitor/_functions.html", ctx)
 
 
 @login_required

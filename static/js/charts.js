@@ -247,6 +247,8 @@
         json.function_id = self.state.function_id;
         self.state = json;
         self.redraw();
+        // What else shows these numbers (the dashboard's table) reads them again.
+        self.container.dispatchEvent(new CustomEvent("stratus:refreshed", { bubbles: true }));
       })
       .catch(function () { /* the next tick or the clock tries again */ })
       .then(function () {

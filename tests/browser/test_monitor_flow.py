@@ -101,8 +101,12 @@ def test_it_moves_the_charts_when_a_function_runs(page, stack):
     expect(page.locator("[data-live-state]")).to_have_text("live")
     before = _chart_sum(page, "invocations")
     assert before >= 6
+    row = page.locator("tr[data-function=monitor-fn] [data-col=invocations]")
+    expect(row).to_have_text("6")
     _invoke(client, "monitor-fn", n=7)
     _wait_for_sum(page, "invocations", before + 1)
+    # The functions table follows the charts.
+    expect(row).to_have_text("7")
     page.locator("main").screenshot(path=str(DOCS / "dashboard.png"))
 
     # A phone: one column, nothing wider than the screen, charts redrawn to fit.

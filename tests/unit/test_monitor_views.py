@@ -162,3 +162,24 @@ def test_it_sends_anonymous_users_to_log_in_and_refuses_posts(client, users, url
     assert client.get(reverse(url)).status_code == 302
     client.force_login(users["owner"])
     assert client.post(reverse(url)).status_code == 405
+
+
+def test_it_lists_the_functions_busiest_first_on_the_dashboard(client, users, fn, make_function, other_fn):
+    quiet = make_function(name="quiet")
+    _record(fn, invocations=4, errors_timed_out=1)
+    _record(other_fn, invocations=9)
+    client.force_login(users["member"])
+    response = client.get(reverse("mon-dashboard"), {"range": "24h"})
+    rows = response.context["rows"]
+    assert [row["fn"].name for row in rows] == ["hello", "quiet"]
+    assert rows[0]["totals"]["invocations"] == 4 and rows[0]["error_rate"] == 25.0
+    assert rows[1]["error_rate"] is None
+    html = response.content.decode()
+    assert f'href="/functions/{quiet.id}/?tab=monitor&amp;range=24h"' in html
+    assert "theirs" not in html
+    table = client.get(reverse("mon-dashboard-functions"), {"range": "7d"})
+    assert table.status_code == 200
+    assert 'data-function="hello"' in table.content.decode()
+    assert client.get(reverse("mon-dashboard-functions"), {"range": "1y"}).status_code == 400
+    other = client.get(reverse("mon-dashboard-functions"), {"team": other_fn.team.account_id})
+    assert other.status_code == 404
