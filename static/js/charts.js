@@ -265,10 +265,13 @@
   Charts.prototype.listen = function () {
     var self = this, c = this.container;
     this.state.function_id = c.getAttribute("data-function-id") || null;
-    c.addEventListener("htmx:wsAfterMessage", function (e) {
+    // Before htmx swaps anything: a swap that fails cannot lose a tick.
+    c.addEventListener("htmx:wsBeforeMessage", function (e) {
+      self.messages = (self.messages || 0) + 1;
       readTicks(e.detail.message).forEach(function (tick) { self.applyTick(tick); });
     });
     c.addEventListener("htmx:wsOpen", function () {
+      self.opens = (self.opens || 0) + 1;
       self.setLive("live");
       // Ticks sent while the socket was down are in the series.
       if (self.ticks || self.opened) self.refetchSoon();

@@ -83,7 +83,12 @@ def test_it_moves_the_charts_when_a_function_runs(page, stack):
     assert page.evaluate("window.notReloaded") is True
     # Each call moved the chart once: one tick per call (one socket), and
     # the JSON read after the ticks agrees with what they added.
-    assert page.evaluate("window.stratusCharts.instances[0].ticks") == 6
+    seen = page.evaluate(
+        "(() => { const c = window.stratusCharts.instances[0];"
+        " return {ticks: c.ticks, opens: c.opens, messages: c.messages,"
+        " received: c.received.map(t => [t.status, t.at])}; })()"
+    )
+    assert seen["ticks"] == 6, seen
     page.wait_for_function(
         "window.stratusCharts.instances[0].state.series.totals.p99 !== null", timeout=30_000
     )
