@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from console.env import envbool, envfloat, envint, envstr
+from console.env import ImproperSetting, envbool, envdecimal, envfloat, envint, envstr
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(envstr("STRATUS_DATA_DIR", str(BASE_DIR / "var"))).resolve()
@@ -321,6 +321,23 @@ STRATUS_SNS_HTTP_READ_TIMEOUT = envfloat("STRATUS_SNS_HTTP_READ_TIMEOUT", 15.0)
 # system's CAs, a path against that CA bundle (a self-signed endpoint's own
 # certificate), "false" not at all.
 STRATUS_SNS_HTTPS_VERIFY = envstr("STRATUS_SNS_HTTPS_VERIFY", "true")
+
+# Cost (metrics.billing, the Usage page). Lambda's prices in us-east-1 (x86)
+# by default: per million requests and per GB-second, in the currency
+# named here; the free tier is per team and calendar month.
+STRATUS_PRICE_PER_MILLION_REQUESTS = envdecimal("STRATUS_PRICE_PER_MILLION_REQUESTS", "0.20")
+STRATUS_PRICE_PER_GB_SECOND = envdecimal("STRATUS_PRICE_PER_GB_SECOND", "0.0000166667")
+STRATUS_FREE_TIER_REQUESTS = envdecimal("STRATUS_FREE_TIER_REQUESTS", "1000000")
+STRATUS_FREE_TIER_GB_SECONDS = envdecimal("STRATUS_FREE_TIER_GB_SECONDS", "400000")
+STRATUS_BILLING_CURRENCY = envstr("STRATUS_BILLING_CURRENCY", "USD")
+# Billed duration rounds up to this many ms: 1 (Lambda since December 2020)
+# or 100 (the classic model); nothing else is a billing model we know.
+STRATUS_BILLING_ROUNDING_MS = envint("STRATUS_BILLING_ROUNDING_MS", 1)
+if STRATUS_BILLING_ROUNDING_MS not in (1, 100):
+    raise ImproperSetting(
+        "STRATUS_BILLING_ROUNDING_MS must be 1 (round up to the millisecond, as Lambda does "
+        f"today) or 100 (the classic 100 ms model), got {STRATUS_BILLING_ROUNDING_MS}"
+    )
 
 LOGGING = {
     "version": 1,

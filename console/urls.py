@@ -19,4 +19,6 @@ urlpatterns = [
     path("", include("metrics.urls")),
     # Triggers tab, HTTP routes under /http/ and webhooks under /hooks/.
     path("", include("triggers.urls")),
+    # The Usage page and its CSV (cost per day, function and team).
+    path("", include("metrics.usage.urls")),
 ]

@@ -2,6 +2,7 @@
 the values, so the console and the Lambda API give the same answers."""
 
 import json
+import secrets
 
 from django import forms
 from django.conf import settings
@@ -147,10 +148,41 @@ class CreateFunctionForm(ConfigurationForm):
         return data
 
 
-class SourceForm(forms.Form):
+class CodeFileForm(forms.Form):
+    """Which file of which code: `path` inside the bundle, `base` the code's
+    sha256 the page was opened on (a save on a stale base is refused)."""
+
+    path = forms.CharField(max_length=1024, widget=forms.HiddenInput)
+    base = forms.CharField(max_length=64, widget=forms.HiddenInput)
+
+
+class SourceForm(CodeFileForm):
+    """One file's new text from the Code tab's editor (static/js/editor.js
+    turns the textarea into CodeMirror; the form works without it)."""
+
     source = forms.CharField(
         strip=False,
-        widget=forms.Textarea(attrs={"rows": 22, "class": "code", "spellcheck": "false"}),
+        required=False,
+        widget=forms.Textarea(
+            attrs={"rows": 22, "class": "code", "spellcheck": "false", "data-editor": "code"}
+        ),
+    )
+
+    def __init__(self, *args, **kwargs):
+        # A fresh id on every page: htmx gives a swapped-in element the
+        # attributes of the old element with its id until the swap settles,
+        # then puts the new ones back, undoing CodeMirror's hiding of it.
+        kwargs.setdefault("auto_id", f"code-{secrets.token_hex(4)}-%s")
+        super().__init__(*args, **kwargs)
+
+
+class NewFileForm(CodeFileForm):
+    """A new, empty file at `path` (folders are made by the path: lib/x.py)."""
+
+    path = forms.CharField(
+        max_length=1024,
+        label="New file",
+        widget=forms.TextInput(attrs={"placeholder": "helpers/new_module.py", "spellcheck": "false"}),
     )
 
 

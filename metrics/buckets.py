@@ -92,18 +92,20 @@ def parse(key: str, flat: list) -> Bucket | None:
         name = flat[i].decode() if isinstance(flat[i], bytes) else flat[i]
         value = flat[i + 1].decode() if isinstance(flat[i + 1], bytes) else flat[i + 1]
         fields[name] = value
+    team, _, name = fields.get("_meta", "0|").partition("|")
     bucket = Bucket(
-        minute=minute, function_id=function_id, qualifier=qualifier,
-        team_id=int(fields.get("_team") or 0), function_name=fields.get("_name", ""),
-        flush_id=flush_id, key=key,
+        minute=minute, function_id=function_id, qualifier=qualifier, team_id=int(team or 0),
+        function_name=name, flush_id=flush_id, key=key,
     )
     for name, value in fields.items():
         if name.startswith("h:"):
             bucket.durations[name[2:]] = int(value)
         elif name in INT_FIELDS or name in MAX_FIELDS:
-            bucket.values[name] = int(float(value))
-        elif name in SUM_FIELDS:
-            bucket.values[name] = float(value)
+            bucket.values[name] = int(value)
+        elif name == "duration_us_sum":
+            bucket.values["duration_ms_sum"] = int(value) / 1000
+        elif name == "mb_ms_sum":
+            bucket.values["gb_seconds"] = int(value) / 1024 / 1000
     return bucket
 
 

@@ -107,7 +107,20 @@ def flush_once(client: redis.Redis, batch: int = BATCH) -> int:
     if taken:
         apply(flush_id, taken)
         _done(client, [b.key for b in taken])
+        _purge_running(client, taken)
     return len(taken)
+
+
+def _purge_running(client: redis.Redis, taken: list[Bucket]) -> None:
+    """Drop expired holders (their process died without giving the slot
+    back) from the running sets of the functions just flushed: the counts
+    ignore them already; this keeps the sets small."""
+    keys = {key for b in taken for key in recording.running_keys(b.function_id, b.team_id)}
+    pipe = client.pipeline(transaction=False)
+    now = time.time()
+    for key in sorted(keys):
+        pipe.zremrangebyscore(key, "-inf", now)
+    pipe.execute()
 
 
 def recover(client: redis.Redis, stale_s: float = STALE_S) -> int:

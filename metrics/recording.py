@@ -4,18 +4,21 @@ caller makes anyway (the sync answer's pipeline) or one of its own.
 
 Per function, qualifier and UTC minute, one hash
 `<instance>:metrics:b:<minute unix>:<function id>:<qualifier>` holds
-counters named as MetricMinute's fields (HINCRBY / HINCRBYFLOAT),
+whole-number counters (HINCRBY) named as MetricMinute's fields but
+`duration_us_sum` (µs) and `mb_ms_sum` (memory MB x billed ms, whence
+GB-seconds),
 histogram fields `h:<bucket>` (metrics.histogram), the running maxima
 `concurrency_max`, `team_concurrency_max`, `installation_concurrency_max`,
-and `_team` / `_name`. Every hash written is added to the set
+and `_meta` ("<team id>|<function name>"). Every hash written is added to the set
 `<instance>:metrics:pending`; metrics.flush moves them to the database.
 
 Concurrency: invocations.concurrency adds a call to three sorted sets when
 it admits it (`running_keys`: its function's, its team's, the
 installation's; members are request ids scored by their expiry) and
-removes it with the slot. When a call is recorded, each set's size (the
-call itself counted) is the executions running at that moment, and the
-minute keeps the largest seen. The peak of running executions always ends
+removes it with the slot (metrics.flush purges holders whose process
+died). When a call is recorded, each set's unexpired members (the call
+itself counted) are the executions running at that moment, and the minute
+keeps the largest seen. The peak of running executions always ends
 with a finish, so the largest count seen at finishes is the peak.
 
 What counts (as CloudWatch's Lambda metrics): every attempt that ran is
@@ -45,39 +48,36 @@ ERROR_FIELDS = {
     "failed": "errors_failed", "timed_out": "errors_timed_out", "out_of_memory": "errors_out_of_memory",
 }
 RAN = {"succeeded", "failed", "timed_out", "out_of_memory"}
-FLOAT_FIELDS = ("duration_ms_sum", "gb_seconds")
 CONCURRENCY_FIELDS = ("concurrency_max", "team_concurrency_max", "installation_concurrency_max")
 
 # KEYS: the bucket, the pending set[, the function's, team's and
-# installation's running sets]. ARGV: team id, function name, request id,
-# now (unix s), then (field, increment) pairs. Returns the function's
-# running count (0 without running sets).
+# installation's running sets]. ARGV: "<team id>|<function name>", request
+# id, now (unix s), then (field, increment) pairs. Returns the function's
+# running count (0 without running sets). Few redis.call()s: each costs the
+# server about what a pipelined command does.
 _RECORD = """
 local b = KEYS[1]
-redis.call('HSETNX', b, '_team', ARGV[1])
-redis.call('HSETNX', b, '_name', ARGV[2])
-for i = 5, #ARGV, 2 do
-  local f = ARGV[i]
-  if f == 'duration_ms_sum' or f == 'gb_seconds' then
-    redis.call('HINCRBYFLOAT', b, f, ARGV[i + 1])
-  else
-    redis.call('HINCRBY', b, f, ARGV[i + 1])
-  end
+redis.call('HSETNX', b, '_meta', ARGV[1])
+for i = 4, #ARGV, 2 do
+  redis.call('HINCRBY', b, ARGV[i], ARGV[i + 1])
 end
 local running = 0
 if KEYS[3] then
   local names = {'concurrency_max', 'team_concurrency_max', 'installation_concurrency_max'}
+  local seen = redis.call('HMGET', b, names[1], names[2], names[3])
+  local higher = {}
   for j = 3, 5 do
-    redis.call('ZREMRANGEBYSCORE', KEYS[j], '-inf', ARGV[4])
-    local n = redis.call('ZCARD', KEYS[j])
-    -- itself, when its admission was not seen (Redis restarted) or its
-    -- slot was given back first
-    if not redis.call('ZSCORE', KEYS[j], ARGV[3]) then n = n + 1 end
-    redis.call('ZREM', KEYS[j], ARGV[3])
-    local seen = tonumber(redis.call('HGET', b, names[j - 2]) or '0')
-    if n > seen then redis.call('HSET', b, names[j - 2], n) end
+    -- the others still running (unexpired), and itself, whether or not
+    -- its slot was given back first or its admission was seen
+    redis.call('ZREM', KEYS[j], ARGV[2])
+    local n = redis.call('ZCOUNT', KEYS[j], ARGV[3], '+inf') + 1
     if j == 3 then running = n end
+    if n > tonumber(seen[j - 2] or '0') then
+      higher[#higher + 1] = names[j - 2]
+      higher[#higher + 1] = n
+    end
   end
+  if #higher > 0 then redis.call('HSET', b, unpack(higher)) end
 end
 redis.call('EXPIRE', b, BUCKET_TTL_S)
 redis.call('SADD', KEYS[2], b)
@@ -145,11 +145,13 @@ class Sample:
         if self.cold:
             found["cold_starts"] = 1
         if self.duration_ms is not None:
-            found["duration_ms_sum"] = round(self.duration_ms, 3)
+            # Whole numbers (HINCRBY, exact and cheaper than HINCRBYFLOAT):
+            # microseconds, and MB x billed ms (metrics.buckets converts).
+            found["duration_us_sum"] = round(self.duration_ms * 1000)
             found[f"h:{histogram.bucket_of(self.duration_ms)}"] = 1
         if self.billed_ms:
             found["billed_ms_sum"] = int(self.billed_ms)
-            found["gb_seconds"] = self.gb_seconds
+            found["mb_ms_sum"] = int(self.billed_ms) * int(self.memory_mb)
         return found
 
 
@@ -199,7 +201,7 @@ def _call(sample: Sample) -> tuple[list[str], list]:
     keys = [bucket_key(sample.minute, sample.function_id, sample.qualifier), pending_key()]
     if sample.status in RAN and sample.request_id:
         keys += running_keys(sample.function_id, sample.team_id)
-    args: list = [sample.team_id, sample.function_name, sample.request_id, time.time()]
+    args: list = [f"{sample.team_id}|{sample.function_name}", sample.request_id, time.time()]
     for name, value in sample.increments().items():
         args += [name, value]
     return keys, args

@@ -151,3 +151,26 @@ def test_a_refused_call_records_nothing_into_the_running_sets(dispatch_redis, ma
     concurrency.set_reserved(fn, 0)
     run(dispatch.invoke_sync(fn, "{}", source="api"))
     assert dispatch_redis.zcard(recording.running_keys(fn.id, fn.team_id)[0]) == 0
+
+
+def test_a_429_ticks_the_watched_charts_through_the_channel_layer(dispatch_redis, make_function):  # noqa: F811
+    from channels.layers import get_channel_layer
+
+    fn = make_function()
+    concurrency.set_reserved(fn, 0)
+    layer = get_channel_layer()
+
+    async def watch_and_invoke():
+        channel = await layer.new_channel()
+        await layer.group_add(f"metrics-fn-{fn.id}", channel)
+        done = await dispatch.invoke_sync(fn, "{}", source="api")
+        import asyncio
+
+        message = await asyncio.wait_for(layer.receive(channel), timeout=10)
+        return done, message
+
+    done, message = run(watch_and_invoke())
+    assert done.status == "throttled"
+    assert message["type"] == "html.fragment"
+    data = tick_data(message["html"])
+    assert (data["status"], data["function_id"], data["duration_ms"]) == ("throttled", str(fn.id), None)
