@@ -12,7 +12,9 @@
  * (debounced) for the exact percentiles and concurrency.
  *
  * window.stratusCharts.instances lists the live containers; each has
- * .plots (uPlot by chart name), .state (the last JSON) and .total(key).
+ * .plots (uPlot by chart name), .state (the last JSON), .total(key), and
+ * counters for a look from the console: .ticks (applied), .received (the
+ * last 100 ticks), .messages (websocket messages), .opens (connections).
  */
 (function () {
   "use strict";
