@@ -21,6 +21,7 @@
 
   var HEIGHT = 170;
   var REFETCH_DELAY_MS = 250;
+  var TELL_EVERY_MS = 3000;
   var COLORS = {
     accent: "#0b5cad", bad: "#cf222e", warn: "#bc4c00", oom: "#8250df",
     ok: "#1a7f37", muted: "#656d76", p50: "#0b5cad", p95: "#bc4c00", p99: "#cf222e"
@@ -82,6 +83,7 @@
     this.timer = null;
     this.observer = null;
     this.ticks = 0;
+    this.toldAt = 0;
     this.received = []; // the last 100 ticks applied, for a look from the console
     this.draw();
     this.renderTotals();
@@ -165,6 +167,26 @@
     this.renderTotals();
   };
 
+  // A burst of ticks draws once per frame.
+  Charts.prototype.redrawSoon = function () {
+    var self = this;
+    if (this.frame) return;
+    this.frame = requestAnimationFrame(function () { self.frame = null; self.redraw(); });
+  };
+
+  // Tell the rest of the page (the dashboard's table, which costs a query
+  // per function) at most every TELL_EVERY_MS, the last news included.
+  Charts.prototype.tellRefreshed = function () {
+    var self = this, wait = this.toldAt + TELL_EVERY_MS - Date.now();
+    if (this.tellTimer) return;
+    if (wait > 0) {
+      this.tellTimer = setTimeout(function () { self.tellTimer = null; self.tellRefreshed(); }, wait);
+      return;
+    }
+    this.toldAt = Date.now();
+    this.container.dispatchEvent(new CustomEvent("stratus:refreshed", { bubbles: true }));
+  };
+
   Charts.prototype.renderTotals = function () {
     var self = this;
     this.container.querySelectorAll("[data-total]").forEach(function (el) {
@@ -225,7 +247,7 @@
     this.ticks += 1;
     this.received.push(tick);
     if (this.received.length > 100) this.received.shift();
-    this.redraw();
+    this.redrawSoon();
     this.refetchSoon();
   };
 
@@ -250,7 +272,7 @@
         self.state = json;
         self.redraw();
         // What else shows these numbers (the dashboard's table) reads them again.
-        self.container.dispatchEvent(new CustomEvent("stratus:refreshed", { bubbles: true }));
+        self.tellRefreshed();
       })
       .catch(function () { /* the next tick or the clock tries again */ })
       .then(function () {
@@ -291,6 +313,8 @@
     var self = this;
     clearInterval(this.clock);
     clearTimeout(this.timer);
+    clearTimeout(this.tellTimer);
+    if (this.frame) cancelAnimationFrame(this.frame);
     if (this.observer) this.observer.disconnect();
     Object.keys(this.plots).forEach(function (name) { self.plots[name].destroy(); });
     this.plots = {};
