@@ -93,6 +93,15 @@ def test_it_moves_the_charts_when_a_function_runs(page, stack):
         "window.stratusCharts.instances[0].state.series.totals.p99 !== null", timeout=30_000
     )
     assert _chart_sum(page, "invocations") == 6
+
+    # A throttle (reserved concurrency 0: Lambda's 429) is a throttle, not an invocation.
+    client.put_function_concurrency(FunctionName="monitor-fn", ReservedConcurrentExecutions=0)
+    with pytest.raises(client.exceptions.TooManyRequestsException):
+        client.invoke(FunctionName="monitor-fn", Payload=b"{}")
+    _wait_for_sum(page, "throttles", 1)
+    expect(page.locator("[data-total=throttles]")).to_have_text("1")
+    assert _chart_sum(page, "invocations") == 6
+    client.delete_function_concurrency(FunctionName="monitor-fn")
     page.locator("main").screenshot(path=str(DOCS / "monitor.png"))
 
     # Another range, from the URL: a day in 10-minute steps holds the same calls.
