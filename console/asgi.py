@@ -15,6 +15,7 @@ from awsapi import door as aws_door  # noqa: E402
 from buckets import upload_door  # noqa: E402
 from functions import invoke_api  # noqa: E402
 from invocations.routing import websocket_urlpatterns  # noqa: E402
+from monitor import routing as monitor_routing  # noqa: E402
 from triggers import http_routes  # noqa: E402
 from buckets import spool_sweep  # noqa: E402
 
@@ -54,7 +55,7 @@ application = ProtocolTypeRouter(
     {
         "http": http,
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            AuthMiddlewareStack(URLRouter(websocket_urlpatterns + monitor_routing.websocket_urlpatterns))
         ),
     }
 )

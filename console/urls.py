@@ -9,6 +9,8 @@ urlpatterns = [
     # The AWS Lambda REST API is served before Django (awsapi.door,
     # functions.lambda_door); GetFunction's code URL is in functions.urls.
     path("", include("functions.urls")),
+    # The dashboard and the charts' JSON (the Monitor tab is functions's).
+    path("", include("monitor.urls")),
     path("", include("invocations.urls")),
     # The global runs page (/runs/) and "Invoke again".
     path("", include("runs.urls")),

@@ -36,8 +36,9 @@ from invocations.done import Done
 from invocations.forms import AsyncConfigForm
 from invocations.models import STATUSES, Invocation
 from invocations.stats import stats_for
+from monitor.views import tab_context as monitor_context
 
-TABS = ["code", "configuration", "test", "invocations", "triggers"]
+TABS = ["code", "configuration", "test", "invocations", "monitor", "triggers"]
 PAGE_SIZE = 50
 # Lambda's limit for a synchronous request payload.
 MAX_EVENT_BYTES = 6 * 1024 * 1024
@@ -180,6 +181,9 @@ def _render_detail(request: HttpRequest, fn: Function, tab: str, status: int = 2
         ctx.update(_test_context(request, fn))
     elif tab == "invocations":
         ctx.update(_invocations_context(request, fn))
+    elif tab == "monitor":
+        ctx.update(monitor_context(request, fn))
+        status = ctx.pop("status", status)
     ctx.update(extra)
     template = "functions/detail.html"
     if request.htmx and tab == "invocations" and request.htmx.target == "inv-table":

@@ -7,7 +7,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 APPS = [
     "awsapi", "buckets", "console", "functions", "invocations", "kinesis", "mappings", "messaging", "metrics",
-    "runs", "runtimes", "tables", "triggers",
+    "monitor", "runs", "runtimes", "tables", "triggers",
 ]
 
 
