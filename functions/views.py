@@ -28,13 +28,13 @@ from functions.forms import (
     UploadCodeForm,
 )
 from functions.models import Function, TestEvent
-from invocations import dispatch
+from invocations import dispatch, env_views
 from invocations.done import Done
 from invocations.forms import AsyncConfigForm
 from invocations.models import STATUSES, Invocation
 from invocations.stats import stats_for
 
-TABS = ["code", "configuration", "test", "invocations", "triggers"]
+TABS = ["code", "configuration", "test", "invocations", "triggers", "environments"]
 PAGE_SIZE = 50
 # Lambda's limit for a synchronous request payload.
 MAX_EVENT_BYTES = 6 * 1024 * 1024
@@ -176,6 +176,8 @@ def _render_detail(request: HttpRequest, fn: Function, tab: str, status: int = 2
         ctx.update(_test_context(request, fn))
     elif tab == "invocations":
         ctx.update(_invocations_context(request, fn))
+    elif tab == "environments":
+        ctx.update(env_views.tab_context(fn))
     ctx.update(extra)
     template = "functions/detail.html"
     if request.htmx and tab == "invocations" and request.htmx.target == "inv-table":
