@@ -113,9 +113,14 @@ def flush(dirty: set[str], events: list[tuple[tuple[str, ...], dict]]) -> None:
 
 
 def current_fragment(scopes: list[str]) -> str:
-    """Every table body of `scopes` as it is now (a websocket's first
-    message, so nothing changed between the page and the connection is missed)."""
-    return "".join(rows_fragment(scope, views) for scope, views in env_state.snapshots(scopes).items())
+    """Every table body of `scopes` as it is now, their recent events and
+    the "live" mark: a websocket's first message, so nothing that changed
+    between the page's render and the connection (or while it was
+    reconnecting) is missed."""
+    tables = "".join(rows_fragment(scope, views) for scope, views in env_state.snapshots(scopes).items())
+    return tables + render_to_string("invocations/env_current.html", {
+        "events": env_state.recent_events(scopes),
+    })
 
 
 _notifier = _Notifier()

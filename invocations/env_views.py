@@ -47,4 +47,5 @@ def tab_context(fn) -> dict:
     """The function's Environments tab: its environments, and the shared
     pool a first call of it would take one from."""
     scopes = [env_state.fn_scope(fn.id), env_state.POOL]
-    return _context(scopes, f"/ws/environments/functions/{fn.id}/")
+    # The function's page loads htmx's ws extension on <body> already.
+    return {**_context(scopes, f"/ws/environments/functions/{fn.id}/"), "ws_ext_loaded": True}
