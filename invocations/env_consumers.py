@@ -1,7 +1,12 @@
 """Websockets of the environments views. Each checks access before it
 joins its groups (invocations.env_live.group of each scope), then sends
 the tables as they are now, so a change between the page's render and the
-connection (or during a reconnect) is not missed."""
+connection (or during a reconnect) is not missed. While connected, the
+tables are sent again every AGE_REFRESH_S, so ages and idle times stay
+close to true between changes."""
+
+import asyncio
+import contextlib
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -10,8 +15,12 @@ from functions.models import Function
 from invocations import env_live, env_state
 
 
+AGE_REFRESH_S = 10.0
+
+
 class _EnvironmentsConsumer(AsyncWebsocketConsumer):
     scopes: list[str]
+    ticker: asyncio.Task | None = None
 
     async def connect(self):
         user = self.scope.get("user")
@@ -27,8 +36,19 @@ class _EnvironmentsConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_add(env_live.group(scope), self.channel_name)
         await self.accept()
         await self.send(text_data=await database_sync_to_async(env_live.current_fragment)(self.scopes))
+        self.ticker = asyncio.ensure_future(self._refresh_ages())
+
+    async def _refresh_ages(self):
+        tables = database_sync_to_async(env_live.tables_fragment)
+        while True:
+            await asyncio.sleep(AGE_REFRESH_S)
+            await self.send(text_data=await tables(self.scopes))
 
     async def disconnect(self, code):
+        if self.ticker is not None:
+            self.ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.ticker
         for scope in getattr(self, "scopes", []):
             await self.channel_layer.group_discard(env_live.group(scope), self.channel_name)
 

@@ -112,13 +112,17 @@ def flush(dirty: set[str], events: list[tuple[tuple[str, ...], dict]]) -> None:
         live.send([group(scope)], html)
 
 
+def tables_fragment(scopes: list[str]) -> str:
+    """Every table body of `scopes` as it is now."""
+    return "".join(rows_fragment(scope, views) for scope, views in env_state.snapshots(scopes).items())
+
+
 def current_fragment(scopes: list[str]) -> str:
     """Every table body of `scopes` as it is now, their recent events and
     the "live" mark: a websocket's first message, so nothing that changed
     between the page's render and the connection (or while it was
     reconnecting) is missed."""
-    tables = "".join(rows_fragment(scope, views) for scope, views in env_state.snapshots(scopes).items())
-    return tables + render_to_string("invocations/env_current.html", {
+    return tables_fragment(scopes) + render_to_string("invocations/env_current.html", {
         "events": env_state.recent_events(scopes),
     })
 
