@@ -2,8 +2,8 @@
 
 Containers and their Environment rows are made when an environment starts
 and removed when it goes; which environments are idle or busy right now is
-kept in Redis, per node, so a warm call costs two Redis commands and no
-database write:
+kept in Redis, per node (the keys: invocations.env_keys), so a warm call
+costs two Redis commands and no database write:
 
 | key | type | holds |
 |---|---|---|
