@@ -33,17 +33,27 @@ def stack():
 def test_a_pre_warmed_environment_turns_warm_then_is_reaped(page, stack):
     client = stack.lambda_client()
     create(client, "env-browser", "def handler(e, c):\n    print('hi')\n    return e\n")
+    create(client, "env-hog", "def handler(e, c):\n    blocks = []\n    while True:\n"
+           "        blocks.append(bytearray(16 * 1024 * 1024))\n", MemorySize=128)
     fn_id = stack.rows("Function.objects.filter(name='env-browser').values_list('id', flat=True)")[0]
     wait_for(lambda: len(stack.rows("Environment.objects.filter(state='generic').values('id')")) >= 2)
 
     login(page)
     page.click("header nav a:has-text('Environments')")
     expect(page).to_have_url(re.compile(r"/environments/$"))
-    pooled = page.locator("tbody#envs-pool tr[data-state=pre-warmed]")
-    expect(pooled.first).to_be_visible()
-    pre_warmed = set(pooled.evaluate_all("rows => rows.map(r => r.dataset.env)"))
-    assert pre_warmed
     expect(page.locator("ul.env-legend")).to_contain_text("provisioned")
+    expect(page.locator("#envs-live")).to_have_attribute("data-live", "on")
+
+    # An OOM kill: the feed says so as it happens, and the pool is topped up live.
+    started = page.locator("#env-events li[data-kind=started]")
+    started_before = started.count()
+    assert invoke_json(client, "env-hog", {})[0]["FunctionError"] == "Unhandled"
+    expect(page.locator("#env-events li[data-kind=oom]")).to_contain_text("OOM-killed at its 128 MB limit")
+    pooled = page.locator("tbody#envs-pool tr[data-state=pre-warmed]")
+    expect(pooled).to_have_count(2)
+    pre_warmed = set(pooled.evaluate_all("rows => rows.map(r => r.dataset.env)"))
+    expect(started).to_have_count(started_before + 1)
+    expect(started.first).to_contain_text("pre-warmed python3.11 container started")
 
     tab = page.context.new_page()
     tab.goto(f"/functions/{fn_id}/?tab=environments")
@@ -70,6 +80,7 @@ def test_a_pre_warmed_environment_turns_warm_then_is_reaped(page, stack):
     tab_row = tab.locator(f"tbody#envs-fn-{fn_id} tr[data-env='{env_id}']")
     expect(tab_row).to_have_attribute("data-state", "warm")
     expect(tab_row).to_have_attribute("data-calls", "2")
+    expect(pooled).to_have_count(2)
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
 
