@@ -56,7 +56,10 @@ def test_a_pre_warmed_environment_turns_warm_then_is_reaped(page, stack):
     expect(started.first).to_contain_text("pre-warmed python3.11 container started")
 
     tab = page.context.new_page()
-    tab.goto(f"/functions/{fn_id}/?tab=environments")
+    tab.goto(f"/functions/{fn_id}/")
+    # The tab swapped in by htmx opens its own socket.
+    tab.click("nav.tabs a:has-text('Environments')")
+    expect(tab).to_have_url(re.compile(r"\?tab=environments$"))
     expect(tab.locator(f"tbody#envs-fn-{fn_id}")).to_be_attached()
     expect(tab.locator(f"tbody#envs-fn-{fn_id} tr")).to_have_count(0)
     # Both pages' websockets are connected (each first sends the tables as they are).
