@@ -82,6 +82,24 @@ def test_it_shows_the_environment_warm_with_the_calls_it_served(stack):
     assert "specialised from the pool for env-counter" in page
 
 
+def test_a_call_shows_its_environment_busy_then_warm(stack):
+    client = stack.lambda_client()
+    create(client, "env-sleeper", "import time\ndef handler(e, c):\n    time.sleep(4)\n    return 1\n")
+    fn_id = stack.rows("Function.objects.filter(name='env-sleeper').values_list('id', flat=True)")[0]
+    scope = f"fn-{fn_id}"
+
+    def states(m):
+        body = _tbody(m, scope)
+        return None if body is None else [(r["state"], r["calls"]) for r in _rows(body)]
+
+    with _ws(stack, f"/ws/environments/functions/{fn_id}/") as ws:
+        ws.recv(timeout=30)
+        client.invoke(FunctionName="env-sleeper", InvocationType="Event", Payload=b"{}")
+        busy = _until(ws, lambda m: states(m) == [("busy", "0")])
+        warm = _until(ws, lambda m: states(m) == [("warm", "1")])
+    assert _rows(_tbody(busy, scope))[0]["env"] == _rows(_tbody(warm, scope))[0]["env"]
+
+
 def test_an_oom_kill_shows_live(stack):
     client = stack.lambda_client()
     create(client, "env-hog", "def handler(e, c):\n    blocks = []\n    while True:\n"

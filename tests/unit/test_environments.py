@@ -177,3 +177,27 @@ def test_the_pages_answer_strangers_and_wrong_methods(client, users, envs):
     outsider_page = client.get("/environments/").content.decode()
     assert "warm1" not in outsider_page and "gen1" in outsider_page
     assert client.post("/environments/").status_code == 405
+
+
+def test_the_reaper_says_why_an_idle_environment_goes():
+    fn = SimpleNamespace(revision="r1")
+    assert pool._why_idle_goes(SimpleNamespace(function=fn), True, 612.4, 600) == (
+        "reaped after 612 s idle (keep-alive 600 s)"
+    )
+    gone = pool._why_idle_goes(SimpleNamespace(function=None), False, 1, 600)
+    assert gone == "reaped: its function was deleted"
+    assert "older revision" in pool._why_idle_goes(SimpleNamespace(function=fn), False, 1, 600)
+
+
+def test_discard_tells_the_feed_why(envs, team, monkeypatch):
+    told = []
+    monkeypatch.setattr(pool.sandbox, "destroy", lambda client, name: None)
+    monkeypatch.setattr(pool, "docker_client", lambda: None)
+    monkeypatch.setattr(pool.env_live, "event", lambda *args: told.append(args))
+    pool.discard("warm1", "OOM-killed at its 128 MB limit", "oom")
+    pool.discard("gen1", "reaped: an older runtime image", "reaped")
+    assert told == [
+        ((f"fn-{envs.fn.id}", f"team-{team.id}"), "warm1", "oom", "OOM-killed at its 128 MB limit"),
+        (("pool",), "gen1", "reaped", "reaped: an older runtime image"),
+    ]
+    assert not Environment.objects.filter(id__in=["warm1", "gen1"]).exists()
