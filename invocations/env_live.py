@@ -47,6 +47,12 @@ def events_fragment(events: list[dict]) -> str:
 
 class _Notifier:
     def __init__(self):
+        self.reset()
+
+    def reset(self) -> None:
+        """A fresh state: at start, and in a forked child (a Celery prefork
+        child may be forked while the parent's thread holds the lock, and
+        it inherits neither the thread nor what its parent had not sent)."""
         self.pid = None
         self.lock = threading.Lock()
         self.wake = threading.Event()
@@ -57,9 +63,6 @@ class _Notifier:
         if self.pid != os.getpid():
             with self.lock:
                 if self.pid != os.getpid():
-                    # A forked child inherits neither the thread nor what
-                    # its parent had not sent yet.
-                    self.dirty, self.events, self.wake = set(), [], threading.Event()
                     threading.Thread(target=self._run, name="env-live", daemon=True).start()
                     self.pid = os.getpid()
 
@@ -128,6 +131,7 @@ def current_fragment(scopes: list[str]) -> str:
 
 
 _notifier = _Notifier()
+os.register_at_fork(after_in_child=_notifier.reset)
 
 
 def touch(scopes) -> None:
