@@ -31,14 +31,14 @@ from functions.forms import (
     UploadCodeForm,
 )
 from functions.models import Function, TestEvent
-from invocations import dispatch
+from invocations import dispatch, env_views
 from invocations.done import Done
 from invocations.forms import AsyncConfigForm
 from invocations.models import STATUSES, Invocation
 from invocations.stats import stats_for
 from monitor.views import tab_context as monitor_context
 
-TABS = ["code", "configuration", "test", "invocations", "monitor", "triggers"]
+TABS = ["code", "configuration", "test", "invocations", "monitor", "environments", "triggers"]
 PAGE_SIZE = 50
 # Lambda's limit for a synchronous request payload.
 MAX_EVENT_BYTES = 6 * 1024 * 1024
@@ -184,6 +184,8 @@ def _render_detail(request: HttpRequest, fn: Function, tab: str, status: int = 2
     elif tab == "monitor":
         ctx.update(monitor_context(request, fn))
         status = ctx.pop("status", status)
+    elif tab == "environments":
+        ctx.update(env_views.tab_context(fn))
     ctx.update(extra)
     template = "functions/detail.html"
     if request.htmx and tab == "invocations" and request.htmx.target == "inv-table":

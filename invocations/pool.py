@@ -2,8 +2,8 @@
 
 Containers and their Environment rows are made when an environment starts
 and removed when it goes; which environments are idle or busy right now is
-kept in Redis, per node, so a warm call costs two Redis commands and no
-database write:
+kept in Redis, per node (the keys: invocations.env_keys), so a warm call
+costs two Redis commands and no database write:
 
 | key | type | holds |
 |---|---|---|
@@ -45,7 +45,8 @@ from django.utils import timezone
 
 from awsapi import principals
 from functions.models import Function
-from invocations import nodes, redis_link, sandbox
+from invocations import env_live, env_state, nodes, redis_link, sandbox
+from invocations.env_keys import busy_key, generic_key, idle_key, memory_key, served_key
 from invocations.envdirs import SOCKET_NAME, environment_dirs
 from invocations.models import Environment
 from runtimes.build import runtime_image
@@ -89,20 +90,6 @@ def node_labels() -> dict:
     return {**platform_labels(), "stratus.node": nodes.node()}
 
 
-def idle_key(revision, node: str | None = None) -> str:
-    return f"{settings.STRATUS_INSTANCE}:idle:{node or nodes.node()}:{revision}"
-
-
-def busy_key(node: str | None = None) -> str:
-    return f"{settings.STRATUS_INSTANCE}:busy:{node or nodes.node()}"
-
-
-def generic_key(image: str, node: str | None = None) -> str:
-    """Generic environments of one runtime image (its tag names the runtime
-    and a hash of its files, so an upgrade starts a new list)."""
-    return f"{settings.STRATUS_INSTANCE}:generic:{node or nodes.node()}:{image}"
-
-
 def env_dir(env_id: str) -> Path:
     return settings.STRATUS_ENV_DIR / env_id
 
@@ -128,6 +115,10 @@ class Lease:
     revision: str
     cold: bool
     init_ms: float | None = None
+    # Where the environments views show it (invocations.env_state scopes).
+    scopes: tuple[str, ...] = ()
+    # The call's max memory used (MB), kept for the views when given back.
+    max_memory_used_mb: int | None = None
 
     @property
     def socket_path(self) -> str:
@@ -146,13 +137,20 @@ def lease(fn: Function, running: tuple[str, str, int] | None = None) -> Lease:
     round trip. Raises what starting one raises."""
     warm = take_idle(fn.revision, running)
     if warm is not None:
-        return Lease(warm, str(fn.revision), cold=False)
+        held = Lease(warm, str(fn.revision), cold=False, scopes=_scopes(fn))
+        env_live.touch(held.scopes)
+        return held
     generic = take_generic(fn.runtime)
     if generic is not None:
+        env_live.touch((env_state.POOL,))
         held = specialise(generic, fn)
         if held is not None:
             return held
     return start(fn)
+
+
+def _scopes(fn: Function) -> tuple[str, ...]:
+    return env_state.scopes_of(fn.id, fn.team_id, generic=False)
 
 
 def take_idle(revision, running: tuple[str, str, int] | None = None) -> str | None:
@@ -176,9 +174,21 @@ def take_idle(revision, running: tuple[str, str, int] | None = None) -> str | No
 
 
 def release_to(pipe, held: Lease) -> None:
-    """Queue, on a Redis pipeline, giving a healthy environment back."""
+    """Queue, on a Redis pipeline, giving a healthy environment back, and
+    count the call it served (and its max memory) for the environments
+    views: on the same pipeline, so no extra round trip. Call `released`
+    once the pipeline has run."""
     pipe.hdel(busy_key(), held.env_id)
     pipe.zadd(idle_key(held.revision), {held.env_id: time.time()})
+    pipe.hincrby(served_key(), held.env_id, 1)
+    if held.max_memory_used_mb is not None:
+        pipe.hset(memory_key(), held.env_id, held.max_memory_used_mb)
+
+
+def released(held: Lease) -> None:
+    """After a release pipeline ran: the environments views show it warm
+    (coalesced, rendered off this thread, only when someone watches)."""
+    env_live.touch(held.scopes)
 
 
 def release(held: Lease) -> None:
@@ -191,7 +201,9 @@ def release(held: Lease) -> None:
 
     if redis_link.quietly(put, "environment release", default=False) is False:
         # Nobody can lease it without Redis: rather than leak it, remove it.
-        discard(held.env_id)
+        discard(held.env_id, "removed: Redis unreachable when it was given back")
+    else:
+        released(held)
 
 
 def _spec(env_id: str, image: str, memory_mb: int, labels: dict) -> sandbox.EnvironmentSpec:
@@ -230,10 +242,12 @@ def start(fn: Function) -> Lease:
             docker_client(), _spec(env_id, runtime_image(fn.runtime), fn.memory_mb, labels), _config(fn)
         )
     except BaseException:
-        discard(env_id)
+        discard(env_id, "removed: its container could not start")
         raise
     Environment.objects.filter(id=env_id).update(container_id=started.container_id)
-    return Lease(env_id, str(fn.revision), cold=True, init_ms=started.init_ms)
+    scopes = _scopes(fn)
+    env_live.event(scopes, env_id, "cold", f"started cold for {fn.name} ({fn.memory_mb} MB)")
+    return Lease(env_id, str(fn.revision), cold=True, init_ms=started.init_ms, scopes=scopes)
 
 
 # The pre-warmed pool: generic environments ---------------------------------------
@@ -267,7 +281,7 @@ def specialise(env_id: str, fn: Function) -> Lease | None:
     (the environment removed) when that fails: the caller starts one cold."""
     row = Environment.objects.filter(id=env_id).first()
     if row is None or not row.container_id:
-        discard(env_id)
+        discard(env_id, "removed: its container is gone")
         return None
     socket_dir, task_dir = dirs(env_id)
     started = sandbox.StartedEnvironment(
@@ -278,13 +292,17 @@ def specialise(env_id: str, fn: Function) -> Lease | None:
         done = sandbox.specialise(docker_client(), started, _config(fn))
     except Exception as e:  # noqa: BLE001 - the call still runs, cold
         log.warning("could not specialise environment %s for %s: %s", env_id, fn.name, e)
-        discard(env_id)
+        discard(env_id, f"removed: could not be specialised for {fn.name}")
         return None
     Environment.objects.filter(id=env_id).update(
         function=fn, revision=fn.revision, memory_mb=fn.memory_mb, state="ready",
         specialised_at=timezone.now(),
     )
-    return Lease(env_id, str(fn.revision), cold=True, init_ms=done.total_ms)
+    scopes = _scopes(fn)
+    env_live.event(scopes, env_id, "specialised",
+                   f"specialised from the pool for {fn.name} in {done.total_ms:.0f} ms")
+    env_live.touch((env_state.POOL,))
+    return Lease(env_id, str(fn.revision), cold=True, init_ms=done.total_ms, scopes=scopes)
 
 
 def start_generic(runtime: str) -> str:
@@ -300,10 +318,11 @@ def start_generic(runtime: str) -> str:
             docker_client(), _spec(env_id, image, settings.STRATUS_POOL_MEMORY, {"stratus.pool": runtime})
         )
     except BaseException:
-        discard(env_id)
+        discard(env_id, "removed: its container could not start")
         raise
     Environment.objects.filter(id=env_id).update(container_id=started.container_id)
     redis_link.client().rpush(generic_key(image), env_id)
+    env_live.event((env_state.POOL,), env_id, "started", f"pre-warmed {runtime} container started")
     return env_id
 
 
@@ -319,15 +338,29 @@ def refill() -> int:
     return started
 
 
-def discard(env_id: str) -> None:
-    """Remove the container, its folder, its row and its Redis marks."""
+def discard(env_id: str, why: str = "removed", kind: str = "removed") -> None:
+    """Remove the container, its folder, its row and its Redis marks.
+    `why` is what the environments views' feed says (`kind`: removed,
+    reaped, oom)."""
     try:
         sandbox.destroy(docker_client(), container_name(env_id))
     except Exception:  # noqa: BLE001 - the reaper removes what is left
         log.exception("could not remove environment %s", env_id)
     shutil.rmtree(env_dir(env_id), ignore_errors=True)
+    row = Environment.objects.filter(id=env_id).values("state", "function_id", "function__team_id").first()
     Environment.objects.filter(id=env_id).delete()
-    redis_link.quietly(lambda c: c.hdel(busy_key(), env_id), "environment discard")
+
+    def forget(client):
+        pipe = client.pipeline(transaction=False)
+        pipe.hdel(busy_key(), env_id)
+        pipe.hdel(served_key(), env_id)
+        pipe.hdel(memory_key(), env_id)
+        pipe.execute()
+
+    redis_link.quietly(forget, "environment discard")
+    if row is not None:
+        scopes = env_state.scopes_of(row["function_id"], row["function__team_id"], row["state"] == "generic")
+        env_live.event(scopes, env_id, kind, why)
 
 
 def reap(keep_alive_s: float | None = None) -> int:
@@ -351,14 +384,15 @@ def reap(keep_alive_s: float | None = None) -> int:
                 idle.add(env_id)
                 continue
             if client.zrem(key, env_id):
-                discard(env_id)
+                discard(env_id, _why_idle_goes(row, current, now - used_at, keep_alive), "reaped")
                 removed += 1
     busy = {k.decode(): float(v) for k, v in client.hgetall(busy_key()).items()}
     for env_id, leased_at in list(busy.items()):
         row = rows.get(env_id)
         timeout = row.function.timeout_s if row is not None and row.function else 900
         if leased_at < now - timeout - LOST_LEASE_MARGIN_S and client.hdel(busy_key(), env_id):
-            discard(env_id)
+            why = f"reaped: leased {now - leased_at:.0f} s ago, past its timeout (worker lost)"
+            discard(env_id, why, "reaped")
             removed += 1
             busy.pop(env_id, None)
     generic: set[str] = set()
@@ -371,11 +405,21 @@ def reap(keep_alive_s: float | None = None) -> int:
         # An older image of a runtime: its generic environments go.
         for env_id in members:
             if client.lrem(key, 1, env_id):
-                discard(env_id)
+                discard(env_id, "reaped: an older runtime image", "reaped")
                 removed += 1
     removed += _reap_unaccounted(rows, idle | set(busy) | generic)
     removed += _reap_orphan_containers()
     return removed
+
+
+def _why_idle_goes(row: Environment | None, current: bool, idle_s: float, keep_alive: float) -> str:
+    if row is None or row.function is None:
+        return "reaped: its function was deleted"
+    if not current:
+        return "reaped: its function changed since (an older revision)"
+    if idle_s > keep_alive:
+        return f"reaped after {idle_s:.0f} s idle (keep-alive {keep_alive:.0f} s)"
+    return "recycled: its credentials end soon"
 
 
 def _credentials_ending(row: Environment, now: float) -> bool:
@@ -405,7 +449,7 @@ def _reap_unaccounted(rows: dict, accounted: set[str]) -> int:
             continue
         limit = (row.function.timeout_s if row.function else 900) + LOST_LEASE_MARGIN_S
         if row.orphan_since < now - timedelta(seconds=limit):
-            discard(env_id)
+            discard(env_id, "reaped: neither idle nor busy in Redis (restarted?)", "reaped")
             removed += 1
     return removed
 

@@ -133,7 +133,7 @@ def execute(inv: Invocation, fn: Function, logs: LogStream, sync: bool = False) 
         if outcome.kind == "unreachable" and not held.cold:
             # A pooled environment that died while idle: not the function's
             # doing. Drop it and serve the call from a new one.
-            pool.discard(held.env_id)
+            pool.discard(held.env_id, "removed: it had died while idle")
             held = pool.start(fn)
             outcome = _invoke(inv, fn, held, logs)
     except Exception as e:  # noqa: BLE001 - any start failure is the answer
@@ -153,6 +153,7 @@ def execute(inv: Invocation, fn: Function, logs: LogStream, sync: bool = False) 
         "duration_ms": outcome.duration_ms, "init_duration_ms": held.init_ms,
         "cold_start": held.cold, "max_memory_used_mb": outcome.max_memory_used_mb,
     }
+    held.max_memory_used_mb = outcome.max_memory_used_mb
     if outcome.kind == "result":
         return Outcome({"status": "succeeded", "result": json.dumps(outcome.payload), **common}, held)
     if outcome.kind == "error":
@@ -162,14 +163,17 @@ def execute(inv: Invocation, fn: Function, logs: LogStream, sync: bool = False) 
         # The bootstrap is still in the handler and sends no count of its
         # own: read the environment's peak before it is removed.
         common["max_memory_used_mb"] = sandbox.peak_memory_mb(pool.docker_client(), held.container)
-        pool.discard(held.env_id)
+        pool.discard(held.env_id, f"removed: its call timed out after {fn.timeout_s} s")
         message = f"Task timed out after {fn.timeout_s:.2f} seconds"
         logs(f"{lambda_timestamp(timezone.now())} {inv.request_id} {message}")
         return Outcome({"status": "timed_out", "error": {
             "errorType": "Sandbox.Timedout", "errorMessage": message, "stackTrace": [],
         }, **common})
     kind = sandbox.classify_crash(pool.docker_client(), held.container)
-    pool.discard(held.env_id)
+    if kind == "out_of_memory":
+        pool.discard(held.env_id, f"OOM-killed at its {fn.memory_mb} MB limit", "oom")
+    else:
+        pool.discard(held.env_id, "removed: its runtime exited during a call")
     if kind == "out_of_memory":
         common["max_memory_used_mb"] = fn.memory_mb
         return Outcome({"status": "out_of_memory", "error": {
@@ -288,6 +292,8 @@ def _answer(
         if held is not None:
             pool.discard(held.env_id)
         return []
+    if held is not None:
+        pool.released(held)
     return watched if live.on_redis() else [*logs_groups, *groups]
 
 

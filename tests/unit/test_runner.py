@@ -28,7 +28,7 @@ def fake_env(monkeypatch, make_function):
     )
     monkeypatch.setattr(pool, "start", lambda f: pool.Lease("e2", str(f.revision), cold=True, init_ms=99.0))
     monkeypatch.setattr(pool, "release", lambda held: released.append(held.env_id))
-    monkeypatch.setattr(pool, "discard", lambda env_id: discarded.append(env_id))
+    monkeypatch.setattr(pool, "discard", lambda env_id, why="", kind="removed": discarded.append(env_id))
     monkeypatch.setattr(pool, "docker_client", lambda: None)
     monkeypatch.setattr(runner.live, "send", lambda groups, html: None)
     return fn, released, discarded
