@@ -32,7 +32,7 @@ from urllib.parse import quote, urlencode
 import pytest
 from botocore.serialize import create_serializer
 from django.urls import reverse
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from awsapi import services
@@ -1047,6 +1047,8 @@ def test_fuzz_every_event_source_mapping_operation(aws, make_function, op):  # n
 
     @FUZZ_EACH
     @given(params=requests, raw=st.one_of(st.none(), st.none(), st.none(), st.none(), raw_bad_bodies))
+    # A lone surrogate in the path (found by hypothesis): sent as its bytes.
+    @example(params={"UUID": "\ud800"}, raw=None)
     def run(params, raw):
         if params.get("UUID") == "EXISTING":
             params = {**params, "UUID": a_mapping()}
@@ -1059,7 +1061,7 @@ def test_fuzz_every_event_source_mapping_operation(aws, make_function, op):  # n
             body = request["body"] if isinstance(request["body"], bytes) else request["body"].encode()
         except Exception:  # a value botocore cannot write: send it raw
             path = operation.http["requestUri"].replace(
-                "{UUID}", quote(str(params.get("UUID", "x")), safe="")
+                "{UUID}", quote(str(params.get("UUID", "x")), safe="", errors="surrogatepass")
             )
             query, body = {}, json.dumps(params).encode()
         if raw is not None and operation.http["method"] in ("POST", "PUT"):
