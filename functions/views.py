@@ -173,7 +173,6 @@ def _invocations_context(request: HttpRequest, fn: Function) -> dict:
     status, page = _invocations_page(request, fn)
     return {
         "page": page,
-        "page_size": PAGE_SIZE,
         "status_filter": status,
         "statuses": STATUSES,
         "live_query": _invocations_query(status, page.number),

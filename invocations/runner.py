@@ -224,7 +224,7 @@ def run_sync(raw: bytes, popped_at: float) -> str:
         inv.set_outcome(status="cancelled", error={
             "errorType": "Stratus.QueueTimeout", "errorMessage": "No worker took the call in time.",
         })
-        _answer(inv, request, None, [])
+        _show_finished(inv, _answer(inv, request, None, []))
         return "cancelled"
     inv.started_at, inv.attempts = timezone.now(), 1
     inv.node, inv.claimed_by = nodes.node(), nodes.worker_id()
@@ -236,7 +236,7 @@ def run_sync(raw: bytes, popped_at: float) -> str:
             "errorType": "Runtime.EnvironmentStartError",
             "errorMessage": "The call could not be started in time.",
         })
-        _answer(inv, request, None, logs.groups)
+        _show_finished(inv, _answer(inv, request, None, logs.groups))
         return "failed"
     outcome = execute(inv, fn, logs, sync=True)
     inv.set_outcome(logs=logs.text(), **outcome.fields)

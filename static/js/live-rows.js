@@ -60,14 +60,10 @@
     const at = created(fresh);
     const rows = Array.from(tbody.querySelectorAll(":scope > tr[id]"));
     const next = rows.find(function (r) { return created(r) < at; });
-    if (next) {
-      tbody.insertBefore(fresh, next);
-      return true;
-    }
-    const size = parseInt(tbody.getAttribute("data-page-size") || "0", 10);
-    if (size && rows.length >= size) return false; // it belongs on a later page
-    tbody.appendChild(fresh);
-    return true;
+    // The oldest goes last: a first page that grew live shows every row
+    // it took, however late one's start or finish came.
+    if (next) tbody.insertBefore(fresh, next);
+    else tbody.appendChild(fresh);
   }
 
   function upsert(row) {
@@ -78,7 +74,9 @@
         if (backwards(old, fresh)) return; // a late start never undoes a finish
         if (matches(tbody, fresh)) old.replaceWith(fresh);
         else old.remove();
-      } else if (tbody.getAttribute("data-live-new") !== "1" || !matches(tbody, fresh) || !place(tbody, fresh)) {
+      } else if (tbody.getAttribute("data-live-new") === "1" && matches(tbody, fresh)) {
+        place(tbody, fresh);
+      } else {
         return;
       }
       if (fresh.isConnected) htmx.process(fresh);
