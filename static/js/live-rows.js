@@ -100,10 +100,18 @@
     }
   }
 
+  // For hx-trigger filters: whether `selector` holds anything not final yet.
+  // The catch-up polls while it does, slowly: a message lost on its way
+  // (the channel layer drops over capacity) cannot leave a row running.
+  window.liveUnsettled = function (selector) {
+    const box = document.querySelector(selector);
+    return !!box && !!box.querySelector('[data-final="0"]');
+  };
+
   htmx.defineExtension("live-rows", {
     transformResponse: function (text, xhr) {
       const fromSocket = !xhr;
-      if (text.indexOf("live-row") < 0 && !fromSocket) return text;
+      if (text.indexOf('class="live-row"') < 0 && !fromSocket) return text;
       const tpl = document.createElement("template");
       tpl.innerHTML = text;
       let changed = false;
