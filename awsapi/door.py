@@ -79,6 +79,7 @@ NOT_AWS_PREFIXES = ("/2015-03-31/stratus-code/",)
 # SNS messages, messaging's JSON API, and the console's own pages.
 DJANGO_PREFIXES = (
     *NOT_AWS_PREFIXES, "/hooks/", "/sns/", "/api/", "/static/", "/admin/", "/accounts/", "/ws/",
+    "/metrics",  # Prometheus's scrape target (metrics.prometheus)
 )
 # Longest form body read to find its Action (SNS's Publish: 256 KB).
 QUERY_FORM_MAX = 512 * 1024

@@ -1,6 +1,7 @@
 """Settings from the environment, failing loudly on a bad value."""
 
 import os
+from decimal import Decimal, InvalidOperation
 
 
 class ImproperSetting(Exception):
@@ -34,6 +35,18 @@ def envfloat(name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise ImproperSetting(f"{name} must be a number, got {raw!r}") from None
+
+
+def envdecimal(name: str, default: str) -> Decimal:
+    """A non-negative exact decimal (prices), never a float."""
+    raw = os.environ.get(name) or default
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise ImproperSetting(f"{name} must be a number, got {raw!r}") from None
+    if not value.is_finite() or value < 0:
+        raise ImproperSetting(f"{name} must be a number of 0 or more, got {raw!r}")
+    return value
 
 
 def envbool(name: str, default: bool) -> bool:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from console.env import envbool, envfloat, envint, envstr
+from console.env import ImproperSetting, envbool, envdecimal, envfloat, envint, envstr
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(envstr("STRATUS_DATA_DIR", str(BASE_DIR / "var"))).resolve()
@@ -80,6 +80,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # Every template writes times the same way: |abstime, |reltime.
+            "builtins": ["console.times"],
         },
     },
 ]
@@ -171,6 +173,7 @@ CELERY_TASK_ROUTES = {
     "tables.expire_items": {"queue": "periodic"},
     "tables.trim_streams": {"queue": "periodic"},
     "kinesis.trim_records": {"queue": "periodic"},
+    "metrics.trim": {"queue": "periodic"},
 }
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Longer than the longest function timeout (900 s), so Redis does not
@@ -232,6 +235,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": envfloat("STRATUS_KINESIS_TRIM_INTERVAL", 60.0),
         "options": {"expires": 60},
     },
+    # Metric minutes past STRATUS_METRICS_RETENTION_DAYS (metrics.retention).
+    "trim-metrics": {
+        "task": "metrics.trim",
+        "schedule": envfloat("STRATUS_METRICS_TRIM_INTERVAL", 3600.0),
+        "options": {"expires": 600},
+    },
 }
 
 # The platform.
@@ -244,6 +253,11 @@ STRATUS_REGION = envstr("STRATUS_REGION", "us-east-1")
 # A new Kinesis stream's RetentionPeriodHours (Kinesis's default: 24).
 STRATUS_KINESIS_RETENTION_HOURS = envint("STRATUS_KINESIS_RETENTION_HOURS", 24)
 STRATUS_KEEP_ALIVE = envint("STRATUS_KEEP_ALIVE", 600)
+# Metrics (metrics app): how many days of minute buckets are kept, and the
+# token Prometheus sends to GET /metrics ("Authorization: Bearer <token>");
+# empty: /metrics is off (404).
+STRATUS_METRICS_RETENTION_DAYS = envint("STRATUS_METRICS_RETENTION_DAYS", 30)
+STRATUS_METRICS_TOKEN = envstr("STRATUS_METRICS_TOKEN")
 STRATUS_REQUEUE_AFTER = envint("STRATUS_REQUEUE_AFTER", 60)
 # Multiplies the async retry backoff (1 min, then 2 min); tests make it short.
 STRATUS_RETRY_BACKOFF_SCALE = envfloat("STRATUS_RETRY_BACKOFF_SCALE", 1.0)
@@ -312,6 +326,23 @@ STRATUS_SNS_HTTP_READ_TIMEOUT = envfloat("STRATUS_SNS_HTTP_READ_TIMEOUT", 15.0)
 # system's CAs, a path against that CA bundle (a self-signed endpoint's own
 # certificate), "false" not at all.
 STRATUS_SNS_HTTPS_VERIFY = envstr("STRATUS_SNS_HTTPS_VERIFY", "true")
+
+# Cost (metrics.billing, the Usage page). Lambda's prices in us-east-1 (x86)
+# by default: per million requests and per GB-second, in the currency
+# named here; the free tier is per team and calendar month.
+STRATUS_PRICE_PER_MILLION_REQUESTS = envdecimal("STRATUS_PRICE_PER_MILLION_REQUESTS", "0.20")
+STRATUS_PRICE_PER_GB_SECOND = envdecimal("STRATUS_PRICE_PER_GB_SECOND", "0.0000166667")
+STRATUS_FREE_TIER_REQUESTS = envdecimal("STRATUS_FREE_TIER_REQUESTS", "1000000")
+STRATUS_FREE_TIER_GB_SECONDS = envdecimal("STRATUS_FREE_TIER_GB_SECONDS", "400000")
+STRATUS_BILLING_CURRENCY = envstr("STRATUS_BILLING_CURRENCY", "USD")
+# Billed duration rounds up to this many ms: 1 (Lambda since December 2020)
+# or 100 (the classic model); nothing else is a billing model we know.
+STRATUS_BILLING_ROUNDING_MS = envint("STRATUS_BILLING_ROUNDING_MS", 1)
+if STRATUS_BILLING_ROUNDING_MS not in (1, 100):
+    raise ImproperSetting(
+        "STRATUS_BILLING_ROUNDING_MS must be 1 (round up to the millisecond, as Lambda does "
+        f"today) or 100 (the classic 100 ms model), got {STRATUS_BILLING_ROUNDING_MS}"
+    )
 
 LOGGING = {
     "version": 1,

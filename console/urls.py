@@ -10,10 +10,15 @@ urlpatterns = [
     # functions.lambda_door); GetFunction's code URL is in functions.urls.
     path("", include("functions.urls")),
     path("", include("invocations.urls")),
+    # The global runs page (/runs/) and "Invoke again".
+    path("", include("runs.urls")),
     path("", include("messaging.urls")),
     path("", include("buckets.urls")),
     path("", include("kinesis.urls")),
     path("", include("tables.urls")),
+    path("", include("metrics.urls")),
     # Triggers tab, HTTP routes under /http/ and webhooks under /hooks/.
     path("", include("triggers.urls")),
+    # The Usage page and its CSV (cost per day, function and team).
+    path("", include("metrics.usage.urls")),
 ]

@@ -205,12 +205,6 @@ def single_file_name(checked: CheckedZip) -> str:
     return ""
 
 
-def read_file(bundle, name: str) -> str:
-    """One file of a stored bundle as text (undecodable bytes replaced)."""
-    with zipfile.ZipFile(bundle.zip_path) as zf:
-        return zf.read(name).decode("utf-8", errors="replace")
-
-
 def _remove(path: str) -> None:
     if os.path.isdir(path) and not os.path.islink(path):
         shutil.rmtree(path, ignore_errors=True)

@@ -2,12 +2,14 @@
 the values, so the console and the Lambda API give the same answers."""
 
 import json
+import secrets
 
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from awsapi import policy
+from functions import service
 from functions.code import MAX_ZIPPED
 
 HELLO_WORLD = '''import json
@@ -42,6 +44,15 @@ def check_upload_size(upload):
     return upload
 
 
+def _checked(rule, value):
+    """`value` through one of functions.service's clean_* rules, its
+    FunctionError as this field's error."""
+    try:
+        return rule(value)
+    except service.FunctionError as e:
+        raise ValidationError(str(e)) from None
+
+
 class ConfigurationForm(forms.Form):
     """A function's settings. Memory and timeout are shaped into whole
     numbers here; functions.service checks every value's range."""
@@ -55,6 +66,27 @@ class ConfigurationForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4, "placeholder": "KEY=value, one a line"}),
         help_text="KEY=value, one a line.",
     )
+
+    # Each field is checked here with functions.service's own rule for it,
+    # so every bad field is reported at once (the service, which stops at
+    # the first bad value, checks them all again before it saves).
+    def clean_handler(self) -> str:
+        return _checked(service.clean_handler, self.cleaned_data["handler"])
+
+    def clean_memory_mb(self) -> int:
+        return _checked(service.clean_memory, self.cleaned_data["memory_mb"])
+
+    def clean_timeout_s(self) -> int:
+        return _checked(service.clean_timeout, self.cleaned_data["timeout_s"])
+
+    def clean_description(self) -> str:
+        return _checked(service.clean_description, self.cleaned_data["description"])
+
+    def clean_environment(self) -> str:
+        """The KEY=value text as typed, once its variables pass."""
+        text = self.cleaned_data["environment"]
+        _checked(lambda t: service.clean_environment(service.parse_env_lines(t)), text)
+        return text
 
     @staticmethod
     def initial_for(fn) -> dict:
@@ -122,6 +154,9 @@ class CreateFunctionForm(ConfigurationForm):
     def clean_code_file(self):
         return check_upload_size(self.cleaned_data.get("code_file"))
 
+    def clean_name(self) -> str:
+        return _checked(service.clean_name, self.cleaned_data["name"])
+
     field_order = (
         "team", "name", "runtime", "handler", "memory_mb", "timeout_s",
         "description", "environment", "code_source", "source", "code_file",
@@ -147,10 +182,41 @@ class CreateFunctionForm(ConfigurationForm):
         return data
 
 
-class SourceForm(forms.Form):
+class CodeFileForm(forms.Form):
+    """Which file of which code: `path` inside the bundle, `base` the code's
+    sha256 the page was opened on (a save on a stale base is refused)."""
+
+    path = forms.CharField(max_length=1024, widget=forms.HiddenInput)
+    base = forms.CharField(max_length=64, widget=forms.HiddenInput)
+
+
+class SourceForm(CodeFileForm):
+    """One file's new text from the Code tab's editor (static/js/editor.js
+    turns the textarea into CodeMirror; the form works without it)."""
+
     source = forms.CharField(
         strip=False,
-        widget=forms.Textarea(attrs={"rows": 22, "class": "code", "spellcheck": "false"}),
+        required=False,
+        widget=forms.Textarea(
+            attrs={"rows": 22, "class": "code", "spellcheck": "false", "data-editor": "code"}
+        ),
+    )
+
+    def __init__(self, *args, **kwargs):
+        # A fresh id on every page: htmx gives a swapped-in element the
+        # attributes of the old element with its id until the swap settles,
+        # then puts the new ones back, undoing CodeMirror's hiding of it.
+        kwargs.setdefault("auto_id", f"code-{secrets.token_hex(4)}-%s")
+        super().__init__(*args, **kwargs)
+
+
+class NewFileForm(CodeFileForm):
+    """A new, empty file at `path` (folders are made by the path: lib/x.py)."""
+
+    path = forms.CharField(
+        max_length=1024,
+        label="New file",
+        widget=forms.TextInput(attrs={"placeholder": "helpers/new_module.py", "spellcheck": "false"}),
     )
 
 

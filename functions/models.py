@@ -70,7 +70,8 @@ class Function(models.Model):
     runtime = models.CharField(max_length=20, choices=RUNTIME_CHOICES, default="python3.11")
     handler = models.CharField(max_length=128, default="lambda_function.lambda_handler")
     code = models.ForeignKey(CodeBundle, on_delete=models.PROTECT)
-    # Only single-file functions can be edited in the console's editor.
+    # The file's name when the code is one top-level .py file, else "" (the
+    # console's editor edits every text file either way: functions.code_tab).
     editable_file = models.CharField(max_length=255, blank=True)
     memory_mb = models.PositiveIntegerField(default=128)
     timeout_s = models.PositiveIntegerField(default=3)

@@ -19,6 +19,7 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from functions import code as codestore
+from functions import code_files
 from functions.models import Function, Team
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,11 @@ class NameTaken(FunctionError):
 
 class FunctionGone(FunctionError):
     """The function was deleted while the change was being made."""
+
+
+class CodeChanged(FunctionError):
+    """The code changed since the caller read it (a stale base): saving
+    would throw away someone else's change."""
 
 
 # Values ---------------------------------------------------------------------
@@ -345,6 +351,77 @@ def update_code(fn: Function, zip_bytes) -> Function:
         fn.code = _store(checked)
         fn.editable_file = codestore.single_file_name(checked)
         fn.touch_revision()
+        _save(fn, ["code", "editable_file", "revision", "updated_at"])
+    return fn
+
+
+def handler_files(handler: str) -> set[str]:
+    """The files that can hold the handler's module (check_handler's)."""
+    module = handler.rsplit(".", 1)[0] if "." in handler else handler
+    path = module.replace(".", "/")
+    return {f"{path}.py", f"{path}/__init__.py"}
+
+
+def update_code_files(
+    fn: Function, *, base_sha256: str, edits=None, adds=None, deletes=()
+) -> Function:
+    """Change files of a function's code, as the console's editor does:
+    `edits` (path -> new text) replace files, `adds` (path -> text) add
+    files, `deletes` (paths) remove files; every other file is kept byte
+    for byte with its mode (functions.code_files.rewrite). The result is a
+    NEW bundle, checked like an upload (functions.code.check_zip: paths,
+    duplicates, Lambda's sizes) and switched to as a new revision.
+
+    `base_sha256` is the code hash the editor was opened on: when the code
+    changed since (a save or an upload by someone else), CodeChanged and
+    nothing is stored. FunctionError (field "code" or "path") for a bad
+    change: a binary or too big file edited, a path outside the code
+    folder, a file that exists already, the handler's module deleted (set
+    another handler first). Edits that break the handler are stored, as
+    Lambda does; handler_problem says so."""
+    if fn.code_id != base_sha256:
+        raise CodeChanged(
+            "The code changed since you opened it (someone saved or uploaded new code). "
+            "Nothing was saved; your text is still in the editor: copy it, reload the page "
+            "and apply your change to the current code.",
+            "code",
+        )
+    protected = sorted(handler_files(fn.handler) & set(deletes or ()))
+    if protected:
+        raise FunctionError(
+            f"{protected[0]} holds the handler's module ({fn.handler}); it cannot be deleted. "
+            "Set another handler in Configuration first.",
+            "path",
+        )
+    try:
+        with open(fn.code.zip_path, "rb") as f:
+            base = f.read()
+    except OSError:
+        raise FunctionError("The function's stored code is missing; upload the code again.", "code") from None
+    try:
+        data = code_files.rewrite(base, edits=edits, adds=adds, deletes=deletes)
+    except codestore.CodeError as e:
+        raise FunctionError(str(e), "code") from None
+    checked = _checked_code(data)
+    with transaction.atomic():
+        bundle = _store(checked)
+        fn.code = bundle
+        fn.editable_file = codestore.single_file_name(checked)
+        fn.touch_revision()
+        # A conditional UPDATE that must change exactly one row: of two saves
+        # on the same base, only one wins; the other learns the code changed.
+        claimed = Function.objects.filter(pk=fn.pk, code_id=base_sha256).update(
+            code=bundle, editable_file=fn.editable_file, revision=fn.revision, updated_at=fn.updated_at,
+        )
+        if claimed != 1:
+            if not Function.objects.filter(pk=fn.pk).exists():
+                raise FunctionGone(f"The function {fn.name} was deleted meanwhile.")
+            raise CodeChanged(
+                "The code changed while you saved (someone else saved first). Nothing was saved; "
+                "your text is still in the editor: copy it, reload the page and apply it again.",
+                "code",
+            )
+        # save() as well: post_save drops every process's copy of the function.
         _save(fn, ["code", "editable_file", "revision", "updated_at"])
     return fn
 

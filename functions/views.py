@@ -1,8 +1,8 @@
 """The console's function pages. Thin: access goes through functions.access,
 validation and changes through functions.service."""
 
+import json
 import uuid
-import zipfile
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -20,13 +20,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.conf import settings
 
 from awsapi import jsontext
-from functions import service
+from functions import code_tab, service
 from functions.access import can_write, get_function_for_user, teams_for, writable_teams
-from functions.code import CodeError, read_file, zip_single_file
+from functions.code import CodeError, zip_single_file
 from functions.forms import (
     ConfigurationForm,
     ExecutionPolicyForm,
+    CodeFileForm,
     CreateFunctionForm,
+    NewFileForm,
     SourceForm,
     TestEventForm,
     UploadCodeForm,
@@ -120,29 +122,30 @@ def _form_field(form, field: str | None) -> str | None:
 # The detail page and its tabs ------------------------------------------------
 
 
-def _code_context(fn: Function) -> dict:
-    try:
-        with zipfile.ZipFile(fn.code.zip_path) as zf:
-            names = [n for n in zf.namelist() if not n.endswith("/")]
-    except OSError:
-        return {"code_missing": True, "files": []}
-    ctx = {"files": names, "code_missing": False}
-    if fn.editable_file:
-        ctx["source_form"] = SourceForm(initial={"source": read_file(fn.code, fn.editable_file)})
-    else:
-        module = fn.handler.rsplit(".", 1)[0].replace(".", "/")
-        shown = next((n for n in (f"{module}.py", f"{module}/__init__.py") if n in names), None)
-        ctx["handler_file"] = shown
-        ctx["handler_source"] = read_file(fn.code, shown) if shown else ""
-    ctx["upload_form"] = UploadCodeForm()
-    return ctx
-
-
 def _test_context(request: HttpRequest, fn: Function) -> dict:
     events = list(fn.test_events.all())
     selected = next((e for e in events if e.name == request.GET.get("event")), None)
     initial = {"event": selected.payload, "save_as": selected.name} if selected else None
+    if request.GET.get("from"):
+        initial = {"event": _event_of_invocation(request, fn, request.GET["from"])}
     return {"events": events, "selected": selected, "test_form": TestEventForm(initial=initial)}
+
+
+def _event_of_invocation(request: HttpRequest, fn: Function, request_id: str) -> str:
+    """?tab=test&from=<request id> ("Open this event in Test"): that
+    invocation's event, pretty-printed, if it is one of this function's
+    (the function is access-checked already); 404 otherwise."""
+    try:
+        inv = Invocation.objects.only("event").filter(request_id=uuid.UUID(request_id), function=fn).first()
+    except ValueError:
+        inv = None
+    if inv is None:
+        raise Http404("No such invocation of this function.")
+    messages.info(request, f"Loaded the event of invocation {inv.request_id}.")
+    try:
+        return json.dumps(json.loads(inv.event), indent=2)
+    except ValueError:
+        return inv.event
 
 
 def _status_filter(request: HttpRequest) -> str:
@@ -187,7 +190,7 @@ def _render_detail(request: HttpRequest, fn: Function, tab: str, status: int = 2
         "can_write": can_write(request.user, fn.team),
     }
     if tab == "code":
-        ctx.update(_code_context(fn))
+        ctx.update(code_tab.context(request, fn, can_write=ctx["can_write"], extra=extra))
     elif tab == "configuration":
         ctx["config_form"] = ConfigurationForm(initial=ConfigurationForm.initial_for(fn))
         ctx["async_form"] = AsyncConfigForm.for_function(fn)
@@ -251,21 +254,77 @@ def code_zip(request: HttpRequest, function_id) -> FileResponse:
     return FileResponse(handle, as_attachment=True, filename=f"{fn.name}.zip")
 
 
+def _code_done(request: HttpRequest, fn: Function, notice: str, opened: str) -> HttpResponse:
+    """After a change of the code's files: the Code tab with `opened` open."""
+    if problem := service.handler_problem(fn):
+        # Saved all the same, as Lambda does; said so the invoke's failure is no surprise.
+        notice = f"{notice} Warning: {problem}"
+    location = _detail_url(fn, "code") + ("&" + urlencode({"file": opened}) if opened else "")
+    if request.htmx:
+        response = _render_detail(request, fn, "code", notice=notice, opened=opened)
+        response["HX-Push-Url"] = location
+        return response
+    messages.success(request, notice)
+    return redirect(location)
+
+
 @login_required
 @require_POST
 def code_save(request: HttpRequest, function_id) -> HttpResponse:
+    """Save one file of the code from the editor: a new bundle with that
+    file replaced and every other kept (functions.service.update_code_files);
+    refused, with the text kept in the editor, when the code changed since
+    the editor opened it."""
     fn = get_function_for_user(request.user, function_id, write=True)
     form = SourceForm(request.POST)
-    if not fn.editable_file:
-        form.add_error(None, "This function has several files: upload a new zip instead.")
-    elif form.is_valid():
+    if form.is_valid():
+        path = form.cleaned_data["path"]
         try:
-            service.update_code(fn, zip_single_file(fn.editable_file, form.cleaned_data["source"]))
-        except (service.FunctionError, CodeError) as e:
-            form.add_error("source", str(e))
+            service.update_code_files(
+                fn, base_sha256=form.cleaned_data["base"], edits={path: form.cleaned_data["source"]}
+            )
+        except service.CodeChanged as e:
+            form.add_error(None, str(e))
+            return _render_detail(request, fn, "code", source_form=form, code_changed=True)
+        except service.FunctionError as e:
+            form.add_error(None, str(e))
         else:
-            return _done(request, fn, "code", f"Saved {fn.editable_file}.")
+            return _code_done(request, fn, f"Saved {path}.", path)
     return _render_detail(request, fn, "code", source_form=form)
+
+
+@login_required
+@require_POST
+def code_file_add(request: HttpRequest, function_id) -> HttpResponse:
+    """Add an empty file to the code (a new bundle) and open it."""
+    fn = get_function_for_user(request.user, function_id, write=True)
+    form = NewFileForm(request.POST)
+    if form.is_valid():
+        path = form.cleaned_data["path"].strip()
+        try:
+            service.update_code_files(fn, base_sha256=form.cleaned_data["base"], adds={path: ""})
+        except service.FunctionError as e:
+            form.add_error("path", str(e))
+        else:
+            return _code_done(request, fn, f"Added {path}.", path.removeprefix("./"))
+    return _render_detail(request, fn, "code", new_file_form=form)
+
+
+@login_required
+@require_POST
+def code_file_delete(request: HttpRequest, function_id) -> HttpResponse:
+    """Delete one file of the code (a new bundle); the handler's module is
+    protected (functions.service.update_code_files)."""
+    fn = get_function_for_user(request.user, function_id, write=True)
+    form = CodeFileForm(request.POST)
+    if form.is_valid():
+        path = form.cleaned_data["path"]
+        try:
+            service.update_code_files(fn, base_sha256=form.cleaned_data["base"], deletes=[path])
+        except service.FunctionError as e:
+            return _render_detail(request, fn, "code", opened=path, code_error=str(e))
+        return _code_done(request, fn, f"Deleted {path}.", "")
+    return _render_detail(request, fn, "code", code_error="Choose a file of the code to delete.")
 
 
 @login_required

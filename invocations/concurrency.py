@@ -46,6 +46,7 @@ from django.dispatch import receiver
 from functions import changes
 from functions.models import Function, Team
 from invocations import nodes, redis_link
+from metrics import recording
 
 # The most a function may reserve; Lambda's default account limit. Also the
 # team limit while no lane thread is known (no worker has beaten yet).
@@ -62,12 +63,23 @@ TERMS_TTL_S = 10.0
 
 FULL, TAKEN, ALREADY_HELD = 0, 1, 2
 
-# KEYS: the pool's holders, the lane threads. ARGV: holder, limit ("auto":
-# the installation's share, less ARGV[4] reserved), ttl (s), reserved,
-# seconds a lane thread's beat stays fresh. acquire() returns {state, limit}.
+# KEYS: the pool's holders, the lane threads[, the running sets of
+# metrics.recording.running_keys: function, team, installation]. ARGV:
+# holder, limit ("auto": the installation's share, less ARGV[4] reserved),
+# ttl (s), reserved, seconds a lane thread's beat stays fresh. acquire()
+# returns {state, limit}; an admitted holder is also added to the running
+# sets (what the metrics count as concurrent executions).
 # A local function, so invocations.dispatch can run it and the lane push in
 # one script (a sync call's one round trip).
 ACQUIRE_FUNCTION = """
+local function running(holder, expires)
+  if KEYS[3] then
+    for j = 3, 5 do
+      redis.call('ZADD', KEYS[j], expires, holder)
+      redis.call('EXPIRE', KEYS[j], 86400)
+    end
+  end
+end
 local function acquire()
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -86,11 +98,13 @@ if not limit then
 end
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
   redis.call('ZADD', KEYS[1], expires, ARGV[1])
+  running(ARGV[1], expires)
   return {2, limit}
 end
 if redis.call('ZCARD', KEYS[1]) < limit then
   redis.call('ZADD', KEYS[1], expires, ARGV[1])
   redis.call('EXPIRE', KEYS[1], 86400)
+  running(ARGV[1], expires)
   return {1, limit}
 end
 return {0, limit}
@@ -204,9 +218,11 @@ def pool_of(fn: Function, own: int | None, reserved: int) -> tuple[str, int | st
     return _team_key(fn.team_id), limit, reserved
 
 
-def _args(key: str, limit, reserved: int, request_id, ttl_s: float) -> dict:
+def _args(key: str, limit, reserved: int, request_id, ttl_s: float, fn: Function | None = None) -> dict:
+    """The script's keys and args; with `fn`, the call is counted running
+    (metrics.recording.running_keys) when admitted."""
     return {
-        "keys": [key, nodes.lanes_key()],
+        "keys": [key, nodes.lanes_key(), *(recording.running_keys(fn.id, fn.team_id) if fn else ())],
         "args": [str(request_id), limit, ttl_s, reserved, settings.STRATUS_WORKER_LOST_AFTER],
     }
 
@@ -217,14 +233,16 @@ def acquire(function_id, request_id, limit: int, ttl_s: float) -> int:
     return _acquire(_key(function_id), limit, 0, request_id, ttl_s)[0]
 
 
-def _acquire(key: str, limit, reserved: int, request_id, ttl_s: float) -> tuple[int, int]:
+def _acquire(
+    key: str, limit, reserved: int, request_id, ttl_s: float, fn: Function | None = None
+) -> tuple[int, int]:
     """(state, the pool's limit): one round trip."""
     global _acquire_script
     client = redis_link.client()
     if _acquire_script is None:
         # Made once: a Script hashes its source and then runs by EVALSHA.
         _acquire_script = client.register_script(_ACQUIRE)
-    state, size = _acquire_script(client=client, **_args(key, limit, reserved, request_id, ttl_s))
+    state, size = _acquire_script(client=client, **_args(key, limit, reserved, request_id, ttl_s, fn))
     return int(state), int(size)
 
 
@@ -318,9 +336,11 @@ def throttle_error(fn: Function, limit: int | None = None) -> dict:
             ),
         }
     if fn.reserved_concurrency == 0:
+        # Nothing runs, so nothing will finish: waiting does not help.
         message = (
-            f"Rate Exceeded: {fn.name} has a reserved concurrency of 0, so every call is "
-            "throttled; raise it (Configuration tab, PutFunctionConcurrency) to run it."
+            f"Rate Exceeded: the reserved concurrency of {fn.name} is 0, so every call is "
+            "throttled until it is raised (Configuration tab, or PutFunctionConcurrency; "
+            "DeleteFunctionConcurrency removes the reservation)."
         )
     else:
         message = (
@@ -337,7 +357,7 @@ def acquire_call(fn: Function, request_id, ttl_s: float, team_terms) -> dict:
     """keys/args of ACQUIRE_FUNCTION for a call of `fn` (its pool given its
     team's terms, `team_terms`: terms(fn.team_id)); the args come first, so
     a script that adds its own starts at ARGV[6]."""
-    return _args(*pool_of(fn, *team_terms), request_id, ttl_s)
+    return _args(*pool_of(fn, *team_terms), request_id, ttl_s, fn)
 
 
 async def release_async(client, fn: Function, request_id) -> None:
@@ -367,7 +387,7 @@ def admit(fn: Function, request_id) -> Admission | float:
     is full; invocations.dispatch.wait_for_slot carries that out)."""
     key, limit, reserved = pool_of(fn, *terms(fn.team_id))
     try:
-        state, _size = _acquire(key, limit, reserved, request_id, fn.timeout_s + EXPIRY_MARGIN_S)
+        state, _size = _acquire(key, limit, reserved, request_id, fn.timeout_s + EXPIRY_MARGIN_S, fn)
     except redis.RedisError as e:
         if fn.reserved_concurrency is not None:
             raise  # a reservation is a promise: the task is tried again
@@ -383,9 +403,11 @@ def admit(fn: Function, request_id) -> Admission | float:
 def release_to(pipe, fn: Function, request_id) -> None:
     """Queue giving a call's slot back on a Redis pipeline. From both pools
     it may be in: the function's reservation may have been set or removed
-    while the call ran."""
+    while the call ran. It stops counting as running (metrics)."""
     pipe.zrem(_key(fn.id), str(request_id))
     pipe.zrem(_team_key(fn.team_id), str(request_id))
+    for key in recording.running_keys(fn.id, fn.team_id):
+        pipe.zrem(key, str(request_id))
 
 
 def release_for(fn: Function, request_id) -> None:

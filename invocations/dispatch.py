@@ -44,6 +44,8 @@ from invocations import concurrency, done, fastsql, fragments, live, nodes, reco
 from invocations.done import Done
 from invocations.models import FINISHED, Attempt, Invocation, cap_logs
 from invocations.sync_request import SyncRequest
+from metrics import live as metrics_live
+from metrics import recording
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +104,9 @@ def queue(request_id, priority: str = "normal", countdown: float | None = None) 
 def wait_for_slot(inv: Invocation, countdown: float) -> None:
     """Carry out concurrency's "wait": the row stays queued and is tried
     again after `countdown` (not an attempt). A limit of 0 gets no task: the
-    reconciler looks again now and then, and the row expires by age."""
+    reconciler looks again now and then, and the row expires by age. Each
+    wait is a throttle in the metrics, as Lambda counts async throttles."""
+    recording.record(recording.throttle_sample(inv.function, inv.function_version))
     if inv.function.reserved_concurrency == 0:
         return  # a reservation of 0 never admits
     # A fresh queued_at tells the reconciler this row's task is not lost.
@@ -164,8 +168,9 @@ def expire(inv: Invocation, error: dict) -> bool:
 
 # Takes the call's concurrency slot (concurrency.ACQUIRE_FUNCTION, ARGV[1..5])
 # and, when it got one, pushes the call to a lane, appending the watched live
-# groups to it: one round trip per sync call. KEYS: the slot's pool and the
-# lane threads (the lane names are built from ARGV[6], the instance). ARGV
+# groups to it: one round trip per sync call. KEYS: the slot's pool, the
+# lane threads and the metrics' running sets (the lane names are built from
+# ARGV[6], the instance). ARGV
 # from 6: instance, revision, priority, message, then (group key, group name)
 # pairs. Returns {state, limit, lane, suffix}: the lane and what was appended
 # for a later LREM, empty when the pool was full (nothing pushed).
@@ -359,12 +364,31 @@ class SyncCall:
             except redis.RedisError:
                 pass  # the slot expires on its own
         inv = record_of(self.fn, self.request)
+        inv.function = self.fn
         inv.status, inv.error, inv.finished_at = status, error, timezone.now()
+        # A throttle counts as one; a lost worker's call ran and failed; a
+        # call that never reached a worker counts nothing (metrics.recording).
+        sample = None
+        if status == "throttled" or error is WORKER_LOST:
+            sample = recording.sample_of(inv)
+        ticks = metrics_live.tick_groups(sample) if sample is not None and live.on_redis() else []
         try:
-            await _redis().xadd(recorder.stream_key(), {"r": recorder.encode(inv)})
+            pipe = _redis().pipeline(transaction=False)
+            pipe.xadd(recorder.stream_key(), {"r": recorder.encode(inv)})
+            recording.add(pipe, sample)
+            for group in ticks:
+                pipe.exists(live.group_key(group))
+            replies = await pipe.execute(raise_on_error=False)
+            if isinstance(replies[0], Exception):
+                raise replies[0]
+            asked = replies[len(replies) - len(ticks):]
+            watched = [g for g, there in zip(ticks, asked, strict=True) if there]
             await _show_refused(inv)
         except redis.RedisError:
             await sync_to_async(recorder.store_now)(inv)
+            watched = []
+        if sample is not None and (watched or not live.on_redis()):
+            live.send(watched or metrics_live.tick_groups(sample), metrics_live.tick_fragment(sample))
         return Done(request_id=self.request.request_id, status=status, error=error)
 
 

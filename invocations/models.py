@@ -1,5 +1,4 @@
 import json
-import math
 import uuid
 
 from django.conf import settings
@@ -8,6 +7,7 @@ from django.utils import timezone
 
 from functions.models import Function
 from invocations import fastsql
+from metrics import billing
 
 STATUSES = [
     ("queued", "Queued"),
@@ -78,7 +78,7 @@ class Invocation(models.Model):
     priority = models.CharField(max_length=6, choices=PRIORITIES, default="normal")
     # What made this invocation, e.g. "route:<uuid>", "schedule:<uuid>": the
     # Triggers tab counts errors per trigger with it.
-    trigger = models.CharField(max_length=80, blank=True, default="", db_index=True)
+    trigger = models.CharField(max_length=80, blank=True, default="")
     # Source-specific facts the finish hooks need (a queue batch's message ids,
     # the invocation a destination event came from).
     origin = models.JSONField(null=True, blank=True)
@@ -89,7 +89,15 @@ class Invocation(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["function", "-created_at"])]
+        indexes = [
+            models.Index(fields=["function", "-created_at"]),
+            # Keyset paging of the runs page (runs.query): newest first,
+            # request id breaking ties, across functions or within one.
+            models.Index(fields=["created_at", "request_id"], name="inv_created_rid"),
+            models.Index(fields=["function", "created_at", "request_id"], name="inv_fn_created_rid"),
+            # Also serves every lookup by trigger alone (the Triggers tab).
+            models.Index(fields=["trigger", "created_at", "request_id"], name="inv_trigger_created_rid"),
+        ]
 
     def __str__(self) -> str:
         return str(self.request_id)
@@ -139,13 +147,15 @@ class Invocation(models.Model):
         cold_start: bool = False,
     ) -> None:
         """Fill in the final fields (in memory): durations in ms, billed
-        duration rounded up to 1 ms (Lambda), logs with Lambda's REPORT line
-        appended after any earlier attempts' logs and capped at 256 KB."""
+        duration rounded up to the billing unit (metrics.billing.billed_ms_for:
+        1 ms as Lambda, or 100 ms; 0 for a call that never ran), logs with
+        Lambda's REPORT line appended after any earlier attempts' logs and
+        capped at 256 KB."""
         self.status = status
         self.result = result
         self.error = error
         self.duration_ms = round(duration_ms, 2)
-        self.billed_duration_ms = max(1, math.ceil(duration_ms))
+        self.billed_duration_ms = billing.billed_ms_for(status, duration_ms)
         self.init_duration_ms = round(init_duration_ms, 2) if init_duration_ms is not None else None
         self.max_memory_used_mb = max_memory_used_mb
         self.cold_start = cold_start
@@ -165,6 +175,15 @@ class Invocation(models.Model):
             )
         })
         return changed == 1
+
+    @property
+    def cost(self):
+        """What this call costs (a Decimal in STRATUS_BILLING_CURRENCY,
+        before the free tier), or None when it is not billed or not
+        finished (metrics.billing.invocation_cost)."""
+        if not self.is_finished:
+            return None
+        return billing.invocation_cost(self.status, self.billed_duration_ms, self.memory_size_mb)
 
     def report_line(self) -> str:
         parts = [

@@ -1,6 +1,7 @@
 """The background work of a worker's main process.
 
-Every worker records sync calls (invocations.recorder). A worker that runs
+Every worker records sync calls (invocations.recorder) and flushes the
+recorded metrics into the database (metrics.flush). A worker that runs
 invocations also looks after its node : every second it tops up the pre-warmed
 pool of generic environments (invocations.pool.refill), and every
 STRATUS_REAP_INTERVAL seconds the reaper (invocations.pool.reap) removes
@@ -15,6 +16,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from invocations import nodes, pool, recorder
+from metrics import flush
 
 log = logging.getLogger(__name__)
 _started = False
@@ -26,6 +28,7 @@ def start(runs_invocations: bool) -> None:
         return
     _started = True
     recorder.start(nodes.worker_id())
+    flush.start()
     if runs_invocations:
         threading.Thread(target=_upkeep, name="node-upkeep", daemon=True).start()
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 from invocations import concurrency, delivery, dispatch, hooks, nodes, redis_link
 from invocations.done import Done, channel
 from invocations.models import Invocation
+from metrics import recording
 
 BATCH = 500
 # A row running this long past its function's timeout has hung.
@@ -70,10 +71,13 @@ def _fail_attempt(inv: Invocation) -> bool:
         if not dispatch.retry(inv, "", wait, status="failed", error=WORKER_LOST):
             return False
         concurrency.release_for(inv.function, inv.request_id)
+        # The lost attempt ran (for how long is unknown): a failed invocation.
+        recording.record(recording.attempt_sample(inv, {"status": "failed", "error": WORKER_LOST}))
         return True
     if not inv.finish(status="failed", error=WORKER_LOST, logs=note):
         return False
     concurrency.release_for(inv.function, inv.request_id)
+    recording.record(recording.sample_of(inv))
     done = Done.of(inv).encode()
     redis_link.quietly(lambda c: c.publish(channel(inv.request_id), done), "done message")
     hooks.run_finished(inv)

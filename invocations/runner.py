@@ -15,6 +15,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
+from datetime import UTC
 
 from django.conf import settings
 from django.utils import timezone
@@ -38,6 +39,8 @@ from invocations.done import Done, channel
 from invocations.models import Invocation
 from invocations.stats import stats_for
 from invocations.sync_request import SyncRequest
+from metrics import live as metrics_live
+from metrics import recording
 
 log = logging.getLogger(__name__)
 # How often a running invocation looks again for someone watching its logs.
@@ -147,6 +150,8 @@ def execute(inv: Invocation, fn: Function, logs: LogStream, sync: bool = False) 
         logs(f"[ERROR] could not start an execution environment: {e}")
         return Outcome({
             "status": "failed", "duration_ms": (time.monotonic() - started) * 1000,
+            # It needed a new environment (that start failed): a cold start.
+            "cold_start": True,
             "error": {
                 "errorType": "Runtime.EnvironmentStartError",
                 "errorMessage": f"Could not start an execution environment: {e}",
@@ -163,9 +168,12 @@ def execute(inv: Invocation, fn: Function, logs: LogStream, sync: bool = False) 
         # A handler error leaves the environment healthy, as in Lambda.
         return Outcome({"status": "failed", "error": outcome.error, **common}, held)
     if outcome.kind == "timeout":
+        # The bootstrap is still in the handler and sends no count of its
+        # own: read the environment's peak before it is removed.
+        common["max_memory_used_mb"] = sandbox.peak_memory_mb(pool.docker_client(), held.container)
         pool.discard(held.env_id)
         message = f"Task timed out after {fn.timeout_s:.2f} seconds"
-        logs(f"{timezone.now():%Y-%m-%dT%H:%M:%S.%fZ} {inv.request_id} {message}")
+        logs(f"{lambda_timestamp(timezone.now())} {inv.request_id} {message}")
         return Outcome({"status": "timed_out", "error": {
             "errorType": "Sandbox.Timedout", "errorMessage": message, "stackTrace": [],
         }, **common})
@@ -183,6 +191,12 @@ def execute(inv: Invocation, fn: Function, logs: LogStream, sync: bool = False) 
         "errorMessage": "Runtime exited without providing a reason",
         "stackTrace": [],
     }, **common})
+
+
+def lambda_timestamp(moment) -> str:
+    """A log line's UTC time as Lambda writes it: 2026-11-30T16:05:12.345Z
+    (milliseconds, never microseconds)."""
+    return f"{moment.astimezone(UTC):%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
 
 
 def _open_aws_door(held: pool.Lease) -> None:
@@ -247,20 +261,26 @@ def run_sync(raw: bytes, popped_at: float) -> str:
 def _answer(
     inv: Invocation, request: SyncRequest, held: pool.Lease | None, logs_groups: list[str]
 ) -> list[str]:
-    """Wake the caller, queue the record, give the environment and the
-    concurrency slot back, and ask who watches the finished row: one Redis
-    round trip. If Redis stays unreachable the record goes straight to the
-    database. Returns the watched groups of the finished row."""
+    """Wake the caller, queue the record and the metrics, give the
+    environment and the concurrency slot back, and ask who watches the
+    finished row and the charts: one Redis round trip. If Redis stays
+    unreachable the record goes straight to the database (the metrics are
+    skipped). Returns the watched groups of the finished row."""
     done = Done.of(inv).encode()
     # Asked again here, in the same round trip: a page opened after the
-    # push (and after the last log line) must still see the final row.
-    groups = [*live.invocation_groups(inv.request_id, inv.function_id), live.team_group(inv.function.team_id)]
+    # push (and after the last log line) must still see the final row; the
+    # team list's and the charts' groups too.
+    groups = [
+        *live.invocation_groups(inv.request_id, inv.function_id), live.team_group(inv.function.team_id),
+        *metrics_live.tick_groups(inv),
+    ]
 
     def send(client):
         pipe = client.pipeline(transaction=False)
         pipe.publish(channel(inv.request_id), done)
         pipe.delete(nodes.running_key(inv.request_id))
         recorder.add(pipe, inv)
+        recording.add(pipe, recording.sample_of(inv))
         if held is not None:
             pool.release_to(pipe, held)
         if request.slot:
@@ -278,11 +298,14 @@ def _answer(
         if held is not None:
             pool.discard(held.env_id)
         return []
-    return watched if live.on_redis() else [*logs_groups, *groups]
+    return watched if live.on_redis() else [*dict.fromkeys([*logs_groups, *groups])]
 
 
 def _final_groups(inv: Invocation) -> list[str]:
-    return [*live.invocation_groups(inv.request_id, inv.function_id), live.team_group(inv.function.team_id)]
+    return [
+        *live.invocation_groups(inv.request_id, inv.function_id), live.team_group(inv.function.team_id),
+        *metrics_live.tick_groups(inv),
+    ]
 
 
 def _publish(done: Done) -> None:
@@ -323,6 +346,8 @@ def run_async(request_id: str) -> str:
         if wait is not None and dispatch.retry(inv, logs.text(), wait, **outcome.fields):
             if outcome.lease is not None:
                 pool.release(outcome.lease)
+            # Each attempt that ran counts (CloudWatch's Invocations).
+            recording.record(recording.attempt_sample(inv, outcome.fields))
             return "retrying"
         finished = inv.finish(logs=logs.text(), **outcome.fields)
     finally:
@@ -347,15 +372,20 @@ def _announce_final(inv: Invocation, held: pool.Lease | None) -> None:
     _publish(Done.of(inv))
     if held is not None:
         pool.release(held)
+    recording.record(recording.sample_of(inv))
     _show_finished(inv, live.watched(_final_groups(inv)))
     hooks.run_finished(inv)
 
 
 def _show_finished(inv: Invocation, watched: list[str]) -> None:
-    """The final row to its pages, the function's stats to the team list
-    (to the `watched` ones of those groups)."""
+    """The final row to its pages, the function's stats to the team list,
+    a tick to the charts (to the `watched` ones of those groups)."""
     team_group = live.team_group(inv.function.team_id)
-    rows = [g for g in watched if g != team_group]
+    ticks = [g for g in watched if metrics_live.is_tick_group(g)]
+    tick = metrics_live.tick_fragment(inv) if ticks else ""
+    if tick:
+        live.send(ticks, tick)
+    rows = [g for g in watched if g != team_group and not metrics_live.is_tick_group(g)]
     if rows:
         live.send(rows, fragments.finished(inv))
     if team_group in watched:

@@ -549,6 +549,57 @@ def classify_crash(
     return "out_of_memory" if state.get("OOMKilled") else "crashed"
 
 
+def peak_memory_mb(client: docker.DockerClient, container_id: str) -> int | None:
+    """The most memory the running container has used so far, in MB
+    rounded up (what the bootstrap reports as maxMemoryUsedMB, from the same
+    cgroup counter), or None when it cannot be known (the container is gone
+    or stopped, or the engine reports no peak: cgroup v2 through Docker).
+
+    Read before a timed-out environment is removed: the bootstrap, busy
+    with the handler, sends no final frame with its own count. The host's
+    cgroup file is read when this process sees the container's (a worker on
+    its Docker host: a few ms); otherwise Docker's one-shot stats
+    (``max_usage``, cgroup v1), which can take up to a second. Never raises."""
+    try:
+        pid = client.api.inspect_container(container_id)["State"].get("Pid") or 0
+    except Exception:  # noqa: BLE001 - a count is not worth failing the outcome over
+        return None
+    if not pid:
+        return None  # not running: its cgroup is gone
+    peak = _host_cgroup_peak(pid)
+    if peak is None:
+        try:
+            stats = client.api.stats(container_id, stream=False, one_shot=True)
+        except Exception:  # noqa: BLE001 - as above (an engine older than API 1.41 too)
+            return None
+        peak = (stats.get("memory_stats") or {}).get("max_usage")
+    return -(-int(peak) // (1024 * 1024)) if peak else None
+
+
+def _host_cgroup_peak(pid: int) -> int | None:
+    """Bytes from the memory cgroup of host process ``pid``: cgroup v1's
+    memory.max_usage_in_bytes or v2's memory.peak; None if unreadable."""
+    try:
+        with open(f"/proc/{pid}/cgroup") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    candidates = []
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if "memory" in controllers.split(","):
+            candidates.append(f"/sys/fs/cgroup/memory{path}/memory.max_usage_in_bytes")
+        elif controllers == "":
+            candidates.append(f"/sys/fs/cgroup{path}/memory.peak")
+    for candidate in candidates:
+        try:
+            with open(candidate) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            continue
+    return None
+
+
 def destroy(client: docker.DockerClient, container_id: str) -> None:
     """Kill and remove the container; already gone is fine."""
     try:

@@ -1,6 +1,7 @@
 """The console's invocation page and the dead letters."""
 
 import json
+import time
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -10,17 +11,19 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from functions.access import can_write, teams_for
+from functions.access import can_write, get_function_for_user, role_in, teams_for
 from invocations import delivery
 from invocations.models import DeadLetter, Invocation
 
 
 def get_invocation_for_user(user, request_id) -> Invocation:
-    """404 unless the invocation's function belongs to one of the user's teams."""
+    """404 unless the invocation's function belongs to one of the user's
+    teams, or the user is staff (who sees every team's runs, as on /runs/)."""
+    rows = Invocation.objects.select_related("function__team")
+    if not user.is_staff:
+        rows = rows.filter(function__team__membership__user=user)
     try:
-        return Invocation.objects.select_related("function__team").get(
-            request_id=request_id, function__team__membership__user=user
-        )
+        return rows.get(request_id=request_id)
     except (Invocation.DoesNotExist, ValueError, TypeError):
         raise Http404("No such invocation.") from None
 
@@ -35,13 +38,56 @@ def _pretty(text: str) -> str:
 @login_required
 @require_GET
 def detail(request: HttpRequest, request_id) -> HttpResponse:
-    inv = get_invocation_for_user(request.user, request_id)
+    """The invocation's page. With ?function=<id> (runs.views.invoke_again
+    sends there) a sync call not recorded yet gets a waiting page, which
+    polls until the record is stored and then loads it (HX-Redirect)."""
+    try:
+        inv = get_invocation_for_user(request.user, request_id)
+    except Http404:
+        if "function" not in request.GET:
+            raise
+        return _pending(request, request_id)
+    if "function" in request.GET:
+        # Recorded meanwhile: its own plain address.
+        if not request.htmx:
+            return redirect(request.path)
+        response = HttpResponse("")
+        response["HX-Redirect"] = request.path
+        return response
     return render(request, "invocations/detail.html", {
         "inv": inv,
         "fn": inv.function,
         "event_pretty": _pretty(inv.event),
         "attempts": list(inv.attempt_set.all()),
         "dead_letter": DeadLetter.objects.filter(invocation=inv).first(),
+        # Invoking again is for members who may write (not staff as such).
+        "can_invoke": role_in(request.user, inv.function.team) in ("owner", "member"),
+    })
+
+
+# htmx stops polling on this status.
+STOP_POLLING = 286
+
+
+def _pending(request: HttpRequest, request_id) -> HttpResponse:
+    """A sync call of a function the user can see, whose record is not
+    stored yet. Polled by its own page every second until `until` (unix
+    seconds, past the call's bounds); 404 for a function not theirs."""
+    fn = get_function_for_user(request.user, request.GET.get("function"))
+    try:
+        until = int(request.GET.get("until", "0"))
+    except ValueError:
+        until = 0
+    if request.htmx:
+        if time.time() < until:
+            return HttpResponse(status=204)
+        return HttpResponse(
+            '<p class="error">No record of this invocation was stored. It may have been refused '
+            'or lost; look for it on the runs page.</p>', status=STOP_POLLING,
+        )
+    inv = Invocation(request_id=request_id, function=fn, status="running")
+    return render(request, "invocations/pending.html", {
+        "inv": inv, "fn": fn, "poll_url": request.get_full_path(), "again": request.GET.get("again", ""),
     })
 
 

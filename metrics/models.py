@@ -22,7 +22,11 @@ class MetricMinute(models.Model):
     histogram, metrics.histogram: {bucket index as text: count}),
     `billed_ms_sum` (ms, after the billing rounding), `gb_seconds`
     (billed seconds x memory GB). `concurrency_max`: the most executions
-    running at once that were seen in the minute."""
+    running at once that were seen in the minute; `team_concurrency_max`
+    and `installation_concurrency_max`: the same for all of the function's
+    team and the whole installation, seen when this function's calls
+    finished (a team's or the installation's figure for a minute is the
+    largest over its rows of that minute)."""
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="metric_minutes")
     function_id = models.UUIDField()
@@ -40,6 +44,8 @@ class MetricMinute(models.Model):
     billed_ms_sum = models.PositiveBigIntegerField(default=0)
     gb_seconds = models.FloatField(default=0.0)
     concurrency_max = models.PositiveIntegerField(default=0)
+    team_concurrency_max = models.PositiveIntegerField(default=0)
+    installation_concurrency_max = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -56,3 +62,39 @@ class MetricMinute(models.Model):
     @property
     def errors(self) -> int:
         return self.errors_failed + self.errors_timed_out + self.errors_out_of_memory
+
+
+class MetricTotal(models.Model):
+    """Everything ever recorded for one function and qualifier: the
+    counters Prometheus scrapes (metrics.prometheus), which must never go
+    down when old minutes are trimmed. Same fields and units as
+    MetricMinute's sums; kept up to date by the same flush."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="metric_totals")
+    function_id = models.UUIDField()
+    function_name = models.CharField(max_length=64)
+    qualifier = models.CharField(max_length=129, default="$LATEST")
+    invocations = models.PositiveBigIntegerField(default=0)
+    errors_failed = models.PositiveBigIntegerField(default=0)
+    errors_timed_out = models.PositiveBigIntegerField(default=0)
+    errors_out_of_memory = models.PositiveBigIntegerField(default=0)
+    throttles = models.PositiveBigIntegerField(default=0)
+    cold_starts = models.PositiveBigIntegerField(default=0)
+    duration_ms_sum = models.FloatField(default=0.0)
+    durations = models.JSONField(default=dict)
+    billed_ms_sum = models.PositiveBigIntegerField(default=0)
+    gb_seconds = models.FloatField(default=0.0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["function_id", "qualifier"], name="metric_total_once"),
+        ]
+
+
+class MetricFlush(models.Model):
+    """A batch of Redis buckets added to the database, by its flush id:
+    written in the same transaction as the batch, so a batch whose flusher
+    died after committing is never added twice (metrics.flush)."""
+
+    id = models.CharField(max_length=40, primary_key=True)
+    applied_at = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -8,7 +8,7 @@ from django import forms
 from invocations.models import PRIORITIES
 from triggers import route_paths
 from triggers.models import AUTH_CHOICES, METHOD_CHOICES, HttpRoute
-from triggers.schedule import ExpressionError, timezone_choices, zone
+from triggers.schedule import ExpressionError, never_fires, timezone_choices, zone
 from triggers.schedule import parse as parse_expression
 
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$|^\*$")
@@ -122,27 +122,40 @@ class RouteForm(_OwnIds, forms.Form):
 
 
 class ScheduleForm(_OwnIds, forms.Form):
+    """Each field is checked on its own, so a bad expression and a bad time
+    zone are both reported at once; whether the expression fires again at
+    all is checked once both are good."""
+
     id_prefix = "schedule"
-    expression = forms.CharField(max_length=256, help_text=MISSED_FIRES_HELP)
+    expression = forms.CharField(
+        max_length=256, help_text=MISSED_FIRES_HELP,
+        widget=forms.TextInput(attrs={
+            "class": "expression", "placeholder": "cron(30 9 ? * MON-FRI *)",
+            "spellcheck": "false", "autocomplete": "off",
+            # The preview shows this field's errors (one place for them).
+            "aria-describedby": "schedule-preview",
+        }),
+    )
     timezone = forms.ChoiceField(choices=timezone_choices, initial="UTC", label="Time zone")
     priority = forms.ChoiceField(choices=PRIORITIES, initial="normal")
 
+    def clean_expression(self) -> str:
+        text = self.cleaned_data["expression"].strip()
+        try:
+            self.parsed = parse_expression(text)
+        except ExpressionError as e:
+            raise forms.ValidationError(str(e)) from None
+        return text
+
     def clean(self):
         data = super().clean()
-        text, tz_name = data.get("expression", "").strip(), data.get("timezone")
-        if not text or not tz_name:
-            return data
-        try:
-            expression = parse_expression(text)
-            tz = zone(tz_name)
-        except ExpressionError as e:
-            self.add_error("expression", str(e))
+        parsed, tz_name = getattr(self, "parsed", None), data.get("timezone")
+        if parsed is None or not tz_name or "expression" in self.errors:
             return data
         from django.utils import timezone as dj_timezone
 
-        if expression.next_after(dj_timezone.now(), tz) is None:
-            self.add_error("expression", f"{text} never fires again (its year field is in the past).")
-        data["expression"] = text
+        if parsed.next_after(dj_timezone.now(), zone(tz_name)) is None:
+            self.add_error("expression", never_fires(data["expression"]))
         return data
 
 

@@ -174,5 +174,11 @@ class Expression:
         return times
 
 
+def never_fires(text: str) -> str:
+    """The form's and the preview's words for an expression with no fire
+    time left."""
+    return f"{text} never fires again (its year field is in the past)."
+
+
 def parse(text: str) -> Expression:
     return Expression(text)

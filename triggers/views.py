@@ -13,7 +13,7 @@ from triggers import registry
 from triggers.tab import render_tab
 from triggers.forms import RouteForm, ScheduleForm, WebhookForm
 from triggers.models import HttpRoute, Schedule, Webhook
-from triggers.schedule import ExpressionError, zone
+from triggers.schedule import ExpressionError, never_fires, zone
 from triggers.schedule import parse as parse_expression
 
 KINDS = {"routes": HttpRoute, "schedules": Schedule, "webhooks": Webhook}
@@ -95,7 +95,7 @@ def schedule_preview(request: HttpRequest, function_id) -> HttpResponse:
         try:
             ctx["times"] = parse_expression(text).preview(timezone.now(), zone(tz_name))
             if not ctx["times"]:
-                ctx["error"] = f"{text} never fires again."
+                ctx["error"] = never_fires(text)
         except ExpressionError as e:
             ctx["error"] = str(e)
     return render(request, "triggers/tab.html#preview", ctx)

@@ -19,12 +19,15 @@ the init phase, which a caller waits for, then pays only for the function's
 own import. An idle generic environment stays small all the same (about
 13 MB RSS); only fallbacks are imported where they are used.
 
-All output (Python's sys.stdout/sys.stderr, and fds 1 and 2 so subprocesses and C
-code are captured too) flows through one pipe read by a thread, which forwards
-each line to the current invocation as a log frame, or to the container's own
-stdout (docker logs) between invocations. At the end of an invocation the
-invoking thread reads the pipe empty itself, so every line is out before the
-final frame without a round trip through that thread.
+Output written to fds 1 and 2 (subprocesses, C code, and Python's
+sys.stdout/sys.stderr between invocations) flows through one pipe read by a
+thread, which forwards each line to the current invocation as a log frame, or
+to the container's own stdout (docker logs) between invocations. While an
+invocation runs, Python's own writes (print, logging) are sent to the worker
+by the writing thread before write() returns (_send_now), so a line printed
+just before the process is killed (out of memory) is not lost with it. At the
+end of an invocation the invoking thread reads the pipe empty itself, so every
+line is out before the final frame without a round trip through that thread.
 
 Overrides for running outside a container (tests), read at start:
 STRATUS_SOCKET_PATH, LAMBDA_TASK_ROOT.
@@ -185,9 +188,38 @@ class LineWriter(io.TextIOBase):
                 self._write(data)
 
     def _write(self, data: str) -> None:
+        if _sink is not None and _send_now(data):
+            return
         raw = data.encode("utf-8", "replace")
         while raw:
             raw = raw[os.write(self._fd, raw) :]
+
+
+def _send_now(data: str) -> bool:
+    """While an invocation runs, send Python's own output (print, logging)
+    to the worker from the writing thread, before write() returns; False
+    when no invocation runs (then it goes through the pipe to docker logs).
+
+    Why not through the pipe: a line in the pipe only leaves when the pump
+    thread gets to run, and a function killed meanwhile (the OOM killer, a
+    line printed just before the allocation that kills it) takes the pipe
+    and the line with it. A line handed to the socket is in the worker's
+    receive buffer once sendall returns, and the worker reads it before the
+    connection's EOF. Output written to fds 1/2 directly (subprocesses, C
+    code) still goes through the pipe; it is read first here, so the order
+    of lines is kept."""
+    with _pipe_lock:
+        with _sink_lock:
+            sink = _sink
+        if sink is None:
+            return False
+        _read_available()
+        for line in data[:-1].split("\n"):  # data ends with a newline (LineWriter)
+            while len(line) > MAX_LOG_LINE:
+                sink(line[:MAX_LOG_LINE])
+                line = line[MAX_LOG_LINE:]
+            sink(line)
+    return True
 
 
 def install_capture() -> None:

@@ -81,6 +81,20 @@ HANDLER_CODE = textwrap.dedent("""
 
     def sleeps(event, context):
         time.sleep(30)
+
+    def killed_after_printing(event, context):
+        import logging, signal
+        print("last words", event)
+        logging.getLogger().warning("logged too")
+        # As the OOM killer does: no flush, no time for another thread.
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    def mixed_writers(event, context):
+        os.write(1, b"fd one\\n")
+        print("py two")
+        os.write(2, b"fd three\\n")
+        print("py four", file=sys.stderr)
+        return "ok"
 """)
 
 
@@ -232,6 +246,24 @@ def test_every_line_arrives_in_order_before_the_result(bootstrap):
         body = lines[1:-1]  # between START and END
         assert body == [f"line {i:05d} " + "x" * 60 for i in range(4000)] + ["raw tail"]
         assert events[-1] == ("returned", "result")
+
+
+def test_a_line_printed_just_before_a_kill_arrives(bootstrap):
+    """Python's output leaves before print() returns: a process killed
+    right after (out of memory) does not take its last lines with it."""
+    for n in range(5):
+        outcome, events = bootstrap("app.killed_after_printing").invoke(n)
+        assert outcome.kind == "crashed"
+        lines = log_lines(events)
+        assert lines[0].startswith("START RequestId")
+        assert f"last words {n}" in lines
+        assert any(line.endswith("logged too") for line in lines)
+
+
+def test_direct_and_python_writes_keep_their_order(bootstrap):
+    outcome, events = bootstrap("app.mixed_writers").invoke(None)
+    assert outcome.kind == "result"
+    assert log_lines(events)[1:-1] == ["fd one", "py two", "fd three", "py four"]
 
 
 def test_it_reports_an_unserialisable_result(bootstrap):

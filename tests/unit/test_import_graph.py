@@ -6,8 +6,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 APPS = [
-    "awsapi", "buckets", "console", "functions", "invocations", "kinesis", "mappings", "messaging",
-    "runtimes", "tables", "triggers",
+    "awsapi", "buckets", "console", "functions", "invocations", "kinesis", "mappings", "messaging", "metrics",
+    "runs", "runtimes", "tables", "triggers",
 ]
 
 

@@ -3,6 +3,7 @@
 reconciler's recovery of rows whose worker died."""
 
 import json
+import re
 import time
 import uuid
 from datetime import timedelta
@@ -80,12 +81,53 @@ def test_it_times_out_and_discards_the_environment(monkeypatch, fake_env):
     fn, released, discarded = fake_env
     EventInvokeConfig.objects.create(function=fn, maximum_retry_attempts=0)
     outcome(monkeypatch, sandbox.InvokeOutcome(kind="timeout"))
+    peaks = []
+
+    def peak(client, container):
+        peaks.append((container, list(discarded)))
+        return 42
+
+    monkeypatch.setattr(sandbox, "peak_memory_mb", peak)
     inv = queued(fn)
     runner.run_async(str(inv.request_id))
     inv.refresh_from_db()
     assert inv.status == "timed_out"
     assert "Task timed out after 3.00 seconds" in inv.error["errorMessage"]
     assert discarded == ["e1"] and released == []
+    # The peak is read from the environment before it is removed.
+    assert peaks == [(pool.container_name("e1"), [])]
+    assert inv.max_memory_used_mb == 42 and inv.cold_start
+    assert "Max Memory Used: 42 MB" in inv.logs
+    # Lambda's timeout line: milliseconds, never microseconds.
+    line = next(x for x in inv.logs.splitlines() if "Task timed out" in x)
+    stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+    assert re.fullmatch(rf"{stamp} {inv.request_id} Task timed out after 3\.00 seconds", line)
+
+
+def test_a_timed_out_run_whose_peak_is_unknown_records_none(monkeypatch, fake_env):
+    fn, _, _ = fake_env
+    EventInvokeConfig.objects.create(function=fn, maximum_retry_attempts=0)
+    outcome(monkeypatch, sandbox.InvokeOutcome(kind="timeout"))
+    monkeypatch.setattr(sandbox, "peak_memory_mb", lambda client, container: None)
+    inv = queued(fn)
+    runner.run_async(str(inv.request_id))
+    inv.refresh_from_db()
+    assert inv.status == "timed_out" and inv.max_memory_used_mb is None
+
+
+def test_a_failed_start_is_a_cold_start(monkeypatch, fake_env):
+    fn, _, _ = fake_env
+    EventInvokeConfig.objects.create(function=fn, maximum_retry_attempts=0)
+
+    def no_environment(f, running=None):
+        raise RuntimeError("no image")
+
+    monkeypatch.setattr(pool, "lease", no_environment)
+    inv = queued(fn)
+    runner.run_async(str(inv.request_id))
+    inv.refresh_from_db()
+    assert inv.status == "failed" and inv.error["errorType"] == "Runtime.EnvironmentStartError"
+    assert inv.cold_start is True
 
 
 @pytest.mark.parametrize("crash,status", [("out_of_memory", "out_of_memory"), ("crashed", "failed")])

@@ -15,6 +15,7 @@ from invocations import tasks
 from invocations.models import Invocation
 
 HX = {"HTTP_HX_REQUEST": "true"}
+CODE_POSTS = ["fn-code-save", "fn-code-upload", "fn-code-file-add", "fn-code-file-delete"]
 
 
 def _zip(files: dict) -> bytes:
@@ -53,6 +54,10 @@ def no_broker(monkeypatch):
     sent = []
     monkeypatch.setattr(tasks.run, "apply_async", lambda args, **kwargs: sent.append(tuple(args)))
     return sent
+
+
+def _file(fn, path="lambda_function.py"):
+    return {"path": path, "base": fn.code_id}
 
 
 def url(name, fn=None, **query):
@@ -260,7 +265,7 @@ def test_it_shows_the_editable_file(client, users, fn):
     assert reverse("fn-code-zip", args=[fn.id]) in body
 
 
-def test_it_shows_a_multi_file_function_read_only(client, users, team):
+def test_it_opens_a_multi_file_function_on_its_handler_with_a_file_tree(client, users, team):
     from functions import service
 
     fn = service.create_function(
@@ -269,9 +274,11 @@ def test_it_shows_a_multi_file_function_read_only(client, users, team):
     )
     client.force_login(users["member"])
     body = client.get(url("fn-detail", fn)).content.decode()
-    assert "lib/util.py" in body
+    assert 'data-path="lib/util.py"' in body and 'data-path="lib"' in body
     assert "return &#x27;multi&#x27;" in body
-    assert f'action="{reverse("fn-code-save", args=[fn.id])}"' not in body
+    assert f'action="{reverse("fn-code-save", args=[fn.id])}"' in body
+    assert f'name="base" value="{fn.code_id}"' in body
+    assert 'data-language="python"' in body
 
 
 def test_it_hides_write_forms_from_a_reader(client, users, fn):
@@ -285,7 +292,7 @@ def test_it_answers_404_to_strangers(client, users, fn):
     client.force_login(users["outsider"])
     assert client.get(url("fn-detail", fn)).status_code == 404
     assert client.get(url("fn-code-zip", fn)).status_code == 404
-    for name in ["fn-code-save", "fn-code-upload", "fn-config", "fn-delete", "fn-invoke", "fn-event-save"]:
+    for name in [*CODE_POSTS, "fn-config", "fn-delete", "fn-invoke", "fn-event-save"]:
         assert client.post(url(name, fn), {}).status_code == 404, name
 
 
@@ -297,7 +304,7 @@ def test_it_answers_404_to_an_unknown_function(client, users):
 
 def test_it_answers_403_to_a_reader_on_every_post(client, users, fn):
     client.force_login(users["reader"])
-    for name in ["fn-code-save", "fn-code-upload", "fn-config", "fn-delete", "fn-invoke", "fn-event-save"]:
+    for name in [*CODE_POSTS, "fn-config", "fn-delete", "fn-invoke", "fn-event-save"]:
         assert client.post(url(name, fn), {"source": "x", "event": "{}"}).status_code == 403, name
     assert Function.objects.filter(id=fn.id).exists()
     assert not Invocation.objects.exists()
@@ -307,7 +314,7 @@ def test_it_answers_405_to_wrong_methods(client, users, fn):
     client.force_login(users["member"])
     assert client.post(url("fn-detail", fn)).status_code == 405
     assert client.post(url("fn-code-zip", fn)).status_code == 405
-    for name in ["fn-code-save", "fn-code-upload", "fn-config", "fn-delete", "fn-invoke", "fn-event-save"]:
+    for name in [*CODE_POSTS, "fn-config", "fn-delete", "fn-invoke", "fn-event-save"]:
         assert client.get(url(name, fn)).status_code == 405, name
 
 
@@ -327,7 +334,7 @@ def test_it_saves_edited_code(client, users, fn):
     client.force_login(users["member"])
     old = fn.code_id
     source = "def lambda_handler(event, context):\n    return 'edited'\n"
-    r = client.post(url("fn-code-save", fn), {"source": source})
+    r = client.post(url("fn-code-save", fn), {"source": source, "path": "lambda_function.py", "base": old})
     assert r.status_code == 302
     fn.refresh_from_db()
     assert fn.code_id != old
@@ -338,7 +345,7 @@ def test_it_saves_edited_code(client, users, fn):
 def test_it_saves_edited_code_for_htmx_with_the_tab_fragment(client, users, fn):
     client.force_login(users["member"])
     source = "def lambda_handler(event, context):\n    return 'edited'\n"
-    r = client.post(url("fn-code-save", fn), {"source": source}, **HX)
+    r = client.post(url("fn-code-save", fn), {"source": source, **_file(fn)}, **HX)
     assert r.status_code == 200
     body = r.content.decode()
     assert "<html" not in body
@@ -348,7 +355,7 @@ def test_it_saves_edited_code_for_htmx_with_the_tab_fragment(client, users, fn):
 def test_it_saves_an_edit_that_drops_the_handler_with_a_warning(client, users, fn):
     client.force_login(users["member"])
     old = fn.code_id
-    r = client.post(url("fn-code-save", fn), {"source": "def other(e, c):\n    pass\n"}, **HX)
+    r = client.post(url("fn-code-save", fn), {"source": "def other(e, c):\n    pass\n", **_file(fn)}, **HX)
     assert r.status_code == 200
     body = r.content.decode()
     assert "Saved lambda_function.py. Warning: The handler function" in body
