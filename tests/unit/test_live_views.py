@@ -199,3 +199,19 @@ def test_the_running_row_goes_out_once_with_the_first_line_seen(fn, monkeypatch)
     started = [html for _, html in sent if 'class="live-row"' in html]
     assert started == [fragments.started(inv)]
     assert sum("line\n</div>" in html for _, html in sent) == 2
+
+
+def test_a_refused_call_shows_its_final_row(fn, monkeypatch):
+    import asyncio
+
+    from invocations import dispatch
+
+    sent = []
+    monkeypatch.setattr(live, "send", lambda groups, html: sent.append((list(groups), html)))
+    monkeypatch.setattr(live, "on_redis", lambda: False)
+    inv = Invocation(function=fn, status="throttled", created_at=timezone.now())
+    asyncio.run(dispatch._show_refused(inv))
+    [(groups, html)] = sent
+    assert groups == live.invocation_groups(inv.request_id, fn.id)
+    row = f'<template class="live-row"><tr id="inv-row-{inv.request_id}" data-status="throttled"'
+    assert row + ' data-final="1"' in html
