@@ -141,6 +141,9 @@ CHANNEL_LAYERS = {
             # websockets (channels_redis#422): wait longer than the pop.
             "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
             "prefix": envstr("STRATUS_INSTANCE", "stratus"),
+            # channels_redis drops what a channel holds over its capacity
+            # (100 by default): a burst of live rows must fit.
+            "capacity": 1000,
         },
     }
 }

@@ -17,6 +17,11 @@ urlpatterns = [
     path("functions/<uuid:function_id>/delete/", views.delete, name="fn-delete"),
     path("functions/<uuid:function_id>/invoke/", views.invoke, name="fn-invoke"),
     path("functions/<uuid:function_id>/events/", views.event_save, name="fn-event-save"),
+    path("functions/<uuid:function_id>/live/rows/", views.live_rows, name="fn-live-rows"),
+    path(
+        "functions/<uuid:function_id>/live/invocations/<uuid:request_id>/",
+        views.invocation_state, name="fn-inv-state",
+    ),
     # Not an AWS path: where GetFunction's Code.Location points (the AWS
     # front door leaves it to Django, awsapi.door.NOT_AWS_PREFIXES).
     path("2015-03-31/stratus-code/<str:token>", lambda_api.code_download, name="lambda-code"),

@@ -11,10 +11,13 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from django.conf import settings
 
 from awsapi import jsontext
 from functions import code_tab, service
@@ -31,7 +34,7 @@ from functions.forms import (
     UploadCodeForm,
 )
 from functions.models import Function, TestEvent
-from invocations import dispatch, env_views
+from invocations import dispatch, env_views, redis_link, unrecorded
 from invocations.done import Done
 from invocations.forms import AsyncConfigForm
 from invocations.models import STATUSES, Invocation
@@ -42,6 +45,8 @@ TABS = ["code", "configuration", "test", "invocations", "monitor", "environments
 PAGE_SIZE = 50
 # Lambda's limit for a synchronous request payload.
 MAX_EVENT_BYTES = 6 * 1024 * 1024
+# How long an Invoke click's token is remembered (a double click, a resent form).
+INVOKE_TOKEN_TTL_S = 300
 
 
 def _detail_url(fn: Function, tab: str) -> str:
@@ -144,20 +149,37 @@ def _event_of_invocation(request: HttpRequest, fn: Function, request_id: str) ->
         return inv.event
 
 
-def _invocations_context(request: HttpRequest, fn: Function) -> dict:
+def _status_filter(request: HttpRequest) -> str:
     status = request.GET.get("status", "")
-    if status not in dict(STATUSES):
-        status = ""
+    return status if status in dict(STATUSES) else ""
+
+
+def _invocations_page(request: HttpRequest, fn: Function):
+    status = _status_filter(request)
     invocations = fn.invocations.all()
     if status:
         invocations = invocations.filter(status=status)
-    page = Paginator(invocations, PAGE_SIZE).get_page(request.GET.get("page"))
+    return status, Paginator(invocations, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def _invocations_query(status: str, page_number: int) -> str:
+    """The list's own query (tab, filter, page): what the URL keeps, so a
+    reload or a shared link shows the same list."""
+    query = {"tab": "invocations"}
+    if status:
+        query["status"] = status
+    if page_number > 1:
+        query["page"] = page_number
+    return urlencode(query)
+
+
+def _invocations_context(request: HttpRequest, fn: Function) -> dict:
+    status, page = _invocations_page(request, fn)
     return {
         "page": page,
         "status_filter": status,
         "statuses": STATUSES,
-        # Only the unfiltered first page takes live rows from the worker.
-        "live_rows": not status and page.number == 1,
+        "live_query": _invocations_query(status, page.number),
     }
 
 
@@ -179,6 +201,7 @@ def _render_detail(request: HttpRequest, fn: Function, tab: str, status: int = 2
         ctx["pending_async"] = fn.invocations.filter(status="queued").count()
     elif tab == "test":
         ctx.update(_test_context(request, fn))
+        ctx["invoke_token"] = uuid.uuid4().hex
     elif tab == "invocations":
         ctx.update(_invocations_context(request, fn))
     elif tab == "monitor":
@@ -193,6 +216,9 @@ def _render_detail(request: HttpRequest, fn: Function, tab: str, status: int = 2
     elif request.htmx:
         template += "#tab"
     response = render(request, template, ctx, status=status)
+    if request.htmx and tab == "invocations":
+        # The filter and page stay in the address bar, whatever asked.
+        response["HX-Push-Url"] = reverse("fn-detail", args=[fn.id]) + "?" + ctx["live_query"]
     # The same URL answers with a page or a fragment: keep caches apart.
     patch_vary_headers(response, ["HX-Request"])
     return response
@@ -203,7 +229,11 @@ def _done(request: HttpRequest, fn: Function, tab: str, notice: str) -> HttpResp
         # Saved all the same, as Lambda does; said so the invoke's failure is no surprise.
         notice = f"{notice} Warning: {problem}"
     if request.htmx:
-        return _render_detail(request, fn, tab, notice=notice)
+        response = _render_detail(request, fn, tab, notice=notice)
+        if tab == "configuration":
+            # The header shows memory and timeout: it swaps out-of-band.
+            response.write(render_to_string("functions/detail.html#head", {"fn": fn, "head_oob": True}))
+        return response
     messages.success(request, notice)
     return redirect(_detail_url(fn, tab))
 
@@ -402,28 +432,101 @@ def _clean_event(form: TestEventForm) -> str | None:
     return text
 
 
+def _invoke_token_key(fn: Function, token: str) -> str:
+    return f"{settings.STRATUS_INSTANCE}:console-invoke:{fn.id}:{token}"
+
+
+def _first_use(fn: Function, token: str) -> bool:
+    """Whether this Invoke click's token is new (Redis SET NX): a double
+    click or a resent form carries the same one and runs nothing more.
+    Without Redis (nothing could run anyway) every use is a first."""
+    if not token:
+        return True
+    key = _invoke_token_key(fn, token)
+    return bool(redis_link.quietly(
+        lambda c: c.set(key, "1", nx=True, ex=INVOKE_TOKEN_TTL_S), "invoke token", default=True
+    ))
+
+
+def _forget_token(fn: Function, token: str) -> None:
+    # A refused call ran nothing: the same click may be tried again.
+    if token:
+        redis_link.quietly(lambda c: c.delete(_invoke_token_key(fn, token)), "invoke token")
+
+
+def _panel(request: HttpRequest, context: dict) -> HttpResponse:
+    """The Test tab's result panel, with a fresh token for the next click."""
+    return render(request, "invocations/_result_panel.html", {**context, "next_token": uuid.uuid4().hex})
+
+
 @login_required
 @require_POST
 def invoke(request: HttpRequest, function_id) -> HttpResponse:
+    """Invoke from the Test tab: the panel answers at once (queued), then
+    follows the run live (templates/invocations/live_*.html) and catches up
+    with `invocation_state`. Form field `invoke_token` (hex, one per click):
+    a second request with the same token runs nothing (204 to htmx)."""
     fn = get_function_for_user(request.user, function_id, write=True)
     form = TestEventForm(request.POST)
     event = _clean_event(form)
     if event is None:
         if request.htmx:
-            return render(request, "invocations/_result_panel.html", {"form": form})
+            return _panel(request, {"form": form})
         return _render_detail(request, fn, "test", test_form=form)
+    token = request.POST.get("invoke_token", "")[:64]
+    if not _first_use(fn, token):
+        if request.htmx:
+            return HttpResponse(status=204)
+        return redirect(_detail_url(fn, "test"))
     # Returns at once: the worker streams logs and the outcome to the
     # function's page, which shows this invocation's panel meanwhile.
     started = dispatch.start_sync(fn, event, source="console")
     if isinstance(started, Done):
+        _forget_token(fn, token)
         form.add_error("event", (started.error or {}).get("errorMessage") or started.status)
         if request.htmx:
-            return render(request, "invocations/_result_panel.html", {"form": form})
+            return _panel(request, {"form": form})
         return _render_detail(request, fn, "test", status=429, test_form=form)
     inv = Invocation(request_id=started, function=fn, status="queued", source="console", event=event)
     if not request.htmx:
         return redirect(_detail_url(fn, "test"))
-    return render(request, "invocations/_result_panel.html", {"inv": inv})
+    return _panel(request, {"inv": inv})
+
+
+@login_required
+@require_GET
+def invocation_state(request: HttpRequest, function_id, request_id) -> HttpResponse:
+    """One invocation's status, outcome and (once final) logs as
+    out-of-band fragments: how the Test panel catches up with what the
+    socket said before it existed or while it was down. A sync call not yet
+    recorded is read from the recorder's stream, else from its lease
+    (running) or taken as queued (invocations.unrecorded)."""
+    fn = get_function_for_user(request.user, function_id)
+    inv = unrecorded.find(request_id)
+    if inv is not None and inv.function_id != fn.id:
+        raise Http404("No such invocation of this function.")
+    if inv is None:
+        status = "running" if unrecorded.is_running(request_id) else "queued"
+        inv = Invocation(request_id=request_id, function=fn, status=status)
+    return render(request, "invocations/live_state.html", {"inv": inv})
+
+
+@login_required
+@require_GET
+def live_rows(request: HttpRequest, function_id) -> HttpResponse:
+    """The Invocations tab's rows (query: status, page) as live rows, which
+    the page upserts: how it catches up whenever its socket (re)opens. The
+    first page adds answered sync calls still waiting to be recorded."""
+    fn = get_function_for_user(request.user, function_id)
+    status, page = _invocations_page(request, fn)
+    rows = list(page.object_list)
+    if page.number == 1:
+        seen = {inv.request_id for inv in rows}
+        rows += [
+            inv for inv in unrecorded.pending(fn.id)
+            if inv.request_id not in seen and (not status or inv.status == status)
+        ]
+    return render(request, "invocations/live_rows.html", {"rows": rows})
 
 
 @login_required

@@ -40,7 +40,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from functions.models import Function
-from invocations import concurrency, done, fastsql, live, nodes, recorder
+from invocations import concurrency, done, fastsql, fragments, live, nodes, recorder
 from invocations.done import Done
 from invocations.models import FINISHED, Attempt, Invocation, cap_logs
 from invocations.sync_request import SyncRequest
@@ -383,12 +383,24 @@ class SyncCall:
                 raise replies[0]
             asked = replies[len(replies) - len(ticks):]
             watched = [g for g, there in zip(ticks, asked, strict=True) if there]
+            await _show_refused(inv)
         except redis.RedisError:
             await sync_to_async(recorder.store_now)(inv)
             watched = []
         if sample is not None and (watched or not live.on_redis()):
             live.send(watched or metrics_live.tick_groups(sample), metrics_live.tick_fragment(sample))
         return Done(request_id=self.request.request_id, status=status, error=error)
+
+
+async def _show_refused(inv: Invocation) -> None:
+    """A refused call (throttled...) is on the record, final at once: its
+    function's open pages show its row too (invocations.fragments)."""
+    groups = live.invocation_groups(inv.request_id, inv.function_id)
+    if live.on_redis():
+        client = _redis()
+        groups = [g for g in groups if await client.exists(live.group_key(g))]
+    if groups:
+        live.send(groups, fragments.finished(inv))
 
 
 async def _team_terms(fn: Function) -> tuple[int | None, int]:

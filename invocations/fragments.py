@@ -1,8 +1,9 @@
 """Every HTML fragment the engine sends to the live console, in one place.
 
 The worker renders them and invocations.live carries them to Channels
-groups; htmx swaps them in out-of-band (see templates/invocations/live_*.html),
-so the browser needs no JavaScript of ours."""
+groups; htmx swaps them in out-of-band (see templates/invocations/live_*.html);
+one small htmx extension (static/js/live-rows.js) upserts rows and keeps
+any swap from going backwards (final -> running -> queued)."""
 
 import html
 
@@ -15,12 +16,16 @@ def log_line(request_id, line: str) -> str:
 
 
 def started(inv) -> str:
-    """The running row (it replaces a queued row the page may show)."""
+    """The running row, status and outcome. The row rides in a
+    <template class="live-row"> that static/js/live-rows.js upserts: it
+    parses wherever the sender merged it, and never replaces a final row
+    (nor does the status or outcome: live-rows.js refuses swaps backwards)."""
     return render_to_string("invocations/live_row.html", {"inv": inv})
 
 
 def finished(inv) -> str:
-    """The final row, status, outcome and the whole stored log."""
+    """The final row (upserted: created where the page never saw the
+    start), status, outcome and the whole stored log."""
     return render_to_string("invocations/live_finished.html", {"inv": inv})
 
 

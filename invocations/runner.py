@@ -58,6 +58,14 @@ class LogStream:
         # Who was watching when the invocation started (None: look now).
         self.groups = live.watched(self.all_groups) if watched is None else watched
         self.checked_at = time.monotonic()
+        self.announced = False
+
+    def announce(self) -> None:
+        """The running row to whoever watches, once: at the start, or with
+        the first line someone sees (a page opened mid-run)."""
+        if self.groups and not self.announced:
+            self.announced = True
+            live.send(self.groups, fragments.started(self.inv))
 
     def __call__(self, line: str) -> None:
         # Keep a little over the cap while running; cap_logs trims at the end.
@@ -69,6 +77,7 @@ class LogStream:
         if now - self.checked_at > WATCH_RECHECK_S:
             self.groups, self.checked_at = live.watched(self.all_groups), now
         if self.groups:
+            self.announce()
             # Sent at once; the sender merges lines that queue up meanwhile.
             live.send(self.groups, fragments.log_line(self.inv.request_id, line))
 
@@ -233,20 +242,19 @@ def run_sync(raw: bytes, popped_at: float) -> str:
         inv.set_outcome(status="cancelled", error={
             "errorType": "Stratus.QueueTimeout", "errorMessage": "No worker took the call in time.",
         })
-        _answer(inv, request, None, [])
+        _show_finished(inv, _answer(inv, request, None, []))
         return "cancelled"
     inv.started_at, inv.attempts = timezone.now(), 1
     inv.node, inv.claimed_by = nodes.node(), nodes.worker_id()
     logs = LogStream(inv, watched)
-    if logs.groups:
-        live.send(logs.groups, fragments.started(inv))
+    logs.announce()
     if time.monotonic() - popped_at > dispatch.START_BOUND_S:
         # The web stops waiting for a started call after this bound.
         inv.set_outcome(status="failed", logs=logs.text(), error={
             "errorType": "Runtime.EnvironmentStartError",
             "errorMessage": "The call could not be started in time.",
         })
-        _answer(inv, request, None, logs.groups)
+        _show_finished(inv, _answer(inv, request, None, logs.groups))
         return "failed"
     outcome = execute(inv, fn, logs, sync=True)
     inv.set_outcome(logs=logs.text(), **outcome.fields)
@@ -263,10 +271,13 @@ def _answer(
     unreachable the record goes straight to the database (the metrics are
     skipped). Returns the watched groups of the finished row."""
     done = Done.of(inv).encode()
-    # The invocation's own groups are known (the push looked, and the log
-    # stream looks again now and then); the team list's and the charts'
-    # are asked here.
-    groups = [live.team_group(inv.function.team_id), *metrics_live.tick_groups(inv)]
+    # Asked again here, in the same round trip: a page opened after the
+    # push (and after the last log line) must still see the final row; the
+    # team list's and the charts' groups too.
+    groups = [
+        *live.invocation_groups(inv.request_id, inv.function_id), live.team_group(inv.function.team_id),
+        *metrics_live.tick_groups(inv),
+    ]
 
     def send(client):
         pipe = client.pipeline(transaction=False)
@@ -281,8 +292,7 @@ def _answer(
         for group in groups:
             pipe.exists(live.group_key(group))
         replies = pipe.execute()
-        team = [g for g, there in zip(groups, replies[len(replies) - len(groups):], strict=True) if there]
-        return [*logs_groups, *team]
+        return [g for g, there in zip(groups, replies[len(replies) - len(groups):], strict=True) if there]
 
     try:
         watched = redis_link.until_done(send, "answering a sync call", give_up_s=60)
@@ -294,7 +304,7 @@ def _answer(
         return []
     if held is not None:
         pool.released(held)
-    return watched if live.on_redis() else [*logs_groups, *groups]
+    return watched if live.on_redis() else [*dict.fromkeys([*logs_groups, *groups])]
 
 
 def _final_groups(inv: Invocation) -> list[str]:
@@ -335,8 +345,7 @@ def run_async(request_id: str) -> str:
     # destinations with it.
     config = delivery.config_for(fn)
     logs = LogStream(inv, None)
-    if logs.groups:
-        live.send(logs.groups, fragments.started(inv))
+    logs.announce()
     outcome = execute(inv, fn, logs)
     try:
         wait = delivery.retry_wait(inv, outcome.status)

@@ -521,8 +521,10 @@ def test_it_lists_and_filters_invocations(client, users, fn):
     assert 'class="tabs"' not in body
     assert f'id="inv-row-{bad.request_id}"' in body
     assert f'id="inv-row-{ok.request_id}"' not in body
-    # A filtered list does not take live rows.
-    assert 'id="inv-rows"' not in body
+    # A filtered list takes the live rows that match its filter, and keeps
+    # the filter in the address bar.
+    assert 'data-live-status="failed"' in body
+    assert r["HX-Push-Url"] == url("fn-detail", fn) + "?tab=invocations&status=failed"
 
 
 def test_it_paginates_invocations(client, users, fn):

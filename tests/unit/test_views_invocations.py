@@ -86,30 +86,31 @@ def test_it_requires_login(client, finished):
 # Live fragments ------------------------------------------------------------------
 
 
-def test_it_renders_the_live_row_for_prepending(fn):
+def test_it_renders_the_live_row_for_upserting(fn):
     inv = Invocation.objects.create(function=fn, status="running")
     html = render_to_string("invocations/live_row.html", {"inv": inv})
     rid = inv.request_id
-    # A queued row the page already shows is removed first, then the row is
-    # prepended, wrapped in a tbody so the parser keeps the <tr>.
-    delete = html.index(f'<tbody hx-swap-oob="delete:#inv-row-{rid}"></tbody>')
-    prepend = html.index('<tbody hx-swap-oob="afterbegin:#inv-rows">')
-    row = html.index(f'<tr id="inv-row-{rid}">')
-    status = html.index(f'id="status-{rid}"')
-    assert delete < prepend < row < status
-    assert "</tr>\n</tbody>" in html
-    assert 'data-status="running"' in html
+    # The row rides in a template (it parses wherever the sender merged it);
+    # live-rows.js upserts it. Status and outcome swap out-of-band.
+    assert html.lstrip().startswith(
+        f'<template class="live-row"><tr id="inv-row-{rid}" data-status="running" data-final="0"'
+    )
+    row_end = html.index("</tr>\n</template>")
+    assert row_end < html.index(f'id="status-{rid}"') < html.index(f'id="result-{rid}"')
+    assert html.count('hx-swap-oob="true"') == 2
+    assert "Running…" in html and "Queued" not in html
 
 
 def test_it_renders_the_live_finished_replacements(finished):
     html = render_to_string("invocations/live_finished.html", {"inv": finished})
     rid = finished.request_id
-    # The row comes first, before any element that is not a table part.
-    assert html.lstrip().startswith(f'<tr id="inv-row-{rid}" hx-swap-oob="true">')
+    assert html.lstrip().startswith(
+        f'<template class="live-row"><tr id="inv-row-{rid}" data-status="succeeded" data-final="1"'
+    )
     for element_id in [f"status-{rid}", f"result-{rid}", f"logs-{rid}"]:
         assert f'id="{element_id}"' in html
-    assert html.count('hx-swap-oob="true"') == 4
-    assert 'data-status="succeeded"' in html
+    assert html.count('hx-swap-oob="true"') == 3
+    assert html.count('data-final="1"') == 4
     assert f"REPORT RequestId: {rid}" in html
     assert "hello from hello" in html  # the full stored logs
 
@@ -120,6 +121,6 @@ def test_it_renders_the_result_panel_for_a_queued_invocation(fn):
     rid = inv.request_id
     assert f'id="status-{rid}"' in html
     assert 'data-status="queued"' in html
-    assert f'<pre id="logs-{rid}" class="logs"></pre>' in html
+    assert f'<pre id="logs-{rid}" class="logs" data-final="0"></pre>' in html
     assert f'id="result-{rid}"' in html
     assert "hx-swap-oob" not in html
