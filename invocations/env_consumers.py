@@ -9,32 +9,29 @@ import asyncio
 import contextlib
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 
 from functions.models import Function
 from invocations import env_live, env_state
-
+from invocations.consumers import _FragmentConsumer
 
 AGE_REFRESH_S = 10.0
 
 
-class _EnvironmentsConsumer(AsyncWebsocketConsumer):
-    scopes: list[str]
+class _EnvironmentsConsumer(_FragmentConsumer):
+    """_FragmentConsumer's access check and groups (one per scope the user
+    may see), plus the current tables on connect and the age refresh."""
+
+    scopes: list[str] = []
     ticker: asyncio.Task | None = None
 
-    async def connect(self):
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close(code=4401)
-            return
+    async def allowed_groups(self, user):
         self.scopes = await self.allowed_scopes(user)
-        if not self.scopes:
-            # Same answer for "not yours" and "not there".
-            await self.close(code=4404)
-            return
-        for scope in self.scopes:
-            await self.channel_layer.group_add(env_live.group(scope), self.channel_name)
-        await self.accept()
+        return [env_live.group(scope) for scope in self.scopes]
+
+    async def connect(self):
+        await super().connect()
+        if not getattr(self, "groups_to_join", None):
+            return  # refused (closed by _FragmentConsumer)
         await self.send(text_data=await database_sync_to_async(env_live.current_fragment)(self.scopes))
         self.ticker = asyncio.ensure_future(self._refresh_ages())
 
@@ -49,14 +46,7 @@ class _EnvironmentsConsumer(AsyncWebsocketConsumer):
             self.ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.ticker
-        for scope in getattr(self, "scopes", []):
-            await self.channel_layer.group_discard(env_live.group(scope), self.channel_name)
-
-    async def receive(self, text_data=None, bytes_data=None):
-        return  # the browser only listens
-
-    async def html_fragment(self, event):
-        await self.send(text_data=event["html"])
+        await super().disconnect(code)
 
 
 class InstallationConsumer(_EnvironmentsConsumer):
