@@ -22,6 +22,11 @@ STATUSES = [
 ]
 FINISHED = {"succeeded", "failed", "timed_out", "out_of_memory", "throttled", "expired", "cancelled"}
 ERRORS = FINISHED - {"succeeded"}
+# Final statuses of calls that never ran (refused, or given up before a
+# worker started them): neither cold nor warm, never billed
+# (metrics.billing.NOT_BILLED is the same set).
+NEVER_RAN = frozenset({"throttled", "expired", "cancelled"})
+RAN = FINISHED - NEVER_RAN
 SOURCES = [
     ("console", "Console"),
     ("api", "API"),
@@ -105,6 +110,15 @@ class Invocation(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in FINISHED
+
+    @property
+    def ran(self) -> bool:
+        """True for a finished call that ran (cold or warm); False while it
+        is queued or running, and for one that never ran (NEVER_RAN), even
+        if an earlier attempt started. The one rule every page's cold/warm
+        cell (templates/invocations/_start.html) and the runs page's
+        cold/warm filter (runs.query.RAN) follow."""
+        return self.status in RAN
 
     @property
     def is_error(self) -> bool:

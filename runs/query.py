@@ -28,14 +28,11 @@ from django.db.models.functions import Coalesce
 
 from functions.access import teams_for
 from functions.models import Function
-from invocations.models import FINISHED, Invocation
+from invocations.models import RAN, Invocation
 
 PAGE_SIZE = 50
 # Rows whose logs one page of a log-text search reads, at most.
 LOG_SEARCH_WINDOW = 5000
-# Statuses of invocations that ran (a throttled, expired or cancelled one
-# never started, so it is neither cold nor warm).
-RAN = FINISHED - {"throttled", "expired", "cancelled"}
 # The row's heavy text stays in the database: a page shows none of it.
 _DEFERRED = ("event", "result", "logs", "error", "origin")
 
@@ -154,9 +151,10 @@ def filtered(user, filters: Filters) -> QuerySet:
     if f.status:
         rows = rows.alias(status_value=_unindexed("status")).filter(status_value=f.status)
     if f.start:
+        # Only a call that ran is cold or warm (Invocation.ran): a retried
+        # call that then expired may keep its first attempt's cold_start.
         rows = rows.alias(cold_value=_unindexed("cold_start")).filter(cold_value=f.start == "cold")
-        if f.start == "warm":
-            rows = rows.alias(ran_value=_unindexed("status")).filter(ran_value__in=RAN)
+        rows = rows.alias(ran_value=_unindexed("status")).filter(ran_value__in=RAN)
     if f.source:
         rows = rows.alias(source_value=_unindexed("source")).filter(source_value=f.source)
     if f.trigger:
