@@ -1,19 +1,30 @@
-"""Settings from the environment, failing loudly on a bad value."""
+"""Settings from the environment, failing loudly on a bad value: one line
+on stderr saying which setting, what it got and what it takes, and exit
+status 1 (ImproperSetting)."""
 
 import os
 from decimal import Decimal, InvalidOperation
 
 
-class ImproperSetting(Exception):
-    pass
+class ImproperSetting(SystemExit):
+    """A setting with a bad value. A SystemExit, so a process that reads
+    its settings (manage.py, uvicorn, every Celery worker and beat, a
+    `django.setup()`) stops with this one line on stderr and status 1,
+    without a traceback, wherever the settings are first read; and no
+    `except Exception` on the way can swallow it."""
 
 
 def envstr(name: str, default: str = "") -> str:
     """Read NAME, or the file named by NAME_FILE (for secrets), or default."""
     path = os.environ.get(f"{name}_FILE")
     if path:
-        with open(path) as f:
-            return f.read().strip()
+        try:
+            with open(path) as f:
+                return f.read().strip()
+        except OSError as exc:
+            raise ImproperSetting(
+                f"{name}_FILE names {path!r}, which cannot be read: {exc.strerror or exc}"
+            ) from None
     return os.environ.get(name, default)
 
 

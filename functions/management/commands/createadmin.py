@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from console.env import envstr
+from console.env import ImproperSetting, envstr
 from functions.models import Membership, Team
 
 DEFAULT_USER = "admin"
@@ -26,8 +26,8 @@ def password_from_environment() -> str | None:
     as not set, as for every Stratus setting)."""
     try:
         password = envstr(PASSWORD_VAR)
-    except OSError as e:
-        raise CommandError(f"{PASSWORD_VAR}_FILE cannot be read: {e}") from None
+    except ImproperSetting as e:  # its _FILE cannot be read
+        raise CommandError(str(e)) from None
     return password or None
 
 
