@@ -10,6 +10,7 @@ bundle: a stored bundle is content-addressed and never changed in place."""
 
 import functools
 import io
+import posixpath
 import stat
 import time
 import zipfile
@@ -142,22 +143,38 @@ def not_editable(path: str, reason: str) -> str:
 
 
 def clean_new_path(path) -> str:
-    """A new file's path as typed ("helpers/util.py"), with surrounding
-    spaces taken off. CodeError for an empty path, a folder (ending in /),
-    a backslash or a control character; ".." and absolute paths are
-    refused by check_zip with the same words as an upload's."""
+    """A new file's path as typed ("helpers/util.py"), spaces around it
+    taken off and normalised (posixpath.normpath: "x/../y.py" is "y.py",
+    "./a//b.py" is "a/b.py"), which is the name it is stored under.
+
+    CodeError, in words about a typed file name (an upload's zip entries
+    get functions.code.check_zip's words instead), for an empty name, a
+    folder (ending in /), a backslash, a control character, an absolute
+    path, or one that leaves the code folder once normalised."""
     if not isinstance(path, str):
-        raise CodeError("The file's path must be text.")
+        raise CodeError("The file name must be text.")
     path = path.strip()
+    example = "like src/app.py"
     if not path:
-        raise CodeError("Give the new file a path, such as helpers/util.py.")
-    if path.endswith("/"):
-        raise CodeError(f"{path!r} is a folder; give a file name after the last /.")
-    if "\\" in path:
-        raise CodeError(f"{path!r} has a backslash; separate folders with /.")
+        raise CodeError(f"Enter a file name, {example}.")
     if any(ord(c) < 32 or ord(c) == 127 for c in path):
-        raise CodeError("The file's path must not contain control characters.")
-    return path
+        raise CodeError("The file name must not contain control characters.")
+    if "\\" in path:
+        raise CodeError(f"The file name {path!r} has a backslash; separate folders with /, {example}.")
+    if path.endswith("/"):
+        raise CodeError(f"{path!r} is a folder; give a file name after the last /, {example}.")
+    if path.startswith("/"):
+        raise CodeError(
+            f"The file name {path!r} is an absolute path; use a path inside the code folder, {example}."
+        )
+    normal = posixpath.normpath(path)
+    if normal == ".." or normal.startswith("../"):
+        raise CodeError(
+            f"The file name {path!r} points outside the code folder; use a path inside it, {example}."
+        )
+    if normal == ".":
+        raise CodeError(f"The file name {path!r} names the code folder itself; give a file name, {example}.")
+    return normal
 
 
 def _encoded(path: str, text) -> bytes:

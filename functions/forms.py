@@ -9,8 +9,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from awsapi import policy
-from functions import service
-from functions.code import MAX_ZIPPED
+from functions import code_files, service
+from functions.code import MAX_ZIPPED, CodeError
 
 HELLO_WORLD = '''import json
 
@@ -211,13 +211,23 @@ class SourceForm(CodeFileForm):
 
 
 class NewFileForm(CodeFileForm):
-    """A new, empty file at `path` (folders are made by the path: lib/x.py)."""
+    """A new, empty file at `path` (folders are made by the path: lib/x.py).
+    cleaned_data["path"] is the normalised path (code_files.clean_new_path)."""
 
     path = forms.CharField(
         max_length=1024,
         label="New file",
+        # Not `required`: the browser would refuse an empty box before htmx
+        # posts it, and the page would say nothing; clean_path says why.
+        required=False,
         widget=forms.TextInput(attrs={"placeholder": "helpers/new_module.py", "spellcheck": "false"}),
     )
+
+    def clean_path(self):
+        try:
+            return code_files.clean_new_path(self.cleaned_data.get("path") or "")
+        except CodeError as e:
+            raise forms.ValidationError(str(e)) from None
 
 
 class UploadCodeForm(forms.Form):

@@ -306,13 +306,13 @@ def code_file_add(request: HttpRequest, function_id) -> HttpResponse:
     fn = get_function_for_user(request.user, function_id, write=True)
     form = NewFileForm(request.POST)
     if form.is_valid():
-        path = form.cleaned_data["path"].strip()
+        path = form.cleaned_data["path"]  # normalised: code_files.clean_new_path
         try:
             service.update_code_files(fn, base_sha256=form.cleaned_data["base"], adds={path: ""})
         except service.FunctionError as e:
             form.add_error("path", str(e))
         else:
-            return _code_done(request, fn, f"Added {path}.", path.removeprefix("./"))
+            return _code_done(request, fn, f"Added {path}.", path)
     return _render_detail(request, fn, "code", new_file_form=form)
 
 

@@ -118,16 +118,38 @@ def test_it_adds_a_file_and_opens_it(client, users, multi):
 
 
 @pytest.mark.parametrize("path, message", [
-    ("../out.py", "outside the code folder"),
+    ("../out.py", "The file name &#x27;../out.py&#x27; points outside the code folder"),
+    ("/abs.py", "The file name &#x27;/abs.py&#x27; is an absolute path; use a path inside the code folder"),
     ("helpers/util.py", "already"),
-    ("", "This field is required"),
+    ("", "Enter a file name"),
+    ("  ", "Enter a file name"),
 ])
 def test_it_refuses_a_bad_new_file(client, users, multi, path, message):
     client.force_login(users["member"])
     old = multi.code_id
     body = post(client, "fn-code-file-add", multi, {"path": path, "base": old}, **HX).content.decode()
-    assert message in body
+    form = body[body.index('class="new-file"'):]
+    form = form[:form.index("</form>")]
+    assert '<p class="error">' in form and message in form
+    assert "zip entry" not in body
     assert Function.objects.get(pk=multi.pk).code_id == old
+
+
+def test_the_new_file_box_leaves_an_empty_name_to_the_server(client, users, multi):
+    # A `required` box is refused in the browser before htmx posts it; the
+    # server's "Enter a file name." is what the user should see.
+    client.force_login(users["member"])
+    body = client.get(detail(multi)).content.decode()
+    box = body[body.index('class="new-file"'):]
+    box = box[box.index('name="path"'):]
+    assert "required" not in box[:box.index(">")]
+
+
+def test_it_adds_a_path_with_dots_where_it_resolves_inside_the_folder(client, users, multi):
+    client.force_login(users["member"])
+    r = post(client, "fn-code-file-add", multi, {"path": "x/../helpers/new.py", "base": multi.code_id})
+    assert r.status_code == 302 and r["Location"].endswith("file=helpers%2Fnew.py")
+    assert files_of(multi)["helpers/new.py"] == b""
 
 
 def test_it_deletes_a_file_but_not_the_handlers_module(client, users, multi):

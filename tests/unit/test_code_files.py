@@ -101,7 +101,13 @@ def test_it_refuses_paths_that_are_not_files_of_the_bundle():
     ("helpers/util.py", "has a file 'helpers/util.py' already"),
     ("./helpers/util.py", "has a file 'helpers/util.py' already"),
     ("helpers", "is a folder of the code"),
-    ("", "Give the new file a path"),
+    ("", "Enter a file name"),
+    ("   ", "Enter a file name"),
+    ("/abs.py",
+     "The file name '/abs.py' is an absolute path; use a path inside the code folder, like src/app.py"),
+    ("../evil.py", "The file name '../evil.py' points outside the code folder"),
+    ("helpers/../../evil.py", "The file name 'helpers/../../evil.py' points outside the code folder"),
+    ("x/..", "names the code folder itself"),
     ("lib/", "is a folder"),
     ("a\\b.py", "backslash"),
     ("a\nb.py", "control characters"),
@@ -111,10 +117,19 @@ def test_it_refuses_a_bad_new_file(path, message):
         code_files.rewrite(bundle_zip(), adds={path: ""})
 
 
+@pytest.mark.parametrize("path, stored", [
+    ("x/../y.py", "y.py"),
+    ("helpers/../helpers/new.py", "helpers/new.py"),
+    ("./a//b.py", "a/b.py"),
+])
+def test_it_adds_a_path_with_dots_where_it_resolves_inside_the_folder(path, stored):
+    assert code_files.clean_new_path(path) == stored
+    new = code_files.rewrite(bundle_zip(), adds={path: "x"})
+    codestore.check_zip(new)
+    assert zipfile.ZipFile(io.BytesIO(new)).read(stored) == b"x"
+
+
 @pytest.mark.parametrize("path, message", [
-    ("../evil.py", "outside the code folder"),
-    ("helpers/../../evil.py", "outside the code folder"),
-    ("/etc/evil.py", "absolute path"),
     ("lambda_function.py/x.py", "a path cannot be both"),
 ])
 def test_check_zip_refuses_an_unsafe_new_path(path, message):
@@ -196,8 +211,8 @@ def test_it_protects_the_handlers_module(multi):
 
 
 @pytest.mark.parametrize("adds, message", [
-    ({"../evil.py": "x"}, "outside the code folder"),
-    ({"/abs.py": "x"}, "absolute path"),
+    ({"../evil.py": "x"}, "The file name '../evil.py' points outside the code folder"),
+    ({"/abs.py": "x"}, "The file name '/abs.py' is an absolute path"),
 ])
 def test_it_refuses_unsafe_paths_through_the_service(multi, adds, message):
     old = multi.code_id
