@@ -106,3 +106,19 @@ def test_the_check_above_tells_times_from_days():
     flagged = ['{{ t|date:"Y-m-d H:i:s.u" }}', "{{ t|date:'c' }}", "{{ t|timesince }} ago", "{{ t|time }}"]
     fine = ['{{ d|date:"Y-m-d" }}', '{{ m|date:"F Y" }}', '{{ d|date:"Y-m-d D" }}', "{{ t|abstime }}"]
     assert [bool(OWN_TIME.search(x)) for x in flagged + fine] == [True] * 4 + [False] * 4
+
+
+def test_the_readme_describes_the_times_the_console_writes():
+    # issue 10: the README said "every time ... to the second" while an
+    # invocation's page writes milliseconds (templates/invocations, "ms").
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    readme = " ".join((root / "README.md").read_text().split())
+    assert "every time in UTC to the second" not in readme
+    for options in ("", "ms"):
+        shown = re.sub(r"<[^>]+>", "", render("{{ t|abstime:o }}", t=MOMENT, o=options))
+        assert f'"{shown}"' in readme
+    pages = (root / "templates" / "invocations").glob("*.html")
+    uses_ms = any('abstime:"ms"' in p.read_text() for p in pages)
+    assert uses_ms and "to the millisecond" in readme
