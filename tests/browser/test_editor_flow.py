@@ -152,8 +152,20 @@ def test_it_adds_folds_deletes_and_refuses_a_stale_save_keeping_the_text(page, s
     expect(page.locator("textarea[name=source]")).to_be_hidden()
     assert cm_value(page) == HANDLER
 
-    # A new file in the helpers folder opens at once, empty.
-    page.fill(".new-file input[name=path]", "helpers/extra.py")
+    # An empty name, or an absolute one, is refused under the box, in words
+    # about the file name (not a zip entry), and adds nothing.
+    page.fill(".new-file input[name=path]", "")
+    page.click(".new-file button:has-text('Add')")
+    expect(page.locator(".new-file .error")).to_have_text("Enter a file name, like src/app.py.")
+    page.fill(".new-file input[name=path]", "/abs.py")
+    page.click(".new-file button:has-text('Add')")
+    expect(page.locator(".new-file .error")).to_have_text(
+        "The file name '/abs.py' is an absolute path; use a path inside the code folder, like src/app.py."
+    )
+    expect(page.locator("nav.file-tree li.file")).to_have_count(2)
+
+    # A new file in the helpers folder (its path normalised) opens at once, empty.
+    page.fill(".new-file input[name=path]", "x/../helpers/extra.py")
     page.click(".new-file button:has-text('Add')")
     expect(page.locator("#tab .messages")).to_contain_text("Added helpers/extra.py.")
     expect(page.locator("nav.file-tree a.active")).to_have_text("extra.py")
