@@ -102,6 +102,15 @@ def abstime(moment: datetime | None, arg: str | None = None) -> str:
     )
 
 
+@register.filter
+def abstext(moment: datetime | None) -> str:
+    """The absolute time as plain text, for an attribute such as a title
+    ("2026-11-30 16:05:12 UTC")."""
+    if moment in (None, ""):
+        return ""
+    return absolute(moment)
+
+
 @register.filter(is_safe=True)
 def reltime(moment: datetime | None) -> str:
     """``<time data-rel>`` with the relative time, the absolute one as its
