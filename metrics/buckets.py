@@ -22,6 +22,9 @@ INT_FIELDS = (
 )
 SUM_FIELDS = (*INT_FIELDS, "duration_ms_sum", "gb_seconds")
 MAX_FIELDS = recording.CONCURRENCY_FIELDS
+# The shortest and longest duration (ms): merged as least / greatest, and
+# unknown (absent / None) rather than 0 when nothing was recorded.
+EXTREME_FIELDS = ("duration_ms_min", "duration_ms_max")
 # A flushing bucket taken longer ago than this lost its flusher (metrics.flush).
 STALE_S = 60.0
 
@@ -104,6 +107,8 @@ def parse(key: str, flat: list) -> Bucket | None:
             bucket.values[name] = int(value)
         elif name == "duration_us_sum":
             bucket.values["duration_ms_sum"] = int(value) / 1000
+        elif name in ("duration_us_min", "duration_us_max"):
+            bucket.values[f"duration_ms_{name[-3:]}"] = int(value) / 1000
         elif name == "mb_ms_sum":
             bucket.values["gb_seconds"] = int(value) / 1024 / 1000
     return bucket
@@ -141,10 +146,21 @@ def current_seq(client) -> int:
     return int(client.get(seq_key()) or 0)
 
 
+def extreme(name: str, current: float | None, value: float | None) -> float | None:
+    """The least (`duration_ms_min`) or greatest (`duration_ms_max`) of two
+    extremes, either unknown (None)."""
+    if current is None or value is None:
+        return value if current is None else current
+    return min(current, value) if name == "duration_ms_min" else max(current, value)
+
+
 def add_values(target: dict, values: dict) -> dict:
-    """Add a bucket's `values` into `target` (sums added, maxima kept)."""
+    """Add a bucket's `values` into `target` (sums added, maxima kept,
+    extremes least / greatest)."""
     for name, value in values.items():
-        if name in MAX_FIELDS:
+        if name in EXTREME_FIELDS:
+            target[name] = extreme(name, target.get(name), value)
+        elif name in MAX_FIELDS:
             target[name] = max(target.get(name, 0), value)
         else:
             target[name] = target.get(name, 0) + value
@@ -156,6 +172,9 @@ def merge_into_row(row, values: dict, durations: dict) -> None:
     for name, value in values.items():
         if not hasattr(row, name):
             continue  # a maximum MetricTotal does not keep
+        if name in EXTREME_FIELDS:
+            setattr(row, name, extreme(name, getattr(row, name), float(value)))
+            continue
         current = getattr(row, name) or 0
         if name in MAX_FIELDS:
             setattr(row, name, max(current, int(value)))
