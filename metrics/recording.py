@@ -169,8 +169,9 @@ class Sample:
 
 
 def gb_seconds(billed_ms: int, memory_mb: int) -> float:
-    """Lambda's GB-seconds: billed seconds x memory in GB (1024 MB)."""
-    return billed_ms / 1000 * memory_mb / 1024
+    """Lambda's GB-seconds: billed seconds x memory in GB (1024 MB), from
+    the whole number MB x ms (one rounding, no float noise)."""
+    return int(billed_ms) * int(memory_mb) / 1024 / 1000
 
 
 def sample_of(inv, status: str | None = None) -> Sample | None:
