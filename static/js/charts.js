@@ -102,6 +102,18 @@
     return this.state.series.totals[key];
   };
 
+  // Tick labels in the console's UTC clock: "18:05"; the date ("11-30")
+  // under the first tick and at each UTC midnight; dates alone for
+  // ticks a day or more apart.
+  function utcTicks(u, splits, axisIdx, space, incr) {
+    return splits.map(function (ts, i) {
+      var iso = new Date(ts * 1e3).toISOString();
+      var day = iso.slice(5, 10), clock = iso.slice(11, 16);
+      if (incr >= 86400) return day;
+      return i === 0 || clock === "00:00" ? clock + "\n" + day : clock;
+    });
+  }
+
   Charts.prototype.draw = function () {
     var self = this;
     var bars = uPlot.paths && uPlot.paths.bars ? uPlot.paths.bars({ size: [0.7, 30] }) : null;
@@ -140,7 +152,7 @@
         },
         axes: [
           { stroke: COLORS.muted, grid: { stroke: "#eaeef2" }, ticks: { stroke: "#eaeef2" },
-            label: "UTC", labelSize: 16, labelFont: "11px system-ui, sans-serif" },
+            label: "UTC", labelSize: 16, labelFont: "11px system-ui, sans-serif", values: utcTicks },
           {
             stroke: COLORS.muted, grid: { stroke: "#eaeef2" }, ticks: { stroke: "#eaeef2" },
             size: function (u, values) {

@@ -145,9 +145,8 @@ def tokyo_page(browser, stack):
 
 
 def _utc_clock(t: float) -> str:
-    """uPlot's default time tick, "{h}:{mm}{aa}", in UTC."""
-    at = datetime.fromtimestamp(t, UTC)
-    return f"{at.hour % 12 or 12}:{at:%M}{'am' if at.hour < 12 else 'pm'}"
+    """A time tick as the console writes times: 24-hour UTC."""
+    return datetime.fromtimestamp(t, UTC).strftime("%H:%M")
 
 
 def test_chart_times_are_utc_and_the_newest_bar_is_whole(tokyo_page, stack):
