@@ -22,6 +22,15 @@ INT_FIELDS = (
 )
 SUM_FIELDS = (*INT_FIELDS, "duration_ms_sum", "gb_seconds")
 MAX_FIELDS = recording.CONCURRENCY_FIELDS
+# Float sums are rounded to this many significant digits where they are
+# made: GB-seconds are billed ms x MB / 1024 / 1000 (at most ~12 digits
+# of any real bill), and floats adding such values leave noise in the
+# last place (0.000125 + 0.001 = 0.0011250000000000001).
+SIGNIFICANT = 12
+
+# The shortest and longest duration (ms): merged as least / greatest, and
+# unknown (absent / None) rather than 0 when nothing was recorded.
+EXTREME_FIELDS = ("duration_ms_min", "duration_ms_max")
 # A flushing bucket taken longer ago than this lost its flusher (metrics.flush).
 STALE_S = 60.0
 
@@ -103,9 +112,11 @@ def parse(key: str, flat: list) -> Bucket | None:
         elif name in INT_FIELDS or name in MAX_FIELDS:
             bucket.values[name] = int(value)
         elif name == "duration_us_sum":
-            bucket.values["duration_ms_sum"] = int(value) / 1000
+            bucket.values["duration_ms_sum"] = tidy(int(value) / 1000)
+        elif name in ("duration_us_min", "duration_us_max"):
+            bucket.values[f"duration_ms_{name[-3:]}"] = int(value) / 1000
         elif name == "mb_ms_sum":
-            bucket.values["gb_seconds"] = int(value) / 1024 / 1000
+            bucket.values["gb_seconds"] = tidy(int(value) / 1024 / 1000)
     return bucket
 
 
@@ -141,13 +152,31 @@ def current_seq(client) -> int:
     return int(client.get(seq_key()) or 0)
 
 
+def tidy(value: float) -> float:
+    """`value` rounded to SIGNIFICANT significant digits (float noise off)."""
+    return float(f"{value:.{SIGNIFICANT}g}")
+
+
+def extreme(name: str, current: float | None, value: float | None) -> float | None:
+    """The least (`duration_ms_min`) or greatest (`duration_ms_max`) of two
+    extremes, either unknown (None)."""
+    if current is None or value is None:
+        return value if current is None else current
+    return min(current, value) if name == "duration_ms_min" else max(current, value)
+
+
 def add_values(target: dict, values: dict) -> dict:
-    """Add a bucket's `values` into `target` (sums added, maxima kept)."""
+    """Add a bucket's `values` into `target` (sums added, maxima kept,
+    extremes least / greatest)."""
     for name, value in values.items():
-        if name in MAX_FIELDS:
+        if name in EXTREME_FIELDS:
+            target[name] = extreme(name, target.get(name), value)
+        elif name in MAX_FIELDS:
             target[name] = max(target.get(name, 0), value)
-        else:
+        elif name in INT_FIELDS:
             target[name] = target.get(name, 0) + value
+        else:
+            target[name] = tidy(target.get(name, 0) + value)
     return target
 
 
@@ -156,11 +185,14 @@ def merge_into_row(row, values: dict, durations: dict) -> None:
     for name, value in values.items():
         if not hasattr(row, name):
             continue  # a maximum MetricTotal does not keep
+        if name in EXTREME_FIELDS:
+            setattr(row, name, extreme(name, getattr(row, name), float(value)))
+            continue
         current = getattr(row, name) or 0
         if name in MAX_FIELDS:
             setattr(row, name, max(current, int(value)))
         elif name in INT_FIELDS:
             setattr(row, name, current + int(value))
         else:
-            setattr(row, name, current + float(value))
+            setattr(row, name, tidy(current + float(value)))
     row.durations = histogram.merge(row.durations, durations)

@@ -209,7 +209,9 @@ def _upsert(model, taken, key_of, row_key, extra_filter, extra_fields) -> None:
                 row.function_name = bucket.function_name  # renamed functions keep their id
     fields = [
         f.name for f in model._meta.concrete_fields
-        if f.name in (*buckets.SUM_FIELDS, *buckets.MAX_FIELDS, "durations", "function_name")
+        if f.name in (
+            *buckets.SUM_FIELDS, *buckets.MAX_FIELDS, *buckets.EXTREME_FIELDS, "durations", "function_name",
+        )
     ]
     if changed:
         model.objects.bulk_update(changed, fields)

@@ -103,11 +103,21 @@ def count(hist: Mapping[str, int] | None) -> int:
     return sum(int(c) for c in (hist or {}).values())
 
 
-def percentile(hist: Mapping[str, int] | None, q: float) -> float | None:
+def percentile(
+    hist: Mapping[str, int] | None, q: float, low: float | None = None, high: float | None = None,
+) -> float | None:
     """The q-th percentile (q in 0..100) in ms, nearest rank: the smallest
     recorded duration that at least q % of them are at or below, within
     ALPHA (see the module docstring). None for an empty histogram.
-    ValueError for q outside 0..100."""
+    ValueError for q outside 0..100.
+
+    `low`, `high`: the smallest and largest duration recorded (ms), when
+    known (MetricMinute.duration_ms_min / _max): the answer is clamped to
+    [low, high], since no percentile lies outside them, and the first and
+    last ranks answer `low` and `high` themselves. So one call's
+    percentiles are its duration exactly, and a percentile whose bucket
+    holds the extreme is never beyond it (Lambda's p99 of one 2004.79 ms
+    call is 2004.79, not the bucket's 2031.4). Both or neither."""
     if not 0 <= q <= 100:
         raise ValueError(f"q must be between 0 and 100, got {q!r}")
     items = sorted((int(k), int(c)) for k, c in (hist or {}).items() if int(c) > 0)
@@ -116,11 +126,20 @@ def percentile(hist: Mapping[str, int] | None, q: float) -> float | None:
         return None
     rank = max(1, math.ceil(q / 100 * total))
     seen = 0
+    found = representative(items[-1][0])
     for index, c in items:
         seen += c
         if seen >= rank:
-            return representative(index)
-    return representative(items[-1][0])
+            found = representative(index)
+            break
+    if low is not None and high is not None:
+        # The first and last ranks are the extremes themselves.
+        if rank >= total:
+            return high
+        if rank == 1:
+            return low
+        found = min(max(found, low), high)
+    return found
 
 
 def cumulative(hist: Mapping[str, int] | None, bounds_ms: Iterable[float]) -> list[int]:

@@ -20,6 +20,9 @@ class MetricMinute(models.Model):
     `errors_failed`, `errors_timed_out`, `errors_out_of_memory`, `throttles`,
     `cold_starts`. Durations: `duration_ms_sum` (ms), `durations` (a
     histogram, metrics.histogram: {bucket index as text: count}),
+    `duration_ms_min` / `duration_ms_max` (ms, the shortest and longest
+    duration recorded; None when none was, or for minutes kept before
+    they were: metrics.series clamps percentiles to them),
     `billed_ms_sum` (ms, after the billing rounding), `gb_seconds`
     (billed seconds x memory GB). `concurrency_max`: the most executions
     running at once that were seen in the minute; `team_concurrency_max`
@@ -41,6 +44,8 @@ class MetricMinute(models.Model):
     cold_starts = models.PositiveBigIntegerField(default=0)
     duration_ms_sum = models.FloatField(default=0.0)
     durations = models.JSONField(default=dict)
+    duration_ms_min = models.FloatField(null=True, blank=True)
+    duration_ms_max = models.FloatField(null=True, blank=True)
     billed_ms_sum = models.PositiveBigIntegerField(default=0)
     gb_seconds = models.FloatField(default=0.0)
     concurrency_max = models.PositiveIntegerField(default=0)

@@ -64,6 +64,8 @@ def _totals() -> dict[tuple[str, str], dict]:
         })
         for name in buckets.SUM_FIELDS:
             entry[name] = (entry.get(name) or 0) + bucket.values.get(name, 0)
+            if name not in buckets.INT_FIELDS:
+                entry[name] = buckets.tidy(entry[name])
         entry["durations"] = histogram.merge(entry["durations"], bucket.durations)
     return found
 
@@ -120,9 +122,8 @@ class StratusCollector:
             counts = histogram.cumulative(v["durations"], LE_MS)
             total = histogram.count(v["durations"])
             les = [(f"{ms / 1000:.9g}", c) for ms, c in zip(LE_MS, counts, strict=True)]
-            duration.add_metric(
-                labels, [*les, ("+Inf", total)], sum_value=(v.get("duration_ms_sum") or 0) / 1000
-            )
+            seconds = buckets.tidy((v.get("duration_ms_sum") or 0) / 1000)
+            duration.add_metric(labels, [*les, ("+Inf", total)], sum_value=seconds)
             billed.add_metric(labels, (v.get("billed_ms_sum") or 0) / 1000)
             gb.add_metric(labels, v.get("gb_seconds") or 0)
         running = GaugeMetricFamily(

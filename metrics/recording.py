@@ -5,7 +5,8 @@ caller makes anyway (the sync answer's pipeline) or one of its own.
 Per function, qualifier and UTC minute, one hash
 `<instance>:metrics:b:<minute unix>:<function id>:<qualifier>` holds
 whole-number counters (HINCRBY) named as MetricMinute's fields but
-`duration_us_sum` (µs) and `mb_ms_sum` (memory MB x billed ms, whence
+`duration_us_sum` (µs), the extremes `duration_us_min` / `duration_us_max`
+(µs, kept as least / greatest in the same script) and `mb_ms_sum` (memory MB x billed ms, whence
 GB-seconds),
 histogram fields `h:<bucket>` (metrics.histogram), the running maxima
 `concurrency_max`, `team_concurrency_max`, `installation_concurrency_max`,
@@ -59,7 +60,17 @@ _RECORD = """
 local b = KEYS[1]
 redis.call('HSETNX', b, '_meta', ARGV[1])
 for i = 4, #ARGV, 2 do
-  redis.call('HINCRBY', b, ARGV[i], ARGV[i + 1])
+  local f = ARGV[i]
+  if f == 'duration_us_min' or f == 'duration_us_max' then
+    -- the extremes, kept in the same atomic call (least / greatest)
+    local seen = tonumber(redis.call('HGET', b, f))
+    local v = tonumber(ARGV[i + 1])
+    if not seen or (f == 'duration_us_min' and v < seen) or (f == 'duration_us_max' and v > seen) then
+      redis.call('HSET', b, f, ARGV[i + 1])
+    end
+  else
+    redis.call('HINCRBY', b, f, ARGV[i + 1])
+  end
 end
 local running = 0
 if KEYS[3] then
@@ -148,6 +159,8 @@ class Sample:
             # Whole numbers (HINCRBY, exact and cheaper than HINCRBYFLOAT):
             # microseconds, and MB x billed ms (metrics.buckets converts).
             found["duration_us_sum"] = round(self.duration_ms * 1000)
+            # Kept as the least / greatest, not added (the script).
+            found["duration_us_min"] = found["duration_us_max"] = round(self.duration_ms * 1000)
             found[f"h:{histogram.bucket_of(self.duration_ms)}"] = 1
         if self.billed_ms:
             found["billed_ms_sum"] = int(self.billed_ms)
@@ -156,8 +169,9 @@ class Sample:
 
 
 def gb_seconds(billed_ms: int, memory_mb: int) -> float:
-    """Lambda's GB-seconds: billed seconds x memory in GB (1024 MB)."""
-    return billed_ms / 1000 * memory_mb / 1024
+    """Lambda's GB-seconds: billed seconds x memory in GB (1024 MB), from
+    the whole number MB x ms (one rounding, no float noise)."""
+    return int(billed_ms) * int(memory_mb) / 1024 / 1000
 
 
 def sample_of(inv, status: str | None = None) -> Sample | None:

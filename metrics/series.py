@@ -28,7 +28,8 @@ COUNTS = (
 PERCENTILES = {"p50": 50, "p95": 95, "p99": 99}
 
 _ROW_FIELDS = (
-    "team_id", "function_id", "qualifier", "minute", *COUNTS, "durations", "gb_seconds",
+    "team_id", "function_id", "qualifier", "minute", *COUNTS, "durations", "duration_ms_min",
+    "duration_ms_max", "gb_seconds",
     "concurrency_max", "team_concurrency_max", "installation_concurrency_max",
 )
 
@@ -64,7 +65,9 @@ def series(
     "errors_timed_out", "errors_out_of_memory", "throttles", "cold_starts",
     "gb_seconds": [sums per step], "p50", "p95", "p99": [ms or None per
     step, from the merged duration histograms: within
-    metrics.histogram.ALPHA], "concurrency": [the most executions running
+    metrics.histogram.ALPHA, clamped to the step's shortest and longest
+    call (exact for a single call, and for the first and last rank) when
+    every minute in it kept them], "concurrency": [the most executions running
     at once in the step], "totals": {the same keys over the whole range}}.
     Every step is present, zero / None where nothing ran.
     ValueError when step_s is not a positive multiple of 60."""
@@ -114,6 +117,8 @@ def _shape(steps: list[int], step_s: int, scope: str, rows, unflushed) -> dict:
     sums = {name: [0] * n for name in COUNTS}
     gb = [0.0] * n
     hists: list[dict] = [{} for _ in range(n)]
+    # Per step [least, greatest, every minute with durations kept them].
+    extremes: list[list] = [[None, None, True] for _ in range(n)]
     # Concurrency per minute: the function's own maximum; a set of teams:
     # the sum over teams of each team's maximum; the installation's maximum.
     per_minute: dict[int, dict] = defaultdict(dict)
@@ -126,6 +131,14 @@ def _shape(steps: list[int], step_s: int, scope: str, rows, unflushed) -> dict:
             sums[name][i] += int(values.get(name) or 0)
         gb[i] += float(values.get("gb_seconds") or 0)
         histogram.add_into(hists[i], durations)
+        if histogram.count(durations):
+            low, high = values.get("duration_ms_min"), values.get("duration_ms_max")
+            ext = extremes[i]
+            if low is None or high is None:
+                ext[2] = False  # a minute from before extremes were kept
+            else:
+                ext[0] = buckets.extreme("duration_ms_min", ext[0], low)
+                ext[1] = buckets.extreme("duration_ms_max", ext[1], high)
         seen = per_minute[minute]
         if scope == "function":
             seen[None] = max(seen.get(None, 0), int(values.get("concurrency_max") or 0))
@@ -149,16 +162,22 @@ def _shape(steps: list[int], step_s: int, scope: str, rows, unflushed) -> dict:
         failed + timed_out + oom for failed, timed_out, oom
         in zip(sums["errors_failed"], sums["errors_timed_out"], sums["errors_out_of_memory"], strict=True)
     ]
+    bounds = [(e[0], e[1]) if e[2] else (None, None) for e in extremes]
     for key, q in PERCENTILES.items():
-        out[key] = [_ms(histogram.percentile(h, q)) for h in hists]
+        out[key] = [_ms(histogram.percentile(h, q, *b)) for h, b in zip(hists, bounds, strict=True)]
     out["concurrency"] = concurrency
     out["gb_seconds"] = [round(v, 6) for v in gb]
     whole: dict = {}
     for h in hists:
         histogram.add_into(whole, h)
+    known = [e for e in extremes if e[0] is not None]
+    whole_bounds = (
+        (min(e[0] for e in known), max(e[1] for e in known))
+        if known and all(e[2] for e in extremes) else (None, None)
+    )
     out["totals"] = {
         **{name: sum(out[name]) for name in (*COUNTS, "errors")},
-        **{key: _ms(histogram.percentile(whole, q)) for key, q in PERCENTILES.items()},
+        **{key: _ms(histogram.percentile(whole, q, *whole_bounds)) for key, q in PERCENTILES.items()},
         "concurrency": max(concurrency, default=0),
         "gb_seconds": round(sum(gb), 6),
     }

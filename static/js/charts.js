@@ -102,6 +102,18 @@
     return this.state.series.totals[key];
   };
 
+  // Tick labels in the console's UTC clock: "18:05"; the date ("11-30")
+  // under the first tick and at each UTC midnight; dates alone for
+  // ticks a day or more apart.
+  function utcTicks(u, splits, axisIdx, space, incr) {
+    return splits.map(function (ts, i) {
+      var iso = new Date(ts * 1e3).toISOString();
+      var day = iso.slice(5, 10), clock = iso.slice(11, 16);
+      if (incr >= 86400) return day;
+      return i === 0 || clock === "00:00" ? clock + "\n" + day : clock;
+    });
+  }
+
   Charts.prototype.draw = function () {
     var self = this;
     var bars = uPlot.paths && uPlot.paths.bars ? uPlot.paths.bars({ size: [0.7, 30] }) : null;
@@ -109,7 +121,7 @@
       var name = figure.getAttribute("data-chart");
       var spec = CHARTS[name];
       var target = figure.querySelector(".plot");
-      var series = [{}];
+      var series = [{ label: "Time (UTC)", value: "{YYYY}-{MM}-{DD} {HH}:{mm} UTC" }];
       spec.series.forEach(function (s) {
         series.push({
           label: s[1], stroke: s[2], width: 1.5,
@@ -126,9 +138,21 @@
         height: HEIGHT,
         series: series,
         cursor: { drag: { x: false, y: false } },
-        scales: { x: { time: true }, y: { range: function (u, min, max) { return max > 0 ? [0, max * 1.1] : [0, 1]; } } },
+        // Every time in the console is UTC, whatever the browser's zone;
+        // the axis and the legend say so.
+        tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); },
+        scales: {
+          // Half a step of room at both ends, so the first and the newest
+          // bar (centred on its step) are drawn whole.
+          x: { time: true, range: function (u, min, max) {
+            var half = (self.state && self.state.step_s ? self.state.step_s : 60) / 2;
+            return [min - half, max + half];
+          } },
+          y: { range: function (u, min, max) { return max > 0 ? [0, max * 1.1] : [0, 1]; } }
+        },
         axes: [
-          { stroke: COLORS.muted, grid: { stroke: "#eaeef2" }, ticks: { stroke: "#eaeef2" } },
+          { stroke: COLORS.muted, grid: { stroke: "#eaeef2" }, ticks: { stroke: "#eaeef2" },
+            label: "UTC", labelSize: 16, labelFont: "11px system-ui, sans-serif", values: utcTicks },
           {
             stroke: COLORS.muted, grid: { stroke: "#eaeef2" }, ticks: { stroke: "#eaeef2" },
             size: function (u, values) {

@@ -4,6 +4,7 @@ elsewhere (boto3) moves the charts without a reload, over the metrics
 websockets. Takes docs/monitor.png and docs/dashboard.png."""
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -130,3 +131,47 @@ def test_it_moves_the_charts_when_a_function_runs(page, stack):
     assert page.evaluate("document.querySelector('.monitor').scrollWidth") <= 390
     chart = page.locator("[data-chart=invocations]").bounding_box()
     assert chart["x"] + chart["width"] <= 390
+
+
+@pytest.fixture
+def tokyo_page(browser, stack):
+    context = browser.new_context(base_url=stack.url, timezone_id="Asia/Tokyo")
+    pg = context.new_page()
+    pg.set_default_timeout(60_000)
+    try:
+        yield pg
+    finally:
+        context.close()
+
+
+def _utc_clock(t: float) -> str:
+    """A time tick as the console writes times: 24-hour UTC."""
+    return datetime.fromtimestamp(t, UTC).strftime("%H:%M")
+
+
+def test_chart_times_are_utc_and_the_newest_bar_is_whole(tokyo_page, stack):
+    page = tokyo_page
+    login(page)
+    url = new_function(page, "monitor-utc", SOURCE, timeout_s=10)
+    _invoke(stack.lambda_client(), "monitor-utc", n=1)
+    page.goto(f"{url}?tab=monitor")
+    _wait_for_sum(page, "invocations", 1)
+    assert page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone") == "Asia/Tokyo"
+    got = page.evaluate("""() => {
+      const c = window.stratusCharts.instances[0], p = c.plots.invocations, a = p.axes[0], t = p.data[0];
+      return {splits: a._splits, values: a._values, t: t, step: c.state.step_s,
+              min: p.scales.x.min, max: p.scales.x.max,
+              last: p.series[0].value(p, t[t.length - 1], 0, t.length - 1),
+              legend: p.root.querySelector('.u-legend').textContent};
+    }""")
+    # The browser is in Tokyo (UTC+9); every tick reads UTC, and says so.
+    clocks = [(s, v.split("\n")[0]) for s, v in zip(got["splits"], got["values"], strict=True) if ":" in v]
+    assert clocks, got
+    for split, label in clocks:
+        assert label == _utc_clock(split), got
+    assert "Time (UTC)" in got["legend"]
+    newest = got["t"][-1]
+    assert got["last"] == datetime.fromtimestamp(newest, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    # Half a step of room on both ends: the first and the newest bar are whole.
+    assert got["min"] == got["t"][0] - got["step"] / 2
+    assert got["max"] == newest + got["step"] / 2

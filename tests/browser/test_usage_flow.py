@@ -245,3 +245,51 @@ def test_real_invocations_are_on_the_usage_page_and_throttles_are_not(page, stac
     page.goto(f"/invocations/{throttled['request_id']}/")
     expect(page.locator("dd.cost")).to_have_text("not billed")
 
+
+
+# Every label of the chart's axis fits in the room uPlot gives it (the text
+# measured in the axis's own font, beside its tick and gap).
+AXIS_FITS = """(idx) => {
+  const u = window.usageChart, a = u.axes[idx];
+  const ctx = u.ctx; ctx.save(); ctx.font = a.font[0];
+  const widths = a._values.map(v => ctx.measureText(String(v)).width / uPlot.pxRatio);
+  ctx.restore();
+  return {values: a._values, widths: widths, size: a._size, room: a._size - a.ticks.size - a.gap};
+}"""
+
+
+@pytest.fixture
+def tokyo_page(browser, stack):
+    context = browser.new_context(base_url=stack.url, timezone_id="Asia/Tokyo")
+    pg = context.new_page()
+    pg.set_default_timeout(60_000)
+    try:
+        yield pg
+    finally:
+        context.close()
+
+
+def test_tiny_costs_are_labelled_whole_and_days_are_utc_days(tokyo_page, stack):
+    page = tokyo_page
+    today = datetime.now(UTC).date()
+    name, _, ms, memory = FUNCTIONS[0]
+    # 175 requests: a cost axis up to ~0.00004 USD ("0.00003 USD" labels).
+    write_rows(stack, [{
+        "name": name, "day": today, "requests": 175, "billed": 175,
+        "gbs": Decimal(175) / 1000 * memory / 1024,
+    }])
+    login(page)
+    assert page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone") == "Asia/Tokyo"
+    page.goto(f"/usage/?team={TEAM}")
+    chart = page.locator("#usage-chart")
+    expect(chart).to_have_attribute("data-ready", "true")
+    got = page.evaluate(AXIS_FITS, 1)
+    assert any(len(v) >= 11 for v in got["values"]), got  # e.g. "0.00003 USD"
+    assert all(w <= got["room"] for w in got["widths"]), got
+    # Days are UTC days and the chart says so.
+    expect(chart.locator(".u-legend")).to_contain_text("Day (UTC)")
+    day = page.evaluate(
+        "(() => { const u = window.usageChart; const t = u.data[0][u.data[0].length - 1];"
+        " return [t, u.series[0].value(u, t, 0, u.data[0].length - 1)]; })()"
+    )
+    assert day[1] == datetime.fromtimestamp(day[0], UTC).strftime("%Y-%m-%d UTC") == f"{today} UTC"

@@ -86,3 +86,18 @@ def test_cumulative_counts_at_bucket_bounds_are_exact():
     hist = h.of(values)
     bounds = [h.upper_bound(h.bucket_of(v)) for v in (1, 10, 1000)]
     assert h.cumulative(hist, bounds) == [2, 5, 7]
+
+
+def test_percentiles_clamped_to_the_observed_extremes_are_exact_at_the_ends():
+    # One call of 2004.79 ms: its bucket's representative is ~2031 ms, the
+    # observed min/max make every percentile exact.
+    one = h.of([2004.79])
+    assert h.percentile(one, 95) != 2004.79
+    for q in (0, 50, 95, 99, 100):
+        assert h.percentile(one, q, low=2004.79, high=2004.79) == 2004.79
+    # Two values far apart: p99 is the larger, p1 the smaller, exactly.
+    two = h.of([3.17, 1234.5])
+    assert h.percentile(two, 99, low=3.17, high=1234.5) == 1234.5
+    assert h.percentile(two, 1, low=3.17, high=1234.5) == 3.17
+    # Unknown extremes (rows from before they were kept): the histogram's answer.
+    assert h.percentile(two, 99, low=None, high=None) == h.percentile(two, 99)

@@ -148,3 +148,28 @@ def test_without_redis_the_database_totals_are_served(client, token, make_functi
 def test_the_exposition_parses_with_nothing_recorded(db):
     names = {f.name for f in text_string_to_metric_families(prometheus.exposition().decode())}
     assert {"stratus_invocations", "stratus_duration_seconds", "stratus_concurrent_executions"} <= names
+
+
+def test_sums_carry_no_float_noise_flushed_and_not(client, token, metrics_redis, make_function):
+    # 1 ms and 8 ms at 128 MB: 0.000125 + 0.001 GB-s, which floats add up
+    # to 0.0011250000000000001; the bill is 0.001125 exactly.
+    fn = make_function("noisy")
+    recording.record(sample(fn, duration_ms=1))
+    flush.flush_once(metrics_redis)
+    recording.record(sample(fn, duration_ms=8))
+    answer = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").content.decode()
+    gb = [line for line in answer.splitlines() if line.startswith("stratus_gb_seconds_total{")]
+    assert gb and gb[0].endswith(" 0.001125"), gb
+    flush.flush_once(metrics_redis)
+    assert MetricTotal.objects.get(function_id=fn.id).gb_seconds == 0.001125
+    # Three more flushes of odd amounts: stored sums stay clean too.
+    for ms in (3, 7, 11):
+        recording.record(sample(fn, duration_ms=ms + 0.1))
+        flush.flush_once(metrics_redis)
+    total = MetricTotal.objects.get(function_id=fn.id)
+    assert total.gb_seconds == float(f"{(1 + 8 + 3 + 7 + 11) * 128 / 1024 / 1000:.12g}")
+    assert repr(total.duration_ms_sum) == "30.3"
+    families = scrape(client)
+    assert value(families["stratus_gb_seconds"], function="noisy") == 0.00375
+    duration_sum = [s for s in families["stratus_duration_seconds"].samples if s.name.endswith("_sum")]
+    assert [s.value for s in duration_sum] == [0.0303]

@@ -272,3 +272,46 @@ def test_a_flush_that_lost_an_insert_race_tries_again_and_adds_once(
     assert len(calls) == 2
     assert MetricMinute.objects.get().invocations == 1 and MetricFlush.objects.count() == 1
     assert metrics_redis.zcard(buckets.flushing_key()) == 0
+
+
+def test_a_single_call_has_exact_percentiles_before_and_after_the_flush(metrics_redis, make_function):
+    fn = make_function()
+    minute = int(time.time() // 60) * 60
+    recording.record(sample(fn, duration_ms=2004.79, billed_ms=2005))
+    args = dict(teams=[fn.team], function_id=fn.id, since=minute, until=minute + 60)
+    before = series(**args)
+    assert (before["p50"], before["p95"], before["p99"]) == ([2004.79], [2004.79], [2004.79])
+    assert before["totals"]["p99"] == 2004.79
+    flush.flush_once(metrics_redis)
+    stored = MetricMinute.objects.get(function_id=fn.id)
+    assert (stored.duration_ms_min, stored.duration_ms_max) == (2004.79, 2004.79)
+    assert series(**args) == before
+    # Two calls far apart, one flushed and one not: min and max merge
+    # (least / greatest), so p99 is the larger exactly, p50 the smaller.
+    recording.record(sample(fn, duration_ms=3.25, billed_ms=4))
+    recording.record(sample(fn, duration_ms=9000.5, billed_ms=9001))
+    got = series(**args)
+    assert got["p99"] == [9000.5] and got["totals"]["p99"] == 9000.5
+    assert got["p50"] == [pytest.approx(2004.79, rel=histogram.ALPHA)]
+    flush.flush_once(metrics_redis)
+    stored.refresh_from_db()
+    assert (stored.duration_ms_min, stored.duration_ms_max) == (3.25, 9000.5)
+    assert series(**args) == got
+
+
+def test_percentiles_over_steps_are_clamped_to_each_steps_extremes(team):
+    fn_id = uuid.uuid4()
+    row(team, fn_id, HOUR, durations=[2004.79], duration_ms_min=2004.79, duration_ms_max=2004.79)
+    row(team, fn_id, HOUR + 60, durations=[1.5, 700.25], duration_ms_min=1.5, duration_ms_max=700.25)
+    row(team, fn_id, HOUR + 120, durations=[50])  # kept before the extremes were: not clamped
+    got = series(teams=[team], since=HOUR, until=HOUR + 180, step_s=60)
+    assert got["p99"][:2] == [2004.79, 700.25]
+    assert got["p99"][2] == pytest.approx(50, rel=histogram.ALPHA)
+    # A range holding a minute without extremes cannot be clamped (its
+    # largest value is unknown): the histogram's answer.
+    assert got["totals"]["p99"] == pytest.approx(2004.79, rel=histogram.ALPHA)
+    assert got["totals"]["p99"] != 2004.79
+    two = series(teams=[team], since=HOUR, until=HOUR + 120, step_s=60)
+    assert two["totals"]["p99"] == 2004.79
+    ten = series(teams=[team], since=HOUR, until=HOUR + 120, step_s=600)
+    assert ten["p99"] == [2004.79] and ten["p50"] == [pytest.approx(700.25, rel=histogram.ALPHA)]
