@@ -12,8 +12,10 @@
  *    row that stops matching leaves. Only a first page (data-live-new="1")
  *    takes new rows. The list's empty state ([data-live-empty]) follows.
  * 2. Nothing moves backwards: an element that is final (data-final="1") is
- *    never replaced by one that is not, and "running" is never replaced by
- *    "queued" (rows here, status/outcome/log swaps through htmx:oobBeforeSwap).
+ *    never replaced by one that is not, and one of an attempt is never
+ *    replaced by an earlier state (progress(); rows here, status/outcome/log
+ *    swaps through htmx:oobBeforeSwap). A row queued again for a retry
+ *    does replace the running row of the attempt before it.
  * 3. Over the websocket, out-of-band pieces aimed at elements this page does
  *    not show are dropped quietly (the groups serve several pages).
  *
@@ -23,21 +25,28 @@
 (function () {
   "use strict";
 
-  // 2 final, 1 running, 0 queued, null: the element makes no claim.
-  function rank(el) {
+  // How far an element's invocation has got: Infinity when final; else
+  // from its attempt count (Invocation.attempts, raised when a worker claims
+  // it): queued before attempt n+1 is 2n, running attempt n is 2n-1. So a
+  // row queued again for a retry (or put back to wait for a slot) replaces
+  // the running row of the attempt before it, and a late "running" of an
+  // earlier attempt never replaces it. null: the element makes no claim.
+  function progress(el) {
     if (!el || !el.getAttribute) return null;
-    if (el.getAttribute("data-final") === "1") return 2;
+    if (el.getAttribute("data-final") === "1") return Infinity;
     const status = el.getAttribute("data-status");
-    if (status === "running") return 1;
-    if (status === "queued") return 0;
+    const attempt = parseInt(el.getAttribute("data-attempt") || "", 10);
+    const n = isNaN(attempt) ? (status === "running" ? 1 : 0) : attempt;
+    if (status === "running") return 2 * n - 1;
+    if (status === "queued") return 2 * n;
     return null;
   }
 
   function backwards(current, incoming) {
-    const was = rank(current);
+    const was = progress(current);
     if (was === null) return false;
-    const now = rank(incoming);
-    if (was === 2) return now !== 2;
+    const now = progress(incoming);
+    if (was === Infinity) return now !== Infinity;
     return now !== null && now < was;
   }
 

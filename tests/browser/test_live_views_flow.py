@@ -283,3 +283,26 @@ def test_the_filter_stays_in_the_url_and_takes_matching_rows_live(live_page, sta
     wait_for(lambda: _ran(stack, "live-filter") == 4)
     expect(page.locator(ROWS)).to_have_count(2)
     assert base in page.url and "status=failed" in page.url
+
+
+def test_a_row_queued_again_for_a_retry_leaves_running(live_page, stack, lam):
+    """An async call whose attempt failed waits queued for its retry (60 s
+    here): the row must say so, not stay on the attempt's "Running"."""
+    page = live_page
+    create(lam, "live-retry", QUICK)
+    lam.put_function_event_invoke_config(FunctionName="live-retry", MaximumRetryAttempts=1)
+    _open(page, "live-retry")
+    _invoke(lam, "live-retry", {"n": 1, "fail": True}, asynchronous=True)
+
+    def queued_again():
+        rows = stack.rows(
+            "Invocation.objects.filter(function__name='live-retry')"
+            ".values('request_id', 'status', 'attempts')"
+        )
+        return rows and rows[0]["status"] == "queued" and rows[0]["attempts"] == 1 and rows[0]["request_id"]
+
+    request_id = wait_for(queued_again, timeout=RUNS / 1000)
+    row = page.locator(f"#inv-row-{request_id}")
+    expect(row).to_have_attribute("data-status", "queued", timeout=30_000)
+    expect(row).to_have_attribute("data-attempt", "1")
+    assert page.evaluate("window.__oobMissed") == []
