@@ -611,6 +611,8 @@ def destroy(client: docker.DockerClient, container_id: str) -> None:
 def list_environments(
     client: docker.DockerClient, label_filter: dict[str, str]
 ) -> list[Container]:
-    """All containers (running or not) carrying every one of these labels."""
+    """All containers (running or not) carrying every one of these labels.
+    One removed between Docker's listing and its inspection (a discard
+    running beside the reaper) is left out rather than raising NotFound."""
     labels = [f"{k}={v}" for k, v in label_filter.items()]
-    return client.containers.list(all=True, filters={"label": labels})
+    return client.containers.list(all=True, filters={"label": labels}, ignore_removed=True)

@@ -222,3 +222,24 @@ def test_it_gives_up_on_an_init_that_does_not_end_in_time(tmp_path, generic):
         specialise(client, env, config(code_dir=code_dir(tmp_path, source), memory_mb=128),
                    init_timeout_s=0.5)
     assert client.removed == [env.container_id]
+
+
+def test_listing_leaves_out_a_container_removed_between_list_and_inspect():
+    """docker-py lists ids, then inspects each: a discard beside the reaper
+    removed one in between (seen in CI as a NotFound out of pool.reap)."""
+    import docker
+    from docker.errors import NotFound
+
+    class Api:
+        def containers(self, **kwargs):
+            return [{"Id": "gone"}, {"Id": "kept"}]
+
+        def inspect_container(self, container_id):
+            if container_id == "gone":
+                raise NotFound("No such container: gone")
+            return {"Id": container_id, "Config": {"Labels": {"stratus.env": "e"}}}
+
+    client = docker.DockerClient.__new__(docker.DockerClient)
+    client.api = Api()
+    listed = sandbox.list_environments(client, {"stratus.node": "n"})
+    assert [c.id for c in listed] == ["kept"]
