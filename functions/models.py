@@ -12,6 +12,10 @@ from functions import crypto
 RUNTIME_CHOICES = [(r, r) for r in settings.STRATUS_RUNTIMES]
 
 
+def default_architectures() -> list[str]:
+    return ["x86_64"]
+
+
 def _account_id() -> str:
     return "".join(secrets.choice("0123456789") for _ in range(12))
 
@@ -86,9 +90,32 @@ class Function(models.Model):
     execution_policy = models.JSONField(default=dict, blank=True)
     # Changes whenever code or configuration does: warm environments are
     # keyed on it, so an update never runs against a stale environment.
+    # Lambda's RevisionId of $LATEST.
     revision = models.UUIDField(default=uuid.uuid4)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # Lambda's FunctionConfiguration fields (botocore lambda 2015-03-31).
+    architectures = models.JSONField(default=default_architectures)  # ["x86_64"]
+    ephemeral_storage_mb = models.PositiveIntegerField(default=512)  # /tmp size, 512-10240 MB
+    # LoggingConfig: {"LogFormat": "Text"|"JSON", "ApplicationLogLevel": ...,
+    # "SystemLogLevel": ..., "LogGroup": ...}; {} is Lambda's default (Text).
+    logging_config = models.JSONField(default=dict, blank=True)
+    tracing_mode = models.CharField(max_length=16, default="PassThrough")  # TracingConfig.Mode
+    # Layer version ARNs in the order Lambda unpacks them under /opt.
+    layers = models.JSONField(default=list, blank=True)
+    # Lambda's tags: {key: value}, at most 50 (TagResource, ListTags).
+    tags = models.JSONField(default=dict, blank=True)
+    # Lambda's State / LastUpdateStatus: a dependency build (functions.models.
+    # DependencyBuild) makes a new function Pending and an update InProgress.
+    state = models.CharField(max_length=16, default="Active")  # Pending|Active|Inactive|Failed
+    state_reason = models.TextField(blank=True)
+    state_reason_code = models.CharField(max_length=64, blank=True)
+    last_update_status = models.CharField(max_length=16, default="Successful")  # InProgress|Failed
+    last_update_status_reason = models.TextField(blank=True)
+    last_update_status_reason_code = models.CharField(max_length=64, blank=True)
+    # The last number PublishVersion gave: Lambda never reuses one, even
+    # after DeleteFunction of that version.
+    last_version = models.PositiveIntegerField(default=0)
 
     class Meta:
         unique_together = [("team", "name")]
@@ -161,3 +188,140 @@ class DeniedCall(models.Model):
     class Meta:
         ordering = ["-at", "-id"]
         indexes = [models.Index(fields=["function", "-at"])]
+
+
+class FunctionVersion(models.Model):
+    """A published version (PublishVersion): the function's code and
+    configuration frozen as they were. `revision` keys its warm
+    environments (never changes); Lambda's RevisionId of the version."""
+
+    function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    description = models.CharField(max_length=256, blank=True)
+    # The frozen configuration, Function's fields of the same names.
+    runtime = models.CharField(max_length=20)
+    handler = models.CharField(max_length=128)
+    code = models.ForeignKey(CodeBundle, on_delete=models.PROTECT, related_name="+")
+    memory_mb = models.PositiveIntegerField()
+    timeout_s = models.PositiveIntegerField()
+    environment = models.JSONField(default=dict, blank=True)
+    role = models.CharField(max_length=2048, blank=True)
+    execution_policy = models.JSONField(default=dict, blank=True)
+    architectures = models.JSONField(default=default_architectures)
+    ephemeral_storage_mb = models.PositiveIntegerField(default=512)
+    logging_config = models.JSONField(default=dict, blank=True)
+    tracing_mode = models.CharField(max_length=16, default="PassThrough")
+    layers = models.JSONField(default=list, blank=True)
+    revision = models.UUIDField(default=uuid.uuid4)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        unique_together = [("function", "version")]
+        ordering = ["version"]
+
+
+class Alias(models.Model):
+    """Lambda's alias: a name for a version, optionally split by weight
+    with a second one. routing_config: {"AdditionalVersionWeights":
+    {"2": 0.25}} (Lambda's RoutingConfig; the rest goes to
+    function_version)."""
+
+    function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="aliases")
+    name = models.CharField(max_length=128)
+    function_version = models.CharField(max_length=20)  # "3" or "$LATEST"
+    description = models.CharField(max_length=256, blank=True)
+    routing_config = models.JSONField(default=dict, blank=True)
+    revision = models.UUIDField(default=uuid.uuid4)  # the alias's RevisionId
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        unique_together = [("function", "name")]
+        ordering = ["name"]
+
+
+class ProvisionedConcurrencyConfig(models.Model):
+    """PutProvisionedConcurrencyConfig on a version or an alias: that many
+    environments kept initialised (handler imported) on the nodes."""
+
+    function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="provisioned_configs")
+    qualifier = models.CharField(max_length=128)  # a version number or an alias name
+    requested = models.PositiveIntegerField()
+    allocated = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=16, default="IN_PROGRESS")  # IN_PROGRESS|READY|FAILED
+    status_reason = models.TextField(blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        unique_together = [("function", "qualifier")]
+
+
+class FunctionUrlConfig(models.Model):
+    """CreateFunctionUrlConfig: a function's own HTTPS endpoint in Lambda;
+    here an HTTP path on the server (url_id is the URL's unique part)."""
+
+    function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="url_configs")
+    qualifier = models.CharField(max_length=128, blank=True)  # "" = unqualified ($LATEST)
+    url_id = models.CharField(max_length=40, unique=True)
+    auth_type = models.CharField(max_length=8, default="NONE")  # NONE | AWS_IAM
+    cors = models.JSONField(default=dict, blank=True)  # Lambda's Cors shape
+    invoke_mode = models.CharField(max_length=20, default="BUFFERED")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        unique_together = [("function", "qualifier")]
+
+
+class Layer(models.Model):
+    """A layer name of a team; `last_version` is the last number given
+    (Lambda never reuses one after DeleteLayerVersion)."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="layers")
+    name = models.CharField(max_length=140)
+    last_version = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        unique_together = [("team", "name")]
+        ordering = ["name"]
+
+
+class LayerVersion(models.Model):
+    """PublishLayerVersion: a zip unpacked under /opt of the functions that
+    list it (Lambda: python/ and nodejs/node_modules/ are on the paths)."""
+
+    layer = models.ForeignKey(Layer, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    content = models.ForeignKey(CodeBundle, on_delete=models.PROTECT, related_name="+")
+    description = models.CharField(max_length=256, blank=True)
+    license_info = models.CharField(max_length=512, blank=True)
+    compatible_runtimes = models.JSONField(default=list, blank=True)
+    compatible_architectures = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        unique_together = [("layer", "version")]
+        ordering = ["-version"]
+
+
+class DependencyBuild(models.Model):
+    """Dependencies installed from a bundle's requirements.txt or
+    package.json, once per (source code hash, runtime): the result is a new
+    bundle with the packages beside the code."""
+
+    STATUSES = [("InProgress", "In progress"), ("Successful", "Successful"), ("Failed", "Failed")]
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    source = models.ForeignKey(CodeBundle, on_delete=models.CASCADE, related_name="+")
+    runtime = models.CharField(max_length=20)
+    status = models.CharField(max_length=12, choices=STATUSES, default="InProgress")
+    log = models.TextField(blank=True)
+    result = models.ForeignKey(CodeBundle, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # The function waiting for it (its code switches on success).
+    function = models.ForeignKey(Function, on_delete=models.SET_NULL, null=True, blank=True,
+                                 related_name="dependency_builds")
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        unique_together = [("source", "runtime")]
+        ordering = ["-created_at"]
