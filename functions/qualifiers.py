@@ -1,0 +1,103 @@
+"""What a qualifier names: $LATEST, a published version or an alias.
+
+Lambda runs a qualified call against the version's frozen code and
+configuration; an alias picks one of its (at most two) versions by
+RoutingConfig weight at each call. Everything that runs a function
+(Invoke, triggers, event source mappings, destinations) resolves the
+qualifier here and hands the engine the Function this returns: for a
+version it is an unsaved copy carrying the version's configuration and
+revision, so the engine keys warm environments per version without
+knowing versions exist."""
+
+from __future__ import annotations
+
+import copy
+import random
+import re
+
+from functions.models import Alias, Function, FunctionVersion
+
+LATEST = "$LATEST"
+VERSION_RE = re.compile(r"[1-9][0-9]{0,9}")
+# Lambda's alias name: (?!^[0-9]+$)([a-zA-Z0-9-_]+), 1-128 characters.
+ALIAS_RE = re.compile(r"(?!^[0-9]+$)[a-zA-Z0-9_-]{1,128}")
+# The fields a version freezes (Function's and FunctionVersion's names).
+FROZEN = (
+    "runtime", "handler", "code_id", "memory_mb", "timeout_s", "environment", "role",
+    "execution_policy", "architectures", "ephemeral_storage_mb", "logging_config",
+    "tracing_mode", "layers", "description",
+)
+
+
+class QualifierNotFound(LookupError):
+    """No such version or alias of the function (Lambda:
+    ResourceNotFoundException naming the qualified ARN)."""
+
+
+def is_version(qualifier: str) -> bool:
+    return bool(VERSION_RE.fullmatch(qualifier))
+
+
+def frozen(fn: Function, version: FunctionVersion) -> Function:
+    """An unsaved copy of `fn` as `version` froze it. Saving it is refused
+    (save() raises), so no code path can write a version's configuration
+    back over $LATEST."""
+    copied = copy.copy(fn)
+    copied._state = copy.copy(fn._state)
+    for name in FROZEN:
+        setattr(copied, name, getattr(version, name))
+    if "code" in fn._state.fields_cache:
+        copied._state.fields_cache = dict(fn._state.fields_cache)
+        copied._state.fields_cache.pop("code", None)
+    copied.revision = version.revision
+    copied.updated_at = version.created_at
+    copied.executed_version = str(version.version)
+    copied.save = _refuse_save
+    return copied
+
+
+def _refuse_save(*args, **kwargs):
+    raise TypeError("a published version is immutable: save the function, not its version copy")
+
+
+def resolve(fn: Function, qualifier: str | None, chooser: random.Random | None = None) -> Function:
+    """`fn` as `qualifier` names it, with `.executed_version` ("$LATEST" or
+    "3") and `.qualifier` (what was asked: None, "$LATEST", "3" or an alias
+    name). None and "$LATEST" give `fn` itself. An alias picks its version,
+    or with RoutingConfig its additional version with that weight (0.0-1.0).
+    QualifierNotFound when the version or alias does not exist."""
+    if qualifier in (None, "", LATEST):
+        fn.executed_version = LATEST
+        fn.qualifier = qualifier or None
+        return fn
+    version = alias_version(fn, qualifier, chooser) if not is_version(qualifier) else qualifier
+    if version == LATEST:
+        fn.executed_version = LATEST
+        fn.qualifier = qualifier
+        return fn
+    row = FunctionVersion.objects.filter(function=fn, version=int(version)).first()
+    if row is None:
+        raise QualifierNotFound(qualifier)
+    resolved = frozen(fn, row)
+    resolved.qualifier = qualifier
+    return resolved
+
+
+def alias_version(fn: Function, name: str, chooser: random.Random | None = None) -> str:
+    """The version an alias sends this call to ("3" or "$LATEST")."""
+    alias = Alias.objects.filter(function=fn, name=name).first()
+    if alias is None:
+        raise QualifierNotFound(name)
+    return pick(alias.function_version, alias.routing_config, chooser)
+
+
+def pick(primary: str, routing_config: dict | None, chooser: random.Random | None = None) -> str:
+    """One call's version: each AdditionalVersionWeights entry with its
+    weight, the primary version with the rest (Lambda: weighted alias)."""
+    extra = (routing_config or {}).get("AdditionalVersionWeights") or {}
+    draw = (chooser or random).random()
+    for version, weight in extra.items():
+        if draw < float(weight):
+            return str(version)
+        draw -= float(weight)
+    return primary
