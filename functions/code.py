@@ -195,6 +195,18 @@ def check_handler(checked: CheckedZip, handler: str) -> None:
         raise CodeError(f"The handler function {func!r} is not defined in {found}.")
 
 
+def bootstrap_zip(source: str) -> bytes:
+    """A custom runtime's code written in the console: `source` as an
+    executable `bootstrap` (the script Lambda starts), alone in a zip."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        info = zipfile.ZipInfo("bootstrap")
+        info.external_attr = (stat.S_IFREG | 0o755) << 16
+        info.compress_type = zipfile.ZIP_DEFLATED
+        zf.writestr(info, source.replace("\r\n", "\n"))
+    return buf.getvalue()
+
+
 def check_bootstrap(checked: CheckedZip) -> None:
     """A custom runtime's (provided.*) code: an executable `bootstrap` at
     the top of the zip, which Lambda starts (else a layer's /opt/bootstrap,
