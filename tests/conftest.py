@@ -64,11 +64,12 @@ def second_engine():
     call `second_engine.ready()` when it needs the engine."""
     from django.conf import settings
 
-    from runtimes.build import runtime_image
+    from runtimes.build import build
     from tests.engines import DockerEngine
 
-    # Every runtime's image: the node's pool keeps generic environments of each.
-    engine = DockerEngine("node-b").start(images=[runtime_image(r) for r in settings.STRATUS_RUNTIMES])
+    # Every runtime's image (built first if missing): the node's pool keeps
+    # generic environments of each.
+    engine = DockerEngine("node-b").start(images=[build(r) for r in settings.STRATUS_RUNTIMES])
     try:
         yield engine
     finally:
