@@ -54,6 +54,11 @@ SOCKET_PATH = os.environ.pop("STRATUS_SOCKET_PATH", "/var/runtime/sock/bootstrap
 TASK_ROOT = os.environ.get("LAMBDA_TASK_ROOT", "/var/task")
 OPT_DIR = os.environ.pop("STRATUS_OPT_DIR", "/opt")
 API_PORT = int(os.environ.pop("STRATUS_RUNTIME_API_PORT", "9001"))
+# Lambda's limit on an on-demand init phase. An init still running then is
+# not an error: the environment answers ready and the init goes on ("the
+# init is retried in the invoke phase"), so the first invocation waits for
+# the runtime's /next within the function's own timeout.
+INIT_LIMIT_S = float(os.environ.pop("STRATUS_INIT_LIMIT_S", "10"))
 MAX_LOG_LINE = 256 * 1024  # longer lines are split: keeps log frames small
 INIT_LOG_CAP = 64 * 1024  # init output kept for the first invocation's log
 # Lambda's PATH and LD_LIBRARY_PATH for OS-only runtimes; the function's
@@ -306,7 +311,9 @@ def handle_invoke(
                 state.invoking = True
             api.submit(invocation)
             outcome = api.wait_outcome(invocation)
-            if outcome is None:
+            if outcome is None and api.init_error is not None:
+                state.init_error = error = api.init_error  # a late init's error, from now on
+            elif outcome is None:
                 exit_status = api.exit_status
                 error = {
                     "errorType": "Runtime.ExitError",
@@ -317,6 +324,9 @@ def handle_invoke(
                 body = outcome.body
             else:
                 error = outcome.error
+            if outcome is not None:
+                with state.lock:
+                    state.ready = True  # a late init is over too
         if error is not None and (exit_status is not None or state.platform_error is not None):
             # Lambda logs the errors it makes itself (not the function's).
             conn.log(error["errorMessage"])
@@ -398,7 +408,7 @@ def main() -> None:
     os.close(output.write_fd)  # the runtime holds its copy: EOF when it ends
     if state.process is not None:
         threading.Thread(target=watch, args=(state, api, output), daemon=True).start()
-        how = api.wait_init()
+        how = api.wait_init(INIT_LIMIT_S)
         if how == "ready":
             with state.lock:
                 state.ready = True
@@ -407,8 +417,10 @@ def main() -> None:
                 os._exit(1)
         elif how == "init_error":
             state.init_error = api.init_error
-        else:  # "exited" before its first /next
+        elif how == "exited":  # before its first /next
             state.platform_error = ("Runtime.ExitError", exit_reason(api.exit_status or 0))
+        else:
+            _diag(f"stratus: the init phase passed {INIT_LIMIT_S:g} s; it goes on during the first call")
     init_error = state.error_for("") if not state.ready else None
     if init_error is not None:
         # Without a request, the message has no id: "RequestId:  Error: ..." would read oddly.

@@ -184,12 +184,13 @@ class RuntimeAPI:
 
     def wait_outcome(self, invocation: Invocation, timeout: float | None = None) -> Outcome | None:
         """The invocation's outcome once the runtime posted it; None when
-        the runtime process ended first (``exit_status``) or ``timeout``
-        passed."""
+        the runtime process ended first (``exit_status``), posted an init
+        error instead (an init still running when the invocation came:
+        ``init_error``), or ``timeout`` passed."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while invocation.outcome is None:
-                if self.exit_status is not None:
+                if self.exit_status is not None or self.state == INIT_ERROR:
                     return None
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:

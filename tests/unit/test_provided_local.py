@@ -82,7 +82,10 @@ INIT_ERROR_BOOTSTRAP = textwrap.dedent("""\
 class LocalEnvironment:
     """A generic provided.al2023 environment process, then initialised."""
 
-    def __init__(self, files: dict[str, str], executable: tuple[str, ...] = ("bootstrap",), **config) -> None:
+    def __init__(
+        self, files: dict[str, str], executable: tuple[str, ...] = ("bootstrap",), init_limit_s: float = 10,
+        **config,
+    ) -> None:
         # Not under pytest's tmp_path: a Unix socket path must fit in 108 bytes.
         self.root = Path(tempfile.mkdtemp(prefix="prov-"))
         task = self.root / "task"
@@ -97,6 +100,7 @@ class LocalEnvironment:
             "LAMBDA_TASK_ROOT": str(task),
             "STRATUS_OPT_DIR": str(self.root / "opt"),
             "STRATUS_RUNTIME_API_PORT": "0",
+            "STRATUS_INIT_LIMIT_S": str(init_limit_s),
             "PYTHONDONTWRITEBYTECODE": "1",
         }
         self.proc = subprocess.Popen(
@@ -266,3 +270,28 @@ def test_a_bootstrap_that_is_not_executable_is_an_invalid_entrypoint(environment
     assert outcome.error["errorType"] == "Runtime.InvalidEntrypoint"
     assert outcome.error["errorMessage"].endswith("/bootstrap: permission denied")
 
+
+
+SLOW_INIT = textwrap.dedent("""\
+    #!/bin/sh
+    echo "warming up"
+    sleep 2
+    echo "warm now"
+    exec python3 -u -c '
+    import json, os, urllib.request
+    api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/invocation/"
+    while True:
+        with urllib.request.urlopen(api + "next") as r:
+            rid, event = r.headers["Lambda-Runtime-Aws-Request-Id"], r.read()
+        urllib.request.urlopen(urllib.request.Request(api + rid + "/response", data=event, method="POST"))
+    '
+""")
+
+
+def test_an_init_past_lambdas_limit_goes_on_during_the_first_call(environment):
+    env = environment({"bootstrap": SLOW_INIT}, init_limit_s=0.5)
+    assert env.ready["initError"] is None  # not an error: the init goes on
+    request_id, outcome, lines = env.invoke({"late": True})
+    assert outcome.kind == "result", outcome
+    assert json.loads(outcome.payload_text) == {"late": True}
+    assert lines.index(f"START RequestId: {request_id} Version: $LATEST") < lines.index("warm now")
