@@ -29,9 +29,9 @@ import json
 import os
 import re
 import socket
+import socketserver
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 API_VERSION = "2018-06-01"
 MAX_PAYLOAD_BYTES = 6291556  # Lambda's synchronous payload limit (RIE's MaxPayloadSize)
@@ -273,10 +273,27 @@ class RuntimeAPI:
             self._cond.notify_all()
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as runtime clients expect
-    server_version = "Stratus-RuntimeAPI"
-    sys_version = ""
+_REASONS = {
+    200: "OK", 202: "Accepted", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
+    405: "Method Not Allowed", 413: "Payload Too Large", 431: "Request Header Fields Too Large",
+    500: "Internal Server Error", 501: "Not Implemented",
+}
+MAX_LINE = 64 * 1024
+MAX_HEADERS = 100
+
+
+class _Headers(dict):
+    """A request's headers by lower-cased name."""
+
+    def get(self, name: str, default: str = "") -> str:  # type: ignore[override]
+        return super().get(name.lower(), default)
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    """HTTP/1.1 with keep-alive, parsed here rather than by http.server: its
+    header parsing (the email package) costs more than the rest of a call
+    (see docs/architecture.md, Custom runtimes)."""
+
     api: RuntimeAPI  # set on the subclass made by make_server
 
     def setup(self) -> None:
@@ -284,16 +301,62 @@ class _Handler(BaseHTTPRequestHandler):
         # Every answer leaves in one write; no Nagle delay on small ones.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - BaseHTTPRequestHandler's name
-        pass  # the function's log is its own output only
+    def handle(self) -> None:
+        self.close_connection = False
+        while not self.close_connection:
+            try:
+                if not self._read_request():
+                    return
+            except (OSError, ValueError):
+                return
+            handler = getattr(self, f"do_{self.command}", None)
+            if handler is None:
+                self.close_connection = True
+                self._send(501, json.dumps({
+                    "errorMessage": f"Method {self.command} is not implemented",
+                    "errorType": "NotImplemented",
+                }).encode())
+                return
+            handler()
+
+    def _read_request(self) -> bool:
+        """The request line and headers; False at the connection's end."""
+        line = self.rfile.readline(MAX_LINE + 1)
+        while line in (b"\r\n", b"\n"):  # stray line ends between requests
+            line = self.rfile.readline(MAX_LINE + 1)
+        if not line:
+            return False
+        parts = line.decode("latin-1").split()
+        if len(parts) != 3 or not parts[2].startswith("HTTP/") or len(line) > MAX_LINE:
+            self.close_connection = True
+            self.command, self.path = "", ""
+            self._send(400, b'{"errorMessage":"Bad request line","errorType":"BadRequest"}')
+            return False
+        self.command, self.path, version = parts
+        headers = _Headers()
+        while True:
+            raw = self.rfile.readline(MAX_LINE + 1)
+            if raw in (b"\r\n", b"\n", b""):
+                break
+            if len(headers) >= MAX_HEADERS or len(raw) > MAX_LINE:
+                self.close_connection = True
+                self._send(431, b'{"errorMessage":"Too many or too long headers","errorType":"BadRequest"}')
+                return False
+            name, _, value = raw.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        self.headers = headers
+        connection = headers.get("Connection").lower()
+        old_client = version == "HTTP/1.0" and connection != "keep-alive"
+        self.close_connection = connection == "close" or old_client
+        return True
 
     def _send(self, status: int, body: bytes, headers: list[tuple[str, str]] = ()) -> None:
-        lines = [f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}"]
+        lines = [f"HTTP/1.1 {status} {_REASONS.get(status, '')}"]
         lines += [f"{k}: {v}" for k, v in headers]
         lines += [
             "Content-Type: application/json",
             f"Content-Length: {len(body)}",
-            f"Date: {self.date_time_string()}",
+            time.strftime("Date: %a, %d %b %Y %H:%M:%S GMT", time.gmtime()),
         ]
         if self.close_connection:
             lines.append("Connection: close")
@@ -322,7 +385,7 @@ class _Handler(BaseHTTPRequestHandler):
                 data = data[: max(room, 0)]
             kept.extend(data)
 
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+        if "chunked" in self.headers.get("Transfer-Encoding").lower():
             while True:
                 size_line = self.rfile.readline(1024)
                 if not size_line:
@@ -349,7 +412,7 @@ class _Handler(BaseHTTPRequestHandler):
                 remaining -= len(chunk)
         return bytes(kept), over
 
-    def do_GET(self) -> None:  # noqa: N802 - BaseHTTPRequestHandler's name
+    def do_GET(self) -> None:  # noqa: N802 - do_<METHOD>, as http.server names them
         if self.path != _NEXT_PATH:
             return self._not_found()
         try:
@@ -370,7 +433,7 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             return False
 
-    def do_POST(self) -> None:  # noqa: N802 - BaseHTTPRequestHandler's name
+    def do_POST(self) -> None:  # noqa: N802 - do_<METHOD>, as http.server names them
         if self.path == _INIT_ERROR_PATH:
             return self._init_error()
         match = _RESPONSE_PATH.match(self.path)
@@ -444,20 +507,20 @@ class _Handler(BaseHTTPRequestHandler):
     do_PUT = do_DELETE = do_PATCH = _method_not_allowed  # noqa: N815
 
 
-class _Server(ThreadingHTTPServer):
+class _Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 64
 
 
-def make_server(api: RuntimeAPI, host: str = "127.0.0.1", port: int = 9001) -> ThreadingHTTPServer:
+def make_server(api: RuntimeAPI, host: str = "127.0.0.1", port: int = 9001) -> socketserver.TCPServer:
     """An HTTP server for ``api`` bound to host:port (0: any free port; see
     ``server_address``). Serve it with ``serve_forever`` in a thread."""
     handler = type("RuntimeAPIHandler", (_Handler,), {"api": api})
     return _Server((host, port), handler)
 
 
-def serve_in_thread(api: RuntimeAPI, host: str = "127.0.0.1", port: int = 9001) -> ThreadingHTTPServer:
+def serve_in_thread(api: RuntimeAPI, host: str = "127.0.0.1", port: int = 9001) -> socketserver.TCPServer:
     """``make_server`` and serve it from a daemon thread; returns the server."""
     server = make_server(api, host, port)
     threading.Thread(target=server.serve_forever, name="runtime-api", daemon=True).start()
