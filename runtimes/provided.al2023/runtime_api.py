@@ -374,6 +374,9 @@ class _Handler(socketserver.StreamRequestHandler):
         """The request body (Content-Length or chunked), at most ``limit``
         bytes kept; (body, True) when there was more (the rest is read and
         dropped, so the connection stays usable)."""
+        if self._expects_continue():
+            # curl asks so for bodies over 1 KB and waits a second for it.
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         kept = bytearray()
         over = False
 
@@ -485,7 +488,16 @@ class _Handler(socketserver.StreamRequestHandler):
             return self._send_error(exc)
         self._accepted()
 
+    def _expects_continue(self) -> bool:
+        return self.headers.get("Expect").lower() == "100-continue"
+
     def _drop_body(self) -> None:
+        """Before an answer that refuses the request: a client waiting for
+        100 Continue sends no body (then the connection ends with the
+        answer), any other's body is read and dropped."""
+        if self._expects_continue():
+            self.close_connection = True
+            return
         try:
             self._read_body(0)
         except (OSError, ValueError):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import importlib.util
 import json
+import socket
 import threading
 from pathlib import Path
 
@@ -268,3 +269,36 @@ def test_the_trace_header_has_xrays_shape():
     assert root.startswith("Root=1-5bef4de7-") and len(root) == len("Root=1-5bef4de7-") + 24
     assert parent.startswith("Parent=") and len(parent) == len("Parent=") + 16
     assert sampled == "Sampled=0"
+
+
+def _raw(api, data: bytes, then: bytes | None = None) -> list[bytes]:
+    """Send `data`; read what comes back (and after the first answer, send `then`)."""
+    got = []
+    with socket.create_connection(("127.0.0.1", api.port), timeout=10) as sock:
+        sock.sendall(data)
+        got.append(sock.recv(65536))
+        if then is not None:
+            sock.sendall(then)
+            got.append(sock.recv(65536))
+    return got
+
+
+def test_a_client_expecting_100_continue_gets_it_before_sending_the_body(api):
+    thread, _ = next_in_thread(api)
+    inv = invocation()
+    api.submit(inv)
+    thread.join(10)
+    head = (f"POST {BASE}/invocation/req-1/response HTTP/1.1\r\nHost: x\r\n"
+            "Content-Length: 2\r\nExpect: 100-continue\r\n\r\n").encode()
+    first, second = _raw(api, head, b"{}")
+    assert first == b"HTTP/1.1 100 Continue\r\n\r\n"
+    assert second.startswith(b"HTTP/1.1 202 Accepted\r\n")
+    assert api.wait_outcome(inv, timeout=5).body == b"{}"
+
+
+def test_a_refused_request_expecting_100_continue_is_answered_without_its_body(api):
+    head = (f"POST {BASE}/invocation/nobody/response HTTP/1.1\r\nHost: x\r\n"
+            "Content-Length: 2000\r\nExpect: 100-continue\r\n\r\n").encode()
+    (answer,) = _raw(api, head)
+    assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert b"Connection: close" in answer
