@@ -237,6 +237,37 @@ def test_code_without_a_bootstrap_is_an_invalid_entrypoint(client):
     assert "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]" in error["errorMessage"]
 
 
+AWS_CALLER = textwrap.dedent("""\
+    #!/bin/sh
+    API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
+    while true; do
+      curl -sS -D /tmp/h -o /tmp/event "$API/invocation/next"
+      ID=$(grep -i '^Lambda-Runtime-Aws-Request-Id:' /tmp/h | tr -d '\\r' | cut -d' ' -f2)
+      # The function's own credentials, signed by curl, through the AWS door.
+      curl -sS -o /tmp/answer --aws-sigv4 "aws:amz:${AWS_REGION}:lambda" \\
+        --user "${AWS_ACCESS_KEY_ID}:${AWS_SECRET_ACCESS_KEY}" \\
+        -H "X-Amz-Security-Token: ${AWS_SESSION_TOKEN}" "${AWS_ENDPOINT_URL}/2015-03-31/functions/"
+      curl -sS -o /dev/null -X POST "$API/invocation/$ID/response" --data-binary @/tmp/answer
+    done
+""")
+
+
+def test_the_functions_own_credentials_reach_the_aws_door(client, stack):
+    create(client, "prov-aws", {"bootstrap": AWS_CALLER})
+    resp, body = invoke(client, "prov-aws", {})
+    assert "FunctionError" not in resp, body
+    answer = json.loads(body)
+    # Signed with its credentials and held to its (empty) execution policy.
+    account = stack.rows(
+        "Function.objects.filter(name='prov-aws').values_list('team__account_id', flat=True)"
+    )[0]
+    assert answer == {"Type": "User", "message": (
+        f"User: arn:aws:sts::{account}:assumed-role/lambda-role/prov-aws is not authorized to perform: "
+        "lambda:ListFunctions on resource: * because no identity-based policy allows the "
+        "lambda:ListFunctions action"
+    )}
+
+
 @pytest.mark.skipif(shutil.which("rustc") is None, reason="no Rust toolchain on this machine")
 def test_a_rust_binary_bootstrap(client, tmp_path):
     source = tmp_path / "main.rs"
