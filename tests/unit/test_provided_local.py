@@ -84,12 +84,16 @@ class LocalEnvironment:
 
     def __init__(
         self, files: dict[str, str], executable: tuple[str, ...] = ("bootstrap",), init_limit_s: float = 10,
-        **config,
+        opt_files: dict[str, str] | None = None, **config,
     ) -> None:
         # Not under pytest's tmp_path: a Unix socket path must fit in 108 bytes.
         self.root = Path(tempfile.mkdtemp(prefix="prov-"))
         task = self.root / "task"
         task.mkdir()
+        (self.root / "opt").mkdir()
+        for name, text in (opt_files or {}).items():  # what a layer unpacks under /opt
+            (self.root / "opt" / name).write_text(text)
+            (self.root / "opt" / name).chmod(0o755)
         for name, text in files.items():
             (task / name).write_text(text)
             (task / name).chmod(0o755 if name in executable else 0o644)
@@ -295,3 +299,16 @@ def test_an_init_past_lambdas_limit_goes_on_during_the_first_call(environment):
     assert outcome.kind == "result", outcome
     assert json.loads(outcome.payload_text) == {"late": True}
     assert lines.index(f"START RequestId: {request_id} Version: $LATEST") < lines.index("warm now")
+
+
+def test_without_its_own_bootstrap_the_code_runs_a_layers(environment):
+    env = environment({"function.sh": "echo hi\n"}, opt_files={"bootstrap": PYTHON_BOOTSTRAP})
+    assert env.ready["initError"] is None
+    _, outcome, _ = env.invoke({"from": "layer"})
+    assert json.loads(outcome.payload_text)["event"] == {"from": "layer"}
+
+
+def test_the_codes_bootstrap_wins_over_a_layers(environment):
+    env = environment({"bootstrap": PYTHON_BOOTSTRAP}, opt_files={"bootstrap": "#!/bin/sh\nexit 9\n"})
+    _, outcome, _ = env.invoke({"from": "code"})
+    assert json.loads(outcome.payload_text)["event"] == {"from": "code"}
