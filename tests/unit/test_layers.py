@@ -131,8 +131,9 @@ def test_code_and_layers_together_stay_under_250_mb(team, mylib, monkeypatch):
     arn = layers.arn_of(mylib)
     limit = layers.MAX_TOTAL_UNZIPPED
     layers.resolve(team, [arn], code_unzipped=limit - mylib.content.unzipped_size)
-    with pytest.raises(layers.LayerError, match="Function code combined with layers exceeds the maximum allowed "
-                                                 f"size of {limit} bytes. The actual size is {limit + 1} bytes."):
+    words = (f"Function code combined with layers exceeds the maximum allowed size of {limit} bytes. "
+             f"The actual size is {limit + 1} bytes.")
+    with pytest.raises(layers.LayerError, match=words):
         layers.resolve(team, [arn], code_unzipped=limit - mylib.content.unzipped_size + 1)
 
 
@@ -152,7 +153,8 @@ def test_a_refused_layer_change_leaves_the_function_as_it_was(team, make_functio
     fn = make_function(layers=[layers.arn_of(mylib)])
     revision = fn.revision
     with pytest.raises(service.FunctionError, match="does not exist"):
-        service.update_configuration(fn, memory_mb=512, layers=[layers.version_arn(team.account_id, "nope", 1)])
+        missing = layers.version_arn(team.account_id, "nope", 1)
+        service.update_configuration(fn, memory_mb=512, layers=[missing])
     fn.refresh_from_db()
     assert fn.layers == [layers.arn_of(mylib)] and fn.memory_mb == 128 and fn.revision == revision
 
