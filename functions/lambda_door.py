@@ -48,9 +48,8 @@ def check_input(operation: str, request: AwsRequest) -> None:
 def register() -> None:
     services.register(
         lambda_api.SERVICE,
-        {**lambda_api.HANDLERS, **lambda_async_api.HANDLERS, **lambda_account.HANDLERS,
-         **lambda_layers_api.HANDLERS},
-        reads=lambda_api.READS | lambda_async_api.READS | lambda_account.READS | lambda_layers_api.READS,
+        {**lambda_api.HANDLERS, **lambda_async_api.HANDLERS, **lambda_account.HANDLERS},
+        reads=lambda_api.READS | lambda_async_api.READS | lambda_account.READS,
         codes=CODES,
         # A zip in the JSON body (base64): as large as Django took it before.
         max_body=settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
@@ -58,3 +57,6 @@ def register() -> None:
         # What each call does, as IAM names it, for functions' own credentials.
         resources=lambda_resources.resolve,
     )
+    # The layer operations, with their own IAM resources (layer ARNs).
+    services.extend(lambda_api.SERVICE, lambda_layers_api.HANDLERS, reads=lambda_layers_api.READS,
+                    resources=lambda_layers_api.resources)

@@ -164,3 +164,23 @@ HANDLERS = {
     "DeleteLayerVersion": delete_layer_version,
 }
 READS = {"GetLayerVersion", "GetLayerVersionByArn", "ListLayers", "ListLayerVersions"}
+
+
+def resources(context: services.Context, operation: str, parameters: dict) -> list[tuple[str, str]]:
+    """(IAM action, resource) as the Service Authorization Reference names
+    them, for functions' own credentials: PublishLayerVersion acts on the
+    layer's ARN, Get/Delete on the version's (GetLayerVersionByArn is
+    lambda:GetLayerVersion), the lists on "*"."""
+    account = context.team.account_id
+    if operation == "GetLayerVersionByArn":
+        return [("lambda:GetLayerVersion", str(parameters.get("Arn", "*")))]
+    action = f"lambda:{operation}"
+    try:
+        name = layers.layer_name(context.team, parameters.get("LayerName"))
+    except layers.LayerError:
+        return [(action, "*")]
+    if operation == "PublishLayerVersion":
+        return [(action, layers.layer_arn(account, name))]
+    if operation in ("GetLayerVersion", "DeleteLayerVersion"):
+        return [(action, layers.version_arn(account, name, parameters.get("VersionNumber", 0)))]
+    return [(action, "*")]

@@ -204,3 +204,23 @@ def test_a_deleted_layer_version_stays_on_the_function(lam):
     with pytest.raises(ClientError) as e:
         lam.update_function_configuration(FunctionName="withlayers", Layers=[arn])
     assert "does not exist" in e.value.response["Error"]["Message"]
+
+
+def test_iam_resources_name_the_layer_arns(team):
+    from types import SimpleNamespace
+
+    from functions import lambda_layers_api
+
+    context = SimpleNamespace(team=team)
+    base = f"arn:aws:lambda:us-east-1:{team.account_id}:layer:lib"
+    assert lambda_layers_api.resources(context, "PublishLayerVersion", {"LayerName": "lib"}) == [
+        ("lambda:PublishLayerVersion", base)
+    ]
+    deleting = {"LayerName": base, "VersionNumber": 2}
+    assert lambda_layers_api.resources(context, "DeleteLayerVersion", deleting) == [
+        ("lambda:DeleteLayerVersion", base + ":2")
+    ]
+    assert lambda_layers_api.resources(context, "GetLayerVersionByArn", {"Arn": base + ":1"}) == [
+        ("lambda:GetLayerVersion", base + ":1")
+    ]
+    assert lambda_layers_api.resources(context, "ListLayers", {}) == [("lambda:ListLayers", "*")]
