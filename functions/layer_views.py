@@ -19,10 +19,12 @@ from functions.models import LayerVersion, Team
 def _rows(user) -> list[dict]:
     """Every version not deleted of the user's teams' layers, by layer name
     then newest first, with the functions that list it."""
+    teams = list(teams_for(user).values_list("id", flat=True))
     versions = (LayerVersion.objects.select_related("layer__team", "content")
-                .filter(layer__team__in=teams_for(user), deleted_at__isnull=True)
+                .filter(layer__team_id__in=teams, deleted_at__isnull=True)
                 .order_by("layer__name", "layer__team__name", "-version"))
-    return [{"lv": lv, "arn": layers.arn_of(lv), "users": layers.users(lv)} for lv in versions]
+    used = layers.users_by_arn(teams)
+    return [{"lv": lv, "arn": (arn := layers.arn_of(lv)), "users": used.get(arn, [])} for lv in versions]
 
 
 @login_required

@@ -37,7 +37,7 @@ from functions.models import CodeBundle, Function, Layer, LayerVersion, Team
 
 MAX_LAYERS = 5  # Lambda: a function uses at most five layers
 MAX_TOTAL_UNZIPPED = codestore.MAX_UNZIPPED  # 262,144,000 bytes: code + layers
-NAME_RE = re.compile(r"[a-zA-Z0-9-_]{1,64}")  # PublishLayerVersion's LayerName (a name)
+NAME_RE = re.compile(r"[a-zA-Z0-9-_]{1,140}")  # PublishLayerVersion's LayerName (1-140)
 # LayerVersionArn / LayerName (ARN form), botocore's patterns without the
 # partitions Stratus never serves.
 VERSION_ARN_RE = re.compile(r"arn:aws:lambda:([a-z0-9-]+):(\d{12}):layer:([a-zA-Z0-9-_]+):([0-9]+)")
@@ -100,7 +100,7 @@ def layer_name(team: Team, value) -> str:
         return name
     if not NAME_RE.fullmatch(value):
         raise LayerError(
-            f"The layer name {value[:80]!r} is not valid: use 1 to 64 letters, digits, hyphens "
+            f"The layer name {value[:80]!r} is not valid: use 1 to 140 letters, digits, hyphens "
             "or underscores."
         )
     return value
@@ -270,9 +270,18 @@ def delete_version(team: Team, name, number) -> bool:
 
 def users(lv: LayerVersion) -> list[str]:
     """Names of the team's functions that list this version."""
-    arn = arn_of(lv)
-    return [fn.name for fn in Function.objects.filter(team=lv.layer.team).only("name", "layers")
-            if arn in (fn.layers or [])]
+    return users_by_arn([lv.layer.team_id]).get(arn_of(lv), [])
+
+
+def users_by_arn(team_ids) -> dict[str, list[str]]:
+    """Layer version ARN -> names of the functions (of these teams) that
+    list it, by name."""
+    found: dict[str, list[str]] = {}
+    rows = Function.objects.filter(team_id__in=team_ids).order_by("name").values_list("name", "layers")
+    for name, arns in rows:
+        for arn in arns or []:
+            found.setdefault(arn, []).append(name)
+    return found
 
 
 # A function's Layers --------------------------------------------------------------

@@ -43,7 +43,7 @@ def test_it_stores_the_zip_as_a_code_bundle_with_its_files(mylib):
 
 @pytest.mark.parametrize("name, zip_bytes, words", [
     ("bad name!", None, "not valid"),
-    ("x" * 65, None, "not valid"),
+    ("x" * 141, None, "not valid"),
     ("ok", b"not a zip", "not a valid zip"),
     ("ok", layer_zip({"../evil.py": "x"}), "outside"),
 ])
