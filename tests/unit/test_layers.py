@@ -189,3 +189,14 @@ def test_the_runtime_variables_put_opt_on_the_paths_as_lambda():
     assert "NODE_PATH" not in py
     node = layers.runtime_environment("nodejs20.x")
     assert node["NODE_PATH"].startswith("/opt/nodejs/node20/node_modules:/opt/nodejs/node_modules:")
+
+
+def test_the_pool_hands_an_environment_the_layers_and_lambdas_paths(make_function, mylib):
+    from invocations import pool
+
+    fn = make_function(layers=[layers.arn_of(mylib)], environment={"PATH": "/mine"})
+    config = pool._config(fn)
+    assert config.layer_dirs == [str(mylib.content.files_dir)]
+    assert config.env_vars["PATH"] == "/mine"  # the function's own variable wins
+    assert config.env_vars["LD_LIBRARY_PATH"].endswith(":/opt/lib")
+    assert pool._config(make_function("plain")).layer_dirs == []
