@@ -18,13 +18,16 @@ from functions.models import LayerVersion, Team
 
 def _rows(user) -> list[dict]:
     """Every version not deleted of the user's teams' layers, by layer name
-    then newest first, with the functions that list it."""
+    then newest first, with the functions that list it and whether the
+    user may delete it (not read-only in its team)."""
     teams = list(teams_for(user).values_list("id", flat=True))
     versions = (LayerVersion.objects.select_related("layer__team", "content")
                 .filter(layer__team_id__in=teams, deleted_at__isnull=True)
                 .order_by("layer__name", "layer__team__name", "-version"))
     used = layers.users_by_arn(teams)
-    return [{"lv": lv, "arn": (arn := layers.arn_of(lv)), "users": used.get(arn, [])} for lv in versions]
+    writable = set(writable_teams(user).values_list("id", flat=True))
+    return [{"lv": lv, "arn": (arn := layers.arn_of(lv)), "users": used.get(arn, []),
+             "can_delete": lv.layer.team_id in writable} for lv in versions]
 
 
 @login_required

@@ -43,8 +43,13 @@ def test_it_lists_the_teams_layer_versions_with_their_users(client, users, make_
     page = as_user(client, users, "reader").get(reverse("layer-list")).content.decode()
     assert 'data-layer="mylib" data-version="1"' in page and layers.arn_of(mylib) in page
     assert "hello" in page  # the function that uses it
-    assert "Publish a layer version" not in page  # read-only: no form
+    assert "Publish a layer version" not in page and ">Delete</button>" not in page  # read-only
     assert "mylib" not in as_user(client, users, "outsider").get(reverse("layer-list")).content.decode()
+
+
+def test_a_member_sees_the_delete_buttons(client, users, mylib):
+    page = as_user(client, users, "member").get(reverse("layer-list")).content.decode()
+    assert ">Delete</button>" in page and "Publish a layer version" in page
 
 
 def test_it_publishes_a_version_from_a_zip(client, users, team):
