@@ -224,3 +224,11 @@ def test_iam_resources_name_the_layer_arns(team):
         ("lambda:GetLayerVersion", base + ":1")
     ]
     assert lambda_layers_api.resources(context, "ListLayers", {}) == [("lambda:ListLayers", "*")]
+
+
+def test_account_usage_counts_layer_archives(lam):
+    before = lam.get_account_settings()["AccountUsage"]["TotalCodeSize"]
+    publish(lam)
+    assert lam.get_account_settings()["AccountUsage"]["TotalCodeSize"] == before + len(MYLIB)
+    lam.delete_layer_version(LayerName="mylib", VersionNumber=1)
+    assert lam.get_account_settings()["AccountUsage"]["TotalCodeSize"] == before
