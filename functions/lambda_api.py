@@ -168,6 +168,8 @@ def _service_call(call: Callable[[], Function], arn: str = "") -> Function:
         raise errors.conflict(str(e)) from None
     except service.FunctionGone:
         raise errors.not_found(arn) from None
+    except service.LayerAccessDenied as e:
+        raise errors.access_denied(str(e)) from None
     except service.FunctionError as e:
         raise errors.invalid_parameter(str(e)) from None
 
@@ -212,6 +214,7 @@ def create_function(context: services.Context, parameters: dict) -> services.Rep
             environment=_environment(parameters),
             description=parameters.get("Description", ""),
             role=parameters.get("Role", ""),
+            layers=parameters.get("Layers"),
         )
     )
     return services.Reply(shapes.function_configuration(fn), status=201)
@@ -255,6 +258,7 @@ def update_function_configuration(context: services.Context, parameters: dict) -
         "environment": _environment(parameters),
         "description": parameters.get("Description"),
         "role": parameters.get("Role"),
+        "layers": parameters.get("Layers"),
     }
     return shapes.function_configuration(
         _service_call(lambda: service.update_configuration(fn, **changes), fn.arn)

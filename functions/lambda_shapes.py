@@ -3,6 +3,7 @@ lambda 2015-03-31), so SDK code written against AWS reads them unchanged."""
 
 from datetime import datetime
 
+from functions import layers
 from functions.models import Function
 
 
@@ -32,7 +33,14 @@ def function_configuration(fn: Function) -> dict:
         "Architectures": ["x86_64"],
         "RevisionId": str(fn.revision),
         "EphemeralStorage": {"Size": 512},
+        **layers_part(fn),
     }
+
+
+def layers_part(fn: Function) -> dict:
+    """{"Layers": [{"Arn", "CodeSize"}]} when the function has layers (a
+    deleted version still listed), else {}: Lambda leaves the member out."""
+    return {"Layers": layers.layers_shape(fn)} if fn.layers else {}
 
 
 def get_function(fn: Function, code_location: str) -> dict:

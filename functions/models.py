@@ -298,6 +298,11 @@ class LayerVersion(models.Model):
     compatible_runtimes = models.JSONField(default=list, blank=True)
     compatible_architectures = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # DeleteLayerVersion: the version can no longer be seen or added to a
+    # function, but its row and content stay for the functions that list
+    # it (Lambda: "a copy of the version remains ... until no functions
+    # refer to it"). functions.layers.
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         unique_together = [("layer", "version")]

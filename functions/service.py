@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from functions import code as codestore
 from functions import code_files
+from functions import layers as layerstore
 from functions.models import Function, Team
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,10 @@ class NameTaken(FunctionError):
 
 class FunctionGone(FunctionError):
     """The function was deleted while the change was being made."""
+
+
+class LayerAccessDenied(FunctionError):
+    """A layer of another account (Lambda: AccessDeniedException)."""
 
 
 class CodeChanged(FunctionError):
@@ -249,6 +254,30 @@ def clean_role(value) -> str:
     return value
 
 
+def clean_layers(team: Team, value, code_unzipped: int) -> list[str]:
+    """A function's Layers: layer version ARNs of the team, checked by
+    functions.layers.resolve (at most 5, existing, one version per layer,
+    code + layers <= 250 MB unzipped). LayerAccessDenied (a FunctionError
+    too) for another account's layer."""
+    try:
+        return layerstore.resolve(team, value, code_unzipped=code_unzipped)
+    except layerstore.LayerAccessDenied as e:
+        raise LayerAccessDenied(str(e), "layers") from None
+    except layerstore.LayerError as e:
+        raise FunctionError(str(e), "layers") from None
+
+
+def _check_size_with_layers(fn: Function, checked: codestore.CheckedZip) -> None:
+    """New code must fit beside the function's layers (250 MB unzipped in all)."""
+    if not fn.layers:
+        return
+    contents = [layer.content for layer in layerstore.of_function(fn) if layer.content is not None]
+    try:
+        layerstore.check_total_size(checked.unzipped_size, contents)
+    except layerstore.LayerError as e:
+        raise FunctionError(str(e), "code") from None
+
+
 def _checked_code(zip_bytes) -> codestore.CheckedZip:
     try:
         return codestore.check_zip(zip_bytes)
@@ -294,6 +323,7 @@ def create_function(
     environment=None,
     description="",
     role="",
+    layers=None,
 ) -> Function:
     """A new function in `team`: every setting checked (clean_*), then the
     code (a valid zip; whether it defines the handler is the invoke's
@@ -311,6 +341,7 @@ def create_function(
         role=clean_role(role),
     )
     checked = _checked_code(zip_bytes)
+    fields["layers"] = clean_layers(team, layers, checked.unzipped_size)
     if Function.objects.filter(team=team, name=name).exists():
         raise NameTaken(f"A function named {name} already exists.", "name")
     try:
@@ -347,6 +378,7 @@ def update_code(fn: Function, zip_bytes) -> Function:
     """New code for a function: checked as a zip, then stored and switched
     to in one transaction (a new revision)."""
     checked = _checked_code(zip_bytes)
+    _check_size_with_layers(fn, checked)
     with transaction.atomic():
         fn.code = _store(checked)
         fn.editable_file = codestore.single_file_name(checked)
@@ -403,6 +435,7 @@ def update_code_files(
     except codestore.CodeError as e:
         raise FunctionError(str(e), "code") from None
     checked = _checked_code(data)
+    _check_size_with_layers(fn, checked)
     with transaction.atomic():
         bundle = _store(checked)
         fn.code = bundle
@@ -438,12 +471,17 @@ CLEANERS = {
 
 
 def update_configuration(fn: Function, **changes) -> Function:
-    """Change settings (keys of CLEANERS; a None value leaves that setting
-    alone). Every change is checked first; then all are saved, or none."""
+    """Change settings (keys of CLEANERS, and `layers`: layer version ARNs,
+    clean_layers; a None value leaves that setting alone). Every change is
+    checked first; then all are saved, or none."""
+    layers = changes.pop("layers", None)
     unknown = set(changes) - CLEANERS.keys()
     if unknown:
         raise TypeError(f"update_configuration() got unknown settings: {', '.join(sorted(unknown))}")
     cleaned = {key: CLEANERS[key](value) for key, value in changes.items() if value is not None}
+    if layers is not None:
+        # A change of layers is a new revision: fresh environments get the new /opt.
+        cleaned["layers"] = clean_layers(fn.team, layers, fn.code.unzipped_size)
     with transaction.atomic():
         for key, value in cleaned.items():
             setattr(fn, key, value)

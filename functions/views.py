@@ -33,6 +33,7 @@ from functions.forms import (
     TestEventForm,
     UploadCodeForm,
 )
+from functions.layer_forms import FunctionLayersForm
 from functions.models import Function, TestEvent
 from invocations import dispatch, env_views, redis_link, unrecorded
 from invocations.done import Done
@@ -197,6 +198,7 @@ def _render_detail(request: HttpRequest, fn: Function, tab: str, status: int = 2
         ctx["async_form"] = AsyncConfigForm.for_function(fn)
         ctx["policy_form"] = ExecutionPolicyForm(initial=ExecutionPolicyForm.initial_for(fn))
         ctx["denied_calls"] = fn.denied_calls.all()[:20]
+        ctx["layers_form"] = FunctionLayersForm(function=fn)
         # Said in the delete button's confirmation: deleting cancels them.
         ctx["pending_async"] = fn.invocations.filter(status="queued").count()
     elif tab == "test":
