@@ -34,7 +34,11 @@ def panel_context(fn: Function, build: DependencyBuild | None = None, log_text: 
 
 def render(fn: Function, build: DependencyBuild | None = None, log_text: str | None = None,
            oob: bool = False) -> str:
-    return render_to_string("functions/_build.html", {**panel_context(fn, build, log_text), "oob": oob})
+    """The panel, and the Code tab's note (swapped where that tab is open)."""
+    context = {**panel_context(fn, build, log_text), "oob": oob}
+    note = {"fn": fn, "pending": dependencies.build_pending(fn), "oob": oob}
+    return (render_to_string("functions/_build.html", context)
+            + render_to_string("functions/_build_note.html", note))
 
 
 def _send(build: DependencyBuild, functions: list[Function], log_text: str | None) -> None:
