@@ -16,6 +16,7 @@ import os
 import shutil
 import stat
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -171,9 +172,11 @@ def run(build_id: str) -> str:
                  f"with {installer.tool} (attempt {build.attempts}).")
         tick()
         timeout_s = settings.STRATUS_BUILD_TIMEOUT_S
+        started = time.monotonic()
         status = dependency_install.run(
             installer, folder, timeout_s=timeout_s, on_line=text.add, on_tick=tick,
         )
+        text.add(f"[Stratus] The installer ran {time.monotonic() - started:.2f} s.")
         if status is None:
             return failed(
                 f"Installing the dependencies in {manifest} took longer than {timeout_s} s "
