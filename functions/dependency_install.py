@@ -117,10 +117,16 @@ def _runtime_image_with_npm(runtime: str) -> str | None:
         return None
     from runtimes.build import runtime_image
 
+    if not (RUNTIMES_DIR / runtime).is_dir():
+        return None
     image = runtime_image(runtime)
     try:
+        # Only an image built here: never a pull from a registry.
+        if subprocess.run(["docker", "image", "inspect", image], capture_output=True, timeout=30).returncode:
+            return None
         found = subprocess.run(
-            ["docker", "run", "--rm", "--entrypoint", "sh", image, "-c", "command -v npm"],
+            ["docker", "run", "--rm", "--pull", "never", "--network", "none", "--entrypoint", "sh",
+             image, "-c", "command -v npm"],
             capture_output=True, text=True, timeout=60,
         )
     except (OSError, subprocess.TimeoutExpired):
@@ -137,7 +143,8 @@ def _npm(runtime: str, folder: Path) -> Installer:
         # The runtime's own Node.js and npm, so native addons match it; the
         # host's network for the registry; our uid so the files are ours.
         argv = [
-            "docker", "run", "--rm", "--network", "host", "-u", f"{os.getuid()}:{os.getgid()}",
+            "docker", "run", "--rm", "--pull", "never", "--network", "host",
+            "-u", f"{os.getuid()}:{os.getgid()}",
             "-e", "HOME=/tmp", "-e", "npm_config_cache=/tmp/.npm", "-v", f"{folder}:/build",
             "-w", "/build", "--entrypoint", npm_args[0], image, *npm_args[1:],
         ]
