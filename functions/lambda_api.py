@@ -184,7 +184,8 @@ def list_functions(context: services.Context, parameters: dict) -> dict:
         raise errors.invalid_parameter(f"MaxItems must be a number from 1 to {LIST_MAX}.")
     # The marker is the last name returned: names are unique in a team and
     # the list is ordered by name, so a page never repeats or skips.
-    functions = Function.objects.select_related("team", "code").filter(team=context.team)
+    functions = Function.objects.select_related("team", "code", "last_build__source").filter(
+        team=context.team)
     if marker := parameters.get("Marker"):
         functions = functions.filter(name__gt=marker)
     page = list(functions.order_by("name")[: max_items + 1])

@@ -487,12 +487,33 @@ def update_configuration(fn: Function, **changes) -> Function:
         raise TypeError(f"update_configuration() got unknown settings: {', '.join(sorted(unknown))}")
     cleaned = {key: CLEANERS[key](value) for key, value in changes.items() if value is not None}
     _refuse_while_building(fn)
+    rebuild = _rebuild_for_runtime(fn, cleaned.get("runtime"))
     with transaction.atomic():
         for key, value in cleaned.items():
             setattr(fn, key, value)
         fn.touch_revision()
         _save(fn, [*cleaned, "revision", "updated_at"])
+        if rebuild is not None:
+            # Packages are built for one Python/Node.js version: a new
+            # runtime installs them again (the old ones run meanwhile).
+            dependencies.submit(fn, rebuild[0], rebuild[1], creating=False)
+            _save(fn, dependencies.SUBMIT_FIELDS)
     return fn
+
+
+def _rebuild_for_runtime(fn: Function, runtime: str | None):
+    """(the uploaded code, its manifest) when a change to `runtime` needs
+    its dependencies installed again, else None."""
+    if runtime is None or runtime == fn.runtime:
+        return None
+    submitted = dependencies.submitted_code(fn)
+    try:
+        with open(submitted.zip_path, "rb") as f:
+            checked = codestore.check_zip(f.read())
+    except (OSError, codestore.CodeError):
+        return None
+    manifest = _manifest(checked, runtime)
+    return (submitted, manifest) if manifest else None
 
 
 # Deleting -------------------------------------------------------------------

@@ -281,3 +281,21 @@ def test_the_editor_edits_the_uploaded_code_and_a_save_builds_again(
     with pytest.raises(service.BuildPending):
         service.update_code_files(fn, base_sha256=dependencies.submitted_code(fn).sha256,
                                   edits={"app.py": HANDLER + "# x\n"})
+
+
+def test_a_new_runtime_installs_the_dependencies_again(team, queued, fake_installer, settings):
+    settings.STRATUS_RUNTIMES = ["python3.11", "python3.13"]
+    fn = create(team)
+    dependency_build.run(str(fn.last_build_id))
+    fn = Function.objects.get(pk=fn.pk)
+    built_for_311 = fn.code_id
+    service.update_configuration(fn, runtime="python3.13")
+    fn = Function.objects.get(pk=fn.pk)
+    assert (fn.runtime, fn.last_update_status, fn.code_id) == ("python3.13", "InProgress", built_for_311)
+    assert fn.last_build.runtime == "python3.13" and fn.last_build.source == dependencies.submitted_code(fn)
+    dependency_build.run(str(fn.last_build_id))
+    fn = Function.objects.get(pk=fn.pk)
+    assert fn.last_update_status == "Successful" and DependencyBuild.objects.count() == 2
+    # A change that keeps the runtime builds nothing.
+    service.update_configuration(fn, timeout_s=5)
+    assert Function.objects.get(pk=fn.pk).last_update_status == "Successful"
