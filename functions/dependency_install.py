@@ -169,6 +169,18 @@ def installer_for(runtime: str, manifest: str, folder: Path) -> Installer:
     raise InstallError(f"The runtime {runtime} has no dependency builds.")
 
 
+def _die_with_parent() -> None:
+    """In the installer's process, before exec: Linux kills it when the
+    worker that started it dies (a killed worker must not leave pip or npm
+    running; the build is run again by another task)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def run(
     installer: Installer, folder: Path, *, timeout_s: float,
     on_line: Callable[[str], None], on_tick: Callable[[], None], tick_s: float = 1.0,
@@ -181,7 +193,7 @@ def run(
     proc = subprocess.Popen(
         installer.argv, cwd=folder, env=env, stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
-        bufsize=1, start_new_session=True,
+        bufsize=1, start_new_session=True, preexec_fn=_die_with_parent,
     )
     lines: list[str] = []
     lock = threading.Lock()
