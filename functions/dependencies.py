@@ -89,6 +89,66 @@ def requirement_names(text: str) -> list[str]:
     return names
 
 
+# requirements.txt options a build takes: where to find packages on an
+# index, and which to prefer. Anything else (-e, --find-links, a local
+# path) could read the worker's own files, so it is refused at upload.
+PIP_OPTIONS = {"-i", "--index-url", "--extra-index-url", "--pre", "--prefer-binary", "--only-binary",
+               "--trusted-host", "-r", "--requirement", "-c", "--constraint"}
+LOCAL_SPEC = re.compile(r"^(file:|link:|portal:|\.{0,2}/|~|[A-Za-z]:\\)")
+
+
+def _inside_code(path: str) -> bool:
+    parts = path.replace("\\", "/").split("/")
+    return bool(path) and not path.startswith(("/", "~")) and ".." not in parts and ":" not in path
+
+
+def check_requirements(text: str) -> None:
+    """ManifestError for a requirements.txt line that would make pip read
+    files of the worker's host: an option other than PIP_OPTIONS, -r / -c
+    naming a file outside the code, a requirement that is a local path or
+    file: URL."""
+    for n, raw in enumerate(text.splitlines(), 1):
+        line = raw.split(" #", 1)[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("-"):
+            option, _, value = line.replace("=", " ", 1).partition(" ")
+            value = value.strip()
+            if option not in PIP_OPTIONS:
+                raise ManifestError(
+                    f"requirements.txt line {n}: the option {option} is not taken here; use package "
+                    "names (with versions), -r/-c files of the code, and --index-url / "
+                    "--extra-index-url."
+                )
+            if option in ("-r", "--requirement", "-c", "--constraint") and not _inside_code(value):
+                raise ManifestError(
+                    f"requirements.txt line {n}: {option} must name a file of the code (a relative path "
+                    "inside it)."
+                )
+            if option in ("-i", "--index-url", "--extra-index-url") and not value.startswith(("http://", "https://")):
+                raise ManifestError(f"requirements.txt line {n}: {option} must be an http(s) URL.")
+            continue
+        if LOCAL_SPEC.match(line) or " @ file:" in line:
+            raise ManifestError(
+                f"requirements.txt line {n}: {line[:60]!r} is a local path; name packages from an index."
+            )
+
+
+def check_package_json(package: dict) -> None:
+    """ManifestError for a dependency that is a local path (file:, link:,
+    ./, ../, /): npm would copy the worker's own files into the code."""
+    for field in ("dependencies", "optionalDependencies"):
+        wanted = package.get(field) or {}
+        if not isinstance(wanted, dict):
+            raise ManifestError(f"package.json's {field} must be an object of names and versions.")
+        for name, spec in wanted.items():
+            if not isinstance(spec, str) or LOCAL_SPEC.match(spec.strip()):
+                raise ManifestError(
+                    f"package.json: the dependency {name!r} ({spec!r}) is not a version or a URL; local "
+                    "paths (file:, link:, ./) are not installed here."
+                )
+
+
 def _read(checked: codestore.CheckedZip, path: str) -> str:
     import io
     import zipfile
@@ -111,6 +171,13 @@ def manifest_to_build(checked: codestore.CheckedZip, runtime: str) -> str | None
     top = _top_level(checked)
     text = _read(checked, manifest)
     if kind == "python":
+        check_requirements(text)
+        for line in text.splitlines():
+            # -r/-c files of the code are checked the same way.
+            option, _, value = line.strip().replace("=", " ", 1).partition(" ")
+            included = value.strip()
+            if option in ("-r", "--requirement", "-c", "--constraint") and included in checked.raw:
+                check_requirements(_read(checked, included))
         names = requirement_names(text)
         has_options = any(line.strip().startswith("-r") for line in text.splitlines())
         if not names and not has_options:
@@ -130,6 +197,7 @@ def manifest_to_build(checked: codestore.CheckedZip, runtime: str) -> str | None
     wanted = package.get("dependencies") or package.get("optionalDependencies")
     if not wanted or "node_modules" in top:
         return None
+    check_package_json(package)
     return manifest
 
 

@@ -11,7 +11,8 @@ One function picks the tool per runtime (`installer_for`):
   runtime image whatever Python the host has. Only wheels can be chosen
   for another interpreter: a package that publishes none fails with pip's
   "No matching distribution" and our hint saying so.
-- Node.js runtimes: `npm install --omit=dev` (`npm ci` with a lock file),
+- Node.js runtimes: `npm install --omit=dev --ignore-scripts` (`npm ci`
+  with a lock file),
   in a one-off container of the runtime's own image with the host's
   network when that image has npm (the official Node.js tarball brings
   it), else the host's npm.
@@ -136,7 +137,11 @@ def _runtime_image_with_npm(runtime: str) -> str | None:
 
 def _npm(runtime: str, folder: Path) -> Installer:
     command = "ci" if (folder / "package-lock.json").exists() else "install"
-    npm_args = ["npm", command, "--omit=dev", "--no-audit", "--no-fund", "--no-update-notifier"]
+    # --ignore-scripts: no package's install script (the code's own or a
+    # dependency's) runs on the worker's host; addons built by scripts are
+    # not, prebuilt ones in the packages are.
+    npm_args = ["npm", command, "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund",
+                "--no-update-notifier"]
     hint = "Check the package names and versions in package.json."
     image = _runtime_image_with_npm(runtime)
     if image is not None:

@@ -299,3 +299,36 @@ def test_a_new_runtime_installs_the_dependencies_again(team, queued, fake_instal
     # A change that keeps the runtime builds nothing.
     service.update_configuration(fn, timeout_s=5)
     assert Function.objects.get(pk=fn.pk).last_update_status == "Successful"
+
+
+@pytest.mark.parametrize("requirements, says", [
+    ("-r /etc/passwd\n", "must name a file of the code"),
+    ("-r ../outside.txt\n", "must name a file of the code"),
+    ("-e .\n", "the option -e is not taken"),
+    ("--find-links /opt/wheels\ntabulate\n", "the option --find-links is not taken"),
+    ("-f=/x\ntabulate\n", "the option -f is not taken"),
+    ("/tmp/x.whl\n", "is a local path"),
+    ("./pkg\n", "is a local path"),
+    ("file:///etc/x\n", "is a local path"),
+    ("tabulate @ file:///x.whl\n", "is a local path"),
+    ("--index-url file:///opt/pypi/simple\ntabulate\n", "must be an http.s. URL"),
+    ("-r more.txt\n", "the option -e is not taken"),  # the included file is checked too
+])
+def test_it_refuses_requirements_that_would_read_the_hosts_files(team, requirements, says):
+    files = {"app.py": HANDLER, "requirements.txt": requirements, "more.txt": "-e .\n"}
+    with pytest.raises(service.FunctionError, match=says) as e:
+        service.create_function(team, name="bad-reqs", zip_bytes=zip_of(files), handler="app.handler")
+    assert e.value.field == "code" and not Function.objects.exists()
+
+
+def test_it_takes_index_options_and_included_files_of_the_code():
+    files = {"requirements.txt": "--index-url https://pypi.org/simple\n--pre\n-r more.txt\n",
+             "more.txt": "tabulate==0.9.0\n"}
+    assert dependencies.manifest_to_build(checked(files), "python3.11") == "requirements.txt"
+
+
+@pytest.mark.parametrize("spec", ["file:../secret", "link:/etc", "./local", "/abs", "~/x"])
+def test_it_refuses_local_node_dependencies(spec):
+    package = '{"dependencies": {"x": "%s"}}' % spec
+    with pytest.raises(dependencies.ManifestError, match="local paths"):
+        dependencies.manifest_to_build(checked({"package.json": package}), "nodejs20.x")
