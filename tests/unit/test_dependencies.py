@@ -5,6 +5,7 @@ builds a stopped worker left behind. The installer is a small script here;
 tests/integration/test_dependencies_real.py runs the real pip."""
 
 import io
+import json
 import sys
 import zipfile
 from datetime import timedelta
@@ -329,6 +330,6 @@ def test_it_takes_index_options_and_included_files_of_the_code():
 
 @pytest.mark.parametrize("spec", ["file:../secret", "link:/etc", "./local", "/abs", "~/x"])
 def test_it_refuses_local_node_dependencies(spec):
-    package = '{"dependencies": {"x": "%s"}}' % spec
+    package = json.dumps({"dependencies": {"x": spec}})
     with pytest.raises(dependencies.ManifestError, match="local paths"):
         dependencies.manifest_to_build(checked({"package.json": package}), "nodejs20.x")
