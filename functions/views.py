@@ -109,7 +109,7 @@ def create(request: HttpRequest) -> HttpResponse:
         except CodeError as e:
             form.add_error(code_field, str(e))
         else:
-            messages.success(request, f"Created {fn.name}.")
+            messages.success(request, f"Created {fn.name}.{_building(fn)}")
             if problem := service.handler_problem(fn):
                 messages.warning(request, f"Warning: {problem}")
             return redirect("fn-detail", fn.id)
@@ -226,7 +226,17 @@ def _render_detail(request: HttpRequest, fn: Function, tab: str, status: int = 2
     return response
 
 
+def _building(fn: Function) -> str:
+    """What a notice adds when the change started a dependency build."""
+    if not dependencies.build_pending(fn):
+        return ""
+    if fn.state == "Pending":
+        return " Its dependencies are being installed; it can be invoked once they are."
+    return " Its dependencies are being installed; the function runs its previous code until then."
+
+
 def _done(request: HttpRequest, fn: Function, tab: str, notice: str) -> HttpResponse:
+    notice += _building(fn)
     if tab in ("code", "configuration") and (problem := service.handler_problem(fn)):
         # Saved all the same, as Lambda does; said so the invoke's failure is no surprise.
         notice = f"{notice} Warning: {problem}"
@@ -264,6 +274,7 @@ def code_zip(request: HttpRequest, function_id) -> FileResponse:
 
 def _code_done(request: HttpRequest, fn: Function, notice: str, opened: str) -> HttpResponse:
     """After a change of the code's files: the Code tab with `opened` open."""
+    notice += _building(fn)
     if problem := service.handler_problem(fn):
         # Saved all the same, as Lambda does; said so the invoke's failure is no surprise.
         notice = f"{notice} Warning: {problem}"

@@ -109,3 +109,15 @@ def test_a_function_without_builds_has_an_empty_panel(client, users, make_functi
     client.force_login(users["member"])
     body = page(client, fn)
     assert 'id="fn-build"' in body and "Dependencies</h3>" not in body
+
+
+def test_an_upload_with_requirements_says_the_build_started(client, users, make_function):
+    fn = make_function()
+    client.force_login(users["member"])
+    code = zip_of({"lambda_function.py": HANDLER, "requirements.txt": "tabulate\n"})
+    upload = SimpleUploadedFile("code.zip", code)
+    r = client.post(reverse("fn-code-upload", args=[fn.id]), {"code_file": upload}, **HX)
+    body = r.content.decode()
+    assert "Uploaded code.zip. Its dependencies are being installed; the function runs its previous" in body
+    assert "Update: InProgress" in body
+    assert Function.objects.get(pk=fn.pk).code_id == fn.code_id
