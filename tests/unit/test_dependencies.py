@@ -333,3 +333,17 @@ def test_it_refuses_local_node_dependencies(spec):
     package = json.dumps({"dependencies": {"x": spec}})
     with pytest.raises(dependencies.ManifestError, match="local paths"):
         dependencies.manifest_to_build(checked({"package.json": package}), "nodejs20.x")
+
+
+def test_two_functions_given_the_same_code_wait_on_one_build(
+    team, queued, fake_installer, django_capture_on_commit_callbacks,
+):
+    code = zip_of(WITH_REQUIREMENTS)
+    with django_capture_on_commit_callbacks(execute=True):
+        first = service.create_function(team, name="a", zip_bytes=code, handler="app.handler")
+        second = service.create_function(team, name="b", zip_bytes=code, handler="app.handler")
+    assert len(queued) == 1 and first.last_build_id == second.last_build_id
+    assert second.state == "Pending"
+    dependency_build.run(queued[0])
+    a, b = (Function.objects.get(pk=f.pk) for f in (first, second))
+    assert a.state == b.state == "Active" and a.code_id == b.code_id == DependencyBuild.objects.get().result_id
