@@ -346,4 +346,5 @@ def test_two_functions_given_the_same_code_wait_on_one_build(
     assert second.state == "Pending"
     dependency_build.run(queued[0])
     a, b = (Function.objects.get(pk=f.pk) for f in (first, second))
-    assert a.state == b.state == "Active" and a.code_id == b.code_id == DependencyBuild.objects.get().result_id
+    assert a.state == b.state == "Active"
+    assert a.code_id == b.code_id == DependencyBuild.objects.get().result_id
