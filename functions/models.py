@@ -113,6 +113,11 @@ class Function(models.Model):
     last_update_status = models.CharField(max_length=16, default="Successful")  # InProgress|Failed
     last_update_status_reason = models.TextField(blank=True)
     last_update_status_reason_code = models.CharField(max_length=64, blank=True)
+    # The dependency build this function's last code upload asked for
+    # (functions.dependencies): it waits for it while last_update_status is
+    # InProgress; its source is the code the function was given.
+    last_build = models.ForeignKey("DependencyBuild", on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
     # The last number PublishVersion gave: Lambda never reuses one, even
     # after DeleteFunction of that version.
     last_version = models.PositiveIntegerField(default=0)
@@ -326,6 +331,15 @@ class DependencyBuild(models.Model):
                                  related_name="dependency_builds")
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # When its task was (last) queued; a build not started long after is
+    # queued again (functions.dependencies.recover).
+    queued_at = models.DateTimeField(default=timezone.now)
+    # A running build's sign of life, beaten by the task; None until a task
+    # starts it. A stale beat is a worker that stopped mid-build.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # How many tasks started it: one interrupted is built again, the next
+    # interruption fails it clearly.
+    attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         unique_together = [("source", "runtime")]
