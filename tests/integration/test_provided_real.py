@@ -72,6 +72,18 @@ INIT_ERROR = textwrap.dedent("""\
     exit 1
 """)
 
+# A layer's runtime: runs $LAMBDA_TASK_ROOT/$_HANDLER with the event as its argument.
+LAYER_RUNTIME = textwrap.dedent("""\
+    #!/bin/sh
+    API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
+    while true; do
+      EVENT=$(curl -sS -D /tmp/h "$API/invocation/next")
+      ID=$(grep -i '^Lambda-Runtime-Aws-Request-Id:' /tmp/h | tr -d '\\r' | cut -d' ' -f2)
+      RESULT=$(sh "$LAMBDA_TASK_ROOT/$_HANDLER" "$EVENT")
+      curl -sS -o /dev/null -X POST "$API/invocation/$ID/response" -d "$RESULT"
+    done
+""")
+
 RUST = textwrap.dedent("""\
     use std::io::{BufRead, BufReader, Read, Write};
     use std::net::TcpStream;
@@ -226,6 +238,19 @@ def test_a_bootstrap_that_exits_in_its_init_is_runtime_exit_error(client):
     error = json.loads(body)
     assert error["errorType"] == "Runtime.ExitError"
     assert error["errorMessage"].endswith("Error: Runtime exited with error: exit status 2")
+
+
+def test_a_layers_bootstrap_runs_when_the_code_has_none(client):
+    # The runtime client in a layer (/opt/bootstrap), the handler in the code, as Lambda's layer runtimes do.
+    layer = client.publish_layer_version(
+        LayerName="shell-runtime", CompatibleRuntimes=["provided.al2023"],
+        Content={"ZipFile": zip_with({"bootstrap": LAYER_RUNTIME})},
+    )
+    create(client, "prov-layered", {"handler.sh": 'echo "{\\"handled\\":$1}"\n'},
+           Handler="handler.sh", Layers=[layer["LayerVersionArn"]])
+    resp, body = invoke(client, "prov-layered", {"via": "layer"})
+    assert "FunctionError" not in resp, body
+    assert json.loads(body) == {"handled": {"via": "layer"}}
 
 
 def test_code_without_a_bootstrap_is_an_invalid_entrypoint(client):
