@@ -229,14 +229,20 @@ def refuse_invoke(fn: Function) -> str | None:
 
 
 def submitted_code(fn: Function) -> CodeBundle:
-    """The code the function was last given, as its user uploaded it:
+    """The code the function runs or waits to run, as its user uploaded it:
     Lambda's CodeSha256 and CodeSize, and what the console's editor edits.
     It differs from `fn.code` (what runs) while a build is pending, and
-    when `fn.code` is a build's result (the code plus its packages)."""
+    when `fn.code` is a build's result (the code plus its packages), also
+    an earlier build's kept after a failed update."""
     build = fn.last_build
-    if build is not None and (build_pending(fn) or build.result_id == fn.code_id):
+    if build is None:  # never built: what runs is what was uploaded
+        return fn.code
+    if build_pending(fn) or build.result_id == fn.code_id:
         return build.source
-    return fn.code
+    # After a failed update the function keeps the result of an earlier
+    # build, which is no longer its last one: still the upload it came from.
+    earlier = DependencyBuild.objects.filter(result_id=fn.code_id).select_related("source").first()
+    return earlier.source if earlier is not None else fn.code
 
 
 def _clear_update(fn: Function) -> None:

@@ -185,6 +185,24 @@ def test_a_failed_update_keeps_the_previous_code_and_says_why(team, queued, fake
     assert (fn.last_update_status, fn.last_update_status_reason) == ("Successful", "")
 
 
+def test_a_failed_update_after_a_build_keeps_the_uploaded_hash_of_its_code(team, queued, fake_installer):
+    fn = create(team)
+    uploaded = fn.code
+    assert dependency_build.run(str(fn.last_build_id)) == "Successful"
+    built = Function.objects.get(pk=fn.pk).code_id
+    fake_installer["script"] = "import sys; sys.exit(1)"
+    fn = Function.objects.get(pk=fn.pk)
+    service.update_code(fn, zip_of({**WITH_REQUIREMENTS, "requirements.txt": "nope-xyz\n"}))
+    assert dependency_build.run(str(Function.objects.get(pk=fn.pk).last_build_id)) == "Failed"
+    fn = Function.objects.get(pk=fn.pk)
+    assert (fn.last_update_status, fn.code_id) == ("Failed", built)
+    # What runs is the earlier build's result; Lambda's CodeSha256 and the
+    # editor's code are still the zip its user uploaded, not our packages.
+    assert dependencies.submitted_code(fn) == uploaded
+    shape = lambda_shapes.function_configuration(fn)
+    assert (shape["CodeSha256"], shape["CodeSize"]) == (uploaded.sha256_b64, uploaded.size)
+
+
 def test_a_failed_create_is_failed_and_cannot_be_invoked(team, queued, fake_installer):
     fake_installer["script"] = "import sys; sys.exit(3)"
     fn = create(team)
