@@ -1,0 +1,327 @@
+"""The AWS CLI (awscli from requirements-dev.txt, run as `aws`) drives the
+Lambda operations of issue 11 against the real stack (uvicorn, the AWS front
+door, Celery, Redis, Docker), as a user of AWS would type them: layers
+(publish-layer-version, get-layer-version(-by-arn), list-layers,
+list-layer-versions paged by the CLI, delete-layer-version, a function's
+--layers), dependency builds followed by `aws lambda wait
+function-active-v2` / `function-updated-v2`, and the FunctionConfiguration
+members the CLI prints. Each area has its bad input: the CLI's exit code
+(254/255 for an error the service answered) and AWS's error code on stderr.
+
+The CLI is configured as tests/integration/test_aws_cli_real.py does (its
+own key and config, nothing read from ~/.aws, one attempt per call)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.integration.helpers import zip_of
+from tests.integration.test_aws_cli_real import SERVICE_ERROR_RCS, Cli
+
+pytestmark = pytest.mark.integration
+
+ROLE = "arn:aws:iam::000000000000:role/lambda-role"
+
+# Reads a module of its layer (/opt/python) and says where it came from.
+LAYERED = """
+import clilib
+
+def handler(event, context):
+    return {"value": clilib.VALUE, "file": clilib.__file__}
+"""
+
+USES_TABULATE = (
+    "import tabulate\n\n"
+    "def handler(event, context):\n"
+    "    return {'table': tabulate.tabulate([[3, 4]], tablefmt='plain'), 'module': tabulate.__file__}\n"
+)
+PLAIN = "def handler(event, context):\n    return {'code': event.get('code', 'plain')}\n"
+
+
+@pytest.fixture(scope="module")
+def aws(stack, tmp_path_factory):
+    return Cli(stack, tmp_path_factory.mktemp("aws-lambda-home"))
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> Path:
+    """A folder for the zips the CLI reads (fileb://) and the outputs it writes."""
+    return tmp_path_factory.mktemp("aws-lambda-files")
+
+
+def write_zip(folder: Path, name: str, contents: dict[str, str]) -> tuple[str, bytes]:
+    """`contents` zipped into folder/name: (the CLI's fileb:// argument, the bytes)."""
+    data = zip_of(contents)
+    (folder / name).write_bytes(data)
+    return f"fileb://{folder / name}", data
+
+
+def sha256_b64(data: bytes) -> str:
+    """Lambda's CodeSha256: base64 of the SHA-256 digest."""
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+def create_function(aws, folder: Path, name: str, source: str, *args: str, extra: dict | None = None) -> dict:
+    """`aws lambda create-function` of app.handler (python3.11) in `source`
+    (plus `extra` files in the zip); its printed FunctionConfiguration."""
+    code, _ = write_zip(folder, f"{name}.zip", {"app.py": source, **(extra or {})})
+    return aws("lambda", "create-function", "--function-name", name, "--runtime", "python3.11",
+               "--role", ROLE, "--handler", "app.handler", "--timeout", "10", "--zip-file", code, *args)
+
+
+def invoke(aws, folder: Path, name: str, event: dict | None = None, *args: str) -> tuple[dict, object]:
+    """`aws lambda invoke` with `event` as the payload (read from a file):
+    (the CLI's printed answer, the decoded response payload)."""
+    (folder / "event.json").write_text(json.dumps(event or {}))
+    out = folder / f"{name}.out.json"
+    printed = aws("lambda", "invoke", "--function-name", name,
+                  "--payload", f"fileb://{folder / 'event.json'}", *args, str(out))
+    return printed, json.loads(out.read_text())
+
+
+# Layers -----------------------------------------------------------------------
+
+
+def test_every_layer_operation_through_the_cli(aws, files):
+    v1_code, v1_zip = write_zip(files, "clilib-1.zip", {"python/clilib.py": "VALUE = 'layer one'\n"})
+    v1 = aws("lambda", "publish-layer-version", "--layer-name", "cli-lib", "--zip-file", v1_code,
+             "--description", "first", "--compatible-runtimes", "python3.11", "python3.12",
+             "--compatible-architectures", "x86_64", "--license-info", "MIT")
+    account = v1["LayerArn"].split(":")[4]
+    assert v1["LayerArn"] == f"arn:aws:lambda:us-east-1:{account}:layer:cli-lib"
+    assert (v1["LayerVersionArn"], v1["Version"]) == (f"{v1['LayerArn']}:1", 1)
+    assert (v1["Content"]["CodeSha256"], v1["Content"]["CodeSize"]) == (sha256_b64(v1_zip), len(v1_zip))
+    assert (v1["Description"], v1["LicenseInfo"]) == ("first", "MIT")
+    assert v1["CompatibleRuntimes"] == ["python3.11", "python3.12"]
+    assert v1["CompatibleArchitectures"] == ["x86_64"]
+    v2_code, v2_zip = write_zip(files, "clilib-2.zip", {"python/clilib.py": "VALUE = 'layer two'\n"})
+    v2 = aws("lambda", "publish-layer-version", "--layer-name", "cli-lib", "--zip-file", v2_code,
+             "--compatible-runtimes", "nodejs20.x")
+    assert (v2["Version"], v2["LayerVersionArn"]) == (2, f"{v1['LayerArn']}:2")
+
+    got = aws("lambda", "get-layer-version", "--layer-name", "cli-lib", "--version-number", "1")
+    assert {k: got[k] for k in ("LayerVersionArn", "Description", "CreatedDate", "LicenseInfo")} == {
+        k: v1[k] for k in ("LayerVersionArn", "Description", "CreatedDate", "LicenseInfo")}
+    assert got["Content"]["CodeSha256"] == sha256_b64(v1_zip)
+    # The layer's ARN stands for its name too.
+    by_layer_arn = aws("lambda", "get-layer-version", "--layer-name", v1["LayerArn"], "--version-number", "2")
+    assert by_layer_arn["Content"]["CodeSha256"] == sha256_b64(v2_zip)
+    by_arn = aws("lambda", "get-layer-version-by-arn", "--arn", v2["LayerVersionArn"])
+    assert (by_arn["Version"], by_arn["Content"]["CodeSize"]) == (2, len(v2_zip))
+
+    layers = {x["LayerName"]: x for x in aws("lambda", "list-layers")["Layers"]}
+    assert layers["cli-lib"]["LayerArn"] == v1["LayerArn"]
+    assert layers["cli-lib"]["LatestMatchingVersion"]["Version"] == 2
+    python = aws("lambda", "list-layers", "--compatible-runtime", "python3.12")["Layers"]
+    python = {x["LayerName"]: x for x in python}
+    assert python["cli-lib"]["LatestMatchingVersion"]["LayerVersionArn"] == v1["LayerVersionArn"]
+    assert "cli-lib" not in {x["LayerName"] for x in (
+        aws("lambda", "list-layers", "--compatible-runtime", "nodejs22.x") or {}).get("Layers", [])}
+
+    # --page-size 1: the CLI follows NextMarker itself and prints every version.
+    paged = aws("lambda", "list-layer-versions", "--layer-name", "cli-lib", "--page-size", "1")
+    assert [v["Version"] for v in paged["LayerVersions"]] == [2, 1]
+    # --max-items 1: one version and the CLI's token to go on from.
+    first = aws("lambda", "list-layer-versions", "--layer-name", "cli-lib", "--max-items", "1")
+    assert [v["Version"] for v in first["LayerVersions"]] == [2] and first["NextToken"]
+    rest = aws("lambda", "list-layer-versions", "--layer-name", "cli-lib",
+               "--starting-token", first["NextToken"])
+    assert [v["Version"] for v in rest["LayerVersions"]] == [1]
+    matching = aws("lambda", "list-layer-versions", "--layer-name", "cli-lib",
+                   "--compatible-runtime", "nodejs20.x")["LayerVersions"]
+    assert [v["Version"] for v in matching] == [2]
+
+    assert aws("lambda", "delete-layer-version", "--layer-name", "cli-lib", "--version-number", "2") is None
+    # Deleting it again is no error, as Lambda.
+    assert aws("lambda", "delete-layer-version", "--layer-name", "cli-lib", "--version-number", "2") is None
+    aws.fails("lambda", "get-layer-version", "--layer-name", "cli-lib", "--version-number", "2",
+              code="ResourceNotFoundException")
+    aws.fails("lambda", "get-layer-version-by-arn", "--arn", v2["LayerVersionArn"],
+              code="ResourceNotFoundException")
+    listed = aws("lambda", "list-layer-versions", "--layer-name", "cli-lib")["LayerVersions"]
+    assert [v["Version"] for v in listed] == [1]
+    # Version numbers are never reused.
+    v3_code, _ = write_zip(files, "clilib-3.zip", {"python/clilib.py": "VALUE = 'layer three'\n"})
+    v3 = aws("lambda", "publish-layer-version", "--layer-name", "cli-lib", "--zip-file", v3_code)
+    assert v3["Version"] == 3
+
+
+def test_layer_bad_input_through_the_cli(aws, files):
+    code, _ = write_zip(files, "bad-layer.zip", {"python/x.py": "X = 1\n"})
+    made = aws("lambda", "publish-layer-version", "--layer-name", "cli-bad", "--zip-file", code)
+    account = made["LayerArn"].split(":")[4]
+    aws.fails("lambda", "get-layer-version", "--layer-name", "cli-no-such-layer", "--version-number", "1",
+              code="ResourceNotFoundException")
+    stderr = aws.fails("lambda", "get-layer-version-by-arn",
+                       "--arn", f"arn:aws:lambda:us-east-1:{account}:layer:cli-bad:7",
+                       code="ResourceNotFoundException")
+    assert "GetLayerVersionByArn" in stderr
+    # A layer's ARN without its version: the model's pattern, as AWS checks it.
+    stderr = aws.fails("lambda", "get-layer-version-by-arn", "--arn", made["LayerArn"],
+                       code="ValidationException")
+    assert "failed to satisfy constraint" in stderr
+    other = "999999999999" if account != "999999999999" else "888888888888"
+    aws.fails("lambda", "get-layer-version-by-arn",
+              "--arn", f"arn:aws:lambda:us-east-1:{other}:layer:cli-bad:1", code="AccessDeniedException")
+    aws.fails("lambda", "publish-layer-version", "--layer-name", "cli-bad", "--zip-file", code,
+              "--compatible-runtimes", "cobol85", code="ValidationException")
+    aws.fails("lambda", "publish-layer-version", "--layer-name", "cli-bad", "--zip-file", code,
+              "--compatible-architectures", "sparc", code="ValidationException")
+    aws.fails("lambda", "publish-layer-version", "--layer-name", "bad name!", "--zip-file", code,
+              code="InvalidParameterValueException")
+    # Nothing was published by the refused calls.
+    listed = aws("lambda", "list-layer-versions", "--layer-name", "cli-bad")["LayerVersions"]
+    assert [v["Version"] for v in listed] == [1]
+    assert "bad name!" not in {x["LayerName"] for x in aws("lambda", "list-layers")["Layers"]}
+
+
+def test_a_function_with_layers_through_the_cli(aws, files):
+    lib_code, lib_zip = write_zip(files, "fn-lib.zip", {"python/clilib.py": "VALUE = 'from the layer'\n"})
+    lib = aws("lambda", "publish-layer-version", "--layer-name", "cli-fn-lib", "--zip-file", lib_code)
+    over_code, _ = write_zip(files, "fn-over.zip", {"python/clilib.py": "VALUE = 'overwritten'\n"})
+    over = aws("lambda", "publish-layer-version", "--layer-name", "cli-fn-over", "--zip-file", over_code)
+
+    made = create_function(aws, files, "cli-layered", LAYERED, "--layers", lib["LayerVersionArn"])
+    assert made["Layers"] == [{"Arn": lib["LayerVersionArn"], "CodeSize": len(lib_zip)}]
+    printed, body = invoke(aws, files, "cli-layered")
+    assert (printed["StatusCode"], printed.get("FunctionError")) == (200, None)
+    assert body == {"value": "from the layer", "file": "/opt/python/clilib.py"}
+
+    # The later layer overwrites the earlier one's file.
+    updated = aws("lambda", "update-function-configuration", "--function-name", "cli-layered",
+                  "--layers", lib["LayerVersionArn"], over["LayerVersionArn"])
+    assert [x["Arn"] for x in updated["Layers"]] == [lib["LayerVersionArn"], over["LayerVersionArn"]]
+    aws("lambda", "wait", "function-updated-v2", "--function-name", "cli-layered")
+    assert invoke(aws, files, "cli-layered")[1]["value"] == "overwritten"
+    got = aws("lambda", "get-function", "--function-name", "cli-layered")["Configuration"]
+    assert [x["Arn"] for x in got["Layers"]] == [lib["LayerVersionArn"], over["LayerVersionArn"]]
+
+    # Bad --layers: refused, the function's layers unchanged.
+    missing = lib["LayerArn"] + ":99"
+    stderr = aws.fails("lambda", "update-function-configuration", "--function-name", "cli-layered",
+                       "--layers", missing, code="InvalidParameterValueException")
+    assert missing in stderr
+    aws.fails("lambda", "update-function-configuration", "--function-name", "cli-layered",
+              "--layers", *[lib["LayerVersionArn"]] * 6, code="InvalidParameterValueException")
+    aws.fails("lambda", "create-function", "--function-name", "cli-layered-bad", "--runtime", "python3.11",
+              "--role", ROLE, "--handler", "app.handler",
+              "--zip-file", write_zip(files, "x.zip", {"app.py": PLAIN})[0],
+              "--layers", "arn:aws:lambda:us-east-1:000000000000:function:not-a-layer",
+              code="ValidationException")
+    aws.fails("lambda", "get-function", "--function-name", "cli-layered-bad",
+              code="ResourceNotFoundException")
+    config = aws("lambda", "get-function-configuration", "--function-name", "cli-layered")
+    assert [x["Arn"] for x in config["Layers"]] == [lib["LayerVersionArn"], over["LayerVersionArn"]]
+
+    # No layers: the member is gone, as Lambda.
+    cleared = aws("lambda", "update-function-configuration", "--function-name", "cli-layered",
+                  "--layers", "[]")
+    assert "Layers" not in cleared
+    aws("lambda", "wait", "function-updated-v2", "--function-name", "cli-layered")
+    printed, body = invoke(aws, files, "cli-layered")
+    assert printed["FunctionError"] == "Unhandled" and body["errorType"] == "Runtime.ImportModuleError"
+
+
+# Dependency builds ------------------------------------------------------------
+
+
+def test_dependency_builds_followed_by_the_cli_waiters(stack, aws, files):
+    code, data = write_zip(files, "deps.zip", {
+        "app.py": USES_TABULATE, "requirements.txt": "tabulate==0.9.0\n# cli\n"})
+    made = aws("lambda", "create-function", "--function-name", "cli-deps", "--runtime", "python3.11",
+               "--role", ROLE, "--handler", "app.handler", "--timeout", "10", "--zip-file", code)
+    assert (made["State"], made["StateReasonCode"], made["LastUpdateStatus"]) == (
+        "Pending", "Creating", "InProgress")
+    assert made["CodeSha256"] == sha256_b64(data)
+    pending = aws.run("lambda", "invoke", "--function-name", "cli-deps", str(files / "pending.out"))
+    if pending.returncode != 0:  # else the build was done already on a fast machine
+        assert pending.returncode in SERVICE_ERROR_RCS, (pending.returncode, pending.stderr)
+        assert "(ResourceConflictException)" in pending.stderr and "state: Pending" in pending.stderr
+    # Exit code 0 once the function is Active (GetFunction every second).
+    assert aws.text("lambda", "wait", "function-active-v2", "--function-name", "cli-deps") == ""
+    config = aws("lambda", "get-function-configuration", "--function-name", "cli-deps")
+    assert (config["State"], config["LastUpdateStatus"], config["CodeSha256"]) == (
+        "Active", "Successful", sha256_b64(data))
+    assert invoke(aws, files, "cli-deps")[1] == {"table": "3  4", "module": "/var/task/tabulate/__init__.py"}
+
+    # A requirement that does not exist: the update fails, the waiter says so.
+    bad_code, _ = write_zip(files, "deps-bad.zip", {
+        "app.py": PLAIN, "requirements.txt": "stratus-no-such-package-cli==1.0\n"})
+    updated = aws("lambda", "update-function-code", "--function-name", "cli-deps", "--zip-file", bad_code)
+    assert updated["LastUpdateStatus"] == "InProgress"
+    # While it runs another update is refused (the same code again: should the
+    # build have failed already, it is built again and fails alike).
+    busy = aws.run("lambda", "update-function-code", "--function-name", "cli-deps", "--zip-file", bad_code)
+    if busy.returncode != 0:
+        assert busy.returncode in SERVICE_ERROR_RCS, (busy.returncode, busy.stderr)
+        assert "(ResourceConflictException)" in busy.stderr and "An update is in progress" in busy.stderr
+    waited = aws.run("lambda", "wait", "function-updated-v2", "--function-name", "cli-deps")
+    assert waited.returncode == 255, (waited.returncode, waited.stderr)
+    assert "Waiter FunctionUpdatedV2 failed" in waited.stderr and "terminal failure state" in waited.stderr
+    config = aws("lambda", "get-function-configuration", "--function-name", "cli-deps")
+    assert (config["State"], config["LastUpdateStatus"], config["LastUpdateStatusReasonCode"]) == (
+        "Active", "Failed", "DependencyError")
+    assert "stratus-no-such-package-cli" in config["LastUpdateStatusReason"]
+    # The function keeps its previous code.
+    assert config["CodeSha256"] == sha256_b64(data)
+    assert invoke(aws, files, "cli-deps")[1]["table"] == "3  4"
+
+    # A good update: the waiter returns, the new code runs with its packages.
+    good_code, good = write_zip(files, "deps-good.zip", {
+        "app.py": USES_TABULATE.replace("[[3, 4]]", "[[5, 6]]"), "requirements.txt": "tabulate==0.9.0\n"})
+    aws("lambda", "update-function-code", "--function-name", "cli-deps", "--zip-file", good_code)
+    assert aws.text("lambda", "wait", "function-updated-v2", "--function-name", "cli-deps") == ""
+    config = aws("lambda", "get-function", "--function-name", "cli-deps")["Configuration"]
+    assert (config["LastUpdateStatus"], config["CodeSha256"]) == ("Successful", sha256_b64(good))
+    assert "LastUpdateStatusReason" not in config
+    assert invoke(aws, files, "cli-deps")[1]["table"] == "5  6"
+
+    # The waiters on a function that does not exist: the error, not a wait.
+    gone = aws.run("lambda", "wait", "function-active-v2", "--function-name", "cli-no-such-fn")
+    assert gone.returncode == 255 and "ResourceNotFoundException" in gone.stderr, gone.stderr
+
+
+# FunctionConfiguration --------------------------------------------------------
+
+
+def test_the_function_configuration_the_cli_prints(aws, files):
+    made = create_function(aws, files, "cli-config", PLAIN, "--environment", "Variables={STAGE=test,NUM=1}",
+                           "--description", "configured", "--memory-size", "256")
+    code = (files / "cli-config.zip").read_bytes()
+    assert made["CodeSha256"] == sha256_b64(code) and made["CodeSize"] == len(code)
+    assert (made["State"], made["LastUpdateStatus"]) == ("Active", "Successful")
+    assert made["Architectures"] == ["x86_64"] and made["EphemeralStorage"] == {"Size": 512}
+    assert made["Environment"] == {"Variables": {"STAGE": "test", "NUM": "1"}}
+    assert (made["PackageType"], made["Version"], made["MemorySize"]) == ("Zip", "$LATEST", 256)
+    assert made["RevisionId"]
+    got = aws("lambda", "get-function-configuration", "--function-name", "cli-config")
+    assert got == made
+
+    # RevisionId: the current one is taken, a stale one is 412.
+    updated = aws("lambda", "update-function-configuration", "--function-name", "cli-config",
+                  "--description", "second", "--revision-id", made["RevisionId"])
+    assert updated["Description"] == "second" and updated["RevisionId"] != made["RevisionId"]
+    stderr = aws.fails("lambda", "update-function-configuration", "--function-name", "cli-config",
+                       "--description", "stale", "--revision-id", made["RevisionId"],
+                       code="PreconditionFailedException")
+    assert "UpdateFunctionConfiguration" in stderr
+    aws.fails("lambda", "update-function-code", "--function-name", "cli-config", "--zip-file",
+              f"fileb://{files / 'cli-config.zip'}", "--revision-id", made["RevisionId"],
+              code="PreconditionFailedException")
+    after = aws("lambda", "get-function-configuration", "--function-name", "cli-config")
+    assert (after["Description"], after["RevisionId"]) == ("second", updated["RevisionId"])
+
+    # Bad values: the service's error code, nothing stored.
+    aws.fails("lambda", "update-function-configuration", "--function-name", "cli-config",
+              "--runtime", "java21", code="InvalidParameterValueException")
+    # A value outside the model's enum: ValidationException, as AWS.
+    aws.fails("lambda", "update-function-configuration", "--function-name", "cli-config",
+              "--runtime", "cobol85", code="ValidationException")
+    aws.fails("lambda", "get-function-configuration", "--function-name", "cli-nothing",
+              code="ResourceNotFoundException")
+    assert aws("lambda", "get-function-configuration", "--function-name", "cli-config") == after
