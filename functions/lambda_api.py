@@ -136,16 +136,24 @@ def _check_revision(fn: Function, parameters: dict) -> None:
 # model constraints, answering ValidationException in the model's words.
 _BOUNDS = (("Timeout", "timeout", service.TIMEOUT_MIN, service.TIMEOUT_MAX),
            ("MemorySize", "memorySize", service.MEMORY_MIN, service.MEMORY_MAX))
+# EphemeralStorage.Size: the model allows 32768 (for AcceleratorConfig);
+# a Zip function's /tmp is 512-10240 MB.
+_NESTED_BOUNDS = (("EphemeralStorage", "Size", "ephemeralStorage.size", service.EPHEMERAL_MIN,
+                   service.EPHEMERAL_MAX),)
 
 
 def _check_bounds(parameters: dict) -> None:
-    """ValidationException for a Timeout outside 1-900 or a MemorySize
-    outside 128-10240, every problem listed, as Lambda answers:
+    """ValidationException for a Timeout outside 1-900, a MemorySize
+    outside 128-10240 or an EphemeralStorage.Size outside 512-10240, every
+    problem listed, as Lambda answers:
     "1 validation error detected: Value '901' at 'timeout' failed to satisfy
     constraint: Member must have value less than or equal to 900"."""
     problems = []
-    for member, where, low, high in _BOUNDS:
-        value = parameters.get(member)
+    checked = [(where, low, high, parameters.get(member)) for member, where, low, high in _BOUNDS]
+    checked += [(where, low, high, parameters[outer].get(inner))
+                for outer, inner, where, low, high in _NESTED_BOUNDS
+                if isinstance(parameters.get(outer), dict)]
+    for where, low, high, value in checked:
         if isinstance(value, bool) or not isinstance(value, int):
             continue  # the model's type check (awsapi.params) has said so
         if value > high:
@@ -156,6 +164,19 @@ def _check_bounds(parameters: dict) -> None:
                             f"Member must have value greater than or equal to {low}")
     if problems:
         raise params.validation_error(problems)
+
+
+def _new_settings(parameters: dict) -> dict:
+    """Architectures, EphemeralStorage, LoggingConfig and TracingConfig in
+    functions.service's names; members not given are left out (Create's
+    defaults, Update's "leave alone")."""
+    found = {
+        "architectures": parameters.get("Architectures"),
+        "ephemeral_storage_mb": (parameters.get("EphemeralStorage") or {}).get("Size"),
+        "logging_config": parameters.get("LoggingConfig"),
+        "tracing_mode": (parameters.get("TracingConfig") or {}).get("Mode"),
+    }
+    return {key: value for key, value in found.items() if value is not None}
 
 
 def _service_call(call: Callable[[], Function], arn: str = "") -> Function:
@@ -212,6 +233,8 @@ def create_function(context: services.Context, parameters: dict) -> services.Rep
             environment=_environment(parameters),
             description=parameters.get("Description", ""),
             role=parameters.get("Role", ""),
+            **_new_settings(parameters),
+            tags=parameters.get("Tags") or {},
         )
     )
     return services.Reply(shapes.function_configuration(fn), status=201)
@@ -238,7 +261,10 @@ def update_function_code(context: services.Context, parameters: dict) -> dict:
     _reject_unsupported(parameters)
     _check_revision(fn, parameters)
     zip_bytes = _zip_bytes(parameters)
-    return shapes.function_configuration(_service_call(lambda: service.update_code(fn, zip_bytes), fn.arn))
+    architectures = parameters.get("Architectures")
+    return shapes.function_configuration(
+        _service_call(lambda: service.update_code(fn, zip_bytes, architectures), fn.arn)
+    )
 
 
 def update_function_configuration(context: services.Context, parameters: dict) -> dict:
@@ -255,6 +281,8 @@ def update_function_configuration(context: services.Context, parameters: dict) -
         "environment": _environment(parameters),
         "description": parameters.get("Description"),
         "role": parameters.get("Role"),
+        # Architectures are UpdateFunctionCode's (not in this operation's model).
+        **{k: v for k, v in _new_settings(parameters).items() if k != "architectures"},
     }
     return shapes.function_configuration(
         _service_call(lambda: service.update_configuration(fn, **changes), fn.arn)

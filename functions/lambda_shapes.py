@@ -1,9 +1,20 @@
 """Our models in the Lambda API's response shapes (botocore's service model,
-lambda 2015-03-31), so SDK code written against AWS reads them unchanged."""
+lambda 2015-03-31), so SDK code written against AWS reads them unchanged.
+
+FunctionConfiguration carries every member that applies to a Zip function
+here, with Lambda's defaults: Environment always (empty Variables),
+TracingConfig {"Mode": "PassThrough"}, LoggingConfig {"LogFormat": "Text",
+"LogGroup": "/aws/lambda/<name>"} (JSON adds ApplicationLogLevel and
+SystemLogLevel, INFO unless set), EphemeralStorage {"Size": 512},
+Architectures ["x86_64"], Layers [{"Arn", "CodeSize"}] only when the
+function has layers, StateReason(Code) and LastUpdateStatusReason(Code) only
+when set. VpcConfig, DeadLetterConfig, KMSKeyArn, FileSystemConfigs,
+SnapStart, ImageConfigResponse and the signing members are left out: Stratus
+has none of them (as Lambda leaves out what a function does not use)."""
 
 from datetime import datetime
 
-from functions.models import Function
+from functions.models import Function, LayerVersion
 
 
 def lambda_time(value: datetime) -> str:
@@ -11,8 +22,51 @@ def lambda_time(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+0000"
 
 
+def logging_config(fn: Function) -> dict:
+    """LoggingConfig as Lambda answers it: the stored members over its
+    defaults (Text, /aws/lambda/<name>; INFO levels with JSON)."""
+    stored = dict(fn.logging_config or {})
+    shape = {"LogFormat": stored.get("LogFormat", "Text")}
+    if shape["LogFormat"] == "JSON":
+        shape["ApplicationLogLevel"] = stored.get("ApplicationLogLevel", "INFO")
+        shape["SystemLogLevel"] = stored.get("SystemLogLevel", "INFO")
+    shape["LogGroup"] = stored.get("LogGroup") or f"/aws/lambda/{fn.name}"
+    return shape
+
+
+def _layer_key(arn: str) -> tuple[str, str, int] | None:
+    """(account, layer name, version) of a layer version ARN
+    (arn:aws:lambda:<region>:<account>:layer:<name>:<version>)."""
+    parts = arn.split(":")
+    if len(parts) != 8 or parts[5] != "layer" or not parts[7].isdigit():
+        return None
+    return parts[4], parts[6], int(parts[7])
+
+
+def layers(fn: Function) -> list[dict]:
+    """Layers: [{"Arn", "CodeSize"}] in the function's order; CodeSize is
+    the layer zip's size in bytes (0 for a version deleted since, whose
+    content Lambda keeps for the functions using it)."""
+    arns = list(fn.layers or [])
+    if not arns:
+        return []
+    sizes = {}
+    for arn in arns:
+        key = _layer_key(arn)
+        if key is None:
+            continue
+        found = LayerVersion.objects.filter(
+            layer__team__account_id=key[0], layer__name=key[1], version=key[2]
+        ).select_related("content").first()
+        if found is not None:
+            sizes[arn] = found.content.size
+    return [{"Arn": arn, "CodeSize": sizes.get(arn, 0)} for arn in arns]
+
+
 def function_configuration(fn: Function) -> dict:
-    return {
+    """Lambda's FunctionConfiguration of `fn` ($LATEST, or a version's copy
+    from functions.qualifiers.resolve: its `executed_version`)."""
+    shape = {
         "FunctionName": fn.name,
         "FunctionArn": fn.arn,
         "Runtime": fn.runtime,
@@ -24,22 +78,40 @@ def function_configuration(fn: Function) -> dict:
         "MemorySize": fn.memory_mb,
         "LastModified": lambda_time(fn.updated_at),
         "CodeSha256": fn.code.sha256_b64,
-        "Version": "$LATEST",
+        "Version": getattr(fn, "executed_version", None) or "$LATEST",
         "Environment": {"Variables": dict(fn.environment or {})},
-        "State": "Active",
-        "LastUpdateStatus": "Successful",
-        "PackageType": "Zip",
-        "Architectures": ["x86_64"],
+        "TracingConfig": {"Mode": fn.tracing_mode or "PassThrough"},
         "RevisionId": str(fn.revision),
-        "EphemeralStorage": {"Size": 512},
+        "State": fn.state or "Active",
+        "LastUpdateStatus": fn.last_update_status or "Successful",
+        "PackageType": "Zip",
+        "Architectures": list(fn.architectures or ["x86_64"]),
+        "EphemeralStorage": {"Size": fn.ephemeral_storage_mb or 512},
+        "LoggingConfig": logging_config(fn),
     }
+    if fn_layers := layers(fn):
+        shape["Layers"] = fn_layers
+    # As Lambda: the reasons appear only when there is one to give.
+    for member, value in (
+        ("StateReason", fn.state_reason), ("StateReasonCode", fn.state_reason_code),
+        ("LastUpdateStatusReason", fn.last_update_status_reason),
+        ("LastUpdateStatusReasonCode", fn.last_update_status_reason_code),
+    ):
+        if value:
+            shape[member] = value
+    return shape
 
 
 def get_function(fn: Function, code_location: str) -> dict:
+    """GetFunction's answer: Configuration, Code, Tags when the function
+    has any (as Lambda answers a caller allowed lambda:ListTags) and
+    Concurrency when set."""
     shape = {
         "Configuration": function_configuration(fn),
         "Code": {"RepositoryType": "S3", "Location": code_location},
     }
+    if fn.tags:
+        shape["Tags"] = dict(fn.tags)
     if fn.reserved_concurrency is not None:
         # As Lambda: present only when the function has a reservation.
         shape["Concurrency"] = {"ReservedConcurrentExecutions": fn.reserved_concurrency}

@@ -140,7 +140,9 @@ def lease(fn: Function, running: tuple[str, str, int] | None = None) -> Lease:
         held = Lease(warm, str(fn.revision), cold=False, scopes=_scopes(fn))
         env_live.touch(held.scopes)
         return held
-    generic = take_generic(fn.runtime)
+    # A generic environment's /tmp is STRATUS_TMP_MB (a tmpfs size is set
+    # when the container starts): a function asking another size starts cold.
+    generic = take_generic(fn.runtime) if _tmp_mb(fn) == settings.STRATUS_TMP_MB else None
     if generic is not None:
         env_live.touch((env_state.POOL,))
         held = specialise(generic, fn)
@@ -206,12 +208,21 @@ def release(held: Lease) -> None:
         released(held)
 
 
-def _spec(env_id: str, image: str, memory_mb: int, labels: dict) -> sandbox.EnvironmentSpec:
+def _tmp_mb(fn: Function) -> int:
+    """The size of the function's /tmp in MB (Lambda's EphemeralStorage)."""
+    return fn.ephemeral_storage_mb or settings.STRATUS_TMP_MB
+
+
+def _spec(
+    env_id: str, image: str, memory_mb: int, labels: dict, tmp_mb: int | None = None,
+) -> sandbox.EnvironmentSpec:
+    """`tmp_mb`: the /tmp size (a function's EphemeralStorage); None:
+    STRATUS_TMP_MB, the generic environments' size."""
     socket_dir, task_dir = dirs(env_id)
     return sandbox.EnvironmentSpec(
         env_id=env_id, image=image, socket_dir=socket_dir, task_dir=task_dir,
         memory_mb=memory_mb, labels={**node_labels(), **labels},
-        tmp_mb=settings.STRATUS_TMP_MB, pids_limit=settings.STRATUS_PIDS_LIMIT,
+        tmp_mb=tmp_mb or settings.STRATUS_TMP_MB, pids_limit=settings.STRATUS_PIDS_LIMIT,
         nofile=settings.STRATUS_NOFILE, min_cpus=settings.STRATUS_MIN_CPUS,
     )
 
@@ -239,7 +250,8 @@ def start(fn: Function) -> Lease:
     labels = {"stratus.function": str(fn.id), "stratus.revision": str(fn.revision)}
     try:
         started = sandbox.start_for_function(
-            docker_client(), _spec(env_id, runtime_image(fn.runtime), fn.memory_mb, labels), _config(fn)
+            docker_client(), _spec(env_id, runtime_image(fn.runtime), fn.memory_mb, labels, _tmp_mb(fn)),
+            _config(fn),
         )
     except BaseException:
         discard(env_id, "removed: its container could not start")
