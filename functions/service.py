@@ -612,6 +612,13 @@ def tag_function(fn: Function, tags) -> Function:
     return fn
 
 
+def set_tags(fn: Function, tags) -> Function:
+    """Replace the whole set of tags (the console's editor), clean_tags' rules."""
+    fn.tags = clean_tags(tags)
+    _save(fn, ["tags"])
+    return fn
+
+
 def untag_function(fn: Function, keys) -> Function:
     """Remove the tags of `keys` (absent ones are ignored, as Lambda does)."""
     if not isinstance(keys, (list, tuple)) or not all(isinstance(k, str) for k in keys):

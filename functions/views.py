@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.conf import settings
 
 from awsapi import jsontext
-from functions import code_tab, service
+from functions import code_tab, service, url_tag_views
 from functions.access import can_write, get_function_for_user, teams_for, writable_teams
 from functions.code import CodeError, zip_single_file
 from functions.forms import (
@@ -199,6 +199,7 @@ def _render_detail(request: HttpRequest, fn: Function, tab: str, status: int = 2
         ctx["denied_calls"] = fn.denied_calls.all()[:20]
         # Said in the delete button's confirmation: deleting cancels them.
         ctx["pending_async"] = fn.invocations.filter(status="queued").count()
+        ctx.update(url_tag_views.tab_context(request, fn, extra))
     elif tab == "test":
         ctx.update(_test_context(request, fn))
         ctx["invoke_token"] = uuid.uuid4().hex
@@ -370,6 +371,7 @@ def configure(request: HttpRequest, function_id) -> HttpResponse:
                 timeout_s=data["timeout_s"],
                 description=data["description"],
                 environment=service.parse_env_lines(data["environment"]),
+                **form.new_settings(fn),
             )
         except service.FunctionError as e:
             # update_configuration checks everything before it saves anything.
