@@ -300,3 +300,56 @@ def test_an_aws_iam_function_url_takes_only_signed_requests(lam, stack):
     assert answer.status_code == 201, answer.text
     assert answer.json()["requestContext"]["authorizer"]["iam"]["accessKey"] == key
     assert botocore.session  # the SDK's own signer, as a caller would use it
+
+
+def test_a_function_url_of_an_alias_runs_the_alias(lam, stack):
+    create(lam, "cfg-url-alias", URL_FN)
+    # An alias row as CreateAlias makes one (its API is another branch's).
+    stack.shell(
+        "from functions.models import Alias, Function\n"
+        "Alias.objects.create(function=Function.objects.get(name='cfg-url-alias'), name='live',"
+        " function_version='$LATEST')\n"
+    )
+    made = lam.create_function_url_config(FunctionName="cfg-url-alias", Qualifier="live", AuthType="NONE")
+    assert made["FunctionArn"].endswith(":function:cfg-url-alias:live")
+    assert lam.get_function_url_config(FunctionName="cfg-url-alias", Qualifier="live")["FunctionUrl"] == (
+        made["FunctionUrl"])
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_function_url_config(FunctionName="cfg-url-alias")  # the function itself has none
+    answer = requests.get(made["FunctionUrl"] + "via-alias", timeout=60)
+    assert answer.status_code == 201 and answer.json()["rawPath"] == "/via-alias"
+    listed = lam.list_function_url_configs(FunctionName="cfg-url-alias")["FunctionUrlConfigs"]
+    assert [c["FunctionArn"].rsplit(":", 1)[1] for c in listed] == ["live"]
+
+
+def test_the_aws_cli_drives_configuration_tags_and_urls(stack, tmp_path_factory):
+    from tests.integration.test_aws_cli_real import Cli
+
+    aws = Cli(stack, tmp_path_factory.mktemp("aws-cfg-home"))
+    lam = stack.lambda_client()
+    arn = create(lam, "cfg-cli", ECHO)["FunctionArn"]
+    got = aws("lambda", "update-function-configuration", "--function-name", "cfg-cli",
+              "--ephemeral-storage", "Size=1024", "--tracing-config", "Mode=Active",
+              "--logging-config", "LogFormat=JSON,ApplicationLogLevel=WARN")
+    assert got["EphemeralStorage"] == {"Size": 1024} and got["TracingConfig"] == {"Mode": "Active"}
+    assert got["LoggingConfig"]["ApplicationLogLevel"] == "WARN"
+    stale = aws.fails("lambda", "update-function-configuration", "--function-name", "cfg-cli",
+                      "--description", "x", "--revision-id", "00000000-0000-0000-0000-000000000000",
+                      code="PreconditionFailedException")
+    assert "Revision Id" in stale
+    aws("lambda", "tag-resource", "--resource", arn, "--tags", "team=cli,env=test")
+    assert aws("lambda", "list-tags", "--resource", arn)["Tags"] == {"team": "cli", "env": "test"}
+    aws("lambda", "untag-resource", "--resource", arn, "--tag-keys", "team", "env")
+    assert aws("lambda", "list-tags", "--resource", arn)["Tags"] == {}
+    url = aws("lambda", "create-function-url-config", "--function-name", "cfg-cli", "--auth-type", "NONE",
+              "--cors", "AllowOrigins=*")["FunctionUrl"]
+    assert aws("lambda", "get-function-url-config", "--function-name", "cfg-cli")["Cors"] == {
+        "AllowOrigins": ["*"]}
+    assert aws("lambda", "update-function-url-config", "--function-name", "cfg-cli",
+               "--cors", "MaxAge=60")["Cors"] == {"MaxAge": 60}
+    listed = aws("lambda", "list-function-url-configs", "--function-name", "cfg-cli")["FunctionUrlConfigs"]
+    assert [c["FunctionUrl"] for c in listed] == [url]
+    assert requests.post(url, json={"a": 1}, timeout=60).json()["body"] == '{"a": 1}'
+    aws("lambda", "delete-function-url-config", "--function-name", "cfg-cli")
+    aws.fails("lambda", "get-function-url-config", "--function-name", "cfg-cli",
+              code="ResourceNotFoundException")
