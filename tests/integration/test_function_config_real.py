@@ -13,7 +13,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from tests.integration.helpers import create, invoke_json, zip_of
+from tests.integration.helpers import create, invoke_json, wait_for, zip_of
 
 pytestmark = pytest.mark.integration
 
@@ -138,11 +138,27 @@ def test_bad_settings_are_refused_and_nothing_changes(stack, fields, status, cod
         lam.get_function(FunctionName=name + "-new")
 
 
-def test_ephemeral_storage_is_the_size_of_tmp(lam):
+def started_from_pool(stack, name: str) -> set[bool]:
+    """For each environment of `name`: whether it was started before its
+    function existed (a pre-warmed generic one, specialised)."""
+    envs = stack.rows(f"Environment.objects.filter(function__name='{name}')"
+                      ".values_list('created_at', 'function__created_at')")
+    return {env_at < fn_at for env_at, fn_at in envs}
+
+
+def test_ephemeral_storage_is_the_size_of_tmp(lam, stack):
+    # The pool's generic environments have the default /tmp (STRATUS_TMP_MB, 512).
+    wait_for(lambda: stack.rows("Environment.objects.filter(state='generic').values('id')"), timeout=60)
     create(lam, "cfg-tmp", DF)
     assert invoke_json(lam, "cfg-tmp", {})[1] == {"tmp_mb": 512}
+    assert started_from_pool(stack, "cfg-tmp") == {True}
     lam.update_function_configuration(FunctionName="cfg-tmp", EphemeralStorage={"Size": 1536})
     assert invoke_json(lam, "cfg-tmp", {})[1] == {"tmp_mb": 1536}
+    # Another size cannot be a generic environment's: started cold.
+    wait_for(lambda: stack.rows("Environment.objects.filter(state='generic').values('id')"), timeout=60)
+    create(lam, "cfg-tmp-big", DF, EphemeralStorage={"Size": 2048})
+    assert invoke_json(lam, "cfg-tmp-big", {})[1] == {"tmp_mb": 2048}
+    assert started_from_pool(stack, "cfg-tmp-big") == {False}
 
 
 def test_a_stale_revision_id_is_refused_with_412(lam):
