@@ -54,6 +54,11 @@ def new_url_id() -> str:
     return "".join(secrets.choice(_ALPHABET) for _ in range(32))
 
 
+def trigger_key(url_id: str) -> str:
+    """Invocation.trigger of a call through the URL (as "route:<uuid>" for routes)."""
+    return f"function-url:{url_id}"
+
+
 def url_of(config: FunctionUrlConfig, endpoint: str) -> str:
     """The FunctionUrl: `endpoint` is scheme://host as the caller reached
     this server, so the URL works from where it was asked."""
