@@ -308,8 +308,8 @@ def host_architecture() -> str:
 def clean_architectures(value) -> list[str]:
     """Lambda's Architectures: a list of exactly one of x86_64 and arm64,
     and (a Stratus rule) the one this host runs: its containers run the
-    host's own machine code, with no emulation. None is ["x86_64"]'s
-    default of the model when creating (the caller passes it)."""
+    host's own machine code, with no emulation. Creating without them
+    takes the host's (x86_64 on an x86-64 machine, Lambda's default)."""
     if not isinstance(value, (list, tuple)) or len(value) != 1:
         raise FunctionError("Architectures must list exactly one architecture: x86_64 or arm64.",
                             "architectures")
@@ -441,7 +441,8 @@ def create_function(
         environment=clean_environment(environment),
         description=clean_description(description),
         role=clean_role(role),
-        architectures=clean_architectures(architectures if architectures is not None else ["x86_64"]),
+        # Lambda's default is x86_64; a host of another machine defaults to its own.
+        architectures=clean_architectures([host_architecture()] if architectures is None else architectures),
         ephemeral_storage_mb=clean_ephemeral_storage(ephemeral_storage_mb),
         logging_config=clean_logging_config(logging_config or {}),
         tracing_mode=clean_tracing_mode(tracing_mode),

@@ -22,6 +22,12 @@ def endpoint(request: HttpRequest) -> str:
     return f"{request.scheme}://{request.get_host()}"
 
 
+def head_url(request: HttpRequest, fn: Function) -> str:
+    """The function's own URL for the page's head, or ""."""
+    config = function_urls.find(fn)
+    return function_urls.url_of(config, endpoint(request)) if config else ""
+
+
 def tab_context(request: HttpRequest, fn: Function, extra: dict | None = None) -> dict:
     """What the sections show: the function's own URL (unqualified) with
     its form, and the tags form; forms in `extra` (with errors) win."""

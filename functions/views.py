@@ -190,6 +190,9 @@ def _render_detail(request: HttpRequest, fn: Function, tab: str, status: int = 2
         "tabs": TABS,
         "can_write": can_write(request.user, fn.team),
     }
+    if not request.htmx:
+        # The page's head shows the function URL (the tabs' fragments have no head).
+        ctx["head_url"] = url_tag_views.head_url(request, fn)
     if tab == "code":
         ctx.update(code_tab.context(request, fn, can_write=ctx["can_write"], extra=extra))
     elif tab == "configuration":

@@ -67,6 +67,9 @@ def test_it_configures_a_function_url_and_tags_from_the_console(page, stack):
     assert preflight.status == 204
     assert preflight.headers["access-control-allow-origin"] == "http://localhost:9"
     assert preflight.headers["access-control-allow-methods"] == "GET,POST"
+    # The page's head shows it on every tab.
+    page.goto(detail + "?tab=code")
+    expect(page.locator(".fn-url a")).to_have_attribute("href", url)
     page.goto(url + "from-browser")
     assert json.loads(page.locator("body").inner_text())["path"] == "/from-browser"
 
