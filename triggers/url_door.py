@@ -20,10 +20,13 @@ Answers of the URL itself (Lambda's):
 | throttled | 429 `{"Message":"Rate Exceeded."}` |
 | the function failed or answered what cannot be mapped | 502 `{"Message":"Internal Server Error"}` |
 
-Every answer carries x-amzn-RequestId (the invocation's request id)."""
+Every answer carries x-amzn-RequestId (the invocation's request id) and
+X-Amzn-Trace-Id (also in the event's headers, as Lambda's URLs send it)."""
 
 import asyncio
 import json
+import secrets
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -77,11 +80,13 @@ async def serve(scope, receive, send) -> None:
     body = await asgi.read_body(receive, MAX_SYNC_BYTES)
     request = asgi.django_request(scope, body or b"")
     request_id = uuid.uuid4()
+    trace_id = f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)}"
     if body is None:
         response = message(413, "Request Entity Too Large")
     else:
-        response = await answer(request, scope["path"][len(PREFIX) + 1:], body, request_id)
+        response = await answer(request, scope["path"][len(PREFIX) + 1:], body, request_id, trace_id)
     response["x-amzn-RequestId"] = str(request_id)
+    response["X-Amzn-Trace-Id"] = trace_id
     await asgi.send_django(send, response, head=scope["method"] == "HEAD")
 
 
@@ -109,7 +114,7 @@ def _signer(request, fn):
     return key if key.team_id == fn.team_id else None
 
 
-async def answer(request, rest: str, body: bytes, request_id: uuid.UUID) -> HttpResponse:
+async def answer(request, rest: str, body: bytes, request_id: uuid.UUID, trace_id: str) -> HttpResponse:
     url_id, _, path = rest.partition("/")
     found = await asgi.in_thread(_load, url_id)
     if found is None:
@@ -127,6 +132,8 @@ async def answer(request, rest: str, body: bytes, request_id: uuid.UUID) -> Http
         request, raw_path="/" + path, route_key="$default", path_parameters={},
         request_id=request_id, account_id=fn.team.account_id, body=body,
     )
+    # As Lambda's URLs: the call's X-Ray trace id reaches the function as a header.
+    event["headers"].setdefault("x-amzn-trace-id", trace_id)
     context = event["requestContext"]
     context["apiId"] = context["domainPrefix"] = url_id
     context["accountId"] = "anonymous"

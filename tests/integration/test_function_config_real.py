@@ -242,6 +242,7 @@ def test_function_url_runs_the_function_with_payload_2_0(lam, stack):
     assert event["requestContext"]["http"]["path"] == "/items/7"
     assert event["requestContext"]["apiId"] == url_id and event["requestContext"]["accountId"] == "anonymous"
     assert event["requestContext"]["requestId"] == answer.headers["x-amzn-RequestId"]
+    assert event["headers"]["x-amzn-trace-id"] == answer.headers["X-Amzn-Trace-Id"]
     assert event["isBase64Encoded"] is False and "body" not in event
 
     # POST with a body, text and binary.
