@@ -123,6 +123,9 @@ def _reject_unsupported(parameters: dict) -> None:
 
 
 def _check_revision(fn: Function, parameters: dict) -> None:
+    """412 at once for a RevisionId that is not the function's as read; the
+    write itself claims it again (functions.service: a conditional UPDATE),
+    so of two writes racing with the same RevisionId only one is made."""
     revision = parameters.get("RevisionId")
     if revision is not None and revision != str(fn.revision):
         raise errors.precondition_failed(
@@ -187,6 +190,8 @@ def _service_call(call: Callable[[], Function], arn: str = "") -> Function:
         return call()
     except service.NameTaken as e:
         raise errors.conflict(str(e)) from None
+    except service.RevisionChanged as e:
+        raise errors.precondition_failed(str(e)) from None
     except service.FunctionGone:
         raise errors.not_found(arn) from None
     except service.FunctionError as e:
@@ -263,7 +268,8 @@ def update_function_code(context: services.Context, parameters: dict) -> dict:
     zip_bytes = _zip_bytes(parameters)
     architectures = parameters.get("Architectures")
     return shapes.function_configuration(
-        _service_call(lambda: service.update_code(fn, zip_bytes, architectures), fn.arn)
+        _service_call(lambda: service.update_code(
+            fn, zip_bytes, architectures, expected_revision=parameters.get("RevisionId")), fn.arn)
     )
 
 
@@ -285,7 +291,8 @@ def update_function_configuration(context: services.Context, parameters: dict) -
         **{k: v for k, v in _new_settings(parameters).items() if k != "architectures"},
     }
     return shapes.function_configuration(
-        _service_call(lambda: service.update_configuration(fn, **changes), fn.arn)
+        _service_call(lambda: service.update_configuration(
+            fn, expected_revision=parameters.get("RevisionId"), **changes), fn.arn)
     )
 
 

@@ -68,6 +68,11 @@ class FunctionGone(FunctionError):
     """The function was deleted while the change was being made."""
 
 
+class RevisionChanged(FunctionError):
+    """The function changed since the caller read the RevisionId it sent
+    (Lambda's 412 PreconditionFailedException)."""
+
+
 class CodeChanged(FunctionError):
     """The code changed since the caller read it (a stale base): saving
     would throw away someone else's change."""
@@ -481,13 +486,32 @@ def _save(fn: Function, fields: list[str]) -> None:
         raise
 
 
-def update_code(fn: Function, zip_bytes, architectures=None) -> Function:
+def _claim_revision(fn: Function, expected) -> None:
+    """Inside a write's transaction: when the caller sent a RevisionId
+    (`expected`), a conditional UPDATE that must change exactly one row,
+    so of two writes sent with the same RevisionId only one wins and the
+    other gets RevisionChanged (its transaction, and so its change, undone)."""
+    if expected is None:
+        return
+    message = ("The Revision Id provided does not match the latest Revision Id. "
+               "Call the GetFunction API to retrieve the latest Revision Id.")
+    try:
+        expected = uuid.UUID(str(expected))
+    except ValueError:
+        raise RevisionChanged(message) from None
+    if Function.objects.filter(pk=fn.pk, revision=expected).update(revision=uuid.uuid4()) != 1:
+        raise RevisionChanged(message)
+
+
+def update_code(fn: Function, zip_bytes, architectures=None, expected_revision=None) -> Function:
     """New code for a function: checked as a zip, then stored and switched
     to in one transaction (a new revision). `architectures` (Lambda's
-    UpdateFunctionCode takes them with the code): None leaves them alone."""
+    UpdateFunctionCode takes them with the code): None leaves them alone.
+    `expected_revision`: Lambda's RevisionId, RevisionChanged when stale."""
     arch = clean_architectures(architectures) if architectures is not None else None
     checked = _checked_code(zip_bytes)
     with transaction.atomic():
+        _claim_revision(fn, expected_revision)
         fn.code = _store(checked)
         fn.editable_file = codestore.single_file_name(checked)
         fn.touch_revision()
@@ -585,9 +609,10 @@ CLEANERS = {
 }
 
 
-def update_configuration(fn: Function, **changes) -> Function:
+def update_configuration(fn: Function, expected_revision=None, **changes) -> Function:
     """Change settings (keys of CLEANERS; a None value leaves that setting
-    alone). Every change is checked first; then all are saved, or none."""
+    alone). Every change is checked first; then all are saved, or none.
+    `expected_revision`: Lambda's RevisionId, RevisionChanged when stale."""
     unknown = set(changes) - CLEANERS.keys()
     if unknown:
         raise TypeError(f"update_configuration() got unknown settings: {', '.join(sorted(unknown))}")
@@ -598,6 +623,7 @@ def update_configuration(fn: Function, **changes) -> Function:
         for key, value in changes.items() if value is not None
     }
     with transaction.atomic():
+        _claim_revision(fn, expected_revision)
         for key, value in cleaned.items():
             setattr(fn, key, value)
         fn.touch_revision()

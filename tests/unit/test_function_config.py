@@ -175,3 +175,20 @@ def test_the_sections_answer_403_404_405(client, users, fn, name):
     assert client.get(url).status_code == 405
     fn.refresh_from_db()
     assert fn.tags == {} and not FunctionUrlConfig.objects.filter(function=fn).exists()
+
+
+def test_of_two_writes_with_the_same_revision_id_only_one_is_made(make_function):
+    from functions.models import Function
+
+    fn = make_function()
+    read = str(fn.revision)
+    # Two callers hold copies read at the same revision.
+    first, second = Function.objects.get(pk=fn.pk), Function.objects.get(pk=fn.pk)
+    service.update_configuration(first, expected_revision=read, description="first")
+    with pytest.raises(service.RevisionChanged):
+        service.update_configuration(second, expected_revision=read, description="second")
+    with pytest.raises(service.RevisionChanged):
+        service.update_code(Function.objects.get(pk=fn.pk), second.code.zip_path.read_bytes(),
+                            expected_revision="not-a-uuid")
+    stored = Function.objects.get(pk=fn.pk)
+    assert stored.description == "first" and stored.revision == first.revision
