@@ -234,6 +234,8 @@ def _config(fn: Function) -> sandbox.FunctionConfig:
         code_dir=str(fn.code.files_dir), handler=fn.handler, function_name=fn.name,
         memory_mb=fn.memory_mb, env_vars=dict(fn.environment), region=settings.STRATUS_REGION,
         credentials=principals.issue(fn), aws_upstream=settings.STRATUS_AWS_UPSTREAM,
+        # LoggingConfig.LogGroup as AWS_LAMBDA_LOG_GROUP_NAME ("": /aws/lambda/<name>).
+        log_group=(fn.logging_config or {}).get("LogGroup", ""),
     )
 
 

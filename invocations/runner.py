@@ -124,7 +124,8 @@ def _request(inv: Invocation, fn: Function, deadline: float) -> dict:
         "functionVersion": inv.function_version,
         "memoryLimitInMB": fn.memory_mb,
         "invokedFunctionArn": fn.arn,
-        "logGroupName": f"/aws/lambda/{fn.name}",
+        # LoggingConfig.LogGroup, else Lambda's default group.
+        "logGroupName": (fn.logging_config or {}).get("LogGroup") or f"/aws/lambda/{fn.name}",
         "logStreamName": f"{timezone.now():%Y/%m/%d}/[$LATEST]{inv.request_id.hex}",
     }
 

@@ -138,6 +138,15 @@ def test_bad_settings_are_refused_and_nothing_changes(stack, fields, status, cod
         lam.get_function(FunctionName=name + "-new")
 
 
+def test_the_log_group_reaches_the_function(lam):
+    source = ("import os\ndef handler(event, context):\n"
+              "    return [os.environ['AWS_LAMBDA_LOG_GROUP_NAME'], context.log_group_name]\n")
+    create(lam, "cfg-group", source)
+    assert invoke_json(lam, "cfg-group", {})[1] == ["/aws/lambda/cfg-group"] * 2
+    lam.update_function_configuration(FunctionName="cfg-group", LoggingConfig={"LogGroup": "/team/app"})
+    assert invoke_json(lam, "cfg-group", {})[1] == ["/team/app"] * 2
+
+
 def started_from_pool(stack, name: str) -> set[bool]:
     """For each environment of `name`: whether it was started before its
     function existed (a pre-warmed generic one, specialised)."""
