@@ -14,7 +14,8 @@ has none of them (as Lambda leaves out what a function does not use)."""
 
 from datetime import datetime
 
-from functions.models import Function, LayerVersion
+from functions import dependencies, layers
+from functions.models import Function
 
 
 def lambda_time(value: datetime) -> str:
@@ -34,50 +35,22 @@ def logging_config(fn: Function) -> dict:
     return shape
 
 
-def _layer_key(arn: str) -> tuple[str, str, int] | None:
-    """(account, layer name, version) of a layer version ARN
-    (arn:aws:lambda:<region>:<account>:layer:<name>:<version>)."""
-    parts = arn.split(":")
-    if len(parts) != 8 or parts[5] != "layer" or not parts[7].isdigit():
-        return None
-    return parts[4], parts[6], int(parts[7])
-
-
-def layers(fn: Function) -> list[dict]:
-    """Layers: [{"Arn", "CodeSize"}] in the function's order; CodeSize is
-    the layer zip's size in bytes (0 for a version deleted since, whose
-    content Lambda keeps for the functions using it)."""
-    arns = list(fn.layers or [])
-    if not arns:
-        return []
-    sizes = {}
-    for arn in arns:
-        key = _layer_key(arn)
-        if key is None:
-            continue
-        found = LayerVersion.objects.filter(
-            layer__team__account_id=key[0], layer__name=key[1], version=key[2]
-        ).select_related("content").first()
-        if found is not None:
-            sizes[arn] = found.content.size
-    return [{"Arn": arn, "CodeSize": sizes.get(arn, 0)} for arn in arns]
-
-
 def function_configuration(fn: Function) -> dict:
     """Lambda's FunctionConfiguration of `fn` ($LATEST, or a version's copy
     from functions.qualifiers.resolve: its `executed_version`)."""
+    submitted = dependencies.submitted_code(fn)  # as uploaded: a build's packages are ours
     shape = {
         "FunctionName": fn.name,
         "FunctionArn": fn.arn,
         "Runtime": fn.runtime,
         "Role": fn.role,
         "Handler": fn.handler,
-        "CodeSize": fn.code.size,
+        "CodeSize": submitted.size,
         "Description": fn.description,
         "Timeout": fn.timeout_s,
         "MemorySize": fn.memory_mb,
         "LastModified": lambda_time(fn.updated_at),
-        "CodeSha256": fn.code.sha256_b64,
+        "CodeSha256": submitted.sha256_b64,
         "Version": getattr(fn, "executed_version", None) or "$LATEST",
         "Environment": {"Variables": dict(fn.environment or {})},
         "TracingConfig": {"Mode": fn.tracing_mode or "PassThrough"},
@@ -88,18 +61,27 @@ def function_configuration(fn: Function) -> dict:
         "Architectures": list(fn.architectures or ["x86_64"]),
         "EphemeralStorage": {"Size": fn.ephemeral_storage_mb or 512},
         "LoggingConfig": logging_config(fn),
+        **layers_part(fn),
     }
-    if fn_layers := layers(fn):
-        shape["Layers"] = fn_layers
-    # As Lambda: the reasons appear only when there is one to give.
-    for member, value in (
+    state_fields(fn, shape)
+    return shape
+
+
+def state_fields(fn: Function, shape: dict) -> None:
+    """StateReason(Code) and LastUpdateStatusReason(Code), present when set (Lambda)."""
+    for key, value in (
         ("StateReason", fn.state_reason), ("StateReasonCode", fn.state_reason_code),
         ("LastUpdateStatusReason", fn.last_update_status_reason),
         ("LastUpdateStatusReasonCode", fn.last_update_status_reason_code),
     ):
         if value:
-            shape[member] = value
-    return shape
+            shape[key] = value
+
+
+def layers_part(fn: Function) -> dict:
+    """{"Layers": [{"Arn", "CodeSize"}]} when the function has layers (a
+    deleted version still listed), else {}: Lambda leaves the member out."""
+    return {"Layers": layers.layers_shape(fn)} if fn.layers else {}
 
 
 def get_function(fn: Function, code_location: str) -> dict:

@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from functions import function_urls, lambda_shapes, service
-from functions.models import Alias, FunctionUrlConfig, Layer, LayerVersion
+from functions.models import Alias, FunctionUrlConfig
 
 HX = {"HTTP_HX_REQUEST": "true"}
 OTHER = "arm64" if service.host_architecture() == "x86_64" else "x86_64"
@@ -75,17 +75,6 @@ def test_the_configuration_shape_has_lambdas_defaults(make_function):
                                       "SystemLogLevel": "INFO", "LogGroup": "/aws/lambda/hello"}
     assert (shape["State"], shape["StateReason"], shape["StateReasonCode"]) == (
         "Pending", "Installing", "Creating")
-
-
-def test_layers_are_listed_with_their_code_size(make_function, team):
-    fn = make_function()
-    layer = Layer.objects.create(team=team, name="libs", last_version=1)
-    LayerVersion.objects.create(layer=layer, version=1, content=fn.code)
-    arn = f"arn:aws:lambda:us-east-1:{team.account_id}:layer:libs:1"
-    gone = f"arn:aws:lambda:us-east-1:{team.account_id}:layer:libs:9"
-    fn.layers = [arn, gone]
-    assert lambda_shapes.function_configuration(fn)["Layers"] == [
-        {"Arn": arn, "CodeSize": fn.code.size}, {"Arn": gone, "CodeSize": 0}]
 
 
 def test_create_stores_the_new_settings_and_refuses_bad_ones_whole(make_function, team):
