@@ -21,10 +21,12 @@ import secrets
 import string
 
 from django.db import IntegrityError, transaction
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 from django.utils import timezone
 
 from functions import qualifiers
-from functions.models import Function, FunctionUrlConfig
+from functions.models import Alias, Function, FunctionUrlConfig
 
 PREFIX = "/lambda-url/"
 AUTH_TYPES = ("NONE", "AWS_IAM")
@@ -189,3 +191,10 @@ def update(config: FunctionUrlConfig, *, auth_type=None, cors=None, invoke_mode=
 
 def delete(config: FunctionUrlConfig) -> None:
     config.delete()
+
+
+@receiver(post_delete, sender=Alias)
+def _alias_deleted(sender, instance: Alias, **kwargs) -> None:
+    """An alias's URL goes with it, whoever deletes the alias (the API, the
+    console): its URL could never answer again."""
+    FunctionUrlConfig.objects.filter(function_id=instance.function_id, qualifier=instance.name).delete()

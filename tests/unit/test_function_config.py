@@ -111,6 +111,9 @@ def test_function_url_rules(make_function):
     assert function_urls.create(fn, qualifier="live", auth_type="AWS_IAM").qualifier == "live"
     with pytest.raises(function_urls.FunctionUrlError):
         function_urls.create(fn, qualifier="3", auth_type="NONE")
+    # Deleting the alias deletes its URL; the function's own stays.
+    Alias.objects.get(function=fn, name="live").delete()
+    assert list(FunctionUrlConfig.objects.filter(function=fn).values_list("qualifier", flat=True)) == [""]
 
 
 # The console's sections --------------------------------------------------------
