@@ -281,7 +281,7 @@ STRATUS_TMP_MB = envint("STRATUS_TMP_MB", 512)
 STRATUS_PIDS_LIMIT = envint("STRATUS_PIDS_LIMIT", 256)
 STRATUS_NOFILE = envint("STRATUS_NOFILE", 1024)
 STRATUS_LOG_CAP = 256 * 1024
-STRATUS_RUNTIMES = ["python3.11"]
+STRATUS_RUNTIMES = ["python3.11", "provided.al2023"]
 # The node: one Docker engine (the worker's DOCKER_HOST) and the workers that
 # use it. Environments belong to a node; a worker leases only its own.
 STRATUS_NODE = envstr("STRATUS_NODE") or socket.gethostname()

@@ -296,6 +296,13 @@ def _checked_code(zip_bytes) -> codestore.CheckedZip:
         raise FunctionError(str(e), "code") from None
 
 
+def is_custom_runtime(runtime: str) -> bool:
+    """An OS-only runtime (provided.al2023): the code's `bootstrap` runs,
+    and the handler is any text it reads from _HANDLER (Lambda checks
+    nothing more than its pattern)."""
+    return runtime.startswith("provided")
+
+
 def handler_problem(fn: Function) -> str | None:
     """Why `fn`'s handler will not load from its stored code (the module is
     not in it, the function not defined, a syntax error), or None: the
@@ -304,7 +311,10 @@ def handler_problem(fn: Function) -> str | None:
     try:
         with open(dependencies.submitted_code(fn).zip_path, "rb") as f:
             checked = codestore.check_zip(f.read())
-        codestore.check_handler(checked, fn.handler)
+        if is_custom_runtime(fn.runtime):
+            codestore.check_bootstrap(checked)
+        else:
+            codestore.check_handler(checked, fn.handler)
     except OSError:
         return "The function's stored code is missing; upload the code again."
     except codestore.CodeError as e:
@@ -596,8 +606,11 @@ def _switch_code(fn: Function, bundle, checked: codestore.CheckedZip, manifest: 
     _save(fn, ["code", "editable_file", "revision", "updated_at", *dependencies.code_switched(fn)])
 
 
-def handler_files(handler: str) -> set[str]:
-    """The files that can hold the handler's module (check_handler's)."""
+def handler_files(handler: str, runtime: str = "python3.11") -> set[str]:
+    """The files that can hold the handler's module (check_handler's); a
+    custom runtime's: its bootstrap."""
+    if is_custom_runtime(runtime):
+        return {"bootstrap"}
     module = handler.rsplit(".", 1)[0] if "." in handler else handler
     path = module.replace(".", "/")
     return {f"{path}.py", f"{path}/__init__.py"}
@@ -630,7 +643,9 @@ def update_code_files(
             "and apply your change to the current code.",
             "code",
         )
-    protected = sorted(handler_files(fn.handler) & set(deletes or ()))
+    protected = sorted(handler_files(fn.handler, fn.runtime) & set(deletes or ()))
+    if protected and is_custom_runtime(fn.runtime):
+        raise FunctionError("bootstrap is what the custom runtime starts; it cannot be deleted.", "path")
     if protected:
         raise FunctionError(
             f"{protected[0]} holds the handler's module ({fn.handler}); it cannot be deleted. "

@@ -22,7 +22,7 @@ from django.conf import settings
 from awsapi import jsontext
 from functions import build_live, code_tab, dependencies, service, url_tag_views
 from functions.access import can_write, get_function_for_user, teams_for, writable_teams
-from functions.code import CodeError, zip_single_file
+from functions.code import CodeError, bootstrap_zip, zip_single_file
 from functions.forms import (
     ConfigurationForm,
     ExecutionPolicyForm,
@@ -68,6 +68,8 @@ def index(request: HttpRequest) -> HttpResponse:
 
 def _zip_from_form(form: CreateFunctionForm) -> bytes:
     data = form.cleaned_data
+    if data["code_source"] == "inline" and service.is_custom_runtime(data["runtime"]):
+        return bootstrap_zip(data["source"])
     if data["code_source"] == "inline":
         module = data["handler"].rsplit(".", 1)[0]
         filename = f"{module}.py" if module.isidentifier() else "lambda_function.py"

@@ -165,7 +165,8 @@ def execute(inv: Invocation, fn: Function, logs: LogStream, sync: bool = False) 
     }
     held.max_memory_used_mb = outcome.max_memory_used_mb
     if outcome.kind == "result":
-        return Outcome({"status": "succeeded", "result": json.dumps(outcome.payload), **common}, held)
+        result = outcome.payload_text if outcome.payload_text is not None else json.dumps(outcome.payload)
+        return Outcome({"status": "succeeded", "result": result, **common}, held)
     if outcome.kind == "error":
         # A handler error leaves the environment healthy, as in Lambda.
         return Outcome({"status": "failed", "error": outcome.error, **common}, held)

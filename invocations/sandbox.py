@@ -147,6 +147,10 @@ class InvokeOutcome:
     # socket refused the connection: the request was never delivered)
     kind: str
     payload: Any = None  # the handler's return value when kind == "result"
+    # The result as the runtime gave it, text that need not be JSON (a
+    # custom runtime's posted response body: Lambda passes it on as it is);
+    # None: ``payload`` is the result.
+    payload_text: str | None = None
     error: dict[str, Any] | None = None  # errorType, errorMessage, stackTrace
     max_memory_used_mb: int | None = None
     duration_ms: float = 0.0  # from sending the invoke to the final frame
@@ -511,9 +515,11 @@ def invoke(
                 if kind == "log":
                     on_log(str(frame.get("line", "")))
                 elif kind == "result":
+                    text = frame.get("payloadText")
                     return InvokeOutcome(
                         "result",
                         payload=frame.get("payload"),
+                        payload_text=text if isinstance(text, str) else None,
                         max_memory_used_mb=frame.get("maxMemoryUsedMB"),
                         duration_ms=elapsed_ms(),
                     )
