@@ -17,7 +17,7 @@ from django.conf import settings
 from awsapi import params, services
 from awsapi.guard import json_object
 from awsapi.protocols import AwsRequest
-from functions import lambda_account, lambda_api, lambda_async_api, lambda_resources
+from functions import lambda_account, lambda_api, lambda_async_api, lambda_resources, lambda_versions_api
 
 # What Lambda's clients call the door's own errors.
 CODES = {
@@ -48,8 +48,9 @@ def check_input(operation: str, request: AwsRequest) -> None:
 def register() -> None:
     services.register(
         lambda_api.SERVICE,
-        {**lambda_api.HANDLERS, **lambda_async_api.HANDLERS, **lambda_account.HANDLERS},
-        reads=lambda_api.READS | lambda_async_api.READS | lambda_account.READS,
+        {**lambda_api.HANDLERS, **lambda_async_api.HANDLERS, **lambda_account.HANDLERS,
+         **lambda_versions_api.HANDLERS},
+        reads=lambda_api.READS | lambda_async_api.READS | lambda_account.READS | lambda_versions_api.READS,
         codes=CODES,
         # A zip in the JSON body (base64): as large as Django took it before.
         max_body=settings.DATA_UPLOAD_MAX_MEMORY_SIZE,

@@ -11,10 +11,18 @@ def lambda_time(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+0000"
 
 
+def qualified_arn(fn: Function) -> str:
+    """The function's ARN with the version or alias it was named by (a
+    functions.qualifiers copy's `.qualifier`), bare for $LATEST."""
+    qualifier = getattr(fn, "qualifier", None)
+    return f"{fn.arn}:{qualifier}" if qualifier and qualifier != "$LATEST" else fn.arn
+
+
 def function_configuration(fn: Function) -> dict:
     return {
         "FunctionName": fn.name,
-        "FunctionArn": fn.arn,
+        # Qualified as asked (":3", ":live"), as Lambda answers.
+        "FunctionArn": qualified_arn(fn),
         "Runtime": fn.runtime,
         "Role": fn.role,
         "Handler": fn.handler,
@@ -24,7 +32,7 @@ def function_configuration(fn: Function) -> dict:
         "MemorySize": fn.memory_mb,
         "LastModified": lambda_time(fn.updated_at),
         "CodeSha256": fn.code.sha256_b64,
-        "Version": "$LATEST",
+        "Version": getattr(fn, "executed_version", None) or "$LATEST",
         "Environment": {"Variables": dict(fn.environment or {})},
         "State": "Active",
         "LastUpdateStatus": "Successful",

@@ -83,6 +83,29 @@ def resolve(fn: Function, qualifier: str | None, chooser: random.Random | None =
     return resolved
 
 
+def for_reading(fn: Function, qualifier: str | None) -> Function:
+    """What GetFunction / GetFunctionConfiguration show for `qualifier`:
+    as `resolve`, but an alias gives its own FunctionVersion (no weighted
+    pick), with `.qualifier` the alias's name. QualifierNotFound as resolve."""
+    if qualifier in (None, "", LATEST) or is_version(qualifier):
+        return resolve(fn, qualifier)
+    alias = Alias.objects.filter(function=fn, name=qualifier).first()
+    if alias is None:
+        raise QualifierNotFound(qualifier)
+    found = resolve(fn, alias.function_version)
+    if found is fn:
+        found = copy.copy(fn)
+    found.qualifier = qualifier
+    return found
+
+
+def invoked_arn(fn: Function) -> str:
+    """The ARN a call named (Lambda's invokedFunctionArn): qualified with
+    the version or alias it was asked for, bare when it named none."""
+    qualifier = getattr(fn, "qualifier", None)
+    return f"{fn.arn}:{qualifier}" if qualifier else fn.arn
+
+
 def alias_version(fn: Function, name: str, chooser: random.Random | None = None) -> str:
     """The version an alias sends this call to ("3" or "$LATEST")."""
     alias = Alias.objects.filter(function=fn, name=name).first()
