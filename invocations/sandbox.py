@@ -98,6 +98,8 @@ class FunctionConfig:
     # (invocations.aws_forwarder). Empty: no AWS door in the environment.
     credentials: dict[str, str] = field(default_factory=dict)
     aws_upstream: str = ""
+    # AWS_LAMBDA_INITIALIZATION_TYPE: "on-demand" | "provisioned-concurrency".
+    initialization_type: str = "on-demand"
 
 
 @dataclass
@@ -163,7 +165,7 @@ def function_environment(config: FunctionConfig) -> dict[str, str]:
             "AWS_LAMBDA_LOG_STREAM_NAME": config.log_stream
             or f"{time.strftime('%Y/%m/%d', time.gmtime())}"
             f"/[{config.function_version}]{uuid.uuid4().hex}",
-            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": config.initialization_type,
             "AWS_REGION": config.region,
             "AWS_DEFAULT_REGION": config.region,
             "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",

@@ -182,3 +182,42 @@ def test_provisioned_concurrency_configs(lam, made, team):
     with pytest.raises(ClientError) as e:
         lam.get_provisioned_concurrency_config(FunctionName="ver", Qualifier="gone")
     assert error_code(e) == "ResourceNotFoundException"
+
+
+@pytest.fixture
+def runs(monkeypatch):
+    """Sync invokes answer at once as the version they were handed ran;
+    the (executed version, qualifier) of each call is kept."""
+    from invocations import dispatch
+    from invocations.done import Done
+
+    seen = []
+
+    async def fake(fn, event, *, source, **kwargs):
+        version = getattr(fn, "executed_version", "$LATEST")
+        seen.append((version, getattr(fn, "qualifier", None), fn.timeout_s))
+        return Done(request_id="00000000-0000-0000-0000-00000000abcd", status="succeeded",
+                    result="{}", executed_version=version)
+
+    monkeypatch.setattr(dispatch, "invoke_sync", fake)
+    return seen
+
+
+def test_invoke_runs_the_version_or_alias_named(lam, made, runs):
+    lam.publish_version(FunctionName="ver")
+    lam.update_function_configuration(FunctionName="ver", Timeout=9)
+    lam.create_alias(FunctionName="ver", Name="live", FunctionVersion="1")
+    assert lam.invoke(FunctionName="ver", Qualifier="1")["ExecutedVersion"] == "1"
+    assert lam.invoke(FunctionName="ver:live")["ExecutedVersion"] == "1"
+    assert lam.invoke(FunctionName="ver")["ExecutedVersion"] == "$LATEST"
+    assert runs == [("1", "1", 3), ("1", "live", 3), ("$LATEST", None, 9)]
+    # The alias moves: the next call (its cached copy dropped) follows it.
+    lam.publish_version(FunctionName="ver")
+    lam.update_alias(FunctionName="ver", Name="live", FunctionVersion="2")
+    assert lam.invoke(FunctionName="ver", Qualifier="live")["ExecutedVersion"] == "2"
+    for name, qualifier in (("ver", "5"), ("ver:nope", None)):
+        kwargs = {"Qualifier": qualifier} if qualifier else {}
+        with pytest.raises(ClientError) as e:
+            lam.invoke(FunctionName=name, **kwargs)
+        assert error_code(e) == "ResourceNotFoundException"
+        assert f":function:ver:{qualifier or 'nope'}" in str(e.value)
