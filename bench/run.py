@@ -88,6 +88,7 @@ RATIOS = {
     "warm_vs_peer_invoke": ("warm_p50_ms", "peer_invoke_p50_ms", "<=", 2.0),
     "throughput_vs_peer_invoke": ("warm_throughput_per_s", "peer_invoke_throughput_per_s", ">=", 0.5),
     "route_vs_peer_route": ("route_warm_p50_ms", "peer_route_p50_ms", "<=", 2.0),
+    "provisioned_first_vs_warm": ("provisioned_first_p50_ms", "warm_p50_ms", "<=", 1.5),
     "route_throughput_vs_peer_route": ("route_throughput_per_s", "peer_route_throughput_per_s", ">=", 0.5),
     # S3, SQS, SNS, DynamoDB through boto3: at least moto's server mode's throughput.
     **{f"{w}_throughput_vs_moto": (f"{w}_throughput_per_s", f"moto_{w}_throughput_per_s", ">=", 1.0)
@@ -450,6 +451,36 @@ def bench_pool_cold(stack: Stack, client, key, name_warm: str, samples: int, wai
     return out
 
 
+def bench_provisioned_first(stack: Stack, client, key, name_warm: str, samples: int) -> list[float]:
+    """The first call on a provisioned alias once its configuration is
+    READY, one brand-new function (version 1, alias `live`, provisioned
+    concurrency 1) per sample: Lambda's promise is that this call finds an
+    initialised environment, as a warm call does."""
+    call = SignedInvoker(HOST, stack.port, key, name_warm)
+    call()  # the connection is open before the first timed call
+    out, names = [], []
+    for i in range(samples):
+        name = f"bench-prov-{i}-{uuid.uuid4().hex[:6]}"
+        create(client, name, TRIVIAL, Timeout=10, Publish=True)
+        names.append(name)
+        client.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+        client.put_provisioned_concurrency_config(FunctionName=name, Qualifier="live",
+                                                  ProvisionedConcurrentExecutions=1)
+        deadline = time.monotonic() + 120
+        while client.get_provisioned_concurrency_config(
+                FunctionName=name, Qualifier="live")["Status"] != "READY":
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the provisioned concurrency of {name} was not READY in 120 s")
+            time.sleep(0.2)
+        time.sleep(0.5)  # the upkeep's writes settle; the call is then alone
+        out.append(timed(lambda name=name: call.invoke(f"{name}:live", b"{}")))
+    call.close()
+    for name in names:
+        client.delete_provisioned_concurrency_config(FunctionName=name, Qualifier="live")
+        client.delete_function(FunctionName=name)
+    return out
+
+
 def bench_stratus(image: str, args, results: dict, meta: dict) -> None:
     say("starting a stack (redis, uvicorn, worker -c 8 without a pre-warmed pool, beat)")
     # First without the pre-warmed pool, so cold starts start containers.
@@ -535,6 +566,14 @@ def bench_stratus(image: str, args, results: dict, meta: dict) -> None:
             results["pool_cold_samples_ms"] = [round(x, 1) for x in pool]
 
         attempt("first call of a new function", results, pool_cold)
+
+        def provisioned_first():
+            say(f"first call on a provisioned alias once READY ({args.provisioned} samples)")
+            first = bench_provisioned_first(stack, client, key, name, args.provisioned)
+            results["provisioned_first_p50_ms"] = statistics.median(first)
+            results["provisioned_first_samples_ms"] = [round(x, 1) for x in first]
+
+        attempt("first call on a provisioned alias", results, provisioned_first)
         bench_aws_part(stack, key, args, results, meta)
     finally:
         say("stopping the stack")
@@ -645,6 +684,7 @@ def table(results: dict) -> str:
         ("peer_route_throughput_per_s", f"peer route, {CONCURRENCY} clients", "/s"),
         ("peer_route_p50_ms", f"peer route, {CONCURRENCY} clients, p50", "ms"),
         ("pool_cold_p50_ms", "first call of a new function, p50", "ms"),
+        ("provisioned_first_p50_ms", "first call on a provisioned alias, p50", "ms"),
         ("log_latency_p50_ms", "log line to websocket, p50", "ms"),
         ("log_latency_p95_ms", "log line to websocket, p95", "ms"),
         ("idle_env_rss_mb", "idle environment RSS", "MB"),
@@ -775,6 +815,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pool-cold", type=int, default=10, help="brand-new functions called once")
     ap.add_argument("--pool-wait", type=float, default=2.0,
                     help="seconds between creating a new function and its first call")
+    ap.add_argument("--provisioned", type=int, default=7,
+                    help="brand-new provisioned aliases called once READY")
     ap.add_argument("--log-invocations", type=int, default=5, help="timed invocations of the log printer")
     ap.add_argument("--log-lines", type=int, default=20, help="lines each prints")
     ap.add_argument("--log-gap", type=float, default=0.025, help="seconds between its lines")

@@ -46,7 +46,7 @@ from django.utils import timezone
 from awsapi import principals
 from functions.models import Function, FunctionVersion
 from invocations import env_live, env_state, nodes, redis_link, sandbox
-from invocations.env_keys import busy_key, generic_key, idle_key, memory_key, served_key
+from invocations.env_keys import PROVISIONED_SCORE, busy_key, generic_key, idle_key, memory_key, served_key
 from invocations.envdirs import SOCKET_NAME, environment_dirs
 from invocations.models import Environment
 from runtimes.build import runtime_image
@@ -70,11 +70,6 @@ if #got == 0 then return false end
 redis.call('HSET', KEYS[2], got[1], ARGV[1])
 return got
 """
-# An idle provisioned environment's score is its last use plus this: the
-# lease's ZPOPMAX takes it before any on-demand one (Lambda serves calls
-# from provisioned concurrency first), and the reaper leaves it to
-# invocations.provisioning, which keeps it while its configuration wants it.
-PROVISIONED_SCORE = 1e12
 _lease_script = None
 
 
