@@ -61,7 +61,8 @@ def test_versions_and_aliases_run_their_own_code(stack, lam):
     # A warm environment per version: a second call on version 1 is warm.
     resp, _ = call(lam, "verfn:live", LogType="Tail")
     assert "Init Duration" not in base64.b64decode(resp["LogResult"]).decode()
-    rows = stack.rows("Invocation.objects.filter(function__name='verfn').values_list('function_version', flat=True)")
+    rows = stack.rows(
+        "Invocation.objects.filter(function__name='verfn').values_list('function_version', flat=True)")
     assert sorted(rows) == ["$LATEST", "1", "1", "2"]
     # An async call on the alias runs (and is recorded as) its version.
     lam.invoke(FunctionName="verfn", Qualifier="live", InvocationType="Event", Payload=b'{"async": 1}')
@@ -71,7 +72,8 @@ def test_versions_and_aliases_run_their_own_code(stack, lam):
     assert ran[0][:2] == ["succeeded", "1"] and json.loads(ran[0][2])["code"] == "v1"
 
     # A weighted alias sends calls to both versions.
-    lam.update_alias(FunctionName="verfn", Name="live", RoutingConfig={"AdditionalVersionWeights": {"2": 0.5}})
+    lam.update_alias(FunctionName="verfn", Name="live",
+                     RoutingConfig={"AdditionalVersionWeights": {"2": 0.5}})
     seen = {call(lam, "verfn:live")[0]["ExecutedVersion"] for _ in range(24)}
     assert seen == {"1", "2"}
 
