@@ -128,13 +128,16 @@ async def _function(request: HttpRequest, key: ApiKey, value: str) -> Function:
     Qualifier query parameter, or `name:qualifier` / a qualified ARN) names,
     an alias picking one by weight (functions.lookup.qualified)."""
     name, qualifier, missing = qualified_name(key, value, request.GET.get("Qualifier"))
-    fn = lookup.cached(key.team, name) or await asgi.in_thread(lookup.function, key.team, name)
+    if qualifier is not None and qualifier != LATEST:
+        fn = lookup.cached(key.team, name)
+        fn = fn and lookup.cached_qualified(fn, qualifier)
+        if fn is None:
+            # One thread for both look-ups.
+            fn = await asgi.in_thread(lookup.function_qualified, key.team, name, qualifier)
+    else:
+        fn = lookup.cached(key.team, name) or await asgi.in_thread(lookup.function, key.team, name)
     if fn is None:
         raise missing
-    if qualifier is not None and qualifier != LATEST:
-        fn = lookup.cached_qualified(fn, qualifier) or await asgi.in_thread(lookup.qualified, fn, qualifier)
-        if fn is None:
-            raise missing
     return fn
 
 

@@ -96,6 +96,12 @@ def qualified(fn: Function, qualifier: str) -> Function | None:
     return found.pick()
 
 
+def function_qualified(team: Team, name: str, qualifier: str) -> Function | None:
+    """function() then qualified(): the version `name:qualifier` runs, or None."""
+    fn = function(team, name)
+    return None if fn is None else qualified(fn, qualifier)
+
+
 def _own(resolved: Function, qualifier: str) -> Function:
     if resolved.executed_version == qualifiers.LATEST:
         # resolve() gives $LATEST as the shared function itself.

@@ -44,11 +44,15 @@ def frozen(fn: Function, version: FunctionVersion) -> Function:
     back over $LATEST."""
     copied = copy.copy(fn)
     copied._state = copy.copy(fn._state)
+    # A cache of its own first: the related objects the copy loads (its
+    # code bundle) must never land in `fn`'s cache, nor setting code_id
+    # below drop `fn`'s.
+    copied._state.fields_cache = dict(fn._state.fields_cache)
+    copied._state.fields_cache.pop("code", None)
     for name in FROZEN:
         setattr(copied, name, getattr(version, name))
-    if "code" in fn._state.fields_cache:
-        copied._state.fields_cache = dict(fn._state.fields_cache)
-        copied._state.fields_cache.pop("code", None)
+    if "code" in version._state.fields_cache:
+        copied.code = version.code
     copied.revision = version.revision
     copied.updated_at = version.created_at
     copied.executed_version = str(version.version)

@@ -113,12 +113,13 @@ def _version_for(function_id: str, revision: str | None, version: str) -> Functi
     found = _versions.get((function_id, version))
     if found is not None and (revision is None or str(found.revision) == revision):
         return found
-    row = FunctionVersion.objects.select_related("code").filter(
+    # One query: the version with its function, team and code.
+    row = FunctionVersion.objects.select_related("code", "function__team", "function__code").filter(
         function_id=function_id, version=int(version)).first()
-    base = _functions.get(function_id) or function_for(function_id, "")
-    if row is None or base is None:
+    if row is None:
         _versions.pop((function_id, version), None)
         return None
+    base = _functions.get(function_id) or row.function
     found = qualifiers.frozen(base, row)
     found.qualifier = version
     _versions[(function_id, version)] = found
