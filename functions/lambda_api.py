@@ -97,13 +97,14 @@ def get_function_of(key: ApiKey, parameters: dict) -> Function:
 
 
 def latest_function_of(key: ApiKey, parameters: dict, operation: str) -> Function:
-    """get_function_of for the operations that change $LATEST: a version
-    or an alias is refused (a version is immutable)."""
+    """get_function_of for the operations on the function itself ($LATEST:
+    its updates, its versions and aliases): a version or alias qualifier is
+    InvalidParameterValueException (a version is immutable)."""
     fn = get_function_of(key, parameters)
     if getattr(fn, "qualifier", None) not in (None, LATEST):
         raise errors.invalid_parameter(
-            f"{operation} changes $LATEST only: name the function without a version or alias "
-            f"qualifier ({fn.qualifier} given); published versions cannot change."
+            f"{operation} takes the function's name without a qualifier ({fn.qualifier} given): "
+            "it acts on the function itself ($LATEST), and published versions cannot change."
         )
     return fn
 
