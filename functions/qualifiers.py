@@ -53,6 +53,11 @@ def frozen(fn: Function, version: FunctionVersion) -> Function:
         setattr(copied, name, getattr(version, name))
     if "code" in version._state.fields_cache:
         copied.code = version.code
+    # A published version is whole whatever $LATEST is doing (a dependency
+    # build pending on $LATEST is not the version's).
+    copied.state, copied.state_reason, copied.state_reason_code = "Active", "", ""
+    copied.last_update_status = "Successful"
+    copied.last_update_status_reason = copied.last_update_status_reason_code = ""
     copied.revision = version.revision
     copied.updated_at = version.created_at
     copied.executed_version = str(version.version)
