@@ -407,9 +407,11 @@ def reap(keep_alive_s: float | None = None) -> int:
             env_id = raw.decode()
             row = rows.get(env_id)
             current = row is not None and revision in live.get(row.function_id, ())
-            if current and used_at >= PROVISIONED_SCORE:
+            if current and used_at >= PROVISIONED_SCORE and not _credentials_ending(row, now):
                 # Provisioned concurrency's: invocations.provisioning keeps
-                # or removes it with its configuration, never the keep-alive.
+                # or removes it with its configuration, never the keep-alive
+                # (only credentials about to end recycle it; the upkeep then
+                # starts a fresh one).
                 idle.add(env_id)
                 continue
             if current and used_at >= now - keep_alive and not _credentials_ending(row, now):
