@@ -17,8 +17,16 @@ from django.conf import settings
 from awsapi import params, services
 from awsapi.guard import json_object
 from awsapi.protocols import AwsRequest
-from functions import lambda_account, lambda_api, lambda_async_api, lambda_layers_api, lambda_resources
-from functions import lambda_tags_api, lambda_urls_api
+from functions import (
+    lambda_account,
+    lambda_api,
+    lambda_async_api,
+    lambda_layers_api,
+    lambda_resources,
+    lambda_tags_api,
+    lambda_urls_api,
+    lambda_versions_api,
+)
 
 # What Lambda's clients call the door's own errors.
 CODES = {
@@ -53,9 +61,9 @@ def register() -> None:
     services.register(
         lambda_api.SERVICE,
         {**lambda_api.HANDLERS, **lambda_async_api.HANDLERS, **lambda_account.HANDLERS,
-         **lambda_tags_api.HANDLERS, **lambda_urls_api.HANDLERS},
+         **lambda_tags_api.HANDLERS, **lambda_urls_api.HANDLERS, **lambda_versions_api.HANDLERS},
         reads=lambda_api.READS | lambda_async_api.READS | lambda_account.READS | lambda_tags_api.READS
-        | lambda_urls_api.READS,
+        | lambda_urls_api.READS | lambda_versions_api.READS,
         codes=CODES,
         # A zip in the JSON body (base64): as large as Django took it before.
         max_body=settings.DATA_UPLOAD_MAX_MEMORY_SIZE,

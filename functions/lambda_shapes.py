@@ -35,13 +35,21 @@ def logging_config(fn: Function) -> dict:
     return shape
 
 
+def qualified_arn(fn: Function) -> str:
+    """The function's ARN with the version or alias it was named by (a
+    functions.qualifiers copy's `.qualifier`), bare for $LATEST."""
+    qualifier = getattr(fn, "qualifier", None)
+    return f"{fn.arn}:{qualifier}" if qualifier and qualifier != "$LATEST" else fn.arn
+
+
 def function_configuration(fn: Function) -> dict:
     """Lambda's FunctionConfiguration of `fn` ($LATEST, or a version's copy
     from functions.qualifiers.resolve: its `executed_version`)."""
     submitted = dependencies.submitted_code(fn)  # as uploaded: a build's packages are ours
     shape = {
         "FunctionName": fn.name,
-        "FunctionArn": fn.arn,
+        # Qualified as asked (":3", ":live"), as Lambda answers.
+        "FunctionArn": qualified_arn(fn),
         "Runtime": fn.runtime,
         "Role": fn.role,
         "Handler": fn.handler,
