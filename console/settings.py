@@ -275,6 +275,8 @@ STRATUS_BUILD_TIMEOUT_S = envint("STRATUS_BUILD_TIMEOUT_S", 600)
 # Multiplies the async retry backoff (1 min, then 2 min); tests make it short.
 STRATUS_RETRY_BACKOFF_SCALE = envfloat("STRATUS_RETRY_BACKOFF_SCALE", 1.0)
 STRATUS_MIN_CPUS = envfloat("STRATUS_MIN_CPUS", 0.5)
+# /tmp of the pre-warmed generic environments (MB); a function whose
+# EphemeralStorage differs starts its environments cold (invocations.pool).
 STRATUS_TMP_MB = envint("STRATUS_TMP_MB", 512)
 STRATUS_PIDS_LIMIT = envint("STRATUS_PIDS_LIMIT", 256)
 STRATUS_NOFILE = envint("STRATUS_NOFILE", 1024)

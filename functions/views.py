@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.conf import settings
 
 from awsapi import jsontext
-from functions import build_live, code_tab, dependencies, service
+from functions import build_live, code_tab, dependencies, service, url_tag_views
 from functions.access import can_write, get_function_for_user, teams_for, writable_teams
 from functions.code import CodeError, bootstrap_zip, zip_single_file
 from functions.forms import (
@@ -195,6 +195,9 @@ def _render_detail(request: HttpRequest, fn: Function, tab: str, status: int = 2
         # Every tab: a running build's progress and a failed one's reason.
         "build_panel": build_live.panel_context(fn),
     }
+    if not request.htmx:
+        # The page's head shows the function URL (the tabs' fragments have no head).
+        ctx["head_url"] = url_tag_views.head_url(request, fn)
     if tab == "code":
         ctx.update(code_tab.context(request, fn, can_write=ctx["can_write"], extra=extra))
     elif tab == "configuration":
@@ -205,6 +208,7 @@ def _render_detail(request: HttpRequest, fn: Function, tab: str, status: int = 2
         ctx["layers_form"] = FunctionLayersForm(function=fn)
         # Said in the delete button's confirmation: deleting cancels them.
         ctx["pending_async"] = fn.invocations.filter(status="queued").count()
+        ctx.update(url_tag_views.tab_context(request, fn, extra))
     elif tab == "test":
         ctx.update(_test_context(request, fn))
         ctx["invoke_token"] = uuid.uuid4().hex
@@ -387,6 +391,7 @@ def configure(request: HttpRequest, function_id) -> HttpResponse:
                 timeout_s=data["timeout_s"],
                 description=data["description"],
                 environment=service.parse_env_lines(data["environment"]),
+                **form.new_settings(fn),
             )
         except service.FunctionError as e:
             # update_configuration checks everything before it saves anything.

@@ -105,6 +105,8 @@ class FunctionConfig:
     # (invocations.aws_forwarder). Empty: no AWS door in the environment.
     credentials: dict[str, str] = field(default_factory=dict)
     aws_upstream: str = ""
+    # AWS_LAMBDA_INITIALIZATION_TYPE: "on-demand" | "provisioned-concurrency".
+    initialization_type: str = "on-demand"
     # Host paths of the function's layers' extracted files, in the order
     # they are unpacked under /opt (functions.layers.content_dirs).
     layer_dirs: list[str] = field(default_factory=list)
@@ -180,7 +182,7 @@ def function_environment(config: FunctionConfig) -> dict[str, str]:
             "AWS_LAMBDA_LOG_STREAM_NAME": config.log_stream
             or f"{time.strftime('%Y/%m/%d', time.gmtime())}"
             f"/[{config.function_version}]{uuid.uuid4().hex}",
-            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": config.initialization_type,
             "AWS_REGION": config.region,
             "AWS_DEFAULT_REGION": config.region,
             "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
