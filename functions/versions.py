@@ -24,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from awsapi import arns, errors
-from functions import qualifiers
+from functions import dependencies, qualifiers
 from functions.models import Alias, Function, FunctionVersion, ProvisionedConcurrencyConfig
 
 LATEST = qualifiers.LATEST
@@ -74,10 +74,12 @@ def publish(fn: Function, *, description: str | None = None, code_sha256: str | 
                 "The Revision Id provided does not match the latest Revision Id. "
                 "Call the GetFunction API to retrieve the latest Revision Id."
             )
-        if code_sha256 is not None and code_sha256 != current.code.sha256_b64:
+        # The CodeSha256 $LATEST shows: the upload, not a dependency build's bundle.
+        latest_sha256 = dependencies.submitted_code(current).sha256_b64
+        if code_sha256 is not None and code_sha256 != latest_sha256:
             raise errors.invalid_parameter(
                 f"CodeSHA256 ({code_sha256}) is different from current CodeSHA256 in $LATEST "
-                f"({current.code.sha256_b64}). Please try again with the CodeSHA256 in $LATEST."
+                f"({latest_sha256}). Please try again with the CodeSHA256 in $LATEST."
             )
         last = FunctionVersion.objects.filter(function=current).order_by("-version").first()
         if last is not None and all(getattr(current, n) == getattr(last, n) for n in COMPARED):

@@ -14,7 +14,9 @@ import pytest
 from django.utils import timezone
 
 from functions import code as codestore
-from functions import dependencies, dependency_build, dependency_install, lambda_shapes, service
+from functions import (
+    dependencies, dependency_build, dependency_install, lambda_shapes, qualifiers, service, versions,
+)
 from functions.models import DependencyBuild, Function
 
 HANDLER = "import tabulate\n\ndef handler(event, context):\n    return tabulate.__name__\n"
@@ -201,6 +203,17 @@ def test_a_failed_update_after_a_build_keeps_the_uploaded_hash_of_its_code(team,
     assert dependencies.submitted_code(fn) == uploaded
     shape = lambda_shapes.function_configuration(fn)
     assert (shape["CodeSha256"], shape["CodeSize"]) == (uploaded.sha256_b64, uploaded.size)
+
+
+def test_a_built_function_is_published_with_the_code_sha256_it_shows(team, queued, fake_installer):
+    fn = create(team)
+    assert dependency_build.run(str(fn.last_build_id)) == "Successful"
+    fn = Function.objects.get(pk=fn.pk)
+    shown = lambda_shapes.function_configuration(fn)["CodeSha256"]
+    version, created = versions.publish(fn, code_sha256=shown)
+    assert created and version.code_id == fn.code_id  # the build's bundle runs
+    copy = qualifiers.resolve(Function.objects.get(pk=fn.pk), str(version.version))
+    assert lambda_shapes.function_configuration(copy)["CodeSha256"] == shown
 
 
 def test_a_failed_create_is_failed_and_cannot_be_invoked(team, queued, fake_installer):
