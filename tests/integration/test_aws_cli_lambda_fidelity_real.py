@@ -15,12 +15,17 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
+import textwrap
+import urllib.error
+import urllib.request
+import zipfile
 from pathlib import Path
 
 import pytest
 
-from tests.integration.helpers import zip_of
+from tests.integration.helpers import settle, zip_of
 from tests.integration.test_aws_cli_real import SERVICE_ERROR_RCS, Cli
 
 pytestmark = pytest.mark.integration
@@ -40,6 +45,44 @@ USES_TABULATE = (
     "def handler(event, context):\n"
     "    return {'table': tabulate.tabulate([[3, 4]], tablefmt='plain'), 'module': tabulate.__file__}\n"
 )
+# Answers with its event, and /tmp's size in MB when asked.
+ECHO = """
+import os
+
+def handler(event, context):
+    if event.get("tmp"):
+        stat = os.statvfs("/tmp")
+        return {"tmp_mb": stat.f_blocks * stat.f_frsize // (1024 * 1024)}
+    return {"event": event}
+"""
+# Says which code and version ran, and how its environment started.
+VERSIONED = '''import os
+CODE = "{code}"
+
+def handler(event, context):
+    return {{"code": CODE, "version": context.function_version, "arn": context.invoked_function_arn,
+             "init": os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE")}}
+'''
+
+# A provided.al2023 bootstrap: the Lambda Runtime API with curl.
+SHELL_BOOTSTRAP = textwrap.dedent("""\
+    #!/bin/sh
+    set -eu
+    API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
+    while true; do
+      EVENT=$(curl -sS -D /tmp/headers "$API/invocation/next")
+      ID=$(grep -i '^Lambda-Runtime-Aws-Request-Id:' /tmp/headers | tr -d '\\r' | cut -d' ' -f2)
+      ARN=$(grep -i '^Lambda-Runtime-Invoked-Function-Arn:' /tmp/headers | tr -d '\\r' | cut -d' ' -f2)
+      echo "shell got $EVENT"
+      case "$EVENT" in
+        *fail*) curl -sS -o /dev/null -X POST "$API/invocation/$ID/error" \\
+                  -d '{"errorMessage":"the shell failed","errorType":"Shell.Failure"}' ;;
+        *) curl -sS -o /dev/null -X POST "$API/invocation/$ID/response" \\
+             -d "{\\"echo\\":$EVENT,\\"arn\\":\\"$ARN\\"}" ;;
+      esac
+    done
+""")
+
 PLAIN = "def handler(event, context):\n    return {'code': event.get('code', 'plain')}\n"
 
 
@@ -59,6 +102,16 @@ def write_zip(folder: Path, name: str, contents: dict[str, str]) -> tuple[str, b
     data = zip_of(contents)
     (folder / name).write_bytes(data)
     return f"fileb://{folder / name}", data
+
+
+def zip_with_bootstrap(script: str) -> bytes:
+    """A provided.al2023 zip: an executable `bootstrap` (mode 755 in the zip)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        info = zipfile.ZipInfo("bootstrap")
+        info.external_attr = 0o100755 << 16
+        zf.writestr(info, script)
+    return buf.getvalue()
 
 
 def sha256_b64(data: bytes) -> str:
@@ -280,6 +333,14 @@ def test_dependency_builds_followed_by_the_cli_waiters(stack, aws, files):
     assert (config["LastUpdateStatus"], config["CodeSha256"]) == ("Successful", sha256_b64(good))
     assert "LastUpdateStatusReason" not in config
     assert invoke(aws, files, "cli-deps")[1]["table"] == "5  6"
+    # A version of it: the CodeSha256 the CLI printed is the one to publish with.
+    version = aws("lambda", "publish-version", "--function-name", "cli-deps", "--code-sha256",
+                  config["CodeSha256"])
+    assert (version["CodeSha256"], version["State"]) == (sha256_b64(good), "Active")
+    aws.text("lambda", "wait", "published-version-active", "--function-name", "cli-deps",
+             "--qualifier", version["Version"])
+    printed, body = invoke(aws, files, "cli-deps", {}, "--qualifier", version["Version"])
+    assert (printed["ExecutedVersion"], body["table"]) == (version["Version"], "5  6")
 
     # The waiters on a function that does not exist: the error, not a wait.
     gone = aws.run("lambda", "wait", "function-active-v2", "--function-name", "cli-no-such-fn")
@@ -325,3 +386,253 @@ def test_the_function_configuration_the_cli_prints(aws, files):
     aws.fails("lambda", "get-function-configuration", "--function-name", "cli-nothing",
               code="ResourceNotFoundException")
     assert aws("lambda", "get-function-configuration", "--function-name", "cli-config") == after
+
+
+def test_the_new_configuration_options_tags_and_urls_through_the_cli(aws, files):
+    made = create_function(
+        aws, files, "cli-options", ECHO, "--architectures", "x86_64", "--ephemeral-storage", "Size=1024",
+        "--logging-config", "LogFormat=JSON,ApplicationLogLevel=DEBUG,LogGroup=/cli/options",
+        "--tracing-config", "Mode=Active", "--tags", "team=cli,stage=test",
+    )
+    assert (made["Architectures"], made["EphemeralStorage"]) == (["x86_64"], {"Size": 1024})
+    assert made["LoggingConfig"] == {"LogFormat": "JSON", "ApplicationLogLevel": "DEBUG",
+                                     "SystemLogLevel": "INFO", "LogGroup": "/cli/options"}
+    assert made["TracingConfig"] == {"Mode": "Active"}
+    arn = made["FunctionArn"]
+    got = aws("lambda", "get-function", "--function-name", "cli-options")
+    assert got["Tags"] == {"team": "cli", "stage": "test"} and got["Configuration"] == made
+
+    # The /tmp size reaches the function (the environment's own /tmp).
+    assert invoke(aws, files, "cli-options", {"tmp": True})[1]["tmp_mb"] == 1024
+
+    updated = aws("lambda", "update-function-configuration", "--function-name", "cli-options",
+                  "--ephemeral-storage", "Size=512", "--logging-config", "LogFormat=Text",
+                  "--tracing-config", "Mode=PassThrough", "--revision-id", made["RevisionId"])
+    assert (updated["EphemeralStorage"], updated["TracingConfig"]) == ({"Size": 512}, {"Mode": "PassThrough"})
+    assert updated["LoggingConfig"] == {"LogFormat": "Text", "LogGroup": "/cli/options"}
+    for args, code in (
+        (("--ephemeral-storage", "Size=20000"), "ValidationException"),
+        (("--logging-config", "LogFormat=XML"), "ValidationException"),
+        (("--tracing-config", "Mode=Sometimes"), "ValidationException"),
+        (("--revision-id", made["RevisionId"], "--description", "stale"), "PreconditionFailedException"),
+    ):
+        aws.fails("lambda", "update-function-configuration", "--function-name", "cli-options", *args,
+                  code=code)
+    other = "arm64" if made["Architectures"] == ["x86_64"] else "x86_64"
+    stderr = aws.fails("lambda", "update-function-code", "--function-name", "cli-options", "--zip-file",
+                       f"fileb://{files / 'cli-options.zip'}", "--architectures", other,
+                       code="InvalidParameterValueException")
+    assert f"cannot run {other} functions" in stderr
+    unchanged = aws("lambda", "get-function-configuration", "--function-name", "cli-options")
+    assert unchanged == updated
+
+    # Tags.
+    aws("lambda", "tag-resource", "--resource", arn, "--tags", "owner=ops,stage=prod")
+    assert aws("lambda", "list-tags", "--resource", arn)["Tags"] == (
+        {"team": "cli", "stage": "prod", "owner": "ops"})
+    aws("lambda", "untag-resource", "--resource", arn, "--tag-keys", "team", "stage")
+    assert aws("lambda", "list-tags", "--resource", arn)["Tags"] == {"owner": "ops"}
+    missing = arn.replace(":cli-options", ":cli-no-such-function")
+    aws.fails("lambda", "list-tags", "--resource", missing, code="ResourceNotFoundException")
+    aws.fails("lambda", "tag-resource", "--resource", missing, "--tags", "a=b",
+              code="ResourceNotFoundException")
+    aws.fails("lambda", "tag-resource", "--resource", arn, "--tags", "aws:reserved=x",
+              code="InvalidParameterValueException")
+    assert aws("lambda", "list-tags", "--resource", arn)["Tags"] == {"owner": "ops"}
+
+    # A function URL, called over HTTP.
+    url = aws("lambda", "create-function-url-config", "--function-name", "cli-options", "--auth-type", "NONE",
+              "--cors", "AllowOrigins=https://example.com,AllowMethods=GET,POST")
+    assert url["FunctionArn"] == arn and url["AuthType"] == "NONE"
+    assert url["Cors"] == {"AllowOrigins": ["https://example.com"], "AllowMethods": ["GET", "POST"]}
+    assert url["FunctionUrl"].startswith(aws.url + "/lambda-url/")
+    request = urllib.request.Request(url["FunctionUrl"] + "some/path?q=1", data=b'{"a": 1}', method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        event = json.loads(answer.read())["event"]
+    assert (event["version"], event["rawPath"], event["rawQueryString"]) == ("2.0", "/some/path", "q=1")
+    assert event["body"] == '{"a": 1}' and event["requestContext"]["http"]["method"] == "POST"
+    assert aws("lambda", "get-function-url-config", "--function-name", "cli-options")["FunctionUrl"] == (
+        url["FunctionUrl"])
+    changed = aws("lambda", "update-function-url-config", "--function-name", "cli-options",
+                  "--cors", "AllowOrigins=*,MaxAge=300")
+    assert changed["Cors"] == {"AllowOrigins": ["*"], "MaxAge": 300}
+    assert changed["FunctionUrl"] == url["FunctionUrl"]
+    listed = aws("lambda", "list-function-url-configs", "--function-name",
+                 "cli-options")["FunctionUrlConfigs"]
+    assert [(c["FunctionUrl"], c["Cors"]) for c in listed] == [(url["FunctionUrl"], changed["Cors"])]
+    aws.fails("lambda", "create-function-url-config", "--function-name", "cli-options", "--auth-type", "NONE",
+              code="ResourceConflictException")
+    aws.fails("lambda", "update-function-url-config", "--function-name", "cli-options",
+              "--cors", "AllowMethods=BREW", code="InvalidParameterValueException")
+    aws.fails("lambda", "create-function-url-config", "--function-name", "cli-no-such-function",
+              "--auth-type", "NONE", code="ResourceNotFoundException")
+    assert aws("lambda", "delete-function-url-config", "--function-name", "cli-options") is None
+    aws.fails("lambda", "get-function-url-config", "--function-name", "cli-options",
+              code="ResourceNotFoundException")
+    with pytest.raises(urllib.error.HTTPError) as gone:
+        urllib.request.urlopen(url["FunctionUrl"], timeout=60)
+    assert gone.value.code == 404
+
+
+# Versions, aliases, provisioned concurrency -----------------------------------
+
+
+def test_versions_aliases_and_qualified_calls_through_the_cli(aws, files):
+    made = create_function(aws, files, "cli-versions", VERSIONED.format(code="v1"))
+    one = aws("lambda", "publish-version", "--function-name", "cli-versions", "--description", "first",
+              "--code-sha256", made["CodeSha256"], "--revision-id", made["RevisionId"])
+    assert (one["Version"], one["Description"], one["FunctionArn"]) == (
+        ("1", "first", made["FunctionArn"] + ":1"))
+    assert one["CodeSha256"] == made["CodeSha256"]
+    # Nothing changed since version 1: publishing again gives version 1.
+    assert aws("lambda", "publish-version", "--function-name", "cli-versions")["Version"] == "1"
+    code_2, zip_2 = write_zip(files, "cli-versions-2.zip", {"app.py": VERSIONED.format(code="v2")})
+    two = aws("lambda", "update-function-code", "--function-name", "cli-versions", "--zip-file", code_2,
+              "--publish")
+    assert (two["Version"], two["CodeSha256"]) == ("2", sha256_b64(zip_2))
+    code_3, _ = write_zip(files, "cli-versions-3.zip", {"app.py": VERSIONED.format(code="v3")})
+    latest = aws("lambda", "update-function-code", "--function-name", "cli-versions", "--zip-file", code_3)
+    # A CodeSha256 or RevisionId that is not $LATEST's: refused, nothing published.
+    stderr = aws.fails("lambda", "publish-version", "--function-name", "cli-versions",
+                       "--code-sha256", one["CodeSha256"], code="InvalidParameterValueException")
+    assert "CodeSHA256" in stderr
+    aws.fails("lambda", "publish-version", "--function-name", "cli-versions", "--revision-id",
+              made["RevisionId"],
+              code="PreconditionFailedException")
+    # --page-size 1: the CLI follows NextMarker through every version.
+    versions = aws("lambda", "list-versions-by-function", "--function-name", "cli-versions",
+                   "--page-size", "1")
+    assert [v["Version"] for v in versions["Versions"]] == ["$LATEST", "1", "2"]
+    assert versions["Versions"][0]["CodeSha256"] == latest["CodeSha256"]
+    pinned = aws("lambda", "get-function-configuration", "--function-name", "cli-versions",
+                 "--qualifier", "1")
+    assert (pinned["Version"], pinned["CodeSha256"], pinned["Description"]) == (
+        ("1", made["CodeSha256"], "first"))
+
+    alias = aws("lambda", "create-alias", "--function-name", "cli-versions", "--name", "live",
+                "--function-version", "1", "--description", "production")
+    assert (alias["AliasArn"], alias["FunctionVersion"]) == (made["FunctionArn"] + ":live", "1")
+    assert aws("lambda", "get-alias", "--function-name", "cli-versions", "--name", "live") == alias
+    aws("lambda", "create-alias", "--function-name", "cli-versions", "--name", "edge",
+        "--function-version", "$LATEST")
+    listed = aws("lambda", "list-aliases", "--function-name", "cli-versions")["Aliases"]
+    assert sorted(a["Name"] for a in listed) == ["edge", "live"]
+    only_1 = aws("lambda", "list-aliases", "--function-name", "cli-versions", "--function-version",
+                 "1")["Aliases"]
+    assert [a["Name"] for a in only_1] == ["live"]
+
+    # invoke --qualifier, and the function:alias form; the CLI prints ExecutedVersion.
+    printed, body = invoke(aws, files, "cli-versions", {}, "--qualifier", "live")
+    assert (printed["ExecutedVersion"], body["code"], body["arn"]) == ("1", "v1", alias["AliasArn"])
+    printed, body = invoke(aws, files, "cli-versions:2")
+    assert (printed["ExecutedVersion"], body["code"], body["version"]) == ("2", "v2", "2")
+    printed, body = invoke(aws, files, "cli-versions", {}, "--qualifier", "edge")
+    assert (printed["ExecutedVersion"], body["code"]) == ("$LATEST", "v3")
+
+    # A weighted alias: both versions answer.
+    weighted = aws("lambda", "update-alias", "--function-name", "cli-versions", "--name", "live",
+                   "--routing-config", "AdditionalVersionWeights={2=0.5}", "--revision-id",
+                   alias["RevisionId"])
+    assert weighted["RoutingConfig"] == {"AdditionalVersionWeights": {"2": 0.5}}
+    seen = {invoke(aws, files, "cli-versions:live")[0]["ExecutedVersion"] for _ in range(16)}
+    assert seen == {"1", "2"}
+    aws.fails("lambda", "update-alias", "--function-name", "cli-versions", "--name", "live",
+              "--description", "x",
+              "--revision-id", alias["RevisionId"], code="PreconditionFailedException")
+    for routing, code in (
+        ("AdditionalVersionWeights={2=1.5}", "InvalidParameterValueException"),
+        ('{"AdditionalVersionWeights": {"$LATEST": 0.5}}', "ValidationException"),
+        ("AdditionalVersionWeights={9=0.5}", "ResourceNotFoundException"),
+        ("AdditionalVersionWeights={1=0.5}", "InvalidParameterValueException"),  # its own version
+    ):
+        aws.fails("lambda", "update-alias", "--function-name", "cli-versions", "--name", "live",
+                  "--routing-config", routing, code=code)
+    aws.fails("lambda", "update-alias", "--function-name", "cli-versions", "--name", "edge",
+              "--routing-config", "AdditionalVersionWeights={2=0.5}", code="InvalidParameterValueException")
+    aws.fails("lambda", "create-alias", "--function-name", "cli-versions", "--name", "live",
+              "--function-version", "2", code="ResourceConflictException")
+    aws.fails("lambda", "create-alias", "--function-name", "cli-versions", "--name", "later",
+              "--function-version", "7", code="ResourceNotFoundException")
+    assert aws("lambda", "get-alias", "--function-name", "cli-versions", "--name", "live") == weighted
+    cleared = aws("lambda", "update-alias", "--function-name", "cli-versions", "--name", "live",
+                  "--routing-config", "{}")
+    assert cleared.get("RoutingConfig", {}).get("AdditionalVersionWeights", {}) == {}
+
+    # An alias in use keeps its version; deleting them in order works.
+    aws.fails("lambda", "delete-function", "--function-name", "cli-versions", "--qualifier", "1",
+              code="ResourceConflictException")
+    aws.fails("lambda", "invoke", "--function-name", "cli-versions", "--qualifier", "nope",
+              str(files / "nope.out"), code="ResourceNotFoundException")
+    assert aws("lambda", "delete-alias", "--function-name", "cli-versions", "--name", "live") is None
+    aws.fails("lambda", "get-alias", "--function-name", "cli-versions", "--name", "live",
+              code="ResourceNotFoundException")
+    # This botocore's model reads DeleteFunction's HTTP status into its output.
+    assert aws("lambda", "delete-function", "--function-name", "cli-versions", "--qualifier", "1") == {
+        "StatusCode": 204}
+    aws.fails("lambda", "get-function", "--function-name", "cli-versions", "--qualifier", "1",
+              code="ResourceNotFoundException")
+    versions = aws("lambda", "list-versions-by-function", "--function-name", "cli-versions")["Versions"]
+    assert [v["Version"] for v in versions] == ["$LATEST", "2"]
+
+
+def test_provisioned_concurrency_through_the_cli(aws, files):
+    create_function(aws, files, "cli-provisioned", VERSIONED.format(code="p1"), "--publish")
+    aws("lambda", "create-alias", "--function-name", "cli-provisioned", "--name", "warm",
+        "--function-version", "1")
+    aws.fails("lambda", "get-provisioned-concurrency-config", "--function-name", "cli-provisioned",
+              "--qualifier", "warm", code="ProvisionedConcurrencyConfigNotFoundException")
+    aws.fails("lambda", "put-provisioned-concurrency-config", "--function-name", "cli-provisioned",
+              "--qualifier", "$LATEST", "--provisioned-concurrent-executions", "1",
+              code="InvalidParameterValueException")
+    aws.fails("lambda", "put-provisioned-concurrency-config", "--function-name", "cli-provisioned",
+              "--qualifier", "nope", "--provisioned-concurrent-executions", "1",
+              code="ResourceNotFoundException")
+    put = aws("lambda", "put-provisioned-concurrency-config", "--function-name", "cli-provisioned",
+              "--qualifier", "warm", "--provisioned-concurrent-executions", "1")
+    assert (put["RequestedProvisionedConcurrentExecutions"], put["Status"]) == (1, "IN_PROGRESS")
+    ready = settle(lambda: aws("lambda", "get-provisioned-concurrency-config", "--function-name",
+                               "cli-provisioned", "--qualifier", "warm"),
+                   lambda c: c["Status"] == "READY", timeout=120, interval=1)
+    assert (ready["Status"], ready["AllocatedProvisionedConcurrentExecutions"]) == ("READY", 1), ready
+    listed = aws("lambda", "list-provisioned-concurrency-configs",
+                 "--function-name", "cli-provisioned")["ProvisionedConcurrencyConfigs"]
+    assert [c["FunctionArn"].rsplit(":", 1)[1] for c in listed] == ["warm"]
+    printed, body = invoke(aws, files, "cli-provisioned", {}, "--qualifier", "warm", "--log-type", "Tail")
+    assert (printed["ExecutedVersion"], body["init"]) == ("1", "provisioned-concurrency")
+    assert "Init Duration" not in base64.b64decode(printed["LogResult"]).decode()
+    assert aws("lambda", "delete-provisioned-concurrency-config", "--function-name", "cli-provisioned",
+               "--qualifier", "warm") is None
+    aws.fails("lambda", "get-provisioned-concurrency-config", "--function-name", "cli-provisioned",
+              "--qualifier", "warm", code="ProvisionedConcurrencyConfigNotFoundException")
+    assert (aws("lambda", "list-provisioned-concurrency-configs", "--function-name", "cli-provisioned")
+            or {}).get("ProvisionedConcurrencyConfigs", []) == []
+
+
+# Custom runtime ---------------------------------------------------------------
+
+
+def test_a_provided_al2023_function_through_the_cli(aws, files):
+    data = zip_with_bootstrap(SHELL_BOOTSTRAP)
+    (files / "provided.zip").write_bytes(data)
+    made = aws("lambda", "create-function", "--function-name", "cli-provided", "--runtime", "provided.al2023",
+               "--role", ROLE, "--handler", "function.handler", "--zip-file",
+               f"fileb://{files / 'provided.zip'}")
+    assert (made["Runtime"], made["CodeSha256"], made["State"]) == (
+        ("provided.al2023", sha256_b64(data), "Active"))
+    printed, body = invoke(aws, files, "cli-provided", {"hello": "shell"}, "--log-type", "Tail")
+    assert (printed["StatusCode"], printed.get("FunctionError")) == (200, None)
+    assert body["echo"] == {"hello": "shell"} and body["arn"] == made["FunctionArn"]
+    assert "shell got" in base64.b64decode(printed["LogResult"]).decode()
+    printed, body = invoke(aws, files, "cli-provided", {"fail": True})
+    assert printed["FunctionError"] == "Unhandled" and body["errorType"] == "Shell.Failure"
+    # No bootstrap in the code: refused at upload, as Lambda checks the handler's file.
+    (files / "no-bootstrap.zip").write_bytes(zip_of({"main.sh": "echo"}))
+    failed = aws.run("lambda", "create-function", "--function-name", "cli-provided-bad", "--runtime",
+                     "provided.al2023", "--role", ROLE, "--handler", "x", "--zip-file",
+                     f"fileb://{files / 'no-bootstrap.zip'}")
+    if failed.returncode == 0:  # created: the call says why it cannot run
+        printed, body = invoke(aws, files, "cli-provided-bad")
+        assert printed["FunctionError"] == "Unhandled" and "bootstrap" in body["errorMessage"]
+    else:
+        assert failed.returncode in SERVICE_ERROR_RCS and "(InvalidParameterValueException)" in failed.stderr
