@@ -19,14 +19,32 @@ MISSED_FIRES_HELP = (
 )
 
 
+UNQUALIFIED = "(unqualified)"
+
+
+def qualifier_choices(fn) -> list[tuple[str, str]]:
+    """("", "(unqualified)"), then the function's aliases and versions (the
+    values a trigger's `qualifier` may take), newest version first."""
+    if fn is None:
+        return [("", UNQUALIFIED)]
+    aliases = [(a.name, f"alias {a.name} (version {a.function_version})") for a in fn.aliases.all()]
+    numbers = fn.versions.order_by("-version").values_list("version", flat=True)
+    return [("", UNQUALIFIED), *aliases, *((str(n), f"version {n}") for n in numbers)]
+
+
 class _OwnIds:
-    """Three forms share the tab: keep their element ids apart."""
+    """Three forms share the tab: keep their element ids apart. Each picks
+    the version or alias it runs from `function`'s (keyword argument)."""
 
     id_prefix = ""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, function=None, **kwargs):
         kwargs.setdefault("auto_id", f"{self.id_prefix}-%s")
         super().__init__(*args, **kwargs)
+        self.fields["qualifier"] = forms.ChoiceField(
+            choices=qualifier_choices(function), required=False, label="Version or alias",
+            help_text="Unqualified runs $LATEST. An alias picks its version at each call.",
+        )
 
 
 def _items(text: str) -> list[str]:
@@ -116,7 +134,8 @@ class RouteForm(_OwnIds, forms.Form):
         """An unsaved route from the cleaned data."""
         data = self.cleaned_data
         return HttpRoute(
-            function=fn, **{k: v for k, v in data.items() if k != "cors_max_age"},
+            function=fn, **{k: v for k, v in data.items() if k not in ("cors_max_age", "qualifier")},
+            qualifier=data.get("qualifier") or "",
             cors_max_age=data.get("cors_max_age"),
         )
 

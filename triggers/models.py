@@ -14,7 +14,7 @@ from django.utils import timezone
 from awsapi import arns
 from functions import crypto
 from functions.models import Function
-from invocations import dispatch
+from invocations import qualified
 from invocations.models import PRIORITIES, Invocation
 from triggers import payloads, route_paths
 from triggers.schedule import parse as parse_expression
@@ -33,12 +33,20 @@ class Trigger(models.Model):
     function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="+")
     enabled = models.BooleanField(default=True)
     priority = models.CharField(max_length=6, choices=PRIORITIES, default="normal")
+    # The version or alias it runs ("" runs $LATEST): resolved at each fire
+    # (invocations.qualified); one that no longer exists fails that fire.
+    qualifier = models.CharField(max_length=128, blank=True)
     last_fired_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         abstract = True
         ordering = ["created_at"]
+
+    @property
+    def target_label(self) -> str:
+        """What it runs, as the Triggers tab says it."""
+        return f"{self.function.name}:{self.qualifier}" if self.qualifier else "unqualified ($LATEST)"
 
     @property
     def key(self) -> str:
@@ -154,8 +162,8 @@ class Schedule(Trigger):
                 return None
             self.next_fire_at, self.last_fired_at = next_fire, now
             event = payloads.scheduled_event(self, due_at)
-            return dispatch.submit_async(
-                self.function, event, source="schedule",
+            return qualified.submit_async(
+                self.function, self.qualifier, event, source="schedule",
                 priority=self.priority, trigger=self.key,
             )
 

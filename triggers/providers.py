@@ -27,7 +27,7 @@ def own_triggers(fn: Function) -> list[registry.TriggerRow]:
         rows.append(registry.TriggerRow(
             kind="HTTP route", target=route.route_key, enabled=route.enabled,
             last_fired_at=route.last_fired_at, errors_last_hour=errors[route.key],
-            description=f"{auth}{cors} · priority {route.priority}",
+            description=f"{auth}{cors} · priority {route.priority} · runs {route.target_label}",
             url="/http" + route.path, **_urls(fn, "routes", route),
         ))
     for schedule in schedules:
@@ -36,7 +36,9 @@ def own_triggers(fn: Function) -> list[registry.TriggerRow]:
         rows.append(registry.TriggerRow(
             kind="Schedule", target=schedule.expression, enabled=schedule.enabled,
             last_fired_at=schedule.last_fired_at, errors_last_hour=errors[schedule.key],
-            description=f"{schedule.timezone} · {when} · priority {schedule.priority}",
+            description=(
+                f"{schedule.timezone} · {when} · priority {schedule.priority} · runs {schedule.target_label}"
+            ),
             **_urls(fn, "schedules", schedule),
         ))
     for hook in hooks:
@@ -44,7 +46,7 @@ def own_triggers(fn: Function) -> list[registry.TriggerRow]:
         rows.append(registry.TriggerRow(
             kind="Webhook", target="POST to the secret URL", enabled=hook.enabled,
             last_fired_at=hook.last_fired_at, errors_last_hour=errors[hook.key],
-            description=f"{signed} · priority {hook.priority}",
+            description=f"{signed} · priority {hook.priority} · runs {hook.target_label}",
             url=reverse("trg-hook", args=[hook.token]), **_urls(fn, "webhooks", hook),
         ))
     return rows
