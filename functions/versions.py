@@ -145,6 +145,19 @@ def delete_version(fn: Function, number) -> None:
 
 # Aliases --------------------------------------------------------------------
 
+UNQUALIFIED = "(unqualified)"
+
+
+def qualifier_choices(fn: Function | None) -> list[tuple[str, str]]:
+    """For the console's selects of what a trigger runs: ("", "(unqualified)")
+    then the function's aliases and its versions, newest first."""
+    if fn is None:
+        return [("", UNQUALIFIED)]
+    aliases = [(a.name, f"alias {a.name} (version {a.function_version})") for a in fn.aliases.all()]
+    numbers = fn.versions.order_by("-version").values_list("version", flat=True)
+    return [("", UNQUALIFIED), *aliases, *((str(n), f"version {n}") for n in numbers)]
+
+
 
 def _alias_versions(alias: Alias) -> set[str]:
     extra = (alias.routing_config or {}).get("AdditionalVersionWeights") or {}

@@ -5,6 +5,7 @@ import re
 
 from django import forms
 
+from functions.versions import qualifier_choices
 from invocations.models import PRIORITIES
 from triggers import route_paths
 from triggers.models import AUTH_CHOICES, METHOD_CHOICES, HttpRoute
@@ -17,19 +18,6 @@ MISSED_FIRES_HELP = (
     "rate(5 minutes) or cron(0 12 * * ? *). Fires missed while the scheduler is "
     "down are skipped, not caught up."
 )
-
-
-UNQUALIFIED = "(unqualified)"
-
-
-def qualifier_choices(fn) -> list[tuple[str, str]]:
-    """("", "(unqualified)"), then the function's aliases and versions (the
-    values a trigger's `qualifier` may take), newest version first."""
-    if fn is None:
-        return [("", UNQUALIFIED)]
-    aliases = [(a.name, f"alias {a.name} (version {a.function_version})") for a in fn.aliases.all()]
-    numbers = fn.versions.order_by("-version").values_list("version", flat=True)
-    return [("", UNQUALIFIED), *aliases, *((str(n), f"version {n}") for n in numbers)]
 
 
 class _OwnIds:
