@@ -11,10 +11,23 @@ from __future__ import annotations
 
 from django import forms
 
-from functions import qualifiers, service, versions
+from awsapi import errors
+from functions import qualifiers, service
 from functions.models import Function
 
 WEIGHT_STEP = "0.1"  # percent: Lambda's weights take any fraction
+ALIAS_NAME_MAX = 128  # Lambda's alias names: 1-128 characters
+UNQUALIFIED = "(unqualified)"
+
+
+def qualifier_choices(fn: Function | None) -> list[tuple[str, str]]:
+    """For the console's selects of what a trigger runs: ("", "(unqualified)")
+    then the function's aliases and its versions, newest first."""
+    if fn is None:
+        return [("", UNQUALIFIED)]
+    aliases = [(a.name, f"alias {a.name} (version {a.function_version})") for a in fn.aliases.all()]
+    numbers = fn.versions.order_by("-version").values_list("version", flat=True)
+    return [("", UNQUALIFIED), *aliases, *((str(n), f"version {n}") for n in numbers)]
 
 
 def version_choices(fn: Function, latest: bool = True) -> list[tuple[str, str]]:
@@ -28,7 +41,7 @@ def version_choices(fn: Function, latest: bool = True) -> list[tuple[str, str]]:
 
 def invoke_choices(fn: Function) -> list[tuple[str, str]]:
     """The Test tab's "Run" select: unqualified, its aliases, its versions."""
-    return [("", "$LATEST (unqualified)"), *versions.qualifier_choices(fn)[1:]]
+    return [("", "$LATEST (unqualified)"), *qualifier_choices(fn)[1:]]
 
 
 class PublishVersionForm(forms.Form):
@@ -78,14 +91,14 @@ class AliasWeightsForm(forms.Form):
             return None
         return {"AdditionalVersionWeights": {version: weight / 100}} if version else {}
 
-    def apply_error(self, error: service.FunctionError) -> None:
-        field = error.field if error.field in self.fields else None
-        self.add_error(field, str(error))
+    def apply_error(self, error: errors.AwsError) -> None:
+        """functions.versions' refusal (Lambda's error message) on the form."""
+        self.add_error(None, error.message)
 
 
 class AliasForm(AliasWeightsForm):
     name = forms.CharField(
-        max_length=versions.ALIAS_NAME_MAX, label="Alias name",
+        max_length=ALIAS_NAME_MAX, label="Alias name",
         help_text="Letters, digits, - and _; not only digits (a number names a version).",
     )
     description = forms.CharField(required=False, max_length=service.DESCRIPTION_MAX)

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from django.conf import settings
 
-from awsapi import jsontext
+from awsapi import errors, jsontext
 from functions import code_tab, qualifiers, service, versions, versions_tab
 from functions.access import can_write, get_function_for_user, teams_for, writable_teams
 from functions.code import CodeError, zip_single_file
@@ -592,13 +592,12 @@ def version_publish(request: HttpRequest, function_id) -> HttpResponse:
     fn = get_function_for_user(request.user, function_id, write=True)
     form = versions_tab.PublishVersionForm(request.POST)
     if form.is_valid():
-        newest = fn.last_version
         try:
-            version = versions.publish_version(fn, form.cleaned_data["description"] or None)
-        except service.FunctionError as e:
-            form.add_error("description" if e.field == "description" else None, str(e))
+            version, new = versions.publish(fn, description=form.cleaned_data["description"])
+        except errors.AwsError as e:
+            form.add_error(None, e.message)
         else:
-            if version.version <= newest:
+            if not new:
                 return _versions_done(
                     request, fn, f"Nothing changed since version {version.version}: no new version published."
                 )
@@ -615,7 +614,7 @@ def _save_alias(form: versions_tab.AliasWeightsForm, call) -> bool:
         return False
     try:
         call(routing)
-    except service.FunctionError as e:
+    except errors.AwsError as e:
         form.apply_error(e)
         return False
     return True
@@ -627,7 +626,7 @@ def alias_create(request: HttpRequest, function_id) -> HttpResponse:
     fn = get_function_for_user(request.user, function_id, write=True)
     form = versions_tab.AliasForm(request.POST, function=fn, prefix="new-alias")
     if _save_alias(form, lambda routing: versions.create_alias(
-        fn, form.cleaned_data["name"], form.cleaned_data["function_version"],
+        fn, name=form.cleaned_data["name"], function_version=form.cleaned_data["function_version"],
         description=form.cleaned_data["description"], routing_config=routing,
     )):
         return _versions_done(request, fn, f"Created the alias {form.cleaned_data['name']}.")
@@ -639,10 +638,8 @@ def alias_create(request: HttpRequest, function_id) -> HttpResponse:
 def alias_update(request: HttpRequest, function_id, alias: str) -> HttpResponse:
     """Point an alias at a version and split its calls with a second one."""
     fn = get_function_for_user(request.user, function_id, write=True)
-    try:
-        versions.get_alias(fn, alias)
-    except versions.NotFound:
-        raise Http404("No such alias of this function.") from None
+    if not fn.aliases.filter(name=alias).exists():
+        raise Http404("No such alias of this function.")
     form = versions_tab.AliasWeightsForm(request.POST, function=fn, prefix=f"alias-{alias}")
     if _save_alias(form, lambda routing: versions.update_alias(
         fn, alias, function_version=form.cleaned_data["function_version"], routing_config=routing,
@@ -657,6 +654,6 @@ def alias_delete(request: HttpRequest, function_id, alias: str) -> HttpResponse:
     fn = get_function_for_user(request.user, function_id, write=True)
     try:
         versions.delete_alias(fn, alias)
-    except versions.NotFound:
+    except errors.AwsError:
         raise Http404("No such alias of this function.") from None
     return _versions_done(request, fn, f"Deleted the alias {alias}.")

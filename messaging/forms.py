@@ -5,7 +5,7 @@ A form's save() hands its values to them and puts their refusal on the form."""
 from django import forms
 
 from functions.models import Function
-from functions.versions import qualifier_choices
+from functions.versions_tab import qualifier_choices
 from functions.team_lists import TeamForm
 from invocations.models import PRIORITIES
 from messaging import filter_policy, queues, topics

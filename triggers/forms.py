@@ -5,7 +5,7 @@ import re
 
 from django import forms
 
-from functions.versions import qualifier_choices
+from functions.versions_tab import qualifier_choices
 from invocations.models import PRIORITIES
 from triggers import route_paths
 from triggers.models import AUTH_CHOICES, METHOD_CHOICES, HttpRoute

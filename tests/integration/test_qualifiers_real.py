@@ -133,6 +133,15 @@ def test_an_sqs_mapping_on_an_alias_runs_the_aliased_version(stack, clients, fn)
 # HTTP routes ------------------------------------------------------------------
 
 
+def first_routed(stack, path: str) -> requests.Response:
+    """The first answer to GET `path` once the web has loaded the new route."""
+    def routed():
+        resp = requests.get(f"{stack.url}{path}", timeout=60)
+        return [resp] if resp.status_code != 404 else None
+
+    return wait_for(routed)[0]
+
+
 def test_a_route_on_a_missing_alias_answers_502_and_runs_nothing(stack, console, fn):
     base = fn["base"]
     post(stack, console, f"{base}/aliases/", {"new-alias-name": "brief", "new-alias-function_version": "2"})
@@ -143,8 +152,7 @@ def test_a_route_on_a_missing_alias_answers_502_and_runs_nothing(stack, console,
     before = len(invocations(stack, source="http"))
     # Once the web has the new route (a moment), the alias is looked up at
     # the call: gone, so 502, never $LATEST's "latest".
-    resp = wait_for(lambda: (r := requests.get(f"{stack.url}/http/qual/brief", timeout=60)).status_code != 404
-                    and r)
+    resp = first_routed(stack, "/http/qual/brief")
     assert resp.status_code == 502, resp.text
     assert resp.json() == {
         "message": f"Function not found: arn:aws:lambda:us-east-1:{_account(stack)}:function:qual:brief"
@@ -157,8 +165,7 @@ def test_a_route_on_a_version_runs_that_version(stack, console, fn):
     post(stack, console, f"{fn['base']}/triggers/routes/", {
         "method": "GET", "path": "/qual/v2", "auth": "none", "priority": "normal", "qualifier": "2",
     })
-    resp = wait_for(lambda: (r := requests.get(f"{stack.url}/http/qual/v2", timeout=60)).status_code != 404
-                    and r)
+    resp = first_routed(stack, "/http/qual/v2")
     assert (resp.status_code, resp.text) == (200, "two")
     ran = wait_for(lambda: invocations(stack, source="http", function_version="2"), timeout=60)
     assert ran[-1]["status"] == "succeeded"

@@ -37,9 +37,9 @@ def test_it_publishes_and_lists_versions(client, users, fn):
 
 def test_it_creates_moves_and_deletes_an_alias(client, users, fn):
     login(client, users)
-    versions.publish_version(fn)
+    versions.publish(fn)
     service.update_configuration(fn, memory_mb=256)
-    versions.publish_version(fn)
+    versions.publish(fn)
     create = reverse("fn-alias-create", args=[fn.id])
     page = client.post(create, {
         "new-alias-name": "live", "new-alias-function_version": "1",
@@ -65,16 +65,16 @@ def test_it_creates_moves_and_deletes_an_alias(client, users, fn):
     ({"routing_version": "2", "routing_weight": "150"}, "less than or equal to 100"),
     ({"routing_version": "2", "routing_weight": ""}, "Give the second version"),
     ({"routing_version": "", "routing_weight": "10"}, "Choose the second version"),
-    ({"routing_version": "1", "routing_weight": "10"}, "the alias&#x27;s own version"),
+    ({"routing_version": "1", "routing_weight": "10"}, "FunctionVersion already"),
     ({"function_version": "$LATEST", "routing_version": "2", "routing_weight": "10"},
      "$LATEST is not supported"),
 ])
 def test_bad_weights_are_form_errors_and_change_nothing(client, users, fn, fields, words):
     login(client, users)
-    versions.publish_version(fn)
+    versions.publish(fn)
     service.update_configuration(fn, memory_mb=256)
-    versions.publish_version(fn)
-    versions.create_alias(fn, "live", "1")
+    versions.publish(fn)
+    versions.create_alias(fn, name="live", function_version="1")
     before = Alias.objects.get(function=fn, name="live")
     data = {"function_version": "1", **fields}
     page = client.post(reverse("fn-alias-update", args=[fn.id, "live"]),
@@ -88,8 +88,8 @@ def test_bad_weights_are_form_errors_and_change_nothing(client, users, fn, field
 
 def test_a_taken_or_bad_alias_name_is_a_form_error(client, users, fn):
     login(client, users)
-    versions.publish_version(fn)
-    versions.create_alias(fn, "live", "1")
+    versions.publish(fn)
+    versions.create_alias(fn, name="live", function_version="1")
     create = reverse("fn-alias-create", args=[fn.id])
     taken = client.post(create, {"new-alias-name": "live", "new-alias-function_version": "1"}, **HX)
     assert "Alias already exists" in taken.content.decode()
@@ -102,8 +102,8 @@ def test_a_taken_or_bad_alias_name_is_a_form_error(client, users, fn):
 
 def test_the_test_tab_offers_the_aliases_and_refuses_a_missing_one(client, users, fn, handed_over):
     login(client, users)
-    versions.publish_version(fn)
-    versions.create_alias(fn, "live", "1")
+    versions.publish(fn)
+    versions.create_alias(fn, name="live", function_version="1")
     tab = client.get(reverse("fn-detail", args=[fn.id]) + "?tab=test").content.decode()
     assert 'name="qualifier"' in tab and '<option value="live">' in tab
     invoke = reverse("fn-invoke", args=[fn.id])
@@ -115,8 +115,8 @@ def test_the_test_tab_offers_the_aliases_and_refuses_a_missing_one(client, users
 
 
 def test_strangers_and_readers(client, users, fn):
-    versions.publish_version(fn)
-    versions.create_alias(fn, "live", "1")
+    versions.publish(fn)
+    versions.create_alias(fn, name="live", function_version="1")
     urls = [
         reverse("fn-version-publish", args=[fn.id]),
         reverse("fn-alias-create", args=[fn.id]),
