@@ -84,11 +84,21 @@ def test_it_publishes_versions_and_moves_an_alias(page, stack):
     expect(page.locator("#tab .messages")).to_contain_text("Saved the alias live.")
     row = page.locator("table.aliases tr[data-alias=live]")
     expect(row.locator(".alias-routing")).to_have_text("version 1: 0 %, version 2: 100 %")
+    page.screenshot(path="/tmp/vcon-versions-tab.png", full_page=True)
     stored = stack.rows(
         "__import__('functions.models', fromlist=['Alias']).Alias.objects.filter(name='live')"
         ".values_list('function_version', 'routing_config')"
     )
     assert stored == [["1", {"AdditionalVersionWeights": {"2": 1.0}}]]
+
+    # A route on the alias, through the Triggers tab's form.
+    page.click("nav.tabs a:has-text('Triggers')")
+    page.click("summary:has-text('Add an HTTP route')")
+    page.fill("#route-form input[name=path]", "/versioned/live")
+    page.select_option("#route-form select[name=qualifier]", "live")
+    page.click("#route-form button:has-text('Add route')")
+    expect(page.locator("#triggers .messages")).to_contain_text("Added the route GET /versioned/live")
+    expect(page.locator("#trigger-list")).to_contain_text("runs versioned:live")
 
     # The Test tab offers the alias and the versions to run.
     page.click("nav.tabs a:has-text('Test')")
@@ -119,3 +129,9 @@ def test_it_invokes_the_alias_from_the_test_tab_and_shows_the_version_that_ran(p
     page.click("nav.tabs a:has-text('Invocations')")
     versions = page.locator("#inv-rows td.inv-version")
     expect(versions).to_have_text(["1", "2"])
+
+    # The route on the alias runs version 2 too (its whole share).
+    answer = page.request.get("/http/versioned/live")
+    assert answer.status == 200 and answer.json() == {"which": "two"}
+    page.reload()
+    expect(page.locator("#inv-rows td.inv-version")).to_have_text(["2", "1", "2"])
