@@ -47,7 +47,7 @@ def invoke_choices(fn: Function) -> list[tuple[str, str]]:
 class PublishVersionForm(forms.Form):
     description = forms.CharField(
         required=False, max_length=service.DESCRIPTION_MAX, label="Version description",
-        help_text="Optional; the function's description when empty.",
+        help_text="Optional: what this version is (at most 256 characters).",
     )
 
 
