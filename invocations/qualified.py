@@ -12,6 +12,7 @@ letter, on-failure destination); a sync caller gets the error to answer."""
 
 from __future__ import annotations
 
+import copy
 import logging
 import uuid
 
@@ -46,8 +47,15 @@ def not_found_error(fn: Function, qualifier: str | None) -> dict:
 
 
 def resolve(fn: Function, qualifier: str | None) -> Function:
-    """qualifiers.resolve; QualifierNotFound when it names nothing."""
-    return qualifiers.resolve(fn, qualifier or None)
+    """qualifiers.resolve; QualifierNotFound when it names nothing. A
+    qualified call never marks `fn` itself (an alias of $LATEST resolves
+    to the function object, which a route or a mapping keeps and shares):
+    it resolves a copy."""
+    if not qualifier:
+        return qualifiers.resolve(fn, None)
+    own = copy.copy(fn)
+    own._state = copy.copy(fn._state)
+    return qualifiers.resolve(own, qualifier)
 
 
 def submit_async(fn: Function, qualifier: str | None, event: str, **kwargs) -> Invocation:

@@ -117,3 +117,10 @@ def test_a_route_on_a_missing_alias_answers_502_and_one_on_a_version_hands_that_
     assert resp.status_code == 502
     assert resp.json() == {"message": f"Function not found: {fn.arn}:nope"}
     assert not handed_over.calls
+
+
+def test_an_alias_of_latest_resolves_a_copy_not_the_shared_function(fn):
+    versions.create_alias(fn, name="edge", function_version="$LATEST")
+    target = qualified.resolve(fn, "edge")
+    assert (target.executed_version, target.qualifier) == ("$LATEST", "edge")
+    assert target is not fn and getattr(fn, "qualifier", None) != "edge"
