@@ -15,19 +15,20 @@ urlpatterns = [
     path("functions/<uuid:function_id>/async/", views.configure_async, name="fn-async-config"),
     path("functions/<uuid:function_id>/policy/", views.configure_policy, name="fn-policy"),
     path("functions/<uuid:function_id>/delete/", views.delete, name="fn-delete"),
-    path("functions/<uuid:function_id>/versions/", views.version_publish, name="fn-version-publish"),
-    path("functions/<uuid:function_id>/aliases/", views.alias_create, name="fn-alias-create"),
-    path("functions/<uuid:function_id>/aliases/<str:alias>/", views.alias_update, name="fn-alias-update"),
-    path(
-        "functions/<uuid:function_id>/aliases/<str:alias>/delete/",
-        views.alias_delete, name="fn-alias-delete",
-    ),
     path("functions/<uuid:function_id>/invoke/", views.invoke, name="fn-invoke"),
     path("functions/<uuid:function_id>/events/", views.event_save, name="fn-event-save"),
     path("functions/<uuid:function_id>/live/rows/", views.live_rows, name="fn-live-rows"),
     path(
         "functions/<uuid:function_id>/live/invocations/<uuid:request_id>/",
         views.invocation_state, name="fn-inv-state",
+    ),
+    # The Versions tab (functions.versions_tab).
+    path("functions/<uuid:function_id>/versions/", views.version_publish, name="fn-version-publish"),
+    path("functions/<uuid:function_id>/aliases/", views.alias_create, name="fn-alias-create"),
+    path("functions/<uuid:function_id>/aliases/<str:alias>/", views.alias_update, name="fn-alias-update"),
+    path(
+        "functions/<uuid:function_id>/aliases/<str:alias>/delete/",
+        views.alias_delete, name="fn-alias-delete",
     ),
     # Not an AWS path: where GetFunction's Code.Location points (the AWS
     # front door leaves it to Django, awsapi.door.NOT_AWS_PREFIXES).
