@@ -40,6 +40,14 @@ def publish(page, description: str, number: int) -> None:
     expect(page.locator(f"table.versions tr[data-version='{number}']")).to_contain_text(description)
 
 
+def live_alias(stack) -> list:
+    """[[FunctionVersion, RoutingConfig]] of versioned:live as stored."""
+    return stack.rows(
+        "__import__('functions.models', fromlist=['Alias']).Alias.objects"
+        ".filter(name='live', function__name='versioned').values_list('function_version', 'routing_config')"
+    )
+
+
 def fn_url(stack) -> str:
     fn_id = stack.rows("Function.objects.filter(name='versioned').values_list('id', flat=True)")[0]
     return f"/functions/{fn_id}/"
@@ -71,10 +79,7 @@ def test_it_publishes_versions_and_moves_an_alias(page, stack):
     row.locator("button:has-text('Save weights')").click()
     row = page.locator("table.aliases tr[data-alias=live]")
     expect(row.locator(".error")).to_contain_text("Choose the second version")
-    stored = stack.rows(
-        "__import__('functions.models', fromlist=['Alias']).Alias.objects.filter(name='live')"
-        ".values_list('function_version', 'routing_config')"
-    )
+    stored = live_alias(stack)
     assert stored == [["1", {}]]
 
     # Move the weights: version 2 takes 100 % of the calls.
@@ -84,11 +89,7 @@ def test_it_publishes_versions_and_moves_an_alias(page, stack):
     expect(page.locator("#tab .messages")).to_contain_text("Saved the alias live.")
     row = page.locator("table.aliases tr[data-alias=live]")
     expect(row.locator(".alias-routing")).to_have_text("version 1: 0 %, version 2: 100 %")
-    page.screenshot(path="/tmp/vcon-versions-tab.png", full_page=True)
-    stored = stack.rows(
-        "__import__('functions.models', fromlist=['Alias']).Alias.objects.filter(name='live')"
-        ".values_list('function_version', 'routing_config')"
-    )
+    stored = live_alias(stack)
     assert stored == [["1", {"AdditionalVersionWeights": {"2": 1.0}}]]
 
     # A route on the alias, through the Triggers tab's form.
