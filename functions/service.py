@@ -10,6 +10,7 @@ model first (awsapi.params); these checks hold for every caller."""
 
 import json
 import logging
+import platform
 import re
 import uuid
 from dataclasses import dataclass
@@ -19,7 +20,8 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from functions import code as codestore
-from functions import code_files
+from functions import layers as layerstore
+from functions import code_files, dependencies
 from functions.models import Function, Team
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,20 @@ class NameTaken(FunctionError):
 
 class FunctionGone(FunctionError):
     """The function was deleted while the change was being made."""
+
+
+class RevisionChanged(FunctionError):
+    """The function changed since the caller read the RevisionId it sent
+    (Lambda's 412 PreconditionFailedException)."""
+
+
+class LayerAccessDenied(FunctionError):
+    """A layer of another account (Lambda: AccessDeniedException)."""
+
+
+class BuildPending(FunctionError):
+    """A dependency build is pending: code and configuration changes wait
+    for it (Lambda's ResourceConflictException; functions.dependencies)."""
 
 
 class CodeChanged(FunctionError):
@@ -249,11 +265,42 @@ def clean_role(value) -> str:
     return value
 
 
+def clean_layers(team: Team, value, code_unzipped: int) -> list[str]:
+    """A function's Layers: layer version ARNs of the team, checked by
+    functions.layers.resolve (at most 5, existing, one version per layer,
+    code + layers <= 250 MB unzipped). LayerAccessDenied (a FunctionError
+    too) for another account's layer."""
+    try:
+        return layerstore.resolve(team, value, code_unzipped=code_unzipped)
+    except layerstore.LayerAccessDenied as e:
+        raise LayerAccessDenied(str(e), "layers") from None
+    except layerstore.LayerError as e:
+        raise FunctionError(str(e), "layers") from None
+
+
+def _check_size_with_layers(fn: Function, checked: codestore.CheckedZip) -> None:
+    """New code must fit beside the function's layers (250 MB unzipped in all)."""
+    if not fn.layers:
+        return
+    contents = [layer.content for layer in layerstore.of_function(fn) if layer.content is not None]
+    try:
+        layerstore.check_total_size(checked.unzipped_size, contents)
+    except layerstore.LayerError as e:
+        raise FunctionError(str(e), "code") from None
+
+
 def _checked_code(zip_bytes) -> codestore.CheckedZip:
     try:
         return codestore.check_zip(zip_bytes)
     except codestore.CodeError as e:
         raise FunctionError(str(e), "code") from None
+
+
+def is_custom_runtime(runtime: str) -> bool:
+    """An OS-only runtime (provided.al2023): the code's `bootstrap` runs,
+    and the handler is any text it reads from _HANDLER (Lambda checks
+    nothing more than its pattern)."""
+    return runtime.startswith("provided")
 
 
 def handler_problem(fn: Function) -> str | None:
@@ -262,9 +309,12 @@ def handler_problem(fn: Function) -> str | None:
     console's warning. Lambda stores such a function all the same; its
     invokes fail with Runtime.ImportModuleError and the like."""
     try:
-        with open(fn.code.zip_path, "rb") as f:
+        with open(dependencies.submitted_code(fn).zip_path, "rb") as f:
             checked = codestore.check_zip(f.read())
-        codestore.check_handler(checked, fn.handler)
+        if is_custom_runtime(fn.runtime):
+            codestore.check_bootstrap(checked)
+        else:
+            codestore.check_handler(checked, fn.handler)
     except OSError:
         return "The function's stored code is missing; upload the code again."
     except codestore.CodeError as e:
@@ -272,11 +322,150 @@ def handler_problem(fn: Function) -> str | None:
     return None
 
 
+def _manifest(checked: codestore.CheckedZip, runtime: str) -> str | None:
+    """The manifest to install for this code (functions.dependencies)."""
+    try:
+        return dependencies.manifest_to_build(checked, runtime)
+    except dependencies.ManifestError as e:
+        raise FunctionError(str(e), "code") from None
+
+
+def _refuse_while_building(fn: Function) -> None:
+    if message := dependencies.refuse_while_pending(fn):
+        raise BuildPending(message, "code")
+
+
 def _store(checked: codestore.CheckedZip):
     try:
         return codestore.store(checked)
     except codestore.CodeError as e:
         raise FunctionError(str(e), "code") from None
+
+
+# Lambda's newer configuration fields ---------------------------------------------
+
+EPHEMERAL_MIN, EPHEMERAL_MAX = 512, 10240  # Lambda: /tmp is 512 MB to 10,240 MB.
+ARCHITECTURES = ("x86_64", "arm64")  # Lambda's Architecture enum
+# What platform.machine() calls each architecture Lambda names.
+_MACHINES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
+LOG_FORMATS = ("Text", "JSON")
+APPLICATION_LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+SYSTEM_LOG_LEVELS = ("DEBUG", "INFO", "WARN")
+# Lambda's LogGroup pattern, 1-512 characters.
+LOG_GROUP_RE = re.compile(r"[\.\-_/#A-Za-z0-9]{1,512}")
+TRACING_MODES = ("Active", "PassThrough")
+TAGS_MAX = 50  # Lambda: at most 50 tags per function.
+TAG_KEY_MAX, TAG_VALUE_MAX = 128, 256
+# Lambda's TagKey/TagValue pattern: letters, separators (spaces), digits and _.:/=+-@.
+TAG_TEXT_RE = re.compile(r"[\w\s.:/=+\-@]*")
+
+
+def host_architecture() -> str:
+    """The Lambda architecture this host runs ("x86_64" or "arm64"), from
+    platform.machine(); the machine's own name when Lambda has none for it."""
+    machine = platform.machine()
+    return _MACHINES.get(machine.lower(), machine)
+
+
+def clean_architectures(value) -> list[str]:
+    """Lambda's Architectures: a list of exactly one of x86_64 and arm64,
+    and (a Stratus rule) the one this host runs: its containers run the
+    host's own machine code, with no emulation. Creating without them
+    takes the host's (x86_64 on an x86-64 machine, Lambda's default)."""
+    if not isinstance(value, (list, tuple)) or len(value) != 1:
+        raise FunctionError("Architectures must list exactly one architecture: x86_64 or arm64.",
+                            "architectures")
+    arch = value[0]
+    if arch not in ARCHITECTURES:
+        shown = _shown(arch) if isinstance(arch, str) else repr(arch)
+        raise FunctionError(f"The architecture {shown} is not one of x86_64, arm64.", "architectures")
+    host = host_architecture()
+    if arch != host:
+        raise FunctionError(
+            f"This host cannot run {arch} functions: its machine is {platform.machine()} "
+            f"(Lambda's {host}). Use Architectures [\"{host}\"].",
+            "architectures",
+        )
+    return [arch]
+
+
+def clean_ephemeral_storage(value) -> int:
+    """EphemeralStorage.Size: the /tmp size in MB, a whole number from 512
+    to 10,240 (Lambda)."""
+    return _whole(value, "ephemeral_storage_mb", "Ephemeral storage (/tmp)", EPHEMERAL_MIN,
+                  EPHEMERAL_MAX, "MB")
+
+
+def clean_logging_config(value, current: dict | None = None) -> dict:
+    """Lambda's LoggingConfig merged over `current` (members given replace
+    the stored ones): LogFormat Text or JSON; ApplicationLogLevel
+    (TRACE..FATAL) and SystemLogLevel (DEBUG, INFO, WARN) only with JSON,
+    as Lambda refuses them with Text (switching to Text drops stored
+    levels); LogGroup matching Lambda's pattern. {} is Lambda's default:
+    Text, /aws/lambda/<name>."""
+    if not isinstance(value, dict):
+        raise FunctionError(f"LoggingConfig must be a map, not {_kind(value)}.", "logging_config")
+    unknown = set(value) - {"LogFormat", "ApplicationLogLevel", "SystemLogLevel", "LogGroup"}
+    if unknown:
+        raise FunctionError(f"LoggingConfig has no member {sorted(unknown)[0]}.", "logging_config")
+    given = {key: val for key, val in value.items() if val not in (None, "")}
+    merged = {**(current or {}), **given}
+    log_format = merged.get("LogFormat", "Text")
+    if log_format not in LOG_FORMATS:
+        raise FunctionError(f"LogFormat must be Text or JSON, not {log_format!r}.", "logging_config")
+    for key, allowed in (("ApplicationLogLevel", APPLICATION_LOG_LEVELS),
+                         ("SystemLogLevel", SYSTEM_LOG_LEVELS)):
+        level = merged.get(key)
+        if level is None:
+            continue
+        if level not in allowed:
+            raise FunctionError(f"{key} must be one of {', '.join(allowed)}, not {level!r}.",
+                                "logging_config")
+        if log_format != "JSON":
+            if key in given:
+                raise FunctionError(
+                    f"{key} can be set only when LogFormat is JSON (Lambda's Text format has no "
+                    "log levels).", "logging_config")
+            del merged[key]
+    group = merged.get("LogGroup")
+    if group is not None and (not isinstance(group, str) or not LOG_GROUP_RE.fullmatch(group)):
+        raise FunctionError(
+            "LogGroup must be 1 to 512 letters, digits and . - _ / # characters.", "logging_config")
+    return merged
+
+
+def clean_tracing_mode(value) -> str:
+    """TracingConfig.Mode: Active or PassThrough (stored and returned;
+    Stratus sends no traces)."""
+    if value not in TRACING_MODES:
+        shown = _shown(value) if isinstance(value, str) else _kind(value)
+        raise FunctionError(f"TracingConfig.Mode must be Active or PassThrough, not {shown}.",
+                            "tracing_mode")
+    return value
+
+
+def clean_tags(value, current: dict | None = None) -> dict:
+    """Lambda's tags `value` added to `current`: keys 1-128 and values 0-256
+    characters of Lambda's pattern, no key starting with "aws:" (AWS
+    reserves it), at most 50 in all. FunctionError (field "tags")."""
+    if not isinstance(value, dict):
+        raise FunctionError(f"Tags must be a map of keys to text, not {_kind(value)}.", "tags")
+    for key, val in value.items():
+        if not isinstance(key, str) or not 1 <= len(key) <= TAG_KEY_MAX or not TAG_TEXT_RE.fullmatch(key):
+            raise FunctionError(
+                f"The tag key {_shown(str(key))} is not valid: use 1 to {TAG_KEY_MAX} letters, digits, "
+                "spaces and _ . : / = + - @.", "tags")
+        if key.lower().startswith("aws:"):
+            raise FunctionError(f"The tag key {_shown(key)} starts with aws:, which AWS reserves.", "tags")
+        if not isinstance(val, str) or len(val) > TAG_VALUE_MAX or not TAG_TEXT_RE.fullmatch(val):
+            raise FunctionError(
+                f"The value of tag {_shown(key)} is not valid: use at most {TAG_VALUE_MAX} letters, "
+                "digits, spaces and _ . : / = + - @.", "tags")
+    merged = {**(current or {}), **value}
+    if len(merged) > TAGS_MAX:
+        raise FunctionError(
+            f"A function can have at most {TAGS_MAX} tags; this would make {len(merged)}.", "tags")
+    return merged
 
 
 # Changes --------------------------------------------------------------------
@@ -294,6 +483,12 @@ def create_function(
     environment=None,
     description="",
     role="",
+    layers=None,
+    architectures=None,
+    ephemeral_storage_mb=EPHEMERAL_MIN,
+    logging_config=None,
+    tracing_mode="PassThrough",
+    tags=None,
 ) -> Function:
     """A new function in `team`: every setting checked (clean_*), then the
     code (a valid zip; whether it defines the handler is the invoke's
@@ -309,20 +504,34 @@ def create_function(
         environment=clean_environment(environment),
         description=clean_description(description),
         role=clean_role(role),
+        # Lambda's default is x86_64; a host of another machine defaults to its own.
+        architectures=clean_architectures([host_architecture()] if architectures is None else architectures),
+        ephemeral_storage_mb=clean_ephemeral_storage(ephemeral_storage_mb),
+        logging_config=clean_logging_config(logging_config or {}),
+        tracing_mode=clean_tracing_mode(tracing_mode),
+        tags=clean_tags(tags or {}),
     )
     checked = _checked_code(zip_bytes)
+    fields["layers"] = clean_layers(team, layers, checked.unzipped_size)
+    manifest = _manifest(checked, fields["runtime"])
     if Function.objects.filter(team=team, name=name).exists():
         raise NameTaken(f"A function named {name} already exists.", "name")
     try:
         with transaction.atomic():
             bundle = _store(checked)
-            return Function.objects.create(
+            fn = Function.objects.create(
                 team=team,
                 name=name,
                 code=bundle,
                 editable_file=codestore.single_file_name(checked),
                 **fields,
             )
+            if manifest:
+                # Pending until its dependencies are installed (or the same
+                # code's finished build is reused: Active at once).
+                dependencies.submit(fn, bundle, manifest, creating=True)
+                fn.save(update_fields=dependencies.SUBMIT_FIELDS)
+            return fn
     except IntegrityError:
         # Created by someone else since the check above. The bundle's files
         # stay (complete, content-addressed): the next upload of the same
@@ -343,20 +552,65 @@ def _save(fn: Function, fields: list[str]) -> None:
         raise
 
 
-def update_code(fn: Function, zip_bytes) -> Function:
+def _claim_revision(fn: Function, expected) -> None:
+    """Inside a write's transaction: when the caller sent a RevisionId
+    (`expected`), a conditional UPDATE that must change exactly one row,
+    so of two writes sent with the same RevisionId only one wins and the
+    other gets RevisionChanged (its transaction, and so its change, undone)."""
+    if expected is None:
+        return
+    message = ("The Revision Id provided does not match the latest Revision Id. "
+               "Call the GetFunction API to retrieve the latest Revision Id.")
+    try:
+        expected = uuid.UUID(str(expected))
+    except ValueError:
+        raise RevisionChanged(message) from None
+    if Function.objects.filter(pk=fn.pk, revision=expected).update(revision=uuid.uuid4()) != 1:
+        raise RevisionChanged(message)
+
+
+def update_code(fn: Function, zip_bytes, architectures=None, expected_revision=None) -> Function:
     """New code for a function: checked as a zip, then stored and switched
-    to in one transaction (a new revision)."""
+    to in one transaction (a new revision). Code that needs its
+    dependencies installed (functions.dependencies) is stored and a build
+    queued instead: LastUpdateStatus InProgress, the previous code runs
+    until the build switches it. BuildPending while a build is pending.
+    `architectures` (Lambda's UpdateFunctionCode takes them with the code):
+    None leaves them alone. `expected_revision`: Lambda's RevisionId,
+    RevisionChanged when stale."""
+    arch = clean_architectures(architectures) if architectures is not None else None
     checked = _checked_code(zip_bytes)
+    _refuse_while_building(fn)
+    _check_size_with_layers(fn, checked)
+    manifest = _manifest(checked, fn.runtime)
     with transaction.atomic():
-        fn.code = _store(checked)
-        fn.editable_file = codestore.single_file_name(checked)
-        fn.touch_revision()
-        _save(fn, ["code", "editable_file", "revision", "updated_at"])
+        _claim_revision(fn, expected_revision)
+        bundle = _store(checked)
+        if arch is not None:
+            fn.architectures = arch
+            _save(fn, ["architectures"])
+        _switch_code(fn, bundle, checked, manifest)
     return fn
 
 
-def handler_files(handler: str) -> set[str]:
-    """The files that can hold the handler's module (check_handler's)."""
+def _switch_code(fn: Function, bundle, checked: codestore.CheckedZip, manifest: str | None) -> None:
+    """Switch to `bundle`, or wait for its dependency build (inside the
+    caller's transaction)."""
+    fn.touch_revision()
+    if manifest:
+        dependencies.submit(fn, bundle, manifest, creating=False)
+        _save(fn, dependencies.SUBMIT_FIELDS)
+        return
+    fn.code = bundle
+    fn.editable_file = codestore.single_file_name(checked)
+    _save(fn, ["code", "editable_file", "revision", "updated_at", *dependencies.code_switched(fn)])
+
+
+def handler_files(handler: str, runtime: str = "python3.11") -> set[str]:
+    """The files that can hold the handler's module (check_handler's); a
+    custom runtime's: its bootstrap."""
+    if is_custom_runtime(runtime):
+        return {"bootstrap"}
     module = handler.rsplit(".", 1)[0] if "." in handler else handler
     path = module.replace(".", "/")
     return {f"{path}.py", f"{path}/__init__.py"}
@@ -379,14 +633,19 @@ def update_code_files(
     folder, a file that exists already, the handler's module deleted (set
     another handler first). Edits that break the handler are stored, as
     Lambda does; handler_problem says so."""
-    if fn.code_id != base_sha256:
+    _refuse_while_building(fn)
+    # The editor edits the code as it was uploaded, not a build's result.
+    submitted = dependencies.submitted_code(fn)
+    if submitted.sha256 != base_sha256:
         raise CodeChanged(
             "The code changed since you opened it (someone saved or uploaded new code). "
             "Nothing was saved; your text is still in the editor: copy it, reload the page "
             "and apply your change to the current code.",
             "code",
         )
-    protected = sorted(handler_files(fn.handler) & set(deletes or ()))
+    protected = sorted(handler_files(fn.handler, fn.runtime) & set(deletes or ()))
+    if protected and is_custom_runtime(fn.runtime):
+        raise FunctionError("bootstrap is what the custom runtime starts; it cannot be deleted.", "path")
     if protected:
         raise FunctionError(
             f"{protected[0]} holds the handler's module ({fn.handler}); it cannot be deleted. "
@@ -394,7 +653,7 @@ def update_code_files(
             "path",
         )
     try:
-        with open(fn.code.zip_path, "rb") as f:
+        with open(submitted.zip_path, "rb") as f:
             base = f.read()
     except OSError:
         raise FunctionError("The function's stored code is missing; upload the code again.", "code") from None
@@ -403,16 +662,15 @@ def update_code_files(
     except codestore.CodeError as e:
         raise FunctionError(str(e), "code") from None
     checked = _checked_code(data)
+    _check_size_with_layers(fn, checked)
+    manifest = _manifest(checked, fn.runtime)
     with transaction.atomic():
         bundle = _store(checked)
-        fn.code = bundle
-        fn.editable_file = codestore.single_file_name(checked)
-        fn.touch_revision()
         # A conditional UPDATE that must change exactly one row: of two saves
         # on the same base, only one wins; the other learns the code changed.
-        claimed = Function.objects.filter(pk=fn.pk, code_id=base_sha256).update(
-            code=bundle, editable_file=fn.editable_file, revision=fn.revision, updated_at=fn.updated_at,
-        )
+        claimed = Function.objects.filter(
+            pk=fn.pk, code_id=fn.code_id, last_build_id=fn.last_build_id, revision=fn.revision,
+        ).update(updated_at=timezone.now())
         if claimed != 1:
             if not Function.objects.filter(pk=fn.pk).exists():
                 raise FunctionGone(f"The function {fn.name} was deleted meanwhile.")
@@ -422,7 +680,7 @@ def update_code_files(
                 "code",
             )
         # save() as well: post_save drops every process's copy of the function.
-        _save(fn, ["code", "editable_file", "revision", "updated_at"])
+        _switch_code(fn, bundle, checked, manifest)
     return fn
 
 
@@ -434,22 +692,84 @@ CLEANERS = {
     "environment": clean_environment,
     "description": clean_description,
     "role": clean_role,
+    "architectures": clean_architectures,  # the console's; Lambda's API sets them with the code
+    "ephemeral_storage_mb": clean_ephemeral_storage,
+    "logging_config": clean_logging_config,
+    "tracing_mode": clean_tracing_mode,
 }
 
 
-def update_configuration(fn: Function, **changes) -> Function:
-    """Change settings (keys of CLEANERS; a None value leaves that setting
-    alone). Every change is checked first; then all are saved, or none."""
+def update_configuration(fn: Function, expected_revision=None, **changes) -> Function:
+    """Change settings (keys of CLEANERS, and `layers`: layer version ARNs,
+    clean_layers; a None value leaves that setting alone). Every change is
+    checked first; then all are saved, or none. `expected_revision`:
+    Lambda's RevisionId, RevisionChanged when stale."""
+    layers = changes.pop("layers", None)
     unknown = set(changes) - CLEANERS.keys()
     if unknown:
         raise TypeError(f"update_configuration() got unknown settings: {', '.join(sorted(unknown))}")
-    cleaned = {key: CLEANERS[key](value) for key, value in changes.items() if value is not None}
+    cleaned = {
+        # LoggingConfig's members given replace the stored ones (Lambda).
+        key: (clean_logging_config(value, fn.logging_config) if key == "logging_config"
+              else CLEANERS[key](value))
+        for key, value in changes.items() if value is not None
+    }
+    _refuse_while_building(fn)
+    if layers is not None:
+        # A change of layers is a new revision: fresh environments get the new /opt.
+        cleaned["layers"] = clean_layers(fn.team, layers, fn.code.unzipped_size)
+    rebuild = _rebuild_for_runtime(fn, cleaned.get("runtime"))
     with transaction.atomic():
+        _claim_revision(fn, expected_revision)
         for key, value in cleaned.items():
             setattr(fn, key, value)
         fn.touch_revision()
         _save(fn, [*cleaned, "revision", "updated_at"])
+        if rebuild is not None:
+            # Packages are built for one Python/Node.js version: a new
+            # runtime installs them again (the old ones run meanwhile).
+            dependencies.submit(fn, rebuild[0], rebuild[1], creating=False)
+            _save(fn, dependencies.SUBMIT_FIELDS)
     return fn
+
+
+def tag_function(fn: Function, tags) -> Function:
+    """Add or replace tags (clean_tags), saved at once; tags are no part of
+    the function's revision (Lambda's RevisionId does not change)."""
+    fn.tags = clean_tags(tags, fn.tags)
+    _save(fn, ["tags"])
+    return fn
+
+
+def set_tags(fn: Function, tags) -> Function:
+    """Replace the whole set of tags (the console's editor), clean_tags' rules."""
+    fn.tags = clean_tags(tags)
+    _save(fn, ["tags"])
+    return fn
+
+
+def untag_function(fn: Function, keys) -> Function:
+    """Remove the tags of `keys` (absent ones are ignored, as Lambda does)."""
+    if not isinstance(keys, (list, tuple)) or not all(isinstance(k, str) for k in keys):
+        raise FunctionError("TagKeys must be a list of tag keys.", "tags")
+    fn.tags = {key: val for key, val in (fn.tags or {}).items() if key not in set(keys)}
+    _save(fn, ["tags"])
+    return fn
+
+
+def _rebuild_for_runtime(fn: Function, runtime: str | None):
+    """(the uploaded code, its manifest) when a change to `runtime` needs
+    its dependencies installed again, else None."""
+    if runtime is None or runtime == fn.runtime:
+        return None
+    submitted = dependencies.submitted_code(fn)
+    try:
+        with open(submitted.zip_path, "rb") as f:
+            checked = codestore.check_zip(f.read())
+    except (OSError, codestore.CodeError):
+        return None
+    manifest = _manifest(checked, runtime)
+    return (submitted, manifest) if manifest else None
 
 
 # Deleting -------------------------------------------------------------------

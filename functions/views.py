@@ -20,9 +20,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.conf import settings
 
 from awsapi import errors, jsontext
-from functions import code_tab, qualifiers, service, versions, versions_tab
+from functions import (
+    build_live, code_tab, dependencies, qualifiers, service, url_tag_views, versions, versions_tab,
+)
 from functions.access import can_write, get_function_for_user, teams_for, writable_teams
-from functions.code import CodeError, zip_single_file
+from functions.code import CodeError, bootstrap_zip, zip_single_file
 from functions.forms import (
     ConfigurationForm,
     ExecutionPolicyForm,
@@ -33,6 +35,7 @@ from functions.forms import (
     TestEventForm,
     UploadCodeForm,
 )
+from functions.layer_forms import FunctionLayersForm
 from functions.models import Function, TestEvent
 from invocations import dispatch, env_views, redis_link, unrecorded
 from invocations.done import Done
@@ -67,6 +70,8 @@ def index(request: HttpRequest) -> HttpResponse:
 
 def _zip_from_form(form: CreateFunctionForm) -> bytes:
     data = form.cleaned_data
+    if data["code_source"] == "inline" and service.is_custom_runtime(data["runtime"]):
+        return bootstrap_zip(data["source"])
     if data["code_source"] == "inline":
         module = data["handler"].rsplit(".", 1)[0]
         filename = f"{module}.py" if module.isidentifier() else "lambda_function.py"
@@ -109,7 +114,7 @@ def create(request: HttpRequest) -> HttpResponse:
         except CodeError as e:
             form.add_error(code_field, str(e))
         else:
-            messages.success(request, f"Created {fn.name}.")
+            messages.success(request, f"Created {fn.name}.{_building(fn)}")
             if problem := service.handler_problem(fn):
                 messages.warning(request, f"Warning: {problem}")
             return redirect("fn-detail", fn.id)
@@ -193,7 +198,12 @@ def _render_detail(request: HttpRequest, fn: Function, tab: str, status: int = 2
         "tab": tab,
         "tabs": TABS,
         "can_write": can_write(request.user, fn.team),
+        # Every tab: a running build's progress and a failed one's reason.
+        "build_panel": build_live.panel_context(fn),
     }
+    if not request.htmx:
+        # The page's head shows the function URL (the tabs' fragments have no head).
+        ctx["head_url"] = url_tag_views.head_url(request, fn)
     if tab == "code":
         ctx.update(code_tab.context(request, fn, can_write=ctx["can_write"], extra=extra))
     elif tab == "configuration":
@@ -201,8 +211,10 @@ def _render_detail(request: HttpRequest, fn: Function, tab: str, status: int = 2
         ctx["async_form"] = AsyncConfigForm.for_function(fn)
         ctx["policy_form"] = ExecutionPolicyForm(initial=ExecutionPolicyForm.initial_for(fn))
         ctx["denied_calls"] = fn.denied_calls.all()[:20]
+        ctx["layers_form"] = FunctionLayersForm(function=fn)
         # Said in the delete button's confirmation: deleting cancels them.
         ctx["pending_async"] = fn.invocations.filter(status="queued").count()
+        ctx.update(url_tag_views.tab_context(request, fn, extra))
     elif tab == "versions":
         ctx.update(versions_tab.context(fn, extra))
     elif tab == "test":
@@ -230,7 +242,17 @@ def _render_detail(request: HttpRequest, fn: Function, tab: str, status: int = 2
     return response
 
 
+def _building(fn: Function) -> str:
+    """What a notice adds when the change started a dependency build."""
+    if not dependencies.build_pending(fn):
+        return ""
+    if fn.state == "Pending":
+        return " Its dependencies are being installed; it can be invoked once they are."
+    return " Its dependencies are being installed; the function runs its previous code until then."
+
+
 def _done(request: HttpRequest, fn: Function, tab: str, notice: str) -> HttpResponse:
+    notice += _building(fn)
     if tab in ("code", "configuration") and (problem := service.handler_problem(fn)):
         # Saved all the same, as Lambda does; said so the invoke's failure is no surprise.
         notice = f"{notice} Warning: {problem}"
@@ -260,7 +282,7 @@ def code_zip(request: HttpRequest, function_id) -> FileResponse:
     fn = get_function_for_user(request.user, function_id)
     try:
         # FileResponse closes the file when the response is done.
-        handle = open(fn.code.zip_path, "rb")  # noqa: SIM115
+        handle = open(dependencies.submitted_code(fn).zip_path, "rb")  # noqa: SIM115
     except OSError:
         raise Http404("The code bundle is missing.") from None
     return FileResponse(handle, as_attachment=True, filename=f"{fn.name}.zip")
@@ -268,6 +290,7 @@ def code_zip(request: HttpRequest, function_id) -> FileResponse:
 
 def _code_done(request: HttpRequest, fn: Function, notice: str, opened: str) -> HttpResponse:
     """After a change of the code's files: the Code tab with `opened` open."""
+    notice += _building(fn)
     if problem := service.handler_problem(fn):
         # Saved all the same, as Lambda does; said so the invoke's failure is no surprise.
         notice = f"{notice} Warning: {problem}"
@@ -376,6 +399,7 @@ def configure(request: HttpRequest, function_id) -> HttpResponse:
                 timeout_s=data["timeout_s"],
                 description=data["description"],
                 environment=service.parse_env_lines(data["environment"]),
+                **form.new_settings(fn),
             )
         except service.FunctionError as e:
             # update_configuration checks everything before it saves anything.
@@ -479,6 +503,12 @@ def invoke(request: HttpRequest, function_id) -> HttpResponse:
         if request.htmx:
             return _panel(request, {"form": form})
         return _render_detail(request, fn, "test", test_form=form)
+    if refused := dependencies.refuse_invoke(fn):
+        form.add_error("event", f"{refused}: its dependencies are being installed or failed to install "
+                                "(see Dependencies above).")
+        if request.htmx:
+            return _panel(request, {"form": form})
+        return _render_detail(request, fn, "test", status=409, test_form=form)
     token = request.POST.get("invoke_token", "")[:64]
     if not _first_use(fn, token):
         if request.htmx:

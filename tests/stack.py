@@ -162,9 +162,13 @@ class Stack:
     def start(self) -> "Stack":
         # As `bin/setup test` does: a test run alone must not meet a runtime
         # image older than the bootstrap it tests.
+        from django.conf import settings
+
         from runtimes.build import build
 
-        build("python3.11")
+        # Every runtime the pool keeps generic environments of.
+        for runtime in settings.STRATUS_RUNTIMES:
+            build(runtime)
         self.start_redis()
         self.manage("migrate", "--noinput", "-v", "0")
         self.manage("createadmin")

@@ -6,8 +6,7 @@ tab, reading the version that ran in the result panel and the
 Invocations tab.
 
 The function answers its environment variable WHICH ("one", "two", then
-"latest" for $LATEST). The invoke steps need the engine of branch `ver`
-to run a version's frozen configuration: xfail(strict) until it is merged."""
+"latest" for $LATEST): a version runs its frozen configuration."""
 
 import re
 
@@ -109,7 +108,6 @@ def test_it_publishes_versions_and_moves_an_alias(page, stack):
     )
 
 
-@pytest.mark.xfail(strict=True, reason="needs branch ver's engine (runs a version's frozen copy)")
 def test_it_invokes_the_alias_from_the_test_tab_and_shows_the_version_that_ran(page, stack):
     login(page)
     page.goto(fn_url(stack) + "?tab=test")

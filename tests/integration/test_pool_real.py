@@ -35,7 +35,7 @@ def handler(event, context):
 
 
 def generic_count(stack) -> int:
-    return len(stack.rows("Environment.objects.filter(state='generic').values('id')"))
+    return len(stack.rows("Environment.objects.filter(state='generic', runtime='python3.11').values('id')"))
 
 
 def test_a_first_call_is_served_from_the_pool_and_functions_stay_apart(stack):

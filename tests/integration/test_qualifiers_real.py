@@ -7,10 +7,7 @@ S3 notifications, Celery and Docker.
 The function answers the environment variable WHICH, which differs per
 version ("one" in version 1, "two" in version 2 and "latest" in $LATEST),
 so what ran is read from the answer as well as from
-Invocation.function_version. The tests that need the engine to run a
-version's frozen configuration (branch `ver`) are marked xfail(strict)
-until it is merged; the rest (the API's shapes, the refusals, a missing
-alias failing its delivery) pass on their own."""
+Invocation.function_version."""
 
 import json
 
@@ -21,7 +18,6 @@ from tests.integration.helpers import aws_clients, create, login, wait_for
 
 pytestmark = pytest.mark.integration
 
-NEEDS_VER = pytest.mark.xfail(strict=True, reason="needs branch ver's engine (runs a version's frozen copy)")
 WHICH = '''
 import os
 
@@ -116,7 +112,6 @@ def test_a_mapping_names_an_alias_and_answers_with_the_qualified_arn(stack, clie
     lam.delete_event_source_mapping(UUID=made["UUID"])
 
 
-@NEEDS_VER
 def test_an_sqs_mapping_on_an_alias_runs_the_aliased_version(stack, clients, fn):
     lam, sqs = clients["lambda"], clients["sqs"]
     url, arn = queue(clients, "qual-orders")
@@ -160,7 +155,6 @@ def test_a_route_on_a_missing_alias_answers_502_and_runs_nothing(stack, console,
     assert len(invocations(stack, source="http")) == before
 
 
-@NEEDS_VER
 def test_a_route_on_a_version_runs_that_version(stack, console, fn):
     post(stack, console, f"{fn['base']}/triggers/routes/", {
         "method": "GET", "path": "/qual/v2", "auth": "none", "priority": "normal", "qualifier": "2",
@@ -211,7 +205,6 @@ def test_an_s3_notification_refuses_a_missing_version_and_fails_an_event_for_a_d
     assert stack.rows("DeadLetter.objects.filter(function__name='qual').values_list('condition', flat=True)")
 
 
-@NEEDS_VER
 def test_an_s3_notification_on_a_version_runs_that_version(stack, clients, fn):
     s3 = clients["s3"]
     s3.create_bucket(Bucket="qual-v2")

@@ -39,6 +39,7 @@ def test_it_submits_the_resolved_version(fn, no_broker, django_capture_on_commit
         inv = qualified.submit_async(fn, "live", "{}", source="schedule")
     row = Invocation.objects.get(request_id=inv.request_id)
     assert row.status == "queued" and no_broker == [str(inv.request_id)]
+    assert row.function_version == "1"  # the alias's version, recorded for the runner
 
 
 def test_a_missing_alias_fails_the_event_and_runs_the_finish_hooks(
