@@ -44,11 +44,6 @@ class Trigger(models.Model):
         ordering = ["created_at"]
 
     @property
-    def target_label(self) -> str:
-        """What it runs, as the Triggers tab says it."""
-        return f"{self.function.name}:{self.qualifier}" if self.qualifier else "unqualified ($LATEST)"
-
-    @property
     def key(self) -> str:
         """The value of Invocation.trigger for what this trigger causes."""
         return f"{self.KEY_PREFIX}:{self.id}"

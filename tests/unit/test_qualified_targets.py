@@ -125,3 +125,15 @@ def test_an_alias_of_latest_resolves_a_copy_not_the_shared_function(fn):
     target = qualified.resolve(fn, "edge")
     assert (target.executed_version, target.qualifier) == ("$LATEST", "edge")
     assert target is not fn and getattr(fn, "qualifier", None) != "edge"
+
+
+def test_the_triggers_tab_says_what_each_trigger_runs_and_when_it_is_gone(fn):
+    from triggers.providers import own_triggers
+
+    Webhook.objects.create(function=fn, qualifier="live")
+    Webhook.objects.create(function=fn)
+    Webhook.objects.create(function=fn, qualifier="old")
+    texts = [row.description for row in own_triggers(fn)]
+    assert texts[0].endswith("runs target:live")
+    assert texts[1].endswith("runs unqualified ($LATEST)")
+    assert texts[2].endswith("runs target:old (no such version or alias: its calls fail)")
