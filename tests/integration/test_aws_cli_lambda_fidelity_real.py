@@ -573,6 +573,19 @@ def test_versions_aliases_and_qualified_calls_through_the_cli(aws, files):
                   "--routing-config", "{}")
     assert cleared.get("RoutingConfig", {}).get("AdditionalVersionWeights", {}) == {}
 
+    # The alias's ARN as the function's name; a function URL of the alias runs its version.
+    by_arn = aws("lambda", "get-function-configuration", "--function-name", alias["AliasArn"])
+    assert (by_arn["Version"], by_arn["CodeSha256"]) == ("1", made["CodeSha256"])
+    url = aws("lambda", "create-function-url-config", "--function-name", "cli-versions",
+              "--qualifier", "live", "--auth-type", "NONE")
+    assert url["FunctionArn"] == alias["AliasArn"]
+    with urllib.request.urlopen(url["FunctionUrl"], timeout=60) as answer:
+        assert json.loads(answer.read())["code"] == "v1"
+    aws.fails("lambda", "get-function-url-config", "--function-name", "cli-versions",
+              code="ResourceNotFoundException")  # $LATEST has none
+    aws.fails("lambda", "create-function-url-config", "--function-name", "cli-versions",
+              "--qualifier", "nope", "--auth-type", "NONE", code="ResourceNotFoundException")
+
     # An alias in use keeps its version; deleting them in order works.
     aws.fails("lambda", "delete-function", "--function-name", "cli-versions", "--qualifier", "1",
               code="ResourceConflictException")
@@ -580,6 +593,9 @@ def test_versions_aliases_and_qualified_calls_through_the_cli(aws, files):
               str(files / "nope.out"), code="ResourceNotFoundException")
     assert aws("lambda", "delete-alias", "--function-name", "cli-versions", "--name", "live") is None
     aws.fails("lambda", "get-alias", "--function-name", "cli-versions", "--name", "live",
+              code="ResourceNotFoundException")
+    # Its URL went with it.
+    aws.fails("lambda", "get-function-url-config", "--function-name", "cli-versions", "--qualifier", "live",
               code="ResourceNotFoundException")
     # This botocore's model reads DeleteFunction's HTTP status into its output.
     assert aws("lambda", "delete-function", "--function-name", "cli-versions", "--qualifier", "1") == {
