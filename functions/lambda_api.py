@@ -25,7 +25,7 @@ from django.urls import reverse
 from awsapi import arns, errors, params, services
 from functions import lambda_shapes as shapes
 from functions import dependencies, qualifiers, service, versions
-from functions.models import ApiKey, CodeBundle, Function
+from functions.models import ApiKey, CodeBundle, Function, FunctionVersion
 
 LIST_DEFAULT, LIST_MAX = 50, 10000
 # Like an S3 presigned URL for the code, which is what Lambda hands out.
@@ -235,7 +235,8 @@ def _service_call(call: Callable[[], Function], arn: str = "") -> Function:
 
 def list_functions(context: services.Context, parameters: dict) -> dict:
     """ListFunctions: MaxItems 1-10000 (default 50), Marker = the last name
-    of the previous page; NextMarker when there is more."""
+    of the previous page; NextMarker when there is more. FunctionVersion
+    ALL lists each function's published versions after its $LATEST."""
     max_items = parameters.get("MaxItems", LIST_DEFAULT)
     if not 1 <= max_items <= LIST_MAX:
         raise errors.invalid_parameter(f"MaxItems must be a number from 1 to {LIST_MAX}.")
@@ -243,6 +244,8 @@ def list_functions(context: services.Context, parameters: dict) -> dict:
     # the list is ordered by name, so a page never repeats or skips.
     functions = Function.objects.select_related("team", "code", "last_build__source").filter(
         team=context.team)
+    if parameters.get("FunctionVersion") == "ALL":
+        return _list_with_versions(functions, parameters.get("Marker"), max_items)
     if marker := parameters.get("Marker"):
         functions = functions.filter(name__gt=marker)
     page = list(functions.order_by("name")[: max_items + 1])
@@ -250,6 +253,49 @@ def list_functions(context: services.Context, parameters: dict) -> dict:
     if len(page) > max_items:
         output["NextMarker"] = page[max_items - 1].name
     return output
+
+
+def _list_with_versions(functions, marker: str | None, max_items: int) -> dict:
+    """ListFunctions with FunctionVersion ALL: by name, each function's
+    $LATEST then its versions by number, MaxItems entries in all. Marker:
+    the last entry, "name" for a $LATEST, "name:3" for a version."""
+    after_version = 0
+    if marker:
+        name, _, number = marker.partition(":")
+        if number and not qualifiers.is_version(number):
+            raise errors.invalid_parameter(f"Marker {marker!r} is not one this operation gave.")
+        # The marker's function resumes after that entry (its $LATEST is
+        # before any of its versions), then the next names.
+        functions = functions.filter(name__gte=name)
+        after_version = int(number) if number else 0
+    # Each function gives one entry at least: max_items + 1 of them suffice.
+    page_functions = list(functions.order_by("name")[: max_items + 1])
+    rows: dict[int, list] = {}
+    for row in FunctionVersion.objects.filter(function__in=page_functions).order_by("version"):
+        rows.setdefault(row.function_id, []).append(row)
+    entries: list[tuple[Function, FunctionVersion | None]] = []
+    for fn in page_functions:
+        resumed = marker and fn.name == marker.partition(":")[0]
+        if not resumed:
+            entries.append((fn, None))
+        entries += [(fn, row) for row in rows.get(fn.pk, []) if not resumed or row.version > after_version]
+        if len(entries) > max_items:
+            break
+    page = entries[:max_items]
+    output: dict = {"Functions": [shapes.function_configuration(_version_of(fn, row)) for fn, row in page]}
+    if len(entries) > max_items:
+        fn, row = page[-1]
+        output["NextMarker"] = fn.name if row is None else f"{fn.name}:{row.version}"
+    return output
+
+
+def _version_of(fn: Function, row: FunctionVersion | None) -> Function:
+    """$LATEST (None) or version `row` of `fn`, qualified (its ARN ends ":3")."""
+    if row is None:
+        return fn
+    copied = qualifiers.frozen(fn, row)
+    copied.qualifier = str(row.version)
+    return copied
 
 
 def create_function(context: services.Context, parameters: dict) -> services.Reply:

@@ -519,6 +519,11 @@ def test_versions_aliases_and_qualified_calls_through_the_cli(aws, files):
                    "--page-size", "1")
     assert [v["Version"] for v in versions["Versions"]] == ["$LATEST", "1", "2"]
     assert versions["Versions"][0]["CodeSha256"] == latest["CodeSha256"]
+    # list-functions --function-version ALL: the versions too, paged by the CLI.
+    everything = aws("lambda", "list-functions", "--function-version", "ALL", "--page-size", "2")["Functions"]
+    mine = [f["FunctionArn"].split(":function:")[1] for f in everything
+            if f["FunctionName"] == "cli-versions"]
+    assert mine == ["cli-versions", "cli-versions:1", "cli-versions:2"]
     pinned = aws("lambda", "get-function-configuration", "--function-name", "cli-versions",
                  "--qualifier", "1")
     assert (pinned["Version"], pinned["CodeSha256"], pinned["Description"]) == (

@@ -41,6 +41,35 @@ def test_it_publishes_versions_and_lists_them(lam, made, team):
     assert [v["Version"] for v in rest["Versions"]] == ["2"] and "NextMarker" not in rest
 
 
+def test_list_functions_with_every_version_pages_through_them(lam, made, team):
+    lam.publish_version(FunctionName="ver", Description="first")
+    lam.update_function_configuration(FunctionName="ver", MemorySize=256)
+    lam.publish_version(FunctionName="ver")
+    for name in ("alone", "zed"):
+        lam.create_function(FunctionName=name, Runtime="python3.11", Role=ROLE,
+                            Handler="lambda_function.lambda_handler", Code={"ZipFile": zip_of()})
+    lam.publish_version(FunctionName="zed")
+    expected = ["alone", "ver", "ver:1", "ver:2", "zed", "zed:1"]
+
+    def entry(shape):
+        return shape["FunctionArn"].split(":function:")[1]
+
+    listed = lam.list_functions(FunctionVersion="ALL")["Functions"]
+    assert [entry(f) for f in listed] == expected
+    assert [f["Version"] for f in listed] == ["$LATEST", "$LATEST", "1", "2", "$LATEST", "1"]
+    assert (listed[2]["Description"], listed[3]["MemorySize"]) == ("first", 256)
+    # Every page size gives every entry once, in order.
+    for size in range(1, len(expected) + 1):
+        pages = lam.get_paginator("list_functions").paginate(
+            FunctionVersion="ALL", PaginationConfig={"PageSize": size})
+        assert [entry(f) for page in pages for f in page["Functions"]] == expected, size
+    # Without it: $LATEST only, as before.
+    assert [f["FunctionName"] for f in lam.list_functions()["Functions"]] == ["alone", "ver", "zed"]
+    with pytest.raises(ClientError) as e:
+        lam.list_functions(FunctionVersion="ALL", Marker="ver:x")
+    assert error_code(e) == "InvalidParameterValueException"
+
+
 def test_publish_checks_code_sha_and_revision(lam, made):
     with pytest.raises(ClientError) as e:
         lam.publish_version(FunctionName="ver", CodeSha256="bm90LXRoZS1oYXNo")
