@@ -175,6 +175,8 @@ def test_every_layer_operation_through_the_cli(aws, files):
     assert {k: got[k] for k in ("LayerVersionArn", "Description", "CreatedDate", "LicenseInfo")} == {
         k: v1[k] for k in ("LayerVersionArn", "Description", "CreatedDate", "LicenseInfo")}
     assert got["Content"]["CodeSha256"] == sha256_b64(v1_zip)
+    with urllib.request.urlopen(got["Content"]["Location"], timeout=60) as download:
+        assert download.read() == v1_zip
     # The layer's ARN stands for its name too.
     by_layer_arn = aws("lambda", "get-layer-version", "--layer-name", v1["LayerArn"], "--version-number", "2")
     assert by_layer_arn["Content"]["CodeSha256"] == sha256_b64(v2_zip)
@@ -187,6 +189,8 @@ def test_every_layer_operation_through_the_cli(aws, files):
     python = aws("lambda", "list-layers", "--compatible-runtime", "python3.12")["Layers"]
     python = {x["LayerName"]: x for x in python}
     assert python["cli-lib"]["LatestMatchingVersion"]["LayerVersionArn"] == v1["LayerVersionArn"]
+    x86 = aws("lambda", "list-layers", "--compatible-architecture", "x86_64")["Layers"]
+    assert {x["LayerName"]: x["LatestMatchingVersion"]["Version"] for x in x86}["cli-lib"] == 1
     assert "cli-lib" not in {x["LayerName"] for x in (
         aws("lambda", "list-layers", "--compatible-runtime", "nodejs22.x") or {}).get("Layers", [])}
 
@@ -334,8 +338,11 @@ def test_dependency_builds_followed_by_the_cli_waiters(stack, aws, files):
     assert (config["State"], config["LastUpdateStatus"], config["LastUpdateStatusReasonCode"]) == (
         "Active", "Failed", "DependencyError")
     assert "stratus-no-such-package-cli" in config["LastUpdateStatusReason"]
-    # The function keeps its previous code.
+    # The function keeps its previous code: its CodeSha256, and the zip get-function hands out.
     assert config["CodeSha256"] == sha256_b64(data)
+    location = aws("lambda", "get-function", "--function-name", "cli-deps")["Code"]["Location"]
+    with urllib.request.urlopen(location, timeout=60) as download:
+        assert download.read() == data
     assert invoke(aws, files, "cli-deps")[1]["table"] == "3  4"
 
     # A good update: the waiter returns, the new code runs with its packages.
