@@ -363,6 +363,9 @@ def test_dependency_builds_followed_by_the_cli_waiters(stack, aws, files):
     printed, body = invoke(aws, files, "cli-deps", {}, "--qualifier", version["Version"])
     assert (printed["ExecutedVersion"], body["table"]) == (version["Version"], "5  6")
 
+    # The older waiters (GetFunctionConfiguration) agree.
+    for waiter in ("function-exists", "function-active", "function-updated"):
+        assert aws.text("lambda", "wait", waiter, "--function-name", "cli-deps") == ""
     # The waiters on a function that does not exist: the error, not a wait.
     gone = aws.run("lambda", "wait", "function-active-v2", "--function-name", "cli-no-such-fn")
     assert gone.returncode == 255 and "ResourceNotFoundException" in gone.stderr, gone.stderr
@@ -649,6 +652,15 @@ def test_provisioned_concurrency_through_the_cli(aws, files):
               "--qualifier", "warm", code="ProvisionedConcurrencyConfigNotFoundException")
     assert (aws("lambda", "list-provisioned-concurrency-configs", "--function-name", "cli-provisioned")
             or {}).get("ProvisionedConcurrencyConfigs", []) == []
+    # On a version number too.
+    on_version = aws("lambda", "put-provisioned-concurrency-config", "--function-name", "cli-provisioned",
+                     "--qualifier", "1", "--provisioned-concurrent-executions", "1")
+    assert on_version["RequestedProvisionedConcurrentExecutions"] == 1
+    listed = aws("lambda", "list-provisioned-concurrency-configs",
+                 "--function-name", "cli-provisioned")["ProvisionedConcurrencyConfigs"]
+    assert [c["FunctionArn"].rsplit(":", 1)[1] for c in listed] == ["1"]
+    assert aws("lambda", "delete-provisioned-concurrency-config", "--function-name", "cli-provisioned",
+               "--qualifier", "1") is None
 
 
 # Custom runtime ---------------------------------------------------------------
