@@ -266,7 +266,10 @@ STRATUS_TMP_MB = envint("STRATUS_TMP_MB", 512)
 STRATUS_PIDS_LIMIT = envint("STRATUS_PIDS_LIMIT", 256)
 STRATUS_NOFILE = envint("STRATUS_NOFILE", 1024)
 STRATUS_LOG_CAP = 256 * 1024
-STRATUS_RUNTIMES = ["python3.11"]
+# The runtimes offered (Lambda's names), each a folder in runtimes/ whose
+# image bin/setup builds (python -m runtimes.build --all); the pool keeps
+# STRATUS_POOL_SIZE generic environments of each.
+STRATUS_RUNTIMES = ["python3.11", "python3.13", "nodejs20.x", "nodejs22.x"]
 # The node: one Docker engine (the worker's DOCKER_HOST) and the workers that
 # use it. Environments belong to a node; a worker leases only its own.
 STRATUS_NODE = envstr("STRATUS_NODE") or socket.gethostname()

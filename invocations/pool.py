@@ -223,7 +223,20 @@ def _config(fn: Function) -> sandbox.FunctionConfig:
         code_dir=str(fn.code.files_dir), handler=fn.handler, function_name=fn.name,
         memory_mb=fn.memory_mb, env_vars=dict(fn.environment), region=settings.STRATUS_REGION,
         credentials=principals.issue(fn), aws_upstream=settings.STRATUS_AWS_UPSTREAM,
+        runtime=fn.runtime, **_logging(fn),
     )
+
+
+def _logging(fn: Function) -> dict:
+    """FunctionConfig's log fields from Lambda's LoggingConfig (fn.logging_config:
+    LogFormat, ApplicationLogLevel, SystemLogLevel; Lambda's defaults Text,
+    INFO, INFO)."""
+    config = getattr(fn, "logging_config", None) or {}
+    return {
+        "log_format": config.get("LogFormat") or "Text",
+        "application_log_level": config.get("ApplicationLogLevel") or "INFO",
+        "system_log_level": config.get("SystemLogLevel") or "INFO",
+    }
 
 
 def start(fn: Function) -> Lease:

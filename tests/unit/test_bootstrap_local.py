@@ -22,7 +22,7 @@ from invocations.sandbox import (
 )
 
 BOOTSTRAP = (
-    Path(__file__).resolve().parents[2] / "runtimes" / "python3.11" / "bootstrap.py"
+    Path(__file__).resolve().parents[2] / "runtimes" / "shared" / "python" / "bootstrap.py"
 )
 
 HANDLER_CODE = textwrap.dedent("""
