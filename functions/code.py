@@ -196,10 +196,11 @@ def check_handler(checked: CheckedZip, handler: str) -> None:
 
 
 def single_file_name(checked: CheckedZip) -> str:
-    """The file's name if the code is one top-level .py file, stored under
-    that very name (editable in the console), else ""."""
+    """The file's name if the code is one top-level .py (or Node .js, .mjs,
+    .cjs) file, stored under that very name (editable in the console),
+    else ""."""
     files = list(checked.raw)
-    if len(files) == 1 and files[0].endswith(".py") and "/" not in files[0]:
+    if len(files) == 1 and files[0].endswith((".py", ".js", ".mjs", ".cjs")) and "/" not in files[0]:
         if checked.raw[files[0]] == files[0]:
             return files[0]
     return ""

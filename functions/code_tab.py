@@ -27,7 +27,7 @@ def language_of(path: str) -> str:
 def _default_file(fn: Function, files: list[code_files.BundleFile]) -> str | None:
     """The handler's module when it is editable, else the first editable file."""
     editable = [f.path for f in files if f.editable]
-    for path in sorted(service.handler_files(fn.handler)):
+    for path in sorted(service.handler_files(fn.handler, fn.runtime)):
         if path in editable:
             return path
     return editable[0] if editable else None
@@ -76,7 +76,7 @@ def context(request: HttpRequest, fn: Function, *, can_write: bool, extra: dict)
         "code_missing": False,
         "files": files,
         "tree": code_files.tree(files),
-        "handler_files": service.handler_files(fn.handler),
+        "handler_files": service.handler_files(fn.handler, fn.runtime),
         "opened": opened,
         "opened_problem": problem,
         "source_form": form,

@@ -23,9 +23,40 @@ def lambda_handler(event, context):
     }
 '''
 
+NODE_HELLO_WORLD = """export const handler = async (event, context) => {
+  console.log("Hello from", context.functionName);
+  return {
+    statusCode: 200,
+    body: JSON.stringify({ message: "Hello, world!", event }),
+  };
+};
+"""
+
+# Each runtime family's starter, as Lambda's console has them: the
+# default handler, the file the inline code is stored as, the code.
+STARTERS = {
+    "python": {"handler": "lambda_function.lambda_handler", "file": "lambda_function.py",
+               "source": HELLO_WORLD},
+    "nodejs": {"handler": "index.handler", "file": "index.mjs", "source": NODE_HELLO_WORLD},
+}
+# A single uploaded file's extensions, per runtime family.
+SINGLE_FILE_EXTENSIONS = {"python": (".py",), "nodejs": (".js", ".mjs", ".cjs")}
+
+
+def family(runtime: str) -> str:
+    """"python" or "nodejs" (the starter and upload rules), from a runtime name."""
+    return "nodejs" if str(runtime).startswith("nodejs") else "python"
+
+
+def starters() -> dict:
+    """Each offered runtime's starter (handler, file, source): the create
+    page swaps them when the runtime changes (static/js/runtime-starter.js)."""
+    return {r: STARTERS[family(r)] for r in settings.STRATUS_RUNTIMES if family(r) in STARTERS}
+
+
 CODE_SOURCES = [
     ("inline", "Write it here"),
-    ("py", "Upload a .py file"),
+    ("py", "Upload one file (.py, .js, .mjs)"),
     ("zip", "Upload a .zip"),
 ]
 
@@ -147,7 +178,7 @@ class CreateFunctionForm(ConfigurationForm):
         initial=HELLO_WORLD,
         strip=False,
         widget=forms.Textarea(attrs={"rows": 14, "class": "code", "spellcheck": "false"}),
-        label="lambda_function.py",
+        label="Source",
     )
     code_file = forms.FileField(required=False, label="File")
 
@@ -175,8 +206,13 @@ class CreateFunctionForm(ConfigurationForm):
         upload = data.get("code_file")
         if source == "inline" and not (data.get("source") or "").strip():
             self.add_error("source", "Write the function's code, or choose an upload.")
-        elif source == "py" and (upload is None or not upload.name.endswith(".py")):
-            self.add_error("code_file", "Choose a .py file to upload.")
+        elif source == "py":
+            allowed = SINGLE_FILE_EXTENSIONS[family(data.get("runtime") or "")]
+            if upload is None or not upload.name.endswith(allowed):
+                self.add_error(
+                    "code_file",
+                    f"Choose a {' or '.join(allowed)} file to upload for {data.get('runtime')}.",
+                )
         elif source == "zip" and upload is None:
             self.add_error("code_file", "Choose a .zip file to upload.")
         return data

@@ -19,7 +19,7 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from functions import code as codestore
-from functions import code_files
+from functions import code_files, handlers
 from functions.models import Function, Team
 
 log = logging.getLogger(__name__)
@@ -264,7 +264,7 @@ def handler_problem(fn: Function) -> str | None:
     try:
         with open(fn.code.zip_path, "rb") as f:
             checked = codestore.check_zip(f.read())
-        codestore.check_handler(checked, fn.handler)
+        handlers.check(checked, fn.handler, fn.runtime)
     except OSError:
         return "The function's stored code is missing; upload the code again."
     except codestore.CodeError as e:
@@ -355,11 +355,10 @@ def update_code(fn: Function, zip_bytes) -> Function:
     return fn
 
 
-def handler_files(handler: str) -> set[str]:
-    """The files that can hold the handler's module (check_handler's)."""
-    module = handler.rsplit(".", 1)[0] if "." in handler else handler
-    path = module.replace(".", "/")
-    return {f"{path}.py", f"{path}/__init__.py"}
+def handler_files(handler: str, runtime: str = "python3.11") -> set[str]:
+    """The files that can hold the handler's code, per runtime
+    (functions.handlers)."""
+    return handlers.handler_files(handler, runtime)
 
 
 def update_code_files(
@@ -386,7 +385,7 @@ def update_code_files(
             "and apply your change to the current code.",
             "code",
         )
-    protected = sorted(handler_files(fn.handler) & set(deletes or ()))
+    protected = sorted(handler_files(fn.handler, fn.runtime) & set(deletes or ()))
     if protected:
         raise FunctionError(
             f"{protected[0]} holds the handler's module ({fn.handler}); it cannot be deleted. "

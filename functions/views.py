@@ -2,6 +2,7 @@
 validation and changes through functions.service."""
 
 import json
+import re
 import uuid
 from urllib.parse import urlencode
 
@@ -32,6 +33,8 @@ from functions.forms import (
     SourceForm,
     TestEventForm,
     UploadCodeForm,
+    family,
+    starters,
 )
 from functions.models import Function, TestEvent
 from invocations import dispatch, env_views, redis_link, unrecorded
@@ -65,12 +68,26 @@ def index(request: HttpRequest) -> HttpResponse:
 # Creating -----------------------------------------------------------------
 
 
+_ESM_SYNTAX = re.compile(r"^\s*(export|import)\s", re.MULTILINE)
+
+
+def _inline_file_name(data: dict) -> str:
+    """The file inline code is stored as: the handler's module. Python:
+    <module>.py; Node: <file>.mjs when the code uses ES module syntax
+    (export/import statements), else <file>.js (CommonJS), as Lambda's
+    Node runtime tells them apart."""
+    module = data["handler"].rsplit(".", 1)[0]
+    if family(data["runtime"]) == "nodejs":
+        name = data["handler"].split(".", 1)[0]
+        name = name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else "index"
+        return name + (".mjs" if _ESM_SYNTAX.search(data["source"]) else ".js")
+    return f"{module}.py" if module.isidentifier() else "lambda_function.py"
+
+
 def _zip_from_form(form: CreateFunctionForm) -> bytes:
     data = form.cleaned_data
     if data["code_source"] == "inline":
-        module = data["handler"].rsplit(".", 1)[0]
-        filename = f"{module}.py" if module.isidentifier() else "lambda_function.py"
-        return zip_single_file(filename, data["source"])
+        return zip_single_file(_inline_file_name(data), data["source"])
     upload = data["code_file"]
     if data["code_source"] == "py":
         return zip_single_file(upload.name, upload.read())
@@ -113,7 +130,7 @@ def create(request: HttpRequest) -> HttpResponse:
             if problem := service.handler_problem(fn):
                 messages.warning(request, f"Warning: {problem}")
             return redirect("fn-detail", fn.id)
-    return render(request, "functions/create.html", {"form": form})
+    return render(request, "functions/create.html", {"form": form, "starters": starters()})
 
 
 def _form_field(form, field: str | None) -> str | None:
