@@ -161,10 +161,10 @@ class Stack:
 
     def start(self) -> "Stack":
         # As `bin/setup test` does: a test run alone must not meet a runtime
-        # image older than the bootstrap it tests.
-        from runtimes.build import build
+        # image older than the bootstrap it tests, nor a runtime without one.
+        from runtimes.build import build_all, configured_runtimes
 
-        build("python3.11")
+        build_all(configured_runtimes())
         self.start_redis()
         self.manage("migrate", "--noinput", "-v", "0")
         self.manage("createadmin")

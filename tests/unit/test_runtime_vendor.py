@@ -30,6 +30,7 @@ def test_the_build_context_holds_boto3_and_vendor_txt_is_hashed_into_the_tag():
         assert (context / "lib" / "boto3" / "__init__.py").is_file()
         s3_model = context / "lib" / "botocore" / "data" / "s3" / "2006-03-01"
         assert list(s3_model.glob("service-2.json*"))
-        assert (context / "bootstrap.py").is_file() and (context / "Dockerfile").is_file()
+        assert (context / "shared" / "python" / "bootstrap.py").is_file()
+        assert (context / "Dockerfile").is_file()
         assert not list((context / "lib").rglob("*.pyc"))
     assert "vendor.txt" in {p.name for p in build.runtime_dir("python3.11").iterdir()}

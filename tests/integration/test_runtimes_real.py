@@ -1,0 +1,298 @@
+"""python3.13, nodejs20.x and nodejs22.x through the real path: boto3 ->
+daphne -> Celery -> Docker (each runtime's own image) -> back."""
+
+import base64
+import json
+import re
+
+import pytest
+
+from tests.integration.helpers import invoke_json, zip_of
+
+pytestmark = pytest.mark.integration
+
+ROLE = "arn:aws:iam::000000000000:role/lambda-role"
+NODE_RUNTIMES = ["nodejs20.x", "nodejs22.x"]
+
+ESM = """
+export const handler = async (event, context) => {
+  console.log("hello", event.name, { nested: true });
+  console.warn("careful");
+  return {
+    event, node: process.version, fn: context.functionName, requestId: context.awsRequestId,
+    remaining: context.getRemainingTimeInMillis(), memory: context.memoryLimitInMB,
+    arn: context.invokedFunctionArn, group: context.logGroupName,
+    execEnv: process.env.AWS_EXECUTION_ENV, nodePath: process.env.NODE_PATH,
+  };
+};
+
+export const fails = async (event) => {
+  throw new TypeError("bad input: " + event.name);
+};
+
+export const sleeps = async () => {
+  await new Promise((resolve) => setTimeout(resolve, 10000));
+  return "woke";
+};
+
+export const hog = async () => {
+  console.log("allocating");
+  const kept = [];
+  for (;;) kept.push(Buffer.alloc(16 * 1024 * 1024, 1));
+};
+"""
+
+COMMONJS = """
+const helper = require("./helper");
+let calls = 0;
+exports.handler = function (event, context, callback) {
+  calls += 1;
+  console.info("callback style");
+  setTimeout(() => callback(null, { calls, doubled: helper.double(event.n) }), 5);
+};
+exports.rejects = (event, context, callback) => callback(new RangeError("out of range"));
+"""
+
+CJS = """
+module.exports.handler = async () => ({ kind: "cjs", shared: require("sharedlib").name });
+"""
+
+
+def node_code() -> bytes:
+    return zip_of({
+        "index.mjs": ESM,
+        "cb.js": COMMONJS,
+        "helper.js": "exports.double = (n) => n * 2;\n",
+        "other.cjs": CJS,
+        # Found through NODE_PATH (the function's own value here; layers use
+        # Lambda's default, /opt/nodejs/node_modules first).
+        "lib/sharedlib/index.js": 'module.exports = { name: "from NODE_PATH" };\n',
+    })
+
+
+def tail_of(resp) -> str:
+    return base64.b64decode(resp["LogResult"]).decode()
+
+
+@pytest.fixture(scope="module")
+def client(stack):
+    return stack.lambda_client()
+
+
+@pytest.fixture(scope="module")
+def node_functions(client):
+    names = {}
+    for runtime in NODE_RUNTIMES:
+        name = "node-" + runtime.replace(".", "")
+        client.create_function(
+            FunctionName=name, Runtime=runtime, Role=ROLE, Handler="index.handler",
+            Code={"ZipFile": node_code()}, Timeout=10, MemorySize=128,
+            Environment={"Variables": {
+                "NODE_PATH": "/var/task/lib:/opt/nodejs/node_modules",
+            }},
+        )
+        names[runtime] = name
+    return names
+
+
+def set_handler(client, name: str, handler: str, **config) -> None:
+    client.update_function_configuration(FunctionName=name, Handler=handler, **config)
+
+
+def test_python313_runs_on_its_trixie_image(client):
+    source = (
+        "import sys\n"
+        "def handler(event, context):\n"
+        "    print('running on', sys.version_info[:2])\n"
+        "    return {'version': list(sys.version_info[:2]), 'event': event}\n"
+    )
+    client.create_function(
+        FunctionName="py313", Runtime="python3.13", Role=ROLE, Handler="app.handler",
+        Code={"ZipFile": zip_of({"app.py": source})}, Timeout=10,
+    )
+    resp, body = invoke_json(client, "py313", {"a": 1}, LogType="Tail")
+    assert "FunctionError" not in resp, body
+    assert body == {"version": [3, 13], "event": {"a": 1}}
+    assert "running on (3, 13)" in tail_of(resp)
+    assert client.get_function(FunctionName="py313")["Configuration"]["Runtime"] == "python3.13"
+
+
+@pytest.mark.parametrize("runtime", NODE_RUNTIMES)
+def test_an_async_esm_handler_gets_lambdas_context_and_logs(client, node_functions, runtime):
+    name = node_functions[runtime]
+    resp, body = invoke_json(client, name, {"name": "ada"}, LogType="Tail")
+    assert "FunctionError" not in resp, body
+    assert body["event"] == {"name": "ada"}
+    assert body["node"].startswith("v" + runtime.removeprefix("nodejs").split(".")[0] + ".")
+    assert body["fn"] == name
+    assert 0 < body["remaining"] <= 10_000
+    assert body["memory"] == "128"
+    assert body["arn"].endswith(f":function:{name}")
+    assert body["group"] == f"/aws/lambda/{name}"
+    assert body["execEnv"] == f"AWS_Lambda_{runtime}"
+    tail = tail_of(resp)
+    request_id = body["requestId"]
+    assert re.search(
+        rf"^\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{{3}}Z\t{request_id}\tINFO\thello ada {{ nested: true }}$",
+        tail, re.M,
+    ), tail
+    assert re.search(rf"\t{request_id}\tWARN\tcareful$", tail, re.M), tail
+    assert f"START RequestId: {request_id}" in tail and "REPORT RequestId:" in tail
+
+
+@pytest.mark.parametrize("runtime", NODE_RUNTIMES)
+def test_a_callback_handler_in_commonjs_keeps_its_module_state(client, node_functions, runtime):
+    name = node_functions[runtime]
+    set_handler(client, name, "cb.handler")
+    resp, first = invoke_json(client, name, {"n": 21}, LogType="Tail")
+    assert "FunctionError" not in resp, first
+    assert first["doubled"] == 42
+    assert "\tINFO\tcallback style" in tail_of(resp)
+    _, second = invoke_json(client, name, {"n": 1})
+    assert second == {"calls": first["calls"] + 1, "doubled": 2}
+
+
+@pytest.mark.parametrize("runtime", NODE_RUNTIMES)
+def test_a_cjs_file_and_node_path_are_honoured(client, node_functions, runtime):
+    name = node_functions[runtime]
+    set_handler(client, name, "other.handler")
+    resp, body = invoke_json(client, name, {})
+    assert "FunctionError" not in resp, body
+    assert body == {"kind": "cjs", "shared": "from NODE_PATH"}
+
+
+@pytest.mark.parametrize("runtime", NODE_RUNTIMES)
+def test_errors_have_lambdas_node_shape(client, node_functions, runtime):
+    name = node_functions[runtime]
+    set_handler(client, name, "index.fails")
+    resp, body = invoke_json(client, name, {"name": "zed"}, LogType="Tail")
+    assert resp["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "TypeError"
+    assert body["errorMessage"] == "bad input: zed"
+    assert body["trace"][0] == "TypeError: bad input: zed"
+    assert any("index.mjs" in line for line in body["trace"])
+    assert "stackTrace" not in body
+    assert "\tERROR\tInvoke Error \t" in tail_of(resp)
+
+    set_handler(client, name, "cb.rejects")
+    resp, body = invoke_json(client, name, {})
+    assert resp["FunctionError"] == "Unhandled"
+    assert (body["errorType"], body["errorMessage"]) == ("RangeError", "out of range")
+
+    set_handler(client, name, "missing.handler")
+    resp, body = invoke_json(client, name, {})
+    assert resp["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Runtime.ImportModuleError"
+    assert "Cannot find module 'missing'" in body["errorMessage"]
+
+
+@pytest.mark.parametrize("runtime", NODE_RUNTIMES)
+def test_a_node_call_past_its_timeout_is_stopped(client, node_functions, runtime):
+    name = node_functions[runtime]
+    set_handler(client, name, "index.sleeps", Timeout=1)
+    try:
+        resp, body = invoke_json(client, name, {}, LogType="Tail")
+    finally:
+        client.update_function_configuration(FunctionName=name, Timeout=10)
+    assert resp["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Sandbox.Timedout"
+    assert "Task timed out after 1.00 seconds" in body["errorMessage"]
+    assert "Status: timeout" in tail_of(resp)
+
+
+@pytest.mark.parametrize("runtime", NODE_RUNTIMES)
+def test_a_node_function_over_its_memory_is_killed_as_out_of_memory(client, node_functions, runtime):
+    name = node_functions[runtime]
+    set_handler(client, name, "index.hog")
+    resp, body = invoke_json(client, name, {}, LogType="Tail")
+    assert resp["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Runtime.OutOfMemory"
+    tail = tail_of(resp)
+    assert "\tINFO\tallocating" in tail
+    assert "Error Type: Runtime.OutOfMemory" in tail
+
+
+def set_logging_config(stack, name: str, config: dict) -> None:
+    # Stored as CreateFunction's LoggingConfig stores it (functions.models
+    # Function.logging_config), before the function's first call.
+    stack.shell(
+        "from functions.models import Function; "
+        f"Function.objects.filter(name={name!r}).update(logging_config={config!r})"
+    )
+
+
+def json_lines(tail: str) -> list[dict]:
+    out = []
+    for line in tail.splitlines():
+        if line.startswith("{"):
+            out.append(json.loads(line))
+    return out
+
+
+def test_python_json_logging_config(stack, client):
+    source = (
+        "import logging\n"
+        "log = logging.getLogger('orders')\n"
+        "def handler(event, context):\n"
+        "    log.info('placed %s', event['id'])\n"
+        "    log.debug('not shown at INFO')\n"
+        "    logging.getLogger().warning('root warns')\n"
+        "    print('plain print')\n"
+        "    return context.aws_request_id\n"
+    )
+    client.create_function(
+        FunctionName="py-json-logs", Runtime="python3.13", Role=ROLE, Handler="app.handler",
+        Code={"ZipFile": zip_of({"app.py": source})}, Timeout=10,
+    )
+    set_logging_config(stack, "py-json-logs", {
+        "LogFormat": "JSON", "ApplicationLogLevel": "INFO", "SystemLogLevel": "INFO",
+        "LogGroup": "/aws/lambda/py-json-logs",
+    })
+    resp, request_id = invoke_json(client, "py-json-logs", {"id": 7}, LogType="Tail")
+    assert "FunctionError" not in resp, request_id
+    tail = tail_of(resp)
+    entries = json_lines(tail)
+    app = [e for e in entries if "level" in e]
+    assert [(e["level"], e["message"], e["logger"]) for e in app] == [
+        ("INFO", "placed 7", "orders"), ("WARNING", "root warns", "root"),
+    ]
+    assert all(e["requestId"] == request_id for e in app)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", app[0]["timestamp"])
+    start = [e for e in entries if e.get("type") == "platform.start"]
+    assert start and start[0]["record"]["requestId"] == request_id
+    assert "plain print" in tail  # print stays text, as in Lambda
+    assert "not shown at INFO" not in tail
+    assert "START RequestId" not in tail
+
+
+@pytest.mark.parametrize("runtime", ["nodejs22.x"])
+def test_node_json_logging_config_filters_app_and_system_lines(stack, client, runtime):
+    source = """
+export const handler = async (event, context) => {
+  console.debug("debug detail");
+  console.info("info detail");
+  console.warn("warned", event.id);
+  console.error(new Error("logged error"));
+  return context.awsRequestId;
+};
+"""
+    client.create_function(
+        FunctionName="node-json-logs", Runtime=runtime, Role=ROLE, Handler="index.handler",
+        Code={"ZipFile": zip_of({"index.mjs": source})}, Timeout=10,
+    )
+    set_logging_config(stack, "node-json-logs", {
+        "LogFormat": "JSON", "ApplicationLogLevel": "WARN", "SystemLogLevel": "WARN",
+        "LogGroup": "/aws/lambda/node-json-logs",
+    })
+    resp, request_id = invoke_json(client, "node-json-logs", {"id": 3}, LogType="Tail")
+    assert "FunctionError" not in resp, request_id
+    tail = tail_of(resp)
+    entries = json_lines(tail)
+    assert [list(e) for e in entries] == [["timestamp", "level", "requestId", "message"]] * 2, tail
+    assert [(e["level"], e["requestId"]) for e in entries] == [("WARN", request_id), ("ERROR", request_id)]
+    assert entries[0]["message"] == "warned 3"
+    assert entries[1]["message"]["errorType"] == "Error"
+    assert entries[1]["message"]["errorMessage"] == "logged error"
+    assert "detail" not in tail
+    # SystemLogLevel WARN: no platform.start (INFO) line.
+    assert "platform.start" not in tail and "START RequestId" not in tail
