@@ -260,6 +260,11 @@ def test_python_json_logging_config(stack, client):
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", app[0]["timestamp"])
     start = [e for e in entries if e.get("type") == "platform.start"]
     assert start and start[0]["record"]["requestId"] == request_id
+    report = [e for e in entries if e.get("type") == "platform.report"]
+    assert report and report[0]["record"]["requestId"] == request_id, tail
+    assert report[0]["record"]["status"] == "success"
+    assert report[0]["record"]["metrics"]["memorySizeMB"] == 128
+    assert "REPORT RequestId" not in tail
     assert "plain print" in tail  # print stays text, as in Lambda
     assert "not shown at INFO" not in tail
     assert "START RequestId" not in tail
@@ -294,5 +299,6 @@ export const handler = async (event, context) => {
     assert entries[1]["message"]["errorType"] == "Error"
     assert entries[1]["message"]["errorMessage"] == "logged error"
     assert "detail" not in tail
-    # SystemLogLevel WARN: no platform.start (INFO) line.
+    # SystemLogLevel WARN: no platform.start or platform.report (INFO) line.
     assert "platform.start" not in tail and "START RequestId" not in tail
+    assert "platform.report" not in tail and "REPORT RequestId" not in tail
