@@ -1,0 +1,138 @@
+"""Per-runtime numbers for ``python -m bench.run`` (and ``--only runtimes``):
+for every runtime in settings.STRATUS_RUNTIMES, a trivial starter function
+of that runtime, and
+
+  * ``cold_p50_ms_<runtime>``: a sync Invoke that starts a container (no
+    pre-warmed pool; each sample changes the function's configuration, so
+    its warm environment is retired, as bench.run's cold_p50_ms does);
+  * ``warm_p50_ms_<runtime>``: sequential warm sync Invokes with the
+    minimal SigV4 client (bench.clients.SignedInvoker), as warm_p50_ms;
+  * ``pool_cold_p50_ms_<runtime>``: the first call of a brand-new function
+    of that runtime, with the pool of generic environments running.
+
+The ratios ``warm_vs_python311_<runtime>`` compare each with python3.11
+(the issue's target: within 1.2x).
+"""
+
+from __future__ import annotations
+
+import io
+import socket
+import statistics
+import time
+import uuid
+import zipfile
+from collections.abc import Callable
+
+from bench.clients import SignedInvoker, pct, sequential, timed
+
+HOST = "127.0.0.1"
+ROLE = "arn:aws:iam::000000000000:role/lambda-role"
+POOL_SIZE = 2
+BASELINE = "python3.11"
+
+# A starter per runtime family: handler and files. Each returns {}.
+STARTERS = {
+    "python": ("app.handler", {"app.py": "def handler(event, context):\n    return {}\n"}),
+    "nodejs": ("index.handler", {"index.mjs": "export const handler = async () => ({});\n"}),
+}
+
+
+def starter(runtime: str) -> tuple[str, bytes]:
+    """(handler, zip bytes) of the runtime's trivial function."""
+    handler, files = STARTERS["nodejs" if runtime.startswith("nodejs") else "python"]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, text in files.items():
+            zf.writestr(name, text)
+    return handler, buf.getvalue()
+
+
+def create(client, name: str, runtime: str) -> None:
+    handler, code = starter(runtime)
+    client.create_function(
+        FunctionName=name, Runtime=runtime, Role=ROLE, Handler=handler,
+        Code={"ZipFile": code}, Timeout=10,
+    )
+
+
+def ratios(runtimes: list[str]) -> dict:
+    """bench.run's RATIOS entries: each runtime's warm p50 over python3.11's."""
+    return {
+        f"warm_vs_python311_{r}": (f"warm_p50_ms_{r}", f"warm_p50_ms_{BASELINE}", "<=", 1.2)
+        for r in runtimes if r != BASELINE
+    }
+
+
+def wait_for_pool(stack, runtimes: list[str], timeout: float = 180) -> None:
+    """Until every runtime has POOL_SIZE generic environments started, and
+    the machine has settled a moment."""
+    import redis
+
+    from runtimes.build import runtime_image
+
+    client = redis.Redis(port=stack.redis_port)
+    keys = [f"{stack.instance}:generic:{socket.gethostname()}:{runtime_image(r)}" for r in runtimes]
+    deadline = time.monotonic() + timeout
+    while any(client.llen(k) < POOL_SIZE for k in keys) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(2)
+
+
+def bench_runtimes(
+    make_stack: Callable, make_client: Callable, runtimes: list[str], args, results: dict,
+    say: Callable[[str], None],
+) -> None:
+    """The three keys for each of `runtimes` into `results`; a stack of
+    its own, started without a pool, then with one."""
+    say(f"per-runtime numbers for {', '.join(runtimes)}: a stack without a pre-warmed pool")
+    stack = make_stack(STRATUS_POOL_SIZE="0")
+    try:
+        stack.start()
+        key = stack.api_key()
+        client = make_client(stack, key)
+        names = {}
+        for runtime in runtimes:
+            names[runtime] = f"bench-{runtime.replace('.', '')}-{uuid.uuid4().hex[:6]}"
+            create(client, names[runtime], runtime)
+            call = SignedInvoker(HOST, stack.port, key, names[runtime])
+            say(f"{runtime}: cold Invoke ({args.cold} samples)")
+            cold = []
+            for i in range(args.cold):
+                client.update_function_configuration(
+                    FunctionName=names[runtime],
+                    Environment={"Variables": {"BENCH_SAMPLE": f"{i}-{uuid.uuid4().hex[:6]}"}},
+                )
+                cold.append(timed(call))
+            call.close()
+            results[f"cold_p50_ms_{runtime}"] = statistics.median(cold)
+
+        say(f"restarting the worker with a pre-warmed pool of {POOL_SIZE} per runtime")
+        stack.env["STRATUS_POOL_SIZE"] = str(POOL_SIZE)
+        stack.stop_process("worker")
+        stack.start_worker()
+        wait_for_pool(stack, runtimes)
+
+        for runtime in runtimes:
+            call = SignedInvoker(HOST, stack.port, key, names[runtime])
+            say(f"{runtime}: warm Invoke ({args.runs} runs)")
+            warm = sequential(call, args.runs, args.warmup)
+            results[f"warm_p50_ms_{runtime}"] = pct(warm, 50)
+            results[f"warm_p99_ms_{runtime}"] = pct(warm, 99)
+
+            say(f"{runtime}: first call of a brand-new function ({args.pool_cold} samples, "
+                f"{args.pool_wait:g} s after its creation)")
+            fresh, created = [], []
+            for i in range(args.pool_cold):
+                name = f"bench-pool-{runtime.replace('.', '')}-{i}-{uuid.uuid4().hex[:6]}"
+                create(client, name, runtime)
+                created.append(name)
+                time.sleep(args.pool_wait)
+                fresh.append(timed(lambda name=name, call=call: call.invoke(name, b"{}")))
+            call.close()
+            results[f"pool_cold_p50_ms_{runtime}"] = statistics.median(fresh)
+            for name in created:
+                client.delete_function(FunctionName=name)
+    finally:
+        say("stopping the per-runtime stack")
+        stack.stop()
