@@ -38,6 +38,17 @@ export const notAFunction = 42;
 exports.handler = (event, context, callback) => setImmediate(() => callback(null, { via: "callback" }));
 exports.legacy = (event, context) => { context.succeed("succeeded"); };
 exports.usesPath = async () => require("frompath").value;
+exports.silent = function () { console.log("never calls back"); };
+exports.plain = function () { return "a plain return value is ignored"; };
+exports.lingering = (event, context, callback) => {
+  setTimeout(() => console.log("timer after the callback"), 100);
+  callback(null, "after the loop drained");
+};
+exports.noWait = (event, context, callback) => {
+  context.callbackWaitsForEmptyEventLoop = false;
+  setTimeout(() => console.log("still pending"), 3000);
+  callback(null, "at once");
+};
 """,
     "broken.js": "exports.handler = async () => { return 1 +; };\n",
     "lib/frompath/index.js": 'module.exports = { value: "found through NODE_PATH" };\n',
@@ -108,6 +119,20 @@ def test_undefined_is_null_and_callbacks_and_context_succeed_answer(node):
     assert node("index.nothing").invoke({})[0].payload is None
     assert node("cb.handler").invoke({})[0].payload == {"via": "callback"}
     assert node("cb.legacy").invoke({})[0].payload == "succeeded"
+
+
+def test_the_event_loop_rules_of_callback_handlers(node):
+    # Lambda: no callback and nothing pending -> null; a plain return value
+    # is ignored; the callback's answer waits for the loop to drain unless
+    # callbackWaitsForEmptyEventLoop is false.
+    assert node("cb.silent").invoke({})[0].payload is None
+    assert node("cb.plain").invoke({})[0].payload is None
+    outcome, lines, _ = node("cb.lingering").invoke({})
+    assert outcome.payload == "after the loop drained"
+    assert any(line.endswith("\tINFO\ttimer after the callback") for line in lines)
+    outcome, lines, _ = node("cb.noWait").invoke({})
+    assert outcome.payload == "at once"
+    assert not any("still pending" in line for line in lines)
 
 
 def test_node_path_from_the_init_frame_is_honoured(node):

@@ -303,6 +303,7 @@ function startAwsDoor() {
       diag(`stratus bootstrap: no AWS door on port ${AWS_PORT}: ${err.message}`);
       resolve(null);
     });
+    ownHandles.push(server);
     server.listen(AWS_PORT, '127.0.0.1', () => resolve(`http://127.0.0.1:${AWS_PORT}`));
   });
 }
@@ -389,17 +390,55 @@ class Context {
 // The invocation under way: its connection and how to finish it once.
 let current = null;
 
+// The bootstrap's own listening sockets and the worker's connection. While
+// a handler runs they are unref'd, so that when the function leaves nothing
+// pending (a non-async handler that never calls back) the event loop
+// drains and 'beforeExit' fires: Lambda then answers null, and so do we.
+const ownHandles = [];
+
+function holdLoop(hold) {
+  for (const handle of ownHandles) {
+    if (hold) handle.ref();
+    else handle.unref();
+  }
+  if (current && current.socket) {
+    if (hold) current.socket.ref();
+    else current.socket.unref();
+  }
+}
+
+process.on('beforeExit', () => {
+  if (answerWhenDrained) {
+    const answer = answerWhenDrained;
+    answerWhenDrained = null;
+    answer();
+  } else if (current && !current.finished) {
+    finish(current, null, null);
+  }
+});
+
+// Set while a callback's answer waits for the event loop to drain.
+let answerWhenDrained = null;
+
 function runHandler(handler, event, context) {
-  // A promise of the result. Lambda's rule: a handler that returns a
-  // promise (an async function) is answered when it settles; otherwise the
-  // callback (or the legacy context.succeed/fail/done) gives the answer.
+  // A promise of the result, by Lambda's rules: a handler that returns a
+  // promise (an async function) is answered when it settles. Otherwise the
+  // callback (or the legacy context.succeed/fail/done) gives the answer,
+  // once the event loop is empty unless context.callbackWaitsForEmptyEventLoop
+  // is false; a plain return value is ignored, and a handler that never
+  // calls back is answered null when the event loop drains ('beforeExit').
   return new Promise((resolve, reject) => {
     let settled = false;
-    const callback = (err, result) => {
+    const settle = (err, result) => {
       if (settled) return;
       settled = true;
       if (err !== undefined && err !== null) reject(err);
       else resolve(result);
+    };
+    const callback = (err, result) => {
+      if (settled || answerWhenDrained) return;
+      if (context.callbackWaitsForEmptyEventLoop) answerWhenDrained = () => settle(err, result);
+      else settle(err, result);
     };
     context.succeed = (result) => callback(null, result);
     context.fail = (err) => callback(err === undefined || err === null ? new Error('handled') : err);
@@ -408,14 +447,14 @@ function runHandler(handler, event, context) {
     try {
       returned = handler(event, context, callback);
     } catch (err) {
-      callback(err);
+      settle(err);
       return;
     }
     if (returned && typeof returned.then === 'function') {
-      returned.then((result) => callback(null, result), (err) => callback(err === undefined || err === null ? new Error(String(err)) : err));
-    } else if (handler.length < 3 && returned !== undefined) {
-      // A plain value from a non-async, callback-less handler.
-      callback(null, returned);
+      returned.then(
+        (result) => settle(null, result),
+        (err) => settle(err === undefined || err === null ? new Error(String(err)) : err),
+      );
     }
   });
 }
@@ -450,6 +489,8 @@ function finish(invocation, err, result) {
   } else {
     out += `{"type":"result","maxMemoryUsedMB":${mem},"payload":${payloadText}}\n`;
   }
+  answerWhenDrained = null;
+  holdLoop(true);
   invocation.send(out);
   current = null;
   currentRequestId = undefined;
@@ -461,8 +502,9 @@ function handleInvoke(conn, req, handler, initError) {
     const requestId = req.requestId || '';
     const context = new Context(req);
     currentRequestId = requestId;
-    const invocation = { requestId, finished: false, send: conn.send, done };
+    const invocation = { requestId, finished: false, send: conn.send, socket: conn.socket, done };
     current = invocation;
+    holdLoop(false);
     const start = systemLine('start', requestId, { version: context.functionVersion });
     if (start !== null) conn.send(encode({ type: 'log', line: start }));
     sink = (line) => conn.send(encode({ type: 'log', line }));
@@ -549,7 +591,7 @@ async function main() {
   let state = { phase: 'generic', handler: null, initError: null };
   const server = net.createServer({ allowHalfOpen: false }, (socket) => {
     const send = connectionSender(socket);
-    const conn = { send };
+    const conn = { send, socket };
     frames(socket, async (frame) => {
       if (state.phase === 'generic') {
         if (frame.type !== 'init') {
@@ -577,6 +619,7 @@ async function main() {
       }
     });
   });
+  ownHandles.push(server);
   server.listen(SOCKET_PATH, () => {
     fs.chmodSync(SOCKET_PATH, 0o666); // the worker may run as another uid
   });
