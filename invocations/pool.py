@@ -339,15 +339,28 @@ def start_generic(runtime: str) -> str:
     return env_id
 
 
+_refill_failing: set[str] = set()
+
+
 def refill() -> int:
     """Start generic environments until every runtime has STRATUS_POOL_SIZE
-    on this node; returns how many were started."""
+    on this node; returns how many were started. A runtime whose
+    environments cannot start (its image is not on this node's engine) is
+    logged once and skipped, so it does not starve the runtimes after it."""
     started = 0
     for runtime in settings.STRATUS_RUNTIMES:
-        missing = settings.STRATUS_POOL_SIZE - redis_link.client().llen(generic_key(runtime_image(runtime)))
-        for _ in range(max(0, missing)):
-            start_generic(runtime)
-            started += 1
+        try:
+            have = redis_link.client().llen(generic_key(runtime_image(runtime)))
+            for _ in range(max(0, settings.STRATUS_POOL_SIZE - have)):
+                start_generic(runtime)
+                started += 1
+        except Exception:  # noqa: BLE001 - Docker, an image missing, Redis: next runtime
+            if runtime not in _refill_failing:
+                log.exception("could not refill the %s pool (is its image built? "
+                              "python -m runtimes.build --all)", runtime)
+            _refill_failing.add(runtime)
+        else:
+            _refill_failing.discard(runtime)
     return started
 
 
