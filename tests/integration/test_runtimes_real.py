@@ -212,6 +212,55 @@ def test_a_node_function_over_its_memory_is_killed_as_out_of_memory(client, node
     assert "Error Type: Runtime.OutOfMemory" in tail
 
 
+SIGNED_CALL = """
+const crypto = require("crypto");
+const sha = (d) => crypto.createHash("sha256").update(d).digest("hex");
+const mac = (k, d) => crypto.createHmac("sha256", k).update(d).digest();
+
+// ListFunctions through the AWS door with the function's own credentials,
+// signed with SigV4 by hand (Lambda's Node runtime bundles an SDK; ours
+// does not, so the test carries the few lines an SDK would run).
+exports.handler = async () => {
+  const { AWS_ACCESS_KEY_ID: key, AWS_SECRET_ACCESS_KEY: secret, AWS_SESSION_TOKEN: token } = process.env;
+  const endpoint = new URL(process.env.AWS_ENDPOINT_URL);
+  const amzDate = new Date().toISOString().replace(/[:-]|\\.\\d{3}/g, "");
+  const scope = `${amzDate.slice(0, 8)}/${process.env.AWS_REGION}/lambda/aws4_request`;
+  const path = "/2015-03-31/functions/";
+  const signed = "host;x-amz-date;x-amz-security-token";
+  const lines = `host:${endpoint.host}\\nx-amz-date:${amzDate}\\nx-amz-security-token:${token}\\n`;
+  const canonical = ["GET", path, "", lines, signed, sha("")].join("\\n");
+  let k = mac("AWS4" + secret, amzDate.slice(0, 8));
+  for (const part of [process.env.AWS_REGION, "lambda", "aws4_request"]) k = mac(k, part);
+  const signature = crypto.createHmac("sha256", k)
+    .update(["AWS4-HMAC-SHA256", amzDate, scope, sha(canonical)].join("\\n")).digest("hex");
+  const resp = await fetch(endpoint.origin + path, { headers: {
+    "x-amz-date": amzDate, "x-amz-security-token": token,
+    authorization: `AWS4-HMAC-SHA256 Credential=${key}/${scope}, `
+      + `SignedHeaders=${signed}, Signature=${signature}`,
+  } });
+  return { endpoint: endpoint.href, status: resp.status, body: await resp.json() };
+};
+"""
+
+
+def test_node_calls_aws_through_the_door_with_its_own_credentials(stack, client):
+    client.create_function(
+        FunctionName="node-door", Runtime="nodejs20.x", Role=ROLE, Handler="door.handler",
+        Code={"ZipFile": zip_of({"door.js": SIGNED_CALL})}, Timeout=10,
+    )
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "lambda:ListFunctions", "Resource": "*"}]}
+    stack.shell(
+        "from functions.models import Function; "
+        f"Function.objects.filter(name='node-door').update(execution_policy={policy!r})"
+    )
+    resp, body = invoke_json(client, "node-door", {})
+    assert "FunctionError" not in resp, body
+    assert body["endpoint"] == "http://127.0.0.1:4566/"
+    assert body["status"] == 200, body
+    assert "node-door" in [f["FunctionName"] for f in body["body"]["Functions"]]
+
+
 def set_logging_config(stack, name: str, config: dict) -> None:
     # Stored as CreateFunction's LoggingConfig stores it (functions.models
     # Function.logging_config), before the function's first call.
