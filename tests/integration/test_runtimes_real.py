@@ -67,6 +67,11 @@ def node_code() -> bytes:
         # Found through NODE_PATH (the function's own value here; layers use
         # Lambda's default, /opt/nodejs/node_modules first).
         "lib/sharedlib/index.js": 'module.exports = { name: "from NODE_PATH" };\n',
+        # An ES module importing a package of a NODE_PATH node_modules folder
+        # (as from a layer's /opt/nodejs/node_modules).
+        "esm.mjs": 'import { where } from "esmpkg";\nexport const handler = async () => where;\n',
+        "vendor/node_modules/esmpkg/package.json": '{"name": "esmpkg", "exports": "./index.mjs"}',
+        "vendor/node_modules/esmpkg/index.mjs": 'export const where = "esm from NODE_PATH";\n',
     })
 
 
@@ -88,7 +93,7 @@ def node_functions(client):
             FunctionName=name, Runtime=runtime, Role=ROLE, Handler="index.handler",
             Code={"ZipFile": node_code()}, Timeout=10, MemorySize=128,
             Environment={"Variables": {
-                "NODE_PATH": "/var/task/lib:/opt/nodejs/node_modules",
+                "NODE_PATH": "/var/task/lib:/var/task/vendor/node_modules:/opt/nodejs/node_modules",
             }},
         )
         names[runtime] = name
@@ -159,6 +164,10 @@ def test_a_cjs_file_and_node_path_are_honoured(client, node_functions, runtime):
     resp, body = invoke_json(client, name, {})
     assert "FunctionError" not in resp, body
     assert body == {"kind": "cjs", "shared": "from NODE_PATH"}
+    set_handler(client, name, "esm.handler")
+    resp, body = invoke_json(client, name, {})
+    assert "FunctionError" not in resp, body
+    assert body == "esm from NODE_PATH"
 
 
 @pytest.mark.parametrize("runtime", NODE_RUNTIMES)

@@ -51,6 +51,11 @@ exports.noWait = (event, context, callback) => {
 };
 """,
     "broken.js": "exports.handler = async () => { return 1 +; };\n",
+    "esmlayer.mjs": 'import { hello } from "layerpkg";\nexport const handler = async () => hello;\n',
+    # As a layer unpacks under /opt: nodejs/node_modules/<package>.
+    "opt/nodejs/node_modules/layerpkg/package.json":
+        '{"name": "layerpkg", "type": "module", "exports": "./index.mjs"}',
+    "opt/nodejs/node_modules/layerpkg/index.mjs": 'export const hello = "from a layer package";\n',
     "lib/frompath/index.js": 'module.exports = { value: "found through NODE_PATH" };\n',
 }
 
@@ -68,7 +73,8 @@ class NodeBootstrap:
         self.proc = subprocess.Popen([NODE, str(BOOTSTRAP)], env=env, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT)
         assert wait_for_socket(self.socket_path, 10, lambda: self.proc.poll() is None)
-        env_vars = config.pop("env_vars", {})
+        # "{task}" in a variable's value: this bootstrap's task folder.
+        env_vars = {k: v.replace("{task}", str(task)) for k, v in config.pop("env_vars", {}).items()}
         self.ready = initialize(self.socket_path, init_frame(FunctionConfig(
             code_dir="unused", handler=handler, function_name="demo", runtime="nodejs20.x",
             memory_mb=256, env_vars={**env_vars}, **config)), 10)
@@ -143,6 +149,19 @@ def test_node_path_from_the_init_frame_is_honoured(node):
     b2 = node("cb.usesPath", env_vars={"NODE_PATH": f"/nowhere:{lib}"})
     outcome = b2.invoke({})[0]
     assert outcome.kind == "result" and outcome.payload == "found through NODE_PATH"
+
+
+def test_an_es_module_imports_a_package_from_a_node_path_folder(node):
+    # ES modules ignore NODE_PATH; Lambda's runtime finds layer packages all
+    # the same, and so does this one (a resolve hook, only when needed).
+    node_path = "/nowhere/node_modules:{task}/opt/nodejs/node_modules"
+    outcome = node("esmlayer.handler", env_vars={"NODE_PATH": node_path}).invoke({})[0]
+    assert outcome.kind == "result", outcome
+    assert outcome.payload == "from a layer package"
+    # Without the folder in NODE_PATH: Node's own error, as Lambda's.
+    b = node("esmlayer.handler", env_vars={"NODE_PATH": "/nowhere/node_modules"})
+    assert b.ready["initError"]["errorType"] == "Runtime.ImportModuleError"
+    assert "Cannot find package 'layerpkg'" in b.ready["initError"]["errorMessage"]
 
 
 @pytest.mark.parametrize("handler,error_type,message", [

@@ -229,13 +229,87 @@ function nearestPackageType(dir) {
   }
 }
 
+// ES modules ignore NODE_PATH; Lambda's Node runtimes (18 and later) still
+// find a bare import in a layer's node_modules. When an ES module handler's
+// import fails on a package Node's own resolution does not find, a resolve
+// hook is registered that looks it up from each NODE_PATH folder named
+// node_modules, in order, and the handler is imported again. Only then:
+// the hook costs (Module.register runs it in a loader thread: tens of ms
+// and MB; registerHooks, node 22, runs it in this thread).
+function nodePathParents() {
+  // A file in the folder holding each node_modules: resolving from it
+  // looks in that node_modules.
+  return String(process.env.NODE_PATH || '').split(':')
+    .filter((dir) => path.basename(dir) === 'node_modules')
+    .map((dir) => pathToFileURL(path.join(path.dirname(dir), '__stratus_resolve__.mjs')).href);
+}
+
+const ESM_NODE_PATH_HOOK = `
+let parents = [];
+export async function initialize(data) { parents = data.parents; }
+export async function resolve(specifier, context, nextResolve) {
+  try {
+    return await nextResolve(specifier, context);
+  } catch (err) {
+    if (err.code !== 'ERR_MODULE_NOT_FOUND' || /^[./]|^[a-z]+:/.test(specifier)) throw err;
+    for (const parentURL of parents) {
+      try { return await nextResolve(specifier, { ...context, parentURL }); } catch (e) { /* next */ }
+    }
+    throw err;
+  }
+}`;
+
+let esmHookRegistered = false;
+
+function registerEsmNodePath() {
+  if (esmHookRegistered) return false;
+  esmHookRegistered = true;
+  const parents = nodePathParents();
+  if (parents.length === 0) return false;
+  if (typeof Module.registerHooks === 'function') {
+    Module.registerHooks({
+      resolve(specifier, context, nextResolve) {
+        try {
+          return nextResolve(specifier, context);
+        } catch (err) {
+          if (err.code !== 'ERR_MODULE_NOT_FOUND' || /^[./]|^[a-z]+:/.test(specifier)) throw err;
+          for (const parentURL of parents) {
+            try {
+              return nextResolve(specifier, { ...context, parentURL });
+            } catch (e) {
+              /* next folder */
+            }
+          }
+          throw err;
+        }
+      },
+    });
+    return true;
+  }
+  if (typeof Module.register !== 'function') return false;
+  Module.register('data:text/javascript,' + encodeURIComponent(ESM_NODE_PATH_HOOK), { data: { parents } });
+  return true;
+}
+
+async function importEsm(file) {
+  const url = pathToFileURL(file).href;
+  try {
+    return await import(url);
+  } catch (err) {
+    const missingPackage = err && err.code === 'ERR_MODULE_NOT_FOUND' && /Cannot find package/.test(err.message);
+    // A failed import stays failed under its URL: import it anew.
+    if (missingPackage && registerEsmNodePath()) return import(`${url}?node-path`);
+    throw err;
+  }
+}
+
 async function loadModule(root, moduleName) {
   const base = path.resolve(root, moduleName);
   for (const ext of ['.js', '.mjs', '.cjs']) {
     const file = base + ext;
     if (!fs.existsSync(file)) continue;
     if (ext === '.mjs' || (ext === '.js' && nearestPackageType(path.dirname(file)) === 'module')) {
-      return import(pathToFileURL(file).href);
+      return importEsm(file);
     }
     return require(file);
   }
