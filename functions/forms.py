@@ -267,9 +267,9 @@ class NewFileForm(CodeFileForm):
 
 
 class UploadCodeForm(forms.Form):
-    """New code: a .zip or a .py of at most 50 MB."""
+    """New code: a .zip, or one .py / .js / .mjs / .cjs file, of at most 50 MB."""
 
-    code_file = forms.FileField(label="New code (.zip or .py)")
+    code_file = forms.FileField(label="New code (.zip, or one .py/.js/.mjs file)")
 
     def clean_code_file(self):
         return check_upload_size(self.cleaned_data.get("code_file"))

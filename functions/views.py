@@ -23,7 +23,7 @@ from django.conf import settings
 from awsapi import jsontext
 from functions import code_tab, service
 from functions.access import can_write, get_function_for_user, teams_for, writable_teams
-from functions.code import CodeError, zip_single_file
+from functions.code import SINGLE_FILE_SUFFIXES, CodeError, zip_single_file
 from functions.forms import (
     ConfigurationForm,
     ExecutionPolicyForm,
@@ -353,13 +353,14 @@ def code_file_delete(request: HttpRequest, function_id) -> HttpResponse:
 @login_required
 @require_POST
 def code_upload(request: HttpRequest, function_id) -> HttpResponse:
-    """New code from an uploaded .zip or .py (at most 50 MB)."""
+    """New code from an uploaded .zip, or one .py / .js / .mjs / .cjs file
+    (at most 50 MB)."""
     fn = get_function_for_user(request.user, function_id, write=True)
     form = UploadCodeForm(request.POST, request.FILES)
     if form.is_valid():
         upload = form.cleaned_data["code_file"]
         try:
-            if upload.name.endswith(".py"):
+            if upload.name.endswith(SINGLE_FILE_SUFFIXES):
                 zip_bytes = zip_single_file(upload.name, upload.read())
             else:
                 zip_bytes = upload.read()

@@ -3,6 +3,7 @@ inline Node code is stored (.mjs for ES modules, .js for CommonJS)."""
 
 import json
 import re
+import zipfile
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -53,3 +54,17 @@ def test_a_single_file_upload_must_fit_the_runtime(client, users, team):
         team, runtime="nodejs20.x", handler="app.handler", code_source="py", source="", code_file=upload))
     assert r.status_code == 302
     assert Function.objects.get(name="made").editable_file == "app.js"
+
+
+def test_the_code_tab_takes_one_node_file(client, users, team):
+    client.force_login(users["member"])
+    client.post(reverse("fn-create"), _create_data(
+        team, runtime="nodejs22.x", handler="index.handler", source=NODE_HELLO_WORLD))
+    fn = Function.objects.get(name="made")
+    upload = SimpleUploadedFile("index.mjs", b"export const handler = async () => 2;\n")
+    r = client.post(reverse("fn-code-upload", args=[fn.id]), {"code_file": upload})
+    assert r.status_code in (200, 302)
+    fn.refresh_from_db()
+    assert fn.editable_file == "index.mjs"
+    with zipfile.ZipFile(fn.code.zip_path) as zf:
+        assert zf.read("index.mjs") == b"export const handler = async () => 2;\n"
