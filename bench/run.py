@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import aws, cpu, streams  # noqa: E402
+from bench import aws, cpu, dependencies, streams  # noqa: E402
 from bench import peer as peer_mod  # noqa: E402
 from bench import per_runtime  # noqa: E402
 from bench.clients import RouteClient, SignedInvoker, pct, sequential, throughput, timed  # noqa: E402
@@ -544,6 +544,13 @@ def bench_stratus(image: str, args, results: dict, meta: dict) -> None:
             results["pool_cold_samples_ms"] = [round(x, 1) for x in pool]
 
         attempt("first call of a new function", results, pool_cold)
+
+        def dependency_build():
+            say(f"dependency builds ({args.dependency_builds} samples)")
+            dependencies.bench_dependency_build(stack, client, args.dependency_builds, results, say)
+
+        if args.dependency_builds:
+            attempt("dependency build", results, dependency_build)
         bench_aws_part(stack, key, args, results, meta)
     finally:
         say("stopping the stack")
@@ -654,6 +661,8 @@ def table(results: dict) -> str:
         ("peer_route_throughput_per_s", f"peer route, {CONCURRENCY} clients", "/s"),
         ("peer_route_p50_ms", f"peer route, {CONCURRENCY} clients, p50", "ms"),
         ("pool_cold_p50_ms", "first call of a new function, p50", "ms"),
+        ("dependency_build_s", "requirements.txt build, end to end", "s"),
+        ("dependency_install_s", "requirements.txt build, pip alone", "s"),
         ("log_latency_p50_ms", "log line to websocket, p50", "ms"),
         ("log_latency_p95_ms", "log line to websocket, p95", "ms"),
         ("idle_env_rss_mb", "idle environment RSS", "MB"),
@@ -788,6 +797,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cold", type=int, default=10, help="cold-start samples")
     ap.add_argument("--docker-runs", type=int, default=10)
     ap.add_argument("--pool-cold", type=int, default=10, help="brand-new functions called once")
+    ap.add_argument("--dependency-builds", type=int, default=3,
+                    help="UpdateFunctionCode with a requirements.txt, each built (0 skips)")
     ap.add_argument("--pool-wait", type=float, default=2.0,
                     help="seconds between creating a new function and its first call")
     ap.add_argument("--log-invocations", type=int, default=5, help="timed invocations of the log printer")

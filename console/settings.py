@@ -166,6 +166,10 @@ CELERY_TASK_ROUTES = {
     "invocations.run": {"queue": "invocations"},
     "messaging.deliver_http": {"queue": "deliveries"},
     "invocations.reconcile": {"queue": "periodic"},
+    # Dependency builds (functions.dependency_build): the invocation
+    # workers' default queue, never the periodic one (a build takes minutes).
+    "functions.build_dependencies": {"queue": "default"},
+    "functions.reconcile_builds": {"queue": "periodic"},
     "triggers.fire_due_schedules": {"queue": "periodic"},
     "messaging.poll_queues": {"queue": "periodic"},
     "messaging.requeue_http_deliveries": {"queue": "periodic"},
@@ -204,6 +208,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "messaging.poll_queues",
         "schedule": envfloat("STRATUS_QUEUE_POLL_INTERVAL", 1.0),
         "options": {"expires": 10},
+    },
+    # Dependency builds whose task was lost or whose worker stopped.
+    "reconcile-builds": {
+        "task": "functions.reconcile_builds",
+        "schedule": envfloat("STRATUS_RECONCILE_INTERVAL", 30.0),
+        "options": {"expires": 60},
     },
     # SNS deliveries to HTTP/S endpoints whose task was lost.
     "requeue-http-deliveries": {
@@ -259,6 +269,9 @@ STRATUS_KEEP_ALIVE = envint("STRATUS_KEEP_ALIVE", 600)
 STRATUS_METRICS_RETENTION_DAYS = envint("STRATUS_METRICS_RETENTION_DAYS", 30)
 STRATUS_METRICS_TOKEN = envstr("STRATUS_METRICS_TOKEN")
 STRATUS_REQUEUE_AFTER = envint("STRATUS_REQUEUE_AFTER", 60)
+# Dependency builds (functions.dependency_build): the longest an install of
+# requirements.txt / package.json may take before it is stopped and failed.
+STRATUS_BUILD_TIMEOUT_S = envint("STRATUS_BUILD_TIMEOUT_S", 600)
 # Multiplies the async retry backoff (1 min, then 2 min); tests make it short.
 STRATUS_RETRY_BACKOFF_SCALE = envfloat("STRATUS_RETRY_BACKOFF_SCALE", 1.0)
 STRATUS_MIN_CPUS = envfloat("STRATUS_MIN_CPUS", 0.5)

@@ -6,7 +6,7 @@ import zipfile
 
 from django.http import HttpRequest
 
-from functions import code_files, service
+from functions import code_files, dependencies, service
 from functions.code import CodeError
 from functions.forms import NewFileForm, SourceForm, UploadCodeForm
 from functions.models import Function
@@ -38,8 +38,10 @@ def context(request: HttpRequest, fn: Function, *, can_write: bool, extra: dict)
     (after a POST), else ?file=, else the handler's module; a bound
     `extra["source_form"]` (a refused save) is shown as it came, so the
     user's text is never lost, even when its file is gone meanwhile."""
+    # The code as uploaded: a dependency build's packages are not edited here.
+    code = dependencies.submitted_code(fn)
     try:
-        files = code_files.list_files(fn.code)
+        files = code_files.list_files(code)
     except (OSError, zipfile.BadZipFile):
         return {"code_missing": True, "text_max_mb": code_files.TEXT_MAX // (1024 * 1024)}
     by_path = {f.path: f for f in files}
@@ -56,13 +58,13 @@ def context(request: HttpRequest, fn: Function, *, can_write: bool, extra: dict)
     form = bound
     if form is None and opened:
         try:
-            text = code_files.read_text(fn.code, opened)
+            text = code_files.read_text(code, opened)
         except CodeError as e:
             problem = str(e)
         except OSError:
             return {"code_missing": True, "text_max_mb": code_files.TEXT_MAX // (1024 * 1024)}
         else:
-            form = SourceForm(initial={"path": opened, "base": fn.code_id, "source": text})
+            form = SourceForm(initial={"path": opened, "base": code.sha256, "source": text})
     if form is not None:
         attrs = form.fields["source"].widget.attrs
         attrs["data-language"] = language_of(opened)
@@ -80,7 +82,8 @@ def context(request: HttpRequest, fn: Function, *, can_write: bool, extra: dict)
         "opened": opened,
         "opened_problem": problem,
         "source_form": form,
-        "new_file_form": extra.get("new_file_form") or NewFileForm(initial={"base": fn.code_id}),
+        "new_file_form": extra.get("new_file_form") or NewFileForm(initial={"base": code.sha256}),
         "upload_form": extra.get("upload_form") or UploadCodeForm(),
         "text_max_mb": code_files.TEXT_MAX // (1024 * 1024),
+        "build_pending": dependencies.build_pending(fn),
     }

@@ -21,7 +21,7 @@ from django.http import HttpRequest, HttpResponse
 from awsapi import asgi, errors, principals, sigv4
 from awsapi.guard import authenticate, authorize_function, parse_json, with_request_id
 from awsapi.params import validation_error
-from functions import lookup
+from functions import dependencies, lookup
 from functions.access import cached_can_write, copied_can_write
 from functions.lambda_api import function_name
 from functions.models import ApiKey, Function
@@ -83,6 +83,9 @@ async def invoke(request: HttpRequest, name: str) -> HttpResponse:
     if len(request.body) > limit:
         raise errors.too_large(limit, f"the Invoke operation with InvocationType {invocation_type}")
     fn = await _function(request, key, name)
+    if refused := dependencies.refuse_invoke(fn):
+        # Lambda: no invocation while Pending (or Failed) - the dependency build.
+        raise errors.conflict(refused)
     if principals.is_function(key):
         await asgi.in_thread(authorize_function, key, "POST", request.path, request.GET.get("Qualifier"))
     elif not await _can_write(key):

@@ -21,7 +21,7 @@ from django.urls import reverse
 
 from awsapi import arns, errors, params, services
 from functions import lambda_shapes as shapes
-from functions import service
+from functions import dependencies, service
 from functions.models import ApiKey, CodeBundle, Function
 
 LIST_DEFAULT, LIST_MAX = 50, 10000
@@ -72,7 +72,8 @@ def get_function_of(key: ApiKey, parameters: dict) -> Function:
     """The function an operation's FunctionName (and Qualifier) names in the
     key's team, or ResourceNotFoundException."""
     name, missing = function_name(key, parameters["FunctionName"], parameters.get("Qualifier"))
-    fn = Function.objects.select_related("team", "code").filter(team=key.team, name=name).first()
+    fn = Function.objects.select_related("team", "code", "last_build__source").filter(
+        team=key.team, name=name).first()
     if fn is None:
         raise missing
     return fn
@@ -164,10 +165,12 @@ def _service_call(call: Callable[[], Function], arn: str = "") -> Function:
     for any other bad value."""
     try:
         return call()
-    except service.NameTaken as e:
+    except (service.NameTaken, service.BuildPending) as e:
         raise errors.conflict(str(e)) from None
     except service.FunctionGone:
         raise errors.not_found(arn) from None
+    except service.LayerAccessDenied as e:
+        raise errors.access_denied(str(e)) from None
     except service.FunctionError as e:
         raise errors.invalid_parameter(str(e)) from None
 
@@ -183,7 +186,8 @@ def list_functions(context: services.Context, parameters: dict) -> dict:
         raise errors.invalid_parameter(f"MaxItems must be a number from 1 to {LIST_MAX}.")
     # The marker is the last name returned: names are unique in a team and
     # the list is ordered by name, so a page never repeats or skips.
-    functions = Function.objects.select_related("team", "code").filter(team=context.team)
+    functions = Function.objects.select_related("team", "code", "last_build__source").filter(
+        team=context.team)
     if marker := parameters.get("Marker"):
         functions = functions.filter(name__gt=marker)
     page = list(functions.order_by("name")[: max_items + 1])
@@ -212,6 +216,7 @@ def create_function(context: services.Context, parameters: dict) -> services.Rep
             environment=_environment(parameters),
             description=parameters.get("Description", ""),
             role=parameters.get("Role", ""),
+            layers=parameters.get("Layers"),
         )
     )
     return services.Reply(shapes.function_configuration(fn), status=201)
@@ -221,7 +226,9 @@ def get_function(context: services.Context, parameters: dict) -> dict:
     """GetFunction: the configuration, a short-lived code URL on this
     server, and the reserved concurrency when there is one."""
     fn = get_function_of(context.key, parameters)
-    token = signing.dumps({"sha": fn.code.sha256, "name": fn.name}, salt=CODE_URL_SALT)
+    # The code as uploaded, as Lambda hands it out (not a dependency build's result).
+    sha = dependencies.submitted_code(fn).sha256
+    token = signing.dumps({"sha": sha, "name": fn.name}, salt=CODE_URL_SALT)
     location = context.endpoint + reverse("lambda-code", args=[token])
     return shapes.get_function(fn, location)
 
@@ -255,6 +262,7 @@ def update_function_configuration(context: services.Context, parameters: dict) -
         "environment": _environment(parameters),
         "description": parameters.get("Description"),
         "role": parameters.get("Role"),
+        "layers": parameters.get("Layers"),
     }
     return shapes.function_configuration(
         _service_call(lambda: service.update_configuration(fn, **changes), fn.arn)

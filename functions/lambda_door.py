@@ -17,7 +17,7 @@ from django.conf import settings
 from awsapi import params, services
 from awsapi.guard import json_object
 from awsapi.protocols import AwsRequest
-from functions import lambda_account, lambda_api, lambda_async_api, lambda_resources
+from functions import lambda_account, lambda_api, lambda_async_api, lambda_layers_api, lambda_resources
 
 # What Lambda's clients call the door's own errors.
 CODES = {
@@ -57,3 +57,6 @@ def register() -> None:
         # What each call does, as IAM names it, for functions' own credentials.
         resources=lambda_resources.resolve,
     )
+    # The layer operations, with their own IAM resources (layer ARNs).
+    services.extend(lambda_api.SERVICE, lambda_layers_api.HANDLERS, reads=lambda_layers_api.READS,
+                    resources=lambda_layers_api.resources)

@@ -113,6 +113,11 @@ class Function(models.Model):
     last_update_status = models.CharField(max_length=16, default="Successful")  # InProgress|Failed
     last_update_status_reason = models.TextField(blank=True)
     last_update_status_reason_code = models.CharField(max_length=64, blank=True)
+    # The dependency build this function's last code upload asked for
+    # (functions.dependencies): it waits for it while last_update_status is
+    # InProgress; its source is the code the function was given.
+    last_build = models.ForeignKey("DependencyBuild", on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
     # The last number PublishVersion gave: Lambda never reuses one, even
     # after DeleteFunction of that version.
     last_version = models.PositiveIntegerField(default=0)
@@ -298,6 +303,11 @@ class LayerVersion(models.Model):
     compatible_runtimes = models.JSONField(default=list, blank=True)
     compatible_architectures = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # DeleteLayerVersion: the version can no longer be seen or added to a
+    # function, but its row and content stay for the functions that list
+    # it (Lambda: "a copy of the version remains ... until no functions
+    # refer to it"). functions.layers.
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         unique_together = [("layer", "version")]
@@ -321,6 +331,15 @@ class DependencyBuild(models.Model):
                                  related_name="dependency_builds")
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # When its task was (last) queued; a build not started long after is
+    # queued again (functions.dependencies.recover).
+    queued_at = models.DateTimeField(default=timezone.now)
+    # A running build's sign of life, beaten by the task; None until a task
+    # starts it. A stale beat is a worker that stopped mid-build.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # How many tasks started it: one interrupted is built again, the next
+    # interruption fails it clearly.
+    attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         unique_together = [("source", "runtime")]

@@ -19,7 +19,8 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from functions import code as codestore
-from functions import code_files, handlers
+from functions import layers as layerstore
+from functions import code_files, dependencies, handlers
 from functions.models import Function, Team
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,13 @@ class NameTaken(FunctionError):
 
 class FunctionGone(FunctionError):
     """The function was deleted while the change was being made."""
+
+
+class LayerAccessDenied(FunctionError):
+    """A layer of another account (Lambda: AccessDeniedException)."""
+class BuildPending(FunctionError):
+    """A dependency build is pending: code and configuration changes wait
+    for it (Lambda's ResourceConflictException; functions.dependencies)."""
 
 
 class CodeChanged(FunctionError):
@@ -249,6 +257,30 @@ def clean_role(value) -> str:
     return value
 
 
+def clean_layers(team: Team, value, code_unzipped: int) -> list[str]:
+    """A function's Layers: layer version ARNs of the team, checked by
+    functions.layers.resolve (at most 5, existing, one version per layer,
+    code + layers <= 250 MB unzipped). LayerAccessDenied (a FunctionError
+    too) for another account's layer."""
+    try:
+        return layerstore.resolve(team, value, code_unzipped=code_unzipped)
+    except layerstore.LayerAccessDenied as e:
+        raise LayerAccessDenied(str(e), "layers") from None
+    except layerstore.LayerError as e:
+        raise FunctionError(str(e), "layers") from None
+
+
+def _check_size_with_layers(fn: Function, checked: codestore.CheckedZip) -> None:
+    """New code must fit beside the function's layers (250 MB unzipped in all)."""
+    if not fn.layers:
+        return
+    contents = [layer.content for layer in layerstore.of_function(fn) if layer.content is not None]
+    try:
+        layerstore.check_total_size(checked.unzipped_size, contents)
+    except layerstore.LayerError as e:
+        raise FunctionError(str(e), "code") from None
+
+
 def _checked_code(zip_bytes) -> codestore.CheckedZip:
     try:
         return codestore.check_zip(zip_bytes)
@@ -262,7 +294,7 @@ def handler_problem(fn: Function) -> str | None:
     console's warning. Lambda stores such a function all the same; its
     invokes fail with Runtime.ImportModuleError and the like."""
     try:
-        with open(fn.code.zip_path, "rb") as f:
+        with open(dependencies.submitted_code(fn).zip_path, "rb") as f:
             checked = codestore.check_zip(f.read())
         handlers.check(checked, fn.handler, fn.runtime)
     except OSError:
@@ -270,6 +302,19 @@ def handler_problem(fn: Function) -> str | None:
     except codestore.CodeError as e:
         return f"{e} Invokes will fail until the code or the handler is fixed."
     return None
+
+
+def _manifest(checked: codestore.CheckedZip, runtime: str) -> str | None:
+    """The manifest to install for this code (functions.dependencies)."""
+    try:
+        return dependencies.manifest_to_build(checked, runtime)
+    except dependencies.ManifestError as e:
+        raise FunctionError(str(e), "code") from None
+
+
+def _refuse_while_building(fn: Function) -> None:
+    if message := dependencies.refuse_while_pending(fn):
+        raise BuildPending(message, "code")
 
 
 def _store(checked: codestore.CheckedZip):
@@ -294,6 +339,7 @@ def create_function(
     environment=None,
     description="",
     role="",
+    layers=None,
 ) -> Function:
     """A new function in `team`: every setting checked (clean_*), then the
     code (a valid zip; whether it defines the handler is the invoke's
@@ -311,18 +357,26 @@ def create_function(
         role=clean_role(role),
     )
     checked = _checked_code(zip_bytes)
+    fields["layers"] = clean_layers(team, layers, checked.unzipped_size)
+    manifest = _manifest(checked, fields["runtime"])
     if Function.objects.filter(team=team, name=name).exists():
         raise NameTaken(f"A function named {name} already exists.", "name")
     try:
         with transaction.atomic():
             bundle = _store(checked)
-            return Function.objects.create(
+            fn = Function.objects.create(
                 team=team,
                 name=name,
                 code=bundle,
                 editable_file=codestore.single_file_name(checked),
                 **fields,
             )
+            if manifest:
+                # Pending until its dependencies are installed (or the same
+                # code's finished build is reused: Active at once).
+                dependencies.submit(fn, bundle, manifest, creating=True)
+                fn.save(update_fields=dependencies.SUBMIT_FIELDS)
+            return fn
     except IntegrityError:
         # Created by someone else since the check above. The bundle's files
         # stay (complete, content-addressed): the next upload of the same
@@ -345,14 +399,31 @@ def _save(fn: Function, fields: list[str]) -> None:
 
 def update_code(fn: Function, zip_bytes) -> Function:
     """New code for a function: checked as a zip, then stored and switched
-    to in one transaction (a new revision)."""
+    to in one transaction (a new revision). Code that needs its
+    dependencies installed (functions.dependencies) is stored and a build
+    queued instead: LastUpdateStatus InProgress, the previous code runs
+    until the build switches it. BuildPending while a build is pending."""
     checked = _checked_code(zip_bytes)
+    _refuse_while_building(fn)
+    _check_size_with_layers(fn, checked)
+    manifest = _manifest(checked, fn.runtime)
     with transaction.atomic():
-        fn.code = _store(checked)
-        fn.editable_file = codestore.single_file_name(checked)
-        fn.touch_revision()
-        _save(fn, ["code", "editable_file", "revision", "updated_at"])
+        bundle = _store(checked)
+        _switch_code(fn, bundle, checked, manifest)
     return fn
+
+
+def _switch_code(fn: Function, bundle, checked: codestore.CheckedZip, manifest: str | None) -> None:
+    """Switch to `bundle`, or wait for its dependency build (inside the
+    caller's transaction)."""
+    fn.touch_revision()
+    if manifest:
+        dependencies.submit(fn, bundle, manifest, creating=False)
+        _save(fn, dependencies.SUBMIT_FIELDS)
+        return
+    fn.code = bundle
+    fn.editable_file = codestore.single_file_name(checked)
+    _save(fn, ["code", "editable_file", "revision", "updated_at", *dependencies.code_switched(fn)])
 
 
 def handler_files(handler: str, runtime: str = "python3.11") -> set[str]:
@@ -378,7 +449,10 @@ def update_code_files(
     folder, a file that exists already, the handler's module deleted (set
     another handler first). Edits that break the handler are stored, as
     Lambda does; handler_problem says so."""
-    if fn.code_id != base_sha256:
+    _refuse_while_building(fn)
+    # The editor edits the code as it was uploaded, not a build's result.
+    submitted = dependencies.submitted_code(fn)
+    if submitted.sha256 != base_sha256:
         raise CodeChanged(
             "The code changed since you opened it (someone saved or uploaded new code). "
             "Nothing was saved; your text is still in the editor: copy it, reload the page "
@@ -393,7 +467,7 @@ def update_code_files(
             "path",
         )
     try:
-        with open(fn.code.zip_path, "rb") as f:
+        with open(submitted.zip_path, "rb") as f:
             base = f.read()
     except OSError:
         raise FunctionError("The function's stored code is missing; upload the code again.", "code") from None
@@ -402,16 +476,15 @@ def update_code_files(
     except codestore.CodeError as e:
         raise FunctionError(str(e), "code") from None
     checked = _checked_code(data)
+    _check_size_with_layers(fn, checked)
+    manifest = _manifest(checked, fn.runtime)
     with transaction.atomic():
         bundle = _store(checked)
-        fn.code = bundle
-        fn.editable_file = codestore.single_file_name(checked)
-        fn.touch_revision()
         # A conditional UPDATE that must change exactly one row: of two saves
         # on the same base, only one wins; the other learns the code changed.
-        claimed = Function.objects.filter(pk=fn.pk, code_id=base_sha256).update(
-            code=bundle, editable_file=fn.editable_file, revision=fn.revision, updated_at=fn.updated_at,
-        )
+        claimed = Function.objects.filter(
+            pk=fn.pk, code_id=fn.code_id, last_build_id=fn.last_build_id, revision=fn.revision,
+        ).update(updated_at=timezone.now())
         if claimed != 1:
             if not Function.objects.filter(pk=fn.pk).exists():
                 raise FunctionGone(f"The function {fn.name} was deleted meanwhile.")
@@ -421,7 +494,7 @@ def update_code_files(
                 "code",
             )
         # save() as well: post_save drops every process's copy of the function.
-        _save(fn, ["code", "editable_file", "revision", "updated_at"])
+        _switch_code(fn, bundle, checked, manifest)
     return fn
 
 
@@ -437,18 +510,45 @@ CLEANERS = {
 
 
 def update_configuration(fn: Function, **changes) -> Function:
-    """Change settings (keys of CLEANERS; a None value leaves that setting
-    alone). Every change is checked first; then all are saved, or none."""
+    """Change settings (keys of CLEANERS, and `layers`: layer version ARNs,
+    clean_layers; a None value leaves that setting alone). Every change is
+    checked first; then all are saved, or none."""
+    layers = changes.pop("layers", None)
     unknown = set(changes) - CLEANERS.keys()
     if unknown:
         raise TypeError(f"update_configuration() got unknown settings: {', '.join(sorted(unknown))}")
     cleaned = {key: CLEANERS[key](value) for key, value in changes.items() if value is not None}
+    _refuse_while_building(fn)
+    if layers is not None:
+        # A change of layers is a new revision: fresh environments get the new /opt.
+        cleaned["layers"] = clean_layers(fn.team, layers, fn.code.unzipped_size)
+    rebuild = _rebuild_for_runtime(fn, cleaned.get("runtime"))
     with transaction.atomic():
         for key, value in cleaned.items():
             setattr(fn, key, value)
         fn.touch_revision()
         _save(fn, [*cleaned, "revision", "updated_at"])
+        if rebuild is not None:
+            # Packages are built for one Python/Node.js version: a new
+            # runtime installs them again (the old ones run meanwhile).
+            dependencies.submit(fn, rebuild[0], rebuild[1], creating=False)
+            _save(fn, dependencies.SUBMIT_FIELDS)
     return fn
+
+
+def _rebuild_for_runtime(fn: Function, runtime: str | None):
+    """(the uploaded code, its manifest) when a change to `runtime` needs
+    its dependencies installed again, else None."""
+    if runtime is None or runtime == fn.runtime:
+        return None
+    submitted = dependencies.submitted_code(fn)
+    try:
+        with open(submitted.zip_path, "rb") as f:
+            checked = codestore.check_zip(f.read())
+    except (OSError, codestore.CodeError):
+        return None
+    manifest = _manifest(checked, runtime)
+    return (submitted, manifest) if manifest else None
 
 
 # Deleting -------------------------------------------------------------------

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from functions import lambda_api, views
+from functions import lambda_api, layer_views, views
 
 urlpatterns = [
     path("", views.index, name="fn-list"),
@@ -15,6 +15,10 @@ urlpatterns = [
     path("functions/<uuid:function_id>/async/", views.configure_async, name="fn-async-config"),
     path("functions/<uuid:function_id>/policy/", views.configure_policy, name="fn-policy"),
     path("functions/<uuid:function_id>/delete/", views.delete, name="fn-delete"),
+    path("functions/<uuid:function_id>/layers/", layer_views.function_layers, name="fn-layers"),
+    path("layers/", layer_views.layer_list, name="layer-list"),
+    path("layers/<str:account_id>/<str:name>/<int:version>/delete/", layer_views.layer_version_delete,
+         name="layer-version-delete"),
     path("functions/<uuid:function_id>/invoke/", views.invoke, name="fn-invoke"),
     path("functions/<uuid:function_id>/events/", views.event_save, name="fn-event-save"),
     path("functions/<uuid:function_id>/live/rows/", views.live_rows, name="fn-live-rows"),

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.conf import settings
 
 from awsapi import jsontext
-from functions import code_tab, service
+from functions import build_live, code_tab, dependencies, service
 from functions.access import can_write, get_function_for_user, teams_for, writable_teams
 from functions.code import SINGLE_FILE_SUFFIXES, CodeError, zip_single_file
 from functions.forms import (
@@ -36,6 +36,7 @@ from functions.forms import (
     family,
     starters,
 )
+from functions.layer_forms import FunctionLayersForm
 from functions.models import Function, TestEvent
 from invocations import dispatch, env_views, redis_link, unrecorded
 from invocations.done import Done
@@ -126,7 +127,7 @@ def create(request: HttpRequest) -> HttpResponse:
         except CodeError as e:
             form.add_error(code_field, str(e))
         else:
-            messages.success(request, f"Created {fn.name}.")
+            messages.success(request, f"Created {fn.name}.{_building(fn)}")
             if problem := service.handler_problem(fn):
                 messages.warning(request, f"Warning: {problem}")
             return redirect("fn-detail", fn.id)
@@ -206,6 +207,8 @@ def _render_detail(request: HttpRequest, fn: Function, tab: str, status: int = 2
         "tab": tab,
         "tabs": TABS,
         "can_write": can_write(request.user, fn.team),
+        # Every tab: a running build's progress and a failed one's reason.
+        "build_panel": build_live.panel_context(fn),
     }
     if tab == "code":
         ctx.update(code_tab.context(request, fn, can_write=ctx["can_write"], extra=extra))
@@ -214,6 +217,7 @@ def _render_detail(request: HttpRequest, fn: Function, tab: str, status: int = 2
         ctx["async_form"] = AsyncConfigForm.for_function(fn)
         ctx["policy_form"] = ExecutionPolicyForm(initial=ExecutionPolicyForm.initial_for(fn))
         ctx["denied_calls"] = fn.denied_calls.all()[:20]
+        ctx["layers_form"] = FunctionLayersForm(function=fn)
         # Said in the delete button's confirmation: deleting cancels them.
         ctx["pending_async"] = fn.invocations.filter(status="queued").count()
     elif tab == "test":
@@ -241,7 +245,17 @@ def _render_detail(request: HttpRequest, fn: Function, tab: str, status: int = 2
     return response
 
 
+def _building(fn: Function) -> str:
+    """What a notice adds when the change started a dependency build."""
+    if not dependencies.build_pending(fn):
+        return ""
+    if fn.state == "Pending":
+        return " Its dependencies are being installed; it can be invoked once they are."
+    return " Its dependencies are being installed; the function runs its previous code until then."
+
+
 def _done(request: HttpRequest, fn: Function, tab: str, notice: str) -> HttpResponse:
+    notice += _building(fn)
     if tab in ("code", "configuration") and (problem := service.handler_problem(fn)):
         # Saved all the same, as Lambda does; said so the invoke's failure is no surprise.
         notice = f"{notice} Warning: {problem}"
@@ -271,7 +285,7 @@ def code_zip(request: HttpRequest, function_id) -> FileResponse:
     fn = get_function_for_user(request.user, function_id)
     try:
         # FileResponse closes the file when the response is done.
-        handle = open(fn.code.zip_path, "rb")  # noqa: SIM115
+        handle = open(dependencies.submitted_code(fn).zip_path, "rb")  # noqa: SIM115
     except OSError:
         raise Http404("The code bundle is missing.") from None
     return FileResponse(handle, as_attachment=True, filename=f"{fn.name}.zip")
@@ -279,6 +293,7 @@ def code_zip(request: HttpRequest, function_id) -> FileResponse:
 
 def _code_done(request: HttpRequest, fn: Function, notice: str, opened: str) -> HttpResponse:
     """After a change of the code's files: the Code tab with `opened` open."""
+    notice += _building(fn)
     if problem := service.handler_problem(fn):
         # Saved all the same, as Lambda does; said so the invoke's failure is no surprise.
         notice = f"{notice} Warning: {problem}"
@@ -491,6 +506,12 @@ def invoke(request: HttpRequest, function_id) -> HttpResponse:
         if request.htmx:
             return _panel(request, {"form": form})
         return _render_detail(request, fn, "test", test_form=form)
+    if refused := dependencies.refuse_invoke(fn):
+        form.add_error("event", f"{refused}: its dependencies are being installed or failed to install "
+                                "(see Dependencies above).")
+        if request.htmx:
+            return _panel(request, {"form": form})
+        return _render_detail(request, fn, "test", status=409, test_form=form)
     token = request.POST.get("invoke_token", "")[:64]
     if not _first_use(fn, token):
         if request.htmx:

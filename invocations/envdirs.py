@@ -1,10 +1,11 @@
 """The host side of an environment's folders: where they are, who owns
 them, and the function's code placed in them. Importable without Django.
 
-Each environment has two host folders, bind-mounted into its container:
+Each environment has three host folders, bind-mounted into its container:
 the socket folder (read-write at /var/runtime/sock: the bootstrap's Unix
-socket) and the task folder (read-only at /var/task: empty while the
-environment is generic, then the function's code).
+socket), the task folder (read-only at /var/task: empty while the
+environment is generic, then the function's code) and the opt folder
+(read-only at /opt: empty until the function's layers are placed there).
 """
 
 from __future__ import annotations
@@ -26,6 +27,23 @@ def environment_dirs(env_root: str, env_id: str) -> tuple[str, str]:
     ``<env_root>/<env_id>`` removes both."""
     base = os.path.join(env_root, env_id)
     return os.path.join(base, "sock"), os.path.join(base, "task")
+
+
+def opt_dir_beside(task_dir: str) -> str:
+    """The opt folder of the environment whose task folder is ``task_dir``:
+    ``<env_root>/<env_id>/opt``, removed with the environment's folder."""
+    return os.path.join(os.path.dirname(os.path.abspath(task_dir)), "opt")
+
+
+def prepare_opt_dir(path: str) -> str:
+    """Create an environment's empty opt folder (root's, 0755); ValueError
+    (nothing changed) if it holds anything."""
+    path = os.path.abspath(path)
+    os.makedirs(path, exist_ok=True)
+    if os.listdir(path):
+        raise ValueError(f"opt folder {path} is not empty")
+    os.chmod(path, 0o755)
+    return path
 
 
 def prepare_socket_dir(path: str) -> str:
@@ -83,6 +101,52 @@ def lock_socket_dir(path: str) -> None:
     os.chmod(path, 0o711)
 
 
+def _link_or_copy(src: str, dst: str, same_fs: bool) -> None:
+    if same_fs:
+        try:
+            os.link(src, dst)
+            return
+        except OSError as exc:
+            # EPERM: fs.protected_hardlinks refuses a non-root worker
+            # someone else's file; EMLINK: too many links to one inode.
+            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+                raise
+    shutil.copy2(src, dst)
+
+
+def _clear(path: str) -> None:
+    """Remove what is at ``path`` (a file, a link or a folder), if anything."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        os.unlink(path)
+
+
+def place_layers(layer_dirs: list[str], opt_dir: str) -> int:
+    """Unpack layers into ``opt_dir`` (mounted read-only at /opt) in order,
+    as Lambda does: a later layer's file replaces an earlier layer's file
+    of the same path (and a file and a folder of one path: the later
+    wins). Files are hard links to the stored layer content, like
+    place_code's. Returns the number of files placed."""
+    count = 0
+    for layer_dir in layer_dirs:
+        same_fs = os.stat(layer_dir).st_dev == os.stat(opt_dir).st_dev
+        for root, folders, files in os.walk(layer_dir):
+            rel = os.path.relpath(root, layer_dir)
+            target_root = opt_dir if rel == "." else os.path.join(opt_dir, rel)
+            for name in folders:
+                target = os.path.join(target_root, name)
+                if not os.path.isdir(target) or os.path.islink(target):
+                    _clear(target)
+                    os.mkdir(target, 0o755)
+            for name in files:
+                target = os.path.join(target_root, name)
+                _clear(target)
+                _link_or_copy(os.path.join(root, name), target, same_fs)
+                count += 1
+    return count
+
+
 def place_code(code_dir: str, task_dir: str) -> int:
     """Copy the tree ``code_dir`` into ``task_dir`` as hard links (a real copy
     where the two are on different file systems, or a link is refused);
@@ -96,16 +160,8 @@ def place_code(code_dir: str, task_dir: str) -> int:
     def link_or_copy(src: str, dst: str) -> str:
         nonlocal count
         count += 1
-        if same_fs:
-            try:
-                os.link(src, dst)
-                return dst
-            except OSError as exc:
-                # EPERM: fs.protected_hardlinks refuses a non-root worker
-                # someone else's file; EMLINK: too many links to one inode.
-                if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
-                    raise
-        return shutil.copy2(src, dst)
+        _link_or_copy(src, dst, same_fs)
+        return dst
 
     shutil.copytree(code_dir, task_dir, copy_function=link_or_copy, dirs_exist_ok=True)
     return count

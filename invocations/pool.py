@@ -44,10 +44,11 @@ from django.conf import settings
 from django.utils import timezone
 
 from awsapi import principals
+from functions import layers
 from functions.models import Function
 from invocations import env_live, env_state, nodes, redis_link, sandbox
 from invocations.env_keys import busy_key, generic_key, idle_key, memory_key, served_key
-from invocations.envdirs import SOCKET_NAME, environment_dirs
+from invocations.envdirs import SOCKET_NAME, environment_dirs, opt_dir_beside
 from invocations.models import Environment
 from runtimes.build import runtime_image
 
@@ -219,11 +220,15 @@ def _spec(env_id: str, image: str, memory_mb: int, labels: dict) -> sandbox.Envi
 def _config(fn: Function) -> sandbox.FunctionConfig:
     # Each environment gets credentials of its own (awsapi.principals), and
     # its AWS calls reach this node's web server (invocations.aws_forwarder).
+    # Layers: their folders for /opt, and Lambda's PATH, LD_LIBRARY_PATH
+    # (and NODE_PATH) under the function's own variables, which win.
     return sandbox.FunctionConfig(
         code_dir=str(fn.code.files_dir), handler=fn.handler, function_name=fn.name,
-        memory_mb=fn.memory_mb, env_vars=dict(fn.environment), region=settings.STRATUS_REGION,
+        memory_mb=fn.memory_mb, env_vars={**layers.runtime_environment(fn.runtime), **fn.environment},
+        region=settings.STRATUS_REGION,
         credentials=principals.issue(fn), aws_upstream=settings.STRATUS_AWS_UPSTREAM,
         runtime=fn.runtime, **_logging(fn),
+        layer_dirs=layers.content_dirs(fn),
     )
 
 
@@ -297,9 +302,13 @@ def specialise(env_id: str, fn: Function) -> Lease | None:
         discard(env_id, "removed: its container is gone")
         return None
     socket_dir, task_dir = dirs(env_id)
+    # A generic environment started without an /opt folder (an older
+    # Stratus) has none: sandbox.specialise refuses it a function with layers.
+    opt_dir = opt_dir_beside(task_dir)
     started = sandbox.StartedEnvironment(
         container_id=row.container_id, socket_path=socket_path(env_id), task_dir=task_dir,
         memory_mb=row.memory_mb, env_id=env_id, min_cpus=settings.STRATUS_MIN_CPUS,
+        opt_dir=opt_dir if os.path.isdir(opt_dir) else "",
     )
     try:
         done = sandbox.specialise(docker_client(), started, _config(fn))

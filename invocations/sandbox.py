@@ -25,7 +25,10 @@ from invocations import aws_forwarder
 from invocations.envdirs import (
     SANDBOX_UID,
     lock_socket_dir,
+    opt_dir_beside,
     place_code,
+    place_layers,
+    prepare_opt_dir,
     prepare_socket_dir,
     prepare_task_dir,
 )
@@ -35,6 +38,7 @@ log = logging.getLogger(__name__)
 
 CONTAINER_SOCKET_DIR = "/var/runtime/sock"
 CONTAINER_TASK_ROOT = "/var/task"
+CONTAINER_OPT = "/opt"  # Lambda unpacks a function's layers here
 MB_PER_VCPU = 1769  # Lambda: 1,769 MB of memory = one vCPU
 CPU_PERIOD_US = 100_000  # the CFS period the CPU quota is counted in
 
@@ -72,6 +76,9 @@ class EnvironmentSpec:
     # at start. None: the "task" folder beside socket_dir, which must then be
     # <root>/<env_id>/<socket folder> (see envdirs.environment_dirs).
     task_dir: str | None = None
+    # Host path, mounted read-only at /opt (the function's layers, placed at
+    # specialise); must be empty at start. None: "opt" beside the task folder.
+    opt_dir: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
     tmp_mb: int = 512
     pids_limit: int = 256
@@ -98,6 +105,9 @@ class FunctionConfig:
     # (invocations.aws_forwarder). Empty: no AWS door in the environment.
     credentials: dict[str, str] = field(default_factory=dict)
     aws_upstream: str = ""
+    # Host paths of the function's layers' extracted files, in the order
+    # they are unpacked under /opt (functions.layers.content_dirs).
+    layer_dirs: list[str] = field(default_factory=list)
     runtime: str = "python3.11"  # AWS_EXECUTION_ENV, NODE_PATH for nodejs*
     # LoggingConfig: "Text" | "JSON"; the levels apply to JSON only, as in
     # Lambda (ApplicationLogLevel filters the function's own log calls,
@@ -121,6 +131,9 @@ class StartedEnvironment:
     init_ms: float = 0.0
     env_id: str = ""
     min_cpus: float = 0.5
+    # Host path mounted at /opt; "" for a container started without one
+    # (it cannot take a function with layers).
+    opt_dir: str = ""
 
 
 @dataclass
@@ -283,6 +296,7 @@ def start_environment(
     t0 = time.perf_counter()
     socket_path = prepare_socket_dir(spec.socket_dir)  # before create: fail fast
     task_dir = prepare_task_dir(spec.env_id, spec.socket_dir, spec.task_dir)
+    opt_dir = prepare_opt_dir(spec.opt_dir or opt_dir_beside(task_dir))
     quota, shares = cpu_quota(spec.memory_mb, spec.min_cpus)
     container = client.containers.create(
         spec.image,
@@ -292,6 +306,7 @@ def start_environment(
         labels={**spec.labels, "stratus.env": spec.env_id},
         volumes={
             task_dir: {"bind": CONTAINER_TASK_ROOT, "mode": "ro"},
+            opt_dir: {"bind": CONTAINER_OPT, "mode": "ro"},
             os.path.abspath(spec.socket_dir): {
                 "bind": CONTAINER_SOCKET_DIR,
                 "mode": "rw",
@@ -345,6 +360,7 @@ def start_environment(
         init_ms=(time.perf_counter() - t0) * 1000,
         env_id=spec.env_id,
         min_cpus=spec.min_cpus,
+        opt_dir=opt_dir,
     )
 
 
@@ -359,7 +375,8 @@ def specialise(
 
     1. ``docker update`` memory (= memory-swap) and CPU when
        ``config.memory_mb`` differs from ``env.memory_mb`` (then updated);
-    2. hard-link copy of ``config.code_dir`` into ``env.task_dir``;
+    2. hard-link copy of ``config.code_dir`` into ``env.task_dir``, and of
+       ``config.layer_dirs`` in order into ``env.opt_dir`` (/opt);
     3. lock the socket folder (``lock_socket_dir``), before any user code;
     4. send the ``init`` frame: the bootstrap sets its environment, chdirs to
        /var/task, imports the handler (Lambda's init phase) and answers.
@@ -370,12 +387,16 @@ def specialise(
     not answer within ``init_timeout_s`` seconds (``oom_killed`` tells an
     import that ran out of memory), or if Docker refuses the update; the
     container is then removed (its folders are the caller's to remove).
-    ValueError, touching nothing, if the task folder is not empty (the
-    environment was specialised already).
+    ValueError, touching nothing, if the task or opt folder is not empty
+    (the environment was specialised already), or if the function has
+    layers and the environment has no /opt folder (started by an older
+    Stratus).
     """
     t0 = time.perf_counter()
-    if os.listdir(env.task_dir):
+    if os.listdir(env.task_dir) or (env.opt_dir and os.listdir(env.opt_dir)):
         raise ValueError(f"environment {env.env_id or env.container_id} is specialised already")
+    if config.layer_dirs and not env.opt_dir:
+        raise ValueError(f"environment {env.env_id or env.container_id} has no /opt folder for layers")
     try:
         update_ms = 0.0
         if config.memory_mb != env.memory_mb:
@@ -398,6 +419,8 @@ def specialise(
             update_ms = (time.perf_counter() - t0) * 1000
         t1 = time.perf_counter()
         place_code(config.code_dir, env.task_dir)
+        if config.layer_dirs:
+            place_layers(config.layer_dirs, env.opt_dir)
         lock_socket_dir(os.path.dirname(env.socket_path))
         if config.aws_upstream:  # listening before the handler's import may call AWS
             aws_forwarder.ensure(os.path.dirname(env.socket_path), config.aws_upstream)

@@ -8,8 +8,13 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 INVOCATIONS = ("invocations", "0005_bucket_source")
-BEFORE = [("mappings", "0001_initial"), ("messaging", "0006_sns_http_signing"), INVOCATIONS]
-AFTER = [("mappings", "0002_queue_mappings"), ("messaging", "0007_delete_queue_mapping"), INVOCATIONS]
+# Functions as they were then: a later column with only a Python-side
+# default would be NOT NULL without a value in the old model's inserts.
+FUNCTIONS = ("functions", "0004_team_concurrency_limit")
+BEFORE = [("mappings", "0001_initial"), ("messaging", "0006_sns_http_signing"), INVOCATIONS, FUNCTIONS]
+AFTER = [
+    ("mappings", "0002_queue_mappings"), ("messaging", "0007_delete_queue_mapping"), INVOCATIONS, FUNCTIONS,
+]
 
 
 def migrate(targets):

@@ -53,6 +53,11 @@ import traceback
 
 SOCKET_PATH = os.environ.pop("STRATUS_SOCKET_PATH", "/var/runtime/sock/bootstrap.sock")
 TASK_ROOT = os.environ.get("LAMBDA_TASK_ROOT", "/var/task")
+# Where Lambda's Python runtimes find a layer's modules (its "layer paths").
+LAYER_PATHS = [
+    f"/opt/python/lib/python{sys.version_info.major}.{sys.version_info.minor}/site-packages",
+    "/opt/python",
+]
 RUNTIME_LIB = "/var/runtime/lib"  # boto3 and its dependencies (runtimes/build.py)
 MAX_FRAME_BYTES = 8 * 1024 * 1024
 MAX_RESPONSE_BYTES = 6291556  # Lambda's synchronous response limit
@@ -744,7 +749,14 @@ def apply_configuration(frame: dict) -> str:
         os.chdir(TASK_ROOT)
     except OSError as exc:
         _diag(f"stratus bootstrap: cannot chdir to {TASK_ROOT}: {exc}")
-    sys.path.insert(0, TASK_ROOT)
+    # Lambda's order: the code, then the layers' site directory and python/
+    # folder (unpacked under /opt), then the runtime's own libraries.
+    sys.path[0:0] = [TASK_ROOT, *LAYER_PATHS]
+    if os.path.isdir(LAYER_PATHS[0]):
+        import site
+
+        # A site directory: its .pth files count (the folder is on the path already).
+        site.addsitedir(LAYER_PATHS[0])
     # The runtime's boto3, after the function's own (a bundled copy wins, as in Lambda).
     if os.path.isdir(RUNTIME_LIB):
         sys.path.append(RUNTIME_LIB)
