@@ -270,6 +270,42 @@ def test_node_calls_aws_through_the_door_with_its_own_credentials(stack, client)
     assert "node-door" in [f["FunctionName"] for f in body["body"]["Functions"]]
 
 
+@pytest.mark.parametrize("runtime", NODE_RUNTIMES)
+def test_node_finds_a_layers_packages_from_commonjs_and_es_modules(client, runtime):
+    # Lambda's NODE_PATH (/opt/nodejs/node_modules...) with no variable of
+    # the function's own; the ES module through the bootstrap's resolve hook.
+    suffix = runtime.replace(".", "")
+    layer = client.publish_layer_version(
+        LayerName=f"greeters-{suffix}", CompatibleRuntimes=[runtime],
+        Content={"ZipFile": zip_of({
+            "nodejs/node_modules/greet/index.js": 'module.exports = (n) => "hello " + n;\n',
+            "nodejs/node_modules/greetesm/package.json": '{"name": "greetesm", "exports": "./index.mjs"}',
+            "nodejs/node_modules/greetesm/index.mjs": 'export const greet = (n) => "hi " + n;\n',
+        })},
+    )["LayerVersionArn"]
+    name = f"node-layered-{suffix}"
+    client.create_function(
+        FunctionName=name, Runtime=runtime, Role=ROLE, Handler="cjs.handler", Layers=[layer],
+        Code={"ZipFile": zip_of({
+            "cjs.js": 'const greet = require("greet");\n'
+                      "exports.handler = async (e) => "
+                      "({ greeting: greet(e.who), path: process.env.NODE_PATH });\n",
+            "esm.mjs": 'import { greet } from "greetesm";\n'
+                       "export const handler = async (e) => greet(e.who);\n",
+        })}, Timeout=10,
+    )
+    resp, body = invoke_json(client, name, {"who": "ada"})
+    assert "FunctionError" not in resp, body
+    major = runtime.removeprefix("nodejs").split(".")[0]
+    assert body == {"greeting": "hello ada", "path": (
+        f"/opt/nodejs/node{major}/node_modules:/opt/nodejs/node_modules:"
+        "/var/runtime/node_modules:/var/runtime:/var/task")}
+    set_handler(client, name, "esm.handler")
+    resp, body = invoke_json(client, name, {"who": "bo"})
+    assert "FunctionError" not in resp, body
+    assert body == "hi bo"
+
+
 def set_logging_config(stack, name: str, config: dict) -> None:
     # Stored as CreateFunction's LoggingConfig stores it (functions.models
     # Function.logging_config), before the function's first call.
