@@ -17,7 +17,6 @@ The ratios ``warm_vs_python311_<runtime>`` compare each with python3.11
 from __future__ import annotations
 
 import io
-import socket
 import statistics
 import time
 import uuid
@@ -70,9 +69,11 @@ def wait_for_pool(stack, runtimes: list[str], timeout: float = 180) -> None:
     import redis
 
     from runtimes.build import runtime_image
+    from tests.stack import DEFAULT_NODE
 
     client = redis.Redis(port=stack.redis_port)
-    keys = [f"{stack.instance}:generic:{socket.gethostname()}:{runtime_image(r)}" for r in runtimes]
+    # The stack's worker is node DEFAULT_NODE (STRATUS_NODE), not this host's name.
+    keys = [f"{stack.instance}:generic:{DEFAULT_NODE}:{runtime_image(r)}" for r in runtimes]
     deadline = time.monotonic() + timeout
     while any(client.llen(k) < POOL_SIZE for k in keys) and time.monotonic() < deadline:
         time.sleep(0.2)

@@ -139,12 +139,13 @@ def wait_for_pool(stack: Stack, image: str, timeout: float = 120) -> None:
     """Until the worker has its generic environments started and has
     settled: warm numbers measured while containers start are the
     containers' cost, not the warm path's."""
-    import socket as socket_mod
-
     import redis
 
+    from tests.stack import DEFAULT_NODE
+
     client = redis.Redis(port=stack.redis_port)
-    key = f"{stack.instance}:generic:{socket_mod.gethostname()}:{image}"
+    # The stack's worker is node DEFAULT_NODE (STRATUS_NODE), not this host's name.
+    key = f"{stack.instance}:generic:{DEFAULT_NODE}:{image}"
     deadline = time.monotonic() + timeout
     while client.llen(key) < POOL_SIZE and time.monotonic() < deadline:
         time.sleep(0.2)
