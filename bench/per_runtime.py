@@ -6,7 +6,9 @@ of that runtime, and
     pre-warmed pool; each sample changes the function's configuration, so
     its warm environment is retired, as bench.run's cold_p50_ms does);
   * ``warm_p50_ms_<runtime>``: sequential warm sync Invokes with the
-    minimal SigV4 client (bench.clients.SignedInvoker), as warm_p50_ms;
+    minimal SigV4 client (bench.clients.SignedInvoker), as warm_p50_ms,
+    taken in ROUNDS rounds in which the runtimes take turns (so a change in
+    the machine's load weighs on every runtime alike);
   * ``pool_cold_p50_ms_<runtime>``: the first call of a brand-new function
     of that runtime, with the pool of generic environments running.
 
@@ -28,6 +30,7 @@ from bench.clients import SignedInvoker, pct, sequential, timed
 HOST = "127.0.0.1"
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 POOL_SIZE = 2
+ROUNDS = 10  # warm calls are taken in this many rounds, the runtimes in turn
 BASELINE = "python3.11"
 
 # A starter per runtime family: handler and files. Each returns {}.
@@ -114,13 +117,25 @@ def bench_runtimes(
         stack.start_worker()
         wait_for_pool(stack, runtimes)
 
+        # Warm calls in rounds that take turns between the runtimes, so a
+        # machine that gets busier or quieter meanwhile weighs on each alike
+        # (measured one runtime after another, the last one paid for it).
+        callers = {r: SignedInvoker(HOST, stack.port, key, names[r]) for r in runtimes}
+        say(f"warm Invoke, {args.runs} runs each, in {ROUNDS} rounds taking turns")
+        warm: dict[str, list[float]] = {r: [] for r in runtimes}
+        for r in runtimes:
+            sequential(callers[r], 0, args.warmup)
+        per_round = max(1, args.runs // ROUNDS)
+        for _ in range(ROUNDS):
+            for r in runtimes:
+                warm[r] += sequential(callers[r], per_round, 0)
+        for r in runtimes:
+            callers[r].close()
+            results[f"warm_p50_ms_{r}"] = pct(warm[r], 50)
+            results[f"warm_p99_ms_{r}"] = pct(warm[r], 99)
+
         for runtime in runtimes:
             call = SignedInvoker(HOST, stack.port, key, names[runtime])
-            say(f"{runtime}: warm Invoke ({args.runs} runs)")
-            warm = sequential(call, args.runs, args.warmup)
-            results[f"warm_p50_ms_{runtime}"] = pct(warm, 50)
-            results[f"warm_p99_ms_{runtime}"] = pct(warm, 99)
-
             say(f"{runtime}: first call of a brand-new function ({args.pool_cold} samples, "
                 f"{args.pool_wait:g} s after its creation)")
             fresh, created = [], []
