@@ -306,6 +306,38 @@ def test_node_finds_a_layers_packages_from_commonjs_and_es_modules(client, runti
     assert body == "hi bo"
 
 
+def test_a_node_package_json_and_a_python313_requirements_are_installed_and_run(client):
+    # Dependency builds (functions.dependency_install) for these runtimes:
+    # npm for Node (the runtime image has no npm: the host's), pip for 3.13.
+    wait = {"Delay": 1, "MaxAttempts": 240}
+    client.create_function(
+        FunctionName="node-deps", Runtime="nodejs22.x", Role=ROLE, Handler="index.handler",
+        Code={"ZipFile": zip_of({
+            "index.js": 'const leftPad = require("left-pad");\n'
+                        "exports.handler = async (e) => leftPad(e.n, 5, '0');\n",
+            "package.json": '{"name": "node-deps", "dependencies": {"left-pad": "1.3.0"}}',
+        })}, Timeout=10,
+    )
+    client.create_function(
+        FunctionName="py313-deps", Runtime="python3.13", Role=ROLE, Handler="app.handler",
+        Code={"ZipFile": zip_of({
+            "app.py": "import tabulate\n\ndef handler(e, c):\n"
+                      "    return tabulate.tabulate([[1, 2]], tablefmt='plain')\n",
+            "requirements.txt": "tabulate==0.9.0\n",
+        })}, Timeout=10,
+    )
+    for name in ("node-deps", "py313-deps"):
+        client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig=wait)
+        config = client.get_function(FunctionName=name)["Configuration"]
+        assert (config["State"], config["LastUpdateStatus"]) == ("Active", "Successful"), config
+    resp, body = invoke_json(client, "node-deps", {"n": 42})
+    assert "FunctionError" not in resp, body
+    assert body == "00042"
+    resp, body = invoke_json(client, "py313-deps", {})
+    assert "FunctionError" not in resp, body
+    assert body == "1  2"
+
+
 def set_logging_config(stack, name: str, config: dict) -> None:
     # Stored as CreateFunction's LoggingConfig stores it (functions.models
     # Function.logging_config), before the function's first call.
