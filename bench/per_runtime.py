@@ -34,19 +34,38 @@ ROUNDS = 10  # warm calls are taken in this many rounds, the runtimes in turn
 BASELINE = "python3.11"
 
 # A starter per runtime family: handler and files. Each returns {}.
+# provided.*: an executable `bootstrap` answering through the Runtime API.
+PROVIDED_BOOTSTRAP = """#!/bin/sh
+api="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
+while true; do
+  id=$(curl -sS -o /dev/null -D - "$api/invocation/next" \\
+       | tr -d '\\r' | sed -n 's/^[Ll]ambda-[Rr]untime-[Aa]ws-[Rr]equest-[Ii]d: //p')
+  curl -sS -o /dev/null -X POST "$api/invocation/$id/response" -d '{}'
+done
+"""
 STARTERS = {
     "python": ("app.handler", {"app.py": "def handler(event, context):\n    return {}\n"}),
     "nodejs": ("index.handler", {"index.mjs": "export const handler = async () => ({});\n"}),
+    "provided": ("bootstrap", {"bootstrap": PROVIDED_BOOTSTRAP}),
 }
+
+
+def family(runtime: str) -> str:
+    for prefix in ("nodejs", "provided"):
+        if runtime.startswith(prefix):
+            return prefix
+    return "python"
 
 
 def starter(runtime: str) -> tuple[str, bytes]:
     """(handler, zip bytes) of the runtime's trivial function."""
-    handler, files = STARTERS["nodejs" if runtime.startswith("nodejs") else "python"]
+    handler, files = STARTERS[family(runtime)]
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         for name, text in files.items():
-            zf.writestr(name, text)
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (0o755 if name == "bootstrap" else 0o644) << 16
+            zf.writestr(info, text)
     return handler, buf.getvalue()
 
 

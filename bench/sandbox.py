@@ -40,7 +40,7 @@ from invocations.sandbox import (
     start_environment,
     start_for_function,
 )
-from bench.per_runtime import STARTERS
+from bench.per_runtime import STARTERS, family
 from runtimes.build import build
 
 
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 
     client = docker.from_env()
     image = build(args.runtime)
-    handler, files = STARTERS["nodejs" if args.runtime.startswith("nodejs") else "python"]
+    handler, files = STARTERS[family(args.runtime)]
     root = tempfile.mkdtemp(prefix="stratus-b-")
     labels = {"stratus.bench": uuid.uuid4().hex}
     started: list[str] = []

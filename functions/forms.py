@@ -44,8 +44,14 @@ SINGLE_FILE_EXTENSIONS = {"python": (".py",), "nodejs": (".js", ".mjs", ".cjs")}
 
 
 def family(runtime: str) -> str:
-    """"python" or "nodejs" (the starter and upload rules), from a runtime name."""
-    return "nodejs" if str(runtime).startswith("nodejs") else "python"
+    """"python", "nodejs" or "provided" (the starter and upload rules), from a
+    runtime name."""
+    runtime = str(runtime)
+    if runtime.startswith("nodejs"):
+        return "nodejs"
+    if runtime.startswith("provided"):
+        return "provided"
+    return "python"
 
 
 def starters() -> dict:
@@ -204,10 +210,18 @@ class CreateFunctionForm(ConfigurationForm):
         data = super().clean()
         source = data.get("code_source")
         upload = data.get("code_file")
-        if source == "inline" and not (data.get("source") or "").strip():
+        runtime = data.get("runtime") or ""
+        if family(runtime) not in SINGLE_FILE_EXTENSIONS and source in ("inline", "py"):
+            # A custom runtime runs the code's executable `bootstrap`.
+            self.add_error(
+                "code_source",
+                f"Upload a .zip holding an executable bootstrap for {runtime}; inline code and "
+                "single files are for the Python and Node.js runtimes.",
+            )
+        elif source == "inline" and not (data.get("source") or "").strip():
             self.add_error("source", "Write the function's code, or choose an upload.")
         elif source == "py":
-            allowed = SINGLE_FILE_EXTENSIONS[family(data.get("runtime") or "")]
+            allowed = SINGLE_FILE_EXTENSIONS[family(runtime)]
             if upload is None or not upload.name.endswith(allowed):
                 self.add_error(
                     "code_file",

@@ -68,3 +68,15 @@ def test_the_code_tab_takes_one_node_file(client, users, team):
     assert fn.editable_file == "index.mjs"
     with zipfile.ZipFile(fn.code.zip_path) as zf:
         assert zf.read("index.mjs") == b"export const handler = async () => 2;\n"
+
+
+def test_a_custom_runtime_takes_a_zip_not_inline_code(client, users, team, settings):
+    settings.STRATUS_RUNTIMES = [*settings.STRATUS_RUNTIMES, "provided.al2023"]
+    client.force_login(users["member"])
+    r = client.post(reverse("fn-create"), _create_data(team, runtime="provided.al2023", handler="bootstrap"))
+    assert r.status_code == 200
+    assert "Upload a .zip holding an executable bootstrap for provided.al2023" in r.content.decode()
+    assert not Function.objects.exists()
+    html = client.get(reverse("fn-create")).content.decode()
+    found = re.search(r'<script id="runtime-starters" type="application/json">(.*?)</script>', html, re.S)
+    assert "provided.al2023" not in json.loads(found.group(1))  # no starter to swap in
