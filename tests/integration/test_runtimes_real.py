@@ -35,6 +35,14 @@ export const sleeps = async () => {
   return "woke";
 };
 
+export const bigHeap = async () => {
+  // 400 MB of JavaScript heap: more than V8 gives itself in the 128 MB
+  // generic environment this function is specialised from.
+  const kept = [];
+  for (let i = 0; i < 50; i++) kept.push(new Array(1e6).fill(i + 0.5));
+  return { arrays: kept.length, heapMB: Math.round(process.memoryUsage().heapUsed / 1048576) };
+};
+
 export const hog = async () => {
   console.log("allocating");
   const kept = [];
@@ -207,6 +215,18 @@ def test_a_node_call_past_its_timeout_is_stopped(client, node_functions, runtime
     assert body["errorType"] == "Sandbox.Timedout"
     assert "Task timed out after 1.00 seconds" in body["errorMessage"]
     assert "Status: timeout" in tail_of(resp)
+
+
+@pytest.mark.parametrize("runtime", NODE_RUNTIMES)
+def test_a_node_function_gets_a_heap_as_large_as_its_memory(client, node_functions, runtime):
+    name = node_functions[runtime]
+    set_handler(client, name, "index.bigHeap", MemorySize=1024)
+    try:
+        resp, body = invoke_json(client, name, {})
+    finally:
+        client.update_function_configuration(FunctionName=name, MemorySize=128)
+    assert "FunctionError" not in resp, body
+    assert body["arrays"] == 50 and body["heapMB"] >= 380
 
 
 @pytest.mark.parametrize("runtime", NODE_RUNTIMES)
