@@ -253,6 +253,11 @@ def check_query(service: str, operation_name: str, query) -> dict:
             continue
         text = query.get(key)
         value: object = text
+        if member.type_name == "list":
+            # A repeated member (UntagResource's tagKeys=a&tagKeys=b).
+            value = list(text) if isinstance(text, list) else [text]
+        elif isinstance(text, list):
+            value = text = text[-1]
         if member.type_name in ("integer", "long"):
             if re.fullmatch(r"-?[0-9]{1,18}", text or "", re.ASCII):
                 value = int(text)

@@ -93,6 +93,7 @@ RATIOS = {
     "warm_vs_peer_invoke": ("warm_p50_ms", "peer_invoke_p50_ms", "<=", 2.0),
     "throughput_vs_peer_invoke": ("warm_throughput_per_s", "peer_invoke_throughput_per_s", ">=", 0.5),
     "route_vs_peer_route": ("route_warm_p50_ms", "peer_route_p50_ms", "<=", 2.0),
+    "provisioned_first_vs_warm": ("provisioned_first_p50_ms", "warm_p50_ms", "<=", 1.5),
     "route_throughput_vs_peer_route": ("route_throughput_per_s", "peer_route_throughput_per_s", ">=", 0.5),
     # S3, SQS, SNS, DynamoDB through boto3: at least moto's server mode's throughput.
     **{f"{w}_throughput_vs_moto": (f"{w}_throughput_per_s", f"moto_{w}_throughput_per_s", ">=", 1.0)
@@ -460,6 +461,36 @@ def bench_pool_cold(stack: Stack, client, key, name_warm: str, samples: int, wai
     return out
 
 
+def bench_provisioned_first(stack: Stack, client, key, name_warm: str, samples: int) -> list[float]:
+    """The first call on a provisioned alias once its configuration is
+    READY, one brand-new function (version 1, alias `live`, provisioned
+    concurrency 1) per sample: Lambda's promise is that this call finds an
+    initialised environment, as a warm call does."""
+    call = SignedInvoker(HOST, stack.port, key, name_warm)
+    call()  # the connection is open before the first timed call
+    out, names = [], []
+    for i in range(samples):
+        name = f"bench-prov-{i}-{uuid.uuid4().hex[:6]}"
+        create(client, name, TRIVIAL, Timeout=10, Publish=True)
+        names.append(name)
+        client.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+        client.put_provisioned_concurrency_config(FunctionName=name, Qualifier="live",
+                                                  ProvisionedConcurrentExecutions=1)
+        deadline = time.monotonic() + 120
+        while client.get_provisioned_concurrency_config(
+                FunctionName=name, Qualifier="live")["Status"] != "READY":
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the provisioned concurrency of {name} was not READY in 120 s")
+            time.sleep(0.2)
+        time.sleep(0.5)  # the upkeep's writes settle; the call is then alone
+        out.append(timed(lambda name=name: call.invoke(f"{name}:live", b"{}")))
+    call.close()
+    for name in names:
+        client.delete_provisioned_concurrency_config(FunctionName=name, Qualifier="live")
+        client.delete_function(FunctionName=name)
+    return out
+
+
 def bench_stratus(image: str, args, results: dict, meta: dict) -> None:
     say("starting a stack (redis, uvicorn, worker -c 8 without a pre-warmed pool, beat)")
     # First without the pre-warmed pool, so cold starts start containers.
@@ -545,6 +576,14 @@ def bench_stratus(image: str, args, results: dict, meta: dict) -> None:
             results["pool_cold_samples_ms"] = [round(x, 1) for x in pool]
 
         attempt("first call of a new function", results, pool_cold)
+
+        def provisioned_first():
+            say(f"first call on a provisioned alias once READY ({args.provisioned} samples)")
+            first = bench_provisioned_first(stack, client, key, name, args.provisioned)
+            results["provisioned_first_p50_ms"] = statistics.median(first)
+            results["provisioned_first_samples_ms"] = [round(x, 1) for x in first]
+
+        attempt("first call on a provisioned alias", results, provisioned_first)
 
         def dependency_build():
             say(f"dependency builds ({args.dependency_builds} samples)")
@@ -662,6 +701,7 @@ def table(results: dict) -> str:
         ("peer_route_throughput_per_s", f"peer route, {CONCURRENCY} clients", "/s"),
         ("peer_route_p50_ms", f"peer route, {CONCURRENCY} clients, p50", "ms"),
         ("pool_cold_p50_ms", "first call of a new function, p50", "ms"),
+        ("provisioned_first_p50_ms", "first call on a provisioned alias, p50", "ms"),
         ("dependency_build_s", "requirements.txt build, end to end", "s"),
         ("dependency_install_s", "requirements.txt build, pip alone", "s"),
         ("log_latency_p50_ms", "log line to websocket, p50", "ms"),
@@ -802,6 +842,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="UpdateFunctionCode with a requirements.txt, each built (0 skips)")
     ap.add_argument("--pool-wait", type=float, default=2.0,
                     help="seconds between creating a new function and its first call")
+    ap.add_argument("--provisioned", type=int, default=7,
+                    help="brand-new provisioned aliases called once READY")
     ap.add_argument("--log-invocations", type=int, default=5, help="timed invocations of the log printer")
     ap.add_argument("--log-lines", type=int, default=20, help="lines each prints")
     ap.add_argument("--log-gap", type=float, default=0.025, help="seconds between its lines")
@@ -827,7 +869,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="skip the second ordering run (the mapping made after the puts)")
     ap.add_argument("--no-streams", dest="streams", action="store_false",
                     help="skip the Kinesis measurements")
-    ap.add_argument("--only", choices=["aws", "runtimes"],
+    ap.add_argument("--only", choices=["aws", "runtimes", "provisioned"],
                     help="run only this part on a stack of its own and merge its keys into --out")
     ap.add_argument("--runtimes", type=lambda t: [r.strip() for r in t.split(",") if r.strip()],
                     default=None,
@@ -839,6 +881,8 @@ def main(argv: list[str] | None = None) -> int:
         return main_only_aws(args)
     if args.only == "runtimes":
         return main_only_runtimes(args)
+    if args.only == "provisioned":
+        return main_only_provisioned(args)
 
     from runtimes.build import runtime_image
 
@@ -961,6 +1005,51 @@ def main_only_runtimes(args) -> int:
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }}
     _write(args.out, results)
+    return 0
+
+
+def main_only_provisioned(args) -> int:
+    """`--only provisioned`: on a stack of its own with the pre-warmed pool,
+    the warm Invoke p50 and the first call on provisioned aliases, measured
+    together; provisioned_first_p50_ms replaces its key in --out and
+    `meta.provisioned` keeps this run's warm p50 beside it."""
+    from runtimes.build import runtime_image
+
+    image = runtime_image("python3.11")
+    stack = BenchStack(STRATUS_POOL_SIZE=str(POOL_SIZE))
+    fresh: dict = {}
+    try:
+        stack.start()
+        setup_celery(stack)
+        wait_for_pool(stack, image)
+        key = stack.api_key()
+        client = make_client(stack, key)
+        name = "bench-" + uuid.uuid4().hex[:8]
+        create(client, name, TRIVIAL, Timeout=10)
+        say(f"warm Invoke, signed HTTP client ({args.runs} runs)")
+        warm = sequential(SignedInvoker(HOST, stack.port, key, name), args.runs, args.warmup)
+        say(f"first call on a provisioned alias once READY ({args.provisioned} samples)")
+        first = bench_provisioned_first(stack, client, key, name, args.provisioned)
+        say(f"first call of a new function, for comparison ({args.pool_cold} samples)")
+        pool = bench_pool_cold(stack, client, key, name, args.pool_cold, args.pool_wait)
+    finally:
+        say("stopping the stack")
+        stack.stop()
+    fresh["provisioned_first_p50_ms"] = statistics.median(first)
+    fresh["provisioned_first_samples_ms"] = [round(x, 1) for x in first]
+    _rounded(fresh)
+    results = json.loads(args.out.read_text()) if args.out.exists() else {}
+    results.pop("targets_met", None)
+    results.update(fresh)
+    evaluate(results)
+    results.setdefault("meta", {})["provisioned"] = {
+        "run": "--only provisioned", "warm_p50_ms_same_run": round(pct(warm, 50), 2),
+        "pool_cold_p50_ms_same_run": round(statistics.median(pool), 2),
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    _write(args.out, results)
+    say(f"provisioned first call p50 {fresh['provisioned_first_p50_ms']} ms; in the same run warm p50 "
+        f"{pct(warm, 50):.2f} ms, first call of a new function p50 {statistics.median(pool):.2f} ms")
     return 0
 
 

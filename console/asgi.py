@@ -16,7 +16,7 @@ from buckets import upload_door  # noqa: E402
 from functions import invoke_api  # noqa: E402
 from invocations.routing import websocket_urlpatterns  # noqa: E402
 from monitor import routing as monitor_routing  # noqa: E402
-from triggers import http_routes  # noqa: E402
+from triggers import http_routes, url_door  # noqa: E402
 from buckets import spool_sweep  # noqa: E402
 
 # What uploads killed with the previous web process left in the spool folder.
@@ -24,7 +24,7 @@ spool_sweep.at_start()
 
 
 async def http(scope, receive, send):
-    """The fast doors (Lambda's Invoke, HTTP routes, the AWS front door for
+    """The fast doors (Lambda's Invoke, HTTP routes, function URLs, the AWS front door for
     every other AWS-signed request) before Django: they answer on the event
     loop, without Django's per-request threads and middleware (awsapi.asgi).
     A door may answer before it read the body; `finishing_body` keeps the
@@ -35,6 +35,8 @@ async def http(scope, receive, send):
         return await invoke_api.serve(scope, doors_receive, doors_send, match)
     if http_routes.matches(scope):
         return await http_routes.serve(scope, doors_receive, doors_send)
+    if url_door.matches(scope):
+        return await url_door.serve(scope, doors_receive, doors_send)
     if aws_door.matches(scope):
         return await aws_door.serve(scope, doors_receive, doors_send)
     if aws_door.query_form(scope):

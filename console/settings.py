@@ -275,6 +275,8 @@ STRATUS_BUILD_TIMEOUT_S = envint("STRATUS_BUILD_TIMEOUT_S", 600)
 # Multiplies the async retry backoff (1 min, then 2 min); tests make it short.
 STRATUS_RETRY_BACKOFF_SCALE = envfloat("STRATUS_RETRY_BACKOFF_SCALE", 1.0)
 STRATUS_MIN_CPUS = envfloat("STRATUS_MIN_CPUS", 0.5)
+# /tmp of the pre-warmed generic environments (MB); a function whose
+# EphemeralStorage differs starts its environments cold (invocations.pool).
 STRATUS_TMP_MB = envint("STRATUS_TMP_MB", 512)
 STRATUS_PIDS_LIMIT = envint("STRATUS_PIDS_LIMIT", 256)
 STRATUS_NOFILE = envint("STRATUS_NOFILE", 1024)
@@ -283,10 +285,8 @@ STRATUS_LOG_CAP = 256 * 1024
 # image bin/setup builds (python -m runtimes.build --all); the pool keeps
 # STRATUS_POOL_SIZE generic environments of each. STRATUS_RUNTIMES (comma
 # separated) offers fewer, e.g. on a small machine.
-STRATUS_RUNTIMES = [
-    r.strip() for r in envstr("STRATUS_RUNTIMES", "python3.11,python3.13,nodejs20.x,nodejs22.x").split(",")
-    if r.strip()
-]
+_ALL_RUNTIMES = "python3.11,python3.13,nodejs20.x,nodejs22.x,provided.al2023"
+STRATUS_RUNTIMES = [r.strip() for r in envstr("STRATUS_RUNTIMES", _ALL_RUNTIMES).split(",") if r.strip()]
 _unknown_runtimes = [r for r in STRATUS_RUNTIMES if not (BASE_DIR / "runtimes" / r / "Dockerfile").is_file()]
 if _unknown_runtimes or not STRATUS_RUNTIMES:
     raise ImproperSetting(

@@ -201,6 +201,35 @@ def check_handler(checked: CheckedZip, handler: str) -> None:
         raise CodeError(f"The handler function {func!r} is not defined in {found}.")
 
 
+def bootstrap_zip(source: str) -> bytes:
+    """A custom runtime's code written in the console: `source` as an
+    executable `bootstrap` (the script Lambda starts), alone in a zip."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        info = zipfile.ZipInfo("bootstrap")
+        info.external_attr = (stat.S_IFREG | 0o755) << 16
+        info.compress_type = zipfile.ZIP_DEFLATED
+        zf.writestr(info, source.replace("\r\n", "\n"))
+    return buf.getvalue()
+
+
+def check_bootstrap(checked: CheckedZip) -> None:
+    """A custom runtime's (provided.*) code: an executable `bootstrap` at
+    the top of the zip, which Lambda starts (else a layer's /opt/bootstrap,
+    which this check cannot see). CodeError says what is wrong."""
+    if "bootstrap" not in checked.raw:
+        raise CodeError(
+            "The code has no bootstrap file at its top level; a provided runtime starts "
+            "/var/task/bootstrap (or a layer's /opt/bootstrap)."
+        )
+    with zipfile.ZipFile(io.BytesIO(checked.data)) as zf:
+        mode = zf.getinfo(checked.raw["bootstrap"]).external_attr >> 16
+    if not mode & 0o111:
+        raise CodeError(
+            "The bootstrap file is not executable: zip it with its execute permission (chmod +x)."
+        )
+
+
 def single_file_name(checked: CheckedZip) -> str:
     """The file's name if the code is one top-level .py (or Node .js, .mjs,
     .cjs) file, stored under that very name (editable in the console),
@@ -251,14 +280,27 @@ def _extract(checked: CheckedZip, code_dir) -> str:
     try:
         with zipfile.ZipFile(io.BytesIO(checked.data)) as zf:
             zf.extractall(tmp_dir)
+            executable = _executables(zf, tmp_dir)
         for root, _dirs, files in os.walk(tmp_dir):
             os.chmod(root, 0o755)
             for name in files:
-                os.chmod(os.path.join(root, name), 0o644)
+                path = os.path.join(root, name)
+                os.chmod(path, 0o755 if path in executable else 0o644)
     except BaseException:
         shutil.rmtree(tmp_dir, ignore_errors=True)
         raise
     return tmp_dir
+
+
+def _executables(zf: zipfile.ZipFile, into: str) -> set[str]:
+    """The extracted paths whose zip entry has an execute bit (Unix
+    permissions in external_attr): they stay executable, as Lambda keeps a
+    zip's permissions (a custom runtime's `bootstrap` must be)."""
+    return {
+        os.path.join(into, *info.filename.split("/"))
+        for info in zf.infolist()
+        if not info.is_dir() and (info.external_attr >> 16) & 0o111
+    }
 
 
 def _write_zip(checked: CheckedZip, code_dir) -> str:

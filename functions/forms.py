@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from awsapi import policy
-from functions import code_files, service
+from functions import code_files, lambda_shapes, service
 from functions.code import MAX_ZIPPED, CodeError
 
 HELLO_WORLD = '''import json
@@ -104,6 +104,29 @@ class ConfigurationForm(forms.Form):
         help_text="KEY=value, one a line.",
     )
 
+    # Lambda's newer settings (not on the create page, which takes Lambda's
+    # defaults): blank leaves a setting as it is.
+    architecture = forms.ChoiceField(
+        required=False, choices=[(a, a) for a in service.ARCHITECTURES], label="Architecture",
+        help_text="The host runs only its own machine's architecture.",
+    )
+    ephemeral_storage_mb = forms.IntegerField(
+        required=False, label="Ephemeral storage /tmp (MB)", help_text="512 to 10,240 MB.",
+    )
+    log_format = forms.ChoiceField(required=False, choices=[(f, f) for f in service.LOG_FORMATS],
+                                   label="Log format")
+    application_log_level = forms.ChoiceField(
+        required=False, label="Application log level (JSON)",
+        choices=[("", "-")] + [(level, level) for level in service.APPLICATION_LOG_LEVELS],
+    )
+    system_log_level = forms.ChoiceField(
+        required=False, label="System log level (JSON)",
+        choices=[("", "-")] + [(level, level) for level in service.SYSTEM_LOG_LEVELS],
+    )
+    log_group = forms.CharField(required=False, max_length=512, label="Log group")
+    tracing_mode = forms.ChoiceField(required=False, choices=[(m, m) for m in service.TRACING_MODES],
+                                     label="Tracing (X-Ray mode)")
+
     # Each field is checked here with functions.service's own rule for it,
     # so every bad field is reported at once (the service, which stops at
     # the first bad value, checks them all again before it saves).
@@ -119,6 +142,14 @@ class ConfigurationForm(forms.Form):
     def clean_description(self) -> str:
         return _checked(service.clean_description, self.cleaned_data["description"])
 
+    def clean_architecture(self) -> str:
+        value = self.cleaned_data["architecture"]
+        return _checked(service.clean_architectures, [value])[0] if value else ""
+
+    def clean_ephemeral_storage_mb(self):
+        value = self.cleaned_data["ephemeral_storage_mb"]
+        return None if value is None else _checked(service.clean_ephemeral_storage, value)
+
     def clean_environment(self) -> str:
         """The KEY=value text as typed, once its variables pass."""
         text = self.cleaned_data["environment"]
@@ -127,12 +158,46 @@ class ConfigurationForm(forms.Form):
 
     @staticmethod
     def initial_for(fn) -> dict:
+        logging = lambda_shapes.logging_config(fn)
         return {
             "handler": fn.handler,
             "memory_mb": fn.memory_mb,
             "timeout_s": fn.timeout_s,
             "description": fn.description,
             "environment": "\n".join(f"{k}={v}" for k, v in fn.environment.items()),
+            "architecture": (fn.architectures or ["x86_64"])[0],
+            "ephemeral_storage_mb": fn.ephemeral_storage_mb,
+            "log_format": logging["LogFormat"],
+            "application_log_level": logging.get("ApplicationLogLevel", ""),
+            "system_log_level": logging.get("SystemLogLevel", ""),
+            "log_group": logging["LogGroup"],
+            "tracing_mode": fn.tracing_mode,
+        }
+
+    def logging_config(self, fn) -> dict | None:
+        """The LoggingConfig the form says (a blank log group is Lambda's
+        default one), or None when the form has no log format."""
+        data = self.cleaned_data
+        if not data.get("log_format"):
+            return None
+        json_format = data["log_format"] == "JSON"
+        return {
+            "LogFormat": data["log_format"],
+            # Text has no levels: blank ones are not sent (the service drops stored ones).
+            "ApplicationLogLevel": (data.get("application_log_level") or "INFO") if json_format else None,
+            "SystemLogLevel": (data.get("system_log_level") or "INFO") if json_format else None,
+            "LogGroup": data.get("log_group") or f"/aws/lambda/{fn.name}",
+        }
+
+    def new_settings(self, fn) -> dict:
+        """Architectures, EphemeralStorage, LoggingConfig and TracingConfig
+        in functions.service.update_configuration's names (None: as is)."""
+        data = self.cleaned_data
+        return {
+            "architectures": [data["architecture"]] if data.get("architecture") else None,
+            "ephemeral_storage_mb": data.get("ephemeral_storage_mb"),
+            "logging_config": self.logging_config(fn),
+            "tracing_mode": data.get("tracing_mode") or None,
         }
 
 
@@ -211,12 +276,13 @@ class CreateFunctionForm(ConfigurationForm):
         source = data.get("code_source")
         upload = data.get("code_file")
         runtime = data.get("runtime") or ""
-        if family(runtime) not in SINGLE_FILE_EXTENSIONS and source in ("inline", "py"):
-            # A custom runtime runs the code's executable `bootstrap`.
+        if family(runtime) not in SINGLE_FILE_EXTENSIONS and source == "py":
+            # A custom runtime runs the code's executable `bootstrap`: written
+            # inline (it becomes that file) or in a .zip.
             self.add_error(
                 "code_source",
-                f"Upload a .zip holding an executable bootstrap for {runtime}; inline code and "
-                "single files are for the Python and Node.js runtimes.",
+                f"Write the bootstrap inline or upload a .zip holding an executable bootstrap for "
+                f"{runtime}; single-file uploads are for the Python and Node.js runtimes.",
             )
         elif source == "inline" and not (data.get("source") or "").strip():
             self.add_error("source", "Write the function's code, or choose an upload.")
@@ -302,3 +368,78 @@ class TestEventForm(forms.Form):
         label="Save as",
         widget=forms.TextInput(attrs={"placeholder": "Name to save the event as"}),
     )
+
+
+class FunctionUrlForm(forms.Form):
+    """A function URL's settings as the console edits them (Lambda's
+    AuthType and Cors; lists are typed comma-separated); the rules are
+    functions.function_urls'."""
+
+    auth_type = forms.ChoiceField(choices=[("NONE", "NONE (public)"), ("AWS_IAM", "AWS_IAM (SigV4)")],
+                                  label="Auth type")
+    allow_origins = forms.CharField(required=False, label="CORS allowed origins",
+                                    help_text="Comma-separated, e.g. https://app.example.com or *.")
+    allow_methods = forms.CharField(required=False, label="CORS allowed methods", help_text="e.g. GET, POST")
+    allow_headers = forms.CharField(required=False, label="CORS allowed headers")
+    expose_headers = forms.CharField(required=False, label="CORS exposed headers")
+    max_age = forms.IntegerField(required=False, label="CORS max age (s)")
+    allow_credentials = forms.BooleanField(required=False, label="Allow credentials")
+
+    @staticmethod
+    def _items(text: str) -> list[str]:
+        return [item.strip() for item in (text or "").replace("\n", ",").split(",") if item.strip()]
+
+    def cors(self) -> dict:
+        """Lambda's Cors shape of the form ({} when no CORS is asked)."""
+        data = self.cleaned_data
+        cors: dict = {}
+        for field, member in (("allow_origins", "AllowOrigins"), ("allow_methods", "AllowMethods"),
+                              ("allow_headers", "AllowHeaders"), ("expose_headers", "ExposeHeaders")):
+            if items := self._items(data.get(field)):
+                cors[member] = items
+        if data.get("max_age") is not None:
+            cors["MaxAge"] = data["max_age"]
+        if data.get("allow_credentials"):
+            cors["AllowCredentials"] = True
+        return cors
+
+    @staticmethod
+    def initial_for(config) -> dict:
+        cors = config.cors or {}
+        return {
+            "auth_type": config.auth_type,
+            "allow_origins": ", ".join(cors.get("AllowOrigins", [])),
+            "allow_methods": ", ".join(cors.get("AllowMethods", [])),
+            "allow_headers": ", ".join(cors.get("AllowHeaders", [])),
+            "expose_headers": ", ".join(cors.get("ExposeHeaders", [])),
+            "max_age": cors.get("MaxAge"),
+            "allow_credentials": bool(cors.get("AllowCredentials")),
+        }
+
+
+class TagsForm(forms.Form):
+    """A function's tags as key=value lines (the whole set: a line removed
+    is a tag removed); the rules are functions.service.clean_tags."""
+
+    tags = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 4, "placeholder": "key=value"}),
+        help_text="key=value, one a line; at most 50.",
+    )
+
+    def clean_tags(self) -> dict:
+        result: dict[str, str] = {}
+        for n, line in enumerate((self.cleaned_data["tags"] or "").splitlines(), 1):
+            if not line.strip():
+                continue
+            if "=" not in line:
+                raise ValidationError(f"Line {n} is not key=value.")
+            key, _, value = line.partition("=")
+            key, value = key.strip(), value.strip()
+            if key in result:
+                raise ValidationError(f"Line {n} sets the tag {key} again.")
+            result[key] = value
+        return _checked(service.clean_tags, result)
+
+    @staticmethod
+    def initial_for(fn) -> dict:
+        return {"tags": "\n".join(f"{k}={v}" for k, v in (fn.tags or {}).items())}

@@ -8,7 +8,8 @@ these checks only say early what the invoke would fail with.
   it (the file part ends at the first dot after the last slash); the file
   is ``file.js``, ``file.mjs`` or ``file.cjs`` (tried in that order, as the
   runtime does) and must mention the export's name in an export form.
-- any other runtime (provided.al2023: the handler is free text): no check.
+- provided.*: the handler is free text; the code must hold an executable
+  ``bootstrap`` (functions.code.check_bootstrap).
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ def is_node(runtime: str) -> bool:
 
 def is_python(runtime: str) -> bool:
     return runtime.startswith("python")
+
+
+def is_custom(runtime: str) -> bool:
+    return runtime.startswith("provided")
 
 
 def node_parts(handler: str) -> tuple[str, str, str]:
@@ -55,6 +60,8 @@ def handler_files(handler: str, runtime: str = "python3.11") -> set[str]:
             return set()
         prefix = f"{folder}/" if folder else ""
         return {f"{prefix}{name}{ext}" for ext in NODE_EXTENSIONS}
+    if is_custom(runtime):
+        return {"bootstrap"}
     if not is_python(runtime):
         return set()
     module = handler.rsplit(".", 1)[0] if "." in handler else handler
@@ -101,5 +108,7 @@ def check(checked: CheckedZip, handler: str, runtime: str) -> None:
     what is wrong)."""
     if is_node(runtime):
         check_node_handler(checked, handler)
+    elif is_custom(runtime):
+        codestore.check_bootstrap(checked)
     elif is_python(runtime):
         codestore.check_handler(checked, handler)

@@ -14,6 +14,7 @@ import base64
 import json
 import logging
 import re
+from urllib.parse import unquote
 
 from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
@@ -23,7 +24,7 @@ from awsapi.guard import authenticate, authorize_function, parse_json, with_requ
 from awsapi.params import validation_error
 from functions import dependencies, lookup
 from functions.access import cached_can_write, copied_can_write
-from functions.lambda_api import function_name
+from functions.lambda_api import qualified_name
 from functions.models import ApiKey, Function
 from invocations import dispatch
 from invocations.done import Done
@@ -55,7 +56,8 @@ async def serve(scope, receive, send, match: re.Match) -> None:
     else:
         request = asgi.django_request(scope, body)
         try:
-            response = await invoke(request, match["name"])
+            # Decoded as a server's path is (a test client may pass %3A on).
+            response = await invoke(request, unquote(match["name"]))
         except errors.AwsError as e:
             response = e.response()
         except Exception:
@@ -125,8 +127,18 @@ def sigv4_key(request: HttpRequest) -> ApiKey | None:
 
 
 async def _function(request: HttpRequest, key: ApiKey, value: str) -> Function:
-    name, missing = function_name(key, value, request.GET.get("Qualifier"))
-    fn = lookup.cached(key.team, name) or await asgi.in_thread(lookup.function, key.team, name)
+    """The function to run: itself, or the version its qualifier (the
+    Qualifier query parameter, or `name:qualifier` / a qualified ARN) names,
+    an alias picking one by weight (functions.lookup.qualified)."""
+    name, qualifier, missing = qualified_name(key, value, request.GET.get("Qualifier"))
+    if qualifier is not None and qualifier != LATEST:
+        fn = lookup.cached(key.team, name)
+        fn = fn and lookup.cached_qualified(fn, qualifier)
+        if fn is None:
+            # One thread for both look-ups.
+            fn = await asgi.in_thread(lookup.function_qualified, key.team, name, qualifier)
+    else:
+        fn = lookup.cached(key.team, name) or await asgi.in_thread(lookup.function, key.team, name)
     if fn is None:
         raise missing
     return fn

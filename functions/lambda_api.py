@@ -9,8 +9,11 @@ dict is the output, which the door serialises. Errors are `awsapi.errors`
 AwsErrors named after Lambda's codes. The key's team scopes everything:
 another team's function is "not found", like another account's.
 Validation of settings lives in functions.service; these handlers
-translate shapes and errors only. Only $LATEST exists, so any other
-qualifier is "not found"."""
+translate shapes and errors only. A qualifier (the Qualifier member, or
+`name:qualifier` / a qualified ARN) names $LATEST, a published version or
+an alias (functions.qualifiers); one that does not exist is "not found",
+naming the qualified ARN. Versions and aliases have their own operations
+(functions.lambda_versions_api)."""
 
 import re
 from collections.abc import Callable
@@ -21,7 +24,7 @@ from django.urls import reverse
 
 from awsapi import arns, errors, params, services
 from functions import lambda_shapes as shapes
-from functions import dependencies, service
+from functions import dependencies, qualifiers, service, versions
 from functions.models import ApiKey, CodeBundle, Function
 
 LIST_DEFAULT, LIST_MAX = 50, 10000
@@ -47,9 +50,19 @@ FUNCTION_NAME_RE = re.compile(
 def function_name(key: ApiKey, value: str, qualifier: str | None = None) -> tuple[str, errors.AwsError]:
     """The bare name a FunctionName (and the Qualifier of the query string,
     which wins over one in the name) means in the key's team, and the error
-    to raise when there is no such function; another account or a version
-    other than $LATEST is "not found" at once. A value that is no function
-    name at all (Lambda's pattern, matched in full) is a ValidationException."""
+    to raise when there is no such function (or qualifier: it names the
+    qualified ARN); another account is "not found" at once. A value that is
+    no function name at all (Lambda's pattern, matched in full) is a
+    ValidationException. `qualified_name` also gives the qualifier."""
+    name, _qualifier, missing = qualified_name(key, value, qualifier)
+    return name, missing
+
+
+def qualified_name(
+    key: ApiKey, value: str, qualifier: str | None = None
+) -> tuple[str, str | None, errors.AwsError]:
+    """(name, qualifier or None, the not-found error) of a FunctionName and
+    Qualifier, as `function_name`."""
     if not isinstance(value, str) or len(value) > FUNCTION_NAME_MAX or not FUNCTION_NAME_RE.fullmatch(value):
         raise params.validation_error([
             f"Value '{params.shown(value)}' at 'functionName' failed to satisfy constraint: Member "
@@ -63,19 +76,37 @@ def function_name(key: ApiKey, value: str, qualifier: str | None = None) -> tupl
     qualifier = qualifier or named_qualifier
     own = key.team.account_id
     missing = errors.not_found(arns.function_arn(account or own, name, qualifier))
-    if account not in (None, own) or qualifier not in (None, LATEST):
+    if account not in (None, own):
         raise missing
-    return name, missing
+    return name, qualifier or None, missing
 
 
 def get_function_of(key: ApiKey, parameters: dict) -> Function:
     """The function an operation's FunctionName (and Qualifier) names in the
-    key's team, or ResourceNotFoundException."""
-    name, missing = function_name(key, parameters["FunctionName"], parameters.get("Qualifier"))
+    key's team, or ResourceNotFoundException: itself for no qualifier or
+    $LATEST, else an unsavable copy as the version (or the alias's version)
+    froze it (functions.qualifiers.for_reading; `.qualifier` says which)."""
+    name, qualifier, missing = qualified_name(key, parameters["FunctionName"], parameters.get("Qualifier"))
     fn = Function.objects.select_related("team", "code", "last_build__source").filter(
         team=key.team, name=name).first()
     if fn is None:
         raise missing
+    try:
+        return qualifiers.for_reading(fn, qualifier)
+    except qualifiers.QualifierNotFound:
+        raise missing from None
+
+
+def latest_function_of(key: ApiKey, parameters: dict, operation: str) -> Function:
+    """get_function_of for the operations on the function itself ($LATEST:
+    its updates, its versions and aliases): a version or alias qualifier is
+    InvalidParameterValueException (a version is immutable)."""
+    fn = get_function_of(key, parameters)
+    if getattr(fn, "qualifier", None) not in (None, LATEST):
+        raise errors.invalid_parameter(
+            f"{operation} takes the function's name without a qualifier ({fn.qualifier} given): "
+            "it acts on the function itself ($LATEST), and published versions cannot change."
+        )
     return fn
 
 
@@ -115,8 +146,6 @@ def _new_name(key: ApiKey, value) -> str:
 
 
 def _reject_unsupported(parameters: dict) -> None:
-    if parameters.get("Publish"):
-        raise errors.invalid_parameter("Publishing versions is not supported; omit Publish.")
     if parameters.get("DryRun"):
         raise errors.invalid_parameter("DryRun is not supported for code updates; omit it.")
     if parameters.get("PackageType", "Zip") != "Zip":
@@ -124,6 +153,9 @@ def _reject_unsupported(parameters: dict) -> None:
 
 
 def _check_revision(fn: Function, parameters: dict) -> None:
+    """412 at once for a RevisionId that is not the function's as read; the
+    write itself claims it again (functions.service: a conditional UPDATE),
+    so of two writes racing with the same RevisionId only one is made."""
     revision = parameters.get("RevisionId")
     if revision is not None and revision != str(fn.revision):
         raise errors.precondition_failed(
@@ -137,16 +169,24 @@ def _check_revision(fn: Function, parameters: dict) -> None:
 # model constraints, answering ValidationException in the model's words.
 _BOUNDS = (("Timeout", "timeout", service.TIMEOUT_MIN, service.TIMEOUT_MAX),
            ("MemorySize", "memorySize", service.MEMORY_MIN, service.MEMORY_MAX))
+# EphemeralStorage.Size: the model allows 32768 (for AcceleratorConfig);
+# a Zip function's /tmp is 512-10240 MB.
+_NESTED_BOUNDS = (("EphemeralStorage", "Size", "ephemeralStorage.size", service.EPHEMERAL_MIN,
+                   service.EPHEMERAL_MAX),)
 
 
 def _check_bounds(parameters: dict) -> None:
-    """ValidationException for a Timeout outside 1-900 or a MemorySize
-    outside 128-10240, every problem listed, as Lambda answers:
+    """ValidationException for a Timeout outside 1-900, a MemorySize
+    outside 128-10240 or an EphemeralStorage.Size outside 512-10240, every
+    problem listed, as Lambda answers:
     "1 validation error detected: Value '901' at 'timeout' failed to satisfy
     constraint: Member must have value less than or equal to 900"."""
     problems = []
-    for member, where, low, high in _BOUNDS:
-        value = parameters.get(member)
+    checked = [(where, low, high, parameters.get(member)) for member, where, low, high in _BOUNDS]
+    checked += [(where, low, high, parameters[outer].get(inner))
+                for outer, inner, where, low, high in _NESTED_BOUNDS
+                if isinstance(parameters.get(outer), dict)]
+    for where, low, high, value in checked:
         if isinstance(value, bool) or not isinstance(value, int):
             continue  # the model's type check (awsapi.params) has said so
         if value > high:
@@ -159,6 +199,19 @@ def _check_bounds(parameters: dict) -> None:
         raise params.validation_error(problems)
 
 
+def _new_settings(parameters: dict) -> dict:
+    """Architectures, EphemeralStorage, LoggingConfig and TracingConfig in
+    functions.service's names; members not given are left out (Create's
+    defaults, Update's "leave alone")."""
+    found = {
+        "architectures": parameters.get("Architectures"),
+        "ephemeral_storage_mb": (parameters.get("EphemeralStorage") or {}).get("Size"),
+        "logging_config": parameters.get("LoggingConfig"),
+        "tracing_mode": (parameters.get("TracingConfig") or {}).get("Mode"),
+    }
+    return {key: value for key, value in found.items() if value is not None}
+
+
 def _service_call(call: Callable[[], Function], arn: str = "") -> Function:
     """functions.service's errors in Lambda's words: 409 for a taken name,
     404 for a function deleted meanwhile, InvalidParameterValueException
@@ -167,6 +220,8 @@ def _service_call(call: Callable[[], Function], arn: str = "") -> Function:
         return call()
     except (service.NameTaken, service.BuildPending) as e:
         raise errors.conflict(str(e)) from None
+    except service.RevisionChanged as e:
+        raise errors.precondition_failed(str(e)) from None
     except service.FunctionGone:
         raise errors.not_found(arn) from None
     except service.LayerAccessDenied as e:
@@ -217,9 +272,20 @@ def create_function(context: services.Context, parameters: dict) -> services.Rep
             description=parameters.get("Description", ""),
             role=parameters.get("Role", ""),
             layers=parameters.get("Layers"),
+            **_new_settings(parameters),
+            tags=parameters.get("Tags") or {},
         )
     )
-    return services.Reply(shapes.function_configuration(fn), status=201)
+    return services.Reply(shapes.function_configuration(_published(fn, parameters)), status=201)
+
+
+def _published(fn: Function, parameters: dict) -> Function:
+    """With Publish=True (CreateFunction, UpdateFunctionCode) a version is
+    published at once and the answer is that version's configuration."""
+    if not parameters.get("Publish"):
+        return fn
+    version, _new = versions.publish(fn)
+    return qualifiers.resolve(fn, str(version.version))
 
 
 def get_function(context: services.Context, parameters: dict) -> dict:
@@ -241,18 +307,21 @@ def get_function_configuration(context: services.Context, parameters: dict) -> d
 def update_function_code(context: services.Context, parameters: dict) -> dict:
     """UpdateFunctionCode from ZipFile; RevisionId, when given, must be the
     current one (412 PreconditionFailedException otherwise)."""
-    fn = get_function_of(context.key, parameters)
+    fn = latest_function_of(context.key, parameters, "UpdateFunctionCode")
     _reject_unsupported(parameters)
     _check_revision(fn, parameters)
     zip_bytes = _zip_bytes(parameters)
-    return shapes.function_configuration(_service_call(lambda: service.update_code(fn, zip_bytes), fn.arn))
+    architectures = parameters.get("Architectures")
+    updated = _service_call(lambda: service.update_code(
+        fn, zip_bytes, architectures, expected_revision=parameters.get("RevisionId")), fn.arn)
+    return shapes.function_configuration(_published(updated, parameters))
 
 
 def update_function_configuration(context: services.Context, parameters: dict) -> dict:
     """UpdateFunctionConfiguration: the members given (null is not given)
     change, all or none."""
     _check_bounds(parameters)
-    fn = get_function_of(context.key, parameters)
+    fn = latest_function_of(context.key, parameters, "UpdateFunctionConfiguration")
     _check_revision(fn, parameters)
     changes = {
         "runtime": parameters.get("Runtime"),
@@ -263,17 +332,34 @@ def update_function_configuration(context: services.Context, parameters: dict) -
         "description": parameters.get("Description"),
         "role": parameters.get("Role"),
         "layers": parameters.get("Layers"),
+        # Architectures are UpdateFunctionCode's (not in this operation's model).
+        **{k: v for k, v in _new_settings(parameters).items() if k != "architectures"},
     }
     return shapes.function_configuration(
-        _service_call(lambda: service.update_configuration(fn, **changes), fn.arn)
+        _service_call(lambda: service.update_configuration(
+            fn, expected_revision=parameters.get("RevisionId"), **changes), fn.arn)
     )
 
 
 def delete_function(context: services.Context, parameters: dict) -> services.Reply:
     """DeleteFunction (204, as Lambda answers): its pending async events are
     cancelled and sent to its on-failure destination first
-    (functions.service.delete_function)."""
-    service.delete_function(get_function_of(context.key, parameters))
+    (functions.service.delete_function). With a version Qualifier only
+    that version goes (functions.versions.delete_version); $LATEST or an
+    alias as the Qualifier is refused, as Lambda does."""
+    fn = get_function_of(context.key, parameters)
+    qualifier = getattr(fn, "qualifier", None)
+    if qualifier is None:
+        service.delete_function(fn)
+    elif qualifier == LATEST:
+        raise errors.invalid_parameter("$LATEST version cannot be deleted without deleting the function.")
+    elif not qualifiers.is_version(qualifier):
+        raise errors.invalid_parameter(
+            f"Deletion of aliases is not supported by DeleteFunction ({qualifier} is an alias): "
+            "use DeleteAlias."
+        )
+    else:
+        versions.delete_version(fn, qualifier)
     return services.Reply({}, status=204)
 
 

@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 
 from awsapi import arns, errors, services
 from functions import invoke_api
-from functions.lambda_api import get_function_of
+from functions.lambda_api import get_function_of, latest_function_of
 from functions.models import Function
 from invocations import concurrency, delivery, dispatch
 from invocations.models import EventInvokeConfig
@@ -109,7 +109,7 @@ def put_function_concurrency(context: services.Context, parameters: dict) -> dic
     from 0 to concurrency.MAX_RESERVED that leaves the team at least its
     unreserved minimum (concurrency.check_reservation; both
     InvalidParameterValueException, nothing stored)."""
-    fn = get_function_of(context.key, parameters)
+    fn = latest_function_of(context.key, parameters, "PutFunctionConcurrency")
     try:
         reserved = concurrency.clean_reserved(parameters["ReservedConcurrentExecutions"])
         concurrency.set_reserved(fn, reserved)
@@ -128,7 +128,7 @@ def get_function_concurrency(context: services.Context, parameters: dict) -> dic
 
 def delete_function_concurrency(context: services.Context, parameters: dict) -> services.Reply:
     """DeleteFunctionConcurrency (204)."""
-    concurrency.set_reserved(get_function_of(context.key, parameters), None)
+    concurrency.set_reserved(latest_function_of(context.key, parameters, "DeleteFunctionConcurrency"), None)
     return services.Reply({}, status=204)
 
 

@@ -17,7 +17,16 @@ from django.conf import settings
 from awsapi import params, services
 from awsapi.guard import json_object
 from awsapi.protocols import AwsRequest
-from functions import lambda_account, lambda_api, lambda_async_api, lambda_layers_api, lambda_resources
+from functions import (
+    lambda_account,
+    lambda_api,
+    lambda_async_api,
+    lambda_layers_api,
+    lambda_resources,
+    lambda_tags_api,
+    lambda_urls_api,
+    lambda_versions_api,
+)
 
 # What Lambda's clients call the door's own errors.
 CODES = {
@@ -37,7 +46,10 @@ def check_input(operation: str, request: AwsRequest) -> None:
     if shape is None:
         return
     params.check_query(
-        lambda_api.SERVICE, operation, {name: values[-1] for name, values in request.query_dict.items()}
+        lambda_api.SERVICE, operation,
+        # Every value of a repeated member (a list, as UntagResource's tagKeys).
+        {name: values[-1] if len(values) == 1 else list(values)
+         for name, values in request.query_dict.items()},
     )
     if shape.serialization.get("payload"):
         return  # a raw payload (InvokeAsync's event), checked by its handler
@@ -48,8 +60,10 @@ def check_input(operation: str, request: AwsRequest) -> None:
 def register() -> None:
     services.register(
         lambda_api.SERVICE,
-        {**lambda_api.HANDLERS, **lambda_async_api.HANDLERS, **lambda_account.HANDLERS},
-        reads=lambda_api.READS | lambda_async_api.READS | lambda_account.READS,
+        {**lambda_api.HANDLERS, **lambda_async_api.HANDLERS, **lambda_account.HANDLERS,
+         **lambda_tags_api.HANDLERS, **lambda_urls_api.HANDLERS, **lambda_versions_api.HANDLERS},
+        reads=lambda_api.READS | lambda_async_api.READS | lambda_account.READS | lambda_tags_api.READS
+        | lambda_urls_api.READS | lambda_versions_api.READS,
         codes=CODES,
         # A zip in the JSON body (base64): as large as Django took it before.
         max_body=settings.DATA_UPLOAD_MAX_MEMORY_SIZE,

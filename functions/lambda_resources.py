@@ -42,7 +42,8 @@ def resolve(context, operation: str, params: dict) -> list[tuple[str, str]]:
 def calls(account: str, operation: str, params: dict) -> list[tuple[str, str]]:
     """(lambda:Action, resource) for `operation` in `account`."""
     action = "lambda:" + IAM_ACTIONS.get(operation, operation)
-    name = params.get("FunctionName")
+    # The tagging operations name the function by its ARN (Resource).
+    name = params.get("FunctionName") or params.get("Resource")
     if operation in ACCOUNT_WIDE or not name:
         return [(action, "*")]
     return [(action, function_resource(account, name, params.get("Qualifier")))]

@@ -9,9 +9,6 @@ from django.utils import timezone
 from awsapi import arns
 from functions import crypto
 
-RUNTIME_CHOICES = [(r, r) for r in settings.STRATUS_RUNTIMES]
-
-
 def default_architectures() -> list[str]:
     return ["x86_64"]
 
@@ -71,7 +68,9 @@ class Function(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="functions")
     name = models.CharField(max_length=64)
-    runtime = models.CharField(max_length=20, choices=RUNTIME_CHOICES, default="python3.11")
+    # One of settings.STRATUS_RUNTIMES, checked by functions.service (no
+    # model choices: the installed runtimes are a setting, not the schema).
+    runtime = models.CharField(max_length=20, default="python3.11")
     handler = models.CharField(max_length=128, default="lambda_function.lambda_handler")
     code = models.ForeignKey(CodeBundle, on_delete=models.PROTECT)
     # The file's name when the code is one top-level .py file, else "" (the

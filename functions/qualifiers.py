@@ -44,11 +44,20 @@ def frozen(fn: Function, version: FunctionVersion) -> Function:
     back over $LATEST."""
     copied = copy.copy(fn)
     copied._state = copy.copy(fn._state)
+    # A cache of its own first: the related objects the copy loads (its
+    # code bundle) must never land in `fn`'s cache, nor setting code_id
+    # below drop `fn`'s.
+    copied._state.fields_cache = dict(fn._state.fields_cache)
+    copied._state.fields_cache.pop("code", None)
     for name in FROZEN:
         setattr(copied, name, getattr(version, name))
-    if "code" in fn._state.fields_cache:
-        copied._state.fields_cache = dict(fn._state.fields_cache)
-        copied._state.fields_cache.pop("code", None)
+    if "code" in version._state.fields_cache:
+        copied.code = version.code
+    # A published version is whole whatever $LATEST is doing (a dependency
+    # build pending on $LATEST is not the version's).
+    copied.state, copied.state_reason, copied.state_reason_code = "Active", "", ""
+    copied.last_update_status = "Successful"
+    copied.last_update_status_reason = copied.last_update_status_reason_code = ""
     copied.revision = version.revision
     copied.updated_at = version.created_at
     copied.executed_version = str(version.version)
@@ -81,6 +90,29 @@ def resolve(fn: Function, qualifier: str | None, chooser: random.Random | None =
     resolved = frozen(fn, row)
     resolved.qualifier = qualifier
     return resolved
+
+
+def for_reading(fn: Function, qualifier: str | None) -> Function:
+    """What GetFunction / GetFunctionConfiguration show for `qualifier`:
+    as `resolve`, but an alias gives its own FunctionVersion (no weighted
+    pick), with `.qualifier` the alias's name. QualifierNotFound as resolve."""
+    if qualifier in (None, "", LATEST) or is_version(qualifier):
+        return resolve(fn, qualifier)
+    alias = Alias.objects.filter(function=fn, name=qualifier).first()
+    if alias is None:
+        raise QualifierNotFound(qualifier)
+    found = resolve(fn, alias.function_version)
+    if found is fn:
+        found = copy.copy(fn)
+    found.qualifier = qualifier
+    return found
+
+
+def invoked_arn(fn: Function) -> str:
+    """The ARN a call named (Lambda's invokedFunctionArn): qualified with
+    the version or alias it was asked for, bare when it named none."""
+    qualifier = getattr(fn, "qualifier", None)
+    return f"{fn.arn}:{qualifier}" if qualifier else fn.arn
 
 
 def alias_version(fn: Function, name: str, chooser: random.Random | None = None) -> str:

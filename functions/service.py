@@ -10,6 +10,7 @@ model first (awsapi.params); these checks hold for every caller."""
 
 import json
 import logging
+import platform
 import re
 import uuid
 from dataclasses import dataclass
@@ -68,8 +69,15 @@ class FunctionGone(FunctionError):
     """The function was deleted while the change was being made."""
 
 
+class RevisionChanged(FunctionError):
+    """The function changed since the caller read the RevisionId it sent
+    (Lambda's 412 PreconditionFailedException)."""
+
+
 class LayerAccessDenied(FunctionError):
     """A layer of another account (Lambda: AccessDeniedException)."""
+
+
 class BuildPending(FunctionError):
     """A dependency build is pending: code and configuration changes wait
     for it (Lambda's ResourceConflictException; functions.dependencies)."""
@@ -288,6 +296,13 @@ def _checked_code(zip_bytes) -> codestore.CheckedZip:
         raise FunctionError(str(e), "code") from None
 
 
+def is_custom_runtime(runtime: str) -> bool:
+    """An OS-only runtime (provided.al2023): the code's `bootstrap` runs,
+    and the handler is any text it reads from _HANDLER (Lambda checks
+    nothing more than its pattern)."""
+    return runtime.startswith("provided")
+
+
 def handler_problem(fn: Function) -> str | None:
     """Why `fn`'s handler will not load from its stored code (the module is
     not in it, the function not defined, a syntax error), or None: the
@@ -324,6 +339,132 @@ def _store(checked: codestore.CheckedZip):
         raise FunctionError(str(e), "code") from None
 
 
+# Lambda's newer configuration fields ---------------------------------------------
+
+EPHEMERAL_MIN, EPHEMERAL_MAX = 512, 10240  # Lambda: /tmp is 512 MB to 10,240 MB.
+ARCHITECTURES = ("x86_64", "arm64")  # Lambda's Architecture enum
+# What platform.machine() calls each architecture Lambda names.
+_MACHINES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
+LOG_FORMATS = ("Text", "JSON")
+APPLICATION_LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+SYSTEM_LOG_LEVELS = ("DEBUG", "INFO", "WARN")
+# Lambda's LogGroup pattern, 1-512 characters.
+LOG_GROUP_RE = re.compile(r"[\.\-_/#A-Za-z0-9]{1,512}")
+TRACING_MODES = ("Active", "PassThrough")
+TAGS_MAX = 50  # Lambda: at most 50 tags per function.
+TAG_KEY_MAX, TAG_VALUE_MAX = 128, 256
+# Lambda's TagKey/TagValue pattern: letters, separators (spaces), digits and _.:/=+-@.
+TAG_TEXT_RE = re.compile(r"[\w\s.:/=+\-@]*")
+
+
+def host_architecture() -> str:
+    """The Lambda architecture this host runs ("x86_64" or "arm64"), from
+    platform.machine(); the machine's own name when Lambda has none for it."""
+    machine = platform.machine()
+    return _MACHINES.get(machine.lower(), machine)
+
+
+def clean_architectures(value) -> list[str]:
+    """Lambda's Architectures: a list of exactly one of x86_64 and arm64,
+    and (a Stratus rule) the one this host runs: its containers run the
+    host's own machine code, with no emulation. Creating without them
+    takes the host's (x86_64 on an x86-64 machine, Lambda's default)."""
+    if not isinstance(value, (list, tuple)) or len(value) != 1:
+        raise FunctionError("Architectures must list exactly one architecture: x86_64 or arm64.",
+                            "architectures")
+    arch = value[0]
+    if arch not in ARCHITECTURES:
+        shown = _shown(arch) if isinstance(arch, str) else repr(arch)
+        raise FunctionError(f"The architecture {shown} is not one of x86_64, arm64.", "architectures")
+    host = host_architecture()
+    if arch != host:
+        raise FunctionError(
+            f"This host cannot run {arch} functions: its machine is {platform.machine()} "
+            f"(Lambda's {host}). Use Architectures [\"{host}\"].",
+            "architectures",
+        )
+    return [arch]
+
+
+def clean_ephemeral_storage(value) -> int:
+    """EphemeralStorage.Size: the /tmp size in MB, a whole number from 512
+    to 10,240 (Lambda)."""
+    return _whole(value, "ephemeral_storage_mb", "Ephemeral storage (/tmp)", EPHEMERAL_MIN,
+                  EPHEMERAL_MAX, "MB")
+
+
+def clean_logging_config(value, current: dict | None = None) -> dict:
+    """Lambda's LoggingConfig merged over `current` (members given replace
+    the stored ones): LogFormat Text or JSON; ApplicationLogLevel
+    (TRACE..FATAL) and SystemLogLevel (DEBUG, INFO, WARN) only with JSON,
+    as Lambda refuses them with Text (switching to Text drops stored
+    levels); LogGroup matching Lambda's pattern. {} is Lambda's default:
+    Text, /aws/lambda/<name>."""
+    if not isinstance(value, dict):
+        raise FunctionError(f"LoggingConfig must be a map, not {_kind(value)}.", "logging_config")
+    unknown = set(value) - {"LogFormat", "ApplicationLogLevel", "SystemLogLevel", "LogGroup"}
+    if unknown:
+        raise FunctionError(f"LoggingConfig has no member {sorted(unknown)[0]}.", "logging_config")
+    given = {key: val for key, val in value.items() if val not in (None, "")}
+    merged = {**(current or {}), **given}
+    log_format = merged.get("LogFormat", "Text")
+    if log_format not in LOG_FORMATS:
+        raise FunctionError(f"LogFormat must be Text or JSON, not {log_format!r}.", "logging_config")
+    for key, allowed in (("ApplicationLogLevel", APPLICATION_LOG_LEVELS),
+                         ("SystemLogLevel", SYSTEM_LOG_LEVELS)):
+        level = merged.get(key)
+        if level is None:
+            continue
+        if level not in allowed:
+            raise FunctionError(f"{key} must be one of {', '.join(allowed)}, not {level!r}.",
+                                "logging_config")
+        if log_format != "JSON":
+            if key in given:
+                raise FunctionError(
+                    f"{key} can be set only when LogFormat is JSON (Lambda's Text format has no "
+                    "log levels).", "logging_config")
+            del merged[key]
+    group = merged.get("LogGroup")
+    if group is not None and (not isinstance(group, str) or not LOG_GROUP_RE.fullmatch(group)):
+        raise FunctionError(
+            "LogGroup must be 1 to 512 letters, digits and . - _ / # characters.", "logging_config")
+    return merged
+
+
+def clean_tracing_mode(value) -> str:
+    """TracingConfig.Mode: Active or PassThrough (stored and returned;
+    Stratus sends no traces)."""
+    if value not in TRACING_MODES:
+        shown = _shown(value) if isinstance(value, str) else _kind(value)
+        raise FunctionError(f"TracingConfig.Mode must be Active or PassThrough, not {shown}.",
+                            "tracing_mode")
+    return value
+
+
+def clean_tags(value, current: dict | None = None) -> dict:
+    """Lambda's tags `value` added to `current`: keys 1-128 and values 0-256
+    characters of Lambda's pattern, no key starting with "aws:" (AWS
+    reserves it), at most 50 in all. FunctionError (field "tags")."""
+    if not isinstance(value, dict):
+        raise FunctionError(f"Tags must be a map of keys to text, not {_kind(value)}.", "tags")
+    for key, val in value.items():
+        if not isinstance(key, str) or not 1 <= len(key) <= TAG_KEY_MAX or not TAG_TEXT_RE.fullmatch(key):
+            raise FunctionError(
+                f"The tag key {_shown(str(key))} is not valid: use 1 to {TAG_KEY_MAX} letters, digits, "
+                "spaces and _ . : / = + - @.", "tags")
+        if key.lower().startswith("aws:"):
+            raise FunctionError(f"The tag key {_shown(key)} starts with aws:, which AWS reserves.", "tags")
+        if not isinstance(val, str) or len(val) > TAG_VALUE_MAX or not TAG_TEXT_RE.fullmatch(val):
+            raise FunctionError(
+                f"The value of tag {_shown(key)} is not valid: use at most {TAG_VALUE_MAX} letters, "
+                "digits, spaces and _ . : / = + - @.", "tags")
+    merged = {**(current or {}), **value}
+    if len(merged) > TAGS_MAX:
+        raise FunctionError(
+            f"A function can have at most {TAGS_MAX} tags; this would make {len(merged)}.", "tags")
+    return merged
+
+
 # Changes --------------------------------------------------------------------
 
 
@@ -340,6 +481,11 @@ def create_function(
     description="",
     role="",
     layers=None,
+    architectures=None,
+    ephemeral_storage_mb=EPHEMERAL_MIN,
+    logging_config=None,
+    tracing_mode="PassThrough",
+    tags=None,
 ) -> Function:
     """A new function in `team`: every setting checked (clean_*), then the
     code (a valid zip; whether it defines the handler is the invoke's
@@ -355,6 +501,12 @@ def create_function(
         environment=clean_environment(environment),
         description=clean_description(description),
         role=clean_role(role),
+        # Lambda's default is x86_64; a host of another machine defaults to its own.
+        architectures=clean_architectures([host_architecture()] if architectures is None else architectures),
+        ephemeral_storage_mb=clean_ephemeral_storage(ephemeral_storage_mb),
+        logging_config=clean_logging_config(logging_config or {}),
+        tracing_mode=clean_tracing_mode(tracing_mode),
+        tags=clean_tags(tags or {}),
     )
     checked = _checked_code(zip_bytes)
     fields["layers"] = clean_layers(team, layers, checked.unzipped_size)
@@ -397,18 +549,43 @@ def _save(fn: Function, fields: list[str]) -> None:
         raise
 
 
-def update_code(fn: Function, zip_bytes) -> Function:
+def _claim_revision(fn: Function, expected) -> None:
+    """Inside a write's transaction: when the caller sent a RevisionId
+    (`expected`), a conditional UPDATE that must change exactly one row,
+    so of two writes sent with the same RevisionId only one wins and the
+    other gets RevisionChanged (its transaction, and so its change, undone)."""
+    if expected is None:
+        return
+    message = ("The Revision Id provided does not match the latest Revision Id. "
+               "Call the GetFunction API to retrieve the latest Revision Id.")
+    try:
+        expected = uuid.UUID(str(expected))
+    except ValueError:
+        raise RevisionChanged(message) from None
+    if Function.objects.filter(pk=fn.pk, revision=expected).update(revision=uuid.uuid4()) != 1:
+        raise RevisionChanged(message)
+
+
+def update_code(fn: Function, zip_bytes, architectures=None, expected_revision=None) -> Function:
     """New code for a function: checked as a zip, then stored and switched
     to in one transaction (a new revision). Code that needs its
     dependencies installed (functions.dependencies) is stored and a build
     queued instead: LastUpdateStatus InProgress, the previous code runs
-    until the build switches it. BuildPending while a build is pending."""
+    until the build switches it. BuildPending while a build is pending.
+    `architectures` (Lambda's UpdateFunctionCode takes them with the code):
+    None leaves them alone. `expected_revision`: Lambda's RevisionId,
+    RevisionChanged when stale."""
+    arch = clean_architectures(architectures) if architectures is not None else None
     checked = _checked_code(zip_bytes)
     _refuse_while_building(fn)
     _check_size_with_layers(fn, checked)
     manifest = _manifest(checked, fn.runtime)
     with transaction.atomic():
+        _claim_revision(fn, expected_revision)
         bundle = _store(checked)
+        if arch is not None:
+            fn.architectures = arch
+            _save(fn, ["architectures"])
         _switch_code(fn, bundle, checked, manifest)
     return fn
 
@@ -460,6 +637,8 @@ def update_code_files(
             "code",
         )
     protected = sorted(handler_files(fn.handler, fn.runtime) & set(deletes or ()))
+    if protected and is_custom_runtime(fn.runtime):
+        raise FunctionError("bootstrap is what the custom runtime starts; it cannot be deleted.", "path")
     if protected:
         raise FunctionError(
             f"{protected[0]} holds the handler's module ({fn.handler}); it cannot be deleted. "
@@ -506,24 +685,35 @@ CLEANERS = {
     "environment": clean_environment,
     "description": clean_description,
     "role": clean_role,
+    "architectures": clean_architectures,  # the console's; Lambda's API sets them with the code
+    "ephemeral_storage_mb": clean_ephemeral_storage,
+    "logging_config": clean_logging_config,
+    "tracing_mode": clean_tracing_mode,
 }
 
 
-def update_configuration(fn: Function, **changes) -> Function:
+def update_configuration(fn: Function, expected_revision=None, **changes) -> Function:
     """Change settings (keys of CLEANERS, and `layers`: layer version ARNs,
     clean_layers; a None value leaves that setting alone). Every change is
-    checked first; then all are saved, or none."""
+    checked first; then all are saved, or none. `expected_revision`:
+    Lambda's RevisionId, RevisionChanged when stale."""
     layers = changes.pop("layers", None)
     unknown = set(changes) - CLEANERS.keys()
     if unknown:
         raise TypeError(f"update_configuration() got unknown settings: {', '.join(sorted(unknown))}")
-    cleaned = {key: CLEANERS[key](value) for key, value in changes.items() if value is not None}
+    cleaned = {
+        # LoggingConfig's members given replace the stored ones (Lambda).
+        key: (clean_logging_config(value, fn.logging_config) if key == "logging_config"
+              else CLEANERS[key](value))
+        for key, value in changes.items() if value is not None
+    }
     _refuse_while_building(fn)
     if layers is not None:
         # A change of layers is a new revision: fresh environments get the new /opt.
         cleaned["layers"] = clean_layers(fn.team, layers, fn.code.unzipped_size)
     rebuild = _rebuild_for_runtime(fn, cleaned.get("runtime"))
     with transaction.atomic():
+        _claim_revision(fn, expected_revision)
         for key, value in cleaned.items():
             setattr(fn, key, value)
         fn.touch_revision()
@@ -533,6 +723,30 @@ def update_configuration(fn: Function, **changes) -> Function:
             # runtime installs them again (the old ones run meanwhile).
             dependencies.submit(fn, rebuild[0], rebuild[1], creating=False)
             _save(fn, dependencies.SUBMIT_FIELDS)
+    return fn
+
+
+def tag_function(fn: Function, tags) -> Function:
+    """Add or replace tags (clean_tags), saved at once; tags are no part of
+    the function's revision (Lambda's RevisionId does not change)."""
+    fn.tags = clean_tags(tags, fn.tags)
+    _save(fn, ["tags"])
+    return fn
+
+
+def set_tags(fn: Function, tags) -> Function:
+    """Replace the whole set of tags (the console's editor), clean_tags' rules."""
+    fn.tags = clean_tags(tags)
+    _save(fn, ["tags"])
+    return fn
+
+
+def untag_function(fn: Function, keys) -> Function:
+    """Remove the tags of `keys` (absent ones are ignored, as Lambda does)."""
+    if not isinstance(keys, (list, tuple)) or not all(isinstance(k, str) for k in keys):
+        raise FunctionError("TagKeys must be a list of tag keys.", "tags")
+    fn.tags = {key: val for key, val in (fn.tags or {}).items() if key not in set(keys)}
+    _save(fn, ["tags"])
     return fn
 
 

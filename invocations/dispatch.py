@@ -81,6 +81,8 @@ def submit_async(
     committed (at once outside a transaction)."""
     inv = Invocation(
         request_id=request_id or uuid.uuid4(), function=fn, event=event, invocation_type="Event",
+        # A version or alias (functions.qualifiers): the version it resolved to.
+        function_version=getattr(fn, "executed_version", None) or "$LATEST",
         source=source, memory_size_mb=fn.memory_mb, priority=priority, trigger=trigger,
         origin=origin,
     )
@@ -243,6 +245,9 @@ class SyncCall:
             revision=str(fn.revision), event=event, source=source, trigger=trigger,
             priority=priority if priority in PRIORITIES else "normal", created_at=now,
             expires_at=now + settings.STRATUS_SYNC_QUEUE_WAIT,
+            # A version or alias (functions.qualifiers) runs as its version.
+            version=getattr(fn, "executed_version", None) or "$LATEST",
+            qualifier=getattr(fn, "qualifier", None) or "",
         )
         call = cls(fn, request)
         client = _redis()

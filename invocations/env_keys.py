@@ -18,6 +18,13 @@ from django.conf import settings
 from invocations import nodes
 
 
+# An idle provisioned environment's score in its idle set is its last use
+# plus this: the lease's ZPOPMAX takes it before any on-demand one (Lambda
+# serves calls from provisioned concurrency first), and the reaper leaves it
+# to invocations.provisioning, which keeps it while its configuration wants it.
+PROVISIONED_SCORE = 1e12
+
+
 def idle_key(revision, node: str | None = None) -> str:
     return f"{settings.STRATUS_INSTANCE}:idle:{node or nodes.node()}:{revision}"
 

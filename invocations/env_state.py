@@ -7,9 +7,8 @@ States, as the console names them (`STATES`):
 - `pre-warmed`: a generic pool container, started with no function;
 - `warm`: idle, specialised to one function revision;
 - `busy`: leased by a call (or being specialised for one);
-- `provisioned`: kept initialised by provisioned concurrency. The state
-  belongs to the vocabulary, but nothing is provisioned yet (no
-  environment is ever assembled in it until provisioned concurrency exists);
+- `provisioned`: idle and kept initialised by provisioned concurrency
+  (invocations.provisioning): its idle score is past PROVISIONED_SCORE;
 - `starting`: a row whose container is still being started (in no Redis
   set yet); `unknown`: Redis cannot be read.
 
@@ -28,7 +27,15 @@ from django.utils import timezone
 
 from functions.models import Team
 from invocations import redis_link
-from invocations.env_keys import busy_key, events_key, generic_key, idle_key, memory_key, served_key
+from invocations.env_keys import (
+    PROVISIONED_SCORE,
+    busy_key,
+    events_key,
+    generic_key,
+    idle_key,
+    memory_key,
+    served_key,
+)
 from invocations.models import Environment
 from runtimes.build import runtime_image
 
@@ -36,7 +43,7 @@ STATES = [
     ("pre-warmed", "Pre-warmed", "a generic pool container, no function yet; a first call specialises it"),
     ("warm", "Warm", "idle, specialised to one function revision; its next call is a warm start"),
     ("busy", "Busy", "leased by a call, or being specialised for one"),
-    ("provisioned", "Provisioned", "kept initialised by provisioned concurrency, which is not available yet"),
+    ("provisioned", "Provisioned", "kept initialised by provisioned concurrency; calls take it first"),
 ]
 STATE_ORDER = {"busy": 0, "warm": 1, "provisioned": 2, "pre-warmed": 3, "starting": 4, "unknown": 5}
 POOL = "pool"
@@ -132,6 +139,8 @@ def assemble(rows, state: RedisState | None, now: float) -> list[EnvironmentView
             current = "unknown"
         elif row.id in state.busy:
             current, for_s = "busy", now - state.busy[row.id]
+        elif row.id in state.idle and state.idle[row.id] >= PROVISIONED_SCORE:
+            current, for_s = "provisioned", now - (state.idle[row.id] - PROVISIONED_SCORE)
         elif row.id in state.idle:
             current, for_s = "warm", now - state.idle[row.id]
         elif row.id in state.generic:

@@ -151,7 +151,8 @@ def place_code(code_dir: str, task_dir: str) -> int:
     """Copy the tree ``code_dir`` into ``task_dir`` as hard links (a real copy
     where the two are on different file systems, or a link is refused);
     return the number of files. The links share the stored bundle's inodes:
-    they are the worker's and 0644 (functions.code.store), /var/task is
+    they are the worker's and 0644 (0755 when the zip made them
+    executable: functions.code.store), /var/task is
     mounted read-only, and the sandbox user has no capabilities, so a
     function cannot change the stored bundle through them."""
     same_fs = os.stat(code_dir).st_dev == os.stat(task_dir).st_dev

@@ -287,6 +287,9 @@ class Environment(models.Model):
     state = models.CharField(max_length=10, choices=STATES, default="generic")
     created_at = models.DateTimeField(default=timezone.now)
     specialised_at = models.DateTimeField(null=True, blank=True)
+    # Kept initialised by provisioned concurrency: "<config id>:<version>"
+    # (invocations.provisioning); "" for an on-demand one.
+    provisioned_for = models.CharField(max_length=40, blank=True, default="", db_index=True)
     # Set by the reaper when it first finds the environment neither idle,
     # busy nor generic in Redis (e.g. Redis restarted); cleared when seen.
     orphan_since = models.DateTimeField(null=True, blank=True)

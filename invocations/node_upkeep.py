@@ -3,7 +3,8 @@
 Every worker records sync calls (invocations.recorder) and flushes the
 recorded metrics into the database (metrics.flush). A worker that runs
 invocations also looks after its node : every second it tops up the pre-warmed
-pool of generic environments (invocations.pool.refill), and every
+pool of generic environments (invocations.pool.refill) and keeps provisioned
+concurrency's environments (invocations.provisioning.upkeep), and every
 STRATUS_REAP_INTERVAL seconds the reaper (invocations.pool.reap) removes
 idle, stale and orphaned environments. Two workers of one node doing this at once is harmless: every
 removal is won by one of them."""
@@ -15,7 +16,7 @@ import time
 from django.conf import settings
 from django.db import close_old_connections
 
-from invocations import nodes, pool, recorder
+from invocations import nodes, pool, provisioning, recorder
 from metrics import flush
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ def _upkeep() -> None:
             nodes.beat()
             _quietly(pool.reap, "reaping this node's environments")
         _quietly(pool.refill, "refilling this node's pool")
+        _quietly(provisioning.upkeep, "keeping provisioned concurrency")
         time.sleep(REFILL_INTERVAL_S)
 
 

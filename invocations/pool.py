@@ -45,9 +45,9 @@ from django.utils import timezone
 
 from awsapi import principals
 from functions import layers
-from functions.models import Function
+from functions.models import Function, FunctionVersion
 from invocations import env_live, env_state, nodes, redis_link, sandbox
-from invocations.env_keys import busy_key, generic_key, idle_key, memory_key, served_key
+from invocations.env_keys import PROVISIONED_SCORE, busy_key, generic_key, idle_key, memory_key, served_key
 from invocations.envdirs import SOCKET_NAME, environment_dirs, opt_dir_beside
 from invocations.models import Environment
 from runtimes.build import runtime_image
@@ -69,7 +69,7 @@ end
 local got = redis.call('ZPOPMAX', KEYS[1])
 if #got == 0 then return false end
 redis.call('HSET', KEYS[2], got[1], ARGV[1])
-return got[1]
+return got
 """
 _lease_script = None
 
@@ -120,6 +120,8 @@ class Lease:
     scopes: tuple[str, ...] = ()
     # The call's max memory used (MB), kept for the views when given back.
     max_memory_used_mb: int | None = None
+    # Kept initialised by provisioned concurrency: given back as such.
+    provisioned: bool = False
 
     @property
     def socket_path(self) -> str:
@@ -136,12 +138,14 @@ def lease(fn: Function, running: tuple[str, str, int] | None = None) -> Lease:
     (the last two are cold starts). `running`: (request id, worker id, TTL
     in s) of a sync call, marked as run by this worker in the same Redis
     round trip. Raises what starting one raises."""
-    warm = take_idle(fn.revision, running)
+    warm, provisioned = _pop_idle(fn.revision, running)
     if warm is not None:
-        held = Lease(warm, str(fn.revision), cold=False, scopes=_scopes(fn))
+        held = Lease(warm, str(fn.revision), cold=False, scopes=_scopes(fn), provisioned=provisioned)
         env_live.touch(held.scopes)
         return held
-    generic = take_generic(fn.runtime)
+    # A generic environment's /tmp is STRATUS_TMP_MB (a tmpfs size is set
+    # when the container starts): a function asking another size starts cold.
+    generic = take_generic(fn.runtime) if _tmp_mb(fn) == settings.STRATUS_TMP_MB else None
     if generic is not None:
         env_live.touch((env_state.POOL,))
         held = specialise(generic, fn)
@@ -157,7 +161,11 @@ def _scopes(fn: Function) -> tuple[str, ...]:
 def take_idle(revision, running: tuple[str, str, int] | None = None) -> str | None:
     """Pop an idle environment of `revision` and mark it busy; None when
     there is none (or Redis is down: the call then starts one cold)."""
-    global _lease_script
+    return _pop_idle(revision, running)[0]
+
+
+def _pop_idle(revision, running: tuple[str, str, int] | None = None) -> tuple[str | None, bool]:
+    """take_idle, and whether the environment is a provisioned one."""
     keys, args = [idle_key(revision), busy_key()], [time.time()]
     if running is not None:
         request_id, worker, ttl_s = running
@@ -171,7 +179,9 @@ def take_idle(revision, running: tuple[str, str, int] | None = None) -> str | No
         return _lease_script(keys=keys, args=args, client=client)
 
     found = redis_link.quietly(pop, "environment lease")
-    return found.decode() if found else None
+    if not found:
+        return None, False
+    return found[0].decode(), float(found[1]) >= PROVISIONED_SCORE
 
 
 def release_to(pipe, held: Lease) -> None:
@@ -180,7 +190,8 @@ def release_to(pipe, held: Lease) -> None:
     views: on the same pipeline, so no extra round trip. Call `released`
     once the pipeline has run."""
     pipe.hdel(busy_key(), held.env_id)
-    pipe.zadd(idle_key(held.revision), {held.env_id: time.time()})
+    score = time.time() + (PROVISIONED_SCORE if held.provisioned else 0)
+    pipe.zadd(idle_key(held.revision), {held.env_id: score})
     pipe.hincrby(served_key(), held.env_id, 1)
     if held.max_memory_used_mb is not None:
         pipe.hset(memory_key(), held.env_id, held.max_memory_used_mb)
@@ -207,28 +218,43 @@ def release(held: Lease) -> None:
         released(held)
 
 
-def _spec(env_id: str, image: str, memory_mb: int, labels: dict) -> sandbox.EnvironmentSpec:
+def _tmp_mb(fn: Function) -> int:
+    """The size of the function's /tmp in MB (Lambda's EphemeralStorage)."""
+    return fn.ephemeral_storage_mb or settings.STRATUS_TMP_MB
+
+
+def _spec(
+    env_id: str, image: str, memory_mb: int, labels: dict, tmp_mb: int | None = None,
+) -> sandbox.EnvironmentSpec:
+    """`tmp_mb`: the /tmp size (a function's EphemeralStorage); None:
+    STRATUS_TMP_MB, the generic environments' size."""
     socket_dir, task_dir = dirs(env_id)
     return sandbox.EnvironmentSpec(
         env_id=env_id, image=image, socket_dir=socket_dir, task_dir=task_dir,
         memory_mb=memory_mb, labels={**node_labels(), **labels},
-        tmp_mb=settings.STRATUS_TMP_MB, pids_limit=settings.STRATUS_PIDS_LIMIT,
+        tmp_mb=tmp_mb or settings.STRATUS_TMP_MB, pids_limit=settings.STRATUS_PIDS_LIMIT,
         nofile=settings.STRATUS_NOFILE, min_cpus=settings.STRATUS_MIN_CPUS,
     )
 
 
-def _config(fn: Function) -> sandbox.FunctionConfig:
+def _config(fn: Function, provisioned: bool = False) -> sandbox.FunctionConfig:
     # Each environment gets credentials of its own (awsapi.principals), and
     # its AWS calls reach this node's web server (invocations.aws_forwarder).
-    # Layers: their folders for /opt, and Lambda's PATH, LD_LIBRARY_PATH
-    # (and NODE_PATH) under the function's own variables, which win.
+    # `fn` may be a version (functions.qualifiers): AWS_LAMBDA_FUNCTION_VERSION
+    # and the log stream's [version] say which. Layers: their folders for
+    # /opt, and Lambda's PATH, LD_LIBRARY_PATH (and NODE_PATH) under the
+    # function's own variables, which win.
     return sandbox.FunctionConfig(
         code_dir=str(fn.code.files_dir), handler=fn.handler, function_name=fn.name,
+        function_version=getattr(fn, "executed_version", None) or "$LATEST",
         memory_mb=fn.memory_mb, env_vars={**layers.runtime_environment(fn.runtime), **fn.environment},
         region=settings.STRATUS_REGION,
         credentials=principals.issue(fn), aws_upstream=settings.STRATUS_AWS_UPSTREAM,
         runtime=fn.runtime, **_logging(fn),
+        # LoggingConfig.LogGroup as AWS_LAMBDA_LOG_GROUP_NAME ("": /aws/lambda/<name>).
+        log_group=(fn.logging_config or {}).get("LogGroup", ""),
         layer_dirs=layers.content_dirs(fn),
+        initialization_type="provisioned-concurrency" if provisioned else "on-demand",
     )
 
 
@@ -244,8 +270,9 @@ def _logging(fn: Function) -> dict:
     }
 
 
-def start(fn: Function) -> Lease:
-    """Start an environment for the function (a cold start without the pool)."""
+def start(fn: Function, provisioned: bool = False) -> Lease:
+    """Start an environment for the function (a cold start without the pool);
+    `provisioned`: for provisioned concurrency (invocations.provisioning)."""
     env_id = uuid.uuid4().hex
     # The row exists before the container, so the reaper can find and
     # remove a container whose worker died while starting it.
@@ -257,7 +284,8 @@ def start(fn: Function) -> Lease:
     labels = {"stratus.function": str(fn.id), "stratus.revision": str(fn.revision)}
     try:
         started = sandbox.start_for_function(
-            docker_client(), _spec(env_id, runtime_image(fn.runtime), fn.memory_mb, labels), _config(fn)
+            docker_client(), _spec(env_id, runtime_image(fn.runtime), fn.memory_mb, labels, _tmp_mb(fn)),
+            _config(fn, provisioned),
         )
     except BaseException:
         discard(env_id, "removed: its container could not start")
@@ -265,7 +293,8 @@ def start(fn: Function) -> Lease:
     Environment.objects.filter(id=env_id).update(container_id=started.container_id)
     scopes = _scopes(fn)
     env_live.event(scopes, env_id, "cold", f"started cold for {fn.name} ({fn.memory_mb} MB)")
-    return Lease(env_id, str(fn.revision), cold=True, init_ms=started.init_ms, scopes=scopes)
+    return Lease(env_id, str(fn.revision), cold=True, init_ms=started.init_ms, scopes=scopes,
+                 provisioned=provisioned)
 
 
 # The pre-warmed pool: generic environments ---------------------------------------
@@ -293,7 +322,7 @@ def take_generic(runtime: str) -> str | None:
     return found.decode() if found else None
 
 
-def specialise(env_id: str, fn: Function) -> Lease | None:
+def specialise(env_id: str, fn: Function, provisioned: bool = False) -> Lease | None:
     """Make a generic environment the function's: its code placed from the
     host side, its memory resized if needed, the handler imported. None
     (the environment removed) when that fails: the caller starts one cold."""
@@ -311,7 +340,7 @@ def specialise(env_id: str, fn: Function) -> Lease | None:
         opt_dir=opt_dir if os.path.isdir(opt_dir) else "",
     )
     try:
-        done = sandbox.specialise(docker_client(), started, _config(fn))
+        done = sandbox.specialise(docker_client(), started, _config(fn, provisioned))
     except Exception as e:  # noqa: BLE001 - the call still runs, cold
         log.warning("could not specialise environment %s for %s: %s", env_id, fn.name, e)
         discard(env_id, f"removed: could not be specialised for {fn.name}")
@@ -324,7 +353,8 @@ def specialise(env_id: str, fn: Function) -> Lease | None:
     env_live.event(scopes, env_id, "specialised",
                    f"specialised from the pool for {fn.name} in {done.total_ms:.0f} ms")
     env_live.touch((env_state.POOL,))
-    return Lease(env_id, str(fn.revision), cold=True, init_ms=done.total_ms, scopes=scopes)
+    return Lease(env_id, str(fn.revision), cold=True, init_ms=done.total_ms, scopes=scopes,
+                 provisioned=provisioned)
 
 
 def start_generic(runtime: str) -> str:
@@ -409,12 +439,20 @@ def reap(keep_alive_s: float | None = None) -> int:
     rows = {e.id: e for e in Environment.objects.filter(node=nodes.node()).select_related("function")}
     idle_keys = list(client.scan_iter(match=idle_key("*"), count=500))
     idle: set[str] = set()
+    live = _live_revisions(rows.values())
     for key in idle_keys:
         revision = key.decode().rsplit(":", 1)[1]
         for raw, used_at in client.zrange(key, 0, -1, withscores=True):
             env_id = raw.decode()
             row = rows.get(env_id)
-            current = row is not None and row.function is not None and str(row.function.revision) == revision
+            current = row is not None and revision in live.get(row.function_id, ())
+            if current and used_at >= PROVISIONED_SCORE and not _credentials_ending(row, now):
+                # Provisioned concurrency's: invocations.provisioning keeps
+                # or removes it with its configuration, never the keep-alive
+                # (only credentials about to end recycle it; the upkeep then
+                # starts a fresh one).
+                idle.add(env_id)
+                continue
             if current and used_at >= now - keep_alive and not _credentials_ending(row, now):
                 idle.add(env_id)
                 continue
@@ -424,7 +462,9 @@ def reap(keep_alive_s: float | None = None) -> int:
     busy = {k.decode(): float(v) for k, v in client.hgetall(busy_key()).items()}
     for env_id, leased_at in list(busy.items()):
         row = rows.get(env_id)
-        timeout = row.function.timeout_s if row is not None and row.function else 900
+        # A version's timeout may differ from $LATEST's: then the longest.
+        same = row is not None and row.function is not None and row.revision == row.function.revision
+        timeout = row.function.timeout_s if same else MAX_TIMEOUT_S
         if leased_at < now - timeout - LOST_LEASE_MARGIN_S and client.hdel(busy_key(), env_id):
             why = f"reaped: leased {now - leased_at:.0f} s ago, past its timeout (worker lost)"
             discard(env_id, why, "reaped")
@@ -447,11 +487,25 @@ def reap(keep_alive_s: float | None = None) -> int:
     return removed
 
 
+def _live_revisions(rows) -> dict:
+    """function id -> the revisions its environments may serve: $LATEST's
+    and each published version's (a version's environments are not "an
+    older revision" of the function)."""
+    live: dict = {}
+    for row in rows:
+        if row.function is not None:
+            live.setdefault(row.function_id, {str(row.function.revision)})
+    for function_id, revision in FunctionVersion.objects.filter(function_id__in=list(live)).values_list(
+            "function_id", "revision"):
+        live[function_id].add(str(revision))
+    return live
+
+
 def _why_idle_goes(row: Environment | None, current: bool, idle_s: float, keep_alive: float) -> str:
     if row is None or row.function is None:
         return "reaped: its function was deleted"
     if not current:
-        return "reaped: its function changed since (an older revision)"
+        return "reaped: its function changed since (an older revision, or a deleted version)"
     if idle_s > keep_alive:
         return f"reaped after {idle_s:.0f} s idle (keep-alive {keep_alive:.0f} s)"
     return "recycled: its credentials end soon"

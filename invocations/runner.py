@@ -20,7 +20,8 @@ from datetime import UTC
 from django.conf import settings
 from django.utils import timezone
 
-from functions.models import Function
+from functions import qualifiers
+from functions.models import Function, FunctionVersion
 from invocations import (
     aws_forwarder,
     concurrency,
@@ -85,12 +86,19 @@ class LogStream:
         return "".join(line + "\n" for line in self.lines)
 
 
-# Per worker process: functions by id, as of the revision last run.
+# Per worker process: functions by id, as of the revision last run, and
+# their published versions by (id, version) (a version never changes).
 _functions: dict[str, Function] = {}
+_versions: dict[tuple[str, str], Function] = {}
+LATEST = "$LATEST"
 
 
-def function_for(function_id: str, revision: str) -> Function | None:
-    """The function at `revision` or newer; None when it was deleted."""
+def function_for(function_id: str, revision: str, version: str = LATEST) -> Function | None:
+    """The function at `revision` or newer, or with `version` ("3") its
+    frozen copy (functions.qualifiers.frozen: `revision` is the version's);
+    None when the function or the version was deleted."""
+    if version != LATEST:
+        return _version_for(function_id, revision, version)
     fn = _functions.get(function_id)
     if fn is None or str(fn.revision) != revision:
         fn = Function.objects.select_related("team", "code").filter(id=function_id).first()
@@ -99,6 +107,23 @@ def function_for(function_id: str, revision: str) -> Function | None:
             return None
         _functions[function_id] = fn
     return fn
+
+
+def _version_for(function_id: str, revision: str | None, version: str) -> Function | None:
+    found = _versions.get((function_id, version))
+    if found is not None and (revision is None or str(found.revision) == revision):
+        return found
+    # One query: the version with its function, team and code.
+    row = FunctionVersion.objects.select_related("code", "function__team", "function__code").filter(
+        function_id=function_id, version=int(version)).first()
+    if row is None:
+        _versions.pop((function_id, version), None)
+        return None
+    base = _functions.get(function_id) or row.function
+    found = qualifiers.frozen(base, row)
+    found.qualifier = version
+    _versions[(function_id, version)] = found
+    return found
 
 
 @dataclass
@@ -117,15 +142,21 @@ class Outcome:
 def _request(inv: Invocation, fn: Function, deadline: float) -> dict:
     """The invoke frame's fields but the event (sandbox.invoke splices the
     event's text in as it is)."""
+    # The ARN the caller named: with its alias or version (a sync call's
+    # request says which; an async row keeps the version it resolved to).
+    qualifier = getattr(inv, "invoked_qualifier", None)
+    if qualifier is None and inv.function_version != LATEST:
+        qualifier = inv.function_version
     return {
         "requestId": str(inv.request_id),
         "deadlineMs": int(deadline * 1000),
         "functionName": fn.name,
         "functionVersion": inv.function_version,
         "memoryLimitInMB": fn.memory_mb,
-        "invokedFunctionArn": fn.arn,
-        "logGroupName": f"/aws/lambda/{fn.name}",
-        "logStreamName": f"{timezone.now():%Y/%m/%d}/[$LATEST]{inv.request_id.hex}",
+        "invokedFunctionArn": f"{fn.arn}:{qualifier}" if qualifier else fn.arn,
+        # LoggingConfig.LogGroup, else Lambda's default group.
+        "logGroupName": (fn.logging_config or {}).get("LogGroup") or f"/aws/lambda/{fn.name}",
+        "logStreamName": f"{timezone.now():%Y/%m/%d}/[{inv.function_version}]{inv.request_id.hex}",
     }
 
 
@@ -164,7 +195,8 @@ def execute(inv: Invocation, fn: Function, logs: LogStream, sync: bool = False) 
     }
     held.max_memory_used_mb = outcome.max_memory_used_mb
     if outcome.kind == "result":
-        return Outcome({"status": "succeeded", "result": json.dumps(outcome.payload), **common}, held)
+        result = outcome.payload_text if outcome.payload_text is not None else json.dumps(outcome.payload)
+        return Outcome({"status": "succeeded", "result": result, **common}, held)
     if outcome.kind == "error":
         # A handler error leaves the environment healthy, as in Lambda.
         return Outcome({"status": "failed", "error": outcome.error, **common}, held)
@@ -227,16 +259,18 @@ def _invoke(inv: Invocation, fn: Function, held: pool.Lease, logs: LogStream) ->
 def run_sync(raw: bytes, popped_at: float) -> str:
     """Run a call popped from the lane at `popped_at` (time.monotonic())."""
     request, watched = SyncRequest.decode(raw)
-    fn = function_for(request.function_id, request.revision)
+    fn = function_for(request.function_id, request.revision, request.version)
     if fn is None:
         # Deleted since the web found it: the caller gets Lambda's answer;
         # there is nothing left to record it against.
+        what = "function" if request.version == LATEST else f"function version {request.version}"
         _publish(Done(request.request_id, "failed", error={
-            "errorType": "ResourceNotFoundException", "errorMessage": "The function was deleted.",
+            "errorType": "ResourceNotFoundException", "errorMessage": f"The {what} was deleted.",
         }))
         return "missing"
     inv = dispatch.record_of(fn, request)
     inv.function = fn
+    inv.invoked_qualifier = request.qualifier or None
     if time.time() > request.expires_at:
         # Its caller was told it failed (dispatch cancelled it): never run it.
         inv.set_outcome(status="cancelled", error={
@@ -329,6 +363,12 @@ def run_async(request_id: str) -> str:
     if inv.status != "queued":
         return "already-claimed"
     fn = inv.function
+    version_gone = False
+    if inv.function_version != LATEST:
+        # Run as the version the call resolved to (frozen code and settings).
+        versioned = _version_for(str(fn.id), None, inv.function_version)
+        version_gone = versioned is None
+        fn = inv.function = versioned or fn
     error = delivery.expiry_error(inv)
     if error is not None:
         if dispatch.expire(inv, error):
@@ -346,7 +386,13 @@ def run_async(request_id: str) -> str:
     config = delivery.config_for(fn)
     logs = LogStream(inv, None)
     logs.announce()
-    outcome = execute(inv, fn, logs)
+    if version_gone:
+        outcome = Outcome({"status": "failed", "duration_ms": 0.0, "error": {
+            "errorType": "ResourceNotFoundException",
+            "errorMessage": f"Version {inv.function_version} of {fn.name} was deleted before the event ran.",
+        }})
+    else:
+        outcome = execute(inv, fn, logs)
     try:
         wait = delivery.retry_wait(inv, outcome.status)
         if wait is not None and dispatch.retry(inv, logs.text(), wait, **outcome.fields):

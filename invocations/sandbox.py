@@ -105,6 +105,8 @@ class FunctionConfig:
     # (invocations.aws_forwarder). Empty: no AWS door in the environment.
     credentials: dict[str, str] = field(default_factory=dict)
     aws_upstream: str = ""
+    # AWS_LAMBDA_INITIALIZATION_TYPE: "on-demand" | "provisioned-concurrency".
+    initialization_type: str = "on-demand"
     # Host paths of the function's layers' extracted files, in the order
     # they are unpacked under /opt (functions.layers.content_dirs).
     layer_dirs: list[str] = field(default_factory=list)
@@ -154,6 +156,10 @@ class InvokeOutcome:
     # socket refused the connection: the request was never delivered)
     kind: str
     payload: Any = None  # the handler's return value when kind == "result"
+    # The result as the runtime gave it, text that need not be JSON (a
+    # custom runtime's posted response body: Lambda passes it on as it is);
+    # None: ``payload`` is the result.
+    payload_text: str | None = None
     error: dict[str, Any] | None = None  # errorType, errorMessage, stackTrace
     max_memory_used_mb: int | None = None
     duration_ms: float = 0.0  # from sending the invoke to the final frame
@@ -202,7 +208,7 @@ def function_environment(config: FunctionConfig) -> dict[str, str]:
             "AWS_LAMBDA_LOG_STREAM_NAME": config.log_stream
             or f"{time.strftime('%Y/%m/%d', time.gmtime())}"
             f"/[{config.function_version}]{uuid.uuid4().hex}",
-            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": config.initialization_type,
             "AWS_REGION": config.region,
             "AWS_DEFAULT_REGION": config.region,
             "AWS_EXECUTION_ENV": f"AWS_Lambda_{config.runtime}",
@@ -542,9 +548,11 @@ def invoke(
                 if kind == "log":
                     on_log(str(frame.get("line", "")))
                 elif kind == "result":
+                    text = frame.get("payloadText")
                     return InvokeOutcome(
                         "result",
                         payload=frame.get("payload"),
+                        payload_text=text if isinstance(text, str) else None,
                         max_memory_used_mb=frame.get("maxMemoryUsedMB"),
                         duration_ms=elapsed_ms(),
                     )

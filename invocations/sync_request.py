@@ -17,7 +17,10 @@ class SyncRequest:
     payload's JSON text (<= 6 MB, Lambda's sync limit). created_at and
     expires_at: epoch seconds; a worker that pops the call after expires_at
     drops it (its caller was told it failed). slot: whether the web took a
-    concurrency slot the worker must give back."""
+    concurrency slot the worker must give back. version: the version that
+    runs ("$LATEST" or "3": the function's revision or the version's);
+    qualifier: what the caller named ("", "3" or an alias), for the
+    invokedFunctionArn."""
 
     request_id: str
     function_id: str
@@ -30,6 +33,7 @@ class SyncRequest:
     expires_at: float = 0.0
     slot: bool = False
     version: str = "$LATEST"
+    qualifier: str = ""
 
     def encode(self) -> str:
         # Not dataclasses.asdict: it deep-copies, at a cost per call.

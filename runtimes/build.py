@@ -339,6 +339,10 @@ def _build(client, runtime: str, image: str, base: str, force: bool, context: Pa
         pull=False,
         nocache=force,
         buildargs={"BASE_IMAGE": base},
+        # The host's network for RUN steps that fetch Debian packages
+        # (provided.al2023's curl): the engine may have no bridge at all
+        # (bin/setup starts dockerd --bridge=none).
+        network_mode="host",
         decode=True,
     ):
         if "stream" in chunk:

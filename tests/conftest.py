@@ -62,10 +62,14 @@ def second_engine():
     """A second Docker engine holding the runtime image, for a second node.
     It starts in the background: a module can start its stack meanwhile and
     call `second_engine.ready()` when it needs the engine."""
-    from runtimes.build import runtime_image
+    from django.conf import settings
+
+    from runtimes.build import build
     from tests.engines import DockerEngine
 
-    engine = DockerEngine("node-b").start(images=[runtime_image("python3.11")])
+    # Every runtime's image (built first if missing): the node's pool keeps
+    # generic environments of each.
+    engine = DockerEngine("node-b").start(images=[build(r) for r in settings.STRATUS_RUNTIMES])
     try:
         yield engine
     finally:

@@ -43,15 +43,24 @@ def test_it_assembles_each_state_from_the_redis_sets():
     assert [v.id for v in assemble(rows, state, NOW)] == ["leased", "idle", "gen", "new"]
 
 
-def test_busy_wins_over_a_stale_idle_mark_and_nothing_is_provisioned():
+def test_busy_wins_over_a_stale_idle_mark():
     rows = [row("a"), row("b")]
     state = RedisState(
         busy={"a": NOW}, idle={"a": NOW - 1, "b": NOW - 1}, generic=set(), served={}, memory={}
     )
     views = assemble(rows, state, NOW)
     assert [v.state for v in views] == ["busy", "warm"]
-    # The vocabulary has it; no environment is ever assembled in it.
-    assert "provisioned" in [s for s, _, _ in env_state.STATES]
+
+
+def test_an_idle_environment_past_the_provisioned_score_is_provisioned():
+    from invocations.env_keys import PROVISIONED_SCORE
+
+    rows = [row("p"), row("w")]
+    state = RedisState(busy={}, idle={"p": PROVISIONED_SCORE + NOW - 5, "w": NOW - 3},
+                       generic=set(), served={}, memory={})
+    views = {v.id: v for v in assemble(rows, state, NOW)}
+    assert (views["p"].state, views["p"].for_s) == ("provisioned", 5)
+    assert views["w"].state == "warm"
 
 
 def test_without_redis_every_state_is_unknown():

@@ -46,7 +46,7 @@ def test_handler_files_per_runtime():
     assert handlers.handler_files("index.handler", "nodejs22.x") == {"index.js", "index.mjs", "index.cjs"}
     assert handlers.handler_files("lib/a.b", "nodejs20.x") == {"lib/a.js", "lib/a.mjs", "lib/a.cjs"}
     assert handlers.handler_files("pkg.mod.fn", "python3.13") == {"pkg/mod.py", "pkg/mod/__init__.py"}
-    assert handlers.handler_files("anything", "provided.al2023") == set()
+    assert handlers.handler_files("anything", "provided.al2023") == {"bootstrap"}
 
 
 def test_the_console_warning_follows_the_functions_runtime(team):

@@ -35,12 +35,12 @@ def queued(monkeypatch):
 def test_an_operation_of_the_model_it_does_not_serve_is_unknown(lam, make_function):
     make_function("hello")
     with pytest.raises(ClientError) as e:
-        lam.list_aliases(FunctionName="hello")
+        lam.get_function_code_signing_config(FunctionName="hello")
     assert (status_of(e), error_code(e)) == (404, "UnknownOperationException")
     message = e.value.response["Error"]["Message"]
-    assert "ListAliases" in message and "/2015-03-31/functions/hello/aliases" in message
+    assert "GetFunctionCodeSigningConfig" in message and "/functions/hello/code-signing-config" in message
     with pytest.raises(ClientError) as e:
-        lam.list_provisioned_concurrency_configs(FunctionName="hello")
+        lam.get_runtime_management_config(FunctionName="hello")
     assert (status_of(e), error_code(e)) == (404, "UnknownOperationException")
 
 

@@ -55,3 +55,15 @@ def test_an_alias_splits_by_weight(fn):
     share = runs.count("2") / len(runs)
     assert set(runs) == {"1", "2"} and 0.22 < share < 0.28
     assert qualifiers.pick("1", {}, chooser) == "1"
+
+
+@pytest.mark.django_db
+def test_a_version_copy_never_touches_the_functions_cached_code(fn):
+    from functions.models import CodeBundle
+
+    other = CodeBundle.objects.create(sha256="ab" * 32, size=1, unzipped_size=1)
+    publish(fn, 1, code_id=other.sha256)
+    own_code = fn.code  # cached on fn
+    got = qualifiers.resolve(fn, "1")
+    assert got.code.sha256 == other.sha256
+    assert fn.code is own_code and fn._state.fields_cache["code"].sha256 == own_code.sha256

@@ -65,6 +65,16 @@ def test_it_records_a_success(monkeypatch, fake_env):
     assert released == ["e1"] and discarded == []
 
 
+def test_a_custom_runtimes_response_is_recorded_as_it_was_posted(monkeypatch, fake_env):
+    fn, released, _ = fake_env
+    outcome(monkeypatch, sandbox.InvokeOutcome(kind="result", payload_text='plain text, {"not": json'))
+    inv = queued(fn)
+    assert runner.run_async(str(inv.request_id)) == "succeeded"
+    inv.refresh_from_db()
+    assert inv.result == 'plain text, {"not": json'
+    assert released == ["e1"]
+
+
 def test_it_records_a_handler_error_and_keeps_the_environment(monkeypatch, fake_env):
     fn, released, discarded = fake_env
     EventInvokeConfig.objects.create(function=fn, maximum_retry_attempts=0)

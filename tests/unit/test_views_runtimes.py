@@ -70,13 +70,18 @@ def test_the_code_tab_takes_one_node_file(client, users, team):
         assert zf.read("index.mjs") == b"export const handler = async () => 2;\n"
 
 
-def test_a_custom_runtime_takes_a_zip_not_inline_code(client, users, team, settings):
-    settings.STRATUS_RUNTIMES = [*settings.STRATUS_RUNTIMES, "provided.al2023"]
+def test_a_custom_runtime_takes_its_bootstrap_inline_or_in_a_zip(client, users, team, settings):
     client.force_login(users["member"])
-    r = client.post(reverse("fn-create"), _create_data(team, runtime="provided.al2023", handler="bootstrap"))
+    upload = SimpleUploadedFile("bootstrap.py", b"print(1)\n")
+    r = client.post(reverse("fn-create"), _create_data(
+        team, runtime="provided.al2023", handler="bootstrap", code_source="py", source="", code_file=upload))
     assert r.status_code == 200
-    assert "Upload a .zip holding an executable bootstrap for provided.al2023" in r.content.decode()
+    assert "single-file uploads are for the Python and Node.js runtimes" in r.content.decode()
     assert not Function.objects.exists()
     html = client.get(reverse("fn-create")).content.decode()
     found = re.search(r'<script id="runtime-starters" type="application/json">(.*?)</script>', html, re.S)
     assert "provided.al2023" not in json.loads(found.group(1))  # no starter to swap in
+    r = client.post(reverse("fn-create"), _create_data(
+        team, runtime="provided.al2023", handler="x.y", source="#!/bin/sh\necho hi\n"))
+    assert r.status_code == 302
+    assert Function.objects.get(name="made").runtime == "provided.al2023"

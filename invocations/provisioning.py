@@ -1,0 +1,169 @@
+"""Provisioned concurrency on the nodes: for every configuration
+(functions.models.ProvisionedConcurrencyConfig, made by
+PutProvisionedConcurrencyConfig) N environments of its version kept
+initialised (specialised: the code placed, the handler imported), in total
+across the nodes.
+
+Run by every node's upkeep (invocations.node_upkeep) each second:
+1. what is wanted: per configuration, its version's environments (an
+   alias's split between its two versions by RoutingConfig weight), keyed
+   `<config id>:<version>` (Environment.provisioned_for);
+2. this node's environments nobody wants any more (the configuration went
+   or asks for fewer) are removed once idle (a busy one is removed after
+   its call);
+3. missing ones are started here, one node at a time per key (a Redis lock):
+   a pre-warmed generic environment specialised for the version, else a
+   new container; each goes to its version's idle set with a score past
+   PROVISIONED_SCORE, so a call takes it before any on-demand environment
+   (invocations.pool.lease) and reports no init duration, and the reaper
+   leaves it alone; calls beyond N spill over to on-demand environments;
+4. each configuration's AllocatedProvisionedConcurrentExecutions and
+   Status (IN_PROGRESS, READY, or FAILED with a StatusReason when its
+   environments cannot be started) are written when they change.
+
+Environments count once, whichever node holds them (their rows are in the
+shared database)."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+
+from django.conf import settings
+from django.utils import timezone
+
+from functions import qualifiers
+from functions.models import Alias, Function, ProvisionedConcurrencyConfig
+from invocations import nodes, pool, redis_link
+from invocations.env_keys import idle_key
+from invocations.models import Environment
+
+log = logging.getLogger(__name__)
+LOCK_S = 120  # longer than starting a few environments takes
+
+
+def key_of(config: ProvisionedConcurrencyConfig, version: str) -> str:
+    return f"{config.pk}:{version}"
+
+
+def split(fn: Function, config: ProvisionedConcurrencyConfig) -> list[tuple[str, int]]:
+    """(version, environments) of a configuration: a version's all on it;
+    an alias's on its version, and with RoutingConfig the additional
+    version's weight of them on that one (rounded). [] when the alias is
+    gone or points to $LATEST (the API refuses that; a later UpdateAlias
+    cannot make it so either)."""
+    if qualifiers.is_version(config.qualifier):
+        return [(config.qualifier, config.requested)]
+    alias = Alias.objects.filter(function=fn, name=config.qualifier).first()
+    if alias is None or alias.function_version == qualifiers.LATEST:
+        return []
+    extra = (alias.routing_config or {}).get("AdditionalVersionWeights") or {}
+    shares = [(alias.function_version, config.requested)]
+    for version, weight in extra.items():
+        moved = round(config.requested * float(weight))
+        shares = [(alias.function_version, config.requested - moved), (str(version), moved)]
+    return [(version, count) for version, count in shares if count > 0]
+
+
+def wanted() -> dict[str, tuple[ProvisionedConcurrencyConfig, Function, int]]:
+    """key -> (configuration, the version to run as, how many)."""
+    found = {}
+    configs = ProvisionedConcurrencyConfig.objects.select_related("function__team", "function__code")
+    for config in configs:
+        fn = config.function
+        for version, count in split(fn, config):
+            try:
+                resolved = qualifiers.resolve(fn, version)
+            except qualifiers.QualifierNotFound:
+                continue
+            resolved.qualifier = config.qualifier
+            found[key_of(config, version)] = (config, resolved, count)
+    return found
+
+
+def upkeep() -> int:
+    """One round of the node's upkeep; returns how many environments it
+    started or removed."""
+    want = wanted()
+    rows = list(Environment.objects.exclude(provisioned_for="").values(
+        "id", "node", "provisioned_for", "revision"))
+    if not want and not rows:
+        return 0
+    here = nodes.node()
+    by_key: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        by_key[row["provisioned_for"]].append(row)
+    changed = 0
+    for key, envs in by_key.items():
+        surplus = len(envs) - (want[key][2] if key in want else 0)
+        for row in list(envs):
+            if surplus <= 0:
+                break
+            if row["node"] == here and _take_back(row):
+                pool.discard(row["id"], "removed: its provisioned concurrency is no longer configured")
+                envs.remove(row)
+                surplus -= 1
+                changed += 1
+    failures: dict[int, str] = {}
+    for key, (config, fn, count) in want.items():
+        missing = count - len(by_key.get(key, []))
+        if missing <= 0 or not _lock(key):
+            continue
+        try:
+            for _ in range(missing):
+                by_key[key].append({"id": _start_one(fn, key)})
+                changed += 1
+        except Exception as e:  # noqa: BLE001 - said in the configuration's StatusReason
+            log.warning("provisioned concurrency for %s:%s: %s", fn.name, config.qualifier, e)
+            failures[config.pk] = f"Could not initialise an environment: {e}"
+        finally:
+            _unlock(key)
+    _write_status(want, by_key, failures)
+    return changed
+
+
+def _take_back(row: dict) -> bool:
+    """Whether an idle environment was taken out of its idle set (then it
+    is ours to remove; a busy one comes back after its call)."""
+    key = idle_key(row["revision"])
+    return bool(redis_link.quietly(lambda c: c.zrem(key, row["id"]), "provisioned environment"))
+
+
+def _start_one(fn: Function, key: str) -> str:
+    generic = pool.take_generic(fn.runtime)
+    held = pool.specialise(generic, fn, provisioned=True) if generic is not None else None
+    if held is None:
+        held = pool.start(fn, provisioned=True)
+    Environment.objects.filter(id=held.env_id).update(provisioned_for=key)
+    pool.release(held)
+    return held.env_id
+
+
+def _lock_key(key: str) -> str:
+    return f"{settings.STRATUS_INSTANCE}:provlock:{key}"
+
+
+def _lock(key: str) -> bool:
+    # One node tops a key up at a time, so together they start N, not N per node.
+    return bool(redis_link.quietly(lambda c: c.set(_lock_key(key), nodes.node(), nx=True, ex=LOCK_S),
+                                   "provisioned lock"))
+
+
+def _unlock(key: str) -> None:
+    redis_link.quietly(lambda c: c.delete(_lock_key(key)), "provisioned lock")
+
+
+def _write_status(want: dict, by_key: dict, failures: dict[int, str]) -> None:
+    allocated: dict[int, int] = defaultdict(int)
+    configs = {}
+    for key, (config, _fn, count) in want.items():
+        configs[config.pk] = config
+        allocated[config.pk] += min(count, len(by_key.get(key, [])))
+    for pk, config in configs.items():
+        status, reason = ("READY", "") if allocated[pk] >= config.requested else ("IN_PROGRESS", "")
+        if pk in failures:
+            status, reason = "FAILED", failures[pk]
+        if (config.allocated, config.status, config.status_reason) != (allocated[pk], status, reason):
+            ProvisionedConcurrencyConfig.objects.filter(pk=pk, requested=config.requested).update(
+                allocated=allocated[pk], status=status, status_reason=reason, updated_at=timezone.now(),
+            )

@@ -1,0 +1,223 @@
+"""Versions, aliases and provisioned concurrency through a real boto3
+client against the production ASGI application (tests.unit.asgi_client,
+as test_lambda_api): PublishVersion, ListVersionsByFunction, the alias
+operations, qualified Get/Delete and the provisioned concurrency
+configurations, with Lambda's errors."""
+
+import pytest
+from botocore.exceptions import ClientError
+
+from functions.models import Alias, Function, FunctionVersion, ProvisionedConcurrencyConfig
+from tests.conftest import HELLO
+from tests.unit.test_lambda_api import ROLE, error_code, status_of, zip_of
+
+
+@pytest.fixture
+def made(lam, team):
+    lam.create_function(FunctionName="ver", Runtime="python3.11", Role=ROLE,
+                        Handler="lambda_function.lambda_handler", Code={"ZipFile": zip_of()})
+    return Function.objects.get(team=team, name="ver")
+
+
+def test_it_publishes_versions_and_lists_them(lam, made, team):
+    one = lam.publish_version(FunctionName="ver", Description="first")
+    assert one["ResponseMetadata"]["HTTPStatusCode"] == 201
+    assert one["Version"] == "1" and one["Description"] == "first"
+    assert one["FunctionArn"] == f"arn:aws:lambda:us-east-1:{team.account_id}:function:ver:1"
+    assert one["RevisionId"] == str(FunctionVersion.objects.get(function=made, version=1).revision)
+    # Nothing changed: the same version again, nothing new stored.
+    again = lam.publish_version(FunctionName="ver")
+    assert again["Version"] == "1" and FunctionVersion.objects.filter(function=made).count() == 1
+    lam.update_function_configuration(FunctionName="ver", MemorySize=256)
+    two = lam.publish_version(FunctionName="ver")
+    assert two["Version"] == "2" and two["MemorySize"] == 256
+    listed = lam.list_versions_by_function(FunctionName="ver")["Versions"]
+    assert [v["Version"] for v in listed] == ["$LATEST", "1", "2"]
+    assert listed[0]["FunctionArn"].endswith(":function:ver")
+    assert (listed[1]["MemorySize"], listed[2]["MemorySize"]) == (128, 256)
+    page = lam.list_versions_by_function(FunctionName="ver", MaxItems=2)
+    assert [v["Version"] for v in page["Versions"]] == ["$LATEST", "1"]
+    rest = lam.list_versions_by_function(FunctionName="ver", Marker=page["NextMarker"])
+    assert [v["Version"] for v in rest["Versions"]] == ["2"] and "NextMarker" not in rest
+
+
+def test_publish_checks_code_sha_and_revision(lam, made):
+    with pytest.raises(ClientError) as e:
+        lam.publish_version(FunctionName="ver", CodeSha256="bm90LXRoZS1oYXNo")
+    assert error_code(e) == "InvalidParameterValueException" and "CodeSHA256" in str(e.value)
+    with pytest.raises(ClientError) as e:
+        lam.publish_version(FunctionName="ver", RevisionId="00000000-0000-0000-0000-000000000000")
+    assert status_of(e) == 412 and error_code(e) == "PreconditionFailedException"
+    assert not FunctionVersion.objects.filter(function=made).exists()
+    ok = lam.publish_version(FunctionName="ver", CodeSha256=made.code.sha256_b64,
+                             RevisionId=str(made.revision))
+    assert ok["Version"] == "1"
+
+
+def test_publish_true_on_create_and_code_update(lam, team):
+    made = lam.create_function(FunctionName="pub", Runtime="python3.11", Role=ROLE, Publish=True,
+                               Handler="lambda_function.lambda_handler", Code={"ZipFile": zip_of()})
+    assert made["Version"] == "1" and made["FunctionArn"].endswith(":pub:1")
+    updated = lam.update_function_code(FunctionName="pub", ZipFile=zip_of(HELLO + "\n# v2\n"), Publish=True)
+    assert updated["Version"] == "2"
+    assert updated["CodeSha256"] != made["CodeSha256"]
+
+
+def test_qualified_get_and_not_found(lam, made, team):
+    lam.publish_version(FunctionName="ver")
+    lam.update_function_configuration(FunctionName="ver", Timeout=9)
+    got = lam.get_function_configuration(FunctionName="ver", Qualifier="1")
+    assert (got["Version"], got["Timeout"]) == ("1", 3)
+    assert lam.get_function(FunctionName="ver:1")["Configuration"]["Version"] == "1"
+    assert lam.get_function_configuration(FunctionName="ver")["Timeout"] == 9
+    for qualifier in ("7", "nope"):
+        with pytest.raises(ClientError) as e:
+            lam.get_function(FunctionName="ver", Qualifier=qualifier)
+        assert error_code(e) == "ResourceNotFoundException"
+        assert f":function:ver:{qualifier}" in str(e.value)
+    with pytest.raises(ClientError) as e:
+        lam.update_function_configuration(FunctionName="ver:1", Timeout=4)
+    assert error_code(e) == "InvalidParameterValueException"
+
+
+def test_aliases_and_routing(lam, made, team):
+    lam.publish_version(FunctionName="ver")
+    lam.update_function_configuration(FunctionName="ver", Timeout=9)
+    lam.publish_version(FunctionName="ver")
+    created = lam.create_alias(FunctionName="ver", Name="live", FunctionVersion="1", Description="prod",
+                               RoutingConfig={"AdditionalVersionWeights": {"2": 0.25}})
+    assert created["AliasArn"] == f"arn:aws:lambda:us-east-1:{team.account_id}:function:ver:live"
+    assert created["RoutingConfig"] == {"AdditionalVersionWeights": {"2": 0.25}}
+    assert lam.get_alias(FunctionName="ver", Name="live")["FunctionVersion"] == "1"
+    aliased = lam.get_function_configuration(FunctionName="ver", Qualifier="live")
+    assert aliased["Version"] == "1" and aliased["FunctionArn"].endswith(":ver:live")
+    with pytest.raises(ClientError) as e:
+        lam.create_alias(FunctionName="ver", Name="live", FunctionVersion="1")
+    assert status_of(e) == 409 and error_code(e) == "ResourceConflictException"
+    bad_routes = [
+        ("1", {"AdditionalVersionWeights": {"2": 0.5, "3": 0.1}}),  # two extra versions
+        ("$LATEST", {"AdditionalVersionWeights": {"2": 0.5}}),  # $LATEST in a split
+        ("1", {"AdditionalVersionWeights": {"1": 0.5}}),  # its own version
+    ]
+    for version, routing in bad_routes:
+        with pytest.raises(ClientError) as e:
+            lam.create_alias(FunctionName="ver", Name="bad", FunctionVersion=version, RoutingConfig=routing)
+        assert error_code(e) in ("InvalidParameterValueException", "ValidationException"), routing
+    with pytest.raises(ClientError) as e:
+        lam.create_alias(FunctionName="ver", Name="bad", FunctionVersion="1",
+                         RoutingConfig={"AdditionalVersionWeights": {"9": 0.5}})
+    assert error_code(e) == "ResourceNotFoundException"
+    assert not Alias.objects.filter(name="bad").exists()
+    lam.create_alias(FunctionName="ver", Name="beta", FunctionVersion="2")
+    assert [a["Name"] for a in lam.list_aliases(FunctionName="ver")["Aliases"]] == ["beta", "live"]
+    def names(**filters):
+        return [a["Name"] for a in lam.list_aliases(FunctionName="ver", **filters)["Aliases"]]
+
+    assert names(FunctionVersion="2") == ["beta", "live"] and names(FunctionVersion="1") == ["live"]
+    # UpdateAlias: RevisionId must be the alias's own.
+    with pytest.raises(ClientError) as e:
+        lam.update_alias(FunctionName="ver", Name="live", FunctionVersion="2",
+                         RevisionId="00000000-0000-0000-0000-000000000000")
+    assert status_of(e) == 412
+    revision = lam.get_alias(FunctionName="ver", Name="live")["RevisionId"]
+    moved = lam.update_alias(FunctionName="ver", Name="live", FunctionVersion="2",
+                             RevisionId=revision, RoutingConfig={"AdditionalVersionWeights": {}})
+    assert moved["FunctionVersion"] == "2" and "RoutingConfig" not in moved
+    assert moved["RevisionId"] != revision
+    # A version an alias uses cannot be deleted.
+    with pytest.raises(ClientError) as e:
+        lam.delete_function(FunctionName="ver", Qualifier="2")
+    assert status_of(e) == 409 and "beta" in str(e.value)
+    lam.delete_function(FunctionName="ver", Qualifier="1")
+    assert list(FunctionVersion.objects.filter(function=made).values_list("version", flat=True)) == [2]
+    with pytest.raises(ClientError) as e:
+        lam.delete_function(FunctionName="ver", Qualifier="$LATEST")
+    assert error_code(e) == "InvalidParameterValueException"
+    lam.delete_alias(FunctionName="ver", Name="beta")
+    with pytest.raises(ClientError) as e:
+        lam.get_alias(FunctionName="ver", Name="beta")
+    assert error_code(e) == "ResourceNotFoundException"
+    # The next version is 3: numbers are never reused.
+    lam.update_function_configuration(FunctionName="ver", Timeout=5)
+    assert lam.publish_version(FunctionName="ver")["Version"] == "3"
+
+
+def test_provisioned_concurrency_configs(lam, made, team):
+    lam.publish_version(FunctionName="ver")
+    lam.create_alias(FunctionName="ver", Name="live", FunctionVersion="1")
+    lam.create_alias(FunctionName="ver", Name="edge", FunctionVersion="$LATEST")
+    for qualifier in ("$LATEST", "edge"):
+        with pytest.raises(ClientError) as e:
+            lam.put_provisioned_concurrency_config(FunctionName="ver", Qualifier=qualifier,
+                                                   ProvisionedConcurrentExecutions=1)
+        assert error_code(e) == "InvalidParameterValueException"
+    with pytest.raises(ClientError) as e:
+        lam.get_provisioned_concurrency_config(FunctionName="ver", Qualifier="live")
+    assert status_of(e) == 404 and error_code(e) == "ProvisionedConcurrencyConfigNotFoundException"
+    put = lam.put_provisioned_concurrency_config(FunctionName="ver", Qualifier="live",
+                                                 ProvisionedConcurrentExecutions=2)
+    assert put["ResponseMetadata"]["HTTPStatusCode"] == 202
+    assert (put["RequestedProvisionedConcurrentExecutions"], put["Status"]) == (2, "IN_PROGRESS")
+    # The alias's version cannot have its own configuration too.
+    with pytest.raises(ClientError) as e:
+        lam.put_provisioned_concurrency_config(FunctionName="ver", Qualifier="1",
+                                               ProvisionedConcurrentExecutions=1)
+    assert error_code(e) == "ResourceConflictException"
+    got = lam.get_provisioned_concurrency_config(FunctionName="ver", Qualifier="live")
+    assert got["AllocatedProvisionedConcurrentExecutions"] == 0
+    listed = lam.list_provisioned_concurrency_configs(FunctionName="ver")["ProvisionedConcurrencyConfigs"]
+    arn = f"arn:aws:lambda:us-east-1:{team.account_id}:function:ver:live"
+    assert [c["FunctionArn"] for c in listed] == [arn]
+    # Over the function's reservation: refused, nothing changed.
+    lam.put_function_concurrency(FunctionName="ver", ReservedConcurrentExecutions=2)
+    with pytest.raises(ClientError) as e:
+        lam.put_provisioned_concurrency_config(FunctionName="ver", Qualifier="live",
+                                               ProvisionedConcurrentExecutions=3)
+    assert error_code(e) == "InvalidParameterValueException"
+    assert ProvisionedConcurrencyConfig.objects.get(function=made).requested == 2
+    lam.delete_provisioned_concurrency_config(FunctionName="ver", Qualifier="live")
+    with pytest.raises(ClientError) as e:
+        lam.delete_provisioned_concurrency_config(FunctionName="ver", Qualifier="live")
+    assert error_code(e) == "ProvisionedConcurrencyConfigNotFoundException"
+    with pytest.raises(ClientError) as e:
+        lam.get_provisioned_concurrency_config(FunctionName="ver", Qualifier="gone")
+    assert error_code(e) == "ResourceNotFoundException"
+
+
+@pytest.fixture
+def runs(monkeypatch):
+    """Sync invokes answer at once as the version they were handed ran;
+    the (executed version, qualifier) of each call is kept."""
+    from invocations import dispatch
+    from invocations.done import Done
+
+    seen = []
+
+    async def fake(fn, event, *, source, **kwargs):
+        version = getattr(fn, "executed_version", "$LATEST")
+        seen.append((version, getattr(fn, "qualifier", None), fn.timeout_s))
+        return Done(request_id="00000000-0000-0000-0000-00000000abcd", status="succeeded",
+                    result="{}", executed_version=version)
+
+    monkeypatch.setattr(dispatch, "invoke_sync", fake)
+    return seen
+
+
+def test_invoke_runs_the_version_or_alias_named(lam, made, runs):
+    lam.publish_version(FunctionName="ver")
+    lam.update_function_configuration(FunctionName="ver", Timeout=9)
+    lam.create_alias(FunctionName="ver", Name="live", FunctionVersion="1")
+    assert lam.invoke(FunctionName="ver", Qualifier="1")["ExecutedVersion"] == "1"
+    assert lam.invoke(FunctionName="ver:live")["ExecutedVersion"] == "1"
+    assert lam.invoke(FunctionName="ver")["ExecutedVersion"] == "$LATEST"
+    assert runs == [("1", "1", 3), ("1", "live", 3), ("$LATEST", None, 9)]
+    # The alias moves: the next call (its cached copy dropped) follows it.
+    lam.publish_version(FunctionName="ver")
+    lam.update_alias(FunctionName="ver", Name="live", FunctionVersion="2")
+    assert lam.invoke(FunctionName="ver", Qualifier="live")["ExecutedVersion"] == "2"
+    for name, qualifier in (("ver", "5"), ("ver:nope", None)):
+        kwargs = {"Qualifier": qualifier} if qualifier else {}
+        with pytest.raises(ClientError) as e:
+            lam.invoke(FunctionName=name, **kwargs)
+        assert error_code(e) == "ResourceNotFoundException"
+        assert f":function:ver:{qualifier or 'nope'}" in str(e.value)

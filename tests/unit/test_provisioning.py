@@ -1,0 +1,55 @@
+"""invocations.provisioning's arithmetic: which version's environments a
+configuration asks for (an alias's split by weight), what is wanted, and
+the status written back."""
+
+import pytest
+
+from functions import qualifiers
+from functions.models import Alias, FunctionVersion, ProvisionedConcurrencyConfig
+from invocations import provisioning
+
+
+def publish(fn, number):
+    fields = {name: getattr(fn, name) for name in qualifiers.FROZEN}
+    return FunctionVersion.objects.create(function=fn, version=number, **fields)
+
+
+@pytest.fixture
+def fn(make_function):
+    made = make_function()
+    publish(made, 1)
+    publish(made, 2)
+    return made
+
+
+@pytest.mark.django_db
+def test_a_version_gets_them_all_and_an_alias_splits_by_weight(fn):
+    on_version = ProvisionedConcurrencyConfig(function=fn, qualifier="2", requested=3)
+    assert provisioning.split(fn, on_version) == [("2", 3)]
+    Alias.objects.create(function=fn, name="live", function_version="1",
+                         routing_config={"AdditionalVersionWeights": {"2": 0.25}})
+    on_alias = ProvisionedConcurrencyConfig(function=fn, qualifier="live", requested=4)
+    assert provisioning.split(fn, on_alias) == [("1", 3), ("2", 1)]
+    Alias.objects.create(function=fn, name="edge", function_version="$LATEST")
+    on_latest = ProvisionedConcurrencyConfig(function=fn, qualifier="edge", requested=2)
+    assert provisioning.split(fn, on_latest) == []
+
+
+@pytest.mark.django_db
+def test_wanted_keys_each_version_and_status_follows_what_is_allocated(fn):
+    config = ProvisionedConcurrencyConfig.objects.create(function=fn, qualifier="1", requested=2)
+    want = provisioning.wanted()
+    key = provisioning.key_of(config, "1")
+    assert list(want) == [key]
+    wanted_config, version, count = want[key]
+    assert (version.executed_version, version.qualifier, count) == ("1", "1", 2)
+    assert version.revision == FunctionVersion.objects.get(function=fn, version=1).revision
+    provisioning._write_status(want, {key: [{"id": "a"}]}, {})
+    config.refresh_from_db()
+    assert (config.allocated, config.status) == (1, "IN_PROGRESS")
+    provisioning._write_status(provisioning.wanted(), {key: [{"id": "a"}, {"id": "b"}]}, {})
+    config.refresh_from_db()
+    assert (config.allocated, config.status) == (2, "READY")
+    provisioning._write_status(provisioning.wanted(), {key: [{"id": "a"}]}, {config.pk: "no image"})
+    config.refresh_from_db()
+    assert (config.status, config.status_reason) == ("FAILED", "no image")
