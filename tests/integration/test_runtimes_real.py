@@ -358,15 +358,6 @@ def test_a_node_package_json_and_a_python313_requirements_are_installed_and_run(
     assert body == "1  2"
 
 
-def set_logging_config(stack, name: str, config: dict) -> None:
-    # Stored as CreateFunction's LoggingConfig stores it (functions.models
-    # Function.logging_config), before the function's first call.
-    stack.shell(
-        "from functions.models import Function; "
-        f"Function.objects.filter(name={name!r}).update(logging_config={config!r})"
-    )
-
-
 def json_lines(tail: str) -> list[dict]:
     out = []
     for line in tail.splitlines():
@@ -389,11 +380,8 @@ def test_python_json_logging_config(stack, client):
     client.create_function(
         FunctionName="py-json-logs", Runtime="python3.13", Role=ROLE, Handler="app.handler",
         Code={"ZipFile": zip_of({"app.py": source})}, Timeout=10,
+        LoggingConfig={"LogFormat": "JSON", "ApplicationLogLevel": "INFO", "SystemLogLevel": "INFO"},
     )
-    set_logging_config(stack, "py-json-logs", {
-        "LogFormat": "JSON", "ApplicationLogLevel": "INFO", "SystemLogLevel": "INFO",
-        "LogGroup": "/aws/lambda/py-json-logs",
-    })
     resp, request_id = invoke_json(client, "py-json-logs", {"id": 7}, LogType="Tail")
     assert "FunctionError" not in resp, request_id
     tail = tail_of(resp)
@@ -430,11 +418,8 @@ export const handler = async (event, context) => {
     client.create_function(
         FunctionName="node-json-logs", Runtime=runtime, Role=ROLE, Handler="index.handler",
         Code={"ZipFile": zip_of({"index.mjs": source})}, Timeout=10,
+        LoggingConfig={"LogFormat": "JSON", "ApplicationLogLevel": "WARN", "SystemLogLevel": "WARN"},
     )
-    set_logging_config(stack, "node-json-logs", {
-        "LogFormat": "JSON", "ApplicationLogLevel": "WARN", "SystemLogLevel": "WARN",
-        "LogGroup": "/aws/lambda/node-json-logs",
-    })
     resp, request_id = invoke_json(client, "node-json-logs", {"id": 3}, LogType="Tail")
     assert "FunctionError" not in resp, request_id
     tail = tail_of(resp)
