@@ -18,7 +18,10 @@ door, Celery, Redis, Docker), as a user of AWS would type them:
 - publish-version, list-versions-by-function, aliases with
   --routing-config, invoke --qualifier / name:qualifier (ExecutedVersion in
   the CLI's output), provisioned concurrency configs;
-- provided.al2023 with a shell bootstrap on the Runtime API.
+- provided.al2023 with a shell bootstrap on the Runtime API;
+- nodejs20.x and nodejs22.x (an ES module handler importing a layer's
+  package, JSON LoggingConfig at WARN, Runtime.HandlerNotFound), a
+  package.json installed and waited for, python3.13 and a runtime change.
 
 Each area has its bad input: the CLI's exit code (254/255 for an error the
 service answered) and AWS's error code on stderr, and the stored data left
@@ -687,3 +690,79 @@ def test_a_provided_al2023_function_through_the_cli(aws, files):
     printed, body = invoke(aws, files, "cli-provided-bad")
     assert (printed["FunctionError"], body["errorType"]) == ("Unhandled", "Runtime.InvalidEntrypoint")
     assert "Couldn't find valid bootstrap(s)" in body["errorMessage"]
+
+
+# Runtimes ---------------------------------------------------------------------
+
+NODE_HANDLER = """
+import { where } from "./where.mjs";
+import pkg from "clipkg";
+
+export const handler = async (event, context) => {
+  console.info("node info", event.n);
+  console.debug("node debug, below WARN");
+  console.warn("node warn", event.n);
+  return { node: process.version, fn: context.functionName, where, pkg: pkg.name, n: event.n };
+};
+"""
+PY313 = "import sys\n\ndef handler(event, context):\n    return {'python': list(sys.version_info[:2])}\n"
+
+
+def test_the_new_runtimes_through_the_cli(aws, files):
+    layer_code, _ = write_zip(files, "node-layer.zip", {
+        "nodejs/node_modules/clipkg/index.js": 'module.exports = { name: "clipkg from the layer" };\n'})
+    layer = aws("lambda", "publish-layer-version", "--layer-name", "cli-node-lib", "--zip-file", layer_code,
+                "--compatible-runtimes", "nodejs20.x", "nodejs22.x")
+    assert layer["CompatibleRuntimes"] == ["nodejs20.x", "nodejs22.x"]
+    node_code, _ = write_zip(files, "node.zip", {
+        "index.mjs": NODE_HANDLER, "where.mjs": 'export const where = "an ES module";\n'})
+    for runtime, major in (("nodejs20.x", "v20."), ("nodejs22.x", "v22.")):
+        name = "cli-" + runtime.replace(".", "-")
+        made = aws("lambda", "create-function", "--function-name", name, "--runtime", runtime,
+                   "--role", ROLE, "--handler", "index.handler", "--zip-file", node_code,
+                   "--layers", layer["LayerVersionArn"],
+                   "--logging-config", "LogFormat=JSON,ApplicationLogLevel=WARN")
+        assert (made["Runtime"], made["Handler"], made["State"]) == (runtime, "index.handler", "Active")
+        printed, body = invoke(aws, files, name, {"n": 7}, "--log-type", "Tail")
+        assert printed.get("FunctionError") is None, body
+        assert body["node"].startswith(major) and body["fn"] == name
+        assert (body["where"], body["pkg"], body["n"]) == ("an ES module", "clipkg from the layer", 7)
+        # LoggingConfig JSON at WARN: the warning as a JSON line, the info and debug left out.
+        logs = base64.b64decode(printed["LogResult"]).decode()
+        lines = [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
+        mine = [line for line in lines if str(line.get("message", "")).startswith("node ")]
+        assert [(line["level"], line["message"]) for line in mine] == [("WARN", "node warn 7")], logs
+        # A handler the code does not export: the call says so, as Lambda.
+        aws("lambda", "update-function-configuration", "--function-name", name, "--handler", "index.missing")
+        aws("lambda", "wait", "function-updated-v2", "--function-name", name)
+        printed, body = invoke(aws, files, name, {"n": 1})
+        assert (printed["FunctionError"], body["errorType"]) == ("Unhandled", "Runtime.HandlerNotFound"), body
+
+    code, _ = write_zip(files, "py313.zip", {"app.py": PY313})
+    made = aws("lambda", "create-function", "--function-name", "cli-python313", "--runtime", "python3.13",
+               "--role", ROLE, "--handler", "app.handler", "--zip-file", code)
+    assert made["Runtime"] == "python3.13"
+    assert invoke(aws, files, "cli-python313")[1] == {"python": [3, 13]}
+    # Moving a function to another runtime: the next call runs there.
+    aws("lambda", "update-function-configuration", "--function-name", "cli-python313",
+        "--runtime", "python3.11")
+    aws("lambda", "wait", "function-updated-v2", "--function-name", "cli-python313")
+    assert invoke(aws, files, "cli-python313")[1] == {"python": [3, 11]}
+    # A runtime the model knows but this platform does not run.
+    stderr = aws.fails("lambda", "create-function", "--function-name", "cli-ruby", "--runtime", "ruby3.3",
+                       "--role", ROLE, "--handler", "app.handler", "--zip-file", code,
+                       code="InvalidParameterValueException")
+    assert "ruby3.3" in stderr
+    aws.fails("lambda", "get-function", "--function-name", "cli-ruby", code="ResourceNotFoundException")
+
+
+def test_a_node_package_json_is_installed_and_waited_for_through_the_cli(aws, files):
+    code, _ = write_zip(files, "node-deps.zip", {
+        "index.js": 'const pad = require("left-pad");\nexports.handler = async () => pad("7", 3, "0");\n',
+        "package.json": '{"name": "cli-node-deps", "dependencies": {"left-pad": "1.3.0"}}',
+    })
+    made = aws("lambda", "create-function", "--function-name", "cli-node-deps", "--runtime", "nodejs22.x",
+               "--role", ROLE, "--handler", "index.handler", "--zip-file", code)
+    assert (made["State"], made["LastUpdateStatus"]) == ("Pending", "InProgress")
+    assert aws.text("lambda", "wait", "function-active-v2", "--function-name", "cli-node-deps") == ""
+    assert invoke(aws, files, "cli-node-deps")[1] == "007"
