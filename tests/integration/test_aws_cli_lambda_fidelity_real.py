@@ -705,6 +705,13 @@ export const handler = async (event, context) => {
   return { node: process.version, fn: context.functionName, where, pkg: pkg.name, n: event.n };
 };
 """
+# Imports its layer's package only at call time (no import of it when loaded).
+NODE_LAZY = """
+export const handler = async () => {
+  const pkg = await import("clipkg");
+  return { pkg: pkg.default.name };
+};
+"""
 PY313 = "import sys\n\ndef handler(event, context):\n    return {'python': list(sys.version_info[:2])}\n"
 
 
@@ -715,7 +722,8 @@ def test_the_new_runtimes_through_the_cli(aws, files):
                 "--compatible-runtimes", "nodejs20.x", "nodejs22.x")
     assert layer["CompatibleRuntimes"] == ["nodejs20.x", "nodejs22.x"]
     node_code, _ = write_zip(files, "node.zip", {
-        "index.mjs": NODE_HANDLER, "where.mjs": 'export const where = "an ES module";\n'})
+        "index.mjs": NODE_HANDLER, "where.mjs": 'export const where = "an ES module";\n',
+        "lazy.mjs": NODE_LAZY})
     for runtime, major in (("nodejs20.x", "v20."), ("nodejs22.x", "v22.")):
         name = "cli-" + runtime.replace(".", "-")
         made = aws("lambda", "create-function", "--function-name", name, "--runtime", runtime,
@@ -732,6 +740,11 @@ def test_the_new_runtimes_through_the_cli(aws, files):
         lines = [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
         mine = [line for line in lines if str(line.get("message", "")).startswith("node ")]
         assert [(line["level"], line["message"]) for line in mine] == [("WARN", "node warn 7")], logs
+        # A layer's package imported at call time only (a fresh environment: a new handler).
+        aws("lambda", "update-function-configuration", "--function-name", name, "--handler", "lazy.handler")
+        aws("lambda", "wait", "function-updated-v2", "--function-name", name)
+        printed, body = invoke(aws, files, name)
+        assert printed.get("FunctionError") is None and body == {"pkg": "clipkg from the layer"}, body
         # A handler the code does not export: the call says so, as Lambda.
         aws("lambda", "update-function-configuration", "--function-name", name, "--handler", "index.missing")
         aws("lambda", "wait", "function-updated-v2", "--function-name", name)

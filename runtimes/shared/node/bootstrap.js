@@ -291,8 +291,25 @@ function registerEsmNodePath() {
   return true;
 }
 
+// A package of a layer may also be imported at call time (`await
+// import("pkg")` in the handler) after every import of the handler's own
+// resolved: when a NODE_PATH node_modules folder outside the code holds
+// packages (a layer's), the hook is registered before the handler loads.
+function nodePathHasPackages() {
+  return String(process.env.NODE_PATH || '').split(':')
+    .filter((dir) => path.basename(dir) === 'node_modules' && !dir.startsWith(TASK_ROOT))
+    .some((dir) => {
+      try {
+        return fs.readdirSync(dir).length > 0;
+      } catch (err) {
+        return false;
+      }
+    });
+}
+
 async function importEsm(file) {
   const url = pathToFileURL(file).href;
+  if (nodePathHasPackages()) registerEsmNodePath();
   try {
     return await import(url);
   } catch (err) {
