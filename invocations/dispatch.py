@@ -78,7 +78,13 @@ def submit_async(
     origin: dict | None = None, request_id=None,
 ) -> Invocation:
     """Store an Event invocation `queued`; its task is queued once the row is
-    committed (at once outside a transaction)."""
+    committed (at once outside a transaction). `fn` resolved through an
+    alias (functions.qualifiers) keeps the alias's name in
+    origin["qualifier"]: its retries and destinations are the alias's
+    (invocations.delivery.invoked_qualifier)."""
+    qualifier = getattr(fn, "qualifier", None)
+    if qualifier and qualifier != getattr(fn, "executed_version", None) and qualifier != "$LATEST":
+        origin = {**(origin or {}), "qualifier": qualifier}
     inv = Invocation(
         request_id=request_id or uuid.uuid4(), function=fn, event=event, invocation_type="Event",
         # A version or alias (functions.qualifiers): the version it resolved to.
