@@ -35,8 +35,10 @@ def test_each_qualifier_has_its_own_config(lam, published):
     assert by_name["FunctionArn"] == f"{fn.arn}:1"
     assert lam.get_function_event_invoke_config(FunctionName="hello")["MaximumRetryAttempts"] == 2
     got = lam.get_function_event_invoke_config(FunctionName="hello", Qualifier="live")
-    assert got["MaximumRetryAttempts"] == 0 and got["DestinationConfig"]["OnFailure"]["Destination"] == sink.arn
-    updated = lam.update_function_event_invoke_config(FunctionName=f"{fn.arn}:live", MaximumEventAgeInSeconds=120)
+    assert got["MaximumRetryAttempts"] == 0
+    assert got["DestinationConfig"]["OnFailure"]["Destination"] == sink.arn
+    updated = lam.update_function_event_invoke_config(
+        FunctionName=f"{fn.arn}:live", MaximumEventAgeInSeconds=120)
     assert (updated["MaximumRetryAttempts"], updated["MaximumEventAgeInSeconds"]) == (0, 120)
     listed = lam.list_function_event_invoke_configs(FunctionName="hello")["FunctionEventInvokeConfigs"]
     assert [c["FunctionArn"] for c in listed] == [f"{fn.arn}:$LATEST", f"{fn.arn}:1", f"{fn.arn}:live"]
@@ -58,7 +60,8 @@ def test_latest_qualifier_is_the_unqualified_config(lam, published):
 def test_a_missing_qualifier_is_not_found_and_stores_nothing(lam, published):
     for qualifier in ("7", "nope"):
         with pytest.raises(ClientError) as e:
-            lam.put_function_event_invoke_config(FunctionName="hello", Qualifier=qualifier, MaximumRetryAttempts=0)
+            lam.put_function_event_invoke_config(
+                FunctionName="hello", Qualifier=qualifier, MaximumRetryAttempts=0)
         assert error_code(e) == "ResourceNotFoundException"
     assert not EventInvokeConfig.objects.exists()
 
@@ -66,7 +69,8 @@ def test_a_missing_qualifier_is_not_found_and_stores_nothing(lam, published):
 def test_list_pages_and_refuses_a_qualified_name(lam, published):
     fn, _ = published
     for qualifier in ("$LATEST", "1", "live"):
-        lam.put_function_event_invoke_config(FunctionName="hello", Qualifier=qualifier, MaximumRetryAttempts=0)
+        lam.put_function_event_invoke_config(
+            FunctionName="hello", Qualifier=qualifier, MaximumRetryAttempts=0)
     first = lam.list_function_event_invoke_configs(FunctionName="hello", MaxItems=2)
     assert len(first["FunctionEventInvokeConfigs"]) == 2 and first["NextMarker"] == "1"
     rest = lam.list_function_event_invoke_configs(FunctionName="hello", Marker=first["NextMarker"])
@@ -84,7 +88,8 @@ def test_an_alias_event_follows_the_alias_config(worker, queued_tasks, make_func
     version, _ = versions.publish(fn)
     versions.create_alias(fn, name="live", function_version=str(version.version))
     # $LATEST would retry twice with no destination; the alias: no retry, a destination.
-    EventInvokeConfig.objects.create(function=fn, qualifier="live", maximum_retry_attempts=0, on_failure=sink.arn)
+    EventInvokeConfig.objects.create(
+        function=fn, qualifier="live", maximum_retry_attempts=0, on_failure=sink.arn)
     resolved = qualifiers.resolve(fn, "live")
     inv = dispatch.submit_async(resolved, '{"order": 7}', source="api")
     assert inv.origin == {"qualifier": "live"} and inv.function_version == str(version.version)
