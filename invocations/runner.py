@@ -377,6 +377,11 @@ def run_async(request_id: str) -> str:
         if dispatch.expire(inv, error):
             _announce_final(inv, None)
         return "expired"
+    if not version_gone and (refused := dispatch.not_ready(fn)) is not None:
+        # Pending (or Failed) until its dependencies are installed: the
+        # event waits, queued, as Lambda's async queue does.
+        dispatch.hold(inv, refused)
+        return "held"
     admission = concurrency.admit(fn, inv.request_id)
     if not isinstance(admission, concurrency.Admission):
         dispatch.wait_for_slot(inv, admission)
