@@ -13,4 +13,11 @@ class InvocationsConfig(AppConfig):
 
         # Attempts, dead letters and destinations follow every final outcome.
         hooks.on_finished(delivery.after_finish)
+        # A deleted version's or alias's event invoke config goes with it.
+        from django.db.models.signals import post_delete
+
+        from functions.models import Alias, FunctionVersion
+
+        for model in (Alias, FunctionVersion):
+            post_delete.connect(delivery.forget_qualifier, sender=model, dispatch_uid=f"eic-{model.__name__}")
         destinations.register(destinations.FUNCTION)

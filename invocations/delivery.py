@@ -89,6 +89,15 @@ def delete_config(fn: Function, qualifier: str | None = None) -> bool:
         function_id=fn.pk, qualifier=qualifier_key(qualifier)).delete()[0])
 
 
+def forget_qualifier(sender, instance, **kwargs) -> None:
+    """post_delete of a FunctionVersion or an Alias: its config goes with
+    it (Lambda), so an alias made again under the name starts from the
+    defaults. Connected in InvocationsConfig.ready()."""
+    qualifier = str(getattr(instance, "version", None) or getattr(instance, "name", ""))
+    if qualifier:
+        EventInvokeConfig.objects.filter(function_id=instance.function_id, qualifier=qualifier).delete()
+
+
 def invoked_qualifier(inv: Invocation) -> str:
     """The qualifier an event was invoked with: the alias (kept in
     origin["qualifier"] by dispatch.submit_async), else the version it

@@ -119,3 +119,14 @@ def test_migration_keeps_old_rows_as_latest(make_function):
     EventInvokeConfig.objects.create(function=fn, maximum_retry_attempts=1)
     assert delivery.config_for(fn).maximum_retry_attempts == 1
     assert delivery.config_for(fn, "$LATEST").maximum_retry_attempts == 1
+
+
+def test_deleting_an_alias_or_version_drops_its_config(lam, published):
+    fn, _ = published
+    for qualifier in ("$LATEST", "1", "live"):
+        lam.put_function_event_invoke_config(
+            FunctionName="hello", Qualifier=qualifier, MaximumRetryAttempts=0)
+    lam.delete_alias(FunctionName="hello", Name="live")
+    assert sorted(EventInvokeConfig.objects.values_list("qualifier", flat=True)) == ["$LATEST", "1"]
+    lam.delete_function(FunctionName="hello", Qualifier="1")
+    assert list(EventInvokeConfig.objects.values_list("qualifier", flat=True)) == ["$LATEST"]
