@@ -76,8 +76,11 @@ WORKER_LOST = {
 # Lambda runs no code of a function that is not Active: State "Pending"
 # while its first dependency build runs (functions.dependencies), "Failed"
 # when that build failed. How long a held async event waits before it is
-# looked at again (its maximum event age still applies).
+# looked at again: HOLD_S while it is young, then a tenth of its age, at
+# most HOLD_MAX_S (a Failed function may stay so for hours; its events'
+# maximum event age still ends them).
 HOLD_S = 5.0
+HOLD_MAX_S = 60.0
 NOT_READY_ERROR = "ResourceConflictException"
 # A sync call refused this way never reached a worker: its Done has this
 # status (a status the function itself cannot produce).
@@ -111,12 +114,16 @@ def is_not_ready(done: Done) -> bool:
 
 def hold(inv: Invocation, error: dict) -> None:
     """Keep a queued async row queued (not an attempt, not a throttle) and
-    look at it again after HOLD_S: its function is not ready (`not_ready`)."""
+    look at it again after `hold_s`: its function is not ready (`not_ready`)."""
     log.info("%s held: %s", inv.request_id, error["errorMessage"])
-    Invocation.objects.filter(request_id=inv.request_id, status="queued").update(
-        queued_at=timezone.now()
-    )
-    queue(inv.request_id, inv.priority, countdown=HOLD_S)
+    now = timezone.now()
+    Invocation.objects.filter(request_id=inv.request_id, status="queued").update(queued_at=now)
+    queue(inv.request_id, inv.priority, countdown=hold_s((now - inv.created_at).total_seconds()))
+
+
+def hold_s(age_s: float) -> float:
+    """Seconds until a held event of `age_s` seconds is looked at again."""
+    return min(max(HOLD_S, age_s / 10), HOLD_MAX_S)
 
 
 # Async -----------------------------------------------------------------------

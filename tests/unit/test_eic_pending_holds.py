@@ -35,6 +35,12 @@ def test_the_rule(make_function, state, ready):
         assert f"in the following state: {state}" in error["errorMessage"]
 
 
+def test_a_held_event_is_looked_at_less_often_as_it_ages():
+    assert dispatch.hold_s(0) == dispatch.HOLD_S
+    assert dispatch.hold_s(300) == 30
+    assert dispatch.hold_s(6 * 3600) == dispatch.HOLD_MAX_S
+
+
 def test_a_published_version_is_always_ready(make_function):
     fn = make_function()
     versions.publish(fn)
