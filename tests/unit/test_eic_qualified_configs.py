@@ -130,3 +130,14 @@ def test_deleting_an_alias_or_version_drops_its_config(lam, published):
     assert sorted(EventInvokeConfig.objects.values_list("qualifier", flat=True)) == ["$LATEST", "1"]
     lam.delete_function(FunctionName="hello", Qualifier="1")
     assert list(EventInvokeConfig.objects.values_list("qualifier", flat=True)) == ["$LATEST"]
+
+
+def test_an_alias_event_is_told_the_alias_arn(published):
+    fn, _ = published
+    inv = dispatch.submit_async(qualifiers.resolve(fn, "live"), "{}", source="api")
+    request = runner._request(inv, runner.function_for(str(fn.id), None, "1"), deadline=0)
+    assert request["invokedFunctionArn"] == f"{fn.arn}:live"
+    assert request["functionVersion"] == "1"
+    plain = dispatch.submit_async(qualifiers.resolve(fn, None), "{}", source="api")
+    assert plain.origin is None
+    assert runner._request(plain, fn, deadline=0)["invokedFunctionArn"] == fn.arn
