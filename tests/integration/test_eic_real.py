@@ -6,9 +6,11 @@
 - a function that is not Active (its dependency build failed: State
   Failed, the same rule as Pending) runs nothing from any way in: an HTTP
   route answers 503, its URL 409, an SQS mapping leaves the message in the
-  queue, an SNS event waits queued; once the code is fixed (Active) the
-  held message and event run."""
+  queue, a Kinesis mapping leaves its shard unread, an SNS event waits
+  queued; once the code is fixed (Active) the held message, record and
+  event run."""
 
+import base64
 import json
 
 import pytest
@@ -130,6 +132,13 @@ def test_a_function_that_is_not_active_holds_its_events(stack, lam, sqs):
     fn_arn = lam.get_function_configuration(FunctionName=name)["FunctionArn"]
     sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=fn_arn)
     sns.publish(TopicArn=topic, Message="waits")
+    kinesis = aws_client(stack, "kinesis")
+    kinesis.create_stream(StreamName="eic-held-stream", ShardCount=1)
+    stream_arn = kinesis.describe_stream_summary(
+        StreamName="eic-held-stream")["StreamDescriptionSummary"]["StreamARN"]
+    lam.create_event_source_mapping(
+        FunctionName=name, EventSourceArn=stream_arn, StartingPosition="TRIM_HORIZON", BatchSize=1)
+    kinesis.put_record(StreamName="eic-held-stream", Data=b"streamed", PartitionKey="k")
 
     routed = requests.get(f"{stack.url}/http/eic/held", timeout=60)
     assert routed.status_code == 503 and "state: Failed" in routed.json()["message"]
@@ -145,6 +154,7 @@ def test_a_function_that_is_not_active_holds_its_events(stack, lam, sqs):
     counts = (attrs["ApproximateNumberOfMessages"], attrs["ApproximateNumberOfMessagesNotVisible"])
     assert counts == ("1", "0")
     assert rows(stack, name, "queue") == [] and rows(stack, name, "http") == []
+    assert rows(stack, name, "kinesis") == []  # the shard is left unread
 
     lam.update_function_code(FunctionName=name, ZipFile=zip_of({"app.py": PLAIN}))
     lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig=WAIT)
@@ -153,6 +163,9 @@ def test_a_function_that_is_not_active_holds_its_events(stack, lam, sqs):
     batch = wait_for(
         lambda: [r for r in rows(stack, name, "queue") if r["status"] == "succeeded"], timeout=120)
     assert '"body": "kept"' in batch[0]["logs"]
+    streamed = wait_for(
+        lambda: [r for r in rows(stack, name, "kinesis") if r["status"] == "succeeded"], timeout=120)
+    assert base64.b64encode(b"streamed").decode() in streamed[0]["logs"]
     wait_for(lambda: sqs.get_queue_attributes(
         QueueUrl=q_url, AttributeNames=["ApproximateNumberOfMessages"],
     )["Attributes"]["ApproximateNumberOfMessages"] == "0", timeout=60)
