@@ -116,3 +116,22 @@ def configure_stream(fn, monkeypatch):
         function=fn, kind="kinesis", event_source_arn="arn:aws:kinesis:us-east-1:000000000000:stream/s",
         enabled=True, state="Enabled",
     )
+
+
+def test_held_events_are_queued_as_soon_as_the_function_is_active(make_function, queued_tasks):  # noqa: F811
+    from functions import dependencies
+    from invocations import held_events
+
+    fn = make_function()
+    set_state(fn, "Failed")
+    held = dispatch.submit_async(fn, "{}", source="topic")
+    retrying = dispatch.submit_async(fn, "{}", source="topic")
+    Invocation.objects.filter(pk=retrying.pk).update(attempts=1)  # keeps its backoff
+    queued_tasks.clear()
+    # What a code update that needs no build does to a Failed function.
+    fn.save(update_fields=dependencies.code_switched(fn))
+    assert queued_tasks == [(str(held.request_id), None)]
+    queued_tasks.clear()
+    fn.save(update_fields=dependencies.code_switched(fn))  # Active already: nothing to release
+    assert queued_tasks == []
+    assert held_events.release(fn.pk) == 1
