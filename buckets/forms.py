@@ -32,7 +32,13 @@ def target_choices(bucket: Bucket, keep: list[tuple[str, str]] = ()) -> list:
     the stored configuration, even if their target is gone)."""
     team = bucket.team
     found = {
-        "lambda": [(fn.arn, fn.name) for fn in Function.objects.filter(team=team).select_related("team")],
+        # Each function, then each of its aliases (a qualified ARN).
+        "lambda": [
+            (arn, label) for fn in Function.objects.filter(team=team).select_related("team")
+            .prefetch_related("aliases")
+            for arn, label in [(fn.arn, fn.name), *((f"{fn.arn}:{a.name}", f"{fn.name}:{a.name}")
+                                                     for a in fn.aliases.all())]
+        ],
         # S3 refuses FIFO queues and topics as event destinations.
         "queue": [(q.arn, q.name) for q in Queue.objects.filter(team=team, fifo=False)
                   .select_related("team")],

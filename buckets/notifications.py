@@ -21,8 +21,9 @@ from django.utils import timezone
 from awsapi import arns
 from awsapi.protocols import ServiceError
 from buckets.models import Bucket, Notification
+from functions import qualifiers
 from functions.models import Function, Team
-from invocations import dispatch
+from invocations import qualified
 from messaging import api as messaging
 
 log = logging.getLogger(__name__)
@@ -89,8 +90,9 @@ def _events(entry: dict) -> list[str]:
 
 
 def _function_name(team: Team, arn: str) -> tuple[str | None, str | None]:
-    """(the function's name, None), or (None, why `arn` is not an
-    unqualified function ARN of the team's account and this region)."""
+    """(the function's name, None), or (None, why `arn` is not a function
+    ARN of the team's account and this region). A qualified ARN's version
+    or alias is `_qualifier(arn)`."""
     try:
         parsed = arns.parse(arn)
     except arns.ArnError:
@@ -100,18 +102,27 @@ def _function_name(team: Team, arn: str) -> tuple[str | None, str | None]:
         return None, "The ARN is not a function ARN"
     if parsed.region != settings.STRATUS_REGION or parsed.account != team.account_id:
         return None, "The function is not in this account and region"
-    if len(parts) == 3:
-        return None, ("Stratus sends events to a function's unqualified ARN only (its latest code); "
-                      "leave out the version or alias")
     return parts[1], None
+
+
+def _qualifier(arn: str) -> str | None:
+    """The version or alias a function ARN ends with (None: unqualified)."""
+    parts = arn.split(":")
+    return parts[7] if len(parts) == 8 and parts[7] != qualifiers.LATEST else None
 
 
 def _target_problem(team: Team, kind: str, arn: str) -> str | None:
     """Why `arn` is not a target S3 can deliver to, or None."""
     if kind == "lambda":
         name, problem = _function_name(team, arn)
-        if problem is None and not Function.objects.filter(team=team, name=name).exists():
+        fn = Function.objects.filter(team=team, name=name).first() if problem is None else None
+        if problem is None and fn is None:
             problem = "The function does not exist"
+        elif fn is not None and (qualifier := _qualifier(arn)):
+            try:
+                qualifiers.resolve(fn, qualifier)
+            except qualifiers.QualifierNotFound:
+                problem = f"The function has no version or alias {qualifier}"
         return problem
     find = messaging.find_queue_by_arn if kind == "queue" else messaging.find_topic_by_arn
     target = find(team, arn)
@@ -263,11 +274,13 @@ def _deliver(team: Team, kind: str, arn: str, body: str, origin: dict | None = N
              trigger: str = "") -> bool:
     if kind == "lambda":
         name, _ = _function_name(team, arn)
-        fn = Function.objects.filter(team=team, name=name).first() if name else None
+        fn = Function.objects.select_related("team").filter(team=team, name=name).first() if name else None
         if fn is None:
             log.warning("S3 event not delivered: no function %s", arn)
             return False
-        dispatch.submit_async(fn, body, source="bucket", trigger=trigger, origin=origin)
+        # The ARN's version or alias, resolved now; a missing one fails this
+        # event (stored failed, its on-failure path), never runs $LATEST.
+        qualified.submit_async(fn, _qualifier(arn), body, source="bucket", trigger=trigger, origin=origin)
         return True
     try:
         if kind == "queue":

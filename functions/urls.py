@@ -29,6 +29,14 @@ urlpatterns = [
         "functions/<uuid:function_id>/live/invocations/<uuid:request_id>/",
         views.invocation_state, name="fn-inv-state",
     ),
+    # The Versions tab (functions.versions_tab).
+    path("functions/<uuid:function_id>/versions/", views.version_publish, name="fn-version-publish"),
+    path("functions/<uuid:function_id>/aliases/", views.alias_create, name="fn-alias-create"),
+    path("functions/<uuid:function_id>/aliases/<str:alias>/", views.alias_update, name="fn-alias-update"),
+    path(
+        "functions/<uuid:function_id>/aliases/<str:alias>/delete/",
+        views.alias_delete, name="fn-alias-delete",
+    ),
     # Not an AWS path: where GetFunction's Code.Location points (the AWS
     # front door leaves it to Django, awsapi.door.NOT_AWS_PREFIXES).
     path("2015-03-31/stratus-code/<str:token>", lambda_api.code_download, name="lambda-code"),

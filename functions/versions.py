@@ -63,8 +63,10 @@ def publish(fn: Function, *, description: str | None = None, code_sha256: str | 
     RevisionId), when given, must be $LATEST's: InvalidParameterValueException
     and PreconditionFailedException (412) otherwise. When neither the code
     nor the configuration changed since the last version, that version is
-    returned and nothing is published (Lambda does the same)."""
-    description = _description(description)
+    returned and nothing is published (Lambda does the same). Without a
+    `description` the version takes the function's (Lambda: it overrides
+    the description in the function configuration)."""
+    description = None if description is None else _description(description)
     _busy(fn)
     with transaction.atomic():
         # Locked: two publishes at once must not take the same number.
@@ -85,7 +87,7 @@ def publish(fn: Function, *, description: str | None = None, code_sha256: str | 
         number = current.last_version + 1
         version = FunctionVersion.objects.create(
             function=current, version=number,
-            description=description,
+            description=current.description if description is None else description,
             **{name: getattr(current, name) for name in qualifiers.FROZEN if name != "description"},
             revision=uuid.uuid4(), created_at=timezone.now(),
         )

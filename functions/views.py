@@ -19,8 +19,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from django.conf import settings
 
-from awsapi import jsontext
-from functions import build_live, code_tab, dependencies, service, url_tag_views
+from awsapi import errors, jsontext
+from functions import (
+    build_live, code_tab, dependencies, qualifiers, service, url_tag_views, versions, versions_tab,
+)
 from functions.access import can_write, get_function_for_user, teams_for, writable_teams
 from functions.code import CodeError, bootstrap_zip, zip_single_file
 from functions.forms import (
@@ -42,7 +44,7 @@ from invocations.models import STATUSES, Invocation
 from invocations.stats import stats_for
 from monitor.views import tab_context as monitor_context
 
-TABS = ["code", "configuration", "test", "invocations", "monitor", "environments", "triggers"]
+TABS = ["code", "configuration", "versions", "test", "invocations", "monitor", "environments", "triggers"]
 PAGE_SIZE = 50
 # Lambda's limit for a synchronous request payload.
 MAX_EVENT_BYTES = 6 * 1024 * 1024
@@ -132,7 +134,11 @@ def _test_context(request: HttpRequest, fn: Function) -> dict:
     initial = {"event": selected.payload, "save_as": selected.name} if selected else None
     if request.GET.get("from"):
         initial = {"event": _event_of_invocation(request, fn, request.GET["from"])}
-    return {"events": events, "selected": selected, "test_form": TestEventForm(initial=initial)}
+    return {
+        "events": events, "selected": selected, "test_form": TestEventForm(initial=initial),
+        "invoke_choices": versions_tab.invoke_choices(fn),
+        "invoke_qualifier": request.GET.get("qualifier", ""),
+    }
 
 
 def _event_of_invocation(request: HttpRequest, fn: Function, request_id: str) -> str:
@@ -209,6 +215,8 @@ def _render_detail(request: HttpRequest, fn: Function, tab: str, status: int = 2
         # Said in the delete button's confirmation: deleting cancels them.
         ctx["pending_async"] = fn.invocations.filter(status="queued").count()
         ctx.update(url_tag_views.tab_context(request, fn, extra))
+    elif tab == "versions":
+        ctx.update(versions_tab.context(fn, extra))
     elif tab == "test":
         ctx.update(_test_context(request, fn))
         ctx["invoke_token"] = uuid.uuid4().hex
@@ -506,16 +514,30 @@ def invoke(request: HttpRequest, function_id) -> HttpResponse:
         if request.htmx:
             return HttpResponse(status=204)
         return redirect(_detail_url(fn, "test"))
+    # The version or alias picked ("" runs $LATEST), resolved as Invoke's
+    # Qualifier is: an alias picks its version for this call.
+    qualifier = request.POST.get("qualifier", "")[:128]
+    try:
+        target = qualifiers.resolve(fn, qualifier or None)
+    except qualifiers.QualifierNotFound:
+        _forget_token(fn, token)
+        form.add_error(None, f"{fn.name} has no version or alias {qualifier}: pick another in Run.")
+        if request.htmx:
+            return _panel(request, {"form": form})
+        return _render_detail(request, fn, "test", status=404, test_form=form)
     # Returns at once: the worker streams logs and the outcome to the
     # function's page, which shows this invocation's panel meanwhile.
-    started = dispatch.start_sync(fn, event, source="console")
+    started = dispatch.start_sync(target, event, source="console")
     if isinstance(started, Done):
         _forget_token(fn, token)
         form.add_error("event", (started.error or {}).get("errorMessage") or started.status)
         if request.htmx:
             return _panel(request, {"form": form})
         return _render_detail(request, fn, "test", status=429, test_form=form)
-    inv = Invocation(request_id=started, function=fn, status="queued", source="console", event=event)
+    inv = Invocation(
+        request_id=started, function=fn, status="queued", source="console", event=event,
+        function_version=target.executed_version,
+    )
     if not request.htmx:
         return redirect(_detail_url(fn, "test"))
     return _panel(request, {"inv": inv})
@@ -575,3 +597,93 @@ def event_save(request: HttpRequest, function_id) -> HttpResponse:
         return _render_detail(request, fn, "test", notice=f"Saved the test event {name}.")
     messages.success(request, f"Saved the test event {name}.")
     return redirect(_detail_url(fn, "test") + "&" + urlencode({"event": name}))
+
+
+# The Versions tab (functions.versions_tab; rules in functions.versions) ------
+
+
+def _versions_done(request: HttpRequest, fn: Function, notice: str) -> HttpResponse:
+    if request.htmx:
+        return _render_detail(request, fn, "versions", notice=notice)
+    messages.success(request, notice)
+    return redirect(_detail_url(fn, "versions"))
+
+
+def _versions_refused(request: HttpRequest, fn: Function, **forms) -> HttpResponse:
+    # 200 to htmx, which swaps only 2xx answers; 400 to a plain POST.
+    return _render_detail(request, fn, "versions", status=200 if request.htmx else 400, **forms)
+
+
+@login_required
+@require_POST
+def version_publish(request: HttpRequest, function_id) -> HttpResponse:
+    """Publish $LATEST as a new version (PublishVersion's rules: nothing
+    changed since the newest version publishes nothing and says so)."""
+    fn = get_function_for_user(request.user, function_id, write=True)
+    form = versions_tab.PublishVersionForm(request.POST)
+    if form.is_valid():
+        try:
+            version, new = versions.publish(fn, description=form.cleaned_data["description"])
+        except errors.AwsError as e:
+            form.add_error(None, e.message)
+        else:
+            if not new:
+                return _versions_done(
+                    request, fn, f"Nothing changed since version {version.version}: no new version published."
+                )
+            return _versions_done(request, fn, f"Published version {version.version}.")
+    return _versions_refused(request, fn, publish_form=form)
+
+
+def _save_alias(form: versions_tab.AliasWeightsForm, call) -> bool:
+    """Run `call(routing_config)` if the form is good; its errors onto the form."""
+    if not form.is_valid():
+        return False
+    routing = form.routing_config()
+    if routing is None:
+        return False
+    try:
+        call(routing)
+    except errors.AwsError as e:
+        form.apply_error(e)
+        return False
+    return True
+
+
+@login_required
+@require_POST
+def alias_create(request: HttpRequest, function_id) -> HttpResponse:
+    fn = get_function_for_user(request.user, function_id, write=True)
+    form = versions_tab.AliasForm(request.POST, function=fn, prefix="new-alias")
+    if _save_alias(form, lambda routing: versions.create_alias(
+        fn, name=form.cleaned_data["name"], function_version=form.cleaned_data["function_version"],
+        description=form.cleaned_data["description"], routing_config=routing,
+    )):
+        return _versions_done(request, fn, f"Created the alias {form.cleaned_data['name']}.")
+    return _versions_refused(request, fn, alias_form=form)
+
+
+@login_required
+@require_POST
+def alias_update(request: HttpRequest, function_id, alias: str) -> HttpResponse:
+    """Point an alias at a version and split its calls with a second one."""
+    fn = get_function_for_user(request.user, function_id, write=True)
+    if not fn.aliases.filter(name=alias).exists():
+        raise Http404("No such alias of this function.")
+    form = versions_tab.AliasWeightsForm(request.POST, function=fn, prefix=f"alias-{alias}")
+    if _save_alias(form, lambda routing: versions.update_alias(
+        fn, alias, function_version=form.cleaned_data["function_version"], routing_config=routing,
+    )):
+        return _versions_done(request, fn, f"Saved the alias {alias}.")
+    return _versions_refused(request, fn, edit_forms={alias: form})
+
+
+@login_required
+@require_POST
+def alias_delete(request: HttpRequest, function_id, alias: str) -> HttpResponse:
+    fn = get_function_for_user(request.user, function_id, write=True)
+    try:
+        versions.delete_alias(fn, alias)
+    except errors.AwsError:
+        raise Http404("No such alias of this function.") from None
+    return _versions_done(request, fn, f"Deleted the alias {alias}.")

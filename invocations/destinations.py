@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from awsapi import arns
+from functions import qualifiers
 from functions.models import Function, Team
 from invocations import dispatch
 
@@ -138,16 +139,26 @@ def send(team: Team, arn: str, record: dict, *, source_request_id, priority: str
 
 
 def _find_function(team: Team, arn: str) -> Function | None:
+    """The function an ARN names, as its version or alias if qualified
+    (qualifiers.resolve: an alias picks its version now); None when the
+    function, version or alias does not exist."""
     try:
         account, name, qualifier = arns.split_function_name(arn)
     except arns.ArnError:
         return None
-    if account != team.account_id or qualifier not in (None, "$LATEST"):
+    if account != team.account_id:
         return None
-    return Function.objects.select_related("team", "code").filter(team=team, name=name).first()
+    fn = Function.objects.select_related("team", "code").filter(team=team, name=name).first()
+    if fn is None:
+        return None
+    try:
+        return qualifiers.resolve(fn, qualifier)
+    except qualifiers.QualifierNotFound:
+        return None
 
 
 def _deliver_to_function(target: Function, body: str, source_request_id, priority: str) -> None:
+    # `target` is resolved already (_find_function, just before).
     dispatch.submit_async(
         target, body, source="destination", priority=priority,
         trigger=f"destination:{source_request_id}",
@@ -156,14 +167,22 @@ def _deliver_to_function(target: Function, body: str, source_request_id, priorit
 
 
 def _function_choices(team: Team, exclude) -> list[tuple[str, str]]:
+    """Each function but `exclude`, then each of its aliases."""
+    found = Function.objects.filter(team=team).order_by("name").prefetch_related("aliases")
     return [
-        (arns.function_arn(team.account_id, fn.name), f"Function {fn.name}")
-        for fn in Function.objects.filter(team=team).order_by("name")
+        choice
+        for fn in found
         if exclude is None or fn.pk != exclude.pk
+        for choice in [
+            (arns.function_arn(team.account_id, fn.name), f"Function {fn.name}"),
+            *((arns.function_arn(team.account_id, fn.name, a.name), f"Function {fn.name}:{a.name}")
+              for a in fn.aliases.all()),
+        ]
     ]
 
 
 FUNCTION = Kind(
     service="lambda", label="function", find=_find_function, deliver=_deliver_to_function,
-    choices=_function_choices, example="function:NAME", resource=r"function:[A-Za-z0-9_-]+",
+    choices=_function_choices, example="function:NAME[:ALIAS or VERSION]",
+    resource=r"function:[A-Za-z0-9_-]+(:(\$LATEST|[A-Za-z0-9_-]{1,128}))?",
 )

@@ -103,12 +103,13 @@ def _missing_source(kind: str, arn: str) -> str:
     return f"Stream not found: {arn}"
 
 
-def create(function: Function, arn: str, **settings) -> EventSourceMapping:
+def create(function: Function, arn: str, qualifier: str = "", **settings) -> EventSourceMapping:
     """A new mapping of `function` reading `arn` (stored Enabled, or
     Disabled with enabled=False). MappingError for what Lambda refuses:
     an unknown or missing source, a second mapping of the same function
     and source (ResourceConflictException), a setting out of its range or
-    not for this kind."""
+    not for this kind. `qualifier`: the version or alias it runs ("" for
+    $LATEST; its existence is the caller's to check)."""
     arn = (arn or "").strip()
     source = source_of(arn)
     kind = source.kind
@@ -117,7 +118,9 @@ def create(function: Function, arn: str, **settings) -> EventSourceMapping:
     unknown = set(settings) - UPDATABLE - {"starting_position", "starting_position_at"}
     if unknown:
         raise TypeError(f"unknown mapping settings: {sorted(unknown)}")
-    mapping = EventSourceMapping(function=function, event_source_arn=arn, kind=kind)
+    mapping = EventSourceMapping(
+        function=function, event_source_arn=arn, kind=kind, qualifier=qualifier or ""
+    )
     mapping.batch_size = DEFAULT_BATCH[kind]
     mapping.max_retry_attempts = -1
     mapping.max_record_age_s = -1
@@ -151,7 +154,9 @@ def _already_mapped(arn: str, function: Function, existing: EventSourceMapping) 
     )
 
 
-def update(mapping: EventSourceMapping, function: Function | None = None, **changes) -> EventSourceMapping:
+def update(
+    mapping: EventSourceMapping, function: Function | None = None, qualifier: str | None = None, **changes
+) -> EventSourceMapping:
     """Change some settings (None values are left as they are; an empty
     FilterCriteria clears the filters). `function` moves the mapping to
     another function of the team (UpdateEventSourceMapping's FunctionName).
@@ -179,6 +184,8 @@ def update(mapping: EventSourceMapping, function: Function | None = None, **chan
             if clash is not None:
                 raise _already_mapped(fresh.event_source_arn, function, clash)
             fresh.function = function
+        if qualifier is not None:
+            fresh.qualifier = qualifier
         _check(fresh, set(given), source)
         if "enabled" in given:
             fresh.state = "Enabled" if fresh.enabled else "Disabled"

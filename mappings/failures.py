@@ -45,7 +45,7 @@ def record(
     body = {
         "requestContext": {
             "requestId": str(uuid.uuid4()),
-            "functionArn": mapping.function.arn,
+            "functionArn": mapping.function_arn,  # with the mapping's version or alias
             "condition": condition,
             "approximateInvokeCount": invokes,
         },

@@ -30,7 +30,8 @@ from __future__ import annotations
 import uuid as uuidlib
 
 from awsapi import arns, errors, services
-from functions import lambda_api
+from functions import lambda_api, qualifiers
+from invocations import qualified
 from functions.models import Function
 from mappings import configure
 from mappings.models import EventSourceMapping
@@ -60,7 +61,7 @@ def configuration(mapping: EventSourceMapping, state: str | None = None) -> dict
         "BatchSize": mapping.batch_size,
         "MaximumBatchingWindowInSeconds": mapping.batching_window_s,
         "EventSourceArn": mapping.event_source_arn,
-        "FunctionArn": arns.function_arn(fn.team.account_id, fn.name),
+        "FunctionArn": mapping.function_arn,
         "LastModified": mapping.modified_at,
         "LastProcessingResult": mapping.last_processing_result,
         "State": state or mapping.state,
@@ -129,8 +130,30 @@ def _settings(parameters: dict) -> dict:
     return settings
 
 
-def _function(context: services.Context, value) -> Function:
-    return lambda_api.get_function_of(context.key, {"FunctionName": value})
+def _function(context: services.Context, value) -> tuple[Function, str]:
+    """The function and qualifier FunctionName names (`name`, `name:alias`,
+    a partial or full ARN, qualified or not): Lambda maps a version or an
+    alias too. ResourceNotFoundException for a missing function, version or
+    alias (naming the qualified ARN); $LATEST is stored unqualified."""
+    name = value.rsplit(":", 1)[0] if _qualified(value) else value
+    fn = lambda_api.get_function_of(context.key, {"FunctionName": name})
+    qualifier = value.rsplit(":", 1)[1] if _qualified(value) else ""
+    if qualifier in ("", qualifiers.LATEST):
+        return fn, ""
+    try:
+        qualified.resolve(fn, qualifier)
+    except qualifiers.QualifierNotFound:
+        raise errors.not_found(qualified.qualified_arn(fn, qualifier)) from None
+    return fn, qualifier
+
+
+def _qualified(value) -> bool:
+    """Whether a FunctionName ends in a qualifier (`fn:q`, `ACCOUNT:fn:q`,
+    `...:function:fn:q`)."""
+    try:
+        return isinstance(value, str) and arns.split_function_name(value)[2] is not None
+    except arns.ArnError:
+        return False
 
 
 def _find(context: services.Context, uuid) -> EventSourceMapping | None:
@@ -173,12 +196,12 @@ def create_event_source_mapping(context: services.Context, parameters: dict) -> 
     arn = parameters.get("EventSourceArn")
     if not arn:
         raise errors.invalid_parameter("EventSourceArn is required for this event source mapping type.")
-    fn = _function(context, parameters["FunctionName"])
+    fn, qualifier = _function(context, parameters["FunctionName"])
     settings = {k: v for k, v in _settings(parameters).items() if v is not None and v is not configure.CLEAR}
     settings["starting_position"] = parameters.get("StartingPosition")
     settings["starting_position_at"] = parameters.get("StartingPositionTimestamp")
     try:
-        mapping = configure.create(fn, arn, **settings)
+        mapping = configure.create(fn, arn, qualifier=qualifier, **settings)
     except configure.MappingError as e:
         raise _lambda_error(e) from None
     return services.Reply(configuration(mapping, state="Creating"), status=202)
@@ -199,8 +222,12 @@ def list_event_source_mappings(context: services.Context, parameters: dict) -> d
     if arn := parameters.get("EventSourceArn"):
         found = found.filter(event_source_arn=arn)
     if name := parameters.get("FunctionName"):
-        bare, _ = lambda_api.function_name(context.key, name)
+        # A qualified name lists that version's or alias's mappings only.
+        qualifier = name.rsplit(":", 1)[1] if _qualified(name) else None
+        bare, _ = lambda_api.function_name(context.key, name.rsplit(":", 1)[0] if qualifier else name)
         found = found.filter(function__name=bare)
+        if qualifier is not None:
+            found = found.filter(qualifier="" if qualifier == qualifiers.LATEST else qualifier)
     found = found.order_by("created_at", "id")
     if marker := parameters.get("Marker"):
         after = _find(context, marker)
@@ -224,10 +251,12 @@ def update_event_source_mapping(context: services.Context, parameters: dict) -> 
     concurrency, an empty DestinationConfig.OnFailure the destination."""
     _refuse_unsupported(parameters)
     mapping = _mapping(context, parameters["UUID"])
-    target = _function(context, parameters["FunctionName"]) if parameters.get("FunctionName") else None
+    target, qualifier = None, None
+    if parameters.get("FunctionName"):
+        target, qualifier = _function(context, parameters["FunctionName"])
     was_enabled = mapping.enabled
     try:
-        mapping = configure.update(mapping, function=target, **_settings(parameters))
+        mapping = configure.update(mapping, function=target, qualifier=qualifier, **_settings(parameters))
     except configure.MappingError as e:
         raise _lambda_error(e) from None
     if mapping.enabled != was_enabled:

@@ -30,6 +30,9 @@ class EventSourceMapping(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)  # UUID
     function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="event_source_mappings")
+    # The version or alias of FunctionName ("" : unqualified, $LATEST),
+    # resolved at each batch (invocations.qualified).
+    qualifier = models.CharField(max_length=128, blank=True)
     event_source_arn = models.CharField(max_length=1024)  # EventSourceArn
     kind = models.CharField(max_length=8, choices=KINDS)
     batch_size = models.PositiveIntegerField(default=10)  # BatchSize
@@ -65,6 +68,14 @@ class EventSourceMapping(models.Model):
     class Meta:
         ordering = ["created_at"]
         indexes = [models.Index(fields=["event_source_arn"])]
+
+    @property
+    def function_arn(self) -> str:
+        """FunctionArn: the function's ARN, with `:qualifier` when it has one."""
+        from awsapi import arns
+
+        fn = self.function
+        return arns.function_arn(fn.team.account_id, fn.name, self.qualifier or None)
 
     @property
     def trigger(self) -> str:

@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 import redis
 from asgiref.sync import sync_to_async
 
+from functions import qualifiers
+from invocations import qualified
 from invocations.done import Done
 from mappings import checkpoints, event_filter, failures
 from mappings import stream_batches as batches
@@ -201,9 +203,20 @@ class ShardRun:
 
     async def call(self, records: list[Record], extra: dict | None = None) -> Done:
         mapping = self.mapping
+        target = mapping.function
+        if mapping.qualifier:
+            # The mapping's version or alias, resolved at each batch; a
+            # missing one fails the batch like a function error (retries,
+            # then the OnFailure destination), never runs $LATEST.
+            try:
+                target = await db(qualified.resolve, mapping.function, mapping.qualifier)
+            except qualifiers.QualifierNotFound:
+                return Done(request_id="", status="failed", error=qualified.not_found_error(
+                    mapping.function, mapping.qualifier,
+                ))
         try:
             return await self.poller.invoke(
-                mapping.function, batches.payload(records, extra, mapping.function.role or None),
+                target, batches.payload(records, extra, mapping.function.role or None),
                 source=mapping.kind,
                 trigger=mapping.trigger, priority=mapping.priority,
             )

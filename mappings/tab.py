@@ -61,6 +61,8 @@ def describe(mapping: EventSourceMapping, where: list[tuple[str, str]] | None = 
     if mapping.function_response_types:
         parts.append(", ".join(mapping.function_response_types))
     parts.append(f"priority {mapping.priority}")
+    if mapping.qualifier:
+        parts.append(f"runs {mapping.function.name}:{mapping.qualifier}")
     parts.append(f"last result: {mapping.last_processing_result}")
     if mapping.last_error:
         parts.append(f"last error: {mapping.last_error[:200]}")

@@ -5,6 +5,7 @@ A form's save() hands its values to them and puts their refusal on the form."""
 from django import forms
 
 from functions.models import Function
+from functions.versions_tab import qualifier_choices
 from functions.team_lists import TeamForm
 from invocations.models import PRIORITIES
 from messaging import filter_policy, queues, topics
@@ -66,6 +67,7 @@ class SubscriptionSettingsForm(forms.Form):
                 topic, function,
                 policy=filter_policy.parse(self.cleaned_data["filter_policy"]),
                 priority=self.cleaned_data["priority"],
+                qualifier=self.cleaned_data.get("qualifier") or "",
             )
         except MessagingError as e:
             apply_error(self, e)
@@ -89,12 +91,17 @@ class SubscriptionForm(SubscriptionSettingsForm):
 
 class TopicSubscriptionForm(SubscriptionSettingsForm):
     topic = forms.ModelChoiceField(queryset=None, required=False, empty_label="Choose a topic")
-    field_order = ["topic", "filter_policy", "priority"]
+    qualifier = forms.ChoiceField(
+        required=False, label="Version or alias",
+        help_text="Unqualified runs $LATEST. An alias picks its version for each message.",
+    )
+    field_order = ["topic", "qualifier", "filter_policy", "priority"]
 
     def __init__(self, *args, function: Function, **kwargs):
         super().__init__(*args, **kwargs)
         self.function = function
         self.fields["topic"].queryset = Topic.objects.filter(team=function.team)
+        self.fields["qualifier"].choices = qualifier_choices(function)
 
     def ends(self) -> tuple[Topic | None, Function | None]:
         return self.cleaned_data["topic"], self.function
@@ -203,7 +210,7 @@ class MappingSettingsForm(forms.Form):
             return queues.add_mapping(
                 queue, function, batch_size=data["batch_size"],
                 batching_window_s=data["batching_window_s"], priority=data["priority"],
-                report_failures=data["report_failures"],
+                report_failures=data["report_failures"], qualifier=data.get("qualifier") or "",
             )
         except MessagingError as e:
             apply_error(self, e)
@@ -225,12 +232,17 @@ class MappingForm(MappingSettingsForm):
 
 class QueueMappingForm(MappingSettingsForm):
     queue = forms.ModelChoiceField(queryset=None, required=False, empty_label="Choose a queue")
-    field_order = ["queue", "batch_size", "batching_window_s", "priority", "report_failures"]
+    qualifier = forms.ChoiceField(
+        required=False, label="Version or alias",
+        help_text="Unqualified runs $LATEST. An alias picks its version for each batch.",
+    )
+    field_order = ["queue", "qualifier", "batch_size", "batching_window_s", "priority", "report_failures"]
 
     def __init__(self, *args, function: Function, **kwargs):
         super().__init__(*args, **kwargs)
         self.function = function
         self.fields["queue"].queryset = Queue.objects.filter(team=function.team)
+        self.fields["qualifier"].choices = qualifier_choices(function)
 
     def ends(self) -> tuple[Queue | None, Function | None]:
         return self.cleaned_data["queue"], self.function

@@ -110,6 +110,9 @@ class Subscription(models.Model):
     base_url = models.CharField(max_length=512, blank=True)
     enabled = models.BooleanField(default=True)
     priority = models.CharField(max_length=6, choices=PRIORITIES, default="normal")
+    # A lambda subscription's version or alias (the Endpoint ARN's
+    # qualifier; "" runs $LATEST), resolved at each delivery.
+    qualifier = models.CharField(max_length=128, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     last_fired_at = models.DateTimeField(null=True, blank=True)
 
@@ -138,13 +141,18 @@ class Subscription(models.Model):
     def endpoint(self) -> str:
         if self.url:
             return self.url
-        return self.function.arn if self.function_id else self.queue.arn
+        if self.function_id:
+            fn = self.function
+            return arns.function_arn(fn.team.account_id, fn.name, self.qualifier or None)
+        return self.queue.arn
 
     @property
     def endpoint_name(self) -> str:
         if self.url:
             return self.url
-        return self.function.name if self.function_id else self.queue.name
+        if self.function_id:
+            return f"{self.function.name}:{self.qualifier}" if self.qualifier else self.function.name
+        return self.queue.name
 
     @property
     def trigger(self) -> str:

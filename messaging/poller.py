@@ -27,7 +27,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from invocations import dispatch, hooks
+from invocations import hooks, qualified
 from invocations.models import FINISHED, Invocation
 from mappings import event_filter
 from mappings.models import EventSourceMapping
@@ -114,8 +114,11 @@ def _filters(mapping: EventSourceMapping) -> event_filter.Filters:
 
 def _submit(mapping: EventSourceMapping, queue: Queue, passed: list, now) -> Invocation:
     event = {"Records": [record for _, record in passed]}
-    inv = dispatch.submit_async(
+    # The mapping's version or alias, resolved now; a missing one fails the
+    # batch (its messages come back and go to the queue's redrive policy).
+    inv = qualified.submit_async(
         mapping.function,
+        mapping.qualifier,
         json.dumps(event),
         source="queue",
         priority=mapping.priority,

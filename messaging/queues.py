@@ -156,6 +156,7 @@ def add_mapping(
     batching_window_s=0,
     priority: str = "normal",
     report_failures: bool = False,
+    qualifier: str = "",
 ) -> EventSourceMapping:
     """A new SQS event source mapping (mappings.EventSourceMapping) of
     `function` reading `queue`, checked as CreateEventSourceMapping checks
@@ -173,6 +174,7 @@ def add_mapping(
         return mapping_rules.create(
             function, queue.arn, batch_size=size, batching_window_s=window, priority=clean_priority(priority),
             function_response_types=["ReportBatchItemFailures"] if report_failures else [],
+            qualifier=qualifier,
         )
     except mapping_rules.MappingError as e:
         field = e.field if e.field in ("function", "batch_size", "batching_window_s", "priority") else None

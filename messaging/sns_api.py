@@ -158,7 +158,10 @@ def subscribe(context: services.Context, params: dict) -> dict:
                                bool(params.get("ReturnSubscriptionArn")))
     target = function_for(team, endpoint) if protocol == "lambda" else queue_for(team, endpoint)
     sns_fifo.check_subscription(topic, protocol, target)
-    same = Q(function=target) if protocol == "lambda" else Q(queue=target)
+    if protocol == "lambda":
+        same = Q(function=target, qualifier=target.subscription_qualifier)
+    else:
+        same = Q(queue=target)
     existing = topic.subscriptions.filter(same).select_related("topic__team").first()
     if existing is not None:
         _same_settings(existing, attributes, fields)
@@ -166,7 +169,7 @@ def subscribe(context: services.Context, params: dict) -> dict:
     options = {"policy": fields.get("filter_policy"), "scope": fields["filter_policy_scope"]}
     try:
         if protocol == "lambda":
-            sub = topics.subscribe(topic, target, **options)
+            sub = topics.subscribe(topic, target, qualifier=target.subscription_qualifier, **options)
         else:
             raw = fields.get("raw_message_delivery", False)
             sub = topics.subscribe_queue(topic, target, raw=raw, **options)

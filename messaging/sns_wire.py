@@ -15,6 +15,7 @@ from django.conf import settings
 
 from awsapi import arns
 from awsapi.protocols import ServiceError
+from functions import qualifiers
 from functions.models import Function, Team
 from messaging import copies, filter_policy
 from messaging.models import Queue, Subscription, Topic
@@ -114,20 +115,25 @@ def subscription_for(team: Team, text) -> Subscription:
 
 
 def function_for(team: Team, endpoint: str) -> Function:
-    """The function a `lambda` endpoint names: an unqualified function ARN
-    of the caller's account."""
+    """The function a `lambda` endpoint names: a function ARN of the
+    caller's account, unqualified or with a version or alias that exists
+    (`.subscription_qualifier` on the result: "" for none or $LATEST)."""
     arn = _own_arn(team, endpoint, "lambda", "Endpoint")
     parts = arn.resource.split(":")
     if parts[0] != "function" or len(parts) not in (2, 3):
         raise invalid(f"Endpoint Reason: {endpoint} is not a function ARN")
-    if len(parts) == 3:
-        raise invalid(
-            "Endpoint Reason: Stratus subscribes a function's unqualified ARN only (its latest "
-            "code); leave out the version or alias"
-        )
     fn = Function.objects.select_related("team").filter(team=team, name=parts[1]).first()
     if fn is None:
         raise invalid(f"Endpoint Reason: no function named {parts[1]} in the account {team.account_id}")
+    qualifier = parts[2] if len(parts) == 3 and parts[2] != qualifiers.LATEST else ""
+    if qualifier:
+        try:
+            qualifiers.resolve(fn, qualifier)
+        except qualifiers.QualifierNotFound:
+            raise invalid(
+                f"Endpoint Reason: the function {fn.name} has no version or alias {qualifier}"
+            ) from None
+    fn.subscription_qualifier = qualifier
     return fn
 
 

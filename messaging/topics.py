@@ -10,7 +10,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from functions.models import Function, Team
-from invocations import dispatch
+from invocations import qualified
 from messaging import fifo, filter_policy, queues, sns_http, sns_signing, sqs_wakeup
 from messaging.models import HttpDelivery, Queue, Subscription, Topic, TopicMessage
 from messaging.sns_signing import iso_ms
@@ -52,8 +52,10 @@ def create_topic(
 
 def subscribe(
     topic: Topic | None, function: Function | None, *, policy: dict | None = None,
-    priority: str = "normal", scope: str = filter_policy.ATTRIBUTES,
+    priority: str = "normal", scope: str = filter_policy.ATTRIBUTES, qualifier: str = "",
 ) -> Subscription:
+    """A lambda subscription of `function` (its version or alias
+    `qualifier`, "" for $LATEST: the caller checks that it exists)."""
     if topic is None:
         raise MessagingError("Choose the topic to subscribe to.", "topic")
     if function is None:
@@ -71,6 +73,7 @@ def subscribe(
         filter_policy=filter_policy.validate(policy, scope),
         filter_policy_scope=scope,
         priority=clean_priority(priority),
+        qualifier=qualifier or "",
     )
 
 
@@ -364,8 +367,11 @@ def publish(
                 sns_http.store(sub, sns_envelope(topic, sub, msg, signer))
                 delivered.append(sub.id)
                 continue
-            dispatch.submit_async(
+            # The subscription's version or alias, resolved now; a missing
+            # one fails this delivery (a failed event, its on-failure path).
+            qualified.submit_async(
                 sub.function,
+                sub.qualifier,
                 json.dumps(sns_event(topic, sub, msg, signer)),
                 source="topic",
                 priority=sub.priority,

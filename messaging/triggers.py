@@ -41,7 +41,7 @@ def trigger_rows(fn: Function) -> list[dict]:
             "detail_url": reverse("msg-topic-detail", args=[sub.topic_id]),
             "description": (
                 f"filter {json.dumps(sub.filter_policy)}" if sub.filter_policy else "every message"
-            ) + f" · priority {sub.priority}",
+            ) + f" · priority {sub.priority}" + (f" · runs {sub.endpoint_name}" if sub.qualifier else ""),
         })
     queue_names = {m["target"] for m in maps if m["mapping"].kind == "sqs"}
     queue_ids = dict(Queue.objects.filter(team=fn.team, name__in=queue_names).values_list("name", "id"))

@@ -14,6 +14,7 @@ from django import forms
 
 from awsapi import jsontext
 from functions.models import Function
+from functions.versions_tab import qualifier_choices
 from functions.team_lists import TeamForm
 from mappings import configure
 from mappings.models import EventSourceMapping
@@ -225,10 +226,15 @@ class StreamMappingForm(forms.Form):
     batch_size = forms.IntegerField(initial=100, label="Batch size",
                                     help_text="1 to 10000 records per invocation.")
     starting_position = forms.ChoiceField(choices=POSITIONS, initial="LATEST", label="Starting position")
+    qualifier = forms.ChoiceField(
+        required=False, label="Version or alias",
+        help_text="Unqualified runs $LATEST. An alias picks its version for each batch.",
+    )
 
     def __init__(self, *args, function: Function, **kwargs):
         super().__init__(*args, **kwargs)
         self.function = function
+        self.fields["qualifier"].choices = qualifier_choices(function)
         tables = Table.objects.filter(team=function.team).exclude(stream_view_type="").select_related("team")
         self.fields["stream"].choices = [("", "Choose a table's stream")] + [
             (t.stream_arn, f"{t.name} ({t.stream_view_type})") for t in tables
@@ -241,7 +247,8 @@ class StreamMappingForm(forms.Form):
         data = self.cleaned_data
         try:
             return configure.create(self.function, data["stream"], batch_size=data["batch_size"],
-                                    starting_position=data["starting_position"])
+                                    starting_position=data["starting_position"],
+                                    qualifier=data.get("qualifier") or "")
         except configure.MappingError as e:
             fields = {"event_source_arn": "stream"}
             field = fields.get(e.field, e.field)

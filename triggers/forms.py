@@ -5,6 +5,7 @@ import re
 
 from django import forms
 
+from functions.versions_tab import qualifier_choices
 from invocations.models import PRIORITIES
 from triggers import route_paths
 from triggers.models import AUTH_CHOICES, METHOD_CHOICES, HttpRoute
@@ -20,13 +21,18 @@ MISSED_FIRES_HELP = (
 
 
 class _OwnIds:
-    """Three forms share the tab: keep their element ids apart."""
+    """Three forms share the tab: keep their element ids apart. Each picks
+    the version or alias it runs from `function`'s (keyword argument)."""
 
     id_prefix = ""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, function=None, **kwargs):
         kwargs.setdefault("auto_id", f"{self.id_prefix}-%s")
         super().__init__(*args, **kwargs)
+        self.fields["qualifier"] = forms.ChoiceField(
+            choices=qualifier_choices(function), required=False, label="Version or alias",
+            help_text="Unqualified runs $LATEST. An alias picks its version at each call.",
+        )
 
 
 def _items(text: str) -> list[str]:
@@ -116,7 +122,8 @@ class RouteForm(_OwnIds, forms.Form):
         """An unsaved route from the cleaned data."""
         data = self.cleaned_data
         return HttpRoute(
-            function=fn, **{k: v for k, v in data.items() if k != "cors_max_age"},
+            function=fn, **{k: v for k, v in data.items() if k not in ("cors_max_age", "qualifier")},
+            qualifier=data.get("qualifier") or "",
             cors_max_age=data.get("cors_max_age"),
         )
 

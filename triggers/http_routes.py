@@ -15,6 +15,7 @@ never retried. Answers, as HTTP APIs give them:
 | body over 6 MB (Lambda's sync payload) | 413 `{"message":"Request Entity Too Large"}` |
 | failed, timed out, out of memory, throttled (1) | 500 `{"message":"Internal Server Error"}` |
 | no answer within 30 s (HTTP APIs' integration timeout) | 503 `{"message":"Service Unavailable"}` |
+| the route's version or alias does not exist | 502 `{"message":"Function not found: <qualified ARN>"}` |
 
 (1) or answered something API Gateway cannot map. Answers carry only what
 the function set (plus Content-Type and the request id headers): none of
@@ -22,16 +23,19 @@ the console's security headers."""
 
 import asyncio
 import json
+import logging
 import uuid
 
 from django.http import HttpResponse
 
 from awsapi import asgi
-from invocations import dispatch
+from functions import qualifiers
+from invocations import dispatch, qualified
 from invocations.done import Done
 from triggers import cors, http_responses, payloads, route_table
 from triggers.http_responses import json_message
 
+log = logging.getLogger(__name__)
 PREFIX = "/http"
 # Lambda's limit for a synchronous request payload.
 MAX_SYNC_BYTES = 6 * 1024 * 1024
@@ -88,8 +92,18 @@ async def _invoke(route, params: dict, request, path: str, body: bytes) -> HttpR
     if len(event_text) > MAX_SYNC_BYTES and len(event_text.encode()) > MAX_SYNC_BYTES:
         return json_message(413, "Request Entity Too Large")
     route_table.note_fired(route)
+    target = route.function
+    if route.qualifier:
+        # The alias picks its version per call; a missing one fails the
+        # call (502, saying which), never runs $LATEST instead.
+        try:
+            target = await asgi.in_thread(qualified.resolve, route.function, route.qualifier)
+        except qualifiers.QualifierNotFound:
+            error = qualified.not_found_error(route.function, route.qualifier)
+            log.warning("route %s not run: %s", route.route_key, error["errorMessage"])
+            return _with_request_id(json_message(502, error["errorMessage"]), request_id)
     call = await dispatch.SyncCall.begin(
-        route.function, event_text, source="http", trigger=route.key,
+        target, event_text, source="http", trigger=route.key,
         priority=route.priority, request_id=request_id,
     )
     if isinstance(call, Done):

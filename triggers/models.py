@@ -14,7 +14,7 @@ from django.utils import timezone
 from awsapi import arns
 from functions import crypto
 from functions.models import Function
-from invocations import dispatch
+from invocations import qualified
 from invocations.models import PRIORITIES, Invocation
 from triggers import payloads, route_paths
 from triggers.schedule import parse as parse_expression
@@ -33,6 +33,9 @@ class Trigger(models.Model):
     function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="+")
     enabled = models.BooleanField(default=True)
     priority = models.CharField(max_length=6, choices=PRIORITIES, default="normal")
+    # The version or alias it runs ("" runs $LATEST): resolved at each fire
+    # (invocations.qualified); one that no longer exists fails that fire.
+    qualifier = models.CharField(max_length=128, blank=True)
     last_fired_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -154,8 +157,8 @@ class Schedule(Trigger):
                 return None
             self.next_fire_at, self.last_fired_at = next_fire, now
             event = payloads.scheduled_event(self, due_at)
-            return dispatch.submit_async(
-                self.function, event, source="schedule",
+            return qualified.submit_async(
+                self.function, self.qualifier, event, source="schedule",
                 priority=self.priority, trigger=self.key,
             )
 

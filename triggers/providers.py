@@ -20,6 +20,17 @@ def own_triggers(fn: Function) -> list[registry.TriggerRow]:
     schedules = list(Schedule.objects.filter(function=fn))
     hooks = list(Webhook.objects.filter(function=fn))
     errors = registry.errors_last_hour([t.key for t in [*routes, *schedules, *hooks]])
+    # What a trigger may name now: one that names something gone says so.
+    named = {
+        *fn.aliases.values_list("name", flat=True), *map(str, fn.versions.values_list("version", flat=True)),
+    }
+
+    def runs(trigger) -> str:
+        if not trigger.qualifier:
+            return "runs unqualified ($LATEST)"
+        gone = "" if trigger.qualifier in named else " (no such version or alias: its calls fail)"
+        return f"runs {fn.name}:{trigger.qualifier}{gone}"
+
     rows = []
     for route in routes:
         auth = f"API key {route.api_key_hint}…" if route.auth == "api_key" else "no auth"
@@ -27,7 +38,7 @@ def own_triggers(fn: Function) -> list[registry.TriggerRow]:
         rows.append(registry.TriggerRow(
             kind="HTTP route", target=route.route_key, enabled=route.enabled,
             last_fired_at=route.last_fired_at, errors_last_hour=errors[route.key],
-            description=f"{auth}{cors} · priority {route.priority}",
+            description=f"{auth}{cors} · priority {route.priority} · {runs(route)}",
             url="/http" + route.path, **_urls(fn, "routes", route),
         ))
     for schedule in schedules:
@@ -36,7 +47,9 @@ def own_triggers(fn: Function) -> list[registry.TriggerRow]:
         rows.append(registry.TriggerRow(
             kind="Schedule", target=schedule.expression, enabled=schedule.enabled,
             last_fired_at=schedule.last_fired_at, errors_last_hour=errors[schedule.key],
-            description=f"{schedule.timezone} · {when} · priority {schedule.priority}",
+            description=(
+                f"{schedule.timezone} · {when} · priority {schedule.priority} · {runs(schedule)}"
+            ),
             **_urls(fn, "schedules", schedule),
         ))
     for hook in hooks:
@@ -44,7 +57,7 @@ def own_triggers(fn: Function) -> list[registry.TriggerRow]:
         rows.append(registry.TriggerRow(
             kind="Webhook", target="POST to the secret URL", enabled=hook.enabled,
             last_fired_at=hook.last_fired_at, errors_last_hour=errors[hook.key],
-            description=f"{signed} · priority {hook.priority}",
+            description=f"{signed} · priority {hook.priority} · {runs(hook)}",
             url=reverse("trg-hook", args=[hook.token]), **_urls(fn, "webhooks", hook),
         ))
     return rows

@@ -23,9 +23,9 @@ def render_tab(request: HttpRequest, fn, *, refused: bool = False, **extra) -> H
         "fn": fn,
         "rows": registry.rows_for(fn),
         "can_write": writer,
-        "route_form": RouteForm(),
-        "schedule_form": ScheduleForm(),
-        "webhook_form": WebhookForm(),
+        "route_form": RouteForm(function=fn),
+        "schedule_form": ScheduleForm(function=fn),
+        "webhook_form": WebhookForm(function=fn),
         "sections": [],
     }
     ctx.update(extra)

@@ -52,7 +52,7 @@ def _done(request: HttpRequest, fn, notice: str, **extra) -> HttpResponse:
 @require_POST
 def route_add(request: HttpRequest, function_id) -> HttpResponse:
     fn = get_function_for_user(request.user, function_id, write=True)
-    form = RouteForm(request.POST)
+    form = RouteForm(request.POST, function=fn)
     if form.is_valid():
         route = form.build(fn)
         api_key = route.issue_api_key() if route.auth == "api_key" else None
@@ -71,12 +71,12 @@ def route_add(request: HttpRequest, function_id) -> HttpResponse:
 @require_POST
 def schedule_add(request: HttpRequest, function_id) -> HttpResponse:
     fn = get_function_for_user(request.user, function_id, write=True)
-    form = ScheduleForm(request.POST)
+    form = ScheduleForm(request.POST, function=fn)
     if form.is_valid():
         data = form.cleaned_data
         schedule = Schedule(
             function=fn, expression=data["expression"], timezone=data["timezone"],
-            priority=data["priority"],
+            priority=data["priority"], qualifier=data.get("qualifier") or "",
         )
         schedule.next_fire_at = schedule.compute_next()
         schedule.save()
@@ -105,9 +105,12 @@ def schedule_preview(request: HttpRequest, function_id) -> HttpResponse:
 @require_POST
 def webhook_add(request: HttpRequest, function_id) -> HttpResponse:
     fn = get_function_for_user(request.user, function_id, write=True)
-    form = WebhookForm(request.POST)
+    form = WebhookForm(request.POST, function=fn)
     if form.is_valid():
-        hook = Webhook(function=fn, priority=form.cleaned_data["priority"])
+        hook = Webhook(
+            function=fn, priority=form.cleaned_data["priority"],
+            qualifier=form.cleaned_data.get("qualifier") or "",
+        )
         hook.set_secret(form.cleaned_data["secret"])
         hook.save()
         return _done(request, fn, "Added a webhook.", new_webhook=hook)

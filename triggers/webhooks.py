@@ -9,7 +9,7 @@ import uuid
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from invocations import dispatch
+from invocations import qualified
 from triggers import payloads
 from triggers.http_responses import json_message
 from triggers.models import Webhook
@@ -55,8 +55,8 @@ def receive(request: HttpRequest, token: str) -> HttpResponse:
     event_text = json.dumps(event)
     if len(event_text.encode()) > MAX_ASYNC_BYTES:
         return json_message(413, "Request Entity Too Large")
-    dispatch.submit_async(
-        hook.function, event_text, source="webhook",
+    qualified.submit_async(
+        hook.function, hook.qualifier, event_text, source="webhook",
         request_id=request_id, priority=hook.priority, trigger=hook.key,
     )
     hook.mark_fired()

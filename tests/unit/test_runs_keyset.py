@@ -88,8 +88,8 @@ def test_a_deep_page_costs_what_the_first_does(users, many_runs):
         deep = runs_page_queries(client, {**params, "older": cursor})
         # Session, user, the function list, the page, writable teams, the
         # nav's teams (and, with a function chosen, its five kinds of
-        # trigger names): the same few at any depth.
-        assert len(first) == len(deep) == (11 if "function" in params else 6), (params, first, deep)
+        # trigger names and its function URLs): the same few at any depth.
+        assert len(first) == len(deep) == (12 if "function" in params else 6), (params, first, deep)
         for sql in (the_page_query(first), the_page_query(deep)):
             assert "OFFSET" not in sql and "COUNT(" not in sql
             found = plan(sql)

@@ -217,7 +217,7 @@ def test_it_subscribes_a_queue_with_its_attributes(sns, team):
     ("http", "http://[::ffff:8.8.8.8]/", "is not one"),
     ("lambda", "", "Invalid parameter: Endpoint"),
     ("lambda", "arn:aws:lambda:us-east-1:{account}:function:nope", "no function named nope"),
-    ("lambda", "arn:aws:lambda:us-east-1:{account}:function:hello:1", "unqualified ARN"),
+    ("lambda", "arn:aws:lambda:us-east-1:{account}:function:hello:1", "has no version or alias 1"),
     ("lambda", "arn:aws:sqs:us-east-1:{account}:inbox", "is not an lambda ARN"),
     ("sqs", "arn:aws:sqs:us-east-1:{account}:nope", "no queue named nope"),
     ("sqs", "arn:aws:sqs:eu-west-1:{account}:inbox", "region eu-west-1"),

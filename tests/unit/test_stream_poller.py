@@ -587,3 +587,32 @@ def test_a_shard_that_ends_closes_its_open_window_first(stream, mapping):
     assert got[:3] == [("parent", ["p0"], False), ("parent", [], True), ("child", ["c0"], False)]
     assert fn.events[1]["state"] == {"n": 1}
     assert ShardCheckpoint.objects.get(mapping=m, shard_id="parent").finished
+
+
+def test_a_mapping_on_a_version_runs_it_and_on_a_missing_alias_fails_its_batches(stream, mapping, sent):
+    from functions import versions
+
+    stream.add_shard("shardId-0")
+    stream.put("shardId-0", "v0")
+    m = mapping(batch_size=1, max_retry_attempts=0, on_failure_arn="arn:aws:sqs:us-east-1:000000000000:dlq")
+    versions.publish(m.function)
+    EventSourceMapping.objects.filter(pk=m.pk).update(qualifier="1")
+    fn = FakeFunction()
+    ran = []
+    original = fn.__call__
+
+    async def recording(target, event, **kwargs):
+        ran.append(getattr(target, "executed_version", None))
+        return await original(target, event, **kwargs)
+
+    served_until(recording, lambda: at(m, "shardId-0"))
+    assert ran == ["1"] and fn.delivered() == ["v0"] and sent == []
+
+    # The alias is gone: the batch fails without a call (never $LATEST),
+    # goes to OnFailure and the shard moves on.
+    EventSourceMapping.objects.filter(pk=m.pk).update(qualifier="gone")
+    stream.put("shardId-0", "v1")
+    last = stream.records["shardId-0"][-1].sequence_number
+    served_until(recording, lambda: at(m, "shardId-0", last))
+    assert ran == ["1"] and len(sent) == 1
+    assert sent[0][1]["requestContext"]["functionArn"] == f"{m.function.arn}:gone"

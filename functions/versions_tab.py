@@ -1,0 +1,132 @@
+"""The function page's Versions tab: its versions and aliases, and the forms
+that publish a version and create, re-weight and delete aliases. The rules
+are functions.versions' (the Lambda API's too); these forms only turn the
+console's fields into its arguments and its errors back into field errors.
+
+An alias's RoutingConfig is edited as "a second version and its share of
+the calls in percent" (0-100); Lambda stores the share as a weight of
+0.0-1.0 (AdditionalVersionWeights)."""
+
+from __future__ import annotations
+
+from django import forms
+
+from awsapi import errors
+from functions import qualifiers, service
+from functions.models import Function
+
+WEIGHT_STEP = "0.1"  # percent: Lambda's weights take any fraction
+ALIAS_NAME_MAX = 128  # Lambda's alias names: 1-128 characters
+UNQUALIFIED = "(unqualified)"
+
+
+def qualifier_choices(fn: Function | None) -> list[tuple[str, str]]:
+    """For the console's selects of what a trigger runs: ("", "(unqualified)")
+    then the function's aliases and its versions, newest first."""
+    if fn is None:
+        return [("", UNQUALIFIED)]
+    aliases = [(a.name, f"alias {a.name} (version {a.function_version})") for a in fn.aliases.all()]
+    numbers = fn.versions.order_by("-version").values_list("version", flat=True)
+    return [("", UNQUALIFIED), *aliases, *((str(n), f"version {n}") for n in numbers)]
+
+
+def version_choices(fn: Function, latest: bool = True) -> list[tuple[str, str]]:
+    """The versions an alias may name: $LATEST (when `latest`) and each
+    published one, newest first."""
+    numbers = fn.versions.order_by("-version").values_list("version", flat=True)
+    return ([(qualifiers.LATEST, qualifiers.LATEST)] if latest else []) + [
+        (str(n), f"version {n}") for n in numbers
+    ]
+
+
+def invoke_choices(fn: Function) -> list[tuple[str, str]]:
+    """The Test tab's "Run" select: unqualified, its aliases, its versions."""
+    return [("", "$LATEST (unqualified)"), *qualifier_choices(fn)[1:]]
+
+
+class PublishVersionForm(forms.Form):
+    description = forms.CharField(
+        required=False, max_length=service.DESCRIPTION_MAX, label="Version description",
+        help_text="Optional: what this version is (at most 256 characters).",
+    )
+
+
+class AliasWeightsForm(forms.Form):
+    """An alias's version and, optionally, a second version with its share."""
+
+    function_version = forms.ChoiceField(label="Version")
+    routing_version = forms.ChoiceField(required=False, label="Second version")
+    routing_weight = forms.FloatField(
+        required=False, min_value=0, max_value=100, label="Second version's share (%)",
+        widget=forms.NumberInput(attrs={"step": WEIGHT_STEP, "min": "0", "max": "100"}),
+        help_text="The percentage of calls the second version gets; the rest go to the version.",
+    )
+
+    def __init__(self, *args, function: Function, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.function = function
+        self.fields["function_version"].choices = version_choices(function)
+        self.fields["routing_version"].choices = [("", "none")] + version_choices(function, latest=False)
+
+    @classmethod
+    def initial_for(cls, alias) -> dict:
+        extra = (alias.routing_config or {}).get("AdditionalVersionWeights") or {}
+        version, weight = next(iter(extra.items()), ("", None))
+        return {
+            "function_version": alias.function_version, "routing_version": version,
+            "routing_weight": None if weight is None else round(float(weight) * 100, 6),
+        }
+
+    def routing_config(self) -> dict | None:
+        """Lambda's RoutingConfig from the cleaned fields; None (with a
+        field error) when a second version has no share or a share has no
+        version."""
+        data = self.cleaned_data
+        version, weight = data.get("routing_version") or "", data.get("routing_weight")
+        if version and weight is None:
+            self.add_error("routing_weight", "Give the second version's share of the calls (0-100 %).")
+            return None
+        if weight is not None and not version:
+            self.add_error("routing_version", "Choose the second version that gets this share, or clear it.")
+            return None
+        return {"AdditionalVersionWeights": {version: weight / 100}} if version else {}
+
+    def apply_error(self, error: errors.AwsError) -> None:
+        """functions.versions' refusal (Lambda's error message) on the form."""
+        self.add_error(None, error.message)
+
+
+class AliasForm(AliasWeightsForm):
+    name = forms.CharField(
+        max_length=ALIAS_NAME_MAX, label="Alias name",
+        help_text="Letters, digits, - and _; not only digits (a number names a version).",
+    )
+    description = forms.CharField(required=False, max_length=service.DESCRIPTION_MAX)
+    field_order = ["name", "function_version", "routing_version", "routing_weight", "description"]
+
+
+def shares(alias) -> list[tuple[str, float]]:
+    """Each version the alias routes to with its percentage of the calls:
+    the alias's version first (what the additional weights leave)."""
+    extra = (alias.routing_config or {}).get("AdditionalVersionWeights") or {}
+    others = [(str(version), float(weight) * 100) for version, weight in extra.items()]
+    return [(alias.function_version, 100 - sum(p for _, p in others)), *others]
+
+
+def context(fn: Function, extra: dict) -> dict:
+    """The tab's context: versions (newest first), aliases each with its
+    weights form (a bound one from `extra["edit_forms"]` when refused), and
+    the publish and create forms (bound ones from `extra` when refused)."""
+    edit_forms = extra.get("edit_forms") or {}
+    aliases = list(fn.aliases.all())
+    return {
+        "versions": list(fn.versions.select_related("code").order_by("-version")),
+        "aliases": [
+            (alias, edit_forms.get(alias.name) or AliasWeightsForm(
+                function=fn, prefix=f"alias-{alias.name}", initial=AliasWeightsForm.initial_for(alias),
+            ), shares(alias))
+            for alias in aliases
+        ],
+        "publish_form": extra.get("publish_form") or PublishVersionForm(),
+        "alias_form": extra.get("alias_form") or AliasForm(function=fn, prefix="new-alias"),
+    }

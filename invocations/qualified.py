@@ -1,0 +1,90 @@
+"""Running a stored target's version or alias: what every trigger, event
+source mapping, destination and SNS/S3 target that names a qualifier
+calls just before it dispatches.
+
+The qualifier is resolved by functions.qualifiers.resolve at the moment
+of the call (an alias picks its version then, by RoutingConfig weight) and
+the engine gets the resolved Function. A version or alias that no longer
+exists fails that delivery as Lambda fails it (ResourceNotFoundException
+naming the qualified ARN), never runs $LATEST instead: an async event is
+stored `failed` without running and goes through the finish hooks (dead
+letter, on-failure destination); a sync caller gets the error to answer."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import uuid
+
+from django.db import transaction
+from django.utils import timezone
+
+from awsapi import arns
+from functions import qualifiers
+from functions.models import Function
+from invocations import dispatch, fastsql, hooks
+from invocations.models import Invocation
+
+log = logging.getLogger(__name__)
+
+NOT_FOUND = "ResourceNotFoundException"
+QUALIFIER_MAX = 128  # Lambda's Qualifier: 1-128 characters
+
+
+def qualified_arn(fn: Function, qualifier: str | None) -> str:
+    """The function's ARN with `:qualifier` when there is one."""
+    return arns.function_arn(fn.team.account_id, fn.name, qualifier or None)
+
+
+def not_found_error(fn: Function, qualifier: str | None) -> dict:
+    """The error a call to a missing version or alias ends with (Lambda's
+    ResourceNotFoundException message, in the function-error shape)."""
+    return {
+        "errorType": NOT_FOUND,
+        "errorMessage": f"Function not found: {qualified_arn(fn, qualifier)}",
+        "stackTrace": [],
+    }
+
+
+def resolve(fn: Function, qualifier: str | None) -> Function:
+    """qualifiers.resolve; QualifierNotFound when it names nothing. A
+    qualified call never marks `fn` itself (an alias of $LATEST resolves
+    to the function object, which a route or a mapping keeps and shares):
+    it resolves a copy."""
+    if not qualifier:
+        return qualifiers.resolve(fn, None)
+    own = copy.copy(fn)
+    own._state = copy.copy(fn._state)
+    return qualifiers.resolve(own, qualifier)
+
+
+def submit_async(fn: Function, qualifier: str | None, event: str, **kwargs) -> Invocation:
+    """dispatch.submit_async(...) of `fn` as `qualifier` names it (None:
+    $LATEST); keyword arguments as submit_async's. When the version or
+    alias does not exist the event is stored `failed` with
+    ResourceNotFoundException, attempts 0, and the finish hooks run once it
+    is committed (a dead letter and the on-failure destination, as for any
+    async event that could not be delivered)."""
+    try:
+        target = resolve(fn, qualifier)
+    except qualifiers.QualifierNotFound:
+        return _failed(fn, qualifier, event, **kwargs)
+    return dispatch.submit_async(target, event, **kwargs)
+
+
+def _failed(
+    fn: Function, qualifier: str | None, event: str, *, source: str, trigger: str = "",
+    priority: str = "normal", origin: dict | None = None, request_id=None,
+) -> Invocation:
+    error = not_found_error(fn, qualifier)
+    now = timezone.now()
+    inv = Invocation(
+        request_id=request_id or uuid.uuid4(), function=fn, event=event, invocation_type="Event",
+        source=source, memory_size_mb=fn.memory_mb, priority=priority, trigger=trigger,
+        origin={**(origin or {}), "qualifier": qualifier}, status="failed", error=error,
+        finished_at=now, logs=f"[Stratus] not run: {error['errorMessage']}\n",
+    )
+    fastsql.insert(inv)
+    log.warning("%s not run (%s from %s): %s", inv.request_id, source, trigger, error["errorMessage"])
+    transaction.on_commit(lambda: hooks.run_finished(inv))
+    return inv
