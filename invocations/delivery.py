@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from functions.models import Function
+from functions.models import Alias, Function, FunctionVersion
 from invocations import destinations, dispatch
 from invocations.destinations import DestinationError
 from invocations.models import Attempt, DeadLetter, EventInvokeConfig, Invocation
@@ -106,8 +106,21 @@ def invoked_qualifier(inv: Invocation) -> str:
 
 
 def config_of(inv: Invocation) -> EventInvokeConfig:
-    """The config an event follows: its invoked qualifier's."""
-    return config_for(inv.function, invoked_qualifier(inv))
+    """The config an event follows: its invoked qualifier's. One exception:
+    when that version or alias no longer exists (an event for it fails
+    without running, invocations.qualified), the function's own ($LATEST)
+    config, the only settings left to deliver its failure by."""
+    qualifier = invoked_qualifier(inv)
+    config = config_for(inv.function, qualifier)
+    if config.pk is None and qualifier != LATEST and not _qualifier_exists(inv.function, qualifier):
+        return config_for(inv.function)
+    return config
+
+
+def _qualifier_exists(fn: Function, qualifier: str) -> bool:
+    if qualifier.isdigit():
+        return FunctionVersion.objects.filter(function_id=fn.pk, version=int(qualifier)).exists()
+    return Alias.objects.filter(function_id=fn.pk, name=qualifier).exists()
 
 
 def _whole(value, low: int, high: int, label: str) -> int:

@@ -27,7 +27,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from invocations import hooks, qualified
+from invocations import dispatch, hooks, qualified
 from invocations.models import FINISHED, Invocation
 from mappings import event_filter
 from mappings.models import EventSourceMapping

@@ -141,3 +141,12 @@ def test_an_alias_event_is_told_the_alias_arn(published):
     plain = dispatch.submit_async(qualifiers.resolve(fn, None), "{}", source="api")
     assert plain.origin is None
     assert runner._request(plain, fn, deadline=0)["invokedFunctionArn"] == fn.arn
+
+
+def test_an_event_for_a_vanished_alias_falls_back_to_the_function_config(published):
+    fn, sink = published
+    EventInvokeConfig.objects.create(function=fn, on_failure=sink.arn)
+    inv = dispatch.submit_async(qualifiers.resolve(fn, "live"), "{}", source="api")
+    assert delivery.config_of(inv).pk is None  # the alias exists, without a config: defaults
+    versions.delete_alias(fn, "live")
+    assert delivery.config_of(inv).on_failure == sink.arn
