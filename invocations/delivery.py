@@ -24,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from functions.models import Alias, Function, FunctionVersion
-from invocations import destinations, dispatch
+from invocations import destinations, qualified
 from invocations.destinations import DestinationError
 from invocations.models import Attempt, DeadLetter, EventInvokeConfig, Invocation
 
@@ -342,16 +342,19 @@ def deliver_after_delete(inv: Invocation, config: EventInvokeConfig) -> None:
 
 
 def redrive(dead: DeadLetter) -> Invocation | None:
-    """Submit the event again as a new async invocation, once. None when the
+    """Submit the event again as a new async invocation, once, to the
+    version or alias it was invoked with (its config applies again; one
+    that no longer exists fails it, invocations.qualified). None when the
     dead letter was redriven already (a double click, two tabs)."""
+    qualifier = invoked_qualifier(dead.invocation)
     with transaction.atomic():
         changed = DeadLetter.objects.filter(pk=dead.pk, redriven_at__isnull=True).update(
             redriven_at=timezone.now()
         )
         if changed != 1:
             return None
-        inv = dispatch.submit_async(
-            dead.function, dead.event, source="redrive",
+        inv = qualified.submit_async(
+            dead.function, None if qualifier == LATEST else qualifier, dead.event, source="redrive",
             trigger=f"redrive:{dead.pk}", origin={"dead_letter": str(dead.pk)},
         )
         DeadLetter.objects.filter(pk=dead.pk).update(redrive_invocation=inv)

@@ -150,3 +150,14 @@ def test_an_event_for_a_vanished_alias_falls_back_to_the_function_config(publish
     assert delivery.config_of(inv).pk is None  # the alias exists, without a config: defaults
     versions.delete_alias(fn, "live")
     assert delivery.config_of(inv).on_failure == sink.arn
+
+
+def test_a_redrive_goes_to_the_alias_again(published):
+    from invocations.models import DeadLetter
+
+    fn, _ = published
+    inv = dispatch.submit_async(qualifiers.resolve(fn, "live"), '{"n": 1}', source="api")
+    dead = DeadLetter.objects.create(invocation=inv, function=fn, event=inv.event, condition="RetriesExhausted")
+    again = delivery.redrive(dead)
+    assert again.origin == {"dead_letter": str(dead.pk), "qualifier": "live"}
+    assert again.function_version == "1" and again.status == "queued"
