@@ -157,7 +157,8 @@ def test_a_redrive_goes_to_the_alias_again(published):
 
     fn, _ = published
     inv = dispatch.submit_async(qualifiers.resolve(fn, "live"), '{"n": 1}', source="api")
-    dead = DeadLetter.objects.create(invocation=inv, function=fn, event=inv.event, condition="RetriesExhausted")
+    dead = DeadLetter.objects.create(
+        invocation=inv, function=fn, event=inv.event, condition="RetriesExhausted")
     again = delivery.redrive(dead)
     assert again.origin == {"dead_letter": str(dead.pk), "qualifier": "live"}
     assert again.function_version == "1" and again.status == "queued"
