@@ -162,3 +162,17 @@ def test_a_redrive_goes_to_the_alias_again(published):
     again = delivery.redrive(dead)
     assert again.origin == {"dead_letter": str(dead.pk), "qualifier": "live"}
     assert again.function_version == "1" and again.status == "queued"
+
+
+def test_a_reader_lists_and_a_stranger_finds_nothing(lam, reader_lam, stranger_lam, published):
+    fn, _ = published
+    lam.put_function_event_invoke_config(FunctionName="hello", Qualifier="live", MaximumRetryAttempts=0)
+    listed = reader_lam.list_function_event_invoke_configs(FunctionName="hello")["FunctionEventInvokeConfigs"]
+    assert [c["FunctionArn"] for c in listed] == [f"{fn.arn}:live"]
+    with pytest.raises(ClientError) as e:
+        reader_lam.delete_function_event_invoke_config(FunctionName="hello", Qualifier="live")
+    assert error_code(e) == "AccessDeniedException"
+    with pytest.raises(ClientError) as e:
+        stranger_lam.list_function_event_invoke_configs(FunctionName="hello")
+    assert error_code(e) == "ResourceNotFoundException"
+    assert EventInvokeConfig.objects.count() == 1
