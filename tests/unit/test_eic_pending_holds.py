@@ -135,3 +135,20 @@ def test_held_events_are_queued_as_soon_as_the_function_is_active(make_function,
     fn.save(update_fields=dependencies.code_switched(fn))  # Active already: nothing to release
     assert queued_tasks == []
     assert held_events.release(fn.pk) == 1
+
+
+def test_the_build_panel_counts_the_held_events(make_function, queued_tasks):  # noqa: F811
+    from functions import build_live
+    from functions.models import DependencyBuild
+
+    fn = make_function()
+    build = DependencyBuild.objects.create(source=fn.code, runtime=fn.runtime, status="InProgress")
+    Function.objects.filter(pk=fn.pk).update(
+        state="Pending", last_update_status="InProgress", last_build=build)
+    fn.refresh_from_db()
+    dispatch.submit_async(fn, "{}", source="schedule")
+    html = build_live.render(fn)
+    assert 'class="held-count">1<' in html and "HTTP routes answer 503" in html
+    Function.objects.filter(pk=fn.pk).update(state="Active")
+    fn.refresh_from_db()
+    assert "held-count" not in build_live.render(fn)
