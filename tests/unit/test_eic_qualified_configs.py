@@ -176,3 +176,27 @@ def test_a_reader_lists_and_a_stranger_finds_nothing(lam, reader_lam, stranger_l
         stranger_lam.list_function_event_invoke_configs(FunctionName="hello")
     assert error_code(e) == "ResourceNotFoundException"
     assert EventInvokeConfig.objects.count() == 1
+
+
+def test_deleting_the_function_sends_an_alias_event_to_the_alias_destination(
+    published, make_function, monkeypatch, django_capture_on_commit_callbacks
+):
+    from functions import service
+
+    monkeypatch.setattr("invocations.dispatch.queue", lambda *a, **kw: None)
+    fn, sink = published
+    alias_sink = make_function("alias-sink")
+    EventInvokeConfig.objects.create(function=fn, on_failure=sink.arn)
+    EventInvokeConfig.objects.create(function=fn, qualifier="live", on_failure=alias_sink.arn)
+    dispatch.submit_async(qualifiers.resolve(fn, "live"), '{"via": "alias"}', source="api")
+    dispatch.submit_async(qualifiers.resolve(fn, None), '{"via": "none"}', source="api")
+    with django_capture_on_commit_callbacks(execute=True):
+        deleted = service.delete_function(fn)
+    assert (deleted.cancelled, deleted.delivered) == (2, 2)
+    (to_alias,) = Invocation.objects.filter(function=alias_sink)
+    record = json.loads(to_alias.event)
+    assert record["requestPayload"] == {"via": "alias"}
+    assert record["requestContext"]["functionArn"] == f"{fn.arn}:live"
+    assert record["requestContext"]["condition"] == "FunctionDeleted"
+    (to_latest,) = Invocation.objects.filter(function=sink)
+    assert json.loads(to_latest.event)["requestPayload"] == {"via": "none"}
