@@ -20,6 +20,10 @@ Measures, in one run,
     function's start, and 10,000 records' per-shard order through an event
     source mapping (bench/streams.py); ``--only aws`` runs just that part on
     a stack of its own and merges its keys into the existing results file,
+  * per runtime (every one in settings.STRATUS_RUNTIMES, a starter function
+    each: bench/per_runtime.py): warm_p50_ms_<runtime>, cold_p50_ms_<runtime>
+    and pool_cold_p50_ms_<runtime>, on a stack of their own; ``--only
+    runtimes`` (with ``--runtimes a,b``) runs just those and merges them,
 
 writes bench/results.json and prints a table with the targets. Only loopback
 traffic; everything it starts, it stops.
@@ -45,6 +49,7 @@ if str(ROOT) not in sys.path:
 
 from bench import aws, cpu, dependencies, streams  # noqa: E402
 from bench import peer as peer_mod  # noqa: E402
+from bench import per_runtime  # noqa: E402
 from bench.clients import RouteClient, SignedInvoker, pct, sequential, throughput, timed  # noqa: E402
 from tests.integration.helpers import create, login  # noqa: E402
 from tests.stack import Stack  # noqa: E402
@@ -94,6 +99,10 @@ RATIOS = {
     **{f"{w}_throughput_vs_moto": (f"{w}_throughput_per_s", f"moto_{w}_throughput_per_s", ">=", 1.0)
        for w in aws.WORKLOADS},
 }
+# Every runtime's warm p50 within 1.2x python3.11's (bench/per_runtime.py).
+from runtimes.build import all_runtimes  # noqa: E402
+
+RATIOS.update(per_runtime.ratios(all_runtimes()))
 # Ratios reported without a target: name: (numerator, denominator).
 REPORTED_RATIOS = {f"{w}_p50_vs_moto": (f"{w}_p50_ms", f"moto_{w}_p50_ms") for w in aws.WORKLOADS}
 # key: (comparison, target, unit)
@@ -131,12 +140,13 @@ def wait_for_pool(stack: Stack, image: str, timeout: float = 120) -> None:
     """Until the worker has its generic environments started and has
     settled: warm numbers measured while containers start are the
     containers' cost, not the warm path's."""
-    import socket as socket_mod
-
     import redis
 
+    from tests.stack import DEFAULT_NODE
+
     client = redis.Redis(port=stack.redis_port)
-    key = f"{stack.instance}:generic:{socket_mod.gethostname()}:{image}"
+    # The stack's worker is node DEFAULT_NODE (STRATUS_NODE), not this host's name.
+    key = f"{stack.instance}:generic:{DEFAULT_NODE}:{image}"
     deadline = time.monotonic() + timeout
     while client.llen(key) < POOL_SIZE and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -698,6 +708,12 @@ def table(results: dict) -> str:
         ("log_latency_p95_ms", "log line to websocket, p95", "ms"),
         ("idle_env_rss_mb", "idle environment RSS", "MB"),
     ]
+    for r in all_runtimes():
+        rows += [
+            (f"cold_p50_ms_{r}", f"{r}: cold sync Invoke, p50", "ms"),
+            (f"warm_p50_ms_{r}", f"{r}: warm sync Invoke, p50", "ms"),
+            (f"pool_cold_p50_ms_{r}", f"{r}: first call of a new function, p50", "ms"),
+        ]
     for w in aws.WORKLOADS:
         for prefix, side in (("", "Stratus"), ("moto_", "moto")):
             rows += [
@@ -853,12 +869,18 @@ def main(argv: list[str] | None = None) -> int:
                     help="skip the second ordering run (the mapping made after the puts)")
     ap.add_argument("--no-streams", dest="streams", action="store_false",
                     help="skip the Kinesis measurements")
-    ap.add_argument("--only", choices=["aws", "provisioned"],
+    ap.add_argument("--only", choices=["aws", "runtimes", "provisioned"],
                     help="run only this part on a stack of its own and merge its keys into --out")
+    ap.add_argument("--runtimes", type=lambda t: [r.strip() for r in t.split(",") if r.strip()],
+                    default=None,
+                    help="comma-separated runtimes of the per-runtime part "
+                    "(default: settings.STRATUS_RUNTIMES)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
     if args.only == "aws":
         return main_only_aws(args)
+    if args.only == "runtimes":
+        return main_only_runtimes(args)
     if args.only == "provisioned":
         return main_only_provisioned(args)
 
@@ -874,6 +896,7 @@ def main(argv: list[str] | None = None) -> int:
     results["docker_run_p50_ms"] = bench_docker_run(image, args.docker_runs)
     bench_peer(args, results, meta)
     bench_stratus(image, args, results, meta)
+    attempt("per-runtime numbers", results, lambda: bench_each_runtime(args, results))
 
     _rounded(results)
     evaluate(results)
@@ -942,6 +965,41 @@ def main_only_aws(args) -> int:
     results["meta"] = {**old_meta, "aws": {
         **meta.get("aws", {}),
         "run": "--only aws (the other keys are from the run in meta.when)",
+        "loadavg_before": load_before, "machine_busy_before_pct": busy_before,
+        "seconds": round(time.monotonic() - started, 1),
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }}
+    _write(args.out, results)
+    return 0
+
+
+def bench_each_runtime(args, results: dict) -> None:
+    from runtimes.build import configured_runtimes
+
+    runtimes = args.runtimes or configured_runtimes()
+    per_runtime.bench_runtimes(BenchStack, make_client, runtimes, args, results, say)
+
+
+def main_only_runtimes(args) -> int:
+    """The per-runtime part alone; its keys replace theirs in --out,
+    `meta.runtimes` says when and on how busy a machine."""
+    started = time.monotonic()
+    load_before, busy_before = _machine_before()
+    fresh: dict = {}
+    attempt("per-runtime numbers", fresh, lambda: bench_each_runtime(args, fresh))
+    _rounded(fresh)
+    results = json.loads(args.out.read_text()) if args.out.exists() else {}
+    old_meta = results.pop("meta", {})
+    results.pop("targets_met", None)
+    failed = {k: v for k, v in results.pop("failed", {}).items() if k != "per-runtime numbers"}
+    failed.update(fresh.pop("failed", {}))
+    results.update(fresh)
+    if failed:
+        results["failed"] = failed
+    evaluate(results)
+    results["meta"] = {**old_meta, "runtimes": {
+        "run": "--only runtimes (the other keys are from the run in meta.when)",
+        "runs": args.runs, "cold_samples": args.cold, "pool_cold_samples": args.pool_cold,
         "loadavg_before": load_before, "machine_busy_before_pct": busy_before,
         "seconds": round(time.monotonic() - started, 1),
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

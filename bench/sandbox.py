@@ -1,5 +1,5 @@
 """Generic environments, measured at the sandbox layer (no Django, no Celery):
-``python -m bench.sandbox [--rounds N]``.
+``python -m bench.sandbox [--rounds N] [--runtime R]``.
 
 For each round a generic environment is started ahead (not timed), then a
 never-run one-line function is given to it and called once, timed from the
@@ -40,9 +40,8 @@ from invocations.sandbox import (
     start_environment,
     start_for_function,
 )
+from bench.per_runtime import STARTERS, family
 from runtimes.build import build
-
-ONE_LINE = "def handler(event, context):\n    return {'ok': True}\n"
 
 
 def memory_mb(client: docker.DockerClient, container_id: str, field: str) -> float:
@@ -74,12 +73,15 @@ def summary(samples: list[float]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--runtime", default="python3.11",
+                        help="the runtime whose image and starter function are measured")
     parser.add_argument("--idle-s", type=float, default=0.5,
                         help="how long a generic environment waits before its specialise")
     args = parser.parse_args(argv)
 
     client = docker.from_env()
-    image = build("python3.11")
+    image = build(args.runtime)
+    handler, files = STARTERS[family(args.runtime)]
     root = tempfile.mkdtemp(prefix="stratus-b-")
     labels = {"stratus.bench": uuid.uuid4().hex}
     started: list[str] = []
@@ -97,11 +99,12 @@ def main(argv: list[str] | None = None) -> int:
 
     def function(memory_mb: int) -> FunctionConfig:
         code = tempfile.mkdtemp(dir=root)
-        with open(os.path.join(code, "app.py"), "w") as f:
-            f.write(ONE_LINE)
+        for name, text in files.items():
+            with open(os.path.join(code, name), "w") as f:
+                f.write(text)
+            os.chmod(os.path.join(code, name), 0o644)
         os.chmod(code, 0o755)
-        os.chmod(os.path.join(code, "app.py"), 0o644)
-        return FunctionConfig(code_dir=code, handler="app.handler",
+        return FunctionConfig(code_dir=code, handler=handler, runtime=args.runtime,
                               function_name=f"f-{uuid.uuid4().hex[:8]}", memory_mb=memory_mb)
 
     def first_invoke(env, config) -> float:

@@ -281,7 +281,18 @@ STRATUS_TMP_MB = envint("STRATUS_TMP_MB", 512)
 STRATUS_PIDS_LIMIT = envint("STRATUS_PIDS_LIMIT", 256)
 STRATUS_NOFILE = envint("STRATUS_NOFILE", 1024)
 STRATUS_LOG_CAP = 256 * 1024
-STRATUS_RUNTIMES = ["python3.11", "provided.al2023"]
+# The runtimes offered (Lambda's names), each a folder in runtimes/ whose
+# image bin/setup builds (python -m runtimes.build --all); the pool keeps
+# STRATUS_POOL_SIZE generic environments of each. STRATUS_RUNTIMES (comma
+# separated) offers fewer, e.g. on a small machine.
+_ALL_RUNTIMES = "python3.11,python3.13,nodejs20.x,nodejs22.x,provided.al2023"
+STRATUS_RUNTIMES = [r.strip() for r in envstr("STRATUS_RUNTIMES", _ALL_RUNTIMES).split(",") if r.strip()]
+_unknown_runtimes = [r for r in STRATUS_RUNTIMES if not (BASE_DIR / "runtimes" / r / "Dockerfile").is_file()]
+if _unknown_runtimes or not STRATUS_RUNTIMES:
+    raise ImproperSetting(
+        f"STRATUS_RUNTIMES names no runtime folder for {', '.join(_unknown_runtimes) or 'any runtime'}; "
+        "choose from the folders in runtimes/"
+    )
 # The node: one Docker engine (the worker's DOCKER_HOST) and the workers that
 # use it. Environments belong to a node; a worker leases only its own.
 STRATUS_NODE = envstr("STRATUS_NODE") or socket.gethostname()

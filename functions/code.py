@@ -49,12 +49,18 @@ class CheckedZip:
     raw: dict[str, str] = field(default_factory=dict)
 
 
+SINGLE_FILE_SUFFIXES = (".py", ".js", ".mjs", ".cjs")
+
+
 def zip_single_file(filename: str, source: str | bytes) -> bytes:
     """Wrap one source file in a zip, as Lambda's console does. CodeError
-    when it is not a .py file of UTF-8 text."""
+    when it is not a .py (Python) or .js/.mjs/.cjs (Node.js) file of UTF-8
+    text."""
     filename = os.path.basename(filename) or "lambda_function.py"
-    if not filename.endswith(".py"):
-        raise CodeError(f"A single file must be a .py file, got {filename!r}.")
+    if not filename.endswith(SINGLE_FILE_SUFFIXES):
+        raise CodeError(
+            f"A single file must be a .py, .js, .mjs or .cjs file, got {filename!r}."
+        )
     if isinstance(source, bytes):
         try:
             source = source.decode("utf-8")
@@ -225,10 +231,11 @@ def check_bootstrap(checked: CheckedZip) -> None:
 
 
 def single_file_name(checked: CheckedZip) -> str:
-    """The file's name if the code is one top-level .py file, stored under
-    that very name (editable in the console), else ""."""
+    """The file's name if the code is one top-level .py (or Node .js, .mjs,
+    .cjs) file, stored under that very name (editable in the console),
+    else ""."""
     files = list(checked.raw)
-    if len(files) == 1 and files[0].endswith(".py") and "/" not in files[0]:
+    if len(files) == 1 and files[0].endswith(SINGLE_FILE_SUFFIXES) and "/" not in files[0]:
         if checked.raw[files[0]] == files[0]:
             return files[0]
     return ""

@@ -23,9 +23,46 @@ def lambda_handler(event, context):
     }
 '''
 
+NODE_HELLO_WORLD = """export const handler = async (event, context) => {
+  console.log("Hello from", context.functionName);
+  return {
+    statusCode: 200,
+    body: JSON.stringify({ message: "Hello, world!", event }),
+  };
+};
+"""
+
+# Each runtime family's starter, as Lambda's console has them: the
+# default handler, the file the inline code is stored as, the code.
+STARTERS = {
+    "python": {"handler": "lambda_function.lambda_handler", "file": "lambda_function.py",
+               "source": HELLO_WORLD},
+    "nodejs": {"handler": "index.handler", "file": "index.mjs", "source": NODE_HELLO_WORLD},
+}
+# A single uploaded file's extensions, per runtime family.
+SINGLE_FILE_EXTENSIONS = {"python": (".py",), "nodejs": (".js", ".mjs", ".cjs")}
+
+
+def family(runtime: str) -> str:
+    """"python", "nodejs" or "provided" (the starter and upload rules), from a
+    runtime name."""
+    runtime = str(runtime)
+    if runtime.startswith("nodejs"):
+        return "nodejs"
+    if runtime.startswith("provided"):
+        return "provided"
+    return "python"
+
+
+def starters() -> dict:
+    """Each offered runtime's starter (handler, file, source): the create
+    page swaps them when the runtime changes (static/js/runtime-starter.js)."""
+    return {r: STARTERS[family(r)] for r in settings.STRATUS_RUNTIMES if family(r) in STARTERS}
+
+
 CODE_SOURCES = [
     ("inline", "Write it here"),
-    ("py", "Upload a .py file"),
+    ("py", "Upload one file (.py, .js, .mjs)"),
     ("zip", "Upload a .zip"),
 ]
 
@@ -212,7 +249,7 @@ class CreateFunctionForm(ConfigurationForm):
         initial=HELLO_WORLD,
         strip=False,
         widget=forms.Textarea(attrs={"rows": 14, "class": "code", "spellcheck": "false"}),
-        label="lambda_function.py",
+        label="Source",
     )
     code_file = forms.FileField(required=False, label="File")
 
@@ -238,10 +275,24 @@ class CreateFunctionForm(ConfigurationForm):
         data = super().clean()
         source = data.get("code_source")
         upload = data.get("code_file")
-        if source == "inline" and not (data.get("source") or "").strip():
+        runtime = data.get("runtime") or ""
+        if family(runtime) not in SINGLE_FILE_EXTENSIONS and source == "py":
+            # A custom runtime runs the code's executable `bootstrap`: written
+            # inline (it becomes that file) or in a .zip.
+            self.add_error(
+                "code_source",
+                f"Write the bootstrap inline or upload a .zip holding an executable bootstrap for "
+                f"{runtime}; single-file uploads are for the Python and Node.js runtimes.",
+            )
+        elif source == "inline" and not (data.get("source") or "").strip():
             self.add_error("source", "Write the function's code, or choose an upload.")
-        elif source == "py" and (upload is None or not upload.name.endswith(".py")):
-            self.add_error("code_file", "Choose a .py file to upload.")
+        elif source == "py":
+            allowed = SINGLE_FILE_EXTENSIONS[family(runtime)]
+            if upload is None or not upload.name.endswith(allowed):
+                self.add_error(
+                    "code_file",
+                    f"Choose a {' or '.join(allowed)} file to upload for {data.get('runtime')}.",
+                )
         elif source == "zip" and upload is None:
             self.add_error("code_file", "Choose a .zip file to upload.")
         return data
@@ -296,9 +347,9 @@ class NewFileForm(CodeFileForm):
 
 
 class UploadCodeForm(forms.Form):
-    """New code: a .zip or a .py of at most 50 MB."""
+    """New code: a .zip, or one .py / .js / .mjs / .cjs file, of at most 50 MB."""
 
-    code_file = forms.FileField(label="New code (.zip or .py)")
+    code_file = forms.FileField(label="New code (.zip, or one .py/.js/.mjs file)")
 
     def clean_code_file(self):
         return check_upload_size(self.cleaned_data.get("code_file"))

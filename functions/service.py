@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from functions import code as codestore
 from functions import layers as layerstore
-from functions import code_files, dependencies
+from functions import code_files, dependencies, handlers
 from functions.models import Function, Team
 
 log = logging.getLogger(__name__)
@@ -311,10 +311,7 @@ def handler_problem(fn: Function) -> str | None:
     try:
         with open(dependencies.submitted_code(fn).zip_path, "rb") as f:
             checked = codestore.check_zip(f.read())
-        if is_custom_runtime(fn.runtime):
-            codestore.check_bootstrap(checked)
-        else:
-            codestore.check_handler(checked, fn.handler)
+        handlers.check(checked, fn.handler, fn.runtime)
     except OSError:
         return "The function's stored code is missing; upload the code again."
     except codestore.CodeError as e:
@@ -607,13 +604,9 @@ def _switch_code(fn: Function, bundle, checked: codestore.CheckedZip, manifest: 
 
 
 def handler_files(handler: str, runtime: str = "python3.11") -> set[str]:
-    """The files that can hold the handler's module (check_handler's); a
-    custom runtime's: its bootstrap."""
-    if is_custom_runtime(runtime):
-        return {"bootstrap"}
-    module = handler.rsplit(".", 1)[0] if "." in handler else handler
-    path = module.replace(".", "/")
-    return {f"{path}.py", f"{path}/__init__.py"}
+    """The files that can hold the handler's code, per runtime
+    (functions.handlers)."""
+    return handlers.handler_files(handler, runtime)
 
 
 def update_code_files(

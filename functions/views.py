@@ -2,6 +2,7 @@
 validation and changes through functions.service."""
 
 import json
+import re
 import uuid
 from urllib.parse import urlencode
 
@@ -24,7 +25,7 @@ from functions import (
     build_live, code_tab, dependencies, qualifiers, service, url_tag_views, versions, versions_tab,
 )
 from functions.access import can_write, get_function_for_user, teams_for, writable_teams
-from functions.code import CodeError, bootstrap_zip, zip_single_file
+from functions.code import SINGLE_FILE_SUFFIXES, CodeError, bootstrap_zip, zip_single_file
 from functions.forms import (
     ConfigurationForm,
     ExecutionPolicyForm,
@@ -34,6 +35,8 @@ from functions.forms import (
     SourceForm,
     TestEventForm,
     UploadCodeForm,
+    family,
+    starters,
 )
 from functions.layer_forms import FunctionLayersForm
 from functions.models import Function, TestEvent
@@ -68,14 +71,28 @@ def index(request: HttpRequest) -> HttpResponse:
 # Creating -----------------------------------------------------------------
 
 
+_ESM_SYNTAX = re.compile(r"^\s*(export|import)\s", re.MULTILINE)
+
+
+def _inline_file_name(data: dict) -> str:
+    """The file inline code is stored as: the handler's module. Python:
+    <module>.py; Node: <file>.mjs when the code uses ES module syntax
+    (export/import statements), else <file>.js (CommonJS), as Lambda's
+    Node runtime tells them apart."""
+    module = data["handler"].rsplit(".", 1)[0]
+    if family(data["runtime"]) == "nodejs":
+        name = data["handler"].split(".", 1)[0]
+        name = name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else "index"
+        return name + (".mjs" if _ESM_SYNTAX.search(data["source"]) else ".js")
+    return f"{module}.py" if module.isidentifier() else "lambda_function.py"
+
+
 def _zip_from_form(form: CreateFunctionForm) -> bytes:
     data = form.cleaned_data
     if data["code_source"] == "inline" and service.is_custom_runtime(data["runtime"]):
         return bootstrap_zip(data["source"])
     if data["code_source"] == "inline":
-        module = data["handler"].rsplit(".", 1)[0]
-        filename = f"{module}.py" if module.isidentifier() else "lambda_function.py"
-        return zip_single_file(filename, data["source"])
+        return zip_single_file(_inline_file_name(data), data["source"])
     upload = data["code_file"]
     if data["code_source"] == "py":
         return zip_single_file(upload.name, upload.read())
@@ -118,7 +135,7 @@ def create(request: HttpRequest) -> HttpResponse:
             if problem := service.handler_problem(fn):
                 messages.warning(request, f"Warning: {problem}")
             return redirect("fn-detail", fn.id)
-    return render(request, "functions/create.html", {"form": form})
+    return render(request, "functions/create.html", {"form": form, "starters": starters()})
 
 
 def _form_field(form, field: str | None) -> str | None:
@@ -365,13 +382,14 @@ def code_file_delete(request: HttpRequest, function_id) -> HttpResponse:
 @login_required
 @require_POST
 def code_upload(request: HttpRequest, function_id) -> HttpResponse:
-    """New code from an uploaded .zip or .py (at most 50 MB)."""
+    """New code from an uploaded .zip, or one .py / .js / .mjs / .cjs file
+    (at most 50 MB)."""
     fn = get_function_for_user(request.user, function_id, write=True)
     form = UploadCodeForm(request.POST, request.FILES)
     if form.is_valid():
         upload = form.cleaned_data["code_file"]
         try:
-            if upload.name.endswith(".py"):
+            if upload.name.endswith(SINGLE_FILE_SUFFIXES):
                 zip_bytes = zip_single_file(upload.name, upload.read())
             else:
                 zip_bytes = upload.read()

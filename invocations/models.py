@@ -1,3 +1,4 @@
+import datetime as dt
 import json
 import uuid
 
@@ -174,7 +175,8 @@ class Invocation(models.Model):
         self.max_memory_used_mb = max_memory_used_mb
         self.cold_start = cold_start
         self.finished_at = timezone.now()
-        self.logs = cap_logs(self.logs + logs + self.report_line() + "\n")
+        report = self.report_line()
+        self.logs = cap_logs(self.logs + logs + (report + "\n" if report else ""))
 
     def finish(self, **outcome) -> bool:
         """running -> a final status (set_outcome's fields), once, and only
@@ -199,7 +201,22 @@ class Invocation(models.Model):
             return None
         return billing.invocation_cost(self.status, self.billed_duration_ms, self.memory_size_mb)
 
+    def _logging_config(self) -> dict:
+        """The function's LoggingConfig when its row is at hand (the runner
+        always has it: no query for it here), else {} (Lambda's Text)."""
+        if not Invocation.function.is_cached(self):
+            return {}
+        return getattr(self.function, "logging_config", None) or {}
+
     def report_line(self) -> str:
+        """Lambda's REPORT line; with LoggingConfig JSON its platform.report
+        event instead, or "" when SystemLogLevel (WARN) leaves it out
+        (platform.report is an INFO event)."""
+        config = self._logging_config()
+        if config.get("LogFormat") == "JSON":
+            if str(config.get("SystemLogLevel") or "INFO").upper() == "WARN":
+                return ""
+            return self._report_json()
         parts = [
             f"REPORT RequestId: {self.request_id}",
             f"Duration: {self.duration_ms or 0:.2f} ms",
@@ -214,6 +231,29 @@ class Invocation(models.Model):
         elif self.status == "out_of_memory":
             parts.append("Status: error\tError Type: Runtime.OutOfMemory")
         return "\t".join(parts)
+
+    def _report_json(self) -> str:
+        metrics = {
+            "durationMs": self.duration_ms or 0,
+            "billedDurationMs": self.billed_duration_ms or 0,
+            "memorySizeMB": self.memory_size_mb,
+            "maxMemoryUsedMB": self.max_memory_used_mb or 0,
+        }
+        if self.init_duration_ms is not None:
+            metrics["initDurationMs"] = self.init_duration_ms
+        record = {"requestId": str(self.request_id), "metrics": metrics, "status": "success"}
+        if self.status == "timed_out":
+            record["status"] = "timeout"
+        elif self.status == "out_of_memory":
+            record.update(status="error", errorType="Runtime.OutOfMemory")
+        elif self.status != "succeeded":
+            record["status"] = "error"
+        moment = self.finished_at or timezone.now()
+        stamp = moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
+            f"{moment.microsecond // 1000:03d}Z"
+        )
+        return json.dumps({"time": stamp, "type": "platform.report", "record": record},
+                          separators=(",", ":"))
 
     @property
     def result_pretty(self) -> str:

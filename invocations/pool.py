@@ -250,11 +250,24 @@ def _config(fn: Function, provisioned: bool = False) -> sandbox.FunctionConfig:
         memory_mb=fn.memory_mb, env_vars={**layers.runtime_environment(fn.runtime), **fn.environment},
         region=settings.STRATUS_REGION,
         credentials=principals.issue(fn), aws_upstream=settings.STRATUS_AWS_UPSTREAM,
+        runtime=fn.runtime, **_logging(fn),
         # LoggingConfig.LogGroup as AWS_LAMBDA_LOG_GROUP_NAME ("": /aws/lambda/<name>).
         log_group=(fn.logging_config or {}).get("LogGroup", ""),
         layer_dirs=layers.content_dirs(fn),
         initialization_type="provisioned-concurrency" if provisioned else "on-demand",
     )
+
+
+def _logging(fn: Function) -> dict:
+    """FunctionConfig's log fields from Lambda's LoggingConfig (fn.logging_config:
+    LogFormat, ApplicationLogLevel, SystemLogLevel; Lambda's defaults Text,
+    INFO, INFO)."""
+    config = getattr(fn, "logging_config", None) or {}
+    return {
+        "log_format": config.get("LogFormat") or "Text",
+        "application_log_level": config.get("ApplicationLogLevel") or "INFO",
+        "system_log_level": config.get("SystemLogLevel") or "INFO",
+    }
 
 
 def start(fn: Function, provisioned: bool = False) -> Lease:
@@ -365,15 +378,28 @@ def start_generic(runtime: str) -> str:
     return env_id
 
 
+_refill_failing: set[str] = set()
+
+
 def refill() -> int:
     """Start generic environments until every runtime has STRATUS_POOL_SIZE
-    on this node; returns how many were started."""
+    on this node; returns how many were started. A runtime whose
+    environments cannot start (its image is not on this node's engine) is
+    logged once and skipped, so it does not starve the runtimes after it."""
     started = 0
     for runtime in settings.STRATUS_RUNTIMES:
-        missing = settings.STRATUS_POOL_SIZE - redis_link.client().llen(generic_key(runtime_image(runtime)))
-        for _ in range(max(0, missing)):
-            start_generic(runtime)
-            started += 1
+        try:
+            have = redis_link.client().llen(generic_key(runtime_image(runtime)))
+            for _ in range(max(0, settings.STRATUS_POOL_SIZE - have)):
+                start_generic(runtime)
+                started += 1
+        except Exception:  # noqa: BLE001 - Docker, an image missing, Redis: next runtime
+            if runtime not in _refill_failing:
+                log.exception("could not refill the %s pool (is its image built? "
+                              "python -m runtimes.build --all)", runtime)
+            _refill_failing.add(runtime)
+        else:
+            _refill_failing.discard(runtime)
     return started
 
 

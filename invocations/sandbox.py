@@ -110,6 +110,13 @@ class FunctionConfig:
     # Host paths of the function's layers' extracted files, in the order
     # they are unpacked under /opt (functions.layers.content_dirs).
     layer_dirs: list[str] = field(default_factory=list)
+    runtime: str = "python3.11"  # AWS_EXECUTION_ENV, NODE_PATH for nodejs*
+    # LoggingConfig: "Text" | "JSON"; the levels apply to JSON only, as in
+    # Lambda (ApplicationLogLevel filters the function's own log calls,
+    # SystemLogLevel the START/END/REPORT lines).
+    log_format: str = "Text"
+    application_log_level: str = "INFO"
+    system_log_level: str = "INFO"
 
 
 @dataclass
@@ -167,11 +174,30 @@ def cpu_quota(memory_mb: int, min_cpus: float) -> tuple[int, int]:
     return int(cpus * CPU_PERIOD_US), max(memory_mb * 1024 // MB_PER_VCPU, 2)
 
 
+def node_path(runtime: str) -> str:
+    """Lambda's NODE_PATH for a nodejsNN.x runtime: the layer folders
+    (/opt/nodejs/nodeNN/node_modules, /opt/nodejs/node_modules) first,
+    then the runtime's and the code's."""
+    major = runtime.removeprefix("nodejs").split(".", 1)[0]
+    return ":".join((
+        f"/opt/nodejs/node{major}/node_modules", "/opt/nodejs/node_modules",
+        "/var/runtime/node_modules", "/var/runtime", CONTAINER_TASK_ROOT,
+    ))
+
+
 def function_environment(config: FunctionConfig) -> dict[str, str]:
     """The function's variables plus Lambda's reserved ones (which win),
     nothing from the host. Sent in the init frame, never put in the
-    container's Docker config."""
+    container's Docker config. NODE_PATH (nodejs runtimes) is Lambda's
+    unless the function sets its own (Lambda lets it)."""
     env = {str(k): str(v) for k, v in config.env_vars.items()}
+    if config.runtime.startswith("nodejs"):
+        env.setdefault("NODE_PATH", node_path(config.runtime))
+    if config.log_format == "JSON":
+        # What Lambda's runtimes read: their log format and the
+        # application's level (the JSON line's own filter).
+        env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+        env["AWS_LAMBDA_LOG_LEVEL"] = config.application_log_level or "INFO"
     env.update(
         {
             "AWS_LAMBDA_FUNCTION_NAME": config.function_name,
@@ -185,7 +211,7 @@ def function_environment(config: FunctionConfig) -> dict[str, str]:
             "AWS_LAMBDA_INITIALIZATION_TYPE": config.initialization_type,
             "AWS_REGION": config.region,
             "AWS_DEFAULT_REGION": config.region,
-            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{config.runtime}",
             "_HANDLER": config.handler,
             "LAMBDA_TASK_ROOT": CONTAINER_TASK_ROOT,
             "LAMBDA_RUNTIME_DIR": "/var/runtime",
@@ -200,8 +226,13 @@ def function_environment(config: FunctionConfig) -> dict[str, str]:
 def init_frame(config: FunctionConfig) -> dict[str, Any]:
     """The ``init`` frame: the whole configuration travels as the process
     environment Lambda gives a function (``_HANDLER``, ``AWS_LAMBDA_*``,
-    ``AWS_REGION``... and the function's own variables)."""
-    return {"type": "init", "env": function_environment(config)}
+    ``AWS_REGION``... and the function's own variables); with LoggingConfig
+    JSON also ``systemLogLevel``, which only the bootstrap reads (its
+    START/END lines)."""
+    frame: dict[str, Any] = {"type": "init", "env": function_environment(config)}
+    if config.log_format == "JSON":
+        frame["systemLogLevel"] = config.system_log_level or "INFO"
+    return frame
 
 
 def initialize(
@@ -529,8 +560,11 @@ def invoke(
                     error = {
                         "errorType": frame.get("errorType", "Unhandled"),
                         "errorMessage": frame.get("errorMessage", ""),
-                        "stackTrace": frame.get("stackTrace") or [],
                     }
+                    if isinstance(frame.get("trace"), list):
+                        error["trace"] = frame["trace"]  # Lambda's Node shape
+                    else:
+                        error["stackTrace"] = frame.get("stackTrace") or []
                     return InvokeOutcome(
                         "error",
                         error=error,

@@ -161,14 +161,10 @@ class Stack:
 
     def start(self) -> "Stack":
         # As `bin/setup test` does: a test run alone must not meet a runtime
-        # image older than the bootstrap it tests.
-        from django.conf import settings
+        # image older than the bootstrap it tests, nor a runtime without one.
+        from runtimes.build import build_all, configured_runtimes
 
-        from runtimes.build import build
-
-        # Every runtime the pool keeps generic environments of.
-        for runtime in settings.STRATUS_RUNTIMES:
-            build(runtime)
+        build_all(configured_runtimes())
         self.start_redis()
         self.manage("migrate", "--noinput", "-v", "0")
         self.manage("createadmin")

@@ -52,6 +52,7 @@ def _pre_warmed(message: str) -> bool:
 
 
 def _pool_ready(stack) -> bool:
+    # python3.11's pool: the functions here are python3.11 (each runtime has one).
     return bool(stack.rows("Environment.objects.filter(state='generic', runtime='python3.11').values('id')"))
 
 

@@ -35,6 +35,7 @@ def handler(event, context):
 
 
 def generic_count(stack) -> int:
+    # python3.11's: the functions here are python3.11 (each runtime has a pool).
     return len(stack.rows("Environment.objects.filter(state='generic', runtime='python3.11').values('id')"))
 
 

@@ -22,7 +22,7 @@ from invocations.sandbox import (
 )
 
 BOOTSTRAP = (
-    Path(__file__).resolve().parents[2] / "runtimes" / "python3.11" / "bootstrap.py"
+    Path(__file__).resolve().parents[2] / "runtimes" / "shared" / "python" / "bootstrap.py"
 )
 
 HANDLER_CODE = textwrap.dedent("""
@@ -376,3 +376,47 @@ def test_the_configuration_arrives_with_init_not_at_start(bootstrap):
     outcome, _ = bootstrap("app.handler", code, env_vars={"GREETING": "hi"}).invoke(None)
     # The module's top level (the init phase) already sees the variables.
     assert outcome.payload == ["hi", "demo", "256"]
+
+
+JSON_LOGGING = textwrap.dedent("""
+    import logging
+
+    def handler(event, context):
+        logging.getLogger("orders").info("placed %s", event["id"])
+        logging.getLogger().debug("hidden at INFO")
+        try:
+            raise KeyError("gone")
+        except KeyError:
+            logging.getLogger().exception("failed", extra={"order": 7})
+        print("plain")
+        return "ok"
+""")
+
+
+def test_logging_config_json_writes_lambdas_structured_lines(bootstrap):
+    import json
+
+    b = bootstrap("app.handler", JSON_LOGGING, log_format="JSON",
+                  application_log_level="INFO", system_log_level="DEBUG")
+    outcome, events = b.invoke({"id": 3})
+    assert outcome.kind == "result", outcome
+    lines = log_lines(events)
+    start, end = json.loads(lines[0]), json.loads(lines[-1])
+    assert start["type"] == "platform.start" and start["record"]["version"] == "$LATEST"
+    # SystemLogLevel DEBUG: the END line (platform.runtimeDone) is kept.
+    assert end["type"] == "platform.runtimeDone" and end["record"]["status"] == "success"
+    app = [json.loads(line) for line in lines[1:-1] if line.startswith("{")]
+    assert [(e["level"], e["message"], e["logger"]) for e in app] == [
+        ("INFO", "placed 3", "orders"), ("ERROR", "failed", "root"),
+    ]
+    assert app[0]["requestId"] == start["record"]["requestId"]
+    assert app[1]["errorType"] == "KeyError" and app[1]["order"] == 7
+    assert "plain" in lines
+
+
+def test_system_log_level_warn_drops_start_and_end(bootstrap):
+    b = bootstrap("app.handler", JSON_LOGGING, log_format="JSON", system_log_level="WARN")
+    outcome, events = b.invoke({"id": 1})
+    lines = log_lines(events)
+    assert outcome.kind == "result"
+    assert not any("platform." in line or "RequestId" in line for line in lines)

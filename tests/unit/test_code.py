@@ -102,9 +102,14 @@ def test_it_wraps_a_single_py_file():
     assert codestore.check_zip(data).names == ["handler.py"]
 
 
-def test_it_refuses_a_single_file_that_is_not_python():
-    with pytest.raises(CodeError, match=".py file"):
+def test_it_refuses_a_single_file_that_is_not_source():
+    with pytest.raises(CodeError, match=r"\.py, \.js, \.mjs or \.cjs file"):
         codestore.zip_single_file("notes.txt", "hello")
+
+
+def test_it_wraps_a_single_node_file():
+    data = codestore.zip_single_file("index.mjs", "export const handler = async () => 1;\n")
+    assert codestore.check_zip(data).names == ["index.mjs"]
 
 
 # Zips that extraction would trip on ------------------------------------------

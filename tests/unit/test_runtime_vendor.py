@@ -16,12 +16,13 @@ def test_vendored_pins_agree_with_requirements_and_the_virtualenv():
         line.split("==", 1) for line in (ROOT / "requirements.txt").read_text().splitlines()
         if "==" in line and not line.startswith("#")
     )
-    vendored = dict(build.vendored("python3.11"))
-    assert {"boto3", "botocore", "s3transfer"} <= set(vendored)
-    for name in ("boto3", "botocore"):
-        assert vendored[name] == pins[name]
-    for name, version in vendored.items():
-        assert importlib.metadata.version(name) == version
+    for runtime in ("python3.11", "python3.13"):
+        vendored = dict(build.vendored(runtime))
+        assert {"boto3", "botocore", "s3transfer"} <= set(vendored)
+        for name in ("boto3", "botocore"):
+            assert vendored[name] == pins[name]
+        for name, version in vendored.items():
+            assert importlib.metadata.version(name) == version
 
 
 def test_the_build_context_holds_boto3_and_vendor_txt_is_hashed_into_the_tag():
@@ -30,6 +31,7 @@ def test_the_build_context_holds_boto3_and_vendor_txt_is_hashed_into_the_tag():
         assert (context / "lib" / "boto3" / "__init__.py").is_file()
         s3_model = context / "lib" / "botocore" / "data" / "s3" / "2006-03-01"
         assert list(s3_model.glob("service-2.json*"))
-        assert (context / "bootstrap.py").is_file() and (context / "Dockerfile").is_file()
+        assert (context / "shared" / "python" / "bootstrap.py").is_file()
+        assert (context / "Dockerfile").is_file()
         assert not list((context / "lib").rglob("*.pyc"))
     assert "vendor.txt" in {p.name for p in build.runtime_dir("python3.11").iterdir()}

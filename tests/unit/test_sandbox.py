@@ -34,7 +34,7 @@ from invocations.sandbox import (
     wait_for_socket,
 )
 
-BOOTSTRAP = Path(__file__).resolve().parents[2] / "runtimes" / "python3.11" / "bootstrap.py"
+BOOTSTRAP = Path(__file__).resolve().parents[2] / "runtimes" / "shared" / "python" / "bootstrap.py"
 
 
 def config(**overrides) -> FunctionConfig:

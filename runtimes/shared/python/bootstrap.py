@@ -1,10 +1,14 @@
-"""Stratus python3.11 bootstrap: PID 1 of an execution environment.
+"""Stratus Python bootstrap (python3.11, python3.13: one file, staged into
+each image from runtimes/shared by runtimes/build.py): PID 1 of an
+execution environment.
 
 Stdlib only. It starts generic: it creates its socket and waits, knowing no
 function. The worker then places a function's code in /var/task and sends
   worker -> {"type": "init", "env": {...}}
 with the function's whole configuration as the process environment Lambda
-gives it (_HANDLER, AWS_LAMBDA_FUNCTION_NAME, ..., the function's variables).
+gives it (_HANDLER, AWS_LAMBDA_FUNCTION_NAME, ..., the function's variables;
+AWS_LAMBDA_LOG_FORMAT=JSON and AWS_LAMBDA_LOG_LEVEL for LoggingConfig, the
+frame's "systemLogLevel" for the START/END lines).
 Init phase: set os.environ, chdir to /var/task, import the handler (like
 Lambda, an init error is remembered and returned for every invoke), answer
   bootstrap -> {"type": "ready", "initError": null|{...}, "initMs": float}
@@ -304,6 +308,79 @@ class _RequestIdFilter(logging.Filter):
         return True
 
 
+class JsonFormatter(logging.Formatter):
+    """Lambda's structured lines for LogFormat JSON: {"timestamp", "level",
+    "message", "logger", "requestId"}, plus errorType/errorMessage/
+    stackTrace for a logged exception and the record's `extra` fields."""
+
+    _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+        "message", "asctime", "aws_request_id",
+    }
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "message": record.getMessage(),
+            "logger": record.name,
+            "requestId": getattr(record, "aws_request_id", _current_request_id),
+        }
+        if record.exc_info and record.exc_info[0] is not None:
+            exc = record.exc_info[1]
+            entry["errorType"] = type(exc).__name__
+            entry["errorMessage"] = str(exc)
+            entry["stackTrace"] = traceback.format_tb(record.exc_info[2])
+        for key, value in vars(record).items():
+            if key not in self._STANDARD and key not in entry:
+                entry[key] = value
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+_LOG_LEVELS = {  # Lambda's level names -> logging's (TRACE is below DEBUG)
+    "TRACE": 5, "DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARN": logging.WARNING,
+    "ERROR": logging.ERROR, "FATAL": logging.CRITICAL,
+}
+_log_json = False
+_system_level = logging.INFO  # SystemLogLevel (JSON): START is INFO, END DEBUG
+
+
+def configure_log_format(handler: logging.Handler, system_level: str | None) -> None:
+    """LoggingConfig, from the environment the init frame set: with
+    AWS_LAMBDA_LOG_FORMAT=JSON the root logger writes Lambda's JSON lines
+    at AWS_LAMBDA_LOG_LEVEL (ApplicationLogLevel) and above; print() output
+    stays as it is, as in Lambda."""
+    global _log_json, _system_level
+    if os.environ.get("AWS_LAMBDA_LOG_FORMAT") != "JSON":
+        return
+    _log_json = True
+    handler.setFormatter(JsonFormatter())
+    level = os.environ.get("AWS_LAMBDA_LOG_LEVEL", "INFO").upper()
+    logging.getLogger().setLevel(_LOG_LEVELS.get(level, logging.INFO))
+    _system_level = _LOG_LEVELS.get(str(system_level or "INFO").upper(), logging.INFO)
+
+
+def system_line(kind: str, request_id: str, detail: str) -> str | None:
+    """START (detail: the version) or END (detail: "success" | "error") as
+    Lambda writes it: text, or with LogFormat JSON its platform event
+    (platform.start at INFO, platform.runtimeDone at DEBUG), None when
+    SystemLogLevel leaves it out."""
+    if not _log_json:
+        if kind == "start":
+            return f"START RequestId: {request_id} Version: {detail}"
+        return f"END RequestId: {request_id}"
+    level = logging.INFO if kind == "start" else logging.DEBUG
+    if level < _system_level:
+        return None
+    now = time.time()
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
+    if kind == "start":
+        event = {"type": "platform.start", "record": {"requestId": request_id, "version": detail}}
+    else:
+        event = {"type": "platform.runtimeDone", "record": {"requestId": request_id, "status": detail}}
+    return json.dumps({"time": stamp, **event}, separators=(",", ":"))
+
+
 def install_logging() -> logging.StreamHandler:
     """Lambda's root logger format, so logging.getLogger().warning(...) looks familiar."""
     handler = logging.StreamHandler(sys.stdout)
@@ -368,7 +445,21 @@ def error_from_exception(exc: BaseException, skip: int = 0) -> dict:
 
 
 def log_error(err: dict) -> None:
-    """Lambda prints the error into the function's log as well."""
+    """Lambda prints the error into the function's log as well (with
+    LogFormat JSON as a JSON line at ERROR)."""
+    if _log_json:
+        now = time.time()
+        print(json.dumps({
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
+            + f".{int(now * 1000) % 1000:03d}Z",
+            "level": "ERROR",
+            "message": {
+                "errorMessage": err["errorMessage"], "errorType": err["errorType"],
+                "requestId": _current_request_id, "stackTrace": err["stackTrace"],
+            },
+            "requestId": _current_request_id,
+        }, ensure_ascii=False, default=str), file=sys.stdout)
+        return
     text = f"[ERROR] {err['errorType']}: {err['errorMessage']}"
     if err["stackTrace"]:
         text += "\nTraceback (most recent call last):\n" + "".join(
@@ -472,8 +563,9 @@ def handle_invoke(
     request_id = req.get("requestId", "")
     context = LambdaContext(req)
     _current_request_id = request_id
-    start = f"START RequestId: {request_id} Version: {context.function_version}"
-    conn.hold(encode({"type": "log", "line": start}))
+    start = system_line("start", request_id, context.function_version)
+    if start is not None:
+        conn.hold(encode({"type": "log", "line": start}))
     with _sink_lock:
         _sink = conn.log
     result_bytes = None
@@ -529,7 +621,8 @@ def handle_invoke(
             _sink = None
     mem = max_memory_used_mb()
     # END and the final frame leave in one write: one wake-up for the worker.
-    end = encode({"type": "log", "line": f"END RequestId: {request_id}"})
+    end_line = system_line("end", request_id, "success" if err is None else "error")
+    end = b"" if end_line is None else encode({"type": "log", "line": end_line})
     if err is None:
         # Splice the already-encoded payload rather than encoding it twice.
         conn.send_raw(
@@ -696,6 +789,7 @@ def main() -> None:
     init_sock, frame = wait_for_init(server)
     started = time.perf_counter()
     handler_name = apply_configuration(frame)
+    configure_log_format(log_handler, frame.get("systemLogLevel"))
     # Init output goes straight to the container's stdout (docker logs): not
     # through the pipe, so it survives even if the module kills the process.
     handler, init_error = load_handler(handler_name)
