@@ -29,7 +29,19 @@ def panel_context(fn: Function, build: DependencyBuild | None = None, log_text: 
         "failed": failed,
         "log_text": build.log if log_text is None else log_text,
         "manifest": dependencies.MANIFESTS.get(dependencies.dependency_install.language(build.runtime), ""),
+        "held": _held(fn),
     }
+
+
+def _held(fn: Function) -> int | None:
+    """How many async events wait for a function that is not Active
+    (invocations.dispatch.not_ready holds them); None when it is Active."""
+    if fn.state not in ("Pending", "Failed"):
+        return None
+    from invocations.models import Invocation
+
+    return Invocation.objects.filter(
+        function_id=fn.pk, status="queued", invocation_type="Event", attempts=0).count()
 
 
 def render(fn: Function, build: DependencyBuild | None = None, log_text: str | None = None,

@@ -1,7 +1,9 @@
 """The Lambda API's async-invocation operations, which live under other API
 dates than 2015-03-31 (botocore's model puts them there):
 
-- 2019-09-25: Put/Update/Get/DeleteFunctionEventInvokeConfig
+- 2019-09-25: Put/Update/Get/Delete/ListFunctionEventInvokeConfig(s), one
+  config per qualifier ($LATEST, a version or an alias: the FunctionName's
+  `:qualifier` or the Qualifier parameter; none is $LATEST)
 - 2017-10-31: Put/DeleteFunctionConcurrency; 2019-09-30: GetFunctionConcurrency
 - 2014-11-13: InvokeAsync (deprecated by AWS, still in boto3)
 
@@ -22,6 +24,11 @@ from invocations.models import EventInvokeConfig
 DEFAULT = delivery.Settings()
 
 
+def _qualifier(fn: Function) -> str:
+    """The config's qualifier: what get_function_of resolved (None: $LATEST)."""
+    return delivery.qualifier_key(getattr(fn, "qualifier", None))
+
+
 def _config_shape(fn: Function, config: EventInvokeConfig) -> dict:
     destination_config = {}
     if config.on_success:
@@ -30,7 +37,8 @@ def _config_shape(fn: Function, config: EventInvokeConfig) -> dict:
         destination_config["OnFailure"] = {"Destination": config.on_failure}
     return {
         "LastModified": config.updated_at,
-        "FunctionArn": arns.function_arn(fn.team.account_id, fn.name, "$LATEST"),
+        # Lambda answers with the qualified ARN, $LATEST included.
+        "FunctionArn": arns.function_arn(fn.team.account_id, fn.name, config.qualifier),
         "MaximumRetryAttempts": config.maximum_retry_attempts,
         "MaximumEventAgeInSeconds": config.maximum_event_age_s,
         "DestinationConfig": destination_config,
@@ -38,9 +46,10 @@ def _config_shape(fn: Function, config: EventInvokeConfig) -> dict:
 
 
 def _no_config(fn: Function) -> errors.AwsError:
+    arn = arns.function_arn(fn.team.account_id, fn.name, _qualifier(fn))
     return errors.AwsError(
         404, "ResourceNotFoundException",
-        f"The function {fn.arn} doesn't have an EventInvokeConfig",
+        f"The function {arn} doesn't have an EventInvokeConfig",
     )
 
 
@@ -64,41 +73,69 @@ def _store(fn: Function, parameters: dict, base: delivery.Settings) -> dict:
         cleaned = delivery.clean(fn, wanted)
     except delivery.ConfigError as e:
         raise errors.invalid_parameter(str(e)) from None
-    return _config_shape(fn, delivery.save_config(fn, cleaned))
+    return _config_shape(fn, delivery.save_config(fn, cleaned, _qualifier(fn)))
 
 
 # Event invoke config -----------------------------------------------------------
 
 
 def put_function_event_invoke_config(context: services.Context, parameters: dict) -> dict:
-    """PutFunctionEventInvokeConfig: members not named take Lambda's
-    defaults. Retries 0-2, maximum event age 60-21600 s, destinations: ARNs
-    of the team's functions, topics or queues (InvalidParameterValueException)."""
+    """PutFunctionEventInvokeConfig of the function or of the version or
+    alias its Qualifier names (ResourceNotFoundException when none): members
+    not named take Lambda's defaults. Retries 0-2, maximum event age
+    60-21600 s, destinations: ARNs of the team's functions, topics or
+    queues (InvalidParameterValueException)."""
     return _store(get_function_of(context.key, parameters), parameters, DEFAULT)
 
 
 def update_function_event_invoke_config(context: services.Context, parameters: dict) -> dict:
     """UpdateFunctionEventInvokeConfig: only the named members change (on
-    top of the defaults when nothing is stored yet)."""
+    top of the defaults when nothing is stored yet for that qualifier)."""
     fn = get_function_of(context.key, parameters)
     with transaction.atomic():
-        return _store(fn, parameters, delivery.settings_of(delivery.config_for(fn)))
+        current = delivery.config_for(fn, _qualifier(fn))
+        return _store(fn, parameters, delivery.settings_of(current))
 
 
 def get_function_event_invoke_config(context: services.Context, parameters: dict) -> dict:
-    """GetFunctionEventInvokeConfig; ResourceNotFoundException without one."""
+    """GetFunctionEventInvokeConfig of one qualifier; ResourceNotFoundException without one."""
     fn = get_function_of(context.key, parameters)
-    if not delivery.has_config(fn):
+    if not delivery.has_config(fn, _qualifier(fn)):
         raise _no_config(fn)
-    return _config_shape(fn, delivery.config_for(fn))
+    return _config_shape(fn, delivery.config_for(fn, _qualifier(fn)))
 
 
 def delete_function_event_invoke_config(context: services.Context, parameters: dict) -> services.Reply:
-    """DeleteFunctionEventInvokeConfig (204); ResourceNotFoundException without one."""
+    """DeleteFunctionEventInvokeConfig of one qualifier (204);
+    ResourceNotFoundException without one."""
     fn = get_function_of(context.key, parameters)
-    if not EventInvokeConfig.objects.filter(function=fn).delete()[0]:
+    if not delivery.delete_config(fn, _qualifier(fn)):
         raise _no_config(fn)
     return services.Reply({}, status=204)
+
+
+LIST_DEFAULT, LIST_MAX = 50, 50
+
+
+def list_function_event_invoke_configs(context: services.Context, parameters: dict) -> dict:
+    """ListFunctionEventInvokeConfigs: every qualifier's config, $LATEST
+    first, then versions by number, then aliases by name. MaxItems 1-50
+    (default 50); Marker: the qualifier the previous page ended with.
+    The FunctionName takes no qualifier (InvalidParameterValueException)."""
+    fn = latest_function_of(context.key, parameters, "ListFunctionEventInvokeConfigs")
+    max_items = parameters.get("MaxItems", LIST_DEFAULT)
+    if not 1 <= max_items <= LIST_MAX:
+        raise errors.invalid_parameter(f"MaxItems must be a number from 1 to {LIST_MAX}.")
+    configs = delivery.configs_of(fn)
+    if marker := parameters.get("Marker"):
+        seen = [c.qualifier for c in configs]
+        if marker not in seen:
+            raise errors.invalid_parameter(f"Marker {marker!r} is not one this operation gave.")
+        configs = configs[seen.index(marker) + 1:]
+    output: dict = {"FunctionEventInvokeConfigs": [_config_shape(fn, c) for c in configs[:max_items]]}
+    if len(configs) > max_items:
+        output["NextMarker"] = configs[max_items - 1].qualifier
+    return output
 
 
 # Reserved concurrency ------------------------------------------------------------
@@ -156,9 +193,10 @@ HANDLERS = {
     "UpdateFunctionEventInvokeConfig": update_function_event_invoke_config,
     "GetFunctionEventInvokeConfig": get_function_event_invoke_config,
     "DeleteFunctionEventInvokeConfig": delete_function_event_invoke_config,
+    "ListFunctionEventInvokeConfigs": list_function_event_invoke_configs,
     "PutFunctionConcurrency": put_function_concurrency,
     "GetFunctionConcurrency": get_function_concurrency,
     "DeleteFunctionConcurrency": delete_function_concurrency,
     "InvokeAsync": invoke_async,
 }
-READS = {"GetFunctionEventInvokeConfig", "GetFunctionConcurrency"}
+READS = {"GetFunctionEventInvokeConfig", "ListFunctionEventInvokeConfigs", "GetFunctionConcurrency"}

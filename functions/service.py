@@ -850,17 +850,29 @@ def delete_function(fn: Function) -> Deleted:
         pending = list(
             Invocation.objects.filter(function=fn, claimed_by=marker).select_related("function__team")
         )
+        usable = {config.on_failure: result.destination_exists}
+        targets: dict[str, str] = {}  # per invoked qualifier
         for inv in pending:
             hooks.run_finished(inv)
-            if not result.destination_exists or inv.invocation_type != "Event" or inv.source == "queue":
+            if inv.invocation_type != "Event" or inv.source == "queue":
                 # Sync rows have a caller to tell; queue batches go back to
                 # their queue when the visibility timeout ends.
+                continue
+            # The on-failure destination of the qualifier it was invoked
+            # with (an alias's own config; invocations.delivery.config_of).
+            qualifier = delivery.invoked_qualifier(inv)
+            if qualifier not in targets:
+                targets[qualifier] = delivery.config_of(inv).on_failure
+            target = targets[qualifier]
+            if target not in usable:
+                usable[target] = bool(target) and _destination_exists(fn, target)
+            if not usable[target]:
                 continue
             record = delivery.destination_record(inv)
             record["requestContext"]["condition"] = "FunctionDeleted"
             record["responsePayload"] = error
             destinations.send(
-                fn.team, config.on_failure, record,
+                fn.team, target, record,
                 source_request_id=inv.request_id, priority=inv.priority,
             )
             result.delivered += 1

@@ -5,7 +5,10 @@ class InvocationsConfig(AppConfig):
     name = "invocations"
 
     def ready(self) -> None:
-        from invocations import delivery, destinations, hooks
+        from django.db.models.signals import post_delete, post_save, pre_save
+
+        from functions.models import Alias, Function, FunctionVersion
+        from invocations import delivery, destinations, held_events, hooks
         # Registers invocations.run with Celery in every process, not only in
         # workers (which import tasks modules themselves): the web, the CLI
         # and beat queue it by name (invocations.dispatch.queue).
@@ -13,4 +16,10 @@ class InvocationsConfig(AppConfig):
 
         # Attempts, dead letters and destinations follow every final outcome.
         hooks.on_finished(delivery.after_finish)
+        # A deleted version's or alias's event invoke config goes with it.
+        for model in (Alias, FunctionVersion):
+            post_delete.connect(delivery.forget_qualifier, sender=model, dispatch_uid=f"eic-{model.__name__}")
+        # Held events go as soon as their function is Active.
+        pre_save.connect(held_events.note_activation, sender=Function, dispatch_uid="eic-held-pre")
+        post_save.connect(held_events.release_after_activation, sender=Function, dispatch_uid="eic-held-post")
         destinations.register(destinations.FUNCTION)

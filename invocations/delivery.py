@@ -23,8 +23,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from functions.models import Function
-from invocations import destinations, dispatch
+from functions.models import Alias, Function, FunctionVersion
+from invocations import destinations, qualified
 from invocations.destinations import DestinationError
 from invocations.models import Attempt, DeadLetter, EventInvokeConfig, Invocation
 
@@ -46,14 +46,81 @@ class ConfigError(ValueError):
         self.errors = errors
 
 
-def config_for(fn: Function) -> EventInvokeConfig:
-    """The stored config, or an unsaved one with Lambda's defaults."""
-    config = EventInvokeConfig.objects.filter(function=fn).first()
-    return config or EventInvokeConfig(function=fn)
+LATEST = "$LATEST"
 
 
-def has_config(fn: Function) -> bool:
-    return EventInvokeConfig.objects.filter(function=fn).exists()
+def qualifier_key(qualifier: str | None) -> str:
+    """The stored qualifier: "$LATEST" for none (the unqualified function)."""
+    return qualifier or LATEST
+
+
+def config_for(fn: Function, qualifier: str | None = None) -> EventInvokeConfig:
+    """The stored config of `qualifier` (None or "$LATEST": the
+    unqualified function; "3"; an alias name), or an unsaved one with
+    Lambda's defaults. No fallback between qualifiers: Lambda applies the
+    config of the qualifier invoked, else the defaults."""
+    key = qualifier_key(qualifier)
+    config = EventInvokeConfig.objects.filter(function_id=fn.pk, qualifier=key).first()
+    return config or EventInvokeConfig(function_id=fn.pk, qualifier=key)
+
+
+def has_config(fn: Function, qualifier: str | None = None) -> bool:
+    return EventInvokeConfig.objects.filter(function_id=fn.pk, qualifier=qualifier_key(qualifier)).exists()
+
+
+def configs_of(fn: Function):
+    """Every stored config of the function, $LATEST first, then versions by
+    number, then aliases by name (ListFunctionEventInvokeConfigs' order)."""
+    rows = list(EventInvokeConfig.objects.filter(function_id=fn.pk))
+    return sorted(rows, key=_list_order)
+
+
+def _list_order(config: EventInvokeConfig) -> tuple:
+    if config.qualifier == LATEST:
+        return (0, 0, "")
+    if config.qualifier.isdigit():
+        return (1, int(config.qualifier), "")
+    return (2, 0, config.qualifier)
+
+
+def delete_config(fn: Function, qualifier: str | None = None) -> bool:
+    """Remove the qualifier's config; False when it had none."""
+    return bool(EventInvokeConfig.objects.filter(
+        function_id=fn.pk, qualifier=qualifier_key(qualifier)).delete()[0])
+
+
+def forget_qualifier(sender, instance, **kwargs) -> None:
+    """post_delete of a FunctionVersion or an Alias: its config goes with
+    it (Lambda), so an alias made again under the name starts from the
+    defaults. Connected in InvocationsConfig.ready()."""
+    qualifier = str(getattr(instance, "version", None) or getattr(instance, "name", ""))
+    if qualifier:
+        EventInvokeConfig.objects.filter(function_id=instance.function_id, qualifier=qualifier).delete()
+
+
+def invoked_qualifier(inv: Invocation) -> str:
+    """The qualifier an event was invoked with: the alias (kept in
+    origin["qualifier"] by dispatch.submit_async), else the version it
+    ran ("3"), else "$LATEST"."""
+    return (inv.origin or {}).get("qualifier") or inv.function_version or LATEST
+
+
+def config_of(inv: Invocation) -> EventInvokeConfig:
+    """The config an event follows: its invoked qualifier's. One exception:
+    when that version or alias no longer exists (an event for it fails
+    without running, invocations.qualified), the function's own ($LATEST)
+    config, the only settings left to deliver its failure by."""
+    qualifier = invoked_qualifier(inv)
+    config = config_for(inv.function, qualifier)
+    if config.pk is None and qualifier != LATEST and not _qualifier_exists(inv.function, qualifier):
+        return config_for(inv.function)
+    return config
+
+
+def _qualifier_exists(fn: Function, qualifier: str) -> bool:
+    if qualifier.isdigit():
+        return FunctionVersion.objects.filter(function_id=fn.pk, version=int(qualifier)).exists()
+    return Alias.objects.filter(function_id=fn.pk, name=qualifier).exists()
 
 
 def _whole(value, low: int, high: int, label: str) -> int:
@@ -95,10 +162,10 @@ def clean(fn: Function, wanted: Settings) -> Settings:
     return cleaned
 
 
-def save_config(fn: Function, cleaned: Settings) -> EventInvokeConfig:
-    """Store values that went through clean()."""
+def save_config(fn: Function, cleaned: Settings, qualifier: str | None = None) -> EventInvokeConfig:
+    """Store values that went through clean() as `qualifier`'s config."""
     config, _ = EventInvokeConfig.objects.update_or_create(
-        function=fn,
+        function_id=fn.pk, qualifier=qualifier_key(qualifier),
         defaults={
             "maximum_retry_attempts": cleaned.maximum_retry_attempts,
             "maximum_event_age_s": cleaned.maximum_event_age_s,
@@ -144,7 +211,7 @@ def expiry_error(inv: Invocation) -> dict | None:
     # needs no look at the function's config.
     if timezone.now() - inv.created_at <= timedelta(seconds=AGE_MIN_S):
         return None
-    config = config_for(inv.function)
+    config = config_of(inv)
     if not _too_old(inv, config):
         return None
     return {
@@ -163,7 +230,7 @@ def retry_wait(inv: Invocation, status: str) -> float | None:
     retries by default, 1 min then 2 min apart."""
     if not _delivers(inv) or status not in RETRYABLE:
         return None
-    config = config_for(inv.function)
+    config = config_of(inv)
     if inv.attempts > config.maximum_retry_attempts or _too_old(inv, config):
         return None
     return backoff_s(inv.attempts)
@@ -198,8 +265,9 @@ def destination_record(inv: Invocation) -> dict:
         "timestamp": _iso(inv.finished_at or timezone.now()),
         "requestContext": {
             "requestId": str(inv.request_id),
+            # Qualified as invoked: the alias for a call through one.
             "functionArn": arns.function_arn(
-                inv.function.team.account_id, inv.function.name, inv.function_version
+                inv.function.team.account_id, inv.function.name, invoked_qualifier(inv)
             ),
             "condition": condition_of(inv),
             "approximateInvokeCount": inv.attempts,
@@ -238,7 +306,7 @@ def after_finish(inv: Invocation) -> None:
     record_final_attempt(inv)
     if not _delivers(inv) or inv.status == "cancelled":
         return
-    config = config_for(inv.function)
+    config = config_of(inv)
     if inv.status == "succeeded":
         target = config.on_success
     else:
@@ -274,16 +342,19 @@ def deliver_after_delete(inv: Invocation, config: EventInvokeConfig) -> None:
 
 
 def redrive(dead: DeadLetter) -> Invocation | None:
-    """Submit the event again as a new async invocation, once. None when the
+    """Submit the event again as a new async invocation, once, to the
+    version or alias it was invoked with (its config applies again; one
+    that no longer exists fails it, invocations.qualified). None when the
     dead letter was redriven already (a double click, two tabs)."""
+    qualifier = invoked_qualifier(dead.invocation)
     with transaction.atomic():
         changed = DeadLetter.objects.filter(pk=dead.pk, redriven_at__isnull=True).update(
             redriven_at=timezone.now()
         )
         if changed != 1:
             return None
-        inv = dispatch.submit_async(
-            dead.function, dead.event, source="redrive",
+        inv = qualified.submit_async(
+            dead.function, None if qualifier == LATEST else qualifier, dead.event, source="redrive",
             trigger=f"redrive:{dead.pk}", origin={"dead_letter": str(dead.pk)},
         )
         DeadLetter.objects.filter(pk=dead.pk).update(redrive_invocation=inv)

@@ -39,6 +39,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from functions import dependencies
 from functions.models import Function
 from invocations import concurrency, done, fastsql, fragments, live, nodes, recorder
 from invocations.done import Done
@@ -70,6 +71,61 @@ WORKER_LOST = {
 }
 
 
+# A function that is not Active ------------------------------------------------
+
+# Lambda runs no code of a function that is not Active: State "Pending"
+# while its first dependency build runs (functions.dependencies), "Failed"
+# when that build failed. How long a held async event waits before it is
+# looked at again: HOLD_S while it is young, then a tenth of its age, at
+# most HOLD_MAX_S (a Failed function may stay so for hours; its events'
+# maximum event age still ends them).
+HOLD_S = 5.0
+HOLD_MAX_S = 60.0
+NOT_READY_ERROR = "ResourceConflictException"
+# A sync call refused this way never reached a worker: its Done has this
+# status (a status the function itself cannot produce).
+NOT_READY_STATUS = "cancelled"
+
+
+def not_ready(fn: Function) -> dict | None:
+    """The one rule for every way in: None when `fn` (as resolved: a
+    published version is always whole) may run now, else Lambda's error
+    {errorType: ResourceConflictException, errorMessage} naming its State.
+    What each caller does with it (Lambda's behaviour per source):
+    - sync calls (`SyncCall.begin`: Invoke, HTTP routes, function URLs, the
+      console, stream batches) are answered at once with a Done of status
+      NOT_READY_STATUS and nothing is recorded; see `is_not_ready`;
+    - async events (`submit_async`: Invoke Event, schedules, webhooks,
+      S3/SNS/EventBridge, destinations, redrive) are accepted and stay
+      queued: the runner holds them (`hold`) until the function is Active,
+      or until their maximum event age;
+    - event source mappings (SQS, Kinesis/DynamoDB streams) do not read
+      their source while it is not ready, so no record is taken or lost."""
+    message = dependencies.refuse_invoke(fn)
+    if message is None:
+        return None
+    return {"errorType": NOT_READY_ERROR, "errorMessage": message}
+
+
+def is_not_ready(done: Done) -> bool:
+    """Whether a sync call's answer is `not_ready`'s refusal."""
+    return done.status == NOT_READY_STATUS and (done.error or {}).get("errorType") == NOT_READY_ERROR
+
+
+def hold(inv: Invocation, error: dict) -> None:
+    """Keep a queued async row queued (not an attempt, not a throttle) and
+    look at it again after `hold_s`: its function is not ready (`not_ready`)."""
+    log.info("%s held: %s", inv.request_id, error["errorMessage"])
+    now = timezone.now()
+    Invocation.objects.filter(request_id=inv.request_id, status="queued").update(queued_at=now)
+    queue(inv.request_id, inv.priority, countdown=hold_s((now - inv.created_at).total_seconds()))
+
+
+def hold_s(age_s: float) -> float:
+    """Seconds until a held event of `age_s` seconds is looked at again."""
+    return min(max(HOLD_S, age_s / 10), HOLD_MAX_S)
+
+
 # Async -----------------------------------------------------------------------
 
 
@@ -78,7 +134,13 @@ def submit_async(
     origin: dict | None = None, request_id=None,
 ) -> Invocation:
     """Store an Event invocation `queued`; its task is queued once the row is
-    committed (at once outside a transaction)."""
+    committed (at once outside a transaction). `fn` resolved through an
+    alias (functions.qualifiers) keeps the alias's name in
+    origin["qualifier"]: its retries and destinations are the alias's
+    (invocations.delivery.invoked_qualifier)."""
+    qualifier = getattr(fn, "qualifier", None)
+    if qualifier and qualifier != getattr(fn, "executed_version", None) and qualifier != "$LATEST":
+        origin = {**(origin or {}), "qualifier": qualifier}
     inv = Invocation(
         request_id=request_id or uuid.uuid4(), function=fn, event=event, invocation_type="Event",
         # A version or alias (functions.qualifiers): the version it resolved to.
@@ -238,7 +300,11 @@ class SyncCall:
         priority: str = "normal", request_id=None,
     ) -> SyncCall | Done:
         """Admit and hand over the call; a Done at once when it is refused
-        (throttled) or cannot be handed over (Redis unreachable)."""
+        (throttled), the function is not ready (`not_ready`: nothing is
+        recorded, as Lambda's Invoke refused) or cannot be handed over
+        (Redis unreachable)."""
+        if (error := not_ready(fn)) is not None:
+            return Done(request_id=str(request_id or uuid.uuid4()), status=NOT_READY_STATUS, error=error)
         now = time.time()
         request = SyncRequest(
             request_id=str(request_id or uuid.uuid4()), function_id=str(fn.id),

@@ -36,6 +36,12 @@ class AsyncConfigForm(forms.Form):
                 field_options.append((current, current))
             self.fields[name].widget.choices = field_options
 
+    @property
+    def qualified_configs(self) -> list:
+        """The versions' and aliases' own configs (set through the API),
+        which this form does not edit: it edits the unqualified one."""
+        return [c for c in delivery.configs_of(self.function) if c.qualifier != delivery.LATEST]
+
     @classmethod
     def for_function(cls, fn: Function) -> "AsyncConfigForm":
         config = delivery.config_for(fn)

@@ -324,16 +324,25 @@ class Attempt(models.Model):
 
 
 class EventInvokeConfig(models.Model):
-    """Lambda's per-function async settings: retries, maximum event age and
+    """Lambda's async settings of one qualifier of a function ($LATEST, a
+    version "3" or an alias name): retries, maximum event age and
     destinations (ARNs of a function, topic or queue of the same team).
-    A function without a row gets the defaults; see invocations.delivery."""
+    An event uses the row of the qualifier it was invoked with; without one
+    it gets the defaults (invocations.delivery)."""
 
-    function = models.OneToOneField(Function, on_delete=models.CASCADE, related_name="event_invoke_config")
+    function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="event_invoke_configs")
+    # "$LATEST" for the unqualified function; rows from before qualifiers are that.
+    qualifier = models.CharField(max_length=128, default="$LATEST")
     maximum_retry_attempts = models.PositiveSmallIntegerField(default=2)
     maximum_event_age_s = models.PositiveIntegerField(default=21600)
     on_success = models.CharField(max_length=350, blank=True)
     on_failure = models.CharField(max_length=350, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["function", "qualifier"], name="eic_one_per_qualifier"),
+        ]
 
 
 CONDITIONS = [

@@ -145,6 +145,9 @@ def _request(inv: Invocation, fn: Function, deadline: float) -> dict:
     # The ARN the caller named: with its alias or version (a sync call's
     # request says which; an async row keeps the version it resolved to).
     qualifier = getattr(inv, "invoked_qualifier", None)
+    if qualifier is None and inv.invocation_type == "Event":
+        # An async row keeps an alias in its origin (dispatch.submit_async).
+        qualifier = (inv.origin or {}).get("qualifier")
     if qualifier is None and inv.function_version != LATEST:
         qualifier = inv.function_version
     return {
@@ -374,6 +377,11 @@ def run_async(request_id: str) -> str:
         if dispatch.expire(inv, error):
             _announce_final(inv, None)
         return "expired"
+    if not version_gone and (refused := dispatch.not_ready(fn)) is not None:
+        # Pending (or Failed) until its dependencies are installed: the
+        # event waits, queued, as Lambda's async queue does.
+        dispatch.hold(inv, refused)
+        return "held"
     admission = concurrency.admit(fn, inv.request_id)
     if not isinstance(admission, concurrency.Admission):
         dispatch.wait_for_slot(inv, admission)
@@ -383,7 +391,7 @@ def run_async(request_id: str) -> str:
         return "already-claimed"
     # Read before running: the function may be deleted meanwhile, and its
     # destinations with it.
-    config = delivery.config_for(fn)
+    config = delivery.config_of(inv)
     logs = LogStream(inv, None)
     logs.announce()
     if version_gone:

@@ -285,7 +285,8 @@ class Poller:
 
 def survey() -> dict[str, tuple[EventSourceMapping, Shard, StreamSource]]:
     """{lease key: (mapping, shard, source)} of every shard that should be
-    read now: enabled stream mappings, unfinished shards whose parent is
+    read now: enabled stream mappings whose function is ready
+    (invocations.dispatch.not_ready), unfinished shards whose parent is
     finished (or gone)."""
     close_old_connections()
     mappings = list(
@@ -299,6 +300,11 @@ def survey() -> dict[str, tuple[EventSourceMapping, Shard, StreamSource]]:
     # read it (None: unreadable this round).
     listed: dict[tuple[str, str], list[Shard] | None] = {}
     for mapping in mappings:
+        if dispatch.not_ready(mapping.function) is not None:
+            # Lambda: a mapping waits while its function is Pending; its
+            # shards stay unread (and a run reading one stops after its
+            # batch) and the checkpoint keeps every record.
+            continue
         source = sources.of_kind(mapping.kind)
         if source is None:
             continue

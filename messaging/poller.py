@@ -27,7 +27,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from invocations import hooks, qualified
+from invocations import dispatch, hooks, qualified
 from invocations.models import FINISHED, Invocation
 from mappings import event_filter
 from mappings.models import EventSourceMapping
@@ -76,6 +76,10 @@ def poll_mapping(mapping: EventSourceMapping, now=None, queue: Queue | None = No
     pass the mapping's filters, or None (nothing due, at MaximumConcurrency,
     or the queue is gone). Messages no filter matches are deleted."""
     now = now or timezone.now()
+    if dispatch.not_ready(mapping.function) is not None:
+        # Lambda: a mapping waits while its function is Pending; the
+        # messages stay in the queue, untouched.
+        return None
     queue = queue or queue_of(mapping.function.team, mapping.event_source_arn)
     if queue is None:
         _problem(mapping, f"The SQS queue {mapping.event_source_arn} does not exist.")

@@ -120,6 +120,11 @@ async def _invoke(route, params: dict, request, path: str, body: bytes) -> HttpR
 
 
 def _outcome(done: Done) -> HttpResponse:
+    if dispatch.is_not_ready(done):
+        # Pending while its dependencies are installed (or Failed): try again later.
+        response = json_message(503, f"Service Unavailable: {done.error['errorMessage']}")
+        response["Retry-After"] = str(int(dispatch.HOLD_S))
+        return response
     if done.status == "succeeded":
         try:
             return http_responses.from_result(done.result)

@@ -155,6 +155,11 @@ async def answer(request, rest: str, body: bytes, request_id: uuid.UUID, trace_i
 
 
 def _outcome(done: Done) -> HttpResponse:
+    if dispatch.is_not_ready(done):
+        # Lambda's answer to an invoke of a function that is not Active.
+        response = message(409, done.error["errorMessage"])
+        response["x-amzn-ErrorType"] = dispatch.NOT_READY_ERROR
+        return response
     if done.status == "succeeded":
         try:
             return http_responses.from_result(done.result)
