@@ -505,7 +505,7 @@ def test_the_new_configuration_options_tags_and_urls_through_the_cli(aws, files)
 # Versions, aliases, provisioned concurrency -----------------------------------
 
 
-def test_versions_aliases_and_qualified_calls_through_the_cli(aws, files):
+def test_versions_aliases_and_qualified_calls_through_the_cli(stack, aws, files):
     made = create_function(aws, files, "cli-versions", VERSIONED.format(code="v1"))
     one = aws("lambda", "publish-version", "--function-name", "cli-versions", "--description", "first",
               "--code-sha256", made["CodeSha256"], "--revision-id", made["RevisionId"])
@@ -561,6 +561,14 @@ def test_versions_aliases_and_qualified_calls_through_the_cli(aws, files):
     assert (printed["ExecutedVersion"], body["code"], body["version"]) == ("2", "v2", "2")
     printed, body = invoke(aws, files, "cli-versions", {}, "--qualifier", "edge")
     assert (printed["ExecutedVersion"], body["code"]) == ("$LATEST", "v3")
+    # An asynchronous call of the alias: 202, then run as (and recorded for) its version.
+    queued = aws("lambda", "invoke", "--function-name", "cli-versions", "--qualifier", "live",
+                 "--invocation-type", "Event", "--payload", "{}", str(files / "event.out"))
+    assert queued["StatusCode"] == 202
+    ran = settle(lambda: stack.rows(
+        "Invocation.objects.filter(function__name='cli-versions', invocation_type='Event')"
+        ".values_list('status', 'function_version', 'result')"), lambda r: r and r[0][0] == "succeeded")
+    assert ran[0][:2] == ["succeeded", "1"] and json.loads(ran[0][2])["code"] == "v1"
 
     # A weighted alias: both versions answer.
     weighted = aws("lambda", "update-alias", "--function-name", "cli-versions", "--name", "live",
