@@ -486,8 +486,8 @@ def bench_stratus(image: str, args, results: dict, meta: dict) -> None:
     # First without the pre-warmed pool, so cold starts start containers.
     stack = BenchStack(STRATUS_POOL_SIZE="0")
     try:
+        noop = setup_celery(stack)  # first: Stack.start reads the settings (STRATUS_RUNTIMES)
         stack.start()
-        noop = setup_celery(stack)
 
         say(f"Celery noop round trip ({args.runs} runs)")
         rt = sequential(lambda: noop.delay().get(timeout=30), args.runs, args.warmup)
@@ -616,8 +616,8 @@ def only_aws(image: str, args, results: dict, meta: dict) -> None:
         f"{POOL_SIZE}, beat)")
     stack = BenchStack(STRATUS_POOL_SIZE=str(POOL_SIZE))
     try:
+        setup_celery(stack)  # first: Stack.start reads the settings (STRATUS_RUNTIMES)
         stack.start()
-        setup_celery(stack)
         wait_for_pool(stack, image)
         bench_aws_part(stack, stack.api_key(), args, results, meta)
     finally:
@@ -961,8 +961,8 @@ def main_only_provisioned(args) -> int:
     stack = BenchStack(STRATUS_POOL_SIZE=str(POOL_SIZE))
     fresh: dict = {}
     try:
+        setup_celery(stack)  # first: Stack.start reads the settings (STRATUS_RUNTIMES)
         stack.start()
-        setup_celery(stack)
         wait_for_pool(stack, image)
         key = stack.api_key()
         client = make_client(stack, key)

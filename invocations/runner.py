@@ -142,12 +142,12 @@ class Outcome:
 def _request(inv: Invocation, fn: Function, deadline: float) -> dict:
     """The invoke frame's fields but the event (sandbox.invoke splices the
     event's text in as it is)."""
-    # The ARN the caller named: with its alias or version (a sync call's
-    # request says which; an async row keeps the version it resolved to).
-    qualifier = getattr(inv, "invoked_qualifier", None)
-    if qualifier is None and inv.function_version != LATEST:
+    # The ARN the caller named: with its alias or version as named (rows
+    # stored before Invocation.qualifier existed: the version they ran).
+    qualifier = inv.qualifier
+    if not qualifier and inv.function_version != LATEST:
         qualifier = inv.function_version
-    return {
+    frame = {
         "requestId": str(inv.request_id),
         "deadlineMs": int(deadline * 1000),
         "functionName": fn.name,
@@ -158,6 +158,11 @@ def _request(inv: Invocation, fn: Function, deadline: float) -> dict:
         "logGroupName": (fn.logging_config or {}).get("LogGroup") or f"/aws/lambda/{fn.name}",
         "logStreamName": f"{timezone.now():%Y/%m/%d}/[{inv.function_version}]{inv.request_id.hex}",
     }
+    if inv.client_context:
+        # Invoke's ClientContext as JSON text: the runtimes' context.client_context
+        # (Python), context.clientContext (Node), Lambda-Runtime-Client-Context.
+        frame["clientContext"] = inv.client_context
+    return frame
 
 
 def execute(inv: Invocation, fn: Function, logs: LogStream, sync: bool = False) -> Outcome:
@@ -270,7 +275,6 @@ def run_sync(raw: bytes, popped_at: float) -> str:
         return "missing"
     inv = dispatch.record_of(fn, request)
     inv.function = fn
-    inv.invoked_qualifier = request.qualifier or None
     if time.time() > request.expires_at:
         # Its caller was told it failed (dispatch cancelled it): never run it.
         inv.set_outcome(status="cancelled", error={
