@@ -313,7 +313,7 @@ def _from_dict(cls, values: dict):
     return made
 
 
-def _client_context(text) -> "ClientContext | None":
+def _client_context(text) -> ClientContext | None:
     """The frame's clientContext (JSON text of an object) or None."""
     if not text:
         return None
