@@ -93,7 +93,7 @@ _versions: dict[tuple[str, str], Function] = {}
 LATEST = "$LATEST"
 
 
-def function_for(function_id: str, revision: str, version: str = LATEST) -> Function | None:
+def function_for(function_id: str, revision: str | None, version: str = LATEST) -> Function | None:
     """The function at `revision` or newer, or with `version` ("3") its
     frozen copy (functions.qualifiers.frozen: `revision` is the version's);
     None when the function or the version was deleted."""
@@ -107,6 +107,11 @@ def function_for(function_id: str, revision: str, version: str = LATEST) -> Func
             return None
         _functions[function_id] = fn
     return fn
+
+
+def has_version(function_id: str, version: str) -> bool:
+    """Whether this process has read that published version already."""
+    return (function_id, version) in _versions
 
 
 def _version_for(function_id: str, revision: str | None, version: str) -> Function | None:
