@@ -70,6 +70,7 @@ def test_the_python_bootstrap_gives_lambdas_client_context_shape():
     context = bootstrap.LambdaContext({"clientContext": json.dumps(CONTEXT)})
     cc = context.client_context
     assert (cc.custom, cc.env) == (CONTEXT["custom"], CONTEXT["env"])
-    assert (cc.client.installation_id, cc.client.app_title, cc.client.app_package_name) == ("i-1", "App", None)
+    client = cc.client
+    assert (client.installation_id, client.app_title, client.app_package_name) == ("i-1", "App", None)
     assert bootstrap.LambdaContext({}).client_context is None
     assert bootstrap.LambdaContext({"clientContext": '{"custom": {"a": 1}}'}).client_context.client is None
