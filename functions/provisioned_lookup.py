@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from django.conf import settings
 from django.db import close_old_connections
 
 from functions import changes, lookup, qualifiers
@@ -35,9 +36,10 @@ changes.announce_saves(ProvisionedConcurrencyConfig, "provisioned")
 
 
 def start() -> None:
-    """Start this process's preloading thread (once)."""
+    """Start this process's preloading thread (once; not when the setting
+    STRATUS_PRELOAD_PROVISIONED is off, as in the unit tests)."""
     global _started
-    if _started:
+    if _started or not settings.STRATUS_PRELOAD_PROVISIONED:
         return
     _started = True
     changes.on_change(_changed)
@@ -53,8 +55,8 @@ def _serve() -> None:
     while True:
         _wake.wait(REFRESH_S)
         _wake.clear()
-        close_old_connections()
         try:
+            close_old_connections()
             preload()
         except Exception as e:  # noqa: BLE001 - the next round tries again; calls read rows meanwhile
             log.warning("could not preload provisioned qualifiers: %s", e)

@@ -60,8 +60,8 @@ def _serve() -> None:
 
 
 def _quietly() -> None:
-    close_old_connections()
     try:
+        close_old_connections()
         preload()
     except Exception as e:  # noqa: BLE001 - the next round tries again; a call reads its version itself
         log.warning("could not read the provisioned versions: %s", e)
