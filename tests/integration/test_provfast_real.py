@@ -54,7 +54,7 @@ def lam(stack):
     return stack.lambda_client()
 
 
-def test_the_first_call_on_a_provisioned_alias_is_served_from_memory(stack, lam):
+def test_the_first_call_on_a_provisioned_alias_is_provisioned_and_preloaded_cleanly(stack, lam):
     create(lam, "pf-prov", SOURCE, Publish=True)
     alias = lam.create_alias(FunctionName="pf-prov", Name="live", FunctionVersion="1")
     lam.put_provisioned_concurrency_config(FunctionName="pf-prov", Qualifier="live",
@@ -64,14 +64,16 @@ def test_the_first_call_on_a_provisioned_alias_is_served_from_memory(stack, lam)
     assert ready["Status"] == "READY", ready
     # The web has the alias resolved and every worker process the version
     # read before the call (functions.provisioned_lookup,
-    # invocations.provisioned_versions): asked in the web process itself.
+    # invocations.provisioned_versions; that they read nothing for it is
+    # tests/unit/test_provisioned_lookup.py's): here, the call is right and
+    # neither preload failed.
     resp = lam.invoke(FunctionName="pf-prov:live", Payload=b"{}", LogType="Tail")
     body = json.loads(resp["Payload"].read())
     assert resp["ExecutedVersion"] == "1"
     assert body["arn"] == alias["AliasArn"] and body["init"] == "provisioned-concurrency"
     assert "Init Duration" not in base64.b64decode(resp["LogResult"]).decode()
-    log = (stack.data_dir / "web.log").read_text()
-    assert "could not preload provisioned qualifiers" not in log
+    assert "could not preload provisioned qualifiers" not in (stack.data_dir / "web.log").read_text()
+    assert "could not read the provisioned versions" not in (stack.data_dir / "worker.log").read_text()
 
 
 def test_an_async_call_through_an_alias_keeps_the_alias_in_its_arn(stack, lam):
