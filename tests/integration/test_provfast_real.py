@@ -74,6 +74,8 @@ def test_the_first_call_on_a_provisioned_alias_is_provisioned_and_preloaded_clea
     assert "Init Duration" not in base64.b64decode(resp["LogResult"]).decode()
     assert "could not preload provisioned qualifiers" not in (stack.data_dir / "web.log").read_text()
     assert "could not read the provisioned versions" not in (stack.data_dir / "worker.log").read_text()
+    # Its concurrency back to the team (the stack is shared by the session's tests).
+    lam.delete_provisioned_concurrency_config(FunctionName="pf-prov", Qualifier="live")
 
 
 def test_an_async_call_through_an_alias_keeps_the_alias_in_its_arn(stack, lam):
