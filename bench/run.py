@@ -461,11 +461,17 @@ def bench_pool_cold(stack: Stack, client, key, name_warm: str, samples: int, wai
     return out
 
 
-def bench_provisioned_first(stack: Stack, client, key, name_warm: str, samples: int) -> list[float]:
+def bench_provisioned_first(stack: Stack, client, key, name_warm: str, samples: int,
+                            idle_warm: list[float] | None = None,
+                            again: list[float] | None = None) -> list[float]:
     """The first call on a provisioned alias once its configuration is
     READY, one brand-new function (version 1, alias `live`, provisioned
     concurrency 1) per sample: Lambda's promise is that this call finds an
-    initialised environment, as a warm call does."""
+    initialised environment, as a warm call does. `idle_warm` (when given)
+    gets, per sample, one warm call of `name_warm` timed after the same
+    0.5 s pause: a warm call after a pause, not in a run of 300, for
+    comparison; `again` (when given) a second call on the alias after
+    another 0.5 s pause (the same path, no longer a first call)."""
     call = SignedInvoker(HOST, stack.port, key, name_warm)
     call()  # the connection is open before the first timed call
     out, names = [], []
@@ -484,6 +490,12 @@ def bench_provisioned_first(stack: Stack, client, key, name_warm: str, samples: 
             time.sleep(0.2)
         time.sleep(0.5)  # the upkeep's writes settle; the call is then alone
         out.append(timed(lambda name=name: call.invoke(f"{name}:live", b"{}")))
+        if idle_warm is not None:
+            time.sleep(0.5)
+            idle_warm.append(timed(call))
+        if again is not None:
+            time.sleep(0.5)
+            again.append(timed(lambda name=name: call.invoke(f"{name}:live", b"{}")))
     call.close()
     for name in names:
         client.delete_provisioned_concurrency_config(FunctionName=name, Qualifier="live")
@@ -496,8 +508,8 @@ def bench_stratus(image: str, args, results: dict, meta: dict) -> None:
     # First without the pre-warmed pool, so cold starts start containers.
     stack = BenchStack(STRATUS_POOL_SIZE="0")
     try:
+        noop = setup_celery(stack)  # first: Stack.start reads the settings (STRATUS_RUNTIMES)
         stack.start()
-        noop = setup_celery(stack)
 
         say(f"Celery noop round trip ({args.runs} runs)")
         rt = sequential(lambda: noop.delay().get(timeout=30), args.runs, args.warmup)
@@ -626,8 +638,8 @@ def only_aws(image: str, args, results: dict, meta: dict) -> None:
         f"{POOL_SIZE}, beat)")
     stack = BenchStack(STRATUS_POOL_SIZE=str(POOL_SIZE))
     try:
+        setup_celery(stack)  # first: Stack.start reads the settings (STRATUS_RUNTIMES)
         stack.start()
-        setup_celery(stack)
         wait_for_pool(stack, image)
         bench_aws_part(stack, stack.api_key(), args, results, meta)
     finally:
@@ -1019,8 +1031,8 @@ def main_only_provisioned(args) -> int:
     stack = BenchStack(STRATUS_POOL_SIZE=str(POOL_SIZE))
     fresh: dict = {}
     try:
+        setup_celery(stack)  # first: Stack.start reads the settings (STRATUS_RUNTIMES)
         stack.start()
-        setup_celery(stack)
         wait_for_pool(stack, image)
         key = stack.api_key()
         client = make_client(stack, key)
@@ -1029,7 +1041,9 @@ def main_only_provisioned(args) -> int:
         say(f"warm Invoke, signed HTTP client ({args.runs} runs)")
         warm = sequential(SignedInvoker(HOST, stack.port, key, name), args.runs, args.warmup)
         say(f"first call on a provisioned alias once READY ({args.provisioned} samples)")
-        first = bench_provisioned_first(stack, client, key, name, args.provisioned)
+        idle_warm: list[float] = []
+        again: list[float] = []
+        first = bench_provisioned_first(stack, client, key, name, args.provisioned, idle_warm, again)
         say(f"first call of a new function, for comparison ({args.pool_cold} samples)")
         pool = bench_pool_cold(stack, client, key, name, args.pool_cold, args.pool_wait)
     finally:
@@ -1045,11 +1059,15 @@ def main_only_provisioned(args) -> int:
     results.setdefault("meta", {})["provisioned"] = {
         "run": "--only provisioned", "warm_p50_ms_same_run": round(pct(warm, 50), 2),
         "pool_cold_p50_ms_same_run": round(statistics.median(pool), 2),
+        "warm_after_pause_p50_ms_same_run": round(statistics.median(idle_warm), 2),
+        "provisioned_second_after_pause_p50_ms_same_run": round(statistics.median(again), 2),
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     _write(args.out, results)
     say(f"provisioned first call p50 {fresh['provisioned_first_p50_ms']} ms; in the same run warm p50 "
-        f"{pct(warm, 50):.2f} ms, first call of a new function p50 {statistics.median(pool):.2f} ms")
+        f"{pct(warm, 50):.2f} ms, a warm call after a 0.5 s pause p50 {statistics.median(idle_warm):.2f} ms, "
+        f"the alias's second call after a pause p50 {statistics.median(again):.2f} ms, "
+        f"first call of a new function p50 {statistics.median(pool):.2f} ms")
     return 0
 
 

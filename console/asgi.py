@@ -21,6 +21,10 @@ from buckets import spool_sweep  # noqa: E402
 
 # What uploads killed with the previous web process left in the spool folder.
 spool_sweep.at_start()
+# Provisioned aliases resolved before their first call.
+from functions import provisioned_lookup  # noqa: E402
+
+provisioned_lookup.start()
 
 
 async def http(scope, receive, send):

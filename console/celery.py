@@ -25,10 +25,11 @@ app.autodiscover_tasks()
 # process records sync calls and looks after its node (invocations.node_upkeep).
 @worker_process_init.connect
 def _start_process(**_):
-    from invocations import lane, nodes
+    from invocations import lane, nodes, provisioned_versions
 
     nodes.start_heartbeat()
     lane.start_threads(1)
+    provisioned_versions.start()
 
 
 @worker_ready.connect
@@ -44,6 +45,9 @@ def _start_main(sender=None, **_):
     if serves_invocations and isinstance(pool, ThreadPool | SoloPool):
         nodes.start_heartbeat()
         lane.start_threads(sender.controller.concurrency if isinstance(pool, ThreadPool) else 1)
+        from invocations import provisioned_versions
+
+        provisioned_versions.start()
     node_upkeep.start(serves_invocations)
     if serves_invocations:
         # Kinesis and DynamoDB stream mappings (mappings.stream_poller).

@@ -384,3 +384,7 @@ LOGGING = {
         "celery.beat": {"level": "WARNING", "filters": ["beat_outage"]},
     },
 }
+
+# Each web process keeps provisioned aliases resolved ahead of their first
+# call (functions.provisioned_lookup: a thread reading the database).
+STRATUS_PRELOAD_PROVISIONED = envbool("STRATUS_PRELOAD_PROVISIONED", True)

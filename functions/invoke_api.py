@@ -22,6 +22,7 @@ from django.http import HttpRequest, HttpResponse
 from awsapi import asgi, errors, principals, sigv4
 from awsapi.guard import authenticate, authorize_function, parse_json, with_request_id
 from awsapi.params import validation_error
+from functions import client_context as client_context_mod
 from functions import dependencies, lookup
 from functions.access import cached_can_write, copied_can_write
 from functions.lambda_api import qualified_name
@@ -84,6 +85,8 @@ async def invoke(request: HttpRequest, name: str) -> HttpResponse:
     limit = ASYNC_PAYLOAD_MAX if invocation_type == "Event" else SYNC_PAYLOAD_MAX
     if len(request.body) > limit:
         raise errors.too_large(limit, f"the Invoke operation with InvocationType {invocation_type}")
+    # Checked before anything runs: a bad ClientContext changes nothing.
+    client_context = client_context_mod.decode(request.headers.get("X-Amz-Client-Context"))
     fn = await _function(request, key, name)
     if refused := dependencies.refuse_invoke(fn):
         # Lambda: no invocation while Pending (or Failed) - the dependency build.
@@ -106,14 +109,14 @@ async def invoke(request: HttpRequest, name: str) -> HttpResponse:
     if invocation_type == "DryRun":
         return HttpResponse(status=204, content_type="application/json")
     if invocation_type == "Event":
-        inv = await asgi.in_thread(_submit_event, fn, event)
+        inv = await asgi.in_thread(_submit_event, fn, event, client_context)
         if inv is None:
             lookup.forget(fn)
             raise errors.not_found(fn.arn)
         response = HttpResponse(status=202, content_type="application/json")
         response["X-Amz-Request-Id"] = str(inv.request_id)
         return response
-    done = await dispatch.invoke_sync(fn, event, source="api")
+    done = await dispatch.invoke_sync(fn, event, source="api", client_context=client_context)
     return result_response(request, done)
 
 
@@ -164,9 +167,9 @@ def check_payload(body: bytes) -> None:
     parse_json(body, "the payload")
 
 
-def _submit_event(fn: Function, event: str):
+def _submit_event(fn: Function, event: str, client_context: str = ""):
     try:
-        return dispatch.submit_async(fn, event, source="api")
+        return dispatch.submit_async(fn, event, source="api", client_context=client_context)
     except IntegrityError:
         # Deleted by another process since lookup's copy.
         return None

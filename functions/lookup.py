@@ -10,6 +10,7 @@ revision it is given against its own copy."""
 import copy
 import random
 import time
+from collections.abc import Callable
 
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
@@ -21,6 +22,7 @@ TTL_S = 10.0
 _cache: dict[tuple, tuple[float, Function]] = {}
 # (function id, revision, qualifier) -> (expiry, Qualified)
 _qualified: dict[tuple, tuple[float, "Qualified"]] = {}
+_generation = 0
 
 
 class Qualified:
@@ -77,23 +79,65 @@ def qualified(fn: Function, qualifier: str) -> Function | None:
     hit = _qualified.get((fn.id, fn.revision, qualifier))
     if hit is not None and hit[0] > time.monotonic():
         return hit[1].pick()
+    seen = _generation
     try:
-        if qualifiers.is_version(qualifier):
-            found = Qualified(_own(qualifiers.resolve(fn, qualifier), qualifier))
-        else:
-            alias = Alias.objects.filter(function=fn, name=qualifier).first()
-            if alias is None:
-                raise qualifiers.QualifierNotFound(qualifier)
-            extra = (alias.routing_config or {}).get("AdditionalVersionWeights") or {}
-            primary = _own(qualifiers.resolve(fn, alias.function_version), qualifier)
-            found = Qualified(primary)
-            for version, weight in extra.items():
-                other = _own(qualifiers.resolve(fn, str(version)), qualifier)
-                found = Qualified(primary, other, float(weight))
+        found = build_qualified(
+            fn, qualifier, lambda name: Alias.objects.filter(function=fn, name=name).first(),
+            lambda version: FunctionVersion.objects.filter(function=fn, version=int(version)).first(),
+        )
     except qualifiers.QualifierNotFound:
         return None
-    _qualified[(fn.id, fn.revision, qualifier)] = (time.monotonic() + TTL_S, found)
+    if seen == _generation:  # else dropped while we read: maybe stale
+        _qualified[(fn.id, fn.revision, qualifier)] = (time.monotonic() + TTL_S, found)
     return found.pick()
+
+
+def build_qualified(
+    fn: Function, qualifier: str,
+    alias_of: Callable[[str], Alias | None],
+    version_of: Callable[[str], FunctionVersion | None],
+) -> Qualified:
+    """What `qualifier` (a version number or an alias name) resolves to,
+    from the rows alias_of(name) and version_of("3") give (None: no such
+    row); QualifierNotFound when one is missing."""
+    if qualifiers.is_version(qualifier):
+        return Qualified(_version(fn, qualifier, qualifier, version_of))
+    alias = alias_of(qualifier)
+    if alias is None:
+        raise qualifiers.QualifierNotFound(qualifier)
+    extra = (alias.routing_config or {}).get("AdditionalVersionWeights") or {}
+    found = Qualified(_version(fn, alias.function_version, qualifier, version_of))
+    for version, weight in extra.items():
+        found = Qualified(found.primary, _version(fn, str(version), qualifier, version_of), float(weight))
+    return found
+
+
+def _version(fn: Function, version: str, qualifier: str, version_of) -> Function:
+    if version == qualifiers.LATEST:
+        return _own(qualifiers.resolve(fn, None), qualifier)
+    row = version_of(version)
+    if row is None:
+        raise qualifiers.QualifierNotFound(qualifier)
+    return _own(qualifiers.frozen(fn, row), qualifier)
+
+
+def generation() -> int:
+    """Bumped each time the copies are dropped: a reader that saw another
+    number before it read must not keep what it read (keep())."""
+    return _generation
+
+
+def keep(seen: int, fn: Function, found: dict[str, Qualified]) -> bool:
+    """Store a function and its qualifiers' resolutions read elsewhere
+    (functions.provisioned_lookup), unless the copies were dropped since
+    generation() said `seen`; whether they were stored."""
+    if seen != _generation:
+        return False
+    expiry = time.monotonic() + TTL_S
+    _cache[(fn.team_id, fn.name)] = (expiry, fn)
+    for qualifier, resolved in found.items():
+        _qualified[(fn.id, fn.revision, qualifier)] = (expiry, resolved)
+    return True
 
 
 def function_qualified(team: Team, name: str, qualifier: str) -> Function | None:
@@ -113,7 +157,9 @@ def _own(resolved: Function, qualifier: str) -> Function:
 
 @changes.on_change
 def _dropped(what: str | None) -> None:
+    global _generation
     if what in (None, "function"):
+        _generation += 1
         _cache.clear()
         _qualified.clear()
 

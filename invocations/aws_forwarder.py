@@ -32,6 +32,7 @@ import threading
 log = logging.getLogger(__name__)
 
 SOCKET_NAME = "aws.sock"
+OWNER_NAME = "aws.owner"
 CHUNK = 64 * 1024
 
 
@@ -42,6 +43,8 @@ class Forwarder:
         self._loop: asyncio.AbstractEventLoop | None = None
         # socket path -> (server, identity of the socket file it bound, upstream)
         self._servers: dict[str, tuple[asyncio.base_events.Server, tuple, str]] = {}
+        # socket path -> identity of the file its parent process bound (see ensure)
+        self._borrowed: dict[str, tuple] = {}
         if hasattr(os, "register_at_fork"):
             # A forked child's copy of the table names servers of the parent's
             # loop: forgotten at the fork, so the warm path needs no getpid().
@@ -50,15 +53,22 @@ class Forwarder:
     def _forked(self) -> None:
         self._lock = threading.Lock()
         self._servers = {}
+        self._borrowed = {}
         self._loop = None
         self._pid = 0
 
-    def ensure(self, socket_dir: str, upstream: str) -> str:
+    def ensure(self, socket_dir: str, upstream: str, shared: bool = False) -> str:
         """Listen on `<socket_dir>/aws.sock` (mode 0666: the sandbox user
         connects) and forward to `upstream` ("host:port"); return the path.
         Cheap when this process already listens there: no lock, one stat
         (the file may have been bound since by another worker process that
-        leased the environment; only the file's identity tells)."""
+        leased the environment; only the file's identity tells). Also cheap
+        when this process's parent (the Celery worker's main process, which
+        outlives its prefork children) listens there and said so: `shared`
+        binds write OWNER_NAME beside the socket folder (pid and the file's
+        identity), and a child uses its parent's door rather than binding
+        again: the first call on an environment the node's upkeep
+        initialised (provisioned concurrency) then costs no bind."""
         path = os.path.join(socket_dir, SOCKET_NAME)
         entry = self._servers.get(path)  # one dict read: atomic, no lock needed
         if entry is not None and entry[2] == upstream:
@@ -67,6 +77,8 @@ class Forwarder:
                     return path
             except FileNotFoundError:
                 pass
+        if not shared and self._parents_door(socket_dir, path, upstream):
+            return path
         with self._lock:
             self._start()
             entry = self._servers.get(path)
@@ -82,7 +94,31 @@ class Forwarder:
             future = asyncio.run_coroutine_threadsafe(self._listen(path, upstream), self._loop)
             server, identity = future.result(timeout=10)
             self._servers[path] = (server, identity, upstream)
+            self._borrowed.pop(path, None)
+            if shared:
+                _write_owner(socket_dir, identity, upstream)
         return path
+
+    def _parents_door(self, socket_dir: str, path: str, upstream: str) -> bool:
+        """Whether the file at `path` is the one this process's parent bound
+        for `upstream` (its OWNER_NAME says so); remembered by identity."""
+        try:
+            identity = _identity(path)
+        except FileNotFoundError:
+            return False
+        if self._borrowed.get(path) == identity:
+            return True
+        try:
+            with open(os.path.join(os.path.dirname(socket_dir), OWNER_NAME)) as f:
+                pid, dev, ino, ctime, owner_upstream = f.read().split()
+        except (OSError, ValueError):
+            return False
+        if int(pid) != os.getppid() or owner_upstream != upstream:
+            return False
+        if (int(dev), int(ino), int(ctime)) != identity:
+            return False
+        self._borrowed[path] = identity
+        return True
 
     def forget(self, socket_dir: str) -> None:
         """Stop listening for an environment that is going away."""
@@ -107,6 +143,8 @@ class Forwarder:
     def _prune(self) -> None:
         for path in [p for p in self._servers if not os.path.isdir(os.path.dirname(p))]:
             self._close(path)
+        for path in [p for p in self._borrowed if not os.path.isdir(os.path.dirname(p))]:
+            self._borrowed.pop(path, None)
 
     async def _listen(self, path: str, upstream: str):
         try:
@@ -121,6 +159,18 @@ class Forwarder:
         server = await asyncio.start_unix_server(handle, path=path, limit=CHUNK)
         os.chmod(path, 0o666)
         return server, _identity(path)
+
+
+def _write_owner(socket_dir: str, identity: tuple, upstream: str) -> None:
+    """OWNER_NAME beside the socket folder (the environment's own folder,
+    not mounted in its container): this pid, the bound file's identity."""
+    owner = os.path.join(os.path.dirname(socket_dir), OWNER_NAME)
+    try:
+        with open(owner + ".tmp", "w") as f:
+            f.write(f"{os.getpid()} {identity[0]} {identity[1]} {identity[2]} {upstream}")
+        os.replace(owner + ".tmp", owner)
+    except OSError as e:  # the children bind their own door then
+        log.warning("could not record the AWS door's owner in %s: %s", owner, e)
 
 
 def _identity(path: str) -> tuple[int, int, int]:

@@ -99,10 +99,9 @@ def forget_qualifier(sender, instance, **kwargs) -> None:
 
 
 def invoked_qualifier(inv: Invocation) -> str:
-    """The qualifier an event was invoked with: the alias (kept in
-    origin["qualifier"] by dispatch.submit_async), else the version it
-    ran ("3"), else "$LATEST"."""
-    return (inv.origin or {}).get("qualifier") or inv.function_version or LATEST
+    """The qualifier an event was invoked with (Invocation.qualifier: an
+    alias, a version), else the version it ran ("3"), else "$LATEST"."""
+    return inv.qualifier or inv.function_version or LATEST
 
 
 def config_of(inv: Invocation) -> EventInvokeConfig:

@@ -131,20 +131,20 @@ def hold_s(age_s: float) -> float:
 
 def submit_async(
     fn: Function, event: str, *, source: str, trigger: str = "", priority: str = "normal",
-    origin: dict | None = None, request_id=None,
+    origin: dict | None = None, request_id=None, client_context: str = "",
 ) -> Invocation:
     """Store an Event invocation `queued`; its task is queued once the row is
-    committed (at once outside a transaction). `fn` resolved through an
-    alias (functions.qualifiers) keeps the alias's name in
-    origin["qualifier"]: its retries and destinations are the alias's
+    committed (at once outside a transaction). `client_context`: Invoke's
+    ClientContext, decoded (JSON text). `fn` resolved through an alias
+    (functions.qualifiers) keeps the alias's name in Invocation.qualifier:
+    its retries and destinations are the alias's
     (invocations.delivery.invoked_qualifier)."""
-    qualifier = getattr(fn, "qualifier", None)
-    if qualifier and qualifier != getattr(fn, "executed_version", None) and qualifier != "$LATEST":
-        origin = {**(origin or {}), "qualifier": qualifier}
     inv = Invocation(
         request_id=request_id or uuid.uuid4(), function=fn, event=event, invocation_type="Event",
         # A version or alias (functions.qualifiers): the version it resolved to.
         function_version=getattr(fn, "executed_version", None) or "$LATEST",
+        # ...and what the caller named, for its invokedFunctionArn.
+        qualifier=getattr(fn, "qualifier", None) or "", client_context=client_context,
         source=source, memory_size_mb=fn.memory_mb, priority=priority, trigger=trigger,
         origin=origin,
     )
@@ -297,7 +297,7 @@ class SyncCall:
     @classmethod
     async def begin(
         cls, fn: Function, event: str, *, source: str, trigger: str = "",
-        priority: str = "normal", request_id=None,
+        priority: str = "normal", request_id=None, client_context: str = "",
     ) -> SyncCall | Done:
         """Admit and hand over the call; a Done at once when it is refused
         (throttled), the function is not ready (`not_ready`: nothing is
@@ -313,7 +313,7 @@ class SyncCall:
             expires_at=now + settings.STRATUS_SYNC_QUEUE_WAIT,
             # A version or alias (functions.qualifiers) runs as its version.
             version=getattr(fn, "executed_version", None) or "$LATEST",
-            qualifier=getattr(fn, "qualifier", None) or "",
+            qualifier=getattr(fn, "qualifier", None) or "", client_context=client_context,
         )
         call = cls(fn, request)
         client = _redis()
@@ -507,6 +507,7 @@ def record_of(fn: Function, request: SyncRequest) -> Invocation:
         "function_version": request.version, "source": request.source, "event": request.event,
         "created_at": created, "queued_at": created, "memory_size_mb": fn.memory_mb,
         "priority": request.priority, "trigger": request.trigger,
+        "qualifier": request.qualifier, "client_context": request.client_context,
     }
     # Positionally, as rows read from the database are built: a third of
     # the cost of keyword arguments, on every warm call.
@@ -530,11 +531,13 @@ def _finished_row(request_id) -> Invocation | None:
 
 async def invoke_sync(
     fn: Function, event: str, *, source: str, trigger: str = "", priority: str = "normal",
-    request_id=None,
+    request_id=None, client_context: str = "",
 ) -> Done:
-    """Run a sync (RequestResponse) invocation and return its answer."""
+    """Run a sync (RequestResponse) invocation and return its answer.
+    `client_context`: Invoke's ClientContext, decoded (JSON text)."""
     call = await SyncCall.begin(
-        fn, event, source=source, trigger=trigger, priority=priority, request_id=request_id
+        fn, event, source=source, trigger=trigger, priority=priority, request_id=request_id,
+        client_context=client_context,
     )
     return call if isinstance(call, Done) else await call.wait()
 

@@ -63,6 +63,13 @@ class Invocation(models.Model):
     request_id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="invocations")
     function_version = models.CharField(max_length=20, default="$LATEST")
+    # The qualifier the caller named (an alias "live", a version "3",
+    # "$LATEST"; "" when none): the invoke frame's invokedFunctionArn ends
+    # with it, as Lambda's does, for async calls too.
+    qualifier = models.CharField(max_length=128, blank=True, default="")
+    # Invoke's ClientContext (X-Amz-Client-Context), decoded: JSON text
+    # ("" when none), handed to the function as its context's client context.
+    client_context = models.TextField(blank=True, default="")
     status = models.CharField(max_length=16, choices=STATUSES, default="queued", db_index=True)
     invocation_type = models.CharField(max_length=20, choices=TYPES, default="RequestResponse")
     source = models.CharField(max_length=16, choices=SOURCES, default="api")

@@ -93,7 +93,7 @@ _versions: dict[tuple[str, str], Function] = {}
 LATEST = "$LATEST"
 
 
-def function_for(function_id: str, revision: str, version: str = LATEST) -> Function | None:
+def function_for(function_id: str, revision: str | None, version: str = LATEST) -> Function | None:
     """The function at `revision` or newer, or with `version` ("3") its
     frozen copy (functions.qualifiers.frozen: `revision` is the version's);
     None when the function or the version was deleted."""
@@ -107,6 +107,11 @@ def function_for(function_id: str, revision: str, version: str = LATEST) -> Func
             return None
         _functions[function_id] = fn
     return fn
+
+
+def has_version(function_id: str, version: str) -> bool:
+    """Whether this process has read that published version already."""
+    return (function_id, version) in _versions
 
 
 def _version_for(function_id: str, revision: str | None, version: str) -> Function | None:
@@ -142,15 +147,12 @@ class Outcome:
 def _request(inv: Invocation, fn: Function, deadline: float) -> dict:
     """The invoke frame's fields but the event (sandbox.invoke splices the
     event's text in as it is)."""
-    # The ARN the caller named: with its alias or version (a sync call's
-    # request says which; an async row keeps the version it resolved to).
-    qualifier = getattr(inv, "invoked_qualifier", None)
-    if qualifier is None and inv.invocation_type == "Event":
-        # An async row keeps an alias in its origin (dispatch.submit_async).
-        qualifier = (inv.origin or {}).get("qualifier")
-    if qualifier is None and inv.function_version != LATEST:
+    # The ARN the caller named: with its alias or version as named (rows
+    # stored before Invocation.qualifier existed: the version they ran).
+    qualifier = inv.qualifier
+    if not qualifier and inv.function_version != LATEST:
         qualifier = inv.function_version
-    return {
+    frame = {
         "requestId": str(inv.request_id),
         "deadlineMs": int(deadline * 1000),
         "functionName": fn.name,
@@ -161,6 +163,11 @@ def _request(inv: Invocation, fn: Function, deadline: float) -> dict:
         "logGroupName": (fn.logging_config or {}).get("LogGroup") or f"/aws/lambda/{fn.name}",
         "logStreamName": f"{timezone.now():%Y/%m/%d}/[{inv.function_version}]{inv.request_id.hex}",
     }
+    if inv.client_context:
+        # Invoke's ClientContext as JSON text: the runtimes' context.client_context
+        # (Python), context.clientContext (Node), Lambda-Runtime-Client-Context.
+        frame["clientContext"] = inv.client_context
+    return frame
 
 
 def execute(inv: Invocation, fn: Function, logs: LogStream, sync: bool = False) -> Outcome:
@@ -273,7 +280,6 @@ def run_sync(raw: bytes, popped_at: float) -> str:
         return "missing"
     inv = dispatch.record_of(fn, request)
     inv.function = fn
-    inv.invoked_qualifier = request.qualifier or None
     if time.time() > request.expires_at:
         # Its caller was told it failed (dispatch cancelled it): never run it.
         inv.set_outcome(status="cancelled", error={

@@ -20,7 +20,8 @@ class SyncRequest:
     concurrency slot the worker must give back. version: the version that
     runs ("$LATEST" or "3": the function's revision or the version's);
     qualifier: what the caller named ("", "3" or an alias), for the
-    invokedFunctionArn."""
+    invokedFunctionArn. client_context: Invoke's ClientContext decoded (JSON
+    text, <= 3583 bytes base64 before; "" when none)."""
 
     request_id: str
     function_id: str
@@ -34,6 +35,7 @@ class SyncRequest:
     slot: bool = False
     version: str = "$LATEST"
     qualifier: str = ""
+    client_context: str = ""
 
     def encode(self) -> str:
         # Not dataclasses.asdict: it deep-copies, at a cost per call.

@@ -17,3 +17,5 @@ CELERY_BROKER_URL = "memory://"
 REDIS_URL = "redis://127.0.0.1:1/0"
 CELERY_RESULT_BACKEND = "cache+memory://"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# No background thread reading the test database (functions.provisioned_lookup).
+STRATUS_PRELOAD_PROVISIONED = False

@@ -73,9 +73,10 @@ def test_a_function_with_requirements_is_pending_then_active_and_imports_the_pac
     )
     assert again["State"] == "Active"
     # Builds of this code only: other tests on the shared stack build theirs.
+    source = hashlib.sha256(code).hexdigest()
     assert stack.shell(
         "from functions.models import DependencyBuild\n"
-        f"print('builds:', DependencyBuild.objects.filter(source_id='{hashlib.sha256(code).hexdigest()}').count())"
+        f"print('builds:', DependencyBuild.objects.filter(source_id='{source}').count())"
     ).strip().endswith("builds: 1")
     assert invoke_json(lam, "deps-ok-again", {})[1]["table"] == "1  2"
 

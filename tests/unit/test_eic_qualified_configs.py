@@ -92,7 +92,7 @@ def test_an_alias_event_follows_the_alias_config(worker, queued_tasks, make_func
         function=fn, qualifier="live", maximum_retry_attempts=0, on_failure=sink.arn)
     resolved = qualifiers.resolve(fn, "live")
     inv = dispatch.submit_async(resolved, '{"order": 7}', source="api")
-    assert inv.origin == {"qualifier": "live"} and inv.function_version == str(version.version)
+    assert inv.qualifier == "live" and inv.function_version == str(version.version)
     assert delivery.invoked_qualifier(inv) == "live"
     inv = run_until_final(Invocation.objects.get(pk=inv.pk), queued_tasks)
     assert inv.status == "failed" and inv.attempts == 1
@@ -160,7 +160,7 @@ def test_a_redrive_goes_to_the_alias_again(published):
     dead = DeadLetter.objects.create(
         invocation=inv, function=fn, event=inv.event, condition="RetriesExhausted")
     again = delivery.redrive(dead)
-    assert again.origin == {"dead_letter": str(dead.pk), "qualifier": "live"}
+    assert again.origin == {"dead_letter": str(dead.pk)} and again.qualifier == "live"
     assert again.function_version == "1" and again.status == "queued"
 
 

@@ -286,7 +286,7 @@ class LambdaContext:
             "AWS_LAMBDA_LOG_STREAM_NAME", ""
         )
         self.identity = None
-        self.client_context = None
+        self.client_context = _client_context(req.get("clientContext"))
         self._deadline_ms = int(req.get("deadlineMs") or 0)
 
     def get_remaining_time_in_millis(self) -> int:
@@ -297,6 +297,40 @@ class LambdaContext:
             f"LambdaContext([aws_request_id={self.aws_request_id},"
             f"function_name={self.function_name},function_version={self.function_version}])"
         )
+
+
+class ClientContext:
+    """Invoke's ClientContext as Lambda's Python runtime gives it:
+    .client (a Client or None), .custom and .env (dicts or None)."""
+
+    __slots__ = ("client", "custom", "env")
+
+
+class Client:
+    __slots__ = ("installation_id", "app_title", "app_version_name", "app_version_code", "app_package_name")
+
+
+def _from_dict(cls, values: dict):
+    made = cls()
+    for name in cls.__slots__:
+        setattr(made, name, values.get(name))
+    return made
+
+
+def _client_context(text) -> ClientContext | None:
+    """The frame's clientContext (JSON text of an object) or None."""
+    if not text:
+        return None
+    try:
+        values = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(values, dict):
+        return None
+    made = _from_dict(ClientContext, values)
+    if isinstance(made.client, dict):
+        made.client = _from_dict(Client, made.client)
+    return made
 
 
 _current_request_id = ""

@@ -1,0 +1,140 @@
+"""The first call on a provisioned alias, the qualifier an async call was
+made with and Invoke's ClientContext, on the real stack (uvicorn, Redis,
+Celery workers, Docker) through boto3."""
+
+import base64
+import json
+import textwrap
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.integration.helpers import create, settle
+from tests.integration.test_provided_real import create as create_provided
+
+pytestmark = pytest.mark.integration
+
+SOURCE = '''import os
+
+def handler(event, context):
+    cc = context.client_context
+    return {
+        "arn": context.invoked_function_arn,
+        "version": context.function_version,
+        "init": os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE"),
+        "custom": cc.custom if cc else None,
+        "env": cc.env if cc else None,
+        "app_title": cc.client.app_title if cc and cc.client else None,
+    }
+'''
+
+BOOTSTRAP = textwrap.dedent("""\
+    #!/usr/bin/env python3
+    import json, os, urllib.request
+    api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime"
+    while True:
+        with urllib.request.urlopen(api + "/invocation/next") as r:
+            request_id = r.headers["Lambda-Runtime-Aws-Request-Id"]
+            body = json.dumps({"client_context": r.headers.get("Lambda-Runtime-Client-Context"),
+                               "arn": r.headers.get("Lambda-Runtime-Invoked-Function-Arn")}).encode()
+        urllib.request.urlopen(urllib.request.Request(
+            api + "/invocation/" + request_id + "/response", data=body, method="POST")).read()
+""")
+
+CONTEXT = {"client": {"installation_id": "inst-1", "app_title": "Stratus app"},
+           "custom": {"tenant": "blue", "n": 7}, "env": {"locale": "en_GB"}}
+
+
+def encoded(value) -> str:
+    return base64.b64encode(json.dumps(value).encode()).decode()
+
+
+@pytest.fixture(scope="module")
+def lam(stack):
+    return stack.lambda_client()
+
+
+def test_the_first_call_on_a_provisioned_alias_is_provisioned_and_preloaded_cleanly(stack, lam):
+    create(lam, "pf-prov", SOURCE, Publish=True)
+    alias = lam.create_alias(FunctionName="pf-prov", Name="live", FunctionVersion="1")
+    lam.put_provisioned_concurrency_config(FunctionName="pf-prov", Qualifier="live",
+                                           ProvisionedConcurrentExecutions=1)
+    ready = settle(lambda: lam.get_provisioned_concurrency_config(FunctionName="pf-prov", Qualifier="live"),
+                   lambda c: c["Status"] == "READY", timeout=90)
+    assert ready["Status"] == "READY", ready
+    # The web has the alias resolved and every worker process the version
+    # read before the call (functions.provisioned_lookup,
+    # invocations.provisioned_versions; that they read nothing for it is
+    # tests/unit/test_provisioned_lookup.py's): here, the call is right and
+    # neither preload failed.
+    resp = lam.invoke(FunctionName="pf-prov:live", Payload=b"{}", LogType="Tail")
+    body = json.loads(resp["Payload"].read())
+    assert resp["ExecutedVersion"] == "1"
+    assert body["arn"] == alias["AliasArn"] and body["init"] == "provisioned-concurrency"
+    assert "Init Duration" not in base64.b64decode(resp["LogResult"]).decode()
+    assert "could not preload provisioned qualifiers" not in (stack.data_dir / "web.log").read_text()
+    assert "could not read the provisioned versions" not in (stack.data_dir / "worker.log").read_text()
+    # Its concurrency back to the team (the stack is shared by the session's tests).
+    lam.delete_provisioned_concurrency_config(FunctionName="pf-prov", Qualifier="live")
+
+
+def test_an_async_call_through_an_alias_keeps_the_alias_in_its_arn(stack, lam):
+    create(lam, "pf-async", SOURCE, Publish=True)
+    alias = lam.create_alias(FunctionName="pf-async", Name="blue", FunctionVersion="1")
+    resp = lam.invoke(FunctionName="pf-async", Qualifier="blue", InvocationType="Event",
+                      Payload=b'{"async": 1}', ClientContext=encoded(CONTEXT))
+    assert resp["StatusCode"] == 202
+    ran = settle(lambda: stack.rows(
+        "Invocation.objects.filter(function__name='pf-async')"
+        ".values_list('status', 'function_version', 'qualifier', 'result')"),
+        lambda r: r and r[0][0] == "succeeded")
+    status, version, qualifier, result = ran[0]
+    assert (status, version, qualifier) == ("succeeded", "1", "blue")
+    body = json.loads(result)
+    assert body["arn"] == alias["AliasArn"] and body["arn"].endswith(":pf-async:blue")
+    assert body["custom"] == CONTEXT["custom"] and body["app_title"] == "Stratus app"
+    # The console shows the qualifier beside the version.
+    from tests.integration.helpers import login
+
+    session = login(stack)
+    request_id = stack.rows("Invocation.objects.filter(function__name='pf-async')"
+                            ".values_list('request_id', flat=True)")[0]
+    page = session.get(f"{stack.url}/invocations/{request_id}/")
+    assert page.status_code == 200 and "via blue" in page.text
+
+
+def test_client_context_reaches_python_and_a_custom_runtime(stack, lam):
+    create(lam, "pf-cc", SOURCE)
+    resp = lam.invoke(FunctionName="pf-cc", Payload=b"{}", ClientContext=encoded(CONTEXT))
+    body = json.loads(resp["Payload"].read())
+    assert (body["custom"], body["env"], body["app_title"]) == (
+        CONTEXT["custom"], CONTEXT["env"], "Stratus app")
+    resp = lam.invoke(FunctionName="pf-cc", Payload=b"{}")
+    assert json.loads(resp["Payload"].read())["custom"] is None
+
+    create_provided(lam, "pf-cc-custom", {"bootstrap": BOOTSTRAP})
+    resp = lam.invoke(FunctionName="pf-cc-custom", Payload=b"{}", ClientContext=encoded(CONTEXT))
+    body = json.loads(resp["Payload"].read())
+    assert json.loads(body["client_context"]) == CONTEXT
+
+
+@pytest.fixture(scope="module")
+def bad_fn(lam):
+    create(lam, "pf-bad", SOURCE)
+    return "pf-bad"
+
+
+@pytest.mark.parametrize("value, message", [
+    ("not base64!", "Client context must be a valid Base64-encoded JSON object."),
+    (base64.b64encode(b"[1, 2]").decode(), "Client context must be a valid Base64-encoded JSON object."),
+    (encoded({"custom": {"pad": "x" * 3000}}), "at most 3583 bytes"),
+])
+def test_a_bad_client_context_is_lambdas_400_and_runs_nothing(stack, lam, bad_fn, value, message):
+    before = len(stack.rows("Invocation.objects.filter(function__name='pf-bad').values('status')"))
+    for kind in ("RequestResponse", "Event"):
+        with pytest.raises(ClientError) as e:
+            lam.invoke(FunctionName="pf-bad", Payload=b"{}", InvocationType=kind, ClientContext=value)
+        assert e.value.response["Error"]["Code"] == "InvalidRequestContentException"
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        assert message in e.value.response["Error"]["Message"]
+    assert len(stack.rows("Invocation.objects.filter(function__name='pf-bad').values('status')")) == before
