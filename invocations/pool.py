@@ -357,8 +357,11 @@ def specialise(env_id: str, fn: Function, provisioned: bool = False) -> Lease | 
                  provisioned=provisioned)
 
 
-def start_generic(runtime: str) -> str:
-    """Start one generic environment of `runtime` and add it to the pool."""
+def start_generic(runtime: str) -> str | None:
+    """Start one generic environment of `runtime` and add it to the pool;
+    its id, or None when Redis (where the pool lives) is unreachable: the
+    environment, which nobody could lease, is then removed again. Raises
+    what starting its container raises (Docker, its image missing)."""
     env_id = uuid.uuid4().hex
     image = runtime_image(runtime)
     Environment.objects.create(
@@ -373,7 +376,9 @@ def start_generic(runtime: str) -> str:
         discard(env_id, "removed: its container could not start")
         raise
     Environment.objects.filter(id=env_id).update(container_id=started.container_id)
-    redis_link.client().rpush(generic_key(image), env_id)
+    if redis_link.quietly(lambda c: c.rpush(generic_key(image), env_id), "pool refill") is None:
+        discard(env_id, "removed: Redis was unreachable, so it could not join the pool")
+        return None
     env_live.event((env_state.POOL,), env_id, "started", f"pre-warmed {runtime} container started")
     return env_id
 
@@ -385,15 +390,21 @@ def refill() -> int:
     """Start generic environments until every runtime has STRATUS_POOL_SIZE
     on this node; returns how many were started. A runtime whose
     environments cannot start (its image is not on this node's engine) is
-    logged once and skipped, so it does not starve the runtimes after it."""
+    logged once and skipped, so it does not starve the runtimes after it.
+    While Redis is unreachable nothing is started (the pool lives there):
+    redis_link logs the outage once, for every runtime and every round."""
     started = 0
     for runtime in settings.STRATUS_RUNTIMES:
         try:
-            have = redis_link.client().llen(generic_key(runtime_image(runtime)))
+            key = generic_key(runtime_image(runtime))
+            have = redis_link.quietly(lambda c, key=key: c.llen(key), "pool refill")
+            if have is None:
+                return started
             for _ in range(max(0, settings.STRATUS_POOL_SIZE - have)):
-                start_generic(runtime)
+                if start_generic(runtime) is None:
+                    return started
                 started += 1
-        except Exception:  # noqa: BLE001 - Docker, an image missing, Redis: next runtime
+        except Exception:  # noqa: BLE001 - Docker, an image missing: next runtime
             if runtime not in _refill_failing:
                 log.exception("could not refill the %s pool (is its image built? "
                               "python -m runtimes.build --all)", runtime)
