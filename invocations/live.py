@@ -60,9 +60,12 @@ class _Sender:
         self.pid = os.getpid()
 
     async def _drain(self):
-        layer = get_channel_layer()
         while True:
             batch = [await self.queue.get()]
+            # The layer as configured now, not when the sender started:
+            # channels makes a new one when CHANNEL_LAYERS changes (tests
+            # do), and a sender keeping the first would send to nobody.
+            layer = get_channel_layer()
             # Whatever queued up while the last send was out goes as one
             # message per group: a chatty function costs one send, not
             # one per line (htmx swaps every oob element in a message).
