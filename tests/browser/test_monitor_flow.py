@@ -83,7 +83,11 @@ def test_it_moves_the_charts_when_a_function_runs(page, stack):
     )
     assert page.evaluate("window.notReloaded") is True
     # Each call moved the chart once: one tick per call (one socket), and
-    # the JSON read after the ticks agrees with what they added.
+    # the JSON read after the ticks agrees with what they added. The sum
+    # above may come from a re-read that already holds the last call before
+    # its tick reached the page (the tick leaves the worker after the answer
+    # and the record): wait for the sixth tick, then count them.
+    page.wait_for_function("window.stratusCharts.instances[0].ticks >= 6", timeout=30_000)
     seen = page.evaluate(
         "(() => { const c = window.stratusCharts.instances[0];"
         " return {ticks: c.ticks, opens: c.opens, messages: c.messages,"
