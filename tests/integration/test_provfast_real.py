@@ -9,7 +9,7 @@ import textwrap
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.helpers import create, settle
+from tests.integration.helpers import create, settle, zip_of
 from tests.integration.test_provided_real import create as create_provided
 
 pytestmark = pytest.mark.integration
@@ -116,6 +116,20 @@ def test_client_context_reaches_python_and_a_custom_runtime(stack, lam):
     resp = lam.invoke(FunctionName="pf-cc-custom", Payload=b"{}", ClientContext=encoded(CONTEXT))
     body = json.loads(resp["Payload"].read())
     assert json.loads(body["client_context"]) == CONTEXT
+
+
+NODE_CLIENT_CONTEXT = "export const handler = async (e, context) => context.clientContext ?? null;\n"
+
+
+def test_client_context_reaches_node(stack, lam):
+    lam.create_function(
+        FunctionName="pf-cc-node", Runtime="nodejs22.x", Role="arn:aws:iam::000000000000:role/lambda-role",
+        Handler="index.handler", Timeout=10,
+        Code={"ZipFile": zip_of({"index.mjs": NODE_CLIENT_CONTEXT})},
+    )
+    resp = lam.invoke(FunctionName="pf-cc-node", Payload=b"{}", ClientContext=encoded(CONTEXT))
+    assert json.loads(resp["Payload"].read()) == CONTEXT
+    assert json.loads(lam.invoke(FunctionName="pf-cc-node", Payload=b"{}")["Payload"].read()) is None
 
 
 @pytest.fixture(scope="module")

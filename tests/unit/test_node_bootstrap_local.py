@@ -4,6 +4,7 @@ invocations.sandbox over its Unix socket, as the worker drives it."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -33,6 +34,7 @@ export const rejectsLater = async () => { setTimeout(() => Promise.reject(new Er
   await new Promise((r) => setTimeout(r, 200)); return "never"; };
 export const levels = async () => { console.debug("d"); console.info("i"); console.warn("w"); return 1; };
 export const notAFunction = 42;
+export const clientContext = async (event, context) => context.clientContext ?? "none";
 """,
     "cb.js": """
 exports.handler = (event, context, callback) => setImmediate(() => callback(null, { via: "callback" }));
@@ -80,11 +82,11 @@ class NodeBootstrap:
             memory_mb=256, env_vars={**env_vars}, **config)), 10)
         assert self.ready is not None and self.ready["type"] == "ready"
 
-    def invoke(self, event):
+    def invoke(self, event, **fields):
         lines: list[str] = []
         request = {"requestId": str(uuid.uuid4()), "event": event,
                    "deadlineMs": int(time.time() * 1000) + 60_000, "functionName": "demo",
-                   "functionVersion": "$LATEST", "memoryLimitInMB": 256}
+                   "functionVersion": "$LATEST", "memoryLimitInMB": 256, **fields}
         outcome = invoke(self.socket_path, request, 5.0, lines.append)
         return outcome, lines, request["requestId"]
 
@@ -119,6 +121,16 @@ def test_an_esm_handler_gets_the_event_context_and_its_lines_are_lambdas(node):
     assert re.fullmatch(rf"\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{{3}}Z\t{rid}\tINFO\thi 5", lines[1])
     assert lines[2] == "raw write"
     assert lines[-1] == f"END RequestId: {rid}"
+
+
+def test_context_client_context_is_invokes_client_context_parsed(node):
+    # The invoke frame's clientContext: ClientContext's decoded JSON text
+    # (functions.client_context); Lambda's Node context has the object.
+    bootstrap = node("index.clientContext")
+    sent = {"client": {"app_title": "app"}, "custom": {"k": "v"}, "env": {"locale": "en"}}
+    outcome, _, _ = bootstrap.invoke({}, clientContext=json.dumps(sent))
+    assert outcome.kind == "result" and outcome.payload == sent
+    assert bootstrap.invoke({})[0].payload == "none"
 
 
 def test_undefined_is_null_and_callbacks_and_context_succeed_answer(node):

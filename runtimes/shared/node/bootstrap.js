@@ -458,6 +458,15 @@ function maxMemoryUsedMb() {
 
 // --- invocations ---------------------------------------------------------------
 
+function parseClientContext(text) {
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 class Context {
   constructor(req) {
     this.callbackWaitsForEmptyEventLoop = true;
@@ -469,7 +478,9 @@ class Context {
     this.logGroupName = req.logGroupName || process.env.AWS_LAMBDA_LOG_GROUP_NAME || '';
     this.logStreamName = req.logStreamName || process.env.AWS_LAMBDA_LOG_STREAM_NAME || '';
     this.identity = undefined;
-    this.clientContext = undefined;
+    // Invoke's ClientContext, decoded JSON text (checked by the web):
+    // Lambda's Node context holds the object ({client, custom, env}).
+    this.clientContext = parseClientContext(req.clientContext);
     Object.defineProperty(this, '_deadlineMs', { value: Number(req.deadlineMs) || 0, enumerable: false });
   }
 
