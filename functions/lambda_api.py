@@ -48,12 +48,14 @@ FUNCTION_NAME_RE = re.compile(
 
 
 def function_name(key: ApiKey, value: str, qualifier: str | None = None) -> tuple[str, errors.AwsError]:
-    """The bare name a FunctionName (and the Qualifier of the query string,
-    which wins over one in the name) means in the key's team, and the error
-    to raise when there is no such function (or qualifier: it names the
-    qualified ARN); another account is "not found" at once. A value that is
-    no function name at all (Lambda's pattern, matched in full) is a
-    ValidationException. `qualified_name` also gives the qualifier."""
+    """The bare name a FunctionName (and the Qualifier member, which may
+    repeat a qualifier in the name but not contradict it) means in the key's
+    team, and the error to raise when there is no such function (or
+    qualifier: it names the qualified ARN); another account is "not found"
+    at once. A value that is no function name at all (Lambda's pattern,
+    matched in full) is a ValidationException; a Qualifier other than the
+    name's is InvalidParameterValueException, as Lambda answers.
+    `qualified_name` also gives the qualifier."""
     name, _qualifier, missing = qualified_name(key, value, qualifier)
     return name, missing
 
@@ -73,6 +75,11 @@ def qualified_name(
         account, name, named_qualifier = arns.split_function_name(value)
     except arns.ArnError as e:
         raise errors.invalid_parameter(str(e)) from None
+    if qualifier and named_qualifier and qualifier != named_qualifier:
+        # Lambda's words: "ver:1" with Qualifier "2" runs neither.
+        raise errors.invalid_parameter(
+            "The derived qualifier from the function name does not match the specified qualifier."
+        )
     qualifier = qualifier or named_qualifier
     own = key.team.account_id
     missing = errors.not_found(arns.function_arn(account or own, name, qualifier))
