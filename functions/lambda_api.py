@@ -24,10 +24,9 @@ from django.urls import reverse
 
 from awsapi import arns, errors, params, services
 from functions import lambda_shapes as shapes
-from functions import dependencies, qualifiers, service, versions
+from functions import dependencies, lambda_paging, qualifiers, service, versions
 from functions.models import ApiKey, CodeBundle, Function, FunctionVersion
 
-LIST_DEFAULT, LIST_MAX = 50, 10000
 # Like an S3 presigned URL for the code, which is what Lambda hands out.
 CODE_URL_MAX_AGE_S = 600
 CODE_URL_SALT = "stratus.lambda-code"
@@ -242,11 +241,10 @@ def _service_call(call: Callable[[], Function], arn: str = "") -> Function:
 
 def list_functions(context: services.Context, parameters: dict) -> dict:
     """ListFunctions: MaxItems 1-10000 (default 50), Marker = the last name
-    of the previous page; NextMarker when there is more. FunctionVersion
-    ALL lists each function's published versions after its $LATEST."""
-    max_items = parameters.get("MaxItems", LIST_DEFAULT)
-    if not 1 <= max_items <= LIST_MAX:
-        raise errors.invalid_parameter(f"MaxItems must be a number from 1 to {LIST_MAX}.")
+    of the previous page; NextMarker when there is more (functions.lambda_paging).
+    FunctionVersion ALL lists each function's published versions after its
+    $LATEST."""
+    max_items = lambda_paging.max_items(parameters)
     # The marker is the last name returned: names are unique in a team and
     # the list is ordered by name, so a page never repeats or skips.
     functions = Function.objects.select_related("team", "code", "last_build__source").filter(
@@ -255,11 +253,8 @@ def list_functions(context: services.Context, parameters: dict) -> dict:
         return _list_with_versions(functions, parameters.get("Marker"), max_items)
     if marker := parameters.get("Marker"):
         functions = functions.filter(name__gt=marker)
-    page = list(functions.order_by("name")[: max_items + 1])
-    output: dict = {"Functions": [shapes.function_configuration(fn) for fn in page[:max_items]]}
-    if len(page) > max_items:
-        output["NextMarker"] = page[max_items - 1].name
-    return output
+    return lambda_paging.page("Functions", functions.order_by("name"), max_items,
+                              shapes.function_configuration, lambda fn: fn.name)
 
 
 def _list_with_versions(functions, marker: str | None, max_items: int) -> dict:
@@ -288,15 +283,13 @@ def _list_with_versions(functions, marker: str | None, max_items: int) -> dict:
         entries += [(fn, row) for row in rows.get(fn.pk, []) if not resumed or row.version > after_version]
         if len(entries) > max_items:
             break
-    page = entries[:max_items]
-    output: dict = {"Functions": [shapes.function_configuration(_version_of(fn, row)) for fn, row in page]}
-    if len(entries) > max_items:
-        fn, row = page[-1]
-        output["NextMarker"] = fn.name if row is None else f"{fn.name}:{row.version}"
-    return output
+    return lambda_paging.page(
+        "Functions", entries, max_items, lambda entry: shapes.function_configuration(version_of(*entry)),
+        lambda entry: entry[0].name if entry[1] is None else f"{entry[0].name}:{entry[1].version}",
+    )
 
 
-def _version_of(fn: Function, row: FunctionVersion | None) -> Function:
+def version_of(fn: Function, row: FunctionVersion | None) -> Function:
     """$LATEST (None) or version `row` of `fn`, qualified (its ARN ends ":3")."""
     if row is None:
         return fn

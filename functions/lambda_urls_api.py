@@ -10,12 +10,9 @@ InvalidParameterValueException (a bad setting)."""
 from datetime import datetime
 
 from awsapi import arns, errors, services
-from functions import function_urls
+from functions import function_urls, lambda_paging
 from functions.lambda_api import get_function_of
 from functions.models import Function, FunctionUrlConfig
-
-LIST_MAX = 50  # Lambda returns at most 50 URLs per page
-
 
 def _time(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
@@ -107,17 +104,15 @@ def list_function_url_configs(context: services.Context, parameters: dict) -> di
     aliases' by name), MaxItems at most 50 a page, Marker = the last
     qualifier of the previous page."""
     fn, _ = _function(context, parameters)
-    max_items = min(parameters.get("MaxItems") or LIST_MAX, LIST_MAX)
     configs = FunctionUrlConfig.objects.filter(function=fn).select_related("function__team")
     marker = parameters.get("Marker")
     if marker is not None:
         # The empty qualifier sorts first; a marker names the last one sent.
         configs = configs.filter(qualifier__gt="" if marker == "$LATEST" else marker)
-    page = list(configs.order_by("qualifier")[: max_items + 1])
-    answer: dict = {"FunctionUrlConfigs": [shape(c, context.endpoint) for c in page[:max_items]]}
-    if len(page) > max_items:
-        answer["NextMarker"] = page[max_items - 1].qualifier or "$LATEST"
-    return answer
+    return lambda_paging.page(
+        "FunctionUrlConfigs", configs.order_by("qualifier"), lambda_paging.max_items(parameters),
+        lambda config: shape(config, context.endpoint), lambda config: config.qualifier or "$LATEST",
+    )
 
 
 HANDLERS = {
