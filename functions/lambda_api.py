@@ -162,12 +162,7 @@ def _check_revision(fn: Function, parameters: dict) -> None:
     """412 at once for a RevisionId that is not the function's as read; the
     write itself claims it again (functions.service: a conditional UPDATE),
     so of two writes racing with the same RevisionId only one is made."""
-    revision = parameters.get("RevisionId")
-    if revision is not None and revision != str(fn.revision):
-        raise errors.precondition_failed(
-            "The Revision Id provided does not match the latest Revision Id. "
-            "Call the GetFunction API to retrieve the latest Revision Id."
-        )
+    _service_call(lambda: service.check_revision(parameters.get("RevisionId"), fn.revision), fn.arn)
 
 
 # Lambda's own model bounds where botocore's published model is wider
