@@ -431,7 +431,7 @@ def code_download(request: HttpRequest, token: str) -> HttpResponse:
         return errors.access_denied("This code URL is not valid.").response()
     bundle = CodeBundle.objects.filter(sha256=data["sha"]).first()
     if bundle is None or not bundle.zip_path.exists():
-        return errors.AwsError(404, "ResourceNotFoundException", "The code is gone.").response()
+        return errors.resource_not_found("The code is gone.").response()
     return FileResponse(
         open(bundle.zip_path, "rb"), as_attachment=True, filename=f"{data['name']}.zip"
     )

@@ -47,10 +47,7 @@ def _config_shape(fn: Function, config: EventInvokeConfig) -> dict:
 
 def _no_config(fn: Function) -> errors.AwsError:
     arn = arns.function_arn(fn.team.account_id, fn.name, _qualifier(fn))
-    return errors.AwsError(
-        404, "ResourceNotFoundException",
-        f"The function {arn} doesn't have an EventInvokeConfig",
-    )
+    return errors.resource_not_found(f"The function {arn} doesn't have an EventInvokeConfig")
 
 
 def _destination(parameters: dict, key: str, current: str | None) -> str | None:

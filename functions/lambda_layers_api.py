@@ -26,7 +26,7 @@ def _call(call):
     except layers.LayerAccessDenied as e:
         raise errors.access_denied(str(e)) from None
     except layers.LayerNotFound as e:
-        raise errors.AwsError(404, "ResourceNotFoundException", str(e)) from None
+        raise errors.resource_not_found(str(e)) from None
     except layers.LayerError as e:
         raise errors.invalid_parameter(str(e)) from None
 

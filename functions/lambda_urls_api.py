@@ -44,15 +44,11 @@ def _function(context: services.Context, parameters: dict) -> tuple[Function, st
     return fn, qualifier
 
 
-def _missing_url(fn: Function, qualifier) -> errors.AwsError:
-    return errors.AwsError(404, "ResourceNotFoundException", "The resource you requested does not exist.")
-
-
 def _checked(call):
     try:
         return call()
     except function_urls.QualifierMissing as e:
-        raise errors.AwsError(404, "ResourceNotFoundException", f"Alias not found: {e.args[0]}") from None
+        raise errors.resource_not_found(f"Alias not found: {e.args[0]}") from None
     except function_urls.UrlExists as e:
         raise errors.conflict(str(e)) from None
     except function_urls.FunctionUrlError as e:
@@ -74,7 +70,7 @@ def _existing(context: services.Context, parameters: dict) -> FunctionUrlConfig:
     _checked(lambda: function_urls.clean_qualifier(fn, qualifier))
     config = function_urls.find(fn, qualifier)
     if config is None:
-        raise _missing_url(fn, qualifier)
+        raise errors.resource_not_found("The resource you requested does not exist.")
     return config
 
 

@@ -141,8 +141,7 @@ def alias_arn(fn: Function, name: str) -> str:
 def get_alias(fn: Function, name: str) -> Alias:
     alias = Alias.objects.filter(function=fn, name=name).first()
     if alias is None:
-        raise errors.AwsError(404, "ResourceNotFoundException",
-                              f"Cannot find alias arn: {alias_arn(fn, name)}")
+        raise errors.resource_not_found(f"Cannot find alias arn: {alias_arn(fn, name)}")
     return alias
 
 
