@@ -334,10 +334,7 @@ def get_function(context: services.Context, parameters: dict) -> dict:
     server, and the reserved concurrency when there is one."""
     fn = get_function_of(context.key, parameters)
     # The code as uploaded, as Lambda hands it out (not a dependency build's result).
-    sha = dependencies.submitted_code(fn).sha256
-    token = signing.dumps({"sha": sha, "name": fn.name}, salt=CODE_URL_SALT)
-    location = context.endpoint + reverse("lambda-code", args=[token])
-    return shapes.get_function(fn, location)
+    return shapes.get_function(fn, code_location(context, dependencies.submitted_code(fn).sha256, fn.name))
 
 
 def get_function_configuration(context: services.Context, parameters: dict) -> dict:
@@ -417,6 +414,14 @@ READS = {"ListFunctions", "GetFunction", "GetFunctionConfiguration"}
 
 
 # Not an AWS operation ----------------------------------------------------
+
+
+def code_location(context: services.Context, sha256: str, name: str) -> str:
+    """A short-lived URL on this server (code_download) for the zip stored
+    as `sha256` (hex), downloaded as `name`.zip: GetFunction's and
+    GetLayerVersion's Location (Lambda's is a presigned S3 URL)."""
+    token = signing.dumps({"sha": sha256, "name": name}, salt=CODE_URL_SALT)
+    return context.endpoint + reverse("lambda-code", args=[token])
 
 
 def code_download(request: HttpRequest, token: str) -> HttpResponse:

@@ -11,9 +11,6 @@ a bad value InvalidParameterValueException. Lists are paged with MaxItems
 (1-50, default 50) and Marker (NextMarker: the last item's layer name or
 version number)."""
 
-from django.core import signing
-from django.urls import reverse
-
 from awsapi import errors, services
 from functions import lambda_api, lambda_paging, layers
 from functions.lambda_shapes import lambda_time
@@ -52,12 +49,9 @@ def _version_shape(context: services.Context, lv: LayerVersion) -> dict:
     """GetLayerVersionResponse / PublishLayerVersionResponse: Content with a
     short-lived download URL on this server (Lambda's is a presigned S3
     URL), CodeSha256 (base64 of the digest) and CodeSize (zip bytes)."""
-    token = signing.dumps(
-        {"sha": lv.content.sha256, "name": f"{lv.layer.name}-{lv.version}"}, salt=lambda_api.CODE_URL_SALT
-    )
     return {
         "Content": {
-            "Location": context.endpoint + reverse("lambda-code", args=[token]),
+            "Location": lambda_api.code_location(context, lv.content.sha256, f"{lv.layer.name}-{lv.version}"),
             "CodeSha256": lv.content.sha256_b64,
             "CodeSize": lv.content.size,
         },
