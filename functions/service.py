@@ -309,13 +309,6 @@ def _checked_code(zip_bytes) -> codestore.CheckedZip:
         raise FunctionError(str(e), "code") from None
 
 
-def is_custom_runtime(runtime: str) -> bool:
-    """An OS-only runtime (provided.al2023): the code's `bootstrap` runs,
-    and the handler is any text it reads from _HANDLER (Lambda checks
-    nothing more than its pattern)."""
-    return runtime.startswith("provided")
-
-
 def handler_problem(fn: Function) -> str | None:
     """Why `fn`'s handler will not load from its stored code (the module is
     not in it, the function not defined, a syntax error), or None: the
@@ -648,7 +641,7 @@ def update_code_files(
             "code",
         )
     protected = sorted(handler_files(fn.handler, fn.runtime) & set(deletes or ()))
-    if protected and is_custom_runtime(fn.runtime):
+    if protected and handlers.is_custom(fn.runtime):
         raise FunctionError("bootstrap is what the custom runtime starts; it cannot be deleted.", "path")
     if protected:
         raise FunctionError(
