@@ -30,7 +30,7 @@ from functions.models import ApiKey, CodeBundle, Function, FunctionVersion
 # Like an S3 presigned URL for the code, which is what Lambda hands out.
 CODE_URL_MAX_AGE_S = 600
 CODE_URL_SALT = "stratus.lambda-code"
-LATEST = "$LATEST"
+LATEST = qualifiers.LATEST
 SERVICE = "lambda"
 # botocore's NamespacedFunctionName (the widest FunctionName of the model),
 # kept here so Invoke's door need not load the model: a name, a partial or
