@@ -34,7 +34,13 @@ class AwsError(Exception):
 
 
 def not_found(arn: str) -> AwsError:
-    return AwsError(404, "ResourceNotFoundException", f"Function not found: {arn}")
+    return resource_not_found(f"Function not found: {arn}")
+
+
+def resource_not_found(message: str) -> AwsError:
+    """404 ResourceNotFoundException in the operation's own words (an
+    alias, a layer version, a URL); `not_found` for a function."""
+    return AwsError(404, "ResourceNotFoundException", message)
 
 
 def invalid_parameter(message: str) -> AwsError:

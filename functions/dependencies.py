@@ -252,17 +252,17 @@ def _clear_update(fn: Function) -> None:
     fn.last_update_status_reason = fn.last_update_status_reason_code = ""
 
 
+# Lambda's State and LastUpdateStatus with their reasons (what _clear_update sets).
+STATE_FIELDS = ["state", "state_reason", "state_reason_code", "last_update_status",
+                "last_update_status_reason", "last_update_status_reason_code"]
+SUBMIT_FIELDS = ["code", "editable_file", "last_build", *STATE_FIELDS, "revision", "updated_at"]
+
+
 def code_switched(fn: Function) -> list[str]:
     """What an update that needs no build sets (the caller switched the
     code): Active and Successful, no reasons. Returns the fields to save."""
     _clear_update(fn)
-    return ["state", "state_reason", "state_reason_code", "last_update_status",
-            "last_update_status_reason", "last_update_status_reason_code"]
-
-
-SUBMIT_FIELDS = ["code", "editable_file", "last_build", "state", "state_reason", "state_reason_code",
-                 "last_update_status", "last_update_status_reason", "last_update_status_reason_code",
-                 "revision", "updated_at"]
+    return list(STATE_FIELDS)
 
 
 def submit(fn: Function, bundle: CodeBundle, manifest: str, *, creating: bool) -> DependencyBuild:

@@ -34,6 +34,9 @@ def is_python(runtime: str) -> bool:
 
 
 def is_custom(runtime: str) -> bool:
+    """An OS-only runtime (provided.al2023): the code's `bootstrap` runs,
+    and the handler is any text it reads from _HANDLER (Lambda checks
+    nothing more than its pattern)."""
     return runtime.startswith("provided")
 
 

@@ -24,14 +24,13 @@ from django.urls import reverse
 
 from awsapi import arns, errors, params, services
 from functions import lambda_shapes as shapes
-from functions import dependencies, qualifiers, service, versions
+from functions import dependencies, lambda_paging, qualifiers, service, versions
 from functions.models import ApiKey, CodeBundle, Function, FunctionVersion
 
-LIST_DEFAULT, LIST_MAX = 50, 10000
 # Like an S3 presigned URL for the code, which is what Lambda hands out.
 CODE_URL_MAX_AGE_S = 600
 CODE_URL_SALT = "stratus.lambda-code"
-LATEST = "$LATEST"
+LATEST = qualifiers.LATEST
 SERVICE = "lambda"
 # botocore's NamespacedFunctionName (the widest FunctionName of the model),
 # kept here so Invoke's door need not load the model: a name, a partial or
@@ -48,12 +47,14 @@ FUNCTION_NAME_RE = re.compile(
 
 
 def function_name(key: ApiKey, value: str, qualifier: str | None = None) -> tuple[str, errors.AwsError]:
-    """The bare name a FunctionName (and the Qualifier of the query string,
-    which wins over one in the name) means in the key's team, and the error
-    to raise when there is no such function (or qualifier: it names the
-    qualified ARN); another account is "not found" at once. A value that is
-    no function name at all (Lambda's pattern, matched in full) is a
-    ValidationException. `qualified_name` also gives the qualifier."""
+    """The bare name a FunctionName (and the Qualifier member, which may
+    repeat a qualifier in the name but not contradict it) means in the key's
+    team, and the error to raise when there is no such function (or
+    qualifier: it names the qualified ARN); another account is "not found"
+    at once. A value that is no function name at all (Lambda's pattern,
+    matched in full) is a ValidationException; a Qualifier other than the
+    name's is InvalidParameterValueException, as Lambda answers.
+    `qualified_name` also gives the qualifier."""
     name, _qualifier, missing = qualified_name(key, value, qualifier)
     return name, missing
 
@@ -73,6 +74,11 @@ def qualified_name(
         account, name, named_qualifier = arns.split_function_name(value)
     except arns.ArnError as e:
         raise errors.invalid_parameter(str(e)) from None
+    if qualifier and named_qualifier and qualifier != named_qualifier:
+        # Lambda's words: "ver:1" with Qualifier "2" runs neither.
+        raise errors.invalid_parameter(
+            "The derived qualifier from the function name does not match the specified qualifier."
+        )
     qualifier = qualifier or named_qualifier
     own = key.team.account_id
     missing = errors.not_found(arns.function_arn(account or own, name, qualifier))
@@ -156,12 +162,7 @@ def _check_revision(fn: Function, parameters: dict) -> None:
     """412 at once for a RevisionId that is not the function's as read; the
     write itself claims it again (functions.service: a conditional UPDATE),
     so of two writes racing with the same RevisionId only one is made."""
-    revision = parameters.get("RevisionId")
-    if revision is not None and revision != str(fn.revision):
-        raise errors.precondition_failed(
-            "The Revision Id provided does not match the latest Revision Id. "
-            "Call the GetFunction API to retrieve the latest Revision Id."
-        )
+    _service_call(lambda: service.check_revision(parameters.get("RevisionId"), fn.revision), fn.arn)
 
 
 # Lambda's own model bounds where botocore's published model is wider
@@ -235,11 +236,10 @@ def _service_call(call: Callable[[], Function], arn: str = "") -> Function:
 
 def list_functions(context: services.Context, parameters: dict) -> dict:
     """ListFunctions: MaxItems 1-10000 (default 50), Marker = the last name
-    of the previous page; NextMarker when there is more. FunctionVersion
-    ALL lists each function's published versions after its $LATEST."""
-    max_items = parameters.get("MaxItems", LIST_DEFAULT)
-    if not 1 <= max_items <= LIST_MAX:
-        raise errors.invalid_parameter(f"MaxItems must be a number from 1 to {LIST_MAX}.")
+    of the previous page; NextMarker when there is more (functions.lambda_paging).
+    FunctionVersion ALL lists each function's published versions after its
+    $LATEST."""
+    max_items = lambda_paging.max_items(parameters)
     # The marker is the last name returned: names are unique in a team and
     # the list is ordered by name, so a page never repeats or skips.
     functions = Function.objects.select_related("team", "code", "last_build__source").filter(
@@ -248,11 +248,8 @@ def list_functions(context: services.Context, parameters: dict) -> dict:
         return _list_with_versions(functions, parameters.get("Marker"), max_items)
     if marker := parameters.get("Marker"):
         functions = functions.filter(name__gt=marker)
-    page = list(functions.order_by("name")[: max_items + 1])
-    output: dict = {"Functions": [shapes.function_configuration(fn) for fn in page[:max_items]]}
-    if len(page) > max_items:
-        output["NextMarker"] = page[max_items - 1].name
-    return output
+    return lambda_paging.page("Functions", functions.order_by("name"), max_items,
+                              shapes.function_configuration, lambda fn: fn.name)
 
 
 def _list_with_versions(functions, marker: str | None, max_items: int) -> dict:
@@ -281,15 +278,13 @@ def _list_with_versions(functions, marker: str | None, max_items: int) -> dict:
         entries += [(fn, row) for row in rows.get(fn.pk, []) if not resumed or row.version > after_version]
         if len(entries) > max_items:
             break
-    page = entries[:max_items]
-    output: dict = {"Functions": [shapes.function_configuration(_version_of(fn, row)) for fn, row in page]}
-    if len(entries) > max_items:
-        fn, row = page[-1]
-        output["NextMarker"] = fn.name if row is None else f"{fn.name}:{row.version}"
-    return output
+    return lambda_paging.page(
+        "Functions", entries, max_items, lambda entry: shapes.function_configuration(version_of(*entry)),
+        lambda entry: entry[0].name if entry[1] is None else f"{entry[0].name}:{entry[1].version}",
+    )
 
 
-def _version_of(fn: Function, row: FunctionVersion | None) -> Function:
+def version_of(fn: Function, row: FunctionVersion | None) -> Function:
     """$LATEST (None) or version `row` of `fn`, qualified (its ARN ends ":3")."""
     if row is None:
         return fn
@@ -339,10 +334,7 @@ def get_function(context: services.Context, parameters: dict) -> dict:
     server, and the reserved concurrency when there is one."""
     fn = get_function_of(context.key, parameters)
     # The code as uploaded, as Lambda hands it out (not a dependency build's result).
-    sha = dependencies.submitted_code(fn).sha256
-    token = signing.dumps({"sha": sha, "name": fn.name}, salt=CODE_URL_SALT)
-    location = context.endpoint + reverse("lambda-code", args=[token])
-    return shapes.get_function(fn, location)
+    return shapes.get_function(fn, code_location(context, dependencies.submitted_code(fn).sha256, fn.name))
 
 
 def get_function_configuration(context: services.Context, parameters: dict) -> dict:
@@ -424,6 +416,14 @@ READS = {"ListFunctions", "GetFunction", "GetFunctionConfiguration"}
 # Not an AWS operation ----------------------------------------------------
 
 
+def code_location(context: services.Context, sha256: str, name: str) -> str:
+    """A short-lived URL on this server (code_download) for the zip stored
+    as `sha256` (hex), downloaded as `name`.zip: GetFunction's and
+    GetLayerVersion's Location (Lambda's is a presigned S3 URL)."""
+    token = signing.dumps({"sha": sha256, "name": name}, salt=CODE_URL_SALT)
+    return context.endpoint + reverse("lambda-code", args=[token])
+
+
 def code_download(request: HttpRequest, token: str) -> HttpResponse:
     """GetFunction's Code.Location (a Django view): the token is the
     authority (signed and short-lived, like an S3 presigned URL), so plain
@@ -436,7 +436,7 @@ def code_download(request: HttpRequest, token: str) -> HttpResponse:
         return errors.access_denied("This code URL is not valid.").response()
     bundle = CodeBundle.objects.filter(sha256=data["sha"]).first()
     if bundle is None or not bundle.zip_path.exists():
-        return errors.AwsError(404, "ResourceNotFoundException", "The code is gone.").response()
+        return errors.resource_not_found("The code is gone.").response()
     return FileResponse(
         open(bundle.zip_path, "rb"), as_attachment=True, filename=f"{data['name']}.zip"
     )

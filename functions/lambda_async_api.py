@@ -15,7 +15,7 @@ against botocore's model (functions.lambda_door.check_input)."""
 from django.db import IntegrityError, transaction
 
 from awsapi import arns, errors, services
-from functions import invoke_api
+from functions import invoke_api, lambda_paging
 from functions.lambda_api import get_function_of, latest_function_of
 from functions.models import Function
 from invocations import concurrency, delivery, dispatch
@@ -47,10 +47,7 @@ def _config_shape(fn: Function, config: EventInvokeConfig) -> dict:
 
 def _no_config(fn: Function) -> errors.AwsError:
     arn = arns.function_arn(fn.team.account_id, fn.name, _qualifier(fn))
-    return errors.AwsError(
-        404, "ResourceNotFoundException",
-        f"The function {arn} doesn't have an EventInvokeConfig",
-    )
+    return errors.resource_not_found(f"The function {arn} doesn't have an EventInvokeConfig")
 
 
 def _destination(parameters: dict, key: str, current: str | None) -> str | None:
@@ -114,28 +111,20 @@ def delete_function_event_invoke_config(context: services.Context, parameters: d
     return services.Reply({}, status=204)
 
 
-LIST_DEFAULT, LIST_MAX = 50, 50
-
-
 def list_function_event_invoke_configs(context: services.Context, parameters: dict) -> dict:
     """ListFunctionEventInvokeConfigs: every qualifier's config, $LATEST
     first, then versions by number, then aliases by name. MaxItems 1-50
     (default 50); Marker: the qualifier the previous page ended with.
     The FunctionName takes no qualifier (InvalidParameterValueException)."""
     fn = latest_function_of(context.key, parameters, "ListFunctionEventInvokeConfigs")
-    max_items = parameters.get("MaxItems", LIST_DEFAULT)
-    if not 1 <= max_items <= LIST_MAX:
-        raise errors.invalid_parameter(f"MaxItems must be a number from 1 to {LIST_MAX}.")
     configs = delivery.configs_of(fn)
     if marker := parameters.get("Marker"):
         seen = [c.qualifier for c in configs]
         if marker not in seen:
             raise errors.invalid_parameter(f"Marker {marker!r} is not one this operation gave.")
         configs = configs[seen.index(marker) + 1:]
-    output: dict = {"FunctionEventInvokeConfigs": [_config_shape(fn, c) for c in configs[:max_items]]}
-    if len(configs) > max_items:
-        output["NextMarker"] = configs[max_items - 1].qualifier
-    return output
+    return lambda_paging.page("FunctionEventInvokeConfigs", configs, lambda_paging.max_items(parameters),
+                              lambda config: _config_shape(fn, config), lambda config: config.qualifier)
 
 
 # Reserved concurrency ------------------------------------------------------------

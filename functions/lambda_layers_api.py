@@ -11,17 +11,10 @@ a bad value InvalidParameterValueException. Lists are paged with MaxItems
 (1-50, default 50) and Marker (NextMarker: the last item's layer name or
 version number)."""
 
-from django.core import signing
-from django.urls import reverse
-
 from awsapi import errors, services
-from functions import lambda_api
-from functions import layers
+from functions import lambda_api, lambda_paging, layers
 from functions.lambda_shapes import lambda_time
 from functions.models import LayerVersion
-
-LIST_MAX = 50  # botocore: MaxLayerListItems 1-50
-
 
 def _call(call):
     """functions.layers' errors in Lambda's words."""
@@ -30,7 +23,7 @@ def _call(call):
     except layers.LayerAccessDenied as e:
         raise errors.access_denied(str(e)) from None
     except layers.LayerNotFound as e:
-        raise errors.AwsError(404, "ResourceNotFoundException", str(e)) from None
+        raise errors.resource_not_found(str(e)) from None
     except layers.LayerError as e:
         raise errors.invalid_parameter(str(e)) from None
 
@@ -56,25 +49,15 @@ def _version_shape(context: services.Context, lv: LayerVersion) -> dict:
     """GetLayerVersionResponse / PublishLayerVersionResponse: Content with a
     short-lived download URL on this server (Lambda's is a presigned S3
     URL), CodeSha256 (base64 of the digest) and CodeSize (zip bytes)."""
-    token = signing.dumps(
-        {"sha": lv.content.sha256, "name": f"{lv.layer.name}-{lv.version}"}, salt=lambda_api.CODE_URL_SALT
-    )
     return {
         "Content": {
-            "Location": context.endpoint + reverse("lambda-code", args=[token]),
+            "Location": lambda_api.code_location(context, lv.content.sha256, f"{lv.layer.name}-{lv.version}"),
             "CodeSha256": lv.content.sha256_b64,
             "CodeSize": lv.content.size,
         },
         "LayerArn": layers.layer_arn(lv.layer.team.account_id, lv.layer.name),
         **_item(lv),
     }
-
-
-def _max_items(parameters: dict) -> int:
-    max_items = parameters.get("MaxItems", LIST_MAX)
-    if not 1 <= max_items <= LIST_MAX:
-        raise errors.invalid_parameter(f"MaxItems must be a number from 1 to {LIST_MAX}.")
-    return max_items
 
 
 def _filters(parameters: dict) -> dict:
@@ -118,23 +101,20 @@ def get_layer_version_by_arn(context: services.Context, parameters: dict) -> dic
 
 def list_layers(context: services.Context, parameters: dict) -> dict:
     """ListLayers: each layer with its LatestMatchingVersion, by name."""
-    max_items = _max_items(parameters)
     found = _call(lambda: layers.list_latest(context.team, **_filters(parameters)))
     if marker := parameters.get("Marker"):
         found = [pair for pair in found if pair[0].name > marker]
-    output: dict = {"Layers": [
-        {"LayerName": layer.name, "LayerArn": layers.layer_arn(context.team.account_id, layer.name),
-         "LatestMatchingVersion": _item(lv)}
-        for layer, lv in found[:max_items]
-    ]}
-    if len(found) > max_items:
-        output["NextMarker"] = found[max_items - 1][0].name
-    return output
+    account = context.team.account_id
+    return lambda_paging.page(
+        "Layers", found, lambda_paging.max_items(parameters),
+        lambda pair: {"LayerName": pair[0].name, "LayerArn": layers.layer_arn(account, pair[0].name),
+                      "LatestMatchingVersion": _item(pair[1])},
+        lambda pair: pair[0].name,
+    )
 
 
 def list_layer_versions(context: services.Context, parameters: dict) -> dict:
     """ListLayerVersions: newest first; the marker is the last version given."""
-    max_items = _max_items(parameters)
     found = _call(lambda: layers.list_versions(context.team, parameters["LayerName"], **_filters(parameters)))
     if marker := parameters.get("Marker"):
         if not marker.isdigit():
@@ -142,10 +122,8 @@ def list_layer_versions(context: services.Context, parameters: dict) -> dict:
                 f"Marker {marker[:40]!r} is not one this API gave (a version number)."
             )
         found = [lv for lv in found if lv.version < int(marker)]
-    output: dict = {"LayerVersions": [_item(lv) for lv in found[:max_items]]}
-    if len(found) > max_items:
-        output["NextMarker"] = str(found[max_items - 1].version)
-    return output
+    return lambda_paging.page("LayerVersions", found, lambda_paging.max_items(parameters), _item,
+                              lambda lv: str(lv.version))
 
 
 def delete_layer_version(context: services.Context, parameters: dict) -> services.Reply:

@@ -10,12 +10,9 @@ InvalidParameterValueException (a bad setting)."""
 from datetime import datetime
 
 from awsapi import arns, errors, services
-from functions import function_urls
+from functions import function_urls, lambda_paging
 from functions.lambda_api import get_function_of
 from functions.models import Function, FunctionUrlConfig
-
-LIST_MAX = 50  # Lambda returns at most 50 URLs per page
-
 
 def _time(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
@@ -47,15 +44,11 @@ def _function(context: services.Context, parameters: dict) -> tuple[Function, st
     return fn, qualifier
 
 
-def _missing_url(fn: Function, qualifier) -> errors.AwsError:
-    return errors.AwsError(404, "ResourceNotFoundException", "The resource you requested does not exist.")
-
-
 def _checked(call):
     try:
         return call()
     except function_urls.QualifierMissing as e:
-        raise errors.AwsError(404, "ResourceNotFoundException", f"Alias not found: {e.args[0]}") from None
+        raise errors.resource_not_found(f"Alias not found: {e.args[0]}") from None
     except function_urls.UrlExists as e:
         raise errors.conflict(str(e)) from None
     except function_urls.FunctionUrlError as e:
@@ -77,7 +70,7 @@ def _existing(context: services.Context, parameters: dict) -> FunctionUrlConfig:
     _checked(lambda: function_urls.clean_qualifier(fn, qualifier))
     config = function_urls.find(fn, qualifier)
     if config is None:
-        raise _missing_url(fn, qualifier)
+        raise errors.resource_not_found("The resource you requested does not exist.")
     return config
 
 
@@ -107,17 +100,15 @@ def list_function_url_configs(context: services.Context, parameters: dict) -> di
     aliases' by name), MaxItems at most 50 a page, Marker = the last
     qualifier of the previous page."""
     fn, _ = _function(context, parameters)
-    max_items = min(parameters.get("MaxItems") or LIST_MAX, LIST_MAX)
     configs = FunctionUrlConfig.objects.filter(function=fn).select_related("function__team")
     marker = parameters.get("Marker")
     if marker is not None:
         # The empty qualifier sorts first; a marker names the last one sent.
         configs = configs.filter(qualifier__gt="" if marker == "$LATEST" else marker)
-    page = list(configs.order_by("qualifier")[: max_items + 1])
-    answer: dict = {"FunctionUrlConfigs": [shape(c, context.endpoint) for c in page[:max_items]]}
-    if len(page) > max_items:
-        answer["NextMarker"] = page[max_items - 1].qualifier or "$LATEST"
-    return answer
+    return lambda_paging.page(
+        "FunctionUrlConfigs", configs.order_by("qualifier"), lambda_paging.max_items(parameters),
+        lambda config: shape(config, context.endpoint), lambda config: config.qualifier or "$LATEST",
+    )
 
 
 HANDLERS = {

@@ -10,25 +10,17 @@ raise Lambda's errors. A FunctionName here names the function itself: a
 qualifier in it is refused where Lambda's operation takes none."""
 
 from awsapi import errors, services
-from functions import lambda_api, provisioned, qualifiers, versions
+from functions import lambda_api, lambda_paging, provisioned, qualifiers, versions
 from functions import lambda_shapes as shapes
 from functions.lambda_shapes import lambda_time
 from functions.models import Alias, Function, FunctionVersion, ProvisionedConcurrencyConfig
 
-LIST_DEFAULT, LIST_MAX = 50, 10000
 
 
 def _function(context: services.Context, parameters: dict, operation: str) -> Function:
     """The unqualified function of FunctionName ($LATEST as a qualifier is
     the function too)."""
     return lambda_api.latest_function_of(context.key, {"FunctionName": parameters["FunctionName"]}, operation)
-
-
-def _page_size(parameters: dict) -> int:
-    max_items = parameters.get("MaxItems", LIST_DEFAULT)
-    if not 1 <= max_items <= LIST_MAX:
-        raise errors.invalid_parameter(f"MaxItems must be a number from 1 to {LIST_MAX}.")
-    return max_items
 
 
 # Shapes ---------------------------------------------------------------------
@@ -84,7 +76,7 @@ def list_versions_by_function(context: services.Context, parameters: dict) -> di
     """ListVersionsByFunction: $LATEST first, then the versions by number;
     Marker = the last version of the previous page."""
     fn = _function(context, parameters, "ListVersionsByFunction")
-    max_items = _page_size(parameters)
+    max_items = lambda_paging.max_items(parameters)
     marker = parameters.get("Marker")
     rows = FunctionVersion.objects.filter(function=fn).order_by("version")
     entries: list = []
@@ -95,20 +87,11 @@ def list_versions_by_function(context: services.Context, parameters: dict) -> di
             raise errors.invalid_parameter(f"Marker {marker!r} is not one this operation gave.")
         rows = rows.filter(version__gt=int(marker))
     entries += list(rows[: max_items + 1])
-    page = entries[:max_items]
-    output: dict = {"Versions": [shapes.function_configuration(_as_version(fn, row)) for row in page]}
-    if len(entries) > max_items:
-        last = page[-1]
-        output["NextMarker"] = qualifiers.LATEST if last is None else str(last.version)
-    return output
-
-
-def _as_version(fn: Function, row: FunctionVersion | None) -> Function:
-    if row is None:
-        return qualifiers.resolve(fn, None)
-    copied = qualifiers.frozen(fn, row)
-    copied.qualifier = str(row.version)
-    return copied
+    return lambda_paging.page(
+        "Versions", entries, max_items,
+        lambda row: shapes.function_configuration(lambda_api.version_of(fn, row)),
+        lambda row: qualifiers.LATEST if row is None else str(row.version),
+    )
 
 
 # Aliases --------------------------------------------------------------------
@@ -150,17 +133,14 @@ def list_aliases(context: services.Context, parameters: dict) -> dict:
     """ListAliases by name; FunctionVersion keeps the aliases that send
     calls to that version (as their own or their additional version)."""
     fn = _function(context, parameters, "ListAliases")
-    max_items = _page_size(parameters)
     aliases = Alias.objects.filter(function=fn).order_by("name")
     if marker := parameters.get("Marker"):
         aliases = aliases.filter(name__gt=marker)
     wanted = parameters.get("FunctionVersion")
     found = [a for a in aliases if wanted is None or a.function_version == wanted
              or wanted in (a.routing_config or {}).get("AdditionalVersionWeights", {})]
-    output: dict = {"Aliases": [alias_configuration(fn, a) for a in found[:max_items]]}
-    if len(found) > max_items:
-        output["NextMarker"] = found[max_items - 1].name
-    return output
+    return lambda_paging.page("Aliases", found, lambda_paging.max_items(parameters),
+                              lambda alias: alias_configuration(fn, alias), lambda alias: alias.name)
 
 
 # Provisioned concurrency ----------------------------------------------------------
@@ -193,15 +173,11 @@ def list_provisioned_concurrency_configs(context: services.Context, parameters: 
     """ListProvisionedConcurrencyConfigs by qualifier; Marker = the last one
     of the previous page."""
     fn = _function(context, parameters, "ListProvisionedConcurrencyConfigs")
-    max_items = _page_size(parameters)
     configs = ProvisionedConcurrencyConfig.objects.filter(function=fn).order_by("qualifier")
     if marker := parameters.get("Marker"):
         configs = configs.filter(qualifier__gt=marker)
-    page = list(configs[: max_items + 1])
-    output: dict = {"ProvisionedConcurrencyConfigs": [provisioned_shape(c, fn) for c in page[:max_items]]}
-    if len(page) > max_items:
-        output["NextMarker"] = page[max_items - 1].qualifier
-    return output
+    return lambda_paging.page("ProvisionedConcurrencyConfigs", configs, lambda_paging.max_items(parameters),
+                              lambda config: provisioned_shape(config, fn), lambda config: config.qualifier)
 
 
 HANDLERS = {

@@ -70,8 +70,21 @@ class FunctionGone(FunctionError):
 
 
 class RevisionChanged(FunctionError):
-    """The function changed since the caller read the RevisionId it sent
-    (Lambda's 412 PreconditionFailedException)."""
+    """The function (or alias) changed since the caller read the RevisionId
+    it sent (Lambda's 412 PreconditionFailedException)."""
+
+    def __init__(self, getter: str = "GetFunction"):
+        super().__init__("The Revision Id provided does not match the latest Revision Id. "
+                         f"Call the {getter} API to retrieve the latest Revision Id.")
+
+
+def check_revision(expected: str | None, current: uuid.UUID, getter: str = "GetFunction") -> None:
+    """RevisionChanged (in Lambda's words, naming the `getter` operation
+    that reads the current one) when a RevisionId was sent (`expected`;
+    None: not sent) and it is not `current`. A write that must not race
+    claims it as well (_claim_revision)."""
+    if expected is not None and expected != str(current):
+        raise RevisionChanged(getter)
 
 
 class LayerAccessDenied(FunctionError):
@@ -294,13 +307,6 @@ def _checked_code(zip_bytes) -> codestore.CheckedZip:
         return codestore.check_zip(zip_bytes)
     except codestore.CodeError as e:
         raise FunctionError(str(e), "code") from None
-
-
-def is_custom_runtime(runtime: str) -> bool:
-    """An OS-only runtime (provided.al2023): the code's `bootstrap` runs,
-    and the handler is any text it reads from _HANDLER (Lambda checks
-    nothing more than its pattern)."""
-    return runtime.startswith("provided")
 
 
 def handler_problem(fn: Function) -> str | None:
@@ -556,14 +562,12 @@ def _claim_revision(fn: Function, expected) -> None:
     other gets RevisionChanged (its transaction, and so its change, undone)."""
     if expected is None:
         return
-    message = ("The Revision Id provided does not match the latest Revision Id. "
-               "Call the GetFunction API to retrieve the latest Revision Id.")
     try:
         expected = uuid.UUID(str(expected))
     except ValueError:
-        raise RevisionChanged(message) from None
+        raise RevisionChanged() from None
     if Function.objects.filter(pk=fn.pk, revision=expected).update(revision=uuid.uuid4()) != 1:
-        raise RevisionChanged(message)
+        raise RevisionChanged()
 
 
 def update_code(fn: Function, zip_bytes, architectures=None, expected_revision=None) -> Function:
@@ -637,7 +641,7 @@ def update_code_files(
             "code",
         )
     protected = sorted(handler_files(fn.handler, fn.runtime) & set(deletes or ()))
-    if protected and is_custom_runtime(fn.runtime):
+    if protected and handlers.is_custom(fn.runtime):
         raise FunctionError("bootstrap is what the custom runtime starts; it cannot be deleted.", "path")
     if protected:
         raise FunctionError(

@@ -24,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from awsapi import arns, errors
-from functions import dependencies, qualifiers
+from functions import dependencies, qualifiers, service
 from functions.models import Alias, Function, FunctionVersion, ProvisionedConcurrencyConfig
 
 LATEST = qualifiers.LATEST
@@ -71,11 +71,7 @@ def publish(fn: Function, *, description: str | None = None, code_sha256: str | 
     with transaction.atomic():
         # Locked: two publishes at once must not take the same number.
         current = Function.objects.select_for_update().select_related("code", "team").get(pk=fn.pk)
-        if revision_id is not None and revision_id != str(current.revision):
-            raise errors.precondition_failed(
-                "The Revision Id provided does not match the latest Revision Id. "
-                "Call the GetFunction API to retrieve the latest Revision Id."
-            )
+        _check_revision(revision_id, current.revision)
         # The CodeSha256 $LATEST shows: the upload, not a dependency build's bundle.
         latest_sha256 = dependencies.submitted_code(current).sha256_b64
         if code_sha256 is not None and code_sha256 != latest_sha256:
@@ -96,6 +92,14 @@ def publish(fn: Function, *, description: str | None = None, code_sha256: str | 
         Function.objects.filter(pk=current.pk).update(last_version=number)
         fn.last_version = number
     return version, True
+
+
+def _check_revision(revision_id: str | None, current: uuid.UUID, getter: str = "GetFunction") -> None:
+    """service.check_revision as PreconditionFailedException (412)."""
+    try:
+        service.check_revision(revision_id, current, getter)
+    except service.RevisionChanged as e:
+        raise errors.precondition_failed(str(e)) from None
 
 
 def get_version(fn: Function, number: str) -> FunctionVersion:
@@ -137,8 +141,7 @@ def alias_arn(fn: Function, name: str) -> str:
 def get_alias(fn: Function, name: str) -> Alias:
     alias = Alias.objects.filter(function=fn, name=name).first()
     if alias is None:
-        raise errors.AwsError(404, "ResourceNotFoundException",
-                              f"Cannot find alias arn: {alias_arn(fn, name)}")
+        raise errors.resource_not_found(f"Cannot find alias arn: {alias_arn(fn, name)}")
     return alias
 
 
@@ -227,11 +230,7 @@ def update_alias(fn: Function, name: str, *, function_version=None, description=
     with transaction.atomic():
         Function.objects.select_for_update().filter(pk=fn.pk).first()
         alias = get_alias(fn, name)
-        if revision_id is not None and revision_id != str(alias.revision):
-            raise errors.precondition_failed(
-                "The Revision Id provided does not match the latest Revision Id. "
-                "Call the GetAlias API to retrieve the latest Revision Id."
-            )
+        _check_revision(revision_id, alias.revision, "GetAlias")
         version = alias.function_version
         if function_version is not None:
             version = _check_version(fn, function_version)

@@ -22,7 +22,7 @@ from django.conf import settings
 
 from awsapi import errors, jsontext
 from functions import (
-    build_live, code_tab, dependencies, qualifiers, service, url_tag_views, versions, versions_tab,
+    build_live, code_tab, dependencies, handlers, qualifiers, service, url_tag_views, versions, versions_tab,
 )
 from functions.access import can_write, get_function_for_user, teams_for, writable_teams
 from functions.code import SINGLE_FILE_SUFFIXES, CodeError, bootstrap_zip, zip_single_file
@@ -89,7 +89,7 @@ def _inline_file_name(data: dict) -> str:
 
 def _zip_from_form(form: CreateFunctionForm) -> bytes:
     data = form.cleaned_data
-    if data["code_source"] == "inline" and service.is_custom_runtime(data["runtime"]):
+    if data["code_source"] == "inline" and handlers.is_custom(data["runtime"]):
         return bootstrap_zip(data["source"])
     if data["code_source"] == "inline":
         return zip_single_file(_inline_file_name(data), data["source"])

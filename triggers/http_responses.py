@@ -8,6 +8,8 @@ import json
 
 from django.http import HttpResponse
 
+from invocations.done import Done
+
 # Headers the server sets itself; a function's values would corrupt framing.
 _HOP_BY_HOP = {"connection", "content-length", "transfer-encoding", "keep-alive", "upgrade"}
 
@@ -35,6 +37,18 @@ def json_message(status: int, message: str) -> HttpResponse:
     return HttpResponse(
         json.dumps({"message": message}), status=status, content_type="application/json"
     )
+
+
+def from_done(done: Done) -> HttpResponse | None:
+    """A succeeded call's result mapped (from_result), or None when the
+    call failed or answered what cannot be mapped: the caller's own error
+    answer then (an HTTP API's 500, a function URL's 502)."""
+    if done.status != "succeeded":
+        return None
+    try:
+        return from_result(done.result)
+    except BadFunctionResponse:
+        return None
 
 
 def from_result(result_text: str | None) -> HttpResponse:

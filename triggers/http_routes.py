@@ -89,7 +89,7 @@ async def _invoke(route, params: dict, request, path: str, body: bytes) -> HttpR
         request_id=request_id, account_id=route.function.team.account_id, body=body,
     )
     event_text = json.dumps(event)
-    if len(event_text) > MAX_SYNC_BYTES and len(event_text.encode()) > MAX_SYNC_BYTES:
+    if event_too_large(event_text):
         return json_message(413, "Request Entity Too Large")
     route_table.note_fired(route)
     target = route.function
@@ -119,18 +119,19 @@ async def _invoke(route, params: dict, request, path: str, body: bytes) -> HttpR
     return _with_request_id(_outcome(done), request_id)
 
 
+def event_too_large(event_text: str) -> bool:
+    """Whether the event is over Lambda's synchronous payload (the UTF-8
+    length is only counted when the characters could be over)."""
+    return len(event_text) > MAX_SYNC_BYTES and len(event_text.encode()) > MAX_SYNC_BYTES
+
+
 def _outcome(done: Done) -> HttpResponse:
     if dispatch.is_not_ready(done):
         # Pending while its dependencies are installed (or Failed): try again later.
         response = json_message(503, f"Service Unavailable: {done.error['errorMessage']}")
         response["Retry-After"] = str(int(dispatch.HOLD_S))
         return response
-    if done.status == "succeeded":
-        try:
-            return http_responses.from_result(done.result)
-        except http_responses.BadFunctionResponse:
-            pass
-    return json_message(500, "Internal Server Error")
+    return http_responses.from_done(done) or json_message(500, "Internal Server Error")
 
 
 def _with_request_id(response: HttpResponse, request_id: uuid.UUID) -> HttpResponse:

@@ -1,6 +1,6 @@
 """Serving function URLs (functions.function_urls) under /lambda-url/<url_id>/,
 as Lambda's function URLs do, on the web's event loop with the HTTP routes'
-machinery: the request becomes the payload 2.0 event (triggers.payloads,
+machinery (triggers.http_routes): the request becomes the payload 2.0 event (triggers.payloads,
 routeKey "$default"; requestContext.apiId and domainPrefix are the URL id,
 accountId "anonymous" for AuthType NONE, authorizer.iam for AWS_IAM), the
 function runs synchronously (its alias resolved by functions.qualifiers),
@@ -37,10 +37,9 @@ from functions import function_urls, qualifiers
 from functions.models import FunctionUrlConfig
 from invocations import dispatch
 from invocations.done import Done
-from triggers import cors, http_responses, payloads
+from triggers import cors, http_responses, http_routes, payloads
 
 PREFIX = function_urls.PREFIX.rstrip("/")
-MAX_SYNC_BYTES = 6 * 1024 * 1024  # Lambda's synchronous payload
 
 
 def matches(scope) -> bool:
@@ -77,7 +76,7 @@ class UrlCors:
 
 async def serve(scope, receive, send) -> None:
     """Answer one request under /lambda-url/."""
-    body = await asgi.read_body(receive, MAX_SYNC_BYTES)
+    body = await asgi.read_body(receive, http_routes.MAX_SYNC_BYTES)
     request = asgi.django_request(scope, body or b"")
     request_id = uuid.uuid4()
     trace_id = f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)}"
@@ -145,7 +144,7 @@ async def answer(request, rest: str, body: bytes, request_id: uuid.UUID, trace_i
             "userId": key.access_key_id, "cognitoIdentity": None, "principalOrgId": None,
         }}
     event_text = json.dumps(event)
-    if len(event_text.encode()) > MAX_SYNC_BYTES:
+    if http_routes.event_too_large(event_text):
         return message(413, "Request Entity Too Large")
     call = await dispatch.SyncCall.begin(
         fn, event_text, source="http", trigger=function_urls.trigger_key(url_id), request_id=request_id,
@@ -160,11 +159,6 @@ def _outcome(done: Done) -> HttpResponse:
         response = message(409, done.error["errorMessage"])
         response["x-amzn-ErrorType"] = dispatch.NOT_READY_ERROR
         return response
-    if done.status == "succeeded":
-        try:
-            return http_responses.from_result(done.result)
-        except http_responses.BadFunctionResponse:
-            pass
     if done.status == "throttled":
         return message(429, "Rate Exceeded.")
-    return message(502, "Internal Server Error")
+    return http_responses.from_done(done) or message(502, "Internal Server Error")

@@ -4,7 +4,6 @@ failure keeping the previous code, time and size limits, and recovery of
 builds a stopped worker left behind. The installer is a small script here;
 tests/integration/test_dependencies_real.py runs the real pip."""
 
-import io
 import json
 import sys
 import zipfile
@@ -18,16 +17,9 @@ from functions import (
     dependencies, dependency_build, dependency_install, lambda_shapes, qualifiers, service, versions,
 )
 from functions.models import DependencyBuild, Function
+from tests.integration.helpers import zip_of
 
 HANDLER = "import tabulate\n\ndef handler(event, context):\n    return tabulate.__name__\n"
-
-
-def zip_of(files: dict[str, str]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, text in files.items():
-            zf.writestr(name, text)
-    return buf.getvalue()
 
 
 def checked(files: dict[str, str]) -> codestore.CheckedZip:

@@ -3,9 +3,7 @@ panel (pending, failed, done), the Code tab's note, the Test tab refusing
 to invoke a Pending function, an upload while a build runs refused in
 words, and the panel fragment the worker sends live."""
 
-import io
 import sys
-import zipfile
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -13,17 +11,10 @@ from django.urls import reverse
 
 from functions import build_live, dependencies, dependency_build, dependency_install, service
 from functions.models import Function
+from tests.integration.helpers import zip_of
 
 HX = {"HTTP_HX_REQUEST": "true"}
 HANDLER = "import tabulate\n\ndef handler(event, context):\n    return 1\n"
-
-
-def zip_of(files):
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, text in files.items():
-            zf.writestr(name, text)
-    return buf.getvalue()
 
 
 @pytest.fixture(autouse=True)

@@ -5,26 +5,15 @@ function's Layers on Create/Update/GetFunction."""
 
 import base64
 import hashlib
-import io
-import zipfile
-
 from urllib.parse import urlsplit
 
 import pytest
 from botocore.exceptions import ClientError
 
 from functions.models import Function, LayerVersion
+from tests.integration.helpers import zip_of as layer_zip
 from tests.unit import asgi_client
 from tests.unit.test_lambda_api import ROLE, error_code, status_of, zip_of
-
-
-def layer_zip(files: dict[str, str]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, text in files.items():
-            zf.writestr(name, text)
-    return buf.getvalue()
-
 
 MYLIB = layer_zip({"python/mylib.py": "VALUE = 'from the layer'\n"})
 

@@ -250,3 +250,19 @@ def test_invoke_runs_the_version_or_alias_named(lam, made, runs):
             lam.invoke(FunctionName=name, **kwargs)
         assert error_code(e) == "ResourceNotFoundException"
         assert f":function:ver:{qualifier or 'nope'}" in str(e.value)
+
+
+def test_a_qualifier_in_the_name_and_a_different_qualifier_is_refused(lam, made, runs):
+    lam.publish_version(FunctionName="ver")
+    lam.update_function_configuration(FunctionName="ver", Timeout=9)
+    lam.publish_version(FunctionName="ver")
+    arn = lam.get_function_configuration(FunctionName="ver")["FunctionArn"]
+    for name in ("ver:1", f"{arn}:1"):
+        for call in (lam.invoke, lam.get_function_configuration):
+            with pytest.raises(ClientError) as e:
+                call(FunctionName=name, Qualifier="2")
+            assert error_code(e) == "InvalidParameterValueException"
+            assert "derived qualifier from the function name does not match" in str(e.value)
+    assert runs == []
+    # The same qualifier twice names it.
+    assert lam.invoke(FunctionName="ver:2", Qualifier="2")["ExecutedVersion"] == "2"

@@ -3,25 +3,15 @@ delete a version) and a function's layers on its Configuration tab; 404 to
 strangers, 403 to read-only members, 405 on wrong methods; refused input
 stores nothing."""
 
-import io
-import zipfile
-
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from functions import layers
 from functions.models import LayerVersion
+from tests.integration.helpers import zip_of
 
 HX = {"HTTP_HX_REQUEST": "true"}
-
-
-def layer_zip(files: dict[str, str]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, text in files.items():
-            zf.writestr(name, text)
-    return buf.getvalue()
 
 
 def as_user(client, users, who):
@@ -35,7 +25,7 @@ def upload(data: bytes, name="layer.zip"):
 
 @pytest.fixture
 def mylib(team):
-    return layers.publish(team, "mylib", layer_zip({"python/mylib.py": "X = 1\n"}), description="my lib")
+    return layers.publish(team, "mylib", zip_of({"python/mylib.py": "X = 1\n"}), description="my lib")
 
 
 def test_it_lists_the_teams_layer_versions_with_their_users(client, users, make_function, mylib):
@@ -55,7 +45,7 @@ def test_a_member_sees_the_delete_buttons(client, users, mylib):
 def test_it_publishes_a_version_from_a_zip(client, users, team):
     resp = as_user(client, users, "member").post(reverse("layer-list"), {
         "team": team.pk, "name": "tools", "description": "t", "compatible_runtimes": ["python3.11"],
-        "zip_file": upload(layer_zip({"bin/tool": "#!/bin/sh\n"})),
+        "zip_file": upload(zip_of({"bin/tool": "#!/bin/sh\n"})),
     })
     assert resp.status_code == 302
     lv = LayerVersion.objects.get(layer__name="tools")
@@ -75,7 +65,7 @@ def test_a_bad_zip_is_refused_on_the_form_and_nothing_is_stored(client, users, t
 def test_a_read_only_member_cannot_publish_or_delete(client, users, team, mylib):
     reader = as_user(client, users, "reader")
     resp = reader.post(reverse("layer-list"), {"team": team.pk, "name": "x",
-                                               "zip_file": upload(layer_zip({"a": "a"}))})
+                                               "zip_file": upload(zip_of({"a": "a"}))})
     assert resp.status_code == 403
     url = reverse("layer-version-delete", args=[team.account_id, "mylib", 1])
     assert reader.post(url).status_code == 403
@@ -93,7 +83,7 @@ def test_it_deletes_a_version_and_strangers_get_404(client, users, team, mylib):
 
 def test_the_configuration_tab_shows_and_saves_a_functions_layers(client, users, make_function, mylib):
     fn = make_function()
-    other = layers.publish(fn.team, "other", layer_zip({"python/o.py": ""}))
+    other = layers.publish(fn.team, "other", zip_of({"python/o.py": ""}))
     member = as_user(client, users, "member")
     tab = member.get(reverse("fn-detail", args=[fn.id]) + "?tab=configuration").content.decode()
     assert "No layers." in tab and "mylib:1 (my lib)" in tab
@@ -106,7 +96,7 @@ def test_the_configuration_tab_shows_and_saves_a_functions_layers(client, users,
 
 def test_two_versions_of_one_layer_are_refused_and_nothing_changes(client, users, make_function, mylib):
     fn = make_function()
-    second = layers.publish(fn.team, "mylib", layer_zip({"python/mylib.py": "X = 2\n"}))
+    second = layers.publish(fn.team, "mylib", zip_of({"python/mylib.py": "X = 2\n"}))
     chosen = {"layer_1": layers.arn_of(mylib), "layer_2": layers.arn_of(second)}
     resp = as_user(client, users, "member").post(reverse("fn-layers", args=[fn.id]), chosen, **HX)
     assert "Two different versions of the same layer" in resp.content.decode()

@@ -2,36 +2,26 @@
 Layers resolved and validated in one place, and the layers' content as an
 environment gets it."""
 
-import io
-import zipfile
-
 import pytest
 
 from functions import code as codestore
 from functions import layers, service
 from functions.models import LayerVersion, Team
-
-
-def layer_zip(files: dict[str, str]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, text in files.items():
-            zf.writestr(name, text)
-    return buf.getvalue()
+from tests.integration.helpers import zip_of
 
 
 @pytest.fixture
 def mylib(team):
-    return layers.publish(team, "mylib", layer_zip({"python/mylib.py": "X = 1\n"}),
+    return layers.publish(team, "mylib", zip_of({"python/mylib.py": "X = 1\n"}),
                           compatible_runtimes=["python3.11"], description="my library")
 
 
 def test_it_numbers_versions_and_never_reuses_one_after_a_delete(team):
-    first = layers.publish(team, "lib", layer_zip({"python/a.py": "A = 1\n"}))
-    second = layers.publish(team, "lib", layer_zip({"python/a.py": "A = 2\n"}))
+    first = layers.publish(team, "lib", zip_of({"python/a.py": "A = 1\n"}))
+    second = layers.publish(team, "lib", zip_of({"python/a.py": "A = 2\n"}))
     assert (first.version, second.version) == (1, 2)
     assert layers.delete_version(team, "lib", 2) is True
-    third = layers.publish(team, "lib", layer_zip({"python/a.py": "A = 3\n"}))
+    third = layers.publish(team, "lib", zip_of({"python/a.py": "A = 3\n"}))
     assert third.version == 3
     assert layers.arn_of(third) == f"arn:aws:lambda:us-east-1:{team.account_id}:layer:lib:3"
 
@@ -45,19 +35,19 @@ def test_it_stores_the_zip_as_a_code_bundle_with_its_files(mylib):
     ("bad name!", None, "not valid"),
     ("x" * 141, None, "not valid"),
     ("ok", b"not a zip", "not a valid zip"),
-    ("ok", layer_zip({"../evil.py": "x"}), "outside"),
+    ("ok", zip_of({"../evil.py": "x"}), "outside"),
 ])
 def test_it_refuses_a_bad_publish_and_stores_nothing(team, name, zip_bytes, words):
     with pytest.raises(layers.LayerError, match=words):
-        layers.publish(team, name, zip_bytes or layer_zip({"a.txt": "a"}))
+        layers.publish(team, name, zip_bytes or zip_of({"a.txt": "a"}))
     assert not LayerVersion.objects.exists()
 
 
 def test_it_refuses_unknown_runtimes_and_architectures(team):
     with pytest.raises(layers.LayerError, match="python9"):
-        layers.publish(team, "l", layer_zip({"a": "a"}), compatible_runtimes=["python9"])
+        layers.publish(team, "l", zip_of({"a": "a"}), compatible_runtimes=["python9"])
     with pytest.raises(layers.LayerError, match="sparc"):
-        layers.publish(team, "l", layer_zip({"a": "a"}), compatible_architectures=["sparc"])
+        layers.publish(team, "l", zip_of({"a": "a"}), compatible_architectures=["sparc"])
     assert not LayerVersion.objects.exists()
 
 
@@ -72,9 +62,9 @@ def test_a_deleted_version_is_not_found_but_its_content_stays(team, mylib):
 
 
 def test_it_lists_the_latest_matching_version_per_layer(team):
-    layers.publish(team, "b", layer_zip({"a": "1"}), compatible_runtimes=["python3.11"])
-    layers.publish(team, "b", layer_zip({"a": "2"}), compatible_runtimes=["nodejs20.x"])
-    layers.publish(team, "a", layer_zip({"a": "3"}), compatible_architectures=["arm64"])
+    layers.publish(team, "b", zip_of({"a": "1"}), compatible_runtimes=["python3.11"])
+    layers.publish(team, "b", zip_of({"a": "2"}), compatible_runtimes=["nodejs20.x"])
+    layers.publish(team, "a", zip_of({"a": "3"}), compatible_architectures=["arm64"])
     assert [(layer.name, lv.version) for layer, lv in layers.list_latest(team)] == [("a", 1), ("b", 2)]
     assert [(layer.name, lv.version) for layer, lv in layers.list_latest(team, runtime="python3.11")] == [
         ("b", 1)
@@ -96,14 +86,14 @@ def test_another_accounts_layer_arn_is_refused(team, mylib):
 
 
 def test_it_resolves_a_functions_layers_in_order(team, mylib):
-    other = layers.publish(team, "other", layer_zip({"python/o.py": ""}))
+    other = layers.publish(team, "other", zip_of({"python/o.py": ""}))
     arns = [layers.arn_of(other), layers.arn_of(mylib)]
     assert layers.resolve(team, arns) == arns
     assert layers.resolve(team, None) == [] and layers.resolve(team, []) == []
 
 
 def test_it_refuses_more_than_five_layers(team):
-    arns = [layers.arn_of(layers.publish(team, f"l{i}", layer_zip({f"f{i}": "x"}))) for i in range(6)]
+    arns = [layers.arn_of(layers.publish(team, f"l{i}", zip_of({f"f{i}": "x"}))) for i in range(6)]
     with pytest.raises(layers.LayerError, match="Cannot reference more than 5 layers"):
         layers.resolve(team, arns)
 
@@ -118,7 +108,7 @@ def test_it_refuses_a_missing_or_deleted_version_with_lambdas_words(team, mylib)
 
 
 def test_it_refuses_two_versions_of_one_layer_and_no_arns(team, mylib):
-    second = layers.publish(team, "mylib", layer_zip({"python/mylib.py": "X = 2\n"}))
+    second = layers.publish(team, "mylib", zip_of({"python/mylib.py": "X = 2\n"}))
     with pytest.raises(layers.LayerError, match="Two different versions of the same layer"):
         layers.resolve(team, [layers.arn_of(mylib), layers.arn_of(second)])
     with pytest.raises(layers.LayerError, match="not a layer version ARN"):
