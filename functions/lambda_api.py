@@ -87,6 +87,18 @@ def qualified_name(
     return name, qualifier or None, missing
 
 
+def function_and_qualifier_of(key: ApiKey, parameters: dict) -> tuple[Function, str | None]:
+    """The function itself ($LATEST's row) and the qualifier named in
+    FunctionName or Qualifier (unresolved: for operations that keep a
+    setting per qualifier, such as function URLs); the errors of
+    `qualified_name`, ResourceNotFoundException without such a function."""
+    name, qualifier, missing = qualified_name(key, parameters["FunctionName"], parameters.get("Qualifier"))
+    fn = Function.objects.select_related("team", "code").filter(team=key.team, name=name).first()
+    if fn is None:
+        raise missing
+    return fn, qualifier
+
+
 def get_function_of(key: ApiKey, parameters: dict) -> Function:
     """The function an operation's FunctionName (and Qualifier) names in the
     key's team, or ResourceNotFoundException: itself for no qualifier or

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from awsapi import arns, errors, services
 from functions import function_urls, lambda_paging
-from functions.lambda_api import get_function_of
+from functions.lambda_api import function_and_qualifier_of
 from functions.models import Function, FunctionUrlConfig
 
 def _time(value: datetime) -> str:
@@ -37,11 +37,9 @@ def shape(config: FunctionUrlConfig, endpoint: str, *, modified: bool = True) ->
 
 
 def _function(context: services.Context, parameters: dict) -> tuple[Function, str | None]:
-    # The Qualifier is an alias here, which get_function_of (only $LATEST
-    # exists there) would call missing: look the function up without it.
-    qualifier = parameters.get("Qualifier")
-    fn = get_function_of(context.key, {"FunctionName": parameters["FunctionName"]})
-    return fn, qualifier
+    # A URL belongs to the function or one of its aliases, named in
+    # FunctionName ("fn:live") or Qualifier: function_urls checks the alias.
+    return function_and_qualifier_of(context.key, parameters)
 
 
 def _checked(call):

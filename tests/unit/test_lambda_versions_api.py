@@ -266,3 +266,20 @@ def test_a_qualifier_in_the_name_and_a_different_qualifier_is_refused(lam, made,
     assert runs == []
     # The same qualifier twice names it.
     assert lam.invoke(FunctionName="ver:2", Qualifier="2")["ExecutedVersion"] == "2"
+
+
+def test_a_function_url_on_an_alias_named_in_the_function_name(lam, made, team):
+    # FunctionName "ver:live" names the alias as Qualifier="live" does
+    # (botocore's model allows a qualified name there); a fresh user's find.
+    lam.publish_version(FunctionName="ver")
+    lam.create_alias(FunctionName="ver", Name="live", FunctionVersion="1")
+    made_url = lam.create_function_url_config(FunctionName="ver:live", AuthType="NONE")
+    assert made_url["FunctionArn"].endswith(":function:ver:live")
+    got = lam.get_function_url_config(FunctionName="ver", Qualifier="live")
+    assert got["FunctionUrl"] == made_url["FunctionUrl"]
+    with pytest.raises(ClientError) as e:
+        lam.get_function_url_config(FunctionName="ver")
+    assert error_code(e) == "ResourceNotFoundException"
+    with pytest.raises(ClientError) as e:
+        lam.get_function_url_config(FunctionName="ver:live", Qualifier="other")
+    assert error_code(e) == "InvalidParameterValueException"
