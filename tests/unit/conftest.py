@@ -39,11 +39,12 @@ def handed_over(monkeypatch):
 
     hand_over = HandOver()
 
-    async def begin(cls, fn, event, *, source, trigger="", priority="normal", request_id=None):
+    async def begin(cls, fn, event, *, source, trigger="", priority="normal", request_id=None,
+                    client_context=""):
         request = SyncRequest(
             request_id=str(request_id or uuid.uuid4()), function_id=str(fn.id),
             revision=str(fn.revision), event=event, source=source, trigger=trigger,
-            priority=priority, expires_at=time.time() + 30,
+            priority=priority, expires_at=time.time() + 30, client_context=client_context,
         )
         hand_over.calls.append(request)
         return PendingCall(request, hand_over)
