@@ -47,11 +47,11 @@ from runtimes.catalog import SHARED_DIR, all_runtimes, dockerfile, runtime_dir
 
 DEFAULT_RUNTIME = "python3.11"
 DEFAULT_SUITE = "bookworm"
-LOCAL_BASE = "stratus-base:bookworm"  # the default suite's base image
-# What debootstrap adds to minbase, per suite: the Python bootstraps need
-# python3 (bookworm's is 3.11, trixie's 3.13); Node's binary needs only
-# libc and libstdc++ (in minbase: apt uses them).
-BASE_PACKAGES = {"bookworm": "python3", "trixie": "python3"}
+# What debootstrap adds to minbase, whatever the suite: the Python
+# bootstraps (and provided.al2023's) need python3 (bookworm's is 3.11,
+# trixie's 3.13); Node's binary needs only libc and libstdc++ (in minbase:
+# apt uses them).
+BASE_PACKAGES = "python3"
 
 
 def base_suite(runtime: str) -> str:
@@ -145,13 +145,12 @@ def ensure_local_base(client: docker.DockerClient, suite: str = DEFAULT_SUITE) -
         # leaves only a temp folder, never a half rootfs that looks complete.
         tmp = Path(tempfile.mkdtemp(prefix=f"{rootfs.name}.tmp-", dir=cache))
         print(f"debootstrap {suite} into {tmp} (a minute or more)", flush=True)
-        include = BASE_PACKAGES.get(suite, "python3")
         try:
             subprocess.run(
                 [
                     "debootstrap",
                     "--variant=minbase",
-                    f"--include={include}",
+                    f"--include={BASE_PACKAGES}",
                     suite,
                     str(tmp),
                     mirror,
