@@ -415,9 +415,7 @@ def apply_configuration(frame: dict) -> dict:
     env = {str(k): str(v) for k, v in (frame.get("env") or {}).items()}
     os.environ.update(env)
     if env.get("AWS_SESSION_TOKEN"):
-        door = stratus_protocol.start_aws_door(
-            os.path.join(os.path.dirname(SOCKET_PATH), "aws.sock"), _diag
-        )
+        door = stratus_protocol.start_aws_door(SOCKET_PATH, _diag)
         if door:
             env["AWS_ENDPOINT_URL"] = door
     return env

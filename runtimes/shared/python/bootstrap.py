@@ -598,9 +598,7 @@ def apply_configuration(frame: dict) -> str:
     env = frame.get("env") or {}
     os.environ.update({str(k): str(v) for k, v in env.items()})
     if env.get("AWS_SESSION_TOKEN"):  # the platform gave this function credentials
-        endpoint = stratus_protocol.start_aws_door(
-            os.path.join(os.path.dirname(SOCKET_PATH), "aws.sock"), _diag
-        )
+        endpoint = stratus_protocol.start_aws_door(SOCKET_PATH, _diag)
         if endpoint:
             os.environ["AWS_ENDPOINT_URL"] = endpoint
     time.tzset()  # TZ arrives now, after the interpreter read it

@@ -220,10 +220,12 @@ def _serve_aws_connection(client: socket.socket, upstream_path: str) -> None:
     upstream.close()
 
 
-def start_aws_door(upstream_path: str, diag) -> str | None:
-    """Listen on 127.0.0.1:AWS_PORT and relay to ``upstream_path``; the
+def start_aws_door(socket_path: str, diag) -> str | None:
+    """Listen on 127.0.0.1:AWS_PORT and relay to the worker's ``aws.sock``,
+    in the folder of the bootstrap's own socket (``socket_path``); the
     endpoint URL, or None (said to ``diag``) when the port is taken: then
     AWS_ENDPOINT_URL is left alone."""
+    upstream_path = os.path.join(os.path.dirname(socket_path), "aws.sock")
     server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         server.bind(("127.0.0.1", AWS_PORT))
