@@ -8,6 +8,7 @@ from pathlib import Path
 import dj_database_url
 
 from console.env import ImproperSetting, envbool, envdecimal, envfloat, envint, envstr
+from runtimes.catalog import dockerfile as runtime_dockerfile
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(envstr("STRATUS_DATA_DIR", str(BASE_DIR / "var"))).resolve()
@@ -287,7 +288,7 @@ STRATUS_LOG_CAP = 256 * 1024
 # separated) offers fewer, e.g. on a small machine.
 _ALL_RUNTIMES = "python3.11,python3.13,nodejs20.x,nodejs22.x,provided.al2023"
 STRATUS_RUNTIMES = [r.strip() for r in envstr("STRATUS_RUNTIMES", _ALL_RUNTIMES).split(",") if r.strip()]
-_unknown_runtimes = [r for r in STRATUS_RUNTIMES if not (BASE_DIR / "runtimes" / r / "Dockerfile").is_file()]
+_unknown_runtimes = [r for r in STRATUS_RUNTIMES if runtime_dockerfile(r) is None]
 if _unknown_runtimes or not STRATUS_RUNTIMES:
     raise ImproperSetting(
         f"STRATUS_RUNTIMES names no runtime folder for {', '.join(_unknown_runtimes) or 'any runtime'}; "

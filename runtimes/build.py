@@ -1,7 +1,8 @@
 """Build the runtime images: ``python -m runtimes.build [--runtime R | --all] [--force]``.
 
 A runtime is a folder here (``python3.11``, ``python3.13``, ``nodejs20.x``,
-``nodejs22.x``...) with a Dockerfile and:
+``nodejs22.x``...; runtimes/catalog.py: the Dockerfile is its language's,
+``shared/python`` or ``shared/node``, or its own) with:
 - ``base``: the Debian suite its image starts from (``bookworm`` when absent).
   The base is a local image ``stratus-base:<suite>`` made once with
   debootstrap and ``docker import`` (no container registry needed); its
@@ -15,7 +16,8 @@ A runtime is a folder here (``python3.11``, ``python3.13``, ``nodejs20.x``,
   STRATUS_CACHE_DIR/downloads, checked, and its ``bin/node`` staged as
   ``node/bin/node``.
 Every context also gets ``shared/`` (this folder's ``shared``: the Python
-and Node bootstraps, one file per language for all its versions).
+and Node bootstraps and Dockerfiles, one per language for all its versions)
+and, at its root, the runtime's Dockerfile.
 
 The image tag is a hash of the runtime folder's and ``shared/``'s files, so
 editing a bootstrap produces a new tag (and a rebuild) while a second run
@@ -41,27 +43,15 @@ from pathlib import Path
 import docker
 from docker.errors import ImageNotFound
 
-RUNTIMES_DIR = Path(__file__).resolve().parent
-SHARED_DIR = RUNTIMES_DIR / "shared"
+from runtimes.catalog import SHARED_DIR, all_runtimes, dockerfile, runtime_dir
+
 DEFAULT_RUNTIME = "python3.11"
 DEFAULT_SUITE = "bookworm"
-LOCAL_BASE = "stratus-base:bookworm"  # the default suite's base image
-# What debootstrap adds to minbase, per suite: the Python bootstraps need
-# python3 (bookworm's is 3.11, trixie's 3.13); Node's binary needs only
-# libc and libstdc++ (in minbase: apt uses them).
-BASE_PACKAGES = {"bookworm": "python3", "trixie": "python3"}
-
-
-def runtime_dir(runtime: str) -> Path:
-    path = RUNTIMES_DIR / runtime
-    if not (path / "Dockerfile").is_file():
-        raise ValueError(f"unknown runtime {runtime!r}")
-    return path
-
-
-def all_runtimes() -> list[str]:
-    """Every runtime folder here (one with a Dockerfile), sorted."""
-    return sorted(p.parent.name for p in RUNTIMES_DIR.glob("*/Dockerfile"))
+# What debootstrap adds to minbase, whatever the suite: the Python
+# bootstraps (and provided.al2023's) need python3 (bookworm's is 3.11,
+# trixie's 3.13); Node's binary needs only libc and libstdc++ (in minbase:
+# apt uses them).
+BASE_PACKAGES = "python3"
 
 
 def base_suite(runtime: str) -> str:
@@ -85,8 +75,9 @@ def _files(root: Path, prefix: str = "") -> list[tuple[str, Path]]:
 
 def runtime_tag(runtime: str) -> str:
     """First 12 hex of sha256 over the runtime folder's files and shared/'s
-    (names and bytes): what the build context is made from (the Node binary
-    is named by node.json's pinned integrity)."""
+    (names and bytes; shared/ holds the languages' Dockerfiles): what the
+    build context is made from (the Node binary is named by node.json's
+    pinned integrity)."""
     digest = hashlib.sha256()
     files = _files(runtime_dir(runtime))
     if SHARED_DIR.is_dir():
@@ -154,13 +145,12 @@ def ensure_local_base(client: docker.DockerClient, suite: str = DEFAULT_SUITE) -
         # leaves only a temp folder, never a half rootfs that looks complete.
         tmp = Path(tempfile.mkdtemp(prefix=f"{rootfs.name}.tmp-", dir=cache))
         print(f"debootstrap {suite} into {tmp} (a minute or more)", flush=True)
-        include = BASE_PACKAGES.get(suite, "python3")
         try:
             subprocess.run(
                 [
                     "debootstrap",
                     "--variant=minbase",
-                    f"--include={include}",
+                    f"--include={BASE_PACKAGES}",
                     suite,
                     str(tmp),
                     mirror,
@@ -283,6 +273,8 @@ def stage_context(runtime: str, into: Path) -> Path:
     shutil.copytree(runtime_dir(runtime), context, ignore=shutil.ignore_patterns("__pycache__"))
     if SHARED_DIR.is_dir():
         shutil.copytree(SHARED_DIR, context / "shared", ignore=shutil.ignore_patterns("__pycache__"))
+    if not (context / "Dockerfile").is_file():  # its language's (hashed with shared/)
+        shutil.copy2(dockerfile(runtime), context / "Dockerfile")  # type: ignore[arg-type]
     pin = node_pin(runtime)
     if pin is not None:
         stage_node(pin, context)

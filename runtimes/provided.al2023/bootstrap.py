@@ -43,12 +43,18 @@ import os
 import select
 import signal
 import subprocess
+import sys
 import threading
 import time
 
-import runtime_api
-import worker_link
-from worker_link import encode
+# The worker protocol's module is shared with the Python runtimes: beside
+# this file in the image (/var/runtime), in runtimes/shared/python in a
+# checkout (the unit tests run this file from there).
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "shared", "python"))
+
+import runtime_api  # noqa: E402
+import stratus_protocol  # noqa: E402
+from stratus_protocol import Connection, encode  # noqa: E402
 
 SOCKET_PATH = os.environ.pop("STRATUS_SOCKET_PATH", "/var/runtime/sock/bootstrap.sock")
 TASK_ROOT = os.environ.get("LAMBDA_TASK_ROOT", "/var/task")
@@ -262,6 +268,53 @@ def watch(state: State, api: runtime_api.RuntimeAPI, output: Output) -> None:
 # --- invocations ---------------------------------------------------------------------
 
 
+_decoder = json.JSONDecoder()
+
+
+def raw_member(line: bytes, key: str) -> bytes | None:
+    """The JSON text of top-level member ``key`` of the object ``line``
+    (valid JSON, as FrameReader read it), or None when it has none. The
+    top-level members are walked with json's own scanner, so a nested
+    object with the same key is never taken for it."""
+    text = line.decode("utf-8")
+    pos = text.index("{") + 1
+    n = len(text)
+
+    def skip(i: int) -> int:
+        while i < n and text[i] in " \t\r\n":
+            i += 1
+        return i
+
+    pos = skip(pos)
+    found = None
+    while pos < n and text[pos] != "}":
+        name, pos = _decoder.raw_decode(text, pos)
+        pos = skip(pos) + 1  # the colon
+        start = skip(pos)
+        _, end = _decoder.raw_decode(text, start)
+        if name == key:
+            found = (start, end)  # the last one wins, as in json.loads
+        pos = skip(end)
+        if pos < n and text[pos] == ",":
+            pos = skip(pos + 1)
+    return None if found is None else text[found[0] : found[1]].encode("utf-8")
+
+
+def oom_kills() -> int | None:
+    """How many processes the kernel's OOM killer has killed in this
+    cgroup (v1 memory.oom_control, v2 memory.events), or None unknown."""
+    for path in ("/sys/fs/cgroup/memory/memory.oom_control", "/sys/fs/cgroup/memory.events"):
+        try:
+            with open(path) as f:
+                for line in f:
+                    name, _, value = line.partition(" ")
+                    if name == "oom_kill":
+                        return int(value)
+        except (OSError, ValueError):
+            continue
+    return None
+
+
 def _cognito_header(frame: dict) -> str:
     identity = frame.get("cognitoIdentity")
     if not isinstance(identity, dict) or not identity:
@@ -283,7 +336,7 @@ def _fallback_memory_mb() -> int:
 
 
 def handle_invoke(
-    conn: worker_link.Connection, line: bytes, frame: dict, state: State,
+    conn: Connection, line: bytes, frame: dict, state: State,
     api: runtime_api.RuntimeAPI, output: Output,
 ) -> None:
     request_id = str(frame.get("requestId", ""))
@@ -294,13 +347,13 @@ def handle_invoke(
     output.set_sink(conn.log)
     body = None
     exit_status = None
-    oom_before = worker_link.oom_kills()
+    oom_before = oom_kills()
     try:
         error = state.error_for(request_id)
         if error is None:
             invocation = runtime_api.Invocation(
                 request_id,
-                worker_link.raw_member(line, "event") or b"null",
+                raw_member(line, "event") or b"null",
                 deadline_ms=int(frame.get("deadlineMs") or 0),
                 function_arn=str(frame.get("invokedFunctionArn") or ""),
                 trace_id=str(frame.get("traceId") or runtime_api.trace_header()),
@@ -335,13 +388,13 @@ def handle_invoke(
     finally:
         output.set_sink(None)
     if exit_status is not None and exit_status == -signal.SIGKILL:
-        after = worker_link.oom_kills()
+        after = oom_kills()
         if after is None or oom_before is None or after > (oom_before or 0):
             # The kernel's OOM killer: no answer, so the worker reads
             # Docker's OOM flag once this process (and the container) ends.
             conn.send_raw(b"")
             os._exit(137)
-    mem = worker_link.max_memory_used_mb() or _fallback_memory_mb()
+    mem = stratus_protocol.max_memory_used_mb() or _fallback_memory_mb()
     end = encode({"type": "log", "line": f"END RequestId: {request_id}"})
     if error is None:
         conn.send_raw(end + encode({
@@ -356,36 +409,13 @@ def handle_invoke(
         os._exit(1)  # the runtime is gone: so is the environment
 
 
-def serve(server, state: State, api: runtime_api.RuntimeAPI, output: Output) -> None:
-    while True:
-        sock, _ = server.accept()
-        conn = worker_link.Connection(sock)
-        reader = worker_link.FrameReader(sock)
-        try:
-            while True:
-                line = reader.read_line()
-                if line is None:
-                    break
-                frame = json.loads(line)
-                if not isinstance(frame, dict):
-                    break
-                if frame.get("type") == "invoke":
-                    handle_invoke(conn, line, frame, state, api, output)
-                elif frame.get("type") == "ping":
-                    conn.send({"type": "pong"})
-        except (OSError, ValueError) as exc:
-            _diag(f"stratus bootstrap: dropping connection: {exc!r}")
-        finally:
-            sock.close()
-
-
 def apply_configuration(frame: dict) -> dict:
     """The init frame's environment (the function's configuration), with
     the AWS door's endpoint when the function has credentials."""
     env = {str(k): str(v) for k, v in (frame.get("env") or {}).items()}
     os.environ.update(env)
     if env.get("AWS_SESSION_TOKEN"):
-        door = worker_link.start_aws_door(os.path.join(os.path.dirname(SOCKET_PATH), "aws.sock"))
+        door = stratus_protocol.start_aws_door(SOCKET_PATH, _diag)
         if door:
             env["AWS_ENDPOINT_URL"] = door
     return env
@@ -397,8 +427,8 @@ def main() -> None:
     # never waits for the server.
     http_server = runtime_api.serve_in_thread(api, "127.0.0.1", API_PORT)
     api_address = f"127.0.0.1:{http_server.server_address[1]}"
-    server = worker_link.listen(SOCKET_PATH)
-    init_sock, frame = worker_link.wait_for_init(server)
+    server = stratus_protocol.listen(SOCKET_PATH)
+    init_sock, frame = stratus_protocol.wait_for_init(server)
     started = time.perf_counter()
     env = runtime_environment(apply_configuration(frame), api_address)
     output = Output()
@@ -435,7 +465,9 @@ def main() -> None:
     except OSError:
         pass
     init_sock.close()
-    serve(server, state, api, output)
+    stratus_protocol.serve(
+        server, lambda conn, line, frame: handle_invoke(conn, line, frame, state, api, output), _diag
+    )
 
 
 if __name__ == "__main__":

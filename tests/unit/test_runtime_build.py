@@ -40,9 +40,15 @@ def test_base_overrides_are_per_suite(monkeypatch):
 def test_python_runtimes_share_one_bootstrap_file_not_a_copy():
     for runtime in ("python3.11", "python3.13"):
         assert not (build.runtime_dir(runtime) / "bootstrap.py").exists()
-        assert "COPY shared/python/bootstrap.py" in (build.runtime_dir(runtime) / "Dockerfile").read_text()
+        assert "COPY shared/python/bootstrap.py" in build.dockerfile(runtime).read_text()
     for runtime in ("nodejs20.x", "nodejs22.x"):
-        assert "COPY shared/node/bootstrap.js" in (build.runtime_dir(runtime) / "Dockerfile").read_text()
+        assert "COPY shared/node/bootstrap.js" in build.dockerfile(runtime).read_text()
+    # One Dockerfile per language too, in shared/ (hashed into every tag).
+    shared = build.SHARED_DIR  # runtimes/shared
+    assert build.dockerfile("python3.11") == build.dockerfile("python3.13") == shared / "python/Dockerfile"
+    assert build.dockerfile("nodejs20.x") == build.dockerfile("nodejs22.x") == shared / "node/Dockerfile"
+    assert build.dockerfile("provided.al2023") == build.runtime_dir("provided.al2023") / "Dockerfile"
+    assert build.dockerfile("shared") is None
 
 
 def test_the_tag_follows_shared_files(monkeypatch, tmp_path):

@@ -648,26 +648,35 @@ process.on('unhandledRejection', (reason) => fatal('Runtime.UnhandledPromiseReje
 
 function frames(socket, onFrame) {
   // Calls onFrame(frame) for each frame, in order, each after the previous
-  // one's promise settled; resolves at EOF.
-  let buf = Buffer.alloc(0);
+  // one's promise settled; resolves at EOF. A frame's chunks are kept apart
+  // until its newline comes and joined once: joining at every chunk would
+  // copy a large event (64 KB chunks) over and over.
+  let parts = []; // the next frame's bytes so far
+  let size = 0;
   let chain = Promise.resolve();
   socket.on('data', (chunk) => {
-    buf = Buffer.concat([buf, chunk]);
-    let end;
-    while ((end = buf.indexOf(10)) >= 0) {
-      const line = buf.subarray(0, end);
-      buf = buf.subarray(end + 1);
-      let frame;
-      try {
-        frame = JSON.parse(line.toString('utf8'));
-      } catch (e) {
-        diag(`stratus bootstrap: dropping connection: ${e.message}`);
-        socket.destroy();
-        return;
+    parts.push(chunk);
+    size += chunk.length;
+    if (chunk.indexOf(10) >= 0) {
+      let buf = parts.length > 1 ? Buffer.concat(parts) : chunk;
+      let end;
+      while ((end = buf.indexOf(10)) >= 0) {
+        const line = buf.subarray(0, end);
+        buf = buf.subarray(end + 1);
+        let frame;
+        try {
+          frame = JSON.parse(line.toString('utf8'));
+        } catch (e) {
+          diag(`stratus bootstrap: dropping connection: ${e.message}`);
+          socket.destroy();
+          return;
+        }
+        chain = chain.then(() => onFrame(frame)).catch((e) => diag(`stratus bootstrap: ${e && e.stack}`));
       }
-      chain = chain.then(() => onFrame(frame)).catch((e) => diag(`stratus bootstrap: ${e && e.stack}`));
+      parts = buf.length ? [buf] : [];
+      size = buf.length;
     }
-    if (buf.length > MAX_FRAME_BYTES) {
+    if (size > MAX_FRAME_BYTES) {
       diag('stratus bootstrap: dropping connection: frame too large');
       socket.destroy();
     }

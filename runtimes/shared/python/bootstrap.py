@@ -16,6 +16,8 @@ Then serve newline-delimited JSON frames on the socket, one connection at a
 time, forever:
   worker -> {"type": "invoke", requestId, event, deadlineMs, ...}
   bootstrap -> {"type": "log", "line"}* then one {"type": "result"|"error", ...}
+The framing, the serving loop and the AWS door are stratus_protocol.py's
+(beside this file, shared with the provided.al2023 environment).
 
 What the init phase needs (logging above all: its import is most of an
 init's time) is imported at start, while the environment is still generic:
@@ -45,11 +47,13 @@ import json
 import logging
 import os
 import select
-import socket
 import sys
 import threading
 import time
 import traceback
+
+import stratus_protocol
+from stratus_protocol import Connection, encode
 
 SOCKET_PATH = os.environ.pop("STRATUS_SOCKET_PATH", "/var/runtime/sock/bootstrap.sock")
 TASK_ROOT = os.environ.get("LAMBDA_TASK_ROOT", "/var/task")
@@ -59,35 +63,8 @@ LAYER_PATHS = [
     "/opt/python",
 ]
 RUNTIME_LIB = "/var/runtime/lib"  # boto3 and its dependencies (runtimes/build.py)
-MAX_FRAME_BYTES = 8 * 1024 * 1024
 MAX_RESPONSE_BYTES = 6291556  # Lambda's synchronous response limit
 MAX_LOG_LINE = 256 * 1024  # longer lines are split: keeps log frames small
-
-# --- framing (a copy of invocations/protocol.py, kept tiny) -------------------
-
-
-def encode(frame: dict) -> bytes:
-    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
-
-
-class FrameReader:
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock, self.buf = sock, bytearray()
-
-    def read(self) -> dict | None:
-        while True:
-            end = self.buf.find(b"\n")
-            if end >= 0:
-                line = bytes(self.buf[:end])
-                del self.buf[: end + 1]
-                return json.loads(line)
-            if len(self.buf) > MAX_FRAME_BYTES:
-                raise ValueError("frame too large")
-            chunk = self.sock.recv(256 * 1024)
-            if not chunk:
-                return None
-            self.buf += chunk
-
 
 # --- output capture ------------------------------------------------------------
 
@@ -505,74 +482,18 @@ def log_error(err: dict) -> None:
 # --- memory --------------------------------------------------------------------
 
 
-def _read_int(path: str) -> int | None:
-    try:
-        with open(path) as f:
-            value = f.read().strip()
-        return int(value)
-    except (OSError, ValueError):
-        return None
-
-
-_peak_file: str | None = None
-
-
 def max_memory_used_mb() -> int:
-    """Peak memory of the environment: the container's cgroup when it is limited."""
-    global _peak_file
-    if _peak_file is None:
-        _peak_file = _find_peak_file()
-    peak = _read_int(_peak_file) if _peak_file else None
-    if peak is None:
-        import resource
+    """Peak memory of the environment: the container's cgroup when it is
+    limited, else this process's own."""
+    peak = stratus_protocol.max_memory_used_mb()
+    if peak is not None:
+        return peak
+    import resource
 
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
-    return -(-peak // (1024 * 1024))  # rounded up
-
-
-def _find_peak_file() -> str:
-    """Which file holds the peak, found once: the cgroup does not change."""
-    v1 = "/sys/fs/cgroup/memory/"
-    limit = _read_int(v1 + "memory.limit_in_bytes")
-    if limit is not None and limit < 1 << 62:
-        return v1 + "memory.max_usage_in_bytes"
-    if _read_int("/sys/fs/cgroup/memory.max") is not None:  # "max" fails int(): unlimited
-        return "/sys/fs/cgroup/memory.peak"
-    return ""
+    return -(-resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)  # KiB on Linux, rounded up
 
 
 # --- serving -------------------------------------------------------------------
-
-
-class Connection:
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self.lock = threading.Lock()  # main thread and the pump both send
-        self.broken = False
-        # Frames held back to leave with the next write (the START line):
-        # a handler that prints nothing costs the worker one wake-up, not two.
-        self.held = b""
-
-    def hold(self, data: bytes) -> None:
-        with self.lock:
-            self.held += data
-
-    def send_raw(self, data: bytes) -> None:
-        with self.lock:
-            if self.broken:
-                return
-            data, self.held = self.held + data, b""
-            try:
-                self.sock.sendall(data)
-            except OSError:
-                # The worker gave up (timeout): keep running, it will kill us.
-                self.broken = True
-
-    def send(self, frame: dict) -> None:
-        self.send_raw(encode(frame))
-
-    def log(self, line: str) -> None:
-        self.send({"type": "log", "line": line})
 
 
 def _json_default(value):
@@ -671,111 +592,13 @@ def handle_invoke(
         os._exit(exit_code)
 
 
-def listen() -> socket.socket:
-    try:
-        os.unlink(SOCKET_PATH)
-    except FileNotFoundError:
-        pass
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(SOCKET_PATH)
-    os.chmod(SOCKET_PATH, 0o666)  # the worker may run as another uid
-    server.listen(8)
-    return server
-
-
-def wait_for_init(server: socket.socket) -> tuple[socket.socket, dict]:
-    """Block until the worker sends `init`; return its connection and frame.
-    The socket exists before any user code runs, so the worker can take the
-    socket folder away from us (make it root's and read-only) first: the
-    function can then neither fill the host's disk through it nor swap the
-    socket for a link elsewhere."""
-    while True:
-        sock, _ = server.accept()
-        try:
-            frame = FrameReader(sock).read()
-        except (OSError, ValueError):
-            frame = None
-        if frame is not None and frame.get("type") == "init":
-            return sock, frame
-        sock.close()  # the worker's readiness probe, or a stray connection
-
-
-# --- the AWS door inside the container -------------------------------------
-# Functions have no network. boto3 reads AWS_ENDPOINT_URL (1.28+, every
-# service) and reaches this loopback port; each connection is relayed byte
-# for byte over the socket the worker listens on in the mounted folder
-# (invocations/aws_forwarder.py), which joins it to the platform's front
-# door. Bytes are copied as they come (no request is buffered whole), so
-# keep-alive and large S3 bodies pass unchanged.
-AWS_PORT = 4566
-AWS_SOCKET_PATH = os.path.join(os.path.dirname(SOCKET_PATH), "aws.sock")
-RELAY_CHUNK = 64 * 1024
-
-
-def _relay(src: socket.socket, dst: socket.socket) -> None:
-    try:
-        while True:
-            data = src.recv(RELAY_CHUNK)
-            if not data:
-                break
-            dst.sendall(data)
-    except OSError:
-        pass
-    finally:
-        try:
-            dst.shutdown(socket.SHUT_WR)  # the other way may still be talking
-        except OSError:
-            pass
-
-
-def _serve_aws_connection(client: socket.socket) -> None:
-    upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        upstream.connect(AWS_SOCKET_PATH)
-    except OSError:
-        upstream.close()
-        client.close()  # boto3 sees a closed connection and says so
-        return
-    back = threading.Thread(target=_relay, args=(upstream, client), daemon=True)
-    back.start()
-    _relay(client, upstream)
-    back.join()
-    client.close()
-    upstream.close()
-
-
-def _accept_aws(server: socket.socket) -> None:
-    while True:
-        try:
-            client, _ = server.accept()
-        except OSError:
-            continue
-        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        threading.Thread(target=_serve_aws_connection, args=(client,), daemon=True).start()
-
-
-def start_aws_door() -> str | None:
-    """Listen on 127.0.0.1:AWS_PORT; return the endpoint URL (None when
-    the port is taken: then AWS_ENDPOINT_URL is left alone)."""
-    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        server.bind(("127.0.0.1", AWS_PORT))
-    except OSError as exc:
-        _diag(f"stratus bootstrap: no AWS door on port {AWS_PORT}: {exc}")
-        server.close()
-        return None
-    server.listen(64)
-    threading.Thread(target=_accept_aws, args=(server,), daemon=True, name="aws-door").start()
-    return f"http://127.0.0.1:{AWS_PORT}"
-
-
 def apply_configuration(frame: dict) -> str:
     """The init frame's environment becomes the process's (the function's
     variables and Lambda's reserved ones); return the handler (_HANDLER)."""
     env = frame.get("env") or {}
     os.environ.update({str(k): str(v) for k, v in env.items()})
     if env.get("AWS_SESSION_TOKEN"):  # the platform gave this function credentials
-        endpoint = start_aws_door()
+        endpoint = stratus_protocol.start_aws_door(SOCKET_PATH, _diag)
         if endpoint:
             os.environ["AWS_ENDPOINT_URL"] = endpoint
     time.tzset()  # TZ arrives now, after the interpreter read it
@@ -797,30 +620,10 @@ def apply_configuration(frame: dict) -> str:
     return os.environ.get("_HANDLER", "")
 
 
-def serve(server: socket.socket, handler, init_error: dict | None) -> None:
-    while True:
-        sock, _ = server.accept()
-        conn = Connection(sock)
-        reader = FrameReader(sock)
-        try:
-            while True:
-                frame = reader.read()
-                if frame is None:
-                    break
-                if frame.get("type") == "invoke":
-                    handle_invoke(conn, frame, handler, init_error)
-                elif frame.get("type") == "ping":
-                    conn.send({"type": "pong"})
-        except (OSError, ValueError) as exc:
-            _diag(f"stratus bootstrap: dropping connection: {exc!r}")
-        finally:
-            sock.close()
-
-
 def main() -> None:
     log_handler = install_logging()
-    server = listen()
-    init_sock, frame = wait_for_init(server)
+    server = stratus_protocol.listen(SOCKET_PATH)
+    init_sock, frame = stratus_protocol.wait_for_init(server)
     started = time.perf_counter()
     handler_name = apply_configuration(frame)
     configure_log_format(log_handler, frame.get("systemLogLevel"))
@@ -841,7 +644,9 @@ def main() -> None:
     except OSError:
         pass
     init_sock.close()
-    serve(server, handler, init_error)
+    stratus_protocol.serve(
+        server, lambda conn, _line, frame: handle_invoke(conn, frame, handler, init_error), _diag
+    )
 
 
 if __name__ == "__main__":

@@ -1,11 +1,13 @@
-"""The environment's side of the Stratus worker protocol, for the
-provided.al2023 bootstrap: frames on the Unix socket, the init hand-shake,
-the AWS door (the function's AWS calls relayed to the worker) and the
-memory peak.
+"""The environment's side of the Stratus worker protocol, for every
+bootstrap written in Python (python3.11, python3.13 and the provided.al2023
+environment): frames on the Unix socket, the init hand-shake, the serving
+loop, the AWS door (the function's AWS calls relayed to the worker) and the
+cgroup's memory peak.
 
-Stdlib only. This is the same protocol as the Python runtimes' bootstrap
-(runtimes/python3.11/bootstrap.py) and invocations/protocol.py speak: one
-JSON object per line. Keep the three in step.
+Stdlib only; staged into every image from runtimes/shared by
+runtimes/build.py and copied beside the bootstrap in /var/runtime. The
+worker's side is invocations/protocol.py (one JSON object per line) and the
+Node bootstrap speaks it too: keep them in step.
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ def encode(frame: dict) -> bytes:
 
 class FrameReader:
     """Newline-delimited JSON frames from a stream socket; ``read_line``
-    gives the raw line as well (the invoke frame's event is passed on as
-    the bytes the worker sent)."""
+    gives the raw line (provided.al2023 passes the invoke frame's event on
+    as the bytes the worker sent)."""
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock, self.buf = sock, bytearray()
@@ -51,41 +53,9 @@ class FrameReader:
         return None if line is None else json.loads(line)
 
 
-_decoder = json.JSONDecoder()
-
-
-def raw_member(line: bytes, key: str) -> bytes | None:
-    """The JSON text of top-level member ``key`` of the object ``line``
-    (valid JSON, as FrameReader read it), or None when it has none. The
-    top-level members are walked with json's own scanner, so a nested
-    object with the same key is never taken for it."""
-    text = line.decode("utf-8")
-    pos = text.index("{") + 1
-    n = len(text)
-
-    def skip(i: int) -> int:
-        while i < n and text[i] in " \t\r\n":
-            i += 1
-        return i
-
-    pos = skip(pos)
-    found = None
-    while pos < n and text[pos] != "}":
-        name, pos = _decoder.raw_decode(text, pos)
-        pos = skip(pos) + 1  # the colon
-        start = skip(pos)
-        _, end = _decoder.raw_decode(text, start)
-        if name == key:
-            found = (start, end)  # the last one wins, as in json.loads
-        pos = skip(end)
-        if pos < n and text[pos] == ",":
-            pos = skip(pos + 1)
-    return None if found is None else text[found[0] : found[1]].encode("utf-8")
-
-
 class Connection:
-    """The worker's connection for one invocation. The pump thread and the
-    main thread both send: a lock keeps frames whole."""
+    """The worker's connection for one invocation. The output pump and the
+    invoking thread both send: a lock keeps frames whole."""
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
@@ -131,7 +101,11 @@ def listen(path: str) -> socket.socket:
 
 def wait_for_init(server: socket.socket) -> tuple[socket.socket, dict]:
     """Block until the worker sends ``init``; its connection and frame.
-    Other connections (the worker's readiness probe) are closed."""
+    The socket exists before any user code runs, so the worker can take the
+    socket folder away from us (make it root's and read-only) first: the
+    function can then neither fill the host's disk through it nor swap the
+    socket for a link elsewhere. Other connections (the worker's readiness
+    probe) are closed."""
     while True:
         sock, _ = server.accept()
         try:
@@ -143,10 +117,37 @@ def wait_for_init(server: socket.socket) -> tuple[socket.socket, dict]:
         sock.close()
 
 
+def serve(server: socket.socket, on_invoke, diag) -> None:
+    """Serve the worker's connections one at a time, forever: each invoke
+    frame goes to ``on_invoke(conn, line, frame)`` (line: its raw bytes), a
+    ping is answered; a broken connection is dropped with a word to
+    ``diag``."""
+    while True:
+        sock, _ = server.accept()
+        conn = Connection(sock)
+        reader = FrameReader(sock)
+        try:
+            while True:
+                line = reader.read_line()
+                if line is None:
+                    break
+                frame = json.loads(line)
+                if not isinstance(frame, dict):
+                    break
+                if frame.get("type") == "invoke":
+                    on_invoke(conn, line, frame)
+                elif frame.get("type") == "ping":
+                    conn.send({"type": "pong"})
+        except (OSError, ValueError) as exc:
+            diag(f"stratus bootstrap: dropping connection: {exc!r}")
+        finally:
+            sock.close()
+
+
 # --- memory ----------------------------------------------------------------------
 
 
-def _read_int(path: str) -> int | None:
+def read_int(path: str) -> int | None:
     try:
         with open(path) as f:
             return int(f.read().strip())
@@ -156,47 +157,35 @@ def _read_int(path: str) -> int | None:
 
 def _peak_file() -> str:
     v1 = "/sys/fs/cgroup/memory/"
-    limit = _read_int(v1 + "memory.limit_in_bytes")
+    limit = read_int(v1 + "memory.limit_in_bytes")
     if limit is not None and limit < 1 << 62:
         return v1 + "memory.max_usage_in_bytes"
-    if _read_int("/sys/fs/cgroup/memory.max") is not None:  # "max" fails int(): unlimited
+    if read_int("/sys/fs/cgroup/memory.max") is not None:  # "max" fails int(): unlimited
         return "/sys/fs/cgroup/memory.peak"
     return ""
 
 
-_PEAK = None
+_PEAK = None  # which file holds the peak, found once: the cgroup does not change
 
 
 def max_memory_used_mb() -> int | None:
     """Peak memory of the environment's cgroup in MB (rounded up): the
     runtime process and everything it started. None outside a limited
-    cgroup."""
+    cgroup (the caller falls back to its own rusage)."""
     global _PEAK
     if _PEAK is None:
         _PEAK = _peak_file()
-    peak = _read_int(_PEAK) if _PEAK else None
+    peak = read_int(_PEAK) if _PEAK else None
     return None if peak is None else -(-peak // (1024 * 1024))
 
 
-def oom_kills() -> int | None:
-    """How many processes the kernel's OOM killer has killed in this
-    cgroup (v1 memory.oom_control, v2 memory.events), or None unknown."""
-    for path in ("/sys/fs/cgroup/memory/memory.oom_control", "/sys/fs/cgroup/memory.events"):
-        try:
-            with open(path) as f:
-                for line in f:
-                    name, _, value = line.partition(" ")
-                    if name == "oom_kill":
-                        return int(value)
-        except (OSError, ValueError):
-            continue
-    return None
-
-
 # --- the AWS door inside the container -------------------------------------------
-# Functions have no network. AWS SDKs that read AWS_ENDPOINT_URL reach this
-# loopback port; each connection is relayed byte for byte over the socket the
-# worker listens on in the mounted folder (invocations/aws_forwarder.py).
+# Functions have no network. AWS SDKs read AWS_ENDPOINT_URL (boto3 1.28+,
+# every service) and reach this loopback port; each connection is relayed
+# byte for byte over the socket the worker listens on in the mounted folder
+# (invocations/aws_forwarder.py), which joins it to the platform's front
+# door. Bytes are copied as they come (no request is buffered whole), so
+# keep-alive and large S3 bodies pass unchanged.
 
 
 def _relay(src: socket.socket, dst: socket.socket) -> None:
@@ -210,7 +199,7 @@ def _relay(src: socket.socket, dst: socket.socket) -> None:
         pass
     finally:
         try:
-            dst.shutdown(socket.SHUT_WR)
+            dst.shutdown(socket.SHUT_WR)  # the other way may still be talking
         except OSError:
             pass
 
@@ -221,7 +210,7 @@ def _serve_aws_connection(client: socket.socket, upstream_path: str) -> None:
         upstream.connect(upstream_path)
     except OSError:
         upstream.close()
-        client.close()
+        client.close()  # the SDK sees a closed connection and says so
         return
     back = threading.Thread(target=_relay, args=(upstream, client), daemon=True)
     back.start()
@@ -231,13 +220,17 @@ def _serve_aws_connection(client: socket.socket, upstream_path: str) -> None:
     upstream.close()
 
 
-def start_aws_door(upstream_path: str) -> str | None:
-    """Listen on 127.0.0.1:AWS_PORT and relay to ``upstream_path``; the
-    endpoint URL, or None when the port is taken."""
+def start_aws_door(socket_path: str, diag) -> str | None:
+    """Listen on 127.0.0.1:AWS_PORT and relay to the worker's ``aws.sock``,
+    in the folder of the bootstrap's own socket (``socket_path``); the
+    endpoint URL, or None (said to ``diag``) when the port is taken: then
+    AWS_ENDPOINT_URL is left alone."""
+    upstream_path = os.path.join(os.path.dirname(socket_path), "aws.sock")
     server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         server.bind(("127.0.0.1", AWS_PORT))
-    except OSError:
+    except OSError as exc:
+        diag(f"stratus bootstrap: no AWS door on port {AWS_PORT}: {exc}")
         server.close()
         return None
     server.listen(64)
