@@ -62,8 +62,10 @@ def test_the_frame_names_the_qualifier_as_called_and_carries_the_context(make_fu
     assert bare["invokedFunctionArn"] == fn.arn
 
 
-def test_the_python_bootstrap_gives_lambdas_client_context_shape():
+def test_the_python_bootstrap_gives_lambdas_client_context_shape(monkeypatch):
     path = Path(__file__).resolve().parents[2] / "runtimes" / "shared" / "python" / "bootstrap.py"
+    # Beside it in the image (/var/runtime): its protocol module.
+    monkeypatch.syspath_prepend(str(path.parent))
     spec = importlib.util.spec_from_file_location("stratus_bootstrap_cc", path)
     bootstrap = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bootstrap)
