@@ -70,6 +70,13 @@ def configured() -> tuple[list[tuple], dict, set]:
     number)}: a version's own, an alias's version and its additional
     version. One query, two when a configuration names an alias."""
     configs = list(ProvisionedConcurrencyConfig.objects.values_list("function_id", "qualifier"))
+    return (configs, *versions_of(configs))
+
+
+def versions_of(configs: list[tuple]) -> tuple[dict, set]:
+    """configured()'s aliases and versions for `configs`, (function id,
+    qualifier) pairs already read (invocations.provisioning reads the whole
+    rows): no query, one when a configuration names an alias."""
     wanted = {(fid, int(q)) for fid, q in configs if qualifiers.is_version(q)}
     names = [q for _, q in configs if not qualifiers.is_version(q)]
     aliases: dict = {}
@@ -82,7 +89,7 @@ def configured() -> tuple[list[tuple], dict, set]:
         for version in (alias.function_version, *extra):
             if qualifiers.is_version(str(version)):
                 wanted.add((alias.function_id, int(version)))
-    return configs, aliases, wanted
+    return aliases, wanted
 
 
 def preload() -> int:
