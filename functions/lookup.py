@@ -76,9 +76,9 @@ def qualified(fn: Function, qualifier: str) -> Function | None:
     """As qualifiers.resolve (a version's frozen copy, an alias's pick),
     kept TTL_S or until a version or alias changes; None when the version
     or alias does not exist."""
-    hit = _qualified.get((fn.id, fn.revision, qualifier))
-    if hit is not None and hit[0] > time.monotonic():
-        return hit[1].pick()
+    hit = cached_qualified(fn, qualifier)
+    if hit is not None:
+        return hit
     seen = _generation
     try:
         found = build_qualified(

@@ -6,7 +6,7 @@ quick as a warm one. A warm call finds its function and its qualifier's
 resolution in this process's memory (functions.lookup); the first call on a
 new alias would read the function, the alias and its version(s) in a thread
 first. So a thread here keeps every provisioned configuration's function
-and qualifier in lookup's copies: it reads them (three queries for all
+and qualifier in lookup's copies: it reads them (four queries for all
 configurations) when a function, version, alias or configuration changes
 (functions.changes: "function", "provisioned", or anything after a
 reconnect) and every REFRESH_S, so the copies never reach their TTL. The
@@ -62,25 +62,47 @@ def _serve() -> None:
             log.warning("could not preload provisioned qualifiers: %s", e)
 
 
+def configured() -> tuple[list[tuple], dict, set]:
+    """What the provisioned configurations keep warm, for this module and
+    the worker's (invocations.provisioned_versions): every configuration as
+    (function id, qualifier); the aliases they name, {(function id, name):
+    Alias}; and the published versions they run, {(function id, version
+    number)}: a version's own, an alias's version and its additional
+    version. One query, two when a configuration names an alias."""
+    configs = list(ProvisionedConcurrencyConfig.objects.values_list("function_id", "qualifier"))
+    return (configs, *versions_of(configs))
+
+
+def versions_of(configs: list[tuple]) -> tuple[dict, set]:
+    """configured()'s aliases and versions for `configs`, (function id,
+    qualifier) pairs already read (invocations.provisioning reads the whole
+    rows): no query, one when a configuration names an alias."""
+    wanted = {(fid, int(q)) for fid, q in configs if qualifiers.is_version(q)}
+    names = [q for _, q in configs if not qualifiers.is_version(q)]
+    aliases: dict = {}
+    if names:
+        named = set(configs)
+        aliases = {(a.function_id, a.name): a for a in Alias.objects.filter(
+            function_id__in={fid for fid, _ in configs}, name__in=names) if (a.function_id, a.name) in named}
+    for alias in aliases.values():
+        extra = (alias.routing_config or {}).get("AdditionalVersionWeights") or {}
+        for version in (alias.function_version, *extra):
+            if qualifiers.is_version(str(version)):
+                wanted.add((alias.function_id, int(version)))
+    return aliases, wanted
+
+
 def preload() -> int:
     """Put every provisioned configuration's function and qualifier into
-    lookup's copies (three queries in all); returns how many qualifiers
-    were stored (0 when the copies were dropped meanwhile: the next round
-    reads again)."""
+    lookup's copies (four queries in all: configured()'s, the functions
+    and the versions); returns how many qualifiers were stored (0 when the
+    copies were dropped meanwhile: the next round reads again)."""
     seen = lookup.generation()
-    configs = list(ProvisionedConcurrencyConfig.objects.values_list("function_id", "qualifier"))
+    configs, aliases, wanted = configured()
     if not configs:
         return 0
     function_ids = {function_id for function_id, _ in configs}
     functions = {fn.id: fn for fn in Function.objects.select_related("team").filter(id__in=function_ids)}
-    aliases = {(a.function_id, a.name): a for a in Alias.objects.filter(
-        function_id__in=function_ids, name__in=[q for _, q in configs if not qualifiers.is_version(q)])}
-    wanted = {(fid, int(q)) for fid, q in configs if qualifiers.is_version(q)}
-    for alias in aliases.values():
-        if qualifiers.is_version(alias.function_version):
-            wanted.add((alias.function_id, int(alias.function_version)))
-        for version in ((alias.routing_config or {}).get("AdditionalVersionWeights") or {}):
-            wanted.add((alias.function_id, int(version)))
     versions = {(v.function_id, str(v.version)): v for v in FunctionVersion.objects.filter(
         function_id__in={fid for fid, _ in wanted}, version__in={n for _, n in wanted})}
     found: dict = {}

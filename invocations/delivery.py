@@ -110,10 +110,18 @@ def config_of(inv: Invocation) -> EventInvokeConfig:
     without running, invocations.qualified), the function's own ($LATEST)
     config, the only settings left to deliver its failure by."""
     qualifier = invoked_qualifier(inv)
-    config = config_for(inv.function, qualifier)
-    if config.pk is None and qualifier != LATEST and not _qualifier_exists(inv.function, qualifier):
+    if qualifier == LATEST:
         return config_for(inv.function)
-    return config
+    # Both in one read (an event runs this before and after its run): the
+    # qualifier's own config wins, and whether the qualifier still exists
+    # matters only when $LATEST has a config to fall back on.
+    found = {c.qualifier: c for c in EventInvokeConfig.objects.filter(
+        function_id=inv.function.pk, qualifier__in=[qualifier, LATEST])}
+    if qualifier in found:
+        return found[qualifier]
+    if LATEST in found and not _qualifier_exists(inv.function, qualifier):
+        return found[LATEST]
+    return EventInvokeConfig(function_id=inv.function.pk, qualifier=qualifier)
 
 
 def _qualifier_exists(fn: Function, qualifier: str) -> bool:

@@ -20,8 +20,7 @@ import redis
 from django.conf import settings
 from django.db import close_old_connections
 
-from functions import changes, qualifiers
-from functions.models import Alias, ProvisionedConcurrencyConfig
+from functions import changes, provisioned_lookup
 from invocations import runner
 
 log = logging.getLogger(__name__)
@@ -69,20 +68,9 @@ def _quietly() -> None:
 
 def wanted() -> set[tuple[str, str]]:
     """(function id, version) of every provisioned configuration: a
-    version's own, an alias's version and its additional version."""
-    configs = list(ProvisionedConcurrencyConfig.objects.values_list("function_id", "qualifier"))
-    found = {(str(fid), q) for fid, q in configs if qualifiers.is_version(q)}
-    alias_names = [q for _, q in configs if not qualifiers.is_version(q)]
-    if alias_names:
-        configured = {(fid, q) for fid, q in configs}
-        for alias in Alias.objects.filter(function_id__in={fid for fid, _ in configs}, name__in=alias_names):
-            if (alias.function_id, alias.name) not in configured:
-                continue
-            extra = (alias.routing_config or {}).get("AdditionalVersionWeights") or {}
-            for version in (alias.function_version, *extra):
-                if qualifiers.is_version(str(version)):
-                    found.add((str(alias.function_id), str(version)))
-    return found
+    version's own, an alias's version and its additional version (read as
+    the web's preload reads them: functions.provisioned_lookup.configured)."""
+    return {(str(fid), str(version)) for fid, version in provisioned_lookup.configured()[2]}
 
 
 def preload() -> int:

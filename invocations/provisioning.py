@@ -32,8 +32,8 @@ from collections import defaultdict
 from django.conf import settings
 from django.utils import timezone
 
-from functions import qualifiers
-from functions.models import Alias, Function, ProvisionedConcurrencyConfig
+from functions import provisioned_lookup, qualifiers
+from functions.models import Alias, Function, FunctionVersion, ProvisionedConcurrencyConfig
 from invocations import nodes, pool, redis_link
 from invocations.env_keys import idle_key
 from invocations.models import Environment
@@ -46,15 +46,21 @@ def key_of(config: ProvisionedConcurrencyConfig, version: str) -> str:
     return f"{config.pk}:{version}"
 
 
-def split(fn: Function, config: ProvisionedConcurrencyConfig) -> list[tuple[str, int]]:
+def split(
+    fn: Function, config: ProvisionedConcurrencyConfig, aliases: dict | None = None,
+) -> list[tuple[str, int]]:
     """(version, environments) of a configuration: a version's all on it;
     an alias's on its version, and with RoutingConfig the additional
     version's weight of them on that one (rounded). [] when the alias is
     gone or points to $LATEST (the API refuses that; a later UpdateAlias
-    cannot make it so either)."""
+    cannot make it so either). `aliases`: {(function id, name): Alias}
+    read already (functions.provisioned_lookup.versions_of); else a query."""
     if qualifiers.is_version(config.qualifier):
         return [(config.qualifier, config.requested)]
-    alias = Alias.objects.filter(function=fn, name=config.qualifier).first()
+    if aliases is not None:
+        alias = aliases.get((fn.id, config.qualifier))
+    else:
+        alias = Alias.objects.filter(function=fn, name=config.qualifier).first()
     if alias is None or alias.function_version == qualifiers.LATEST:
         return []
     extra = (alias.routing_config or {}).get("AdditionalVersionWeights") or {}
@@ -66,16 +72,22 @@ def split(fn: Function, config: ProvisionedConcurrencyConfig) -> list[tuple[str,
 
 
 def wanted() -> dict[str, tuple[ProvisionedConcurrencyConfig, Function, int]]:
-    """key -> (configuration, the version to run as, how many)."""
+    """key -> (configuration, the version to run as, how many). Three
+    queries at most whatever the number of configurations (the upkeep
+    asks every second): the configurations with their functions, the
+    aliases they name, the versions they run."""
+    configs = list(ProvisionedConcurrencyConfig.objects.select_related("function__team", "function__code"))
+    aliases, numbers = provisioned_lookup.versions_of([(c.function_id, c.qualifier) for c in configs])
+    versions = {(v.function_id, str(v.version)): v for v in FunctionVersion.objects.filter(
+        function_id__in={fid for fid, _ in numbers}, version__in={n for _, n in numbers})} if numbers else {}
     found = {}
-    configs = ProvisionedConcurrencyConfig.objects.select_related("function__team", "function__code")
     for config in configs:
         fn = config.function
-        for version, count in split(fn, config):
-            try:
-                resolved = qualifiers.resolve(fn, version)
-            except qualifiers.QualifierNotFound:
+        for version, count in split(fn, config, aliases):
+            row = versions.get((fn.id, version))
+            if row is None:  # deleted meanwhile (qualifiers.resolve's QualifierNotFound)
                 continue
+            resolved = qualifiers.frozen(fn, row)
             resolved.qualifier = config.qualifier
             found[key_of(config, version)] = (config, resolved, count)
     return found

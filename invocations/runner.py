@@ -317,10 +317,7 @@ def _answer(
     # Asked again here, in the same round trip: a page opened after the
     # push (and after the last log line) must still see the final row; the
     # team list's and the charts' groups too.
-    groups = [
-        *live.invocation_groups(inv.request_id, inv.function_id), live.team_group(inv.function.team_id),
-        *metrics_live.tick_groups(inv),
-    ]
+    groups = _final_groups(inv)
 
     def send(client):
         pipe = client.pipeline(transaction=False)
