@@ -81,7 +81,7 @@ def _failed(
     inv = Invocation(
         request_id=request_id or uuid.uuid4(), function=fn, event=event, invocation_type="Event",
         source=source, memory_size_mb=fn.memory_mb, priority=priority, trigger=trigger,
-        origin={**(origin or {}), "qualifier": qualifier}, status="failed", error=error,
+        qualifier=qualifier or "", origin=origin, status="failed", error=error,
         finished_at=now, logs=f"[Stratus] not run: {error['errorMessage']}\n",
     )
     fastsql.insert(inv)
