@@ -120,7 +120,7 @@ def latest_function_of(key: ApiKey, parameters: dict, operation: str) -> Functio
     its updates, its versions and aliases): a version or alias qualifier is
     InvalidParameterValueException (a version is immutable)."""
     fn = get_function_of(key, parameters)
-    if getattr(fn, "qualifier", None) not in (None, LATEST):
+    if fn.qualifier not in (None, LATEST):
         raise errors.invalid_parameter(
             f"{operation} takes the function's name without a qualifier ({fn.qualifier} given): "
             "it acts on the function itself ($LATEST), and published versions cannot change."
@@ -398,7 +398,7 @@ def delete_function(context: services.Context, parameters: dict) -> services.Rep
     that version goes (functions.versions.delete_version); $LATEST or an
     alias as the Qualifier is refused, as Lambda does."""
     fn = get_function_of(context.key, parameters)
-    qualifier = getattr(fn, "qualifier", None)
+    qualifier = fn.qualifier
     if qualifier is None:
         service.delete_function(fn)
     elif qualifier == LATEST:

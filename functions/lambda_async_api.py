@@ -26,7 +26,7 @@ DEFAULT = delivery.Settings()
 
 def _qualifier(fn: Function) -> str:
     """The config's qualifier: what get_function_of resolved (None: $LATEST)."""
-    return delivery.qualifier_key(getattr(fn, "qualifier", None))
+    return delivery.qualifier_key(fn.qualifier)
 
 
 def _config_shape(fn: Function, config: EventInvokeConfig) -> dict:

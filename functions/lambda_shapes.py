@@ -38,7 +38,7 @@ def logging_config(fn: Function) -> dict:
 def qualified_arn(fn: Function) -> str:
     """The function's ARN with the version or alias it was named by (a
     functions.qualifiers copy's `.qualifier`), bare for $LATEST."""
-    qualifier = getattr(fn, "qualifier", None)
+    qualifier = fn.qualifier
     return f"{fn.arn}:{qualifier}" if qualifier and qualifier != "$LATEST" else fn.arn
 
 
@@ -59,7 +59,7 @@ def function_configuration(fn: Function) -> dict:
         "MemorySize": fn.memory_mb,
         "LastModified": lambda_time(fn.updated_at),
         "CodeSha256": submitted.sha256_b64,
-        "Version": getattr(fn, "executed_version", None) or "$LATEST",
+        "Version": fn.executed_version,
         "Environment": {"Variables": dict(fn.environment or {})},
         "TracingConfig": {"Mode": fn.tracing_mode or "PassThrough"},
         "RevisionId": str(fn.revision),

@@ -121,6 +121,12 @@ class Function(models.Model):
     # after DeleteFunction of that version.
     last_version = models.PositiveIntegerField(default=0)
 
+    # What functions.qualifiers.resolve sets on the object it returns: the
+    # version that runs and the qualifier the caller named. An unresolved
+    # function is $LATEST, named without one.
+    executed_version = "$LATEST"
+    qualifier = None
+
     class Meta:
         unique_together = [("team", "name")]
         ordering = ["name"]

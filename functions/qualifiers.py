@@ -111,7 +111,7 @@ def for_reading(fn: Function, qualifier: str | None) -> Function:
 def invoked_arn(fn: Function) -> str:
     """The ARN a call named (Lambda's invokedFunctionArn): qualified with
     the version or alias it was asked for, bare when it named none."""
-    qualifier = getattr(fn, "qualifier", None)
+    qualifier = fn.qualifier
     return f"{fn.arn}:{qualifier}" if qualifier else fn.arn
 
 

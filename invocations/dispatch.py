@@ -142,9 +142,9 @@ def submit_async(
     inv = Invocation(
         request_id=request_id or uuid.uuid4(), function=fn, event=event, invocation_type="Event",
         # A version or alias (functions.qualifiers): the version it resolved to.
-        function_version=getattr(fn, "executed_version", None) or "$LATEST",
+        function_version=fn.executed_version,
         # ...and what the caller named, for its invokedFunctionArn.
-        qualifier=getattr(fn, "qualifier", None) or "", client_context=client_context,
+        qualifier=fn.qualifier or "", client_context=client_context,
         source=source, memory_size_mb=fn.memory_mb, priority=priority, trigger=trigger,
         origin=origin,
     )
@@ -312,8 +312,8 @@ class SyncCall:
             priority=priority if priority in PRIORITIES else "normal", created_at=now,
             expires_at=now + settings.STRATUS_SYNC_QUEUE_WAIT,
             # A version or alias (functions.qualifiers) runs as its version.
-            version=getattr(fn, "executed_version", None) or "$LATEST",
-            qualifier=getattr(fn, "qualifier", None) or "", client_context=client_context,
+            version=fn.executed_version,
+            qualifier=fn.qualifier or "", client_context=client_context,
         )
         call = cls(fn, request)
         client = _redis()

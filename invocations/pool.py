@@ -246,7 +246,7 @@ def _config(fn: Function, provisioned: bool = False) -> sandbox.FunctionConfig:
     # function's own variables, which win.
     return sandbox.FunctionConfig(
         code_dir=str(fn.code.files_dir), handler=fn.handler, function_name=fn.name,
-        function_version=getattr(fn, "executed_version", None) or "$LATEST",
+        function_version=fn.executed_version,
         memory_mb=fn.memory_mb, env_vars={**layers.runtime_environment(fn.runtime), **fn.environment},
         region=settings.STRATUS_REGION,
         credentials=principals.issue(fn), aws_upstream=settings.STRATUS_AWS_UPSTREAM,
