@@ -29,7 +29,7 @@ import uuid
 from django.http import HttpResponse
 
 from awsapi import asgi
-from functions import qualifiers
+from functions import lookup
 from invocations import dispatch, qualified
 from invocations.done import Done
 from triggers import cors, http_responses, payloads, route_table
@@ -94,11 +94,12 @@ async def _invoke(route, params: dict, request, path: str, body: bytes) -> HttpR
     route_table.note_fired(route)
     target = route.function
     if route.qualifier:
-        # The alias picks its version per call; a missing one fails the
-        # call (502, saying which), never runs $LATEST instead.
-        try:
-            target = await asgi.in_thread(qualified.resolve, route.function, route.qualifier)
-        except qualifiers.QualifierNotFound:
+        # The alias picks its version per call (from this process's copies,
+        # as Invoke's: functions.lookup); a missing one fails the call (502,
+        # saying which), never runs $LATEST instead.
+        target = lookup.cached_qualified(route.function, route.qualifier) or await asgi.in_thread(
+            lookup.qualified, route.function, route.qualifier)
+        if target is None:
             error = qualified.not_found_error(route.function, route.qualifier)
             log.warning("route %s not run: %s", route.route_key, error["errorMessage"])
             return _with_request_id(json_message(502, error["errorMessage"]), request_id)

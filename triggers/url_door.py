@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from django.http import HttpResponse
 
 from awsapi import asgi, sigv4
-from functions import function_urls, qualifiers
+from functions import function_urls, lookup
 from functions.models import FunctionUrlConfig
 from invocations import dispatch
 from invocations.done import Done
@@ -96,9 +96,11 @@ def _load(url_id: str):
                                                                                "function__code").first()
     if config is None:
         return None
-    try:
-        fn = qualifiers.resolve(config.function, config.qualifier or None)
-    except qualifiers.QualifierNotFound:
+    if not config.qualifier:
+        return config, config.function
+    # As Invoke resolves: this process's copies (functions.lookup).
+    fn = lookup.qualified(config.function, config.qualifier)
+    if fn is None:
         return None  # its alias was deleted: the URL no longer answers
     return config, fn
 
