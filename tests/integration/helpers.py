@@ -11,10 +11,18 @@ from botocore.config import Config
 
 
 def zip_of(files: dict[str, str]) -> bytes:
+    """A zip of `files` (name -> text), the same bytes for the same files.
+    zipfile would stamp each entry with the current time (2-second steps),
+    so two zips of one code made a moment apart could differ: another
+    CodeSha256, and the dependency build a test expects to be reused is
+    built again (tests/unit/test_dependencies.py failed that way)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         for name, text in files.items():
-            zf.writestr(name, text)
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            # The modes writestr gives a name: a folder, or a file rw for its owner.
+            info.external_attr = (0o40775 << 16) | 0x10 if name.endswith("/") else 0o600 << 16
+            zf.writestr(info, text)
     return buf.getvalue()
 
 
