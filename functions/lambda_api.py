@@ -277,8 +277,10 @@ def _list_with_versions(functions, marker: str | None, max_items: int) -> dict:
         # before any of its versions), then the next names.
         functions = functions.filter(name__gte=name)
         after_version = int(number) if number else 0
-    # Each function gives one entry at least: max_items + 1 of them suffice.
-    page_functions = list(functions.order_by("name")[: max_items + 1])
+    # Each function after the marker's gives one entry at least, so
+    # max_items + 1 of them suffice; the marker's own function may give none
+    # (its $LATEST and versions already listed), hence one more with a marker.
+    page_functions = list(functions.order_by("name")[: max_items + 1 + bool(marker)])
     rows: dict[int, list] = {}
     for row in FunctionVersion.objects.filter(function__in=page_functions).order_by("version"):
         rows.setdefault(row.function_id, []).append(row)

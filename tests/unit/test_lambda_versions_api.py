@@ -63,6 +63,18 @@ def test_list_functions_with_every_version_pages_through_them(lam, made, team):
         pages = lam.get_paginator("list_functions").paginate(
             FunctionVersion="ALL", PaginationConfig={"PageSize": size})
         assert [entry(f) for page in pages for f in page["Functions"]] == expected, size
+    # Many functions without versions: a page resuming after one of them
+    # still says there is more (the resumed function gives no entry).
+    for n in range(7):
+        lam.create_function(FunctionName=f"plain-{n}", Runtime="python3.11", Role=ROLE,
+                            Handler="lambda_function.lambda_handler", Code={"ZipFile": zip_of()})
+    everything = sorted(expected + [f"plain-{n}" for n in range(7)], key=lambda e: e.split(":")[0])
+    for size in (1, 2, 3, 5):
+        pages = lam.get_paginator("list_functions").paginate(
+            FunctionVersion="ALL", PaginationConfig={"PageSize": size})
+        assert [entry(f) for page in pages for f in page["Functions"]] == everything, size
+    for n in range(7):
+        lam.delete_function(FunctionName=f"plain-{n}")
     # Without it: $LATEST only, as before.
     assert [f["FunctionName"] for f in lam.list_functions()["Functions"]] == ["alone", "ver", "zed"]
     with pytest.raises(ClientError) as e:
