@@ -27,17 +27,16 @@ _generation = 0
 
 class Qualified:
     """What a qualifier resolves to, ready for every call: a version's
-    frozen copy, or an alias's one or two (with the additional version's
-    weight). Each copy is this qualifier's own (its `.qualifier` never
-    changes), so calls in flight can share it."""
+    frozen copy, or an alias's copies of its one or two versions, picked by
+    its RoutingConfig (qualifiers.pick, the one weighting rule). Each copy
+    is this qualifier's own (its `.qualifier` never changes), so calls in
+    flight can share it."""
 
-    def __init__(self, primary: Function, extra: Function | None = None, weight: float = 0.0):
-        self.primary, self.extra, self.weight = primary, extra, weight
+    def __init__(self, primary: str, copies: dict[str, Function], routing_config: dict | None = None):
+        self.primary, self.copies, self.routing_config = primary, copies, routing_config
 
     def pick(self, chooser: random.Random | None = None) -> Function:
-        if self.extra is not None and (chooser or random).random() < self.weight:
-            return self.extra
-        return self.primary
+        return self.copies[qualifiers.pick(self.primary, self.routing_config, chooser)]
 
 
 def cached(team: Team, name: str) -> Function | None:
@@ -101,15 +100,15 @@ def build_qualified(
     from the rows alias_of(name) and version_of("3") give (None: no such
     row); QualifierNotFound when one is missing."""
     if qualifiers.is_version(qualifier):
-        return Qualified(_version(fn, qualifier, qualifier, version_of))
+        return Qualified(qualifier, {qualifier: _version(fn, qualifier, qualifier, version_of)})
     alias = alias_of(qualifier)
     if alias is None:
         raise qualifiers.QualifierNotFound(qualifier)
     extra = (alias.routing_config or {}).get("AdditionalVersionWeights") or {}
-    found = Qualified(_version(fn, alias.function_version, qualifier, version_of))
-    for version, weight in extra.items():
-        found = Qualified(found.primary, _version(fn, str(version), qualifier, version_of), float(weight))
-    return found
+    versions = [alias.function_version, *(str(version) for version in extra)]
+    return Qualified(alias.function_version,
+                     {version: _version(fn, version, qualifier, version_of) for version in versions},
+                     alias.routing_config)
 
 
 def _version(fn: Function, version: str, qualifier: str, version_of) -> Function:
