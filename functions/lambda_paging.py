@@ -1,6 +1,7 @@
 """The paging of Lambda's list operations (ListFunctions, ListVersionsByFunction,
 ListAliases, ListLayers, ListLayerVersions, ListFunctionUrlConfigs,
-ListProvisionedConcurrencyConfigs, ListFunctionEventInvokeConfigs): MaxItems
+ListProvisionedConcurrencyConfigs, ListFunctionEventInvokeConfigs,
+ListEventSourceMappings): MaxItems
 items a page, NextMarker naming the page's last item when there is more, the
 caller's next Marker.
 

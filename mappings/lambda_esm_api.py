@@ -30,7 +30,7 @@ from __future__ import annotations
 import uuid as uuidlib
 
 from awsapi import arns, errors, services
-from functions import lambda_api, qualifiers
+from functions import lambda_api, lambda_paging, qualifiers
 from invocations import qualified
 from functions.models import Function
 from mappings import configure
@@ -237,11 +237,7 @@ def list_event_source_mappings(context: services.Context, parameters: dict) -> d
             created_at=after.created_at, id__gt=after.id
         )
         found = found.order_by("created_at", "id")
-    page = list(found[: max_items + 1])
-    output: dict = {"EventSourceMappings": [configuration(m) for m in page[:max_items]]}
-    if len(page) > max_items:
-        output["NextMarker"] = str(page[max_items - 1].id)
-    return output
+    return lambda_paging.page("EventSourceMappings", found, max_items, configuration, lambda m: str(m.id))
 
 
 def update_event_source_mapping(context: services.Context, parameters: dict) -> services.Reply:
