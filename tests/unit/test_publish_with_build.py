@@ -12,9 +12,10 @@ import hashlib
 
 import pytest
 from botocore.exceptions import ClientError, WaiterError
+from django.urls import reverse
 
 from awsapi import errors
-from functions import dependency_build, qualifiers, versions
+from functions import dependencies, dependency_build, qualifiers, versions
 from functions.models import DependencyBuild, Function, FunctionVersion
 from invocations import dispatch
 from tests.integration.helpers import zip_of
@@ -159,3 +160,12 @@ def test_a_refused_publish_stores_nothing(lam, team, queued, monkeypatch):  # no
     assert (after.code_id, after.revision, after.last_update_status) == (
         before.code_id, before.revision, before.last_update_status)
     assert not FunctionVersion.objects.exists()
+
+
+def test_the_versions_tab_shows_a_version_waiting_for_its_build(client, users, lam, team, queued):  # noqa: F811
+    create(lam, "tab", {**WITH_REQUIREMENTS, "requirements.txt": "# versions_tab_pending\ntabulate\n"},
+           Publish=True)
+    fn = Function.objects.get(team=team, name="tab")
+    client.force_login(users["owner"])
+    tab = client.get(reverse("fn-detail", args=[fn.id]) + "?tab=versions").content.decode()
+    assert 'data-state="Pending"' in tab and dependencies.VERSION_CREATING_REASON.split(":")[0] in tab
