@@ -40,7 +40,11 @@ def version_arn(fn: Function, qualifier: str | None) -> str:
 
 def _busy(fn: Function) -> None:
     """Lambda refuses to publish while the function is being created or
-    updated (a dependency build: functions.models.Function.state)."""
+    updated (a dependency build: functions.models.Function.state), and
+    when its create failed (State Failed: it has no code that runs, and a
+    version would freeze the code without its packages)."""
+    if getattr(fn, "state", "Active") == "Failed":
+        raise errors.conflict(dependencies.refuse_invoke(fn))
     if getattr(fn, "state", "Active") == "Pending" or getattr(fn, "last_update_status", "") == "InProgress":
         raise errors.conflict(
             "The operation cannot be performed at this time. An update is in progress for resource: "

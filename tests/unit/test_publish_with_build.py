@@ -139,6 +139,12 @@ def test_a_configuration_update_leaves_a_failed_create_failed(lam, team, queued,
     # It has no working code: still Failed (not invocable), the update itself worked.
     assert (answer["State"], answer["LastUpdateStatus"]) == ("Failed", "Successful")
     assert dispatch.not_ready(Function.objects.get(team=team, name="bad")) is not None
+    # Nor is it published: a version would freeze the code without its packages.
+    with pytest.raises(ClientError) as refused:
+        lam.publish_version(FunctionName="bad")
+    assert error_code(refused) == "ResourceConflictException"
+    assert "state: Failed" in refused.value.response["Error"]["Message"]
+    assert not FunctionVersion.objects.exists()
 
 
 def test_a_refused_publish_stores_nothing(lam, team, queued, monkeypatch):  # noqa: F811
