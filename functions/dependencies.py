@@ -18,6 +18,13 @@ functions.build_dependencies). Meanwhile:
   the function keeps and runs its previous code.
 - Code and configuration updates while a build is pending are refused
   (Lambda: ResourceConflictException), so a function waits on one build.
+  A configuration update after a failed build succeeds and says so:
+  LastUpdateStatus "Successful", the failure's reason cleared
+  (`configuration_updated`).
+- Publish=True on the call that submitted the build publishes the
+  submitted code as a version of State "Pending" (`pending_version`); the
+  build's end makes it "Active" with the built code, or "Failed" with the
+  build's reason (`finish`). Such a version is never run before that.
 
 The submitted code is stored (a CodeBundle) and the build row written in
 the same transaction as the function's change, before the task is queued
@@ -31,6 +38,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import uuid
 from datetime import timedelta
 
 from django.conf import settings
@@ -40,7 +48,7 @@ from django.utils import timezone
 
 from functions import code as codestore
 from functions import dependency_install
-from functions.models import CodeBundle, DependencyBuild, Function
+from functions.models import CodeBundle, DependencyBuild, Function, FunctionVersion
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +63,7 @@ UPDATE_IN_PROGRESS = (
     "The operation cannot be performed at this time. An update is in progress for resource: {arn}"
 )
 CREATING_REASON = "The function is being created."
+VERSION_CREATING_REASON = "The version is being created: its code's dependencies are being installed."
 UPDATING_REASON = "The function is being updated: its dependencies ({manifest}) are being installed."
 DEPENDENCY_ERROR = "DependencyError"  # Lambda's StateReasonCode / LastUpdateStatusReasonCode
 INTERNAL_ERROR = "InternalError"
@@ -265,6 +274,49 @@ def code_switched(fn: Function) -> list[str]:
     return list(STATE_FIELDS)
 
 
+def configuration_updated(fn: Function) -> list[str]:
+    """What a successful configuration update (no new build) sets: a
+    failed build's LastUpdateStatus becomes "Successful" with its reason
+    cleared, as Lambda's (the function keeps the code it had; its State is
+    left alone: a function whose create failed stays Failed). Returns the
+    fields to save."""
+    if fn.last_update_status != "Failed":
+        return []
+    fn.last_update_status = "Successful"
+    fn.last_update_status_reason = fn.last_update_status_reason_code = ""
+    return ["last_update_status", "last_update_status_reason", "last_update_status_reason_code"]
+
+
+def pending_version(fn: Function) -> dict:
+    """What a version published while `fn` waits on its dependency build
+    freezes beyond $LATEST's fields: {"frozen": {"code_id": the submitted
+    code}, "state": "Pending", ...}; {} when no build is pending (the
+    version freezes $LATEST as it is). `finish` ends such versions."""
+    if not build_pending(fn):
+        return {}
+    return {
+        "frozen": {"code_id": fn.last_build.source_id},
+        "state": "Pending", "state_reason": VERSION_CREATING_REASON, "state_reason_code": "Creating",
+    }
+
+
+def _end_versions(build: DependencyBuild, result: CodeBundle | None, reason: str, reason_code: str) -> None:
+    """The versions published waiting on `build` (their code is its source,
+    on its runtime): Active with the built code, or Failed with the reason.
+    A new revision each, so no process keeps its pending copy
+    (functions.lookup, invocations.runner key them on it)."""
+    for version in FunctionVersion.objects.select_for_update().filter(
+        code_id=build.source_id, runtime=build.runtime, state="Pending",
+    ):
+        if result is not None:
+            version.code = result
+            version.state, version.state_reason, version.state_reason_code = "Active", "", ""
+        else:
+            version.state, version.state_reason, version.state_reason_code = "Failed", reason, reason_code
+        version.revision = uuid.uuid4()
+        version.save(update_fields=["code", "state", "state_reason", "state_reason_code", "revision"])
+
+
 def submit(fn: Function, bundle: CodeBundle, manifest: str, *, creating: bool) -> DependencyBuild:
     """Make `fn` wait for the build of `bundle` (stored already) on its
     runtime, inside the caller's transaction; the caller saves
@@ -344,6 +396,7 @@ def finish(build: DependencyBuild, *, result: CodeBundle | None = None, log_text
                 fn.last_update_status_reason_code = reason_code
             # save(): post_save drops every process's copy of the function.
             fn.save(update_fields=SUBMIT_FIELDS)
+        _end_versions(build, result, reason, reason_code)
     build.refresh_from_db()
     return [fn.id for fn in waiting]
 

@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable
 
 from django.core import signing
+from django.db import transaction
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.urls import reverse
 
@@ -314,7 +315,7 @@ def create_function(context: services.Context, parameters: dict) -> services.Rep
     _check_bounds(parameters)
     _reject_unsupported(parameters)
     zip_bytes = _zip_bytes(parameters.get("Code"))
-    fn = _service_call(
+    fn, answer = _changed_and_published(parameters, lambda: _service_call(
         lambda: service.create_function(
             context.team,
             name=_new_name(context.key, parameters.get("FunctionName")),
@@ -330,17 +331,23 @@ def create_function(context: services.Context, parameters: dict) -> services.Rep
             **_new_settings(parameters),
             tags=parameters.get("Tags") or {},
         )
-    )
-    return services.Reply(shapes.function_configuration(_published(fn, parameters)), status=201)
+    ))
+    return services.Reply(shapes.function_configuration(answer), status=201)
 
 
-def _published(fn: Function, parameters: dict) -> Function:
-    """With Publish=True (CreateFunction, UpdateFunctionCode) a version is
-    published at once and the answer is that version's configuration."""
-    if not parameters.get("Publish"):
-        return fn
-    version, _new = versions.publish(fn)
-    return qualifiers.resolve(fn, str(version.version))
+def _changed_and_published(parameters: dict, change: Callable[[], Function]) -> tuple[Function, Function]:
+    """Run `change` (a create or a code update) and, with Publish=True,
+    publish a version, in one transaction: a refused publish undoes the
+    change (bad input stores nothing). Returns (the function, what to
+    answer: the version's configuration with Publish, else $LATEST's).
+    Code waiting on a dependency build is published as a Pending version
+    (functions.versions.publish with_build), Active once built."""
+    with transaction.atomic():
+        fn = change()
+        if not parameters.get("Publish"):
+            return fn, fn
+        version, _new = versions.publish(fn, with_build=True)
+    return fn, version_of(fn, version)
 
 
 def get_function(context: services.Context, parameters: dict) -> dict:
@@ -364,9 +371,9 @@ def update_function_code(context: services.Context, parameters: dict) -> dict:
     _check_revision(fn, parameters)
     zip_bytes = _zip_bytes(parameters)
     architectures = parameters.get("Architectures")
-    updated = _service_call(lambda: service.update_code(
-        fn, zip_bytes, architectures, expected_revision=parameters.get("RevisionId")), fn.arn)
-    return shapes.function_configuration(_published(updated, parameters))
+    _updated, answer = _changed_and_published(parameters, lambda: _service_call(lambda: service.update_code(
+        fn, zip_bytes, architectures, expected_revision=parameters.get("RevisionId")), fn.arn))
+    return shapes.function_configuration(answer)
 
 
 def update_function_configuration(context: services.Context, parameters: dict) -> dict:

@@ -222,6 +222,13 @@ class FunctionVersion(models.Model):
     logging_config = models.JSONField(default=dict, blank=True)
     tracing_mode = models.CharField(max_length=16, default="PassThrough")
     layers = models.JSONField(default=list, blank=True)
+    # Lambda's State of the version: Pending while the dependency build of
+    # its code runs (published with Publish=True during a build), then
+    # Active (its code switched to the build's result) or Failed with the
+    # build's reason (functions.dependencies.finish).
+    state = models.CharField(max_length=16, default="Active")  # Pending|Active|Failed
+    state_reason = models.TextField(blank=True)
+    state_reason_code = models.CharField(max_length=64, blank=True)
     revision = models.UUIDField(default=uuid.uuid4)
     created_at = models.DateTimeField(default=timezone.now)
 

@@ -28,6 +28,9 @@ FROZEN = (
     "tracing_mode", "layers", "description",
 )
 
+# A version's LastUpdateStatus follows its State (it is created once).
+VERSION_UPDATE_STATUS = {"Pending": "InProgress", "Active": "Successful", "Failed": "Failed"}
+
 
 class QualifierNotFound(LookupError):
     """No such version or alias of the function (Lambda:
@@ -53,11 +56,17 @@ def frozen(fn: Function, version: FunctionVersion) -> Function:
         setattr(copied, name, getattr(version, name))
     if "code" in version._state.fields_cache:
         copied.code = version.code
-    # A published version is whole whatever $LATEST is doing (a dependency
-    # build pending on $LATEST is not the version's).
-    copied.state, copied.state_reason, copied.state_reason_code = "Active", "", ""
-    copied.last_update_status = "Successful"
-    copied.last_update_status_reason = copied.last_update_status_reason_code = ""
+    # A version has its own State, whatever $LATEST is doing (a build pending
+    # on $LATEST is not the version's): Active, or Pending / Failed when it
+    # was published waiting for its code's dependency build
+    # (functions.dependencies.finish ends it).
+    state = getattr(version, "state", "") or "Active"
+    copied.state = state
+    copied.state_reason = version.state_reason if state != "Active" else ""
+    copied.state_reason_code = version.state_reason_code if state != "Active" else ""
+    copied.last_update_status = VERSION_UPDATE_STATUS.get(state, "Successful")
+    copied.last_update_status_reason = copied.state_reason
+    copied.last_update_status_reason_code = copied.state_reason_code
     copied.revision = version.revision
     copied.updated_at = version.created_at
     copied.executed_version = str(version.version)

@@ -721,7 +721,9 @@ def update_configuration(fn: Function, expected_revision=None, **changes) -> Fun
         for key, value in cleaned.items():
             setattr(fn, key, value)
         fn.touch_revision()
-        _save(fn, [*cleaned, "revision", "updated_at"])
+        # A successful update after a failed build: Successful (Lambda's
+        # LastUpdateStatus is the last update's, and this one worked).
+        _save(fn, [*cleaned, "revision", "updated_at", *dependencies.configuration_updated(fn)])
         if rebuild is not None:
             # Packages are built for one Python/Node.js version: a new
             # runtime installs them again (the old ones run meanwhile).

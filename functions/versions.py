@@ -40,7 +40,11 @@ def version_arn(fn: Function, qualifier: str | None) -> str:
 
 def _busy(fn: Function) -> None:
     """Lambda refuses to publish while the function is being created or
-    updated (a dependency build: functions.models.Function.state)."""
+    updated (a dependency build: functions.models.Function.state), and
+    when its create failed (State Failed: it has no code that runs, and a
+    version would freeze the code without its packages)."""
+    if getattr(fn, "state", "Active") == "Failed":
+        raise errors.conflict(dependencies.refuse_invoke(fn))
     if getattr(fn, "state", "Active") == "Pending" or getattr(fn, "last_update_status", "") == "InProgress":
         raise errors.conflict(
             "The operation cannot be performed at this time. An update is in progress for resource: "
@@ -57,7 +61,7 @@ def _description(value) -> str:
 
 
 def publish(fn: Function, *, description: str | None = None, code_sha256: str | None = None,
-            revision_id: str | None = None) -> tuple[FunctionVersion, bool]:
+            revision_id: str | None = None, with_build: bool = False) -> tuple[FunctionVersion, bool]:
     """PublishVersion: (the version, whether it is new). `code_sha256`
     (Lambda's base64 CodeSha256) and `revision_id` (the function's
     RevisionId), when given, must be $LATEST's: InvalidParameterValueException
@@ -65,9 +69,17 @@ def publish(fn: Function, *, description: str | None = None, code_sha256: str | 
     nor the configuration changed since the last version, that version is
     returned and nothing is published (Lambda does the same). Without a
     `description` the version takes the function's (Lambda: it overrides
-    the description in the function configuration)."""
+    the description in the function configuration).
+
+    `with_build` (Publish=True on the CreateFunction / UpdateFunctionCode
+    that submitted a dependency build, inside that call's transaction): a
+    function waiting on its build publishes the submitted code as a version
+    of State Pending (functions.dependencies.pending_version), which the
+    build's end makes Active with the built code, or Failed. Otherwise a
+    pending build is ResourceConflictException, as Lambda."""
     description = None if description is None else _description(description)
-    _busy(fn)
+    if not (with_build and dependencies.build_pending(fn)):
+        _busy(fn)
     with transaction.atomic():
         # Locked: two publishes at once must not take the same number.
         current = Function.objects.select_for_update().select_related("code", "team").get(pk=fn.pk)
@@ -79,14 +91,19 @@ def publish(fn: Function, *, description: str | None = None, code_sha256: str | 
                 f"CodeSHA256 ({code_sha256}) is different from current CodeSHA256 in $LATEST "
                 f"({latest_sha256}). Please try again with the CodeSHA256 in $LATEST."
             )
+        frozen = {name: getattr(current, name) for name in COMPARED}
+        # Waiting on a build: the version is the submitted code, pending.
+        pending = dependencies.pending_version(current) if with_build else {}
+        frozen.update(pending.pop("frozen", {}))
         last = FunctionVersion.objects.filter(function=current).order_by("-version").first()
-        if last is not None and all(getattr(current, n) == getattr(last, n) for n in COMPARED):
+        if (last is not None and last.state == "Active"
+                and all(frozen[n] == getattr(last, n) for n in COMPARED)):
             return last, False
         number = current.last_version + 1
         version = FunctionVersion.objects.create(
             function=current, version=number,
             description=current.description if description is None else description,
-            **{name: getattr(current, name) for name in qualifiers.FROZEN if name != "description"},
+            **frozen, **pending,
             revision=uuid.uuid4(), created_at=timezone.now(),
         )
         Function.objects.filter(pk=current.pk).update(last_version=number)

@@ -88,9 +88,10 @@ NOT_READY_STATUS = "cancelled"
 
 
 def not_ready(fn: Function) -> dict | None:
-    """The one rule for every way in: None when `fn` (as resolved: a
-    published version is always whole) may run now, else Lambda's error
-    {errorType: ResourceConflictException, errorMessage} naming its State.
+    """The one rule for every way in: None when `fn` (as resolved: $LATEST
+    or a published version's copy) may run now, else Lambda's error
+    {errorType: ResourceConflictException, errorMessage} naming its State
+    (a published version has its own: Pending while its build runs).
     What each caller does with it (Lambda's behaviour per source):
     - sync calls (`SyncCall.begin`: Invoke, HTTP routes, function URLs, the
       console, stream batches) are answered at once with a Done of status

@@ -87,6 +87,8 @@ def wanted() -> dict[str, tuple[ProvisionedConcurrencyConfig, Function, int]]:
             row = versions.get((fn.id, version))
             if row is None:  # deleted meanwhile (qualifiers.resolve's QualifierNotFound)
                 continue
+            if row.state != "Active":  # its dependency build is pending (or failed): nothing to run
+                continue
             resolved = qualifiers.frozen(fn, row)
             resolved.qualifier = config.qualifier
             found[key_of(config, version)] = (config, resolved, count)

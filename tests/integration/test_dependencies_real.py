@@ -111,6 +111,13 @@ def test_a_failed_requirement_keeps_the_previous_code_running(stack, lam):
     # The function keeps its previous code.
     resp, body = invoke_json(lam, "deps-bad", {"v": "still old"})
     assert "FunctionError" not in resp and body == {"version": "still old"}
+    # A configuration update afterwards succeeds and says so (Lambda): the
+    # failed build's status is cleared, so function_updated_v2 passes.
+    changed = lam.update_function_configuration(FunctionName="deps-bad", MemorySize=256)
+    assert (changed["LastUpdateStatus"], changed["State"]) == ("Successful", "Active")
+    lam.get_waiter("function_updated_v2").wait(FunctionName="deps-bad", WaiterConfig=WAIT)
+    assert "LastUpdateStatusReason" not in lam.get_function_configuration(FunctionName="deps-bad")
+    assert invoke_json(lam, "deps-bad", {"v": "after"})[1] == {"version": "after"}
     # A good update afterwards goes through, and the waiter sees it.
     lam.update_function_code(FunctionName="deps-bad", ZipFile=zip_of({
         "app.py": USES_TABULATE, "requirements.txt": "tabulate==0.9.0\n# for deps-bad\n"}))
@@ -131,3 +138,45 @@ def test_a_failed_create_is_failed_with_its_reason(stack, lam):
         lam.invoke(FunctionName="deps-create-bad", Payload=b"{}")
     assert refused.value.response["Error"]["Code"] == "ResourceConflictException"
     assert "state: Failed" in refused.value.response["Error"]["Message"]
+
+
+USES_TABULATE_V2 = USES_TABULATE.replace("'module'", "'v2'")
+
+
+def test_publish_with_a_build_publishes_a_version_that_runs_the_built_dependency(stack, lam):
+    # The comment line makes this code this test's own (the shared stack
+    # reuses a build of the same code hash).
+    requirements = "tabulate==0.9.0\n# test_publish_with_a_build_publishes_a_version\n"
+    made = lam.create_function(
+        FunctionName="deps-pub", Runtime="python3.11", Role="arn:aws:iam::000000000000:role/lambda-role",
+        Handler="app.handler", Timeout=10, Publish=True,
+        Code={"ZipFile": zip_of({"app.py": USES_TABULATE, "requirements.txt": requirements})},
+    )
+    assert (made["Version"], made["State"], made["LastUpdateStatus"]) == ("1", "Pending", "InProgress")
+    assert made["FunctionArn"].endswith(":function:deps-pub:1")
+    lam.get_waiter("function_active_v2").wait(FunctionName="deps-pub", Qualifier="1", WaiterConfig=WAIT)
+    one = lam.get_function_configuration(FunctionName="deps-pub", Qualifier="1")
+    assert (one["State"], one["LastUpdateStatus"]) == ("Active", "Successful")
+    assert one["CodeSha256"] == made["CodeSha256"]  # as uploaded
+    resp, body = invoke_json(lam, "deps-pub", {}, Qualifier="1")
+    assert "FunctionError" not in resp, body
+    assert resp["ExecutedVersion"] == "1"
+    assert body == {"module": "/var/task/tabulate/__init__.py", "table": "1  2"}
+    # UpdateFunctionCode with Publish: version 2 waits for its build while
+    # version 1 and $LATEST keep running.
+    updated = lam.update_function_code(
+        FunctionName="deps-pub", Publish=True,
+        ZipFile=zip_of({"app.py": USES_TABULATE_V2, "requirements.txt": requirements + "# v2\n"}),
+    )
+    assert (updated["Version"], updated["LastUpdateStatus"]) == ("2", "InProgress")
+    assert invoke_json(lam, "deps-pub", {}, Qualifier="1")[1]["table"] == "1  2"
+    lam.get_waiter("function_updated_v2").wait(FunctionName="deps-pub", Qualifier="2", WaiterConfig=WAIT)
+    lam.get_waiter("function_updated_v2").wait(FunctionName="deps-pub", WaiterConfig=WAIT)
+    resp, body = invoke_json(lam, "deps-pub", {}, Qualifier="2")
+    assert "FunctionError" not in resp, body
+    assert resp["ExecutedVersion"] == "2"
+    assert body == {"v2": "/var/task/tabulate/__init__.py", "table": "1  2"}
+    assert invoke_json(lam, "deps-pub", {}, Qualifier="1")[1]["table"] == "1  2"
+    versions = lam.list_versions_by_function(FunctionName="deps-pub")["Versions"]
+    assert [(v["Version"], v["State"]) for v in versions] == [
+        ("$LATEST", "Active"), ("1", "Active"), ("2", "Active")]

@@ -53,3 +53,13 @@ def test_wanted_keys_each_version_and_status_follows_what_is_allocated(fn):
     provisioning._write_status(provisioning.wanted(), {key: [{"id": "a"}]}, {config.pk: "no image"})
     config.refresh_from_db()
     assert (config.status, config.status_reason) == ("FAILED", "no image")
+
+
+@pytest.mark.django_db
+def test_a_version_waiting_for_its_dependency_build_gets_no_environments(fn):
+    # Published with Publish=True during a build: its code lacks its packages.
+    FunctionVersion.objects.filter(function=fn, version=2).update(state="Pending")
+    ProvisionedConcurrencyConfig.objects.create(function=fn, qualifier="2", requested=1)
+    assert provisioning.wanted() == {}
+    FunctionVersion.objects.filter(function=fn, version=2).update(state="Active")
+    assert len(provisioning.wanted()) == 1
