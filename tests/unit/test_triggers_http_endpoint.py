@@ -177,3 +177,17 @@ def test_a_header_http_cannot_carry_is_a_500_not_a_broken_answer(fn, fake_invoke
     r = call("GET", "/http/h")
     assert r.status_code == 500 and r.json() == {"message": "Internal Server Error"}
     assert "x-injected" not in r
+
+
+def test_a_function_url_call_is_labelled_function_url(fn, fake_invoke):
+    from functions import function_urls
+    from invocations.models import Invocation
+
+    config = function_urls.create(fn, auth_type="NONE")
+    r = call("GET", f"/lambda-url/{config.url_id}/hello")
+    assert r.status_code == 200, r.content
+    [request] = fake_invoke.calls
+    assert (request.source, request.trigger) == ("function_url", function_urls.trigger_key(config.url_id))
+    # The label every list shows (Invocations tab, runs) comes from SOURCES.
+    assert Invocation(source=request.source).get_source_display() == "Function URL"
+    assert Invocation(source="http").get_source_display() == "HTTP route"
