@@ -191,3 +191,20 @@ def test_a_function_url_call_is_labelled_function_url(fn, fake_invoke):
     # The label every list shows (Invocations tab, runs) comes from SOURCES.
     assert Invocation(source=request.source).get_source_display() == "Function URL"
     assert Invocation(source="http").get_source_display() == "HTTP route"
+
+
+def test_the_migration_relabels_earlier_function_url_calls_only(fn):
+    import importlib
+
+    from django.apps import apps
+
+    from invocations.models import Invocation
+
+    migration = importlib.import_module("invocations.migrations.0011_words_function_url_source")
+    url_call = Invocation.objects.create(function=fn, source="http", trigger="function-url:abc")
+    route_call = Invocation.objects.create(function=fn, source="http", trigger="route:1")
+    migration.relabel_url_calls(apps, None)
+    assert Invocation.objects.get(pk=url_call.pk).source == "function_url"
+    assert Invocation.objects.get(pk=route_call.pk).source == "http"
+    migration.label_them_http_again(apps, None)
+    assert Invocation.objects.get(pk=url_call.pk).source == "http"
