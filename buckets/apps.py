@@ -12,3 +12,16 @@ class BucketsConfig(AppConfig):
         from buckets import tasks  # noqa: F401
 
         s3_api.register()
+        _register_triggers()
+
+
+def _register_triggers() -> None:
+    """List the notifications that target a function in its Triggers tab,
+    when the triggers app is there (without it this does nothing)."""
+    try:
+        from triggers import registry
+    except ImportError:
+        return
+    from buckets.triggers import rows
+
+    registry.register(rows)

@@ -12,6 +12,7 @@ from buckets import notifications
 from buckets.models import Bucket
 from functions.models import Function
 from functions.team_lists import TeamForm
+from functions.versions_tab import alias_label
 from messaging.models import Queue, Topic
 
 EVENT_CHOICES = [(event, event) for event in notifications.EVENTS]
@@ -36,7 +37,7 @@ def target_choices(bucket: Bucket, keep: list[tuple[str, str]] = ()) -> list:
         "lambda": [
             (arn, label) for fn in Function.objects.filter(team=team).select_related("team")
             .prefetch_related("aliases")
-            for arn, label in [(fn.arn, fn.name), *((f"{fn.arn}:{a.name}", f"{fn.name}:{a.name}")
+            for arn, label in [(fn.arn, fn.name), *((f"{fn.arn}:{a.name}", f"{fn.name}:{alias_label(a)}")
                                                      for a in fn.aliases.all())]
         ],
         # S3 refuses FIFO queues and topics as event destinations.

@@ -92,7 +92,7 @@ def _events(entry: dict) -> list[str]:
 def _function_name(team: Team, arn: str) -> tuple[str | None, str | None]:
     """(the function's name, None), or (None, why `arn` is not a function
     ARN of the team's account and this region). A qualified ARN's version
-    or alias is `_qualifier(arn)`."""
+    or alias is `qualifier_of(arn)`."""
     try:
         parsed = arns.parse(arn)
     except arns.ArnError:
@@ -105,7 +105,7 @@ def _function_name(team: Team, arn: str) -> tuple[str | None, str | None]:
     return parts[1], None
 
 
-def _qualifier(arn: str) -> str | None:
+def qualifier_of(arn: str) -> str | None:
     """The version or alias a function ARN ends with (None: unqualified)."""
     parts = arn.split(":")
     return parts[7] if len(parts) == 8 and parts[7] != qualifiers.LATEST else None
@@ -118,7 +118,7 @@ def _target_problem(team: Team, kind: str, arn: str) -> str | None:
         fn = Function.objects.filter(team=team, name=name).first() if problem is None else None
         if problem is None and fn is None:
             problem = "The function does not exist"
-        elif fn is not None and (qualifier := _qualifier(arn)):
+        elif fn is not None and (qualifier := qualifier_of(arn)):
             try:
                 qualifiers.resolve(fn, qualifier)
             except qualifiers.QualifierNotFound:
@@ -280,7 +280,7 @@ def _deliver(team: Team, kind: str, arn: str, body: str, origin: dict | None = N
             return False
         # The ARN's version or alias, resolved now; a missing one fails this
         # event (stored failed, its on-failure path), never runs $LATEST.
-        qualified.submit_async(fn, _qualifier(arn), body, source="bucket", trigger=trigger, origin=origin)
+        qualified.submit_async(fn, qualifier_of(arn), body, source="bucket", trigger=trigger, origin=origin)
         return True
     try:
         if kind == "queue":

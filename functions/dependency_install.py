@@ -8,9 +8,10 @@ One function picks the tool per runtime (`installer_for`):
   `--target` and the runtime's interpreter named explicitly
   (`--python-version 3.X --implementation cp`, manylinux platform tags up
   to the runtime's glibc, `--only-binary=:all:`), so the packages suit the
-  runtime image whatever Python the host has. Only wheels can be chosen
-  for another interpreter: a package that publishes none fails with pip's
-  "No matching distribution" and our hint saying so.
+  runtime image whatever Python the host has. pip installs only wheels
+  (ready-built packages) for a Python other than its own: a package that
+  publishes no wheel for the runtime fails with pip's "No matching
+  distribution", and our hint says so in plain words.
 - Node.js runtimes: `npm install --omit=dev --ignore-scripts` (`npm ci`
   with a lock file),
   in a one-off container of the runtime's own image with the host's
@@ -105,9 +106,11 @@ def _pip(runtime: str, manifest: str) -> Installer:
         packages_dir="_packages",
         env={"PYTHONNOUSERSITE": "1", "PIP_NO_COLOR": "1"},
         hint_on_failure=(
-            f"pip installs wheels built for Python {version} on Linux only (no source builds, the "
-            "function runs in another interpreter): check the package name and version, and that "
-            "the package publishes a wheel for this Python."
+            f"pip could not find or download a ready-built package (a wheel) for Python {version} on "
+            f"Linux {platform.machine()} for each requirement. Stratus installs ready-built packages "
+            "only and never compiles one from its source code, because the function's Python is not "
+            "the one pip runs on. Check each package's name and version, and that the package "
+            f"publishes a wheel for Python {version} on Linux (its \"Download files\" page on PyPI)."
         ),
     )
 

@@ -27,7 +27,7 @@ from functions import dependencies, lookup
 from functions.access import cached_can_write, copied_can_write
 from functions.lambda_api import qualified_name
 from functions.models import ApiKey, Function
-from invocations import dispatch
+from invocations import dispatch, qualified
 from invocations.done import Done
 
 log = logging.getLogger(__name__)
@@ -144,6 +144,10 @@ async def _function(request: HttpRequest, key: ApiKey, value: str) -> Function:
         fn = lookup.cached(key.team, name) or await asgi.in_thread(lookup.function, key.team, name)
     if fn is None:
         raise missing
+    if qualifier == LATEST:
+        # Lambda's invokedFunctionArn ends with ":$LATEST" when the caller
+        # named it; the shared copy stays unqualified (resolved on a copy).
+        fn = qualified.resolve(fn, LATEST)
     return fn
 
 

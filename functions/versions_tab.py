@@ -18,6 +18,12 @@ from functions.models import Function
 WEIGHT_STEP = "0.1"  # percent: Lambda's weights take any fraction
 ALIAS_NAME_MAX = 128  # Lambda's alias names: 1-128 characters
 UNQUALIFIED = "(unqualified)"
+# The API's field names in functions.versions' messages -> the form's words.
+FIELD_WORDS = {
+    "AdditionalVersionWeights": "Second version",
+    "RoutingConfig": "the second version",
+    "FunctionVersion": "Version",
+}
 
 
 def qualifier_choices(fn: Function | None) -> list[tuple[str, str]]:
@@ -25,7 +31,7 @@ def qualifier_choices(fn: Function | None) -> list[tuple[str, str]]:
     then the function's aliases and its versions, newest first."""
     if fn is None:
         return [("", UNQUALIFIED)]
-    aliases = [(a.name, f"alias {a.name} (version {a.function_version})") for a in fn.aliases.all()]
+    aliases = [(a.name, f"alias {alias_label(a)}") for a in fn.aliases.all()]
     numbers = fn.versions.order_by("-version").values_list("version", flat=True)
     return [("", UNQUALIFIED), *aliases, *((str(n), f"version {n}") for n in numbers)]
 
@@ -57,7 +63,7 @@ class AliasWeightsForm(forms.Form):
     function_version = forms.ChoiceField(label="Version")
     routing_version = forms.ChoiceField(required=False, label="Second version")
     routing_weight = forms.FloatField(
-        required=False, min_value=0, max_value=100, label="Second version's share (%)",
+        required=False, min_value=0, max_value=100, label="Weight of the second version, %",
         widget=forms.NumberInput(attrs={"step": WEIGHT_STEP, "min": "0", "max": "100"}),
         help_text="The percentage of calls the second version gets; the rest go to the version.",
     )
@@ -89,11 +95,27 @@ class AliasWeightsForm(forms.Form):
         if weight is not None and not version:
             self.add_error("routing_version", "Choose the second version that gets this share, or clear it.")
             return None
+        # Lambda's own refusals (functions.versions.check_routing) name its
+        # fields (FunctionVersion, AdditionalVersionWeights); the form's are
+        # said here in the form's words first.
+        primary = data.get("function_version") or ""
+        if version and version == primary:
+            self.add_error("routing_version", f"The second version must differ from the version ({primary}): "
+                                              "choose another one, or none.")
+            return None
+        if version and primary == qualifiers.LATEST:
+            self.add_error("function_version", "An alias that splits its calls between two versions must "
+                                               "point to a published version, not $LATEST.")
+            return None
         return {"AdditionalVersionWeights": {version: weight / 100}} if version else {}
 
     def apply_error(self, error: errors.AwsError) -> None:
-        """functions.versions' refusal (Lambda's error message) on the form."""
-        self.add_error(None, error.message)
+        """functions.versions' refusal (Lambda's error message) on the form,
+        in the form's words where it names the API's fields."""
+        message = error.message
+        for api_name, words in FIELD_WORDS.items():
+            message = message.replace(api_name, words)
+        self.add_error(None, message)
 
 
 class AliasForm(AliasWeightsForm):
@@ -111,6 +133,21 @@ def shares(alias) -> list[tuple[str, float]]:
     extra = (alias.routing_config or {}).get("AdditionalVersionWeights") or {}
     others = [(str(version), float(weight) * 100) for version, weight in extra.items()]
     return [(alias.function_version, 100 - sum(p for _, p in others)), *others]
+
+
+def _percent(value: float) -> str:
+    """70.0 -> "70", 33.333 -> "33.33": what a person reads."""
+    return f"{round(value, 2):g}"
+
+
+def alias_label(alias) -> str:
+    """How the console names an alias in its selects: "live → 1" when it
+    routes to one version, "live → 1 (70%), 2 (30%)" when it splits its
+    calls (its version first, then the second version and its weight)."""
+    routed = shares(alias)
+    if len(routed) == 1:
+        return f"{alias.name} → {alias.function_version}"
+    return f"{alias.name} → " + ", ".join(f"{version} ({_percent(p)}%)" for version, p in routed)
 
 
 def context(fn: Function, extra: dict) -> dict:

@@ -33,6 +33,7 @@ SOURCES = [
     ("api", "API"),
     ("cli", "CLI"),
     ("http", "HTTP route"),
+    ("function_url", "Function URL"),  # a call through the function's URL (triggers.url_door)
     ("schedule", "Schedule"),
     ("topic", "Topic"),
     ("queue", "Queue"),

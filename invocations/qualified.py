@@ -48,9 +48,10 @@ def not_found_error(fn: Function, qualifier: str | None) -> dict:
 
 def resolve(fn: Function, qualifier: str | None) -> Function:
     """qualifiers.resolve; QualifierNotFound when it names nothing. A
-    qualified call never marks `fn` itself (an alias of $LATEST resolves
-    to the function object, which a route or a mapping keeps and shares):
-    it resolves a copy."""
+    qualified call never marks `fn` itself ("$LATEST", or an alias of
+    $LATEST, resolves to the function object, which a route, a mapping or
+    Invoke's per-process copy keeps and shares): it resolves a copy, whose
+    `.qualifier` ("$LATEST" included) makes the invokedFunctionArn."""
     if not qualifier:
         return qualifiers.resolve(fn, None)
     own = copy.copy(fn)

@@ -19,7 +19,7 @@ class SyncRequest:
     drops it (its caller was told it failed). slot: whether the web took a
     concurrency slot the worker must give back. version: the version that
     runs ("$LATEST" or "3": the function's revision or the version's);
-    qualifier: what the caller named ("", "3" or an alias), for the
+    qualifier: what the caller named ("", "$LATEST", "3" or an alias), for the
     invokedFunctionArn. client_context: Invoke's ClientContext decoded (JSON
     text, <= 3583 bytes base64 before; "" when none)."""
 

@@ -2,6 +2,7 @@
 
 from django.urls import reverse
 
+from functions import function_urls
 from functions.models import Function
 from triggers import registry
 from triggers.models import HttpRoute, Schedule, Webhook
@@ -21,15 +22,10 @@ def own_triggers(fn: Function) -> list[registry.TriggerRow]:
     hooks = list(Webhook.objects.filter(function=fn))
     errors = registry.errors_last_hour([t.key for t in [*routes, *schedules, *hooks]])
     # What a trigger may name now: one that names something gone says so.
-    named = {
-        *fn.aliases.values_list("name", flat=True), *map(str, fn.versions.values_list("version", flat=True)),
-    }
+    named = registry.named_qualifiers(fn)
 
     def runs(trigger) -> str:
-        if not trigger.qualifier:
-            return "runs unqualified ($LATEST)"
-        gone = "" if trigger.qualifier in named else " (no such version or alias: its calls fail)"
-        return f"runs {fn.name}:{trigger.qualifier}{gone}"
+        return registry.runs(fn, trigger.qualifier, named)
 
     rows = []
     for route in routes:
@@ -59,5 +55,30 @@ def own_triggers(fn: Function) -> list[registry.TriggerRow]:
             last_fired_at=hook.last_fired_at, errors_last_hour=errors[hook.key],
             description=f"{signed} · priority {hook.priority} · {runs(hook)}",
             url=reverse("trg-hook", args=[hook.token]), **_urls(fn, "webhooks", hook),
+        ))
+    return rows
+
+
+@registry.register
+def function_urls_of(fn: Function) -> list[registry.TriggerRow]:
+    """The function's URLs (CreateFunctionUrlConfig, one per qualifier):
+    kept on the Configuration tab, listed here with the calls they made."""
+    configs = list(fn.url_configs.order_by("qualifier"))
+    keys = [function_urls.trigger_key(c.url_id) for c in configs]
+    errors = registry.errors_last_hour(keys)
+    fired = registry.last_fired(keys)
+    named = registry.named_qualifiers(fn) if configs else set()
+    rows = []
+    for config, key in zip(configs, keys, strict=True):
+        runs = registry.runs(fn, config.qualifier, named)
+        origins = config.cors.get("AllowOrigins") or []
+        cors = " · CORS " + ", ".join(origins) if origins else ""
+        rows.append(registry.TriggerRow(
+            kind="Function URL",
+            target=f"{fn.name}:{config.qualifier}" if config.qualifier else fn.name,
+            enabled=True, last_fired_at=fired[key], errors_last_hour=errors[key],
+            description=f"AuthType {config.auth_type}{cors} · {config.invoke_mode} · {runs}",
+            url=f"{function_urls.PREFIX}{config.url_id}/",
+            detail_url=reverse("fn-detail", args=[fn.id]) + "?tab=configuration",
         ))
     return rows

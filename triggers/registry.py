@@ -104,6 +104,41 @@ def errors_last_hour(trigger_keys: list[str]) -> dict[str, int]:
     return {key: found.get(key, 0) for key in trigger_keys}
 
 
+def named_qualifiers(fn) -> set[str]:
+    """The function's aliases and version numbers: what a trigger may name now."""
+    return {
+        *fn.aliases.values_list("name", flat=True), *map(str, fn.versions.values_list("version", flat=True)),
+    }
+
+
+def runs(fn, qualifier: str | None, named: set[str]) -> str:
+    """A row's "runs ..." part: $LATEST for no qualifier, else fn:qualifier,
+    saying so when the version or alias is gone (its calls fail)."""
+    if not qualifier:
+        return "runs unqualified ($LATEST)"
+    gone = "" if qualifier in named else " (no such version or alias: its calls fail)"
+    return f"runs {fn.name}:{qualifier}{gone}"
+
+
+def last_fired(trigger_keys: list[str]) -> dict[str, datetime | None]:
+    """When each trigger key last started an invocation (None: never), in
+    one query, for kinds that keep no last_fired_at of their own (function
+    URLs, S3 notifications)."""
+    from django.db.models import Max
+
+    from invocations.models import Invocation
+
+    if not trigger_keys:
+        return {}
+    found = dict(
+        Invocation.objects.filter(trigger__in=trigger_keys)
+        .values("trigger")
+        .annotate(last=Max("created_at"))
+        .values_list("trigger", "last")
+    )
+    return {key: found.get(key) for key in trigger_keys}
+
+
 def changed_response() -> HttpResponse:
     """What a toggle or delete view answers to htmx: the tab reloads its list."""
     response = HttpResponse(status=200)

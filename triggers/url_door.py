@@ -149,7 +149,8 @@ async def answer(request, rest: str, body: bytes, request_id: uuid.UUID, trace_i
     if http_routes.event_too_large(event_text):
         return message(413, "Request Entity Too Large")
     call = await dispatch.SyncCall.begin(
-        fn, event_text, source="http", trigger=function_urls.trigger_key(url_id), request_id=request_id,
+        fn, event_text, source="function_url", trigger=function_urls.trigger_key(url_id),
+        request_id=request_id,
     )
     done = call if isinstance(call, Done) else await asyncio.ensure_future(call.wait())
     return cors.decorate(url_cors, request, _outcome(done))

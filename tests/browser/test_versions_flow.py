@@ -8,7 +8,6 @@ Invocations tab.
 The function answers its environment variable WHICH ("one", "two", then
 "latest" for $LATEST): a version runs its frozen configuration."""
 
-import re
 
 import pytest
 from playwright.sync_api import expect
@@ -73,6 +72,10 @@ def test_it_publishes_versions_and_moves_an_alias(page, stack):
     row = page.locator("table.aliases tr[data-alias=live]")
     expect(row.locator(".alias-routing")).to_have_text("version 1: 100 %")
 
+    # The form reads in words, not the API's AdditionalVersionWeights.
+    expect(page.locator("#alias-form")).to_contain_text("Weight of the second version, %")
+    expect(page.locator("#tab")).not_to_contain_text("AdditionalVersionWeights")
+
     # A share without a second version is refused in the form; nothing changes.
     row.locator("input[name=alias-live-routing_weight]").fill("30")
     row.locator("button:has-text('Save weights')").click()
@@ -104,7 +107,7 @@ def test_it_publishes_versions_and_moves_an_alias(page, stack):
     page.click("nav.tabs a:has-text('Test')")
     options = page.locator("select[name=qualifier] option")
     expect(options).to_have_text(
-        ["$LATEST (unqualified)", re.compile(r"alias live"), "version 2", "version 1"]
+        ["$LATEST (unqualified)", "alias live → 1 (0%), 2 (100%)", "version 2", "version 1"]
     )
 
 
@@ -134,3 +137,18 @@ def test_it_invokes_the_alias_from_the_test_tab_and_shows_the_version_that_ran(p
     assert answer.status == 200 and answer.json() == {"which": "two"}
     page.reload()
     expect(page.locator("#inv-rows td.inv-version")).to_have_text(["2", "1", "2"])
+
+    # A function URL on the alias (boto3): the Triggers tab lists it with its
+    # qualifier, and its calls are labelled "Function URL", not "HTTP route".
+    lam = stack.lambda_client()
+    url = lam.create_function_url_config(FunctionName="versioned", Qualifier="live",
+                                         AuthType="NONE")["FunctionUrl"]
+    answer = page.request.get(url)
+    assert answer.status == 200 and answer.json() == {"which": "two"}
+    page.click("nav.tabs a:has-text('Triggers')")
+    url_row = page.locator("#trigger-list tr.trigger", has_text="Function URL")
+    expect(url_row).to_contain_text("runs versioned:live")
+    expect(url_row).to_contain_text(url.split("://", 1)[1].split("/", 1)[1])
+    page.click("nav.tabs a:has-text('Invocations')")
+    expect(page.locator("#inv-rows tr").first).to_contain_text("Function URL")
+    expect(page.locator("#inv-rows")).to_contain_text("HTTP route")

@@ -64,10 +64,21 @@ def test_versions_and_aliases_run_their_own_code(stack, lam):
     rows = stack.rows(
         "Invocation.objects.filter(function__name='verfn').values_list('function_version', flat=True)")
     assert sorted(rows) == ["$LATEST", "1", "1", "2"]
+    # Lambda: a caller that names $LATEST gets ...:function:verfn:$LATEST as
+    # the invoked ARN, one that names nothing the bare ARN.
+    assert call(lam, "verfn")[1]["arn"] == made["FunctionArn"]
+    resp, body = call(lam, "verfn", Qualifier="$LATEST")
+    latest_arn = made["FunctionArn"] + ":$LATEST"
+    assert (resp["ExecutedVersion"], body["code"], body["arn"]) == ("$LATEST", "v3", latest_arn)
+    lam.invoke(FunctionName="verfn", Qualifier="$LATEST", InvocationType="Event", Payload=b"{}")
+    ran = settle(lambda: stack.rows(
+        "Invocation.objects.filter(function__name='verfn', invocation_type='Event', qualifier='$LATEST')"
+        ".values_list('status', 'result')"), lambda r: r and r[0][0] == "succeeded")
+    assert json.loads(ran[0][1])["arn"] == latest_arn
     # An async call on the alias runs (and is recorded as) its version.
     lam.invoke(FunctionName="verfn", Qualifier="live", InvocationType="Event", Payload=b'{"async": 1}')
     ran = settle(lambda: stack.rows(
-        "Invocation.objects.filter(function__name='verfn', invocation_type='Event')"
+        "Invocation.objects.filter(function__name='verfn', invocation_type='Event', qualifier='live')"
         ".values_list('status', 'function_version', 'result')"), lambda r: r and r[0][0] == "succeeded")
     assert ran[0][:2] == ["succeeded", "1"] and json.loads(ran[0][2])["code"] == "v1"
 

@@ -45,6 +45,8 @@ def handed_over(monkeypatch):
             request_id=str(request_id or uuid.uuid4()), function_id=str(fn.id),
             revision=str(fn.revision), event=event, source=source, trigger=trigger,
             priority=priority, expires_at=time.time() + 30, client_context=client_context,
+            # As the real begin: the version that runs and what the caller named.
+            version=fn.executed_version, qualifier=fn.qualifier or "",
         )
         hand_over.calls.append(request)
         return PendingCall(request, hand_over)

@@ -13,7 +13,9 @@ from buckets import notifications, objects
 from buckets.models import Notification
 from invocations import tasks
 from messaging import queues, topics
+from invocations.models import Invocation
 from messaging.models import QueueMessage
+from triggers import registry
 
 pytestmark = pytest.mark.usefixtures("objects_dir")
 
@@ -219,3 +221,30 @@ def test_it_hides_the_page_from_strangers_and_refuses_other_methods(users, bucke
     assert outsider.get(page_url(bucket)).status_code == 404
     assert outsider.post(page_url(bucket), form()).status_code == 404
     assert member(users).put(page_url(bucket)).status_code == 405
+
+
+def test_it_lists_the_functions_notifications_on_its_triggers_tab(users, bucket, fn, team, make_function):
+    from functions import versions
+
+    versions.publish(fn)
+    versions.create_alias(fn, name="live", function_version="1")
+    other = objects.create_bucket(team, "scans")
+    notifications.put_configuration(bucket, {"LambdaFunctionConfigurations": [
+        {"Id": "thumbs", "LambdaFunctionArn": fn.arn + ":live", "Events": ["s3:ObjectCreated:*"],
+         "Filter": {"Key": {"FilterRules": [{"Name": "Suffix", "Value": ".jpg"}]}}},
+    ]})
+    notifications.put_configuration(other, {"LambdaFunctionConfigurations": [
+        {"Id": "all", "LambdaFunctionArn": fn.arn, "Events": ["s3:ObjectRemoved:*"]},
+        {"Id": "not-mine", "LambdaFunctionArn": make_function("thumbnailer-2").arn,
+         "Events": ["s3:ObjectCreated:*"]},
+    ]})
+    Invocation.objects.create(function=fn, status="failed", trigger="bucket:photos")
+    body = member(users).get(reverse("trg-tab", args=[fn.id]), HTTP_HX_REQUEST="true").content.decode()
+    assert body.count("<td>S3 notification</td>") == 2
+    assert "thumbs · s3:ObjectCreated:* · suffix &#x27;.jpg&#x27; · runs thumbnailer:live" in body
+    assert "all · s3:ObjectRemoved:* · every key · runs unqualified ($LATEST)" in body
+    assert "not-mine" not in body
+    assert f'href="{page_url(bucket)}"' in body
+    rows = {row.target: row for row in registry.rows_for(fn) if row.kind == "S3 notification"}
+    assert rows["photos"].errors_last_hour == 1 and rows["photos"].last_fired_at is not None
+    assert rows["scans"].errors_last_hour == 0 and rows["scans"].last_fired_at is None

@@ -75,4 +75,10 @@ def test_the_python_bootstrap_gives_lambdas_client_context_shape(monkeypatch):
     client = cc.client
     assert (client.installation_id, client.app_title, client.app_package_name) == ("i-1", "App", None)
     assert bootstrap.LambdaContext({}).client_context is None
+    # Printed as Lambda's Python runtime prints it, not <... object at 0x...>.
+    assert repr(cc) == (
+        "ClientContext([custom={'k': 'v'},env={'os': 'x'},client=Client([installation_id=i-1,app_title=App,"
+        "app_version_name=None,app_version_code=None,app_package_name=None])])"
+    )
+    assert str(client) == repr(client) and repr(client).startswith("Client([installation_id=i-1,")
     assert bootstrap.LambdaContext({"clientContext": '{"custom": {"a": 1}}'}).client_context.client is None

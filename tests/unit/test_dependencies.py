@@ -377,3 +377,10 @@ def test_two_functions_given_the_same_code_wait_on_one_build(
     a, b = (Function.objects.get(pk=f.pk) for f in (first, second))
     assert a.state == b.state == "Active"
     assert a.code_id == b.code_id == DependencyBuild.objects.get().result_id
+
+
+def test_a_failed_pip_install_says_plainly_what_failed():
+    hint = dependency_install.installer_for("python3.13", "requirements.txt", None).hint_on_failure
+    assert hint.startswith("pip could not find or download a ready-built package (a wheel) for Python 3.13")
+    assert "never compiles one from its source code" in hint
+    assert "another interpreter" not in hint

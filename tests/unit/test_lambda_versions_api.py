@@ -8,6 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from functions.models import Alias, Function, FunctionVersion, ProvisionedConcurrencyConfig
+from invocations.models import Invocation
 from tests.conftest import HELLO
 from tests.unit.test_lambda_api import ROLE, error_code, status_of, zip_of
 
@@ -295,3 +296,29 @@ def test_a_function_url_on_an_alias_named_in_the_function_name(lam, made, team):
     with pytest.raises(ClientError) as e:
         lam.get_function_url_config(FunctionName="ver:live", Qualifier="other")
     assert error_code(e) == "InvalidParameterValueException"
+
+
+def test_invoke_with_qualifier_latest_gives_the_handler_the_arn_ending_latest(lam, made, handed_over):
+    # Lambda: context.invoked_function_arn is ...:function:ver:$LATEST when
+    # the caller named $LATEST, bare when it named nothing.
+    from invocations import dispatch, runner
+
+    handed_over.answer = {"status": "succeeded", "result": "{}"}
+    lam.invoke(FunctionName="ver", Qualifier="$LATEST")
+    lam.invoke(FunctionName="ver:$LATEST")
+    lam.invoke(FunctionName="ver")
+    frames = [runner._request(dispatch.record_of(made, request), made, 0.0) for request in handed_over.calls]
+    assert [(f["invokedFunctionArn"], f["functionVersion"]) for f in frames] == [
+        (f"{made.arn}:$LATEST", "$LATEST"), (f"{made.arn}:$LATEST", "$LATEST"), (made.arn, "$LATEST"),
+    ]
+    # The async path: the stored event keeps what was named, so its run does too.
+    lam.invoke(FunctionName="ver", Qualifier="$LATEST", InvocationType="Event")
+    lam.invoke(FunctionName="ver", InvocationType="Event")
+    named, bare = Invocation.objects.filter(function=made, invocation_type="Event").order_by("created_at")
+    assert (named.qualifier, bare.qualifier) == ("$LATEST", "")
+    assert runner._request(named, made, 0.0)["invokedFunctionArn"] == f"{made.arn}:$LATEST"
+    assert runner._request(bare, made, 0.0)["invokedFunctionArn"] == made.arn
+    # The function's shared copy (functions.lookup) was never marked.
+    from functions import lookup
+
+    assert lookup.cached(made.team, "ver").qualifier is None

@@ -177,3 +177,34 @@ def test_a_header_http_cannot_carry_is_a_500_not_a_broken_answer(fn, fake_invoke
     r = call("GET", "/http/h")
     assert r.status_code == 500 and r.json() == {"message": "Internal Server Error"}
     assert "x-injected" not in r
+
+
+def test_a_function_url_call_is_labelled_function_url(fn, fake_invoke):
+    from functions import function_urls
+    from invocations.models import Invocation
+
+    config = function_urls.create(fn, auth_type="NONE")
+    r = call("GET", f"/lambda-url/{config.url_id}/hello")
+    assert r.status_code == 200, r.content
+    [request] = fake_invoke.calls
+    assert (request.source, request.trigger) == ("function_url", function_urls.trigger_key(config.url_id))
+    # The label every list shows (Invocations tab, runs) comes from SOURCES.
+    assert Invocation(source=request.source).get_source_display() == "Function URL"
+    assert Invocation(source="http").get_source_display() == "HTTP route"
+
+
+def test_the_migration_relabels_earlier_function_url_calls_only(fn):
+    import importlib
+
+    from django.apps import apps
+
+    from invocations.models import Invocation
+
+    migration = importlib.import_module("invocations.migrations.0011_words_function_url_source")
+    url_call = Invocation.objects.create(function=fn, source="http", trigger="function-url:abc")
+    route_call = Invocation.objects.create(function=fn, source="http", trigger="route:1")
+    migration.relabel_url_calls(apps, None)
+    assert Invocation.objects.get(pk=url_call.pk).source == "function_url"
+    assert Invocation.objects.get(pk=route_call.pk).source == "http"
+    migration.label_them_http_again(apps, None)
+    assert Invocation.objects.get(pk=url_call.pk).source == "http"

@@ -220,3 +220,23 @@ def test_it_counts_errors_per_trigger_key(fn):
     assert registry.errors_last_hour(["route:a", "route:b", "route:c"]) == {
         "route:a": 2, "route:b": 0, "route:c": 0,
     }
+
+
+def test_it_lists_the_function_urls_with_their_qualifier_and_calls(client, users, fn):
+    from functions import function_urls, versions
+
+    versions.publish(fn)
+    versions.create_alias(fn, name="live", function_version="1")
+    plain = function_urls.create(fn, auth_type="NONE")
+    live = function_urls.create(fn, qualifier="live", auth_type="AWS_IAM")
+    Invocation.objects.create(function=fn, status="failed", trigger=function_urls.trigger_key(live.url_id))
+    client.force_login(users["member"])
+    body = client.get(u("trg-tab", fn), **HX).content.decode()
+    assert body.count("<td>Function URL</td>") == 2
+    assert f"/lambda-url/{plain.url_id}/" in body and f"/lambda-url/{live.url_id}/" in body
+    assert f"AuthType AWS_IAM · BUFFERED · runs {fn.name}:live" in body
+    assert "AuthType NONE · BUFFERED · runs unqualified ($LATEST)" in body
+    rows = {row.target: row for row in registry.rows_for(fn) if row.kind == "Function URL"}
+    assert rows[f"{fn.name}:live"].errors_last_hour == 1
+    assert rows[f"{fn.name}:live"].last_fired_at is not None
+    assert rows[fn.name].last_fired_at is None and rows[fn.name].toggle_url is None

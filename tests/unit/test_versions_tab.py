@@ -5,7 +5,7 @@ and what a stranger or a read-only member gets."""
 import pytest
 from django.urls import reverse
 
-from functions import service, versions
+from functions import service, versions, versions_tab
 from functions.models import Alias, FunctionVersion
 
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -65,9 +65,9 @@ def test_it_creates_moves_and_deletes_an_alias(client, users, fn):
     ({"routing_version": "2", "routing_weight": "150"}, "less than or equal to 100"),
     ({"routing_version": "2", "routing_weight": ""}, "Give the second version"),
     ({"routing_version": "", "routing_weight": "10"}, "Choose the second version"),
-    ({"routing_version": "1", "routing_weight": "10"}, "FunctionVersion already"),
+    ({"routing_version": "1", "routing_weight": "10"}, "The second version must differ from the version (1)"),
     ({"function_version": "$LATEST", "routing_version": "2", "routing_weight": "10"},
-     "$LATEST is not supported"),
+     "must point to a published version, not $LATEST"),
 ])
 def test_bad_weights_are_form_errors_and_change_nothing(client, users, fn, fields, words):
     login(client, users)
@@ -79,7 +79,9 @@ def test_bad_weights_are_form_errors_and_change_nothing(client, users, fn, field
     data = {"function_version": "1", **fields}
     page = client.post(reverse("fn-alias-update", args=[fn.id, "live"]),
                        {f"alias-live-{k}": v for k, v in data.items()}, **HX)
-    assert page.status_code == 200 and words in page.content.decode()
+    body = page.content.decode()
+    assert page.status_code == 200 and words in body
+    assert "AdditionalVersionWeights" not in body and "FunctionVersion" not in body
     after = Alias.objects.get(function=fn, name="live")
     assert (after.function_version, after.routing_config, after.revision) == (
         before.function_version, before.routing_config, before.revision
@@ -133,3 +135,35 @@ def test_strangers_and_readers(client, users, fn):
     assert client.get(urls[0]).status_code == 405
     assert client.post(reverse("fn-alias-delete", args=[fn.id, "nope"])).status_code == 404
     assert Alias.objects.filter(function=fn).count() == 1
+
+
+def test_alias_labels_show_the_weights_and_the_form_reads_as_words(client, users, fn):
+    login(client, users)
+    versions.publish(fn)
+    service.update_configuration(fn, memory_mb=256)
+    versions.publish(fn)
+    versions.create_alias(fn, name="live", function_version="1",
+                          routing_config={"AdditionalVersionWeights": {"2": 0.3}})
+    versions.create_alias(fn, name="third", function_version="2",
+                          routing_config={"AdditionalVersionWeights": {"1": 1 / 3}})
+    versions.create_alias(fn, name="plain", function_version="1")
+    labels = dict(versions_tab.qualifier_choices(fn))
+    assert labels["live"] == "alias live → 1 (70%), 2 (30%)"
+    assert labels["third"] == "alias third → 2 (66.67%), 1 (33.33%)"
+    assert labels["plain"] == "alias plain → 1"
+    tab = client.get(reverse("fn-detail", args=[fn.id]) + "?tab=test").content.decode()
+    assert "alias live → 1 (70%), 2 (30%)" in tab
+    versions_page = client.get(reverse("fn-detail", args=[fn.id]) + "?tab=versions").content.decode()
+    assert "Weight of the second version, %" in versions_page and "Second version" in versions_page
+    assert "AdditionalVersionWeights" not in versions_page
+
+
+def test_a_refusal_naming_the_apis_fields_is_put_in_the_forms_words(fn):
+    from awsapi import errors
+
+    form = versions_tab.AliasWeightsForm({}, function=fn)
+    form.is_valid()
+    form.apply_error(errors.invalid_parameter(
+        "Number of items in AdditionalVersionWeights cannot be greater than 1."
+    ))
+    assert form.non_field_errors() == ["Number of items in Second version cannot be greater than 1."]

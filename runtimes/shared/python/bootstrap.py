@@ -276,15 +276,25 @@ class LambdaContext:
         )
 
 
+def _slots_repr(self) -> str:
+    """What print(context.client_context) shows in Lambda's Python runtime
+    (awslambdaric): "ClientContext([custom={...},env={...},client=Client([
+    installation_id=...,...])])", each field in its slot order."""
+    fields = ",".join(f"{name}={getattr(self, name, None)}" for name in type(self).__slots__)
+    return f"{type(self).__name__}([{fields}])"
+
+
 class ClientContext:
     """Invoke's ClientContext as Lambda's Python runtime gives it:
     .client (a Client or None), .custom and .env (dicts or None)."""
 
-    __slots__ = ("client", "custom", "env")
+    __slots__ = ("custom", "env", "client")  # awslambdaric's order: its repr's
+    __repr__ = _slots_repr
 
 
 class Client:
     __slots__ = ("installation_id", "app_title", "app_version_name", "app_version_code", "app_package_name")
+    __repr__ = _slots_repr
 
 
 def _from_dict(cls, values: dict):
