@@ -130,25 +130,37 @@ def sigv4_key(request: HttpRequest) -> ApiKey | None:
 
 
 async def _function(request: HttpRequest, key: ApiKey, value: str) -> Function:
-    """The function to run: itself, or the version its qualifier (the
-    Qualifier query parameter, or `name:qualifier` / a qualified ARN) names,
-    an alias picking one by weight (functions.lookup.qualified)."""
+    """The function to run (target()), from this process's copies when it
+    has them, else looked up in a thread; ResourceNotFoundException."""
     name, qualifier, missing = qualified_name(key, value, request.GET.get("Qualifier"))
-    if qualifier is not None and qualifier != LATEST:
-        fn = lookup.cached(key.team, name)
-        fn = fn and lookup.cached_qualified(fn, qualifier)
-        if fn is None:
-            # One thread for both look-ups.
-            fn = await asgi.in_thread(lookup.function_qualified, key.team, name, qualifier)
+    fn = lookup.cached(key.team, name)
+    if fn is not None and qualifier not in (None, LATEST):
+        fn = lookup.cached_qualified(fn, qualifier)
+    if fn is not None:
+        fn = _as_named(fn, qualifier)
     else:
-        fn = lookup.cached(key.team, name) or await asgi.in_thread(lookup.function, key.team, name)
+        fn = await asgi.in_thread(target, key.team, name, qualifier)  # one thread for both look-ups
     if fn is None:
         raise missing
-    if qualifier == LATEST:
-        # Lambda's invokedFunctionArn ends with ":$LATEST" when the caller
-        # named it; the shared copy stays unqualified (resolved on a copy).
-        fn = qualified.resolve(fn, LATEST)
     return fn
+
+
+def target(team, name: str, qualifier: str | None) -> Function | None:
+    """The function a call runs (Invoke, InvokeAsync): itself, or the
+    version its qualifier names, an alias picking one by its weights
+    (functions.lookup.qualified); None when the function, version or alias
+    does not exist."""
+    if qualifier in (None, LATEST):
+        fn = lookup.function(team, name)
+    else:
+        fn = lookup.function_qualified(team, name, qualifier)
+    return fn and _as_named(fn, qualifier)
+
+
+def _as_named(fn: Function, qualifier: str | None) -> Function:
+    # Lambda's invokedFunctionArn ends with ":$LATEST" when the caller
+    # named it; the shared copy stays unqualified (resolved on a copy).
+    return qualified.resolve(fn, LATEST) if qualifier == LATEST else fn
 
 
 async def _can_write(key: ApiKey) -> bool:

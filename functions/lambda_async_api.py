@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 
 from awsapi import arns, errors, services
 from functions import invoke_api, lambda_paging
-from functions.lambda_api import get_function_of, latest_function_of
+from functions.lambda_api import get_function_of, latest_function_of, qualified_name
 from functions.models import Function
 from invocations import concurrency, delivery, dispatch
 from invocations.models import EventInvokeConfig
@@ -165,7 +165,11 @@ def invoke_async(context: services.Context, parameters: dict) -> dict:
     """InvokeAsync (POST /2014-11-13/functions/NAME/invoke-async/): the body
     is the event, queued as Invoke with InvocationType Event does (at most
     1 MB of JSON); 202 with {"Status": 202}."""
-    fn = get_function_of(context.key, parameters)
+    # As Invoke: an alias picks its version by weight for each event.
+    name, qualifier, missing = qualified_name(context.key, parameters["FunctionName"], None)
+    fn = invoke_api.target(context.key.team, name, qualifier)
+    if fn is None:
+        raise missing
     payload = parameters.get("InvokeArgs") or b""
     if len(payload) > invoke_api.ASYNC_PAYLOAD_MAX:
         raise errors.too_large(invoke_api.ASYNC_PAYLOAD_MAX, "the InvokeAsync operation")

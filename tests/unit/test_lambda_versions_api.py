@@ -8,6 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from functions.models import Alias, Function, FunctionVersion, ProvisionedConcurrencyConfig
+from invocations import dispatch
 from invocations.models import Invocation
 from tests.conftest import HELLO
 from tests.unit.test_lambda_api import ROLE, error_code, status_of, zip_of
@@ -322,3 +323,22 @@ def test_invoke_with_qualifier_latest_gives_the_handler_the_arn_ending_latest(la
     from functions import lookup
 
     assert lookup.cached(made.team, "ver").qualifier is None
+
+
+def test_invoke_async_on_a_weighted_alias_splits_by_weight(lam, made, monkeypatch):
+    monkeypatch.setattr(dispatch, "queue", lambda *a, **kw: None)  # stored, not sent to a worker
+    # InvokeAsync names "fn:alias" in FunctionName; each event picks its
+    # version as Invoke does (it ran the alias's main version only).
+    lam.publish_version(FunctionName="ver")
+    lam.update_function_configuration(FunctionName="ver", Timeout=9)
+    lam.publish_version(FunctionName="ver")
+    lam.create_alias(FunctionName="ver", Name="live", FunctionVersion="1",
+                     RoutingConfig={"AdditionalVersionWeights": {"2": 0.5}})
+    for _ in range(40):
+        assert lam.invoke_async(FunctionName="ver:live", InvokeArgs=b"{}")["Status"] == 202
+    ran = Invocation.objects.values_list("function_version", "qualifier")
+    assert {version for version, _ in ran} == {"1", "2"}  # fails by chance with odds 2 ** -39
+    assert {qualifier for _, qualifier in ran} == {"live"}
+    with pytest.raises(ClientError) as e:
+        lam.invoke_async(FunctionName="ver:gone", InvokeArgs=b"{}")
+    assert error_code(e) == "ResourceNotFoundException"
