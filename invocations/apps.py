@@ -22,4 +22,9 @@ class InvocationsConfig(AppConfig):
         # Held events go as soon as their function is Active.
         pre_save.connect(held_events.note_activation, sender=Function, dispatch_uid="eic-held-pre")
         post_save.connect(held_events.release_after_activation, sender=Function, dispatch_uid="eic-held-post")
+        # ... and a published version's as soon as its build has ended.
+        pre_save.connect(held_events.note_version_end, sender=FunctionVersion,
+                         dispatch_uid="eic-held-version-pre")
+        post_save.connect(held_events.release_after_version_end, sender=FunctionVersion,
+                          dispatch_uid="eic-held-version-post")
         destinations.register(destinations.FUNCTION)

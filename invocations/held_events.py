@@ -3,8 +3,14 @@
 `dispatch.hold` looks at an event of a function that is not Active again
 after a while (up to dispatch.HOLD_MAX_S); when the function's dependency
 build succeeds, or a Failed function takes code that needs none, its held
-events are queued at once instead. Receivers of Function's pre_save and
-post_save, connected in InvocationsConfig.ready()."""
+events are queued at once instead. A published version waiting on its
+build (FunctionVersion.state Pending, functions.dependencies.finish ends
+it) does the same when it becomes Active, and when it becomes Failed:
+a version never changes again, so the runner fails its events at once
+(their on-failure destination / dead-letter queue as usual) instead of
+holding them until their maximum event age. Receivers of Function's and
+FunctionVersion's pre_save and post_save, connected in
+InvocationsConfig.ready()."""
 
 from __future__ import annotations
 
@@ -12,12 +18,13 @@ import logging
 
 from django.db import transaction
 
-from functions.models import Function
+from functions.models import Function, FunctionVersion
 from invocations import dispatch
 from invocations.models import Invocation
 
 log = logging.getLogger(__name__)
 NOT_ACTIVE = ("Pending", "Failed")
+LATEST = "$LATEST"
 # A bound on one release; the rest go on their own hold timer.
 RELEASE_MAX = 10_000
 
@@ -43,17 +50,42 @@ def release_after_activation(sender, instance: Function, **kwargs) -> None:
     transaction.on_commit(lambda: release(function_id))
 
 
-def release(function_id) -> int:
-    """Queue the function's queued async events that never ran (held ones;
-    a duplicate task is harmless: the claim is conditional). Events waiting
-    for a retry keep their backoff. Returns how many."""
+def note_version_end(sender, instance: FunctionVersion, update_fields=None, **kwargs) -> None:
+    """pre_save: mark a save that ends a Pending version (Active or Failed:
+    functions.dependencies.finish). Only saves naming `state` cost a query."""
+    if update_fields is None or "state" not in update_fields:
+        return
+    if instance.state == "Pending" or instance.pk is None:
+        return
+    was = FunctionVersion.objects.filter(pk=instance.pk).values_list("state", flat=True).first()
+    if was == "Pending":
+        instance._releases_held = True
+
+
+def release_after_version_end(sender, instance: FunctionVersion, **kwargs) -> None:
+    """post_save: once committed, queue the version's held events."""
+    if not getattr(instance, "_releases_held", False):
+        return
+    instance._releases_held = False
+    function_id, version = instance.function_id, str(instance.version)
+    transaction.on_commit(lambda: release(function_id, version))
+
+
+def release(function_id, version: str = LATEST) -> int:
+    """Queue the queued async events that never ran (held ones) of the
+    function's $LATEST, or of one published `version` ("3": the version
+    the event resolved to, Invocation.function_version). A duplicate task
+    is harmless: the claim is conditional. Events waiting for a retry keep
+    their backoff. Returns how many."""
     held = list(
         Invocation.objects.filter(
-            function_id=function_id, status="queued", invocation_type="Event", attempts=0,
+            function_id=function_id, function_version=version, status="queued", invocation_type="Event",
+            attempts=0,
         ).values_list("request_id", "priority")[:RELEASE_MAX]
     )
     for request_id, priority in held:
         dispatch.queue(request_id, priority)
     if held:
-        log.info("function %s is Active: %d held event(s) queued", function_id, len(held))
+        log.info("function %s version %s is no longer Pending: %d held event(s) queued",
+                 function_id, version, len(held))
     return len(held)

@@ -19,7 +19,11 @@ Run by every node's upkeep (invocations.node_upkeep) each second:
    leaves it alone; calls beyond N spill over to on-demand environments;
 4. each configuration's AllocatedProvisionedConcurrentExecutions and
    Status (IN_PROGRESS, READY, or FAILED with a StatusReason when its
-   environments cannot be started) are written when they change.
+   environments cannot be started, or its version is Failed: published
+   with Publish=True during a dependency build that failed, so it can
+   never run) are written when they change. A version still Pending (its
+   build runs) gets no environments and keeps the configuration
+   IN_PROGRESS; once Active it is provisioned as any other.
 
 Environments count once, whichever node holds them (their rows are in the
 shared database)."""
@@ -76,11 +80,28 @@ def wanted() -> dict[str, tuple[ProvisionedConcurrencyConfig, Function, int]]:
     queries at most whatever the number of configurations (the upkeep
     asks every second): the configurations with their functions, the
     aliases they name, the versions they run."""
+    return survey()[0]
+
+
+def version_failed_reason(version: FunctionVersion) -> str:
+    """A configuration's StatusReason when its version is Failed (its
+    dependency build failed: functions.dependencies.finish)."""
+    code = f" ({version.state_reason_code})" if version.state_reason_code else ""
+    return (f"Version {version.version} is in the Failed state{code} and cannot be provisioned: "
+            f"{version.state_reason or 'its creation failed.'} Publish a new version.")
+
+
+def survey() -> tuple[dict, dict[int, tuple[ProvisionedConcurrencyConfig, str, str]]]:
+    """(`wanted`'s answer, the configurations waiting on a version that is
+    not Active: {config id: (configuration, Status, StatusReason)},
+    IN_PROGRESS while it is Pending, FAILED with `version_failed_reason`
+    once it is Failed). Same three queries as `wanted`."""
     configs = list(ProvisionedConcurrencyConfig.objects.select_related("function__team", "function__code"))
     aliases, numbers = provisioned_lookup.versions_of([(c.function_id, c.qualifier) for c in configs])
     versions = {(v.function_id, str(v.version)): v for v in FunctionVersion.objects.filter(
         function_id__in={fid for fid, _ in numbers}, version__in={n for _, n in numbers})} if numbers else {}
     found = {}
+    waiting: dict[int, tuple[ProvisionedConcurrencyConfig, str, str]] = {}
     for config in configs:
         fn = config.function
         for version, count in split(fn, config, aliases):
@@ -88,20 +109,24 @@ def wanted() -> dict[str, tuple[ProvisionedConcurrencyConfig, Function, int]]:
             if row is None:  # deleted meanwhile (qualifiers.resolve's QualifierNotFound)
                 continue
             if row.state != "Active":  # its dependency build is pending (or failed): nothing to run
+                if row.state == "Failed":
+                    waiting[config.pk] = (config, "FAILED", version_failed_reason(row))
+                else:
+                    waiting.setdefault(config.pk, (config, "IN_PROGRESS", ""))
                 continue
             resolved = qualifiers.frozen(fn, row)
             resolved.qualifier = config.qualifier
             found[key_of(config, version)] = (config, resolved, count)
-    return found
+    return found, waiting
 
 
 def upkeep() -> int:
     """One round of the node's upkeep; returns how many environments it
     started or removed."""
-    want = wanted()
+    want, waiting = survey()
     rows = list(Environment.objects.exclude(provisioned_for="").values(
         "id", "node", "provisioned_for", "revision"))
-    if not want and not rows:
+    if not want and not rows and not waiting:
         return 0
     here = nodes.node()
     by_key: dict[str, list[dict]] = defaultdict(list)
@@ -132,7 +157,7 @@ def upkeep() -> int:
             failures[config.pk] = f"Could not initialise an environment: {e}"
         finally:
             _unlock(key)
-    _write_status(want, by_key, failures)
+    _write_status(want, by_key, failures, waiting)
     return changed
 
 
@@ -167,9 +192,16 @@ def _unlock(key: str) -> None:
     redis_link.quietly(lambda c: c.delete(_lock_key(key)), "provisioned lock")
 
 
-def _write_status(want: dict, by_key: dict, failures: dict[int, str]) -> None:
+def _write_status(want: dict, by_key: dict, failures: dict[int, str], waiting: dict | None = None) -> None:
+    """Each configuration's allocated count and Status: READY when all are
+    allocated, else IN_PROGRESS; FAILED with the reason when environments
+    could not start (`failures`) or a version it names is Failed
+    (`waiting`, from `survey`: such a configuration may have no key in
+    `want` at all)."""
     allocated: dict[int, int] = defaultdict(int)
     configs = {}
+    for pk, (config, _status, _reason) in (waiting or {}).items():
+        configs[pk] = config
     for key, (config, _fn, count) in want.items():
         configs[config.pk] = config
         allocated[config.pk] += min(count, len(by_key.get(key, [])))
@@ -177,6 +209,8 @@ def _write_status(want: dict, by_key: dict, failures: dict[int, str]) -> None:
         status, reason = ("READY", "") if allocated[pk] >= config.requested else ("IN_PROGRESS", "")
         if pk in failures:
             status, reason = "FAILED", failures[pk]
+        if waiting and pk in waiting and waiting[pk][1] == "FAILED":
+            status, reason = "FAILED", waiting[pk][2]
         if (config.allocated, config.status, config.status_reason) != (allocated[pk], status, reason):
             ProvisionedConcurrencyConfig.objects.filter(pk=pk, requested=config.requested).update(
                 allocated=allocated[pk], status=status, status_reason=reason, updated_at=timezone.now(),

@@ -116,7 +116,10 @@ def has_version(function_id: str, version: str) -> bool:
 
 def _version_for(function_id: str, revision: str | None, version: str) -> Function | None:
     found = _versions.get((function_id, version))
-    if found is not None and (revision is None or str(found.revision) == revision):
+    # A version changes once: Pending until its dependency build ends
+    # (functions.dependencies.finish), so a copy not yet Active is read again.
+    if (found is not None and found.state == "Active"
+            and (revision is None or str(found.revision) == revision)):
         return found
     # One query: the version with its function, team and code.
     row = FunctionVersion.objects.select_related("code", "function__team", "function__code").filter(
@@ -380,11 +383,17 @@ def run_async(request_id: str) -> str:
         if dispatch.expire(inv, error):
             _announce_final(inv, None)
         return "expired"
+    version_failed = None
     if not version_gone and (refused := dispatch.not_ready(fn)) is not None:
-        # Pending (or Failed) until its dependencies are installed: the
-        # event waits, queued, as Lambda's async queue does.
-        dispatch.hold(inv, refused)
-        return "held"
+        if inv.function_version == LATEST or fn.state != "Failed":
+            # Pending (or Failed) until its dependencies are installed: the
+            # event waits, queued, as Lambda's async queue does.
+            dispatch.hold(inv, refused)
+            return "held"
+        # A published version whose build failed never runs: the event
+        # fails now (destinations, DLQ) instead of waiting out its age.
+        version_failed = {**refused, "errorMessage": (
+            f"{refused['errorMessage']} (version {inv.function_version}: {fn.state_reason})")}
     admission = concurrency.admit(fn, inv.request_id)
     if not isinstance(admission, concurrency.Admission):
         dispatch.wait_for_slot(inv, admission)
@@ -402,10 +411,13 @@ def run_async(request_id: str) -> str:
             "errorType": "ResourceNotFoundException",
             "errorMessage": f"Version {inv.function_version} of {fn.name} was deleted before the event ran.",
         }})
+    elif version_failed is not None:
+        outcome = Outcome({"status": "failed", "duration_ms": 0.0, "error": version_failed})
     else:
         outcome = execute(inv, fn, logs)
     try:
-        wait = delivery.retry_wait(inv, outcome.status)
+        # Another attempt at a Failed version would fail the same way.
+        wait = None if version_failed is not None else delivery.retry_wait(inv, outcome.status)
         if wait is not None and dispatch.retry(inv, logs.text(), wait, **outcome.fields):
             if outcome.lease is not None:
                 pool.release(outcome.lease)

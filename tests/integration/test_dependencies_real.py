@@ -180,3 +180,50 @@ def test_publish_with_a_build_publishes_a_version_that_runs_the_built_dependency
     versions = lam.list_versions_by_function(FunctionName="deps-pub")["Versions"]
     assert [(v["Version"], v["State"]) for v in versions] == [
         ("$LATEST", "Active"), ("1", "Active"), ("2", "Active")]
+
+
+def test_a_version_whose_build_fails_fails_its_provisioned_concurrency_and_its_events(stack, lam):
+    from tests.integration.helpers import wait_for
+
+    create(lam, "deps-pubfail", {"app.py": PLAIN})
+    lam.get_waiter("function_active_v2").wait(FunctionName="deps-pubfail", WaiterConfig=WAIT)
+    updated = lam.update_function_code(
+        FunctionName="deps-pubfail", Publish=True,
+        ZipFile=zip_of({"app.py": USES_TABULATE,
+                        "requirements.txt": "stratus-no-such-package-pubfail==1.0\n"}),
+    )
+    assert (updated["Version"], updated["State"]) == ("1", "Pending")
+    # Both asked for while the version waits for its build (most likely:
+    # a failing pip is quick; either way the outcome below is the same).
+    put = lam.put_provisioned_concurrency_config(
+        FunctionName="deps-pubfail", Qualifier="1", ProvisionedConcurrentExecutions=1)
+    assert put["Status"] in ("IN_PROGRESS", "FAILED")
+    # Invoke is refused while Pending (Lambda); an async source is accepted
+    # and its event held: InvokeAsync on the qualified name.
+    assert lam.invoke_async(FunctionName="deps-pubfail:1", InvokeArgs=b'{"v": 1}')["Status"] == 202
+    with pytest.raises(WaiterError, match="Failed"):
+        lam.get_waiter("function_active_v2").wait(
+            FunctionName="deps-pubfail", Qualifier="1", WaiterConfig=WAIT)
+
+    def config_failed():
+        config = lam.get_provisioned_concurrency_config(FunctionName="deps-pubfail", Qualifier="1")
+        return config if config["Status"] == "FAILED" else None
+
+    config = wait_for(config_failed, timeout=60, interval=0.5)
+    assert config["AllocatedProvisionedConcurrentExecutions"] == 0
+    assert "Version 1" in config["StatusReason"]
+    assert "stratus-no-such-package-pubfail" in config["StatusReason"]
+
+    def event_ended():
+        rows = stack.rows("Invocation.objects.filter(function__name='deps-pubfail', function_version='1')"
+                          ".exclude(status='queued').values('request_id', 'status', 'attempts', 'error')")
+        return rows[0] if rows else None
+
+    row = wait_for(event_ended, timeout=60, interval=0.5)
+    assert (row["status"], row["attempts"]) == ("failed", 1)  # never retried: it cannot run
+    assert row["error"]["errorType"] == "ResourceConflictException"
+    assert "stratus-no-such-package-pubfail" in row["error"]["errorMessage"]
+    request_id = row["request_id"]
+    assert stack.rows(f"DeadLetter.objects.filter(invocation_id='{request_id}').values_list('pk', flat=True)")
+    # $LATEST kept its code and still runs.
+    assert invoke_json(lam, "deps-pubfail", {"v": "kept"})[1] == {"version": "kept"}

@@ -41,7 +41,7 @@ def test_a_held_event_is_looked_at_less_often_as_it_ages():
     assert dispatch.hold_s(6 * 3600) == dispatch.HOLD_MAX_S
 
 
-def test_a_published_version_is_always_ready(make_function):
+def test_an_active_published_version_is_ready_whatever_latest_is(make_function):
     fn = make_function()
     versions.publish(fn)
     set_state(fn, "Failed")
@@ -152,3 +152,59 @@ def test_the_build_panel_counts_the_held_events(make_function, queued_tasks):  #
     Function.objects.filter(pk=fn.pk).update(state="Active")
     fn.refresh_from_db()
     assert "held-count" not in build_live.render(fn)
+
+
+def pending_version(fn):
+    """Version 1 of `fn`, published with Publish=True while the dependency
+    build of its code runs (functions.dependencies.pending_version)."""
+    from functions.models import DependencyBuild, FunctionVersion
+
+    build = DependencyBuild.objects.create(source=fn.code, runtime=fn.runtime, status="InProgress")
+    versions.publish(fn)
+    FunctionVersion.objects.filter(function=fn, version=1).update(state="Pending")
+    return build
+
+
+def test_a_versions_held_events_are_queued_as_soon_as_its_build_succeeds(worker, queued_tasks):  # noqa: F811
+    from functions import dependencies
+
+    fn = worker["fn"]
+    build = pending_version(fn)
+    on_latest = dispatch.submit_async(fn, '{"n": 0}', source="schedule")
+    inv = dispatch.submit_async(qualifiers.resolve(fn, "1"), '{"n": 1}', source="schedule")
+    queued_tasks.clear()
+    assert runner.run_async(str(inv.request_id)) == "held"  # this process now read version 1 Pending
+    assert queued_tasks == [(str(inv.request_id), dispatch.HOLD_S)]
+    queued_tasks.clear()
+    dependencies.finish(build, result=fn.code)
+    # At once, not when the hold comes round; $LATEST's events were never held.
+    assert queued_tasks == [(str(inv.request_id), None)]
+    worker["outcome"] = sandbox.InvokeOutcome(kind="result", payload=1)
+    assert runner.run_async(str(inv.request_id)) == "succeeded"
+    assert worker["events"] == [{"n": 1}]
+    assert Invocation.objects.get(pk=on_latest.pk).status == "queued"
+
+
+def test_a_versions_held_events_fail_at_once_when_its_build_fails(worker, queued_tasks):  # noqa: F811
+    from functions import dependencies
+    from invocations.models import DeadLetter
+
+    fn = worker["fn"]
+    build = pending_version(fn)
+    inv = dispatch.submit_async(qualifiers.resolve(fn, "1"), '{"n": 1}', source="topic")
+    assert runner.run_async(str(inv.request_id)) == "held"
+    queued_tasks.clear()
+    dependencies.finish(build, reason="No matching distribution found for nope-xyz")
+    assert queued_tasks == [(str(inv.request_id), None)]
+    queued_tasks.clear()
+    # A Failed version never runs again: no retry, the failure delivered now.
+    assert runner.run_async(str(inv.request_id)) == "failed"
+    inv.refresh_from_db()
+    assert (inv.status, inv.attempts, queued_tasks, worker["events"]) == ("failed", 1, [], [])
+    assert inv.error["errorType"] == "ResourceConflictException"
+    assert "Failed" in inv.error["errorMessage"] and "nope-xyz" in inv.error["errorMessage"]
+    assert DeadLetter.objects.filter(invocation=inv).exists()
+    # $LATEST still holds its events: new code can make it Active.
+    set_state(fn, "Failed")
+    latest = dispatch.submit_async(fn, "{}", source="topic")
+    assert runner.run_async(str(latest.request_id)) == "held"

@@ -63,3 +63,39 @@ def test_a_version_waiting_for_its_dependency_build_gets_no_environments(fn):
     assert provisioning.wanted() == {}
     FunctionVersion.objects.filter(function=fn, version=2).update(state="Active")
     assert len(provisioning.wanted()) == 1
+
+
+@pytest.mark.django_db
+def test_a_configuration_on_a_version_whose_build_failed_is_failed_with_the_reason(fn):
+    # Version 2 was published with Publish=True during a dependency build;
+    # the configuration names it through an alias.
+    from functions import dependencies
+    from functions.models import DependencyBuild
+
+    build = DependencyBuild.objects.create(source=fn.code, runtime=fn.runtime, status="InProgress")
+    FunctionVersion.objects.filter(function=fn, version=2).update(state="Pending")
+    Alias.objects.create(function=fn, name="live", function_version="2")
+    config = ProvisionedConcurrencyConfig.objects.create(function=fn, qualifier="live", requested=2)
+    assert provisioning.upkeep() == 0  # nothing to start while the build runs
+    config.refresh_from_db()
+    assert (config.status, config.status_reason) == ("IN_PROGRESS", "")
+    dependencies.finish(build, reason="pip install failed: No matching distribution found for nope-xyz")
+    provisioning.upkeep()
+    config.refresh_from_db()
+    assert (config.status, config.allocated) == ("FAILED", 0)
+    assert "Version 2" in config.status_reason and "Failed" in config.status_reason
+    assert "nope-xyz" in config.status_reason and "(DependencyError)" in config.status_reason
+
+
+@pytest.mark.django_db
+def test_a_configuration_on_a_version_made_active_becomes_ready(fn):
+    FunctionVersion.objects.filter(function=fn, version=2).update(state="Pending")
+    config = ProvisionedConcurrencyConfig.objects.create(function=fn, qualifier="2", requested=1)
+    want, waiting = provisioning.survey()
+    assert want == {} and waiting[config.pk][1:] == ("IN_PROGRESS", "")
+    FunctionVersion.objects.filter(function=fn, version=2).update(state="Active")
+    want, waiting = provisioning.survey()
+    assert waiting == {}
+    provisioning._write_status(want, {provisioning.key_of(config, "2"): [{"id": "a"}]}, {}, waiting)
+    config.refresh_from_db()
+    assert (config.allocated, config.status) == (1, "READY")
