@@ -81,6 +81,14 @@ def test_a_call_whose_alias_was_gone_never_ran_and_its_page_says_why(client, use
     assert "alias &#x27;live&#x27; of function target does not exist" in inv.logs.replace("'", "&#x27;")
 
 
+def test_the_invocations_tab_row_names_no_executed_version(fn, no_broker):
+    inv = never_ran(fn, "gone")
+    row = render_to_string("invocations/_row.html", {"inv": inv})
+    cell = re.search(r'<td class="inv-version">(.*?)</td>', row, re.S).group(1)
+    assert "$LATEST" not in cell and re.sub(r"<[^>]+>", "", cell) == "— (gone)"
+    assert "Never ran: alias &#x27;gone&#x27; of function target does not exist" in cell
+
+
 def test_a_missing_version_is_named_as_a_version(fn, no_broker):
     inv = never_ran(fn, "7")
     assert inv.never_ran_reason == "Never ran: version 7 of function target does not exist"
