@@ -12,8 +12,8 @@ import logging
 import time
 from collections import deque
 from dataclasses import replace
-from functools import partial
 from datetime import UTC, datetime
+from functools import partial
 
 import redis
 from asgiref.sync import sync_to_async
@@ -217,16 +217,20 @@ class ShardRun:
             # missing one never runs $LATEST instead. The call could not be
             # made (Lambda: an error "before invocation"), so the batch is
             # retried until its records are too old, then its OnFailure
-            # record says so (mappings.stream_batches.NOT_REACHED_ERRORS).
+            # record says so (Done.executed_version "": not reached,
+            # mappings.stream_batches.reached_function).
             try:
                 target = await db(qualified.resolve, mapping.function, mapping.qualifier)
             except qualifiers.QualifierNotFound:
                 row = None
                 if record_miss:
-                    row = await db(partial(
-                        qualified.record_not_run, mapping.function, mapping.qualifier, payload,
-                        source=mapping.kind, trigger=mapping.trigger, priority=mapping.priority,
-                    ))
+                    try:
+                        row = await db(partial(
+                            qualified.record_not_run, mapping.function, mapping.qualifier, payload,
+                            source=mapping.kind, trigger=mapping.trigger, priority=mapping.priority,
+                        ))
+                    except Exception:  # noqa: BLE001 - the batch is retried all the same
+                        log.exception("never-ran row of a batch of %s not stored", mapping.id)
                 return Done(
                     request_id=str(row.request_id) if row else "", status="failed", executed_version="",
                     error=qualified.not_found_error(mapping.function, mapping.qualifier),
