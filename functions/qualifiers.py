@@ -41,6 +41,15 @@ def is_version(qualifier: str) -> bool:
     return bool(VERSION_RE.fullmatch(qualifier))
 
 
+def missing_text(function_name: str, qualifier: str) -> str:
+    """What a QualifierNotFound means, for people: "alias 'live' of function
+    f does not exist" or "version 3 of function f does not exist" (the
+    console and the dead letters say why an event never ran with it)."""
+    if is_version(qualifier):
+        return f"version {qualifier} of function {function_name} does not exist"
+    return f"alias '{qualifier}' of function {function_name} does not exist"
+
+
 def frozen(fn: Function, version: FunctionVersion) -> Function:
     """An unsaved copy of `fn` as `version` froze it. Saving it is refused
     (save() raises), so no code path can write a version's configuration

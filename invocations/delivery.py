@@ -327,10 +327,26 @@ def after_finish(inv: Invocation) -> None:
         )
         target = config.on_failure
     if target:
-        destinations.send(
+        why = destinations.send(
             inv.function.team, target, destination_record(inv),
             source_request_id=inv.request_id, priority=inv.priority,
         )
+        if why:
+            note_skipped_destination(inv, target, why)
+
+
+def note_skipped_destination(inv: Invocation, arn: str, why: str) -> None:
+    """Keep on the invocation (origin["destination_skipped"]: {"arn",
+    "which": "on-success" | "on-failure", "reason"}) that its destination
+    record was not sent and why; its page shows it (Invocation
+    .destination_skipped). Only a skip is written: a delivered record costs
+    no extra write."""
+    origin = dict(inv.origin or {})
+    origin["destination_skipped"] = {
+        "arn": arn, "which": "on-success" if inv.status == "succeeded" else "on-failure", "reason": why,
+    }
+    Invocation.objects.filter(pk=inv.pk).update(origin=origin)
+    inv.origin = origin
 
 
 def deliver_after_delete(inv: Invocation, config: EventInvokeConfig) -> None:

@@ -119,20 +119,37 @@ def choices(team: Team, exclude: Function | None = None) -> list[tuple[str, str]
     return options
 
 
-def send(team: Team, arn: str, record: dict, *, source_request_id, priority: str) -> None:
-    """Deliver a destination record. A destination deleted since it was
-    configured is logged and skipped: the event is in the dead letters (on
-    failure) or the invocation's record (on success) all the same."""
+def send(team: Team, arn: str, record: dict, *, source_request_id, priority: str) -> str:
+    """Deliver a destination record; "" when it was handed over, else why
+    it was skipped (for the invocation's page: "alias 'live' of function
+    sink does not exist"). A destination deleted since it was configured is
+    logged and skipped: the event is in the dead letters (on failure) or
+    the invocation's record (on success) all the same."""
     try:
         dest = parse(team, arn)
     except DestinationError as e:
         log.warning("destination of %s unusable: %s", source_request_id, e)
-        return
+        return str(e)
     target = resolve(team, dest)
     if target is None:
-        log.warning("destination %s of %s no longer exists; skipped", arn, source_request_id)
-        return
+        why = missing_text(team, dest)
+        log.warning("destination %s of %s skipped: %s", arn, source_request_id, why)
+        return why
     dest.kind.deliver(target, json.dumps(record), source_request_id, priority)
+    return ""
+
+
+def missing_text(team: Team, dest: Destination) -> str:
+    """Why `dest` resolves to nothing: a function ARN's missing version or
+    alias is named (qualifiers.missing_text), anything else as a whole."""
+    if dest.kind.service == "lambda":
+        try:
+            _, name, qualifier = arns.split_function_name(dest.arn)
+        except arns.ArnError:
+            name, qualifier = "", None
+        if qualifier and Function.objects.filter(team=team, name=name).exists():
+            return qualifiers.missing_text(name, qualifier)
+    return f"the {dest.kind.label} {dest.arn} does not exist"
 
 
 # Functions: the engine's own kind -------------------------------------------

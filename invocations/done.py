@@ -41,7 +41,8 @@ class Done:
     status: one of invocations.models.FINISHED; result: the handler's JSON
     result as text (status succeeded); error: Lambda's {errorType,
     errorMessage, stackTrace} (other statuses); logs_tail: the log's last
-    4 KB; executed_version: the version that ran ($LATEST)."""
+    4 KB; executed_version: the version that ran ($LATEST; "" when none
+    could: the version or alias asked for did not exist)."""
 
     request_id: str
     status: str

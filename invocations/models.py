@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from functions import qualifiers
 from functions.models import Function
 from invocations import fastsql
 from metrics import billing
@@ -28,6 +29,9 @@ ERRORS = FINISHED - {"succeeded"}
 # (metrics.billing.NOT_BILLED is the same set).
 NEVER_RAN = frozenset({"throttled", "expired", "cancelled"})
 RAN = FINISHED - NEVER_RAN
+# The error of a call whose version or alias did not exist when it was due
+# (invocations.qualified): it failed without starting.
+QUALIFIER_NOT_FOUND = "ResourceNotFoundException"
 SOURCES = [
     ("console", "Console"),
     ("api", "API"),
@@ -123,11 +127,35 @@ class Invocation(models.Model):
     @property
     def ran(self) -> bool:
         """True for a finished call that ran (cold or warm); False while it
-        is queued or running, and for one that never ran (NEVER_RAN), even
-        if an earlier attempt started. The one rule every page's cold/warm
-        cell (templates/invocations/_start.html) and the runs page's
-        cold/warm filter (runs.query.RAN) follow."""
-        return self.status in RAN
+        is queued or running, for one that never ran (NEVER_RAN), even if
+        an earlier attempt started, and for one that failed without ever
+        starting (started_at None: its version or alias did not exist,
+        invocations.qualified). The one rule every page's cold/warm cell
+        (templates/invocations/_start.html), the outcome block and the runs
+        page's cold/warm filter (runs.query.RAN plus a start) follow."""
+        return self.status in RAN and self.started_at is not None
+
+    @property
+    def never_ran_reason(self) -> str:
+        """Why a finished call never ran (not `ran`), for people: "Never
+        ran: alias 'live' of function f does not exist", "Never ran:
+        throttled (...)"; "" while it is queued or running, when it ran, and
+        when an earlier attempt of it ran (retried, then expired)."""
+        if not self.is_finished or self.ran or self.attempts:
+            return ""
+        error = self.error if isinstance(self.error, dict) else {}
+        if error.get("errorType") == QUALIFIER_NOT_FOUND and self.qualifier:
+            return "Never ran: " + qualifiers.missing_text(self.function.name, self.qualifier)
+        detail = f" ({error['errorMessage']})" if error.get("errorMessage") else ""
+        return f"Never ran: {self.get_status_display().lower()}{detail}"
+
+    @property
+    def destination_skipped(self) -> dict | None:
+        """{"arn", "which", "reason"} when the finish hook skipped this
+        call's destination (invocations.delivery.note_skipped_destination),
+        else None."""
+        found = (self.origin or {}).get("destination_skipped") if isinstance(self.origin, dict) else None
+        return found if isinstance(found, dict) else None
 
     @property
     def is_error(self) -> bool:

@@ -77,15 +77,33 @@ def _failed(
     fn: Function, qualifier: str | None, event: str, *, source: str, trigger: str = "",
     priority: str = "normal", origin: dict | None = None, request_id=None,
 ) -> Invocation:
+    inv = record_not_run(
+        fn, qualifier, event, source=source, trigger=trigger, priority=priority, origin=origin,
+        request_id=request_id, invocation_type="Event",
+    )
+    transaction.on_commit(lambda: hooks.run_finished(inv))
+    return inv
+
+
+def record_not_run(
+    fn: Function, qualifier: str | None, event: str, *, source: str, trigger: str = "",
+    priority: str = "normal", origin: dict | None = None, request_id=None,
+    invocation_type: str = "RequestResponse",
+) -> Invocation:
+    """Store a call of `fn` as `qualifier` names it, which does not exist,
+    as `failed` with ResourceNotFoundException, attempts 0 and no start:
+    it never ran (Invocation.ran), and the console says why. Runs no finish
+    hooks: a stream mapping's own retries and OnFailure record handle the
+    batch (mappings.shard_runs); submit_async runs them for an event."""
     error = not_found_error(fn, qualifier)
+    why = qualifiers.missing_text(fn.name, qualifier) if qualifier else "the function does not exist"
     now = timezone.now()
     inv = Invocation(
-        request_id=request_id or uuid.uuid4(), function=fn, event=event, invocation_type="Event",
+        request_id=request_id or uuid.uuid4(), function=fn, event=event, invocation_type=invocation_type,
         source=source, memory_size_mb=fn.memory_mb, priority=priority, trigger=trigger,
         qualifier=qualifier or "", origin=origin, status="failed", error=error,
-        finished_at=now, logs=f"[Stratus] not run: {error['errorMessage']}\n",
+        finished_at=now, logs=f"[Stratus] not run: {why} ({error['errorMessage']})\n",
     )
     fastsql.insert(inv)
     log.warning("%s not run (%s from %s): %s", inv.request_id, source, trigger, error["errorMessage"])
-    transaction.on_commit(lambda: hooks.run_finished(inv))
     return inv

@@ -98,7 +98,7 @@ DEAD_LETTERS_PAGE = 50
 
 def _dead_letters_for(user):
     return DeadLetter.objects.filter(function__team__in=teams_for(user)).select_related(
-        "function", "invocation", "redrive_invocation"
+        "function", "invocation__function", "redrive_invocation"
     )
 
 

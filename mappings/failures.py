@@ -15,7 +15,11 @@ Kinesis Data Streams event source"; DynamoDB's has `DDBStreamBatchInfo`):
 
 The records themselves are not included, as in Lambda: the consumer reads
 them from the stream by the sequence range. `responseContext` is left out
-when no call reached the function."""
+when no call reached the function, and when the last call ran no version
+because the mapping's version or alias did not exist (Lambda retries such
+a batch "before invocation" until MaximumRecordAgeInSeconds, so its record
+reads condition RecordAgeExceeded, approximateInvokeCount the calls that
+did reach the function - 0 when the alias was gone from the start)."""
 
 from __future__ import annotations
 
@@ -50,7 +54,10 @@ def record(
             "approximateInvokeCount": invokes,
         },
     }
-    if invokes and status:
+    if invokes and status and executed_version:
+        # Left out when the last call ran no version (its version or alias
+        # did not exist: Done.executed_version ""): no statusCode 200 or
+        # executedVersion from a call that never ran.
         reached = status not in ("throttled", "cancelled")
         body["responseContext"] = {
             "statusCode": 200 if reached else 429,

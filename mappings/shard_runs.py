@@ -13,6 +13,7 @@ import time
 from collections import deque
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 
 import redis
 from asgiref.sync import sync_to_async
@@ -201,22 +202,42 @@ class ShardRun:
             return  # unknown: written with the next batch, or by the next holder
         await db(checkpoints.advance, self.mapping.id, self.shard, last)
 
-    async def call(self, records: list[Record], extra: dict | None = None) -> Done:
+    async def call(
+        self, records: list[Record], extra: dict | None = None, *, record_miss: bool = True,
+    ) -> Done:
+        """One call with `records`. `record_miss`: store a never-ran
+        invocation row when the mapping's version or alias is missing (the
+        first blocked try of a batch does; its retries do not, so a shard
+        blocked for days leaves one row per batch, not one per backoff)."""
         mapping = self.mapping
         target = mapping.function
+        payload = batches.payload(records, extra, mapping.function.role or None)
         if mapping.qualifier:
             # The mapping's version or alias, resolved at each batch; a
-            # missing one fails the batch like a function error (retries,
-            # then the OnFailure destination), never runs $LATEST.
+            # missing one never runs $LATEST instead. The call could not be
+            # made (Lambda: an error "before invocation"), so the batch is
+            # retried until its records are too old, then its OnFailure
+            # record says so (Done.executed_version "": not reached,
+            # mappings.stream_batches.reached_function).
             try:
                 target = await db(qualified.resolve, mapping.function, mapping.qualifier)
             except qualifiers.QualifierNotFound:
-                return Done(request_id="", status="failed", error=qualified.not_found_error(
-                    mapping.function, mapping.qualifier,
-                ))
+                row = None
+                if record_miss:
+                    try:
+                        row = await db(partial(
+                            qualified.record_not_run, mapping.function, mapping.qualifier, payload,
+                            source=mapping.kind, trigger=mapping.trigger, priority=mapping.priority,
+                        ))
+                    except Exception:  # noqa: BLE001 - the batch is retried all the same
+                        log.exception("never-ran row of a batch of %s not stored", mapping.id)
+                return Done(
+                    request_id=str(row.request_id) if row else "", status="failed", executed_version="",
+                    error=qualified.not_found_error(mapping.function, mapping.qualifier),
+                )
         try:
             return await self.poller.invoke(
-                target, batches.payload(records, extra, mapping.function.role or None),
+                target, payload,
                 source=mapping.kind,
                 trigger=mapping.trigger, priority=mapping.priority,
             )
@@ -330,7 +351,9 @@ class Partition:
                 if not piece.records:
                     work.popleft()
                 continue
-            answer = await run.call(piece.records, self.window_event() if self.window else None)
+            answer = await run.call(
+                piece.records, self.window_event() if self.window else None, record_miss=not piece.blocked,
+            )
             if self.window is not None and answer.status == "succeeded":
                 answer = self.take_state(answer)
             piece.invokes += 1
@@ -379,9 +402,10 @@ class Partition:
                     mapping, "PROBLEM: Function call failed",
                     f"{error.get('errorType', answer.status)}: {error.get('errorMessage', '')}".strip(),
                 )
-            if not batches.reached_function(answer.status, answer.error):
-                # Throttled or not handed over: retried until the records are
-                # too old, without using the retry quota.
+            if not batches.reached_function(answer.status, answer.error, answer.executed_version):
+                # Throttled, not handed over or no such version or alias:
+                # retried until the records are too old, without using the
+                # retry quota.
                 piece.invokes -= 1
                 piece.blocked += 1
                 await run.pause(batches.backoff_s(min(piece.blocked, 6)))
@@ -434,7 +458,7 @@ class Partition:
         tries = 0
         async with self.closing:  # the reader may close it too (the shard ended)
             while not run.stopping and self.window is not None:
-                answer = await run.call([], self.window_event(final=True))
+                answer = await run.call([], self.window_event(final=True), record_miss=not tries)
                 if answer.status == "succeeded":
                     self.window, self.state = None, {}
                     return

@@ -161,13 +161,19 @@ def reported(result: str | None) -> list[str]:
 
 # Outcomes of one call, by Done.status / error type: whether the batch
 # reached the function (a function error, counted as a retry) or not
-# (throttled, no worker, the platform failed: retried until the age runs out).
+# (throttled, no worker, the platform failed, or no version ran because the
+# mapping's version or alias does not exist - Done.executed_version "": all
+# retried until the age runs out, as Lambda retries an error "before
+# invocation" - Developer Guide, "Retain discarded batch records for a
+# Kinesis Data Streams event source").
 NOT_REACHED_STATUSES = {"throttled", "cancelled"}
 NOT_REACHED_ERRORS = {"ServiceUnavailable", "Runtime.WorkerLost", "TooManyRequestsException"}
 
 
-def reached_function(status: str, error: dict | None) -> bool:
-    if status in NOT_REACHED_STATUSES:
+def reached_function(status: str, error: dict | None, executed_version: str = "$LATEST") -> bool:
+    """Whether a call's batch reached the function (Done's status, error
+    and executed_version; "" when no version could run)."""
+    if status in NOT_REACHED_STATUSES or not executed_version:
         return False
     return not (error and error.get("errorType") in NOT_REACHED_ERRORS)
 

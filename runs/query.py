@@ -155,6 +155,8 @@ def filtered(user, filters: Filters) -> QuerySet:
         # call that then expired may keep its first attempt's cold_start.
         rows = rows.alias(cold_value=_unindexed("cold_start")).filter(cold_value=f.start == "cold")
         rows = rows.alias(ran_value=_unindexed("status")).filter(ran_value__in=RAN)
+        # ... and it started (a call whose alias was gone failed unstarted).
+        rows = rows.alias(started_value=_unindexed("started_at")).filter(started_value__isnull=False)
     if f.source:
         rows = rows.alias(source_value=_unindexed("source")).filter(source_value=f.source)
     if f.trigger:

@@ -47,8 +47,11 @@ def test_it_names_the_statuses_of_calls_that_never_ran():
 
 @pytest.mark.parametrize("status,cold", CASES)
 def test_ran_is_true_only_for_a_finished_call_that_ran(status, cold):
-    inv = Invocation(status=status, cold_start=cold)
+    inv = Invocation(status=status, cold_start=cold, started_at=NOW)
     assert inv.ran == (status in FINISHED and status not in NEVER_RAN)
+    # A call that never started never ran, whatever its status (its alias
+    # was gone: invocations.qualified stores it failed, unstarted).
+    assert not Invocation(status=status, cold_start=cold, started_at=None).ran
 
 
 @pytest.mark.parametrize("status,cold", CASES)

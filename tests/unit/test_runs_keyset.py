@@ -30,8 +30,8 @@ def many_runs(make_function):
         (
             Invocation(
                 request_id=uuid.uuid4(), function=fns[i % 2], created_at=start - timedelta(milliseconds=i),
-                queued_at=start, status=statuses[i % 4], source="api", cold_start=i % 10 == 0,
-                logs=f"line {i}\n",
+                queued_at=start, started_at=start, status=statuses[i % 4], source="api",
+                cold_start=i % 10 == 0, logs=f"line {i}\n",
             )
             for i in range(ROWS)
         ),

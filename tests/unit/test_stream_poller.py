@@ -609,10 +609,12 @@ def test_a_mapping_on_a_version_runs_it_and_on_a_missing_alias_fails_its_batches
     assert ran == ["1"] and fn.delivered() == ["v0"] and sent == []
 
     # The alias is gone: the batch fails without a call (never $LATEST),
-    # goes to OnFailure and the shard moves on.
-    EventSourceMapping.objects.filter(pk=m.pk).update(qualifier="gone")
-    stream.put("shardId-0", "v1")
+    # retried "before invocation" (no retry quota) until its records are
+    # too old, goes to OnFailure and the shard moves on.
+    EventSourceMapping.objects.filter(pk=m.pk).update(qualifier="gone", max_record_age_s=60)
+    stream.put("shardId-0", "v1", arrival=datetime.now(UTC) - timedelta(seconds=57))
     last = stream.records["shardId-0"][-1].sequence_number
     served_until(recording, lambda: at(m, "shardId-0", last))
     assert ran == ["1"] and len(sent) == 1
     assert sent[0][1]["requestContext"]["functionArn"] == f"{m.function.arn}:gone"
+    assert sent[0][1]["requestContext"]["condition"] == "RecordAgeExceeded"
