@@ -41,7 +41,7 @@ from django.utils import timezone
 
 from functions import dependencies
 from functions.models import Function
-from invocations import concurrency, done, fastsql, fragments, live, nodes, recorder
+from invocations import call_marks, concurrency, done, fastsql, fragments, live, nodes, recorder
 from invocations.done import Done
 from invocations.models import FINISHED, Attempt, Invocation, cap_logs
 from invocations.sync_request import SyncRequest
@@ -329,6 +329,7 @@ class SyncCall:
             call.listener = done.listener()
             call.future = await call.listener.expect(request.request_id)
             throttled = await _riding_out_a_blip(lambda: call._push(client, ttl, terms))
+            call_marks.mark(request.request_id, "web.pushed")
             if throttled is not None:
                 call._forget()
                 return await call._refuse("throttled", throttled)
