@@ -490,7 +490,7 @@ def bench_provisioned_first(stack: Stack, client, key, name_warm: str, samples: 
 
     for i in range(samples):
         name = f"bench-prov-{i}-{uuid.uuid4().hex[:6]}"
-        _provisioned_alias(client, name)
+        _provisioned_alias(client, name, stack)
         names.append(name)
         time.sleep(0.5)  # the upkeep's writes settle; the call is then alone
         before = call.reconnects
@@ -514,9 +514,10 @@ def bench_provisioned_first(stack: Stack, client, key, name_warm: str, samples: 
     return out
 
 
-def _provisioned_alias(client, name: str) -> None:
+def _provisioned_alias(client, name: str, stack: Stack | None = None) -> None:
     """A brand-new function `name` (version 1, alias `live`, provisioned
-    concurrency 1), once its configuration is READY (untimed)."""
+    concurrency 1), once its configuration is READY (untimed) and, with
+    `stack`, the node's pre-warmed pool is full again (PROVISION_POOL_WAIT)."""
     create(client, name, TRIVIAL, Timeout=10, Publish=True)
     client.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
     client.put_provisioned_concurrency_config(FunctionName=name, Qualifier="live",
@@ -526,6 +527,23 @@ def _provisioned_alias(client, name: str) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"the provisioned concurrency of {name} was not READY in 120 s")
         time.sleep(0.2)
+    if stack is not None and os.environ.get("PROVISION_POOL_WAIT"):
+        pool_full(stack)
+
+
+def pool_full(stack: Stack, timeout: float = 60) -> None:
+    """Until the node's pre-warmed pool of python3.11 is full."""
+    import redis
+
+    from runtimes.build import runtime_image
+    from tests.stack import DEFAULT_NODE
+
+    client = redis.Redis(port=stack.redis_port)
+    key = f"{stack.instance}:generic:{DEFAULT_NODE}:{runtime_image('python3.11')}"
+    deadline = time.monotonic() + timeout
+    while client.llen(key) < POOL_SIZE and time.monotonic() < deadline:
+        time.sleep(0.1)
+    client.close()
 
 
 def bench_provisioned_in_stream(stack: Stack, client, key, name_warm: str, samples: int,
@@ -541,7 +559,7 @@ def bench_provisioned_in_stream(stack: Stack, client, key, name_warm: str, sampl
     out, names = [], []
     for i in range(samples):
         name = f"bench-provs-{i}-{uuid.uuid4().hex[:6]}"
-        _provisioned_alias(client, name)
+        _provisioned_alias(client, name, stack)
         names.append(name)
         time.sleep(0.5)  # the upkeep's writes settle, as for provisioned_first_p50_ms
         for _ in range(50):

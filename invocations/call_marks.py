@@ -1,6 +1,6 @@
 """Where one sync call's time goes: stage marks, written only when the
 setting STRATUS_CALL_MARKS names a file (the bench sets it; off, a mark
-costs one attribute test).
+costs a settings read).
 
 Each mark is one line appended to that file by whichever process reached
 the stage: ``<request id> <stage> <time.time_ns()> <pid>``. Every process
@@ -13,14 +13,16 @@ to a file opened with O_APPEND: the lines of several processes never mix.
 Stages, in the order a call meets them (see STAGES):
   web.received   the Invoke request's body read (functions.invoke_api.serve)
   web.found      signature checked, function and qualifier resolved
-  web.pushed     slot taken and the call pushed on the lane (one Lua call)
-  worker.popped  a lane thread's BRPOP returned it (invocations.lane)
+  web.pushing    its team's terms, the done listener, the lane message ready
+  worker.popped  slot taken and pushed (one Lua call), and a lane thread's
+                 BRPOP returned it (invocations.lane)
   worker.function  the function (or version) found in this process's copies
   worker.leased  an idle environment taken (one Lua call)
   worker.sent    the invoke frame written to the environment's socket
   worker.result  the environment's result frame read: the runtime's part
-  worker.answered  the done message, record and release sent (one pipeline)
-  web.done       the web's done listener resolved the call's future
+  worker.answering  outcome decided, the answer's pipeline built
+  web.done       the done message published (the pipeline: with the record
+                 and the release) and the web's listener resolved the future
   web.sent       Lambda's answer written to the connection
 """
 
@@ -35,8 +37,8 @@ from pathlib import Path
 from django.conf import settings
 
 STAGES = (
-    "web.received", "web.found", "web.pushed", "worker.popped", "worker.function", "worker.leased",
-    "worker.sent", "worker.result", "worker.answered", "web.done", "web.sent",
+    "web.received", "web.found", "web.pushing", "worker.popped", "worker.function", "worker.leased",
+    "worker.sent", "worker.result", "worker.answering", "web.done", "web.sent",
 )
 _fd: dict[tuple[int, str], int] = {}
 # The web's marks of the request being served, kept until its request id

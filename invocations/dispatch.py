@@ -329,7 +329,6 @@ class SyncCall:
             call.listener = done.listener()
             call.future = await call.listener.expect(request.request_id)
             throttled = await _riding_out_a_blip(lambda: call._push(client, ttl, terms))
-            call_marks.mark(request.request_id, "web.pushed")
             if throttled is not None:
                 call._forget()
                 return await call._refuse("throttled", throttled)
@@ -355,6 +354,7 @@ class SyncCall:
         self.request.slot = True
         self.message = self.request.encode()
         admit = concurrency.acquire_call(self.fn, self.request.request_id, ttl_s, team_terms)
+        call_marks.mark(self.request.request_id, "web.pushing")
         state, limit, lane, suffix = await client.admit_push_script(keys=admit["keys"], args=[
             *admit["args"], settings.STRATUS_INSTANCE, self.request.revision, self.request.priority,
             self.message, *pairs,

@@ -339,6 +339,7 @@ def _answer(
             concurrency.release_to(pipe, inv.function, inv.request_id)
         for group in groups:
             pipe.exists(live.group_key(group))
+        call_marks.mark(str(inv.request_id), "worker.answering")
         replies = pipe.execute()
         return [g for g, there in zip(groups, replies[len(replies) - len(groups):], strict=True) if there]
 
@@ -350,7 +351,6 @@ def _answer(
         if held is not None:
             pool.discard(held.env_id)
         return []
-    call_marks.mark(str(inv.request_id), "worker.answered")
     if held is not None:
         pool.released(held)
     return watched if live.on_redis() else [*dict.fromkeys([*logs_groups, *groups])]

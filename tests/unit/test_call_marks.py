@@ -31,10 +31,10 @@ def test_marks_of_several_writers_are_read_per_request(tmp_path):
 
 
 def test_stages_are_the_gaps_between_present_marks_in_order():
-    marks = {"web.pushed": 2_000_000, "web.received": 0, "worker.result": 4_500_000}
+    marks = {"web.pushing": 2_000_000, "web.received": 0, "worker.result": 4_500_000}
     assert call_marks.stages(marks) == {
-        "web.received -> web.pushed": 2.0,
-        "web.pushed -> worker.result": 2.5,
+        "web.received -> web.pushing": 2.0,
+        "web.pushing -> worker.result": 2.5,
     }
 
 
