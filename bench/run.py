@@ -527,12 +527,18 @@ def _provisioned_alias(client, name: str, stack: Stack | None = None) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"the provisioned concurrency of {name} was not READY in 120 s")
         time.sleep(0.2)
-    if stack is not None and os.environ.get("PROVISION_POOL_WAIT"):
-        pool_full(stack)
+    if stack is not None:
+        settle(stack)
 
 
-def pool_full(stack: Stack, timeout: float = 60) -> None:
-    """Until the node's pre-warmed pool of python3.11 is full."""
+def settle(stack: Stack, timeout: float = 60) -> None:
+    """Until the node's containers are what the bench keeps (the pre-warmed
+    pool full again: provisioning took one of its environments, and the
+    upkeep starts another within a second; the environments of deleted
+    functions removed), as warm_p50_ms waits for the pool (wait_for_pool):
+    a call timed while Docker starts or removes a container measures the
+    container, not the call."""
+    import docker
     import redis
 
     from runtimes.build import runtime_image
@@ -540,10 +546,21 @@ def pool_full(stack: Stack, timeout: float = 60) -> None:
 
     client = redis.Redis(port=stack.redis_port)
     key = f"{stack.instance}:generic:{DEFAULT_NODE}:{runtime_image('python3.11')}"
+    engine = docker.from_env()
+    label = f"stratus.instance={stack.instance}"
     deadline = time.monotonic() + timeout
-    while client.llen(key) < POOL_SIZE and time.monotonic() < deadline:
-        time.sleep(0.1)
-    client.close()
+    try:
+        while time.monotonic() < deadline:
+            full = client.llen(key) >= POOL_SIZE
+            # Starting (created) and removing (exited, dead) containers are not running.
+            changing = [c for status in ("created", "exited", "dead", "removing")
+                        for c in engine.api.containers(all=True, filters={"label": label, "status": status})]
+            if full and not changing:
+                return
+            time.sleep(0.1)
+    finally:
+        client.close()
+        engine.close()
 
 
 def bench_provisioned_in_stream(stack: Stack, client, key, name_warm: str, samples: int,
@@ -557,6 +574,7 @@ def bench_provisioned_in_stream(stack: Stack, client, key, name_warm: str, sampl
     call follows a 0.5 s pause (every process on the path idle)."""
     call = SignedInvoker(HOST, stack.port, key, name_warm)
     out, names = [], []
+    settle(stack)  # the environments of the functions deleted before are gone
     for i in range(samples):
         name = f"bench-provs-{i}-{uuid.uuid4().hex[:6]}"
         _provisioned_alias(client, name, stack)
