@@ -83,8 +83,8 @@ def note(stage: str) -> None:
 
 
 def flush(request_id: str | None) -> None:
-    """Write the noted marks under `request_id` (none: an answer without
-    one, e.g. a refusal, is dropped)."""
+    """Write the noted marks under `request_id` (Lambda's answers, errors
+    too, carry one; None: the marks are dropped)."""
     pending = _pending.get()
     if pending is None:
         return
