@@ -683,9 +683,15 @@ def bench_stratus(image: str, args, results: dict, meta: dict) -> None:
 
         def provisioned_first():
             say(f"first call on a provisioned alias once READY ({args.provisioned} samples)")
-            first = bench_provisioned_first(stack, client, key, name, args.provisioned)
+            idle_warm: list[float] = []
+            first = bench_provisioned_first(stack, client, key, name, args.provisioned, idle_warm)
             results["provisioned_first_p50_ms"] = statistics.median(first)
             results["provisioned_first_samples_ms"] = [round(x, 1) for x in first]
+            # Like-for-like peers, reported beside the target (not in it).
+            results["warm_after_pause_p50_ms"] = statistics.median(idle_warm)
+            neighbours: list[float] = []
+            in_stream = bench_provisioned_in_stream(stack, client, key, name, args.provisioned, neighbours)
+            results["provisioned_first_in_stream_p50_ms"] = statistics.median(in_stream)
 
         attempt("first call on a provisioned alias", results, provisioned_first)
 
@@ -806,6 +812,8 @@ def table(results: dict) -> str:
         ("peer_route_p50_ms", f"peer route, {CONCURRENCY} clients, p50", "ms"),
         ("pool_cold_p50_ms", "first call of a new function, p50", "ms"),
         ("provisioned_first_p50_ms", "first call on a provisioned alias, p50", "ms"),
+        ("warm_after_pause_p50_ms", "  beside it: a warm call after the same pause", "ms"),
+        ("provisioned_first_in_stream_p50_ms", "  beside it: a first one amid warm calls", "ms"),
         ("dependency_build_s", "requirements.txt build, end to end", "s"),
         ("dependency_install_s", "requirements.txt build, pip alone", "s"),
         ("log_latency_p50_ms", "log line to websocket, p50", "ms"),
@@ -1164,6 +1172,8 @@ def main_only_provisioned(args) -> int:
     stages = calls.table(marks)
     fresh["provisioned_first_p50_ms"] = statistics.median(first)
     fresh["provisioned_first_samples_ms"] = [round(x, 1) for x in first]
+    fresh["warm_after_pause_p50_ms"] = statistics.median(idle_warm)
+    fresh["provisioned_first_in_stream_p50_ms"] = statistics.median(in_stream)
     _rounded(fresh)
     results = json.loads(args.out.read_text()) if args.out.exists() else {}
     results.pop("targets_met", None)
