@@ -1170,6 +1170,8 @@ def main_only_provisioned(args) -> int:
         say("stopping the stack")
         stack.stop()
     stages = calls.table(marks)
+    say("the machine alone: a signing and a process hop, back to back and after a 0.5 s pause")
+    probe = call_stages.machine_pause_probe()
     fresh["provisioned_first_p50_ms"] = statistics.median(first)
     fresh["provisioned_first_samples_ms"] = [round(x, 1) for x in first]
     fresh["warm_after_pause_p50_ms"] = statistics.median(idle_warm)
@@ -1196,6 +1198,7 @@ def main_only_provisioned(args) -> int:
         "provisioned_first_in_stream_vs_warm_same_run": round(statistics.median(in_stream) / warm_p50, 2),
         "first_calls_that_reconnected": sum(reconnects),
         "stages": stages,
+        "machine_pause_probe": probe,
         "loadavg": os.getloadavg()[0],
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
@@ -1203,6 +1206,9 @@ def main_only_provisioned(args) -> int:
     say("where the time goes (p50 of each stage; p50s need not add up):")
     for line in call_stages.lines(stages):
         print(line, flush=True)
+    say(f"the machine alone (no server): SigV4 signing {probe['sign_back_to_back_ms']} ms back to back, "
+        f"{probe['sign_after_pause_ms']} ms after a 0.5 s pause; a process hop "
+        f"{probe['hop_back_to_back_ms']} ms / {probe['hop_after_pause_ms']} ms")
     say(f"provisioned first call p50 {fresh['provisioned_first_p50_ms']} ms; in the same run warm p50 "
         f"{warm_p50:.2f} ms (ratio {fresh['provisioned_first_p50_ms'] / warm_p50:.2f}, target <= 1.5), "
         f"a warm call after a 0.5 s pause p50 {statistics.median(idle_warm):.2f} ms, "
