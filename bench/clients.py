@@ -33,13 +33,20 @@ def timed(call: Callable[[], object]) -> float:
 
 
 class _KeepAlive:
+    opened = 0
+
     def __init__(self, host: str, port: int, timeout: float = 120):
         self.host, self.port, self.timeout = host, port, timeout
         self.conn: http.client.HTTPConnection | None = None
+        # New connections opened after the first (the server closed an idle
+        # one): a call that had to reconnect paid for it.
+        self.reconnects = 0
 
     def _request(self, method: str, path: str, body: bytes | None, headers: dict) -> tuple[int, dict, bytes]:
         reused = self.conn is not None
         if self.conn is None:
+            self.reconnects += self.opened
+            self.opened = 1
             self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
             self.conn.connect()
             self.conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -82,14 +89,23 @@ class SignedInvoker(_KeepAlive):
         self.signer = SigV4Auth(Credentials(*key), "lambda", "us-east-1")
         self.name = name
         self.payload = payload
+        # The last call's request id and its client-side marks (time.time_ns()):
+        # client.start, client.signed (before the request is written),
+        # client.answer (the body read) - beside the server's call marks.
+        self.last_request_id = ""
+        self.last_marks: dict[str, int] = {}
 
     def invoke(self, name: str, payload: bytes) -> bytes:
         from botocore.awsrequest import AWSRequest
 
+        start = time.time_ns()
         path = f"/2015-03-31/functions/{name}/invocations"
         request = AWSRequest(method="POST", url=self.base + path, data=payload)
         self.signer.add_auth(request)
+        signed = time.time_ns()
         status, headers, body = self._request("POST", path, payload, dict(request.headers))
+        self.last_marks = {"client.start": start, "client.signed": signed, "client.answer": time.time_ns()}
+        self.last_request_id = next((v for k, v in headers.items() if k.lower() == "x-amz-request-id"), "")
         if status != 200 or any(k.lower() == "x-amz-function-error" for k in headers):
             raise RuntimeError(f"Invoke answered {status}: {body[:300]!r}")
         return body

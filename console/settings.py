@@ -389,3 +389,7 @@ LOGGING = {
 # Each web process keeps provisioned aliases resolved ahead of their first
 # call (functions.provisioned_lookup: a thread reading the database).
 STRATUS_PRELOAD_PROVISIONED = envbool("STRATUS_PRELOAD_PROVISIONED", True)
+
+# A file that every process appends sync calls' stage marks to (the bench:
+# where a call's time goes; invocations.call_marks). Empty: no marks.
+STRATUS_CALL_MARKS = envstr("STRATUS_CALL_MARKS", "")

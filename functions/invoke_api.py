@@ -27,7 +27,7 @@ from functions import dependencies, lookup
 from functions.access import cached_can_write, copied_can_write
 from functions.lambda_api import qualified_name
 from functions.models import ApiKey, Function
-from invocations import dispatch, qualified
+from invocations import call_marks, dispatch, qualified
 from invocations.done import Done
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ async def serve(scope, receive, send, match: re.Match) -> None:
     if body is None:
         response = errors.too_large(SYNC_PAYLOAD_MAX, "the Invoke operation").response()
     else:
+        call_marks.begin()
         request = asgi.django_request(scope, body)
         try:
             # Decoded as a server's path is (a test client may pass %3A on).
@@ -66,6 +67,8 @@ async def serve(scope, receive, send, match: re.Match) -> None:
             log.exception("Invoke of %s failed", match["name"])
             response = errors.service_error("Stratus failed to handle this request; see its log.").response()
     await asgi.send_django(send, with_request_id(response))
+    call_marks.note("web.sent")
+    call_marks.flush(response.get("X-Amz-Request-Id"))
 
 
 async def invoke(request: HttpRequest, name: str) -> HttpResponse:
@@ -88,6 +91,7 @@ async def invoke(request: HttpRequest, name: str) -> HttpResponse:
     # Checked before anything runs: a bad ClientContext changes nothing.
     client_context = client_context_mod.decode(request.headers.get("X-Amz-Client-Context"))
     fn = await _function(request, key, name)
+    call_marks.note("web.found")
     if refused := dependencies.refuse_invoke(fn):
         # Lambda: no invocation while Pending (or Failed) - the dependency build.
         raise errors.conflict(refused)
@@ -117,6 +121,7 @@ async def invoke(request: HttpRequest, name: str) -> HttpResponse:
         response["X-Amz-Request-Id"] = str(inv.request_id)
         return response
     done = await dispatch.invoke_sync(fn, event, source="api", client_context=client_context)
+    call_marks.note("web.done")
     return result_response(request, done)
 
 

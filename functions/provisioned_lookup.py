@@ -122,7 +122,10 @@ def preload() -> int:
         if lookup.keep(seen, functions[function_id], resolved):
             stored += len(resolved)
     # A call also needs its team's concurrency terms (dropped on every
-    # function change, as the copies are): read now rather than by the call.
+    # function change, as the copies are): read now rather than by the call,
+    # and read again every round (fresh), so they never reach their
+    # TERMS_TTL_S: a first call long after READY found them expired and read
+    # them in a thread (about 1 ms).
     for team_id in {fn.team_id for fn in functions.values() if fn.reserved_concurrency is None}:
-        concurrency.terms(team_id)
+        concurrency.terms(team_id, fresh=True)
     return stored

@@ -156,10 +156,12 @@ def cached_terms(team_id) -> tuple[int | None, int] | None:
     return None
 
 
-def terms(team_id) -> tuple[int | None, int]:
+def terms(team_id, fresh: bool = False) -> tuple[int | None, int]:
     """(the team's own limit or None, its functions' reservations' total):
-    one query on a miss, kept TERMS_TTL_S or until a function or team changes."""
-    hit = cached_terms(team_id)
+    one query on a miss, kept TERMS_TTL_S or until a function or team changes.
+    `fresh`: read (and keep) them even when kept, so a caller that refreshes
+    more often than TERMS_TTL_S keeps them from ever expiring."""
+    hit = None if fresh else cached_terms(team_id)
     if hit is not None:
         return hit
     row = Team.objects.filter(pk=team_id).annotate(

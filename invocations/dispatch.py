@@ -41,7 +41,7 @@ from django.utils import timezone
 
 from functions import dependencies
 from functions.models import Function
-from invocations import concurrency, done, fastsql, fragments, live, nodes, recorder
+from invocations import call_marks, concurrency, done, fastsql, fragments, live, nodes, recorder
 from invocations.done import Done
 from invocations.models import FINISHED, Attempt, Invocation, cap_logs
 from invocations.sync_request import SyncRequest
@@ -355,6 +355,7 @@ class SyncCall:
         self.request.slot = True
         self.message = self.request.encode()
         admit = concurrency.acquire_call(self.fn, self.request.request_id, ttl_s, team_terms)
+        call_marks.mark(self.request.request_id, "web.pushing")
         state, limit, lane, suffix = await client.admit_push_script(keys=admit["keys"], args=[
             *admit["args"], settings.STRATUS_INSTANCE, self.request.revision, self.request.priority,
             self.message, *pairs,

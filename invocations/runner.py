@@ -24,6 +24,7 @@ from functions import qualifiers
 from functions.models import Function, FunctionVersion
 from invocations import (
     aws_forwarder,
+    call_marks,
     concurrency,
     delivery,
     dispatch,
@@ -182,6 +183,7 @@ def execute(inv: Invocation, fn: Function, logs: LogStream, sync: bool = False) 
         running = (str(inv.request_id), nodes.worker_id(), fn.timeout_s + int(dispatch.START_BOUND_S) + 60)
     try:
         held = pool.lease(fn, running)
+        call_marks.mark(str(inv.request_id), "worker.leased")
         outcome = _invoke(inv, fn, held, logs)
         if outcome.kind == "unreachable" and not held.cold:
             # A pooled environment that died while idle: not the function's
@@ -261,9 +263,11 @@ def _open_aws_door(held: pool.Lease) -> None:
 def _invoke(inv: Invocation, fn: Function, held: pool.Lease, logs: LogStream) -> sandbox.InvokeOutcome:
     deadline = time.time() + fn.timeout_s
     _open_aws_door(held)
-    return sandbox.invoke(
+    outcome = sandbox.invoke(
         held.socket_path, _request(inv, fn, deadline), fn.timeout_s, logs, raw_event=inv.event or "null"
     )
+    call_marks.mark(str(inv.request_id), "worker.result")
+    return outcome
 
 
 # Sync: from the lane ------------------------------------------------------------
@@ -272,7 +276,11 @@ def _invoke(inv: Invocation, fn: Function, held: pool.Lease, logs: LogStream) ->
 def run_sync(raw: bytes, popped_at: float) -> str:
     """Run a call popped from the lane at `popped_at` (time.monotonic())."""
     request, watched = SyncRequest.decode(raw)
+    if call_marks.on():
+        ago_ns = int((time.monotonic() - popped_at) * 1e9)
+        call_marks.mark(request.request_id, "worker.popped", time.time_ns() - ago_ns)
     fn = function_for(request.function_id, request.revision, request.version)
+    call_marks.mark(request.request_id, "worker.function")
     if fn is None:
         # Deleted since the web found it: the caller gets Lambda's answer;
         # there is nothing left to record it against.
@@ -334,6 +342,7 @@ def _answer(
             concurrency.release_to(pipe, inv.function, inv.request_id)
         for group in groups:
             pipe.exists(live.group_key(group))
+        call_marks.mark(str(inv.request_id), "worker.answering")
         replies = pipe.execute()
         return [g for g, there in zip(groups, replies[len(replies) - len(groups):], strict=True) if there]
 

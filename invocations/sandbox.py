@@ -21,7 +21,7 @@ from docker.errors import NotFound
 from docker.models.containers import Container
 from docker.types import LogConfig, Ulimit
 
-from invocations import aws_forwarder
+from invocations import aws_forwarder, call_marks
 from invocations.envdirs import (
     SANDBOX_UID,
     lock_socket_dir,
@@ -535,6 +535,7 @@ def invoke(
                 send_frame(sock, {**request, "type": "invoke"})
             else:
                 sock.sendall(invoke_frame(request, raw_event))
+            call_marks.mark(request.get("requestId", ""), "worker.sent")
             reader = FrameReader(sock)
             while True:
                 frame = reader.read(timeout=deadline - time.monotonic())

@@ -109,3 +109,13 @@ def test_the_worker_reads_the_provisioned_versions_ahead(provisioned, django_ass
     with django_assert_num_queries(0):
         fn = runner.function_for(str(provisioned.id), revision, "1")
     assert fn.executed_version == "1"
+
+
+def test_each_round_reads_the_teams_terms_again_so_they_never_expire(provisioned, team):
+    # Kept terms that are not the team's (as if read long ago): a round
+    # that only looked them up would keep them until their TTL, and the
+    # first call after it would read them in a thread.
+    concurrency._terms[team.id] = (float("inf"), 12345, 678)
+    provisioned_lookup.preload()
+    assert concurrency.cached_terms(team.id) == concurrency.terms(team.id, fresh=True)
+    assert concurrency.cached_terms(team.id) != (12345, 678)

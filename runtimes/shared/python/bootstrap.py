@@ -644,6 +644,10 @@ def main() -> None:
         _diag(f"[ERROR] {init_error['errorType']}: {init_error['errorMessage']}")
     sys.stdout.flush()
     sys.stderr.flush()
+    # Found now, not by the first invoke: which file holds the peak (or the
+    # rusage fallback's import) costs that call up to several ms, and a
+    # provisioned environment's first call is promised a warm call's speed.
+    max_memory_used_mb()
     install_capture()
     log_handler.setStream(sys.stdout)
     try:
