@@ -12,10 +12,15 @@ held whole), so HTTP keep-alive and large S3 bodies pass unchanged.
 One asyncio loop on a daemon thread per worker process serves every
 environment that process has leased. Environments outlive workers and may
 be leased by another worker process of the node next time, so `ensure` is
-called before each init and each invoke: it binds the socket again when
-this process did not bind the file at that path (a new process, or another
-process bound it since). A listener whose environment folder is gone is
-closed. Importable without Django.
+called before each init and each invoke. Every bind records its owner
+(OWNER_NAME beside the socket folder: pid, the process's start time, the
+socket file's identity, the upstream); a process that finds the file at
+the path bound by a live owner for the same upstream uses that door as it
+is, so calls rotating across a Celery worker's prefork children bind once,
+not once per call. It binds the socket again when the file's owner is gone
+(a recycled child: nothing would listen), when the record does not match
+the file, or when the upstream differs. A listener whose environment
+folder is gone is closed. Importable without Django.
 
 Isolation: the socket lives in the environment's own socket folder, which
 only that container mounts (the folder is root's and 0711 once specialised,
@@ -27,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import select
 import threading
 
 log = logging.getLogger(__name__)
@@ -43,8 +49,9 @@ class Forwarder:
         self._loop: asyncio.AbstractEventLoop | None = None
         # socket path -> (server, identity of the socket file it bound, upstream)
         self._servers: dict[str, tuple[asyncio.base_events.Server, tuple, str]] = {}
-        # socket path -> identity of the file its parent process bound (see ensure)
-        self._borrowed: dict[str, tuple] = {}
+        # socket path -> (identity of the file another live process bound, upstream,
+        # the owner's pidfd or pid): see ensure
+        self._borrowed: dict[str, tuple[tuple, str, _Owner]] = {}
         if hasattr(os, "register_at_fork"):
             # A forked child's copy of the table names servers of the parent's
             # loop: forgotten at the fork, so the warm path needs no getpid().
@@ -53,22 +60,27 @@ class Forwarder:
     def _forked(self) -> None:
         self._lock = threading.Lock()
         self._servers = {}
+        for borrowed in self._borrowed.values():
+            borrowed[2].close()  # the child's copies of the parent's pidfds
         self._borrowed = {}
         self._loop = None
         self._pid = 0
 
-    def ensure(self, socket_dir: str, upstream: str, shared: bool = False) -> str:
+    def ensure(self, socket_dir: str, upstream: str) -> str:
         """Listen on `<socket_dir>/aws.sock` (mode 0666: the sandbox user
         connects) and forward to `upstream` ("host:port"); return the path.
         Cheap when this process already listens there: no lock, one stat
         (the file may have been bound since by another worker process that
-        leased the environment; only the file's identity tells). Also cheap
-        when this process's parent (the Celery worker's main process, which
-        outlives its prefork children) listens there and said so: `shared`
-        binds write OWNER_NAME beside the socket folder (pid and the file's
-        identity), and a child uses its parent's door rather than binding
-        again: the first call on an environment the node's upkeep
-        initialised (provisioned concurrency) then costs no bind."""
+        leased the environment; only the file's identity tells). As cheap
+        when another live process listens there for `upstream` (a sibling
+        prefork child, or the worker's main process, which initialises
+        provisioned environments): OWNER_NAME beside the socket folder names
+        the bound file and its owner, and a door so found is used as it is,
+        remembered by the file's identity; each later call costs a stat and
+        a poll of the owner's pidfd. When the owner has exited (a recycled
+        child), the next `ensure` binds anew, so calls never meet a socket
+        nobody listens on. Raises OSError (and ValueError for a malformed
+        upstream) when the door cannot open, e.g. the folder is gone."""
         path = os.path.join(socket_dir, SOCKET_NAME)
         entry = self._servers.get(path)  # one dict read: atomic, no lock needed
         if entry is not None and entry[2] == upstream:
@@ -77,7 +89,7 @@ class Forwarder:
                     return path
             except FileNotFoundError:
                 pass
-        if not shared and self._parents_door(socket_dir, path, upstream):
+        if self._others_door(socket_dir, path, upstream):
             return path
         with self._lock:
             self._start()
@@ -94,38 +106,62 @@ class Forwarder:
             future = asyncio.run_coroutine_threadsafe(self._listen(path, upstream), self._loop)
             server, identity = future.result(timeout=10)
             self._servers[path] = (server, identity, upstream)
-            self._borrowed.pop(path, None)
-            if shared:
-                _write_owner(socket_dir, identity, upstream)
+            self._unborrow(path)
+            _write_owner(socket_dir, identity, upstream)
         return path
 
-    def _parents_door(self, socket_dir: str, path: str, upstream: str) -> bool:
-        """Whether the file at `path` is the one this process's parent bound
+    def _others_door(self, socket_dir: str, path: str, upstream: str) -> bool:
+        """Whether the file at `path` is a door another live process bound
         for `upstream` (its OWNER_NAME says so); remembered by identity."""
         try:
             identity = _identity(path)
         except FileNotFoundError:
             return False
-        if self._borrowed.get(path) == identity:
-            return True
+        borrowed = self._borrowed.get(path)
+        if borrowed is not None:
+            if borrowed[0] == identity and borrowed[1] == upstream and borrowed[2].alive():
+                return True
+            with self._lock:
+                self._unborrow(path)
         try:
             with open(os.path.join(os.path.dirname(socket_dir), OWNER_NAME)) as f:
-                pid, dev, ino, ctime, owner_upstream = f.read().split()
+                pid, started, dev, ino, ctime, owner_upstream = f.read().split()
+            pid, started, recorded = int(pid), int(started), (int(dev), int(ino), int(ctime))
         except (OSError, ValueError):
             return False
-        if int(pid) != os.getppid() or owner_upstream != upstream:
+        if pid == os.getpid() or owner_upstream != upstream or recorded != identity:
             return False
-        if (int(dev), int(ino), int(ctime)) != identity:
+        owner = _Owner.of(pid, started)
+        if owner is None:
             return False
-        self._borrowed[path] = identity
-        return True
-
-    def forget(self, socket_dir: str) -> None:
-        """Stop listening for an environment that is going away."""
-        path = os.path.join(socket_dir, SOCKET_NAME)
         with self._lock:
             if path in self._servers and self._pid == os.getpid():
+                self._close(path)  # this process's listener on a file since replaced
+            self._unborrow(path)
+            self._borrowed[path] = (identity, upstream, owner)
+        return True
+
+    def _unborrow(self, path: str) -> None:
+        borrowed = self._borrowed.pop(path, None)
+        if borrowed is not None:
+            borrowed[2].close()
+
+    def forget(self, socket_dir: str) -> None:
+        """Stop listening for an environment that is going away; the socket
+        file and OWNER_NAME go too when they are still this process's, so
+        no other process takes the closed door for a live one."""
+        path = os.path.join(socket_dir, SOCKET_NAME)
+        with self._lock:
+            self._unborrow(path)
+            if path in self._servers and self._pid == os.getpid():
+                identity = self._servers[path][1]
                 self._close(path)
+                try:
+                    if _identity(path) == identity:
+                        os.unlink(path)
+                        os.unlink(os.path.join(os.path.dirname(socket_dir), OWNER_NAME))
+                except FileNotFoundError:
+                    pass
 
     def _start(self) -> None:
         if self._pid == os.getpid() and self._loop is not None:
@@ -144,7 +180,7 @@ class Forwarder:
         for path in [p for p in self._servers if not os.path.isdir(os.path.dirname(p))]:
             self._close(path)
         for path in [p for p in self._borrowed if not os.path.isdir(os.path.dirname(p))]:
-            self._borrowed.pop(path, None)
+            self._unborrow(path)
 
     async def _listen(self, path: str, upstream: str):
         try:
@@ -163,14 +199,76 @@ class Forwarder:
 
 def _write_owner(socket_dir: str, identity: tuple, upstream: str) -> None:
     """OWNER_NAME beside the socket folder (the environment's own folder,
-    not mounted in its container): this pid, the bound file's identity."""
+    not mounted in its container): "pid start-time dev inode ctime-ns
+    upstream", this process and the file it bound. Written to a temporary
+    file of this pid's and renamed, so a reader sees a whole record."""
     owner = os.path.join(os.path.dirname(socket_dir), OWNER_NAME)
+    tmp = f"{owner}.{os.getpid()}.tmp"
     try:
-        with open(owner + ".tmp", "w") as f:
-            f.write(f"{os.getpid()} {identity[0]} {identity[1]} {identity[2]} {upstream}")
-        os.replace(owner + ".tmp", owner)
-    except OSError as e:  # the children bind their own door then
+        with open(tmp, "w") as f:
+            pid = os.getpid()
+            f.write(f"{pid} {_start_time(pid)} {identity[0]} {identity[1]} {identity[2]} {upstream}")
+        os.replace(tmp, owner)
+    except OSError as e:  # other processes bind their own door then
         log.warning("could not record the AWS door's owner in %s: %s", owner, e)
+
+
+def _start_time(pid: int) -> int | None:
+    """When process `pid` started (clock ticks since boot, /proc/<pid>/stat
+    field 22): with the pid, names one process even after pids wrap. None
+    when there is no such process or it has exited (a zombie, not yet
+    reaped by its parent, still has its pid and start time)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        # pid (comm) state ...: comm may hold spaces and parentheses, so split after the last ")".
+        fields = stat.rsplit(b")", 1)[1].split()
+        return None if fields[0] in (b"Z", b"X") else int(fields[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class _Owner:
+    """A live process that owns a door, watched through a pidfd (Linux
+    5.3+): readable once the process has exited, and never another process
+    even if its pid is reused. Where pidfd_open is refused, the pid and its
+    start time are read again each time."""
+
+    def __init__(self, pid: int, started: int, fd: int | None) -> None:
+        self.pid, self.started, self.fd = pid, started, fd
+        if fd is not None:
+            self._poll = select.poll()  # not select(): no FD_SETSIZE limit on the fd
+            self._poll.register(fd, select.POLLIN)
+
+    @classmethod
+    def of(cls, pid: int, started: int) -> _Owner | None:
+        """The process `pid` if it is alive and started at `started`, else None."""
+        fd = None
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            return None
+        except (AttributeError, OSError):  # no pidfds here: fall back on the pid
+            pass
+        owner = cls(pid, started, fd)
+        # Checked after the pidfd opened, so the pidfd names this very process.
+        if _start_time(pid) != started or not owner.alive():
+            owner.close()
+            return None
+        return owner
+
+    def alive(self) -> bool:
+        if self.fd is not None:
+            return not self._poll.poll(0)
+        return _start_time(self.pid) == self.started
+
+    def close(self) -> None:
+        if self.fd is not None:
+            try:
+                os.close(self.fd)
+            except OSError:
+                pass
+            self.fd = None
 
 
 def _identity(path: str) -> tuple[int, int, int]:

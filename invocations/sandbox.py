@@ -429,9 +429,10 @@ def specialise(
             place_layers(config.layer_dirs, env.opt_dir)
         lock_socket_dir(os.path.dirname(env.socket_path))
         if config.aws_upstream:  # listening before the handler's import may call AWS
-            # shared: a prefork child of this worker may use this door (the upkeep
-            # initialises provisioned environments in the main process).
-            aws_forwarder.ensure(os.path.dirname(env.socket_path), config.aws_upstream, shared=True)
+            # Recorded as this process's: the prefork child that takes a call uses
+            # it while this process lives (the upkeep initialises provisioned
+            # environments in the main process).
+            aws_forwarder.ensure(os.path.dirname(env.socket_path), config.aws_upstream)
         t2 = time.perf_counter()
         ready = initialize(env.socket_path, init_frame(config), init_timeout_s)
         t3 = time.perf_counter()
