@@ -226,6 +226,8 @@ def execute(inv: Invocation, fn: Function, logs: LogStream, sync: bool = False) 
             "errorType": "Sandbox.Timedout", "errorMessage": message, "stackTrace": [],
         }, **common})
     kind = sandbox.classify_crash(pool.docker_client(), held.container)
+    # Read before the environment is discarded (its container removed).
+    reason = None if kind == "out_of_memory" else sandbox.exit_reason(held.container, pool.docker_client())
     if kind == "out_of_memory":
         pool.discard(held.env_id, f"OOM-killed at its {fn.memory_mb} MB limit", "oom")
     else:
@@ -237,11 +239,16 @@ def execute(inv: Invocation, fn: Function, logs: LogStream, sync: bool = False) 
             "errorMessage": f"Runtime exited with error: signal: killed (memory limit {fn.memory_mb} MB)",
             "stackTrace": [],
         }, **common})
-    return Outcome({"status": "failed", "error": outcome.error or {
+    error = outcome.error or {
         "errorType": "Runtime.ExitError",
         "errorMessage": "Runtime exited without providing a reason",
         "stackTrace": [],
-    }, **common})
+    }
+    if reason is not None:  # e.g. Node's process.exit(2), as Lambda words it
+        error = {"errorType": "Runtime.ExitError",
+                 "errorMessage": f"RequestId: {inv.request_id} Error: Runtime exited with error: {reason}",
+                 "stackTrace": []}
+    return Outcome({"status": "failed", "error": error, **common})
 
 
 def lambda_timestamp(moment) -> str:

@@ -618,6 +618,28 @@ def classify_crash(
     return "out_of_memory" if state.get("OOMKilled") else "crashed"
 
 
+# Lambda's words for a runtime killed by a signal (Go's signal names).
+_SIGNAL_WORDS = {6: "aborted", 9: "killed", 11: "segmentation fault", 15: "terminated"}
+
+
+def exit_reason(container_id: str, client: docker.DockerClient) -> str | None:
+    """Why a crashed environment's runtime ended, in Lambda's words for
+    Runtime.ExitError ("exit status 2", "signal: segmentation fault"), from
+    the container's exit code (128 + N: signal N); None while it still
+    runs or when the engine cannot say. Call after classify_crash, which
+    waits for Docker to record the exit."""
+    try:
+        state = client.api.inspect_container(container_id)["State"]
+    except Exception:  # noqa: BLE001 - the generic message says enough
+        return None
+    code = state.get("ExitCode")
+    if state.get("Status") in ("running", "restarting") or not isinstance(code, int):
+        return None
+    if code > 128:
+        return f"signal: {_SIGNAL_WORDS.get(code - 128, f'signal {code - 128}')}"
+    return f"exit status {code}"
+
+
 def peak_memory_mb(client: docker.DockerClient, container_id: str) -> int | None:
     """The most memory the running container has used so far, in MB
     rounded up (what the bootstrap reports as maxMemoryUsedMB, from the same

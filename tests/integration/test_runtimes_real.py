@@ -30,6 +30,10 @@ export const fails = async (event) => {
   throw new TypeError("bad input: " + event.name);
 };
 
+export const exits = async () => {
+  process.exit(2);
+};
+
 export const sleeps = async () => {
   await new Promise((resolve) => setTimeout(resolve, 10000));
   return "woke";
@@ -201,6 +205,19 @@ def test_errors_have_lambdas_node_shape(client, node_functions, runtime):
     assert resp["FunctionError"] == "Unhandled"
     assert body["errorType"] == "Runtime.ImportModuleError"
     assert "Cannot find module 'missing'" in body["errorMessage"]
+
+
+def test_a_node_process_exit_is_lambdas_runtime_exit_error(client, node_functions):
+    name = node_functions["nodejs22.x"]
+    set_handler(client, name, "index.exits")
+    resp, body = invoke_json(client, name, {})
+    assert resp["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Runtime.ExitError"
+    assert body["errorMessage"].endswith("Error: Runtime exited with error: exit status 2"), body
+    # The environment is gone; the next call starts another and runs.
+    set_handler(client, name, "index.handler")
+    resp, body = invoke_json(client, name, {"name": "again"})
+    assert "FunctionError" not in resp, body
 
 
 @pytest.mark.parametrize("runtime", NODE_RUNTIMES)

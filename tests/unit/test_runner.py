@@ -382,3 +382,32 @@ def test_a_finish_after_recovery_changes_nothing(monkeypatch, fake_env):
     recovery.recover_abandoned()
     assert inv.finish(status="succeeded", result="1") is False
     assert Invocation.objects.get(pk=inv.pk).status == "queued"
+
+
+@pytest.mark.parametrize("code,words", [
+    (2, "exit status 2"), (139, "signal: segmentation fault"), (None, None),
+])
+def test_a_runtime_that_exits_mid_call_says_its_exit_status(monkeypatch, fake_env, code, words):
+    # Node's process.exit(2) ends the container: Lambda's Runtime.ExitError
+    # names the status; a runtime still running (None) keeps the generic words.
+    fn, released, discarded = fake_env
+    EventInvokeConfig.objects.create(function=fn, maximum_retry_attempts=0)
+    outcome(monkeypatch, sandbox.InvokeOutcome(kind="crashed", error=sandbox._crash("closed")))
+    monkeypatch.setattr(sandbox, "classify_crash", lambda client, container: "crashed")
+
+    class Api:
+        def inspect_container(self, container_id):
+            if code is None:
+                return {"State": {"Status": "running", "ExitCode": 0}}
+            return {"State": {"Status": "exited", "ExitCode": code}}
+
+    monkeypatch.setattr(pool, "docker_client", lambda: type("Client", (), {"api": Api()})())
+    inv = queued(fn)
+    runner.run_async(str(inv.request_id))
+    inv.refresh_from_db()
+    assert inv.status == "failed" and inv.error["errorType"] == "Runtime.ExitError"
+    if words is None:
+        assert inv.error["errorMessage"] == "closed"
+    else:
+        expected = f"RequestId: {inv.request_id} Error: Runtime exited with error: {words}"
+        assert inv.error["errorMessage"] == expected
