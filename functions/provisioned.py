@@ -22,7 +22,7 @@ from django.utils import timezone
 from awsapi import errors
 from functions import qualifiers
 from functions.models import Alias, Function, FunctionVersion, ProvisionedConcurrencyConfig, Team
-from invocations import concurrency
+from invocations import concurrency, provisioning
 
 MAX_REQUESTED = 1000  # this installation's bound (Lambda's is the account's limit)
 
@@ -93,6 +93,33 @@ def put(fn: Function, qualifier: str, requested) -> ProvisionedConcurrencyConfig
             config.status_reason = ""
             config.updated_at = timezone.now()
             config.save()
+    return config
+
+
+def alias_moved(fn: Function, alias: Alias) -> ProvisionedConcurrencyConfig | None:
+    """After UpdateAlias changed what `alias` routes to (its version or its
+    RoutingConfig), inside that transaction: the alias's configuration, if
+    any, counts only the environments initialised for the new versions
+    (invocations.provisioning.ready_now) and is IN_PROGRESS until all N
+    are, as Lambda's is while it provisions the new version (the developer
+    guide's "Configuring provisioned concurrency"; the API reference's
+    AllocatedProvisionedConcurrentExecutions fluctuates during a weighted
+    alias's shift). The save announces "provisioned" once committed, which
+    wakes every node's upkeep at once (invocations.node_upkeep) to start
+    them; nothing here waits for them. None when the alias has no
+    configuration."""
+    config = ProvisionedConcurrencyConfig.objects.select_for_update().filter(
+        function=fn, qualifier=alias.name).first()
+    if config is None:
+        return None
+    ready = provisioning.ready_now(fn, config, alias)
+    status = "READY" if ready >= config.requested else "IN_PROGRESS"
+    # Saved even when nothing shows a change: the new updated_at keeps an
+    # upkeep round that looked before the move from writing its view
+    # (provisioning._write_status), and the save wakes the upkeep.
+    config.allocated, config.status, config.status_reason = ready, status, ""
+    config.updated_at = timezone.now()
+    config.save()
     return config
 
 

@@ -24,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from awsapi import arns, errors
-from functions import dependencies, qualifiers, service
+from functions import dependencies, provisioned, qualifiers, service
 from functions.models import Alias, Function, FunctionVersion, ProvisionedConcurrencyConfig
 
 LATEST = qualifiers.LATEST
@@ -253,12 +253,13 @@ def update_alias(fn: Function, name: str, *, function_version=None, description=
             version = _check_version(fn, function_version)
         routing = alias.routing_config if routing_config is None else routing_config
         routing = check_routing(fn, version, routing)
-        provisioned = ProvisionedConcurrencyConfig.objects.filter(function=fn, qualifier=name)
-        if version == LATEST and provisioned.exists():
+        kept_warm = ProvisionedConcurrencyConfig.objects.filter(function=fn, qualifier=name)
+        if version == LATEST and kept_warm.exists():
             raise errors.conflict(
                 f"Alias {name} has provisioned concurrency: it cannot point to $LATEST "
                 "(an unpublished version)."
             )
+        moved = (alias.function_version, alias.routing_config or {}) != (version, routing or {})
         alias.function_version = version
         alias.routing_config = routing
         if description is not None:
@@ -266,6 +267,10 @@ def update_alias(fn: Function, name: str, *, function_version=None, description=
         alias.revision = uuid.uuid4()
         alias.updated_at = timezone.now()
         alias.save()
+        if moved:
+            # Its provisioned concurrency is IN_PROGRESS until the new
+            # version's environments are initialised (not READY on the old ones).
+            provisioned.alias_moved(fn, alias)
         return alias
 
 

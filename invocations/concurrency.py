@@ -44,7 +44,7 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from functions import changes
-from functions.models import Function, Team
+from functions.models import Function, ProvisionedConcurrencyConfig, Team
 from invocations import nodes, redis_link
 from metrics import recording
 
@@ -298,9 +298,35 @@ def check_reservation(limit: int, others: int, value: int) -> None:
         )
 
 
+def provisioned_total(fn: Function) -> int:
+    """The sum of the function's provisioned concurrency configurations
+    (every version and alias: ProvisionedConcurrencyConfig.requested)."""
+    return ProvisionedConcurrencyConfig.objects.filter(function_id=fn.pk).aggregate(
+        n=Sum("requested"))["n"] or 0
+
+
+def check_provisioned(fn: Function, value: int | None) -> None:
+    """Lambda's rule: provisioned concurrency comes out of the function's
+    reserved concurrency, so a reservation may not be less than the sum of
+    its provisioned concurrency configurations (PutFunctionConcurrency is
+    refused with InvalidParameterValueException; the developer guide's
+    "Configuring provisioned concurrency"). None (no reservation) is
+    always allowed."""
+    if value is None:
+        return
+    provisioned = provisioned_total(fn)
+    if value < provisioned:
+        raise ReservedConcurrencyError(
+            f"ReservedConcurrentExecutions {value} is less than the function's provisioned concurrency "
+            f"of {provisioned} (the sum of its provisioned concurrency configurations): reserve at "
+            "least that much, or lower or delete its provisioned concurrency first."
+        )
+
+
 def check_for(fn: Function, value: int | None, team: Team | None = None) -> None:
-    """check_reservation for `fn` reserving `value` in its team now. Less
-    than it reserves already is always allowed: it only gives back."""
+    """check_reservation for `fn` reserving `value` in its team now (less
+    than it reserves already only gives back), and check_provisioned."""
+    check_provisioned(fn, value)
     current = fn.reserved_concurrency
     if value is not None and (current is None or value > current):
         team = team or fn.team

@@ -13,9 +13,11 @@ import logging
 import threading
 import time
 
+import redis
 from django.conf import settings
 from django.db import close_old_connections
 
+from functions import changes
 from invocations import nodes, pool, provisioning, recorder
 from metrics import flush
 
@@ -36,19 +38,52 @@ def start(runs_invocations: bool) -> None:
 
 # How often the pre-warmed pool is topped up.
 REFILL_INTERVAL_S = 1.0
+# Set by a "provisioned" announcement (functions.changes: a configuration
+# saved, e.g. by PutProvisionedConcurrencyConfig, or by UpdateAlias moving
+# a provisioned alias to another version): the upkeep keeps provisioned
+# concurrency at once, before the pool's refill (which may be starting a
+# container), rather than after the rest of its sleep.
+_provisioned_changed = threading.Event()
+LISTEN_RETRY_S = 5.0
 
 
 def _upkeep() -> None:
     reaped_at = 0.0
+    threading.Thread(target=_listen, name="node-upkeep-listen", daemon=True).start()
     while True:
         close_old_connections()
+        if _provisioned_changed.is_set():
+            _provisioned_changed.clear()
+            _quietly(provisioning.upkeep, "keeping provisioned concurrency")
         if time.monotonic() - reaped_at >= settings.STRATUS_REAP_INTERVAL:
             reaped_at = time.monotonic()
             nodes.beat()
             _quietly(pool.reap, "reaping this node's environments")
         _quietly(pool.refill, "refilling this node's pool")
         _quietly(provisioning.upkeep, "keeping provisioned concurrency")
-        time.sleep(REFILL_INTERVAL_S)
+        _provisioned_changed.wait(REFILL_INTERVAL_S)
+
+
+def _listen() -> None:
+    """Wake the upkeep on every "provisioned" announcement (and after a
+    reconnect: one may have been missed). Without Redis the upkeep still
+    runs every REFILL_INTERVAL_S."""
+    while True:
+        client = None
+        try:
+            client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2)
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            pubsub.subscribe(changes.channel())
+            _provisioned_changed.set()
+            for message in pubsub.listen():
+                if message.get("data") == b"provisioned":
+                    _provisioned_changed.set()
+        except redis.RedisError as e:
+            log.debug("node upkeep: announcements unheard (%s); retrying in %s s", e, LISTEN_RETRY_S)
+        finally:
+            if client is not None:
+                client.close()
+        time.sleep(LISTEN_RETRY_S)
 
 
 def _quietly(job, what: str) -> None:

@@ -83,6 +83,21 @@ def wanted() -> dict[str, tuple[ProvisionedConcurrencyConfig, Function, int]]:
     return survey()[0]
 
 
+def ready_now(fn: Function, config: ProvisionedConcurrencyConfig, alias: Alias) -> int:
+    """How many of a configuration's environments are initialised for what
+    `alias` routes to now (its `split`): the ones an upkeep round counts as
+    allocated. One query. Used when an alias moves (functions.provisioned.
+    alias_moved): the old version's environments do not count."""
+    shares = split(fn, config, {(fn.id, config.qualifier): alias})
+    if not shares:
+        return 0
+    keys = {key_of(config, version): count for version, count in shares}
+    counts: dict[str, int] = defaultdict(int)
+    for key in Environment.objects.filter(provisioned_for__in=keys).values_list("provisioned_for", flat=True):
+        counts[key] += 1
+    return sum(min(count, counts[key]) for key, count in keys.items())
+
+
 def version_failed_reason(version: FunctionVersion) -> str:
     """A configuration's StatusReason when its version is Failed (its
     dependency build failed: functions.dependencies.finish)."""
@@ -144,6 +159,11 @@ def upkeep() -> int:
                 surplus -= 1
                 changed += 1
     failures: dict[int, str] = {}
+    # Said before starting anything: initialising takes seconds, and until
+    # then a configuration whose environments are missing (an alias just
+    # moved to another version, a raised count) is IN_PROGRESS with what
+    # is ready now, not the READY of the last round.
+    _write_status(want, by_key, failures, waiting, before_starting=True)
     for key, (config, fn, count) in want.items():
         missing = count - len(by_key.get(key, []))
         if missing <= 0 or not _lock(key):
@@ -152,6 +172,8 @@ def upkeep() -> int:
             for _ in range(missing):
                 by_key[key].append({"id": _start_one(fn, key)})
                 changed += 1
+                # Each one serves calls as soon as it is idle: Available says so.
+                _write_status(want, by_key, failures, waiting, before_starting=True)
         except Exception as e:  # noqa: BLE001 - said in the configuration's StatusReason
             log.warning("provisioned concurrency for %s:%s: %s", fn.name, config.qualifier, e)
             failures[config.pk] = f"Could not initialise an environment: {e}"
@@ -192,12 +214,22 @@ def _unlock(key: str) -> None:
     redis_link.quietly(lambda c: c.delete(_lock_key(key)), "provisioned lock")
 
 
-def _write_status(want: dict, by_key: dict, failures: dict[int, str], waiting: dict | None = None) -> None:
+def _write_status(want: dict, by_key: dict, failures: dict[int, str], waiting: dict | None = None,
+                  before_starting: bool = False) -> None:
     """Each configuration's allocated count and Status: READY when all are
     allocated, else IN_PROGRESS; FAILED with the reason when environments
     could not start (`failures`) or a version it names is Failed
     (`waiting`, from `survey`: such a configuration may have no key in
-    `want` at all)."""
+    `want` at all). `before_starting`: written while this round still
+    starts environments, so a configuration FAILED by an earlier round stays
+    FAILED (this round tries again) rather than flickering IN_PROGRESS.
+
+    A row changed since `survey` read it (UpdateAlias marked it
+    IN_PROGRESS for the alias's new version: functions.provisioned.
+    alias_moved; PutProvisionedConcurrencyConfig changed the count) is not
+    overwritten from this round's older view: the update matches the
+    `requested` and `updated_at` it read. What is written is kept on the
+    configuration object, so the round's next write compares with it."""
     allocated: dict[int, int] = defaultdict(int)
     configs = {}
     for pk, (config, _status, _reason) in (waiting or {}).items():
@@ -207,11 +239,16 @@ def _write_status(want: dict, by_key: dict, failures: dict[int, str], waiting: d
         allocated[config.pk] += min(count, len(by_key.get(key, [])))
     for pk, config in configs.items():
         status, reason = ("READY", "") if allocated[pk] >= config.requested else ("IN_PROGRESS", "")
+        if before_starting and status != "READY" and config.status == "FAILED":
+            status, reason = "FAILED", config.status_reason
         if pk in failures:
             status, reason = "FAILED", failures[pk]
         if waiting and pk in waiting and waiting[pk][1] == "FAILED":
             status, reason = "FAILED", waiting[pk][2]
         if (config.allocated, config.status, config.status_reason) != (allocated[pk], status, reason):
-            ProvisionedConcurrencyConfig.objects.filter(pk=pk, requested=config.requested).update(
-                allocated=allocated[pk], status=status, status_reason=reason, updated_at=timezone.now(),
-            )
+            now = timezone.now()
+            if ProvisionedConcurrencyConfig.objects.filter(
+                pk=pk, requested=config.requested, updated_at=config.updated_at,
+            ).update(allocated=allocated[pk], status=status, status_reason=reason, updated_at=now):
+                config.allocated, config.status, config.status_reason = allocated[pk], status, reason
+                config.updated_at = now

@@ -78,6 +78,64 @@ def test_the_first_call_on_a_provisioned_alias_is_provisioned_and_preloaded_clea
     lam.delete_provisioned_concurrency_config(FunctionName="pf-prov", Qualifier="live")
 
 
+SLOW_INIT = '''import os
+import time
+
+time.sleep(1.5)  # a slow import: the new version's environment takes a while to initialise
+MARK = "{mark}"
+
+def handler(event, context):
+    return {{"mark": MARK, "version": context.function_version,
+            "init": os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE")}}
+'''
+
+
+def test_moving_a_provisioned_alias_is_in_progress_until_the_new_version_is_ready(stack, lam):
+    create(lam, "pf-move", SLOW_INIT.format(mark="one"), Publish=True)
+    lam.create_alias(FunctionName="pf-move", Name="live", FunctionVersion="1")
+    lam.put_provisioned_concurrency_config(FunctionName="pf-move", Qualifier="live",
+                                           ProvisionedConcurrentExecutions=1)
+
+    def config():
+        return lam.get_provisioned_concurrency_config(FunctionName="pf-move", Qualifier="live")
+
+    ready = settle(config, lambda c: c["Status"] == "READY", timeout=90)
+    assert ready["Status"] == "READY", ready
+    # A reservation below the provisioned concurrency: refused, nothing stored.
+    with pytest.raises(ClientError) as e:
+        lam.put_function_concurrency(FunctionName="pf-move", ReservedConcurrentExecutions=0)
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert "provisioned concurrency of 1" in e.value.response["Error"]["Message"]
+    assert "ReservedConcurrentExecutions" not in lam.get_function_concurrency(FunctionName="pf-move")
+
+    code = zip_of({"app.py": SLOW_INIT.format(mark="two")})
+    two = lam.update_function_code(FunctionName="pf-move", ZipFile=code, Publish=True)
+    assert two["Version"] == "2"
+    lam.update_alias(FunctionName="pf-move", Name="live", FunctionVersion="2")
+    # Version 2 has no initialised environment yet (its import alone takes
+    # a while): not READY on version 1's.
+    moved = config()
+    assert moved["Status"] == "IN_PROGRESS", moved
+    assert moved["AvailableProvisionedConcurrentExecutions"] == 0, moved
+    seen = [moved["Status"]]
+    ready = settle(lambda: seen.append(config()) or seen[-1], lambda c: c["Status"] == "READY", timeout=90)
+    assert ready["Status"] == "READY", seen
+    assert ready["AvailableProvisionedConcurrentExecutions"] == 1
+    assert all(c["Status"] != "FAILED" for c in seen[1:]), seen
+    # READY means version 2's environment is initialised: the call takes it.
+    resp = lam.invoke(FunctionName="pf-move:live", Payload=b"{}", LogType="Tail")
+    body = json.loads(resp["Payload"].read())
+    assert resp["ExecutedVersion"] == "2" and body["mark"] == "two", body
+    assert body["init"] == "provisioned-concurrency", body
+    assert "Init Duration" not in base64.b64decode(resp["LogResult"]).decode()
+    # Version 1's environment went (only version 2's is kept).
+    query = ("Environment.objects.filter(function__name='pf-move').exclude(provisioned_for='')"
+             ".values_list('provisioned_for', flat=True)")
+    rows = settle(lambda: stack.rows(query), lambda r: [k.rsplit(":", 1)[1] for k in r] == ["2"], timeout=30)
+    assert [key.rsplit(":", 1)[1] for key in rows] == ["2"], rows
+    lam.delete_provisioned_concurrency_config(FunctionName="pf-move", Qualifier="live")
+
+
 def test_an_async_call_through_an_alias_keeps_the_alias_in_its_arn(stack, lam):
     create(lam, "pf-async", SOURCE, Publish=True)
     alias = lam.create_alias(FunctionName="pf-async", Name="blue", FunctionVersion="1")

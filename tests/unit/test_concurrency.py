@@ -230,3 +230,26 @@ def test_a_duplicate_task_does_not_give_away_the_runners_slot(real_redis, make_f
     assert not duplicate.taken
     duplicate.abandon()
     assert concurrency.holders(fn.id) == 1
+
+
+@pytest.mark.django_db
+def test_a_reservation_below_the_provisioned_concurrency_is_refused(make_function):
+    # Lambda takes provisioned concurrency out of the reservation
+    # (PutFunctionConcurrency: InvalidParameterValueException); the console's
+    # form checks with check_for, the API with set_reserved.
+    from functions.models import ProvisionedConcurrencyConfig
+
+    fn = make_function()
+    ProvisionedConcurrencyConfig.objects.create(function=fn, qualifier="1", requested=2)
+    ProvisionedConcurrencyConfig.objects.create(function=fn, qualifier="live", requested=1)
+    for value in (0, 2):
+        with pytest.raises(concurrency.ReservedConcurrencyError, match="provisioned concurrency of 3"):
+            concurrency.check_for(fn, value)
+        with pytest.raises(concurrency.ReservedConcurrencyError):
+            concurrency.set_reserved(fn, value)
+        fn.refresh_from_db()
+        assert fn.reserved_concurrency is None
+    concurrency.set_reserved(fn, 3)
+    concurrency.set_reserved(fn, None)  # no reservation: from the team's pool, allowed
+    fn.refresh_from_db()
+    assert fn.reserved_concurrency is None

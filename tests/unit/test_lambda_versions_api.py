@@ -211,6 +211,15 @@ def test_provisioned_concurrency_configs(lam, made, team):
     listed = lam.list_provisioned_concurrency_configs(FunctionName="ver")["ProvisionedConcurrencyConfigs"]
     arn = f"arn:aws:lambda:us-east-1:{team.account_id}:function:ver:live"
     assert [c["FunctionArn"] for c in listed] == [arn]
+    # A reservation below the provisioned concurrency it must hold: refused
+    # (InvalidParameterValueException, as Lambda), nothing stored.
+    with pytest.raises(ClientError) as e:
+        lam.put_function_concurrency(FunctionName="ver", ReservedConcurrentExecutions=1)
+    assert status_of(e) == 400 and error_code(e) == "InvalidParameterValueException"
+    message = e.value.response["Error"]["Message"]
+    assert "ReservedConcurrentExecutions 1" in message and "provisioned concurrency of 2" in message
+    assert Function.objects.get(pk=made.pk).reserved_concurrency is None
+    assert lam.get_function_concurrency(FunctionName="ver").get("ReservedConcurrentExecutions") is None
     # Over the function's reservation: refused, nothing changed.
     lam.put_function_concurrency(FunctionName="ver", ReservedConcurrentExecutions=2)
     with pytest.raises(ClientError) as e:
@@ -342,3 +351,47 @@ def test_invoke_async_on_a_weighted_alias_splits_by_weight(lam, made, monkeypatc
     with pytest.raises(ClientError) as e:
         lam.invoke_async(FunctionName="ver:gone", InvokeArgs=b"{}")
     assert error_code(e) == "ResourceNotFoundException"
+
+
+def test_moving_a_provisioned_alias_counts_only_the_new_versions_environments(lam, made):
+    from invocations import provisioning
+    from invocations.models import Environment
+
+    lam.publish_version(FunctionName="ver")
+    lam.update_function_configuration(FunctionName="ver", Timeout=5)
+    lam.publish_version(FunctionName="ver")
+    lam.create_alias(FunctionName="ver", Name="live", FunctionVersion="1")
+    lam.put_provisioned_concurrency_config(FunctionName="ver", Qualifier="live",
+                                           ProvisionedConcurrentExecutions=1)
+    config = ProvisionedConcurrencyConfig.objects.get(function=made, qualifier="live")
+    # Version 1's environment is initialised (what the node upkeep records).
+    Environment.objects.create(id="v1env", node="n1", state="ready", function=made,
+                               provisioned_for=provisioning.key_of(config, "1"))
+    ProvisionedConcurrencyConfig.objects.filter(pk=config.pk).update(allocated=1, status="READY")
+
+    def status():
+        got = lam.get_provisioned_concurrency_config(FunctionName="ver", Qualifier="live")
+        return got["Status"], got["AvailableProvisionedConcurrentExecutions"]
+
+    assert status() == ("READY", 1)
+    # Its description only: still version 1's environment, still READY.
+    lam.update_alias(FunctionName="ver", Name="live", Description="same version")
+    assert status() == ("READY", 1)
+    # Moved to version 2: none of its environments is ready yet.
+    lam.update_alias(FunctionName="ver", Name="live", FunctionVersion="2")
+    assert status() == ("IN_PROGRESS", 0)
+    listed = lam.list_provisioned_concurrency_configs(FunctionName="ver")["ProvisionedConcurrencyConfigs"]
+    listed = [(c["Status"], c["AllocatedProvisionedConcurrentExecutions"]) for c in listed]
+    assert listed == [("IN_PROGRESS", 0)]
+    # Back to version 1, whose environment is still there: READY at once.
+    lam.update_alias(FunctionName="ver", Name="live", FunctionVersion="1")
+    assert status() == ("READY", 1)
+    # Two on version 1, both ready; then half of the calls to version 2:
+    # version 1's second environment no longer counts, version 2's is missing.
+    lam.put_provisioned_concurrency_config(FunctionName="ver", Qualifier="live",
+                                           ProvisionedConcurrentExecutions=2)
+    Environment.objects.create(id="v1env2", node="n1", state="ready", function=made,
+                               provisioned_for=provisioning.key_of(config, "1"))
+    ProvisionedConcurrencyConfig.objects.filter(pk=config.pk).update(allocated=2, status="READY")
+    lam.update_alias(FunctionName="ver", Name="live", RoutingConfig={"AdditionalVersionWeights": {"2": 0.5}})
+    assert status() == ("IN_PROGRESS", 1)

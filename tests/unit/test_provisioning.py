@@ -99,3 +99,76 @@ def test_a_configuration_on_a_version_made_active_becomes_ready(fn):
     provisioning._write_status(want, {provisioning.key_of(config, "2"): [{"id": "a"}]}, {}, waiting)
     config.refresh_from_db()
     assert (config.allocated, config.status) == (1, "READY")
+
+
+@pytest.mark.django_db
+def test_the_upkeep_says_in_progress_before_it_starts_the_missing_ones(fn, monkeypatch):
+    # The alias moved from version 1 (one environment, READY) to version 2:
+    # while version 2's environment initialises (seconds), the configuration
+    # is IN_PROGRESS with none available, not the READY of version 1.
+    from invocations.models import Environment
+
+    alias = Alias.objects.create(function=fn, name="live", function_version="1")
+    config = ProvisionedConcurrencyConfig.objects.create(function=fn, qualifier="live", requested=1,
+                                                         allocated=1, status="READY")
+    Environment.objects.create(id="old", node="elsewhere", provisioned_for=provisioning.key_of(config, "1"))
+    Alias.objects.filter(pk=alias.pk).update(function_version="2")  # not through UpdateAlias
+    seen = []
+
+    def start_one(resolved, key):
+        seen.append(ProvisionedConcurrencyConfig.objects.values_list(
+            "status", "allocated").get(pk=config.pk))
+        Environment.objects.create(id="new", node="here", provisioned_for=key)
+        return "new"
+
+    monkeypatch.setattr(provisioning, "_start_one", start_one)
+    monkeypatch.setattr(provisioning, "_lock", lambda key: True)
+    monkeypatch.setattr(provisioning, "_unlock", lambda key: None)
+    assert provisioning.upkeep() == 1
+    assert seen == [("IN_PROGRESS", 0)]
+    config.refresh_from_db()
+    assert (config.status, config.allocated) == ("READY", 1)
+
+
+@pytest.mark.django_db
+def test_a_round_does_not_overwrite_what_update_alias_wrote_after_it_looked(fn):
+    from functions import provisioned
+    from invocations.models import Environment
+
+    alias = Alias.objects.create(function=fn, name="live", function_version="1")
+    config = ProvisionedConcurrencyConfig.objects.create(function=fn, qualifier="live", requested=1)
+    key = provisioning.key_of(config, "1")
+    Environment.objects.create(id="old", node="n1", provisioned_for=key)
+    want, waiting = provisioning.survey()  # a round looks: version 1, 1 of 1
+    alias.function_version = "2"
+    alias.save()
+    provisioned.alias_moved(fn, alias)  # UpdateAlias meanwhile
+    config.refresh_from_db()
+    assert (config.status, config.allocated) == ("IN_PROGRESS", 0)
+    provisioning._write_status(want, {key: [{"id": "old"}]}, {}, waiting)  # the round's older view
+    config.refresh_from_db()
+    assert (config.status, config.allocated) == ("IN_PROGRESS", 0)
+    # The next round looks again and counts version 2's environments.
+    want, waiting = provisioning.survey()
+    provisioning._write_status(want, {provisioning.key_of(config, "2"): [{"id": "new"}]}, {}, waiting)
+    config.refresh_from_db()
+    assert (config.status, config.allocated) == ("READY", 1)
+
+
+@pytest.mark.django_db
+def test_a_failed_configuration_does_not_flicker_while_a_round_tries_again(fn, monkeypatch):
+    config = ProvisionedConcurrencyConfig.objects.create(function=fn, qualifier="1", requested=1,
+                                                         status="FAILED", status_reason="no image")
+    seen = []
+
+    def start_one(resolved, key):
+        seen.append(ProvisionedConcurrencyConfig.objects.values_list("status", flat=True).get(pk=config.pk))
+        raise RuntimeError("no image")
+
+    monkeypatch.setattr(provisioning, "_start_one", start_one)
+    monkeypatch.setattr(provisioning, "_lock", lambda key: True)
+    monkeypatch.setattr(provisioning, "_unlock", lambda key: None)
+    provisioning.upkeep()
+    assert seen == ["FAILED"]
+    config.refresh_from_db()
+    assert config.status == "FAILED" and "no image" in config.status_reason
