@@ -227,3 +227,5 @@ def test_a_version_whose_build_fails_fails_its_provisioned_concurrency_and_its_e
     assert stack.rows(f"DeadLetter.objects.filter(invocation_id='{request_id}').values_list('pk', flat=True)")
     # $LATEST kept its code and still runs.
     assert invoke_json(lam, "deps-pubfail", {"v": "kept"})[1] == {"version": "kept"}
+    # The shared stack's team has little concurrency: give its share back.
+    lam.delete_provisioned_concurrency_config(FunctionName="deps-pubfail", Qualifier="1")
