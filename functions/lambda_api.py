@@ -164,6 +164,21 @@ def _new_name(key: ApiKey, value) -> str:
     return name
 
 
+def _require_runtime_and_handler(parameters: dict) -> None:
+    """InvalidParameterValueException when a Zip CreateFunction leaves out
+    Runtime or Handler: the model marks neither required (an Image
+    function needs neither), but Lambda's CreateFunction documents both as
+    mandatory for a .zip deployment package (custom runtimes included) and
+    refuses the call in these words. A JSON null is an absent member (the
+    door's parser drops it)."""
+    missing = [member for member in ("Runtime", "Handler") if member not in parameters]
+    if missing:
+        raise errors.invalid_parameter(
+            "Runtime and Handler are mandatory parameters for functions created with deployment "
+            f"packages ({' and '.join(missing)} missing)."
+        )
+
+
 def _reject_unsupported(parameters: dict) -> None:
     if parameters.get("DryRun"):
         raise errors.invalid_parameter("DryRun is not supported for code updates; omit it.")
@@ -314,6 +329,7 @@ def create_function(context: services.Context, parameters: dict) -> services.Rep
     InvalidParameterValueException for what functions.service refuses."""
     _check_bounds(parameters)
     _reject_unsupported(parameters)
+    _require_runtime_and_handler(parameters)
     zip_bytes = _zip_bytes(parameters.get("Code"))
     fn, answer = _changed_and_published(parameters, lambda: _service_call(
         lambda: service.create_function(
@@ -321,7 +337,7 @@ def create_function(context: services.Context, parameters: dict) -> services.Rep
             name=_new_name(context.key, parameters.get("FunctionName")),
             zip_bytes=zip_bytes,
             handler=parameters.get("Handler"),
-            runtime=parameters.get("Runtime", "python3.11"),
+            runtime=parameters["Runtime"],
             memory_mb=parameters.get("MemorySize", 128),
             timeout_s=parameters.get("Timeout", 3),
             environment=_environment(parameters),

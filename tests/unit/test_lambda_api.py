@@ -565,13 +565,34 @@ def test_service_rules_beyond_the_model_are_invalid_parameter_values(member_key)
         ({"Runtime": "python3.12"}, "is not supported"),
         ({"Environment": {"Variables": {"AWS_REGION": "x"}}}, "reserved by Lambda"),
         ({"Environment": {"Variables": {"BIG": "x" * 5000}}}, "limit is 4 KB"),
-        ({"Handler": None}, "The handler must be text, not null."),
+        # A JSON null is an absent member, as in AWS's parsers.
+        ({"Handler": None}, "Runtime and Handler are mandatory parameters"),
     ]:
         body = json.dumps(create_body(**overrides)).encode()
         status, code, text = answer(signed(member_key, "POST", "/2015-03-31/functions", body))
         assert (status, code) == (400, "InvalidParameterValueException")
         assert message in text
     assert not Function.objects.exists()
+
+
+@pytest.mark.parametrize("left_out", [("Runtime",), ("Handler",), ("Runtime", "Handler")])
+def test_a_zip_function_without_runtime_or_handler_is_refused_and_nothing_stored(lam, settings, left_out):
+    # Lambda: "You must also specify the handler and runtime properties"
+    # for a .zip package; no silent python3.11.
+    request = {"FunctionName": "hello", "Runtime": "python3.11", "Role": ROLE,
+               "Handler": "lambda_function.lambda_handler", "Code": {"ZipFile": zip_of()}}
+    for member in left_out:
+        del request[member]
+    before = set(settings.STRATUS_CODE_DIR.iterdir()) if settings.STRATUS_CODE_DIR.exists() else set()
+    with pytest.raises(ClientError) as e:
+        lam.create_function(**request)
+    assert error_code(e) == "InvalidParameterValueException"
+    message = e.value.response["Error"]["Message"]
+    assert "Runtime and Handler are mandatory parameters" in message
+    assert f"{' and '.join(left_out)} missing" in message
+    assert not Function.objects.exists()
+    after = set(settings.STRATUS_CODE_DIR.iterdir()) if settings.STRATUS_CODE_DIR.exists() else set()
+    assert after - before == set()
 
 
 def test_a_zip_whose_path_is_a_file_and_a_folder_is_a_400_and_leaves_nothing(member_key, settings):
