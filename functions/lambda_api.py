@@ -202,6 +202,11 @@ _BOUNDS = (("Timeout", "timeout", service.TIMEOUT_MIN, service.TIMEOUT_MAX),
 # a Zip function's /tmp is 512-10240 MB.
 _NESTED_BOUNDS = (("EphemeralStorage", "Size", "ephemeralStorage.size", service.EPHEMERAL_MIN,
                    service.EPHEMERAL_MAX),)
+# The same ranges by the path a message names, for the door's model check
+# (functions.lambda_door.check_input -> awsapi.params.check_body), so a
+# value over the model's own max (MemorySize 99999) is told Lambda's limit
+# too, not the model's.
+LIMITS = {where: (low, high) for *_, where, low, high in _BOUNDS + _NESTED_BOUNDS}
 
 
 def _check_bounds(parameters: dict) -> None:

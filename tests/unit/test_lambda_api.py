@@ -111,6 +111,37 @@ def test_it_rejects_bad_memory_with_400_and_stores_nothing(lam):
     assert not Function.objects.exists()
 
 
+@pytest.mark.parametrize("settings_given,where,value,limit", [
+    ({"MemorySize": 20000}, "memorySize", 20000, 10240),
+    # Over the published model's own max (32768) too: still Lambda's limit.
+    ({"MemorySize": 99999}, "memorySize", 99999, 10240),
+    ({"Timeout": 901}, "timeout", 901, 900),
+    ({"Timeout": 10**30}, "timeout", 10**30, 900),  # over the model's 5400
+    ({"EphemeralStorage": {"Size": 10241}}, "ephemeralStorage.size", 10241, 10240),
+    ({"EphemeralStorage": {"Size": 99999}}, "ephemeralStorage.size", 99999, 10240),  # model: 32768
+])
+def test_a_value_over_lambdas_limit_is_told_that_limit_however_large(
+    lam, make_function, settings_given, where, value, limit
+):
+    expected = (f"1 validation error detected: Value '{value}' at '{where}' failed to satisfy "
+                f"constraint: Member must have value less than or equal to {limit}")
+    with pytest.raises(ClientError) as e:
+        lam.create_function(FunctionName="hello", Runtime="python3.11", Role=ROLE,
+                            Handler="lambda_function.lambda_handler", Code={"ZipFile": zip_of()},
+                            **settings_given)
+    assert (status_of(e), error_code(e)) == (400, "ValidationException")
+    assert e.value.response["Error"]["Message"] == expected
+    assert not Function.objects.exists()
+    fn = make_function("hello")
+    with pytest.raises(ClientError) as e:
+        lam.update_function_configuration(FunctionName="hello", **settings_given)
+    assert (status_of(e), error_code(e)) == (400, "ValidationException")
+    assert e.value.response["Error"]["Message"] == expected
+    revision = fn.revision
+    fn.refresh_from_db()
+    assert fn.revision == revision
+
+
 def test_a_timeout_over_900_is_a_validation_error_everywhere(lam, make_function):
     with pytest.raises(ClientError) as e:
         lam.create_function(FunctionName="hello", Runtime="python3.11", Role=ROLE, Timeout=901,
