@@ -268,46 +268,68 @@ def _service_call(call: Callable[[], Function], arn: str = "") -> Function:
 
 
 def list_functions(context: services.Context, parameters: dict) -> dict:
-    """ListFunctions: MaxItems 1-10000 (default 50), Marker = the last name
-    of the previous page; NextMarker when there is more (functions.lambda_paging).
-    FunctionVersion ALL lists each function's published versions after its
-    $LATEST."""
+    """ListFunctions: MaxItems 1-10000 (default 50), Marker = a NextMarker
+    of a previous page (opaque: functions.lambda_paging.opaque_marker;
+    any other text is InvalidParameterValueException); NextMarker when
+    there is more. FunctionVersion ALL lists each function's published
+    versions after its $LATEST; a marker of the one listing is refused by
+    the other."""
     max_items = lambda_paging.max_items(parameters)
-    # The marker is the last name returned: names are unique in a team and
-    # the list is ordered by name, so a page never repeats or skips.
+    every_version = parameters.get("FunctionVersion") == "ALL"
+    after = None
+    if marker := parameters.get("Marker"):  # an empty one is none, as before
+        after = _list_position(marker, every_version)
     functions = Function.objects.select_related("team", "code", "last_build__source").filter(
         team=context.team)
-    if parameters.get("FunctionVersion") == "ALL":
-        return _list_with_versions(functions, parameters.get("Marker"), max_items)
-    if marker := parameters.get("Marker"):
-        functions = functions.filter(name__gt=marker)
+    if every_version:
+        return _list_with_versions(functions, after, max_items)
+    # The marker carries the last name returned: names are unique in a team
+    # and the list is ordered by name, so a page never repeats or skips,
+    # even when that function has been deleted since.
+    if after is not None:
+        functions = functions.filter(name__gt=after[0])
     return lambda_paging.page("Functions", functions.order_by("name"), max_items,
-                              shapes.function_configuration, lambda fn: fn.name)
+                              shapes.function_configuration,
+                              lambda fn: lambda_paging.opaque_marker("ListFunctions", {"name": fn.name}))
 
 
-def _list_with_versions(functions, marker: str | None, max_items: int) -> dict:
+def _list_position(marker: str, every_version: bool) -> tuple[str, int]:
+    """(name, version: 0 for $LATEST) of the entry a ListFunctions marker
+    resumes after; InvalidParameterValueException for a marker this
+    listing (with or without FunctionVersion ALL) did not give."""
+    position = lambda_paging.marker_position("ListFunctions", marker)
+    name, version = position.get("name"), position.get("version")
+    if not isinstance(name, str) or (version is not None) != every_version:
+        raise errors.invalid_parameter(
+            "Invalid Marker for ListFunctions: it is not from a listing "
+            f"{'with' if every_version else 'without'} FunctionVersion ALL."
+        )
+    if every_version and (isinstance(version, bool) or not isinstance(version, int) or version < 0):
+        raise errors.invalid_parameter("Invalid Marker for ListFunctions.")
+    return name, version or 0
+
+
+def _list_with_versions(functions, after: tuple[str, int] | None, max_items: int) -> dict:
     """ListFunctions with FunctionVersion ALL: by name, each function's
-    $LATEST then its versions by number, MaxItems entries in all. Marker:
-    the last entry, "name" for a $LATEST, "name:3" for a version."""
+    $LATEST then its versions by number, MaxItems entries in all. `after`:
+    the (name, version) of the previous page's last entry, version 0 for a
+    $LATEST."""
     after_version = 0
-    if marker:
-        name, _, number = marker.partition(":")
-        if number and not qualifiers.is_version(number):
-            raise errors.invalid_parameter(f"Marker {marker!r} is not one this operation gave.")
+    if after:
         # The marker's function resumes after that entry (its $LATEST is
         # before any of its versions), then the next names.
-        functions = functions.filter(name__gte=name)
-        after_version = int(number) if number else 0
+        functions = functions.filter(name__gte=after[0])
+        after_version = after[1]
     # Each function after the marker's gives one entry at least, so
     # max_items + 1 of them suffice; the marker's own function may give none
     # (its $LATEST and versions already listed), hence one more with a marker.
-    page_functions = list(functions.order_by("name")[: max_items + 1 + bool(marker)])
+    page_functions = list(functions.order_by("name")[: max_items + 1 + bool(after)])
     rows: dict[int, list] = {}
     for row in FunctionVersion.objects.filter(function__in=page_functions).order_by("version"):
         rows.setdefault(row.function_id, []).append(row)
     entries: list[tuple[Function, FunctionVersion | None]] = []
     for fn in page_functions:
-        resumed = marker and fn.name == marker.partition(":")[0]
+        resumed = after and fn.name == after[0]
         if not resumed:
             entries.append((fn, None))
         entries += [(fn, row) for row in rows.get(fn.pk, []) if not resumed or row.version > after_version]
@@ -315,7 +337,8 @@ def _list_with_versions(functions, marker: str | None, max_items: int) -> dict:
             break
     return lambda_paging.page(
         "Functions", entries, max_items, lambda entry: shapes.function_configuration(version_of(*entry)),
-        lambda entry: entry[0].name if entry[1] is None else f"{entry[0].name}:{entry[1].version}",
+        lambda entry: lambda_paging.opaque_marker(
+            "ListFunctions", {"name": entry[0].name, "version": entry[1].version if entry[1] else 0}),
     )
 
 

@@ -271,6 +271,36 @@ def test_it_lists_functions_in_pages(lam, make_function, stranger_lam):
     assert stranger_lam.list_functions()["Functions"] == []
 
 
+def test_list_functions_takes_only_markers_it_gave(lam, make_function):
+    for name in ["a", "b", "c", "d"]:
+        make_function(name)
+    for marker in ["garbage", "b", "a:1", "x" * 300]:
+        for extra in ({}, {"FunctionVersion": "ALL"}):
+            with pytest.raises(ClientError) as e:
+                lam.list_functions(Marker=marker, **extra)
+            assert (status_of(e), error_code(e)) == (400, "InvalidParameterValueException")
+            assert "Invalid Marker for ListFunctions" in e.value.response["Error"]["Message"]
+    first = lam.list_functions(MaxItems=2)
+    assert [f["FunctionName"] for f in first["Functions"]] == ["a", "b"]
+    assert first["NextMarker"] != "b"  # opaque, as Lambda's
+    # A marker of the plain listing is not one of the listing with every
+    # version, and the other way round.
+    with pytest.raises(ClientError) as e:
+        lam.list_functions(FunctionVersion="ALL", Marker=first["NextMarker"])
+    assert error_code(e) == "InvalidParameterValueException"
+    every = lam.list_functions(FunctionVersion="ALL", MaxItems=1)
+    with pytest.raises(ClientError) as e:
+        lam.list_functions(Marker=every["NextMarker"])
+    assert error_code(e) == "InvalidParameterValueException"
+    # The marker's function deleted between pages: the marker still works.
+    lam.delete_function(FunctionName="b")
+    second = lam.list_functions(MaxItems=2, Marker=first["NextMarker"])
+    assert [f["FunctionName"] for f in second["Functions"]] == ["c", "d"]
+    lam.delete_function(FunctionName="a")
+    rest = lam.list_functions(FunctionVersion="ALL", Marker=every["NextMarker"])
+    assert [f["FunctionName"] for f in rest["Functions"]] == ["c", "d"]
+
+
 def test_it_rejects_a_bad_max_items(lam):
     with pytest.raises(ClientError) as e:
         lam.list_functions(MaxItems=0)
@@ -675,8 +705,9 @@ def test_list_functions_checks_its_query(member_key, make_function):
     for query in ["MaxItems=1e400", "MaxItems=true", "MaxItems=10001", "Marker=%00"]:
         resp = signed(member_key, "GET", f"/2015-03-31/functions?{query}")
         assert (resp.status_code, resp["x-amzn-ErrorType"]) == (400, "ValidationException")
+    # A marker is a NextMarker given before (opaque), not a name to list after.
     resp = signed(member_key, "GET", "/2015-03-31/functions?MaxItems=1&Marker=a")
-    assert [f["FunctionName"] for f in resp.json()["Functions"]] == ["hello"]
+    assert (resp.status_code, resp["x-amzn-ErrorType"]) == (400, "InvalidParameterValueException")
 
 
 @pytest.mark.parametrize("path", [
