@@ -18,6 +18,7 @@ naming the qualified ARN. Versions and aliases have their own operations
 import re
 from collections.abc import Callable
 
+from django.conf import settings
 from django.core import signing
 from django.db import transaction
 from django.http import FileResponse, HttpRequest, HttpResponse
@@ -75,6 +76,8 @@ def qualified_name(
         account, name, named_qualifier = arns.split_function_name(value)
     except arns.ArnError as e:
         raise errors.invalid_parameter(str(e)) from None
+    if region := arns.foreign_region(value):
+        raise region_unreachable(region)
     if qualifier and named_qualifier and qualifier != named_qualifier:
         # Lambda's words: "ver:1" with Qualifier "2" runs neither.
         raise errors.invalid_parameter(
@@ -86,6 +89,15 @@ def qualified_name(
     if account not in (None, own):
         raise missing
     return name, qualifier or None, missing
+
+
+def region_unreachable(region: str) -> errors.AwsError:
+    """ResourceNotFoundException for a function ARN of another region,
+    in Lambda's words: an endpoint serves its own region's functions only,
+    and Stratus serves one region (STRATUS_REGION)."""
+    return errors.resource_not_found(
+        f"Functions from '{region}' are not reachable in this region ('{settings.STRATUS_REGION}')"
+    )
 
 
 def function_and_qualifier_of(key: ApiKey, parameters: dict) -> tuple[Function, str | None]:
@@ -154,6 +166,11 @@ def _new_name(key: ApiKey, value) -> str:
         account, name, qualifier = arns.split_function_name(value)
     except (arns.ArnError, AttributeError):
         return value  # service.clean_name says what is wrong with it
+    if region := arns.foreign_region(value):
+        raise errors.invalid_parameter(
+            f"The function ARN {value} is in region {region}; this endpoint creates functions in "
+            f"{settings.STRATUS_REGION} only."
+        )
     if account not in (None, key.team.account_id):
         raise errors.invalid_parameter(
             f"The function ARN {value} belongs to another account; create functions in your own "

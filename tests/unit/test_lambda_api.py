@@ -374,6 +374,38 @@ def test_it_invokes_and_returns_the_result(lam, make_function, finish_with):
     assert "x-frame-options" not in resp["ResponseMetadata"]["HTTPHeaders"]
 
 
+def test_a_function_arn_of_another_region_is_not_reachable_here(lam, make_function, finish_with, team):
+    # Lambda: "Functions from 'eu-west-1' are not reachable in this region
+    # ('us-east-1')"; the function of the same name here does not run.
+    fn = make_function("va")
+    other = f"arn:aws:lambda:eu-west-1:{team.account_id}:function:va"
+    expected = "Functions from 'eu-west-1' are not reachable in this region ('us-east-1')"
+    for call in [
+        lambda: lam.invoke(FunctionName=other, Payload=b"{}"),
+        lambda: lam.invoke(FunctionName=other + ":$LATEST", Payload=b"{}"),
+        lambda: lam.get_function(FunctionName=other),
+        lambda: lam.update_function_configuration(FunctionName=other, Description="changed"),
+        lambda: lam.delete_function(FunctionName=other),
+        lambda: lam.tag_resource(Resource=other, Tags={"a": "b"}),
+    ]:
+        with pytest.raises(ClientError) as e:
+            call()
+        assert (status_of(e), error_code(e)) == (404, "ResourceNotFoundException")
+        assert e.value.response["Error"]["Message"] == expected
+    assert finish_with["calls"] == []
+    revision = fn.revision
+    fn.refresh_from_db()
+    assert (fn.revision, fn.description, fn.tags) == (revision, "", {})
+    with pytest.raises(ClientError) as e:
+        lam.create_function(FunctionName=other.replace(":va", ":new"), Runtime="python3.11", Role=ROLE,
+                            Handler="lambda_function.lambda_handler", Code={"ZipFile": zip_of()})
+    assert error_code(e) == "InvalidParameterValueException" and "eu-west-1" in str(e.value)
+    assert not Function.objects.filter(name="new").exists()
+    # This region's ARN still works.
+    here = other.replace("eu-west-1", "us-east-1")
+    assert lam.invoke(FunctionName=here, Payload=b"{}")["StatusCode"] == 200
+
+
 def test_it_returns_the_log_tail(lam, make_function, finish_with):
     make_function("hello")
     finish_with["logs_tail"] = "x" * 5000 + "last line\n"
