@@ -107,6 +107,16 @@ def split_function_name(value: str) -> tuple[str | None, str, str | None]:
     )
 
 
+def foreign_region(value: str) -> str | None:
+    """The region of a full ARN (`arn:PARTITION:SERVICE:REGION:...`) when
+    it is not this server's region (STRATUS_REGION), else None (this
+    region, or no full ARN: a name or a partial ARN means this region)."""
+    parts = value.split(":")
+    if len(parts) > 3 and parts[0] == "arn" and parts[3] != settings.STRATUS_REGION:
+        return parts[3]
+    return None
+
+
 def local_name(text: str, service: str, account: str) -> str | None:
     """The resource name of a `service` ARN in this region and `account`
     (a topic's or queue's name), else None."""

@@ -9,10 +9,12 @@ Java). Anything that fails is a ValidationException (400) in AWS's words:
     satisfy constraint: Member must have value greater than or equal to 128
 
 Rules a service adds on top of its model are the service's own checks,
-which run after these: Lambda's Timeout of at most 900 s and MemorySize of
-at most 10,240 MB answer ValidationException in these same words (today's
-model allows more), its 4 KB of environment variables
-InvalidParameterValueException, as Lambda does.
+which run after these; its 4 KB of environment variables is
+InvalidParameterValueException, as Lambda does. Where a service's own
+ranges are narrower than the published model's (Lambda's Timeout of at
+most 900 s and MemorySize of at most 10,240 MB; today's model allows
+5400 and 32768), check_body takes them as `limits`, so every value out of
+range is told the service's real limit, in these same words.
 
 Two more rules hold for every string, because the database must store it:
 no NUL character and no unpaired surrogate (JSON's "\\ud800" escape)."""
@@ -87,8 +89,11 @@ def shown(value) -> str:
 
 
 class _Checker:
-    def __init__(self) -> None:
+    def __init__(self, limits: dict[str, tuple[int, int]] | None = None) -> None:
         self.problems: list[str] = []
+        # Ranges by path ("timeout", "ephemeralStorage.size") that replace
+        # the model's min and max for integers.
+        self.limits = limits or {}
         # "Key" while a map's keys are checked: a key is always named, even
         # in a sensitive map (the caller sent it, and a name is no secret).
         self.noun = "Value"
@@ -160,10 +165,11 @@ class _Checker:
             self.fail(shape, value, where, "be a whole number")
             return
         meta = shape.metadata
-        if "min" in meta and value < meta["min"]:
-            self.fail(shape, value, where, f"have value greater than or equal to {meta['min']}")
-        elif "max" in meta and value > meta["max"]:
-            self.fail(shape, value, where, f"have value less than or equal to {meta['max']}")
+        low, high = self.limits.get(where, (meta.get("min"), meta.get("max")))
+        if low is not None and value < low:
+            self.fail(shape, value, where, f"have value greater than or equal to {low}")
+        elif high is not None and value > high:
+            self.fail(shape, value, where, f"have value less than or equal to {high}")
 
     _long = _integer
 
@@ -225,14 +231,17 @@ class _Checker:
                 self.check(shape.value, item, f"{where}.{shown(key)}")
 
 
-def check_body(service: str, operation_name: str, body: dict) -> None:
+def check_body(service: str, operation_name: str, body: dict,
+               limits: dict[str, tuple[int, int]] | None = None) -> None:
     """Raise a ValidationException unless every member of the JSON body
     that the operation's input shape describes (members bound to the URI,
     query string or headers excepted) fits it. Members the model does not
-    know are ignored, as AWS does."""
+    know are ignored, as AWS does. `limits`: {path: (min, max)} for
+    integers the service bounds more narrowly than its model (paths as the
+    messages name them: "timeout", "ephemeralStorage.size")."""
     shape = operation(service, operation_name).input_shape
     in_body = {n for n, m in shape.members.items() if not m.serialization.get("location")}
-    checker = _Checker()
+    checker = _Checker(limits)
     checker.members(shape, body, "", only=in_body)
     if checker.problems:
         raise validation_error(checker.problems)

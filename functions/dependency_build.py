@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -29,7 +30,23 @@ from functions.models import CodeBundle
 log = logging.getLogger(__name__)
 
 LOG_CAP = 64 * 1024  # characters of a build's log kept (its end)
-REASON_LINES = 3  # the tool's last error lines quoted in the reason
+REASON_LINES = 3  # the tool's error lines quoted in the reason (the first that say something)
+# npm's error lines that say nothing about what failed: its error code,
+# syscall, errno and path (the next lines say it in words), empty
+# "npm error 404" lines, the advice on
+# tarballs, the path of its debug log (a host path, and the build's log has
+# it all anyway).
+_NOISE = re.compile(
+    r"^(code \S+|syscall \S+|errno \S+|path .*|\d{3}|"
+    r"\d{3} Note that you can also install from a|\d{3} tarball, folder, http url, or git url\.|"
+    r"A complete log of this run can be found in:.*|Log files were not written.*|"
+    r"You can rerun the command with `--loglevel=verbose`.*)$"
+)
+_TOOL_PREFIX = re.compile(r"^(ERROR:|npm error|npm ERR!)\s*")
+# An absolute path outside a URL (not after a word character, a dot or
+# another slash): a host's or a build container's folder, kept out of a
+# function's StateReason.
+_PATH = re.compile(r"(?<![\w./:])/(?:[\w.@+-]+/)*[\w.@+-]+")
 
 
 class BuildLog:
@@ -44,10 +61,25 @@ class BuildLog:
             self.text = "[...]\n" + self.text[-(LOG_CAP - 6):]
 
     def errors(self) -> list[str]:
-        """The tool's error lines (pip's "ERROR: ...", npm's "npm error ..."), last first."""
-        found = [line for line in self.text.splitlines()
-                 if line.startswith(("ERROR:", "npm error", "npm ERR!"))]
-        return found[-REASON_LINES:]
+        """What the tool's error lines (pip's "ERROR: ...", npm's "npm error
+        ...") say failed, for a StateReason: the first REASON_LINES of them
+        in order, without npm's boilerplate (its error code, its advice, its
+        debug log's path) and with absolute paths shown as "<path>", e.g.
+        ["npm error 404 Not Found - GET https://registry.npmjs.org/nope -
+        Not found", "npm error 404 'nope@^1.0.0' is not in this registry."].
+        The whole output stays in the build's log."""
+        found = []
+        for line in self.text.splitlines():
+            prefix = _TOOL_PREFIX.match(line)
+            if prefix is None:
+                continue
+            said = " ".join(line[prefix.end():].split())
+            if not said or _NOISE.match(said):
+                continue
+            shown = f"{prefix.group(1)} {_PATH.sub('<path>', said)}"
+            if shown not in found:
+                found.append(shown)
+        return found[:REASON_LINES]
 
 
 def _mb(size: int) -> str:

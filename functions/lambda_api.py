@@ -18,6 +18,7 @@ naming the qualified ARN. Versions and aliases have their own operations
 import re
 from collections.abc import Callable
 
+from django.conf import settings
 from django.core import signing
 from django.db import transaction
 from django.http import FileResponse, HttpRequest, HttpResponse
@@ -75,6 +76,8 @@ def qualified_name(
         account, name, named_qualifier = arns.split_function_name(value)
     except arns.ArnError as e:
         raise errors.invalid_parameter(str(e)) from None
+    if region := arns.foreign_region(value):
+        raise region_unreachable(region)
     if qualifier and named_qualifier and qualifier != named_qualifier:
         # Lambda's words: "ver:1" with Qualifier "2" runs neither.
         raise errors.invalid_parameter(
@@ -86,6 +89,15 @@ def qualified_name(
     if account not in (None, own):
         raise missing
     return name, qualifier or None, missing
+
+
+def region_unreachable(region: str) -> errors.AwsError:
+    """ResourceNotFoundException for a function ARN of another region,
+    in Lambda's words: an endpoint serves its own region's functions only,
+    and Stratus serves one region (STRATUS_REGION)."""
+    return errors.resource_not_found(
+        f"Functions from '{region}' are not reachable in this region ('{settings.STRATUS_REGION}')"
+    )
 
 
 def function_and_qualifier_of(key: ApiKey, parameters: dict) -> tuple[Function, str | None]:
@@ -154,6 +166,11 @@ def _new_name(key: ApiKey, value) -> str:
         account, name, qualifier = arns.split_function_name(value)
     except (arns.ArnError, AttributeError):
         return value  # service.clean_name says what is wrong with it
+    if region := arns.foreign_region(value):
+        raise errors.invalid_parameter(
+            f"The function ARN {value} is in region {region}; this endpoint creates functions in "
+            f"{settings.STRATUS_REGION} only."
+        )
     if account not in (None, key.team.account_id):
         raise errors.invalid_parameter(
             f"The function ARN {value} belongs to another account; create functions in your own "
@@ -162,6 +179,21 @@ def _new_name(key: ApiKey, value) -> str:
     if qualifier is not None:
         raise errors.invalid_parameter("CreateFunction takes a function name without a qualifier.")
     return name
+
+
+def _require_runtime_and_handler(parameters: dict) -> None:
+    """InvalidParameterValueException when a Zip CreateFunction leaves out
+    Runtime or Handler: the model marks neither required (an Image
+    function needs neither), but Lambda's CreateFunction documents both as
+    mandatory for a .zip deployment package (custom runtimes included) and
+    refuses the call in these words. A JSON null is an absent member (the
+    door's parser drops it)."""
+    missing = [member for member in ("Runtime", "Handler") if member not in parameters]
+    if missing:
+        raise errors.invalid_parameter(
+            "Runtime and Handler are mandatory parameters for functions created with deployment "
+            f"packages ({' and '.join(missing)} missing)."
+        )
 
 
 def _reject_unsupported(parameters: dict) -> None:
@@ -187,6 +219,11 @@ _BOUNDS = (("Timeout", "timeout", service.TIMEOUT_MIN, service.TIMEOUT_MAX),
 # a Zip function's /tmp is 512-10240 MB.
 _NESTED_BOUNDS = (("EphemeralStorage", "Size", "ephemeralStorage.size", service.EPHEMERAL_MIN,
                    service.EPHEMERAL_MAX),)
+# The same ranges by the path a message names, for the door's model check
+# (functions.lambda_door.check_input -> awsapi.params.check_body), so a
+# value over the model's own max (MemorySize 99999) is told Lambda's limit
+# too, not the model's.
+LIMITS = {where: (low, high) for *_, where, low, high in _BOUNDS + _NESTED_BOUNDS}
 
 
 def _check_bounds(parameters: dict) -> None:
@@ -248,46 +285,68 @@ def _service_call(call: Callable[[], Function], arn: str = "") -> Function:
 
 
 def list_functions(context: services.Context, parameters: dict) -> dict:
-    """ListFunctions: MaxItems 1-10000 (default 50), Marker = the last name
-    of the previous page; NextMarker when there is more (functions.lambda_paging).
-    FunctionVersion ALL lists each function's published versions after its
-    $LATEST."""
+    """ListFunctions: MaxItems 1-10000 (default 50), Marker = a NextMarker
+    of a previous page (opaque: functions.lambda_paging.opaque_marker;
+    any other text is InvalidParameterValueException); NextMarker when
+    there is more. FunctionVersion ALL lists each function's published
+    versions after its $LATEST; a marker of the one listing is refused by
+    the other."""
     max_items = lambda_paging.max_items(parameters)
-    # The marker is the last name returned: names are unique in a team and
-    # the list is ordered by name, so a page never repeats or skips.
+    every_version = parameters.get("FunctionVersion") == "ALL"
+    after = None
+    if marker := parameters.get("Marker"):  # an empty one is none, as before
+        after = _list_position(marker, every_version)
     functions = Function.objects.select_related("team", "code", "last_build__source").filter(
         team=context.team)
-    if parameters.get("FunctionVersion") == "ALL":
-        return _list_with_versions(functions, parameters.get("Marker"), max_items)
-    if marker := parameters.get("Marker"):
-        functions = functions.filter(name__gt=marker)
+    if every_version:
+        return _list_with_versions(functions, after, max_items)
+    # The marker carries the last name returned: names are unique in a team
+    # and the list is ordered by name, so a page never repeats or skips,
+    # even when that function has been deleted since.
+    if after is not None:
+        functions = functions.filter(name__gt=after[0])
     return lambda_paging.page("Functions", functions.order_by("name"), max_items,
-                              shapes.function_configuration, lambda fn: fn.name)
+                              shapes.function_configuration,
+                              lambda fn: lambda_paging.opaque_marker("ListFunctions", {"name": fn.name}))
 
 
-def _list_with_versions(functions, marker: str | None, max_items: int) -> dict:
+def _list_position(marker: str, every_version: bool) -> tuple[str, int]:
+    """(name, version: 0 for $LATEST) of the entry a ListFunctions marker
+    resumes after; InvalidParameterValueException for a marker this
+    listing (with or without FunctionVersion ALL) did not give."""
+    position = lambda_paging.marker_position("ListFunctions", marker)
+    name, version = position.get("name"), position.get("version")
+    if not isinstance(name, str) or (version is not None) != every_version:
+        raise errors.invalid_parameter(
+            "Invalid Marker for ListFunctions: it is not from a listing "
+            f"{'with' if every_version else 'without'} FunctionVersion ALL."
+        )
+    if every_version and (isinstance(version, bool) or not isinstance(version, int) or version < 0):
+        raise errors.invalid_parameter("Invalid Marker for ListFunctions.")
+    return name, version or 0
+
+
+def _list_with_versions(functions, after: tuple[str, int] | None, max_items: int) -> dict:
     """ListFunctions with FunctionVersion ALL: by name, each function's
-    $LATEST then its versions by number, MaxItems entries in all. Marker:
-    the last entry, "name" for a $LATEST, "name:3" for a version."""
+    $LATEST then its versions by number, MaxItems entries in all. `after`:
+    the (name, version) of the previous page's last entry, version 0 for a
+    $LATEST."""
     after_version = 0
-    if marker:
-        name, _, number = marker.partition(":")
-        if number and not qualifiers.is_version(number):
-            raise errors.invalid_parameter(f"Marker {marker!r} is not one this operation gave.")
+    if after:
         # The marker's function resumes after that entry (its $LATEST is
         # before any of its versions), then the next names.
-        functions = functions.filter(name__gte=name)
-        after_version = int(number) if number else 0
+        functions = functions.filter(name__gte=after[0])
+        after_version = after[1]
     # Each function after the marker's gives one entry at least, so
     # max_items + 1 of them suffice; the marker's own function may give none
     # (its $LATEST and versions already listed), hence one more with a marker.
-    page_functions = list(functions.order_by("name")[: max_items + 1 + bool(marker)])
+    page_functions = list(functions.order_by("name")[: max_items + 1 + bool(after)])
     rows: dict[int, list] = {}
     for row in FunctionVersion.objects.filter(function__in=page_functions).order_by("version"):
         rows.setdefault(row.function_id, []).append(row)
     entries: list[tuple[Function, FunctionVersion | None]] = []
     for fn in page_functions:
-        resumed = marker and fn.name == marker.partition(":")[0]
+        resumed = after and fn.name == after[0]
         if not resumed:
             entries.append((fn, None))
         entries += [(fn, row) for row in rows.get(fn.pk, []) if not resumed or row.version > after_version]
@@ -295,7 +354,8 @@ def _list_with_versions(functions, marker: str | None, max_items: int) -> dict:
             break
     return lambda_paging.page(
         "Functions", entries, max_items, lambda entry: shapes.function_configuration(version_of(*entry)),
-        lambda entry: entry[0].name if entry[1] is None else f"{entry[0].name}:{entry[1].version}",
+        lambda entry: lambda_paging.opaque_marker(
+            "ListFunctions", {"name": entry[0].name, "version": entry[1].version if entry[1] else 0}),
     )
 
 
@@ -314,6 +374,7 @@ def create_function(context: services.Context, parameters: dict) -> services.Rep
     InvalidParameterValueException for what functions.service refuses."""
     _check_bounds(parameters)
     _reject_unsupported(parameters)
+    _require_runtime_and_handler(parameters)
     zip_bytes = _zip_bytes(parameters.get("Code"))
     fn, answer = _changed_and_published(parameters, lambda: _service_call(
         lambda: service.create_function(
@@ -321,7 +382,7 @@ def create_function(context: services.Context, parameters: dict) -> services.Rep
             name=_new_name(context.key, parameters.get("FunctionName")),
             zip_bytes=zip_bytes,
             handler=parameters.get("Handler"),
-            runtime=parameters.get("Runtime", "python3.11"),
+            runtime=parameters["Runtime"],
             memory_mb=parameters.get("MemorySize", 128),
             timeout_s=parameters.get("Timeout", 3),
             environment=_environment(parameters),

@@ -9,7 +9,9 @@ The check keeps the Lambda API's answers to bad input, which a model parser
 alone would blur: the JSON body is parsed with the API's limits
 (awsapi.guard.json_object: 32 levels, no NaN; InvalidRequestContentException)
 and checked against the operation's input shape with AWS's words
-(awsapi.params: ValidationException naming the member and the constraint),
+(awsapi.params: ValidationException naming the member and the constraint;
+Timeout, MemorySize and EphemeralStorage.Size against Lambda's own ranges,
+narrower than the model's: lambda_api.LIMITS),
 and so is the query string (ListFunctions' MaxItems and Marker)."""
 
 from django.conf import settings
@@ -54,7 +56,8 @@ def check_input(operation: str, request: AwsRequest) -> None:
     if shape.serialization.get("payload"):
         return  # a raw payload (InvokeAsync's event), checked by its handler
     if any("location" not in member.serialization for member in shape.members.values()):
-        params.check_body(lambda_api.SERVICE, operation, json_object(request.body))
+        params.check_body(lambda_api.SERVICE, operation, json_object(request.body),
+                          limits=lambda_api.LIMITS)
 
 
 def register() -> None:

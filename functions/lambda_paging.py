@@ -9,10 +9,17 @@ MaxItems' bounds are the model's (1-10000 or 1-50, by operation), checked by
 the front door before a handler runs (functions.lambda_door.check_input:
 ValidationException naming maxItems), so a handler only supplies the default.
 Resuming after the Marker is each operation's own (a name, a version number,
-a qualifier)."""
+a qualifier). ListFunctions' markers are opaque tokens (`opaque_marker`,
+signed), as Lambda's are: a marker it did not give is
+InvalidParameterValueException, and one naming a function deleted since
+still resumes after that name."""
 
 from collections.abc import Callable, Sequence
 from typing import TypeVar
+
+from django.core import signing
+
+from awsapi import errors
 
 T = TypeVar("T")
 DEFAULT = 50  # every Lambda list operation's default page
@@ -35,3 +42,26 @@ def page(member: str, found: Sequence[T], size: int, shape: Callable[[T], dict],
     if len(items) > size:
         output["NextMarker"] = marker_of(shown[-1])
     return output
+
+
+def opaque_marker(operation: str, position: dict) -> str:
+    """A NextMarker that carries `position` (a JSON object: where the next
+    page resumes), signed with the server's key for `operation`, so that
+    only markers this operation gave are taken back (`marker_position`)."""
+    return signing.dumps(position, salt=f"stratus.lambda.{operation}.marker")
+
+
+def marker_position(operation: str, marker: str) -> dict:
+    """The position an `opaque_marker` of `operation` carries;
+    InvalidParameterValueException for any other text (Lambda refuses a
+    marker it did not give rather than listing from it)."""
+    try:
+        position = signing.loads(marker, salt=f"stratus.lambda.{operation}.marker")
+    except signing.BadSignature:
+        position = None
+    if not isinstance(position, dict):
+        raise errors.invalid_parameter(
+            f"Invalid Marker for {operation}: pass the NextMarker a previous {operation} call "
+            "returned, unchanged, or no Marker for the first page."
+        )
+    return position

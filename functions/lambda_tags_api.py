@@ -10,7 +10,7 @@ aliases) or a bad tag; the model's limits (key length, pattern) are the
 door's ValidationException first."""
 
 from awsapi import arns, errors, services
-from functions import service
+from functions import lambda_api, service
 from functions.models import Function
 
 
@@ -25,6 +25,8 @@ def function_of(context: services.Context, resource) -> Function:
             f"{resource!r} is not a function ARN: tag a function by its ARN "
             "(arn:aws:lambda:REGION:ACCOUNT:function:NAME)."
         )
+    if region := arns.foreign_region(resource):
+        raise lambda_api.region_unreachable(region)
     if qualifier is not None:
         raise errors.invalid_parameter(
             "Tags on function aliases and versions are not supported. Please specify a function ARN."

@@ -53,7 +53,12 @@ def from_done(done: Done) -> HttpResponse | None:
 
 def from_result(result_text: str | None) -> HttpResponse:
     """A dict with statusCode maps field by field; any other value becomes
-    a 200 JSON body of the value itself."""
+    a 200 JSON body of the value itself. So a handler returning the string
+    "hello" answers the JSON text `"hello"` (quotes included), as AWS
+    documents for function URLs ("Lambda infers the response format":
+    statusCode 200, content-type application/json, body the function's
+    response; its example: "Hello, world!" is sent as `"Hello, world!"`,
+    content-length 15)."""
     try:
         value = json.loads(result_text) if result_text else None
     except ValueError:

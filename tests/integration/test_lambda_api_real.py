@@ -198,3 +198,34 @@ def test_a_read_only_key_reads_but_cannot_write(lam, reader):
     config = lam.get_function_configuration(FunctionName="door-ro")
     assert config["MemorySize"] == 128
     assert "ReservedConcurrentExecutions" not in lam.get_function_concurrency(FunctionName="door-ro")
+
+
+def test_a_fresh_users_mistakes_are_refused_as_lambda_refuses_them(stack, lam):
+    """No Runtime, a limit far over Lambda's, a marker it never gave,
+    another region's ARN: each refused in Lambda's code and words, and
+    nothing stored or run."""
+    base = {"FunctionName": "mistakes", "Role": "arn:aws:iam::000000000000:role/lambda-role",
+            "Handler": "app.handler", "Code": {"ZipFile": zip_of({"app.py": ECHO})}}
+    with pytest.raises(ClientError) as e:
+        lam.create_function(**base)  # no Runtime: no silent python3.11
+    assert code(e) == (400, "InvalidParameterValueException")
+    assert "Runtime and Handler are mandatory parameters" in str(e.value)
+    with pytest.raises(ClientError) as e:
+        lam.create_function(**base, Runtime="python3.11", MemorySize=99999)
+    assert code(e) == (400, "ValidationException")
+    assert "Member must have value less than or equal to 10240" in str(e.value)
+    with pytest.raises(ClientError) as e:
+        lam.get_function(FunctionName="mistakes")
+    assert code(e) == (404, "ResourceNotFoundException")
+    made = create(lam, "mistakes", ECHO)
+    create(lam, "mistakes-2", ECHO)
+    with pytest.raises(ClientError) as e:
+        lam.list_functions(Marker="garbage")
+    assert code(e) == (400, "InvalidParameterValueException")
+    first = lam.list_functions(MaxItems=1)
+    assert lam.list_functions(MaxItems=1, Marker=first["NextMarker"])["Functions"]
+    other = made["FunctionArn"].replace(":us-east-1:", ":eu-west-1:")
+    with pytest.raises(ClientError) as e:
+        lam.invoke(FunctionName=other, Payload=b"{}")
+    assert code(e) == (404, "ResourceNotFoundException")
+    assert "Functions from 'eu-west-1' are not reachable in this region ('us-east-1')" in str(e.value)

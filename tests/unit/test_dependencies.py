@@ -181,6 +181,47 @@ def test_a_failed_update_keeps_the_previous_code_and_says_why(team, queued, fake
     assert (fn.last_update_status, fn.last_update_status_reason) == ("Successful", "")
 
 
+# npm 10's output for a package the registry does not have, as it prints it.
+NPM_404 = """npm error code E404
+npm error 404 Not Found - GET https://registry.npmjs.org/stratus-no-such-pkg - Not found
+npm error 404
+npm error 404  'stratus-no-such-pkg@^1.0.0' is not in this registry.
+npm error 404
+npm error 404 Note that you can also install from a
+npm error 404 tarball, folder, http url, or git url.
+npm error A complete log of this run can be found in: /root/.npm/_logs/2026-12-01T05_20_00_000Z-debug-0.log"""
+
+
+def test_a_failed_npm_build_says_which_package_and_no_host_path(team, queued, fake_installer):
+    fake_installer["script"] = f"import sys; print({NPM_404!r}); sys.exit(1)"
+    fn = service.create_function(
+        team, name="node", runtime="nodejs20.x", handler="index.handler",
+        zip_bytes=zip_of({"index.js": "exports.handler = async () => 1;\n",
+                          "package.json": '{"dependencies": {"stratus-no-such-pkg": "^1.0.0"}}'}),
+    )
+    assert dependency_build.run(str(fn.last_build_id)) == "Failed"
+    fn = Function.objects.get(pk=fn.pk)
+    reason = fn.state_reason
+    assert fn.state == "Failed" and fn.state_reason_code == "DependencyError"
+    assert "'stratus-no-such-pkg@^1.0.0' is not in this registry." in reason
+    assert "404 Not Found - GET https://registry.npmjs.org/stratus-no-such-pkg" in reason
+    for noise in ("/root", "_logs", "tarball", "E404"):
+        assert noise not in reason
+    assert "/root/.npm/_logs/" in DependencyBuild.objects.get().log  # all of it in the build's log
+
+
+def test_the_reason_shows_no_absolute_path(team, queued, fake_installer):
+    fake_installer["script"] = (
+        "import sys; print('npm error code ENOENT\\nnpm error path /srv/build/x/package.json\\n"
+        "npm error enoent Could not read package.json: open \\'/tmp/stratus-x/package.json\\''); sys.exit(1)"
+    )
+    fn = create(team)
+    assert dependency_build.run(str(fn.last_build_id)) == "Failed"
+    reason = Function.objects.get(pk=fn.pk).state_reason
+    assert "npm error enoent Could not read package.json: open '<path>'" in reason
+    assert "/srv" not in reason and "/tmp" not in reason
+
+
 def test_a_failed_update_after_a_build_keeps_the_uploaded_hash_of_its_code(team, queued, fake_installer):
     fn = create(team)
     uploaded = fn.code

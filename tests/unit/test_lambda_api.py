@@ -111,6 +111,37 @@ def test_it_rejects_bad_memory_with_400_and_stores_nothing(lam):
     assert not Function.objects.exists()
 
 
+@pytest.mark.parametrize("settings_given,where,value,limit", [
+    ({"MemorySize": 20000}, "memorySize", 20000, 10240),
+    # Over the published model's own max (32768) too: still Lambda's limit.
+    ({"MemorySize": 99999}, "memorySize", 99999, 10240),
+    ({"Timeout": 901}, "timeout", 901, 900),
+    ({"Timeout": 10**30}, "timeout", 10**30, 900),  # over the model's 5400
+    ({"EphemeralStorage": {"Size": 10241}}, "ephemeralStorage.size", 10241, 10240),
+    ({"EphemeralStorage": {"Size": 99999}}, "ephemeralStorage.size", 99999, 10240),  # model: 32768
+])
+def test_a_value_over_lambdas_limit_is_told_that_limit_however_large(
+    lam, make_function, settings_given, where, value, limit
+):
+    expected = (f"1 validation error detected: Value '{value}' at '{where}' failed to satisfy "
+                f"constraint: Member must have value less than or equal to {limit}")
+    with pytest.raises(ClientError) as e:
+        lam.create_function(FunctionName="hello", Runtime="python3.11", Role=ROLE,
+                            Handler="lambda_function.lambda_handler", Code={"ZipFile": zip_of()},
+                            **settings_given)
+    assert (status_of(e), error_code(e)) == (400, "ValidationException")
+    assert e.value.response["Error"]["Message"] == expected
+    assert not Function.objects.exists()
+    fn = make_function("hello")
+    with pytest.raises(ClientError) as e:
+        lam.update_function_configuration(FunctionName="hello", **settings_given)
+    assert (status_of(e), error_code(e)) == (400, "ValidationException")
+    assert e.value.response["Error"]["Message"] == expected
+    revision = fn.revision
+    fn.refresh_from_db()
+    assert fn.revision == revision
+
+
 def test_a_timeout_over_900_is_a_validation_error_everywhere(lam, make_function):
     with pytest.raises(ClientError) as e:
         lam.create_function(FunctionName="hello", Runtime="python3.11", Role=ROLE, Timeout=901,
@@ -240,6 +271,36 @@ def test_it_lists_functions_in_pages(lam, make_function, stranger_lam):
     assert stranger_lam.list_functions()["Functions"] == []
 
 
+def test_list_functions_takes_only_markers_it_gave(lam, make_function):
+    for name in ["a", "b", "c", "d"]:
+        make_function(name)
+    for marker in ["garbage", "b", "a:1", "x" * 300]:
+        for extra in ({}, {"FunctionVersion": "ALL"}):
+            with pytest.raises(ClientError) as e:
+                lam.list_functions(Marker=marker, **extra)
+            assert (status_of(e), error_code(e)) == (400, "InvalidParameterValueException")
+            assert "Invalid Marker for ListFunctions" in e.value.response["Error"]["Message"]
+    first = lam.list_functions(MaxItems=2)
+    assert [f["FunctionName"] for f in first["Functions"]] == ["a", "b"]
+    assert first["NextMarker"] != "b"  # opaque, as Lambda's
+    # A marker of the plain listing is not one of the listing with every
+    # version, and the other way round.
+    with pytest.raises(ClientError) as e:
+        lam.list_functions(FunctionVersion="ALL", Marker=first["NextMarker"])
+    assert error_code(e) == "InvalidParameterValueException"
+    every = lam.list_functions(FunctionVersion="ALL", MaxItems=1)
+    with pytest.raises(ClientError) as e:
+        lam.list_functions(Marker=every["NextMarker"])
+    assert error_code(e) == "InvalidParameterValueException"
+    # The marker's function deleted between pages: the marker still works.
+    lam.delete_function(FunctionName="b")
+    second = lam.list_functions(MaxItems=2, Marker=first["NextMarker"])
+    assert [f["FunctionName"] for f in second["Functions"]] == ["c", "d"]
+    lam.delete_function(FunctionName="a")
+    rest = lam.list_functions(FunctionVersion="ALL", Marker=every["NextMarker"])
+    assert [f["FunctionName"] for f in rest["Functions"]] == ["c", "d"]
+
+
 def test_it_rejects_a_bad_max_items(lam):
     with pytest.raises(ClientError) as e:
         lam.list_functions(MaxItems=0)
@@ -311,6 +372,38 @@ def test_it_invokes_and_returns_the_result(lam, make_function, finish_with):
     assert headers["x-amz-request-id"] == "00000000-0000-0000-0000-00000000abcd"
     # Served before Django: none of the console's security headers.
     assert "x-frame-options" not in resp["ResponseMetadata"]["HTTPHeaders"]
+
+
+def test_a_function_arn_of_another_region_is_not_reachable_here(lam, make_function, finish_with, team):
+    # Lambda: "Functions from 'eu-west-1' are not reachable in this region
+    # ('us-east-1')"; the function of the same name here does not run.
+    fn = make_function("va")
+    other = f"arn:aws:lambda:eu-west-1:{team.account_id}:function:va"
+    expected = "Functions from 'eu-west-1' are not reachable in this region ('us-east-1')"
+    for call in [
+        lambda: lam.invoke(FunctionName=other, Payload=b"{}"),
+        lambda: lam.invoke(FunctionName=other + ":$LATEST", Payload=b"{}"),
+        lambda: lam.get_function(FunctionName=other),
+        lambda: lam.update_function_configuration(FunctionName=other, Description="changed"),
+        lambda: lam.delete_function(FunctionName=other),
+        lambda: lam.tag_resource(Resource=other, Tags={"a": "b"}),
+    ]:
+        with pytest.raises(ClientError) as e:
+            call()
+        assert (status_of(e), error_code(e)) == (404, "ResourceNotFoundException")
+        assert e.value.response["Error"]["Message"] == expected
+    assert finish_with["calls"] == []
+    revision = fn.revision
+    fn.refresh_from_db()
+    assert (fn.revision, fn.description, fn.tags) == (revision, "", {})
+    with pytest.raises(ClientError) as e:
+        lam.create_function(FunctionName=other.replace(":va", ":new"), Runtime="python3.11", Role=ROLE,
+                            Handler="lambda_function.lambda_handler", Code={"ZipFile": zip_of()})
+    assert error_code(e) == "InvalidParameterValueException" and "eu-west-1" in str(e.value)
+    assert not Function.objects.filter(name="new").exists()
+    # This region's ARN still works.
+    here = other.replace("eu-west-1", "us-east-1")
+    assert lam.invoke(FunctionName=here, Payload=b"{}")["StatusCode"] == 200
 
 
 def test_it_returns_the_log_tail(lam, make_function, finish_with):
@@ -565,13 +658,34 @@ def test_service_rules_beyond_the_model_are_invalid_parameter_values(member_key)
         ({"Runtime": "python3.12"}, "is not supported"),
         ({"Environment": {"Variables": {"AWS_REGION": "x"}}}, "reserved by Lambda"),
         ({"Environment": {"Variables": {"BIG": "x" * 5000}}}, "limit is 4 KB"),
-        ({"Handler": None}, "The handler must be text, not null."),
+        # A JSON null is an absent member, as in AWS's parsers.
+        ({"Handler": None}, "Runtime and Handler are mandatory parameters"),
     ]:
         body = json.dumps(create_body(**overrides)).encode()
         status, code, text = answer(signed(member_key, "POST", "/2015-03-31/functions", body))
         assert (status, code) == (400, "InvalidParameterValueException")
         assert message in text
     assert not Function.objects.exists()
+
+
+@pytest.mark.parametrize("left_out", [("Runtime",), ("Handler",), ("Runtime", "Handler")])
+def test_a_zip_function_without_runtime_or_handler_is_refused_and_nothing_stored(lam, settings, left_out):
+    # Lambda: "You must also specify the handler and runtime properties"
+    # for a .zip package; no silent python3.11.
+    request = {"FunctionName": "hello", "Runtime": "python3.11", "Role": ROLE,
+               "Handler": "lambda_function.lambda_handler", "Code": {"ZipFile": zip_of()}}
+    for member in left_out:
+        del request[member]
+    before = set(settings.STRATUS_CODE_DIR.iterdir()) if settings.STRATUS_CODE_DIR.exists() else set()
+    with pytest.raises(ClientError) as e:
+        lam.create_function(**request)
+    assert error_code(e) == "InvalidParameterValueException"
+    message = e.value.response["Error"]["Message"]
+    assert "Runtime and Handler are mandatory parameters" in message
+    assert f"{' and '.join(left_out)} missing" in message
+    assert not Function.objects.exists()
+    after = set(settings.STRATUS_CODE_DIR.iterdir()) if settings.STRATUS_CODE_DIR.exists() else set()
+    assert after - before == set()
 
 
 def test_a_zip_whose_path_is_a_file_and_a_folder_is_a_400_and_leaves_nothing(member_key, settings):
@@ -623,8 +737,9 @@ def test_list_functions_checks_its_query(member_key, make_function):
     for query in ["MaxItems=1e400", "MaxItems=true", "MaxItems=10001", "Marker=%00"]:
         resp = signed(member_key, "GET", f"/2015-03-31/functions?{query}")
         assert (resp.status_code, resp["x-amzn-ErrorType"]) == (400, "ValidationException")
+    # A marker is a NextMarker given before (opaque), not a name to list after.
     resp = signed(member_key, "GET", "/2015-03-31/functions?MaxItems=1&Marker=a")
-    assert [f["FunctionName"] for f in resp.json()["Functions"]] == ["hello"]
+    assert (resp.status_code, resp["x-amzn-ErrorType"]) == (400, "InvalidParameterValueException")
 
 
 @pytest.mark.parametrize("path", [

@@ -157,6 +157,13 @@ def test_it_returns_other_values_as_200_json(value):
     assert json.loads(response.content) == value
 
 
+def test_a_returned_string_is_sent_as_json_text_with_its_quotes_as_aws_documents():
+    # AWS's function URL docs, "Example output for a string response".
+    response = from_result(json.dumps("Hello, world!"))
+    assert (response.status_code, response["Content-Type"]) == (200, "application/json")
+    assert response.content == b'"Hello, world!"' and len(response.content) == 15
+
+
 @pytest.mark.parametrize("value", [
     {"statusCode": "teapot"}, {"statusCode": 99}, {"statusCode": 200, "body": "%%", "isBase64Encoded": True},
     {"statusCode": 200, "headers": ["x"]},
