@@ -8,7 +8,7 @@ class InvocationsConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save, pre_save
 
         from functions.models import Alias, Function, FunctionVersion
-        from invocations import delivery, destinations, held_events, hooks
+        from invocations import delivery, destinations, held_events, hooks, throttle_lift
         # Registers invocations.run with Celery in every process, not only in
         # workers (which import tasks modules themselves): the web, the CLI
         # and beat queue it by name (invocations.dispatch.queue).
@@ -27,4 +27,7 @@ class InvocationsConfig(AppConfig):
                          dispatch_uid="eic-held-version-pre")
         post_save.connect(held_events.release_after_version_end, sender=FunctionVersion,
                           dispatch_uid="eic-held-version-post")
+        # Events throttled by a reservation of 0 go as soon as it is lifted.
+        pre_save.connect(throttle_lift.note_lift, sender=Function, dispatch_uid="throttle-lift-pre")
+        post_save.connect(throttle_lift.wake_after_lift, sender=Function, dispatch_uid="throttle-lift-post")
         destinations.register(destinations.FUNCTION)

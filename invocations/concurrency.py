@@ -28,8 +28,14 @@ worker just before claiming; when the pool is full, admit() says how long
 to wait (the dispatcher puts the task back), and that wait is not an
 attempt. With a reservation of 0 (Lambda's "throttle everything") async rows
 stay queued without a task: the reconciler looks at them again every
-STRATUS_REQUEUE_AFTER seconds, and they expire (EventAgeExceeded) once
-older than the function's maximum event age."""
+STRATUS_REQUEUE_AFTER seconds, invocations.throttle_lift queues them as
+soon as the reservation is raised or deleted, and they expire
+(EventAgeExceeded) once older than the function's maximum event age.
+
+The reservation is the function's, shared by $LATEST and every version and
+alias: `fn` here may be a version's copy (functions.qualifiers.frozen),
+which must carry the function's current reservation
+(invocations.runner._version_for makes it over the row just read)."""
 
 from __future__ import annotations
 

@@ -169,7 +169,8 @@ def queue(request_id, priority: str = "normal", countdown: float | None = None) 
 def wait_for_slot(inv: Invocation, countdown: float) -> None:
     """Carry out concurrency's "wait": the row stays queued and is tried
     again after `countdown` (not an attempt). A limit of 0 gets no task: the
-    reconciler looks again now and then, and the row expires by age. Each
+    reconciler looks again now and then, invocations.throttle_lift when the
+    reservation is lifted, and the row expires by age. Each
     wait is a throttle in the metrics, as Lambda counts async throttles."""
     recording.record(recording.throttle_sample(inv.function, inv.function_version))
     if inv.function.reserved_concurrency == 0:

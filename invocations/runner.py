@@ -88,9 +88,10 @@ class LogStream:
 
 
 # Per worker process: functions by id, as of the revision last run, and
-# their published versions by (id, version) (a version never changes).
+# their published versions' rows by (id, version) (a version never changes
+# but for its State, see _version_for).
 _functions: dict[str, Function] = {}
-_versions: dict[tuple[str, str], Function] = {}
+_versions: dict[tuple[str, str], FunctionVersion] = {}
 LATEST = "$LATEST"
 
 
@@ -115,23 +116,34 @@ def has_version(function_id: str, version: str) -> bool:
     return (function_id, version) in _versions
 
 
-def _version_for(function_id: str, revision: str | None, version: str) -> Function | None:
-    found = _versions.get((function_id, version))
+def _version_for(
+    function_id: str, revision: str | None, version: str, current: Function | None = None
+) -> Function | None:
+    """The version's copy, made anew over the function each call: only the
+    version's row is kept. What a version freezes (qualifiers.FROZEN) comes
+    from the row; the rest is the function's and may change any time
+    without a new revision: reserved concurrency above all, which Lambda
+    counts per function, shared by $LATEST and every version and alias. A
+    copy kept whole kept the reservation it was first read with, so events
+    to a version ran through a reservation of 0, or waited for ever after
+    it was removed. The async path passes `current` (the row's function,
+    just read); the sync path's admission is the web's, and its copy is made
+    over this process's copy of the function."""
+    row = _versions.get((function_id, version))
     # A version changes once: Pending until its dependency build ends
-    # (functions.dependencies.finish), so a copy not yet Active is read again.
-    if (found is not None and found.state == "Active"
-            and (revision is None or str(found.revision) == revision)):
-        return found
-    # One query: the version with its function, team and code.
-    row = FunctionVersion.objects.select_related("code", "function__team", "function__code").filter(
-        function_id=function_id, version=int(version)).first()
-    if row is None:
-        _versions.pop((function_id, version), None)
-        return None
-    base = _functions.get(function_id) or row.function
+    # (functions.dependencies.finish), so a row not yet Active is read again.
+    if (row is None or (row.state or "Active") != "Active"
+            or (revision is not None and str(row.revision) != revision)):
+        # One query: the version with its function, team and code.
+        row = FunctionVersion.objects.select_related("code", "function__team", "function__code").filter(
+            function_id=function_id, version=int(version)).first()
+        if row is None:
+            _versions.pop((function_id, version), None)
+            return None
+        _versions[(function_id, version)] = row
+    base = current or _functions.get(function_id) or row.function
     found = qualifiers.frozen(base, row)
     found.qualifier = version
-    _versions[(function_id, version)] = found
     return found
 
 
@@ -391,7 +403,7 @@ def run_async(request_id: str) -> str:
     version_gone = False
     if inv.function_version != LATEST:
         # Run as the version the call resolved to (frozen code and settings).
-        versioned = _version_for(str(fn.id), None, inv.function_version)
+        versioned = _version_for(str(fn.id), None, inv.function_version, current=fn)
         version_gone = versioned is None
         fn = inv.function = versioned or fn
     error = delivery.expiry_error(inv)
