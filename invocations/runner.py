@@ -206,15 +206,19 @@ def execute(inv: Invocation, fn: Function, logs: LogStream, sync: bool = False) 
     except Exception as e:  # noqa: BLE001 - any start failure is the answer
         log.exception("could not start an environment for %s", fn.name)
         logs(f"[ERROR] could not start an execution environment: {e}")
+        error = {
+            "errorType": "Runtime.EnvironmentStartError",
+            "errorMessage": f"Could not start an execution environment: {e}",
+            "stackTrace": [],
+        }
+        if getattr(e, "exit_reason", None):  # the function's init exited: Lambda's words
+            error = {"errorType": "Runtime.ExitError", "stackTrace": [], "errorMessage":
+                     f"RequestId: {inv.request_id} Error: Runtime exited with error: {e.exit_reason}"}
         return Outcome({
             "status": "failed", "duration_ms": (time.monotonic() - started) * 1000,
             # It needed a new environment (that start failed): a cold start.
             "cold_start": True,
-            "error": {
-                "errorType": "Runtime.EnvironmentStartError",
-                "errorMessage": f"Could not start an execution environment: {e}",
-                "stackTrace": [],
-            },
+            "error": error,
         })
     common = {
         "duration_ms": outcome.duration_ms, "init_duration_ms": held.init_ms,

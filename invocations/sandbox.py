@@ -57,6 +57,8 @@ class EnvironmentStartError(Exception):
         super().__init__(
             message + (f"\n--- last container log lines ---\n{logs}" if logs else "")
         )
+        # Set when the function's own init ended its runtime ("exit status 3").
+        self.exit_reason: str | None = None
         self.container_id = container_id
         self.logs = logs
         self.oom_killed = oom_killed
@@ -445,7 +447,12 @@ def specialise(
                     client.api.wait(env.container_id, timeout=5)
                 except Exception:  # noqa: BLE001 - the error below says enough
                     pass
-            raise _exited(client, env.container_id, f"environment {env.env_id} {what}")
+            error = _exited(client, env.container_id, f"environment {env.env_id} {what}")
+            if t3 - t2 < init_timeout_s and not error.oom_killed:
+                # The function's code ended its runtime in its init (sys.exit,
+                # process.exit): Lambda's Runtime.ExitError names the status.
+                error.exit_reason = exit_reason(env.container_id, client)
+            raise error
     except BaseException:
         destroy(client, env.container_id)
         raise

@@ -220,6 +220,22 @@ def test_a_node_process_exit_is_lambdas_runtime_exit_error(client, node_function
     assert "FunctionError" not in resp, body
 
 
+@pytest.mark.parametrize("runtime,files,handler", [
+    ("nodejs22.x", {"index.mjs": "process.exit(3);\nexport const handler = async () => 1;\n"},
+     "index.handler"),
+    ("python3.13", {"app.py": "import sys\nsys.exit(3)\ndef handler(e, c):\n    return 1\n"}, "app.handler"),
+])
+def test_an_init_that_exits_is_lambdas_runtime_exit_error(client, runtime, files, handler):
+    name = "init-exits-" + runtime.replace(".", "")
+    client.create_function(FunctionName=name, Runtime=runtime, Role=ROLE, Handler=handler,
+                           Code={"ZipFile": zip_of(files)}, Timeout=10)
+    resp, body = invoke_json(client, name, {})
+    assert resp["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Runtime.ExitError", body
+    assert body["errorMessage"].endswith("Error: Runtime exited with error: exit status 3"), body
+    client.delete_function(FunctionName=name)
+
+
 @pytest.mark.parametrize("runtime", NODE_RUNTIMES)
 def test_a_node_call_past_its_timeout_is_stopped(client, node_functions, runtime):
     name = node_functions[runtime]
