@@ -8,8 +8,9 @@ functions.layers. The key's team is the account: another account's layer
 ARN is AccessDeniedException, an unknown version of one's own
 ResourceNotFoundException ("The resource you requested does not exist."),
 a bad value InvalidParameterValueException. Lists are paged with MaxItems
-(1-50, default 50) and Marker (NextMarker: the last item's layer name or
-version number)."""
+(1-50, default 50) and Marker (NextMarker: ListLayers' an opaque token
+after the last layer name, functions.lambda_paging.after_marker;
+ListLayerVersions' the last version number)."""
 
 from awsapi import errors, services
 from functions import lambda_api, lambda_paging, layers
@@ -102,14 +103,14 @@ def get_layer_version_by_arn(context: services.Context, parameters: dict) -> dic
 def list_layers(context: services.Context, parameters: dict) -> dict:
     """ListLayers: each layer with its LatestMatchingVersion, by name."""
     found = _call(lambda: layers.list_latest(context.team, **_filters(parameters)))
-    if marker := parameters.get("Marker"):
-        found = [pair for pair in found if pair[0].name > marker]
+    if (after := lambda_paging.resumes_after("ListLayers", parameters)) is not None:
+        found = [pair for pair in found if pair[0].name > after]
     account = context.team.account_id
     return lambda_paging.page(
         "Layers", found, lambda_paging.max_items(parameters),
         lambda pair: {"LayerName": pair[0].name, "LayerArn": layers.layer_arn(account, pair[0].name),
                       "LatestMatchingVersion": _item(pair[1])},
-        lambda pair: pair[0].name,
+        lambda pair: lambda_paging.after_marker("ListLayers", pair[0].name),
     )
 
 

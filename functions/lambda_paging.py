@@ -9,10 +9,11 @@ MaxItems' bounds are the model's (1-10000 or 1-50, by operation), checked by
 the front door before a handler runs (functions.lambda_door.check_input:
 ValidationException naming maxItems), so a handler only supplies the default.
 Resuming after the Marker is each operation's own (a name, a version number,
-a qualifier). ListFunctions' markers are opaque tokens (`opaque_marker`,
-signed), as Lambda's are: a marker it did not give is
-InvalidParameterValueException, and one naming a function deleted since
-still resumes after that name."""
+a qualifier). The markers of ListFunctions, ListAliases, ListLayers,
+ListFunctionUrlConfigs and ListProvisionedConcurrencyConfigs are opaque
+tokens (`opaque_marker`, `after_marker`: signed), as Lambda's are: a
+marker the operation did not give is InvalidParameterValueException, and
+one naming an item deleted since still resumes after it."""
 
 from collections.abc import Callable, Sequence
 from typing import TypeVar
@@ -49,6 +50,25 @@ def opaque_marker(operation: str, position: dict) -> str:
     page resumes), signed with the server's key for `operation`, so that
     only markers this operation gave are taken back (`marker_position`)."""
     return signing.dumps(position, salt=f"stratus.lambda.{operation}.marker")
+
+
+def after_marker(operation: str, key: str) -> str:
+    """The NextMarker of a list ordered by one text key (an alias name, a
+    qualifier, a layer name): opaque, signed, resumed by `resumes_after`."""
+    return opaque_marker(operation, {"after": key})
+
+
+def resumes_after(operation: str, parameters: dict) -> str | None:
+    """The key the previous page of `operation` ended with (its Marker, an
+    `after_marker`), or None for the first page (no Marker);
+    InvalidParameterValueException for text this operation did not give."""
+    marker = parameters.get("Marker")
+    if not marker:
+        return None
+    after = marker_position(operation, marker).get("after")
+    if not isinstance(after, str):
+        raise errors.invalid_parameter(f"Invalid Marker for {operation}.")
+    return after
 
 
 def marker_position(operation: str, marker: str) -> dict:

@@ -99,13 +99,13 @@ def list_function_url_configs(context: services.Context, parameters: dict) -> di
     qualifier of the previous page."""
     fn, _ = _function(context, parameters)
     configs = FunctionUrlConfig.objects.filter(function=fn).select_related("function__team")
-    marker = parameters.get("Marker")
-    if marker is not None:
-        # The empty qualifier sorts first; a marker names the last one sent.
-        configs = configs.filter(qualifier__gt="" if marker == "$LATEST" else marker)
+    # The function's own URL (qualifier "") sorts first.
+    if (after := lambda_paging.resumes_after("ListFunctionUrlConfigs", parameters)) is not None:
+        configs = configs.filter(qualifier__gt=after)
     return lambda_paging.page(
         "FunctionUrlConfigs", configs.order_by("qualifier"), lambda_paging.max_items(parameters),
-        lambda config: shape(config, context.endpoint), lambda config: config.qualifier or "$LATEST",
+        lambda config: shape(config, context.endpoint),
+        lambda config: lambda_paging.after_marker("ListFunctionUrlConfigs", config.qualifier),
     )
 
 

@@ -134,13 +134,14 @@ def list_aliases(context: services.Context, parameters: dict) -> dict:
     calls to that version (as their own or their additional version)."""
     fn = _function(context, parameters, "ListAliases")
     aliases = Alias.objects.filter(function=fn).order_by("name")
-    if marker := parameters.get("Marker"):
-        aliases = aliases.filter(name__gt=marker)
+    if (after := lambda_paging.resumes_after("ListAliases", parameters)) is not None:
+        aliases = aliases.filter(name__gt=after)
     wanted = parameters.get("FunctionVersion")
     found = [a for a in aliases if wanted is None or a.function_version == wanted
              or wanted in (a.routing_config or {}).get("AdditionalVersionWeights", {})]
     return lambda_paging.page("Aliases", found, lambda_paging.max_items(parameters),
-                              lambda alias: alias_configuration(fn, alias), lambda alias: alias.name)
+                              lambda alias: alias_configuration(fn, alias),
+                              lambda alias: lambda_paging.after_marker("ListAliases", alias.name))
 
 
 # Provisioned concurrency ----------------------------------------------------------
@@ -174,10 +175,12 @@ def list_provisioned_concurrency_configs(context: services.Context, parameters: 
     of the previous page."""
     fn = _function(context, parameters, "ListProvisionedConcurrencyConfigs")
     configs = ProvisionedConcurrencyConfig.objects.filter(function=fn).order_by("qualifier")
-    if marker := parameters.get("Marker"):
-        configs = configs.filter(qualifier__gt=marker)
+    operation = "ListProvisionedConcurrencyConfigs"
+    if (after := lambda_paging.resumes_after(operation, parameters)) is not None:
+        configs = configs.filter(qualifier__gt=after)
     return lambda_paging.page("ProvisionedConcurrencyConfigs", configs, lambda_paging.max_items(parameters),
-                              lambda config: provisioned_shape(config, fn), lambda config: config.qualifier)
+                              lambda config: provisioned_shape(config, fn),
+                              lambda config: lambda_paging.after_marker(operation, config.qualifier))
 
 
 HANDLERS = {

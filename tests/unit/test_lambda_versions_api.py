@@ -395,3 +395,44 @@ def test_moving_a_provisioned_alias_counts_only_the_new_versions_environments(la
     ProvisionedConcurrencyConfig.objects.filter(pk=config.pk).update(allocated=2, status="READY")
     lam.update_alias(FunctionName="ver", Name="live", RoutingConfig={"AdditionalVersionWeights": {"2": 0.5}})
     assert status() == ("IN_PROGRESS", 1)
+
+
+def test_list_markers_are_the_operations_own_tokens(lam, made):
+    # ListAliases, ListProvisionedConcurrencyConfigs, ListFunctionUrlConfigs
+    # and ListLayers resume only from a NextMarker they gave (they listed
+    # from any text before), and a marker naming an item deleted since
+    # still resumes after it.
+    lam.publish_version(FunctionName="ver")
+    for name in ("a1", "a2", "a3"):
+        lam.create_alias(FunctionName="ver", Name=name, FunctionVersion="1")
+        lam.create_function_url_config(FunctionName="ver", Qualifier=name, AuthType="NONE")
+    lam.create_function_url_config(FunctionName="ver", AuthType="NONE")
+    for name in ("l1", "l2", "l3"):
+        lam.publish_layer_version(LayerName=name, Content={"ZipFile": zip_of()})
+    calls = [
+        (lam.list_aliases, {"FunctionName": "ver"}, "Aliases", lambda a: a["Name"], ["a1", "a2", "a3"]),
+        (lam.list_function_url_configs, {"FunctionName": "ver"}, "FunctionUrlConfigs",
+         lambda u: u["FunctionArn"].rsplit(":", 1)[1], ["ver", "a1", "a2", "a3"]),
+        (lam.list_layers, {}, "Layers", lambda x: x["LayerName"], ["l1", "l2", "l3"]),
+    ]
+    for call, kwargs, member, key, expected in calls:
+        first = call(MaxItems=1, **kwargs)
+        seen = [key(item) for item in first[member]]
+        marker = first["NextMarker"]
+        assert marker not in expected
+        while marker:
+            page = call(MaxItems=1, Marker=marker, **kwargs)
+            seen += [key(item) for item in page[member]]
+            marker = page.get("NextMarker")
+        assert seen == expected, member
+        for garbage in ("garbage", expected[0]):
+            with pytest.raises(ClientError) as e:
+                call(Marker=garbage, **kwargs)
+            assert error_code(e) == "InvalidParameterValueException", (member, garbage)
+    after_a1 = lam.list_aliases(FunctionName="ver", MaxItems=1)["NextMarker"]
+    lam.delete_alias(FunctionName="ver", Name="a1")
+    resumed = lam.list_aliases(FunctionName="ver", Marker=after_a1)["Aliases"]
+    assert [a["Name"] for a in resumed] == ["a2", "a3"]
+    with pytest.raises(ClientError) as e:
+        lam.list_provisioned_concurrency_configs(FunctionName="ver", Marker="a1")
+    assert error_code(e) == "InvalidParameterValueException"
