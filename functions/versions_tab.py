@@ -107,7 +107,8 @@ class AliasWeightsForm(forms.Form):
             self.add_error("function_version", "An alias that splits its calls between two versions must "
                                                "point to a published version, not $LATEST.")
             return None
-        return {"AdditionalVersionWeights": {version: weight / 100}} if version else {}
+        # 33.3 % is 0.333, not 0.33299999999999996 (float division), as typed.
+        return {"AdditionalVersionWeights": {version: round(weight / 100, 8)}} if version else {}
 
     def apply_error(self, error: errors.AwsError) -> None:
         """functions.versions' refusal (Lambda's error message) on the form,
@@ -131,8 +132,9 @@ def shares(alias) -> list[tuple[str, float]]:
     """Each version the alias routes to with its percentage of the calls:
     the alias's version first (what the additional weights leave)."""
     extra = (alias.routing_config or {}).get("AdditionalVersionWeights") or {}
-    others = [(str(version), float(weight) * 100) for version, weight in extra.items()]
-    return [(alias.function_version, 100 - sum(p for _, p in others)), *others]
+    # Rounded to 1e-6 %: 0.07 * 100 is 7.000000000000001 in floats.
+    others = [(str(version), round(float(weight) * 100, 6)) for version, weight in extra.items()]
+    return [(alias.function_version, round(100 - sum(p for _, p in others), 6)), *others]
 
 
 def _percent(value: float) -> str:

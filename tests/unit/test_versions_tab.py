@@ -51,6 +51,18 @@ def test_it_creates_moves_and_deletes_an_alias(client, users, fn):
     assert "version 1: 75 %" in page and "version 2: 25 %" in page
 
     update = reverse("fn-alias-update", args=[fn.id, "live"])
+    # A weight as typed (33.3 % is 0.333, no float noise), shares as read.
+    page = client.post(update, {
+        "alias-live-function_version": "1", "alias-live-routing_version": "2",
+        "alias-live-routing_weight": "7",
+    }, **HX).content.decode()
+    assert "version 1: 93 %" in page and "version 2: 7 %" in page
+    client.post(update, {
+        "alias-live-function_version": "1", "alias-live-routing_version": "2",
+        "alias-live-routing_weight": "33.3",
+    }, **HX)
+    live = Alias.objects.get(function=fn, name="live")
+    assert live.routing_config == {"AdditionalVersionWeights": {"2": 0.333}}
     client.post(update, {
         "alias-live-function_version": "2", "alias-live-routing_version": "", "alias-live-routing_weight": "",
     }, **HX)
