@@ -215,9 +215,10 @@ def run(build_id: str) -> str:
                 "(STRATUS_BUILD_TIMEOUT_S) and was stopped."
             )
         if status != 0:
-            said = " ".join(text.errors()) or f"the installer exited with status {status}"
-            hint = installer.hint_on_failure
-            return failed(f"Installing the dependencies in {manifest} failed: {said} {hint}".strip())
+            said = "; ".join(line.rstrip(".") for line in text.errors())
+            said = said or f"the installer exited with status {status}"
+            hint = installer.hint_for(said)
+            return failed(f"Installing the dependencies in {manifest} failed: {said}. {hint}".strip())
         _merge_packages(folder, installer.packages_dir)
         size = folder_size(folder)
         if size > codestore.MAX_UNZIPPED:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 import platform
 import shutil
+import re
 import signal
 import subprocess
 import sys
@@ -58,6 +59,14 @@ class Installer:
     packages_dir: str
     env: dict[str, str]
     hint_on_failure: str = ""
+    # The hint applies only when the tool's errors match this (empty: always).
+    hint_when: str = ""
+
+    def hint_for(self, errors: str) -> str:
+        """The hint for a failure whose error lines say `errors`, or ""."""
+        if self.hint_when and not re.search(self.hint_when, errors, re.IGNORECASE):
+            return ""
+        return self.hint_on_failure
 
 
 def language(runtime: str) -> str:
@@ -112,6 +121,8 @@ def _pip(runtime: str, manifest: str) -> Installer:
             "the one pip runs on. Check each package's name and version, and that the package "
             f"publishes a wheel for Python {version} on Linux (its \"Download files\" page on PyPI)."
         ),
+        # Not for a requirements.txt that pip cannot read ("Invalid requirement").
+        hint_when=r"no matching distribution|could not find a version|wheel|platform",
     )
 
 

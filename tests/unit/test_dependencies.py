@@ -425,3 +425,11 @@ def test_a_failed_pip_install_says_plainly_what_failed():
     assert hint.startswith("pip could not find or download a ready-built package (a wheel) for Python 3.13")
     assert "never compiles one from its source code" in hint
     assert "another interpreter" not in hint
+
+
+def test_the_wheel_hint_is_given_only_for_a_missing_wheel():
+    installer = dependency_install.installer_for("python3.13", "requirements.txt", None)
+    missing = "pip ERROR: No matching distribution found for nope==9.9"
+    assert installer.hint_for(missing) == installer.hint_on_failure
+    # A requirements.txt pip cannot read is not about wheels.
+    assert installer.hint_for("pip ERROR: Invalid requirement: 'tabulate==='") == ""
