@@ -175,7 +175,10 @@ class Invocation(models.Model):
         now = timezone.now()
         changed = fastsql.update(
             Invocation, {"request_id": self.request_id, "status": "queued", "attempts": self.attempts},
-            {"status": "running", "started_at": now, "claimed_by": worker, "node": node},
+            # The version this attempt resolved to (an alias picks at each
+            # attempt, invocations.runner._resolve_alias): the one that ran.
+            {"status": "running", "started_at": now, "claimed_by": worker, "node": node,
+             "function_version": self.function_version},
             increment=("attempts",),
         )
         if changed == 1:

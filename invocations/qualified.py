@@ -95,15 +95,40 @@ def record_not_run(
     it never ran (Invocation.ran), and the console says why. Runs no finish
     hooks: a stream mapping's own retries and OnFailure record handle the
     batch (mappings.shard_runs); submit_async runs them for an event."""
-    error = not_found_error(fn, qualifier)
-    why = qualifiers.missing_text(fn.name, qualifier) if qualifier else "the function does not exist"
-    now = timezone.now()
+    error, logs = _not_run_fields(fn, qualifier)
     inv = Invocation(
         request_id=request_id or uuid.uuid4(), function=fn, event=event, invocation_type=invocation_type,
         source=source, memory_size_mb=fn.memory_mb, priority=priority, trigger=trigger,
         qualifier=qualifier or "", origin=origin, status="failed", error=error,
-        finished_at=now, logs=f"[Stratus] not run: {why} ({error['errorMessage']})\n",
+        finished_at=timezone.now(), logs=logs,
     )
     fastsql.insert(inv)
     log.warning("%s not run (%s from %s): %s", inv.request_id, source, trigger, error["errorMessage"])
     return inv
+
+
+def fail_queued(inv: Invocation, qualifier: str) -> bool:
+    """A stored, queued event whose version or alias (`qualifier`) no longer
+    exists when the async queue runs it (invocations.runner.run_async
+    resolves the qualifier at each attempt, as Lambda does): queued ->
+    `failed` with ResourceNotFoundException as record_not_run stores it,
+    its attempts and start left as they were (0 and None unless an earlier
+    attempt ran). False when the row was no longer queued (another task
+    took it). Runs no finish hooks: the caller does, once this is True."""
+    error, logs = _not_run_fields(inv.function, qualifier)
+    now = timezone.now()
+    changed = Invocation.objects.filter(request_id=inv.request_id, status="queued").update(
+        status="failed", finished_at=now, error=error, logs=inv.logs + logs,
+    )
+    if changed != 1:
+        return False
+    inv.status, inv.finished_at, inv.error, inv.logs = "failed", now, error, inv.logs + logs
+    log.warning("%s not run (%s): %s", inv.request_id, inv.source, error["errorMessage"])
+    return True
+
+
+def _not_run_fields(fn: Function, qualifier: str | None) -> tuple[dict, str]:
+    """The error and the log line of a call whose qualifier names nothing."""
+    error = not_found_error(fn, qualifier)
+    why = qualifiers.missing_text(fn.name, qualifier) if qualifier else "the function does not exist"
+    return error, f"[Stratus] not run: {why} ({error['errorMessage']})\n"

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from functions import qualifiers
-from functions.models import Function, FunctionVersion
+from functions.models import Alias, Function, FunctionVersion
 from invocations import (
     aws_forwarder,
     call_marks,
@@ -33,6 +33,7 @@ from invocations import (
     live,
     nodes,
     pool,
+    qualified,
     recorder,
     redis_link,
     sandbox,
@@ -117,7 +118,8 @@ def has_version(function_id: str, version: str) -> bool:
 
 
 def _version_for(
-    function_id: str, revision: str | None, version: str, current: Function | None = None
+    function_id: str, revision: str | None, version: str, current: Function | None = None,
+    fresh: bool = False,
 ) -> Function | None:
     """The version's copy, made anew over the function each call: only the
     version's row is kept. What a version freezes (qualifiers.FROZEN) comes
@@ -128,11 +130,12 @@ def _version_for(
     to a version ran through a reservation of 0, or waited for ever after
     it was removed. The async path passes `current` (the row's function,
     just read); the sync path's admission is the web's, and its copy is made
-    over this process's copy of the function."""
+    over this process's copy of the function. `fresh`: read the row again
+    (the async path, which must see a version deleted since it was kept)."""
     row = _versions.get((function_id, version))
     # A version changes once: Pending until its dependency build ends
     # (functions.dependencies.finish), so a row not yet Active is read again.
-    if (row is None or (row.state or "Active") != "Active"
+    if (fresh or row is None or (row.state or "Active") != "Active"
             or (revision is not None and str(row.revision) != revision)):
         # One query: the version with its function, team and code.
         row = FunctionVersion.objects.select_related("code", "function__team", "function__code").filter(
@@ -404,19 +407,28 @@ def run_async(request_id: str) -> str:
     if inv.status != "queued":
         return "already-claimed"
     fn = inv.function
-    version_gone = False
-    if inv.function_version != LATEST:
-        # Run as the version the call resolved to (frozen code and settings).
-        versioned = _version_for(str(fn.id), None, inv.function_version, current=fn)
-        version_gone = versioned is None
-        fn = inv.function = versioned or fn
     error = delivery.expiry_error(inv)
     if error is not None:
         if dispatch.expire(inv, error):
             _announce_final(inv, None)
         return "expired"
+    missing = _resolve_alias(inv)
+    if missing is None and inv.function_version != LATEST:
+        # Run as the version this attempt resolved to (frozen code and
+        # settings), read again: one deleted since it was queued is seen.
+        versioned = _version_for(str(fn.id), None, inv.function_version, current=fn, fresh=True)
+        if versioned is None:
+            missing = inv.qualifier or inv.function_version
+        fn = inv.function = versioned or fn
+    if missing is not None:
+        # Never runs $LATEST (or the version an alias once named) instead.
+        if qualified.fail_queued(inv, missing):
+            _publish(Done.of(inv))
+            _show_finished(inv, live.watched(_final_groups(inv)))
+            hooks.run_finished(inv)
+        return inv.status
     version_failed = None
-    if not version_gone and (refused := dispatch.not_ready(fn)) is not None:
+    if (refused := dispatch.not_ready(fn)) is not None:
         if inv.function_version == LATEST or fn.state != "Failed":
             # Pending (or Failed) until its dependencies are installed: the
             # event waits, queued, as Lambda's async queue does.
@@ -438,12 +450,7 @@ def run_async(request_id: str) -> str:
     config = delivery.config_of(inv)
     logs = LogStream(inv, None)
     logs.announce()
-    if version_gone:
-        outcome = Outcome({"status": "failed", "duration_ms": 0.0, "error": {
-            "errorType": "ResourceNotFoundException",
-            "errorMessage": f"Version {inv.function_version} of {fn.name} was deleted before the event ran.",
-        }})
-    elif version_failed is not None:
+    if version_failed is not None:
         outcome = Outcome({"status": "failed", "duration_ms": 0.0, "error": version_failed})
     else:
         outcome = execute(inv, fn, logs)
@@ -471,6 +478,25 @@ def run_async(request_id: str) -> str:
         return "superseded"
     _announce_final(inv, outcome.lease)
     return inv.status
+
+
+def _resolve_alias(inv: Invocation) -> str | None:
+    """Resolve an event's alias for this attempt, as Lambda's async queue
+    resolves the qualified ARN each time it invokes: the alias picks its
+    version now (by RoutingConfig weight), so an event queued, throttled or
+    retried across an UpdateAlias runs the alias's current version. Sets
+    `inv.function_version` (Invocation.claim stores it: the row shows the
+    version that ran); `inv.qualifier` stays the caller's. Returns the
+    alias's name when it no longer exists (the event never runs), else None.
+    A version number, "$LATEST" or no qualifier: left as they are."""
+    qualifier = inv.qualifier
+    if not qualifier or qualifier == LATEST or qualifiers.is_version(qualifier):
+        return None
+    alias = Alias.objects.filter(function_id=inv.function_id, name=qualifier).first()
+    if alias is None:
+        return qualifier
+    inv.function_version = qualifiers.pick(alias.function_version, alias.routing_config)
+    return None
 
 
 def _announce_final(inv: Invocation, held: pool.Lease | None) -> None:

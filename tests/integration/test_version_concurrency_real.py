@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from tests.integration.helpers import create, wait_for
+from tests.integration.helpers import create, wait_for, zip_of
 from tests.stack import Stack
 
 pytestmark = pytest.mark.integration
@@ -97,3 +97,30 @@ def test_an_event_to_an_alias_waits_for_the_functions_reservation_then_runs(stac
     assert record["requestContext"]["condition"] == "Success"
     assert record["requestContext"]["functionArn"].endswith(":rcv:al")
     assert record["responseContext"]["executedVersion"] == "1"
+
+
+def test_an_event_waiting_across_an_alias_move_runs_the_aliases_new_version(stack, client):
+    """Lambda resolves an alias when its async queue invokes the function,
+    not when the event is queued: an event throttled while the alias named
+    version 1 runs version 2 once the alias moved there."""
+    create(client, "rmv", RECORDER.replace('"EVENT "', '"V1 EVENT "'))
+    client.publish_version(FunctionName="rmv")
+    client.update_function_code(
+        FunctionName="rmv", ZipFile=zip_of({"app.py": RECORDER.replace('"EVENT "', '"V2 EVENT "')}))
+    client.get_waiter("function_updated").wait(FunctionName="rmv")
+    assert client.publish_version(FunctionName="rmv")["Version"] == "2"
+    client.create_alias(FunctionName="rmv", Name="mv", FunctionVersion="1")
+    client.put_function_concurrency(FunctionName="rmv", ReservedConcurrentExecutions=0)
+    client.invoke(FunctionName="rmv", Qualifier="mv", InvocationType="Event", Payload=b'{"n": 7}')
+    # The worker resolved the alias to version 1 and throttled the event.
+    wait_for(lambda: throttles(stack, "rmv", "1") >= 1, timeout=120, interval=0.5)
+    assert [r["status"] for r in events(stack, "rmv", "mv")] == ["queued"]
+
+    client.update_alias(FunctionName="rmv", Name="mv", FunctionVersion="2")
+    client.delete_function_concurrency(FunctionName="rmv")
+    wait_for(lambda: events(stack, "rmv", "mv")[-1]["status"] == "succeeded", timeout=120, interval=0.5)
+    ran = events(stack, "rmv", "mv")[-1]
+    assert 'V2 EVENT {"n": 7}' in ran["logs"] and "V1 EVENT" not in ran["logs"]
+    version = stack.rows(
+        f"Invocation.objects.filter(request_id='{ran['request_id']}').values('function_version')")
+    assert version == [{"function_version": "2"}]
