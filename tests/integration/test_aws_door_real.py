@@ -12,9 +12,22 @@ import time
 import pytest
 
 from tests.integration.test_boto3_inside_real import clients, console, deploy, invoke, set_policy  # noqa: F401
-from tests.stack import group_members
+from tests.integration.test_team_concurrency_real import four_lanes_alive
+from tests.stack import Stack, group_members
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def stack():
+    # A stack of its own: the test SIGKILLs one of its worker's children,
+    # which the shared stack's later tests (four live lanes, the team's
+    # concurrency) must not see.
+    s = Stack().start()
+    try:
+        yield s
+    finally:
+        s.stop()
 
 HANDLER = """import boto3
 
@@ -69,3 +82,7 @@ def test_warm_calls_use_one_door_and_a_dead_owners_door_is_bound_again(stack, cl
     new_owner = int(open(owner_file).read().split()[0])
     assert new_owner != owner and new_owner in group_members(worker)
     assert doors(stack)[path] not in seen
+    # The child Celery started in its place serves as a lane: the worker's
+    # capacity (and its team's concurrency) is whole again once the dead
+    # child's beat is old.
+    four_lanes_alive(stack)
