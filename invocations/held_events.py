@@ -8,18 +8,15 @@ build (FunctionVersion.state Pending, functions.dependencies.finish ends
 it) does the same when it becomes Active, and when it becomes Failed:
 a version never changes again, so the runner fails its events at once
 (their on-failure destination / dead-letter queue as usual) instead of
-holding them until their maximum event age. Receivers of Function's and
-FunctionVersion's pre_save and post_save, connected in
-InvocationsConfig.ready()."""
+holding them until their maximum event age. Connected by `watch`
+(invocations.field_change) in InvocationsConfig.ready()."""
 
 from __future__ import annotations
 
 import logging
 
-from django.db import transaction
-
 from functions.models import Function, FunctionVersion
-from invocations import dispatch
+from invocations import dispatch, field_change
 from invocations.models import Invocation
 
 log = logging.getLogger(__name__)
@@ -29,46 +26,14 @@ LATEST = "$LATEST"
 RELEASE_MAX = 10_000
 
 
-def note_activation(sender, instance: Function, update_fields=None, **kwargs) -> None:
-    """pre_save: mark a save that makes a Pending or Failed function Active.
-    Only saves that name `state` (the dependency build's) cost a query."""
-    if update_fields is None or "state" not in update_fields:
-        return
-    if instance.state != "Active" or instance.pk is None:
-        return
-    was = Function.objects.filter(pk=instance.pk).values_list("state", flat=True).first()
-    if was in NOT_ACTIVE:
-        instance._releases_held = True
-
-
-def release_after_activation(sender, instance: Function, **kwargs) -> None:
-    """post_save: once committed, queue the function's held events."""
-    if not getattr(instance, "_releases_held", False):
-        return
-    instance._releases_held = False
-    function_id = instance.pk
-    transaction.on_commit(lambda: release(function_id))
-
-
-def note_version_end(sender, instance: FunctionVersion, update_fields=None, **kwargs) -> None:
-    """pre_save: mark a save that ends a Pending version (Active or Failed:
-    functions.dependencies.finish). Only saves naming `state` cost a query."""
-    if update_fields is None or "state" not in update_fields:
-        return
-    if instance.state == "Pending" or instance.pk is None:
-        return
-    was = FunctionVersion.objects.filter(pk=instance.pk).values_list("state", flat=True).first()
-    if was == "Pending":
-        instance._releases_held = True
-
-
-def release_after_version_end(sender, instance: FunctionVersion, **kwargs) -> None:
-    """post_save: once committed, queue the version's held events."""
-    if not getattr(instance, "_releases_held", False):
-        return
-    instance._releases_held = False
-    function_id, version = instance.function_id, str(instance.version)
-    transaction.on_commit(lambda: release(function_id, version))
+def watch() -> None:
+    """Connect the releases (InvocationsConfig.ready): a function's held
+    events when it becomes Active from Pending or Failed, a published
+    version's when it ends Pending (Active or Failed)."""
+    field_change.watch(Function, "state", lambda new: new == "Active", lambda old: old in NOT_ACTIVE,
+                       lambda fn: release(fn.pk), "eic-held")
+    field_change.watch(FunctionVersion, "state", lambda new: new != "Pending", lambda old: old == "Pending",
+                       lambda v: release(v.function_id, str(v.version)), "eic-held-version")
 
 
 def release(function_id, version: str = LATEST) -> int:

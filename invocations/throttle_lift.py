@@ -10,18 +10,16 @@ or removed (PutFunctionConcurrency, DeleteFunctionConcurrency, the
 Configuration tab: concurrency.set_reserved), their tasks are queued at
 once, for $LATEST and every version (an alias's events are stored with the
 version it picked), instead of waiting up to a reconciler round more.
-Receivers of Function's pre_save and post_save, connected in
-InvocationsConfig.ready()."""
+Connected by `watch` (invocations.field_change) in InvocationsConfig.ready()."""
 
 from __future__ import annotations
 
 import logging
 
-from django.db import transaction
 from django.utils import timezone
 
 from functions.models import Function
-from invocations import dispatch
+from invocations import dispatch, field_change
 from invocations.models import Invocation
 
 log = logging.getLogger(__name__)
@@ -29,25 +27,11 @@ log = logging.getLogger(__name__)
 WAKE_MAX = 10_000
 
 
-def note_lift(sender, instance: Function, update_fields=None, **kwargs) -> None:
-    """pre_save: mark a save that lifts a reservation of 0. Only saves
-    naming `reserved_concurrency` (concurrency.set_reserved's) cost a query."""
-    if update_fields is None or "reserved_concurrency" not in update_fields:
-        return
-    if instance.reserved_concurrency == 0 or instance.pk is None:
-        return
-    was = Function.objects.filter(pk=instance.pk).values_list("reserved_concurrency", flat=True).first()
-    if was == 0:
-        instance._wakes_throttled = True
-
-
-def wake_after_lift(sender, instance: Function, **kwargs) -> None:
-    """post_save: once committed, queue the function's waiting events."""
-    if not getattr(instance, "_wakes_throttled", False):
-        return
-    instance._wakes_throttled = False
-    function_id = instance.pk
-    transaction.on_commit(lambda: wake(function_id))
+def watch() -> None:
+    """Connect the wake (InvocationsConfig.ready): a save that moves
+    `reserved_concurrency` from 0 to more, or to none (concurrency.set_reserved)."""
+    field_change.watch(Function, "reserved_concurrency", lambda new: new != 0, lambda old: old == 0,
+                       lambda fn: wake(fn.pk), "throttle-lift")
 
 
 def wake(function_id) -> int:
