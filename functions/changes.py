@@ -41,6 +41,35 @@ def received(what: str | None) -> None:
         handler(what)
 
 
+def follow(handler: Callable[[str | None], None], *, idle_s: float | None, retry_s: float, who: str) -> None:
+    """Hear the announcements in a thread of one's own, for ever: handler(None)
+    once subscribed and after every reconnect (messages may have been
+    missed), handler(what) for each one, handler(None) after `idle_s` with
+    none (None: never); without Redis, handler(None) every `retry_s`.
+    `who` names the follower in the log."""
+    while True:
+        client = None
+        try:
+            client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2)
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            pubsub.subscribe(channel())
+            handler(None)  # subscribed: anything announced from now on is heard
+            while True:
+                message = pubsub.get_message(timeout=idle_s if idle_s is not None else 3600.0)
+                if message is not None:
+                    data = message["data"]
+                    handler(data.decode() if isinstance(data, bytes) else data)
+                elif idle_s is not None:
+                    handler(None)
+        except redis.RedisError as e:
+            log.debug("%s: announcements unheard (%s); again in %s s", who, e, retry_s)
+            handler(None)
+        finally:
+            if client is not None:
+                client.close()
+        time.sleep(retry_s)
+
+
 def announce(what: str) -> None:
     """Drop our copies now and tell the other processes (best effort)."""
     received(what)

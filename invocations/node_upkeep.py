@@ -13,7 +13,6 @@ import logging
 import threading
 import time
 
-import redis
 from django.conf import settings
 from django.db import close_old_connections
 
@@ -68,22 +67,11 @@ def _listen() -> None:
     """Wake the upkeep on every "provisioned" announcement (and after a
     reconnect: one may have been missed). Without Redis the upkeep still
     runs every REFILL_INTERVAL_S."""
-    while True:
-        client = None
-        try:
-            client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2)
-            pubsub = client.pubsub(ignore_subscribe_messages=True)
-            pubsub.subscribe(changes.channel())
+    def heard(what: str | None) -> None:
+        if what in (None, "provisioned"):
             _provisioned_changed.set()
-            for message in pubsub.listen():
-                if message.get("data") == b"provisioned":
-                    _provisioned_changed.set()
-        except redis.RedisError as e:
-            log.debug("node upkeep: announcements unheard (%s); retrying in %s s", e, LISTEN_RETRY_S)
-        finally:
-            if client is not None:
-                client.close()
-        time.sleep(LISTEN_RETRY_S)
+
+    changes.follow(heard, idle_s=None, retry_s=LISTEN_RETRY_S, who="node upkeep")
 
 
 def _quietly(job, what: str) -> None:

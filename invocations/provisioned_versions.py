@@ -16,8 +16,6 @@ from __future__ import annotations
 import logging
 import threading
 
-import redis
-from django.conf import settings
 from django.db import close_old_connections
 
 from functions import changes, provisioned_lookup
@@ -38,24 +36,13 @@ def start() -> None:
 
 
 def _serve() -> None:
-    while True:
-        client = None
-        try:
-            client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2)
-            pubsub = client.pubsub(ignore_subscribe_messages=True)
-            pubsub.subscribe(changes.channel())
-            _quietly()  # subscribed: anything announced from now on is heard
-            while True:
-                message = pubsub.get_message(timeout=REFRESH_S)
-                if message is None or message["data"] in (b"provisioned", b"function"):
-                    _quietly()
-        except redis.RedisError as e:
-            log.debug("provisioned versions: Redis unreachable (%s); reading every %s s", e, REFRESH_S)
+    def heard(what: str | None) -> None:
+        if what in (None, "provisioned", "function"):
             _quietly()
-            threading.Event().wait(REFRESH_S)
-        finally:
-            if client is not None:
-                client.close()
+
+    # Read again every REFRESH_S with no announcement too, and every
+    # REFRESH_S while Redis is away.
+    changes.follow(heard, idle_s=REFRESH_S, retry_s=REFRESH_S, who="provisioned versions")
 
 
 def _quietly() -> None:
