@@ -93,6 +93,8 @@ class LogStream:
 # but for its State, see _version_for).
 _functions: dict[str, Function] = {}
 _versions: dict[tuple[str, str], FunctionVersion] = {}
+# (id, version) -> (the function object, the version row, the copy made over them)
+_copies: dict[tuple[str, str], tuple[Function, FunctionVersion, Function]] = {}
 LATEST = "$LATEST"
 
 
@@ -145,8 +147,16 @@ def _version_for(
             return None
         _versions[(function_id, version)] = row
     base = current or _functions.get(function_id) or row.function
+    if current is None:
+        # The sync path (the hot one): the copy made over the same function
+        # object and version row serves every call until either is read again.
+        kept = _copies.get((function_id, version))
+        if kept is not None and kept[0] is base and kept[1] is row:
+            return kept[2]
     found = qualifiers.frozen(base, row)
     found.qualifier = version
+    if current is None:
+        _copies[(function_id, version)] = (base, row, found)
     return found
 
 
